@@ -1,0 +1,1 @@
+"""Configuration: typed settings loaded from YAML and the environment, and logging set-up."""

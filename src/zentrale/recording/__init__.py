@@ -1,0 +1,1 @@
+"""Recording: the pipeline that transcodes, encrypts and stores every recorded call."""

@@ -1,0 +1,1 @@
+"""Routing: supervisors' YAML rules and the pure engine that decides where a call goes."""

@@ -1,0 +1,1 @@
+"""Telephony: the ARI client and the call flows that drive Asterisk."""
