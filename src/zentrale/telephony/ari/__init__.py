@@ -1,0 +1,53 @@
+"""zentrale's own ARI client: typed REST helpers, a reconnecting event WebSocket, per-channel
+ordered dispatch, resync after reconnect, and awaitable primitives for call flows.
+
+Import from here; submodules are implementation detail except ``events`` and ``models``.
+"""
+
+from zentrale.telephony.ari.calls import Call, CallFlow
+from zentrale.telephony.ari.client import AriClient, ResyncHook
+from zentrale.telephony.ari.config import AriCredentials, AriOptions
+from zentrale.telephony.ari.connection import ConnectionState
+from zentrale.telephony.ari.dispatch import DispatchStats
+from zentrale.telephony.ari.errors import (
+    ApplicationReplacedError,
+    AriError,
+    AriHttpError,
+    AriTransportError,
+    AuthError,
+    BadRequest,
+    ChannelGone,
+    ClientClosed,
+    Conflict,
+    NotFound,
+    ServerError,
+    Unprocessable,
+)
+from zentrale.telephony.ari.primitives import DigitRules, Digits
+from zentrale.telephony.ari.subscriptions import Subscription
+
+__all__ = [
+    "ApplicationReplacedError",
+    "AriClient",
+    "AriCredentials",
+    "AriError",
+    "AriHttpError",
+    "AriOptions",
+    "AriTransportError",
+    "AuthError",
+    "BadRequest",
+    "Call",
+    "CallFlow",
+    "ChannelGone",
+    "ClientClosed",
+    "Conflict",
+    "ConnectionState",
+    "DigitRules",
+    "Digits",
+    "DispatchStats",
+    "NotFound",
+    "ResyncHook",
+    "ServerError",
+    "Subscription",
+    "Unprocessable",
+]

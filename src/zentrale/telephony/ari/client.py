@@ -1,0 +1,213 @@
+"""``AriClient``: REST resources, the supervised event WebSocket, dispatch and resync in one object.
+
+The daemon's lifespan opens it (``async with AriClient(...)``), registers handlers and call
+flows, and closes it on shutdown. After every (re)connect it resyncs: Asterisk queues nothing
+while we are away and sends no new StasisStart, so the channels and bridges our app still holds
+are fetched and reported to ``on_resync``; channels our flows wait on that vanished meanwhile
+are declared gone so their waiters end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+import structlog
+
+from zentrale.telephony.ari.calls import CallFlow, serve_calls, start_call
+from zentrale.telephony.ari.config import AriOptions, CredentialsLike
+from zentrale.telephony.ari.connection import ConnectionState, EventConnection
+from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
+from zentrale.telephony.ari.errors import AriError
+from zentrale.telephony.ari.events import AriEvent
+from zentrale.telephony.ari.models import Application, Bridge, Channel
+from zentrale.telephony.ari.resources import (
+    Applications,
+    AsteriskApi,
+    Bridges,
+    Channels,
+    Endpoints,
+    Playbacks,
+    Recordings,
+)
+from zentrale.telephony.ari.rest import AriRest
+from zentrale.telephony.ari.subscriptions import Predicate, Subscription
+
+log = structlog.get_logger(__name__)
+
+E = TypeVar("E", bound=AriEvent)
+ResyncHook = Callable[[list[Channel], list[Bridge]], Awaitable[None]]
+
+
+class AriClient:
+    """Typed, asyncio-native, reconnecting ARI client for one Stasis application."""
+
+    def __init__(
+        self,
+        credentials: CredentialsLike,
+        options: AriOptions | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.app = credentials.app
+        self.options = options or AriOptions()
+        self.rest = AriRest(credentials, self.options, transport)
+        self.channels = Channels(self.rest)
+        self.bridges = Bridges(self.rest)
+        self.playbacks = Playbacks(self.rest)
+        self.recordings = Recordings(self.rest)
+        self.endpoints = Endpoints(self.rest)
+        self.applications = Applications(self.rest)
+        self.asterisk = AsteriskApi(self.rest)
+        self.dispatcher = Dispatcher(self.options.lane_idle_timeout)
+        self._connection = EventConnection(
+            credentials, self.options, self.dispatcher.submit, self._schedule_resync
+        )
+        self._resync_hooks: list[ResyncHook] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
+        self._resynced = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"AriClient(app={self.app!r}, url={self._connection.url!r})"
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def __aenter__(self) -> AriClient:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Start the event connection supervisor and the dispatcher."""
+        if self._supervisor is None:
+            self.dispatcher.start()
+            self._supervisor = asyncio.get_running_loop().create_task(
+                self._connection.run(), name="ari-ws-supervisor"
+            )
+
+    async def close(self) -> None:
+        """Stop the connection, the workers, background tasks and the HTTP pool."""
+        tasks = [*self._background]
+        if self._supervisor is not None:
+            tasks.append(self._supervisor)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.dispatcher.close()
+        await self.rest.aclose()
+
+    async def wait_connected(self, max_wait: float | None = None) -> None:
+        """Wait until the event WebSocket is open."""
+        await self._connection.wait_connected(max_wait)
+
+    async def wait_resynced(self, max_wait: float | None = None) -> None:
+        """Wait until the resync after the latest connect has run."""
+        async with asyncio.timeout(max_wait):
+            await self._resynced.wait()
+
+    async def wait_stopped(self) -> None:
+        """Wait until the supervisor stops; raise its error (e.g. ApplicationReplacedError)."""
+        if self._supervisor is None:
+            raise AriError("client not started")
+        await asyncio.shield(self._supervisor)
+
+    @property
+    def state(self) -> ConnectionState:
+        """Connection state: connected flag, reconnect count, last error."""
+        return self._connection.state
+
+    def dispatch_stats(self) -> DispatchStats:
+        """Dispatch metrics: queue depth, lanes, handler lag, unknown events/fields."""
+        return self.dispatcher.stats()
+
+    # -- subscriptions -------------------------------------------------------------------
+    def on(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
+        """Run ``handler`` for each event of ``event_type``, ordered per channel/bridge."""
+        self.dispatcher.on(event_type, handler)
+
+    def on_any(self, handler: Handler) -> None:
+        """Run ``handler`` for every event, unknown types included."""
+        self.dispatcher.on_any(handler)
+
+    def on_new_channel(self, flow: CallFlow) -> None:
+        """Run ``flow(call)`` as its own task for every channel that enters our app."""
+        serve_calls(self, flow)
+
+    def adopt(self, channel: Channel, flow: CallFlow) -> asyncio.Task[None]:
+        """Run ``flow`` for a channel found at resync (no StasisStart will come for it)."""
+        return start_call(self, flow, channel, [], adopted=True)
+
+    def on_resync(self, hook: ResyncHook) -> None:
+        """Call ``hook(channels, bridges)`` with what our app holds after each (re)connect."""
+        self._resync_hooks.append(hook)
+
+    def subscribe(self, key: str, predicate: Predicate) -> Subscription:
+        """Buffer events of ``key`` (``channel:ID``...) matching ``predicate`` for a waiter."""
+        return self.dispatcher.subscribe(key, predicate)
+
+    def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
+        """Run a background coroutine owned by the client (cancelled on close)."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    # -- resync --------------------------------------------------------------------------
+    def _schedule_resync(self) -> None:
+        self._resynced.clear()
+        self.spawn(self._resync(), "ari-resync")
+
+    async def _resync(self) -> None:
+        try:
+            app, all_channels, all_bridges = await self._fetch_all()
+        except AriError as exc:
+            self.state.last_error = f"resync failed: {exc}"
+            log.error("ari.resync.failed", error=str(exc))
+            return
+        self._forget_vanished({channel.id for channel in all_channels})
+        channels, bridges = _ours(app, all_channels, all_bridges)
+        log.info("ari.resync", channels=len(channels), bridges=len(bridges))
+        for hook in self._resync_hooks:
+            try:
+                await hook(channels, bridges)
+            except Exception:
+                log.exception("ari.resync.hook_failed")
+        self._resynced.set()
+
+    async def snapshot(self) -> tuple[list[Channel], list[Bridge]]:
+        """Channels and bridges our application currently holds."""
+        return _ours(*await self._fetch_all())
+
+    async def _fetch_all(self) -> tuple[Application, list[Channel], list[Bridge]]:
+        return await asyncio.gather(
+            self.applications.get(self.app), self.channels.list(), self.bridges.list()
+        )
+
+    def _forget_vanished(self, present: set[str]) -> None:
+        # Events of channels that hung up while we were disconnected were dropped by Asterisk;
+        # compare with all channels, since an originated one may not have entered Stasis yet.
+        for key in self.dispatcher.watched_keys():
+            if key.startswith("channel:") and key[8:] not in present:
+                self.dispatcher.mark_gone(key, "vanished while disconnected")
+
+
+def _ours(
+    app: Application, channels: list[Channel], bridges: list[Bridge]
+) -> tuple[list[Channel], list[Bridge]]:
+    """Keep the channels and bridges subscribed to our application."""
+    channel_ids, bridge_ids = set(app.channel_ids), set(app.bridge_ids)
+    return (
+        [channel for channel in channels if channel.id in channel_ids],
+        [bridge for bridge in bridges if bridge.id in bridge_ids],
+    )

@@ -1,0 +1,164 @@
+"""The event WebSocket and its supervisor: connect, read, reconnect with backoff and jitter.
+
+One reader per connection decodes frames and hands them to ``on_event`` without awaiting
+anything else (Asterisk disconnects readers that lag its 100 ms write timeout). A clean close is
+a disconnect like any other. Pings notice a dead peer within ``ping_interval + ping_timeout``.
+ApplicationReplaced (another process registered our app name) stops the supervisor with
+``ApplicationReplacedError`` instead of reconnecting into a fight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import structlog
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import InvalidStatus, WebSocketException
+
+from zentrale.telephony.ari.config import AriOptions, CredentialsLike, events_url
+from zentrale.telephony.ari.errors import ApplicationReplacedError
+from zentrale.telephony.ari.events import Envelope
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class ConnectionState:
+    """Observable state of the event connection for health checks and metrics."""
+
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    bad_frames: int = 0
+    last_error: str | None = None
+    connected_since: float | None = None
+    stopped_error: BaseException | None = None
+
+    @property
+    def reconnects(self) -> int:
+        """Successful connections after the first one."""
+        return max(0, self.connects - 1)
+
+
+def basic_auth_header(credentials: CredentialsLike) -> str:
+    """The ``Authorization`` header value (kept out of URLs and logs)."""
+    raw = f"{credentials.username}:{credentials.password.get_secret_value()}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
+
+
+class EventConnection:
+    """Supervises the ARI event WebSocket and feeds envelopes to ``on_event``."""
+
+    def __init__(
+        self,
+        credentials: CredentialsLike,
+        options: AriOptions,
+        on_event: Callable[[Envelope], None],
+        on_connected: Callable[[], None],
+    ) -> None:
+        self.url = events_url(credentials.base_url, credentials.app)
+        self.state = ConnectionState()
+        self._auth = basic_auth_header(credentials)
+        self._options = options
+        self._on_event = on_event
+        self._on_connected = on_connected
+        self._attempt = 0
+        self._connected = asyncio.Event()
+
+    async def wait_connected(self, max_wait: float | None = None) -> None:
+        """Wait until the WebSocket is open."""
+        async with asyncio.timeout(max_wait):
+            await self._connected.wait()
+
+    async def run(self) -> None:
+        """Connect and reconnect until cancelled or the app is replaced (then raise)."""
+        while True:
+            try:
+                await self._session()
+            except ApplicationReplacedError as exc:
+                self.state.stopped_error = exc
+                log.error("ari.ws.application_replaced", url=self.url)
+                raise
+            except (OSError, TimeoutError, WebSocketException) as exc:
+                self._record_error(exc)
+            await asyncio.sleep(self._next_delay())
+
+    async def _session(self) -> None:
+        async with connect(
+            self.url,
+            additional_headers={"Authorization": self._auth},
+            ping_interval=self._options.ping_interval,
+            ping_timeout=self._options.ping_timeout,
+            open_timeout=self._options.open_timeout,
+            close_timeout=1.0,
+            max_size=self._options.max_message_size,
+            compression=None,
+        ) as ws:
+            self._opened()
+            try:
+                await self._read(ws)
+            finally:
+                self._closed(ws)
+
+    async def _read(self, ws: ClientConnection) -> None:
+        on_event = self._on_event
+        perf = time.perf_counter
+        loads = json.loads
+        async for frame in ws:
+            received = perf()
+            try:
+                raw = loads(frame)
+            except ValueError:
+                self.state.bad_frames += 1
+                continue
+            if not isinstance(raw, dict):
+                self.state.bad_frames += 1
+                continue
+            if raw.get("type") == "ApplicationReplaced":
+                raise ApplicationReplacedError(
+                    f"another connection took ARI application {raw.get('application')!r}"
+                )
+            on_event(Envelope(raw, received))
+
+    def _opened(self) -> None:
+        state = self.state
+        state.connected = True
+        state.connects += 1
+        state.connected_since = time.monotonic()
+        self._connected.set()
+        log.info("ari.ws.connected", url=self.url, reconnects=state.reconnects)
+        self._on_connected()
+
+    def _closed(self, ws: ClientConnection) -> None:
+        state = self.state
+        lived = time.monotonic() - (state.connected_since or time.monotonic())
+        if lived >= self._options.backoff_reset_after:
+            self._attempt = 0
+        state.connected = False
+        state.disconnects += 1
+        state.connected_since = None
+        self._connected.clear()
+        code = ws.close_code
+        state.last_error = state.last_error if code is None else f"closed with code {code}"
+        log.warning("ari.ws.disconnected", url=self.url, close_code=code)
+
+    def _record_error(self, exc: BaseException) -> None:
+        if isinstance(exc, InvalidStatus):
+            message = f"handshake rejected: HTTP {exc.response.status_code}"
+        else:
+            message = f"{type(exc).__name__}: {exc}"
+        self.state.last_error = message
+        log.warning("ari.ws.error", url=self.url, error=message)
+
+    def _next_delay(self) -> float:
+        options = self._options
+        ceiling = min(options.backoff_max, options.backoff_initial * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 30)
+        # Equal jitter: never zero, so a crowd of daemons does not reconnect in lockstep.
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not crypto

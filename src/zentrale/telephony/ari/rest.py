@@ -1,0 +1,161 @@
+"""REST transport of the ARI client: one pooled httpx client, error mapping, bounded retries.
+
+Resource helpers (``resources/``) call ``request`` with ``idempotent=True`` when repeating the
+request cannot do harm (GET, DELETE, creations with our own ids); those are retried on 5xx and
+transport errors. A request that never reached Asterisk (connect failure) is always retried.
+Binary bodies (stored recordings) are streamed, never decoded as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import structlog
+
+from zentrale.telephony.ari.config import AriOptions, CredentialsLike
+from zentrale.telephony.ari.errors import AriHttpError, AriTransportError, error_for_status
+
+log = structlog.get_logger(__name__)
+
+Params = Mapping[str, str | int | float | bool | None]
+# Never sent to Asterisk, so repeating is harmless whatever the method.
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def seg(value: str) -> str:
+    """Quote one path segment (an id or name) for an ARI URL."""
+    return quote(value, safe="")
+
+
+def encode_params(params: Params | None) -> dict[str, str]:
+    """Drop ``None`` values and spell booleans the way ARI expects."""
+    out: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else str(value)
+    return out
+
+
+class RestStats:
+    """Counters of REST traffic for metrics."""
+
+    __slots__ = ("errors", "requests", "retries")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.retries = 0
+        self.errors = 0
+
+
+class AriRest:
+    """Pooled HTTP transport to ``/ari`` with Basic auth, timeouts and retries."""
+
+    def __init__(
+        self,
+        credentials: CredentialsLike,
+        options: AriOptions | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.options = options or AriOptions()
+        self.stats = RestStats()
+        self._http = httpx.AsyncClient(
+            base_url=credentials.base_url.rstrip("/") + "/",
+            auth=httpx.BasicAuth(credentials.username, credentials.password.get_secret_value()),
+            timeout=httpx.Timeout(
+                self.options.request_timeout, connect=self.options.connect_timeout
+            ),
+            limits=httpx.Limits(max_connections=self.options.max_connections),
+            transport=transport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Params | None = None,
+        body: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Send a request; return decoded JSON (``None`` for empty bodies) or raise."""
+        safe = method in ("GET", "DELETE") if idempotent is None else idempotent
+        response = await self._send_with_retry(method, path, encode_params(params), body, safe)
+        return response.json() if response.content else None
+
+    async def _send_with_retry(
+        self, method: str, path: str, params: dict[str, str], body: Any, safe: bool
+    ) -> httpx.Response:
+        attempts = max(1, self.options.retry_attempts)
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            try:
+                return await self._send_once(method, path, params, body)
+            except (AriHttpError, AriTransportError) as exc:
+                if last or not _may_retry(exc, safe):
+                    self.stats.errors += 1
+                    raise
+                log.warning("ari.rest.retry", method=method, path=path, error=str(exc))
+            self.stats.retries += 1
+            await asyncio.sleep(self._backoff(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_once(
+        self, method: str, path: str, params: dict[str, str], body: Any
+    ) -> httpx.Response:
+        self.stats.requests += 1
+        try:
+            response = await self._http.request(method, path, params=params, json=body)
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, method, path) from exc
+        if response.status_code >= 400:
+            raise error_for_status(response.status_code, method, path, _message(response))
+        return response
+
+    def _backoff(self, attempt: int) -> float:
+        base = self.options.retry_backoff * (2**attempt)
+        return random.uniform(base / 2, base)  # noqa: S311 - jitter, not crypto
+
+    @asynccontextmanager
+    async def stream(self, path: str) -> AsyncIterator[AsyncIterator[bytes]]:
+        """Open a GET whose binary body is yielded in chunks (never parsed as JSON)."""
+        request = self._http.build_request("GET", path)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise _transport_error(exc, "GET", path) from exc
+        try:
+            if response.status_code >= 400:
+                await response.aread()
+                raise error_for_status(response.status_code, "GET", path, _message(response))
+            yield response.aiter_bytes()
+        finally:
+            await response.aclose()
+
+
+def _may_retry(exc: AriHttpError | AriTransportError, safe: bool) -> bool:
+    if isinstance(exc, AriTransportError):
+        return safe or isinstance(exc.__cause__, _NOT_SENT)
+    return safe and exc.retriable
+
+
+def _transport_error(exc: httpx.TransportError, method: str, path: str) -> AriTransportError:
+    return AriTransportError(f"{method} {path}: {type(exc).__name__}: {exc}")
+
+
+def _message(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200]
+    return str(data.get("message", "")) if isinstance(data, dict) else str(data)[:200]
