@@ -100,7 +100,7 @@ def after_call(state: CallState) -> Survey | None:
     if survey is None:
         return None
     note = f"after-call survey of department {state.department}"
-    return _survey(_note(state, note), Action(kind="survey", target=survey))
+    return _survey_named(_note(state, note), survey)
 
 
 def _note(state: CallState, text: str) -> CallState:
@@ -240,11 +240,15 @@ def _play_and_hangup(state: CallState, action: Action) -> Step:
 
 
 def _survey(state: CallState, action: Action) -> Survey:
-    survey = state.rules.document.surveys[action.target]
+    return _survey_named(state, action.target)
+
+
+def _survey_named(state: CallState, name: str) -> Survey:
+    survey = state.rules.document.surveys[name]
     sound = state.rules.sound
     questions = tuple(sound(question, state.language) for question in survey.questions)
     thanks = sound(survey.thanks, state.language) if survey.thanks else None
-    return Survey(_note(state, f"survey {action.target}"), action.target, questions,
+    return Survey(_note(state, f"survey {name}"), name, questions,
                   survey.max_digit, thanks)  # fmt: skip
 
 
