@@ -76,7 +76,8 @@ class History:
     def find(self, wanted: str) -> HistoryEntry:
         """Return the entry named by its number or a prefix of its version hash."""
         entries = self.entries()
-        matches = [e for e in entries if str(e.number) == wanted or e.version.startswith(wanted)]
+        by_number = [entry for entry in entries if str(entry.number) == wanted]
+        matches = by_number or [entry for entry in entries if entry.version.startswith(wanted)]
         if not wanted or not matches:
             raise KeyError(f"no version '{wanted}' in {self.directory}")
         if len({entry.version for entry in matches}) > 1:
