@@ -1,8 +1,8 @@
 """Call flows: one task per channel that enters Stasis, with a ``Call`` facade over the primitives.
 
-``AriClient.on_new_channel(flow)`` runs ``flow(call)`` for every StasisStart, outside the
-channel's event lane (a flow lasts minutes; the lane must keep delivering the channel's events to
-other handlers). Channels found at a resync can be adopted into the same flow. A flow that fails
+``AriClient.on_new_channel(flow)`` runs ``flow(call)`` for every StasisStart, started by the
+reader and outside the channel's event lane (a flow lasts minutes; the lane must keep
+delivering the channel's events to other handlers). Channels found at a resync can be adopted into the same flow. A flow that fails
 unexpectedly hangs its channel up, so no caller is left in silence.
 """
 
@@ -17,7 +17,7 @@ import structlog
 
 from zentrale.telephony.ari import primitives
 from zentrale.telephony.ari.errors import AriError, ChannelGone
-from zentrale.telephony.ari.events import AriEvent, PlaybackFinished, StasisStart
+from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
 from zentrale.telephony.ari.primitives import DigitRules, Digits
 
@@ -76,10 +76,14 @@ class Call:
 def serve_calls(ari: AriClient, flow: CallFlow) -> None:
     """Run ``flow`` as its own task for every channel entering Stasis."""
 
-    async def on_stasis_start(event: StasisStart) -> None:
+    # Started from the reader, not the channel's lane: the call's DTMF buffer must exist
+    # before the reader takes the digits a fast caller presses right after StasisStart.
+    def on_stasis_start(envelope: Envelope) -> None:
+        event = envelope.event
+        assert isinstance(event, StasisStart)
         start_call(ari, flow, event.channel, event.args)
 
-    ari.on(StasisStart, on_stasis_start)
+    ari.dispatcher.on_receive(StasisStart.event_type, on_stasis_start)
 
 
 def start_call(

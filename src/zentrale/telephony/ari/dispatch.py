@@ -111,6 +111,7 @@ class Dispatcher:
         self._idle_timeout = idle_timeout
         self._handlers: dict[str, list[Handler]] = {}
         self._any: list[Handler] = []
+        self._receive_hooks: dict[str, list[Callable[[Envelope], None]]] = {}
         self._lanes: dict[str, _Lane] = {}
         self._subs: dict[str, set[Subscription]] = {}
         self._gone: OrderedDict[str, str] = OrderedDict()
@@ -132,6 +133,14 @@ class Dispatcher:
         """Run ``handler`` for every event, including unknown types (as ``AriEvent``)."""
         self._any.append(handler)
 
+    def on_receive(self, event_type: str, hook: Callable[[Envelope], None]) -> None:
+        """Call ``hook`` synchronously in the reader as an event of the type arrives.
+
+        For work that must happen before later events are read (a new call's DTMF buffer);
+        the hook must be quick and must not block.
+        """
+        self._receive_hooks.setdefault(event_type, []).append(hook)
+
     def submit(self, envelope: Envelope) -> None:
         """Accept one event from the reader; never blocks, never raises for bad events."""
         if self._closed:
@@ -139,6 +148,9 @@ class Dispatcher:
         self._counts["received"] += 1
         if envelope.type not in EVENT_MODELS:
             self._counts["unknown_types"] += 1
+        hooks = self._receive_hooks.get(envelope.type)
+        if hooks:
+            self._run_hooks(hooks, envelope)
         subs = self._subs.get(envelope.key)
         if subs:
             for sub in tuple(subs):
@@ -146,6 +158,14 @@ class Dispatcher:
         if envelope.type in CHANNEL_GONE_TYPES and envelope.key.startswith("channel:"):
             self._remember_gone(envelope.key, envelope.type)
         self._enqueue(envelope)
+
+    def _run_hooks(self, hooks: list[Callable[[Envelope], None]], envelope: Envelope) -> None:
+        for hook in hooks:
+            try:
+                hook(envelope)
+            except Exception:
+                self._counts["handler_errors"] += 1
+                log.exception("ari.receive_hook.failed", event_type=envelope.type)
 
     def subscribe(self, key: str, predicate: Predicate) -> Subscription:
         """Start buffering events of ``key`` that match ``predicate``."""

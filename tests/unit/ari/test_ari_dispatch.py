@@ -1,0 +1,157 @@
+"""Per-key ordered dispatch: ordering under interleaving, slow handlers, lanes retiring,
+unknown events, failing handlers."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+import pytest
+
+from zentrale.telephony.ari import AriClient
+from zentrale.telephony.ari.dispatch import Dispatcher
+from zentrale.telephony.ari.events import AriEvent, ChannelDtmfReceived, Envelope
+from zentrale.testing.fake_ari import FakeAri, channel_json
+
+from .conftest import eventually
+
+
+def dtmf(channel_id: str, seq: int) -> dict[str, Any]:
+    """A DTMF event whose duration carries a sequence number."""
+    return {
+        "type": "ChannelDtmfReceived",
+        "application": "zentrale-test",
+        "digit": "1",
+        "duration_ms": seq,
+        "channel": channel_json(channel_id),
+    }
+
+
+@pytest.mark.asyncio
+async def test_events_of_each_channel_arrive_in_order_with_many_interleaved(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    seen: dict[str, list[int]] = {}
+
+    async def on_dtmf(event: ChannelDtmfReceived) -> None:
+        if event.duration_ms % 7 == 0:
+            await asyncio.sleep(0.001)  # uneven handler time across channels
+        seen.setdefault(event.channel.id, []).append(event.duration_ms)
+
+    ari.on(ChannelDtmfReceived, on_dtmf)
+    rng = random.Random(7)
+    pending = {f"c{n}": 0 for n in range(50)}
+    while pending:
+        channel_id = rng.choice(sorted(pending))
+        fake.send(dtmf(channel_id, pending[channel_id]))
+        pending[channel_id] += 1
+        if pending[channel_id] == 40:
+            del pending[channel_id]
+    await eventually(lambda: sum(map(len, seen.values())) == 50 * 40)
+    assert all(seq == list(range(40)) for seq in seen.values())
+    assert len(seen) == 50
+
+
+@pytest.mark.asyncio
+async def test_slow_handler_stalls_neither_reader_nor_other_channels(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    release = asyncio.Event()
+    fast: list[int] = []
+
+    async def on_dtmf(event: ChannelDtmfReceived) -> None:
+        if event.channel.id == "slow":
+            await release.wait()
+        else:
+            fast.append(event.duration_ms)
+
+    ari.on(ChannelDtmfReceived, on_dtmf)
+    for seq in range(5):
+        fake.send(dtmf("slow", seq))
+    for seq in range(100):
+        fake.send(dtmf("fast", seq))
+    await eventually(lambda: len(fast) == 100)
+    stats = ari.dispatch_stats()
+    assert stats.received == 105
+    assert stats.queue_depth == 5  # the slow lane's events wait; nobody else does
+    release.set()
+    await ari.dispatcher.drain()
+    assert ari.dispatch_stats().queue_depth == 0
+
+
+@pytest.mark.asyncio
+async def test_unknown_events_and_fields_are_dispatched_and_counted(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    seen: list[AriEvent] = []
+
+    async def on_any(event: AriEvent) -> None:
+        seen.append(event)
+
+    ari.on_any(on_any)
+    fake.send({"type": "ChannelRocketLaunched", "channel": channel_json("c1"), "fuel": 9})
+    fake.send({**dtmf("c1", 1), "pressure": "high"})
+    await eventually(lambda: len(seen) == 2)
+    stats = ari.dispatch_stats()
+    assert stats.unknown_types == 1
+    assert stats.unknown_fields >= 2
+    assert isinstance(seen[1], ChannelDtmfReceived)
+
+
+@pytest.mark.asyncio
+async def test_bad_frames_are_counted_and_skipped(fake: FakeAri, ari: AriClient) -> None:
+    for sock in fake._sockets:
+        sock.send_text("not json")
+        sock.send_text("[1, 2]")
+    fake.send(dtmf("c1", 1))
+    await eventually(lambda: ari.dispatch_stats().received == 1)
+    assert ari.state.bad_frames == 2
+
+
+@pytest.mark.asyncio
+async def test_failing_handler_does_not_kill_the_lane(fake: FakeAri, ari: AriClient) -> None:
+    handled: list[int] = []
+
+    async def on_dtmf(event: ChannelDtmfReceived) -> None:
+        handled.append(event.duration_ms)
+        if event.duration_ms == 0:
+            raise RuntimeError("bug in a call flow")
+
+    ari.on(ChannelDtmfReceived, on_dtmf)
+    fake.send(dtmf("c1", 0))
+    fake.send(dtmf("c1", 1))
+    await eventually(lambda: handled == [0, 1])
+    assert ari.dispatch_stats().handler_errors == 1
+
+
+@pytest.mark.asyncio
+async def test_lane_retires_after_channel_destroyed_and_when_idle(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    fake.start_call("c1")
+    fake.start_call("c2")
+    await eventually(lambda: ari.dispatch_stats().lanes == 2)
+    fake.hangup("c1")
+    await eventually(lambda: ari.dispatch_stats().lanes == 1)
+    await eventually(lambda: ari.dispatch_stats().lanes == 0)  # c2 idle past lane_idle_timeout
+
+
+@pytest.mark.asyncio
+async def test_handler_lag_is_measured_from_frame_receipt() -> None:
+    dispatcher = Dispatcher(idle_timeout=10)
+    gate = asyncio.Event()
+
+    async def slow(event: AriEvent) -> None:
+        await gate.wait()
+
+    dispatcher.on_any(slow)
+    dispatcher.submit(Envelope(dtmf("c1", 0)))
+    dispatcher.submit(Envelope(dtmf("c1", 1)))
+    await asyncio.sleep(0.05)
+    gate.set()
+    await dispatcher.drain()
+    stats = dispatcher.stats()
+    assert stats.max_queue_depth == 2
+    assert stats.lag_max >= 0.05  # the second event waited behind the first
+    await dispatcher.close()
