@@ -2,8 +2,9 @@
 
 ``AriClient.on_new_channel(flow)`` runs ``flow(call)`` for every StasisStart, started by the
 reader and outside the channel's event lane (a flow lasts minutes; the lane must keep
-delivering the channel's events to other handlers). Channels found at a resync can be adopted into the same flow. A flow that fails
-unexpectedly hangs its channel up, so no caller is left in silence.
+delivering the channel's events to other handlers). Channels found at a resync can be adopted
+into the same flow. A flow that fails unexpectedly hangs its channel up, so no caller is left
+in silence.
 """
 
 from __future__ import annotations
