@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
@@ -21,6 +22,7 @@ from zentrale.routing.rules import Rules
 from zentrale.routing.steps import (
     CollectDigits,
     Dial,
+    Hangup,
     OfferCallback,
     PlayAndHangup,
     Queue,
@@ -287,8 +289,11 @@ def test_states_not_waiting_are_refused() -> None:
 
 
 def test_hop_limit_is_a_backstop_and_not_reached_by_valid_rules() -> None:
-    step = on_digits(start(load(), facts()).state, "1")
-    assert step.state.hops < MAX_HOPS
+    menu = start(load(), facts())
+    assert on_digits(menu.state, "1").state.hops < MAX_HOPS
+    exhausted = on_digits(replace(menu.state, hops=MAX_HOPS), "1")
+    assert isinstance(exhausted, Hangup)
+    assert exhausted.reason[-1] == f"gave up after {MAX_HOPS} automatic transitions"
 
 
 def test_naive_times_are_rejected() -> None:
