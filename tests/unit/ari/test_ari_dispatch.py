@@ -155,3 +155,27 @@ async def test_handler_lag_is_measured_from_frame_receipt() -> None:
     assert stats.max_queue_depth == 2
     assert stats.lag_max >= 0.05  # the second event waited behind the first
     await dispatcher.close()
+
+
+@pytest.mark.asyncio
+async def test_stasis_start_after_hangup_starts_no_flow_but_reentry_does(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    started: list[str] = []
+
+    async def flow(call: Any) -> None:
+        started.append(call.id)
+
+    ari.on_new_channel(flow)
+    channel = channel_json("hung")
+    fake.emit("StasisStart", args=[], channel=channel)
+    fake.emit("ChannelHangupRequest", cause=16, channel=channel)
+    fake.emit("StasisEnd", channel=channel)
+    fake.emit("StasisStart", args=[], channel=channel)  # Asterisk 22 does this after a hangup
+    back = channel_json("back")
+    fake.emit("StasisStart", args=[], channel=back)
+    fake.emit("StasisEnd", channel=back)  # sent to the dialplan, comes back later
+    fake.emit("StasisStart", args=[], channel=back)
+    await eventually(lambda: ari.dispatch_stats().received == 7)
+    await eventually(lambda: len(started) == 3)
+    assert started == ["hung", "back", "back"]

@@ -80,6 +80,9 @@ def serve_calls(ari: AriClient, flow: CallFlow) -> None:
     # Started from the reader, not the channel's lane: the call's DTMF buffer must exist
     # before the reader takes the digits a fast caller presses right after StasisStart.
     def on_stasis_start(envelope: Envelope) -> None:
+        if ari.dispatcher.is_gone(envelope.key):
+            log.info("ari.call.start_after_hangup_ignored", channel_id=envelope.channel_id)
+            return
         event = envelope.event
         assert isinstance(event, StasisStart)
         start_call(ari, flow, event.channel, event.args)

@@ -148,6 +148,8 @@ class Dispatcher:
         self._counts["received"] += 1
         if envelope.type not in EVENT_MODELS:
             self._counts["unknown_types"] += 1
+        if envelope.type == "StasisStart":
+            self._forget_left(envelope.key)
         hooks = self._receive_hooks.get(envelope.type)
         if hooks:
             self._run_hooks(hooks, envelope)
@@ -307,7 +309,16 @@ class Dispatcher:
                     self._retire(lane)
                     lane.wake()
 
+    def _forget_left(self, key: str) -> None:
+        # A channel that only left the app (StasisEnd, e.g. sent back to the dialplan) may
+        # re-enter it. One that hung up stays gone: Asterisk 22 sends a second StasisStart
+        # for a hung-up channel after its StasisEnd, which must not start a new call.
+        if self._gone.get(key) == "StasisEnd":
+            del self._gone[key]
+
     def _remember_gone(self, key: str, reason: str) -> None:
+        if self._gone.get(key, "StasisEnd") != "StasisEnd":
+            return  # keep the first real reason (hangup) over a later StasisEnd
         self._gone[key] = reason
         if len(self._gone) > _GONE_MEMORY:
             self._gone.popitem(last=False)

@@ -30,7 +30,9 @@ _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 def seg(value: str) -> str:
     """Quote one path segment (an id or name) for an ARI URL."""
-    return quote(value, safe="")
+    # Asterisk does not decode %3B: Local channel ids ("...;2") must keep their ';' raw.
+    # RFC 3986 allows sub-delims, ':' and '@' in a segment; only '/', '?', '#', '%' need care.
+    return quote(value, safe="!$&'()*+,;=:@")
 
 
 def encode_params(params: Params | None) -> dict[str, str]:
