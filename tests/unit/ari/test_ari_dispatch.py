@@ -179,3 +179,20 @@ async def test_stasis_start_after_hangup_starts_no_flow_but_reentry_does(
     await eventually(lambda: ari.dispatch_stats().received == 7)
     await eventually(lambda: len(started) == 3)
     assert started == ["hung", "back", "back"]
+
+
+@pytest.mark.asyncio
+async def test_raw_handlers_get_unvalidated_envelopes_in_order(
+    fake: FakeAri, ari: AriClient
+) -> None:
+    seen: list[tuple[str, str]] = []
+
+    async def on_raw(envelope: Envelope) -> None:
+        seen.append((envelope.key, envelope.type))
+
+    ari.on_raw(on_raw)
+    fake.send({"type": "ChannelDtmfReceived", "channel": {"id": "c1"}})  # invalid as a model
+    fake.send(dtmf("c1", 1))
+    await eventually(lambda: len(seen) == 2)
+    assert seen == [("channel:c1", "ChannelDtmfReceived")] * 2
+    assert ari.dispatch_stats().invalid == 0  # nobody asked for the typed model

@@ -22,7 +22,7 @@ from zentrale.telephony.ari.config import AriOptions, CredentialsLike
 from zentrale.telephony.ari.connection import ConnectionState, EventConnection
 from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
 from zentrale.telephony.ari.errors import AriError
-from zentrale.telephony.ari.events import AriEvent
+from zentrale.telephony.ari.events import AriEvent, Envelope
 from zentrale.telephony.ari.models import Application, Bridge, Channel
 from zentrale.telephony.ari.resources import (
     Applications,
@@ -138,6 +138,10 @@ class AriClient:
     def on_any(self, handler: Handler) -> None:
         """Run ``handler`` for every event, unknown types included."""
         self.dispatcher.on_any(handler)
+
+    def on_raw(self, handler: Callable[[Envelope], Awaitable[None]]) -> None:
+        """Run ``handler`` with every raw envelope, unvalidated (metrics, archiving)."""
+        self.dispatcher.on_raw(handler)
 
     def on_new_channel(self, flow: CallFlow) -> None:
         """Run ``flow(call)`` as its own task for every channel that enters our app."""

@@ -111,6 +111,7 @@ class Dispatcher:
         self._idle_timeout = idle_timeout
         self._handlers: dict[str, list[Handler]] = {}
         self._any: list[Handler] = []
+        self._raw: list[Callable[[Envelope], Awaitable[None]]] = []
         self._receive_hooks: dict[str, list[Callable[[Envelope], None]]] = {}
         self._lanes: dict[str, _Lane] = {}
         self._subs: dict[str, set[Subscription]] = {}
@@ -132,6 +133,10 @@ class Dispatcher:
     def on_any(self, handler: Handler) -> None:
         """Run ``handler`` for every event, including unknown types (as ``AriEvent``)."""
         self._any.append(handler)
+
+    def on_raw(self, handler: Callable[[Envelope], Awaitable[None]]) -> None:
+        """Run ``handler`` with every raw envelope (no validation: the fast path)."""
+        self._raw.append(handler)
 
     def on_receive(self, event_type: str, hook: Callable[[Envelope], None]) -> None:
         """Call ``hook`` synchronously in the reader as an event of the type arrives.
@@ -267,6 +272,8 @@ class Dispatcher:
 
     async def _deliver(self, envelope: Envelope) -> None:
         self.lag.add(time.perf_counter() - envelope.received)
+        for raw_handler in self._raw:
+            await self._call_raw(raw_handler, envelope)
         handlers = self._handlers.get(envelope.type, ())
         if not handlers and not self._any:
             return
@@ -294,6 +301,15 @@ class Dispatcher:
         except Exception:
             self._counts["handler_errors"] += 1
             log.exception("ari.handler.failed", event_type=event.type)
+
+    async def _call_raw(
+        self, handler: Callable[[Envelope], Awaitable[None]], envelope: Envelope
+    ) -> None:
+        try:
+            await handler(envelope)
+        except Exception:
+            self._counts["handler_errors"] += 1
+            log.exception("ari.raw_handler.failed", event_type=envelope.type)
 
     def _retire(self, lane: _Lane) -> None:
         lane.closing = True
