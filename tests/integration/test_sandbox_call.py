@@ -27,6 +27,7 @@ from zentrale.sandbox.simulate import (
     place_call,
     script_party,
 )
+from zentrale.telephony.ari.config import events_url
 
 
 def _auth_header(creds: AriCredentials) -> dict[str, str]:
@@ -77,7 +78,9 @@ async def ari(asterisk: SandboxInstance) -> AsyncIterator[tuple[EventLog, httpx.
     creds = asterisk.ari
     auth = (creds.username, creds.password.get_secret_value())
     async with (
-        connect(creds.events_url, additional_headers=_auth_header(creds)) as ws,
+        connect(
+            events_url(creds.base_url, creds.app), additional_headers=_auth_header(creds)
+        ) as ws,
         httpx.AsyncClient(base_url=creds.base_url, auth=auth, timeout=10) as http,
     ):
         await _registered(http, creds.app)

@@ -5,8 +5,9 @@ with the repository's configuration; `simulate` places scripted calls through it
 """
 
 from zentrale.sandbox.errors import SandboxError, SandboxUnavailableError
-from zentrale.sandbox.instance import AriCredentials, SandboxInstance
+from zentrale.sandbox.instance import SandboxInstance
 from zentrale.sandbox.root import ensure_root
+from zentrale.telephony.ari.config import AriCredentials
 
 __all__ = [
     "AriCredentials",

@@ -26,27 +26,12 @@ from pydantic import SecretStr
 
 from zentrale.sandbox.errors import SandboxError
 from zentrale.sandbox.root import is_mounted
+from zentrale.telephony.ari.config import AriCredentials
 
 log = structlog.get_logger(__name__)
 
 INSTANCES = Path("srv/zentrale")
 CONFIG_PACKAGE = "zentrale.sandbox"
-
-
-@dataclass(frozen=True)
-class AriCredentials:
-    """Where and as whom to reach ARI."""
-
-    base_url: str
-    username: str
-    password: SecretStr
-    app: str
-
-    @property
-    def events_url(self) -> str:
-        """Return the WebSocket URL of the event stream for this app."""
-        ws = self.base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-        return f"{ws}/events?app={self.app}&subscribeAll=false"
 
 
 def free_port() -> int:
@@ -92,7 +77,10 @@ class SandboxInstance:
     def ari(self) -> AriCredentials:
         """Return the ARI credentials of this instance."""
         return AriCredentials(
-            f"http://127.0.0.1:{self.http_port}/ari", self.username, self.password, self.app
+            base_url=f"http://127.0.0.1:{self.http_port}/ari",
+            username=self.username,
+            password=self.password,
+            app=self.app,
         )
 
     def start(self, timeout: float = 60.0) -> None:

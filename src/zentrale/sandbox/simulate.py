@@ -16,7 +16,7 @@ from typing import Literal
 
 import httpx
 
-from zentrale.sandbox.instance import AriCredentials
+from zentrale.telephony.ari.config import AriCredentials
 
 PartyMode = Literal["answer", "noanswer", "busy", "unavailable"]
 

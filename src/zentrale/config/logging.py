@@ -1,0 +1,88 @@
+"""Logging with structlog: JSON lines in production, readable lines at a terminal.
+
+Every line of a call carries its `call_id` and `channel_id` through context variables
+(`bind_call`), and phone numbers are masked before anything is written: callers' numbers are
+personal data under KVKK/GDPR, and logs are copied to places recordings never go.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from typing import Any, Literal
+
+import structlog
+from structlog.typing import EventDict, Processor, WrappedLogger
+
+# Keys whose values are phone numbers of people (not of the call centre's own lines).
+NUMBER_KEYS = frozenset({"caller", "callee", "number", "phone", "caller_id", "customer_number",
+                         "to_number", "from_number", "msisdn"})
+# An E.164-looking number inside free text: a plus and 8 to 15 digits, maybe spaced.
+_E164 = re.compile(r"\+\d(?:[\d \-]{6,17})\d")
+_SECRET_KEYS = ("password", "secret", "token", "api_key", "authorization")
+
+
+def mask_number(number: str) -> str:
+    """Mask a phone number, keeping the first 6 and the last 2 characters: +90555*****33."""
+    text = str(number)
+    if len(text) <= 8:
+        return "*" * len(text)
+    return text[:6] + "*" * (len(text) - 8) + text[-2:]
+
+
+def mask_text(text: str) -> str:
+    """Mask every E.164-looking phone number inside TEXT."""
+    return _E164.sub(lambda found: mask_number(re.sub(r"[ \-]", "", found.group())), text)
+
+
+def mask_event(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
+    """Mask phone numbers and drop secrets in a log event (a structlog processor)."""
+    for key, value in list(event.items()):
+        lowered = key.lower()
+        if any(part in lowered for part in _SECRET_KEYS):
+            event[key] = "***"
+        elif lowered in NUMBER_KEYS and value:
+            event[key] = mask_number(str(value))
+        elif isinstance(value, str):
+            event[key] = mask_text(value)
+    return event
+
+
+def configure_logging(fmt: Literal["auto", "console", "json"] = "auto", level: str = "info",
+                      mask_numbers: bool = True) -> None:
+    """Set up structlog (and the stdlib root logger) once at start-up."""
+    json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    processors: list[Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+    ]
+    if mask_numbers:
+        processors.append(mask_event)
+    if json_lines:
+        processors += [structlog.processors.dict_tracebacks,
+                       structlog.processors.JSONRenderer(sort_keys=False)]
+    else:
+        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+    numeric = logging.getLevelNamesMapping()[level.upper()]
+    structlog.configure(
+        processors=processors,
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)
+
+
+@contextmanager
+def bind_call(call_id: str, channel_id: str | None = None, **more: Any) -> Iterator[None]:
+    """Carry CALL_ID (and CHANNEL_ID) on every log line inside the block, then unbind."""
+    values: MutableMapping[str, Any] = {"call_id": call_id, **more}
+    if channel_id is not None:
+        values["channel_id"] = channel_id
+    with structlog.contextvars.bound_contextvars(**values):
+        yield

@@ -1,0 +1,193 @@
+"""The one typed settings model of zentrale, loaded from YAML and ZENTRALE_* variables.
+
+Values come from the defaults here, then the YAML file (`config/zentrale.yaml` is the example),
+then the environment (`ZENTRALE_ARI__PASSWORD` sets `ari.password`; `__` separates levels).
+A bad value stops start-up with the key, the file and the line (or the variable) it came from.
+Secrets are `SecretStr`: their `repr` and `str` print stars.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+
+from zentrale.config.yamlmarks import YamlSyntaxError, locate, parse_yaml
+
+ENV_PREFIX = "ZENTRALE_"
+DEFAULT_FILE = Path("config/zentrale.yaml")
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Seconds = Annotated[float, Field(gt=0, le=3600)]
+
+
+class Section(BaseModel):
+    """A settings section: unknown keys are errors, values are frozen once loaded."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AriSettings(Section):
+    """How to reach Asterisk's REST Interface."""
+
+    url: str = "http://127.0.0.1:8088/ari"
+    username: str = "zentrale"
+    password: SecretStr | None = None
+    password_file: Path | None = None
+    app: str = Field(default="zentrale", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    request_timeout: Seconds = 10.0
+    ping_interval: Seconds = 5.0
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https:// (e.g. http://127.0.0.1:8088/ari)")
+        return value.rstrip("/")
+
+    def secret(self) -> SecretStr:
+        """Return the ARI password from `password` or `password_file`, or raise SettingsError."""
+        if self.password is not None:
+            return self.password
+        if self.password_file is not None:
+            try:
+                return SecretStr(self.password_file.read_text().strip())
+            except OSError as exc:
+                raise SettingsError(
+                    [f"ari.password_file: cannot read {self.password_file}: {exc.strerror}"]
+                ) from None
+        raise SettingsError(
+            [
+                "ari.password is not set: set ZENTRALE_ARI__PASSWORD, or ari.password"
+                " or ari.password_file in the settings file"
+            ]
+        )
+
+
+class LoggingSettings(Section):
+    """Log format and level; phone numbers are masked unless an operator turns it off."""
+
+    format: Literal["auto", "console", "json"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    mask_numbers: bool = True
+
+
+class RoutingSettings(Section):
+    """Where the supervisors' routing rules live, and where applied versions are kept."""
+
+    file: Path = Path("config/routing.yaml")
+    history_dir: Path = Path("var/routing-history")
+
+
+class DatabaseSettings(Section):
+    """The metadata database: SQLite by default, PostgreSQL at scale."""
+
+    url: SecretStr = SecretStr("sqlite+aiosqlite:///var/zentrale.db")
+
+
+class SandboxSettings(Section):
+    """The sandbox Asterisk used by `zentrale demo` and `zentrale sandbox`."""
+
+    cache_dir: Path | None = None
+    name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")
+    http_port: Port = 8088
+
+
+class Settings(Section):
+    """Everything zentrale reads at start-up."""
+
+    state_dir: Path = Path("var")
+    node: str = Field(default="node1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    ari: AriSettings = AriSettings()
+    logging: LoggingSettings = LoggingSettings()
+    routing: RoutingSettings = RoutingSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    sandbox: SandboxSettings = SandboxSettings()
+
+
+class SettingsError(Exception):
+    """Settings could not be loaded; each problem names its key and where it came from."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("invalid settings:\n  " + "\n  ".join(problems))
+        self.problems = problems
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Load settings from PATH (if given) and ENVIRON (default: os.environ)."""
+    env = os.environ if environ is None else environ
+    tree = _read(path) if path is not None else {}
+    try:
+        return Settings.model_validate(_merge(tree, env_overrides(env)))
+    except ValidationError as exc:
+        raise SettingsError([_describe(err, path, tree, env) for err in exc.errors()]) from None
+
+
+def _read(path: Path) -> Any:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError([f"{path}: cannot read the settings file: {exc.strerror}"]) from None
+    try:
+        tree = parse_yaml(text)
+    except YamlSyntaxError as exc:
+        raise SettingsError([f"{path}:{exc}"]) from None
+    if tree is None:
+        return {}
+    if not isinstance(tree, dict):
+        raise SettingsError([f"{path}:1:1: the settings file must be a mapping of sections"])
+    return tree
+
+
+def env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """Turn ZENTRALE_A__B=v variables into {"a": {"b": "v"}}."""
+    tree: dict[str, Any] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "ZENTRALE_CONFIG":
+            continue
+        keys = name[len(ENV_PREFIX) :].lower().split("__")
+        node = tree
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return tree
+
+
+def _merge(base: Any, top: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base) if isinstance(base, dict) else {}
+    for key, value in top.items():
+        below = merged.get(key)
+        merged[key] = _merge(below, value) if isinstance(value, dict) else value
+    return merged
+
+
+def _describe(
+    error: Mapping[str, Any], path: Path | None, tree: Any, env: Mapping[str, str]
+) -> str:
+    loc = tuple(str(part) for part in error["loc"])
+    key = ".".join(loc)
+    variable = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    message = _message(error)
+    if variable in env:
+        return f"{key}: {message} (from environment variable {variable})"
+    if path is None:
+        return f"{key}: {message}"
+    line, column = locate(tree, loc)
+    return f"{path}:{line}:{column}: {key}: {message}"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    if error["type"] == "extra_forbidden":
+        return "unknown setting (check the spelling; see config/zentrale.yaml for every key)"
+    text = str(error["msg"])
+    return text.removeprefix("Value error, ")
