@@ -24,6 +24,7 @@ def _sandbox() -> Iterator[SandboxInstance]:
     instance.start()
     yield instance
     instance.stop()
+    instance.remove()
 
 
 @pytest.fixture

@@ -1,3 +1,3 @@
-"""zentrale: telephony integration and call recording for call centres, driving Asterisk over ARI."""
+"""zentrale: telephony integration and call recording for call centres, over Asterisk ARI."""
 
 __version__ = "0.1.0"

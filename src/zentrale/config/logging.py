@@ -18,8 +18,19 @@ import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 # Keys whose values are phone numbers of people (not of the call centre's own lines).
-NUMBER_KEYS = frozenset({"caller", "callee", "number", "phone", "caller_id", "customer_number",
-                         "to_number", "from_number", "msisdn"})
+NUMBER_KEYS = frozenset(
+    {
+        "caller",
+        "callee",
+        "number",
+        "phone",
+        "caller_id",
+        "customer_number",
+        "to_number",
+        "from_number",
+        "msisdn",
+    }
+)
 # An E.164-looking number inside free text: a plus and 8 to 15 digits, maybe spaced.
 _E164 = re.compile(r"\+\d(?:[\d \-]{6,17})\d")
 _SECRET_KEYS = ("password", "secret", "token", "api_key", "authorization")
@@ -51,8 +62,9 @@ def mask_event(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDic
     return event
 
 
-def configure_logging(fmt: Literal["auto", "console", "json"] = "auto", level: str = "info",
-                      mask_numbers: bool = True) -> None:
+def configure_logging(
+    fmt: Literal["auto", "console", "json"] = "auto", level: str = "info", mask_numbers: bool = True
+) -> None:
     """Set up structlog (and the stdlib root logger) once at start-up."""
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     processors: list[Processor] = [
@@ -64,8 +76,10 @@ def configure_logging(fmt: Literal["auto", "console", "json"] = "auto", level: s
     if mask_numbers:
         processors.append(mask_event)
     if json_lines:
-        processors += [structlog.processors.dict_tracebacks,
-                       structlog.processors.JSONRenderer(sort_keys=False)]
+        processors += [
+            structlog.processors.dict_tracebacks,
+            structlog.processors.JSONRenderer(sort_keys=False),
+        ]
     else:
         processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
     numeric = logging.getLevelNamesMapping()[level.upper()]

@@ -48,6 +48,11 @@ class AriSettings(Section):
     request_timeout: Seconds = 10.0
     ping_interval: Seconds = 5.0
 
+    @field_validator("password_file")
+    @classmethod
+    def _home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, value: str) -> str:
@@ -97,6 +102,11 @@ class DatabaseSettings(Section):
 
 class SandboxSettings(Section):
     """The sandbox Asterisk used by `zentrale demo` and `zentrale sandbox`."""
+
+    @field_validator("cache_dir")
+    @classmethod
+    def _home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
 
     cache_dir: Path | None = None
     name: str = Field(default="default", pattern=r"^[a-z0-9-]{1,32}$")

@@ -101,7 +101,15 @@ class SandboxInstance:
             if not _wait_exit(pid, timeout):
                 _kill(pid)
         self._release_proc()
+        # Asterisk's recordings are plaintext audio: none may outlive the instance.
+        shutil.rmtree(self.recording_dir, ignore_errors=True)
         log.info("sandbox.stopped", name=self.name)
+
+    def remove(self) -> None:
+        """Delete the stopped instance's directory (config, logs, spool)."""
+        if self.is_running():
+            raise SandboxError(f"sandbox {self.name!r} is running: stop it first")
+        shutil.rmtree(self.home, ignore_errors=True)
 
     def restart(self, timeout: float = 60.0) -> None:
         """Stop and start again on the same port with the same credentials."""

@@ -21,7 +21,7 @@ from zentrale.telephony.ari.calls import CallFlow, serve_calls, start_call
 from zentrale.telephony.ari.config import AriOptions, CredentialsLike
 from zentrale.telephony.ari.connection import ConnectionState, EventConnection
 from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
-from zentrale.telephony.ari.errors import AriError
+from zentrale.telephony.ari.errors import AriError, NotFound
 from zentrale.telephony.ari.events import AriEvent, Envelope
 from zentrale.telephony.ari.models import Application, Bridge, Channel
 from zentrale.telephony.ari.resources import (
@@ -111,7 +111,7 @@ class AriClient:
         await self._connection.wait_connected(max_wait)
 
     async def wait_resynced(self, max_wait: float | None = None) -> None:
-        """Wait until the resync after the latest connect has run."""
+        """Wait until the resync after the latest connect has run (the app is registered)."""
         async with asyncio.timeout(max_wait):
             await self._resynced.wait()
 
@@ -194,9 +194,19 @@ class AriClient:
         return _ours(*await self._fetch_all())
 
     async def _fetch_all(self) -> tuple[Application, list[Channel], list[Bridge]]:
-        return await asyncio.gather(
-            self.applications.get(self.app), self.channels.list(), self.bridges.list()
-        )
+        app = await self._registered_app()
+        channels, bridges = await asyncio.gather(self.channels.list(), self.bridges.list())
+        return app, channels, bridges
+
+    async def _registered_app(self, attempts: int = 100) -> Application:
+        # Asterisk registers the app a moment after the WebSocket handshake; until then
+        # GET /applications/{app} is 404 (and Stasis() in the dialplan would fail).
+        for _ in range(attempts - 1):
+            try:
+                return await self.applications.get(self.app)
+            except NotFound:
+                await asyncio.sleep(0.02)
+        return await self.applications.get(self.app)
 
     def _forget_vanished(self, present: set[str]) -> None:
         # Events of channels that hung up while we were disconnected were dropped by Asterisk;

@@ -24,7 +24,7 @@ class AriHttpError(AriError):
         self.message = message
 
 
-class BadRequest(AriHttpError):  # noqa: N818 - reads like the HTTP status
+class BadRequest(AriHttpError):
     """400: missing or invalid parameters."""
 
 
@@ -32,15 +32,15 @@ class AuthError(AriHttpError):
     """401/403: the ARI user or password is wrong or not allowed."""
 
 
-class NotFound(AriHttpError):  # noqa: N818 - reads like the HTTP status
+class NotFound(AriHttpError):
     """404: the resource does not exist, e.g. the channel hung up meanwhile."""
 
 
-class Conflict(AriHttpError):  # noqa: N818 - reads like the HTTP status
+class Conflict(AriHttpError):
     """409: wrong state, e.g. channel not in Stasis or a recording name already taken."""
 
 
-class Unprocessable(AriHttpError):  # noqa: N818 - reads like the HTTP status
+class Unprocessable(AriHttpError):
     """422: valid syntax but unusable, e.g. an unknown recording format."""
 
 
@@ -60,7 +60,7 @@ class ApplicationReplacedError(AriError):
     """Another WebSocket took our Stasis application name; we stop instead of fighting."""
 
 
-class ChannelGone(AriError):  # noqa: N818 - reads like the HTTP status
+class ChannelGone(AriError):
     """The channel left Stasis, hung up or was destroyed while we waited on it."""
 
     def __init__(self, channel_id: str, reason: str) -> None:
@@ -69,7 +69,7 @@ class ChannelGone(AriError):  # noqa: N818 - reads like the HTTP status
         self.reason = reason
 
 
-class ClientClosed(AriError):  # noqa: N818 - reads like the HTTP status
+class ClientClosed(AriError):
     """The ARI client was closed while an operation waited on it."""
 
 

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Set up zentrale on a Debian machine: the system packages it uses (installed when run as root,
+# listed otherwise), then a virtual environment in .venv with zentrale and its dev tools.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# What is needed, as "command package": debootstrap builds the sandbox Asterisk's root; ffmpeg
+# transcodes audio (pydub); PostgreSQL is the database tests' second engine.
+needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "pg_ctlcluster postgresql" "chroot coreutils")
+missing=()
+for need in "${needs[@]}"; do
+  command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \
+    >/dev/null 2>&1 || missing+=("${need##* }")
+done
+python=${PYTHON:-python3}
+"$python" -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    apt-get update -q >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >/dev/null
+  else
+    echo "setup: please install as root: apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "setup: zentrale needs Python 3.11 or newer ($python is $("$python" --version))" >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" || true
+.venv/bin/python -c 'import zentrale' || { echo "setup: installing zentrale failed" >&2; exit 1; }
+echo "setup: ready (.venv/bin/zentrale)"

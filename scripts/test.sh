@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The whole test run: set-up, lint, types, then every test (unit, real Asterisk, PostgreSQL,
+# S3 server). Extra arguments go to pytest. Fails when any step fails or no test runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+bash scripts/services.sh
+echo "== ruff"; .venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+echo "== mypy"; .venv/bin/mypy
+echo "== pytest"
+# pytest exits 5 when it collected no test; set -e turns that into a failed run.
+.venv/bin/python -m pytest "$@"

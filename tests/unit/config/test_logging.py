@@ -1,0 +1,65 @@
+"""Logging: numbers masked, secrets dropped, call context on every line, JSON when asked."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import structlog
+
+from zentrale.config.logging import bind_call, configure_logging, mask_number, mask_text
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"),
+    [
+        ("+905551112233", "+90555*****33"),
+        ("+4915112345678", "+49151******78"),
+        ("12345678", "********"),
+        ("", ""),
+    ],
+)
+def test_mask_number_keeps_prefix_and_last_two(number: str, masked: str) -> None:
+    assert mask_number(number) == masked
+
+
+def test_mask_text_masks_numbers_inside_sentences_but_not_ids() -> None:
+    text = "call from +90 555 111 22 33 on channel 1795969372.1 to +4930123456"
+    masked = mask_text(text)
+    assert "555 111" not in masked
+    assert "+90555*****33" in masked
+    assert "+49301***56" in masked
+    assert "1795969372.1" in masked
+
+
+def test_json_lines_carry_call_context_and_mask(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", "info")
+    log = structlog.get_logger("t")
+    with bind_call("call-1", "chan-9"):
+        log.info("call.arrived", caller="+905551112233", password="pw", note="cb +905329876543")
+    log.info("after")
+    first, second = (json.loads(line) for line in capsys.readouterr().err.splitlines())
+    assert (first["call_id"], first["channel_id"]) == ("call-1", "chan-9")
+    assert first["caller"] == "+90555*****33"
+    assert first["password"] == "***"
+    assert first["note"] == "cb +90532*****43"
+    assert "call_id" not in second  # unbound after the block
+
+
+def test_level_filters_and_masking_can_be_turned_off(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("json", "warning", mask_numbers=False)
+    log = structlog.get_logger("t")
+    log.info("hidden")
+    log.warning("shown", caller="+905551112233")
+    (line,) = capsys.readouterr().err.splitlines()
+    assert json.loads(line)["caller"] == "+905551112233"
+
+
+def test_console_format_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("console", "info")
+    structlog.get_logger("t").info("hello", caller="+905551112233")
+    err = capsys.readouterr().err
+    assert "hello" in err
+    assert "+90555*****33" in err
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(err)
