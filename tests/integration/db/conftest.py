@@ -1,0 +1,138 @@
+"""Fixtures for the persistence tests: every test runs on SQLite and on PostgreSQL.
+
+SQLite gets a file in the test's tmp_path. PostgreSQL (127.0.0.1:5432, trust auth; start it
+with `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`) gets a fresh
+database per test, `zentrale_test_<pid>_<n>`, created from the `test` database and dropped
+(WITH FORCE) afterwards. `ZENTRALE_TEST_POSTGRES` overrides the admin DSN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import itertools
+import os
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import pytest
+import pytest_asyncio
+
+from zentrale.db import CallStore, Database, Direction, JobQueue, NewCall, RecordingStore
+from zentrale.db.migrate import upgrade_engine
+
+T = TypeVar("T")
+
+ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
+START_TIME = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+_numbers = itertools.count(1)
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run COROUTINE to the end on its own loop in a worker thread (safe inside any test)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime = START_TIME) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += dt.timedelta(seconds=seconds)
+
+
+async def _admin(sql: str) -> None:
+    try:
+        connection = await asyncpg.connect(ADMIN_DSN)
+    except OSError as exc:
+        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc}); start it: {START}")
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def postgres_url(database: str) -> str:
+    """Return the SQLAlchemy asyncpg URL of DATABASE on the test server."""
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database a test runs on."""
+    return str(request.param)
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """The URL of an empty database of BACKEND, removed after the test."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'zentrale.db'}"
+        return
+    name = f"zentrale_test_{os.getpid()}_{next(_numbers)}"
+    run_blocking(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_url(name)
+    finally:
+        run_blocking(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database, closed after the test."""
+    database = Database.open(database_url)
+    try:
+        await upgrade_engine(database.engine)
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The stores' clock."""
+    return FakeClock()
+
+
+@pytest.fixture
+def calls(db: Database, clock: FakeClock) -> CallStore:
+    """The call store on the test database."""
+    return CallStore(db, clock)
+
+
+@pytest.fixture
+def recordings(db: Database, clock: FakeClock) -> RecordingStore:
+    """The recording store on the test database."""
+    return RecordingStore(db, clock)
+
+
+@pytest.fixture
+def jobs(db: Database, clock: FakeClock) -> JobQueue:
+    """The job queue on the test database, parking a job after 3 failed attempts."""
+    return JobQueue(db, max_attempts=3, clock=clock)
+
+
+def inbound(call_id: str = "call-1", at: dt.datetime = START_TIME, **fields: Any) -> NewCall:
+    """An inbound call arriving at AT."""
+    values: dict[str, Any] = {
+        "caller_number": "+905551112233",
+        "dialled_number": "+902120000000",
+        "language": "tr",
+        "asterisk_node": "node1",
+        "app_name": "zentrale",
+        "rules_version": "3f2a9c1b4d5e",
+    }
+    values.update(fields)
+    return NewCall(id=call_id, direction=Direction.INBOUND, arrived_at=at, **values)
