@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
+import asyncpg
 import click
 from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -69,16 +70,17 @@ def _current(url: str) -> str:
 def _guarded(url: str, action: Callable[[], T]) -> T:
     try:
         return action()
+    except (SQLAlchemyError, OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise click.ClickException(_describe(exc, url)) from None
+
+
+def _describe(exc: BaseException, url: str) -> str:
+    try:
+        parsed = make_url(url)
     except ArgumentError:
-        # SQLAlchemy quotes the whole unparsable URL, password included.
-        raise click.ClickException(
-            "cannot parse the database URL (expected dialect+driver://user:password@host/db)"
-        ) from None
-    except (SQLAlchemyError, OSError) as exc:
-        raise click.ClickException(f"{safe_url(url)}: {_first_line(exc, url)}") from None
-
-
-def _first_line(exc: BaseException, url: str) -> str:
-    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    password = make_url(url).password
-    return text.replace(str(password), "***") if password else text
+        # Some SQLAlchemy versions quote the whole unparsable URL, password included.
+        return "cannot parse the database URL (expected dialect+driver://user:password@host/db)"
+    first = (str(exc).splitlines() or [type(exc).__name__])[0]
+    if parsed.password:
+        first = first.replace(str(parsed.password), "***")
+    return f"{safe_url(parsed)}: {first}"
