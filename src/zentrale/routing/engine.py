@@ -56,7 +56,13 @@ def start(rules: Rules, facts: CallFacts) -> Step:
     rule = compiled.rule
     trail = (f"entry rule {compiled.index} '{rule.name}' matched: {why}",)
     language, said = _language(rules, facts, rule)
-    state = CallState(rules, facts, language or default, (*trail, said) if said else trail)
+    state = CallState(
+        rules,
+        facts,
+        language or default,
+        (*trail, said) if said else trail,
+        priority=rule.priority,
+    )
     if language is None and rule.action.kind == "menu":
         return _ask_language(state, rule.action)
     return _go(state, rule.action)
@@ -101,6 +107,19 @@ def after_call(state: CallState) -> Survey | None:
         return None
     note = f"after-call survey of department {state.department}"
     return _survey_named(_note(state, note), survey)
+
+
+def transfer(state: CallState, kind: str, target: str) -> Step:
+    """Return the step for moving a call to `kind: target` (department, menu or dial)."""
+    if kind not in ("department", "menu", "dial"):
+        raise ValueError(f"a call can be transferred to a department, menu or number, not {kind}")
+    action = Action.model_validate({kind: target})
+    if kind != "dial":
+        names = getattr(state.rules.document, f"{kind}s")
+        if target not in names:
+            raise ValueError(f"no {kind} named {target!r} in the rules")
+    moved = replace(_note(state, f"transferred to {action}"), hops=0, attempts=0)
+    return _go(moved, action)
 
 
 def _note(state: CallState, text: str) -> CallState:

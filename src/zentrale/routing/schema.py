@@ -236,6 +236,7 @@ class EntryRule(Strict):
     name: str
     match: Match = Field(default_factory=Match)
     language: Language | None = None
+    priority: int = Field(default=0, ge=0, le=9)
     action: Action
 
 

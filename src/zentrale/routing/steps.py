@@ -32,6 +32,8 @@ class CallState:
     entered: Mapping[str, str] = field(default_factory=dict)
     """Values collected by digit entries, by their `store_as` name."""
     hops: int = 0
+    priority: int = 0
+    """Queue priority from the matched entry rule: higher is served first (VIP callers)."""
 
 
 @dataclass(frozen=True, slots=True)
