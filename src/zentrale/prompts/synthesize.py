@@ -44,6 +44,7 @@ def synthesize(
 ) -> SynthesisReport:
     """Make `<out_dir>/<name>.wav` for every manifest entry whose file is missing or stale."""
     _require_tools()
+    _require_voices(manifest)
     report = SynthesisReport()
     for name in manifest.prompts:
         made = _ensure(manifest, name, out_dir)
@@ -63,6 +64,29 @@ def _require_tools() -> None:
     missing = [package for program, package in TOOLS.items() if shutil.which(program) is None]
     if missing:
         raise SynthesisError(f"missing programs; install the Debian packages: {' '.join(missing)}")
+
+
+def _require_voices(manifest: Manifest) -> None:
+    # espeak-ng falls back to its default voice for an unknown name without any error, so a
+    # misspelt voice would silently speak German text with an English voice.
+    known = installed_voices()
+    for language, voice in manifest.voices.items():
+        if voice.partition("+")[0].lower() not in known:
+            raise SynthesisError(f"espeak-ng has no voice '{voice}' (for language {language})")
+
+
+def installed_voices() -> set[str]:
+    """Names espeak-ng accepts for -v: language codes, voice names and voice files."""
+    listing = subprocess.run(
+        ["espeak-ng", "--voices"], capture_output=True, text=True, check=True
+    ).stdout
+    names: set[str] = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:
+            language, voice_name, file = fields[1], fields[3], fields[4]
+            names.update({language, voice_name.lower(), file, file.rpartition("/")[2]})
+    return names
 
 
 def _ensure(manifest: Manifest, name: str, out_dir: Path) -> bool:
