@@ -27,6 +27,7 @@ from sqlalchemy import (
     MetaData,
     String,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -246,7 +247,8 @@ class Recording(Base):
     agent_name: Mapped[str | None] = mapped_column(NAME)
 
     __table_args__ = (
-        Index("ix_recordings_call_id", "call_id"),
+        # Also the index for "recordings of a call"; a replayed RecordingFinished finds its row.
+        UniqueConstraint("call_id", "asterisk_name", name="uq_recordings_call_id_asterisk_name"),
         Index("ix_recordings_department_created_at", "department", "created_at"),
         Index("ix_recordings_agent_endpoint_created_at", "agent_endpoint", "created_at"),
     )

@@ -104,11 +104,17 @@ class RecordingStore:
         self._clock = clock
 
     async def recording_finished(self, finished: FinishedRecording) -> Queued:
-        """Write the timeline event, the recording and its pipeline job in one transaction."""
+        """Write the timeline event, the recording and its pipeline job in one transaction.
+
+        A replayed RecordingFinished (same call, same Asterisk name) writes nothing and
+        returns the ids queued the first time.
+        """
         now = self._clock()
         queued = Queued(recording_id=str(uuid.uuid4()), job_id=str(uuid.uuid4()))
         async with self._db.write() as session:
             call = await _call(session, finished.call_id)
+            if (earlier := await _queued(session, finished)) is not None:
+                return earlier
             detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
             await append_event(session, call.id, EventKind.RECORDING_FINISHED, detail, now)
             session.add(_recording(queued.recording_id, finished, call, now))
@@ -185,6 +191,21 @@ async def _call(session: AsyncSession, call_id: str) -> Call:
     if call is None:
         raise CallNotFound(call_id)
     return call
+
+
+async def _queued(session: AsyncSession, finished: FinishedRecording) -> Queued | None:
+    query = (
+        select(Recording.id, RecordingJob.id)
+        .join(RecordingJob, RecordingJob.recording_id == Recording.id)
+        .where(
+            Recording.call_id == finished.call_id,
+            Recording.asterisk_name == finished.asterisk_name,
+        )
+        .order_by(RecordingJob.created_at)
+        .limit(1)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else Queued(recording_id=row[0], job_id=row[1])
 
 
 def _recording(

@@ -85,6 +85,23 @@ async def test_recording_finished_writes_event_recording_and_job(
 
 
 @pytest.mark.asyncio
+async def test_a_replayed_recording_finished_writes_nothing_new(
+    calls: CallStore, recordings: RecordingStore, db: Database
+) -> None:
+    await _answered_call(calls)
+    first = await recordings.recording_finished(FINISHED)
+    again = await recordings.recording_finished(FINISHED)
+    assert again == first
+    assert (await _count(db, "recordings"), await _count(db, "recording_jobs")) == (1, 1)
+    assert len(await calls.events("call-1")) == 1
+    other = await recordings.recording_finished(
+        FinishedRecording("call-1", "zentrale/call-1-1", "wav")
+    )
+    assert other.recording_id != first.recording_id
+    assert await _count(db, "recordings") == 2
+
+
+@pytest.mark.asyncio
 async def test_a_failing_job_insert_leaves_nothing_behind(
     calls: CallStore, recordings: RecordingStore, db: Database, backend: str
 ) -> None:

@@ -120,8 +120,8 @@ def _create_recordings() -> None:
             ["call_id"], ["calls.id"], name="fk_recordings_call_id_calls", ondelete="RESTRICT"
         ),
         sa.PrimaryKeyConstraint("id", name="pk_recordings"),
+        sa.UniqueConstraint("call_id", "asterisk_name", name="uq_recordings_call_id_asterisk_name"),
     )
-    op.create_index("ix_recordings_call_id", "recordings", ["call_id"])
     op.create_index(
         "ix_recordings_department_created_at", "recordings", ["department", "created_at"]
     )
