@@ -79,6 +79,23 @@ class AriSettings(Section):
         )
 
 
+class TelephonySettings(Section):
+    """How zentrale reaches parties outside Asterisk's own endpoints."""
+
+    outbound_endpoint: str = Field(
+        default="Local/{number}@sim-number/n",
+        description="Asterisk endpoint for an outside number; {number} is replaced.",
+    )
+    outbound_caller_id: str = ""
+
+    @field_validator("outbound_endpoint")
+    @classmethod
+    def _has_number(cls, value: str) -> str:
+        if "{number}" not in value:
+            raise ValueError("must contain {number}, e.g. PJSIP/{number}@trunk")
+        return value
+
+
 class LoggingSettings(Section):
     """Log format and level; phone numbers are masked unless an operator turns it off."""
 
@@ -119,6 +136,7 @@ class Settings(Section):
     state_dir: Path = Path("var")
     node: str = Field(default="node1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ari: AriSettings = AriSettings()
+    telephony: TelephonySettings = TelephonySettings()
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()

@@ -252,6 +252,8 @@ class Announcements(Strict):
 
     consent: Consent = Field(default_factory=Consent)
     closed: Name | None = None
+    replay_on_transfer: bool = True
+    """Play the consent notice again when a transferred call reaches a new party."""
 
 
 class Survey(Strict):

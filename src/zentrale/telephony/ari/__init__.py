@@ -6,7 +6,7 @@ Import from here; submodules are implementation detail except ``events`` and ``m
 
 from zentrale.telephony.ari.calls import Call, CallFlow
 from zentrale.telephony.ari.client import AriClient, ResyncHook
-from zentrale.telephony.ari.config import AriCredentials, AriOptions
+from zentrale.telephony.ari.config import AriCredentials, AriOptions, CredentialsLike
 from zentrale.telephony.ari.connection import ConnectionState
 from zentrale.telephony.ari.dispatch import DispatchStats
 from zentrale.telephony.ari.errors import (
@@ -42,6 +42,7 @@ __all__ = [
     "ClientClosed",
     "Conflict",
     "ConnectionState",
+    "CredentialsLike",
     "DigitRules",
     "Digits",
     "DispatchStats",

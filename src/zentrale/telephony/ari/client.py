@@ -148,8 +148,14 @@ class AriClient:
         serve_calls(self, flow)
 
     def adopt(self, channel: Channel, flow: CallFlow) -> asyncio.Task[None]:
-        """Run ``flow`` for a channel found at resync (no StasisStart will come for it)."""
-        return start_call(self, flow, channel, [], adopted=True)
+        """Run ``flow`` for a channel found at resync (no StasisStart will come for it).
+
+        Its Stasis arguments are recovered from the dialplan (``Stasis(app,arg1,arg2)``).
+        """
+        plan = channel.dialplan
+        data = plan.app_data if plan is not None and plan.app_name == "Stasis" else ""
+        args = data.split(",")[1:] if data else []
+        return start_call(self, flow, channel, args, adopted=True)
 
     def on_resync(self, hook: ResyncHook) -> None:
         """Call ``hook(channels, bridges)`` with what our app holds after each (re)connect."""

@@ -1,0 +1,118 @@
+"""The daemon: the one place that builds every long-lived part and wires them together.
+
+`Daemon.running(settings)` opens the database (migrating it to the current schema), starts the
+call journal, loads and watches the routing rules, connects to Asterisk over ARI and hands every
+call to the call centre; leaving the block drains calls, flushes the journal and closes all in
+reverse order. Nothing here does I/O at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import structlog
+
+from zentrale.config.settings import Settings
+from zentrale.db.calls import CallStore
+from zentrale.db.migrate import upgrade_engine
+from zentrale.db.recordings import RecordingStore
+from zentrale.db.session import Database
+from zentrale.routing.history import History
+from zentrale.routing.reload import RulesReloader
+from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.context import Services
+from zentrale.telephony.journal import Journal
+from zentrale.telephony.queueing import Queues
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Daemon:
+    """The running parts of one zentrale node."""
+
+    settings: Settings
+    db: Database
+    journal: Journal
+    rules: RulesReloader
+    ari: AriClient
+    center: CallCenter
+    board: AgentBoard
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls,
+        settings: Settings,
+        credentials: CredentialsLike | None = None,
+        media: Callable[[str], str] | None = None,
+        drain_seconds: float = 30.0,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> AsyncIterator[Daemon]:
+        """Start every part; on exit drain calls for up to DRAIN_SECONDS and stop."""
+        async with contextlib.AsyncExitStack() as stack:
+            db = Database.open(settings.database.url.get_secret_value())
+            stack.push_async_callback(db.close)
+            await upgrade_engine(db.engine)
+            journal = Journal(CallStore(db), RecordingStore(db))
+            journal.start()
+            stack.push_async_callback(journal.close)
+            rules = await _rules(settings, stack)
+            ari = AriClient(credentials or ari_credentials(settings), _options(settings))
+            board = AgentBoard()
+            services = Services(ari, journal, Queues(board), settings)
+            if media is not None:
+                services = dataclasses.replace(services, media=media)
+            if clock is not None:
+                services = dataclasses.replace(services, clock=clock)
+            center = CallCenter(services, lambda: rules.current)
+            center.know_agents(rules.current)
+            rules.subscribe(lambda outcome: center.know_agents(rules.current))
+            ari.on_new_channel(center.on_call)
+            ari.on_resync(center.on_resync)
+            await stack.enter_async_context(ari)
+            stack.push_async_callback(center.drain, drain_seconds)
+            log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
+            yield cls(settings, db, journal, rules, ari, center, board)
+        log.info("daemon.stopped", node=settings.node)
+
+
+def ari_credentials(settings: Settings) -> AriCredentials:
+    """Return ARI credentials from the settings (the password from its variable or file)."""
+    return AriCredentials(
+        base_url=settings.ari.url,
+        username=settings.ari.username,
+        password=settings.ari.secret(),
+        app=settings.ari.app,
+    )
+
+
+def _options(settings: Settings) -> AriOptions:
+    return AriOptions(
+        request_timeout=settings.ari.request_timeout,
+        ping_interval=settings.ari.ping_interval,
+        ping_timeout=settings.ari.ping_interval,
+    )
+
+
+async def _rules(settings: Settings, stack: contextlib.AsyncExitStack) -> RulesReloader:
+    reloader = RulesReloader(settings.routing.file, History(settings.routing.history_dir))
+    await reloader.load_initial()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(reloader.watch(stop), name="routing-watch")
+
+    async def stop_watching() -> None:
+        stop.set()
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+    stack.push_async_callback(stop_watching)
+    return reloader

@@ -1,0 +1,86 @@
+"""Who may be rung next: agents' states and the departments' ring strategies, as pure functions.
+
+The board of agents (in `board.py`) keeps the live states; this module only decides, from a
+snapshot, which agents are free and in which waves to ring them. A wave is a group rung at the
+same time; the next wave is rung when nobody in the previous one answered.
+"""
+
+from __future__ import annotations
+
+import enum
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from zentrale.routing.schema import Strategy
+
+
+class AgentState(enum.StrEnum):
+    """What an agent is doing, from zentrale's point of view."""
+
+    IDLE = "idle"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+    OFFLINE = "offline"
+
+
+@dataclass(frozen=True)
+class AgentView:
+    """An agent as the strategies see it."""
+
+    endpoint: str
+    name: str
+    state: AgentState
+    idle_since: float
+    """Monotonic time the agent last became free (0 for never called)."""
+    wrap_up_until: float = 0.0
+
+
+def is_free(agent: AgentView, now: float) -> bool:
+    """Tell whether AGENT may be rung at NOW (idle, or wrap-up over)."""
+    if agent.state is AgentState.WRAP_UP:
+        return now >= agent.wrap_up_until
+    return agent.state is AgentState.IDLE
+
+
+def ring_waves(
+    strategy: Strategy,
+    agents: Sequence[AgentView],
+    *,
+    last_answered: str | None = None,
+    rng: random.Random | None = None,
+) -> list[list[AgentView]]:
+    """Order free AGENTS (in department order) into ring waves for STRATEGY."""
+    if not agents:
+        return []
+    if strategy == "ring_all":
+        return [list(agents)]
+    return [[agent] for agent in _ordered(strategy, list(agents), last_answered, rng)]
+
+
+def _ordered(
+    strategy: Strategy,
+    agents: list[AgentView],
+    last_answered: str | None,
+    rng: random.Random | None,
+) -> list[AgentView]:
+    if strategy == "in_order":
+        return agents
+    if strategy == "longest_idle":
+        return sorted(agents, key=lambda agent: agent.idle_since)
+    if strategy == "round_robin":
+        return _after(agents, last_answered)
+    shuffled = list(agents)
+    (rng or random.Random()).shuffle(shuffled)  # noqa: S311 - fairness, not secrecy
+    return shuffled
+
+
+def _after(agents: list[AgentView], last: str | None) -> list[AgentView]:
+    """Rotate so the agent after the one who answered last comes first."""
+    endpoints = [agent.endpoint for agent in agents]
+    if last not in endpoints:
+        return agents
+    start = endpoints.index(last) + 1
+    return agents[start:] + agents[:start]

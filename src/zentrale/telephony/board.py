@@ -1,0 +1,134 @@
+"""The board of agents: who is free, ringing, on a call, wrapping up, paused or offline.
+
+One board serves every department (an agent may sit in several), so an agent rung for one
+department is not rung for another at the same time. All changes happen on the event loop and
+wake the callers waiting for a free agent. Asterisk's view (endpoint offline) and ours (on a
+call through zentrale) are combined here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+
+from zentrale.telephony.agents import AgentState, AgentView, is_free
+
+Clock = Callable[[], float]
+
+
+@dataclass
+class _Agent:
+    view: AgentView
+    paused: bool = False
+    online: bool = True
+
+
+class AgentBoard:
+    """Live agent states and reservations."""
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
+        self._agents: dict[str, _Agent] = {}
+        self._changed = asyncio.Event()
+        self.last_answered: dict[str, str] = {}
+        """Per department, the endpoint that answered last (for round robin)."""
+
+    def know(self, agents: Iterable[tuple[str, str]]) -> None:
+        """Add agents (endpoint, name) not on the board yet, as idle."""
+        for endpoint, name in agents:
+            if endpoint not in self._agents:
+                view = AgentView(endpoint, name, AgentState.IDLE, idle_since=0.0)
+                self._agents[endpoint] = _Agent(view)
+
+    def view(self, endpoint: str) -> AgentView:
+        """Return the agent's current view (state as the strategies see it)."""
+        agent = self._agents[endpoint]
+        if agent.paused:
+            return replace(agent.view, state=AgentState.PAUSED)
+        if not agent.online:
+            return replace(agent.view, state=AgentState.OFFLINE)
+        return agent.view
+
+    def free(self, endpoints: Iterable[str]) -> list[AgentView]:
+        """Return the agents among ENDPOINTS that may be rung now, in the order given."""
+        now = self._clock()
+        views = [self.view(endpoint) for endpoint in endpoints if endpoint in self._agents]
+        return [view for view in views if is_free(view, now)]
+
+    def reserve(self, endpoint: str) -> bool:
+        """Mark a free agent as ringing; False when someone else took it meanwhile."""
+        if not self.free([endpoint]):
+            return False
+        self._set(endpoint, AgentState.RINGING)
+        return True
+
+    def release(self, endpoint: str) -> None:
+        """Put a rung agent who did not take the call back to idle (keeping idle_since)."""
+        if self._agents[endpoint].view.state is AgentState.RINGING:
+            self._set(endpoint, AgentState.IDLE)
+
+    def connected(self, endpoint: str, department: str) -> None:
+        """Mark the agent on a call for DEPARTMENT."""
+        self._set(endpoint, AgentState.ON_CALL)
+        self.last_answered[department] = endpoint
+
+    def finished(self, endpoint: str, wrap_up: float) -> None:
+        """End the agent's call: wrap-up for WRAP_UP seconds, then free again."""
+        now = self._clock()
+        agent = self._agents[endpoint]
+        state = AgentState.WRAP_UP if wrap_up > 0 else AgentState.IDLE
+        agent.view = replace(
+            agent.view, state=state, idle_since=now + wrap_up, wrap_up_until=now + wrap_up
+        )
+        self._wake()
+
+    def pause(self, endpoint: str, paused: bool) -> None:
+        """Take the agent out of (or back into) rotation."""
+        self._agents[endpoint].paused = paused
+        self._wake()
+
+    def set_online(self, endpoint: str, online: bool) -> None:
+        """Record Asterisk's view of the agent's phone (registered or not)."""
+        if endpoint in self._agents:
+            self._agents[endpoint].online = online
+            self._wake()
+
+    def notify(self) -> None:
+        """Wake the waiters: something they wait on changed (a queue moved)."""
+        self._wake()
+
+    def snapshot(self) -> list[AgentView]:
+        """Return every agent's view, for status pages and metrics."""
+        return [self.view(endpoint) for endpoint in self._agents]
+
+    def next_wake(self) -> float | None:
+        """Return the monotonic time the next wrap-up ends, if any agent wraps up."""
+        ends = [
+            agent.view.wrap_up_until
+            for agent in self._agents.values()
+            if agent.view.state is AgentState.WRAP_UP and agent.view.wrap_up_until > 0
+        ]
+        return min(ends) if ends else None
+
+    async def wait_change(self, max_wait: float) -> None:
+        """Wait until the board changes (or a wrap-up ends), at most MAX_WAIT seconds."""
+        wake = self.next_wake()
+        if wake is not None:
+            max_wait = min(max_wait, max(wake - self._clock(), 0.0))
+        event = self._changed
+        try:
+            await asyncio.wait_for(event.wait(), timeout=max_wait)
+        except TimeoutError:
+            return
+
+    def _set(self, endpoint: str, state: AgentState) -> None:
+        agent = self._agents[endpoint]
+        agent.view = replace(agent.view, state=state)
+        self._wake()
+
+    def _wake(self) -> None:
+        # Wake every waiter once, then start a fresh event for the next change.
+        self._changed.set()
+        self._changed = asyncio.Event()

@@ -1,0 +1,146 @@
+"""The call centre: every channel that enters our ARI app goes through here.
+
+Inbound callers (Stasis args `inbound,<DID>`) get an `InboundCall` on the rules live at that
+moment; legs we originated ourselves (agents, outside numbers) are followed by whoever rang
+them, so they need nothing here. After a reconnect, callers still waiting in Stasis start their
+flow again and anything else of ours that lost its flow is hung up, so nothing is orphaned.
+Active calls can be transferred and listed; outbound calls are placed from here too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+
+import structlog
+
+from zentrale.routing.rules import Rules
+from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
+from zentrale.telephony.ari.models import Bridge, Channel
+from zentrale.telephony.ari.primitives import wait_for_hangup
+from zentrale.telephony.context import Services
+from zentrale.telephony.inbound import InboundCall, Transfer
+from zentrale.telephony.outbound import OutboundCall, OutboundResult
+
+log = structlog.get_logger(__name__)
+
+OUR_LEGS = ("agent", "dialled", "outbound")
+
+
+class CallNotActiveError(LookupError):
+    """No call with that id is in progress here."""
+
+
+class CallCenter:
+    """Runs the flows of every call on this node."""
+
+    def __init__(self, services: Services, rules: Callable[[], Rules]) -> None:
+        self.services = services
+        self._rules = rules
+        self.active: dict[str, InboundCall] = {}
+        self.accepting = True
+        self._outbound: set[asyncio.Task[None]] = set()
+        self._quiet = asyncio.Event()
+
+    def know_agents(self, rules: Rules) -> None:
+        """Put every agent of RULES on the board (so they can be paused before a call)."""
+        board = self.services.queues.board
+        for department in rules.document.departments.values():
+            board.know((agent.endpoint, agent.name) for agent in department.agents)
+
+    async def on_call(self, call: Call) -> None:
+        """Run the flow of a channel that entered the app (a call flow for the ARI client)."""
+        kind = call.args[0] if call.args else ""
+        if kind in OUR_LEGS:
+            return  # rung by us: the ringer follows it
+        if kind != "inbound" or not self.accepting:
+            log.warning("call.refused", kind=kind or "(none)", accepting=self.accepting)
+            await call.hangup("congestion" if not self.accepting else "normal")
+            return
+        await self._run_inbound(call)
+
+    async def _run_inbound(self, call: Call) -> None:
+        inbound = InboundCall(self.services, call, self._rules())
+        self.active[inbound.id] = inbound
+        try:
+            await inbound.run()
+        finally:
+            self.active.pop(inbound.id, None)
+            self._check_quiet()
+
+    def _check_quiet(self) -> None:
+        if not self.active and not self._outbound:
+            self._quiet.set()
+
+    async def transfer(self, call_id: str, kind: str, target: str) -> None:
+        """Blind-transfer a connected call to a department, menu or number."""
+        inbound = self.active.get(call_id)
+        if inbound is None or inbound.agent_leg is None:
+            raise CallNotActiveError(f"call {call_id} is not connected to an agent here")
+        inbound.transfer_requests.put_nowait(Transfer(kind, target))
+
+    async def place(self, agent: str, number: str, department: str | None = None) -> OutboundResult:
+        """Click-to-call: ring AGENT's phone, then NUMBER; return once it is clear how it went."""
+        outbound = OutboundCall(self.services, agent, number, department, self._rules())
+        task = asyncio.create_task(outbound.run(), name=f"outbound:{outbound.id}")
+        self._outbound.add(task)
+        task.add_done_callback(self._outbound_done)
+        return await outbound.settled()
+
+    def _outbound_done(self, task: asyncio.Task[None]) -> None:
+        self._outbound.discard(task)
+        self._check_quiet()
+
+    async def on_resync(self, channels: list[Channel], bridges: list[Bridge]) -> None:
+        """After a reconnect: restart waiting callers' flows, hang up orphaned legs.
+
+        Conversations already bridged are left talking; they end when either side hangs up.
+        """
+        followed = {inbound.call.id for inbound in self.active.values()}
+        talking = {
+            member for bridge in bridges if len(bridge.channels) > 1 for member in bridge.channels
+        }
+        for channel in channels:
+            if channel.id not in followed and channel.id not in talking:
+                await self._adopt_or_drop(channel)
+        for bridge in bridges:
+            if not followed.intersection(bridge.channels):
+                self.services.ari.spawn(self._watch_orphan(bridge), f"orphan:{bridge.id}")
+
+    async def _watch_orphan(self, bridge: Bridge) -> None:
+        ari = self.services.ari
+        if len(bridge.channels) > 1:
+            waits = [asyncio.create_task(_gone(ari, member)) for member in bridge.channels]
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for task in waits:
+                task.cancel()
+            for member in bridge.channels:
+                with contextlib.suppress(AriError):
+                    await ari.channels.hangup(member)
+        with contextlib.suppress(AriError):
+            await ari.bridges.destroy(bridge.id)
+
+    async def _adopt_or_drop(self, channel: Channel) -> None:
+        ari = self.services.ari
+        plan = channel.dialplan
+        if plan is not None and plan.app_data.startswith(f"{ari.app},inbound"):
+            log.info("call.adopted", channel_id=channel.id)
+            ari.adopt(channel, self.on_call)
+            return
+        log.info("call.orphan_hung_up", channel_id=channel.id)
+        with contextlib.suppress(AriError):
+            await ari.channels.hangup(channel.id)
+
+    async def drain(self, limit: float) -> None:
+        """Take no new calls; wait up to LIMIT seconds for calls in progress to end."""
+        self.accepting = False
+        self._quiet.clear()
+        self._check_quiet()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._quiet.wait(), limit)
+
+
+async def _gone(ari: AriClient, channel_id: str) -> None:
+    with contextlib.suppress(ChannelGone, AriError):
+        await wait_for_hangup(ari, channel_id)

@@ -1,0 +1,34 @@
+"""What every call flow needs, bundled once by the daemon's wiring and passed to each call."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from zentrale.config.settings import Settings
+from zentrale.telephony.ari import AriClient
+from zentrale.telephony.journal import Journal
+from zentrale.telephony.queueing import Queues
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _as_is(sound: str) -> str:
+    return sound
+
+
+@dataclass(frozen=True)
+class Services:
+    """The long-lived parts a call flow uses: ARI, the journal, the queues, settings."""
+
+    ari: AriClient
+    journal: Journal
+    queues: Queues
+    settings: Settings
+    clock: Callable[[], dt.datetime] = _utc_now
+    """The wall clock routing decisions are made at (a fake one in tests)."""
+    media: Callable[[str], str] = field(default=_as_is)
+    """Turns a prompt's sound reference into what Asterisk plays (e.g. an HTTP URL)."""

@@ -1,0 +1,455 @@
+"""One inbound call from arrival to hangup: an explicit state machine over the routing engine.
+
+The engine decides (menu, queue, voicemail, ...); this module carries each decision out on the
+channel and reports what happened back to the engine. Every state waits for something named
+(a prompt, keys, an agent, the end of a conversation) and a hangup in any of them ends the call
+through the same `finally`: the agent's leg, the bridge, the recording and the caller's channel
+are cleaned up, and the call record is finished with an outcome that says where it ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from zentrale.config.logging import bind_call
+from zentrale.db.calls import CallUpdate, Hangup, NewCall
+from zentrale.db.models import Direction, EventKind, Outcome
+from zentrale.db.recordings import FinishedRecording
+from zentrale.routing import engine
+from zentrale.routing.facts import CallFacts
+from zentrale.routing.rules import Rules
+from zentrale.routing.steps import (
+    CollectDigits,
+    Dial,
+    OfferCallback,
+    PlayAndHangup,
+    Queue,
+    Step,
+    Survey,
+    Voicemail,
+)
+from zentrale.telephony.agents import AgentView
+from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
+from zentrale.telephony.ari.events import RecordingFinished
+from zentrale.telephony.ari.primitives import channel_key, wait_for_hangup
+from zentrale.telephony.context import Services
+from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.ivr import prompt_and_collect
+from zentrale.telephony.queueing import Ringer
+from zentrale.telephony.ringing import Leg, RingResult, ring
+
+log = structlog.get_logger(__name__)
+
+Next = Step | None
+
+
+@dataclass
+class Transfer:
+    """A request to move a connected call elsewhere (blind transfer)."""
+
+    kind: str
+    target: str
+
+
+@dataclass
+class InboundCall:
+    """The state of one inbound call while its flow runs."""
+
+    services: Services
+    call: Call
+    rules: Rules
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    outcome: Outcome = Outcome.ABANDONED_IN_MENU
+    conversations: int = 0
+    conversation: Conversation | None = None
+    agent_leg: str | None = None
+    transfer_requests: asyncio.Queue[Transfer] = field(default_factory=asyncio.Queue)
+    consent_played: bool = False
+    state_name: str = "arrived"
+
+    @property
+    def caller(self) -> str:
+        """Return the caller's number (empty when withheld)."""
+        return self.call.channel.caller.number
+
+    @property
+    def dialled(self) -> str:
+        """Return the dialled number (DID) the call came in on."""
+        if len(self.call.args) > 1:
+            return self.call.args[1]
+        plan = self.call.channel.dialplan
+        return plan.exten if plan else ""
+
+    async def run(self) -> None:
+        """Run the call to its end; whatever happens, leave nothing behind."""
+        with bind_call(self.id, self.call.id):
+            self._arrived()
+            try:
+                await self._steps()
+            except ChannelGone:
+                log.info("call.caller_gone", state=self.state_name)
+            finally:
+                await self._cleanup()
+
+    def _arrived(self) -> None:
+        journal, settings = self.services.journal, self.services.settings
+        journal.arrived(
+            NewCall(
+                id=self.id,
+                direction=Direction.INBOUND,
+                arrived_at=_now(),
+                caller_number=self.caller or None,
+                dialled_number=self.dialled or None,
+                asterisk_node=settings.node,
+                app_name=settings.ari.app,
+                rules_version=self.rules.version,
+            )
+        )
+        journal.event(self.id, EventKind.ARRIVED, {"dialled": self.dialled})
+        log.info("call.arrived", caller=self.caller, dialled=self.dialled, rules=self.rules.version)
+
+    async def _steps(self) -> None:
+        await self.call.answer()
+        self.services.journal.update(self.id, CallUpdate(answered_by_app_at=_now()))
+        self.services.journal.event(self.id, EventKind.ANSWERED)
+        facts = CallFacts(
+            at=self.services.clock(), dialled=self.dialled, caller=self.caller or None
+        )
+        step: Next = engine.start(self.rules, facts)
+        while step is not None:
+            self.state_name = type(step).__name__
+            log.info(
+                "call.step",
+                step=self.state_name,
+                destination=":".join(step.destination),
+                why=step.reason[-1] if step.reason else "",
+            )
+            step = await self._perform(step)
+
+    async def _perform(self, step: Step) -> Next:
+        match step:
+            case CollectDigits():
+                return await self._collect(step)
+            case Queue():
+                return await self._queue(step)
+            case PlayAndHangup():
+                return await self._play_and_hang_up(step)
+            case Voicemail():
+                return await self._voicemail(step)
+            case Dial():
+                return await self._dial(step)
+            case Survey():
+                return await self._survey(step)
+            case OfferCallback():
+                return await self._callback(step)
+        return None  # Hangup
+
+    # -- menus ----------------------------------------------------------------------------
+    async def _collect(self, step: CollectDigits) -> Next:
+        self.services.journal.event(self.id, EventKind.MENU_ENTERED, {"menu": step.menu})
+        prompts = tuple(self.services.media(prompt) for prompt in step.prompts)
+        if step.sensitive and self.conversation is not None:
+            await self.conversation.pause()
+        entry = await prompt_and_collect(
+            self.call,
+            prompts,
+            max_digits=step.max_digits,
+            terminator=step.terminator,
+            first_wait=step.timeout,
+        )
+        if step.sensitive and self.conversation is not None:
+            await self.conversation.resume()
+        if entry.ended_by == "timeout":
+            self.services.journal.event(
+                self.id, EventKind.DIGIT, {"menu": step.menu, "timeout": True}
+            )
+            return engine.on_timeout(step.state)
+        self.services.journal.event(
+            self.id,
+            EventKind.DIGIT,
+            {"menu": step.menu, "digits": entry.digits},
+            sensitive=step.sensitive,
+        )
+        return engine.on_digits(step.state, entry.digits)
+
+    # -- queue and agents -----------------------------------------------------------------
+    async def _queue(self, step: Queue) -> Next:
+        services, department = self.services, step.config
+        services.journal.update(
+            self.id, CallUpdate(department=step.name, language=step.state.language)
+        )
+        if department.recording and step.consent and not self.consent_played:
+            await self._consent(step.consent, step.state.language)
+        self.outcome = Outcome.ABANDONED_IN_QUEUE
+        services.journal.update(self.id, CallUpdate(queued_at=_now()))
+        services.journal.event(self.id, EventKind.QUEUED, {"department": step.name})
+        with contextlib.suppress(AriError):
+            await services.ari.channels.moh_start(self.call.id, department.hold_music)
+        leg = await self._hunt(step)
+        if leg is None:
+            services.journal.event(
+                self.id, EventKind.TRANSFER, {"overflow": step.name, "reason": "max_wait"}
+            )
+            self.outcome = Outcome.OVERFLOWED
+            return engine.on_max_wait(step.state)
+        return await self._connected(step, leg)
+
+    async def _consent(self, media: str, language: str) -> None:
+        await self.call.play(self.services.media(media), max_wait=60)
+        self.consent_played = True
+        self.services.journal.update(
+            self.id, CallUpdate(consent_version=media, consent_language=language)
+        )
+        self.services.journal.event(
+            self.id, EventKind.CONSENT_PLAYED, {"notice": media, "language": language}
+        )
+
+    async def _hunt(self, step: Queue) -> Leg | None:
+        queues, department = self.services.queues, step.config
+        queues.board.know((agent.endpoint, agent.name) for agent in department.agents)
+        ticket = queues.join(self.id, step.name, step.state.priority)
+        try:
+            return await _until_caller_gone(
+                self.services,
+                self.call,
+                queues.hunt(
+                    ticket,
+                    department,
+                    self._ring_agent(step),
+                    self._agent_rung,
+                    self._drop,
+                    department.max_wait,
+                ),
+            )
+        finally:
+            queues.leave(ticket)
+
+    def _ring_agent(self, step: Queue) -> Ringer:
+        async def ring_one(agent: AgentView) -> Leg:
+            endpoint = agent.endpoint
+            self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"agent": endpoint})
+            return await ring(
+                self.services.ari,
+                endpoint,
+                app_args=f"agent,{self.id}",
+                caller_id=self.caller or None,
+                ring_seconds=step.config.ring_timeout,
+                prefix="agent",
+            )
+
+        return ring_one
+
+    async def _agent_rung(self, agent: AgentView, leg: Leg) -> None:
+        if leg.result is not RingResult.ANSWERED:
+            self.services.journal.event(
+                self.id,
+                EventKind.AGENT_NO_ANSWER,
+                {"agent": leg.endpoint, "result": str(leg.result)},
+            )
+
+    async def _drop(self, leg: Leg) -> None:
+        with contextlib.suppress(AriError):
+            await self.services.ari.channels.hangup(leg.channel_id)
+        self.services.queues.board.release(leg.endpoint)
+
+    async def _connected(self, step: Queue, leg: Leg) -> Next:
+        services, department = self.services, step.config
+        name = next(a.name for a in department.agents if a.endpoint == leg.endpoint)
+        self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
+        services.journal.update(
+            self.id,
+            CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=_now()),
+        )
+        services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": leg.endpoint})
+        with contextlib.suppress(AriError):
+            await services.ari.channels.moh_stop(self.call.id)
+        self.conversations += 1
+        self.conversation = Conversation(
+            services.ari, services.journal, self.id, self.conversations
+        )
+        try:
+            await self.conversation.open(self.call.id, leg.channel_id, record=department.recording)
+            ended = await self._talk(leg.channel_id)
+        finally:
+            await self._end_conversation(leg, department.wrap_up)
+        if isinstance(ended, Transfer):
+            return self._transfer(step, ended)
+        return engine.after_call(step.state) if ended == "agent" else None
+
+    async def _talk(self, agent_channel: str) -> str | Transfer:
+        ari = self.services.ari
+        waits = {
+            asyncio.create_task(_hangup_of(ari, self.call.id)): "caller",
+            asyncio.create_task(_hangup_of(ari, agent_channel)): "agent",
+            asyncio.create_task(self.transfer_requests.get()): "transfer",
+        }
+        try:
+            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waits:
+                task.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+        first = next(iter(done))
+        if waits[first] == "caller":
+            raise ChannelGone(self.call.id, "caller hung up while connected")
+        result = first.result()
+        return result if isinstance(result, Transfer) else waits[first]
+
+    async def _end_conversation(self, leg: Leg, wrap_up: float) -> None:
+        if self.conversation is not None:
+            await self.conversation.close()
+            self.conversation = None
+        with contextlib.suppress(AriError):
+            await self.services.ari.channels.hangup(leg.channel_id)
+        self.agent_leg = None
+        self.services.queues.board.finished(leg.endpoint, wrap_up)
+
+    def _transfer(self, step: Queue, request: Transfer) -> Next:
+        self.services.journal.event(
+            self.id, EventKind.TRANSFER, {"to": f"{request.kind}:{request.target}"}
+        )
+        self.outcome = Outcome.TRANSFERRED
+        rules = step.state.rules.document
+        if rules.announcements.consent is not None and rules.announcements.replay_on_transfer:
+            self.consent_played = False
+        return engine.transfer(step.state, request.kind, request.target)
+
+    # -- endings --------------------------------------------------------------------------
+    async def _play_and_hang_up(self, step: PlayAndHangup) -> Next:
+        if any("closed" in why for why in step.reason):
+            self.outcome = Outcome.CLOSED
+        await self.call.play(self.services.media(step.sound), max_wait=120)
+        if self.outcome is Outcome.ABANDONED_IN_MENU:
+            self.outcome = Outcome.ANSWERED
+        return None
+
+    async def _voicemail(self, step: Voicemail) -> Next:
+        self.outcome = Outcome.VOICEMAIL
+        self.services.journal.event(self.id, EventKind.VOICEMAIL, {"mailbox": step.mailbox})
+        await self.call.play("sound:vm-intro", max_wait=30)
+        name = f"{self.id}-vm"
+        ari = self.services.ari
+        with ari.subscribe(
+            channel_key(self.call.id), lambda event: isinstance(event, RecordingFinished)
+        ) as sub:
+            await ari.channels.record(
+                self.call.id,
+                name,
+                fmt="wav",
+                max_duration=120,
+                max_silence=5,
+                beep=True,
+                terminate_on="#",
+            )
+            with contextlib.suppress(TimeoutError, ChannelGone):
+                await sub.get(130)
+        self.services.journal.recording_finished(FinishedRecording(self.id, name, "wav"))
+        return None
+
+    async def _dial(self, step: Dial) -> Next:
+        services = self.services
+        endpoint = services.settings.telephony.outbound_endpoint.format(number=step.number)
+        leg = await _until_caller_gone(
+            services,
+            self.call,
+            ring(
+                services.ari,
+                endpoint,
+                app_args=f"dialled,{self.id}",
+                caller_id=self.caller or None,
+                ring_seconds=30,
+                prefix="out",
+            ),
+        )
+        if leg is None or leg.result is not RingResult.ANSWERED:
+            self.outcome = Outcome.NO_ANSWER
+            return None
+        self.outcome = Outcome.ANSWERED
+        self.conversations += 1
+        self.conversation = Conversation(
+            services.ari, services.journal, self.id, self.conversations
+        )
+        try:
+            await self.conversation.open(self.call.id, leg.channel_id, record=False)
+            await self._talk(leg.channel_id)
+        finally:
+            await self.conversation.close()
+            self.conversation = None
+            with contextlib.suppress(AriError):
+                await services.ari.channels.hangup(leg.channel_id)
+        return None
+
+    async def _survey(self, step: Survey) -> Next:
+        for number, question in enumerate(step.questions, 1):
+            entry = await prompt_and_collect(
+                self.call,
+                (self.services.media(question),),
+                max_digits=1,
+                terminator=None,
+                first_wait=8,
+            )
+            valid = entry.digits.isdigit() and 1 <= int(entry.digits) <= step.max_digit
+            self.services.journal.event(
+                self.id,
+                EventKind.DIGIT,
+                {
+                    "survey": step.name,
+                    "question": number,
+                    "answer": int(entry.digits) if valid else None,
+                },
+            )
+        if step.thanks:
+            await self.call.play(self.services.media(step.thanks), max_wait=60)
+        return None
+
+    async def _callback(self, step: OfferCallback) -> Next:
+        self.services.journal.event(self.id, EventKind.TRANSFER, {"callback": step.department})
+        await self.call.play("sound:queue-thankyou", max_wait=30)
+        return None
+
+    async def _cleanup(self) -> None:
+        if self.conversation is not None:
+            await self.conversation.close()
+        if self.agent_leg is not None:
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.hangup(self.agent_leg)
+        with contextlib.suppress(AriError):
+            await self.services.ari.channels.hangup(self.call.id)
+        self.services.journal.event(self.id, EventKind.HANGUP, {"state": self.state_name})
+        self.services.journal.finished(self.id, Hangup(self.outcome, _now()))
+        log.info("call.ended", outcome=str(self.outcome), state=self.state_name)
+
+
+async def _hangup_of(ari: AriClient, channel_id: str) -> str:
+    with contextlib.suppress(ChannelGone):
+        await wait_for_hangup(ari, channel_id)
+    return channel_id
+
+
+async def _until_caller_gone(
+    services: Services, call: Call, work: Coroutine[Any, Any, Leg | None]
+) -> Leg | None:
+    """Run WORK unless the caller hangs up first (then raise ChannelGone)."""
+    task = asyncio.create_task(work)
+    gone = asyncio.create_task(_hangup_of(services.ari, call.id))
+    try:
+        done, _ = await asyncio.wait({task, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for pending in (task, gone):
+            pending.cancel()
+        await asyncio.gather(task, gone, return_exceptions=True)
+    if task in done and not task.cancelled():
+        return task.result()
+    raise ChannelGone(call.id, "caller hung up while waiting")
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,199 @@
+"""Outbound click-to-call: the agent's phone rings first, then the customer's number.
+
+The agent hears music on hold while the customer's phone rings. Once the customer answers they
+hear the outbound consent notice (when the call is recorded), then agent and customer are
+bridged and recorded. How the attempt went (answered, busy, no answer, ...) is reported as
+soon as it is known, while the conversation itself goes on in the background.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from zentrale.config.logging import bind_call
+from zentrale.db.calls import CallUpdate, Hangup, NewCall
+from zentrale.db.models import Direction, EventKind, Outcome
+from zentrale.routing.rules import Rules
+from zentrale.telephony.ari import AriError, ChannelGone
+from zentrale.telephony.ari.primitives import play, wait_for_hangup
+from zentrale.telephony.context import Services
+from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.ringing import Leg, RingResult, ring
+
+log = structlog.get_logger(__name__)
+
+_OUTCOMES = {
+    RingResult.BUSY: Outcome.BUSY,
+    RingResult.NO_ANSWER: Outcome.NO_ANSWER,
+    RingResult.UNAVAILABLE: Outcome.FAILED,
+    RingResult.CANCELLED: Outcome.ABANDONED,
+}
+
+
+@dataclass(frozen=True)
+class OutboundResult:
+    """How a click-to-call attempt went: `answered`, or who failed how."""
+
+    call_id: str
+    result: str
+    """answered, agent_busy, agent_no_answer, agent_unavailable, busy, no_answer, unavailable."""
+
+
+class OutboundCall:
+    """One click-to-call attempt and, if answered, its conversation."""
+
+    def __init__(
+        self, services: Services, agent: str, number: str, department: str | None, rules: Rules
+    ) -> None:
+        self.services, self.agent, self.number = services, agent, number
+        self.department, self.rules = department, rules
+        self.id = uuid.uuid4().hex
+        self._settled: asyncio.Future[OutboundResult] = asyncio.get_running_loop().create_future()
+        self.outcome = Outcome.FAILED
+        self._legs: list[str] = []
+
+    async def settled(self) -> OutboundResult:
+        """Wait until it is known whether the customer answered."""
+        return await asyncio.shield(self._settled)
+
+    async def run(self) -> None:
+        """Place the call and follow it to its end."""
+        with bind_call(self.id):
+            self._arrived()
+            try:
+                await self._call()
+            except ChannelGone:
+                log.info("outbound.hung_up")
+            finally:
+                await self._cleanup()
+
+    def _arrived(self) -> None:
+        settings = self.services.settings
+        self.services.journal.arrived(
+            NewCall(
+                id=self.id,
+                direction=Direction.OUTBOUND,
+                arrived_at=_now(),
+                called_number=self.number,
+                asterisk_node=settings.node,
+                app_name=settings.ari.app,
+                rules_version=self.rules.version,
+            )
+        )
+        self.services.journal.update(
+            self.id, CallUpdate(department=self.department, agent_endpoint=self.agent)
+        )
+        log.info("outbound.start", agent=self.agent, number=self.number)
+
+    async def _call(self) -> None:
+        agent = await self._ring(self.agent, f"outbound,{self.id}", self.number, "agent")
+        if agent.result is not RingResult.ANSWERED:
+            self._settle(f"agent_{agent.result}", _OUTCOMES.get(agent.result, Outcome.FAILED))
+            return
+        self.services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": self.agent})
+        with contextlib.suppress(AriError):
+            await self.services.ari.channels.moh_start(agent.channel_id)
+        customer = await self._ring_customer(agent)
+        if customer.result is not RingResult.ANSWERED:
+            self._settle(str(customer.result), _OUTCOMES.get(customer.result, Outcome.FAILED))
+            return
+        self._settle("answered", Outcome.ANSWERED)
+        self.services.journal.update(
+            self.id, CallUpdate(answered_by_app_at=_now(), agent_answered_at=_now())
+        )
+        await self._talk(agent, customer)
+
+    async def _ring(self, endpoint: str, args: str, caller_id: str | None, prefix: str) -> Leg:
+        self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"to": prefix})
+        leg = await ring(
+            self.services.ari,
+            endpoint,
+            app_args=args,
+            caller_id=caller_id,
+            ring_seconds=30,
+            prefix=prefix,
+        )
+        if leg.result is RingResult.ANSWERED:
+            self._legs.append(leg.channel_id)
+        return leg
+
+    async def _ring_customer(self, agent: Leg) -> Leg:
+        settings = self.services.settings.telephony
+        endpoint = settings.outbound_endpoint.format(number=self.number)
+        ringing = asyncio.create_task(
+            self._ring(endpoint, f"dialled,{self.id}", settings.outbound_caller_id or None, "out")
+        )
+        agent_gone = asyncio.create_task(_hangup(self.services, agent.channel_id))
+        done, _ = await asyncio.wait({ringing, agent_gone}, return_when=asyncio.FIRST_COMPLETED)
+        for task in (ringing, agent_gone):
+            task.cancel()
+        results = await asyncio.gather(ringing, agent_gone, return_exceptions=True)
+        if ringing in done and isinstance(results[0], Leg):
+            return results[0]
+        return Leg("", endpoint, RingResult.CANCELLED)
+
+    async def _talk(self, agent: Leg, customer: Leg) -> None:
+        ari, recorded = self.services.ari, self._recorded()
+        with contextlib.suppress(AriError):
+            await ari.channels.moh_stop(agent.channel_id)
+        notice = self.rules.document.announcements.consent.outbound
+        if recorded and notice:
+            language = self.rules.document.languages.default
+            await play(
+                ari,
+                customer.channel_id,
+                self.services.media(self.rules.sound(notice, language)),
+                max_wait=60,
+            )
+            self.services.journal.update(
+                self.id, CallUpdate(consent_version=notice, consent_language=language)
+            )
+            self.services.journal.event(self.id, EventKind.CONSENT_PLAYED, {"notice": notice})
+        conversation = Conversation(ari, self.services.journal, self.id, 1)
+        try:
+            await conversation.open(agent.channel_id, customer.channel_id, record=recorded)
+            gone = [
+                asyncio.create_task(_hangup(self.services, leg))
+                for leg in (agent.channel_id, customer.channel_id)
+            ]
+            await asyncio.wait(gone, return_when=asyncio.FIRST_COMPLETED)
+            for task in gone:
+                task.cancel()
+            await asyncio.gather(*gone, return_exceptions=True)
+        finally:
+            await conversation.close()
+
+    def _recorded(self) -> bool:
+        departments = self.rules.document.departments
+        if self.department is None or self.department not in departments:
+            return True
+        return departments[self.department].recording
+
+    def _settle(self, result: str, outcome: Outcome) -> None:
+        self.outcome = outcome
+        if not self._settled.done():
+            self._settled.set_result(OutboundResult(self.id, result))
+        log.info("outbound.settled", result=result)
+
+    async def _cleanup(self) -> None:
+        self._settle("failed", self.outcome)
+        for channel_id in self._legs:
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.hangup(channel_id)
+        self.services.journal.event(self.id, EventKind.HANGUP)
+        self.services.journal.finished(self.id, Hangup(self.outcome, _now()))
+
+
+async def _hangup(services: Services, channel_id: str) -> None:
+    with contextlib.suppress(ChannelGone, AriError):
+        await wait_for_hangup(services.ari, channel_id)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

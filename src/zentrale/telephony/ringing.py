@@ -1,0 +1,121 @@
+"""Ring one party (an agent's phone or an outside number) and report how it went.
+
+The party's channel is originated into our app with our own channel id, so its events (Dial
+progress, hangup causes) reach us before it is answered; it enters Stasis only once answered.
+A party that does not answer in time is hung up by us: Asterisk may never report a rejected
+originate on its own (ARI facts, point 4).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import uuid
+from dataclasses import dataclass
+
+import structlog
+
+from zentrale.telephony.ari import AriClient, AriError, ChannelGone, Subscription
+from zentrale.telephony.ari.events import AriEvent, ChannelDestroyed, ChannelHangupRequest, Dial
+from zentrale.telephony.ari.primitives import channel_key
+
+log = structlog.get_logger(__name__)
+
+_WATCHED = frozenset({"StasisStart", "Dial", "ChannelHangupRequest", "ChannelDestroyed"})
+# Q.850 causes that mean "this party cannot take calls now" rather than "did not answer".
+_BUSY_CAUSES = frozenset({17})
+_UNAVAILABLE_CAUSES = frozenset({1, 3, 20, 27, 28, 34, 38, 41, 42, 44, 58, 66})
+_DIAL_STATUS = {
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unavailable",
+    "CONGESTION": "unavailable",
+    "NOANSWER": "no_answer",
+}
+
+
+class RingResult(enum.StrEnum):
+    """How ringing one party ended."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    UNAVAILABLE = "unavailable"
+    NO_ANSWER = "no_answer"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True)
+class Leg:
+    """A party we rang: its channel id and how ringing ended."""
+
+    channel_id: str
+    endpoint: str
+    result: RingResult
+
+
+async def ring(
+    ari: AriClient,
+    endpoint: str,
+    *,
+    app_args: str,
+    caller_id: str | None,
+    ring_seconds: float,
+    prefix: str = "leg",
+) -> Leg:
+    """Ring ENDPOINT for up to RING_SECONDS; an answered leg is left in our app."""
+    channel_id = f"{prefix}-{uuid.uuid4().hex[:16]}"
+    with ari.subscribe(channel_key(channel_id), lambda event: event.type in _WATCHED) as sub:
+        try:
+            await ari.channels.originate(
+                endpoint,
+                channel_id=channel_id,
+                app=ari.app,
+                app_args=app_args,
+                caller_id=caller_id,
+                ring_timeout=int(ring_seconds) + 5,
+            )
+        except AriError as exc:
+            log.warning("ring.originate_failed", endpoint=endpoint, error=str(exc))
+            return Leg(channel_id, endpoint, RingResult.UNAVAILABLE)
+        try:
+            result = await _outcome(sub, ring_seconds)
+        except asyncio.CancelledError:
+            await _drop(ari, channel_id)
+            raise
+    if result is not RingResult.ANSWERED:
+        await _drop(ari, channel_id)
+    log.info("ring.done", endpoint=endpoint, result=str(result))
+    return Leg(channel_id, endpoint, result)
+
+
+async def _outcome(sub: Subscription, seconds: float) -> RingResult:
+    deadline = asyncio.get_running_loop().time() + seconds
+    status = RingResult.NO_ANSWER
+    while True:
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            event = await sub.get(max(remaining, 0.0))
+        except TimeoutError:
+            return RingResult.NO_ANSWER
+        except ChannelGone:
+            return status
+        if event.type == "StasisStart":
+            return RingResult.ANSWERED
+        status = _status(event, status)
+
+
+def _status(event: AriEvent, current: RingResult) -> RingResult:
+    if isinstance(event, Dial):
+        return RingResult(_DIAL_STATUS.get(event.dialstatus, current))
+    if isinstance(event, ChannelHangupRequest | ChannelDestroyed):
+        cause = event.cause or 0
+        if cause in _BUSY_CAUSES:
+            return RingResult.BUSY
+        if cause in _UNAVAILABLE_CAUSES and current is RingResult.NO_ANSWER:
+            return RingResult.UNAVAILABLE
+    return current
+
+
+async def _drop(ari: AriClient, channel_id: str) -> None:
+    with contextlib.suppress(AriError):
+        await ari.channels.hangup(channel_id)

@@ -1,0 +1,50 @@
+"""Click-to-call on the real sandbox: the agent's phone first, then the customer's number."""
+
+from __future__ import annotations
+
+import pytest
+
+from zentrale.db.models import Direction, Outcome
+from zentrale.sandbox.simulate import PartyScript, script_party
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+
+
+async def test_click_to_call_answered_is_bridged_and_recorded(flows) -> None:  # type: ignore[no-untyped-def]
+    await flows.agent("A1", PartyScript(answer_after=0.5))
+    await script_party(
+        flows.asterisk.ari, "number", "+4930555", PartyScript(answer_after=1, talk=2, then="hangup")
+    )
+    result = await flows.daemon.center.place("Local/A1@sim-agent/n", "+4930555", "sales")
+    assert result.result == "answered"
+    (call,) = await flows.finished_calls(1)
+    assert (call.id, call.direction, call.outcome) == (
+        result.call_id,
+        Direction.OUTBOUND,
+        Outcome.ANSWERED,
+    )
+    assert call.called_number == "+4930555"
+    kinds = await flows.kinds(call.id)
+    assert kinds.index("consent_played") < kinds.index("recording_started")
+    assert "recording_finished" in kinds
+    assert await flows.asterisk_empty()
+
+
+@pytest.mark.parametrize(
+    ("agent", "number", "expected", "outcome"),
+    [
+        (PartyScript(answer_after=0.5), PartyScript(mode="busy"), "busy", Outcome.BUSY),
+        (PartyScript(mode="busy"), PartyScript(), "agent_busy", Outcome.BUSY),
+    ],
+)
+async def test_click_to_call_not_answered_is_reported(  # type: ignore[no-untyped-def]
+    flows, agent: PartyScript, number: PartyScript, expected: str, outcome: Outcome
+) -> None:
+    await flows.agent("A2", agent)
+    await script_party(flows.asterisk.ari, "number", "+4930666", number)
+    result = await flows.daemon.center.place("Local/A2@sim-agent/n", "+4930666", "sales")
+    assert result.result == expected
+    (call,) = await flows.finished_calls(1)
+    assert call.outcome == outcome
+    assert "recording_started" not in await flows.kinds(call.id)
+    assert await flows.asterisk_empty()
