@@ -117,6 +117,57 @@ class DatabaseSettings(Section):
     url: SecretStr = SecretStr("sqlite+aiosqlite:///var/zentrale.db")
 
 
+class S3StorageSettings(Section):
+    """An S3 (or S3-compatible) bucket for recordings."""
+
+    bucket: str = ""
+    prefix: str = "recordings/"
+    endpoint_url: str | None = None
+    region: str | None = None
+    checksums: bool = True
+    """Send integrity checksums; turn off for stores that reject the newer checksum headers."""
+    sse_kms_key_id: str | None = None
+    multipart_threshold_mib: int = Field(default=16, ge=5, le=5120)
+
+
+class StorageSettings(Section):
+    """Where encrypted recordings are kept: local disk by default, S3 at scale."""
+
+    kind: Literal["local", "s3"] = "local"
+    path: Path = Path("var/recordings")
+    s3: S3StorageSettings = S3StorageSettings()
+
+
+class RecipientSettings(Section):
+    """Who can decrypt new recordings: one key provider entry."""
+
+    provider: Literal["public", "kms", "local"]
+    public_key_file: Path | None = None
+    kms_key_id: str | None = None
+    keyring_file: Path | None = None
+    key_name: str | None = None
+
+
+class KeySettings(Section):
+    """Key providers that wrap each recording's data key (every recipient can decrypt)."""
+
+    recipients: tuple[RecipientSettings, ...] = (
+        RecipientSettings(provider="local", keyring_file=Path("var/keys/keyring.json")),
+    )
+
+
+class RecordingSettings(Section):
+    """How finished recordings are processed before they are stored."""
+
+    format: Literal["opus", "wav", "mp3"] = "opus"
+    two_party: bool = False
+    """Record caller and agent separately and store one stereo file (caller left, agent right)."""
+    temp_dir: Path = Path("var/tmp")
+    workers: int = Field(default=2, ge=1, le=64)
+    max_attempts: int = Field(default=8, ge=1, le=100)
+    delete_from_asterisk: bool = True
+
+
 class SandboxSettings(Section):
     """The sandbox Asterisk used by `zentrale demo` and `zentrale sandbox`."""
 
@@ -140,6 +191,9 @@ class Settings(Section):
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()
+    recording: RecordingSettings = RecordingSettings()
+    storage: StorageSettings = StorageSettings()
+    keys: KeySettings = KeySettings()
     sandbox: SandboxSettings = SandboxSettings()
 
 
