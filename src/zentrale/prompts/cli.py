@@ -18,7 +18,7 @@ from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.check import assumed_builtins, missing_prompts, sound_uses
 from zentrale.prompts.manifest import ManifestError, load_manifest
 from zentrale.prompts.sounds import fetch_asterisk_sounds
-from zentrale.prompts.synthesize import SynthesisError, synthesize
+from zentrale.prompts.synthesize import Outcome, SynthesisError, synthesize
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import load_rules
 from zentrale.routing.rules import Rules
@@ -50,12 +50,13 @@ def synthesize_command(manifest: Path, directory: Path) -> None:
         report = synthesize(loaded, directory, _echo_progress)
     except (ManifestError, SynthesisError) as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{directory}: {len(report.made)} made, {len(report.skipped)} up to date")
+    counts = f"{len(report.made)} made, {len(report.skipped)} up to date"
+    click.echo(f"{directory}: {counts}, {len(report.kept)} kept (your own recordings)")
 
 
-def _echo_progress(name: str, made: bool) -> None:
-    if made:
-        click.echo(f"made  {name}")
+def _echo_progress(name: str, outcome: Outcome) -> None:
+    if outcome != "skipped":
+        click.echo(f"{outcome:<5} {name}")
 
 
 @prompts.command(name="check")

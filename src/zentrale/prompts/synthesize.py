@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import structlog
 
@@ -25,6 +26,7 @@ log = structlog.get_logger(__name__)
 TOOLS = {"espeak-ng": "espeak-ng", "ffmpeg": "ffmpeg"}  # program -> Debian package
 PAUSE_SECONDS = 0.5  # between the languages of a multilingual prompt
 FINGERPRINT_SUFFIX = ".sha256"
+Outcome = Literal["made", "skipped", "kept"]
 
 
 class SynthesisError(Exception):
@@ -33,25 +35,29 @@ class SynthesisError(Exception):
 
 @dataclass
 class SynthesisReport:
-    """Which sound names were made and which were already up to date."""
+    """Which sound names were made, already up to date, or kept as a supervisor's own file."""
 
     made: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 def synthesize(
-    manifest: Manifest, out_dir: Path, progress: Callable[[str, bool], None] | None = None
+    manifest: Manifest, out_dir: Path, progress: Callable[[str, Outcome], None] | None = None
 ) -> SynthesisReport:
     """Make `<out_dir>/<name>.wav` for every manifest entry whose file is missing or stale."""
     _require_tools()
     _require_voices(manifest)
     report = SynthesisReport()
     for name in manifest.prompts:
-        made = _ensure(manifest, name, out_dir)
-        (report.made if made else report.skipped).append(name)
+        outcome = _ensure(manifest, name, out_dir)
+        getattr(report, outcome).append(name)
         if progress is not None:
-            progress(name, made)
-    log.info("prompts.synthesized", made=len(report.made), skipped=len(report.skipped))
+            progress(name, outcome)
+    log.info(
+        "prompts.synthesized",
+        made=len(report.made), skipped=len(report.skipped), kept=len(report.kept),
+    )  # fmt: skip
     return report
 
 
@@ -89,17 +95,19 @@ def installed_voices() -> set[str]:
     return names
 
 
-def _ensure(manifest: Manifest, name: str, out_dir: Path) -> bool:
+def _ensure(manifest: Manifest, name: str, out_dir: Path) -> Outcome:
     target = target_file(out_dir, name)
     stamp = target.with_name(target.name + FINGERPRINT_SUFFIX)
+    if target.exists() and not stamp.exists():
+        return "kept"  # not made by us: a supervisor's recording is never overwritten
     fingerprint = manifest.fingerprint(name)
     if _up_to_date(target, stamp, fingerprint):
-        return False
+        return "skipped"
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="zentrale-tts-") as work:
         _render(manifest, name, Path(work), target)
     stamp.write_text(fingerprint + "\n", encoding="utf-8")
-    return True
+    return "made"
 
 
 def _up_to_date(target: Path, stamp: Path, fingerprint: str) -> bool:

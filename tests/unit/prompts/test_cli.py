@@ -25,11 +25,11 @@ def test_synthesize_then_offline_check_passes(tmp_path: Path) -> None:
     code, out = _run("synthesize", "--manifest", MANIFEST, "--out", str(tmp_path))
     assert code == 0
     assert "made  de/willkommen-hauptmenue" in out
-    assert out.rstrip().endswith(f"{tmp_path}: 32 made, 0 up to date")
+    assert out.rstrip().endswith(f"{tmp_path}: 32 made, 0 up to date, 0 kept (your own recordings)")
     assert (
         _run("synthesize", "--manifest", MANIFEST, "--out", str(tmp_path))[1]
         .rstrip()
-        .endswith("0 made, 32 up to date")
+        .endswith("0 made, 32 up to date, 0 kept (your own recordings)")
     )
     code, out = _run("check", "--rules", RULES, "--dir", str(tmp_path))
     assert code == 0, out

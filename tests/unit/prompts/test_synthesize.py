@@ -16,7 +16,7 @@ from zentrale.prompts.synthesize import (
     target_file,
 )
 
-from .support import rms, shape
+from .support import rms, shape, write_wav
 
 MANIFEST = """\
 version: 1
@@ -73,11 +73,22 @@ def test_a_damaged_or_deleted_file_is_remade(tmp_path: Path) -> None:
     synthesize(manifest, tmp_path)
     target_file(tmp_path, "de/willkommen").write_bytes(b"RIFF broken")
     target_file(tmp_path, "tr/hosgeldiniz").unlink()
-    seen: list[tuple[str, bool]] = []
+    seen: list[tuple[str, str]] = []
     report = synthesize(manifest, tmp_path, lambda name, made: seen.append((name, made)))
     assert report.made == ["de/willkommen", "tr/hosgeldiniz"]
-    assert seen[-1] == ("zentrale/choose-language", False)
+    assert seen[-1] == ("zentrale/choose-language", "skipped")
     assert playability_problem(target_file(tmp_path, "de/willkommen")) is None
+
+
+def test_a_supervisors_own_file_is_never_overwritten(tmp_path: Path) -> None:
+    own = write_wav(target_file(tmp_path, "de/willkommen"), seconds=3)
+    data = own.read_bytes()
+    edited = parse_manifest(MANIFEST.replace("Willkommen beim", "Hallo beim"))
+    report = synthesize(edited, tmp_path)
+    assert report.kept == ["de/willkommen"]
+    assert report.made == ["tr/hosgeldiniz", "zentrale/choose-language"]
+    assert own.read_bytes() == data
+    assert not own.with_name("willkommen.wav.sha256").exists()
 
 
 def test_missing_programs_are_named_with_their_packages(
