@@ -227,7 +227,9 @@ class Recording(Base):
     state: Mapped[RecordingState] = mapped_column(_label(RecordingState))
     format: Mapped[str] = mapped_column(String(16))
     duration_s: Mapped[float | None] = mapped_column(Float)
-    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    plaintext_size: Mapped[int | None] = mapped_column(BigInteger)
+    # Ranged reads need the size the object had when written (see docs/encryption.md).
+    object_size: Mapped[int | None] = mapped_column(BigInteger)
     sha256_plain: Mapped[str | None] = mapped_column(String(64))
     sha256_cipher: Mapped[str | None] = mapped_column(String(64))
     storage_backend: Mapped[str | None] = mapped_column(LABEL)

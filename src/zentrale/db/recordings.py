@@ -64,7 +64,8 @@ class FinishedRecording:
 class StoredRecording:
     """What the pipeline knows once the ciphertext is stored and verified."""
 
-    size_bytes: int
+    plaintext_size: int
+    object_size: int
     sha256_plain: str
     sha256_cipher: str
     storage_backend: str
@@ -126,7 +127,8 @@ class RecordingStore:
         """Record where and how the recording is stored (idempotent: a retry sets the same)."""
         values: dict[str, Any] = {
             "state": RecordingState.STORED,
-            "size_bytes": stored.size_bytes,
+            "plaintext_size": stored.plaintext_size,
+            "object_size": stored.object_size,
             "sha256_plain": stored.sha256_plain,
             "sha256_cipher": stored.sha256_cipher,
             "storage_backend": stored.storage_backend,

@@ -135,7 +135,8 @@ async def test_stored_recording_keeps_keys_header_and_waveform(
     await _answered_call(calls)
     queued = await recordings.recording_finished(FINISHED)
     stored = StoredRecording(
-        size_bytes=5_000_000_000,
+        plaintext_size=5_000_000_000,
+        object_size=5_001_220_736,
         sha256_plain="a" * 64,
         sha256_cipher="b" * 64,
         storage_backend="s3",
@@ -157,7 +158,8 @@ async def test_stored_recording_keeps_keys_header_and_waveform(
         {"key_id": "escrow-1", "provider": "file", "wrapped": "ZXNjcm93"},
     ]
     assert recording.encryption_header == {"alg": "AES-256-GCM", "chunk": 65536, "nonce": "AAEC"}
-    assert (recording.waveform, recording.size_bytes) == (bytes([0, 17, 255, 3]), 5_000_000_000)
+    assert recording.waveform == bytes([0, 17, 255, 3])
+    assert (recording.plaintext_size, recording.object_size) == (5_000_000_000, 5_001_220_736)
     assert (recording.silent, recording.corrupt, recording.duration_s) == (True, True, 61.5)
     assert recording.stored_at == START_TIME + dt.timedelta(minutes=1)
     with pytest.raises(RecordingNotFound):
