@@ -5,8 +5,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # What is needed, as "command package": debootstrap builds the sandbox Asterisk's root; ffmpeg
-# transcodes audio (pydub); PostgreSQL is the database tests' second engine.
-needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "pg_ctlcluster postgresql" "chroot coreutils")
+# transcodes audio (pydub); espeak-ng speaks the demo's prompts; PostgreSQL is the database
+# tests' second engine.
+needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
+       "chroot coreutils")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \

@@ -18,6 +18,9 @@ import click
 from zentrale import __version__
 from zentrale.config.logging import configure_logging
 from zentrale.config.settings import DEFAULT_FILE, Settings, SettingsError, load_settings
+from zentrale.db.cli import db
+from zentrale.prompts.cli import prompts
+from zentrale.recording.cli import recordings
 from zentrale.routing.cli import routing
 from zentrale.sandbox.errors import SandboxError
 
@@ -164,3 +167,6 @@ def sandbox_status(obj: Context) -> None:
 
 
 main.add_command(routing)
+main.add_command(db)
+main.add_command(recordings)
+main.add_command(prompts)
