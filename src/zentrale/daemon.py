@@ -17,14 +17,20 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import structlog
+from fastapi import APIRouter
 
 from zentrale.config.settings import Settings
 from zentrale.db.calls import CallStore
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
+from zentrale.http.app import create_app
+from zentrale.http.server import bind, serving
+from zentrale.prompts.catalog import PromptCatalog
+from zentrale.prompts.http import prompts_base_url, prompts_router
 from zentrale.routing.history import History
 from zentrale.routing.reload import RulesReloader
+from zentrale.secrets import kept_secret
 from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
@@ -46,6 +52,7 @@ class Daemon:
     ari: AriClient
     center: CallCenter
     board: AgentBoard
+    http_url: str | None
 
     @classmethod
     @asynccontextmanager
@@ -69,6 +76,13 @@ class Daemon:
             ari = AriClient(credentials or ari_credentials(settings), _options(settings))
             board = AgentBoard()
             services = Services(ari, journal, Queues(board), settings)
+            http_url, routers = None, []
+            if settings.http.enabled:
+                sock = bind(settings.http.host, settings.http.port)
+                http_url = settings.http.url(sock.getsockname()[1])
+                prompts, router = _prompts(settings, http_url)
+                services = dataclasses.replace(services, media=prompts)
+                routers.append(router)
             if media is not None:
                 services = dataclasses.replace(services, media=media)
             if clock is not None:
@@ -78,10 +92,12 @@ class Daemon:
             rules.subscribe(lambda outcome: center.know_agents(rules.current))
             ari.on_new_channel(center.on_call)
             ari.on_resync(center.on_resync)
+            if settings.http.enabled:
+                await stack.enter_async_context(serving(create_app(routers), sock))
             await stack.enter_async_context(ari)
             stack.push_async_callback(center.drain, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
-            yield cls(settings, db, journal, rules, ari, center, board)
+            yield cls(settings, db, journal, rules, ari, center, board, http_url)
         log.info("daemon.stopped", node=settings.node)
 
 
@@ -92,6 +108,16 @@ def ari_credentials(settings: Settings) -> AriCredentials:
         username=settings.ari.username,
         password=settings.ari.secret(),
         app=settings.ari.app,
+    )
+
+
+def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], APIRouter]:
+    """Return how sounds resolve to prompt URLs, and the router serving those files."""
+    catalog = PromptCatalog(settings.prompts.dir)
+    token = kept_secret(settings.state_dir, "prompts-token", settings.prompts.token)
+    base = prompts_base_url(http_url, token.get_secret_value())
+    return (lambda sound: catalog.resolve(sound, base)), prompts_router(
+        catalog, token.get_secret_value()
     )
 
 

@@ -168,6 +168,30 @@ class RecordingSettings(Section):
     delete_from_asterisk: bool = True
 
 
+class HttpSettings(Section):
+    """The daemon's own HTTP server: prompts for Asterisk, health, metrics, the QA API."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=0, le=65535)] = 8800
+    public_url: str | None = None
+    """How Asterisk and browsers reach this server (default: http://host:port)."""
+
+    def url(self, port: int | None = None) -> str:
+        """Return the URL others use to reach this server (the bound PORT if given)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.host}:{port or self.port}"
+
+
+class PromptSettings(Section):
+    """Supervisors' prompt files, served to Asterisk over HTTP."""
+
+    dir: Path = Path("var/prompts")
+    token: SecretStr | None = None
+    """Capability token in the prompt URLs (default: made once, kept in state_dir/secrets)."""
+
+
 class SandboxSettings(Section):
     """The sandbox Asterisk used by `zentrale demo` and `zentrale sandbox`."""
 
@@ -191,6 +215,8 @@ class Settings(Section):
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()
+    http: HttpSettings = HttpSettings()
+    prompts: PromptSettings = PromptSettings()
     recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()
     keys: KeySettings = KeySettings()

@@ -15,6 +15,8 @@ from pydantic import SecretStr
 
 from zentrale.config.settings import (
     DatabaseSettings,
+    HttpSettings,
+    PromptSettings,
     RoutingSettings,
     Settings,
 )
@@ -177,6 +179,8 @@ async def flows(
         state_dir=tmp_path,
         routing=RoutingSettings(file=rules, history_dir=tmp_path / "history"),
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
+        http=HttpSettings(port=0),
+        prompts=PromptSettings(dir=tmp_path / "prompts"),
     )
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: now
