@@ -184,6 +184,20 @@ class HttpSettings(Section):
         return f"http://{self.host}:{port or self.port}"
 
 
+class ApiSettings(Section):
+    """The QA web pages and HTTP API (served by `zentrale api`, or inside the daemon)."""
+
+    enabled: bool = True
+    session_secret: SecretStr | None = None
+    """Signs browser sessions (default: made once, kept in state_dir/secrets)."""
+    cookie_secure: bool = True
+    """Send session cookies over HTTPS only; turn off only for http://127.0.0.1 trials."""
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
+    token_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    login_attempts_per_minute: Annotated[int, Field(ge=1, le=1000)] = 5
+    scorecards_file: Path = Path("config/scorecards.yaml")
+
+
 class PromptSettings(Section):
     """Supervisors' prompt files, served to Asterisk over HTTP."""
 
@@ -216,6 +230,7 @@ class Settings(Section):
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
+    api: ApiSettings = ApiSettings()
     prompts: PromptSettings = PromptSettings()
     recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()
