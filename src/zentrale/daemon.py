@@ -28,6 +28,9 @@ from zentrale.http.app import create_app
 from zentrale.http.server import bind, serving
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.http import prompts_base_url, prompts_router
+from zentrale.recording.setup import pipeline_running
+from zentrale.recording.sources import AriSource
+from zentrale.recording.worker import WorkerPool
 from zentrale.routing.history import History
 from zentrale.routing.reload import RulesReloader
 from zentrale.secrets import kept_secret
@@ -53,6 +56,7 @@ class Daemon:
     center: CallCenter
     board: AgentBoard
     http_url: str | None
+    pipeline: WorkerPool | None = None
 
     @classmethod
     @asynccontextmanager
@@ -95,9 +99,12 @@ class Daemon:
             if settings.http.enabled:
                 await stack.enter_async_context(serving(create_app(routers), sock))
             await stack.enter_async_context(ari)
+            pipeline = await stack.enter_async_context(
+                pipeline_running(settings, db, AriSource(ari))
+            )
             stack.push_async_callback(center.drain, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
-            yield cls(settings, db, journal, rules, ari, center, board, http_url)
+            yield cls(settings, db, journal, rules, ari, center, board, http_url, pipeline)
         log.info("daemon.stopped", node=settings.node)
 
 

@@ -117,6 +117,18 @@ class JobQueue:
         await self._update_held(job, {**values, **_unlocked(self._clock())})
         log.debug("job advanced", job_id=job.id, step=next_step.value)
 
+    async def proceed(self, job: Job, next_step: JobStep, lease: dt.timedelta) -> Job:
+        """Finish the job's step and keep the job leased for NEXT_STEP (its first attempt).
+
+        A worker that goes straight on with the same recording uses this instead of
+        `advance` + `claim`, so one recording is finished before the next is started.
+        """
+        until = self._clock() + lease
+        values = {"step": next_step, "attempts": 1, "last_error": None, "locked_until": until}
+        await self._update_held(job, values)
+        log.debug("job proceeded", job_id=job.id, step=next_step.value)
+        return Job(job.id, job.recording_id, next_step, 1, job.worker_id, until)
+
     async def fail(self, job: Job, error: str, backoff: dt.timedelta) -> JobState:
         """Record a failed attempt: retry after BACKOFF, or park the job after max attempts."""
         now = self._clock()

@@ -76,6 +76,8 @@ class StoredRecording:
     duration_s: float | None = None
     waveform: bytes | None = None
     silent: bool = False
+    format: str | None = None
+    """The stored audio format, when the pipeline transcoded (None keeps the received one)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +143,8 @@ class RecordingStore:
         }
         if stored.duration_s is not None:
             values["duration_s"] = stored.duration_s
+        if stored.format is not None:
+            values["format"] = stored.format
         await self._set(recording_id, values)
 
     async def mark_corrupt(self, recording_id: str) -> None:

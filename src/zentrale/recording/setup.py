@@ -1,0 +1,142 @@
+"""Build the recording pipeline from the settings: storage, key recipients, workers.
+
+The daemon (and `zentrale recordings work`) call `pipeline_running(settings, db, source)`;
+nothing here does I/O at import. A `local` key recipient whose keyring file does not exist
+gets a fresh keyring (the development default), and the log says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import structlog
+
+from zentrale.config.settings import RecipientSettings, Settings
+from zentrale.db.jobs import JobQueue
+from zentrale.db.recordings import RecordingStore
+from zentrale.db.session import Database
+from zentrale.recording.audio import FORMATS
+from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.keys.base import KeyWrapper
+from zentrale.recording.keys.kms import KmsKeyProvider
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.keys.public import PublicKeyRecipient
+from zentrale.recording.pipeline import Pipeline, PipelineConfig
+from zentrale.recording.sources import RecordingSource
+from zentrale.recording.storage.base import ObjectStore
+from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.storage.s3 import S3Settings, S3Store
+from zentrale.recording.worker import WorkerOptions, WorkerPool, running
+from zentrale.recording.workspace import Workspace
+
+log = structlog.get_logger(__name__)
+
+MIB = 1024 * 1024
+
+
+class SetupError(Exception):
+    """The recording settings name something that cannot be used."""
+
+
+@contextmanager
+def object_store(settings: Settings) -> Iterator[ObjectStore]:
+    """Open the configured store (local directory or S3 bucket); close it afterwards."""
+    storage = settings.storage
+    if storage.kind == "local":
+        yield LocalStore(storage.path)
+        return
+    s3 = storage.s3
+    if not s3.bucket:
+        raise SetupError("storage.s3.bucket is empty")
+    client = ClientSettings(
+        region=s3.region or "us-east-1", endpoint_url=s3.endpoint_url, checksums=s3.checksums
+    )
+    store = S3Store.connect(S3Settings(
+        bucket=s3.bucket, prefix=s3.prefix, client=client,
+        multipart_threshold=s3.multipart_threshold_mib * MIB, sse_kms_key_id=s3.sse_kms_key_id,
+    ))  # fmt: skip
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+@contextmanager
+def key_recipients(settings: Settings) -> Iterator[list[KeyWrapper]]:
+    """Return a wrapper for every configured recipient (KMS clients closed afterwards)."""
+    closers: list[Callable[[], None]] = []
+    wrappers: list[KeyWrapper] = []
+    try:
+        for recipient in settings.keys.recipients:
+            wrapper, closer = _recipient(recipient, settings)
+            wrappers.append(wrapper)
+            if closer is not None:
+                closers.append(closer)
+        yield wrappers
+    finally:
+        for close in closers:
+            close()
+
+
+def _recipient(
+    recipient: RecipientSettings, settings: Settings
+) -> tuple[KeyWrapper, Callable[[], None] | None]:
+    if recipient.provider == "public":
+        if recipient.public_key_file is None:
+            raise SetupError("keys.recipients: a public recipient needs public_key_file")
+        return PublicKeyRecipient.from_pem(recipient.public_key_file.read_bytes()), None
+    if recipient.provider == "kms":
+        if not recipient.kms_key_id:
+            raise SetupError("keys.recipients: a kms recipient needs kms_key_id")
+        client = make_client(
+            "kms", ClientSettings(region=settings.storage.s3.region or "us-east-1")
+        )
+        return KmsKeyProvider(client, recipient.kms_key_id), client.close
+    return LocalKeyProvider(local_keyring(recipient)), None
+
+
+def local_keyring(recipient: RecipientSettings) -> Keyring:
+    """Load the recipient's keyring, creating one with a fresh key when the file is missing."""
+    if recipient.keyring_file is None:
+        raise SetupError("keys.recipients: a local recipient needs keyring_file")
+    path = recipient.keyring_file
+    if path.exists():
+        return Keyring.load(path)
+    keyring = Keyring.generate(recipient.key_name)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    keyring.save(path)
+    log.warning("recording.keyring_created", path=str(path), key_id=keyring.primary,
+                note="development default: use public or kms recipients in production")  # fmt: skip
+    return keyring
+
+
+def pipeline_config(settings: Settings) -> PipelineConfig:
+    """Return what the pipeline steps take from the settings."""
+    return PipelineConfig(
+        format=FORMATS[settings.recording.format],
+        storage_backend=settings.storage.kind,
+        delete_source=settings.recording.delete_from_asterisk,
+    )
+
+
+@asynccontextmanager
+async def pipeline_running(
+    settings: Settings,
+    db: Database,
+    source: RecordingSource,
+    options: WorkerOptions | None = None,
+    workers: int | None = None,
+) -> AsyncIterator[WorkerPool]:
+    """Run `settings.recording.workers` pipeline workers for the duration of the block."""
+    with object_store(settings) as store, key_recipients(settings) as recipients:
+        pipeline = Pipeline(
+            RecordingStore(db), source, store, recipients,
+            Workspace(settings.recording.temp_dir), pipeline_config(settings),
+        )  # fmt: skip
+        queue = JobQueue(db, max_attempts=settings.recording.max_attempts)
+        count = workers or settings.recording.workers
+        async with running(
+            queue, pipeline, count, settings.node, options or WorkerOptions()
+        ) as pool:
+            yield pool

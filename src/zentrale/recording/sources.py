@@ -1,0 +1,103 @@
+"""Where the pipeline fetches finished recordings from, and deletes them once stored.
+
+In production that is Asterisk over ARI (`GET /recordings/stored/{name}/file`, streamed, so
+Asterisk may run on another host; `DELETE /recordings/stored/{name}`). A directory of files
+named `<name>.<format>` stands in for it in fault tests and benchmarks. Fetching writes to a
+`.part` file renamed into place, so a half-fetched file is never taken for a whole one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import shutil
+from pathlib import Path
+from typing import Protocol
+
+from zentrale.telephony.ari import AriClient
+from zentrale.telephony.ari.errors import NotFound
+
+
+class SourceMissing(Exception):
+    """The source has no recording of this name (retried: Asterisk may be catching up)."""
+
+
+class RecordingSource(Protocol):
+    """Finished recordings waiting to be stored."""
+
+    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+        """Write the recording NAME into TARGET; return its size or raise SourceMissing."""
+        ...
+
+    async def delete(self, name: str, fmt: str) -> None:
+        """Delete the recording NAME; deleting a missing one is not an error."""
+        ...
+
+
+class AriSource:
+    """Asterisk's stored recordings, over ARI."""
+
+    def __init__(self, ari: AriClient) -> None:
+        self._ari = ari
+
+    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+        """Stream the stored recording's file into TARGET."""
+        partial = _partial(target)
+        try:
+            with _private_file(partial) as sink:
+                size = await self._ari.recordings.download_stored_file(name, sink)
+        except NotFound:
+            partial.unlink(missing_ok=True)
+            raise SourceMissing(f"Asterisk has no stored recording {name!r}") from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        return size
+
+    async def delete(self, name: str, fmt: str) -> None:
+        """Delete Asterisk's copy."""
+        try:
+            await self._ari.recordings.delete_stored(name)
+        except NotFound:
+            return
+
+
+class DirectorySource:
+    """Recordings as files `<name>.<format>` in a directory."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+        """Copy the file into TARGET."""
+        return await asyncio.to_thread(self._copy, self.root / f"{name}.{fmt}", target)
+
+    async def delete(self, name: str, fmt: str) -> None:
+        """Remove the file."""
+        (self.root / f"{name}.{fmt}").unlink(missing_ok=True)
+
+    @staticmethod
+    def _copy(source: Path, target: Path) -> int:
+        partial = _partial(target)
+        try:
+            with source.open("rb") as src, _private_file(partial) as sink:
+                shutil.copyfileobj(src, sink)
+        except FileNotFoundError:
+            partial.unlink(missing_ok=True)
+            raise SourceMissing(f"no recording file {source.name}") from None
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        partial.replace(target)
+        return target.stat().st_size
+
+
+def _partial(target: Path) -> Path:
+    return target.with_name(target.name + ".part")
+
+
+def _private_file(path: Path) -> io.BufferedWriter:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(fd, "wb")

@@ -1,0 +1,221 @@
+"""Pipeline workers: take recording jobs from the shared queue and run them to the end.
+
+A worker claims the most overdue job (SKIP LOCKED on PostgreSQL, so several daemons share the
+queue), then runs its steps one after the other under a lease it renews while a step runs
+(`JobQueue.proceed` records each finished step and keeps the lease), so one recording is
+finished before the next is started. A failed step is retried with exponential backoff and
+jitter; after `max_attempts` the job is parked as failed and its recording marked failed, never
+dropped. A worker that dies leaves its lease to expire; the pool's reaper hands the job on. The
+pool sweeps the private temporary directory at start and at stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import os
+import random
+import secrets
+import signal
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import structlog
+
+from zentrale.db.errors import LeaseLost
+from zentrale.db.jobs import Job, JobQueue
+from zentrale.db.models import JobState, JobStep, RecordingState
+from zentrale.recording.pipeline import Pipeline
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerOptions:
+    """Timing of the workers (settings do not carry these yet)."""
+
+    lease: float = 60.0
+    poll: float = 0.5
+    backoff_initial: float = 2.0
+    backoff_max: float = 300.0
+    stop_timeout: float = 30.0
+    crash_after: JobStep | None = None
+    """Fault injection for tests: SIGKILL this process after this step's work, before the
+    queue records it."""
+
+
+@dataclass
+class PoolStats:
+    """Counters for metrics and `recordings status`."""
+
+    stored: int = 0
+    retried: int = 0
+    parked: int = 0
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+def worker_id(node: str, index: int) -> str:
+    """Return a worker id unique across processes: node, host, pid, random, index."""
+    return f"{node}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}:{index}"
+
+
+def backoff(attempt: int, options: WorkerOptions) -> dt.timedelta:
+    """Return the wait before retry number ATTEMPT: doubling, capped, with 20 % jitter."""
+    base = min(options.backoff_initial * 2 ** max(0, attempt - 1), options.backoff_max)
+    return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+class Worker:
+    """One loop claiming jobs and running them to the end."""
+
+    def __init__(
+        self,
+        queue: JobQueue,
+        pipeline: Pipeline,
+        ident: str,
+        options: WorkerOptions,
+        stats: PoolStats,
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.ident = ident
+        self.options = options
+        self.stats = stats
+        self._lease = dt.timedelta(seconds=options.lease)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Work until STOP is set (the current step is finished first)."""
+        while not stop.is_set():
+            try:
+                job = await self.queue.claim(self.ident, self._lease)
+            except Exception as exc:  # the database blipped: try again shortly
+                log.warning("pipeline.claim_failed", error=type(exc).__name__)
+                job = None
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.options.poll)
+                continue
+            await self.work(job, stop)
+
+    async def work(self, job: Job, stop: asyncio.Event) -> None:
+        """Run JOB's steps until done, failed, or asked to stop (then hand it back)."""
+        try:
+            while True:
+                following = await self._step(job)
+                if following is None:
+                    return
+                if following is JobStep.DONE or stop.is_set():
+                    await self.queue.advance(job, following)
+                    self.stats.stored += following is JobStep.DONE
+                    return
+                job = await self.queue.proceed(job, following, self._lease)
+        except LeaseLost:
+            log.warning("pipeline.lease_lost", job_id=job.id, step=job.step.value)
+
+    async def _step(self, job: Job) -> JobStep | None:
+        try:
+            async with self._heartbeat(job):
+                following = await self.pipeline.run(job.step, job.recording_id)
+        except LeaseLost:
+            raise
+        except Exception as exc:
+            await self._failed(job, exc)
+            return None
+        self.stats.steps[job.step.value] = self.stats.steps.get(job.step.value, 0) + 1
+        if job.step is self.options.crash_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return following
+
+    async def _failed(self, job: Job, exc: Exception) -> None:
+        error = f"{job.step.value}: {type(exc).__name__}: {exc}"
+        state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
+        if state is JobState.FAILED:
+            self.stats.parked += 1
+            await self.pipeline.recordings.set_state(job.recording_id, RecordingState.FAILED)
+            self.pipeline.discard(job.recording_id)
+            log.error("pipeline.parked", job_id=job.id, recording_id=job.recording_id,
+                      step=job.step.value, error=error)  # fmt: skip
+            return
+        self.stats.retried += 1
+        log.warning("pipeline.retry", job_id=job.id, step=job.step.value,
+                    attempt=job.attempts, error=error)  # fmt: skip
+
+    @asynccontextmanager
+    async def _heartbeat(self, job: Job) -> AsyncIterator[None]:
+        async def beat() -> None:
+            while True:
+                await asyncio.sleep(self.options.lease / 3)
+                with contextlib.suppress(Exception):
+                    await self.queue.extend(job, self._lease)
+
+        task = asyncio.create_task(beat(), name=f"lease:{job.id}")
+        try:
+            yield
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+
+class WorkerPool:
+    """Several workers and a lease reaper sharing one pipeline."""
+
+    def __init__(
+        self, queue: JobQueue, pipeline: Pipeline, count: int, node: str, options: WorkerOptions
+    ) -> None:
+        self.queue = queue
+        self.pipeline = pipeline
+        self.options = options
+        self.stats = PoolStats()
+        self.workers = [
+            Worker(queue, pipeline, worker_id(node, i), options, self.stats) for i in range(count)
+        ]
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        """Sweep the temporary directory, then start the workers and the reaper."""
+        await asyncio.to_thread(self.pipeline.workspace.prepare)
+        self._tasks = [asyncio.create_task(w.run(self._stop), name=w.ident) for w in self.workers]
+        self._tasks.append(asyncio.create_task(self._reap(), name="pipeline-reaper"))
+        log.info("pipeline.started", workers=len(self.workers))
+
+    async def stop(self) -> None:
+        """Let running steps finish (up to stop_timeout), stop, and sweep temporary files."""
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=self.options.stop_timeout)
+            for task in pending:
+                task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.to_thread(self.pipeline.workspace.sweep)
+        log.info("pipeline.stopped", stored=self.stats.stored, parked=self.stats.parked)
+
+    async def idle(self) -> bool:
+        """Tell whether no job is pending or running (parked ones do not count)."""
+        backlog = await self.queue.backlog()
+        return not any(backlog.by_state.get(s, 0) for s in (JobState.PENDING, JobState.RUNNING))
+
+    async def _reap(self) -> None:
+        while not self._stop.is_set():
+            try:
+                await self.queue.release_expired_leases()
+            except Exception as exc:
+                log.warning("pipeline.reap_failed", error=type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), max(0.5, self.options.lease / 4))
+
+
+@asynccontextmanager
+async def running(
+    queue: JobQueue, pipeline: Pipeline, count: int, node: str, options: WorkerOptions
+) -> AsyncIterator[WorkerPool]:
+    """Run a worker pool for the duration of the block."""
+    pool = WorkerPool(queue, pipeline, count, node, options)
+    await pool.start()
+    try:
+        yield pool
+    finally:
+        await pool.stop()
