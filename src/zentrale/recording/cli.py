@@ -1,4 +1,4 @@
-"""`zentrale recordings`: turn a stored object back into audio, and make keys.
+"""`zentrale recordings`: turn a stored object back into audio, make keys, run the pipeline.
 
 The edge of the recording crypto for people: reads an object file, its wrapped keys (the JSON
 the database row holds) and key material, and writes the audio. Exit codes: 0 ok, 1 the
@@ -7,16 +7,22 @@ object or keys did not open, 2 usage. A failed decryption removes the partial ou
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 
+from zentrale.config.settings import Settings
+from zentrale.db.jobs import JobQueue
+from zentrale.db.migrate import upgrade_engine
+from zentrale.db.models import JobState, JobStep, RecordingJob
+from zentrale.db.session import Database
 from zentrale.recording import envelope
 from zentrale.recording.aws import ClientSettings, make_client
 from zentrale.recording.keys.base import (
@@ -29,6 +35,10 @@ from zentrale.recording.keys.base import (
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
+from zentrale.recording.setup import parked_jobs, pipeline_running
+from zentrale.recording.sources import AriSource, DirectorySource, RecordingSource
+from zentrale.recording.worker import WorkerOptions
+from zentrale.telephony.ari import AriClient
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _READ_SIZE = 1024 * 1024
@@ -215,3 +225,93 @@ def _generate_keyring(out: Path, key_id: str | None) -> str:
     keyring = Keyring.generate(key_id)
     keyring.save(out)
     return f"{keyring.primary} keyring={out}"
+
+
+def _settings() -> Any:
+    """Return the settings loaded by the root command (file + environment)."""
+    return click.get_current_context().find_root().obj.settings()
+
+
+@recordings.command()
+@click.option(
+    "--source-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Fetch recordings from files NAME.FORMAT here instead of from Asterisk over ARI.",
+)
+@click.option("--workers", type=click.IntRange(1, 64), help="Override recording.workers.")
+@click.option("--lease", type=click.FloatRange(0.5, 3600), default=60.0, show_default=True,
+              help="Seconds a job stays leased to a silent worker.")  # fmt: skip
+@click.option("--backoff", type=click.FloatRange(0.01, 3600), default=2.0, show_default=True,
+              help="First retry delay in seconds (doubles up to 300 s).")  # fmt: skip
+@click.option("--until-idle", is_flag=True, help="Exit once no job is pending or running.")
+@click.option("--crash-after", type=click.Choice([s.value for s in JobStep]), hidden=True,
+              help="Fault injection for tests: SIGKILL this process after that step.")  # fmt: skip
+def work(
+    source_dir: Path | None, workers: int | None, lease: float, backoff: float,
+    until_idle: bool, crash_after: str | None,
+) -> None:  # fmt: skip
+    """Run pipeline workers (without the call flows) until interrupted."""
+    options = WorkerOptions(
+        lease=lease, backoff_initial=backoff, poll=min(0.5, lease / 4),
+        crash_after=JobStep(crash_after) if crash_after else None,
+    )  # fmt: skip
+    settings = _settings()
+    asyncio.run(_work(settings, source_dir, workers, options, until_idle))
+
+
+async def _work(
+    settings: Settings, source_dir: Path | None, workers: int | None,
+    options: WorkerOptions, until_idle: bool,
+) -> None:  # fmt: skip
+    async with (
+        Database.open(settings.database.url.get_secret_value()) as db,
+        _source(settings, source_dir) as source,
+    ):
+        await upgrade_engine(db.engine)
+        async with pipeline_running(settings, db, source, options, workers) as pool:
+            await (pool.wait_idle() if until_idle else pool.wait_stopped())
+            click.echo(f"stored {pool.stats.stored}, retried {pool.stats.retried}, "
+                       f"parked {pool.stats.parked}")  # fmt: skip
+
+
+@contextlib.asynccontextmanager
+async def _source(settings: Settings, source_dir: Path | None) -> AsyncIterator[RecordingSource]:
+    if source_dir is not None:
+        yield DirectorySource(source_dir)
+        return
+    from zentrale.daemon import ari_credentials
+
+    ari = AriClient(ari_credentials(settings))
+    try:
+        yield AriSource(ari)
+    finally:
+        await ari.rest.aclose()
+
+
+@recordings.command()
+@click.option("--parked", "show_parked", is_flag=True, help="List the parked jobs.")
+def status(show_parked: bool) -> None:
+    """Show the pipeline's backlog: jobs per state, due now, oldest due, parked jobs."""
+    settings = _settings()
+    report = asyncio.run(_status(settings, show_parked))
+    for line in report:
+        click.echo(line)
+
+
+async def _status(settings: Settings, show_parked: bool) -> list[str]:
+    async with Database.open(settings.database.url.get_secret_value()) as db:
+        await upgrade_engine(db.engine)
+        backlog = await JobQueue(db).backlog()
+        lines = [f"{state.value}: {backlog.by_state.get(state, 0)}" for state in JobState
+                 if state is not JobState.DONE]  # fmt: skip
+        oldest = backlog.oldest_due_at.isoformat() if backlog.oldest_due_at else "-"
+        lines += [f"due: {backlog.due}", f"oldest due: {oldest}"]
+        if show_parked:
+            lines += [_parked_line(job) for job in await parked_jobs(db)]
+    return lines
+
+
+def _parked_line(job: RecordingJob) -> str:
+    return f"parked {job.id} recording={job.recording_id} step={job.step.value} " + (
+        f"attempts={job.attempts} error={job.last_error}"
+    )

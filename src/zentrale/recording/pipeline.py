@@ -146,7 +146,7 @@ class Pipeline:
         """Fetch the source file(s) from Asterisk into the workspace."""
         for index, name in enumerate(source_names(recording)):
             target = self.workspace.source(recording.id, index)
-            size = await self.source.fetch(name, recording.format, target)
+            size = await self.source.fetch(name, target)
             log.debug("pipeline.fetched", recording_id=recording.id, name=name, size=size)
 
     async def transcode(self, recording: Recording) -> None:
@@ -202,7 +202,7 @@ class Pipeline:
         if not self.config.delete_source:
             return
         for name in source_names(recording):
-            await self.source.delete(name, recording.format)
+            await self.source.delete(name)
 
     async def cleanup(self, recording: Recording) -> None:
         """Remove the recording's temporary files."""

@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import structlog
+from sqlalchemy import select
 
 from zentrale.config.settings import RecipientSettings, Settings
 from zentrale.db.jobs import JobQueue
+from zentrale.db.models import JobState, RecordingJob
 from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
 from zentrale.recording.audio import FORMATS
@@ -118,6 +120,18 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
         storage_backend=settings.storage.kind,
         delete_source=settings.recording.delete_from_asterisk,
     )
+
+
+async def parked_jobs(db: Database, limit: int = 100) -> list[RecordingJob]:
+    """Return the jobs parked after too many failures, oldest first (for status and alerts)."""
+    query = (
+        select(RecordingJob)
+        .where(RecordingJob.state == JobState.FAILED)
+        .order_by(RecordingJob.updated_at)
+        .limit(limit)
+    )
+    async with db.read() as session:
+        return list(await session.scalars(query))
 
 
 @asynccontextmanager

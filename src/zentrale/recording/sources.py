@@ -2,7 +2,7 @@
 
 In production that is Asterisk over ARI (`GET /recordings/stored/{name}/file`, streamed, so
 Asterisk may run on another host; `DELETE /recordings/stored/{name}`). A directory of files
-named `<name>.<format>` stands in for it in fault tests and benchmarks. Fetching writes to a
+named `<name>.wav` stands in for it in fault tests and benchmarks. Fetching writes to a
 `.part` file renamed into place, so a half-fetched file is never taken for a whole one.
 """
 
@@ -26,11 +26,11 @@ class SourceMissing(Exception):
 class RecordingSource(Protocol):
     """Finished recordings waiting to be stored."""
 
-    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+    async def fetch(self, name: str, target: Path) -> int:
         """Write the recording NAME into TARGET; return its size or raise SourceMissing."""
         ...
 
-    async def delete(self, name: str, fmt: str) -> None:
+    async def delete(self, name: str) -> None:
         """Delete the recording NAME; deleting a missing one is not an error."""
         ...
 
@@ -41,7 +41,7 @@ class AriSource:
     def __init__(self, ari: AriClient) -> None:
         self._ari = ari
 
-    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+    async def fetch(self, name: str, target: Path) -> int:
         """Stream the stored recording's file into TARGET."""
         partial = _partial(target)
         try:
@@ -56,7 +56,7 @@ class AriSource:
         partial.replace(target)
         return size
 
-    async def delete(self, name: str, fmt: str) -> None:
+    async def delete(self, name: str) -> None:
         """Delete Asterisk's copy."""
         try:
             await self._ari.recordings.delete_stored(name)
@@ -65,18 +65,19 @@ class AriSource:
 
 
 class DirectorySource:
-    """Recordings as files `<name>.<format>` in a directory."""
+    """Recordings as files `<name>.<extension>` in a directory (Asterisk's spool layout)."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, extension: str = "wav") -> None:
         self.root = root
+        self.extension = extension
 
-    async def fetch(self, name: str, fmt: str, target: Path) -> int:
+    async def fetch(self, name: str, target: Path) -> int:
         """Copy the file into TARGET."""
-        return await asyncio.to_thread(self._copy, self.root / f"{name}.{fmt}", target)
+        return await asyncio.to_thread(self._copy, self.root / f"{name}.{self.extension}", target)
 
-    async def delete(self, name: str, fmt: str) -> None:
+    async def delete(self, name: str) -> None:
         """Remove the file."""
-        (self.root / f"{name}.{fmt}").unlink(missing_ok=True)
+        (self.root / f"{name}.{self.extension}").unlink(missing_ok=True)
 
     @staticmethod
     def _copy(source: Path, target: Path) -> int:

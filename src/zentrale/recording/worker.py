@@ -198,6 +198,16 @@ class WorkerPool:
         backlog = await self.queue.backlog()
         return not any(backlog.by_state.get(s, 0) for s in (JobState.PENDING, JobState.RUNNING))
 
+    async def wait_idle(self) -> None:
+        """Return once no job is pending or running."""
+        while not await self.idle():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.options.poll)
+
+    async def wait_stopped(self) -> None:
+        """Return when the pool is stopped (from elsewhere, or never: until cancelled)."""
+        await self._stop.wait()
+
     async def _reap(self) -> None:
         while not self._stop.is_set():
             try:

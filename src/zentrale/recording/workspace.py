@@ -46,6 +46,7 @@ class Workspace:
 
     def job(self, recording_id: str) -> Path:
         """Return the recording's private directory, created if needed."""
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         path = self.root / recording_id
         path.mkdir(mode=0o700, exist_ok=True)
         return path

@@ -1,0 +1,234 @@
+"""The pipeline on a SQLite file, a directory source and local storage: steps, reruns, failures."""
+
+from __future__ import annotations
+
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from zentrale.config.settings import RecipientSettings
+from zentrale.db import Database, JobQueue, JobState, JobStep, RecordingState, RecordingStore
+from zentrale.db.migrate import upgrade_engine
+from zentrale.db.models import Recording
+from zentrale.recording import audio
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.pipeline import Pipeline, PipelineConfig
+from zentrale.recording.setup import local_keyring
+from zentrale.recording.sources import DirectorySource
+from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.worker import WorkerOptions, running
+from zentrale.recording.workspace import Workspace
+from zentrale.testing.recordings import decrypt, plaintext_audio, queue_recordings, write_wav
+
+FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.01, backoff_max=0.02)
+STEPS = [JobStep.FETCH, JobStep.TRANSCODE, JobStep.ENCRYPT, JobStep.UPLOAD, JobStep.VERIFY,
+         JobStep.COMMIT, JobStep.DELETE_SOURCE, JobStep.CLEANUP]  # fmt: skip
+
+
+@dataclass
+class Env:
+    db: Database
+    tmp: Path
+    source_dir: Path
+    temp: Path
+    store: LocalStore
+    keyring: Keyring
+
+    def pipeline(self, fmt: str = "opus", delete_source: bool = True) -> Pipeline:
+        config = PipelineConfig(audio.FORMATS[fmt], "local", delete_source)
+        return Pipeline(RecordingStore(self.db), DirectorySource(self.source_dir), self.store,
+                        [LocalKeyProvider(self.keyring)], Workspace(self.temp), config)  # fmt: skip
+
+    def queue(self, max_attempts: int = 3) -> JobQueue:
+        return JobQueue(self.db, max_attempts=max_attempts)
+
+    async def run_all(self, pipeline: Pipeline, max_attempts: int = 3) -> None:
+        async with running(self.queue(max_attempts), pipeline, 2, "test", FAST) as pool:
+            await pool.wait_idle()
+
+    async def row(self, recording_id: str) -> Recording:
+        return await RecordingStore(self.db).get(recording_id)
+
+
+@pytest_asyncio.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'z.db'}")
+    await upgrade_engine(db.engine)
+    source_dir = tmp_path / "spool"
+    source_dir.mkdir()
+    try:
+        yield Env(db, tmp_path, source_dir, tmp_path / "tmp", LocalStore(tmp_path / "objects"),
+                  Keyring.generate())  # fmt: skip
+    finally:
+        await db.close()
+
+
+async def decrypted(env: Env, recording_id: str) -> bytes:
+    row = await env.row(recording_id)
+    return decrypt(env.store, row, [LocalKeyProvider(env.keyring)])
+
+
+def decoded(data: bytes, suffix: str) -> audio.AudioSegment:
+    path = Path(f"/dev/shm/zentrale-test-{id(data)}.{suffix}")
+    path.write_bytes(data)
+    try:
+        return audio.decode(path)
+    finally:
+        path.unlink()
+
+
+@pytest.mark.asyncio
+async def test_recording_is_stored_encrypted_and_decrypts(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 3.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    await env.run_all(env.pipeline())
+    row = await env.row(queued.recording_id)
+    assert (row.state, row.format, row.corrupt, row.silent) == (
+        RecordingState.STORED, "opus", False, False,
+    )  # fmt: skip
+    assert row.duration_s == pytest.approx(3.0, abs=0.02)
+    assert row.waveform is not None
+    assert len(row.waveform) == 30
+    plain = await decrypted(env, queued.recording_id)
+    assert plain.startswith(b"OggS")
+    assert row.plaintext_size == len(plain)
+    assert decoded(plain, "opus").duration_seconds == pytest.approx(3.0, abs=0.1)
+    assert list(env.store.list()) == [row.object_key]
+    assert not (env.source_dir / "c1-1.wav").exists()  # Asterisk's copy deleted after storing
+    assert list(env.temp.iterdir()) == []
+    assert plaintext_audio([env.temp, env.store.root]) == []
+
+
+@pytest.mark.asyncio
+async def test_temp_directory_is_private(env: Env) -> None:
+    env.temp.mkdir(mode=0o755)
+    (env.temp / "left-over").write_bytes(b"RIFF old plaintext")
+    await env.run_all(env.pipeline())
+    assert stat.S_IMODE(env.temp.stat().st_mode) == 0o700
+    assert not (env.temp / "left-over").exists()  # swept at start-up
+
+
+@pytest.mark.parametrize(("fmt", "magic"), [("wav", b"RIFF"), ("mp3", b"ID3")])
+@pytest.mark.asyncio
+async def test_other_formats(env: Env, fmt: str, magic: bytes) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 2.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    await env.run_all(env.pipeline(fmt))
+    row = await env.row(queued.recording_id)
+    assert row.format == fmt
+    assert (await decrypted(env, queued.recording_id)).startswith(magic)
+
+
+@pytest.mark.asyncio
+async def test_silence_is_flagged(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 4.0, amplitude=0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    await env.run_all(env.pipeline())
+    row = await env.row(queued.recording_id)
+    assert (row.state, row.silent) == (RecordingState.STORED, True)
+
+
+@pytest.mark.asyncio
+async def test_corrupt_audio_is_stored_as_received_and_flagged(env: Env) -> None:
+    received = b"RIFF\x10\x00\x00\x00WAVEjunk" + bytes(range(256)) * 40
+    (env.source_dir / "c1-1.wav").write_bytes(received)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    await env.run_all(env.pipeline())
+    row = await env.row(queued.recording_id)
+    assert (row.state, row.corrupt, row.format) == (RecordingState.STORED, True, "received")
+    assert await decrypted(env, queued.recording_id) == received
+    assert list(env.temp.iterdir()) == []
+
+
+@pytest.mark.asyncio
+async def test_two_party_sources_are_merged_customer_left(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1-caller.wav", 3.0)
+    write_wav(env.source_dir / "c1-1-agent.wav", 3.0, amplitude=0)
+    (queued,) = await queue_recordings(env.db, ["c1-1-caller+c1-1-agent"])
+    await env.run_all(env.pipeline())
+    segment = decoded(await decrypted(env, queued.recording_id), "opus")
+    left, right = audio.channel_rms(segment)
+    assert segment.channels == 2
+    assert left > 20 * max(right, 1.0)
+    assert not any(env.source_dir.iterdir())  # both sources deleted
+
+
+@pytest.mark.parametrize("restart_before", STEPS[1:])
+@pytest.mark.asyncio
+async def test_restart_before_any_step_stores_exactly_once(
+    env: Env, restart_before: JobStep
+) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 2.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    pipeline = env.pipeline()
+    for step in STEPS[: STEPS.index(restart_before)]:
+        await pipeline.run(step, queued.recording_id)
+    pipeline.workspace.prepare()  # a restart sweeps the temporary directory
+    for step in STEPS[STEPS.index(restart_before) :]:
+        await pipeline.run(step, queued.recording_id)
+    row = await env.row(queued.recording_id)
+    assert row.state == RecordingState.STORED
+    assert list(env.store.list()) == [row.object_key]
+    assert decoded(await decrypted(env, queued.recording_id), "opus").duration_seconds > 1.9
+
+
+@pytest.mark.asyncio
+async def test_every_step_can_run_twice(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 2.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    pipeline = env.pipeline()
+    for step in STEPS:
+        await pipeline.run(step, queued.recording_id)
+        await pipeline.run(step, queued.recording_id)
+    assert (await env.row(queued.recording_id)).state == RecordingState.STORED
+    assert len(list(env.store.list())) == 1
+    assert await decrypted(env, queued.recording_id)
+
+
+@pytest.mark.asyncio
+async def test_a_missing_source_is_parked_not_dropped(env: Env) -> None:
+    (queued,) = await queue_recordings(env.db, ["never-written"])
+    await env.run_all(env.pipeline(), max_attempts=3)
+    backlog = await env.queue().backlog()
+    assert backlog.parked == 1
+    job = await env.queue().get(queued.job_id)
+    assert job is not None
+    assert (job.state, job.step, job.attempts) == (JobState.FAILED, JobStep.FETCH, 3)
+    assert "SourceMissing" in (job.last_error or "")
+    assert (await env.row(queued.recording_id)).state == RecordingState.FAILED
+    assert list(env.temp.iterdir()) == []
+    assert await env.queue().requeue(queued.job_id)  # an operator can retry it
+
+
+@pytest.mark.asyncio
+async def test_source_kept_when_not_deleting(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    await env.run_all(env.pipeline(delete_source=False))
+    assert (await env.row(queued.recording_id)).state == RecordingState.STORED
+    assert (env.source_dir / "c1-1.wav").exists()
+
+
+@pytest.mark.asyncio
+async def test_many_recordings_two_workers_each_stored_once(env: Env) -> None:
+    names = [f"c1-{i}" for i in range(8)]
+    for name in names:
+        write_wav(env.source_dir / f"{name}.wav", 1.0)
+    queued = await queue_recordings(env.db, names)
+    await env.run_all(env.pipeline())
+    rows = [await env.row(q.recording_id) for q in queued]
+    assert {row.state for row in rows} == {RecordingState.STORED}
+    assert sorted(env.store.list()) == sorted(str(row.object_key) for row in rows)
+
+
+def test_missing_local_keyring_is_created(tmp_path: Path) -> None:
+    path = tmp_path / "keys" / "ring.json"
+    recipient = RecipientSettings(provider="local", keyring_file=path, key_name="dev-1")
+    created = local_keyring(recipient)
+    assert created.primary == "dev-1"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert local_keyring(recipient).keys == created.keys  # loaded, not replaced
