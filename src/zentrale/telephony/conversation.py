@@ -1,9 +1,14 @@
 """A conversation: a mixing bridge joining the caller and one party, recorded if the rules say.
 
-The recording is a bridge recording (both sides mixed) named after the call. Pauses (a
-sensitive entry) are kept as markers in seconds from the recording's start. Closing stops the
-recording, waits for Asterisk's RecordingFinished and hands the recording to the journal, which
-queues it for the pipeline in the same transaction as the call's timeline event.
+By default the recording is a bridge recording (both sides mixed) named `<call id>-<n>`. With
+`two_party`, each side is recorded on its own: a snoop channel spies on what the customer says
+and another on what the agent says (`spy=in`), each recorded as `<call id>-<n>-caller` and
+`<call id>-<n>-agent`; they are handed over as ONE recording named `<caller>+<agent>`, which
+the pipeline fetches as two files and merges into stereo (customer left, agent right). Pauses
+(a sensitive entry) pause every part and are kept as markers in seconds from the recording's
+start: Asterisk leaves the paused stretch out of the file. Closing stops the recording(s),
+waits for Asterisk's RecordingFinished and hands the recording to the journal, which queues it
+for the pipeline in the same transaction as the call's timeline event.
 """
 
 from __future__ import annotations
@@ -16,51 +21,104 @@ import structlog
 from zentrale.db.models import EventKind
 from zentrale.db.recordings import FinishedRecording
 from zentrale.telephony.ari import AriClient, AriError, Subscription
-from zentrale.telephony.ari.events import RecordingFailed, RecordingFinished
+from zentrale.telephony.ari.events import RecordingFailed, RecordingFinished, StasisStart
+from zentrale.telephony.ari.rest import seg
 from zentrale.telephony.journal import Journal
 
 log = structlog.get_logger(__name__)
 
 RECORDING_FORMAT = "wav"
+TWO_PARTY_SEPARATOR = "+"
+SNOOP_ARGS = "snoop"
+"""Stasis argument of our snoop channels: the call centre must leave them alone."""
+
+
+def _ended(event: object) -> bool:
+    return isinstance(event, RecordingFinished | RecordingFailed)
 
 
 class Conversation:
     """One bridge between the caller and a party, and its recording."""
 
-    def __init__(self, ari: AriClient, journal: Journal, call_id: str, number: int) -> None:
+    def __init__(
+        self,
+        ari: AriClient,
+        journal: Journal,
+        call_id: str,
+        number: int,
+        *,
+        two_party: bool = False,
+    ) -> None:
         self.ari = ari
         self.journal = journal
         self.call_id = call_id
+        self.two_party = two_party
         self.bridge_id = f"conv-{call_id}-{number}"
         self.recording: str | None = None
-        self._events: Subscription | None = None
+        self._parts: list[str] = []
+        self._events: list[Subscription] = []
+        self._snoops: list[str] = []
         self._started = 0.0
         self._paused_at: float | None = None
         self.markers: list[tuple[float, float]] = []
 
-    async def open(self, *channel_ids: str, record: bool) -> None:
-        """Create the bridge, add the channels, and start recording when RECORD."""
+    async def open(self, *channel_ids: str, record: bool, customer: str | None = None) -> None:
+        """Create the bridge, add the channels, and start recording when RECORD.
+
+        CUSTOMER (default: the first channel) is the left channel of a two-party recording.
+        """
         await self.ari.bridges.create(self.bridge_id, kind="mixing")
         for channel_id in channel_ids:
             await self.ari.bridges.add_channel(self.bridge_id, channel_id)
-        if record:
+        if not record:
+            return
+        if self.two_party and len(channel_ids) == 2:
+            left = customer or channel_ids[0]
+            right = next(c for c in channel_ids if c != left)
+            await self._record_parties(left, right)
+        else:
             await self._record()
 
+    def _name(self) -> str:
+        return f"{self.call_id}-{self.bridge_id.rsplit('-', 1)[-1]}"
+
     async def _record(self) -> None:
-        name = f"{self.call_id}-{self.bridge_id.rsplit('-', 1)[-1]}"
-        self._events = self.ari.subscribe(
-            f"bridge:{self.bridge_id}",
-            lambda event: isinstance(event, RecordingFinished | RecordingFailed),
-        )
+        name = self._name()
+        self._events.append(self.ari.subscribe(f"bridge:{self.bridge_id}", _ended))
         await self.ari.bridges.record(self.bridge_id, name, fmt=RECORDING_FORMAT)
-        self.recording, self._started = name, time.monotonic()
+        self._started_recording(name, [name])
+
+    async def _record_parties(self, customer: str, agent: str) -> None:
+        base = self._name()
+        parts = [f"{base}-caller", f"{base}-agent"]
+        for name, channel_id in zip(parts, (customer, agent), strict=True):
+            await self._record_party(name, channel_id)
+        self._started_recording(TWO_PARTY_SEPARATOR.join(parts), parts)
+
+    async def _record_party(self, name: str, channel_id: str) -> None:
+        snoop_id = f"snoop-{name}"
+        with self.ari.subscribe(f"channel:{snoop_id}", lambda e: isinstance(e, StasisStart)) as s:
+            # ARI's client has no appArgs for snoops yet; the call centre needs them to tell
+            # our snoop channels from calls.
+            params = {"app": self.ari.app, "spy": "in", "snoopId": snoop_id, "appArgs": SNOOP_ARGS}
+            await self.ari.rest.request(
+                "POST", f"channels/{seg(channel_id)}/snoop", params=params, idempotent=True
+            )
+            self._snoops.append(snoop_id)
+            await s.get(5.0)  # recording needs the snoop channel inside Stasis
+        self._events.append(self.ari.subscribe(f"channel:{snoop_id}", _ended))
+        await self.ari.channels.record(snoop_id, name, fmt=RECORDING_FORMAT)
+
+    def _started_recording(self, name: str, parts: list[str]) -> None:
+        self.recording, self._parts, self._started = name, parts, time.monotonic()
         self.journal.event(self.call_id, EventKind.RECORDING_STARTED, {"name": name})
 
     async def pause(self) -> None:
         """Pause the recording (nothing of what follows is kept) and mark where."""
         if self.recording is None or self._paused_at is not None:
             return
-        await self.ari.recordings.pause(self.recording)
+        for part in self._parts:
+            await self.ari.recordings.pause(part)
         self._paused_at = time.monotonic() - self._started
         self.journal.event(self.call_id, EventKind.RECORDING_PAUSED, {"at": self._paused_at})
 
@@ -68,8 +126,9 @@ class Conversation:
         """Resume a paused recording."""
         if self.recording is None or self._paused_at is None:
             return
-        with contextlib.suppress(AriError):
-            await self.ari.recordings.unpause(self.recording)
+        for part in self._parts:
+            with contextlib.suppress(AriError):
+                await self.ari.recordings.unpause(part)
         resumed = time.monotonic() - self._started
         self.markers.append((round(self._paused_at, 2), round(resumed, 2)))
         self._paused_at = None
@@ -80,25 +139,35 @@ class Conversation:
         if self.recording is not None:
             await self._finish_recording(self.recording)
             self.recording = None
+        await self._hang_up_snoops()
         with contextlib.suppress(AriError):
             await self.ari.bridges.destroy(self.bridge_id)
 
     async def _finish_recording(self, name: str) -> None:
         if self._paused_at is not None:
             await self.resume()
-        with contextlib.suppress(AriError):
-            await self.ari.recordings.stop(name)
-        duration = await self._finished_duration()
+        for part in self._parts:
+            with contextlib.suppress(AriError):
+                await self.ari.recordings.stop(part)
+        durations = [await self._finished_duration(events) for events in self._events]
+        self._events = []
+        known = [d for d in durations if d is not None]
+        duration = max(known) if known else None
         self.journal.recording_finished(
             FinishedRecording(self.call_id, name, RECORDING_FORMAT, duration, tuple(self.markers))
         )
-        log.info("recording.finished", name=name, duration=duration)
+        log.info("recording.finished", name=name, duration=duration, parts=len(self._parts))
 
-    async def _finished_duration(self) -> float | None:
-        assert self._events is not None
-        with self._events:
+    async def _hang_up_snoops(self) -> None:
+        for snoop_id in self._snoops:
+            with contextlib.suppress(AriError):
+                await self.ari.channels.hangup(snoop_id)
+        self._snoops = []
+
+    async def _finished_duration(self, events: Subscription) -> float | None:
+        with events:
             try:
-                event = await self._events.get(10.0)
+                event = await events.get(10.0)
             except (TimeoutError, AriError):
                 # Asterisk went away: hand the recording over anyway, the pipeline finds
                 # out whether the file exists and keeps retrying until it can tell.
