@@ -16,9 +16,13 @@ from pydantic import SecretStr
 from zentrale.config.settings import (
     DatabaseSettings,
     HttpSettings,
+    KeySettings,
     PromptSettings,
+    RecipientSettings,
+    RecordingSettings,
     RoutingSettings,
     Settings,
+    StorageSettings,
 )
 from zentrale.daemon import Daemon
 from zentrale.db.models import Call, CallEvent
@@ -181,6 +185,14 @@ async def flows(
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
         http=HttpSettings(port=0),
         prompts=PromptSettings(dir=tmp_path / "prompts"),
+        # The recording pipeline's files stay in the test's directory, not in ./var.
+        recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
+        storage=StorageSettings(path=tmp_path / "recordings"),
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
+            )
+        ),
     )
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: now
