@@ -76,22 +76,30 @@ def main(ctx: click.Context, config_file: Path | None, log_format: str | None) -
 @click.option(
     "--calls",
     type=click.IntRange(1, 20),
-    default=3,
+    default=4,
     show_default=True,
     help="How many simulated customers call in.",
 )
+@click.option(
+    "--now",
+    is_flag=True,
+    help="Route by the real clock (default: Monday 10:00 in Antalya, all open).",
+)
 @click.pass_obj
-def demo(obj: Context, calls: int) -> None:
+def demo(obj: Context, calls: int, now: bool) -> None:
     """Run the main job on the embedded defaults: sandbox Asterisk, simulated calls."""
-    from zentrale.demo import run_demo
+    from zentrale.demo import OFFICE_HOURS, run_demo
 
     settings = obj.settings()
     try:
-        reports = asyncio.run(run_demo(settings, calls, click.echo))
+        done = asyncio.run(run_demo(settings, calls, click.echo, at=None if now else OFFICE_HOURS))
     except (SandboxError, TimeoutError) as exc:
         raise click.ClickException(str(exc) or "the demo calls did not finish in time") from None
-    answered = sum(1 for report in reports if report.answered_after is not None)
-    click.echo(f"{len(reports)} calls, {answered} answered and recorded")
+    connected = sum(1 for call in done if call.agent_answered_at is not None)
+    click.echo(
+        f"{len(done)} calls, {connected} connected to an agent; the demo's database, "
+        f"prompts and encrypted recordings are in {settings.state_dir / 'demo'}"
+    )
 
 
 @main.group()

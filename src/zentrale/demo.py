@@ -1,106 +1,215 @@
 """`zentrale demo`: the main job on the embedded defaults, end to end, in one command.
 
-Starts the sandbox Asterisk (building its root the first time), connects zentrale to it over
-ARI, places a few simulated customer calls, lets the call flow answer, announce, record and
-collect a digit, then prints what happened to each call and what Asterisk recorded.
+Starts the sandbox Asterisk (building its root the first time), speaks the example prompts
+with espeak-ng, and runs the real daemon on the example rules of `config/routing.yaml` (a
+German-speaking call centre in Antalya) with SQLite and local encrypted storage under
+`<state_dir>/demo`. A few simulated customers call in and press their way through the menus
+to sales, support and billing; simulated agents answer. Then it prints each call's route,
+outcome and recording, read back from the database.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import datetime as dt
+import shutil
 import time
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from sqlalchemy import func, select
 
 from zentrale.config.logging import mask_number
-from zentrale.config.settings import Settings
+from zentrale.config.settings import (
+    DatabaseSettings,
+    HttpSettings,
+    KeySettings,
+    PromptSettings,
+    RecipientSettings,
+    RoutingSettings,
+    Settings,
+    StorageSettings,
+)
+from zentrale.daemon import Daemon
+from zentrale.db.calls import CallStore
+from zentrale.db.models import Call, Recording, RecordingState
+from zentrale.prompts.manifest import load_manifest
+from zentrale.prompts.synthesize import synthesize
 from zentrale.sandbox import SandboxInstance, ensure_root
-from zentrale.sandbox.simulate import CustomerScript, place_call
-from zentrale.telephony.ari import AriClient
-from zentrale.telephony.welcome import CallReport, welcome_flow
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 
 Echo = Callable[[str], None]
+# Monday 10:00 in Antalya: every department of the example is open.
+OFFICE_HOURS = dt.datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Istanbul"))
+MANIFEST = Path("config/prompts.yaml")
 
 
 @dataclass(frozen=True)
 class DemoCaller:
-    """One simulated customer of the demo."""
+    """One simulated customer of the demo and what they do."""
 
     caller: str
-    did: str
+    story: str
     script: CustomerScript
 
 
 DEMO_CALLERS = (
-    # Digits after the 2.3 s consent notice, then speech that the recording keeps.
-    DemoCaller("+905551112233", "908502220000", CustomerScript(digits="1", digit_delay=3, talk=4)),
-    DemoCaller("+4915112345678", "908502220001", CustomerScript(digits="2", digit_delay=3, talk=3)),
-    DemoCaller("+905329876543", "908502220000", CustomerScript(digit_delay=3, talk=2)),
-    DemoCaller("+447700900123", "908502220002", CustomerScript(digits="3", digit_delay=3, talk=5)),
+    DemoCaller(
+        "+4915112345678",
+        "German mobile: menu in German, 1 = sales, answers the survey with 5",
+        CustomerScript(digits="1", digit_delay=2, talk=20, later_digits="5", then="wait"),
+    ),
+    DemoCaller(
+        "+905551112233",
+        "chooses Türkçe (2), support menu (2), technical problem (1)",
+        CustomerScript(digits="2w2w1", digit_delay=2, talk=20, later_digits="4", then="wait"),
+    ),
+    DemoCaller(
+        "+447700900123",
+        "English (3), billing (3), customer number, card number",
+        CustomerScript(digits="3w3w1234567#w4111111111111111", digit_delay=2, talk=20, then="wait"),
+    ),
+    DemoCaller("+908500001234", "a blocked number", CustomerScript(digit_delay=1, then="wait")),
 )
+AGENTS = ("1001", "1002", "1011", "1012", "1013", "1021")
+
+
+def demo_settings(settings: Settings, home: Path) -> Settings:
+    """Return SETTINGS with the demo's own state under HOME (database, recordings, keys)."""
+    return settings.model_copy(
+        update={
+            "state_dir": home,
+            "database": DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{home}/zentrale.db")),
+            "routing": RoutingSettings(file=settings.routing.file, history_dir=home / "history"),
+            "http": HttpSettings(host="127.0.0.1", port=0),
+            "prompts": PromptSettings(dir=home / "prompts"),
+            "storage": StorageSettings(kind="local", path=home / "recordings"),
+            "keys": KeySettings(
+                recipients=(
+                    RecipientSettings(
+                        provider="local", keyring_file=home / "keys" / "keyring.json"
+                    ),
+                )
+            ),
+        }
+    )
 
 
 async def run_demo(
-    settings: Settings, calls: int, echo: Echo, name: str = "demo"
-) -> list[CallReport]:
-    """Run CALLS simulated calls through a fresh sandbox NAME and print their story with ECHO."""
+    settings: Settings,
+    calls: int,
+    echo: Echo,
+    name: str = "demo",
+    at: dt.datetime | None = OFFICE_HOURS,
+) -> list[Call]:
+    """Run CALLS simulated calls through a fresh sandbox and the daemon; print their story."""
+    home = settings.state_dir / name
+    shutil.rmtree(home, ignore_errors=True)
+    demo = demo_settings(settings, home)
+    report = await asyncio.to_thread(synthesize, load_manifest(MANIFEST), demo.prompts.dir)
+    echo(
+        f"prompts spoken with espeak-ng: {len(report.made)} made, "
+        f"{len(report.skipped)} up to date ({demo.prompts.dir})"
+    )
     started = time.monotonic()
-    root = ensure_root(settings.sandbox.cache_dir)
+    root = await asyncio.to_thread(ensure_root, settings.sandbox.cache_dir)
     echo(f"sandbox root ready ({time.monotonic() - started:.1f} s): {root}")
     sandbox = SandboxInstance(root, name=name, app=settings.ari.app)
-    sandbox.start()
+    await asyncio.to_thread(sandbox.start)
     echo(
         f"Asterisk {sandbox.cli('core show version').split()[1]} up, ARI on {sandbox.ari.base_url}"
     )
     try:
-        return await _calls(sandbox, calls, echo)
+        return await _run(demo, sandbox, calls, echo, at)
     finally:
-        sandbox.stop()
+        await asyncio.to_thread(sandbox.stop)
         sandbox.remove()
         echo("sandbox stopped")
 
 
-async def _calls(sandbox: SandboxInstance, count: int, echo: Echo) -> list[CallReport]:
-    reports: list[CallReport] = []
-    done = asyncio.Event()
-
-    async def collect(report: CallReport) -> None:
-        reports.append(report)
-        if len(reports) == count:
-            done.set()
-
-    async with AriClient(sandbox.ari) as ari:
-        ari.on_new_channel(welcome_flow(collect))
-        await ari.wait_resynced(max_wait=10)
-        echo(f"zentrale connected as ARI app {sandbox.ari.app!r}; placing {count} calls")
-        for index in range(count):
-            caller = DEMO_CALLERS[index % len(DEMO_CALLERS)]
-            await place_call(
-                sandbox.ari, did=caller.did, caller=caller.caller, script=caller.script
+async def _run(
+    settings: Settings, sandbox: SandboxInstance, count: int, echo: Echo, at: dt.datetime | None
+) -> list[Call]:
+    clock = (lambda: at) if at is not None else None
+    async with Daemon.running(
+        settings, credentials=sandbox.ari, clock=clock, drain_seconds=5
+    ) as daemon:
+        await daemon.ari.wait_resynced(max_wait=10)
+        when = at.strftime("%A %H:%M %Z") if at else "now"
+        echo(
+            f"zentrale up: ARI app {daemon.ari.app!r}, rules {daemon.rules.current.version} "
+            f"({settings.routing.file}), routing clock {when}"
+        )
+        for agent in AGENTS:
+            await script_party(
+                sandbox.ari, "agent", agent, PartyScript(answer_after=1, talk=6, then="hangup")
             )
-        await asyncio.wait_for(done.wait(), timeout=30 + 10 * count)
-        for number, report in enumerate(reports, 1):
-            echo(await _describe(number, report, ari))
-    return reports
+        callers = [DEMO_CALLERS[index % len(DEMO_CALLERS)] for index in range(count)]
+        for caller in callers:
+            echo(f"calling in: {mask_number(caller.caller)} ({caller.story})")
+            await place_call(
+                sandbox.ari, did="902423100100", caller=caller.caller, script=caller.script
+            )
+        finished = await _all_finished(daemon, count, seconds=60 + 15 * count)
+        for number, call in enumerate(finished, 1):
+            echo(await _describe(number, call, daemon))
+        return finished
 
 
-async def _describe(number: int, report: CallReport, ari: AriClient) -> str:
-    answered = (
-        f"answered in {report.answered_after * 1000:.0f} ms"
-        if report.answered_after is not None
-        else "not answered"
-    )
-    lines = [
-        f"call {number}: {mask_number(report.caller)} -> {report.dialled}: {answered}",
-        "  " + ", ".join(report.steps) + f"; {report.ended_by}",
+async def _all_finished(daemon: Daemon, count: int, seconds: float) -> list[Call]:
+    async with asyncio.timeout(seconds):
+        while True:
+            await daemon.journal.flush()
+            async with daemon.db.read() as session:
+                calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
+                waiting = await session.scalar(
+                    select(func.count()).where(Recording.state == RecordingState.FINISHED)
+                )
+            ended = len([c for c in calls if c.ended_at is not None])
+            # Done when every call ended and the pipeline stored (or gave up on) every recording.
+            if ended >= count and not daemon.center.active and not waiting:
+                return calls
+            await asyncio.sleep(0.3)
+
+
+async def _describe(number: int, call: Call, daemon: Daemon) -> str:
+    events = await CallStore(daemon.db).events(call.id)
+    route = [
+        f"{e.kind}({_detail(e.detail)})" if _detail(e.detail) else str(e.kind)
+        for e in events
+        if e.kind in ("menu_entered", "digit", "queued", "agent_answered")
     ]
-    if report.recording:
-        audio = io.BytesIO()
-        size = await ari.recordings.download_stored_file(report.recording, audio)
-        audio.seek(0)
-        with wave.open(audio) as wav:
-            seconds = wav.getnframes() / wav.getframerate()
-        lines.append(f"  recorded {seconds:.1f} s of audio ({size // 1024} KiB WAV) in Asterisk")
+    async with daemon.db.read() as session:
+        recordings = list(
+            await session.scalars(select(Recording).where(Recording.call_id == call.id))
+        )
+    lines = [
+        f"call {number}: {mask_number(call.caller_number or '')} -> "
+        f"{call.dialled_number}: {call.outcome}"
+        + (f", {call.department}" if call.department else "")
+        + (f", agent {call.agent_name}" if call.agent_name else ""),
+        "  " + " > ".join(route),
+    ]
+    lines += [_recording(rec) for rec in recordings]
     return "\n".join(lines)
+
+
+def _recording(rec: Recording) -> str:
+    if rec.state != RecordingState.STORED:
+        return f"  recording {rec.asterisk_name}: {rec.state}"
+    seconds = f"{rec.duration_s:.1f} s" if rec.duration_s else "? s"
+    return (
+        f"  recording: {seconds} {rec.format}, {rec.object_size} bytes encrypted in "
+        f"{rec.storage_backend} storage ({rec.object_key})"
+    )
+
+
+def _detail(detail: dict[str, object]) -> str:
+    return ", ".join(
+        f"{key}={value}"
+        for key, value in detail.items()
+        if key in ("menu", "digits", "department", "agent", "survey", "answer")
+    )

@@ -1,37 +1,43 @@
-"""The README's main job: `zentrale demo` against a fresh sandbox Asterisk."""
+"""The README's main job: `zentrale demo` against a fresh sandbox Asterisk, end to end."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
 from zentrale.config.settings import Settings
+from zentrale.db.models import Outcome
 from zentrale.demo import run_demo
 from zentrale.sandbox import SandboxInstance, ensure_root
 
 
 @pytest.mark.asterisk
 @pytest.mark.asyncio
-async def test_demo_calls_are_answered_announced_and_recorded() -> None:
+async def test_demo_routes_connects_records_and_stores(tmp_path: Path) -> None:
     lines: list[str] = []
     name = f"demo-test-{os.getpid()}"
-    reports = await run_demo(Settings(), 3, lines.append, name=name)
+    calls = await run_demo(Settings(state_dir=tmp_path), 4, lines.append, name=name)
 
-    assert len(reports) == 3
-    by_caller = {report.caller: report for report in reports}
-    assert set(by_caller) == {"+905551112233", "+4915112345678", "+905329876543"}
-    assert by_caller["+905551112233"].digits == "1"
-    assert by_caller["+4915112345678"].digits == "2"
-    assert by_caller["+905329876543"].digits == ""
-    for report in reports:
-        assert report.answered_after is not None
-        assert report.consent_played
-        assert report.recording is not None
-        assert report.ended_by == "caller hung up"
+    by_caller = {call.caller_number: call for call in calls}
+    assert set(by_caller) == {"+4915112345678", "+905551112233", "+447700900123",
+                              "+908500001234"}
+    routed = {number: (call.department, call.outcome) for number, call in by_caller.items()}
+    assert routed == {
+        "+4915112345678": ("sales", Outcome.ANSWERED),
+        "+905551112233": ("support", Outcome.ANSWERED),
+        "+447700900123": ("billing", Outcome.ANSWERED),
+        "+908500001234": (None, Outcome.ANSWERED),  # the blocked number heard its message
+    }
+    assert by_caller["+4915112345678"].language == "de"  # German mobile rule
+    assert by_caller["+905551112233"].language == "tr"  # chose Türkçe
     text = "\n".join(lines)
+    assert "card_payment, digits=***" in text  # the sensitive card number never shown
+    assert "4111111111111111" not in text
     assert "+905551112233" not in text  # numbers are masked in what the demo prints
-    assert text.count("recorded ") == 3
+    assert "survey=after_call" in text
+    assert text.count("bytes encrypted in local storage") == 3
     assert "sandbox stopped" in text
     leftover = SandboxInstance(ensure_root(), name=name)
-    assert not leftover.home.exists()  # config, logs and plaintext recordings removed
+    assert not leftover.home.exists()  # config, logs and Asterisk's plaintext copies removed

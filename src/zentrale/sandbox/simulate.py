@@ -30,6 +30,8 @@ class CustomerScript:
     talk: int = 0
     then: Literal["hangup", "wait"] = "hangup"
     hangup_after: int | None = None
+    later_digits: str = ""
+    """DTMF to send after the speech (an after-call survey answer, say)."""
 
     def variables(self) -> dict[str, str]:
         """Return the channel variables that drive the sim-customer context."""
@@ -38,6 +40,7 @@ class CustomerScript:
             "SIM_DIGIT_DELAY": f"{self.digit_delay:g}",
             "SIM_TALK": str(self.talk),
             "SIM_THEN": self.then,
+            "SIM_LATER_DIGITS": self.later_digits,
         }
         if self.hangup_after is not None:
             found["SIM_HANGUP_AFTER"] = str(self.hangup_after)

@@ -183,12 +183,12 @@ class InboundCall:
     # -- queue and agents -----------------------------------------------------------------
     async def _queue(self, step: Queue) -> Next:
         services, department = self.services, step.config
+        self.outcome = Outcome.ABANDONED_IN_QUEUE
         services.journal.update(
             self.id, CallUpdate(department=step.name, language=step.state.language)
         )
         if department.recording and step.consent and not self.consent_played:
             await self._consent(step.consent, step.state.language)
-        self.outcome = Outcome.ABANDONED_IN_QUEUE
         services.journal.update(self.id, CallUpdate(queued_at=_now()))
         services.journal.event(self.id, EventKind.QUEUED, {"department": step.name})
         with contextlib.suppress(AriError):

@@ -327,8 +327,8 @@ class Dispatcher:
 
     def _forget_left(self, key: str) -> None:
         # A channel that only left the app (StasisEnd, e.g. sent back to the dialplan) may
-        # re-enter it. One that hung up stays gone: Asterisk 22 sends a second StasisStart
-        # for a hung-up channel after its StasisEnd, which must not start a new call.
+        # re-enter it. One that hung up stays gone: a dialplan whose h extension runs
+        # Stasis() again sends a second StasisStart for it, which must not start a new call.
         if self._gone.get(key) == "StasisEnd":
             del self._gone[key]
 
