@@ -180,7 +180,8 @@ async def _describe(number: int, call: Call, daemon: Daemon) -> str:
     route = [
         f"{e.kind}({_detail(e.detail)})" if _detail(e.detail) else str(e.kind)
         for e in events
-        if e.kind in ("menu_entered", "digit", "queued", "agent_answered")
+        if e.kind
+        in ("menu_entered", "digit", "queued", "agent_answered", "survey_answer", "message_played")
     ]
     async with daemon.db.read() as session:
         recordings = list(
@@ -211,5 +212,5 @@ def _detail(detail: dict[str, object]) -> str:
     return ", ".join(
         f"{key}={value}"
         for key, value in detail.items()
-        if key in ("menu", "digits", "department", "agent", "survey", "answer")
+        if key in ("menu", "digits", "department", "agent", "survey", "answer", "prompt")
     )

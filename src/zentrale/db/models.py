@@ -88,6 +88,10 @@ class EventKind(enum.StrEnum):
     RECORDING_RESUMED = "recording_resumed"
     RECORDING_FINISHED = "recording_finished"
     HANGUP = "hangup"
+    CONVERSATION_ENDED = "conversation_ended"
+    SURVEY_ANSWER = "survey_answer"
+    CALLBACK_REQUESTED = "callback_requested"
+    MESSAGE_PLAYED = "message_played"
 
 
 class RecordingState(enum.StrEnum):

@@ -304,6 +304,7 @@ class InboundCall:
         return result if isinstance(result, Transfer) else waits[first]
 
     async def _end_conversation(self, leg: Leg, wrap_up: float) -> None:
+        self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, {"agent": leg.endpoint})
         if self.conversation is not None:
             await self.conversation.close()
             self.conversation = None
@@ -326,6 +327,7 @@ class InboundCall:
     async def _play_and_hang_up(self, step: PlayAndHangup) -> Next:
         if any("closed" in why for why in step.reason):
             self.outcome = Outcome.CLOSED
+        self.services.journal.event(self.id, EventKind.MESSAGE_PLAYED, {"prompt": step.prompt})
         await self.call.play(self.services.media(step.sound), max_wait=120)
         if self.outcome is Outcome.ABANDONED_IN_MENU:
             self.outcome = Outcome.ANSWERED
@@ -399,7 +401,7 @@ class InboundCall:
             valid = entry.digits.isdigit() and 1 <= int(entry.digits) <= step.max_digit
             self.services.journal.event(
                 self.id,
-                EventKind.DIGIT,
+                EventKind.SURVEY_ANSWER,
                 {
                     "survey": step.name,
                     "question": number,
@@ -411,7 +413,9 @@ class InboundCall:
         return None
 
     async def _callback(self, step: OfferCallback) -> Next:
-        self.services.journal.event(self.id, EventKind.TRANSFER, {"callback": step.department})
+        self.services.journal.event(
+            self.id, EventKind.CALLBACK_REQUESTED, {"department": step.department}
+        )
         await self.call.play("sound:queue-thankyou", max_wait=30)
         return None
 
