@@ -1,0 +1,106 @@
+"""Assembly of the QA service: `routers(deps)`, `install(app, deps)` and the standalone app.
+
+The daemon mounts `routers(deps)` in its own app and calls `install(app, deps)` for the
+error shape and security headers; `zentrale api serve` builds `create_app(deps)`. Every
+router binds DEPS to the request first, so routes find their collaborators without globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from zentrale import __version__
+from zentrale.api import routes_admin, routes_auth, routes_recordings, routes_reviews
+from zentrale.api.deps import Deps
+from zentrale.api.edge import install_error_handlers
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    ),
+}
+
+meta = APIRouter(tags=["meta"])
+
+
+@meta.get("/api/openapi.json", name="openapi", include_in_schema=False)
+async def openapi(request: Request) -> dict[str, Any]:
+    """Return the OpenAPI document of the app serving this request."""
+    return request.app.openapi()  # type: ignore[no-any-return]
+
+
+@meta.get("/api/health", name="health")
+async def health() -> dict[str, str]:
+    """Say the service answers."""
+    return {"status": "ok"}
+
+
+def _binder(deps: Deps) -> Callable[[Request], Awaitable[None]]:
+    async def bind(request: Request) -> None:
+        request.state.qa = deps
+
+    return bind
+
+
+def routers(deps: Deps) -> list[APIRouter]:
+    """Return the API and web routers, each binding DEPS to its requests."""
+    from zentrale.web.pages import pages, public_pages
+
+    parts = [meta, routes_auth.public, routes_auth.router, routes_recordings.router,
+             routes_reviews.router, routes_admin.router, public_pages, pages]  # fmt: skip
+    bound = []
+    for part in parts:
+        outer = APIRouter(dependencies=[Depends(_binder(deps))])
+        outer.include_router(part)
+        bound.append(outer)
+    return bound
+
+
+def install(app: FastAPI, deps: Deps) -> None:
+    """Add the QA service's error handlers and security headers to APP."""
+    install_error_handlers(app)
+    app.add_middleware(SecurityHeaders)
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware adding SECURITY_HEADERS (it does not buffer streamed audio)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; add the headers to the response start."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for name, value in SECURITY_HEADERS.items():
+                    if name not in headers:
+                        headers[name] = value
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def create_app(deps: Deps) -> FastAPI:
+    """Build the standalone QA app (what `zentrale api serve` runs)."""
+    app = FastAPI(
+        title="zentrale QA API", version=__version__, openapi_url=None, docs_url=None,
+        redoc_url=None, description="Find, hear and score call recordings. See docs/api.md.",
+    )  # fmt: skip
+    for router in routers(deps):
+        app.include_router(router)
+    install(app, deps)
+    return app

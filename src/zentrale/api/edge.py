@@ -1,0 +1,76 @@
+"""The HTTP edge: every error becomes `{"error": {"code", "message"}}`, and nothing leaks.
+
+`ApiError`s keep their status and code; request validation becomes 422 `invalid-request`
+(listing the fields, never echoing values); HTTP errors of routing keep their status; any
+other exception is logged with its traceback and answered 500 `internal-error` without it.
+Unauthenticated web pages redirect to the sign-in form instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from zentrale.api.errors import ApiError, NotAuthenticated, RangeNotSatisfiable
+
+log = structlog.get_logger(__name__)
+
+_HTTP_CODES = {404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    """Return the one error shape."""
+    return {"error": {"code": code, "message": message, **extra}}
+
+
+def _is_page(request: Request) -> bool:
+    return not request.url.path.startswith("/api/") and request.method == "GET"
+
+
+async def on_api_error(request: Request, exc: Exception) -> Response:
+    """Answer an ApiError with its status and code."""
+    assert isinstance(exc, ApiError)
+    if isinstance(exc, NotAuthenticated) and _is_page(request):
+        return RedirectResponse("/login", status_code=303)
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(exc, RangeNotSatisfiable):
+        headers["Content-Range"] = f"bytes */{exc.size}"
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+
+
+async def on_validation_error(_request: Request, exc: Exception) -> Response:
+    """Answer malformed parameters with 422 and the fields at fault (values not echoed)."""
+    assert isinstance(exc, RequestValidationError)
+    fields = [".".join(str(part) for part in error["loc"]) for error in exc.errors()]
+    message = "invalid parameters: " + ", ".join(sorted(set(fields)))
+    return JSONResponse(error_body("invalid-request", message, fields=sorted(set(fields))), 422)
+
+
+async def on_http_error(_request: Request, exc: Exception) -> Response:
+    """Answer routing errors (404, 405) in the same shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, "http-error")
+    message = exc.detail if isinstance(exc.detail, str) else "request failed"
+    return JSONResponse(error_body(code, message), exc.status_code, headers=exc.headers)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    """Log the failure with its traceback; tell the client only that it failed."""
+    log.error("api.unexpected_error", path=request.url.path, method=request.method,
+              exc_info=exc)  # fmt: skip
+    return JSONResponse(error_body("internal-error", "internal error; it was logged"), 500)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers above on APP."""
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(Exception, on_unexpected)

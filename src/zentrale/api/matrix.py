@@ -1,0 +1,61 @@
+"""Who may call which route: the role matrix, by route name (documented in docs/qa.md).
+
+Every route of the QA service has an entry; `zentrale.api.auth.authorised` looks the route
+up on each request, and a route without an entry is refused for everyone. Department scope
+(what a role may see inside an allowed route) is in `zentrale.api.scope`.
+"""
+
+from __future__ import annotations
+
+from zentrale.api.models import Role
+
+ADMIN, SUPERVISOR, QA, AGENT = Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.AGENT
+EVERYONE = frozenset(Role)
+REVIEWERS = frozenset({ADMIN, SUPERVISOR, QA})
+PUBLIC: frozenset[Role] = frozenset()
+
+# Routes anyone may call without signing in.
+PUBLIC_ROUTES = frozenset(
+    {"auth.login", "openapi", "web.login_form", "web.login", "web.static", "health"}
+)
+
+MATRIX: dict[str, frozenset[Role]] = {
+    # API: the signed-in user
+    "auth.logout": EVERYONE,
+    "me.show": EVERYONE,
+    "me.tokens": EVERYONE,
+    "me.token_create": EVERYONE,
+    "me.token_revoke": EVERYONE,
+    # API: recordings (agents see only their own calls)
+    "recordings.search": EVERYONE,
+    "recordings.show": EVERYONE,
+    "recordings.audio": EVERYONE,
+    "recordings.download": REVIEWERS,
+    "recordings.waveform": EVERYONE,
+    # API: reviews
+    "scorecards.show": REVIEWERS,
+    "evaluations.list": EVERYONE,
+    "evaluations.create": REVIEWERS,
+    "evaluations.acknowledge": frozenset({AGENT}),
+    "comments.list": EVERYONE,
+    "comments.create": REVIEWERS,
+    "tags.add": REVIEWERS,
+    "tags.remove": REVIEWERS,
+    # API: administration
+    "audit.list": frozenset({ADMIN, SUPERVISOR}),
+    "users.list": frozenset({ADMIN}),
+    # Web pages
+    "web.logout": EVERYONE,
+    "web.recordings": EVERYONE,
+    "web.recording": EVERYONE,
+    "web.evaluate": REVIEWERS,
+    "web.comment": REVIEWERS,
+    "web.tag": REVIEWERS,
+    "web.acknowledge": frozenset({AGENT}),
+    "web.audit": frozenset({ADMIN, SUPERVISOR}),
+}
+
+
+def allowed(route: str, role: Role) -> bool:
+    """Tell whether ROLE may call ROUTE (unknown routes: no one)."""
+    return role in MATRIX.get(route, PUBLIC)

@@ -1,0 +1,58 @@
+"""Signing in and out: password check with rate limiting, session start, cookie, audit."""
+
+from __future__ import annotations
+
+from fastapi import Response
+
+from zentrale.api import audit
+from zentrale.api.deps import Deps
+from zentrale.api.errors import LoginFailed, TooManyAttempts
+from zentrale.api.models import User
+from zentrale.api.passwords import verify_password
+from zentrale.api.users import UserStore
+
+SESSION_COOKIE = "zentrale_session"
+
+
+async def sign_in(
+    deps: Deps, username: str, password: str, address: str | None
+) -> tuple[User, str, str]:
+    """Check the password and open a session; return (user, session id, CSRF token)."""
+    where = address or "unknown"
+    if not deps.limiter.allowed(username, where):
+        await _audit_failure(deps, username, address, "rate-limited")
+        raise TooManyAttempts("too many failed sign-ins; wait a minute")
+    users = UserStore(deps.db, deps.clock)
+    user = await users.by_name(username)
+    good = verify_password(user.password_hash if user else None, password)
+    if user is None or not good or user.disabled:
+        deps.limiter.failed(username, where)
+        await _audit_failure(deps, username, address, "bad-credentials")
+        raise LoginFailed("wrong user name or password")
+    deps.limiter.succeeded(username)
+    session_id, csrf = await users.open_session(user.id, deps.settings.api.session_hours, address)
+    actor = audit.Actor(user.id, user.username, address)
+    await audit.record(deps.db, actor, audit.Event("auth.login"), deps.clock())
+    return user, session_id, csrf
+
+
+async def _audit_failure(deps: Deps, username: str, address: str | None, why: str) -> None:
+    actor = audit.Actor(None, username[:64], address)
+    event = audit.Event("auth.login_failed", detail={"why": why})
+    await audit.record(deps.db, actor, event, deps.clock())
+
+
+def set_session_cookie(response: Response, deps: Deps, session_id: str) -> None:
+    """Put the session id in a Secure (if configured), HttpOnly, SameSite=Strict cookie."""
+    response.set_cookie(
+        SESSION_COOKIE, session_id, max_age=int(deps.settings.api.session_hours * 3600),
+        path="/", secure=deps.settings.api.cookie_secure, httponly=True, samesite="strict",
+    )  # fmt: skip
+
+
+def clear_session_cookie(response: Response, deps: Deps) -> None:
+    """Remove the session cookie from the browser."""
+    response.delete_cookie(
+        SESSION_COOKIE, path="/", secure=deps.settings.api.cookie_secure, httponly=True,
+        samesite="strict",
+    )  # fmt: skip

@@ -1,0 +1,1 @@
+"""The QA web pages: server-rendered Jinja2 templates with htmx and wavesurfer.js."""

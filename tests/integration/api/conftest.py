@@ -1,0 +1,267 @@
+"""Fixtures for the QA service tests: a migrated database (SQLite and PostgreSQL), encrypted
+recordings in two departments, one user per role, and the app in-process (httpx ASGI).
+
+PostgreSQL: 127.0.0.1:5432, trust auth, a fresh `zentrale_qa_<pid>_<n>` database per test
+(dropped afterwards); `ZENTRALE_TEST_POSTGRES` overrides the admin DSN.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+import io
+import itertools
+import math
+import os
+import struct
+import wave
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from zentrale.api import Deps, create_app
+from zentrale.api.models import Role
+from zentrale.api.scorecards import load_scorecards
+from zentrale.api.users import NewUser, UserStore
+from zentrale.config.settings import ApiSettings, Settings
+from zentrale.db import (
+    CallStore,
+    CallUpdate,
+    Database,
+    Direction,
+    EventKind,
+    FinishedRecording,
+    NewCall,
+    RecordingStore,
+    StoredRecording,
+    WrappedKey,
+)
+from zentrale.db.migrate import upgrade_engine
+from zentrale.recording import vault
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.storage.memory import MemoryStore
+
+T = TypeVar("T")
+ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+REPO = Path(__file__).resolve().parents[3]
+PASSWORD = "correct horse battery"
+_numbers = itertools.count(1)
+
+
+def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run COROUTINE on its own loop in a worker thread."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def _admin(sql: str) -> None:
+    connection = await asyncpg.connect(ADMIN_DSN)
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+def postgres_url(database: str) -> str:
+    """Return the asyncpg URL of DATABASE on the test server."""
+    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{database}"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: dt.datetime = START) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.now += dt.timedelta(seconds=seconds)
+
+
+def make_wav(seconds: float, rate: int = 8000, freq: float = 440.0) -> bytes:
+    """Return a mono 16-bit WAV file with a sine tone."""
+    frames = int(seconds * rate)
+    samples = b"".join(
+        struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
+        for i in range(frames)
+    )
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples)
+    return buffer.getvalue()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database on SQLite or PostgreSQL, removed after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'zentrale.db'}"
+        return
+    name = f"zentrale_qa_{os.getpid()}_{next(_numbers)}"
+    run_blocking(_admin(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_url(name)
+    finally:
+        run_blocking(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest_asyncio.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """A migrated database."""
+    database = Database.open(database_url)
+    try:
+        await upgrade_engine(database.engine)
+        yield database
+    finally:
+        await database.close()
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The service's clock."""
+    return FakeClock()
+
+
+@dataclass
+class World:
+    """What the fixtures put in the database, by name."""
+
+    recordings: dict[str, str] = field(default_factory=dict)
+    audio: dict[str, bytes] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+    user_ids: dict[str, str] = field(default_factory=dict)
+
+    def auth(self, user: str) -> dict[str, str]:
+        """Return the Authorization header of USER's token."""
+        return {"Authorization": f"Bearer {self.tokens[user]}"}
+
+
+USERS = {
+    "admin": (Role.ADMIN, (), None),
+    "super": (Role.SUPERVISOR, ("sales",), None),
+    "qa": (Role.QA, ("sales",), None),
+    "qa_support": (Role.QA, ("support",), None),
+    "agent": (Role.AGENT, ("sales",), "PJSIP/1001"),
+}
+
+CALLS = {
+    # name: (department, agent endpoint, direction, caller, seconds, minutes after START)
+    "sales1": ("sales", "PJSIP/1001", Direction.INBOUND, "+905551112233", 6.0, 0),
+    "sales2": ("sales", "PJSIP/1002", Direction.OUTBOUND, "+905559998877", 3.0, 10),
+    "support1": ("support", "PJSIP/2001", Direction.INBOUND, "+4930123456", 4.0, 20),
+}
+
+
+async def _store_recording(
+    db: Database, store: MemoryStore, keyring: Keyring, name: str, spec: tuple[Any, ...],
+    clock: FakeClock,
+) -> tuple[str, bytes]:  # fmt: skip
+    department, agent, direction, caller, seconds, minutes = spec
+    at = START + dt.timedelta(minutes=minutes)
+    calls, recordings = CallStore(db, clock), RecordingStore(db, clock)
+    await calls.create(NewCall(id=name, direction=direction, arrived_at=at, caller_number=caller))
+    await calls.update(name, CallUpdate(department=department, agent_endpoint=agent,
+                                        agent_name=f"Agent {agent[-4:]}"))  # fmt: skip
+    await calls.add_event(name, EventKind.RECORDING_STARTED, {}, at=at + dt.timedelta(seconds=5))
+    await calls.add_event(name, EventKind.DIGIT, {"survey": "after", "question": 1,
+                          "answer": 2 if name == "sales1" else 5}, at=at + dt.timedelta(seconds=9))  # fmt: skip
+    clock.now = at + dt.timedelta(seconds=10)
+    queued = await recordings.recording_finished(
+        FinishedRecording(call_id=name, asterisk_name=f"rec-{name}", format="wav",
+                          duration_s=seconds)  # fmt: skip
+    )
+    audio = make_wav(seconds)
+    sealed = vault.seal(store, [LocalKeyProvider(keyring)], queued.recording_id, [audio],
+                        object_key=f"2026/03/{queued.recording_id}", segment_size=4096)  # fmt: skip
+    data = sealed.to_json()
+    await recordings.mark_stored(queued.recording_id, StoredRecording(
+        plaintext_size=sealed.plaintext_size, object_size=sealed.object_size,
+        sha256_plain=hashlib.sha256(audio).hexdigest(), sha256_cipher="0" * 64,
+        storage_backend="memory", object_key=sealed.object_key,
+        wrapped_keys=[WrappedKey(k["key_id"], k["provider"], k["wrapped"])
+                      for k in data["wrapped_keys"]],
+        encryption_header={"format_version": 1, "segment_size": sealed.segment_size},
+        stored_at=clock.now, duration_s=seconds, waveform=bytes(range(0, 250, 5)),
+    ))  # fmt: skip
+    return queued.recording_id, audio
+
+
+async def build_world(db: Database, store: MemoryStore, keyring: Keyring, clock: FakeClock) -> World:
+    """Fill the database: three stored recordings, one user (and token) per role."""
+    world = World()
+    for name, spec in CALLS.items():
+        rid, audio = await _store_recording(db, store, keyring, name, spec, clock)
+        world.recordings[name], world.audio[name] = rid, audio
+    users = UserStore(db, clock)
+    for name, (role, departments, endpoint) in USERS.items():
+        user = await users.add(NewUser(name, name.title(), PASSWORD, role, departments, endpoint))
+        world.user_ids[name] = user.id
+        world.tokens[name] = (await users.issue_token(user.id, "tests", 30)).secret
+    return world
+
+
+@pytest.fixture
+def keyring() -> Keyring:
+    """The development keyring that wraps the test recordings."""
+    return Keyring.generate("test")
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    """The object store holding the encrypted recordings."""
+    return MemoryStore()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings: secure cookies (the client uses https://), 5 sign-in attempts a minute."""
+    return Settings(state_dir=tmp_path, api=ApiSettings(login_attempts_per_minute=5))
+
+
+@pytest_asyncio.fixture
+async def world(db: Database, store: MemoryStore, keyring: Keyring, clock: FakeClock) -> World:
+    """The filled database."""
+    return await build_world(db, store, keyring, clock)
+
+
+@pytest.fixture
+def deps(
+    db: Database, store: MemoryStore, keyring: Keyring, settings: Settings, clock: FakeClock
+) -> Deps:
+    """The QA service's collaborators."""
+    return Deps(
+        db=db, store=store, unwrappers=[LocalKeyProvider(keyring)], settings=settings,
+        scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
+        session_secret=b"test-secret", clock=clock,
+    )  # fmt: skip
+
+
+@pytest_asyncio.fixture
+async def client(deps: Deps, world: World) -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client talking to the app in-process (https, so secure cookies are sent)."""
+    transport = httpx.ASGITransport(app=create_app(deps), client=("10.0.0.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        yield http
+
+
+async def sign_in(client: httpx.AsyncClient, user: str) -> str:
+    """Sign USER in with the JSON login; return the session's CSRF token."""
+    response = await client.post("/api/auth/login", json={"username": user, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return str(response.json()["csrf_token"])
