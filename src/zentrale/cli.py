@@ -102,6 +102,29 @@ def demo(obj: Context, calls: int, now: bool) -> None:
     )
 
 
+@main.command()
+@click.option(
+    "--drain-seconds",
+    type=click.FloatRange(0, 3600),
+    default=60.0,
+    show_default=True,
+    help="On SIGTERM, how long calls in progress may go on before the daemon stops.",
+)
+@click.pass_obj
+def run(obj: Context, drain_seconds: float) -> None:
+    """Run the daemon: ARI call flows, recording pipeline and HTTP server (SIGTERM drains)."""
+    from zentrale.service import serve
+
+    settings = obj.settings()
+    try:
+        settings.ari.secret()
+        asyncio.run(serve(settings, drain_seconds))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    except asyncio.CancelledError:
+        sys.exit(1)
+
+
 @main.group()
 def config() -> None:
     """Check and show settings."""

@@ -26,6 +26,8 @@ from zentrale.telephony.outbound import OutboundCall, OutboundResult
 log = structlog.get_logger(__name__)
 
 OUR_LEGS = ("agent", "dialled", "outbound")
+FALLBACK = "zentrale-fallback"
+"""Dialplan context that answers callers zentrale does not take (see extensions.conf)."""
 
 
 class CallNotActiveError(LookupError):
@@ -54,9 +56,15 @@ class CallCenter:
         kind = call.args[0] if call.args else ""
         if kind in OUR_LEGS:
             return  # rung by us: the ringer follows it
-        if kind != "inbound" or not self.accepting:
-            log.warning("call.refused", kind=kind or "(none)", accepting=self.accepting)
-            await call.hangup("congestion" if not self.accepting else "normal")
+        if kind != "inbound":
+            log.warning("call.refused", kind=kind or "(none)")
+            await call.hangup()
+            return
+        if not self.accepting:
+            # Draining: the dialplan's fallback takes the caller, as when no daemon runs.
+            log.info("call.sent_to_fallback", channel_id=call.id)
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.continue_in_dialplan(call.id, FALLBACK)
             return
         await self._run_inbound(call)
 

@@ -120,6 +120,17 @@ class Channels(Resource):
         """Stop music on hold."""
         await self._rest.request("DELETE", f"channels/{seg(channel_id)}/moh")
 
+    async def continue_in_dialplan(
+        self, channel_id: str, context: str, extension: str = "s", priority: int = 1
+    ) -> None:
+        """Send the channel out of Stasis, on to CONTEXT,EXTENSION,PRIORITY of the dialplan."""
+        params: dict[str, str | int] = {
+            "context": context,
+            "extension": extension,
+            "priority": priority,
+        }
+        await self._post(channel_id, "continue", params=params, idempotent=False)
+
     async def send_dtmf(self, channel_id: str, dtmf: str, *, between_ms: int | None = None) -> None:
         """Send DTMF digits to the channel."""
         params = {"dtmf": dtmf, "between": between_ms}

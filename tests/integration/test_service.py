@@ -1,0 +1,172 @@
+"""`zentrale run` as a real process against the sandbox: SIGTERM drains, SIGHUP reloads."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from zentrale.db.models import Call, Outcome, Recording
+from zentrale.db.session import Database
+from zentrale.sandbox import SandboxInstance
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+
+RULES = """
+version: 1
+timezone: Europe/Istanbul
+languages: {available: [en], default: en, fallback: en}
+prompts:
+  menu: sound:hello-world
+  bye: sound:vm-goodbye
+announcements: {}
+departments:
+  sales:
+    agents: [{endpoint: "Local/S1@sim-agent/n", name: Sam}]
+    ring_timeout: 5s
+    max_wait: 30s
+    on_max_wait: {play_and_hangup: bye}
+    recording: true
+menus:
+  main:
+    prompt: menu
+    options: {"1": {department: sales}}
+    timeout: 5s
+    on_invalid: {play_and_hangup: bye}
+    on_timeout: {play_and_hangup: bye}
+entry_rules:
+  - {name: everyone, action: {menu: main}}
+"""
+
+
+class Service:
+    """A `zentrale run` process and what it wrote."""
+
+    def __init__(self, process: subprocess.Popen[bytes], home: Path, log: Path) -> None:
+        self.process, self.home, self.log = process, home, log
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    async def calls(self) -> list[tuple[Call, list[Recording]]]:
+        async with Database.open(f"sqlite+aiosqlite:///{self.home}/z.db") as db, \
+                db.read() as session:  # fmt: skip
+            calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
+            found = []
+            for call in calls:
+                query = select(Recording).where(Recording.call_id == call.id)
+                found.append((call, list(await session.scalars(query))))
+            return found
+
+
+async def _poll(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
+    for _ in range(int(seconds * 10)):
+        if await check():
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+@pytest_asyncio.fixture
+async def service(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Service]:
+    creds = asterisk.ari
+    (tmp_path / "ari-password").write_text(creds.password.get_secret_value())
+    (tmp_path / "routing.yaml").write_text(RULES)
+    (tmp_path / "zentrale.yaml").write_text(f"""
+state_dir: {tmp_path}
+ari: {{url: "{creds.base_url}", password_file: "{tmp_path}/ari-password", app: {creds.app}}}
+routing: {{file: "{tmp_path}/routing.yaml", history_dir: "{tmp_path}/history"}}
+database: {{url: "sqlite+aiosqlite:///{tmp_path}/z.db"}}
+http: {{port: 0}}
+prompts: {{dir: "{tmp_path}/prompts"}}
+recording: {{temp_dir: "{tmp_path}/tmp", format: wav}}
+storage: {{path: "{tmp_path}/recordings"}}
+keys: {{recipients: [{{provider: local, keyring_file: "{tmp_path}/keyring.json"}}]}}
+""")
+    log = tmp_path / "service.log"
+    zentrale = Path(sys.executable).parent / "zentrale"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived process we signal and wait on
+            [
+                str(zentrale),
+                "--config",
+                str(tmp_path / "zentrale.yaml"),
+                "--log-format",
+                "json",
+                "run",
+                "--drain-seconds",
+                "30",
+            ],
+            stdout=out,
+            stderr=out,
+            env={**os.environ, "ZENTRALE_CONFIG": ""},
+        )
+    auth = (creds.username, creds.password.get_secret_value())
+    async with httpx.AsyncClient(base_url=creds.base_url, auth=auth) as http:
+
+        async def registered() -> bool:
+            return (await http.get(f"/applications/{creds.app}")).status_code == 200
+
+        assert await _poll(registered, 30), log.read_text()
+    try:
+        yield Service(process, tmp_path, log)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+async def test_sigterm_lets_the_call_finish_and_sends_new_callers_to_the_fallback(
+    asterisk: SandboxInstance, service: Service
+) -> None:
+    creds = asterisk.ari
+    await script_party(creds, "agent", "S1", PartyScript(answer_after=0.5, talk=5, then="hangup"))
+    await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
+    auth = (creds.username, creds.password.get_secret_value())
+    async with httpx.AsyncClient(base_url=creds.base_url, auth=auth) as http:
+
+        async def connected() -> bool:
+            return any(len(b["channels"]) == 2 for b in (await http.get("/bridges")).json())
+
+        assert await _poll(connected, 20), service.text()
+        service.process.send_signal(signal.SIGTERM)
+        await asyncio.sleep(0.5)
+        late = await place_call(creds, script=CustomerScript(then="wait"))
+
+        async def late_gone() -> bool:
+            reply = await http.get(f"/channels/{late.customer_channel_id}")
+            return reply.status_code == 404
+
+        assert await _poll(late_gone, 15)  # the fallback message played, then hung up
+        assert await asyncio.to_thread(service.process.wait, 40) == 0
+        assert (await http.get("/channels")).json() == []
+    text = service.text()
+    assert "service.draining" in text
+    assert "call.sent_to_fallback" in text
+    ((call, recordings),) = await service.calls()  # the late caller never became a call
+    assert call.outcome == Outcome.ANSWERED
+    assert call.ended_at is not None
+    assert len(recordings) == 1
+
+
+async def test_sighup_reloads_the_routing_rules(service: Service) -> None:
+    changed = RULES.replace("max_wait: 30s", "max_wait: 45s")
+    (service.home / "routing.yaml").write_text(changed)
+    service.process.send_signal(signal.SIGHUP)
+
+    async def reloaded() -> bool:
+        return "service.reload" in service.text() and service.text().count("routing.applied") >= 2
+
+    assert await _poll(reloaded, 15), service.text()
+    service.process.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(service.process.wait, 30) == 0
