@@ -1,0 +1,179 @@
+"""Ring strategies, the agent board and queue order, with a fake ringer instead of Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from zentrale.routing.schema import Department
+from zentrale.telephony.agents import AgentState, AgentView, ring_waves
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.queueing import Queues
+from zentrale.telephony.ringing import Leg, RingResult
+
+
+def view(endpoint: str, idle_since: float = 0.0) -> AgentView:
+    return AgentView(endpoint, endpoint, AgentState.IDLE, idle_since)
+
+
+AGENTS = [view("a", 30.0), view("b", 10.0), view("c", 20.0)]
+
+
+def names(waves: list[list[AgentView]]) -> list[list[str]]:
+    return [[agent.endpoint for agent in wave] for wave in waves]
+
+
+def test_ring_all_is_one_wave() -> None:
+    assert names(ring_waves("ring_all", AGENTS)) == [["a", "b", "c"]]
+
+
+def test_in_order_keeps_the_department_order() -> None:
+    assert names(ring_waves("in_order", AGENTS)) == [["a"], ["b"], ["c"]]
+
+
+def test_longest_idle_first() -> None:
+    assert names(ring_waves("longest_idle", AGENTS)) == [["b"], ["c"], ["a"]]
+
+
+def test_round_robin_starts_after_the_last_who_answered() -> None:
+    assert names(ring_waves("round_robin", AGENTS, last_answered="b")) == [["c"], ["a"], ["b"]]
+    assert names(ring_waves("round_robin", AGENTS, last_answered="c")) == [["a"], ["b"], ["c"]]
+    assert names(ring_waves("round_robin", AGENTS)) == [["a"], ["b"], ["c"]]
+
+
+def test_random_is_a_permutation_and_varies() -> None:
+    orders = {
+        tuple(wave[0] for wave in names(ring_waves("random", AGENTS, rng=random.Random(seed))))
+        for seed in range(20)
+    }
+    assert all(sorted(order) == ["a", "b", "c"] for order in orders)
+    assert len(orders) > 1
+
+
+def test_no_free_agents_means_no_waves() -> None:
+    assert ring_waves("ring_all", []) == []
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_board_states_reservation_wrap_up_and_pause() -> None:
+    clock = FakeClock()
+    board = AgentBoard(clock)
+    board.know([("a", "Ayşe"), ("b", "Jonas")])
+    assert [v.endpoint for v in board.free(["a", "b"])] == ["a", "b"]
+    assert board.reserve("a")
+    assert not board.reserve("a")  # already ringing for another caller
+    board.connected("a", "sales")
+    assert board.last_answered["sales"] == "a"
+    board.finished("a", wrap_up=30)
+    assert [v.endpoint for v in board.free(["a", "b"])] == ["b"]
+    clock.now += 31
+    assert [v.endpoint for v in board.free(["a", "b"])] == ["a", "b"]
+    board.pause("b", True)
+    assert board.view("b").state is AgentState.PAUSED
+    board.set_online("a", False)
+    assert board.free(["a", "b"]) == []
+
+
+def department(strategy: str, *endpoints: str) -> Department:
+    return Department.model_validate(
+        {
+            "agents": [{"endpoint": f"PJSIP/{e}", "name": e} for e in endpoints],
+            "strategy": strategy,
+            "ring_timeout": "2s",
+            "max_wait": "10s",
+            "on_max_wait": {"play_and_hangup": "bye"},
+        }
+    )
+
+
+class FakeRinger:
+    """Answers per endpoint as told; records who was rung, in order."""
+
+    def __init__(self, answers: dict[str, RingResult], delay: float = 0.01) -> None:
+        self.answers, self.delay, self.rung = answers, delay, []  # type: ignore[var-annotated]
+
+    async def __call__(self, agent: AgentView) -> Leg:
+        self.rung.append(agent.endpoint.removeprefix("PJSIP/"))
+        await asyncio.sleep(self.delay)
+        name = agent.endpoint.removeprefix("PJSIP/")
+        return Leg(f"leg-{name}", agent.endpoint, self.answers[name])
+
+
+async def _nothing(*_: object) -> None:
+    return None
+
+
+@pytest.mark.asyncio
+async def test_hunt_skips_agents_who_do_not_answer() -> None:
+    board = AgentBoard()
+    board.know([("PJSIP/a", "a"), ("PJSIP/b", "b")])
+    queues = Queues(board)
+    ticket = queues.join("call-1", "sales", priority=0)
+    ring = FakeRinger({"a": RingResult.NO_ANSWER, "b": RingResult.ANSWERED})
+    leg = await queues.hunt(
+        ticket, department("in_order", "a", "b"), ring, _nothing, _nothing, max_wait=5
+    )
+    assert leg is not None
+    assert leg.endpoint == "PJSIP/b"
+    assert ring.rung == ["a", "b"]
+    assert board.view("PJSIP/b").state is AgentState.ON_CALL
+    assert board.view("PJSIP/a").state is AgentState.IDLE
+
+
+@pytest.mark.asyncio
+async def test_hunt_gives_up_after_max_wait() -> None:
+    board = AgentBoard()
+    board.know([("PJSIP/a", "a")])
+    queues = Queues(board)
+    ticket = queues.join("call-1", "sales", priority=0)
+    ring = FakeRinger({"a": RingResult.BUSY})
+    leg = await queues.hunt(
+        ticket, department("ring_all", "a"), ring, _nothing, _nothing, max_wait=0.3
+    )
+    assert leg is None
+    assert len(ring.rung) >= 2  # rung again once everyone free had been tried
+    assert board.view("PJSIP/a").state is AgentState.IDLE
+
+
+@pytest.mark.asyncio
+async def test_ring_all_second_answer_is_dropped() -> None:
+    board = AgentBoard()
+    board.know([("PJSIP/a", "a"), ("PJSIP/b", "b")])
+    queues = Queues(board)
+    ticket = queues.join("call-1", "sales", priority=0)
+    dropped: list[str] = []
+
+    async def drop(leg: Leg) -> None:
+        dropped.append(leg.endpoint)
+
+    ring = FakeRinger({"a": RingResult.ANSWERED, "b": RingResult.ANSWERED}, delay=0)
+    leg = await queues.hunt(
+        ticket, department("ring_all", "a", "b"), ring, _nothing, drop, max_wait=5
+    )
+    assert leg is not None
+    assert dropped == ["PJSIP/b" if leg.endpoint == "PJSIP/a" else "PJSIP/a"]
+    assert board.view(dropped[0]).state is AgentState.IDLE
+
+
+def test_priority_then_arrival_orders_the_queue() -> None:
+    queues = Queues(AgentBoard())
+    first = queues.join("1", "sales", priority=0)
+    second = queues.join("2", "sales", priority=0)
+    vip = queues.join("3", "sales", priority=5)
+    assert [t.call_id for t in queues.waiting("sales")] == ["3", "1", "2"]
+    assert queues.may_ring(vip)
+    assert not queues.may_ring(first)  # the VIP ahead is not ringing anyone yet
+    vip.ringing = True
+    assert queues.may_ring(first)
+    assert not queues.may_ring(second)
+    queues.leave(vip)
+    assert queues.position(first) == 0
