@@ -309,3 +309,35 @@ def test_state_keeps_the_rules_it_started_with() -> None:
     assert isinstance(step, PlayAndHangup)
     assert step.sound == "sound:vm-goodbye"
     assert step.state.rules is old
+
+
+def test_entry_rule_priority_is_carried_to_the_queue() -> None:
+    vip = RULES.replace(
+        '  - name: vip line\n    match: {did: ["+902420000100"]}\n',
+        '  - name: vip line\n    match: {did: ["+902420000100"]}\n    priority: 7\n',
+    )
+    rules = load(
+        BASE.replace("  - name: everyone\n", vip)
+        + "surveys:\n  feedback: {questions: [welcome], max_digit: 3}\n"
+    )
+    step = start(rules, facts(dialled="+902420000100"))
+    assert isinstance(step, Queue)
+    assert step.state.priority == 7
+    assert start(rules, facts()).state.priority == 0
+
+
+def test_transfer_moves_a_call_to_another_department_or_number(rules: Rules) -> None:
+    from zentrale.routing.engine import transfer
+
+    queued = on_digits(start(rules, facts()).state, "1")
+    assert isinstance(queued, Queue)
+    moved = transfer(queued.state, "dial", "+4930123")
+    assert isinstance(moved, Dial)
+    assert moved.number == "+4930123"
+    assert moved.reason[-2] == "transferred to dial: +4930123"
+    back = transfer(queued.state, "menu", "main")
+    assert only(back) == ("menu", "main")
+    with pytest.raises(ValueError, match="no department named 'nowhere'"):
+        transfer(queued.state, "department", "nowhere")
+    with pytest.raises(ValueError, match="not voicemail"):
+        transfer(queued.state, "voicemail", "x")
