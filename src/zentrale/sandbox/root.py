@@ -40,8 +40,8 @@ APT_OPTIONS = ("-o", "Acquire::Check-Valid-Until=false", "-o", "Acquire::Retries
 
 HOW_TO_GET_IT = (
     "The sandbox needs root, debootstrap (apt-get install debootstrap) and access to a Debian "
-    "mirror for its first build. On other systems run Asterisk with docker compose instead: "
-    "see docker/README.md, then point ari.url in your settings at it."
+    "mirror for its first build. Elsewhere, run an Asterisk 20 or newer with the repository's "
+    "configuration (docs/operator.md, 'Your own Asterisk') and point ari.url at it."
 )
 
 
