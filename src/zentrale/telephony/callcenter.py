@@ -22,6 +22,7 @@ from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.context import Services
 from zentrale.telephony.inbound import InboundCall, Transfer
 from zentrale.telephony.outbound import OutboundCall, OutboundResult
+from zentrale.telephony.presence import Presence
 
 log = structlog.get_logger(__name__)
 
@@ -40,10 +41,15 @@ class CallCenter:
     def __init__(self, services: Services, rules: Callable[[], Rules]) -> None:
         self.services = services
         self._rules = rules
+        self.presence = Presence(services.ari, services.queues.board)
         self.active: dict[str, InboundCall] = {}
         self.accepting = True
         self._outbound: set[asyncio.Task[None]] = set()
         self._quiet = asyncio.Event()
+
+    def _agent_endpoints(self) -> list[str]:
+        departments = self._rules().document.departments.values()
+        return [agent.endpoint for department in departments for agent in department.agents]
 
     def know_agents(self, rules: Rules) -> None:
         """Put every agent of RULES on the board (so they can be paused before a call)."""
@@ -105,6 +111,8 @@ class CallCenter:
 
         Conversations already bridged are left talking; they end when either side hangs up.
         """
+        with contextlib.suppress(AriError):
+            await self.presence.refresh(self._agent_endpoints())
         followed = {inbound.call.id for inbound in self.active.values()}
         talking = {
             member for bridge in bridges if len(bridge.channels) > 1 for member in bridge.channels

@@ -84,6 +84,14 @@ departments:
     wrap_up: 1s
     recording: false
     survey: quick
+  mixed:
+    agents:
+      - {endpoint: "PJSIP/9001", name: Offline}
+      - {endpoint: "Local/D1@sim-agent/n", name: Derya}
+    strategy: in_order
+    ring_timeout: 4s
+    max_wait: 20s
+    on_max_wait: {play_and_hangup: bye}
 menus:
   main:
     prompt: menu
@@ -91,6 +99,7 @@ menus:
       "1": {department: sales}
       "2": {department: support}
       "3": {department: solo}
+      "4": {department: mixed}
     timeout: 3s
     retries: 1
     invalid_prompt: invalid

@@ -183,3 +183,17 @@ async def test_transfer_of_a_call_not_connected_is_refused(flows) -> None:  # ty
 
     with pytest.raises(CallNotActiveError):
         await flows.daemon.center.transfer("no-such-call", "department", "support")
+
+
+async def test_agent_whose_phone_is_offline_is_not_rung(flows) -> None:  # type: ignore[no-untyped-def]
+    from zentrale.telephony.agents import AgentState
+
+    board = flows.daemon.board
+    assert board.view("PJSIP/9001").state is AgentState.OFFLINE  # Asterisk: never registered
+    await flows.agent("D1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
+    await flows.call(CustomerScript(digits="4", digit_delay=0.5, then="wait", hangup_after=20))
+    (call,) = await flows.finished_calls(1)
+    assert call.agent_endpoint == "Local/D1@sim-agent/n"
+    rung = [e.detail["agent"] for e in await flows.events(call.id) if e.kind == "agent_rung"]
+    assert rung == ["Local/D1@sim-agent/n"]
+    assert await flows.asterisk_empty()
