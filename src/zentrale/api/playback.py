@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+import structlog
+
 from zentrale.api.errors import (
     RangeNotSatisfiable,
     RecordingNotFound,
@@ -22,7 +24,14 @@ from zentrale.api.errors import (
 from zentrale.db.models import Recording, RecordingState
 from zentrale.recording import envelope, vault
 from zentrale.recording.keys.base import KeyProviderError, KeyServiceUnavailable, KeyUnwrapper
-from zentrale.recording.storage.base import ObjectNotFound, ObjectStore, StorageUnavailable
+from zentrale.recording.storage.base import (
+    ObjectNotFound,
+    ObjectStore,
+    StorageUnavailable,
+    primed,
+)
+
+log = structlog.get_logger(__name__)
 
 CONTENT_TYPES = {
     "opus": "audio/ogg; codecs=opus",
@@ -111,14 +120,25 @@ async def open_plaintext(
     """Unwrap the key and start reading; translate storage and key errors for the client."""
     start, end = (wanted.start, wanted.end) if wanted else (0, None)
     try:
-        chunks = await asyncio.to_thread(vault.read_range, store, sealed, unwrappers, start, end)
+        chunks = await asyncio.to_thread(_first_read, store, unwrappers, sealed, start, end)
     except ObjectNotFound:
         raise RecordingNotFound("the recording's stored object is missing") from None
     except (StorageUnavailable, KeyServiceUnavailable):
         raise ServiceUnavailable("storage or the key service is unreachable; retry") from None
     except KeyProviderError:
         raise RecordingUnavailable("no key at hand opens this recording") from None
+    except envelope.EnvelopeError:
+        log.error("playback.tampered_object", recording_id=sealed.recording_id)
+        raise RecordingUnavailable("the stored audio failed its integrity check") from None
     return coalesce(chunks, _CHUNK)
+
+
+def _first_read(
+    store: ObjectStore, unwrappers: Sequence[KeyUnwrapper], sealed: vault.SealedRecording,
+    start: int, end: int | None,
+) -> Iterator[bytes]:  # fmt: skip
+    # Read the first piece now, so a missing object or bad key fails before the headers go out.
+    return primed(vault.read_range(store, sealed, unwrappers, start, end))
 
 
 def coalesce(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:

@@ -179,12 +179,13 @@ async def _store_recording(
     await calls.update(name, CallUpdate(department=department, agent_endpoint=agent,
                                         agent_name=f"Agent {agent[-4:]}"))  # fmt: skip
     await calls.add_event(name, EventKind.RECORDING_STARTED, {}, at=at + dt.timedelta(seconds=5))
-    await calls.add_event(name, EventKind.DIGIT, {"survey": "after", "question": 1,
-                          "answer": 2 if name == "sales1" else 5}, at=at + dt.timedelta(seconds=9))  # fmt: skip
+    survey = {"survey": "after", "question": 1, "answer": 2 if name == "sales1" else 5}
+    await calls.add_event(name, EventKind.DIGIT, survey, at=at + dt.timedelta(seconds=9))
     clock.now = at + dt.timedelta(seconds=10)
     queued = await recordings.recording_finished(
-        FinishedRecording(call_id=name, asterisk_name=f"rec-{name}", format="wav",
-                          duration_s=seconds)  # fmt: skip
+        FinishedRecording(
+            call_id=name, asterisk_name=f"rec-{name}", format="wav", duration_s=seconds
+        )
     )
     audio = make_wav(seconds)
     sealed = vault.seal(store, [LocalKeyProvider(keyring)], queued.recording_id, [audio],
@@ -202,7 +203,9 @@ async def _store_recording(
     return queued.recording_id, audio
 
 
-async def build_world(db: Database, store: MemoryStore, keyring: Keyring, clock: FakeClock) -> World:
+async def build_world(
+    db: Database, store: MemoryStore, keyring: Keyring, clock: FakeClock
+) -> World:
     """Fill the database: three stored recordings, one user (and token) per role."""
     world = World()
     for name, spec in CALLS.items():

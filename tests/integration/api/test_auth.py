@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from .conftest import PASSWORD, FakeClock, World, sign_in
 
 pytestmark = pytest.mark.asyncio
@@ -15,9 +16,13 @@ async def test_login_sets_a_secure_httponly_strict_cookie_and_me_answers(
     response = await client.post("/api/auth/login", json={"username": "qa", "password": PASSWORD})
     assert response.status_code == 200
     cookie = response.headers["set-cookie"].lower()
-    assert "httponly" in cookie and "secure" in cookie and "samesite=strict" in cookie
+    assert "httponly" in cookie
+    assert "secure" in cookie
+    assert "samesite=strict" in cookie
     me = (await client.get("/api/me")).json()
-    assert me["username"] == "qa" and me["role"] == "qa" and me["departments"] == ["sales"]
+    assert me["username"] == "qa"
+    assert me["role"] == "qa"
+    assert me["departments"] == ["sales"]
     assert me["csrf_token"] == response.json()["csrf_token"]
 
 
@@ -62,7 +67,8 @@ async def test_cookie_changes_need_the_csrf_token(client: httpx.AsyncClient, wor
     wrong = await client.put(url, headers={"X-CSRF-Token": "x" + csrf[1:]})
     assert wrong.status_code == 403
     accepted = await client.put(url, headers={"X-CSRF-Token": csrf})
-    assert accepted.status_code == 200 and accepted.json()["tags"] == ["callback"]
+    assert accepted.status_code == 200
+    assert accepted.json()["tags"] == ["callback"]
 
 
 async def test_bearer_tokens_need_no_csrf(client: httpx.AsyncClient, world: World) -> None:
@@ -85,7 +91,9 @@ async def test_tampered_or_unknown_session_cookie_is_refused(
 async def test_logout_ends_the_session(client: httpx.AsyncClient) -> None:
     csrf = await sign_in(client, "qa")
     session = client.cookies["zentrale_session"]
-    assert (await client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})).status_code == 204
+    assert (
+        await client.post("/api/auth/logout", headers={"X-CSRF-Token": csrf})
+    ).status_code == 204
     client.cookies.clear()
     client.cookies.set("zentrale_session", session)
     response = await client.get("/api/me")
