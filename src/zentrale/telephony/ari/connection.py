@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
 
 from zentrale.telephony.ari.config import AriOptions, CredentialsLike, events_url
 from zentrale.telephony.ari.errors import ApplicationReplacedError
@@ -109,8 +109,15 @@ class EventConnection:
     async def _read(self, ws: ClientConnection) -> None:
         on_event = self._on_event
         perf = time.perf_counter
-        loads = json.loads
-        async for frame in ws:
+        loads = orjson.loads
+        recv = ws.recv
+        while True:
+            # Bytes straight to orjson: it validates UTF-8 itself, so websockets' own decode
+            # step is skipped (about a third of the reader's time at high event rates).
+            try:
+                frame = await recv(decode=False)
+            except ConnectionClosedOK:
+                return  # a clean close ends the reader like the end of iteration did
             received = perf()
             try:
                 raw = loads(frame)
