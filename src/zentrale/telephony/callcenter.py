@@ -26,7 +26,7 @@ from zentrale.telephony.presence import Presence
 
 log = structlog.get_logger(__name__)
 
-OUR_LEGS = ("agent", "dialled", "outbound")
+OUR_LEGS = ("agent", "dialled", "outbound", "snoop")
 FALLBACK = "zentrale-fallback"
 """Dialplan context that answers callers zentrale does not take (see extensions.conf)."""
 

@@ -22,7 +22,6 @@ from zentrale.db.models import EventKind
 from zentrale.db.recordings import FinishedRecording
 from zentrale.telephony.ari import AriClient, AriError, Subscription
 from zentrale.telephony.ari.events import RecordingFailed, RecordingFinished, StasisStart
-from zentrale.telephony.ari.rest import seg
 from zentrale.telephony.journal import Journal
 
 log = structlog.get_logger(__name__)
@@ -98,11 +97,9 @@ class Conversation:
     async def _record_party(self, name: str, channel_id: str) -> None:
         snoop_id = f"snoop-{name}"
         with self.ari.subscribe(f"channel:{snoop_id}", lambda e: isinstance(e, StasisStart)) as s:
-            # ARI's client has no appArgs for snoops yet; the call centre needs them to tell
-            # our snoop channels from calls.
-            params = {"app": self.ari.app, "spy": "in", "snoopId": snoop_id, "appArgs": SNOOP_ARGS}
-            await self.ari.rest.request(
-                "POST", f"channels/{seg(channel_id)}/snoop", params=params, idempotent=True
+            # The app args tell the call centre this channel is our snoop, not a call.
+            await self.ari.channels.snoop(
+                channel_id, self.ari.app, spy="in", snoop_id=snoop_id, app_args=SNOOP_ARGS
             )
             self._snoops.append(snoop_id)
             await s.get(5.0)  # recording needs the snoop channel inside Stasis

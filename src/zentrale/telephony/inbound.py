@@ -273,10 +273,16 @@ class InboundCall:
             await services.ari.channels.moh_stop(self.call.id)
         self.conversations += 1
         self.conversation = Conversation(
-            services.ari, services.journal, self.id, self.conversations
+            services.ari,
+            services.journal,
+            self.id,
+            self.conversations,
+            two_party=services.settings.recording.two_party,
         )
         try:
-            await self.conversation.open(self.call.id, leg.channel_id, record=department.recording)
+            await self.conversation.open(
+                self.call.id, leg.channel_id, record=department.recording, customer=self.call.id
+            )
             ended = await self._talk(leg.channel_id)
         finally:
             await self._end_conversation(leg, department.wrap_up)
@@ -377,7 +383,11 @@ class InboundCall:
         self.outcome = Outcome.ANSWERED
         self.conversations += 1
         self.conversation = Conversation(
-            services.ari, services.journal, self.id, self.conversations
+            services.ari,
+            services.journal,
+            self.id,
+            self.conversations,
+            two_party=services.settings.recording.two_party,
         )
         try:
             await self.conversation.open(self.call.id, leg.channel_id, record=False)

@@ -155,9 +155,20 @@ class OutboundCall:
                 self.id, CallUpdate(consent_version=notice, consent_language=language)
             )
             self.services.journal.event(self.id, EventKind.CONSENT_PLAYED, {"notice": notice})
-        conversation = Conversation(ari, self.services.journal, self.id, 1)
+        conversation = Conversation(
+            ari,
+            self.services.journal,
+            self.id,
+            1,
+            two_party=self.services.settings.recording.two_party,
+        )
         try:
-            await conversation.open(agent.channel_id, customer.channel_id, record=recorded)
+            await conversation.open(
+                agent.channel_id,
+                customer.channel_id,
+                record=recorded,
+                customer=customer.channel_id,
+            )
             gone = [
                 asyncio.create_task(_hangup(self.services, leg))
                 for leg in (agent.channel_id, customer.channel_id)

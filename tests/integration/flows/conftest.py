@@ -181,9 +181,15 @@ def flows_clock() -> dt.datetime:
     return MONDAY_10
 
 
+@pytest.fixture
+def flows_two_party() -> bool:
+    """Whether conversations are recorded per party; override in a test module."""
+    return False
+
+
 @pytest_asyncio.fixture
 async def flows(
-    asterisk: SandboxInstance, tmp_path: Path, flows_clock: dt.datetime
+    asterisk: SandboxInstance, tmp_path: Path, flows_clock: dt.datetime, flows_two_party: bool
 ) -> AsyncIterator[Flows]:
     now = flows_clock
     rules = tmp_path / "routing.yaml"
@@ -195,7 +201,7 @@ async def flows(
         http=HttpSettings(port=0),
         prompts=PromptSettings(dir=tmp_path / "prompts"),
         # The recording pipeline's files stay in the test's directory, not in ./var.
-        recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
+        recording=RecordingSettings(temp_dir=tmp_path / "tmp", two_party=flows_two_party),
         storage=StorageSettings(path=tmp_path / "recordings"),
         keys=KeySettings(
             recipients=(

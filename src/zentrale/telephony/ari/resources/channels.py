@@ -144,9 +144,16 @@ class Channels(Resource):
         spy: str = "none",
         whisper: str = "none",
         snoop_id: str | None = None,
+        app_args: str | None = None,
     ) -> Channel:
         """Create a snoop channel on ``channel_id`` (spy/whisper: none, in, out, both)."""
-        params = {"app": app, "spy": spy, "whisper": whisper, "snoopId": snoop_id}
+        params = {
+            "app": app,
+            "spy": spy,
+            "whisper": whisper,
+            "snoopId": snoop_id,
+            "appArgs": app_args,
+        }
         path = f"channels/{seg(channel_id)}/snoop"
         data = await self._rest.request("POST", path, params=params, idempotent=bool(snoop_id))
         return as_model(Channel, data)
