@@ -135,14 +135,15 @@ async def main() -> None:
     print(f"{RECORDINGS} recordings of {SECONDS:.0f} s at once: p50 {waves['latency_p50_s']} s, "
           f"p99 {waves['latency_p99_s']} s, all stored in {waves['wave_wall_s']} s")  # fmt: skip
     figures = {"cpu_ms_per_minute": steps, "cpu_ms_per_minute_total": total, **waves}
+    cpu_limit, latency_limit = TARGETS["cpu_ms_per_minute_total"], TARGETS["latency_p99_s"]
     met = {
-        "cpu_ms_per_minute_total": total <= TARGETS["cpu_ms_per_minute_total"],
-        "latency_p99_s": waves["latency_p99_s"] <= TARGETS["latency_p99_s"],
+        f"cpu_ms_per_minute_total <= {cpu_limit:g}": total <= cpu_limit,
+        f"latency_p99_s <= {latency_limit:g}": waves["latency_p99_s"] <= latency_limit,
     }
     print(json.dumps({
         "bench": "pipeline", "figures": figures,
         "baseline": {"ffmpeg_transcode_cpu_ms_per_minute": baseline},
-        "targets": {**TARGETS, "met": met},
+        "targets": met,
     }))  # fmt: skip
 
 
