@@ -20,7 +20,15 @@ import structlog
 
 from zentrale.db.models import EventKind
 from zentrale.db.recordings import FinishedRecording
-from zentrale.telephony.ari import AriClient, AriError, Subscription
+from zentrale.telephony.ari import (
+    AriClient,
+    AriError,
+    BadRequest,
+    ChannelGone,
+    NotFound,
+    Subscription,
+    Unprocessable,
+)
 from zentrale.telephony.ari.events import RecordingFailed, RecordingFinished, StasisStart
 from zentrale.telephony.journal import Journal
 
@@ -68,7 +76,12 @@ class Conversation:
         """
         await self.ari.bridges.create(self.bridge_id, kind="mixing")
         for channel_id in channel_ids:
-            await self.ari.bridges.add_channel(self.bridge_id, channel_id)
+            try:
+                await self.ari.bridges.add_channel(self.bridge_id, channel_id)
+            except (BadRequest, NotFound, Unprocessable) as exc:
+                # Asterisk answers 400 "Channel not found" (or 404/422) for a party that hung
+                # up a moment ago: for the flow that is the party leaving, not a failure.
+                raise ChannelGone(channel_id, f"gone before the bridge: {exc}") from None
         if not record:
             return
         if self.two_party and len(channel_ids) == 2:

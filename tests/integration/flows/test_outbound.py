@@ -13,7 +13,7 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 async def test_click_to_call_answered_is_bridged_and_recorded(flows) -> None:  # type: ignore[no-untyped-def]
     await flows.agent("A1", PartyScript(answer_after=0.5))
     await script_party(
-        flows.asterisk.ari, "number", "+4930555", PartyScript(answer_after=1, talk=2, then="hangup")
+        flows.asterisk.ari, "number", "+4930555", PartyScript(answer_after=1, talk=6, then="hangup")
     )
     result = await flows.daemon.center.place("Local/A1@sim-agent/n", "+4930555", "sales")
     assert result.result == "answered"
@@ -48,3 +48,23 @@ async def test_click_to_call_not_answered_is_reported(  # type: ignore[no-untype
     assert call.outcome == outcome
     assert "recording_started" not in await flows.kinds(call.id)
     assert await flows.asterisk_empty()
+
+
+async def test_customer_hanging_up_during_the_consent_notice_ends_the_call_cleanly(  # type: ignore[no-untyped-def]
+    flows,
+) -> None:
+    await flows.agent("A1", PartyScript(answer_after=0.5))
+    # Answers, then hangs up at once: while the 2.3 s consent notice plays to them.
+    await script_party(
+        flows.asterisk.ari,
+        "number",
+        "+4930777",
+        PartyScript(answer_after=0.5, talk=0, then="hangup"),
+    )
+    result = await flows.daemon.center.place("Local/A1@sim-agent/n", "+4930777", "sales")
+    assert result.result == "answered"
+    (call,) = await flows.finished_calls(1)
+    kinds = await flows.kinds(call.id)
+    assert "recording_started" not in kinds
+    assert kinds[-1] == "hangup"
+    assert await flows.asterisk_empty()  # the agent's leg was hung up too
