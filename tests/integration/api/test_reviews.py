@@ -29,7 +29,8 @@ async def test_an_evaluation_is_scored_and_stored_with_its_evaluator(
     client: httpx.AsyncClient, world: World
 ) -> None:
     response = await client.post(_url(world, "sales1", "evaluations"),
-                                 json={"answers": GOOD, "note": "fine"}, headers=world.auth("qa"))  # fmt: skip
+                                 json={"answers": GOOD, "note": "fine"},
+                                 headers=world.auth("qa"))  # fmt: skip
     assert response.status_code == 201
     body = response.json()
     # weights: greeting 1, consent 1, needs 2 (5 -> 1.0), price 2, pressure 1, summary 1 (3 -> .5)
@@ -85,7 +86,8 @@ async def test_comments_are_pinned_and_listed_in_time_order(
 ) -> None:
     for offset, text in ((4.5, "interrupts"), (1.0, "good greeting")):
         response = await client.post(_url(world, "sales1", "comments"),
-                                     json={"offset_s": offset, "text": text}, headers=world.auth("qa"))  # fmt: skip
+                                     json={"offset_s": offset, "text": text},
+                                     headers=world.auth("qa"))  # fmt: skip
         assert response.status_code == 201
     listed = (
         await client.get(_url(world, "sales1", "comments"), headers=world.auth("agent"))
@@ -121,7 +123,8 @@ def test_scorecard_errors_name_file_line_and_key() -> None:
 
 def test_duplicate_question_ids_and_syntax_errors_are_reported() -> None:
     dup = ("scorecards:\n  x:\n    title: X\n    sections:\n      - id: a\n        title: A\n"
-           "        questions:\n          - {id: q, text: Q}\n          - {id: q, text: R}\n")  # fmt: skip
+           "        questions:\n          - {id: q, text: Q}\n"
+           "          - {id: q, text: R}\n")  # fmt: skip
     with pytest.raises(ScorecardError, match="used twice"):
         parse_scorecards(dup)
     with pytest.raises(ScorecardError, match=r"<scorecards>:3:1: not valid YAML"):

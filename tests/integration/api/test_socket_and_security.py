@@ -25,18 +25,18 @@ HOSTILE = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "' OR 1=1 --", "%00", "
 async def test_over_a_socket_sign_in_search_and_seek(deps: Deps, world: World) -> None:
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    async with serving(create_app(deps), sock):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
-            spec = (await http.get("/api/openapi.json")).json()
-            assert "/api/recordings/{recording_id}/audio" in spec["paths"]
-            items = (await http.get("/api/recordings", headers=world.auth("qa"))).json()["items"]
-            rid = items[-1]["id"]
-            ranged = await http.get(f"/api/recordings/{rid}/audio",
-                                    headers={"Range": "bytes=1000-1999", **world.auth("qa")})  # fmt: skip
-            assert ranged.status_code == 206
-            assert ranged.content == world.audio["sales1"][1000:2000]
-            whole = await http.get(f"/api/recordings/{rid}/audio", headers=world.auth("qa"))
-            assert whole.content == world.audio["sales1"]
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}")
+    async with serving(create_app(deps), sock), client as http:
+        spec = (await http.get("/api/openapi.json")).json()
+        assert "/api/recordings/{recording_id}/audio" in spec["paths"]
+        items = (await http.get("/api/recordings", headers=world.auth("qa"))).json()["items"]
+        rid = items[-1]["id"]
+        headers = {"Range": "bytes=1000-1999", **world.auth("qa")}
+        ranged = await http.get(f"/api/recordings/{rid}/audio", headers=headers)
+        assert ranged.status_code == 206
+        assert ranged.content == world.audio["sales1"][1000:2000]
+        whole = await http.get(f"/api/recordings/{rid}/audio", headers=world.auth("qa"))
+        assert whole.content == world.audio["sales1"]
 
 
 async def _web_session(client: httpx.AsyncClient) -> str:
