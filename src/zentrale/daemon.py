@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import httpx
 import structlog
 from fastapi import APIRouter
 
@@ -28,11 +29,12 @@ from zentrale.http.app import create_app
 from zentrale.http.server import bind, serving
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.http import prompts_base_url, prompts_router
+from zentrale.prompts.watch import PromptWatch
 from zentrale.recording.setup import pipeline_running
 from zentrale.recording.sources import AriSource
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.history import History
-from zentrale.routing.reload import RulesReloader
+from zentrale.routing.reload import ReloadOutcome, RulesReloader
 from zentrale.secrets import kept_secret
 from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
 from zentrale.telephony.board import AgentBoard
@@ -57,6 +59,7 @@ class Daemon:
     board: AgentBoard
     http_url: str | None
     pipeline: WorkerPool | None = None
+    prompts: PromptWatch | None = None
 
     @classmethod
     @asynccontextmanager
@@ -77,7 +80,8 @@ class Daemon:
             journal.start()
             stack.push_async_callback(journal.close)
             rules = await _rules(settings, stack)
-            ari = AriClient(credentials or ari_credentials(settings), _options(settings))
+            credentials = credentials or ari_credentials(settings)
+            ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
             services = Services(ari, journal, Queues(board), settings)
             http_url, routers = None, []
@@ -96,6 +100,7 @@ class Daemon:
             rules.subscribe(lambda outcome: center.know_agents(rules.current))
             ari.on_new_channel(center.on_call)
             ari.on_resync(center.on_resync)
+            watch = _watch_prompts(settings, credentials, rules, ari)
             if settings.http.enabled:
                 await stack.enter_async_context(serving(create_app(routers), sock))
             await stack.enter_async_context(ari)
@@ -104,7 +109,7 @@ class Daemon:
             )
             stack.push_async_callback(center.drain, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
-            yield cls(settings, db, journal, rules, ari, center, board, http_url, pipeline)
+            yield cls(settings, db, journal, rules, ari, center, board, http_url, pipeline, watch)
         log.info("daemon.stopped", node=settings.node)
 
 
@@ -126,6 +131,30 @@ def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], A
     return (lambda sound: catalog.resolve(sound, base)), prompts_router(
         catalog, token.get_secret_value()
     )
+
+
+def _watch_prompts(
+    settings: Settings, credentials: CredentialsLike, rules: RulesReloader, ari: AriClient
+) -> PromptWatch:
+    """Check the live rules' prompts after every connect and every applied rules version."""
+    watch = PromptWatch(PromptCatalog(settings.prompts.dir), credentials, lambda: rules.current)
+
+    async def check() -> None:
+        try:
+            await watch.check()
+        except httpx.HTTPError as exc:  # Asterisk away: the next connect checks again
+            log.warning("prompts.check_failed", error=type(exc).__name__)
+
+    async def after_resync(_channels: object, _bridges: object) -> None:
+        await check()
+
+    def after_reload(outcome: ReloadOutcome) -> None:
+        if outcome.error is None and ari.state.connected:
+            ari.spawn(check(), "prompts-check")
+
+    ari.on_resync(after_resync)
+    rules.subscribe(after_reload)
+    return watch
 
 
 def _options(settings: Settings) -> AriOptions:

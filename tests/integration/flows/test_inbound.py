@@ -197,3 +197,20 @@ async def test_agent_whose_phone_is_offline_is_not_rung(flows) -> None:  # type:
     rung = [e.detail["agent"] for e in await flows.events(call.id) if e.kind == "agent_rung"]
     assert rung == ["Local/D1@sim-agent/n"]
     assert await flows.asterisk_empty()
+
+
+async def test_missing_prompt_is_reported_when_rules_load_not_during_a_call(  # type: ignore[no-untyped-def]
+    flows,
+) -> None:
+    watch = flows.daemon.prompts
+    await _until(lambda: watch.checked_version == flows.daemon.rules.current.version)
+    assert watch.missing == []  # every sound of the test rules ships with Asterisk
+    rules_file = flows.daemon.settings.routing.file
+    rules_file.write_text(
+        rules_file.read_text().replace("bye: sound:vm-goodbye", "bye: sound:de/tschuess-fehlt")
+    )
+    await _until(
+        lambda: watch.checked_version == flows.daemon.rules.current.version and bool(watch.missing)
+    )
+    (missing,) = watch.missing
+    assert (missing.prompt, missing.sound) == ("bye", "sound:de/tschuess-fehlt")
