@@ -108,12 +108,22 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
     if query.direction is not None:
         found.append(Call.direction == query.direction)
     if query.caller is not None:
-        found.append(Call.caller_number.startswith(query.caller, autoescape=True))
+        found += _prefix(Call.caller_number, query.caller)
     if query.min_duration is not None:
         found.append(Recording.duration_s >= query.min_duration)
     if query.max_duration is not None:
         found.append(Recording.duration_s <= query.max_duration)
     return found + _related_filters(query)
+
+
+def _prefix(column: Any, prefix: str) -> list[ColumnElement[bool]]:
+    """Match numbers starting with PREFIX; the range lets a btree index answer it in any
+    collation (LIKE alone cannot use one outside the C collation)."""
+    clauses = [column.startswith(prefix, autoescape=True), column >= prefix]
+    stem = prefix.rstrip("9")
+    if stem and stem[-1].isdigit():
+        clauses.append(column < stem[:-1] + str(int(stem[-1]) + 1))
+    return clauses
 
 
 def _related_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
