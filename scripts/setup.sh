@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 # What is needed, as "command package": debootstrap builds the sandbox Asterisk's root; ffmpeg
 # transcodes audio (pydub); espeak-ng speaks the demo's prompts; PostgreSQL is the database
 # tests' second engine.
+# Chromium runs the browser tests of the QA pages (driven by Playwright, no browser download).
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
-       "chroot coreutils")
+       "chroot coreutils" "chromium chromium")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \

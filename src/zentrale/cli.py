@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from zentrale import __version__
+from zentrale.api.cli import api, audit, users
 from zentrale.config.logging import configure_logging
 from zentrale.config.settings import DEFAULT_FILE, Settings, SettingsError, load_settings
 from zentrale.db.cli import db
@@ -201,3 +202,6 @@ main.add_command(routing)
 main.add_command(db)
 main.add_command(recordings)
 main.add_command(prompts)
+main.add_command(users)
+main.add_command(api)
+main.add_command(audit)

@@ -21,8 +21,7 @@ async def test_demo_routes_connects_records_and_stores(tmp_path: Path) -> None:
     calls = await run_demo(Settings(state_dir=tmp_path), 4, lines.append, name=name)
 
     by_caller = {call.caller_number: call for call in calls}
-    assert set(by_caller) == {"+4915112345678", "+905551112233", "+447700900123",
-                              "+908500001234"}
+    assert set(by_caller) == {"+4915112345678", "+905551112233", "+447700900123", "+908500001234"}
     routed = {number: (call.department, call.outcome) for number, call in by_caller.items()}
     assert routed == {
         "+4915112345678": ("sales", Outcome.ANSWERED),

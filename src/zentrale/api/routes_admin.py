@@ -10,6 +10,7 @@ from sqlalchemy import select
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.models import AuditEntry
 from zentrale.api.schemas import AuditOut, AuditPageOut, UserOut
+from zentrale.api.text import NO_NUL
 from zentrale.api.users import UserStore
 
 router = APIRouter(prefix="/api", tags=["administration"])
@@ -18,10 +19,10 @@ router = APIRouter(prefix="/api", tags=["administration"])
 @router.get("/audit", name="audit.list", response_model=AuditPageOut)
 async def audit_log(
     caller: Caller, request: Request,
-    before: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+    before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # seq is a 32-bit INTEGER
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-    target: Annotated[str | None, Query(max_length=255)] = None,
+    action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
+    target: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
 ) -> AuditPageOut:  # fmt: skip
     """List audit entries, newest first; page with `before` = the last `seq` seen."""
     deps = deps_of(request)

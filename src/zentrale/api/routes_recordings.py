@@ -21,6 +21,7 @@ from zentrale.api.schemas import (
     WaveformOut,
 )
 from zentrale.api.search import Hit, SearchQuery, search
+from zentrale.api.text import NO_NUL
 from zentrale.db.models import Call, CallEvent, EventKind, Recording
 
 router = APIRouter(prefix="/api", tags=["recordings"])
@@ -130,7 +131,7 @@ async def audio(
 )  # fmt: skip
 async def download(
     caller: Caller, recording_id: RecordingId, request: Request,
-    reason: Annotated[str, Query(min_length=5, max_length=500)],
+    reason: Annotated[str, Query(min_length=5, max_length=500, pattern=NO_NUL)],
 ) -> Response:  # fmt: skip
     """Download the decrypted audio as a file; the reason is kept in the audit log."""
     return await _audio(caller, request, recording_id, None, "recording.download", reason)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.models import ApiToken, AuditEntry, Comment, Evaluation, Role
 from zentrale.api.search import TAG_PATTERN, Hit
+from zentrale.api.text import NO_NUL
 
 TagName = Field(pattern=TAG_PATTERN)
 
@@ -22,8 +23,8 @@ class Body(BaseModel):
 class LoginBody(Body):
     """Credentials for a browser-less sign-in."""
 
-    username: str = Field(min_length=1, max_length=64)
-    password: str = Field(min_length=1, max_length=1024)
+    username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
+    password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
 
 
 class MeOut(BaseModel):
@@ -130,7 +131,7 @@ class EvaluationCreate(Body):
     """Answers to the department's scorecard: question id to true/false or 1-5."""
 
     answers: dict[str, bool | int]
-    note: str | None = Field(default=None, max_length=4000)
+    note: str | None = Field(default=None, max_length=4000, pattern=NO_NUL)
 
 
 class EvaluationOut(BaseModel):
@@ -159,7 +160,7 @@ class CommentCreate(Body):
     """A comment pinned to a moment of the call."""
 
     offset_s: float = Field(ge=0, le=86400)
-    text: str = Field(min_length=1, max_length=2000)
+    text: str = Field(min_length=1, max_length=2000, pattern=NO_NUL)
 
 
 class CommentOut(BaseModel):

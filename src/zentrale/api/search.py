@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.api.errors import InvalidRequest
 from zentrale.api.models import Evaluation, RecordingTag, Role
 from zentrale.api.principal import Principal
+from zentrale.api.text import NO_NUL
 from zentrale.db.models import Call, CallEvent, Direction, EventKind, Recording
 
 Sort = Literal["-created_at", "created_at", "-duration", "duration"]
@@ -47,8 +48,8 @@ class SearchQuery(BaseModel):
 
     since: dt.datetime | None = None
     until: dt.datetime | None = None
-    department: str | None = Field(default=None, max_length=128)
-    agent: str | None = Field(default=None, max_length=128)
+    department: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
+    agent: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     direction: Direction | None = None
     caller: str | None = Field(default=None, pattern=r"^\+?[0-9]{1,20}$")
     min_duration: float | None = Field(default=None, ge=0, le=86400)
@@ -150,8 +151,7 @@ def _survey(low: int, high: int) -> ColumnElement[bool]:
     answer = CallEvent.detail["answer"].as_integer()
     return exists().where(
         CallEvent.call_id == Recording.call_id,
-        CallEvent.kind == EventKind.DIGIT,
-        CallEvent.detail["survey"].as_string().is_not(None),
+        CallEvent.kind == EventKind.SURVEY_ANSWER,
         answer.between(low, high),
     )
 

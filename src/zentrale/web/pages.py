@@ -19,6 +19,7 @@ from zentrale.api.errors import ApiError, InvalidRequest, NotFound
 from zentrale.api.models import AuditEntry, Role
 from zentrale.api.search import TAG_PATTERN, SearchQuery, search
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
+from zentrale.api.text import form_text
 from zentrale.api.users import UserStore
 from zentrale.db.models import Call, CallEvent, EventKind
 from zentrale.web import static
@@ -62,7 +63,7 @@ async def login(request: Request) -> Response:
     deps = deps_of(request)
     try:
         _user, session_id, _csrf = await sign_in(
-            deps, str(form.get("username", ""))[:64], str(form.get("password", ""))[:1024],
+            deps, form_text(form, "username", 64), form_text(form, "password", 1024),
             address_of(request),
         )  # fmt: skip
     except ApiError as exc:
@@ -164,7 +165,7 @@ async def evaluate(caller: Caller, recording_id: RecordingId, request: Request) 
         found = await reviews.visible(session, caller, recording_id)
         card = deps.scorecards.for_department(found.department)
         answers = _answers(form, card[1]) if card else {}
-        note = str(form.get("note", "")).strip()[:4000] or None
+        note = form_text(form, "note", 4000).strip() or None
         row = await reviews.evaluate(session, caller, found, deps.scorecards, answers, note, now)
         detail = {"evaluation": row.id, "score": row.score, "passed": row.passed}
         event = audit.Event("evaluation.create", target=f"recording:{found.id}", detail=detail)
@@ -177,7 +178,7 @@ async def comment(caller: Caller, recording_id: RecordingId, request: Request) -
     """Pin a comment to a moment of the recording."""
     deps = deps_of(request)
     form, now = await request.form(), deps.clock()
-    text = str(form.get("text", "")).strip()[:2000]
+    text = form_text(form, "text", 2000).strip()
     try:
         offset = float(str(form.get("offset_s", "0")))
     except ValueError:

@@ -180,7 +180,7 @@ async def _store_recording(
                                         agent_name=f"Agent {agent[-4:]}"))  # fmt: skip
     await calls.add_event(name, EventKind.RECORDING_STARTED, {}, at=at + dt.timedelta(seconds=5))
     survey = {"survey": "after", "question": 1, "answer": 2 if name == "sales1" else 5}
-    await calls.add_event(name, EventKind.DIGIT, survey, at=at + dt.timedelta(seconds=9))
+    await calls.add_event(name, EventKind.SURVEY_ANSWER, survey, at=at + dt.timedelta(seconds=9))
     clock.now = at + dt.timedelta(seconds=10)
     queued = await recordings.recording_finished(
         FinishedRecording(

@@ -151,3 +151,15 @@ async def test_a_malformed_authorization_header_is_refused(client: httpx.AsyncCl
     for header in ("Basic abc", "Bearer", "Bearer zq_nothing", "zq_x"):
         response = await client.get("/api/me", headers={"Authorization": header})
         assert response.status_code == 401, header
+
+
+async def test_nul_characters_are_refused_not_a_server_error(client: httpx.AsyncClient) -> None:
+    # PostgreSQL cannot store NUL in text; schemathesis once turned this into a 500.
+    login = await client.post("/api/auth/login", json={"username": "q\x00a", "password": "x"})
+    assert login.status_code == 422
+    assert login.json()["error"]["code"] == "invalid-request"
+    await sign_in(client, "admin")
+    audit = await client.get("/api/audit", params={"action": "login\x00"})
+    assert audit.status_code == 422
+    far = await client.get("/api/audit", params={"before": 2**40})  # beyond the INTEGER seq
+    assert far.status_code == 422

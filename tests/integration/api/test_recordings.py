@@ -106,7 +106,7 @@ async def test_detail_has_the_timeline_with_offsets_from_the_recording_start(
                                 headers=world.auth("qa"))  # fmt: skip
     body = response.json()
     kinds = [(event["kind"], event["offset_s"]) for event in body["timeline"]]
-    assert kinds[:2] == [("recording_started", 0.0), ("digit", 4.0)]
+    assert kinds[:2] == [("recording_started", 0.0), ("survey_answer", 4.0)]
     assert body["caller_number"] == "+905551112233"
     assert body["direction"] == "inbound"
 

@@ -4,6 +4,7 @@ every parameter, the error shape, and schemathesis against the OpenAPI document.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from urllib.parse import quote
 
@@ -149,7 +150,11 @@ def _schemathesis(url: str, token: str) -> list[str]:
         if response.status_code >= 500:
             failures.append(f"{case.method} {case.formatted_path} -> {response.status_code}")
 
-    bounded = settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
+    # 10 examples per operation keep CI short; ZENTRALE_SCHEMATHESIS_EXAMPLES=150 digs deeper.
+    examples = int(os.environ.get("ZENTRALE_SCHEMATHESIS_EXAMPLES", "10"))
+    bounded = settings(
+        max_examples=examples, deadline=None, suppress_health_check=list(HealthCheck)
+    )
     for result in schema.get_all_operations():
         bounded(given(result.ok().as_strategy())(check))()
     assert calls > 50
