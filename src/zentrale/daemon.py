@@ -13,13 +13,18 @@ import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, FastAPI
 
+from zentrale.api.app import install
+from zentrale.api.app import routers as qa_routers
+from zentrale.api.deps import Deps, session_secret, store_from, unwrappers_from
+from zentrale.api.routes_calls import calls_routers
+from zentrale.api.scorecards import load_scorecards
 from zentrale.config.settings import Settings
 from zentrale.db.calls import CallStore
 from zentrale.db.migrate import upgrade_engine
@@ -101,12 +106,14 @@ class Daemon:
             ari.on_new_channel(center.on_call)
             ari.on_resync(center.on_resync)
             watch = _watch_prompts(settings, credentials, rules, ari)
-            if settings.http.enabled:
-                await stack.enter_async_context(serving(create_app(routers), sock))
-            await stack.enter_async_context(ari)
+            # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
                 pipeline_running(settings, db, AriSource(ari))
             )
+            if settings.http.enabled:
+                app = _app(settings, db, center, routers, stack.enter_context(ExitStack()))
+                await stack.enter_async_context(serving(app, sock))
+            await stack.enter_async_context(ari)
             stack.push_async_callback(center.drain, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(settings, db, journal, rules, ari, center, board, http_url, pipeline, watch)
@@ -131,6 +138,24 @@ def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], A
     return (lambda sound: catalog.resolve(sound, base)), prompts_router(
         catalog, token.get_secret_value()
     )
+
+
+def _app(
+    settings: Settings,
+    db: Database,
+    center: CallCenter,
+    routers: list[APIRouter],
+    stack: ExitStack,
+) -> FastAPI:
+    """Build the HTTP app: prompts, and with api.enabled the QA service and call routes."""
+    if not settings.api.enabled:
+        return create_app(routers)
+    deps = Deps(db=db, store=store_from(settings, stack), unwrappers=unwrappers_from(settings),
+                settings=settings, scorecards=load_scorecards(settings.api.scorecards_file),
+                session_secret=session_secret(settings))  # fmt: skip
+    app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
+    install(app, deps)
+    return app
 
 
 def _watch_prompts(

@@ -44,6 +44,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     # API: administration
     "audit.list": frozenset({ADMIN, SUPERVISOR}),
     "users.list": frozenset({ADMIN}),
+    # API: live calls and agents (inside the daemon; agents act for their own phone only)
+    "calls.place": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "calls.transfer": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "calls.active": frozenset({ADMIN, SUPERVISOR}),
+    "agents.list": frozenset({ADMIN, SUPERVISOR}),
+    "agents.pause": frozenset({ADMIN, SUPERVISOR, AGENT}),
     # Web pages
     "web.logout": EVERYONE,
     "web.recordings": EVERYONE,

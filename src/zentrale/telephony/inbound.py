@@ -71,6 +71,7 @@ class InboundCall:
     conversations: int = 0
     conversation: Conversation | None = None
     agent_leg: str | None = None
+    agent_endpoint: str | None = None
     transfer_requests: asyncio.Queue[Transfer] = field(default_factory=asyncio.Queue)
     consent_played: bool = False
     state_name: str = "arrived"
@@ -264,6 +265,7 @@ class InboundCall:
         services, department = self.services, step.config
         name = next(a.name for a in department.agents if a.endpoint == leg.endpoint)
         self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
+        self.agent_endpoint = leg.endpoint
         services.journal.update(
             self.id,
             CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=_now()),
@@ -316,7 +318,7 @@ class InboundCall:
             self.conversation = None
         with contextlib.suppress(AriError):
             await self.services.ari.channels.hangup(leg.channel_id)
-        self.agent_leg = None
+        self.agent_leg = self.agent_endpoint = None
         self.services.queues.board.finished(leg.endpoint, wrap_up)
 
     def _transfer(self, step: Queue, request: Transfer) -> Next:

@@ -1,0 +1,201 @@
+"""API routes for live calls and agents: click-to-call, blind transfer, pause, who is doing what.
+
+They exist only inside the daemon, which runs the calls; `calls_routers(center)` binds the
+daemon's call centre to each request. Supervisors and administrators act on any call or agent;
+an agent places calls from, transfers calls of, and pauses only their own phone. Every change
+is written to the audit log; phone numbers in listings are masked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from zentrale.api import audit
+from zentrale.api.auth import Caller, deps_of
+from zentrale.api.deps import Deps
+from zentrale.api.errors import ApiError, Forbidden, InvalidRequest, NotFound
+from zentrale.api.models import Role
+from zentrale.api.principal import Principal
+from zentrale.api.text import NO_NUL
+from zentrale.config.logging import mask_number
+from zentrale.telephony.callcenter import CallCenter, CallNotActiveError
+
+router = APIRouter(prefix="/api", tags=["calls"])
+
+NUMBER = r"^\+?[0-9]{3,20}$"
+ENDPOINT = r"^[A-Za-z0-9]+/[A-Za-z0-9@._+/-]{1,120}$"
+CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+
+
+class CallNotConnected(ApiError):
+    """The call is not connected to an agent on this node (ended, or still in the IVR)."""
+
+    status = 409
+    code = "call-not-connected"
+
+
+class PlaceIn(BaseModel):
+    """A click-to-call: ring the agent first, then the number."""
+
+    model_config = ConfigDict(extra="forbid")
+    number: str = Field(pattern=NUMBER)
+    agent: str | None = Field(default=None, pattern=ENDPOINT)
+    department: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
+
+
+class PlaceOut(BaseModel):
+    """How the attempt went: answered, busy, no_answer, agent_busy, ..."""
+
+    call_id: str
+    result: str
+
+
+class TransferIn(BaseModel):
+    """Where to move a connected call."""
+
+    model_config = ConfigDict(extra="forbid")
+    to: Literal["department", "menu", "dial"]
+    target: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_+.-]+$")
+
+
+class ActiveCallOut(BaseModel):
+    """A call in progress on this node."""
+
+    call_id: str
+    caller: str
+    state: str
+    agent_connected: bool
+
+
+class AgentOut(BaseModel):
+    """An agent as the queues see them."""
+
+    endpoint: str
+    name: str
+    state: str
+
+
+class PauseIn(BaseModel):
+    """Take an agent out of rotation, or back in."""
+
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str = Field(pattern=ENDPOINT)
+    paused: bool
+
+
+def center_of(request: Request) -> CallCenter:
+    """Return the call centre the daemon bound to this request."""
+    center: CallCenter = request.state.calls
+    return center
+
+
+def _own_endpoint(caller: Principal, endpoint: str | None) -> str:
+    """Return the endpoint an agent may act for (only their own), or the one asked for."""
+    if caller.role is Role.AGENT:
+        if caller.agent_endpoint is None:
+            raise Forbidden("this agent account has no phone (agent_endpoint) set")
+        if endpoint not in (None, caller.agent_endpoint):
+            raise Forbidden("agents act only for their own phone")
+        return caller.agent_endpoint
+    if endpoint is None:
+        raise InvalidRequest("say which agent's phone to ring (agent)")
+    return endpoint
+
+
+@router.post("/calls", name="calls.place", response_model=PlaceOut)
+async def place_call(caller: Caller, request: Request, body: PlaceIn) -> PlaceOut:
+    """Click-to-call: ring the agent's phone, then the number; answer how it went."""
+    agent = _own_endpoint(caller, body.agent)
+    deps = deps_of(request)
+    event = audit.Event(
+        "call.place",
+        target=f"number:{mask_number(body.number)}",
+        detail={"agent": agent, "department": body.department},
+    )
+    await audit.record(deps.db, caller.actor, event, deps.clock())
+    result = await center_of(request).place(agent, body.number, body.department)
+    return PlaceOut(call_id=result.call_id, result=result.result)
+
+
+@router.post("/calls/{call_id}/transfer", name="calls.transfer", status_code=202)
+async def transfer_call(
+    caller: Caller, request: Request, call_id: CallId, body: TransferIn
+) -> dict[str, str]:
+    """Blind-transfer a connected call to a department, a menu or a number."""
+    center = center_of(request)
+    inbound = center.active.get(call_id)
+    if inbound is None:
+        raise NotFound(f"no call {call_id} in progress here")
+    if caller.role is Role.AGENT and inbound.agent_endpoint != caller.agent_endpoint:
+        raise NotFound(f"no call {call_id} in progress here")
+    try:
+        await center.transfer(call_id, body.to, body.target)
+    except CallNotActiveError as exc:
+        raise CallNotConnected(str(exc)) from None
+    deps = deps_of(request)
+    event = audit.Event(
+        "call.transfer", target=f"call:{call_id}", detail={"to": body.to, "target": body.target}
+    )
+    await audit.record(deps.db, caller.actor, event, deps.clock())
+    return {"status": "transferring"}
+
+
+@router.get("/calls", name="calls.active", response_model=list[ActiveCallOut])
+async def active_calls(caller: Caller, request: Request) -> list[ActiveCallOut]:
+    """List the calls in progress on this node (callers' numbers masked)."""
+    return [
+        ActiveCallOut(
+            call_id=call_id,
+            caller=mask_number(inbound.caller),
+            state=inbound.state_name,
+            agent_connected=inbound.agent_leg is not None,
+        )
+        for call_id, inbound in center_of(request).active.items()
+    ]
+
+
+@router.get("/agents", name="agents.list", response_model=list[AgentOut])
+async def agents(caller: Caller, request: Request) -> list[AgentOut]:
+    """List the agents of the routing rules and what each is doing."""
+    board = center_of(request).services.queues.board
+    return [
+        AgentOut(endpoint=view.endpoint, name=view.name, state=str(view.state))
+        for view in board.snapshot()
+    ]
+
+
+@router.post("/agents/pause", name="agents.pause", response_model=AgentOut)
+async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentOut:
+    """Take an agent out of the queues' rotation (paused: true), or back in."""
+    endpoint = _own_endpoint(caller, body.endpoint)
+    board = center_of(request).services.queues.board
+    try:
+        board.pause(endpoint, body.paused)
+    except KeyError:
+        raise NotFound(f"no agent {endpoint} in the routing rules") from None
+    deps = deps_of(request)
+    event = audit.Event(
+        "agent.pause" if body.paused else "agent.unpause", target=f"agent:{endpoint}"
+    )
+    await audit.record(deps.db, caller.actor, event, deps.clock())
+    view = board.view(endpoint)
+    return AgentOut(endpoint=view.endpoint, name=view.name, state=str(view.state))
+
+
+def calls_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
+    """Return the call routes, binding CENTER (and the QA service's DEPS) to each request."""
+    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer.include_router(router)
+    return [outer]
+
+
+def _binder(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
+    async def bind(request: Request) -> None:
+        request.state.calls = center
+        request.state.qa = deps
+
+    return bind
