@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from zentrale import __version__
+from zentrale.api.calls_cli import agents, call
 from zentrale.api.cli import api, audit, users
 from zentrale.config.logging import configure_logging
 from zentrale.config.settings import DEFAULT_FILE, Settings, SettingsError, load_settings
@@ -205,3 +206,5 @@ main.add_command(prompts)
 main.add_command(users)
 main.add_command(api)
 main.add_command(audit)
+main.add_command(call)
+main.add_command(agents)

@@ -103,3 +103,32 @@ async def test_calls_api_needs_a_token_and_a_role(flows) -> None:  # type: ignor
         refused = await api.post("/api/calls", json={"number": "+4930999",
                                                      "agent": "Local/A1@sim-agent/n"})  # fmt: skip
         assert refused.status_code == 403
+
+
+async def test_zentrale_call_and_agents_commands_use_the_api(flows) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from zentrale.cli import main
+
+    token = await _token(flows, "lena", Role.SUPERVISOR)
+    env = {"ZENTRALE_API_TOKEN": token}
+    url = ["--url", flows.daemon.http_url]
+
+    def run(*args: str) -> tuple[int, str]:
+        result = CliRunner().invoke(main, [*args, *url], env=env)
+        return result.exit_code, result.output
+
+    # The daemon runs on this event loop: the blocking CLI runs in a thread.
+    assert await asyncio.to_thread(run, "call", "list") == (0, "no calls in progress\n")
+    code, out = await asyncio.to_thread(run, "agents", "pause", "Local/C1@sim-agent/n")
+    assert (code, out.split()[-1]) == (0, "paused")
+    code, out = await asyncio.to_thread(run, "agents", "list")
+    assert "Local/C1@sim-agent/n  Lena  paused" in out
+    code, out = await asyncio.to_thread(run, "call", "transfer", "0" * 32, "--target", "sales")
+    assert code == 1
+    assert "404" in out
+    anonymous = await asyncio.to_thread(
+        CliRunner().invoke, main, ["call", "list", *url], env={"ZENTRALE_API_TOKEN": ""}
+    )
+    assert anonymous.exit_code == 2
+    assert "no API token" in anonymous.output
