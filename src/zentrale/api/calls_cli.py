@@ -45,7 +45,7 @@ def _connection_options(command: Any) -> Any:
         command
     )
     return click.option(
-        "--token-file", type=click.Path(dir_okay=False, path_type=Path), help=TOKEN_HELP
+        "--token-file", type=click.Path(dir_okay=False, path_type=Path), help=FILE_OPTION_HELP
     )(command)
 
 
