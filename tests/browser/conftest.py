@@ -7,7 +7,9 @@ Chromium comes from Debian (`apt-get install chromium`), not from `playwright in
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import ModuleType
@@ -31,7 +33,9 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync",
         "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Screenshots go to a scratch folder; ZENTRALE_SCREENSHOTS=docs/screenshots refreshes the
+# README's copies (a plain test run must not rewrite tracked files).
+SCREENSHOTS = Path(os.environ.get("ZENTRALE_SCREENSHOTS") or tempfile.mkdtemp(prefix="shots-"))
 
 
 def _load_api_fixtures() -> ModuleType:
