@@ -1,0 +1,693 @@
+"""Benchmark: whole inbound calls through `zentrale run` beside the same flow in dialplan alone.
+
+Method. One sandbox Asterisk ("bench-calls") is started for the run. Two flows take turns on
+it, round by round, at increasing offered rates (RATES calls per second for WINDOW seconds):
+
+- zentrale: `zentrale run` as a real process (SQLite, wav recordings, local storage and keys in
+  a temporary directory) with rules of one menu (prompt `sound:beep`, digit 1) leading to a
+  department of AGENTS simulated agents (round robin, 5 s ring timeout, recording on, no
+  consent announcement). Customers are `Local/<DID>@zentrale-inbound/n` into `sim-customer`,
+  exactly as `zentrale.sandbox.simulate.place_call` places them.
+- dialplan: the `[bench-dialplan]` context of the sandbox's extensions.conf (Answer, Read with
+  the same prompt, MixMonitor, Dial with the same ring timeout), reached by the same simulated
+  customer as `Local/<DID>@bench-dialplan/n`; the agent is picked round robin by the bench.
+
+Every customer presses 1 after DIGIT_DELAY seconds and then waits; every agent answers after
+0.2 s, talks for TALK seconds and hangs up. A call is completed when it reached an agent and
+ended normally: zentrale's `calls` row says `answered` with an end time (read from its SQLite
+database once the journal caught up), the dialplan's h extension stores DIALSTATUS=ANSWER in
+AstDB. The daemon stays connected during dialplan rounds but is idle: each zentrale round ends
+only when its calls are written and its recordings stored, so the two flows never compete.
+
+Figures per round: completed calls per second; StasisStart-to-answer latency from zentrale's
+own records (`answered_by_app_at - arrived_at`, both stamped by the call flow: from the flow
+starting on the StasisStart event to Asterisk acknowledging the answer); CPU seconds per call
+of the daemon process (utime+stime from /proc, its children separately) and of Asterisk, from
+the round's first call until its last record is written; the deepest Asterisk taskprocessor
+queue seen, polled every second with `core show taskprocessors` ("In Queue" now, and any "Max
+Depth" that rose during the round). A flow sustains a rate when at least SUSTAINED of the
+offered calls completed; each flow's figure is its highest sustained rate.
+
+Ends with one JSON line; exits 0 even when a target is missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from zentrale.sandbox import AriCredentials, SandboxInstance, ensure_root
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
+
+# offered calls per second (one round per flow each) and seconds of offered calls per round;
+# BENCH_CALLS_QUICK=1 makes one short round per flow, to try the bench out.
+QUICK = os.environ.get("BENCH_CALLS_QUICK") == "1"
+RATES = (2.0,) if QUICK else (2.0, 4.0, 8.0, 12.0)
+WINDOW = 5.0 if QUICK else 20.0
+TALK = 3  # seconds the agent talks (the issue's 30 s, shortened so rounds stay short)
+DIGIT_DELAY = 0.3
+AGENTS = 120  # per flow: more than the most concurrent calls (12/s x ~5.5 s)
+RING_TIMEOUT = 5
+SUSTAINED = 0.95
+DID = "100"
+SETTLE_LIMIT = 90.0  # longest wait for a round's calls to end and be written
+PIPELINE_LIMIT = 120.0  # longest wait for a round's recordings to be stored
+TASKPROCESSOR_WARN = 500  # Asterisk warns when a taskprocessor queue reaches this depth
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+REPO = Path(__file__).resolve().parent.parent
+
+RULES = f"""
+version: 1
+timezone: Europe/Istanbul
+languages: {{available: [en], default: en, fallback: en}}
+prompts:
+  menu: sound:beep
+  bye: sound:vm-goodbye
+announcements: {{}}
+departments:
+  bench:
+    agents:
+{{agents}}
+    strategy: round_robin
+    ring_timeout: {RING_TIMEOUT}s
+    max_wait: 30s
+    on_max_wait: {{play_and_hangup: bye}}
+    wrap_up: 0s
+    recording: true
+menus:
+  main:
+    prompt: menu
+    options: {{"1": {{department: bench}}}}
+    timeout: 5s
+    on_invalid: {{play_and_hangup: bye}}
+    on_timeout: {{play_and_hangup: bye}}
+entry_rules:
+  - {{name: everyone, action: {{menu: main}}}}
+"""
+
+
+# -- measurements ---------------------------------------------------------------------------
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """Return (utime+stime, cutime+cstime) of PID in seconds, from /proc/PID/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    # After the command name: state is field 3, utime..cstime are fields 14..17 (1-based).
+    utime, stime, cutime, cstime = (int(value) for value in fields[11:15])
+    return (utime + stime) / CLK_TCK, (cutime + cstime) / CLK_TCK
+
+
+def parse_taskprocessors(text: str) -> dict[str, tuple[int, int]]:
+    """Return {name: (in queue, max depth)} from `core show taskprocessors`.
+
+    Asterisk 22's columns: Processor, Processed, In Queue, Max Depth, Low water, High water,
+    Low time(us), High time(us); names hold no spaces.
+    """
+    found: dict[str, tuple[int, int]] = {}
+    for line in text.splitlines():
+        name, *numbers = line.split() or [""]
+        if len(numbers) >= 3 and all(number.isdigit() for number in numbers):
+            found[name] = (int(numbers[1]), int(numbers[2]))
+    return found
+
+
+@dataclass
+class QueueWatch:
+    """The deepest taskprocessor queue seen while a round runs."""
+
+    asterisk: SandboxInstance
+    start: dict[str, tuple[int, int]] = field(default_factory=dict)
+    deepest: int = 0
+    where: str = ""
+    polls: int = 0
+
+    async def snapshot(self) -> dict[str, tuple[int, int]]:
+        """Read the taskprocessor table (the CLI is a subprocess: off the event loop)."""
+        text = await asyncio.to_thread(self.asterisk.cli, "core show taskprocessors")
+        return parse_taskprocessors(text)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll every second until STOP is set (bounded by SETTLE_LIMIT and the round)."""
+        self.start = await self.snapshot()
+        limit = WINDOW + SETTLE_LIMIT + PIPELINE_LIMIT
+        deadline = time.monotonic() + limit
+        while not stop.is_set() and time.monotonic() < deadline:
+            self.observe(await self.snapshot())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 1.0)
+
+    def observe(self, table: dict[str, tuple[int, int]]) -> None:
+        """Keep the deepest queue: current depth, or a Max Depth that rose since the start."""
+        self.polls += 1
+        for name, (in_queue, max_depth) in table.items():
+            before = self.start.get(name, (0, 0))[1]
+            depth = max(in_queue, max_depth if max_depth > before else 0)
+            if depth > self.deepest:
+                self.deepest, self.where = depth, name
+
+
+def percentile(values: list[float], fraction: float) -> float | None:
+    """Return the nearest-rank percentile of VALUES, or None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(fraction * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+# -- the daemon ----------------------------------------------------------------------------
+def agent_ids(prefix: str) -> list[str]:
+    """Return the simulated agent ids of one flow (letters and digits, never one letter)."""
+    return [f"{prefix}{n:03d}" for n in range(1, AGENTS + 1)]
+
+
+def write_daemon_files(home: Path, creds: AriCredentials) -> Path:
+    """Write the settings, rules and ARI password for `zentrale run`; return the settings."""
+    (home / "ari-password").write_text(creds.password.get_secret_value())
+    (home / "ari-password").chmod(0o600)
+    agents = "\n".join(
+        f'      - {{endpoint: "Local/{ident}@sim-agent/n", name: "{ident}"}}'
+        for ident in agent_ids("Z")
+    )
+    (home / "routing.yaml").write_text(RULES.replace("{agents}", agents))
+    settings = home / "zentrale.yaml"
+    settings.write_text(f"""
+state_dir: {home}
+ari: {{url: "{creds.base_url}", password_file: "{home}/ari-password", app: {creds.app}}}
+routing: {{file: "{home}/routing.yaml", history_dir: "{home}/history"}}
+database: {{url: "sqlite+aiosqlite:///{home}/z.db"}}
+http: {{port: 0}}
+prompts: {{dir: "{home}/prompts"}}
+recording: {{temp_dir: "{home}/tmp", format: wav}}
+storage: {{path: "{home}/recordings"}}
+keys: {{recipients: [{{provider: local, keyring_file: "{home}/keyring.json"}}]}}
+""")
+    return settings
+
+
+def start_daemon(home: Path, settings: Path) -> subprocess.Popen[bytes]:
+    """Start `zentrale run` with its log in HOME/daemon.log."""
+    zentrale = Path(sys.executable).parent / "zentrale"
+    argv = [str(zentrale), "--config", str(settings), "--log-format", "json", "run"]
+    with (home / "daemon.log").open("wb") as out:
+        return subprocess.Popen(
+            [*argv, "--drain-seconds", "20"],
+            stdout=out,
+            stderr=out,
+            cwd=REPO,
+            env={**os.environ, "ZENTRALE_CONFIG": ""},
+        )
+
+
+async def wait_registered(
+    http: httpx.AsyncClient, app: str, daemon: subprocess.Popen[bytes]
+) -> None:
+    """Wait until the daemon's ARI application is registered (it then takes calls)."""
+    for _ in range(300):
+        if daemon.poll() is not None:
+            raise RuntimeError(f"zentrale run exited with {daemon.returncode}")
+        if (await http.get(f"/applications/{app}")).status_code == 200:
+            return
+        await asyncio.sleep(0.1)
+    raise RuntimeError("zentrale run did not register its ARI application within 30 s")
+
+
+def stop_daemon(daemon: subprocess.Popen[bytes]) -> int | None:
+    """Drain the daemon with SIGTERM (kill it if it hangs); return its exit code."""
+    if daemon.poll() is None:
+        daemon.send_signal(signal.SIGTERM)
+        try:
+            return daemon.wait(40)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait(10)
+    return daemon.returncode
+
+
+# -- reading outcomes ----------------------------------------------------------------------
+@contextlib.contextmanager
+def read_db(path: Path) -> Iterator[sqlite3.Connection]:
+    """Open zentrale's SQLite database read-only (the daemon keeps writing to it)."""
+    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+def _stamp(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text)
+
+
+@dataclass(frozen=True)
+class ZentraleRows:
+    """What zentrale's database says about one round's calls."""
+
+    arrived: int
+    ended: int
+    completed: int
+    outcomes: dict[str, int]
+    latencies_ms: list[float]
+    recordings_pending: int
+
+
+def zentrale_rows(db: Path, caller_prefix: str) -> ZentraleRows:
+    """Read the calls of one round (their callers share CALLER_PREFIX) and their recordings."""
+    with read_db(db) as connection:
+        rows = connection.execute(
+            "SELECT id, arrived_at, answered_by_app_at, agent_answered_at, ended_at, outcome "
+            "FROM calls WHERE caller_number LIKE ?",
+            (caller_prefix + "%",),
+        ).fetchall()
+        pending = connection.execute(
+            "SELECT count(*) FROM recordings r JOIN calls c ON c.id = r.call_id "
+            "WHERE c.caller_number LIKE ? AND r.state = 'finished'",
+            (caller_prefix + "%",),
+        ).fetchone()[0]
+    outcomes: dict[str, int] = {}
+    latencies = []
+    completed = 0
+    for _, arrived, answered, agent_answered, ended, outcome in rows:
+        outcomes[str(outcome)] = outcomes.get(str(outcome), 0) + 1
+        if answered is not None:
+            latencies.append((_stamp(answered) - _stamp(arrived)).total_seconds() * 1000)
+        if outcome == "answered" and ended is not None and agent_answered is not None:
+            completed += 1
+    ended_count = sum(1 for row in rows if row[4] is not None)
+    return ZentraleRows(len(rows), ended_count, completed, outcomes, latencies, int(pending))
+
+
+def dialplan_outcomes(asterisk: SandboxInstance, label: str) -> dict[str, int]:
+    """Return {DIALSTATUS: count} the bench-dialplan h extension stored for round LABEL."""
+    found: dict[str, int] = {}
+    for line in asterisk.cli("database show bench").splitlines():
+        key, sep, value = line.partition(":")
+        if sep and key.strip().startswith(f"/bench/{label}-"):
+            status = value.strip()
+            found[status] = found.get(status, 0) + 1
+    return found
+
+
+# -- placing calls -------------------------------------------------------------------------
+@dataclass
+class Placer:
+    """Originates simulated customers over one HTTP connection pool, paced to a rate."""
+
+    http: httpx.AsyncClient
+    script: CustomerScript
+    failures: list[str] = field(default_factory=list)
+
+    async def originate(self, endpoint: str, caller: str, extra: dict[str, str]) -> None:
+        """Place one customer exactly like `place_call` (plus EXTRA channel variables)."""
+        params = {
+            "endpoint": endpoint,
+            "context": "sim-customer",
+            "extension": "s",
+            "priority": "1",
+            "callerId": f'"Customer" <{caller}>',
+            "channelId": f"sim-customer-{uuid.uuid4().hex[:12]}",
+            "timeout": "60",
+        }
+        body = {"variables": {**self.script.variables(), **extra}}
+        try:
+            reply = await self.http.post("/channels", params=params, json=body)
+            reply.raise_for_status()
+        except httpx.HTTPError as error:
+            self.failures.append(repr(error))
+
+    async def paced(self, rate: float, place: Callable[[int], Coroutine[Any, Any, None]]) -> int:
+        """Start PLACE(i) at i / RATE seconds for WINDOW seconds; return how many started."""
+        count = int(rate * WINDOW)
+        started = time.monotonic()
+        tasks: list[asyncio.Task[None]] = []
+        for index in range(count):
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(place(index)))
+        await asyncio.gather(*tasks)
+        return count
+
+
+async def channels_gone(http: httpx.AsyncClient, limit: float) -> float:
+    """Wait until Asterisk holds no channel (bounded by LIMIT); return the seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if not (await http.get("/channels")).json():
+            break
+        await asyncio.sleep(0.25)
+    return time.monotonic() - started
+
+
+# -- rounds --------------------------------------------------------------------------------
+@dataclass
+class Round:
+    """One flow at one offered rate."""
+
+    flow: str
+    rate: float
+    offered: int = 0
+    place_failures: int = 0
+    completed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    latencies_ms: list[float] = field(default_factory=list)
+    daemon_cpu: float = 0.0
+    daemon_children_cpu: float = 0.0
+    asterisk_cpu: float = 0.0
+    deepest_queue: int = 0
+    deepest_queue_name: str = ""
+    end_to_written_s: float = 0.0
+    pipeline_s: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def completed_per_s(self) -> float:
+        """Completed calls per second of offered window."""
+        return self.completed / WINDOW
+
+    @property
+    def sustained(self) -> bool:
+        """Whether at least SUSTAINED of the offered calls completed."""
+        return self.offered > 0 and self.completed >= SUSTAINED * self.offered
+
+    def summary(self) -> dict[str, object]:
+        """The round's figures for the JSON line."""
+        p50, p99 = percentile(self.latencies_ms, 0.5), percentile(self.latencies_ms, 0.99)
+        calls = max(self.completed, 1)
+        return {
+            "rate": self.rate,
+            "offered": self.offered,
+            "completed": self.completed,
+            "completed_per_s": round(self.completed_per_s, 2),
+            "outcomes": self.outcomes,
+            "place_failures": self.place_failures,
+            "answer_latency_p50_ms": None if p50 is None else round(p50, 2),
+            "answer_latency_p99_ms": None if p99 is None else round(p99, 2),
+            "daemon_cpu_s_per_call": round(self.daemon_cpu / calls, 4),
+            "daemon_children_cpu_s_per_call": round(self.daemon_children_cpu / calls, 4),
+            "asterisk_cpu_s_per_call": round(self.asterisk_cpu / calls, 4),
+            "max_taskprocessor_queue": self.deepest_queue,
+            "max_taskprocessor": self.deepest_queue_name,
+            "journal_lag_s": round(self.end_to_written_s, 2),
+            "pipeline_drain_s": round(self.pipeline_s, 2),
+            "round_s": round(self.seconds, 1),
+        }
+
+
+@dataclass
+class Bench:
+    """The sandbox, the daemon and the HTTP client shared by all rounds."""
+
+    asterisk: SandboxInstance
+    daemon: subprocess.Popen[bytes]
+    db: Path
+    http: httpx.AsyncClient
+    number: int = 0
+
+    def cpu(self) -> tuple[float, float, float]:
+        """Return (daemon, daemon's children, Asterisk) CPU seconds so far."""
+        pid = self.asterisk.pid()
+        assert pid is not None
+        own, children = cpu_seconds(self.daemon.pid)
+        return own, children, cpu_seconds(pid)[0]
+
+    async def measure(self, result: Round, run: Callable[[], Awaitable[None]]) -> Round:
+        """Run one round while watching CPU and taskprocessors."""
+        watch, stop = QueueWatch(self.asterisk), asyncio.Event()
+        watcher = asyncio.create_task(watch.run(stop))
+        await asyncio.sleep(0.2)  # the watcher's first snapshot is the round's baseline
+        before, started = self.cpu(), time.monotonic()
+        try:
+            await run()
+        finally:
+            after = self.cpu()
+            stop.set()
+            await watcher
+        result.daemon_cpu = after[0] - before[0]
+        result.daemon_children_cpu = after[1] - before[1]
+        result.asterisk_cpu = after[2] - before[2]
+        result.deepest_queue, result.deepest_queue_name = watch.deepest, watch.where
+        result.seconds = time.monotonic() - started
+        return result
+
+    async def zentrale_round(self, rate: float) -> Round:
+        """Offer RATE calls per second to the daemon; wait until all are written and stored."""
+        self.number += 1
+        prefix = f"+9055{self.number:03d}"
+        result = Round("zentrale", rate)
+        placer = Placer(self.http, customer_script())
+        endpoint = f"Local/{DID}@zentrale-inbound/n"
+
+        async def place(index: int) -> None:
+            await placer.originate(endpoint, f"{prefix}{index:05d}", {})
+
+        async def run() -> None:
+            result.offered = await placer.paced(rate, place)
+            await channels_gone(self.http, SETTLE_LIMIT)
+            result.end_to_written_s = await self._written(prefix, result.offered)
+            result.pipeline_s = await self._stored(prefix)
+
+        await self.measure(result, run)
+        rows = await asyncio.to_thread(zentrale_rows, self.db, prefix)
+        result.place_failures = len(placer.failures)
+        result.completed, result.outcomes = rows.completed, rows.outcomes
+        result.latencies_ms = rows.latencies_ms
+        return result
+
+    async def _written(self, prefix: str, offered: int) -> float:
+        """Wait until every call of the round that arrived has its end written."""
+        started = time.monotonic()
+        while time.monotonic() - started < SETTLE_LIMIT:
+            rows = await asyncio.to_thread(zentrale_rows, self.db, prefix)
+            if rows.arrived >= offered and rows.ended >= rows.arrived:
+                break
+            if rows.ended >= rows.arrived and time.monotonic() - started > 10:
+                break  # some calls never arrived (refused by Asterisk): nothing more will come
+            await asyncio.sleep(0.25)
+        return time.monotonic() - started
+
+    async def _stored(self, prefix: str) -> float:
+        """Wait until the round's recordings have left the 'finished' state (stored or failed)."""
+        started = time.monotonic()
+        while time.monotonic() - started < PIPELINE_LIMIT:
+            if (await asyncio.to_thread(zentrale_rows, self.db, prefix)).recordings_pending == 0:
+                break
+            await asyncio.sleep(0.5)
+        return time.monotonic() - started
+
+    async def dialplan_round(self, rate: float) -> Round:
+        """Offer RATE calls per second to the bench-dialplan context; wait until all ended."""
+        self.number += 1
+        label = f"r{self.number:03d}"
+        result = Round("dialplan", rate)
+        placer = Placer(self.http, customer_script())
+        agents = agent_ids("D")
+        endpoint = f"Local/{DID}@bench-dialplan/n"
+
+        async def place(index: int) -> None:
+            extra = {"BENCH_AGENT": agents[index % len(agents)], "BENCH_ROUND": label}
+            await placer.originate(endpoint, f"+9066{self.number:03d}{index:05d}", extra)
+
+        async def run() -> None:
+            result.offered = await placer.paced(rate, place)
+            await channels_gone(self.http, SETTLE_LIMIT)
+
+        await self.measure(result, run)
+        result.outcomes = await asyncio.to_thread(dialplan_outcomes, self.asterisk, label)
+        result.completed = result.outcomes.get("ANSWER", 0)
+        result.place_failures = len(placer.failures)
+        return result
+
+
+def customer_script() -> CustomerScript:
+    """Press 1 after DIGIT_DELAY seconds, then stay until the agent hangs up."""
+    return CustomerScript(digits="1", digit_delay=DIGIT_DELAY, then="wait")
+
+
+async def script_agents(creds: AriCredentials) -> None:
+    """Script both flows' agents: answer after 0.2 s, talk TALK seconds, hang up."""
+    script = PartyScript(answer_after=0.2, talk=TALK, then="hangup")
+    for ident in agent_ids("Z") + agent_ids("D"):
+        await script_party(creds, "agent", ident, script)
+
+
+# -- report --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlowSummary:
+    """One flow's figures over all its rounds."""
+
+    rounds: list[Round]
+
+    @property
+    def sustained_rate(self) -> float:
+        """The highest offered rate the flow sustained (0 when none)."""
+        return max((r.rate for r in self.rounds if r.sustained), default=0.0)
+
+    def _per_call(self, seconds: float) -> float:
+        return seconds / max(sum(r.completed for r in self.rounds), 1)
+
+    @property
+    def daemon_cpu_per_call(self) -> float:
+        """Daemon CPU seconds (its own process) per completed call."""
+        return self._per_call(sum(r.daemon_cpu for r in self.rounds))
+
+    @property
+    def asterisk_cpu_per_call(self) -> float:
+        """Asterisk CPU seconds per completed call."""
+        return self._per_call(sum(r.asterisk_cpu for r in self.rounds))
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        """Answer latencies of the sustained rounds (of all rounds when none was)."""
+        chosen = [r for r in self.rounds if r.sustained] or self.rounds
+        return [value for r in chosen for value in r.latencies_ms]
+
+    @property
+    def deepest_queue(self) -> int:
+        """The deepest taskprocessor queue seen in any round."""
+        return max((r.deepest_queue for r in self.rounds), default=0)
+
+    def figures(self) -> dict[str, object]:
+        """The flow's figures for the JSON line."""
+        p50, p99 = percentile(self.latencies_ms, 0.5), percentile(self.latencies_ms, 0.99)
+        children = self._per_call(sum(r.daemon_children_cpu for r in self.rounds))
+        return {
+            "sustained_rate": self.sustained_rate,
+            "best_completed_per_s": round(max(r.completed_per_s for r in self.rounds), 2),
+            "answer_latency_p50_ms": None if p50 is None else round(p50, 2),
+            "answer_latency_p99_ms": None if p99 is None else round(p99, 2),
+            "daemon_cpu_s_per_call": round(self.daemon_cpu_per_call, 4),
+            "daemon_children_cpu_s_per_call": round(children, 4),
+            "asterisk_cpu_s_per_call": round(self.asterisk_cpu_per_call, 4),
+            "max_taskprocessor_queue": self.deepest_queue,
+            "rounds": [r.summary() for r in self.rounds],
+        }
+
+
+def print_rounds(rounds: list[Round]) -> None:
+    """Print one readable line per round."""
+    print(
+        f"{'flow':9} {'rate':>5} {'offer':>5} {'done':>5} {'done/s':>6} {'p50ms':>7} "
+        f"{'p99ms':>7} {'dCPU/c':>7} {'aCPU/c':>7} {'tpq':>5} {'jlag':>5} {'pipe':>5}"
+    )
+    for r in rounds:
+        p50, p99 = percentile(r.latencies_ms, 0.5), percentile(r.latencies_ms, 0.99)
+        calls = max(r.completed, 1)
+        print(
+            f"{r.flow:9} {r.rate:5.1f} {r.offered:5d} {r.completed:5d} {r.completed_per_s:6.2f} "
+            f"{'-' if p50 is None else f'{p50:.1f}':>7} {'-' if p99 is None else f'{p99:.1f}':>7} "
+            f"{r.daemon_cpu / calls:7.4f} {r.asterisk_cpu / calls:7.4f} "
+            f"{r.deepest_queue:5d} {r.end_to_written_s:5.1f} {r.pipeline_s:5.1f}  "
+            f"{r.outcomes} {r.deepest_queue_name}"
+        )
+
+
+def report(zentrale: list[Round], dialplan: list[Round]) -> dict[str, object]:
+    """Print the figures and return the JSON line's content."""
+    print_rounds([r for pair in zip(zentrale, dialplan, strict=True) for r in pair])
+    ours, base = FlowSummary(zentrale), FlowSummary(dialplan)
+    ratio = ours.sustained_rate / base.sustained_rate if base.sustained_rate else 0.0
+    asterisk = ours.asterisk_cpu_per_call
+    cpu_ratio = ours.daemon_cpu_per_call / asterisk if asterisk else 0.0
+    p99 = percentile(ours.latencies_ms, 0.99)
+    deepest = max(ours.deepest_queue, base.deepest_queue)
+    figures = ours.figures() | {
+        "zentrale_rate_ratio": round(ratio, 3),
+        "daemon_cpu_over_asterisk_cpu": round(cpu_ratio, 3),
+        "offered_rates": list(RATES),
+        "window_s": WINDOW,
+        "talk_s": TALK,
+    }
+    print(
+        f"\nsustained (>= {SUSTAINED:.0%} completed): zentrale {ours.sustained_rate:g}/s, "
+        f"dialplan {base.sustained_rate:g}/s, ratio {ratio:.2f} "
+        f"(capped by the highest offered rate, {max(RATES):g}/s)"
+    )
+    print(
+        f"per call: daemon CPU {ours.daemon_cpu_per_call * 1000:.1f} ms, Asterisk CPU "
+        f"{asterisk * 1000:.1f} ms (dialplan flow: {base.asterisk_cpu_per_call * 1000:.1f} ms), "
+        f"ratio {cpu_ratio:.3f}"
+    )
+    p99_text = "-" if p99 is None else f"{p99:.1f} ms"
+    print(f"answer latency p99 {p99_text}; deepest taskprocessor queue {deepest}")
+    return {
+        "bench": "calls",
+        "figures": figures,
+        "baseline": base.figures(),
+        "targets": {
+            "zentrale_rate_ratio >= 0.9": ratio >= 0.9,
+            "daemon_cpu_over_asterisk_cpu < 0.25": cpu_ratio < 0.25,
+            "answer_latency_p99_ms < 20": p99 is not None and p99 < 20,
+            "max_taskprocessor_queue < 500": deepest < TASKPROCESSOR_WARN,
+        },
+    }
+
+
+# -- main ----------------------------------------------------------------------------------
+async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round]]:
+    """Alternate the flows at each rate, swapping who goes first to cancel drift."""
+    zentrale: list[Round] = []
+    dialplan: list[Round] = []
+    for index, rate in enumerate(RATES):
+        order = ("zentrale", "dialplan") if index % 2 == 0 else ("dialplan", "zentrale")
+        for flow in order:
+            if flow == "zentrale":
+                zentrale.append(await bench.zentrale_round(rate))
+            else:
+                dialplan.append(await bench.dialplan_round(rate))
+            done = zentrale[-1] if flow == "zentrale" else dialplan[-1]
+            print(f"  {flow} at {rate}/s: {done.completed}/{done.offered} completed", flush=True)
+            await channels_gone(bench.http, 30)
+    return zentrale, dialplan
+
+
+async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]:
+    """Start the daemon on ASTERISK, run every round, stop the daemon."""
+    creds = asterisk.ari
+    auth = (creds.username, creds.password.get_secret_value())
+    daemon = start_daemon(home, write_daemon_files(home, creds))
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    try:
+        async with httpx.AsyncClient(
+            base_url=creds.base_url, auth=auth, timeout=30.0, limits=limits
+        ) as http:
+            await wait_registered(http, creds.app, daemon)
+            await script_agents(creds)
+            bench = Bench(asterisk, daemon, home / "z.db", http)
+            zentrale, dialplan = await run_rounds(bench)
+    finally:
+        code = stop_daemon(daemon)
+    print(f"zentrale run exited with {code}")
+    return report(zentrale, dialplan)
+
+
+def main() -> None:
+    """Run the benchmark on a fresh sandbox instance and print the JSON line."""
+    root = ensure_root()
+    asterisk = SandboxInstance(root, name="bench-calls", app="zentrale-bench")
+    home = Path(tempfile.mkdtemp(prefix="zentrale-bench-calls-"))
+    asterisk.start()
+    try:
+        result = asyncio.run(bench_with(asterisk, home))
+    finally:
+        asterisk.stop()
+        asterisk.remove()
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
