@@ -37,7 +37,15 @@ from zentrale.routing.steps import (
     Voicemail,
 )
 from zentrale.telephony.agents import AgentView
-from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
+from zentrale.telephony.ari import (
+    AriClient,
+    AriError,
+    BadRequest,
+    Call,
+    ChannelGone,
+    NotFound,
+    Unprocessable,
+)
 from zentrale.telephony.ari.events import RecordingFinished
 from zentrale.telephony.ari.primitives import channel_key, wait_for_hangup
 from zentrale.telephony.context import Services
@@ -350,15 +358,21 @@ class InboundCall:
         with ari.subscribe(
             channel_key(self.call.id), lambda event: isinstance(event, RecordingFinished)
         ) as sub:
-            await ari.channels.record(
-                self.call.id,
-                name,
-                fmt="wav",
-                max_duration=120,
-                max_silence=5,
-                beep=True,
-                terminate_on="#",
-            )
+            try:
+                await ari.channels.record(
+                    self.call.id,
+                    name,
+                    fmt="wav",
+                    max_duration=120,
+                    max_silence=5,
+                    beep=True,
+                    terminate_on="#",
+                )
+            except (BadRequest, NotFound, Unprocessable) as exc:
+                # The caller hung up during the greeting: there is no message to keep.
+                raise ChannelGone(self.call.id, f"gone before the message: {exc}") from None
+            # Hanging up is the usual end of a message; the file is complete either way.
+            self.services.journal.event(self.id, EventKind.RECORDING_STARTED, {"name": name})
             with contextlib.suppress(TimeoutError, ChannelGone):
                 await sub.get(130)
         self.services.journal.recording_finished(FinishedRecording(self.id, name, "wav"))

@@ -92,6 +92,17 @@ departments:
     ring_timeout: 4s
     max_wait: 20s
     on_max_wait: {play_and_hangup: bye}
+  overflow:
+    agents: [{endpoint: "Local/E1@sim-agent/n", name: Emre}]
+    ring_timeout: 2s
+    max_wait: 3s
+    on_max_wait: {dial: "+4930111"}
+  mailbox:
+    agents: [{endpoint: "Local/F1@sim-agent/n", name: Fatma}]
+    max_wait: 10s
+    on_max_wait: {play_and_hangup: bye}
+    schedule: office
+    when_closed: {voicemail: mailbox}
 menus:
   main:
     prompt: menu
@@ -100,6 +111,8 @@ menus:
       "2": {department: support}
       "3": {department: solo}
       "4": {department: mixed}
+      "5": {department: overflow}
+      "6": {department: mailbox}
     timeout: 3s
     retries: 1
     invalid_prompt: invalid

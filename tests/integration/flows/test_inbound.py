@@ -214,3 +214,17 @@ async def test_missing_prompt_is_reported_when_rules_load_not_during_a_call(  # 
     )
     (missing,) = watch.missing
     assert (missing.prompt, missing.sound) == ("bye", "sound:de/tschuess-fehlt")
+
+
+async def test_max_wait_overflows_to_an_outside_number(flows) -> None:  # type: ignore[no-untyped-def]
+    from zentrale.sandbox.simulate import script_party
+
+    await flows.agent("E1", PartyScript(mode="noanswer"))
+    await script_party(flows.asterisk.ari, "number", "+4930111",
+                       PartyScript(answer_after=0.5, talk=2, then="hangup"))  # fmt: skip
+    await flows.call(CustomerScript(digits="5", digit_delay=0.5, then="wait", hangup_after=30))
+    (call,) = await flows.finished_calls(1, max_wait=40)
+    assert call.outcome == Outcome.ANSWERED  # the outside number took the call
+    events = await flows.events(call.id)
+    assert any(e.detail.get("overflow") == "overflow" for e in events)
+    assert await flows.asterisk_empty()
