@@ -72,16 +72,20 @@ def configure_logging(
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.StackInfoRenderer(),
+        # Tracebacks as plain text, without local variables (they hold callers' numbers and
+        # entered digits), and before masking so numbers in exception messages are masked too.
+        structlog.processors.format_exc_info,
     ]
     if mask_numbers:
         processors.append(mask_event)
     if json_lines:
-        processors += [
-            structlog.processors.dict_tracebacks,
-            structlog.processors.JSONRenderer(sort_keys=False),
-        ]
+        processors.append(structlog.processors.JSONRenderer(sort_keys=False))
     else:
-        processors.append(structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()))
+        processors.append(
+            structlog.dev.ConsoleRenderer(
+                colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+            )
+        )
     numeric = logging.getLevelNamesMapping()[level.upper()]
     structlog.configure(
         processors=processors,

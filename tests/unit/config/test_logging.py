@@ -63,3 +63,22 @@ def test_console_format_is_readable(capsys: pytest.CaptureFixture[str]) -> None:
     assert "+90555*****33" in err
     with pytest.raises(json.JSONDecodeError):
         json.loads(err)
+
+
+@pytest.mark.parametrize("fmt", ["json", "console"])
+def test_tracebacks_show_no_locals_and_mask_numbers(
+    fmt: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(fmt, "info")  # type: ignore[arg-type]
+    log = structlog.get_logger("t")
+    card_number = "4111111111111111"  # a local the old renderers printed
+    try:
+        raise ValueError(f"caller +905551112233 refused ({len(card_number)} digits)")
+    except ValueError:
+        log.exception("call.failed")
+    err = capsys.readouterr().err
+    assert "ValueError" in err
+    assert "Traceback" in err
+    assert "+90555*****33" in err
+    assert "+905551112233" not in err
+    assert card_number not in err
