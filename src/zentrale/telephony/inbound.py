@@ -281,14 +281,7 @@ class InboundCall:
         services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": leg.endpoint})
         with contextlib.suppress(AriError):
             await services.ari.channels.moh_stop(self.call.id)
-        self.conversations += 1
-        self.conversation = Conversation(
-            services.ari,
-            services.journal,
-            self.id,
-            self.conversations,
-            two_party=services.settings.recording.two_party,
-        )
+        self.conversation = self._next_conversation()
         try:
             await self.conversation.open(
                 self.call.id, leg.channel_id, record=department.recording, customer=self.call.id
@@ -299,6 +292,13 @@ class InboundCall:
         if isinstance(ended, Transfer):
             return self._transfer(step, ended)
         return engine.after_call(step.state) if ended == "agent" else None
+
+    def _next_conversation(self) -> Conversation:
+        """Return this call's next conversation (numbered, so each has its own recording)."""
+        self.conversations += 1
+        services = self.services
+        return Conversation(services.ari, services.journal, self.id, self.conversations,
+                            two_party=services.settings.recording.two_party)  # fmt: skip
 
     async def _talk(self, agent_channel: str) -> str | Transfer:
         ari = self.services.ari
@@ -397,14 +397,7 @@ class InboundCall:
             self.outcome = Outcome.NO_ANSWER
             return None
         self.outcome = Outcome.ANSWERED
-        self.conversations += 1
-        self.conversation = Conversation(
-            services.ari,
-            services.journal,
-            self.id,
-            self.conversations,
-            two_party=services.settings.recording.two_party,
-        )
+        self.conversation = self._next_conversation()
         try:
             await self.conversation.open(self.call.id, leg.channel_id, record=False)
             await self._talk(leg.channel_id)
