@@ -7,12 +7,9 @@ afterwards, as in tests/integration/db/.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import pytest_asyncio
 
@@ -25,19 +22,10 @@ from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
+from zentrale.testing.databases import fresh_database
 from zentrale.testing.recordings import decrypt, queue_recordings, write_wav
 
-ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.05, backoff_max=0.2)
-_numbers = itertools.count(1)
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -47,21 +35,13 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest_asyncio.fixture
 async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
-    name = f"zentrale_pipe_{os.getpid()}_{next(_numbers)}"
-    if backend == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'z.db'}"
-    else:
-        await _admin(f'CREATE DATABASE "{name}"')
-        base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-        url = f"{base}/{name}"
-    database = Database.open(url)
-    try:
-        await upgrade_engine(database.engine)
-        yield database
-    finally:
-        await database.close()
-        if backend != "sqlite":
-            await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database(backend, tmp_path, prefix="zentrale_pipe") as url:
+        database = Database.open(url)
+        try:
+            await upgrade_engine(database.engine)
+            yield database
+        finally:
+            await database.close()
 
 
 def daemon_pipeline(db: Database, tmp: Path, node: str, keyring: Keyring) -> Pipeline:

@@ -7,22 +7,17 @@ PostgreSQL: 127.0.0.1:5432, trust auth, a fresh `zentrale_qa_<pid>_<n>` database
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import io
-import itertools
 import math
-import os
 import struct
 import wave
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import httpx
 import pytest
 import pytest_asyncio
@@ -48,33 +43,12 @@ from zentrale.db.migrate import upgrade_engine
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.memory import MemoryStore
+from zentrale.testing.databases import fresh_database
 
 T = TypeVar("T")
-ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery"
-_numbers = itertools.count(1)
-
-
-def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run COROUTINE on its own loop in a worker thread."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
-async def _admin(sql: str) -> None:
-    connection = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def postgres_url(database: str) -> str:
-    """Return the asyncpg URL of DATABASE on the test server."""
-    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database}"
 
 
 class FakeClock:
@@ -110,15 +84,8 @@ def make_wav(seconds: float, rate: int = 8000, freq: float = 440.0) -> bytes:
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """An empty database on SQLite or PostgreSQL, removed after the test."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'zentrale.db'}"
-        return
-    name = f"zentrale_qa_{os.getpid()}_{next(_numbers)}"
-    run_blocking(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_url(name)
-    finally:
-        run_blocking(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(str(request.param), tmp_path, prefix="zentrale_qa") as url:
+        yield url
 
 
 @pytest_asyncio.fixture

@@ -8,34 +8,22 @@ database per test, `zentrale_test_<pid>_<n>`, created from the `test` database a
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import itertools
-import os
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
-import asyncpg
 import pytest
 import pytest_asyncio
 
 from zentrale.db import CallStore, Database, Direction, JobQueue, NewCall, RecordingStore
 from zentrale.db.migrate import upgrade_engine
+from zentrale.testing.databases import fresh_database
+from zentrale.testing.databases import postgres_url as postgres_url  # for the tests here
 
 T = TypeVar("T")
 
-ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-START = "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
 START_TIME = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-_numbers = itertools.count(1)
-
-
-def run_blocking(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run COROUTINE to the end on its own loop in a worker thread (safe inside any test)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 class FakeClock:
@@ -52,23 +40,6 @@ class FakeClock:
         self.now += dt.timedelta(seconds=seconds)
 
 
-async def _admin(sql: str) -> None:
-    try:
-        connection = await asyncpg.connect(ADMIN_DSN)
-    except OSError as exc:
-        pytest.fail(f"PostgreSQL is not reachable at {ADMIN_DSN} ({exc}); start it: {START}")
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-def postgres_url(database: str) -> str:
-    """Return the SQLAlchemy asyncpg URL of DATABASE on the test server."""
-    base = ADMIN_DSN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{database}"
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def backend(request: pytest.FixtureRequest) -> str:
     """The database a test runs on."""
@@ -78,15 +49,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
     """The URL of an empty database of BACKEND, removed after the test."""
-    if backend == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'zentrale.db'}"
-        return
-    name = f"zentrale_test_{os.getpid()}_{next(_numbers)}"
-    run_blocking(_admin(f'CREATE DATABASE "{name}"'))
-    try:
-        yield postgres_url(name)
-    finally:
-        run_blocking(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with fresh_database(backend, tmp_path) as url:
+        yield url
 
 
 @pytest_asyncio.fixture
