@@ -259,8 +259,14 @@ async def main() -> None:
         "bench": "api", "figures": figures,
         "baseline": {"raw_ciphertext_http_mib_s": streaming["raw_ciphertext_http_mib_s"],
                      "raw_ciphertext_read_mib_s": streaming["raw_ciphertext_read_mib_s"]},
-        "targets": {"search_p95_ms": 50, "stream_share_of_raw_http": 0.5,
-                    "met": {"search": worst_p95 < 50, "stream": ratio >= 0.5}},
+        # The issue compares with reading the ciphertext raw; from the page cache that is a
+        # memory copy, so the same file served raw through the same HTTP stack is shown too.
+        "targets": {
+            "worst_search_p95_ms < 50": worst_p95 < 50,
+            "stream_share_of_raw_http >= 0.5": ratio >= 0.5,
+            "stream_share_of_raw_disk_read >= 0.5":
+                figures["stream_share_of_raw_disk_read"] >= 0.5,
+        },
     }))  # fmt: skip
 
 
