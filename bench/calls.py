@@ -26,9 +26,11 @@ of the daemon process (utime+stime from /proc, its children separately) and of A
 the round's first call until its last record is written; the deepest Asterisk taskprocessor
 queue seen, polled every second with `core show taskprocessors` ("In Queue" now, and any "Max
 Depth" that rose during the round). A flow sustains a rate when at least SUSTAINED of the
-offered calls completed; each flow's figure is its highest sustained rate, and a flow is not
-offered the rates above its first failure. Per-call CPU and latency targets use the sustained
-rounds (a collapsed round spends its CPU on retries).
+offered calls completed and Asterisk took the originates on time (within 10% of WINDOW: a
+saturated Asterisk answers the bench's own requests late, so fewer calls per second went
+out); completed calls per second count over that placing time. Each flow's figure is its
+highest sustained rate, and a flow is not offered the rates above its first failure. Per-call
+CPU and latency targets use the sustained rounds (a collapsed round spends its CPU on retries).
 
 What it does not see: the latency starts when the flow starts, so time the StasisStart event
 spent in the WebSocket and the daemon's dispatch is not in it. The daemon's children (ffmpeg in
@@ -480,13 +482,18 @@ class Round:
 
     @property
     def completed_per_s(self) -> float:
-        """Completed calls per second of offered window."""
-        return self.completed / WINDOW
+        """Completed calls per second over the time the calls were actually offered."""
+        return self.completed / max(WINDOW, self.placing_s)
 
     @property
     def sustained(self) -> bool:
-        """Whether at least SUSTAINED of the offered calls completed."""
-        return self.offered > 0 and self.completed >= SUSTAINED * self.offered
+        """Whether at least SUSTAINED of the offered calls completed, at the offered rate.
+
+        When Asterisk is too busy to take the originates in time, the calls go out slower than
+        the rate: that round did not offer, so did not sustain, its rate.
+        """
+        on_time = self.placing_s <= WINDOW * 1.1
+        return self.offered > 0 and on_time and self.completed >= SUSTAINED * self.offered
 
     def summary(self) -> dict[str, object]:
         """The round's figures for the JSON line."""
