@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from zentrale.telephony.ari import AriClient, AriError, ChannelGone, Subscription
+from zentrale.telephony.ari import AriClient, AriError, ChannelGone, Conflict, Subscription
 from zentrale.telephony.ari.events import AriEvent, ChannelDestroyed, ChannelHangupRequest, Dial
 from zentrale.telephony.ari.primitives import channel_key
 
@@ -74,8 +74,13 @@ async def ring(
                 caller_id=caller_id,
                 ring_timeout=int(ring_seconds) + 5,
             )
+        except Conflict:
+            # A retry after a timeout: the first request did create our channel, so follow it
+            # (otherwise it rings on and is answered by nobody).
+            log.info("ring.originate_already_made", endpoint=endpoint)
         except AriError as exc:
             log.warning("ring.originate_failed", endpoint=endpoint, error=str(exc))
+            await _drop(ari, channel_id)  # the request may have reached Asterisk after all
             return Leg(channel_id, endpoint, RingResult.UNAVAILABLE)
         try:
             result = await _outcome(sub, ring_seconds)
