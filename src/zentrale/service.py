@@ -37,11 +37,22 @@ async def serve(settings: Settings, drain_seconds: float) -> None:
             log.warning("service.stopping_now", signal=signal.Signals(signum).name)
             main.cancel()
 
+    running: list[Daemon] = []
+
+    def on_reload() -> None:
+        # Installed before start-up: SIGHUP's default action would kill the process. During
+        # start-up the rules are being loaded anyway, so there is nothing to do yet.
+        if running:
+            _reload(running[0])
+        else:
+            log.info("service.reload_during_startup", what="rules load at start anyway")
+
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, on_stop, signum)
+    loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
         async with Daemon.running(settings, drain_seconds=drain_seconds) as daemon:
-            loop.add_signal_handler(signal.SIGHUP, _reload, daemon)
+            running.append(daemon)
             log.info("service.ready", http=daemon.http_url)
             await stop.wait()
     finally:

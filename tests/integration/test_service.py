@@ -118,6 +118,11 @@ keys: {{recipients: [{{provider: local, keyring_file: "{tmp_path}/keyring.json"}
             return (await http.get(f"/applications/{creds.app}")).status_code == 200
 
         assert await _poll(registered, 30), log.read_text()
+
+    async def ready() -> bool:
+        return "service.ready" in log.read_text(errors="replace")
+
+    assert await _poll(ready, 30), log.read_text()
     try:
         yield Service(process, tmp_path, log)
     finally:
@@ -170,3 +175,52 @@ async def test_sighup_reloads_the_routing_rules(service: Service) -> None:
     assert await _poll(reloaded, 15), service.text()
     service.process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(service.process.wait, 30) == 0
+
+
+async def test_sighup_during_start_up_does_not_kill_the_daemon(
+    asterisk: SandboxInstance, tmp_path: Path
+) -> None:
+    # Before the fix SIGHUP's default action ended the process if it came before start-up
+    # finished (an early `systemctl reload`).
+    creds = asterisk.ari
+    (tmp_path / "ari-password").write_text(creds.password.get_secret_value())
+    (tmp_path / "routing.yaml").write_text(RULES)
+    config = tmp_path / "zentrale.yaml"
+    config.write_text(f"""
+state_dir: {tmp_path}
+ari: {{url: "{creds.base_url}", password_file: "{tmp_path}/ari-password", app: {creds.app}}}
+routing: {{file: "{tmp_path}/routing.yaml", history_dir: "{tmp_path}/history"}}
+database: {{url: "sqlite+aiosqlite:///{tmp_path}/z.db"}}
+http: {{port: 0}}
+recording: {{temp_dir: "{tmp_path}/tmp"}}
+storage: {{path: "{tmp_path}/recordings"}}
+keys: {{recipients: [{{provider: local, keyring_file: "{tmp_path}/keyring.json"}}]}}
+""")
+    log = tmp_path / "service.log"
+    zentrale = Path(sys.executable).parent / "zentrale"
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived process we signal and wait on
+            [str(zentrale), "--config", str(config), "--log-format", "json", "run"],
+            stdout=out, stderr=out,
+        )  # fmt: skip
+    try:
+
+        async def started_logging() -> bool:
+            return "routing.applied" in log.read_text(errors="replace")
+
+        assert await _poll(started_logging, 30), log.read_text()
+        for _ in range(5):  # early reloads while ARI, the pipeline and HTTP start
+            process.send_signal(signal.SIGHUP)
+            await asyncio.sleep(0.05)
+
+        async def ready() -> bool:
+            return "service.ready" in log.read_text(errors="replace")
+
+        assert await _poll(ready, 30), log.read_text()
+        assert process.poll() is None
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.to_thread(process.wait, 30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
