@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
 async def test_menu_to_department_to_agent_recorded(flows) -> None:  # type: ignore[no-untyped-def]
     await flows.agent("A1", PartyScript(answer_after=0.5))
-    await flows.call(CustomerScript(digits="1", digit_delay=0.5, talk=3))
+    # Speech long enough to outlast the 2.3 s consent notice and the ringing, even under load.
+    await flows.call(CustomerScript(digits="1", digit_delay=0.5, talk=8))
     (call,) = await flows.finished_calls(1)
     assert call.outcome == Outcome.ANSWERED
     assert (call.department, call.agent_endpoint, call.agent_name) == (
