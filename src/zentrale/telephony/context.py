@@ -7,13 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from zentrale.config.settings import Settings
+from zentrale.db.clock import utcnow
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 def _as_is(sound: str) -> str:
@@ -28,7 +25,7 @@ class Services:
     journal: Journal
     queues: Queues
     settings: Settings
-    clock: Callable[[], dt.datetime] = _utc_now
+    clock: Callable[[], dt.datetime] = utcnow
     """The wall clock routing decisions are made at (a fake one in tests)."""
     media: Callable[[str], str] = field(default=_as_is)
     """Turns a prompt's sound reference into what Asterisk plays (e.g. an HTTP URL)."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import uuid
 from collections.abc import Coroutine
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import structlog
 
 from zentrale.config.logging import bind_call
 from zentrale.db.calls import CallUpdate, Hangup, NewCall
+from zentrale.db.clock import utcnow
 from zentrale.db.models import Direction, EventKind, Outcome
 from zentrale.db.recordings import FinishedRecording
 from zentrale.routing import engine
@@ -114,7 +114,7 @@ class InboundCall:
             NewCall(
                 id=self.id,
                 direction=Direction.INBOUND,
-                arrived_at=_now(),
+                arrived_at=utcnow(),
                 caller_number=self.caller or None,
                 dialled_number=self.dialled or None,
                 asterisk_node=settings.node,
@@ -127,7 +127,7 @@ class InboundCall:
 
     async def _steps(self) -> None:
         await self.call.answer()
-        self.services.journal.update(self.id, CallUpdate(answered_by_app_at=_now()))
+        self.services.journal.update(self.id, CallUpdate(answered_by_app_at=utcnow()))
         self.services.journal.event(self.id, EventKind.ANSWERED)
         facts = CallFacts(
             at=self.services.clock(), dialled=self.dialled, caller=self.caller or None
@@ -198,7 +198,7 @@ class InboundCall:
         )
         if department.recording and step.consent and not self.consent_played:
             await self._consent(step.consent, step.state.language)
-        services.journal.update(self.id, CallUpdate(queued_at=_now()))
+        services.journal.update(self.id, CallUpdate(queued_at=utcnow()))
         services.journal.event(self.id, EventKind.QUEUED, {"department": step.name})
         with contextlib.suppress(AriError):
             await services.ari.channels.moh_start(self.call.id, department.hold_music)
@@ -276,7 +276,7 @@ class InboundCall:
         self.agent_endpoint = leg.endpoint
         services.journal.update(
             self.id,
-            CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=_now()),
+            CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=utcnow()),
         )
         services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": leg.endpoint})
         with contextlib.suppress(AriError):
@@ -447,7 +447,7 @@ class InboundCall:
         with contextlib.suppress(AriError):
             await self.services.ari.channels.hangup(self.call.id)
         self.services.journal.event(self.id, EventKind.HANGUP, {"state": self.state_name})
-        self.services.journal.finished(self.id, Hangup(self.outcome, _now()))
+        self.services.journal.finished(self.id, Hangup(self.outcome, utcnow()))
         log.info("call.ended", outcome=str(self.outcome), state=self.state_name)
 
 
@@ -472,7 +472,3 @@ async def _until_caller_gone(
     if task in done and not task.cancelled():
         return task.result()
     raise ChannelGone(call.id, "caller hung up while waiting")
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)

@@ -9,7 +9,6 @@ everything queued so far is written (tests, graceful shutdown).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -132,8 +131,3 @@ class Journal:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
-
-
-def now() -> dt.datetime:
-    """Return the current UTC time, as the journal stamps it."""
-    return utcnow()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import uuid
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ import structlog
 
 from zentrale.config.logging import bind_call
 from zentrale.db.calls import CallUpdate, Hangup, NewCall
+from zentrale.db.clock import utcnow
 from zentrale.db.models import Direction, EventKind, Outcome
 from zentrale.routing.rules import Rules
 from zentrale.telephony.ari import AriError, ChannelGone
@@ -79,7 +79,7 @@ class OutboundCall:
             NewCall(
                 id=self.id,
                 direction=Direction.OUTBOUND,
-                arrived_at=_now(),
+                arrived_at=utcnow(),
                 called_number=self.number,
                 asterisk_node=settings.node,
                 app_name=settings.ari.app,
@@ -105,7 +105,7 @@ class OutboundCall:
             return
         self._settle("answered", Outcome.ANSWERED)
         self.services.journal.update(
-            self.id, CallUpdate(answered_by_app_at=_now(), agent_answered_at=_now())
+            self.id, CallUpdate(answered_by_app_at=utcnow(), agent_answered_at=utcnow())
         )
         await self._talk(agent, customer)
 
@@ -198,13 +198,9 @@ class OutboundCall:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(channel_id)
         self.services.journal.event(self.id, EventKind.HANGUP)
-        self.services.journal.finished(self.id, Hangup(self.outcome, _now()))
+        self.services.journal.finished(self.id, Hangup(self.outcome, utcnow()))
 
 
 async def _hangup(services: Services, channel_id: str) -> None:
     with contextlib.suppress(ChannelGone, AriError):
         await wait_for_hangup(services.ari, channel_id)
-
-
-def _now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
