@@ -43,26 +43,13 @@ from zentrale.db.migrate import upgrade_engine
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.memory import MemoryStore
+from zentrale.testing.clocks import START as START
+from zentrale.testing.clocks import FakeClock as FakeClock
 from zentrale.testing.databases import fresh_database
 
 T = TypeVar("T")
-START = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 REPO = Path(__file__).resolve().parents[3]
 PASSWORD = "correct horse battery"
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += dt.timedelta(seconds=seconds)
 
 
 def make_wav(seconds: float, rate: int = 8000, freq: float = 440.0) -> bytes:

@@ -18,26 +18,12 @@ import pytest_asyncio
 
 from zentrale.db import CallStore, Database, Direction, JobQueue, NewCall, RecordingStore
 from zentrale.db.migrate import upgrade_engine
+from zentrale.testing.clocks import START as START_TIME
+from zentrale.testing.clocks import FakeClock as FakeClock
 from zentrale.testing.databases import fresh_database
 from zentrale.testing.databases import postgres_url as postgres_url  # for the tests here
 
 T = TypeVar("T")
-
-START_TIME = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: dt.datetime = START_TIME) -> None:
-        self.now = now
-
-    def __call__(self) -> dt.datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += dt.timedelta(seconds=seconds)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
