@@ -20,11 +20,17 @@ from zentrale.api.calls_cli import agents, call
 from zentrale.api.cli import api, audit, users
 from zentrale.config.logging import configure_logging
 from zentrale.config.settings import DEFAULT_FILE, Settings, SettingsError, load_settings
+from zentrale.customers.cli import customers
 from zentrale.db.cli import db
+from zentrale.ops.cli import status
+from zentrale.privacy.cli import hold, retention, subject
 from zentrale.prompts.cli import prompts
 from zentrale.recording.cli import recordings
+from zentrale.recording.keys_cli import keys
 from zentrale.routing.cli import routing
 from zentrale.sandbox.errors import SandboxError
+from zentrale.stats.cli import report
+from zentrale.surveys.cli import campaign, survey
 
 
 @dataclass
@@ -208,3 +214,12 @@ main.add_command(api)
 main.add_command(audit)
 main.add_command(call)
 main.add_command(agents)
+main.add_command(retention)
+main.add_command(hold)
+main.add_command(subject)
+main.add_command(keys)
+main.add_command(survey)
+main.add_command(campaign)
+main.add_command(customers)
+main.add_command(report)
+main.add_command(status)

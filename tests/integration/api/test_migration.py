@@ -8,7 +8,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-import zentrale.api.models  # noqa: F401  (registers the QA tables on Base.metadata)
+import zentrale.db.schema  # noqa: F401  (registers every table on Base.metadata)
 from zentrale.db import Database
 from zentrale.db.migrate import downgrade_engine, upgrade_engine
 from zentrale.db.models import Base

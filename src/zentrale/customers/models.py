@@ -1,0 +1,72 @@
+"""Customer records and agents' notes on calls, on zentrale's metadata (migration v0004).
+
+A customer has any number of phone numbers (each number belongs to at most one customer);
+the call flows look a caller up by number when the call arrives. Notes are what agents
+leave on a call: a note, a disposition, or a suggestion for management.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from zentrale.db.models import ID, NAME, NUMBER, Base, _label
+
+
+class Customer(Base):
+    """One customer: the record agents check and complete."""
+
+    __tablename__ = "customers"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    customer_number: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str | None] = mapped_column(NAME)
+    language: Mapped[str | None] = mapped_column(String(16))
+    vip: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class CustomerNumber(Base):
+    """A phone number (E.164 as the call flows see it) and the customer it belongs to."""
+
+    __tablename__ = "customer_numbers"
+
+    number: Mapped[str] = mapped_column(NUMBER, primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id", ondelete="CASCADE"))
+
+    __table_args__ = (Index("ix_customer_numbers_customer_id", "customer_id"),)
+
+
+class NoteKind(enum.StrEnum):
+    """What an agent's note on a call is."""
+
+    NOTE = "note"
+    DISPOSITION = "disposition"
+    SUGGESTION = "suggestion"
+
+
+class CallNote(Base):
+    """A note, disposition or suggestion an agent left on a call."""
+
+    __tablename__ = "call_notes"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"))
+    kind: Mapped[NoteKind] = mapped_column(_label(NoteKind))
+    text: Mapped[str] = mapped_column(Text)
+    author_id: Mapped[str | None] = mapped_column(ID)
+    author_name: Mapped[str] = mapped_column(NAME)
+    department: Mapped[str | None] = mapped_column(NAME)
+    created_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_call_notes_call_id", "call_id"),
+        Index("ix_call_notes_customer_id", "customer_id"),
+        Index("ix_call_notes_kind_created_at", "kind", "created_at"),
+    )

@@ -1,0 +1,1 @@
+"""Data protection (KVKK/GDPR): retention, destruction records, legal holds, subject requests."""

@@ -1,0 +1,1 @@
+"""Statistics for supervisors: per department, agent and period; reports, dashboard, wallboard."""

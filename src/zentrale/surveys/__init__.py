@@ -1,0 +1,1 @@
+"""Post-call and outbound surveys: definitions, answers and outbound campaigns."""
