@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 # transcodes audio (pydub); espeak-ng speaks the demo's prompts; PostgreSQL is the database
 # tests' second engine.
 # Chromium runs the browser tests of the QA pages (driven by Playwright, no browser download).
+# systemd-analyze verifies the unit files in docker/systemd.
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
-       "chroot coreutils" "chromium chromium")
+       "chroot coreutils" "chromium chromium" "systemd-analyze systemd")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \
