@@ -206,6 +206,28 @@ class PromptSettings(Section):
     """Capability token in the prompt URLs (default: made once, kept in state_dir/secrets)."""
 
 
+class RetentionSettings(Section):
+    """Retention rules and the daemon's scheduled purge (docs/privacy.md)."""
+
+    file: Path = Path("config/retention.yaml")
+    interval: Annotated[float, Field(ge=1, le=31 * 86400)] = 86400.0
+    """Seconds between two purges inside the daemon (default: daily)."""
+    destruction_record_years: Annotated[int, Field(ge=3, le=100)] = 3
+    """How long destruction records are kept (KVKK expects at least 3 years)."""
+
+
+class OpsSettings(Section):
+    """Health, readiness and metrics; the other nodes sharing the database and the store."""
+
+    metrics_token: SecretStr | None = None
+    """Bearer token for /metrics (default: made once, kept in state_dir/secrets/metrics-token)."""
+    check_interval: Seconds = 5.0
+    """How long a readiness probe's result and the pipeline backlog figures are reused."""
+    peers: dict[str, AriSettings] = Field(default_factory=dict)
+    """Other nodes' Asterisk by node name: recordings of their calls are fetched from there
+    when this node's workers take their jobs (e.g. after that node's daemon died)."""
+
+
 class SandboxSettings(Section):
     """The sandbox Asterisk used by `zentrale demo` and `zentrale sandbox`."""
 
@@ -235,6 +257,8 @@ class Settings(Section):
     recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()
     keys: KeySettings = KeySettings()
+    ops: OpsSettings = OpsSettings()
+    retention: RetentionSettings = RetentionSettings()
     sandbox: SandboxSettings = SandboxSettings()
 
 

@@ -8,9 +8,15 @@ from __future__ import annotations
 
 import zentrale.api.models
 import zentrale.customers.models
+import zentrale.privacy.models
 import zentrale.surveys.models
 from zentrale.db.models import Base
 
 __all__ = ["MODEL_MODULES", "Base"]
 
-MODEL_MODULES = (zentrale.api.models, zentrale.customers.models, zentrale.surveys.models)
+MODEL_MODULES = (
+    zentrale.api.models,
+    zentrale.customers.models,
+    zentrale.privacy.models,
+    zentrale.surveys.models,
+)

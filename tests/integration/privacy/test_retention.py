@@ -1,0 +1,196 @@
+"""The retention purge on SQLite and PostgreSQL with a fake clock: what goes, what stays."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select
+
+from zentrale.api.audit import Actor
+from zentrale.api.models import RecordingTag
+from zentrale.db import Database, Direction, RecordingState, RecordingStore
+from zentrale.db.models import Call, Recording
+from zentrale.privacy.holds import HoldStore
+from zentrale.privacy.models import DestroyedKind, DestructionRecord, HoldScope
+from zentrale.privacy.purge import Purger
+from zentrale.privacy.rules import RetentionRules, parse_retention
+from zentrale.recording.keys.base import KeyProviderError
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.storage.base import ObjectInfo, StorageUnavailable
+from zentrale.recording.storage.local import LocalStore
+from zentrale.testing.recordings import decrypt
+
+from .conftest import DAY, FakeClock, Maker, make_wav
+
+RULES = """\
+default: 1y
+rules:
+  - name: complaints
+    when: {tag: complaint}
+    keep: 2y
+  - name: sales
+    when: {department: sales}
+    keep: 180d
+"""
+ADMIN = Actor(None, "tester", None)
+
+
+def rules() -> RetentionRules:
+    return parse_retention(RULES, "retention.yaml")
+
+
+async def recording(db: Database, rid: str) -> Recording:
+    return await RecordingStore(db).get(rid)
+
+
+async def destruction_records(db: Database) -> list[DestructionRecord]:
+    async with db.read() as session:
+        return list(await session.scalars(select(DestructionRecord)))
+
+
+async def tag(db: Database, rid: str, name: str, clock: FakeClock) -> None:
+    async with db.write() as session:
+        session.add(RecordingTag(recording_id=rid, tag=name, added_by="t", added_at=clock.now))
+
+
+@pytest.mark.asyncio
+async def test_dry_run_lists_what_is_due_and_changes_nothing(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    rid = await maker.recording(await maker.call("s1"))
+    before = await recording(db, rid)
+    clock.advance(181 * DAY)
+    report = await Purger(db, store).run(rules(), clock.now, dry_run=True)
+    assert [(i.id, i.rule, i.status) for i in report.items] == [(rid, "sales", "due")]
+    after = await recording(db, rid)
+    assert after.state is RecordingState.STORED
+    assert after.wrapped_keys == before.wrapped_keys
+    assert after.object_key is not None
+    assert store.exists(after.object_key)
+    assert await destruction_records(db) == []
+
+
+@pytest.mark.asyncio
+async def test_purge_shreds_expired_recordings_and_keeps_young_and_held_ones(
+    db: Database, maker: Maker, store: LocalStore, keyring: Keyring, clock: FakeClock
+) -> None:
+    sales = await maker.recording(await maker.call("s1"))
+    held = await maker.recording(await maker.call("s2", caller="+905550000002"))
+    complaint = await maker.recording(await maker.call("c1", caller="+905550000003"))
+    await tag(db, complaint, "complaint", clock)
+    support = await maker.recording(await maker.call("o1", department="support"))
+    hold = await HoldStore(db, clock).add(HoldScope.CALL, "s2", "lawsuit 12/2026", ADMIN)
+    row = await recording(db, sales)
+    assert row.object_key is not None
+    backup = b"".join(store.get(row.object_key))
+    unwrappers = [LocalKeyProvider(keyring)]
+
+    clock.advance(181 * DAY)
+    report = await Purger(db, store).run(rules(), clock.now, dry_run=False)
+
+    statuses = {(i.kind, i.id): i.status for i in report.items}
+    assert statuses == {
+        (DestroyedKind.RECORDING, sales): "destroyed",
+        (DestroyedKind.RECORDING, held): "held",
+        (DestroyedKind.CALL_NUMBERS, "s1"): "destroyed",
+    }  # s2's call record waits for its recording
+    gone = await recording(db, sales)
+    assert gone.state is RecordingState.DELETED
+    assert gone.wrapped_keys == []
+    assert gone.encryption_header is None
+    assert gone.waveform is None
+    assert not store.exists(row.object_key)
+    # Crypto-shredding: even the object restored from a backup cannot be decrypted.
+    store.put(row.object_key, [backup])
+    with pytest.raises(KeyProviderError):
+        decrypt(store, gone, unwrappers)
+    for kept in (held, complaint, support):
+        assert decrypt(store, await recording(db, kept), unwrappers) == make_wav(1.0)
+
+    records = {r.kind: r for r in await destruction_records(db)}
+    shredded = records[DestroyedKind.RECORDING]
+    assert (shredded.recording_id, shredded.call_id, shredded.rule) == (sales, "s1", "sales")
+    assert shredded.reason.value == "retention"
+    assert shredded.object_key == row.object_key
+    assert shredded.sha256_plain == row.sha256_plain
+    assert shredded.sha256_cipher == row.sha256_cipher
+    assert shredded.destroyed_at == clock.now
+    assert shredded.keep_until >= clock.now + dt.timedelta(days=3 * 365)
+    assert all("+90555" not in str(value) for value in vars(shredded).values())
+    async with db.read() as session:
+        call = await session.get(Call, "s1")
+        kept_call = await session.get(Call, "s2")
+    assert call is not None
+    assert call.caller_number == "+90555*****33"
+    assert kept_call is not None
+    assert kept_call.caller_number == "+905550000002"
+
+    # Idempotent: a second run at the same time destroys nothing more.
+    again = await Purger(db, store).run(rules(), clock.now, dry_run=False)
+    assert again.count("destroyed") == 0
+    assert len(await destruction_records(db)) == 2
+
+    # Released, the held recording goes on the next run; a year on, the default rule's too.
+    await HoldStore(db, clock).release(hold.id, "case closed", ADMIN)
+    clock.advance(185 * DAY)
+    later = await Purger(db, store).run(rules(), clock.now, dry_run=False)
+    destroyed = {i.id for i in later.items if i.status == "destroyed"}
+    assert destroyed == {held, support, "s2", "o1"}
+    assert (await recording(db, complaint)).state is RecordingState.STORED
+
+
+class FlakyStore(LocalStore):
+    """A local store whose deletes fail while `down` is set (a storage outage)."""
+
+    down = True
+
+    def delete(self, key: str) -> None:
+        if self.down:
+            raise StorageUnavailable("connection refused")
+        super().delete(key)
+
+    def head(self, key: str) -> ObjectInfo:
+        return super().head(key)
+
+
+@pytest.mark.asyncio
+async def test_storage_outage_keeps_the_recording_and_the_next_run_retries(
+    db: Database, maker: Maker, store: LocalStore, keyring: Keyring, clock: FakeClock
+) -> None:
+    rid = await maker.recording(await maker.call("s1"))
+    flaky = FlakyStore(store.root)
+    clock.advance(200 * DAY)
+    report = await Purger(db, flaky).run(rules(), clock.now, dry_run=False)
+    assert [(i.id, i.status) for i in report.failed] == [(rid, "failed")]
+    assert "connection refused" in report.failed[0].note
+    kept = await recording(db, rid)
+    assert kept.state is RecordingState.STORED
+    assert decrypt(store, kept, [LocalKeyProvider(keyring)]) == make_wav(1.0)
+    assert await destruction_records(db) == []
+    async with db.read() as session:
+        call = await session.get(Call, "s1")
+    assert call is not None
+    assert call.caller_number == "+905551112233"
+
+    flaky.down = False
+    retried = await Purger(db, flaky).run(rules(), clock.now, dry_run=False)
+    assert retried.count("destroyed") == 2
+    assert retried.failed == []
+    assert (await recording(db, rid)).state is RecordingState.DELETED
+
+
+@pytest.mark.asyncio
+async def test_a_crash_after_the_object_was_deleted_is_finished_by_the_next_run(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    rid = await maker.recording(await maker.call("s1", direction=Direction.OUTBOUND))
+    row = await recording(db, rid)
+    assert row.object_key is not None
+    store.delete(row.object_key)  # the purge died right after deleting the object
+    clock.advance(181 * DAY)
+    report = await Purger(db, store).run(rules(), clock.now, dry_run=False)
+    assert report.count("destroyed", DestroyedKind.RECORDING) == 1
+    records = await destruction_records(db)
+    assert [r.recording_id for r in records if r.kind is DestroyedKind.RECORDING] == [rid]
+    assert (await recording(db, rid)).wrapped_keys == []
