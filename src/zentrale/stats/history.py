@@ -1,0 +1,136 @@
+"""Call histories written straight to the tables, as the call flows would have written them.
+
+Tests check the statistics against hand-computed figures on small histories; the benchmark
+and the dashboard's browser test load generated ones. A `Story` says what happened to one
+inbound call; `rows_of` turns it into the call row, its timeline events, survey answers and
+suggestions, with the same fields and event details the call flows (`telephony/inbound.py`) use.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import insert
+
+from zentrale.customers.models import CallNote, NoteKind
+from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
+from zentrale.db.session import Database
+from zentrale.surveys.models import AnswerStatus, SurveyAnswer
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One survey question put to the caller after the conversation."""
+
+    scale: str
+    status: AnswerStatus
+    answer: int | None = None
+
+
+@dataclass(frozen=True)
+class Story:
+    """What happened to one inbound call; times are seconds after its arrival."""
+
+    id: str
+    arrived_at: dt.datetime
+    department: str | None
+    outcome: Outcome
+    queued: float | None = 0.0
+    agent: str | None = None
+    answered: float | None = None
+    conversation_end: float | None = None
+    ended: float | None = None
+    transfers: int = 0
+    overflow_from: str | None = None
+    answers: Sequence[Answer] = ()
+    suggestions: int = 0
+
+    def at(self, seconds: float) -> dt.datetime:
+        """Return the instant SECONDS after arrival."""
+        return self.arrived_at + dt.timedelta(seconds=seconds)
+
+
+@dataclass
+class Rows:
+    """Rows for the calls, call_events, survey_answers and call_notes tables."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    answers: list[dict[str, Any]] = field(default_factory=list)
+    notes: list[dict[str, Any]] = field(default_factory=list)
+
+
+def rows_of(stories: Iterable[Story]) -> Rows:
+    """Return the table rows of STORIES."""
+    rows = Rows()
+    for story in stories:
+        _add(rows, story)
+    return rows
+
+
+def _add(rows: Rows, story: Story) -> None:
+    events = _events(story)
+    ended = story.at(story.ended) if story.ended is not None else None
+    rows.calls.append({
+        "id": story.id, "direction": Direction.INBOUND, "caller_number": "+905550000000",
+        "department": story.department, "agent_endpoint": story.agent,
+        "agent_name": story.agent.split("/")[-1] if story.agent else None,
+        "arrived_at": story.arrived_at,
+        "queued_at": story.at(story.queued) if story.queued is not None else None,
+        "agent_answered_at": story.at(story.answered) if story.answered is not None else None,
+        "ended_at": ended, "outcome": story.outcome, "last_event_seq": len(events),
+    })  # fmt: skip
+    for seq, (at, kind, detail) in enumerate(events, 1):
+        rows.events.append(
+            {"call_id": story.id, "seq": seq, "at": at, "kind": kind, "detail": detail}
+        )
+    after = ended or story.arrived_at
+    for position, answer in enumerate(story.answers, 1):
+        rows.answers.append({
+            "id": str(uuid.uuid4()), "call_id": story.id, "survey": "after-call",
+            "question": f"q{position}", "position": position, "answer": answer.answer,
+            "status": answer.status, "scale": answer.scale, "department": story.department,
+            "agent_endpoint": story.agent, "answered_at": after,
+        })  # fmt: skip
+    for _ in range(story.suggestions):
+        rows.notes.append({
+            "id": str(uuid.uuid4()), "call_id": story.id, "kind": NoteKind.SUGGESTION,
+            "text": "idea", "author_name": "agent", "department": story.department,
+            "created_at": after,
+        })  # fmt: skip
+
+
+def _events(story: Story) -> list[tuple[dt.datetime, EventKind, dict[str, Any]]]:
+    events: list[tuple[dt.datetime, EventKind, dict[str, Any]]] = [
+        (story.arrived_at, EventKind.ARRIVED, {})
+    ]
+    if story.overflow_from is not None:
+        detail = {"overflow": story.overflow_from, "reason": "max_wait"}
+        events.append((story.at(max((story.queued or 0.0) - 1, 0.0)), EventKind.TRANSFER, detail))
+    if story.queued is not None and story.department is not None:
+        events.append((story.at(story.queued), EventKind.QUEUED, {"department": story.department}))
+    if story.answered is not None and story.agent is not None:
+        agent = {"agent": story.agent}
+        events.append((story.at(story.answered), EventKind.AGENT_ANSWERED, agent))
+        if story.conversation_end is not None:
+            end = story.at(story.conversation_end)
+            events.append((end, EventKind.CONVERSATION_ENDED, agent))
+    for n in range(story.transfers):
+        moved = story.conversation_end if story.conversation_end is not None else 0.0
+        events.append((story.at(moved), EventKind.TRANSFER, {"to": f"department:other{n}"}))
+    if story.ended is not None:
+        events.append((story.at(story.ended), EventKind.HANGUP, {"state": "done"}))
+    return events
+
+
+async def insert_rows(db: Database, rows: Rows) -> None:
+    """Write ROWS in one transaction."""
+    async with db.write() as session:
+        for model, values in ((Call, rows.calls), (CallEvent, rows.events),
+                              (SurveyAnswer, rows.answers), (CallNote, rows.notes)):  # fmt: skip
+            if values:
+                await session.execute(insert(model), values)

@@ -1,0 +1,314 @@
+"""Compute a statistics report in SQL: one aggregate query per source, merged by group and period.
+
+Sources: the call rows (offered, answered, abandoned, waits, service level), their timeline
+events (transfers, overflows, handle time), survey answers and agents' suggestions. Each query
+groups by (department or agent, local period of the call's arrival) in the database and returns
+only the aggregates; `compute` merges them into `StatsRow`s. The definitions are in
+docs/statistics.md.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zentrale.customers.models import CallNote, NoteKind
+from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
+from zentrale.stats.scores import ScaleScores, scale_scores
+from zentrale.stats.spec import ReportSpec
+from zentrale.stats.sql import Expr, local_period, seconds
+from zentrale.surveys.models import AnswerStatus, SurveyAnswer
+
+P90 = 0.9
+ABANDONED = (Outcome.ABANDONED_IN_QUEUE, Outcome.ABANDONED)
+Key = tuple[str, str]
+
+
+@dataclass
+class StatsRow:
+    """The figures of one department or agent in one period."""
+
+    key: str
+    period_start: dt.datetime
+    offered: int = 0
+    answered: int = 0
+    abandoned: int = 0
+    abandoned_short: int = 0
+    answered_in_service_level: int = 0
+    avg_wait: float | None = None
+    p90_wait: float | None = None
+    conversations: int = 0
+    handle_seconds: float = 0.0
+    transfers: int = 0
+    overflows: int = 0
+    suggestions: int = 0
+    surveys_answered: int = 0
+    surveys_unanswered: int = 0
+    surveys_abandoned: int = 0
+    scores: dict[str, ScaleScores] = field(default_factory=dict)
+
+    @property
+    def service_level(self) -> float | None:
+        """Share of offered calls answered within the threshold (None without calls)."""
+        return _share(self.answered_in_service_level, self.offered)
+
+    @property
+    def abandon_rate(self) -> float | None:
+        """Share of offered calls abandoned."""
+        return _share(self.abandoned, self.offered)
+
+    @property
+    def avg_handle(self) -> float | None:
+        """Mean seconds from an agent's answer to the end of that conversation."""
+        if not self.conversations:
+            return None
+        return round(self.handle_seconds / self.conversations, 3)
+
+
+def _share(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+async def compute(session: AsyncSession, spec: ReportSpec) -> list[StatsRow]:
+    """Return the report's rows, ordered by department/agent then period."""
+    report = _Report(session, spec)
+    await report.calls()
+    await report.p90()
+    await report.events()
+    await report.surveys()
+    await report.suggestions()
+    return [report.rows[key] for key in sorted(report.rows)]
+
+
+class _Report:
+    def __init__(self, session: AsyncSession, spec: ReportSpec) -> None:
+        self.session, self.spec = session, spec
+        self.dialect = session.bind.dialect.name
+        self.rows: dict[Key, StatsRow] = {}
+
+    def row(self, key: str, period: Any) -> StatsRow:
+        start = period_start(period, self.spec)
+        found = self.rows.get((key, start.isoformat()))
+        if found is None:
+            found = self.rows[key, start.isoformat()] = StatsRow(key, start)
+        return found
+
+    def period(self, column: Any) -> Expr:
+        spec = self.spec
+        return local_period(self.dialect, column, spec.period, spec.zone, spec.start, spec.end)
+
+    def in_range(self) -> list[Expr]:
+        return [Call.arrived_at >= self.spec.start, Call.arrived_at < self.spec.end]
+
+    def scoped(self, department: Any) -> list[Expr]:
+        if self.spec.departments is None:
+            return []
+        return [department.in_(list(self.spec.departments))]
+
+    def call_key(self) -> Any:
+        return Call.department if self.spec.group == "department" else Call.agent_endpoint
+
+    # -- calls ---------------------------------------------------------------------------
+    def _calls_inner(self) -> Any:
+        answered = Call.agent_answered_at.is_not(None)
+        abandoned = and_(Call.agent_answered_at.is_(None), Call.outcome.in_(ABANDONED))
+        waited = seconds(self.dialect, func.coalesce(Call.queued_at, Call.ended_at), Call.ended_at)
+        wait = case((Call.queued_at.is_not(None),
+                     seconds(self.dialect, Call.queued_at, Call.agent_answered_at)))  # fmt: skip
+        key = self.call_key()
+        query = select(
+            key.label("key"),
+            self.period(Call.arrived_at).label("period"),
+            _flag(answered).label("answered"),
+            _flag(abandoned).label("abandoned"),
+            _flag(and_(abandoned, waited <= self.spec.short_abandon)).label("short"),
+            wait.label("wait"),
+            _flag(and_(answered, wait <= self._threshold())).label("in_sl"),
+        ).where(Call.direction == Direction.INBOUND, Call.department.is_not(None),
+                key.is_not(None), *self.in_range(), *self.scoped(Call.department))  # fmt: skip
+        return query.subquery("c")
+
+    def _threshold(self) -> Expr:
+        spec = self.spec
+        if not spec.service_level:
+            return literal(spec.default_service_level)
+        whens = {name: literal(value) for name, value in spec.service_level.items()}
+        return case(whens, value=Call.department, else_=literal(spec.default_service_level))
+
+    async def calls(self) -> None:
+        c = self._calls_inner()
+        columns: list[Any] = [c.c.key, c.c.period, func.count(), func.sum(c.c.answered),
+                              func.sum(c.c.abandoned), func.sum(c.c.short),
+                              func.sum(c.c.in_sl), func.avg(c.c.wait)]  # fmt: skip
+        if self.dialect == "postgresql":
+            columns.append(func.percentile_cont(P90).within_group(c.c.wait))
+        query = select(*columns).group_by(c.c.key, c.c.period)
+        for (
+            key,
+            period,
+            offered,
+            answered,
+            abandoned,
+            short,
+            in_sl,
+            avg,
+            *p90,
+        ) in await self.session.execute(query):
+            row = self.row(key, period)
+            row.offered, row.answered, row.abandoned = offered, int(answered), int(abandoned)
+            row.abandoned_short, row.answered_in_service_level = int(short), int(in_sl)
+            row.avg_wait = _seconds(avg)
+            row.p90_wait = _seconds(p90[0]) if p90 else None
+
+    async def p90(self) -> None:
+        """SQLite has no percentile_cont: rank the waits and interpolate between two ranks."""
+        if self.dialect == "postgresql":
+            return
+        c = self._calls_inner()
+        parts = [c.c.key, c.c.period]
+        ranked = (
+            select(
+                c.c.key,
+                c.c.period,
+                c.c.wait,
+                func.row_number().over(partition_by=parts, order_by=c.c.wait).label("rank"),
+                func.count().over(partition_by=parts).label("n"),
+            )
+            .where(c.c.wait.is_not(None))
+            .subquery("r")
+        )
+        position = P90 * (ranked.c.n - 1)
+        low = cast(position, Integer) + 1
+        fraction = position - cast(position, Integer)
+        value = case((ranked.c.rank == low, ranked.c.wait * (1 - fraction)),
+                     (ranked.c.rank == low + 1, ranked.c.wait * fraction), else_=0.0)  # fmt: skip
+        query = select(ranked.c.key, ranked.c.period, func.sum(value)).group_by(
+            ranked.c.key, ranked.c.period
+        )
+        for key, period, p90 in await self.session.execute(query):
+            self.row(key, period).p90_wait = _seconds(p90)
+
+    # -- timeline events -----------------------------------------------------------------
+    async def events(self) -> None:
+        kind, detail = CallEvent.kind, CallEvent.detail
+        overflow_from = detail["overflow"].as_string()
+        if self.spec.group == "department":
+            key = func.coalesce(overflow_from, Call.department)
+        else:
+            key = func.coalesce(detail["agent"].as_string(), Call.agent_endpoint)
+        ended = Call.ended_at.is_not(None)
+        offset = seconds(self.dialect, literal(self.spec.start, Call.arrived_at.type), CallEvent.at)
+        handle = case(
+            (and_(ended, kind == EventKind.CONVERSATION_ENDED), offset),
+            (and_(ended, kind == EventKind.AGENT_ANSWERED), -offset),
+            else_=0.0,
+        )
+        transfer = kind == EventKind.TRANSFER
+        # An overflow belongs to the department that overflowed; agents have none.
+        overflow = _flag(and_(transfer, overflow_from.is_not(None)))
+        if self.spec.group == "agent":
+            overflow = literal(0)
+        inner = (
+            select(
+                key.label("key"),
+                self.period(Call.arrived_at).label("period"),
+                _flag(and_(transfer, detail["to"].as_string().is_not(None))).label("transfer"),
+                overflow.label("overflow"),
+                _flag(and_(ended, kind == EventKind.CONVERSATION_ENDED)).label("conversation"),
+                handle.label("handle"),
+            )
+            .select_from(CallEvent)
+            .join(Call, Call.id == CallEvent.call_id)
+            .where(
+                Call.direction == Direction.INBOUND,
+                *self.in_range(),
+                kind.in_(
+                    [EventKind.TRANSFER, EventKind.AGENT_ANSWERED, EventKind.CONVERSATION_ENDED]
+                ),
+            )
+        )
+        scope = self.scoped(key if self.spec.group == "department" else Call.department)
+        e = inner.where(*scope).subquery("e")
+        query = select(e.c.key, e.c.period, func.sum(e.c.transfer), func.sum(e.c.overflow),
+                       func.sum(e.c.conversation), func.sum(e.c.handle))  # fmt: skip
+        query = query.where(e.c.key.is_not(None)).group_by(e.c.key, e.c.period)
+        for key_, period, transfers, overflows, conversations, total in await self.session.execute(
+            query
+        ):
+            row = self.row(key_, period)
+            row.transfers, row.overflows = int(transfers), int(overflows)
+            row.conversations, row.handle_seconds = int(conversations), float(total or 0.0)
+
+    # -- surveys and suggestions ---------------------------------------------------------
+    async def surveys(self) -> None:
+        a = SurveyAnswer
+        key = a.department if self.spec.group == "department" else a.agent_endpoint
+        inner = (
+            select(key.label("key"), self.period(Call.arrived_at).label("period"),
+                   a.scale.label("scale"), a.status.label("status"), a.answer.label("answer"))
+            .select_from(a)
+            .join(Call, Call.id == a.call_id)
+            .where(key.is_not(None), *self.in_range(), *self.scoped(a.department))
+        ).subquery("s")  # fmt: skip
+        s = inner.c
+        query = select(s.key, s.period, s.scale, s.status, s.answer, func.count()).group_by(
+            s.key, s.period, s.scale, s.status, s.answer
+        )
+        answered: dict[tuple[Key, str], dict[int, int]] = {}
+        for key_, period, scale, status, answer, count in await self.session.execute(query):
+            row = self.row(key_, period)
+            status = AnswerStatus(status)
+            if status is AnswerStatus.ANSWERED and answer is not None:
+                row.surveys_answered += count
+                by_answer = answered.setdefault(((key_, row.period_start.isoformat()), scale), {})
+                by_answer[int(answer)] = by_answer.get(int(answer), 0) + count
+            elif status is AnswerStatus.ABANDONED:
+                row.surveys_abandoned += count
+            else:
+                row.surveys_unanswered += count
+        for (row_key, scale), counts in answered.items():
+            self.rows[row_key].scores[scale] = scale_scores(scale, counts)
+
+    async def suggestions(self) -> None:
+        n = CallNote
+        department = func.coalesce(n.department, Call.department)
+        key = department if self.spec.group == "department" else Call.agent_endpoint
+        inner = (
+            select(key.label("key"), self.period(Call.arrived_at).label("period"))
+            .select_from(n)
+            .join(Call, Call.id == n.call_id)
+            .where(n.kind == NoteKind.SUGGESTION, key.is_not(None), *self.in_range(),
+                   *self.scoped(department))
+        ).subquery("n")  # fmt: skip
+        query = select(inner.c.key, inner.c.period, func.count()).group_by(
+            inner.c.key, inner.c.period
+        )
+        for key_, period, count in await self.session.execute(query):
+            self.row(key_, period).suggestions = count
+
+
+def _flag(condition: Expr) -> Expr:
+    return case((condition, 1), else_=0)
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else round(float(value), 3)
+
+
+def period_start(value: Any, spec: ReportSpec) -> dt.datetime:
+    """Return the aware local start of a period as the database returned it."""
+    naive = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return naive.replace(tzinfo=spec.zone)
+
+
+def merge_keys(rows: Iterable[StatsRow]) -> list[str]:
+    """Return the departments or agents of ROWS, in order."""
+    return sorted({row.key for row in rows})
+
+
+__all__ = ["StatsRow", "compute"]

@@ -1,0 +1,170 @@
+"""Statistics on a small generated history, checked against figures computed by hand.
+
+Every test runs on SQLite and PostgreSQL (the `db` fixture). The history (Europe/Istanbul,
+UTC+3) has the edge cases: a call spanning midnight, a transfer, an overflow to another
+department, abandons in queue at and beyond the short-abandon limit, a caller who hung up
+during the consent notice, waits at and just beyond the service-level threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from zentrale.db import Database
+from zentrale.db.models import Outcome
+from zentrale.stats.history import Answer, Story, insert_rows, rows_of
+from zentrale.stats.report import StatsRow, compute
+from zentrale.stats.spec import Group, Period, ReportSpec
+from zentrale.surveys.models import AnswerStatus
+
+pytestmark = pytest.mark.asyncio
+IST = ZoneInfo("Europe/Istanbul")
+ANNA, BEN, CEM = "PJSIP/anna", "PJSIP/ben", "PJSIP/cem"
+ANSWERED, ABANDONED = Outcome.ANSWERED, Outcome.ABANDONED_IN_QUEUE
+OK = AnswerStatus.ANSWERED
+
+
+def local(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
+    """An instant of March 2026 in Istanbul."""
+    return dt.datetime(2026, 3, day, hour, minute, second, tzinfo=IST)
+
+
+HISTORY = [
+    Story("s1", local(2, 10), "sales", ANSWERED, queued=2, agent=ANNA, answered=12,
+          conversation_end=72, ended=80, suggestions=1,
+          answers=[Answer("1-5", OK, 5), Answer("1-5", OK, 4)]),
+    Story("s2", local(2, 11), "sales", ANSWERED, queued=1, agent=BEN, answered=21,
+          conversation_end=141, ended=141,
+          answers=[Answer("1-5", OK, 2), Answer("1-5", AnswerStatus.UNANSWERED)]),
+    Story("s3", local(2, 12), "sales", Outcome.TRANSFERRED, queued=1, agent=ANNA,
+          answered=21.5, conversation_end=51.5, ended=200, transfers=1),
+    Story("s4", local(2, 13), "sales", ABANDONED, queued=2, ended=6),
+    Story("s5", local(2, 14), "sales", ABANDONED, queued=2, ended=7,
+          answers=[Answer("1-5", AnswerStatus.ABANDONED)]),
+    Story("s6", local(2, 15), "sales", ABANDONED, queued=2, ended=62),
+    Story("s7", local(2, 23, 59, 30), "sales", ANSWERED, queued=5, agent=BEN, answered=35,
+          conversation_end=635, ended=640),
+    Story("s8", local(2, 16), "support", ANSWERED, queued=121, agent=CEM, answered=131,
+          conversation_end=191, ended=191, overflow_from="sales",
+          answers=[Answer("0-10", OK, 10), Answer("0-10", OK, 9), Answer("0-10", OK, 6)]),
+    Story("s9", local(3, 0, 0, 10), "sales", ANSWERED, queued=0, agent=ANNA, answered=5,
+          conversation_end=55, ended=55),
+    Story("s10", local(4, 9), "sales", ANSWERED, queued=0, agent=ANNA, answered=1,
+          conversation_end=2, ended=2),
+    Story("s11", local(2, 9), None, Outcome.CLOSED, queued=None, ended=10),
+    Story("s12", local(2, 17), "sales", ABANDONED, queued=None, ended=3),
+]  # fmt: skip
+
+
+async def report(db: Database, group: Group = "department", period: Period = "day",
+                 last_day: int = 3, **options: object) -> dict[tuple[str, str], StatsRow]:  # fmt: skip
+    await insert_rows(db, rows_of(HISTORY))
+    spec = ReportSpec(group, period, dt.date(2026, 3, 2), dt.date(2026, 3, last_day), IST,
+                      service_level={"support": 30.0}, short_abandon=5.0, **options)  # type: ignore[arg-type]  # fmt: skip
+    async with db.read() as session:
+        rows = await compute(session, spec)
+    return {(row.key, row.period_start.isoformat()): row for row in rows}
+
+
+MONDAY, TUESDAY = "2026-03-02T00:00:00+03:00", "2026-03-03T00:00:00+03:00"
+
+
+async def test_department_day_figures(db: Database) -> None:
+    rows = await report(db)
+    assert sorted(rows) == [("sales", MONDAY), ("sales", TUESDAY), ("support", MONDAY)]
+    sales = rows["sales", MONDAY]
+    # s1 s2 s3 s4 s5 s6 s7 s12 (s7 arrived 23:59:30 and ended on Tuesday; s8 ended in support)
+    assert (sales.offered, sales.answered, sales.abandoned) == (8, 4, 4)
+    assert sales.abandoned_short == 3  # s4 waited 4 s, s5 exactly 5 s, s12 never queued
+    assert sales.avg_wait == 20.125  # (10 + 20 + 20.5 + 30) / 4
+    assert sales.p90_wait == 27.15  # rank 3.7 of 4: 20.5 * 0.3 + 30 * 0.7
+    assert sales.answered_in_service_level == 2  # 10 s and exactly 20 s; not 20.5 s
+    assert sales.service_level == 0.25
+    assert sales.abandon_rate == 0.5
+    assert (sales.conversations, sales.avg_handle) == (4, 202.5)  # (60+120+30+600)/4
+    assert (sales.transfers, sales.overflows, sales.suggestions) == (1, 1, 1)
+    assert (sales.surveys_answered, sales.surveys_unanswered, sales.surveys_abandoned) == (3, 1, 1)
+    five = sales.scores["1-5"]
+    assert (five.count, five.mean, five.distribution, five.csat) == (3, 3.667,
+                                                                     {2: 1, 4: 1, 5: 1}, 0.6667)  # fmt: skip
+    tuesday = rows["sales", TUESDAY]
+    assert (tuesday.offered, tuesday.answered, tuesday.avg_wait, tuesday.p90_wait) == (1, 1, 5, 5)
+    assert (tuesday.service_level, tuesday.avg_handle, tuesday.overflows) == (1.0, 50, 0)
+
+
+async def test_overflowed_call_counts_where_it_was_answered(db: Database) -> None:
+    support = (await report(db))["support", MONDAY]
+    assert (support.offered, support.answered, support.avg_wait) == (1, 1, 10)
+    assert support.service_level == 1.0  # support's own threshold: 30 s
+    assert support.overflows == 0
+    nps = support.scores["0-10"]
+    assert (nps.count, nps.nps, nps.csat) == (3, 33.3, None)  # (2 promoters - 1 detractor) / 3
+
+
+async def test_agent_figures(db: Database) -> None:
+    rows = await report(db, group="agent")
+    assert sorted(key for key, day in rows if day == MONDAY) == [ANNA, BEN, CEM]
+    anna, ben, cem = (rows[agent, MONDAY] for agent in (ANNA, BEN, CEM))
+    assert (anna.offered, anna.answered, anna.avg_wait, anna.p90_wait) == (2, 2, 15.25, 19.45)
+    assert (anna.service_level, anna.avg_handle, anna.transfers) == (0.5, 45, 1)
+    assert (anna.suggestions, anna.scores["1-5"].csat) == (1, 1.0)
+    assert (ben.avg_wait, ben.p90_wait, ben.service_level, ben.avg_handle) == (25, 29, 0.5, 360)
+    assert (cem.service_level, cem.overflows) == (1.0, 0)
+
+
+async def test_hours_and_weeks(db: Database) -> None:
+    hours = await report(db, period="hour")
+    late = hours["sales", "2026-03-02T23:00:00+03:00"]
+    assert (late.offered, late.answered, late.avg_handle) == (1, 1, 600)
+    assert hours["sales", "2026-03-02T13:00:00+03:00"].abandoned_short == 1
+    weeks = await report_again(db, period="week")
+    assert sorted(weeks) == [("sales", MONDAY), ("support", MONDAY)]
+    assert (weeks["sales", MONDAY].offered, weeks["sales", MONDAY].answered) == (9, 5)
+
+
+async def report_again(db: Database, period: Period) -> dict[tuple[str, str], StatsRow]:
+    spec = ReportSpec("department", period, dt.date(2026, 3, 2), dt.date(2026, 3, 3), IST,
+                      service_level={"support": 30.0})  # fmt: skip
+    async with db.read() as session:
+        return {(r.key, r.period_start.isoformat()): r for r in await compute(session, spec)}
+
+
+async def test_range_ends_and_scope(db: Database) -> None:
+    rows = await report(db, last_day=2, departments=["support"])
+    assert list(rows) == [("support", MONDAY)]
+
+
+async def test_short_abandon_limit_is_configurable(db: Database) -> None:
+    rows = await report(db)
+    await_zero = await report_limit(db, 0.0)
+    assert rows["sales", MONDAY].abandoned_short == 3
+    assert await_zero["sales", MONDAY].abandoned_short == 1  # only s12, which never waited
+
+
+async def report_limit(db: Database, limit: float) -> dict[tuple[str, str], StatsRow]:
+    spec = ReportSpec("department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 2), IST,
+                      short_abandon=limit)  # fmt: skip
+    async with db.read() as session:
+        return {(r.key, r.period_start.isoformat()): r for r in await compute(session, spec)}
+
+
+@pytest.mark.parametrize("period", ["day", "hour"])
+async def test_daylight_saving_change(db: Database, period: Period) -> None:
+    berlin = ZoneInfo("Europe/Berlin")  # clocks go from 02:00 to 03:00 on 2026-03-29
+    stories = [
+        Story(f"d{n}", at.replace(tzinfo=berlin), "sales", ABANDONED, queued=0, ended=1)
+        for n, at in enumerate([dt.datetime(2026, 3, 28, 23, 30), dt.datetime(2026, 3, 29, 1, 30),
+                                dt.datetime(2026, 3, 29, 3, 30), dt.datetime(2026, 3, 29, 23, 30)])
+    ]  # fmt: skip
+    await insert_rows(db, rows_of(stories))
+    spec = ReportSpec("department", period, dt.date(2026, 3, 28), dt.date(2026, 3, 29), berlin)
+    async with db.read() as session:
+        found = {r.period_start.isoformat(): r.offered for r in await compute(session, spec)}
+    if period == "day":
+        assert found == {"2026-03-28T00:00:00+01:00": 1, "2026-03-29T00:00:00+01:00": 3}
+    else:
+        assert found == {"2026-03-28T23:00:00+01:00": 1, "2026-03-29T01:00:00+01:00": 1,
+                         "2026-03-29T03:00:00+02:00": 1, "2026-03-29T23:00:00+02:00": 1}  # fmt: skip
