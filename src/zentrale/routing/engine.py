@@ -35,6 +35,7 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
+from zentrale.surveys.plan import plan_survey
 
 MAX_HOPS = 32
 """Automatic transitions allowed in a row; validation forbids loops, this is a backstop."""
@@ -263,12 +264,11 @@ def _survey(state: CallState, action: Action) -> Survey:
 
 
 def _survey_named(state: CallState, name: str) -> Survey:
-    survey = state.rules.document.surveys[name]
-    sound = state.rules.sound
-    questions = tuple(sound(question, state.language) for question in survey.questions)
-    thanks = sound(survey.thanks, state.language) if survey.thanks else None
+    plan = plan_survey(state.rules, name, state.language)
+    max_digit = state.rules.document.surveys[name].max_digit
+    questions = tuple(question.sound for question in plan.questions)
     return Survey(_note(state, f"survey {name}"), name, questions,
-                  survey.max_digit, thanks)  # fmt: skip
+                  max_digit, plan.thanks, plan)  # fmt: skip
 
 
 def _voicemail(state: CallState, action: Action) -> Step:

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from zentrale.routing.durations import Seconds, TimeRange
+from zentrale.surveys.scale import Scale, parse_scale
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +58,17 @@ Endpoint = Annotated[str, _check(_ENDPOINT, "is not an endpoint like PJSIP/1001"
 Language = Annotated[str, _check(_LANGUAGE, "is not a language code like de, tr or en")]
 Dialable = Annotated[str, _check(_DIALABLE, "is not a phone number like +4930123456")]
 Key = Annotated[str, BeforeValidator(_keypad_key)]
+
+
+def _customer_fields(value: object) -> object:
+    """Let `customer: {vip: true}` be written as YAML booleans (records give "true"/"false")."""
+    if isinstance(value, Mapping):
+        return {k: str(v).lower() if isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
+CustomerFields = Annotated[dict[str, str], BeforeValidator(_customer_fields)]
+"""Fields of the caller's customer record: vip, language, customer_number (see facts.py)."""
 
 
 class Strict(BaseModel):
@@ -218,7 +230,7 @@ class Match(Strict):
     did: tuple[str, ...] = ()
     caller: tuple[str, ...] = ()
     language: tuple[Language, ...] = ()
-    customer: dict[str, str] = Field(default_factory=dict)
+    customer: CustomerFields = Field(default_factory=dict)
     schedule: Name | None = None
     open: bool | None = None
     hours: tuple[TimeRange, ...] = ()
@@ -256,12 +268,53 @@ class Announcements(Strict):
     """Play the consent notice again when a transferred call reaches a new party."""
 
 
-class Survey(Strict):
-    """A short after-call survey: questions answered with a key from 1 to `max_digit`."""
+def _question(value: object) -> object:
+    # The first schema had bare prompt names; they stay valid (scale from max_digit).
+    return {"prompt": value} if isinstance(value, str) else value
 
-    questions: tuple[Name, ...] = Field(min_length=1)
+
+def _scale(value: object) -> str:
+    return parse_scale(str(value)).text
+
+
+class Question(Strict):
+    """One survey question: its prompt (per language), answer scale, timeout and retries."""
+
+    prompt: Name
+    id: Name | None = None
+    """Name the answers are stored under (default: the prompt's name)."""
+    scale: Annotated[str, BeforeValidator(_scale)] | None = None
+    """1-5 (any 1-N), 0-9, 0-10 (NPS), yes/no (1 = yes, 2 = no); default 1..max_digit."""
+    timeout: Seconds = 8.0
+    retries: int = Field(default=1, ge=0, le=5)
+
+    @property
+    def name(self) -> str:
+        """Return the name answers are stored under."""
+        return self.id or self.prompt
+
+
+class Survey(Strict):
+    """A short survey after a call or in an outbound campaign."""
+
+    questions: tuple[Annotated[Question, BeforeValidator(_question)], ...] = Field(min_length=1)
     max_digit: int = Field(default=5, ge=1, le=9)
+    """Scale of questions that name none: keys 1 to max_digit."""
     thanks: Name | None = None
+    retry_prompt: Name | None = None
+    """Played before a question is asked again (after silence or a key off the scale)."""
+
+    def scale_of(self, question: Question) -> Scale:
+        """Return QUESTION's answer scale."""
+        return parse_scale(question.scale or f"1-{self.max_digit}")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Survey:
+        names = [question.name for question in self.questions]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"question names repeat: {', '.join(repeated)}; give each an id")
+        return self
 
 
 class ExpectCase(Strict):
@@ -272,7 +325,7 @@ class ExpectCase(Strict):
     caller: str | None = None
     did: str = ""
     language: Language | None = None
-    customer: dict[str, str] = Field(default_factory=dict)
+    customer: CustomerFields = Field(default_factory=dict)
     digits: tuple[str, ...] = ()
     goes_to: Action
 

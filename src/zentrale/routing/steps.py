@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
 from zentrale.routing.schema import Action, Department
+from zentrale.surveys.plan import SurveyPlan
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,12 +137,14 @@ class Hangup(StepBase):
 
 @dataclass(frozen=True, slots=True)
 class Survey(StepBase):
-    """Ask each question (answer: one key 1..max_digit), play `thanks`, hang up."""
+    """Ask each question (answered by key on its scale), play `thanks`, hang up."""
 
     name: str
     questions: tuple[str, ...]
     max_digit: int
     thanks: str | None
+    plan: SurveyPlan | None = None
+    """Each question with its scale, timeout and retries (`questions` are their sounds)."""
 
     @property
     def destination(self) -> tuple[str, str]:

@@ -96,8 +96,9 @@ def _prompt_uses(doc: RoutingDocument) -> Iterator[tuple[DocPath, str | None]]:
     yield ("announcements", "closed"), doc.announcements.closed
     for name, survey in doc.surveys.items():
         for index, question in enumerate(survey.questions):
-            yield ("surveys", name, "questions", index), question
+            yield ("surveys", name, "questions", index, "prompt"), question.prompt
         yield ("surveys", name, "thanks"), survey.thanks
+        yield ("surveys", name, "retry_prompt"), survey.retry_prompt
 
 
 def _prompt_references(doc: RoutingDocument) -> Iterator[Finding]:

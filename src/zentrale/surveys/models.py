@@ -1,4 +1,4 @@
-"""Survey answers on zentrale's metadata (migration v0004).
+"""Survey answers and outbound survey campaigns on zentrale's metadata (migration v0004).
 
 One row per question put to a caller, whether after an inbound call or in an outbound
 campaign: the digit pressed (`answer`), or why there is none (`status`). Rows carry the
@@ -10,10 +10,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zentrale.db.models import ID, NAME, Base, _label
+from zentrale.db.models import ID, NAME, NUMBER, Base, _label
 
 
 class AnswerStatus(enum.StrEnum):
@@ -50,3 +50,97 @@ class SurveyAnswer(Base):
         Index("ix_survey_answers_department_answered_at", "department", "answered_at"),
         Index("ix_survey_answers_survey_answered_at", "survey", "answered_at"),
     )
+
+
+class CampaignState(enum.StrEnum):
+    """Where an outbound campaign stands: created, running, halted, or every number done."""
+
+    DRAFT = "draft"
+    ACTIVE = "active"
+    STOPPED = "stopped"
+    FINISHED = "finished"
+
+
+class TargetState(enum.StrEnum):
+    """Where one number of a campaign stands."""
+
+    PENDING = "pending"
+    CALLING = "calling"
+    RETRY = "retry"
+    DONE = "done"
+    """Answered: never called again."""
+    EXHAUSTED = "exhausted"
+    """Not reached after every retry."""
+
+
+class AttemptResult(enum.StrEnum):
+    """How one call to a campaign number went."""
+
+    ANSWERED = "answered"
+    BUSY = "busy"
+    NO_ANSWER = "no_answer"
+    UNAVAILABLE = "unavailable"
+    FAILED = "failed"
+    INTERRUPTED = "interrupted"
+    """The daemon stopped while the number rang (found at the next start)."""
+
+
+class Campaign(Base):
+    """An outbound survey campaign: which survey, when and how hard to call."""
+
+    __tablename__ = "survey_campaigns"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(NAME, unique=True)
+    survey: Mapped[str] = mapped_column(NAME)
+    state: Mapped[CampaignState] = mapped_column(_label(CampaignState))
+    window_from: Mapped[str] = mapped_column(String(5))
+    window_to: Mapped[str] = mapped_column(String(5))
+    days: Mapped[str] = mapped_column(String(32))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    retries: Mapped[int] = mapped_column(Integer)
+    retry_after_s: Mapped[int] = mapped_column(Integer)
+    ring_s: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_by: Mapped[str | None] = mapped_column(NAME)
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+
+class CampaignTarget(Base):
+    """One number of a campaign, its state and when it may be called next."""
+
+    __tablename__ = "campaign_targets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("survey_campaigns.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(NUMBER)
+    state: Mapped[TargetState] = mapped_column(_label(TargetState))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[dt.datetime | None]
+    last_result: Mapped[AttemptResult | None] = mapped_column(_label(AttemptResult))
+    last_call_id: Mapped[str | None] = mapped_column(String(64))
+    updated_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "number"),
+        Index("ix_campaign_targets_campaign_id_state", "campaign_id", "state"),
+    )
+
+
+class CampaignAttempt(Base):
+    """One call placed to a campaign number and how it went."""
+
+    __tablename__ = "campaign_attempts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    campaign_id: Mapped[str] = mapped_column(ForeignKey("survey_campaigns.id", ondelete="CASCADE"))
+    target_id: Mapped[str] = mapped_column(ForeignKey("campaign_targets.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    call_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    result: Mapped[AttemptResult | None] = mapped_column(_label(AttemptResult))
+
+    __table_args__ = (Index("ix_campaign_attempts_target_id", "target_id"),)

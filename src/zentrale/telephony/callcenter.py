@@ -16,6 +16,7 @@ from collections.abc import Callable
 import structlog
 
 from zentrale.routing.rules import Rules
+from zentrale.surveys.campaigns import LEG_KIND, Legs
 from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.ari.primitives import wait_for_hangup
@@ -45,6 +46,7 @@ class CallCenter:
         self.active: dict[str, InboundCall] = {}
         self.accepting = True
         self._outbound: set[asyncio.Task[None]] = set()
+        self.legs = Legs()
         self._quiet = asyncio.Event()
 
     def _agent_endpoints(self) -> list[str]:
@@ -60,6 +62,9 @@ class CallCenter:
     async def on_call(self, call: Call) -> None:
         """Run the flow of a channel that entered the app (a call flow for the ARI client)."""
         kind = call.args[0] if call.args else ""
+        if kind == LEG_KIND:
+            await self.legs.arrived(call)  # a campaign's number answered: its attempt takes it
+            return
         if kind in OUR_LEGS:
             return  # rung by us: the ringer follows it
         if kind != "inbound":

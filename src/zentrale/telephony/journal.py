@@ -19,6 +19,7 @@ from zentrale.db.calls import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.db.clock import utcnow
 from zentrale.db.models import EventKind
 from zentrale.db.recordings import FinishedRecording, RecordingStore
+from zentrale.surveys.answers import AnswerStore, NewAnswer
 
 log = structlog.get_logger(__name__)
 
@@ -41,9 +42,11 @@ class Journal:
         *,
         retry_initial: float = 0.5,
         retry_max: float = 30.0,
+        answers: AnswerStore | None = None,
     ) -> None:
         self._calls = calls
         self._recordings = recordings
+        self._answers = answers
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._retry = (retry_initial, retry_max)
         self._task: asyncio.Task[None] | None = None
@@ -98,6 +101,14 @@ class Journal:
     def recording_finished(self, finished: FinishedRecording) -> None:
         """Hand a finished recording to the pipeline (recording row and job, one transaction)."""
         self._put("recording", lambda: self._recordings.recording_finished(finished))
+
+    def survey_answer(self, answer: NewAnswer) -> None:
+        """Record one survey question put to a caller (a journal without answer store: log)."""
+        answers = self._answers
+        if answers is None:
+            log.warning("journal.no_answer_store", survey=answer.survey)
+            return
+        self._put("survey", lambda: answers.record(answer))
 
     def finished(self, call_id: str, hangup: Hangup) -> None:
         """Record how a call ended."""

@@ -1,4 +1,4 @@
-"""Customer records, agents' notes on calls, and survey answers.
+"""Customer records, agents' notes on calls, survey answers and outbound survey campaigns.
 
 Revision ID: 0004
 Revises: 0003
@@ -37,7 +37,7 @@ def _fk(column: str, table: str, source: str, ondelete: str) -> sa.ForeignKeyCon
 
 
 def upgrade() -> None:
-    """Create customers, their numbers, call notes and survey answers."""
+    """Create customers, their numbers, call notes, survey answers and campaigns."""
     op.create_table(
         "customers",
         sa.Column("id", ID, nullable=False),
@@ -103,9 +103,70 @@ def upgrade() -> None:
     op.create_index(
         "ix_survey_answers_survey_answered_at", "survey_answers", ["survey", "answered_at"]
     )
+    _campaigns()
+
+
+def _campaigns() -> None:
+    """Outbound survey campaigns, their numbers and each call placed to them."""
+    op.create_table(
+        "survey_campaigns",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("name", NAME, nullable=False),
+        sa.Column("survey", NAME, nullable=False),
+        sa.Column("state", LABEL, nullable=False),
+        sa.Column("window_from", sa.String(5), nullable=False),
+        sa.Column("window_to", sa.String(5), nullable=False),
+        sa.Column("days", sa.String(32), nullable=False),
+        sa.Column("concurrency", sa.Integer(), nullable=False),
+        sa.Column("retries", sa.Integer(), nullable=False),
+        sa.Column("retry_after_s", sa.Integer(), nullable=False),
+        sa.Column("ring_s", sa.Integer(), nullable=False),
+        sa.Column("language", sa.String(16)),
+        sa.Column("created_by", NAME),
+        _time("created_at", nullable=False),
+        _time("updated_at", nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_survey_campaigns"),
+        sa.UniqueConstraint("name", name="uq_survey_campaigns_name"),
+    )
+    op.create_table(
+        "campaign_targets",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("campaign_id", ID, nullable=False),
+        sa.Column("line", sa.Integer(), nullable=False),
+        sa.Column("number", NUMBER, nullable=False),
+        sa.Column("state", LABEL, nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        _time("next_attempt_at"),
+        sa.Column("last_result", LABEL),
+        sa.Column("last_call_id", sa.String(64)),
+        _time("updated_at", nullable=False),
+        _fk("campaign_id", "survey_campaigns", "campaign_targets", "CASCADE"),
+        sa.PrimaryKeyConstraint("id", name="pk_campaign_targets"),
+        sa.UniqueConstraint("campaign_id", "number", name="uq_campaign_targets_campaign_id"),
+    )
+    op.create_index(
+        "ix_campaign_targets_campaign_id_state", "campaign_targets", ["campaign_id", "state"]
+    )
+    op.create_table(
+        "campaign_attempts",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("campaign_id", ID, nullable=False),
+        sa.Column("target_id", ID, nullable=False),
+        sa.Column("attempt", sa.Integer(), nullable=False),
+        sa.Column("call_id", sa.String(64), nullable=False),
+        _time("started_at", nullable=False),
+        _time("ended_at"),
+        sa.Column("result", LABEL),
+        _fk("campaign_id", "survey_campaigns", "campaign_attempts", "CASCADE"),
+        _fk("target_id", "campaign_targets", "campaign_attempts", "CASCADE"),
+        sa.PrimaryKeyConstraint("id", name="pk_campaign_attempts"),
+    )
+    op.create_index("ix_campaign_attempts_target_id", "campaign_attempts", ["target_id"])
 
 
 def downgrade() -> None:
     """Drop everything this revision created."""
+    for table in ("campaign_attempts", "campaign_targets", "survey_campaigns"):
+        op.drop_table(table)
     for table in ("survey_answers", "call_notes", "customer_numbers", "customers"):
         op.drop_table(table)
