@@ -26,6 +26,7 @@ from zentrale.api.deps import Deps, session_secret, store_from, unwrappers_from
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.scorecards import load_scorecards
 from zentrale.config.settings import Settings
+from zentrale.customers.lookup import CustomerLookup
 from zentrale.db.calls import CallStore
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.recordings import RecordingStore
@@ -88,7 +89,9 @@ class Daemon:
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
-            services = Services(ari, journal, Queues(board), settings)
+            services = Services(
+                ari, journal, Queues(board), settings, customers=CustomerLookup(db)
+            )
             http_url, routers = None, []
             if settings.http.enabled:
                 sock = bind(settings.http.host, settings.http.port)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 from zentrale.config.settings import Settings
+from zentrale.customers.lookup import nobody
 from zentrale.db.clock import utcnow
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
@@ -29,3 +30,5 @@ class Services:
     """The wall clock routing decisions are made at (a fake one in tests)."""
     media: Callable[[str], str] = field(default=_as_is)
     """Turns a prompt's sound reference into what Asterisk plays (e.g. an HTTP URL)."""
+    customers: Callable[[str | None], Awaitable[Mapping[str, str]]] = field(default=nobody)
+    """The caller's customer record as routing facts; never raises, empty when unknown."""

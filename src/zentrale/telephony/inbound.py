@@ -129,8 +129,12 @@ class InboundCall:
         await self.call.answer()
         self.services.journal.update(self.id, CallUpdate(answered_by_app_at=utcnow()))
         self.services.journal.event(self.id, EventKind.ANSWERED)
+        customer = await self.services.customers(self.caller or None)
         facts = CallFacts(
-            at=self.services.clock(), dialled=self.dialled, caller=self.caller or None
+            at=self.services.clock(),
+            dialled=self.dialled,
+            caller=self.caller or None,
+            customer=customer,
         )
         step: Next = engine.start(self.rules, facts)
         while step is not None:
@@ -163,7 +167,9 @@ class InboundCall:
 
     # -- menus ----------------------------------------------------------------------------
     async def _collect(self, step: CollectDigits) -> Next:
-        self.services.journal.event(self.id, EventKind.MENU_ENTERED, {"menu": step.menu})
+        self.services.journal.event(
+            self.id, EventKind.MENU_ENTERED, {"menu": step.menu, "language": step.state.language}
+        )
         prompts = tuple(self.services.media(prompt) for prompt in step.prompts)
         if step.sensitive and self.conversation is not None:
             await self.conversation.pause()

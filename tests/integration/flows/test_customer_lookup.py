@@ -1,0 +1,150 @@
+"""Customer records in real calls: VIPs and known languages route by the stored record.
+
+A daemon on the sandbox Asterisk with rules that send VIP customers to their own team (with
+queue priority) and ask everyone else for a language, unless their record already says it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+from sqlalchemy import text
+
+from zentrale.config.settings import (
+    DatabaseSettings,
+    HttpSettings,
+    KeySettings,
+    PromptSettings,
+    RecipientSettings,
+    RecordingSettings,
+    RoutingSettings,
+    Settings,
+    StorageSettings,
+)
+from zentrale.customers.store import CustomerStore, NewCustomer
+from zentrale.daemon import Daemon
+from zentrale.db.models import Outcome
+from zentrale.sandbox import SandboxInstance
+from zentrale.sandbox.simulate import CustomerScript, PartyScript
+
+from .conftest import MONDAY_10, Flows
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+
+LANGUAGE_MENU = "(language selection)"
+RULES = """
+version: 1
+timezone: Europe/Istanbul
+languages:
+  available: [de, en]
+  default: de
+  fallback: de
+  selection: {prompt: language, options: {"1": de, "2": en}, timeout: 2s}
+prompts:
+  language: sound:beep
+  menu: {de: sound:hello-world, en: sound:hello-world}
+  bye: sound:beep
+departments:
+  sales:
+    agents: [{endpoint: "Local/S1@sim-agent/n", name: Selin}]
+    ring_timeout: 5s
+    max_wait: 30s
+    on_max_wait: {play_and_hangup: bye}
+  vip:
+    agents: [{endpoint: "Local/V1@sim-agent/n", name: Vera}]
+    ring_timeout: 5s
+    max_wait: 30s
+    on_max_wait: {play_and_hangup: bye}
+menus:
+  main:
+    prompt: menu
+    options: {"1": {department: sales}}
+    timeout: 2s
+    retries: 0
+    on_invalid: {play_and_hangup: bye}
+    on_timeout: {play_and_hangup: bye}
+entry_rules:
+  - name: VIP customers
+    match: {customer: {vip: true}}
+    priority: 5
+    action: {department: vip}
+  - name: everyone
+    action: {menu: main}
+"""
+VIP, ENGLISH, STRANGER = "+905321110001", "+447700900123", "+905559990000"
+
+
+@pytest_asyncio.fixture
+async def flows(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Flows]:
+    """The daemon on these rules, with a VIP and an English-speaking customer on record."""
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(RULES)
+    settings = Settings(
+        state_dir=tmp_path,
+        routing=RoutingSettings(file=rules, history_dir=tmp_path / "history"),
+        database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
+        http=HttpSettings(port=0),
+        prompts=PromptSettings(dir=tmp_path / "prompts"),
+        recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
+        storage=StorageSettings(path=tmp_path / "recordings"),
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
+            )
+        ),
+    )
+    async with Daemon.running(
+        settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
+    ) as daemon:
+        await daemon.ari.wait_resynced(max_wait=10)
+        customers = CustomerStore(daemon.db)
+        await customers.create(NewCustomer([VIP], name="Vera Kaya", vip=True, language="de"))
+        await customers.create(NewCustomer(["+44 7700 900123"], name="Jane Doe", language="en"))
+        yield Flows(daemon, asterisk)
+
+
+async def _menus(flows: Flows, call_id: str) -> list[tuple[str, str]]:
+    events = await flows.events(call_id)
+    return [(e.detail["menu"], e.detail["language"]) for e in events if e.kind == "menu_entered"]
+
+
+async def test_vip_caller_reaches_the_vip_team_without_a_menu(flows: Flows) -> None:
+    await flows.agent("V1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
+    await flows.call(CustomerScript(then="wait"), caller=VIP)
+    (call,) = await flows.finished_calls(1)
+    assert (call.outcome, call.department, call.agent_name) == (Outcome.ANSWERED, "vip", "Vera")
+    assert await _menus(flows, call.id) == []
+    assert await flows.asterisk_empty()
+
+
+async def test_english_customer_skips_the_language_menu(flows: Flows) -> None:
+    await flows.agent("S1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
+    await flows.call(CustomerScript(digits="1", digit_delay=0.5, then="wait"), caller=ENGLISH)
+    (call,) = await flows.finished_calls(1)
+    assert await _menus(flows, call.id) == [("main", "en")]
+    assert (call.outcome, call.department, call.language) == (Outcome.ANSWERED, "sales", "en")
+    assert await flows.asterisk_empty()
+
+
+async def test_unknown_caller_takes_the_default_path(flows: Flows) -> None:
+    await flows.call(CustomerScript(then="wait"), caller=STRANGER)
+    (call,) = await flows.finished_calls(1, max_wait=60)
+    # Asked for a language, no key: the default (de), then the main menu timed out.
+    assert await _menus(flows, call.id) == [(LANGUAGE_MENU, "de"), ("main", "de")]
+    assert call.department is None
+    assert await flows.asterisk_empty()
+
+
+async def test_a_failing_lookup_makes_even_a_vip_an_unknown_caller(flows: Flows) -> None:
+    async with flows.daemon.db.write() as session:  # the records become unreadable
+        await session.execute(text("ALTER TABLE customer_numbers RENAME TO gone"))
+    await flows.call(CustomerScript(then="wait"), caller=VIP)
+    (call,) = await flows.finished_calls(1, max_wait=60)
+    assert call.outcome is not None
+    assert await _menus(flows, call.id) == [(LANGUAGE_MENU, "de"), ("main", "de")]
+    assert call.department is None
+    assert await flows.asterisk_empty()
