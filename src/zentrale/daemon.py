@@ -89,9 +89,7 @@ class Daemon:
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
-            services = Services(
-                ari, journal, Queues(board), settings, customers=CustomerLookup(db)
-            )
+            services = Services(ari, journal, Queues(board), settings, customers=CustomerLookup(db))
             http_url, routers = None, []
             if settings.http.enabled:
                 sock = bind(settings.http.host, settings.http.port)
