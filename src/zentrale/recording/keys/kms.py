@@ -9,6 +9,7 @@ stays valid when an alias later points elsewhere. The recording host needs only
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from zentrale.recording.aws import AwsClient, error_code, is_botocore_error, is_transient
@@ -25,6 +26,15 @@ PROVIDER = "kms"
 def encryption_context(recording_id: str) -> dict[str, str]:
     """Return the KMS encryption context bound to a recording's wrapped key."""
     return {"zentrale:purpose": "recording-data-key", "zentrale:recording-id": recording_id}
+
+
+@dataclass(frozen=True, slots=True)
+class KmsKeyInfo:
+    """What KMS says about a key: its ARN, when it was made, and its state."""
+
+    arn: str
+    created: str
+    state: str
 
 
 class KmsKeyProvider:
@@ -63,6 +73,22 @@ class KmsKeyProvider:
             EncryptionContext=encryption_context(recording_id),
         )
         return bytes(response["Plaintext"])
+
+    def describe(self, key_id: str | None = None) -> KmsKeyInfo:
+        """Return KMS's facts about KEY_ID (default: the configured key, alias resolved)."""
+        meta = self._call("describe_key", KeyId=key_id or self._key_id)["KeyMetadata"]
+        created = meta.get("CreationDate")
+        when = created.isoformat(timespec="seconds") if created is not None else "-"
+        return KmsKeyInfo(arn=str(meta["Arn"]), created=when, state=str(meta.get("KeyState")))
+
+    def schedule_deletion(self, key_id: str, pending_days: int) -> str:
+        """Ask KMS to delete KEY_ID after PENDING_DAYS (7 to 30); return the deletion date."""
+        # The bare key id: moto (unlike KMS) accepts no ARN here; KMS accepts both.
+        bare = self._call("describe_key", KeyId=key_id)["KeyMetadata"]["KeyId"]
+        response = self._call("schedule_key_deletion", KeyId=bare,
+                              PendingWindowInDays=pending_days)  # fmt: skip
+        when = response.get("DeletionDate")
+        return when.isoformat(timespec="seconds") if when is not None else "-"
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
         try:
