@@ -14,10 +14,13 @@ EVERYONE = frozenset(Role)
 REVIEWERS = frozenset({ADMIN, SUPERVISOR, QA})
 PUBLIC: frozenset[Role] = frozenset()
 
-# Routes anyone may call without signing in.
+# Routes anyone may call without signing in. The daemon's ops.* routes (zentrale.ops.http)
+# are not part of the QA app: the probes reveal only check names, /metrics wants its own
+# bearer token (docs/operator.md).
 PUBLIC_ROUTES = frozenset(
-    {"auth.login", "openapi", "web.login_form", "web.login", "web.static", "health"}
-)
+    {"auth.login", "openapi", "web.login_form", "web.login", "web.static", "health",
+     "ops.healthz", "ops.readyz", "ops.metrics"}
+)  # fmt: skip
 
 MATRIX: dict[str, frozenset[Role]] = {
     # API: the signed-in user
