@@ -33,15 +33,22 @@ from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
 from zentrale.http.app import create_app
 from zentrale.http.server import bind, serving
+from zentrale.ops.drain import drain
+from zentrale.ops.journal import CountingJournal
+from zentrale.ops.metrics import Metrics
+from zentrale.ops.nodes import recording_source
+from zentrale.ops.wiring import Ops, operations
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.http import prompts_base_url, prompts_router
 from zentrale.prompts.watch import PromptWatch
 from zentrale.recording.setup import pipeline_running
-from zentrale.recording.sources import AriSource
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.history import History
 from zentrale.routing.reload import ReloadOutcome, RulesReloader
 from zentrale.secrets import kept_secret
+from zentrale.surveys.answers import AnswerStore
+from zentrale.surveys.campaigns import CampaignRunner
+from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
@@ -66,6 +73,7 @@ class Daemon:
     http_url: str | None
     pipeline: WorkerPool | None = None
     prompts: PromptWatch | None = None
+    ops: Ops | None = None
 
     @classmethod
     @asynccontextmanager
@@ -76,13 +84,20 @@ class Daemon:
         media: Callable[[str], str] | None = None,
         drain_seconds: float = 30.0,
         clock: Callable[[], dt.datetime] | None = None,
+        drain_recordings: bool = False,
     ) -> AsyncIterator[Daemon]:
-        """Start every part; on exit drain calls for up to DRAIN_SECONDS and stop."""
+        """Start every part; on exit drain calls for up to DRAIN_SECONDS and stop.
+
+        With DRAIN_RECORDINGS (`zentrale run`) the same limit also covers storing the
+        recordings of this node's calls before the workers stop.
+        """
         async with contextlib.AsyncExitStack() as stack:
             db = Database.open(settings.database.url.get_secret_value())
             stack.push_async_callback(db.close)
             await upgrade_engine(db.engine)
-            journal = Journal(CallStore(db), RecordingStore(db))
+            journal = CountingJournal(
+                Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db)
+            )
             journal.start()
             stack.push_async_callback(journal.close)
             rules = await _rules(settings, stack)
@@ -109,15 +124,27 @@ class Daemon:
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
-                pipeline_running(settings, db, AriSource(ari))
+                pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
             )
+            ops = await stack.enter_async_context(
+                operations(settings, db, ari, rules, center, journal, pipeline)
+            )
+            routers.append(ops.router)
             if settings.http.enabled:
                 app = _app(settings, db, center, routers, stack.enter_context(ExitStack()))
                 await stack.enter_async_context(serving(app, sock))
             await stack.enter_async_context(ari)
-            stack.push_async_callback(center.drain, drain_seconds)
+            node = settings.node if drain_recordings else None
+            stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
+            campaigns = CampaignRunner(
+                services, CampaignStore(db), lambda: rules.current, center.legs
+            )
+            campaigns.start()
+            stack.push_async_callback(campaigns.close, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
-            yield cls(settings, db, journal, rules, ari, center, board, http_url, pipeline, watch)
+            yield cls(
+                settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops
+            )
         log.info("daemon.stopped", node=settings.node)
 
 

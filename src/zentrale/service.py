@@ -2,24 +2,39 @@
 
 SIGTERM (or Ctrl-C) drains: no new calls are taken (the dialplan fallback answers them), calls
 in progress finish for up to `drain_seconds`, the journal and the pipeline reach a safe point,
-then the process exits 0. A second SIGTERM stops at once. SIGHUP reloads the routing rules.
+then the process exits 0. A second SIGTERM stops at once. SIGHUP reloads the settings file (the
+logging section applies at once; other changed keys are logged as needing a restart) and the
+routing rules.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+from collections.abc import Callable
+from typing import Any
 
+import click
 import structlog
 
-from zentrale.config.settings import Settings
+from zentrale.config.settings import Settings, SettingsError
 from zentrale.daemon import Daemon
 
 log = structlog.get_logger(__name__)
 
 
-async def serve(settings: Settings, drain_seconds: float) -> None:
-    """Run the daemon until a stop signal; drain and return."""
+Loader = Callable[[], Settings]
+LIVE_SECTIONS = ("logging",)
+"""Settings sections a SIGHUP applies at once; the rest wait for a restart."""
+
+
+async def serve(settings: Settings, drain_seconds: float, load: Loader | None = None) -> None:
+    """Run the daemon until a stop signal; drain and return.
+
+    LOAD reads the settings again on SIGHUP (default: the `zentrale` command's own loader,
+    which also applies the logging settings).
+    """
+    load = load or _command_loader()
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     main = asyncio.current_task()
@@ -43,7 +58,7 @@ async def serve(settings: Settings, drain_seconds: float) -> None:
         # Installed before start-up: SIGHUP's default action would kill the process. During
         # start-up the rules are being loaded anyway, so there is nothing to do yet.
         if running:
-            _reload(running[0])
+            _reload(running[0], load)
         else:
             log.info("service.reload_during_startup", what="rules load at start anyway")
 
@@ -51,7 +66,9 @@ async def serve(settings: Settings, drain_seconds: float) -> None:
         loop.add_signal_handler(signum, on_stop, signum)
     loop.add_signal_handler(signal.SIGHUP, on_reload)
     try:
-        async with Daemon.running(settings, drain_seconds=drain_seconds) as daemon:
+        async with Daemon.running(
+            settings, drain_seconds=drain_seconds, drain_recordings=True
+        ) as daemon:
             running.append(daemon)
             log.info("service.ready", http=daemon.http_url)
             await stop.wait()
@@ -60,7 +77,43 @@ async def serve(settings: Settings, drain_seconds: float) -> None:
             loop.remove_signal_handler(signum)
 
 
-def _reload(daemon: Daemon) -> None:
+def _reload(daemon: Daemon, load: Loader | None) -> None:
+    if load is not None:
+        _reload_settings(daemon, load)
     log.info("service.reload", what="routing rules")
     task = asyncio.ensure_future(daemon.rules.reload())
     task.add_done_callback(lambda done: done.exception())
+
+
+def _reload_settings(daemon: Daemon, load: Loader) -> None:
+    try:
+        fresh = load()
+    except (SettingsError, click.ClickException) as exc:
+        log.error("service.settings_refused", error=str(exc), kept="the running settings")
+        return
+    changed = changed_keys(daemon.settings.model_dump(), fresh.model_dump())
+    live = [key for key in changed if key.split(".", 1)[0] in LIVE_SECTIONS]
+    later = [key for key in changed if key not in live]
+    log.info("service.settings_reloaded", applied=live, needs_restart=later)
+    if later:
+        log.warning("service.restart_needed", keys=later)
+
+
+def changed_keys(old: dict[str, Any], new: dict[str, Any], prefix: str = "") -> list[str]:
+    """Return the dotted keys whose values differ between two settings dumps."""
+    found = []
+    for key in sorted(old.keys() | new.keys()):
+        before, after = old.get(key), new.get(key)
+        if isinstance(before, dict) and isinstance(after, dict):
+            found += changed_keys(before, after, f"{prefix}{key}.")
+        elif before != after:
+            found.append(f"{prefix}{key}")
+    return found
+
+
+def _command_loader() -> Loader | None:
+    # `zentrale run` runs inside its click context, whose object loads the settings file
+    # named by --config the same way start-up did (and sets up logging from it).
+    context = click.get_current_context(silent=True)
+    loader = getattr(context.find_root().obj, "settings", None) if context else None
+    return loader if callable(loader) else None

@@ -113,6 +113,8 @@ class Pipeline:
         self.workspace = workspace
         self.config = config
         self._clock = clock
+        self.on_stored: list[Callable[[Recording], None]] = []
+        """Called with each recording once committed as stored (metrics: pipeline latency)."""
         self._steps: dict[JobStep, tuple[Callable[[Recording], Awaitable[None]], JobStep]] = {
             JobStep.FETCH: (self.fetch, JobStep.TRANSCODE),
             JobStep.TRANSCODE: (self.transcode, JobStep.ENCRYPT),
@@ -194,6 +196,8 @@ class Pipeline:
         await self.recordings.mark_stored(recording.id, self._stored(sealed, facts))
         if facts.corrupt:
             await self.recordings.mark_corrupt(recording.id)
+        for observe in self.on_stored:
+            observe(recording)
         log.info("pipeline.stored", recording_id=recording.id, silent=facts.silent,
                  corrupt=facts.corrupt, duration_s=facts.duration_s)  # fmt: skip
 

@@ -29,6 +29,7 @@ from zentrale.db.errors import LeaseLost
 from zentrale.db.jobs import Job, JobQueue
 from zentrale.db.models import JobState, JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline
+from zentrale.recording.storage.base import StorageError
 
 log = structlog.get_logger(__name__)
 
@@ -55,6 +56,10 @@ class PoolStats:
     retried: int = 0
     parked: int = 0
     steps: dict[str, int] = field(default_factory=dict)
+    failures: dict[str, int] = field(default_factory=dict)
+    """Failed attempts per step (retried or parked)."""
+    storage_errors: int = 0
+    db_errors: int = 0
 
 
 def worker_id(node: str, index: int) -> str:
@@ -92,6 +97,7 @@ class Worker:
             try:
                 job = await self.queue.claim(self.ident, self._lease)
             except Exception as exc:  # the database blipped: try again shortly
+                self.stats.db_errors += 1
                 log.warning("pipeline.claim_failed", error=type(exc).__name__)
                 job = None
             if job is None:
@@ -131,6 +137,8 @@ class Worker:
 
     async def _failed(self, job: Job, exc: Exception) -> None:
         error = f"{job.step.value}: {type(exc).__name__}: {exc}"
+        self.stats.failures[job.step.value] = self.stats.failures.get(job.step.value, 0) + 1
+        self.stats.storage_errors += isinstance(exc, StorageError)
         state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
         if state is JobState.FAILED:
             self.stats.parked += 1

@@ -119,6 +119,8 @@ class Dispatcher:
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
         self.lag = LagSamples()
+        self.lag_observers: list[Callable[[float], None]] = []
+        """Called with every handler lag (metrics: the event-lag histogram)."""
         self._depth = 0  # queued or being handled
         self._drained: asyncio.Future[None] | None = None
         self._max_depth = 0
@@ -271,7 +273,10 @@ class Dispatcher:
             lane.waiter = None
 
     async def _deliver(self, envelope: Envelope) -> None:
-        self.lag.add(time.perf_counter() - envelope.received)
+        lag = time.perf_counter() - envelope.received
+        self.lag.add(lag)
+        for observe in self.lag_observers:
+            observe(lag)
         for raw_handler in self._raw:
             await self._call_raw(raw_handler, envelope)
         handlers = self._handlers.get(envelope.type, ())
