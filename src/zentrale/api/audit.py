@@ -5,6 +5,8 @@ Every entry's `hash` is SHA-256 over the previous entry's hash and the entry's o
 and `verify` finds it. Appends are serialised (an advisory lock on PostgreSQL, SQLite's write
 lock) and are made in the caller's transaction, so a change and its entry commit together.
 Cutting entries off the end leaves a valid shorter chain: keep the printed head elsewhere.
+Phone numbers in an entry (target, reason, detail) are masked before it is written: the log
+cannot be changed later, so a data subject's erasure could not reach them there.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.models import AuditEntry
+from zentrale.config.logging import NUMBER_KEYS, mask_number, mask_text
 from zentrale.db.session import Database
 
 GENESIS = "0" * 64
@@ -78,14 +81,25 @@ async def append(session: AsyncSession, actor: Actor, event: Event, at: dt.datet
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     entry = AuditEntry(
         seq=seq, at=at, actor_id=actor.user_id,
-        actor_name=actor.name, action=event.action, target=event.target,
-        address=actor.address, reason=event.reason, detail=dict(event.detail), prev_hash=prev,
-        hash="",
+        actor_name=actor.name, action=event.action, target=_masked(event.target),
+        address=actor.address, reason=_masked(event.reason),
+        detail=_masked(dict(event.detail)), prev_hash=prev, hash="",
     )  # fmt: skip
     entry.hash = entry_hash(prev, _fields(entry))
     session.add(entry)
     await session.flush()
     return entry
+
+
+def _masked(value: Any, key: str = "") -> Any:
+    """Mask phone numbers before they enter the append-only log (it cannot be erased later)."""
+    if isinstance(value, dict):
+        return {name: _masked(item, str(name).lower()) for name, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(item, key) for item in value]
+    if isinstance(value, str):
+        return mask_number(value) if key in NUMBER_KEYS and value else mask_text(value)
+    return value
 
 
 async def record(db: Database, actor: Actor, event: Event, at: dt.datetime) -> None:
