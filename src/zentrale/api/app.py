@@ -15,7 +15,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zentrale import __version__
-from zentrale.api import routes_admin, routes_auth, routes_recordings, routes_reviews
+from zentrale.api import routes_admin, routes_auth, routes_recordings, routes_reviews, routes_stats
 from zentrale.api.deps import Deps
 from zentrale.api.edge import install_error_handlers
 
@@ -56,7 +56,8 @@ def routers(deps: Deps) -> list[APIRouter]:
     from zentrale.web.pages import pages, public_pages
 
     parts = [meta, routes_auth.public, routes_auth.router, routes_recordings.router,
-             routes_reviews.router, routes_admin.router, public_pages, pages]  # fmt: skip
+             routes_reviews.router, routes_admin.router, routes_stats.router, public_pages,
+             pages, routes_stats.pages]  # fmt: skip
     bound = []
     for part in parts:
         outer = APIRouter(dependencies=[Depends(_binder(deps))])

@@ -53,6 +53,11 @@ MATRIX: dict[str, frozenset[Role]] = {
     "calls.active": frozenset({ADMIN, SUPERVISOR}),
     "agents.list": frozenset({ADMIN, SUPERVISOR}),
     "agents.pause": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    # API: statistics and the live wallboard (supervisors: their departments)
+    "stats.report": frozenset({ADMIN, SUPERVISOR}),
+    "stats.csv": frozenset({ADMIN, SUPERVISOR}),
+    "wallboard.show": frozenset({ADMIN, SUPERVISOR}),
+    "wallboard.events": frozenset({ADMIN, SUPERVISOR}),
     # Web pages
     "web.logout": EVERYONE,
     "web.recordings": EVERYONE,
@@ -62,6 +67,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "web.tag": REVIEWERS,
     "web.acknowledge": frozenset({AGENT}),
     "web.audit": frozenset({ADMIN, SUPERVISOR}),
+    "web.dashboard": frozenset({ADMIN, SUPERVISOR}),
+    "web.wallboard": frozenset({ADMIN, SUPERVISOR}),
 }
 
 

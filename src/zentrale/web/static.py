@@ -17,6 +17,8 @@ TYPES = {
     "app.css": "text/css; charset=utf-8",
     "htmx.min.js": "text/javascript; charset=utf-8",
     "wavesurfer.min.js": "text/javascript; charset=utf-8",
+    "stats.css": "text/css; charset=utf-8",
+    "wallboard.js": "text/javascript; charset=utf-8",
 }
 _VENDOR = {"htmx.min.js", "wavesurfer.min.js"}
 

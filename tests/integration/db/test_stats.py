@@ -59,11 +59,16 @@ HISTORY = [
 ]  # fmt: skip
 
 
+Rows = dict[tuple[str, str], StatsRow]
+
+
 async def report(db: Database, group: Group = "department", period: Period = "day",
-                 last_day: int = 3, **options: object) -> dict[tuple[str, str], StatsRow]:  # fmt: skip
+                 last_day: int = 3, **options: object) -> Rows:  # fmt: skip
     await insert_rows(db, rows_of(HISTORY))
-    spec = ReportSpec(group, period, dt.date(2026, 3, 2), dt.date(2026, 3, last_day), IST,
-                      service_level={"support": 30.0}, short_abandon=5.0, **options)  # type: ignore[arg-type]  # fmt: skip
+    spec = ReportSpec(
+        group, period, dt.date(2026, 3, 2), dt.date(2026, 3, last_day), IST,
+        service_level={"support": 30.0}, short_abandon=5.0, **options,  # type: ignore[arg-type]
+    )  # fmt: skip
     async with db.read() as session:
         rows = await compute(session, spec)
     return {(row.key, row.period_start.isoformat()): row for row in rows}
@@ -88,8 +93,8 @@ async def test_department_day_figures(db: Database) -> None:
     assert (sales.transfers, sales.overflows, sales.suggestions) == (1, 1, 1)
     assert (sales.surveys_answered, sales.surveys_unanswered, sales.surveys_abandoned) == (3, 1, 1)
     five = sales.scores["1-5"]
-    assert (five.count, five.mean, five.distribution, five.csat) == (3, 3.667,
-                                                                     {2: 1, 4: 1, 5: 1}, 0.6667)  # fmt: skip
+    assert (five.count, five.mean, five.csat) == (3, 3.667, 0.6667)
+    assert five.distribution == {2: 1, 4: 1, 5: 1}
     tuesday = rows["sales", TUESDAY]
     assert (tuesday.offered, tuesday.answered, tuesday.avg_wait, tuesday.p90_wait) == (1, 1, 5, 5)
     assert (tuesday.service_level, tuesday.avg_handle, tuesday.overflows) == (1.0, 50, 0)
@@ -166,5 +171,7 @@ async def test_daylight_saving_change(db: Database, period: Period) -> None:
     if period == "day":
         assert found == {"2026-03-28T00:00:00+01:00": 1, "2026-03-29T00:00:00+01:00": 3}
     else:
-        assert found == {"2026-03-28T23:00:00+01:00": 1, "2026-03-29T01:00:00+01:00": 1,
-                         "2026-03-29T03:00:00+02:00": 1, "2026-03-29T23:00:00+02:00": 1}  # fmt: skip
+        assert found == {
+            "2026-03-28T23:00:00+01:00": 1, "2026-03-29T01:00:00+01:00": 1,
+            "2026-03-29T03:00:00+02:00": 1, "2026-03-29T23:00:00+02:00": 1,
+        }  # fmt: skip

@@ -1,0 +1,125 @@
+"""Statistics over HTTP: `GET /api/stats` (JSON), `GET /api/stats.csv` and the dashboard page.
+
+Supervisors see their own departments, administrators every department. A report grouped by
+agent names people, so asking for one is written to the audit log. The query parameters are
+`group`, `period`, `from`, `to` (local days, both included), `tz` (default: the routing rules'
+time zone), `service_level` (`sales:30,support:15`) and `short_abandon` (seconds).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from zentrale.api import audit
+from zentrale.api.auth import Caller, deps_of
+from zentrale.api.errors import InvalidRequest
+from zentrale.api.models import Role
+from zentrale.api.principal import Principal
+from zentrale.stats import charts
+from zentrale.stats.export import csv_text, report_dict, row_dict
+from zentrale.stats.report import StatsRow, compute
+from zentrale.stats.spec import (
+    DEFAULT_SHORT_ABANDON,
+    ReportSpec,
+    SpecError,
+    parse_day,
+    parse_thresholds,
+    parse_zone,
+)
+from zentrale.stats.texts import TEXTS
+from zentrale.stats.zone import rules_zone
+from zentrale.web.render import language, render
+
+router = APIRouter(prefix="/api", tags=["stats"])
+pages = APIRouter(include_in_schema=False)
+DEFAULT_DAYS = 7
+
+
+def spec_of(request: Request, caller: Principal) -> ReportSpec:
+    """Build the report the query asks for, in CALLER's scope; raise InvalidRequest if bad."""
+    params = request.query_params
+    deps = deps_of(request)
+    try:
+        zone = (
+            parse_zone(params["tz"]) if params.get("tz") else rules_zone(deps.settings.routing.file)
+        )
+        today = deps.clock().astimezone(zone).date()
+        last = parse_day("to", params["to"]) if params.get("to") else today
+        first = (
+            parse_day("from", params["from"])
+            if params.get("from")
+            else (last - dt.timedelta(days=DEFAULT_DAYS - 1))
+        )
+        return ReportSpec(
+            group=params.get("group", "department"),  # type: ignore[arg-type]
+            period=params.get("period", "day"),  # type: ignore[arg-type]
+            first_day=first, last_day=last, zone=zone,
+            service_level=parse_thresholds(params.getlist("service_level")),
+            short_abandon=_number(params.get("short_abandon"), DEFAULT_SHORT_ABANDON),
+            departments=None if caller.role is Role.ADMIN else tuple(caller.departments),
+        )  # fmt: skip
+    except SpecError as exc:
+        raise InvalidRequest(str(exc)) from None
+
+
+def _number(value: str | None, default: float) -> float:
+    if value is None or value == "":
+        return default
+    try:
+        return float(value)
+    except ValueError:
+        raise SpecError(f"short_abandon: '{value}' is not a number of seconds") from None
+
+
+async def rows_for(request: Request, caller: Principal, spec: ReportSpec) -> list[StatsRow]:
+    """Compute SPEC's rows; a report naming agents is audited."""
+    deps = deps_of(request)
+    async with deps.db.read() as session:
+        rows = await compute(session, spec)
+    if spec.group == "agent":
+        detail = {"from": spec.first_day.isoformat(), "to": spec.last_day.isoformat(),
+                  "period": spec.period, "rows": len(rows)}  # fmt: skip
+        event = audit.Event("stats.agents", detail=detail)
+        await audit.record(deps.db, caller.actor, event, deps.clock())
+    return rows
+
+
+@router.get("/stats", name="stats.report")
+async def stats_report(caller: Caller, request: Request) -> dict[str, Any]:
+    """Return the statistics per department or agent and period (see docs/statistics.md)."""
+    spec = spec_of(request, caller)
+    return report_dict(spec, await rows_for(request, caller, spec))
+
+
+@router.get("/stats.csv", name="stats.csv")
+async def stats_csv(caller: Caller, request: Request) -> Response:
+    """Return the same statistics as CSV."""
+    spec = spec_of(request, caller)
+    text = csv_text(await rows_for(request, caller, spec))
+    name = f"stats-{spec.group}-{spec.period}-{spec.first_day}-{spec.last_day}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@pages.get("/dashboard", name="web.dashboard")
+async def dashboard(caller: Caller, request: Request) -> Response:
+    """The supervisors' dashboard: the report as a table and two charts."""
+    try:
+        spec: ReportSpec | None = spec_of(request, caller)
+        error = None
+    except InvalidRequest as exc:
+        spec, error = None, str(exc)
+    rows = await rows_for(request, caller, spec) if spec is not None else []
+    points = charts.totals(rows, spec.period if spec else "day")
+    query = str(request.url.query)
+    csv_url = "/api/stats.csv" + ("?" + query if query else "")
+    return render(
+        request, "dashboard.html", 400 if error else 200, caller=caller, spec=spec,
+        rows=[row_dict(row) for row in rows], error=error, st=TEXTS[language(request)],
+        call_bars=charts.call_bars(points), level_bars=charts.level_bars(points),
+        chart=(charts.WIDTH, charts.HEIGHT), csv_url=csv_url,
+    )  # fmt: skip
