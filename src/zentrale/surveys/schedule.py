@@ -23,8 +23,8 @@ def parse_days(text: str) -> frozenset[int]:
     """Return weekday numbers (Monday 0) for `mon-fri`, `mon,wed,fri` or `sat-sun`."""
     days: set[int] = set()
     for part in text.lower().replace(" ", "").split(","):
-        first, _, last = part.partition("-")
-        if first not in DAYS or (last and last not in DAYS):
+        first, dash, last = part.partition("-")
+        if first not in DAYS or (dash and last not in DAYS):
             raise ValueError(f"'{text}' is not a list of days; write mon-fri or mon,wed,fri")
         start, end = DAYS.index(first), DAYS.index(last or first)
         if end < start:
