@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
@@ -47,7 +51,7 @@ async def test_readyz_flips_when_asterisk_stops_and_recovers_when_it_returns(
 ) -> None:
     assert daemon.get("/healthz").json() == {"status": "alive"}
     assert await _until(lambda: _checks(daemon)[0] == 200, 30), daemon.get("/readyz").text
-    _status, checks = _checks(daemon)
+    _code, checks = _checks(daemon)
     assert checks == {"ari": True, "database": True, "storage": True, "rules": True,
                       "accepting": True}  # fmt: skip
     try:
@@ -63,6 +67,10 @@ async def test_readyz_flips_when_asterisk_stops_and_recovers_when_it_returns(
         assert "127.0.0.1" not in reply.text  # no addresses on an unauthenticated endpoint
         assert daemon.get("/healthz").status_code == 200  # alive, only not ready
         assert sample(daemon.metrics(), "zentrale_ari_connected") == 0
+        code, out = await _status(daemon)
+        assert code == 1, out
+        assert "NOT READY" in out
+        assert "ari        FAIL not connected" in out
     finally:
         if not asterisk.is_running():
             await asyncio.to_thread(asterisk.start)
@@ -70,6 +78,33 @@ async def test_readyz_flips_when_asterisk_stops_and_recovers_when_it_returns(
     samples = daemon.metrics()
     assert sample(samples, "zentrale_ari_connected") == 1
     assert sample(samples, "zentrale_ari_reconnects_total") >= 1
+
+
+async def _status(daemon: DaemonProcess, *more: str) -> tuple[int, str]:
+    zentrale = Path(sys.executable).parent / "zentrale"
+    argv = [str(zentrale), "--config", str(daemon.config), "status", "--url", str(daemon.url)]
+    done = await asyncio.to_thread(
+        subprocess.run, [*argv, *more], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "ZENTRALE_CONFIG": ""},
+    )  # fmt: skip
+    return done.returncode, done.stdout  # the log goes to stderr
+
+
+async def test_status_shows_one_screen_and_exits_by_readiness(daemon: DaemonProcess) -> None:
+    assert await _until(lambda: _checks(daemon)[0] == 200, 30), daemon.get("/readyz").text
+    code, out = await _status(daemon)
+    assert code == 0, out
+    assert f"zentrale node1 at {daemon.url}: READY" in out
+    assert "agents     available 1 · ringing 0 · on_call 0" in out
+    assert "waiting    sales 0" in out
+    code, out = await _status(daemon, "--json")
+    report = json.loads(out)
+    assert report["ready"] is True
+    assert report["rules_version"] is not None
+    assert report["last_errors"] == []
+    code, out = await _status(daemon, "--url", "http://127.0.0.1:9")
+    assert code == 2, out
+    assert "daemon not answering" in out
 
 
 async def test_metrics_need_the_bearer_token(daemon: DaemonProcess) -> None:

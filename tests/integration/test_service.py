@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -15,8 +16,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from zentrale.db.models import Call, Outcome, Recording
+from zentrale.db.models import Call, Outcome, Recording, RecordingState
 from zentrale.db.session import Database
+from zentrale.prompts.http import ROUTE_PREFIX
+from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 
@@ -75,6 +78,10 @@ async def _poll(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
             return True
         await asyncio.sleep(0.1)
     return False
+
+
+async def _has(service: Service, event: str) -> bool:
+    return event in service.text()
 
 
 @pytest_asyncio.fixture
@@ -162,17 +169,39 @@ async def test_sigterm_lets_the_call_finish_and_sends_new_callers_to_the_fallbac
     assert call.outcome == Outcome.ANSWERED
     assert call.ended_at is not None
     assert len(recordings) == 1
+    # The drain limit also covers the pipeline: the call's recording was stored before exit.
+    assert recordings[0].state == RecordingState.STORED
+    assert LocalStore(service.home / "recordings").exists(recordings[0].object_key or "")
+    assert '"recording_jobs_left": 0' in text
 
 
-async def test_sighup_reloads_the_routing_rules(service: Service) -> None:
+async def test_sighup_reloads_the_routing_rules_and_the_settings(service: Service) -> None:
     changed = RULES.replace("max_wait: 30s", "max_wait: 45s")
     (service.home / "routing.yaml").write_text(changed)
+    config = service.home / "zentrale.yaml"
+    text = config.read_text().replace("format: wav}", "format: wav, workers: 3}")
+    config.write_text(text + "logging: {level: debug}\n")
     service.process.send_signal(signal.SIGHUP)
 
     async def reloaded() -> bool:
         return "service.reload" in service.text() and service.text().count("routing.applied") >= 2
 
     assert await _poll(reloaded, 15), service.text()
+    (line,) = [line for line in service.text().splitlines() if "settings_reloaded" in line]
+    reload = json.loads(line)
+    assert reload["applied"] == ["logging.level"]
+    assert reload["needs_restart"] == ["recording.workers"]
+
+    # The new level is live: a prompt asked for with a wrong token is logged at debug level.
+    (ready,) = [json.loads(line) for line in service.text().splitlines() if "service.ready" in line]
+    async with httpx.AsyncClient() as http:
+        await http.get(f"{ready['http']}{ROUTE_PREFIX}/wrong-token/menu.wav")
+    assert await _poll(lambda: _has(service, "prompts.http.bad_token"), 15), service.text()[-2000:]
+    config.write_text("ari: {url: nonsense}\n")  # a broken file is refused, the daemon goes on
+    service.process.send_signal(signal.SIGHUP)
+
+    assert await _poll(lambda: _has(service, "service.settings_refused"), 15), service.text()
+    assert service.process.poll() is None
     service.process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(service.process.wait, 30) == 0
 
