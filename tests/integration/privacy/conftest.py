@@ -17,11 +17,17 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
 import zentrale.db.schema  # noqa: F401  (every table on Base.metadata)
+from zentrale.api import Deps, create_app
+from zentrale.api.models import Role
+from zentrale.api.scorecards import load_scorecards
+from zentrale.api.users import NewUser, UserStore
+from zentrale.config.settings import Settings
 from zentrale.db import (
     CallStore,
     CallUpdate,
@@ -172,3 +178,39 @@ def _text(value: object) -> str:
     if isinstance(value, bytes | bytearray | memoryview):
         return bytes(value).decode("latin-1")
     return str(value)
+
+
+USERS = {
+    "admin": (Role.ADMIN, ()),
+    "super": (Role.SUPERVISOR, ("sales",)),
+    "qa": (Role.QA, ("sales",)),
+    "agent": (Role.AGENT, ("sales",)),
+}
+
+
+@pytest_asyncio.fixture
+async def tokens(db: Database, clock: FakeClock) -> dict[str, str]:
+    """One user per role, and each one's API token."""
+    users = UserStore(db, clock)
+    found = {}
+    for name, (role, departments) in USERS.items():
+        endpoint = "PJSIP/1001" if role is Role.AGENT else None
+        user = await users.add(NewUser(name, name.title(), "correct horse battery", role,
+                                       departments, endpoint))  # fmt: skip
+        found[name] = (await users.issue_token(user.id, "tests", 30)).secret
+    return found
+
+
+@pytest_asyncio.fixture
+async def client(
+    db: Database, store: LocalStore, keyring: Keyring, clock: FakeClock, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The QA app in-process (https, so secure cookies would be sent)."""
+    deps = Deps(
+        db=db, store=store, unwrappers=[LocalKeyProvider(keyring)],
+        settings=Settings(state_dir=tmp_path), session_secret=b"test-secret", clock=clock,
+        scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
+    )  # fmt: skip
+    transport = httpx.ASGITransport(app=create_app(deps), client=("10.0.0.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        yield http
