@@ -12,7 +12,6 @@ from zentrale.api.models import Role
 ADMIN, SUPERVISOR, QA, AGENT = Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.AGENT
 EVERYONE = frozenset(Role)
 REVIEWERS = frozenset({ADMIN, SUPERVISOR, QA})
-CUSTOMER_STAFF = frozenset({ADMIN, SUPERVISOR, AGENT})
 PUBLIC: frozenset[Role] = frozenset()
 
 # Routes anyone may call without signing in. The daemon's ops.* routes (zentrale.ops.http)
@@ -54,20 +53,6 @@ MATRIX: dict[str, frozenset[Role]] = {
     "holds.release": frozenset({ADMIN}),
     "subjects.export": frozenset({ADMIN}),
     "subjects.erase": frozenset({ADMIN}),
-    # API: customer records and notes on calls (agents: customers and calls they took)
-    "customers.search": CUSTOMER_STAFF,
-    "customers.create": CUSTOMER_STAFF,
-    "customers.show": CUSTOMER_STAFF,
-    "customers.update": CUSTOMER_STAFF,
-    "customers.history": CUSTOMER_STAFF,
-    "notes.create": CUSTOMER_STAFF,
-    "notes.list": frozenset({ADMIN, SUPERVISOR}),
-    # API: outbound survey campaigns (inside the daemon)
-    "campaigns.list": frozenset({ADMIN, SUPERVISOR}),
-    "campaigns.create": frozenset({ADMIN, SUPERVISOR}),
-    "campaigns.show": frozenset({ADMIN, SUPERVISOR}),
-    "campaigns.start": frozenset({ADMIN, SUPERVISOR}),
-    "campaigns.stop": frozenset({ADMIN, SUPERVISOR}),
     # API: live calls and agents (inside the daemon; agents act for their own phone only)
     "calls.place": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "calls.transfer": frozenset({ADMIN, SUPERVISOR, AGENT}),
@@ -88,12 +73,6 @@ MATRIX: dict[str, frozenset[Role]] = {
     "web.tag": REVIEWERS,
     "web.acknowledge": frozenset({AGENT}),
     "web.audit": frozenset({ADMIN, SUPERVISOR}),
-    "web.customers": CUSTOMER_STAFF,
-    "web.customer": CUSTOMER_STAFF,
-    "web.customer_of_call": CUSTOMER_STAFF,
-    "web.customer_create": CUSTOMER_STAFF,
-    "web.customer_edit": CUSTOMER_STAFF,
-    "web.customer_note": CUSTOMER_STAFF,
     "web.dashboard": frozenset({ADMIN, SUPERVISOR}),
     "web.wallboard": frozenset({ADMIN, SUPERVISOR}),
 }
