@@ -12,6 +12,7 @@ from zentrale.api.models import Role
 ADMIN, SUPERVISOR, QA, AGENT = Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.AGENT
 EVERYONE = frozenset(Role)
 REVIEWERS = frozenset({ADMIN, SUPERVISOR, QA})
+CUSTOMER_STAFF = frozenset({ADMIN, SUPERVISOR, AGENT})
 PUBLIC: frozenset[Role] = frozenset()
 
 # Routes anyone may call without signing in. The daemon's ops.* routes (zentrale.ops.http)
@@ -47,6 +48,14 @@ MATRIX: dict[str, frozenset[Role]] = {
     # API: administration
     "audit.list": frozenset({ADMIN, SUPERVISOR}),
     "users.list": frozenset({ADMIN}),
+    # API: customer records and notes on calls (agents: customers and calls they took)
+    "customers.search": CUSTOMER_STAFF,
+    "customers.create": CUSTOMER_STAFF,
+    "customers.show": CUSTOMER_STAFF,
+    "customers.update": CUSTOMER_STAFF,
+    "customers.history": CUSTOMER_STAFF,
+    "notes.create": CUSTOMER_STAFF,
+    "notes.list": frozenset({ADMIN, SUPERVISOR}),
     # API: data protection (legal holds, data-subject requests; docs/privacy.md)
     "holds.list": frozenset({ADMIN}),
     "holds.add": frozenset({ADMIN}),
@@ -73,6 +82,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "web.tag": REVIEWERS,
     "web.acknowledge": frozenset({AGENT}),
     "web.audit": frozenset({ADMIN, SUPERVISOR}),
+    "web.customers": CUSTOMER_STAFF,
+    "web.customer": CUSTOMER_STAFF,
+    "web.customer_of_call": CUSTOMER_STAFF,
+    "web.customer_create": CUSTOMER_STAFF,
+    "web.customer_edit": CUSTOMER_STAFF,
+    "web.customer_note": CUSTOMER_STAFF,
     "web.dashboard": frozenset({ADMIN, SUPERVISOR}),
     "web.wallboard": frozenset({ADMIN, SUPERVISOR}),
 }

@@ -66,7 +66,8 @@ async def _evaluation_id(client: httpx.AsyncClient, world: World) -> str:
 def _fill(path: str, world: World, evaluation: str) -> str:
     values = {"recording_id": world.recordings["sales1"], "evaluation_id": evaluation,
               "token_id": "00000000-0000-0000-0000-000000000000", "tag": "matrix",
-              "name": "app.js"}  # fmt: skip
+              "name": "app.js", "customer_id": "00000000-0000-0000-0000-000000000000",
+              "call_id": "sales1"}  # fmt: skip
     return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], path)
 
 
