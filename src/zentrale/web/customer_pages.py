@@ -34,6 +34,7 @@ RECENT_CALLS = 20
 TEXTS: Mapping[str, Mapping[str, str]] = {
     "en": {
         "customers": "Customers",
+        "record": "Customer record",
         "search": "Search",
         "search_help": "Name, customer number or phone number",
         "recent_calls": "Your recent calls",
@@ -70,6 +71,7 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
     },
     "de": {
         "customers": "Kunden",
+        "record": "Kundendaten",
         "search": "Suchen",
         "search_help": "Name, Kundennummer oder Rufnummer",
         "recent_calls": "Ihre letzten Anrufe",
