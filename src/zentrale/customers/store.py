@@ -325,11 +325,12 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
         raise InvalidCustomer(f"unknown field(s) {', '.join(unknown)}; known: {known}")
     checked: dict[str, Any] = {}
     for name, value in values.items():
-        checked[name] = _check(name, value)
+        checked[name] = check_field(name, value)
     return checked
 
 
-def _check(name: str, value: Any) -> Any:
+def check_field(name: str, value: Any) -> Any:
+    """Return VALUE of field NAME cleaned (stripped, empty as None); raise InvalidCustomer."""
     if name == "vip":
         if not isinstance(value, bool):
             raise InvalidCustomer("vip is true or false")
