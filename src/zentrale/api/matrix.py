@@ -48,6 +48,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     # API: administration
     "audit.list": frozenset({ADMIN, SUPERVISOR}),
     "users.list": frozenset({ADMIN}),
+    # API: data protection (legal holds, data-subject requests; docs/privacy.md)
+    "holds.list": frozenset({ADMIN}),
+    "holds.add": frozenset({ADMIN}),
+    "holds.release": frozenset({ADMIN}),
+    "subjects.export": frozenset({ADMIN}),
+    "subjects.erase": frozenset({ADMIN}),
     # API: customer records and notes on calls (agents: customers and calls they took)
     "customers.search": CUSTOMER_STAFF,
     "customers.create": CUSTOMER_STAFF,
@@ -56,12 +62,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "customers.history": CUSTOMER_STAFF,
     "notes.create": CUSTOMER_STAFF,
     "notes.list": frozenset({ADMIN, SUPERVISOR}),
-    # API: data protection (legal holds, data-subject requests; docs/privacy.md)
-    "holds.list": frozenset({ADMIN}),
-    "holds.add": frozenset({ADMIN}),
-    "holds.release": frozenset({ADMIN}),
-    "subjects.export": frozenset({ADMIN}),
-    "subjects.erase": frozenset({ADMIN}),
+    # API: outbound survey campaigns (inside the daemon)
+    "campaigns.list": frozenset({ADMIN, SUPERVISOR}),
+    "campaigns.create": frozenset({ADMIN, SUPERVISOR}),
+    "campaigns.show": frozenset({ADMIN, SUPERVISOR}),
+    "campaigns.start": frozenset({ADMIN, SUPERVISOR}),
+    "campaigns.stop": frozenset({ADMIN, SUPERVISOR}),
     # API: live calls and agents (inside the daemon; agents act for their own phone only)
     "calls.place": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "calls.transfer": frozenset({ADMIN, SUPERVISOR, AGENT}),
