@@ -28,6 +28,7 @@ from zentrale.api.scorecards import load_scorecards
 from zentrale.config.settings import Settings
 from zentrale.customers.lookup import CustomerLookup
 from zentrale.db.calls import CallStore
+from zentrale.db.clock import utcnow
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
@@ -38,6 +39,7 @@ from zentrale.ops.journal import CountingJournal
 from zentrale.ops.metrics import Metrics
 from zentrale.ops.nodes import recording_source
 from zentrale.ops.wiring import Ops, operations
+from zentrale.privacy.schedule import PurgeSchedule, purge_running
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.http import prompts_base_url, prompts_router
 from zentrale.prompts.watch import PromptWatch
@@ -74,6 +76,7 @@ class Daemon:
     pipeline: WorkerPool | None = None
     prompts: PromptWatch | None = None
     ops: Ops | None = None
+    purge: PurgeSchedule | None = None
 
     @classmethod
     @asynccontextmanager
@@ -126,6 +129,11 @@ class Daemon:
             pipeline = await stack.enter_async_context(
                 pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
             )
+            # Retention: purge what its rule no longer lets us keep, every retention.interval.
+            purge = await stack.enter_async_context(purge_running(
+                settings, db, store_from(settings, stack.enter_context(ExitStack())),
+                clock or utcnow,
+            ))  # fmt: skip
             ops = await stack.enter_async_context(
                 operations(settings, db, ari, rules, center, journal, pipeline)
             )
@@ -143,8 +151,9 @@ class Daemon:
             stack.push_async_callback(campaigns.close, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(
-                settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops
-            )
+                settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops,
+                purge=purge,
+            )  # fmt: skip
         log.info("daemon.stopped", node=settings.node)
 
 
