@@ -83,7 +83,7 @@ class Metrics:
 
     def watch(self, snapshot: Snapshot) -> None:
         """Read SNAPSHOT at every scrape."""
-        self.registry.register(_StateCollector(snapshot, self.errors))
+        self.registry.register(_StateCollector(snapshot, self.errors, lambda: self.largest_lag))
 
     def call_ended(self, direction: str, outcome: str) -> None:
         """Count one ended call."""
@@ -114,9 +114,12 @@ class OwnErrors:
 
 
 class _StateCollector(Collector):
-    def __init__(self, snapshot: Snapshot, errors: OwnErrors) -> None:
+    def __init__(
+        self, snapshot: Snapshot, errors: OwnErrors, largest_lag: Callable[[], float]
+    ) -> None:
         self.s = snapshot
         self.errors = errors
+        self.largest_lag = largest_lag
 
     def collect(self) -> Iterator[Metric]:
         s = self.s
@@ -129,6 +132,8 @@ class _StateCollector(Collector):
         yield _gauge("zentrale_ari_connected", "1 while the ARI event socket is open",
                      int(s.ari_connected()))  # fmt: skip
         yield _counter("zentrale_ari_reconnects", "ARI reconnects since start", s.ari_reconnects())
+        yield _gauge("zentrale_ari_event_lag_max_seconds", "Largest ARI event lag since start",
+                     self.largest_lag())  # fmt: skip
         yield _gauge("zentrale_handler_queue_depth", "ARI events queued or being handled",
                      s.queue_depth())  # fmt: skip
         yield from self._pipeline()

@@ -1,0 +1,250 @@
+"""Soak: a steady stream of whole calls through a real `zentrale run` for a set time.
+
+Method. One sandbox Asterisk ("bench-soak") and one `zentrale run` process (SQLite, opus
+recordings, local storage and keys in a temporary directory; `zentrale.ops.process`). The rules
+are one menu (digit 1) leading to a department of AGENTS simulated agents (round robin,
+recording on). Customers are placed exactly as `zentrale.sandbox.simulate.place_call` places
+them, at --rate calls per second for --minutes: each presses 1 after 0.3 s and waits; the agent
+answers after 0.2 s, talks --talk seconds and hangs up.
+
+Figures: calls placed, calls completed (the daemon's `calls` row is `answered` with an end
+time), recordings stored, lost (placed calls that never became a call row, plus answered calls
+whose recording is not stored once the pipeline is idle; must be 0), the daemon's resident
+memory (VmRSS) at start, after the warm-up (--warmup seconds of calls: the baseline) and at the
+end once calls and pipeline are idle, its growth per 1,000 calls after the warm-up, and the
+largest ARI event lag (`zentrale_ari_event_lag_max_seconds` from /metrics). RSS is sampled every
+10 s; the peak is reported too. The machine may be shared with other work: the lag then grows,
+the memory figures do not depend on it.
+
+Ends with one JSON line; exits 0 even when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from zentrale.ops.process import DaemonProcess, DaemonSpec, sample
+from zentrale.sandbox import AriCredentials, SandboxInstance, ensure_root
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
+
+RULES = """
+version: 1
+timezone: Europe/Istanbul
+languages: {available: [en], default: en, fallback: en}
+prompts:
+  menu: sound:beep
+  bye: sound:vm-goodbye
+announcements: {}
+departments:
+  soak:
+    agents:
+{agents}
+    strategy: round_robin
+    ring_timeout: 5s
+    max_wait: 60s
+    on_max_wait: {play_and_hangup: bye}
+    wrap_up: 0s
+    recording: true
+menus:
+  main:
+    prompt: menu
+    options: {"1": {department: soak}}
+    timeout: 5s
+    on_invalid: {play_and_hangup: bye}
+    on_timeout: {play_and_hangup: bye}
+entry_rules:
+  - {name: everyone, action: {menu: main}}
+"""
+RSS_GROWTH_TARGET_KIB = 2048  # per 1,000 calls after the warm-up
+SETTLE_LIMIT = 300.0
+
+
+@dataclass
+class Stream:
+    """The calls placed so far and the memory samples taken meanwhile."""
+
+    placed: int = 0
+    failures: list[str] = field(default_factory=list)
+    rss: list[tuple[float, int]] = field(default_factory=list)
+
+
+def agents(count: int) -> list[str]:
+    """Return the simulated agents' ids."""
+    return [f"K{index:03d}" for index in range(count)]
+
+
+def rules(count: int) -> str:
+    """Return the routing rules with COUNT agents."""
+    lines = [f'      - {{endpoint: "Local/{a}@sim-agent/n", name: "{a}"}}' for a in agents(count)]
+    return RULES.replace("{agents}", "\n".join(lines))
+
+
+async def originate(http: httpx.AsyncClient, stream: Stream) -> None:
+    """Place one simulated customer exactly like `place_call`."""
+    script = CustomerScript(digits="1", digit_delay=0.3, then="wait")
+    params = {"endpoint": "Local/100@zentrale-inbound/n", "context": "sim-customer",
+              "extension": "s", "priority": "1", "callerId": '"Soak" <+905550000000>',
+              "channelId": f"sim-customer-{uuid.uuid4().hex[:12]}", "timeout": "60"}  # fmt: skip
+    try:
+        reply = await http.post("/channels", params=params, json={"variables": script.variables()})
+        reply.raise_for_status()
+        stream.placed += 1
+    except httpx.HTTPError as error:
+        stream.failures.append(repr(error))
+
+
+async def place_steadily(
+    http: httpx.AsyncClient, daemon: DaemonProcess, rate: float, seconds: float, stream: Stream
+) -> None:
+    """Place calls at RATE per second for SECONDS, sampling the daemon's RSS every 10 s."""
+    started = time.monotonic()
+    tasks: set[asyncio.Task[None]] = set()
+    index, next_sample = 0, started
+    while (now := time.monotonic()) - started < seconds:
+        if now >= next_sample:
+            stream.rss.append((now - started, daemon.rss_kib()))
+            next_sample += 10
+        task = asyncio.create_task(originate(http, stream))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+        index += 1
+        await asyncio.sleep(max(0.0, started + index / rate - time.monotonic()))
+    await asyncio.gather(*tasks)
+
+
+async def settle(http: httpx.AsyncClient, daemon: DaemonProcess) -> float:
+    """Wait until Asterisk holds no channel and the pipeline is idle; return seconds waited."""
+    started = time.monotonic()
+    while time.monotonic() - started < SETTLE_LIMIT:
+        with contextlib.suppress(httpx.HTTPError):
+            channels = (await http.get("/channels")).json()
+            samples = await asyncio.to_thread(daemon.metrics)
+            idle = (sample(samples, "zentrale_active_calls") == 0
+                    and sample(samples, "zentrale_pipeline_backlog") == 0)  # fmt: skip
+            if not channels and idle:
+                break
+        await asyncio.sleep(1.0)
+    return time.monotonic() - started
+
+
+def outcomes(db: Path) -> dict[str, int]:
+    """Count calls, completed calls, stored recordings and answered calls without one."""
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        one = lambda sql: int(conn.execute(sql).fetchone()[0])  # noqa: E731
+        return {
+            "calls": one("SELECT count(*) FROM calls"),
+            "completed": one("SELECT count(*) FROM calls WHERE outcome = 'answered'"
+                             " AND ended_at IS NOT NULL"),
+            "recordings_stored": one("SELECT count(*) FROM recordings WHERE state = 'stored'"),
+            "answered_without_stored_recording": one(
+                "SELECT count(*) FROM calls c WHERE c.outcome = 'answered' AND NOT EXISTS"
+                " (SELECT 1 FROM recordings r WHERE r.call_id = c.id AND r.state = 'stored')"),
+        }  # fmt: skip
+
+
+async def soak(
+    asterisk: SandboxInstance, home: Path, args: argparse.Namespace
+) -> dict[str, object]:
+    """Run the soak against ASTERISK and return the report."""
+    creds: AriCredentials = asterisk.ari
+    daemon = DaemonProcess(DaemonSpec(home, creds, rules(args.agents), recording_format="opus"))
+    daemon.start()
+    stream = Stream()
+    auth = (creds.username, creds.password.get_secret_value())
+    try:
+        await asyncio.to_thread(daemon.wait_ready)
+        async with httpx.AsyncClient(base_url=creds.base_url, auth=auth, timeout=30.0) as http:
+            script = PartyScript(answer_after=0.2, talk=args.talk, then="hangup")
+            for ident in agents(args.agents):
+                await script_party(creds, "agent", ident, script)
+            rss_start = daemon.rss_kib()
+            await place_steadily(http, daemon, args.rate, args.warmup, stream)
+            warm_calls, rss_warm = stream.placed, daemon.rss_kib()
+            await place_steadily(http, daemon, args.rate, args.minutes * 60, stream)
+            settled = await settle(http, daemon)
+            rss_end = daemon.rss_kib()
+            lag = sample(
+                await asyncio.to_thread(daemon.metrics), "zentrale_ari_event_lag_max_seconds"
+            )
+    finally:
+        code = daemon.stop(120)
+    counts = outcomes(home / "z.db")
+    lost = (stream.placed - counts["calls"]) + counts["answered_without_stored_recording"]
+    after_warmup = max(1, stream.placed - warm_calls)
+    growth = (rss_end - rss_warm) * 1000 / after_warmup
+    figures = {
+        "minutes": args.minutes, "rate": args.rate, "placed": stream.placed,
+        "place_failures": len(stream.failures), **counts, "lost": lost,
+        "rss_start_kib": rss_start, "rss_end_kib": rss_end,
+        "rss_peak_kib": max([rss for _t, rss in stream.rss] + [rss_end]),
+        "rss_growth_kib_per_1000_calls": round(growth, 1),
+        "largest_event_lag_s": round(lag, 4), "settle_s": round(settled, 1), "exit_code": code,
+    }  # fmt: skip
+    print_human(figures, rss_warm, warm_calls)
+    return {
+        "bench": "soak",
+        "figures": figures,
+        "baseline": {"rss_after_warmup_kib": rss_warm, "warmup_calls": warm_calls},
+        "targets": {
+            "lost == 0": lost == 0,
+            f"rss_growth_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}":
+                growth <= RSS_GROWTH_TARGET_KIB,
+            "exit_code == 0": code == 0,
+        },
+    }  # fmt: skip
+
+
+def print_human(figures: dict[str, object], rss_warm: int, warm_calls: int) -> None:
+    """Print the figures for a reader."""
+    print(f"soak: {figures['minutes']} min at {figures['rate']} calls/s")
+    print(f"  placed {figures['placed']} (originate failures {figures['place_failures']}),"
+          f" call rows {figures['calls']}, completed {figures['completed']}")  # fmt: skip
+    print(f"  recordings stored {figures['recordings_stored']}, lost {figures['lost']}")
+    print(f"  daemon RSS: start {figures['rss_start_kib']} KiB, after warm-up ({warm_calls}"
+          f" calls) {rss_warm} KiB, end {figures['rss_end_kib']} KiB,"
+          f" peak {figures['rss_peak_kib']} KiB")  # fmt: skip
+    print(
+        f"  RSS growth after warm-up: {figures['rss_growth_kib_per_1000_calls']} KiB"
+        " per 1,000 calls"
+    )
+    print(
+        f"  largest ARI event lag {figures['largest_event_lag_s']} s;"
+        f" idle {figures['settle_s']} s after the last call; exit {figures['exit_code']}"
+    )
+
+
+def main() -> None:
+    """Parse the options, run the soak on a fresh sandbox instance, print the JSON line."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--minutes", type=float, default=10.0, help="how long (default 10)")
+    parser.add_argument("--rate", type=float, default=1.0, help="calls per second (default 1)")
+    parser.add_argument("--warmup", type=float, default=30.0, help="warm-up seconds (30)")
+    parser.add_argument("--agents", type=int, default=12, help="simulated agents (12)")
+    parser.add_argument("--talk", type=int, default=3, help="seconds each call talks (3)")
+    args = parser.parse_args()
+    asterisk = SandboxInstance(ensure_root(), name="bench-soak", app="zentrale-soak")
+    home = Path(tempfile.mkdtemp(prefix="zentrale-soak-"))
+    asterisk.start()
+    try:
+        result = asyncio.run(soak(asterisk, home, args))
+    finally:
+        asterisk.stop()
+        asterisk.remove()
+        shutil.rmtree(home, ignore_errors=True)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

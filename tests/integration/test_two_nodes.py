@@ -1,0 +1,215 @@
+"""Two nodes: two sandbox Asterisks, two `zentrale run` processes, one PostgreSQL, one S3 server.
+
+Each daemon has its own node name and ARI app and lists the other node's Asterisk in
+`ops.peers`, so whichever worker takes a recording job fetches the audio from the Asterisk that
+made it. The test checks calls on both nodes with every recording stored exactly once, then
+kills one daemon (SIGKILL) while it holds a recording job and checks the survivor finishes that
+job once its lease expires, and goes on taking its own calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from zentrale.db.models import Call, JobState, Recording, RecordingJob, RecordingState
+from zentrale.db.session import Database
+from zentrale.ops.process import DaemonProcess, DaemonSpec
+from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.sandbox import SandboxInstance, ensure_root
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
+from zentrale.testing.databases import fresh_database
+from zentrale.testing.moto import MotoServer, start_moto_server, stop_moto_server
+
+from .test_service import RULES
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.s3, pytest.mark.asyncio]
+
+BUCKET, PREFIX = "recordings", "z/"
+LEASE = 60.0  # WorkerOptions.lease: how long a dead worker's job stays taken
+
+
+@dataclass
+class Node:
+    """One node: its Asterisk and its daemon process."""
+
+    name: str
+    asterisk: SandboxInstance
+    daemon: DaemonProcess
+
+
+@dataclass
+class Cluster:
+    """Two nodes sharing one database and one bucket."""
+
+    a: Node
+    b: Node
+    db: Database
+    moto: MotoServer
+
+    async def rows(self) -> list[tuple[Call, list[Recording]]]:
+        async with self.db.read() as session:
+            calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
+            found = []
+            for call in calls:
+                query = select(Recording).where(Recording.call_id == call.id)
+                found.append((call, list(await session.scalars(query))))
+            return found
+
+    async def jobs(self) -> list[tuple[RecordingJob, str | None]]:
+        query = (
+            select(RecordingJob, Call.asterisk_node)
+            .join(Recording, Recording.id == RecordingJob.recording_id)
+            .join(Call, Call.id == Recording.call_id)
+        )
+        async with self.db.read() as session:
+            return [(job, node) for job, node in (await session.execute(query)).all()]
+
+    def objects(self) -> list[str]:
+        client = make_client("s3", ClientSettings(endpoint_url=self.moto.endpoint_url))
+        try:
+            listing = client.list_objects_v2(Bucket=BUCKET, Prefix=PREFIX)
+            return [item["Key"] for item in listing.get("Contents", [])]
+        finally:
+            client.close()
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float, pause: float = 0.5) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(pause)
+    return False
+
+
+@pytest.fixture
+def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")  # the daemons inherit these
+    server = start_moto_server()
+    client = make_client("s3", ClientSettings(endpoint_url=server.endpoint_url))
+    client.create_bucket(Bucket=BUCKET)
+    client.close()
+    yield server
+    stop_moto_server(server)
+
+
+@pytest_asyncio.fixture
+async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
+    root = await asyncio.to_thread(ensure_root)
+    tag = os.getpid()
+    stars = [SandboxInstance(root, name=f"two-{n}-{tag}", app=f"zentrale_{n}") for n in "ab"]
+    daemons: list[DaemonProcess] = []
+    with fresh_database("postgresql", tmp_path, "zentrale_two") as url:
+        try:
+            for star in stars:
+                await asyncio.to_thread(star.start)
+            storage = {"kind": "s3", "s3": {"bucket": BUCKET, "prefix": PREFIX,
+                                            "endpoint_url": moto.endpoint_url}}  # fmt: skip
+            nodes = []
+            for star, other, name in ((stars[0], stars[1], "a"), (stars[1], stars[0], "b")):
+                peer = "node-b" if name == "a" else "node-a"
+                spec = DaemonSpec(
+                    tmp_path / name, star.ari, RULES, node=f"node-{name}",
+                    database_url=url, storage=storage, peers={peer: other.ari},
+                )  # fmt: skip
+                daemon = DaemonProcess(spec)
+                daemons.append(daemon)
+                daemon.start()
+                # One after the other: the first start migrates the shared database.
+                await asyncio.to_thread(daemon.wait_ready)
+                nodes.append(Node(f"node-{name}", star, daemon))
+            async with Database.open(url) as db:
+                yield Cluster(nodes[0], nodes[1], db, moto)
+        finally:
+            for daemon in daemons:
+                daemon.signal(signal.SIGCONT)
+                daemon.stop(30)
+            for star in stars:
+                await asyncio.to_thread(star.stop)
+                await asyncio.to_thread(star.remove)
+
+
+async def _call(node: Node, talk: int = 3) -> None:
+    creds = node.asterisk.ari
+    agent = PartyScript(answer_after=0.5, talk=talk, then="hangup")
+    await script_party(creds, "agent", "S1", agent)
+    await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
+
+
+async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying(
+    cluster: Cluster,
+) -> None:
+    a, b = cluster.a, cluster.b
+    # Calls on both nodes at once, two each (each node's one agent takes them in turn).
+    await asyncio.gather(_call(a), _call(a), _call(b), _call(b))
+
+    async def four_stored() -> bool:
+        rows = await cluster.rows()
+        stored = [r for _c, recs in rows for r in recs if r.state == RecordingState.STORED]
+        return len(stored) == 4
+
+    assert await _until(four_stored, 180), a.daemon.text()[-2000:] + b.daemon.text()[-2000:]
+    rows = await cluster.rows()
+    assert sorted(call.asterisk_node or "" for call, _ in rows) == [
+        "node-a", "node-a", "node-b", "node-b"
+    ]  # fmt: skip
+    assert {call.app_name for call, _ in rows} == {"zentrale_a", "zentrale_b"}
+    recordings = [rec for _call_, recs in rows for rec in recs]
+    keys = [PREFIX + (rec.object_key or "") for rec in recordings]
+    assert len(set(keys)) == 4
+    assert sorted(cluster.objects()) == sorted(keys)  # exactly once each, nothing else
+
+    # Freeze B so that A's worker, not B's, takes A's next recording job; kill A while it
+    # holds that job, then let B go on.
+    b.daemon.signal(signal.SIGSTOP)
+    try:
+        await _call(a, talk=2)
+
+        async def held_by_a() -> bool:
+            jobs = await cluster.jobs()
+            return any(job.state == JobState.RUNNING and (job.locked_by or "").startswith(
+                "node-a:") for job, _node in jobs)  # fmt: skip
+
+        assert await _until(held_by_a, 120, pause=0.05), a.daemon.text()[-3000:]
+        a.daemon.signal(signal.SIGKILL)
+        assert await asyncio.to_thread(a.daemon.wait, 30) == -signal.SIGKILL
+        killed_at = time.monotonic()
+    finally:
+        b.daemon.signal(signal.SIGCONT)
+    orphaned = [job for job, node in await cluster.jobs() if job.state != JobState.DONE]
+    assert orphaned, "A finished its job before it was killed"
+    assert all(job.locked_by is None or job.locked_by.startswith("node-a:") for job in orphaned)
+
+    # B keeps taking its own calls while A's job waits for its lease to expire.
+    await _call(b, talk=2)
+
+    async def all_stored() -> bool:
+        rows = await cluster.rows()
+        recs = [rec for _c, recs in rows for rec in recs]
+        return len(recs) == 6 and all(rec.state == RecordingState.STORED for rec in recs)
+
+    assert await _until(all_stored, LEASE + 180), b.daemon.text()[-3000:]
+    took = time.monotonic() - killed_at
+    rows = await cluster.rows()
+    by_node: dict[str | None, int] = {}
+    for call, recs in rows:
+        by_node[call.asterisk_node] = by_node.get(call.asterisk_node, 0) + len(recs)
+    assert by_node == {"node-a": 3, "node-b": 3}
+    keys = [PREFIX + (rec.object_key or "") for _c, recs in rows for rec in recs]
+    assert sorted(cluster.objects()) == sorted(keys)
+    assert all(job.state == JobState.DONE for job, _node in await cluster.jobs())
+    assert b.daemon.process is not None
+    assert b.daemon.process.poll() is None
+    assert "job leases expired" in b.daemon.text()
+    print(f"two nodes: killed node's job finished by the survivor {took:.0f} s after the kill")
