@@ -44,14 +44,17 @@ DEPARTMENTS = "ARRAY['sales','support','billing','complaints','vip','main','rete
 FILL = [
     "SELECT setseed(0.42)",
     f"""
-    CREATE TEMP TABLE g AS
-    SELECT i, timestamptz '2025-01-01 00:00+00' + random() * interval '365 days' AS arrived,
+    CREATE TEMP TABLE r AS
+    SELECT timestamptz '2025-01-01 00:00+00' + random() * interval '365 days' AS arrived,
            ({DEPARTMENTS})[1 + floor(random() * 8)::int] AS department,
            'PJSIP/' || (1001 + floor(random() * 60)::int) AS agent,
            random() AS fate, 2 + random() * 10 AS queued, random() * 90 AS wait,
            30 + random() * 570 AS talk, random() AS extra
-    FROM generate_series(1, {ROWS}) AS i
+    FROM generate_series(1, {ROWS})
     """,
+    # Calls are written as they arrive, so rows and events lie in time order as in real life.
+    "CREATE TEMP TABLE g AS SELECT row_number() OVER (ORDER BY arrived) AS i, * FROM r",
+    "DROP TABLE r",
     """
     INSERT INTO calls (id, direction, caller_number, department, agent_endpoint, agent_name,
                        arrived_at, queued_at, agent_answered_at, ended_at, outcome, last_event_seq)
@@ -64,7 +67,7 @@ FILL = [
            CASE WHEN fate < 0.04 THEN 'transferred' WHEN fate < 0.85 THEN 'answered'
                 WHEN fate < 0.9 THEN 'overflowed' ELSE 'abandoned_in_queue' END,
            3
-    FROM g
+    FROM g ORDER BY i
     """,
     """
     INSERT INTO call_events (call_id, seq, at, kind, detail)
@@ -80,6 +83,7 @@ FILL = [
     SELECT 'bench-' || i, 1, arrived + (queued + wait) * interval '1 second', 'transfer',
            json_build_object('overflow', department, 'reason', 'max_wait')
     FROM g WHERE fate >= 0.85 AND fate < 0.9
+    ORDER BY 3
     """,
     """
     INSERT INTO survey_answers (id, call_id, survey, question, position, answer, status, scale,

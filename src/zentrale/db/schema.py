@@ -9,6 +9,7 @@ from __future__ import annotations
 import zentrale.api.models
 import zentrale.customers.models
 import zentrale.privacy.models
+import zentrale.stats.indexes
 import zentrale.surveys.models
 from zentrale.db.models import Base
 
@@ -18,5 +19,6 @@ MODEL_MODULES = (
     zentrale.api.models,
     zentrale.customers.models,
     zentrale.privacy.models,
+    zentrale.stats.indexes,
     zentrale.surveys.models,
 )

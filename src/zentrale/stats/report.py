@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select
+from sqlalchemy import Integer, and_, case, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.customers.models import CallNote, NoteKind
@@ -25,6 +25,10 @@ from zentrale.stats.sql import Expr, local_period, seconds
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer
 
 P90 = 0.9
+WORK_MEM = "64MB"
+HORIZON = dt.timedelta(hours=24)
+"""Events and survey answers are looked for up to this long after the range ends (a call in
+the range that lasted longer would lose the later ones; see docs/statistics.md)."""
 ABANDONED = (Outcome.ABANDONED_IN_QUEUE, Outcome.ABANDONED)
 Key = tuple[str, str]
 
@@ -77,6 +81,9 @@ def _share(part: int, whole: int) -> float | None:
 async def compute(session: AsyncSession, spec: ReportSpec) -> list[StatsRow]:
     """Return the report's rows, ordered by department/agent then period."""
     report = _Report(session, spec)
+    if report.dialect == "postgresql":
+        # Sort and hash a month of calls in memory (this transaction only).
+        await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
     await report.calls()
     await report.p90()
     await report.events()
@@ -196,7 +203,9 @@ class _Report:
     # -- timeline events -----------------------------------------------------------------
     async def events(self) -> None:
         kind, detail = CallEvent.kind, CallEvent.detail
-        overflow_from = detail["overflow"].as_string()
+        transfer = kind == EventKind.TRANSFER
+        # JSON is parsed only where needed: PostgreSQL's json type is parsed on every access.
+        overflow_from = case((transfer, detail["overflow"].as_string()))
         if self.spec.group == "department":
             key = func.coalesce(overflow_from, Call.department)
         else:
@@ -208,7 +217,6 @@ class _Report:
             (and_(ended, kind == EventKind.AGENT_ANSWERED), -offset),
             else_=0.0,
         )
-        transfer = kind == EventKind.TRANSFER
         # An overflow belongs to the department that overflowed; agents have none.
         overflow = _flag(and_(transfer, overflow_from.is_not(None)))
         if self.spec.group == "agent":
@@ -217,7 +225,7 @@ class _Report:
             select(
                 key.label("key"),
                 self.period(Call.arrived_at).label("period"),
-                _flag(and_(transfer, detail["to"].as_string().is_not(None))).label("transfer"),
+                _flag(case((transfer, detail["to"].as_string())).is_not(None)).label("transfer"),
                 overflow.label("overflow"),
                 _flag(and_(ended, kind == EventKind.CONVERSATION_ENDED)).label("conversation"),
                 handle.label("handle"),
@@ -230,6 +238,8 @@ class _Report:
                 kind.in_(
                     [EventKind.TRANSFER, EventKind.AGENT_ANSWERED, EventKind.CONVERSATION_ENDED]
                 ),
+                CallEvent.at >= self.spec.start,
+                CallEvent.at < self.spec.end + HORIZON,
             )
         )
         scope = self.scoped(key if self.spec.group == "department" else Call.department)
@@ -253,7 +263,8 @@ class _Report:
                    a.scale.label("scale"), a.status.label("status"), a.answer.label("answer"))
             .select_from(a)
             .join(Call, Call.id == a.call_id)
-            .where(key.is_not(None), *self.in_range(), *self.scoped(a.department))
+            .where(key.is_not(None), *self.in_range(), *self.scoped(a.department),
+                   a.answered_at >= self.spec.start, a.answered_at < self.spec.end + HORIZON)
         ).subquery("s")  # fmt: skip
         s = inner.c
         query = select(s.key, s.period, s.scale, s.status, s.answer, func.count()).group_by(
@@ -283,7 +294,7 @@ class _Report:
             .select_from(n)
             .join(Call, Call.id == n.call_id)
             .where(n.kind == NoteKind.SUGGESTION, key.is_not(None), *self.in_range(),
-                   *self.scoped(department))
+                   *self.scoped(department), n.created_at >= self.spec.start)
         ).subquery("n")  # fmt: skip
         query = select(inner.c.key, inner.c.period, func.count()).group_by(
             inner.c.key, inner.c.period
