@@ -1,4 +1,4 @@
-"""Statistics: covering index of the call columns a report reads, event and answer indexes.
+"""Statistics: indexes to find a period's call events and survey answers.
 
 See zentrale.stats.indexes for why each exists.
 
@@ -18,13 +18,9 @@ down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-CALL_COLUMNS = ["arrived_at", "direction", "department", "agent_endpoint", "queued_at",
-                "agent_answered_at", "ended_at", "outcome"]  # fmt: skip
-
 
 def upgrade() -> None:
-    """Create the three indexes."""
-    op.create_index("ix_calls_stats", "calls", CALL_COLUMNS)
+    """Create the two indexes."""
     op.create_index("ix_call_events_kind_at", "call_events", ["kind", "at", "call_id"])
     op.create_index("ix_survey_answers_answered_at", "survey_answers", ["answered_at", "call_id"])
 
@@ -33,4 +29,3 @@ def downgrade() -> None:
     """Drop them."""
     op.drop_index("ix_survey_answers_answered_at", table_name="survey_answers")
     op.drop_index("ix_call_events_kind_at", table_name="call_events")
-    op.drop_index("ix_calls_stats", table_name="calls")
