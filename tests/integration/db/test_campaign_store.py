@@ -1,0 +1,165 @@
+"""Campaigns on SQLite and PostgreSQL: creation, states, claiming a number once, retries,
+recovery after a restart; and the `zentrale campaign` commands on the same databases."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from zentrale.cli import main
+from zentrale.db import Database
+from zentrale.surveys.models import AttemptResult, CampaignState, TargetState
+from zentrale.surveys.numbers import Listed
+from zentrale.surveys.schedule import Window
+from zentrale.surveys.store import (
+    CampaignError,
+    CampaignExists,
+    CampaignNotFound,
+    CampaignStore,
+    NewCampaign,
+)
+from zentrale.testing.clocks import START, FakeClock
+
+pytestmark = pytest.mark.asyncio
+
+NEW = NewCampaign(
+    name="fruehjahr",
+    survey="umfrage",
+    window=Window.parse("09:00", "18:00", "mon-fri"),
+    concurrency=2,
+    retries=1,
+    retry_after=dt.timedelta(minutes=30),
+)
+NUMBERS = [Listed(2, "+4930100"), Listed(3, "+4930200"), Listed(5, "+4930300")]
+
+
+@pytest.fixture
+def store(db: Database, clock: FakeClock) -> CampaignStore:
+    return CampaignStore(db, clock)
+
+
+async def test_created_as_draft_with_its_numbers_in_file_order(store: CampaignStore) -> None:
+    created = await store.create(NEW, NUMBERS)
+    assert (created.state, created.window_from, created.window_to, created.days) == (
+        CampaignState.DRAFT, "09:00", "18:00", "mon,tue,wed,thu,fri")  # fmt: skip
+    targets = await store.numbers(created.id)
+    assert [(t.line, t.number, t.state, t.attempts) for t in targets] == [
+        (2, "+4930100", TargetState.PENDING, 0),
+        (3, "+4930200", TargetState.PENDING, 0),
+        (5, "+4930300", TargetState.PENDING, 0),
+    ]
+    with pytest.raises(CampaignExists):
+        await store.create(NEW, NUMBERS)
+    with pytest.raises(CampaignNotFound):
+        await store.get("nichts")
+
+
+async def test_start_stop_and_finish(store: CampaignStore) -> None:
+    created = await store.create(NEW, NUMBERS)
+    assert (await store.start("fruehjahr")).state == CampaignState.ACTIVE
+    assert [c.name for c in await store.active()] == ["fruehjahr"]
+    assert (await store.stop("fruehjahr")).state == CampaignState.STOPPED
+    assert await store.active() == []
+    assert (await store.start("fruehjahr")).state == CampaignState.ACTIVE
+    await store.finish(created.id)
+    assert (await store.get("fruehjahr")).state == CampaignState.FINISHED
+    with pytest.raises(CampaignError, match="finished; it cannot become active"):
+        await store.start("fruehjahr")
+
+
+async def test_a_number_is_claimed_once_and_settled(store: CampaignStore, clock: FakeClock) -> None:
+    created = await store.create(NEW, NUMBERS)
+    (first, *_) = await store.targets(created.id)
+    claims = await asyncio.gather(*(store.claim(created.id, first.id, START) for _ in range(4)))
+    won = [claim for claim in claims if claim is not None]
+    assert len(won) == 1
+    assert (won[0].number, won[0].attempt) == ("+4930100", 1)
+    retry_at = START + dt.timedelta(minutes=30)
+    await store.settle(won[0], AttemptResult.BUSY, TargetState.RETRY, retry_at, START)
+    (target, *_) = await store.numbers(created.id)
+    assert (target.state, target.attempts, target.last_result, target.next_attempt_at) == (
+        TargetState.RETRY, 1, AttemptResult.BUSY, retry_at)  # fmt: skip
+    again = await store.claim(created.id, first.id, retry_at)
+    assert again is not None
+    assert again.attempt == 2
+    await store.settle(again, AttemptResult.ANSWERED, TargetState.DONE, None, retry_at)
+    assert await store.claim(created.id, first.id, retry_at) is None  # done: never again
+    attempts = await store.attempts(created.id)
+    assert [(a.attempt, a.result) for a in attempts] == [
+        (1, AttemptResult.BUSY), (2, AttemptResult.ANSWERED)]  # fmt: skip
+    progress = await store.progress("fruehjahr")
+    assert (progress.counts["done"], progress.counts["pending"], progress.attempts) == (1, 2, 2)
+
+
+async def test_attempts_left_ringing_are_found_after_a_restart(store: CampaignStore) -> None:
+    created = await store.create(NEW, NUMBERS)
+    targets = await store.targets(created.id)
+    ringing = await store.claim(created.id, targets[1].id, START)
+    finished = await store.claim(created.id, targets[2].id, START)
+    assert ringing is not None
+    assert finished is not None
+    await store.settle(finished, AttemptResult.ANSWERED, TargetState.DONE, None, START)
+    assert await store.interrupted(created.id) == [ringing]
+
+
+def _cli(tmp_path: Path, database_url: str, *args: str) -> tuple[int, str]:
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(RULES)
+    env = {"ZENTRALE_DATABASE__URL": database_url, "ZENTRALE_ROUTING__FILE": str(rules)}
+    result = CliRunner().invoke(main, list(args), env=env)
+    return result.exit_code, result.output
+
+
+async def test_campaign_commands(database_url: str, tmp_path: Path) -> None:
+    csv = tmp_path / "kunden.csv"
+    csv.write_text("Name;Telefon\nAnna;+49 30 100\nBen;keine\n")
+    run = lambda *args: asyncio.to_thread(_cli, tmp_path, database_url, *args)  # noqa: E731
+    code, out = await run("campaign", "create", "herbst", "--survey", "umfrage",
+                          "--numbers", str(csv))  # fmt: skip
+    assert code == 1
+    assert f"{csv} line 3, column 2 (Telefon): 'keine' is not a phone number" in out
+    csv.write_text("Name;Telefon\nAnna;+49 30 100\nBen;+49 30 200\n")
+    code, out = await run("campaign", "create", "herbst", "--survey", "nope", "--numbers", str(csv))
+    assert (code, "no survey 'nope' in the routing rules (known: umfrage)" in out) == (1, True)
+    options = ["--from", "10:00", "--to", "16:30", "--days", "mon,wed", "--concurrency", "3",
+               "--retries", "4", "--retry-after", "1h"]  # fmt: skip
+    code, out = await run("campaign", "create", "herbst", "--survey", "umfrage", "--numbers",
+                          str(csv), *options)  # fmt: skip
+    assert code == 0, out
+    assert "campaign herbst: 2 numbers, 10:00-16:30 mon,wed" in out
+    code, out = await run("campaign", "start", "herbst")
+    assert (code, out.splitlines()[-1]) == (0, "campaign herbst: active")
+    code, out = await run("campaign", "status", "herbst")
+    assert "hours 10:00-16:30 mon,wed, 3 at once, 4 retries after 60 min" in out
+    assert "pending 2" in out
+    code, out = await run("campaign", "stop", "herbst")
+    assert out.splitlines()[-1] == "campaign herbst: stopped"
+    code, out = await run("campaign", "list")
+    assert out.splitlines()[-1].split("\t") == ["herbst", "stopped", "umfrage", "0/2 done"]
+    code, out = await run("campaign", "start", "nichts")
+    assert (code, "no campaign named 'nichts'" in out) == (1, True)
+    code, out = await run("survey", "list")
+    assert "  2. wieder (yes/no, prompt frage)" in out
+
+
+RULES = """
+version: 1
+timezone: Europe/Berlin
+languages: {available: [de], default: de}
+prompts: {frage: sound:beep, bye: sound:vm-goodbye}
+departments:
+  service:
+    agents: [{endpoint: "PJSIP/1001", name: Kai}]
+    on_max_wait: {play_and_hangup: bye}
+surveys:
+  umfrage:
+    questions:
+      - {id: zufrieden, prompt: frage, scale: 1-5}
+      - {id: wieder, prompt: frage, scale: yes/no}
+entry_rules:
+  - {name: all, action: {department: service}}
+"""
