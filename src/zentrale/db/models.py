@@ -75,6 +75,7 @@ class EventKind(enum.StrEnum):
     ARRIVED = "arrived"
     ANSWERED = "answered"
     CONSENT_PLAYED = "consent_played"
+    CONSENT_FAILED = "consent_failed"
     MENU_ENTERED = "menu_entered"
     DIGIT = "digit"
     QUEUED = "queued"

@@ -26,6 +26,7 @@ from zentrale.routing.schema import Action, EntryRule, Menu
 from zentrale.routing.steps import (
     CallState,
     CollectDigits,
+    ConsentPlay,
     Dial,
     Hangup,
     OfferCallback,
@@ -229,12 +230,24 @@ def _department(state: CallState, action: Action) -> Step:
         return closed
     note = f"department {name}: {department.strategy} over {len(department.agents)} agent(s)"
     state = replace(_note(state, note), menu=None, department=name)
-    return Queue(state, name, department, _consent(state) if department.recording else None)
+    if not department.recording:
+        return Queue(state, name, department, None)
+    notice = consent_notice(state.rules, state.facts.direction, name, state.language)
+    return Queue(state, name, department, notice.sound if notice else None, notice)
 
 
-def _consent(state: CallState) -> str | None:
-    prompt = getattr(state.rules.document.announcements.consent, state.facts.direction)
-    return state.rules.sound(prompt, state.language) if prompt else None
+def consent_notice(
+    rules: Rules, direction: str, department: str | None, language: str
+) -> ConsentPlay | None:
+    """Return the notice a recorded call hears: the department's own, else the general one."""
+    document = rules.document
+    dept = document.departments.get(department) if department else None
+    own = getattr(dept.consent, direction) if dept is not None and dept.consent else None
+    notice = own or getattr(document.announcements.consent, direction)
+    if notice is None:
+        return None
+    heard, sound = rules.spoken(notice.prompt, language)
+    return ConsentPlay(sound=sound, version=notice.version or sound, language=heard)
 
 
 def _closed(state: CallState, schedule: str | None, what: str, then: Action | None) -> Step | None:

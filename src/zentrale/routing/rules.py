@@ -36,9 +36,14 @@ class Rules:
 
     def sound(self, prompt: str, language: str) -> str:
         """Resolve a prompt name to the sound reference for `language`, with fallbacks."""
+        return self.spoken(prompt, language)[1]
+
+    def spoken(self, prompt: str, language: str) -> tuple[str, str]:
+        """Return (language the caller hears, sound reference) of a prompt, with fallbacks."""
         sounds = self.document.prompts[prompt]
         languages = self.document.languages
         for code in (language, "*", languages.fallback, languages.default):
             if code is not None and code in sounds:
-                return sounds[code]
-        return next(iter(sounds.values()))
+                return (language if code == "*" else code), sounds[code]
+        code, sound = next(iter(sounds.items()))
+        return (language if code == "*" else code), sound

@@ -136,6 +136,8 @@ class Department(Strict):
     survey: Name | None = None
     schedule: Name | None = None
     when_closed: Action | None = None
+    consent: Consent | None = None
+    """This department's own consent notice per direction (else announcements.consent)."""
 
 
 def _closed_days(value: object) -> tuple[dt.date, dt.date]:
@@ -252,11 +254,27 @@ class EntryRule(Strict):
     action: Action
 
 
-class Consent(Strict):
-    """The recording-consent notice per call direction (a prompt name each)."""
+def _notice(value: object) -> object:
+    # The first schema named just the prompt; that form stays valid (no version label).
+    return {"prompt": value} if isinstance(value, str) else value
 
-    inbound: Name | None = None
-    outbound: Name | None = None
+
+class Notice(Strict):
+    """A recording-consent notice: its prompt (one sound per language) and a version label."""
+
+    prompt: Name
+    version: Annotated[str, Field(min_length=1, max_length=32)] | None = None
+    """Stored with the call; without one the call names the sound played."""
+
+
+ConsentNotice = Annotated[Notice, BeforeValidator(_notice)]
+
+
+class Consent(Strict):
+    """The recording-consent notice per call direction: a prompt name, or prompt and version."""
+
+    inbound: ConsentNotice | None = None
+    outbound: ConsentNotice | None = None
 
 
 class Announcements(Strict):

@@ -74,6 +74,15 @@ class CollectDigits(StepBase):
 
 
 @dataclass(frozen=True, slots=True)
+class ConsentPlay:
+    """The consent notice a call hears: its sound, version label and language."""
+
+    sound: str
+    version: str
+    language: str
+
+
+@dataclass(frozen=True, slots=True)
 class Queue(StepBase):
     """Queue the call for a department; call on_max_wait when `config.max_wait` runs out."""
 
@@ -81,6 +90,8 @@ class Queue(StepBase):
     config: Department
     consent: str | None
     """Recording-consent notice to play before recording starts (when recording)."""
+    notice: ConsentPlay | None = None
+    """That notice's version label and language, stored with the call once played."""
 
     @property
     def destination(self) -> tuple[str, str]:

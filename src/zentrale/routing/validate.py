@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import holidays
 
 from zentrale.routing.errors import DocPath, Severity
-from zentrale.routing.schema import Action, RoutingDocument
+from zentrale.routing.schema import Action, Consent, Notice, RoutingDocument
 
 Finding = tuple[DocPath, str, Severity]
 Node = tuple[str, str]
@@ -28,7 +28,7 @@ def check_document(doc: RoutingDocument) -> list[Finding]:
     checks = (
         _action_references, _prompt_references, _schedule_references, _languages,
         _zones_and_holidays, _departments, _menus, _entry_rules, _automatic_loops,
-        _unreachable_menus, _expect_cases,
+        _unreachable_menus, _expect_cases, _consent_languages,
     )  # fmt: skip
     return [finding for check in checks for finding in check(doc)]
 
@@ -90,15 +90,38 @@ def _prompt_uses(doc: RoutingDocument) -> Iterator[tuple[DocPath, str | None]]:
             yield ("menus", name, field), getattr(menu, field)
     if doc.languages.selection is not None:
         yield ("languages", "selection", "prompt"), doc.languages.selection.prompt
-    consent = doc.announcements.consent
-    yield ("announcements", "consent", "inbound"), consent.inbound
-    yield ("announcements", "consent", "outbound"), consent.outbound
+    for path, notice in consent_notices(doc):
+        yield path, notice.prompt
     yield ("announcements", "closed"), doc.announcements.closed
     for name, survey in doc.surveys.items():
         for index, question in enumerate(survey.questions):
             yield ("surveys", name, "questions", index, "prompt"), question.prompt
         yield ("surveys", name, "thanks"), survey.thanks
         yield ("surveys", name, "retry_prompt"), survey.retry_prompt
+
+
+def consent_notices(doc: RoutingDocument) -> Iterator[tuple[DocPath, Notice]]:
+    """Yield every consent notice (global, then per department) with its path."""
+    sections: list[tuple[DocPath, Consent]] = [
+        (("announcements", "consent"), doc.announcements.consent)
+    ]
+    sections += [(("departments", name, "consent"), dept.consent)
+                 for name, dept in doc.departments.items() if dept.consent is not None]  # fmt: skip
+    for path, consent in sections:
+        for direction in ("inbound", "outbound"):
+            notice = getattr(consent, direction)
+            if notice is not None:
+                yield (*path, direction), notice
+
+
+def _consent_languages(doc: RoutingDocument) -> Iterator[Finding]:
+    for path, notice in consent_notices(doc):
+        sounds = doc.prompts.get(notice.prompt, {})
+        missing = [code for code in doc.languages.available if code not in sounds]
+        if sounds and "*" not in sounds and missing:
+            message = (f"consent notice '{notice.prompt}' has no sound in {', '.join(missing)}: "
+                       "those callers hear it in the fallback language")  # fmt: skip
+            yield path, message, "warning"
 
 
 def _prompt_references(doc: RoutingDocument) -> Iterator[Finding]:

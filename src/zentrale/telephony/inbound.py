@@ -28,6 +28,7 @@ from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
 from zentrale.routing.steps import (
     CollectDigits,
+    ConsentPlay,
     Dial,
     OfferCallback,
     PlayAndHangup,
@@ -36,6 +37,10 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
+from zentrale.surveys.answers import NewAnswer
+from zentrale.surveys.asking import Putting, put_survey
+from zentrale.surveys.models import AnswerStatus
+from zentrale.surveys.plan import plan_survey
 from zentrale.telephony.agents import AgentView
 from zentrale.telephony.ari import (
     AriClient,
@@ -48,6 +53,7 @@ from zentrale.telephony.ari import (
 )
 from zentrale.telephony.ari.events import RecordingFinished
 from zentrale.telephony.ari.primitives import channel_key, wait_for_hangup
+from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
@@ -82,6 +88,8 @@ class InboundCall:
     agent_endpoint: str | None = None
     transfer_requests: asyncio.Queue[Transfer] = field(default_factory=asyncio.Queue)
     consent_played: bool = False
+    consent_failed: bool = False
+    """The last notice could not be played: the conversation that follows is not recorded."""
     state_name: str = "arrived"
 
     @property
@@ -202,8 +210,8 @@ class InboundCall:
         services.journal.update(
             self.id, CallUpdate(department=step.name, language=step.state.language)
         )
-        if department.recording and step.consent and not self.consent_played:
-            await self._consent(step.consent, step.state.language)
+        if department.recording and step.notice and not self.consent_played:
+            self.consent_failed = not await self._consent(step.notice)
         services.journal.update(self.id, CallUpdate(queued_at=utcnow()))
         services.journal.event(self.id, EventKind.QUEUED, {"department": step.name})
         with contextlib.suppress(AriError):
@@ -217,15 +225,9 @@ class InboundCall:
             return engine.on_max_wait(step.state)
         return await self._connected(step, leg)
 
-    async def _consent(self, media: str, language: str) -> None:
-        await self.call.play(self.services.media(media), max_wait=60)
-        self.consent_played = True
-        self.services.journal.update(
-            self.id, CallUpdate(consent_version=media, consent_language=language)
-        )
-        self.services.journal.event(
-            self.id, EventKind.CONSENT_PLAYED, {"notice": media, "language": language}
-        )
+    async def _consent(self, notice: ConsentPlay) -> bool:
+        self.consent_played = await play_notice(self.services, self.id, self.call.id, notice)
+        return self.consent_played
 
     async def _hunt(self, step: Queue) -> Leg | None:
         queues, department = self.services.queues, step.config
@@ -290,7 +292,10 @@ class InboundCall:
         self.conversation = self._next_conversation()
         try:
             await self.conversation.open(
-                self.call.id, leg.channel_id, record=department.recording, customer=self.call.id
+                self.call.id,
+                leg.channel_id,
+                customer=self.call.id,
+                record=department.recording and not self.consent_failed,
             )
             ended = await self._talk(leg.channel_id)
         finally:
@@ -415,27 +420,16 @@ class InboundCall:
         return None
 
     async def _survey(self, step: Survey) -> Next:
-        for number, question in enumerate(step.questions, 1):
-            entry = await prompt_and_collect(
-                self.call,
-                (self.services.media(question),),
-                max_digits=1,
-                terminator=None,
-                first_wait=8,
-            )
-            valid = entry.digits.isdigit() and 1 <= int(entry.digits) <= step.max_digit
-            self.services.journal.event(
-                self.id,
-                EventKind.SURVEY_ANSWER,
-                {
-                    "survey": step.name,
-                    "question": number,
-                    "answer": int(entry.digits) if valid else None,
-                },
-            )
-        if step.thanks:
-            await self.call.play(self.services.media(step.thanks), max_wait=60)
+        plan = step.plan or plan_survey(step.state.rules, step.name, step.state.language)
+        await put_survey(self.call, plan, self.services.media, Putting(self.id, self._answered))
         return None
+
+    def _answered(self, answer: NewAnswer) -> None:
+        journal = self.services.journal
+        journal.survey_answer(answer)
+        if answer.status is not AnswerStatus.ABANDONED:
+            detail = {"survey": answer.survey, "question": answer.position, "answer": answer.answer}
+            journal.event(self.id, EventKind.SURVEY_ANSWER, detail)
 
     async def _callback(self, step: OfferCallback) -> Next:
         self.services.journal.event(

@@ -19,9 +19,11 @@ from zentrale.config.logging import bind_call
 from zentrale.db.calls import CallUpdate, Hangup, NewCall
 from zentrale.db.clock import utcnow
 from zentrale.db.models import Direction, EventKind, Outcome
+from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
 from zentrale.telephony.ari import AriError, ChannelGone
-from zentrale.telephony.ari.primitives import play, wait_for_hangup
+from zentrale.telephony.ari.primitives import wait_for_hangup
+from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ringing import Leg, RingResult, ring
@@ -142,19 +144,10 @@ class OutboundCall:
         ari, recorded = self.services.ari, self._recorded()
         with contextlib.suppress(AriError):
             await ari.channels.moh_stop(agent.channel_id)
-        notice = self.rules.document.announcements.consent.outbound
+        language = self.rules.document.languages.default
+        notice = consent_notice(self.rules, "outbound", self.department, language)
         if recorded and notice:
-            language = self.rules.document.languages.default
-            await play(
-                ari,
-                customer.channel_id,
-                self.services.media(self.rules.sound(notice, language)),
-                max_wait=60,
-            )
-            self.services.journal.update(
-                self.id, CallUpdate(consent_version=notice, consent_language=language)
-            )
-            self.services.journal.event(self.id, EventKind.CONSENT_PLAYED, {"notice": notice})
+            recorded = await play_notice(self.services, self.id, customer.channel_id, notice)
         conversation = Conversation(
             ari,
             self.services.journal,
