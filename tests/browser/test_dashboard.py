@@ -1,0 +1,155 @@
+"""Supervisors in Chromium: the statistics dashboard shows what the API answers, and the live
+wallboard (inside a real daemon on the sandbox Asterisk) changes without a reload when a
+simulated caller joins a queue that has no free agent."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+
+from zentrale.api.models import Role
+from zentrale.api.users import NewUser, UserStore
+from zentrale.config.settings import ApiSettings
+from zentrale.daemon import Daemon
+from zentrale.db import Database
+from zentrale.sandbox import SandboxInstance
+from zentrale.sandbox.simulate import CustomerScript
+from zentrale.stats.history import insert_rows, rows_of
+
+from .conftest import REPO, SCREENSHOTS
+
+pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
+RANGE = "from=2026-03-02&to=2026-03-03&tz=Europe/Istanbul"
+FIELDS = ("offered", "answered", "abandoned", "abandoned_short", "avg_wait", "p90_wait",
+          "avg_handle", "transfers", "overflows", "suggestions")  # fmt: skip
+
+
+def _load(name: str, relative: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, REPO / relative)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+stats_history = _load("stats_history_fixture", "tests/integration/db/test_stats.py")
+flow_fixtures = _load("flow_fixtures", "tests/integration/flows/conftest.py")
+
+
+async def _sign_in(page: Page, url: str, user: str, password: str) -> None:
+    await page.goto(f"{url}/login?lang=en")
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_label("Password").fill(password)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{url}/")
+
+
+def _shown(value: Any) -> str:
+    return "\u2013" if value is None else str(value)
+
+
+async def test_dashboard_numbers_match_the_api(
+    service: dict[str, Any], browser: Browser, password: str, tmp_path: Path
+) -> None:
+    url, world = service["url"], service["world"]
+    async with Database.open(f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}") as db:
+        await insert_rows(db, rows_of(stats_history.HISTORY))
+    async with httpx.AsyncClient(base_url=url) as api:
+        response = await api.get(f"/api/stats?{RANGE}", headers=world.auth("super"))
+    rows = response.json()["rows"]
+    assert {row["key"] for row in rows} == {"sales"}  # the supervisor's department only
+    page = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
+    await _sign_in(page, url, "super", password)
+    await page.get_by_role("link", name="Statistics").click()
+    await page.goto(f"{url}/dashboard?{RANGE}")
+    table = page.locator("#stats-table tbody tr")
+    await expect(table).to_have_count(len(rows))
+    for row in rows:
+        shown = page.locator(f'tr[data-key="{row["key"]}"][data-period="{row["period_start"]}"]')
+        for name in FIELDS:
+            await expect(shown.locator(f'td[data-field="{name}"]')).to_have_text(_shown(row[name]))
+        level = f"{100 * row['service_level']:.1f} %"
+        await expect(shown.locator('td[data-field="service_level"]')).to_have_text(level)
+    answered_bars = page.locator("#calls-chart rect.answered")
+    await expect(answered_bars).to_have_count(len(rows))
+    values = [await bar.get_attribute("data-value") for bar in await answered_bars.all()]
+    assert values == [str(row["answered"]) for row in rows]
+    await page.screenshot(path=str(SCREENSHOTS / "dashboard.png"), full_page=True)
+
+
+@pytest_asyncio.fixture
+async def daemon(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Any]:
+    """The flow tests' daemon on the sandbox Asterisk, with cookies a browser sends over http."""
+    flows = flow_fixtures.Flows
+    rules = tmp_path / "routing.yaml"
+    rules.write_text(flow_fixtures.RULES)
+    settings = flow_fixtures.Settings(
+        state_dir=tmp_path,
+        routing=flow_fixtures.RoutingSettings(file=rules, history_dir=tmp_path / "history"),
+        database=flow_fixtures.DatabaseSettings(
+            url=flow_fixtures.SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")
+        ),
+        http=flow_fixtures.HttpSettings(port=0),
+        api=ApiSettings(cookie_secure=False),
+        prompts=flow_fixtures.PromptSettings(dir=tmp_path / "prompts"),
+        recording=flow_fixtures.RecordingSettings(temp_dir=tmp_path / "tmp"),
+        storage=flow_fixtures.StorageSettings(path=tmp_path / "recordings"),
+        keys=flow_fixtures.KeySettings(recipients=(flow_fixtures.RecipientSettings(
+            provider="local", keyring_file=tmp_path / "keyring.json"),)),
+    )  # fmt: skip
+    now = flow_fixtures.MONDAY_10
+    async with Daemon.running(
+        settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: now
+    ) as running:
+        await running.ari.wait_resynced(max_wait=10)
+        yield flows(running, asterisk)
+
+
+async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Browser) -> None:
+    users = UserStore(daemon.daemon.db)
+    secret = "a long password 1"
+    boss = await users.add(NewUser("sabine", "Sabine", secret, Role.SUPERVISOR, ("support",)))
+    token = (await users.issue_token(boss.id, "test", 1)).secret
+    url = daemon.daemon.http_url
+    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
+                                 timeout=60) as api:  # fmt: skip
+        paused = await api.post(
+            "/api/agents/pause", json={"endpoint": "Local/B1@sim-agent/n", "paused": True}
+        )
+        assert paused.status_code == 200, paused.text
+        board = (await api.get("/api/wallboard")).json()
+    assert [d["department"] for d in board["departments"]] == ["support"]  # her scope
+
+    page = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
+    await _sign_in(page, url, "sabine", secret)
+    await page.goto(f"{url}/wallboard?lang=en")
+    tile = page.locator('.tile[data-department="support"]')
+    await expect(tile.locator('[data-field="paused"]')).to_have_text("1")
+    await expect(tile.locator('[data-field="waiting"]')).to_have_text("0")
+    await expect(page.locator("#wallboard-status")).to_have_text("live", timeout=20_000)
+    await page.evaluate("window.stillTheSamePage = true")
+
+    # Support's only agent is paused: the caller waits in the queue until they hang up.
+    await daemon.call(CustomerScript(digits="2", digit_delay=0.5, then="wait", hangup_after=25))
+    await expect(tile.locator('[data-field="waiting"]')).to_have_text("1", timeout=60_000)
+    await expect(tile).to_have_class("tile busy")
+    longest = tile.locator('[data-field="longest_wait"]')
+    await expect(longest).not_to_have_text("0", timeout=20_000)
+    await page.screenshot(path=str(SCREENSHOTS / "wallboard.png"))
+    assert await page.evaluate("window.stillTheSamePage === true")  # updated, not reloaded
+
+    (call,) = await daemon.finished_calls(1, max_wait=90)
+    assert (call.department, str(call.outcome)) == ("support", "abandoned_in_queue")
+    await expect(tile.locator('[data-field="waiting"]')).to_have_text("0", timeout=30_000)
+    assert await page.evaluate("window.stillTheSamePage === true")
