@@ -24,6 +24,7 @@ from zentrale.api.app import install
 from zentrale.api.app import routers as qa_routers
 from zentrale.api.deps import Deps, session_secret, store_from, unwrappers_from
 from zentrale.api.routes_calls import calls_routers
+from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.scorecards import load_scorecards
 from zentrale.config.settings import Settings
 from zentrale.customers.lookup import CustomerLookup
@@ -47,9 +48,12 @@ from zentrale.recording.setup import pipeline_running
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.history import History
 from zentrale.routing.reload import ReloadOutcome, RulesReloader
+from zentrale.routing.rules import Rules
 from zentrale.secrets import kept_secret
+from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.campaigns import CampaignRunner
+from zentrale.surveys.routes import campaigns_routers
 from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
 from zentrale.telephony.board import AgentBoard
@@ -76,6 +80,7 @@ class Daemon:
     pipeline: WorkerPool | None = None
     prompts: PromptWatch | None = None
     ops: Ops | None = None
+    campaigns: CampaignRunner | None = None
     purge: PurgeSchedule | None = None
 
     @classmethod
@@ -139,7 +144,7 @@ class Daemon:
             )
             routers.append(ops.router)
             if settings.http.enabled:
-                app = _app(settings, db, center, routers, stack.enter_context(ExitStack()))
+                app = _app(settings, db, center, routers, stack.enter_context(ExitStack()), rules)
                 await stack.enter_async_context(serving(app, sock))
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None
@@ -152,7 +157,7 @@ class Daemon:
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(
                 settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops,
-                purge=purge,
+                campaigns, purge=purge,
             )  # fmt: skip
         log.info("daemon.stopped", node=settings.node)
 
@@ -183,16 +188,38 @@ def _app(
     center: CallCenter,
     routers: list[APIRouter],
     stack: ExitStack,
+    rules: RulesReloader | None = None,
 ) -> FastAPI:
-    """Build the HTTP app: prompts, and with api.enabled the QA service and call routes."""
+    """Build the HTTP app: prompts, and with api.enabled the QA service, call routes and
+    the wallboard (when the live RULES are given)."""
     if not settings.api.enabled:
         return create_app(routers)
     deps = Deps(db=db, store=store_from(settings, stack), unwrappers=unwrappers_from(settings),
                 settings=settings, scorecards=load_scorecards(settings.api.scorecards_file),
                 session_secret=session_secret(settings))  # fmt: skip
     app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
+    if rules is not None:
+        for router in wallboard_routers(_wallboard(center, rules), deps):
+            app.include_router(router)
+        for router in campaigns_routers(_live(rules), deps):
+            app.include_router(router)
     install(app, deps)
     return app
+
+
+def _live(rules: RulesReloader) -> Callable[[], Rules]:
+    """Return the live rules as a callable (campaign routes check surveys against them)."""
+    return lambda: rules.current
+
+
+def _wallboard(center: CallCenter, rules: RulesReloader) -> Wallboard:
+    """Return the wallboard of CENTER's queues, with the live rules' departments."""
+
+    def departments() -> dict[str, list[str]]:
+        found = rules.current.document.departments.items()
+        return {name: [agent.endpoint for agent in dept.agents] for name, dept in found}
+
+    return Wallboard(center.services.queues, departments)
 
 
 def _watch_prompts(
