@@ -25,6 +25,7 @@ from zentrale.config.logging import bind_call
 from zentrale.db.calls import CallUpdate, Hangup, NewCall
 from zentrale.db.clock import utcnow
 from zentrale.db.models import Direction, EventKind, Outcome
+from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
 from zentrale.surveys.answers import NewAnswer
 from zentrale.surveys.asking import Putting, put_survey
@@ -52,6 +53,9 @@ _OUTCOMES = {
     AttemptResult.BUSY: Outcome.BUSY,
     AttemptResult.NO_ANSWER: Outcome.NO_ANSWER,
 }
+
+HANDOVER_WAIT = 15.0
+"""Seconds an answered channel has to reach its attempt through the call centre."""
 
 LegFlow = Callable[[Call], Awaitable[None]]
 
@@ -96,6 +100,10 @@ class CampaignRunner:
         self.services, self.store, self._rules, self.legs = services, store, rules, legs
         self.poll = poll
         self.calling: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
+        self.peak: dict[str, int] = defaultdict(int)
+        """Most calls a campaign had at once (for status and tests)."""
+        self.ticks = 0
+        """Scheduling rounds done so far."""
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -133,6 +141,7 @@ class CampaignRunner:
         """Start the calls that are due now in every active campaign."""
         for campaign in await self.store.active():
             await self._campaign(campaign)
+        self.ticks += 1
 
     async def _campaign(self, campaign: Campaign) -> None:
         rules = self._rules()
@@ -153,16 +162,21 @@ class CampaignRunner:
                 task = asyncio.create_task(self._attempt(campaign, rules, claim))
                 calling.add(task)
                 task.add_done_callback(calling.discard)
+                self.peak[campaign.id] = max(self.peak[campaign.id], len(calling))
 
     async def _attempt(self, campaign: Campaign, rules: Rules, claim: Claim) -> None:
         attempt = _Attempt(self.services, campaign, rules, claim)
         with bind_call(claim.call_id):
             self.legs.expect(claim.call_id, attempt.answered)
+            result = AttemptResult.FAILED
             try:
                 result = await attempt.ring()
             finally:
-                self.legs.forget(claim.call_id)
+                if result is not AttemptResult.ANSWERED:
+                    self.legs.forget(claim.call_id)
             await self._settle(campaign, claim, result)
+            if result is AttemptResult.ANSWERED and not await attempt.handed_over():
+                self.legs.forget(claim.call_id)
             await attempt.ended()
 
     async def _settle(self, campaign: Campaign, claim: Claim, result: AttemptResult) -> None:
@@ -194,6 +208,8 @@ class _Attempt:
     def __init__(self, services: Services, campaign: Campaign, rules: Rules, claim: Claim):
         self.services, self.campaign, self.rules, self.claim = services, campaign, rules, claim
         self.outcome = Outcome.FAILED
+        self._channel = ""
+        self._started = asyncio.Event()
         self._done = asyncio.Event()
 
     async def ring(self) -> AttemptResult:
@@ -226,14 +242,28 @@ class _Attempt:
             prefix=LEG_KIND,
         )
         result = _RESULTS[leg.result]
+        self._channel = leg.channel_id
         if result is not AttemptResult.ANSWERED:
             self.outcome = _OUTCOMES.get(result, Outcome.FAILED)
             self._done.set()
         return result
 
+    async def handed_over(self) -> bool:
+        """Wait until the call centre handed the answered channel over; else hang it up."""
+        try:
+            await asyncio.wait_for(self._started.wait(), HANDOVER_WAIT)
+        except TimeoutError:
+            log.warning("campaign.no_handover", channel_id=self._channel)
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.hangup(self._channel)
+            self._done.set()
+            return False
+        return True
+
     async def answered(self, call: Call) -> None:
         """The number answered: consent notice, the survey, hang up (runs in the call's task)."""
         services, claim = self.services, self.claim
+        self._started.set()
         self.outcome = Outcome.ANSWERED
         services.journal.update(claim.call_id, CallUpdate(answered_by_app_at=utcnow()))
         services.journal.event(claim.call_id, EventKind.ANSWERED)
@@ -250,16 +280,16 @@ class _Attempt:
             self._done.set()
 
     async def _consent(self, call: Call) -> None:
-        notice = self.rules.document.announcements.consent.outbound
-        if not notice:
+        notice = consent_notice(self.rules, "outbound", None, self._language())
+        if notice is None:
             return
-        language = self._language()
-        await call.play(self.services.media(self.rules.sound(notice, language)), max_wait=60)
+        await call.play(self.services.media(notice.sound), max_wait=60)
         self.services.journal.update(
-            self.claim.call_id, CallUpdate(consent_version=notice, consent_language=language)
+            self.claim.call_id,
+            CallUpdate(consent_version=notice.version, consent_language=notice.language),
         )
         self.services.journal.event(
-            self.claim.call_id, EventKind.CONSENT_PLAYED, {"notice": notice}
+            self.claim.call_id, EventKind.CONSENT_PLAYED, {"notice": notice.version}
         )
 
     def _answer(self, answer: NewAnswer) -> None:
