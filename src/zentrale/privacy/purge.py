@@ -80,7 +80,7 @@ class Purger:
     async def run(self, rules: RetentionRules, now: dt.datetime, dry_run: bool) -> PurgeReport:
         """Purge (or list) everything past retention at NOW."""
         report = PurgeReport(dry_run=dry_run, at=now)
-        holds = await HoldStore(self.db).active()
+        holds = _HoldsNow(self.db)
         shortest = min(_periods(rules))
         for row, call, tags in await self._recordings(now - shortest):
             rule = rules.rule_for(_facts(call, row.department, tags))
@@ -96,12 +96,12 @@ class Purger:
         return report
 
     async def _recording(
-        self, row: Recording, call: Call, rule: Rule, holds: Holds, now: dt.datetime,
+        self, row: Recording, call: Call, rule: Rule, holds: _HoldsNow, now: dt.datetime,
         dry_run: bool,
     ) -> PurgeItem:  # fmt: skip
         item = PurgeItem(DestroyedKind.RECORDING, row.id, row.call_id, rule.name,
                          row.created_at + rule.keep, "due")  # fmt: skip
-        held = holds.covering(call, row)
+        held = (await holds.now()).covering(call, row)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
         if dry_run:
@@ -115,11 +115,11 @@ class Purger:
         return _with(item, "destroyed")
 
     async def _call(
-        self, call: Call, rule: Rule, holds: Holds, now: dt.datetime, dry_run: bool
+        self, call: Call, rule: Rule, holds: _HoldsNow, now: dt.datetime, dry_run: bool
     ) -> PurgeItem:
         item = PurgeItem(DestroyedKind.CALL_NUMBERS, call.id, call.id, rule.name,
                          call.arrived_at + rule.keep, "due")  # fmt: skip
-        held = holds.covering(call)
+        held = (await holds.now()).covering(call)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
         if dry_run:
@@ -127,9 +127,11 @@ class Purger:
         why = Destruction(DestructionReason.RETENTION, ACTOR, now, self.keep_years, rule.name)
         async with self.db.write() as session:
             current = await session.get(Call, call.id, with_for_update=True)
-            if current is not None:
-                await mask_call(session, current, call_numbers(current))
-                session.add(why.record(DestroyedKind.CALL_NUMBERS, call.id))
+            numbers = call_numbers(current) if current is not None else []
+            if current is None or not numbers:  # another node (or run) got there first
+                return _with(item, "destroyed", "already masked")
+            await mask_call(session, current, numbers)
+            session.add(why.record(DestroyedKind.CALL_NUMBERS, call.id))
         return _with(item, "destroyed")
 
     async def _recordings(self, before: dt.datetime) -> list[tuple[Recording, Call, set[str]]]:
@@ -166,6 +168,16 @@ class Purger:
         for rid, found in tags.items():
             by_call.setdefault(owner[rid], set()).update(found)
         return [(c, by_call.get(c.id, set())) for c in calls if call_numbers(c)]
+
+
+class _HoldsNow:
+    """The active holds, read again before each item: a hold placed during a run counts."""
+
+    def __init__(self, db: Database) -> None:
+        self._store = HoldStore(db)
+
+    async def now(self) -> Holds:
+        return await self._store.active()
 
 
 def _with(item: PurgeItem, status: Status, note: str = "") -> PurgeItem:

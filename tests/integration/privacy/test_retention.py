@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -194,3 +195,23 @@ async def test_a_crash_after_the_object_was_deleted_is_finished_by_the_next_run(
     records = await destruction_records(db)
     assert [r.recording_id for r in records if r.kind is DestroyedKind.RECORDING] == [rid]
     assert (await recording(db, rid)).wrapped_keys == []
+
+
+@pytest.mark.asyncio
+async def test_two_nodes_purging_at_once_destroy_each_item_once(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    made = [await maker.recording(await maker.call(f"s{n}", caller=f"+90555000000{n}"))
+            for n in range(4)]  # fmt: skip
+    clock.advance(181 * DAY)
+    first, second = await asyncio.gather(
+        Purger(db, store).run(rules(), clock.now, dry_run=False),
+        Purger(db, store).run(rules(), clock.now, dry_run=False),
+    )
+    assert first.failed == []
+    assert second.failed == []
+    records = await destruction_records(db)
+    shredded = sorted(r.recording_id for r in records if r.kind is DestroyedKind.RECORDING)
+    assert shredded == sorted(made)
+    masked = sorted(r.call_id for r in records if r.kind is DestroyedKind.CALL_NUMBERS)
+    assert masked == ["s0", "s1", "s2", "s3"]
