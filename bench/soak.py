@@ -11,7 +11,8 @@ Figures: calls placed, calls completed (the daemon's `calls` row is `answered` w
 time), recordings stored, lost (placed calls that never became a call row, plus answered calls
 whose recording is not stored once the pipeline is idle; must be 0), the daemon's resident
 memory (VmRSS) at start, after the warm-up (--warmup seconds of calls: the baseline) and at the
-end once calls and pipeline are idle, its growth per 1,000 calls after the warm-up, and the
+end once calls and pipeline are idle, its growth per 1,000 calls after the warm-up (overall,
+and in the first and second half of the time after it: caches level off, a leak does not), and the
 largest ARI event lag (`zentrale_ari_event_lag_max_seconds` from /metrics). RSS is sampled every
 10 s; the peak is reported too. The machine may be shared with other work: the lag then grows,
 the memory figures do not depend on it.
@@ -77,7 +78,8 @@ class Stream:
 
     placed: int = 0
     failures: list[str] = field(default_factory=list)
-    rss: list[tuple[float, int]] = field(default_factory=list)
+    rss: list[tuple[int, int]] = field(default_factory=list)
+    """(calls placed so far, daemon RSS in KiB), every 10 s."""
 
 
 def agents(count: int) -> list[str]:
@@ -114,7 +116,7 @@ async def place_steadily(
     index, next_sample = 0, started
     while (now := time.monotonic()) - started < seconds:
         if now >= next_sample:
-            stream.rss.append((now - started, daemon.rss_kib()))
+            stream.rss.append((stream.placed, daemon.rss_kib()))
             next_sample += 10
         task = asyncio.create_task(originate(http, stream))
         tasks.add(task)
@@ -184,12 +186,20 @@ async def soak(
     lost = (stream.placed - counts["calls"]) + counts["answered_without_stored_recording"]
     after_warmup = max(1, stream.placed - warm_calls)
     growth = (rss_end - rss_warm) * 1000 / after_warmup
+    # Split the time after the warm-up in two: memory that is still filling caches grows in
+    # the first half and levels off in the second; a leak grows in both alike.
+    main = [(n, rss) for n, rss in stream.rss if n > warm_calls] + [(stream.placed, rss_end)]
+    mid_calls, mid_rss = main[len(main) // 2]
+    first = (mid_rss - rss_warm) * 1000 / max(1, mid_calls - warm_calls)
+    second = (rss_end - mid_rss) * 1000 / max(1, stream.placed - mid_calls)
     figures = {
         "minutes": args.minutes, "rate": args.rate, "placed": stream.placed,
         "place_failures": len(stream.failures), **counts, "lost": lost,
         "rss_start_kib": rss_start, "rss_end_kib": rss_end,
         "rss_peak_kib": max([rss for _t, rss in stream.rss] + [rss_end]),
         "rss_growth_kib_per_1000_calls": round(growth, 1),
+        "rss_growth_first_half_kib_per_1000_calls": round(first, 1),
+        "rss_growth_second_half_kib_per_1000_calls": round(second, 1),
         "largest_event_lag_s": round(lag, 4), "settle_s": round(settled, 1), "exit_code": code,
     }  # fmt: skip
     print_human(figures, rss_warm, warm_calls)
@@ -201,6 +211,8 @@ async def soak(
             "lost == 0": lost == 0,
             f"rss_growth_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}":
                 growth <= RSS_GROWTH_TARGET_KIB,
+            f"rss_growth_second_half_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}":
+                second <= RSS_GROWTH_TARGET_KIB,
             "exit_code == 0": code == 0,
         },
     }  # fmt: skip
@@ -217,7 +229,8 @@ def print_human(figures: dict[str, object], rss_warm: int, warm_calls: int) -> N
           f" peak {figures['rss_peak_kib']} KiB")  # fmt: skip
     print(
         f"  RSS growth after warm-up: {figures['rss_growth_kib_per_1000_calls']} KiB"
-        " per 1,000 calls"
+        f" per 1,000 calls (first half {figures['rss_growth_first_half_kib_per_1000_calls']},"
+        f" second half {figures['rss_growth_second_half_kib_per_1000_calls']})"
     )
     print(
         f"  largest ARI event lag {figures['largest_event_lag_s']} s;"

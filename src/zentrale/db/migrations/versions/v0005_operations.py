@@ -1,4 +1,10 @@
-"""Operations: tables for running several nodes (filled in by issue 10 if it needs any).
+"""Operations: no tables of its own (issue 10 needed none).
+
+Several nodes share the existing tables: recording jobs already carry their lease
+(`locked_by`, `locked_until`) and are claimed with SKIP LOCKED, and `calls.asterisk_node` says
+which node's Asterisk holds a recording. Agents' state and queue positions are per node by
+design (docs/operator.md, "Running several nodes"), so nothing of them is stored. The revision
+stays so that later migrations keep one chain.
 
 Revision ID: 0005
 Revises: 0004
@@ -16,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    """Nothing yet."""
+    """Nothing to change."""
 
 
 def downgrade() -> None:
-    """Nothing yet."""
+    """Nothing to change."""
