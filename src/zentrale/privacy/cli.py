@@ -165,6 +165,8 @@ def hold_list(ctx: click.Context, include_released: bool) -> None:
 
     async def work(parts: _Parts) -> list[str]:
         rows = await HoldStore(parts.db).list(include_released)
+        event = audit.Event("hold.list", detail={"all": include_released, "count": len(rows)})
+        await audit.record(parts.db, _actor(), event, utcnow())
         return [_hold_line(row) for row in rows]
 
     lines = _run(_settings(ctx), work)

@@ -19,6 +19,7 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.api import audit
 from zentrale.api.models import RecordingTag
 from zentrale.db.models import Call, Recording, RecordingState
 from zentrale.db.session import Database
@@ -90,6 +91,8 @@ class Purger:
             rule = rules.rule_for(_facts(call, call.department, tags))
             if call.arrived_at + rule.keep <= now:
                 report.items.append(await self._call(call, rule, holds, now, dry_run))
+        if not dry_run and report.count("destroyed"):
+            await _audit(self.db, report)
         log.info("privacy.purge_done", dry_run=dry_run, destroyed=report.count("destroyed"),
                  due=report.count("due"), held=report.count("held"),
                  failed=report.count("failed"))  # fmt: skip
@@ -168,6 +171,12 @@ class Purger:
         for rid, found in tags.items():
             by_call.setdefault(owner[rid], set()).update(found)
         return [(c, by_call.get(c.id, set())) for c in calls if call_numbers(c)]
+
+
+async def _audit(db: Database, report: PurgeReport) -> None:
+    counts = {kind.value: report.count("destroyed", kind) for kind in DestroyedKind}
+    event = audit.Event("retention.purge", detail={**counts, "failed": len(report.failed)})
+    await audit.record(db, audit.Actor(None, ACTOR, None), event, report.at)
 
 
 class _HoldsNow:

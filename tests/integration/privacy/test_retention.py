@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from zentrale.api.audit import Actor
-from zentrale.api.models import RecordingTag
+from zentrale.api.models import AuditEntry, RecordingTag
 from zentrale.db import Database, Direction, RecordingState, RecordingStore
 from zentrale.db.models import Call, Recording
 from zentrale.privacy.holds import HoldStore
@@ -126,6 +126,12 @@ async def test_purge_shreds_expired_recordings_and_keeps_young_and_held_ones(
     assert call.caller_number == "+90555*****33"
     assert kept_call is not None
     assert kept_call.caller_number == "+905550000002"
+
+    async with db.read() as session:
+        entry = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()))).first()
+    assert entry is not None
+    assert (entry.action, entry.actor_name) == ("retention.purge", "retention")
+    assert entry.detail == {"recording": 1, "call_numbers": 1, "failed": 0}
 
     # Idempotent: a second run at the same time destroys nothing more.
     again = await Purger(db, store).run(rules(), clock.now, dry_run=False)
