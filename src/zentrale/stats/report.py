@@ -117,6 +117,10 @@ class _Report:
             return []
         return [department.in_(list(self.spec.departments))]
 
+    def grouped(self, key: Any) -> Any:
+        """Return KEY as grouped: byte-wise on PostgreSQL (no locale collation in the sort)."""
+        return key.collate("C") if self.dialect == "postgresql" else key
+
     def call_key(self) -> Any:
         return Call.department if self.spec.group == "department" else Call.agent_endpoint
 
@@ -129,7 +133,7 @@ class _Report:
                      seconds(self.dialect, Call.queued_at, Call.agent_answered_at)))  # fmt: skip
         key = self.call_key()
         query = select(
-            key.label("key"),
+            self.grouped(key).label("key"),
             self.period(Call.arrived_at).label("period"),
             _flag(answered).label("answered"),
             _flag(abandoned).label("abandoned"),
@@ -223,7 +227,7 @@ class _Report:
             overflow = literal(0)
         inner = (
             select(
-                key.label("key"),
+                self.grouped(key).label("key"),
                 self.period(Call.arrived_at).label("period"),
                 _flag(case((transfer, detail["to"].as_string())).is_not(None)).label("transfer"),
                 overflow.label("overflow"),
@@ -246,10 +250,12 @@ class _Report:
         e = inner.where(*scope).subquery("e")
         query = select(e.c.key, e.c.period, func.sum(e.c.transfer), func.sum(e.c.overflow),
                        func.sum(e.c.conversation), func.sum(e.c.handle))  # fmt: skip
-        query = query.where(e.c.key.is_not(None)).group_by(e.c.key, e.c.period)
+        query = query.group_by(e.c.key, e.c.period)
         for key_, period, transfers, overflows, conversations, total in await self.session.execute(
             query
         ):
+            if key_ is None:  # events of calls without a department (filtered here: cheaper)
+                continue
             row = self.row(key_, period)
             row.transfers, row.overflows = int(transfers), int(overflows)
             row.conversations, row.handle_seconds = int(conversations), float(total or 0.0)

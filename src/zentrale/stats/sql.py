@@ -1,6 +1,6 @@
 """The few SQL expressions that differ between SQLite and PostgreSQL: durations and periods.
 
-PostgreSQL measures intervals exactly (`extract(epoch ...)`) and knows time zones
+PostgreSQL measures intervals exactly (`date_part('epoch', ...)`) and knows time zones
 (`timezone(zone, ts)`, `date_trunc`). SQLite has neither: durations come from `julianday`
 (rounded to milliseconds, as its floating point is exact to about 50 µs), and local time is
 the UTC time plus the zone's offset, piecewise between the zone's offset changes inside the
@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, case, cast, extract, func, literal
+from sqlalchemy import ColumnElement, Float, case, cast, func, literal
 
 from zentrale.stats.spec import Period
 
@@ -24,7 +24,8 @@ _STEP = dt.timedelta(minutes=15)
 def seconds(dialect: str, start: Any, end: Any) -> Expr:
     """Return END - START in seconds (a float; NULL when either is NULL)."""
     if dialect == "postgresql":
-        return cast(extract("epoch", end - start), Float)
+        # date_part is double precision; extract() is numeric since PostgreSQL 14, and slower.
+        return cast(func.date_part("epoch", end - start), Float)
     return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
 
 
