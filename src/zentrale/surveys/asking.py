@@ -13,12 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from zentrale.db.clock import utcnow
+from zentrale.db.models import EventKind
 from zentrale.surveys.answers import NewAnswer
 from zentrale.surveys.models import AnswerStatus
 from zentrale.surveys.plan import SurveyPlan, SurveyQuestion
 from zentrale.telephony.ari import Call, ChannelGone
 from zentrale.telephony.ari.events import ChannelDtmfReceived
 from zentrale.telephony.ivr import prompt_and_collect
+from zentrale.telephony.journal import Journal
 
 SECOND_KEY_WAIT = 2.5
 """Seconds a caller has to add the `0` of a `10` after pressing `1`."""
@@ -31,6 +33,18 @@ class Putting:
     call_id: str
     report: Callable[[NewAnswer], None]
     campaign_id: str | None = None
+
+
+def journalled(journal: Journal, call_id: str) -> Callable[[NewAnswer], None]:
+    """Return a reporter writing each outcome as a row and (unless abandoned) a timeline event."""
+
+    def report(answer: NewAnswer) -> None:
+        journal.survey_answer(answer)
+        if answer.status is not AnswerStatus.ABANDONED:
+            detail = {"survey": answer.survey, "question": answer.position, "answer": answer.answer}
+            journal.event(call_id, EventKind.SURVEY_ANSWER, detail)
+
+    return report
 
 
 async def put_survey(

@@ -27,11 +27,10 @@ from zentrale.db.clock import utcnow
 from zentrale.db.models import Direction, EventKind, Outcome
 from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
-from zentrale.surveys.answers import NewAnswer
-from zentrale.surveys.asking import Putting, put_survey
-from zentrale.surveys.models import AnswerStatus, AttemptResult, Campaign
+from zentrale.surveys.asking import Putting, journalled, put_survey
+from zentrale.surveys.models import AttemptResult, Campaign
 from zentrale.surveys.plan import plan_survey
-from zentrale.surveys.schedule import Pace, after_attempt, due, finished
+from zentrale.surveys.schedule import Pace, after_attempt, due
 from zentrale.surveys.store import CampaignStore, Claim, window_of
 from zentrale.telephony.ari import AriError, Call, ChannelGone
 from zentrale.telephony.context import Services
@@ -132,10 +131,12 @@ class CampaignRunner:
             await asyncio.sleep(self.poll)
 
     async def _recover(self) -> None:
-        with contextlib.suppress(Exception):
+        try:
             for campaign in await self.store.active():
                 for claim in await self.store.interrupted(campaign.id):
                     await self._settle(campaign, claim, AttemptResult.INTERRUPTED)
+        except Exception:  # the database away at start: those numbers stay 'calling'
+            log.exception("campaign.recovery_failed")
 
     async def tick(self) -> None:
         """Start the calls that are due now in every active campaign."""
@@ -148,15 +149,17 @@ class CampaignRunner:
         if campaign.survey not in rules.document.surveys:
             log.warning("campaign.unknown_survey", campaign=campaign.name, survey=campaign.survey)
             return
-        pace = _pace(campaign, rules)
-        targets = await self.store.targets(campaign.id)
+        pace, now = _pace(campaign, rules), self.services.clock()
         calling = self.calling[campaign.id]
-        if finished(targets) and not calling:
+        if not calling and await self.store.open_numbers(campaign.id) == 0:
             await self.store.finish(campaign.id)
             log.info("campaign.finished", campaign=campaign.name)
             return
-        now = self.services.clock()
-        for target_id in due(now, pace, len(calling), targets):
+        free = pace.concurrency - len(calling)
+        if free <= 0 or not pace.window.is_open(now, pace.zone):
+            return
+        candidates = await self.store.candidates(campaign.id, now, free)
+        for target_id in due(now, pace, len(calling), candidates):
             claim = await self.store.claim(campaign.id, target_id, now)
             if claim is not None:
                 task = asyncio.create_task(self._attempt(campaign, rules, claim))
@@ -270,7 +273,9 @@ class _Attempt:
         try:
             await self._consent(call)
             plan = plan_survey(self.rules, self.campaign.survey, self._language())
-            putting = Putting(claim.call_id, self._answer, self.campaign.id)
+            putting = Putting(
+                claim.call_id, journalled(services.journal, claim.call_id), self.campaign.id
+            )
             await put_survey(call, plan, services.media, putting)
         except ChannelGone:
             log.info("campaign.hung_up")
@@ -291,13 +296,6 @@ class _Attempt:
         self.services.journal.event(
             self.claim.call_id, EventKind.CONSENT_PLAYED, {"notice": notice.version}
         )
-
-    def _answer(self, answer: NewAnswer) -> None:
-        journal = self.services.journal
-        journal.survey_answer(answer)
-        if answer.status is not AnswerStatus.ABANDONED:
-            detail = {"survey": answer.survey, "question": answer.position, "answer": answer.answer}
-            journal.event(self.claim.call_id, EventKind.SURVEY_ANSWER, detail)
 
     def _language(self) -> str:
         return self.campaign.language or self.rules.document.languages.default

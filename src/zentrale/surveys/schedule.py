@@ -106,8 +106,3 @@ def after_attempt(
     if attempts > pace.retries:
         return TargetState.EXHAUSTED, None
     return TargetState.RETRY, now + pace.retry_after
-
-
-def finished(targets: Sequence[TargetView]) -> bool:
-    """Tell whether every number is done or exhausted."""
-    return all(t.state in (TargetState.DONE, TargetState.EXHAUSTED) for t in targets)

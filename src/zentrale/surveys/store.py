@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zentrale.db.clock import Clock, utcnow
@@ -192,6 +192,42 @@ class CampaignStore:
         async with self._db.read() as session:
             rows = (await session.execute(query)).tuples()
             return [TargetView(id, line, state, at) for id, line, state, at in rows]
+
+    async def candidates(self, campaign_id: str, now: dt.datetime, limit: int) -> list[TargetView]:
+        """Return up to LIMIT numbers due at NOW: new ones in file order, then retries by time."""
+        query = (
+            select(
+                CampaignTarget.id,
+                CampaignTarget.line,
+                CampaignTarget.state,
+                CampaignTarget.next_attempt_at,
+            )
+            .where(
+                CampaignTarget.campaign_id == campaign_id,
+                CampaignTarget.state.in_(DUE_STATES),
+                or_(
+                    CampaignTarget.next_attempt_at.is_(None), CampaignTarget.next_attempt_at <= now
+                ),
+            )
+            .order_by(
+                CampaignTarget.next_attempt_at.is_not(None),
+                CampaignTarget.next_attempt_at,
+                CampaignTarget.line,
+            )
+            .limit(limit)
+        )
+        async with self._db.read() as session:
+            rows = (await session.execute(query)).tuples()
+            return [TargetView(id, line, state, at) for id, line, state, at in rows]
+
+    async def open_numbers(self, campaign_id: str) -> int:
+        """Return how many numbers are neither done nor out of retries."""
+        query = select(func.count()).where(
+            CampaignTarget.campaign_id == campaign_id,
+            CampaignTarget.state.not_in((TargetState.DONE, TargetState.EXHAUSTED)),
+        )
+        async with self._db.read() as session:
+            return (await session.scalar(query)) or 0
 
     async def numbers(self, campaign_id: str) -> list[CampaignTarget]:
         """Return a campaign's numbers in file order."""

@@ -37,9 +37,7 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
-from zentrale.surveys.answers import NewAnswer
-from zentrale.surveys.asking import Putting, put_survey
-from zentrale.surveys.models import AnswerStatus
+from zentrale.surveys.asking import Putting, journalled, put_survey
 from zentrale.surveys.plan import plan_survey
 from zentrale.telephony.agents import AgentView
 from zentrale.telephony.ari import (
@@ -421,15 +419,9 @@ class InboundCall:
 
     async def _survey(self, step: Survey) -> Next:
         plan = step.plan or plan_survey(step.state.rules, step.name, step.state.language)
-        await put_survey(self.call, plan, self.services.media, Putting(self.id, self._answered))
+        report = journalled(self.services.journal, self.id)
+        await put_survey(self.call, plan, self.services.media, Putting(self.id, report))
         return None
-
-    def _answered(self, answer: NewAnswer) -> None:
-        journal = self.services.journal
-        journal.survey_answer(answer)
-        if answer.status is not AnswerStatus.ABANDONED:
-            detail = {"survey": answer.survey, "question": answer.position, "answer": answer.answer}
-            journal.event(self.id, EventKind.SURVEY_ANSWER, detail)
 
     async def _callback(self, step: OfferCallback) -> Next:
         self.services.journal.event(

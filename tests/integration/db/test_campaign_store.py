@@ -163,3 +163,29 @@ surveys:
 entry_rules:
   - {name: all, action: {department: service}}
 """
+
+
+async def test_candidates_are_new_numbers_in_file_order_then_retries_by_time(
+    store: CampaignStore,
+) -> None:
+    created = await store.create(NEW, [*NUMBERS, Listed(7, "+4930400")])
+    ids = {t.line: t.id for t in await store.targets(created.id)}
+    later, soon = START + dt.timedelta(minutes=20), START + dt.timedelta(minutes=10)
+    for line, result, state, when in (
+        (2, AttemptResult.BUSY, TargetState.RETRY, later),
+        (3, AttemptResult.BUSY, TargetState.RETRY, soon),
+        (5, AttemptResult.ANSWERED, TargetState.DONE, None),
+    ):
+        claim = await store.claim(created.id, ids[line], START)
+        assert claim is not None
+        await store.settle(claim, result, state, when, START)  # fmt: skip
+    lines = {t.id: t.line for t in await store.targets(created.id)}
+
+    async def due_lines(at: dt.datetime, limit: int = 10) -> list[int]:
+        return [lines[t.id] for t in await store.candidates(created.id, at, limit)]
+
+    assert await due_lines(START) == [7]
+    assert await due_lines(soon) == [7, 3]
+    assert await due_lines(later) == [7, 3, 2]
+    assert await due_lines(later, limit=2) == [7, 3]
+    assert await store.open_numbers(created.id) == 3

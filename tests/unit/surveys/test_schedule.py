@@ -14,7 +14,6 @@ from zentrale.surveys.schedule import (
     Window,
     after_attempt,
     due,
-    finished,
     parse_days,
 )
 
@@ -111,9 +110,3 @@ def test_after_an_attempt(
 ) -> None:
     expected = None if wait is None else MONDAY_10 + dt.timedelta(minutes=wait)
     assert after_attempt(result, attempts, PACE, MONDAY_10) == (state, expected)
-
-
-def test_finished_once_every_number_is_done_or_exhausted() -> None:
-    assert finished(_targets(TargetState.DONE, TargetState.EXHAUSTED))
-    assert not finished(_targets(TargetState.DONE, TargetState.RETRY))
-    assert not finished(_targets(TargetState.CALLING))
