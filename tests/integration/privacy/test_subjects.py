@@ -236,3 +236,19 @@ async def test_a_hold_on_the_number_keeps_everything_and_says_so(
     async with db.read() as session:
         customer = await session.get(Customer, subject.customer)
     assert customer is not None
+
+
+@pytest.mark.asyncio
+async def test_erasing_by_customer_number_covers_all_the_customers_numbers(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    subject = await build_subject(db, maker, clock)
+    receipt = await erase(db, store, SubjectQuery(customer="K-1001"), WHO, clock.now)
+    removed = {(item["type"], item["id"]) for item in receipt.removed}
+    assert {("call_numbers", "c1"), ("call_numbers", "c2"), ("call_numbers", "c3"),
+            ("customer", subject.customer)} <= removed  # fmt: skip
+    assert receipt.kept == []
+    assert receipt.subject == "customer ******"
+    assert "K-1001" not in json.dumps(receipt.to_json())
+    for needle in (NUMBER, SECOND, "K-1001"):
+        assert await rows_containing(db, needle) == [], needle
