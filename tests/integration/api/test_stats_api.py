@@ -140,3 +140,35 @@ async def test_dashboard_shows_the_report(
     bad = await client.get("/dashboard", params={**RANGE, "period": "year"})
     assert bad.status_code == 400
     assert "period" in bad.text
+
+
+async def test_wallboard_routes_roles_and_scope(deps: Deps, world: World) -> None:
+    from zentrale.api import create_app
+    from zentrale.api.routes_wallboard import wallboard_routers
+    from zentrale.stats.wallboard import Wallboard
+    from zentrale.telephony.board import AgentBoard
+    from zentrale.telephony.queueing import Queues
+
+    agents = AgentBoard()
+    agents.know([("PJSIP/1001", "Anna"), ("PJSIP/2001", "Mehmet")])
+    queues = Queues(agents)
+    queues.join("call-1", "sales", 0)
+    board = Wallboard(queues, lambda: {"sales": ["PJSIP/1001"], "support": ["PJSIP/2001"]})
+    app = create_app(deps)
+    for router in wallboard_routers(board, deps):
+        app.include_router(router)
+    transport = httpx.ASGITransport(app=app, client=("10.0.0.7", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        assert (await http.get("/api/wallboard")).status_code == 401
+        for user in ("qa", "agent"):
+            for path in ("/api/wallboard", "/api/wallboard/events", "/wallboard"):
+                refused = await http.get(path, headers=world.auth(user))
+                assert refused.status_code == 403, (user, path)
+        mine = (await http.get("/api/wallboard", headers=world.auth("super"))).json()
+        assert [(d["department"], d["waiting"]) for d in mine["departments"]] == [("sales", 1)]
+        everyone = (await http.get("/api/wallboard", headers=world.auth("admin"))).json()
+        assert [d["department"] for d in everyone["departments"]] == ["sales", "support"]
+        page = await http.get("/wallboard", headers=world.auth("super"))
+        assert page.status_code == 200
+        assert 'data-department="sales"' in page.text
+        assert 'data-department="support"' not in page.text
