@@ -52,14 +52,25 @@ def mask_text(text: str) -> str:
 def mask_event(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
     """Mask phone numbers and drop secrets in a log event (a structlog processor)."""
     for key, value in list(event.items()):
-        lowered = key.lower()
-        if any(part in lowered for part in _SECRET_KEYS):
-            event[key] = "***"
-        elif lowered in NUMBER_KEYS and value:
-            event[key] = mask_number(str(value))
-        elif isinstance(value, str):
-            event[key] = mask_text(value)
+        event[key] = _masked(str(key), value)
     return event
+
+
+def _masked(key: str, value: Any) -> Any:
+    # Values nested in dicts and lists (an ARI event, a request body) are masked by the same
+    # rules as top-level ones: the JSON renderer would print them as they are.
+    lowered = key.lower()
+    if any(part in lowered for part in _SECRET_KEYS):
+        return "***"
+    if lowered in NUMBER_KEYS and value and not isinstance(value, dict | list | tuple):
+        return mask_number(str(value))
+    if isinstance(value, str):
+        return mask_text(value)
+    if isinstance(value, dict):
+        return {k: _masked(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(key, item) for item in value]
+    return value
 
 
 def configure_logging(

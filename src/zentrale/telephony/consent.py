@@ -15,8 +15,8 @@ import structlog
 from zentrale.db.calls import CallUpdate
 from zentrale.db.models import EventKind
 from zentrale.routing.steps import ConsentPlay
-from zentrale.telephony.ari import AriError, ChannelGone
-from zentrale.telephony.ari.primitives import play
+from zentrale.telephony.ari import AriError, ChannelGone, NotFound
+from zentrale.telephony.ari.primitives import channel_key, play
 from zentrale.telephony.context import Services
 
 log = structlog.get_logger(__name__)
@@ -50,5 +50,18 @@ async def _play(services: Services, channel_id: str, sound: str) -> str | None:
     except TimeoutError:
         return f"the playback did not finish within {MAX_WAIT:g} s"
     if finished.playback.state != "done":
+        await _still_there(services, channel_id)
         return f"playback {finished.playback.state}"
     return None
+
+
+async def _still_there(services: Services, channel_id: str) -> None:
+    # A playback also fails when the customer hangs up during it: that is a hangup (the flow
+    # ends as usual), not a notice Asterisk could not play.
+    gone = services.ari.dispatcher.is_gone(channel_key(channel_id))
+    try:
+        await services.ari.channels.get(channel_id)
+    except NotFound:
+        gone = True
+    if gone:
+        raise ChannelGone(channel_id, "hung up during the consent notice")
