@@ -365,3 +365,32 @@ async def test_kms_rotation_then_retirement_on_moto(
     code, out = await asyncio.to_thread(zentrale, config, "keys", "retire", new)
     assert code == 1
     assert "is a primary key" in out
+
+
+@pytest.mark.asyncio
+async def test_keys_commands_move_to_a_new_public_key_and_delete_the_old_private_key(
+    db: Database, store: LocalStore, database_url: str, tmp_path: Path
+) -> None:
+    old, new = PrivateKeyIdentity.generate(), PrivateKeyIdentity.generate()
+    made = await record(db, store, [old.recipient()])
+    old_file, new_pub = tmp_path / "old.key.pem", tmp_path / "qa-2026.pub.pem"
+    old_file.write_bytes(old.private_pem())
+    new_pub.write_bytes(new.public_pem())  # the host holds only the new public key
+    recipient = f"    - provider: public\n      public_key_file: {new_pub}\n"
+    config = settings_file(tmp_path, database_url, recipient)
+    run = asyncio.to_thread
+
+    code, out = await run(zentrale, config, "keys", "rotate")
+    assert code == 1  # nothing here opens the old wraps
+    assert f"failed {COUNT}" in out
+    code, out = await run(zentrale, config, "keys", "retire", old.key_id)
+    assert code == 1
+    assert f"still protects {COUNT} recordings ({COUNT} only by it" in out
+    code, out = await run(zentrale, config, "keys", "rotate", "--identity", str(old_file))
+    assert code == 0, out
+
+    code, out = await run(zentrale, config, "keys", "retire", old.key_id, "--identity",
+                          str(old_file))  # fmt: skip
+    assert code == 0, out
+    assert not old_file.exists()
+    await assert_opens_with(db, store, made, [new], {new.key_id})
