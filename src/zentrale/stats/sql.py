@@ -1,8 +1,8 @@
 """The few SQL expressions that differ between SQLite and PostgreSQL: durations and periods.
 
 PostgreSQL measures intervals exactly (`date_part('epoch', ...)`) and knows time zones
-(`timezone(zone, ts)`, `date_trunc`). SQLite has neither: durations come from `julianday`
-(rounded to milliseconds, as its floating point is exact to about 50 µs), and local time is
+(`timezone(zone, ts)`, `date_trunc`). SQLite has neither: durations are whole seconds apart
+(`strftime('%s')`) plus microseconds apart (read from the stored text), and local time is
 the UTC time plus the zone's offset, piecewise between the zone's offset changes inside the
 report's range (found here in Python, so daylight-saving changes are honoured).
 """
@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, case, cast, func, literal
+from sqlalchemy import ColumnElement, Float, Integer, case, cast, func, literal
 
 from zentrale.stats.spec import Period
 
@@ -26,7 +26,11 @@ def seconds(dialect: str, start: Any, end: Any) -> Expr:
     if dialect == "postgresql":
         # date_part is double precision; extract() is numeric since PostgreSQL 14, and slower.
         return cast(func.date_part("epoch", end - start), Float)
-    return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
+    # Whole seconds and microseconds apart, both exact integers: SQLAlchemy stores SQLite
+    # datetimes as 'YYYY-MM-DD HH:MM:SS.ffffff' (julianday would be off by up to ~50 µs).
+    whole = cast(func.strftime("%s", end), Integer) - cast(func.strftime("%s", start), Integer)
+    micro = cast(func.substr(end, 21, 6), Integer) - cast(func.substr(start, 21, 6), Integer)
+    return whole + micro / 1_000_000.0
 
 
 def local_period(dialect: str, column: Any, period: Period, zone: ZoneInfo,
