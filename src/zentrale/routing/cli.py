@@ -162,8 +162,17 @@ def _describe(step: Step) -> str:
         text += f" (waiting for up to {step.max_digits} key(s); prompts {', '.join(step.prompts)})"
     if isinstance(step, Queue):
         text += f" ({step.config.strategy}, max wait {step.config.max_wait:g}s"
-        text += f", consent {step.consent})" if step.consent else ", not recorded)"
+        recorded = f", consent {step.consent}{_notice_label(step)})"
+        text += recorded if step.consent else ", not recorded)"
     return text
+
+
+def _notice_label(step: Queue) -> str:
+    notice = step.notice
+    if notice is None:
+        return ""
+    version = f"version {notice.version}, " if notice.version != notice.sound else ""
+    return f" [{version}{notice.language}]"
 
 
 def _parse_at(text: str | None) -> dt.datetime:

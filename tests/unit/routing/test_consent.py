@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+from pathlib import Path
 
+import pytest
+from click.testing import CliRunner
+
+from zentrale.routing.cli import routing
 from zentrale.routing.engine import consent_notice, on_digits, start
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
@@ -118,3 +122,14 @@ def test_a_notice_missing_a_language_is_a_warning() -> None:
     (warning,) = [w for w in rules.warnings if "consent notice" in w.message]
     assert warning.path == "departments.complaints.consent.inbound"
     assert "no sound in en" in warning.message
+
+
+def test_simulate_names_the_notice_version_and_language(tmp_path: Path) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(RULES)
+    args = ["simulate", str(path), "--at", "2026-03-02 10:00", "--language", "tr", "--digits", "2"]
+    result = CliRunner().invoke(routing, args)
+    assert result.exit_code == 0, result.output
+    assert result.output.endswith("consent sound:tr/sikayet [version 2026-11-b, tr])\n"), (
+        result.output
+    )
