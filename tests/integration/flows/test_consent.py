@@ -57,7 +57,7 @@ prompts:
   notice_complaints: {en: "sound:conf-now-recording", tr: "sound:vm-newuser"}
   notice_missing: "sound:zentrale-no-such-notice"
 announcements:
-  consent: {inbound: notice, outbound: notice}
+  consent: {inbound: {prompt: notice, version: "2026-01"}, outbound: notice}
 departments:
   complaints:
     agents: [{endpoint: "Local/CN1@sim-agent/n", name: Ayşe}]
@@ -68,6 +68,13 @@ departments:
     recording: true
     consent:
       inbound: {prompt: notice_complaints, version: "2026-11-complaints"}
+  general:
+    agents: [{endpoint: "Local/CN3@sim-agent/n", name: Mehmet}]
+    strategy: in_order
+    ring_timeout: 5s
+    max_wait: 40s
+    on_max_wait: {play_and_hangup: bye}
+    recording: true
   broken:
     agents: [{endpoint: "Local/CN2@sim-agent/n", name: Jonas}]
     strategy: in_order
@@ -195,3 +202,28 @@ async def test_a_notice_asterisk_cannot_play_means_the_call_is_not_recorded(
     failed = next(e for e in events if e.kind == "consent_failed")
     assert (failed.detail["notice"], failed.detail["language"]) == ("v-missing", "tr")
     assert await RecordingStore(consenting.daemon.db).for_call(call.id) == []
+
+
+async def test_after_a_transfer_the_new_departments_notice_is_played_again(
+    consenting: Consenting,
+) -> None:
+    ari, center = consenting.asterisk.ari, consenting.daemon.center
+    await script_party(ari, "agent", "CN1", PartyScript(answer_after=0.5))  # stays on the line
+    await script_party(ari, "agent", "CN3", PartyScript(answer_after=0.5, talk=2, then="hangup"))
+    await place_call(ari, did="100", script=CustomerScript(then="wait", hangup_after=60))
+    async with asyncio.timeout(60):
+        while not any(c.agent_leg for c in center.active.values()):  # noqa: ASYNC110
+            await asyncio.sleep(0.1)
+    (call_id,) = center.active
+    await center.transfer(call_id, "department", "general")
+
+    call = await consenting.ended_call()
+
+    events = await CallStore(consenting.daemon.db).events(call.id)
+    played = [(e.detail["notice"], e.detail["language"]) for e in events
+              if e.kind == "consent_played"]  # fmt: skip
+    assert played == [("2026-11-complaints", "tr"), ("2026-01", "tr")]
+    assert (call.department, call.consent_version) == ("general", "2026-01")
+    kinds = [str(e.kind) for e in events]
+    second = kinds.index("transfer")
+    assert kinds.index("consent_played", second) < kinds.index("recording_started", second)
