@@ -13,7 +13,7 @@ import enum
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zentrale.db.models import ID, NAME, NUMBER, Base, _label
+from zentrale.db.models import ID, NAME, NUMBER, Base, Call, _label
 
 
 class Customer(Base):
@@ -70,3 +70,10 @@ class CallNote(Base):
         Index("ix_call_notes_customer_id", "customer_id"),
         Index("ix_call_notes_kind_created_at", "kind", "created_at"),
     )
+
+
+# A customer's history finds outbound calls by the number called, as inbound ones are found
+# by the caller's number (ix_calls_caller_number_arrived_at); migration v0007.
+calls_called_number = Index(
+    "ix_calls_called_number_arrived_at", Call.__table__.c.called_number, Call.__table__.c.arrived_at
+)

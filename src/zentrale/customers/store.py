@@ -264,7 +264,7 @@ async def history(
 def customer_side(call: Call) -> str | None:
     """Return the customer's number on CALL: the caller inbound, the called number outbound."""
     if call.direction is Direction.OUTBOUND:
-        return call.called_number or call.dialled_number
+        return call.called_number
     return call.caller_number
 
 
@@ -417,11 +417,8 @@ def _record(row: Customer, numbers: tuple[str, ...]) -> CustomerRecord:
 
 
 def _calls_of(numbers: Sequence[str]) -> ColumnElement[bool]:
-    return or_(
-        Call.caller_number.in_(numbers),
-        Call.dialled_number.in_(numbers),
-        Call.called_number.in_(numbers),
-    )
+    """Calls from (inbound) or to (outbound) one of NUMBERS: both columns are indexed."""
+    return or_(Call.caller_number.in_(numbers), Call.called_number.in_(numbers))
 
 
 def _visible(scope: Scope) -> ColumnElement[bool]:
@@ -437,8 +434,7 @@ def _visible(scope: Scope) -> ColumnElement[bool]:
 def _has_call(condition: ColumnElement[bool]) -> ColumnElement[bool]:
     """The customer (of the enclosing query) has a call meeting CONDITION."""
     number = CustomerNumber.number
-    on = or_(Call.caller_number == number, Call.called_number == number,
-             Call.dialled_number == number)  # fmt: skip
+    on = or_(Call.caller_number == number, Call.called_number == number)
     query = (
         select(Call.id)
         .select_from(CustomerNumber)
