@@ -151,7 +151,7 @@ class CampaignRunner:
             return
         pace, now = _pace(campaign, rules), self.services.clock()
         calling = self.calling[campaign.id]
-        if not calling and await self.store.open_numbers(campaign.id) == 0:
+        if not calling and not await self.store.has_open_numbers(campaign.id):
             await self.store.finish(campaign.id)
             log.info("campaign.finished", campaign=campaign.name)
             return

@@ -125,7 +125,8 @@ class CampaignTarget(Base):
 
     __table_args__ = (
         UniqueConstraint("campaign_id", "number"),
-        Index("ix_campaign_targets_campaign_id_state", "campaign_id", "state"),
+        Index("ix_campaign_targets_campaign_id_state", "campaign_id", "state", "line"),
+        Index("ix_campaign_targets_campaign_id_next_attempt_at", "campaign_id", "next_attempt_at"),
     )
 
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zentrale.db.clock import Clock, utcnow
@@ -114,7 +114,9 @@ class CampaignStore:
             async with self._db.write() as session:
                 session.add(campaign)
                 await session.flush()
-                session.add_all(_target(campaign.id, listed, now) for listed in numbers)
+                await session.execute(
+                    insert(CampaignTarget), [_target(campaign.id, one, now) for one in numbers]
+                )
         except IntegrityError:
             raise CampaignExists(f"a campaign named '{new.name}' exists already") from None
         return campaign
@@ -195,39 +197,42 @@ class CampaignStore:
 
     async def candidates(self, campaign_id: str, now: dt.datetime, limit: int) -> list[TargetView]:
         """Return up to LIMIT numbers due at NOW: new ones in file order, then retries by time."""
-        query = (
-            select(
-                CampaignTarget.id,
-                CampaignTarget.line,
-                CampaignTarget.state,
-                CampaignTarget.next_attempt_at,
-            )
-            .where(
-                CampaignTarget.campaign_id == campaign_id,
-                CampaignTarget.state.in_(DUE_STATES),
-                or_(
-                    CampaignTarget.next_attempt_at.is_(None), CampaignTarget.next_attempt_at <= now
-                ),
-            )
-            .order_by(
-                CampaignTarget.next_attempt_at.is_not(None),
-                CampaignTarget.next_attempt_at,
-                CampaignTarget.line,
-            )
-            .limit(limit)
+        # Two index range scans (campaign, state, line / next attempt), not a sort of them all.
+        fresh = self._due(campaign_id, TargetState.PENDING).order_by(CampaignTarget.line)
+        retries = (
+            self._due(campaign_id, TargetState.RETRY)
+            .where(CampaignTarget.next_attempt_at <= now)
+            .order_by(CampaignTarget.next_attempt_at, CampaignTarget.line)
         )
+        found: list[TargetView] = []
         async with self._db.read() as session:
-            rows = (await session.execute(query)).tuples()
-            return [TargetView(id, line, state, at) for id, line, state, at in rows]
+            for query in (fresh, retries):
+                if len(found) < limit:
+                    rows = (await session.execute(query.limit(limit - len(found)))).tuples()
+                    found += [TargetView(id, line, state, at) for id, line, state, at in rows]
+        return found
 
-    async def open_numbers(self, campaign_id: str) -> int:
-        """Return how many numbers are neither done nor out of retries."""
-        query = select(func.count()).where(
-            CampaignTarget.campaign_id == campaign_id,
-            CampaignTarget.state.not_in((TargetState.DONE, TargetState.EXHAUSTED)),
+    @staticmethod
+    def _due(
+        campaign_id: str, state: TargetState
+    ) -> Select[tuple[str, int, TargetState, dt.datetime | None]]:
+        return select(
+            CampaignTarget.id,
+            CampaignTarget.line,
+            CampaignTarget.state,
+            CampaignTarget.next_attempt_at,
+        ).where(CampaignTarget.campaign_id == campaign_id, CampaignTarget.state == state)
+
+    async def has_open_numbers(self, campaign_id: str) -> bool:
+        """Tell whether any number is still to be called (neither done nor out of retries)."""
+        query = select(
+            exists().where(
+                CampaignTarget.campaign_id == campaign_id,
+                CampaignTarget.state.in_((*DUE_STATES, TargetState.CALLING)),
+            )
         )
         async with self._db.read() as session:
-            return (await session.scalar(query)) or 0
+            return bool(await session.scalar(query))
 
     async def numbers(self, campaign_id: str) -> list[CampaignTarget]:
         """Return a campaign's numbers in file order."""
@@ -323,16 +328,16 @@ class CampaignStore:
             )
 
 
-def _target(campaign_id: str, listed: Listed, now: dt.datetime) -> CampaignTarget:
-    return CampaignTarget(
-        id=str(uuid.uuid4()),
-        campaign_id=campaign_id,
-        line=listed.line,
-        number=listed.number,
-        state=TargetState.PENDING,
-        attempts=0,
-        updated_at=now,
-    )
+def _target(campaign_id: str, listed: Listed, now: dt.datetime) -> dict[str, object]:
+    return {
+        "id": str(uuid.uuid4()),
+        "campaign_id": campaign_id,
+        "line": listed.line,
+        "number": listed.number,
+        "state": TargetState.PENDING,
+        "attempts": 0,
+        "updated_at": now,
+    }
 
 
 def _hhmm(minutes: int) -> str:

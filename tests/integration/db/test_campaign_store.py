@@ -188,4 +188,10 @@ async def test_candidates_are_new_numbers_in_file_order_then_retries_by_time(
     assert await due_lines(soon) == [7, 3]
     assert await due_lines(later) == [7, 3, 2]
     assert await due_lines(later, limit=2) == [7, 3]
-    assert await store.open_numbers(created.id) == 3
+    assert await store.has_open_numbers(created.id)
+    for target in await store.candidates(created.id, later, 10):
+        claim = await store.claim(created.id, target.id, later)
+        assert claim is not None
+        assert await store.has_open_numbers(created.id)  # one is being called
+        await store.settle(claim, AttemptResult.BUSY, TargetState.EXHAUSTED, None, later)
+    assert not await store.has_open_numbers(created.id)

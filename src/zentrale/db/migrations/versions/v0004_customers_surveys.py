@@ -145,7 +145,14 @@ def _campaigns() -> None:
         sa.UniqueConstraint("campaign_id", "number", name="uq_campaign_targets_campaign_id"),
     )
     op.create_index(
-        "ix_campaign_targets_campaign_id_state", "campaign_targets", ["campaign_id", "state"]
+        "ix_campaign_targets_campaign_id_state",
+        "campaign_targets",
+        ["campaign_id", "state", "line"],
+    )
+    op.create_index(
+        "ix_campaign_targets_campaign_id_next_attempt_at",
+        "campaign_targets",
+        ["campaign_id", "next_attempt_at"],
     )
     op.create_table(
         "campaign_attempts",
