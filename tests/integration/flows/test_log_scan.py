@@ -5,8 +5,8 @@ ARI client, recording pipeline, HTTP API and the standard library's loggers): an
 caller enters a card number in a `sensitive` menu, talks to an agent and is recorded; an agent
 signs in (session cookie) and places a click-to-call through the API with a token. Then no
 line may hold the caller's or the dialled number unmasked, the entered digits, the ARI or
-database password, the API token, the session cookie, the user's password, or any key
-material (keyring key, data keys, wrapped keys), in plain, hex or base64 form.
+database password, the API token, the session cookie, the user's password, the agent's name,
+or any key material (keyring key, data keys, wrapped keys), in plain, hex or base64 form.
 """
 
 from __future__ import annotations
@@ -251,6 +251,7 @@ async def test_no_personal_data_or_secret_in_any_log_line(scanned: Scanned) -> N
         "caller's number": number_forms(CALLER),
         "dialled number": number_forms(DIALLED),
         "digits entered in a sensitive menu": {CARD},
+        "agent's name": {"Ayşe", "Ay\\u015fe"},  # as written, and as JSON escapes it
         "ARI password": forms(ari.password.get_secret_value()),
         "database password": forms(DB_PASSWORD),
         "user's password": forms(USER_PASSWORD) | forms(WRONG_PASSWORD),
