@@ -68,6 +68,15 @@ async def put_survey(
     return outcomes
 
 
+async def forget_keys(call: Call) -> int:
+    """Drop the keys CALL pressed so far (not meant for what comes next); return how many."""
+    dropped = 0
+    while call.dtmf.pending():
+        await call.dtmf.get(0)
+        dropped += 1
+    return dropped
+
+
 async def _ask(
     call: Call, question: SurveyQuestion, retry: str | None, media: Callable[[str], str]
 ) -> int | None:

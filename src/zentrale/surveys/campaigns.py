@@ -64,6 +64,8 @@ class Legs:
 
     def __init__(self) -> None:
         self._waiting: dict[str, LegFlow] = {}
+        self.active: set[str] = set()
+        """Channel ids whose flow runs now (a resync must leave them alone)."""
 
     def expect(self, token: str, flow: LegFlow) -> None:
         """Run FLOW when the channel with TOKEN enters the app."""
@@ -81,7 +83,11 @@ class Legs:
             log.warning("campaign.unexpected_leg", channel_id=call.id)
             await call.hangup()
             return
-        await flow(call)
+        self.active.add(call.id)
+        try:
+            await flow(call)
+        finally:
+            self.active.discard(call.id)
 
 
 class CampaignRunner:

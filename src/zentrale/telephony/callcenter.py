@@ -118,7 +118,7 @@ class CallCenter:
         """
         with contextlib.suppress(AriError):
             await self.presence.refresh(self._agent_endpoints())
-        followed = {inbound.call.id for inbound in self.active.values()}
+        followed = {inbound.call.id for inbound in self.active.values()} | self.legs.active
         talking = {
             member for bridge in bridges if len(bridge.channels) > 1 for member in bridge.channels
         }

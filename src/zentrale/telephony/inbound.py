@@ -37,7 +37,7 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
-from zentrale.surveys.asking import Putting, journalled, put_survey
+from zentrale.surveys.asking import Putting, forget_keys, journalled, put_survey
 from zentrale.surveys.plan import plan_survey
 from zentrale.telephony.agents import AgentView
 from zentrale.telephony.ari import (
@@ -296,6 +296,7 @@ class InboundCall:
                 record=department.recording and not self.consent_failed,
             )
             ended = await self._talk(leg.channel_id)
+            await forget_keys(self.call)  # keys pressed while talking answer no survey question
         finally:
             await self._end_conversation(leg, department.wrap_up)
         if isinstance(ended, Transfer):

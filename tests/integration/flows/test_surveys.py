@@ -135,3 +135,18 @@ async def test_silence_after_the_retries_is_unanswered(flows) -> None:  # type: 
     assert answers[0].status is AnswerStatus.UNANSWERED
     assert (answers[0].agent_endpoint, answers[0].recording_id) == ("Local/S2@sim-agent/n", None)
     assert await flows.asterisk_empty()
+
+
+async def test_keys_pressed_while_talking_answer_no_question(flows) -> None:  # type: ignore[no-untyped-def]
+    await _survey_rules(flows)
+    await flows.agent("S1", PartyScript(answer_after=0.5, talk=5, then="hangup"))
+    # 5 while the agent talks (consent, ringing and about three seconds in), 2 once the
+    # survey asks; then the caller hangs up.
+    await flows.call(CustomerScript(digits="3", digit_delay=0.5,
+                                    later_digits="w" * 12 + "5" + "w" * 12 + "2"))  # fmt: skip
+    (call,) = await flows.finished_calls(1, max_wait=60)
+    assert _rows(await _answers(flows, call.id)) == [
+        (1, "freundlich", 2, "answered", "1-5"),
+        (2, "geloest", None, "abandoned", "yes/no"),
+        (3, "empfehlung", None, "abandoned", "0-10"),
+    ]
