@@ -156,25 +156,17 @@ class _Report:
         columns: list[Any] = [c.c.key, c.c.period, func.count(), func.sum(c.c.answered),
                               func.sum(c.c.abandoned), func.sum(c.c.short),
                               func.sum(c.c.in_sl), func.avg(c.c.wait)]  # fmt: skip
-        if self.dialect == "postgresql":
-            columns.append(func.percentile_cont(P90).within_group(c.c.wait))
+        # SQLite has no percentile_cont: p90() fills it in with a second query.
+        p90 = func.percentile_cont(P90).within_group(c.c.wait)
+        columns.append(p90 if self.dialect == "postgresql" else literal(None))
         query = select(*columns).group_by(c.c.key, c.c.period)
-        for (
-            key,
-            period,
-            offered,
-            answered,
-            abandoned,
-            short,
-            in_sl,
-            avg,
-            *p90,
-        ) in await self.session.execute(query):
+        for key, period, offered, *sums, avg, p90 in await self.session.execute(query):
             row = self.row(key, period)
-            row.offered, row.answered, row.abandoned = offered, int(answered), int(abandoned)
-            row.abandoned_short, row.answered_in_service_level = int(short), int(in_sl)
-            row.avg_wait = _seconds(avg)
-            row.p90_wait = _seconds(p90[0]) if p90 else None
+            row.offered = offered
+            row.answered, row.abandoned, row.abandoned_short, row.answered_in_service_level = (
+                int(value) for value in sums
+            )
+            row.avg_wait, row.p90_wait = _seconds(avg), _seconds(p90)
 
     async def p90(self) -> None:
         """SQLite has no percentile_cont: rank the waits and interpolate between two ranks."""
