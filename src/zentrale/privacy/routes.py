@@ -7,16 +7,12 @@ the JSON body, never in the URL (URLs end up in access logs), and need a reason.
 
 from __future__ import annotations
 
-import asyncio
-import os
-import tempfile
-from pathlib import Path
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.background import BackgroundTask
 
 from zentrale.api import audit
 from zentrale.api.auth import Caller, deps_of
@@ -120,22 +116,19 @@ async def release_hold(caller: Caller, request: Request, body: ReleaseIn) -> Hol
     return HoldOut.of(row)
 
 
-@router.post("/subjects/export", name="subjects.export", response_class=FileResponse)
-async def export_subject(caller: Caller, request: Request, body: SubjectIn) -> FileResponse:
-    """Return a zip of everything stored about the subject (recordings decrypted)."""
+@router.post("/subjects/export", name="subjects.export", response_class=Response)
+async def export_subject(caller: Caller, request: Request, body: SubjectIn) -> Response:
+    """Return a zip of everything stored about the subject (recordings decrypted).
+
+    The zip is built in memory: decrypted audio never touches this server's disk.
+    """
     deps = deps_of(request)
-    query = body.query()
-    fd, name = tempfile.mkstemp(prefix="subject-", suffix=".zip")
-    os.close(fd)
-    path = Path(name)
-    try:
-        await export(deps.db, deps.store, deps.unwrappers, query,
-                     Requester(caller.actor, body.reason), path, deps.clock())  # fmt: skip
-    except BaseException:
-        await asyncio.to_thread(path.unlink, missing_ok=True)
-        raise
-    return FileResponse(path, media_type="application/zip", filename="subject-export.zip",
-                        background=BackgroundTask(path.unlink, missing_ok=True))  # fmt: skip
+    buffer = io.BytesIO()
+    await export(deps.db, deps.store, deps.unwrappers, body.query(),
+                 Requester(caller.actor, body.reason), buffer, deps.clock())  # fmt: skip
+    headers = {"Content-Disposition": 'attachment; filename="subject-export.zip"',
+               "Cache-Control": "no-store"}  # fmt: skip
+    return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
 
 @router.post("/subjects/erase", name="subjects.erase")

@@ -22,7 +22,7 @@ import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import structlog
 from sqlalchemy import String, cast, delete, or_, select
@@ -204,9 +204,9 @@ class Requester:
 
 async def export(
     db: Database, store: ObjectStore, unwrappers: Sequence[KeyUnwrapper], query: SubjectQuery,
-    who: Requester, out: Path, now: dt.datetime,
+    who: Requester, out: Path | BinaryIO, now: dt.datetime,
 ) -> dict[str, Any]:  # fmt: skip
-    """Write the subject's data to the zip OUT; return (and store) its index."""
+    """Write the subject's data as a zip to OUT (a path or a file); return (and store) its index."""
     data = await gather(db, query)
     request_id = str(uuid.uuid4())
     index = _index(data, request_id, query, who, now)
@@ -246,7 +246,7 @@ def _index(
 
 
 def _write_zip(
-    out: Path, index: dict[str, Any], data: SubjectData, store: ObjectStore,
+    out: Path | BinaryIO, index: dict[str, Any], data: SubjectData, store: ObjectStore,
     unwrappers: Sequence[KeyUnwrapper],
 ) -> None:  # fmt: skip
     by_id = {r.id: r for r in data.recordings}

@@ -80,6 +80,7 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
                                  headers=admin)  # fmt: skip
     assert exported.status_code == 200
     assert exported.headers["content-type"] == "application/zip"
+    assert exported.headers["cache-control"] == "no-store"
     with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
         index = json.loads(archive.read("index.json"))
         audio = {item["id"]: archive.read(item["audio"]) for item in index["recordings"]}
