@@ -19,9 +19,11 @@ from zentrale.db.session import Database
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import load_rules
 from zentrale.routing.rules import Rules
+from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.numbers import NumbersError
 from zentrale.surveys.setup import CampaignRequest, prepare
 from zentrale.surveys.store import CampaignError, CampaignStore, Progress
+from zentrale.surveys.summary import QuestionSummary, summarise
 
 T = TypeVar("T")
 
@@ -44,10 +46,14 @@ def _rules(settings: Settings) -> Rules:
 
 
 def _run(settings: Settings, work: Callable[[CampaignStore], Awaitable[T]]) -> T:
+    return _run_db(settings, lambda db: work(CampaignStore(db)))
+
+
+def _run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
     async def main() -> T:
         async with Database.open(settings.database.url) as db:
             await upgrade_engine(db.engine)
-            return await work(CampaignStore(db))
+            return await work(db)
 
     try:
         return asyncio.run(main())
@@ -141,6 +147,28 @@ def stop(ctx: click.Context, name: str) -> None:
 def status(ctx: click.Context, name: str) -> None:
     """Show campaign NAME: state, hours, and its numbers by state."""
     click.echo(_describe(_run(_settings(ctx), lambda store: store.progress(name))))
+
+
+@campaign.command("results")
+@click.argument("name")
+@click.pass_context
+def results(ctx: click.Context, name: str) -> None:
+    """Show campaign NAME's answers per question: counts, mean and distribution."""
+
+    async def answers(db: Database) -> list[QuestionSummary]:
+        found = await CampaignStore(db).get(name)
+        return summarise(await AnswerStore(db).for_campaign(found.id))
+
+    summaries = _run_db(_settings(ctx), answers)
+    if not summaries:
+        click.echo(f"campaign {name}: no answers yet")
+    for s in summaries:
+        spread = " ".join(f"{key}:{count}" for key, count in s.distribution.items()) or "-"
+        mean = "-" if s.mean is None else f"{s.mean:g}"
+        click.echo(
+            f"{s.position}. {s.question} ({s.scale}): {s.answered} answered, "
+            f"{s.unanswered} unanswered, {s.abandoned} abandoned; mean {mean}; {spread}"
+        )
 
 
 @campaign.command("list")

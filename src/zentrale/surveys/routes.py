@@ -19,6 +19,7 @@ from zentrale.api.deps import Deps
 from zentrale.api.errors import ApiError, InvalidRequest, NotFound
 from zentrale.config.logging import mask_number
 from zentrale.routing.rules import Rules
+from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.models import Campaign
 from zentrale.surveys.numbers import NumbersError
 from zentrale.surveys.setup import CampaignRequest, prepare
@@ -29,6 +30,7 @@ from zentrale.surveys.store import (
     CampaignStore,
     Progress,
 )
+from zentrale.surveys.summary import summarise
 
 router = APIRouter(prefix="/api", tags=["campaigns"])
 CampaignName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -84,10 +86,24 @@ class TargetOut(BaseModel):
     last_result: str | None
 
 
+class QuestionOut(BaseModel):
+    """How one question of the campaign's survey was answered so far."""
+
+    position: int
+    question: str
+    scale: str
+    answered: int
+    unanswered: int
+    abandoned: int
+    mean: float | None
+    distribution: dict[int, int]
+
+
 class CampaignDetailOut(CampaignOut):
-    """A campaign with each of its numbers."""
+    """A campaign with each of its numbers and its results per question."""
 
     targets: list[TargetOut]
+    results: list[QuestionOut]
 
 
 def _out(progress: Progress) -> CampaignOut:
@@ -149,7 +165,7 @@ async def create_campaign(caller: Caller, request: Request, body: CampaignIn) ->
 
 @router.get("/campaigns/{name}", name="campaigns.show", response_model=CampaignDetailOut)
 async def show_campaign(caller: Caller, request: Request, name: CampaignName) -> CampaignDetailOut:
-    """Show a campaign with each number (masked), its state and attempts."""
+    """Show a campaign: each number (masked), its state and attempts, results per question."""
     store = _store(request)
     try:
         progress = await store.progress(name)
@@ -160,8 +176,15 @@ async def show_campaign(caller: Caller, request: Request, name: CampaignName) ->
                   attempts=t.attempts, last_result=t.last_result and str(t.last_result))
         for t in await store.numbers(progress.campaign.id)
     ]  # fmt: skip
+    answers = await AnswerStore(deps_of(request).db).for_campaign(progress.campaign.id)
+    results = [
+        QuestionOut(position=q.position, question=q.question, scale=q.scale,
+                    answered=q.answered, unanswered=q.unanswered, abandoned=q.abandoned,
+                    mean=q.mean, distribution=q.distribution)
+        for q in summarise(answers)
+    ]  # fmt: skip
     await _audit(caller, request, "campaign.show", name)
-    return CampaignDetailOut(**_out(progress).model_dump(), targets=targets)
+    return CampaignDetailOut(**_out(progress).model_dump(), targets=targets, results=results)
 
 
 @router.post("/campaigns/{name}/start", name="campaigns.start", response_model=CampaignOut)

@@ -11,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from zentrale.cli import main
-from zentrale.db import Database
-from zentrale.surveys.models import AttemptResult, CampaignState, TargetState
+from zentrale.db import CallStore, Database
+from zentrale.surveys.answers import AnswerStore, NewAnswer
+from zentrale.surveys.models import AnswerStatus, AttemptResult, CampaignState, TargetState
 from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import Window
 from zentrale.surveys.store import (
@@ -23,6 +24,8 @@ from zentrale.surveys.store import (
     NewCampaign,
 )
 from zentrale.testing.clocks import START, FakeClock
+
+from .conftest import inbound
 
 pytestmark = pytest.mark.asyncio
 
@@ -144,6 +147,24 @@ async def test_campaign_commands(database_url: str, tmp_path: Path) -> None:
     assert (code, "no campaign named 'nichts'" in out) == (1, True)
     code, out = await run("survey", "list")
     assert "  2. wieder (yes/no, prompt frage)" in out
+    code, out = await run("campaign", "results", "herbst")
+    assert out.splitlines()[-1] == "campaign herbst: no answers yet"
+    async with Database.open(database_url) as db:
+        herbst = await CampaignStore(db).get("herbst")
+        await CallStore(db).create(inbound("call-1"))
+        for position, answer, status in (
+            (1, 4, AnswerStatus.ANSWERED),
+            (2, None, AnswerStatus.ABANDONED),
+        ):
+            question, scale = ("zufrieden", "1-5") if position == 1 else ("wieder", "yes/no")
+            row = NewAnswer("call-1", "umfrage", question, position, answer, status, scale,
+                            START, herbst.id)  # fmt: skip
+            await AnswerStore(db).record(row)
+    code, out = await run("campaign", "results", "herbst")
+    assert out.splitlines()[-2:] == [
+        "1. zufrieden (1-5): 1 answered, 0 unanswered, 0 abandoned; mean 4; 4:1",
+        "2. wieder (yes/no): 0 answered, 0 unanswered, 1 abandoned; mean -; -",
+    ]
 
 
 RULES = """

@@ -275,6 +275,7 @@ async def test_supervisors_run_campaigns_through_the_api(
             assert started.json()["state"] == "active"
             shown = await api.get("/api/campaigns/herbst")
             assert shown.json()["targets"][0]["number"] == "+49306**12"
+            assert shown.json()["results"] == []  # nobody called yet
             stopped = await api.post("/api/campaigns/herbst/stop")
             assert stopped.json()["state"] == "stopped"
             assert [c["name"] for c in (await api.get("/api/campaigns")).json()] == ["herbst"]
