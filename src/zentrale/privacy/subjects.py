@@ -5,7 +5,8 @@ timelines, recordings, survey answers, evaluations, comments and call notes, and
 record. `export` writes that into a zip with a JSON index and every stored recording decrypted.
 `erase` crypto-shreds the recordings (destruction records, why=erasure), deletes survey answers,
 comments, evaluation notes, call notes and the customer, masks the number in call records and
-event details, and returns a receipt of each item removed and each item kept under a legal hold.
+event details, replaces it in survey campaigns (a number not yet reached is not called), and
+returns a receipt of each item removed and each item kept under a legal hold.
 Both store their receipt (number masked) and write an audit entry.
 """
 
@@ -50,7 +51,7 @@ from zentrale.recording import vault
 from zentrale.recording.envelope import EnvelopeError
 from zentrale.recording.keys.base import KeyProviderError, KeyUnwrapper
 from zentrale.recording.storage.base import ObjectStore, StorageError
-from zentrale.surveys.models import SurveyAnswer
+from zentrale.surveys.models import CampaignTarget, SurveyAnswer, TargetState
 
 log = structlog.get_logger(__name__)
 
@@ -98,6 +99,7 @@ class SubjectData:
     evaluations: list[Evaluation] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     notes: list[CallNote] = field(default_factory=list)
+    targets: list[CampaignTarget] = field(default_factory=list)
 
 
 async def gather(db: Database, query: SubjectQuery) -> SubjectData:
@@ -126,6 +128,7 @@ async def gather(db: Database, query: SubjectQuery) -> SubjectData:
         customer_ids = [c.id for c in customers]
         mine = or_(CallNote.call_id.in_(call_ids), CallNote.customer_id.in_(customer_ids))
         data.notes = await _all(session, CallNote, mine)
+        data.targets = await _all(session, CampaignTarget, CampaignTarget.number.in_(numbers))
     return data
 
 
@@ -242,6 +245,7 @@ def _index(
         "evaluations": [row_json(e) for e in data.evaluations],
         "comments": [row_json(c) for c in data.comments],
         "call_notes": [row_json(n) for n in data.notes],
+        "campaign_numbers": [row_json(t) for t in data.targets],
     }  # fmt: skip
 
 
@@ -384,6 +388,24 @@ class _Eraser:
                 await mask_call(session, call, self.data.numbers)
             self.receipt.remove("call_events_mention", call_id)
 
+    async def campaign_target(self, target: CampaignTarget) -> None:
+        """Replace the number of a campaign target; a target not yet reached is not called."""
+        held = self.holds.on_numbers([target.number])
+        if held:
+            self.receipt.keep("campaign_number", target.id, held)
+            return
+        if target.state is TargetState.CALLING:
+            self.receipt.keep("campaign_number", target.id, why="being called now; erase again")
+            return
+        async with self.db.write() as session:
+            row = await session.get(CampaignTarget, target.id)
+            if row is None:
+                return
+            row.number = f"erased-{row.id[:8]}"
+            if row.state in (TargetState.PENDING, TargetState.RETRY):
+                row.state, row.next_attempt_at = TargetState.EXHAUSTED, None
+        self.receipt.remove("campaign_number", target.id)
+
     async def customer(self, customer: Customer) -> None:
         async with self.db.read() as session:
             numbers = list(await session.scalars(
@@ -423,6 +445,8 @@ async def erase(
     for call in data.calls:
         await eraser.call(call)
     await eraser.mentions()
+    for target in data.targets:
+        await eraser.campaign_target(target)
     for customer in data.customers:
         await eraser.customer(customer)
     await _store_request(db, RequestKind.ERASE, request_id, query, who, now, receipt.to_json())

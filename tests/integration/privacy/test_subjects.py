@@ -31,7 +31,14 @@ from zentrale.privacy.subjects import Requester, SubjectQuery, erase, export
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.local import LocalStore
-from zentrale.surveys.models import AnswerStatus, SurveyAnswer
+from zentrale.surveys.models import (
+    AnswerStatus,
+    Campaign,
+    CampaignState,
+    CampaignTarget,
+    SurveyAnswer,
+    TargetState,
+)
 from zentrale.testing.recordings import decrypt
 
 from .conftest import FakeClock, Maker, make_wav, rows_containing
@@ -53,6 +60,7 @@ class Subject:
     recordings: dict[str, str]
     customer: str
     other_recording: str
+    targets: dict[str, str]
 
 
 async def build_subject(db: Database, maker: Maker, clock: FakeClock) -> Subject:
@@ -97,7 +105,20 @@ async def build_subject(db: Database, maker: Maker, clock: FakeClock) -> Subject
                                    scorecard_version="1", answers={}, score=80.0, passed=True,
                                    note=f"read back {NUMBER} correctly", evaluator_id=user.id,
                                    evaluator_name="Q A", created_at=clock.now))  # fmt: skip
-    return Subject(recordings, customer, other)
+        campaign = str(uuid.uuid4())
+        session.add(Campaign(id=campaign, name="after-sales", survey="nps",
+                             state=CampaignState.ACTIVE, window_from="09:00", window_to="18:00",
+                             days="mon-fri", concurrency=2, retries=2, retry_after_s=3600,
+                             ring_s=30, created_at=clock.now, updated_at=clock.now))  # fmt: skip
+        await session.flush()
+        targets = {}
+        for line, number in enumerate((NUMBER, OTHER), start=1):
+            targets[number] = str(uuid.uuid4())
+            session.add(CampaignTarget(
+                id=targets[number], campaign_id=campaign, line=line, number=number,
+                state=TargetState.PENDING, attempts=0, next_attempt_at=clock.now,
+                updated_at=clock.now))  # fmt: skip
+    return Subject(recordings, customer, other, targets)
 
 
 @pytest.mark.asyncio
@@ -122,6 +143,7 @@ async def test_export_gathers_everything_and_the_audio_decodes_to_the_original(
     assert len(index["evaluations"]) == 2
     assert len(index["comments"]) == 2
     assert len(index["call_notes"]) == 2
+    assert [t["number"] for t in index["campaign_numbers"]] == [NUMBER]
     assert subject.other_recording not in audio
     for name, freq in (("c1", 440.0), ("c2", 550.0), ("c3", 660.0)):
         assert audio[subject.recordings[name]] == make_wav(1.0, freq)
@@ -216,6 +238,14 @@ async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
     assert (entry.action, entry.target) == ("subject.erase", "subject:+90555*****33")
     assert entry.detail["removed"] == len(receipt.removed)
     assert [n.call_id for n in remaining_notes] == ["c3"]  # the held call's note stays
+    assert ("campaign_number", subject.targets[NUMBER]) in removed
+    async with db.read() as session:
+        erased_target = await session.get(CampaignTarget, subject.targets[NUMBER])
+        other_target = await session.get(CampaignTarget, subject.targets[OTHER])
+    assert erased_target is not None
+    assert other_target is not None
+    assert erased_target.state is TargetState.EXHAUSTED  # never dialled again
+    assert (other_target.number, other_target.state) == (OTHER, TargetState.PENDING)
     assert (await audit.verify(db)).ok
 
 
@@ -227,7 +257,8 @@ async def test_a_hold_on_the_number_keeps_everything_and_says_so(
     hold = await HoldStore(db, clock).add(HoldScope.NUMBER, NUMBER, "court order", ACTOR)
     receipt = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
     kept = {(item["type"], item["id"]) for item in receipt.kept}
-    assert {("call", "c1"), ("call", "c3"), ("customer", subject.customer)} <= kept
+    assert {("call", "c1"), ("call", "c3"), ("customer", subject.customer),
+            ("campaign_number", subject.targets[NUMBER])} <= kept  # fmt: skip
     assert ("call", "c2") not in kept  # c2 is on the second number, which is not held
     assert all(item["holds"][0]["id"] == hold.id for item in receipt.kept)
     recordings = RecordingStore(db, clock)
