@@ -320,9 +320,13 @@ class _Eraser:
             for note in (n for n in self.data.notes if n.call_id == call.id):
                 self.receipt.keep("call_note", note.id, held)
             return
-        erased = [r.id for r in self._recordings(call.id) if await self.recording(call, r)]
+        recordings = self._recordings(call.id)
+        erased = [r.id for r in recordings if await self.recording(call, r)]
+        # A recording kept (held, still in the pipeline, storage down) keeps the call's numbers,
+        # so that erasing the number again later still finds it.
+        mask = len(erased) == len(recordings)
         async with self.db.write() as session:
-            await self._call_rows(session, call, erased)
+            await self._call_rows(session, call, erased, mask)
 
     def _recordings(self, call_id: str) -> list[Recording]:
         return [r for r in self.data.recordings if r.call_id == call_id]
@@ -353,7 +357,9 @@ class _Eraser:
         for evaluation in (e for e in self.data.evaluations if e.recording_id == recording.id):
             self.receipt.keep("evaluation", evaluation.id, held)
 
-    async def _call_rows(self, session: AsyncSession, call: Call, erased: list[str]) -> None:
+    async def _call_rows(
+        self, session: AsyncSession, call: Call, erased: list[str], mask: bool
+    ) -> None:
         for answer in (a for a in self.data.answers if a.call_id == call.id):
             await session.execute(delete(SurveyAnswer).where(SurveyAnswer.id == answer.id))
             self.receipt.remove("survey_answer", answer.id, call_id=call.id)
@@ -370,7 +376,10 @@ class _Eraser:
             await session.execute(delete(CallNote).where(CallNote.id == note.id))
             self.receipt.remove("call_note", note.id, call_id=call.id)
         current = await session.get(Call, call.id)
-        if current is not None:
+        if not mask:
+            self.receipt.keep("call_numbers", call.id, why="a recording of the call is kept; "
+                              "erase again once it can go")  # fmt: skip
+        elif current is not None:
             await mask_call(session, current, self.data.numbers)
             session.add(self.why.record(DestroyedKind.CALL_NUMBERS, call.id))
             self.receipt.remove("call_numbers", call.id)

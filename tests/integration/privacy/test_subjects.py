@@ -30,6 +30,7 @@ from zentrale.privacy.models import (
 from zentrale.privacy.subjects import Requester, SubjectQuery, erase, export
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.storage.base import StorageUnavailable
 from zentrale.recording.storage.local import LocalStore
 from zentrale.surveys.models import (
     AnswerStatus,
@@ -283,3 +284,25 @@ async def test_erasing_by_customer_number_covers_all_the_customers_numbers(
     assert "K-1001" not in json.dumps(receipt.to_json())
     for needle in (NUMBER, SECOND, "K-1001"):
         assert await rows_containing(db, needle) == [], needle
+
+
+class DownStore(LocalStore):
+    """A local store whose deletes fail (storage unreachable)."""
+
+    def delete(self, key: str) -> None:
+        raise StorageUnavailable("connection refused")
+
+
+@pytest.mark.asyncio
+async def test_a_storage_outage_keeps_the_recording_and_says_erase_again(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    rid = await maker.recording(await maker.call("c1", caller=NUMBER))
+    receipt = await erase(db, DownStore(store.root), SubjectQuery(number=NUMBER), WHO, clock.now)
+    kept = {(item["type"], item["id"]): item for item in receipt.kept}
+    assert "erase again" in kept["recording", rid]["why"]
+    assert (await RecordingStore(db, clock).get(rid)).state is RecordingState.STORED
+    again = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
+    assert ("recording", rid) in {(item["type"], item["id"]) for item in again.removed}
+    assert again.kept == []
+    assert await rows_containing(db, NUMBER) == []
