@@ -150,3 +150,15 @@ async def test_keys_pressed_while_talking_answer_no_question(flows) -> None:  # 
         (2, "geloest", None, "abandoned", "yes/no"),
         (3, "empfehlung", None, "abandoned", "0-10"),
     ]
+
+
+async def test_a_key_off_the_scale_asks_again(flows) -> None:  # type: ignore[no-untyped-def]
+    await _survey_rules(flows)
+    await flows.agent("S1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
+    # 9 is not on the 1-5 scale: the question is asked again and 3 answers it; 2 = no; 0.
+    await flows.call(CustomerScript(digits="3", digit_delay=0.5,
+                                    later_digits=f"{PAUSE}9wwww3ww2ww0", then="wait",
+                                    hangup_after=45))  # fmt: skip
+    (call,) = await flows.finished_calls(1, max_wait=60)
+    assert [(a.answer, str(a.status)) for a in await _answers(flows, call.id)] == [
+        (3, "answered"), (2, "answered"), (0, "answered")]  # fmt: skip
