@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 
 from zentrale.cli import main
 from zentrale.db import CallStore, Database
+from zentrale.routing.load import parse_rules
 from zentrale.surveys.answers import AnswerStore, NewAnswer
+from zentrale.surveys.campaigns import CampaignRunner, Legs
 from zentrale.surveys.models import AnswerStatus, AttemptResult, CampaignState, TargetState
 from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import Window
@@ -216,3 +219,25 @@ async def test_candidates_are_new_numbers_in_file_order_then_retries_by_time(
         assert await store.has_open_numbers(created.id)  # one is being called
         await store.settle(claim, AttemptResult.BUSY, TargetState.EXHAUSTED, None, later)
     assert not await store.has_open_numbers(created.id)
+
+
+async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignStore) -> None:
+    night = FakeClock(dt.datetime(2026, 3, 2, 23, 0, tzinfo=dt.UTC))  # closed: nothing is dialled
+    created = await store.create(NEW, NUMBERS)
+    await store.start("fruehjahr")
+    (first, *_) = await store.targets(created.id)
+    assert await store.claim(created.id, first.id, START) is not None  # then the daemon died
+    rules = parse_rules(RULES)
+    runner = CampaignRunner(SimpleNamespace(clock=night), store, lambda: rules, Legs(),  # type: ignore[arg-type]
+                            poll=0.01)  # fmt: skip
+    runner.start()
+    async with asyncio.timeout(10):
+        while runner.ticks < 2:  # noqa: ASYNC110 - the runner's rounds
+            await asyncio.sleep(0.01)
+    await runner.close(1)
+    (target, *_) = await store.numbers(created.id)
+    retry_at = night.now + dt.timedelta(minutes=30)
+    assert (target.state, target.last_result, target.next_attempt_at) == (
+        TargetState.RETRY, AttemptResult.INTERRUPTED, retry_at)  # fmt: skip
+    assert [a.result for a in await store.attempts(created.id)] == [AttemptResult.INTERRUPTED]
+    assert await store.interrupted(created.id) == []
