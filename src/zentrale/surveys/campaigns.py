@@ -183,7 +183,10 @@ class CampaignRunner:
             finally:
                 if result is not AttemptResult.ANSWERED:
                     self.legs.forget(claim.call_id)
-            await self._settle(campaign, claim, result)
+            try:
+                await self._settle(campaign, claim, result)
+            except Exception:  # the database away: the number stays 'calling' until a restart
+                log.exception("campaign.settle_failed", result=str(result))
             if result is AttemptResult.ANSWERED and not await attempt.handed_over():
                 self.legs.forget(claim.call_id)
             await attempt.ended()
