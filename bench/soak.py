@@ -13,9 +13,10 @@ whose recording is not stored once the pipeline is idle; must be 0), the daemon'
 memory (VmRSS) at start, after the warm-up (--warmup seconds of calls: the baseline) and at the
 end once calls and pipeline are idle, its growth per 1,000 calls after the warm-up (overall,
 and in the first and second half of the time after it: caches level off, a leak does not), and the
-largest ARI event lag (`zentrale_ari_event_lag_max_seconds` from /metrics). RSS is sampled every
-10 s; the peak is reported too. The machine may be shared with other work: the lag then grows,
-the memory figures do not depend on it.
+largest ARI event lag (`zentrale_ari_event_lag_max_seconds` from /metrics). RSS and the call
+journal's backlog (writes queued for the database: a journal that falls behind holds them in
+memory) are sampled every 10 s; the peaks are reported too. The machine may be shared with
+other work: the lag and the journal's backlog then grow.
 
 Ends with one JSON line; exits 0 even when a target is missed.
 """
@@ -80,6 +81,8 @@ class Stream:
     failures: list[str] = field(default_factory=list)
     rss: list[tuple[int, int]] = field(default_factory=list)
     """(calls placed so far, daemon RSS in KiB), every 10 s."""
+    journal: list[int] = field(default_factory=list)
+    """Call-record writes waiting for the database, every 10 s."""
 
 
 def agents(count: int) -> list[str]:
@@ -117,6 +120,8 @@ async def place_steadily(
     while (now := time.monotonic()) - started < seconds:
         if now >= next_sample:
             stream.rss.append((stream.placed, daemon.rss_kib()))
+            samples = await asyncio.to_thread(daemon.metrics)
+            stream.journal.append(int(sample(samples, "zentrale_journal_backlog")))
             next_sample += 10
         task = asyncio.create_task(originate(http, stream))
         tasks.add(task)
@@ -127,13 +132,14 @@ async def place_steadily(
 
 
 async def settle(http: httpx.AsyncClient, daemon: DaemonProcess) -> float:
-    """Wait until Asterisk holds no channel and the pipeline is idle; return seconds waited."""
+    """Wait until no channel, call, journal write or pipeline job is left; return seconds."""
     started = time.monotonic()
     while time.monotonic() - started < SETTLE_LIMIT:
         with contextlib.suppress(httpx.HTTPError):
             channels = (await http.get("/channels")).json()
             samples = await asyncio.to_thread(daemon.metrics)
             idle = (sample(samples, "zentrale_active_calls") == 0
+                    and sample(samples, "zentrale_journal_backlog") == 0
                     and sample(samples, "zentrale_pipeline_backlog") == 0)  # fmt: skip
             if not channels and idle:
                 break
@@ -200,6 +206,7 @@ async def soak(
         "rss_growth_kib_per_1000_calls": round(growth, 1),
         "rss_growth_first_half_kib_per_1000_calls": round(first, 1),
         "rss_growth_second_half_kib_per_1000_calls": round(second, 1),
+        "largest_journal_backlog": max(stream.journal, default=0),
         "largest_event_lag_s": round(lag, 4), "settle_s": round(settled, 1), "exit_code": code,
     }  # fmt: skip
     print_human(figures, rss_warm, warm_calls)
@@ -233,7 +240,8 @@ def print_human(figures: dict[str, object], rss_warm: int, warm_calls: int) -> N
         f" second half {figures['rss_growth_second_half_kib_per_1000_calls']})"
     )
     print(
-        f"  largest ARI event lag {figures['largest_event_lag_s']} s;"
+        f"  largest ARI event lag {figures['largest_event_lag_s']} s; largest journal backlog"
+        f" {figures['largest_journal_backlog']} writes;"
         f" idle {figures['settle_s']} s after the last call; exit {figures['exit_code']}"
     )
 

@@ -58,6 +58,7 @@ class Snapshot:
     storage_errors: Callable[[], int]
     db_errors: Callable[[], int]
     backlog: Callable[[], Backlog | None]
+    journal_backlog: Callable[[], int]
     storage_backend: str = "local"
 
 
@@ -136,6 +137,8 @@ class _StateCollector(Collector):
                      self.largest_lag())  # fmt: skip
         yield _gauge("zentrale_handler_queue_depth", "ARI events queued or being handled",
                      s.queue_depth())  # fmt: skip
+        yield _gauge("zentrale_journal_backlog", "Call-record writes waiting for the database",
+                     s.journal_backlog())  # fmt: skip
         yield from self._pipeline()
         yield _counter(
             "zentrale_storage_errors", "Storage failures (pipeline steps, readiness probes)",

@@ -112,5 +112,6 @@ def _snapshot(
         storage_errors=lambda: stats.storage_errors if stats else 0,
         db_errors=lambda: journal.failures + (stats.db_errors if stats else 0),
         backlog=lambda: backlog.latest if backlog else None,
+        journal_backlog=lambda: journal.backlog,
         storage_backend=settings.storage.kind,
     )

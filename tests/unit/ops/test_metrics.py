@@ -42,6 +42,7 @@ def _snapshot(backlog: Backlog | None = None, **overrides: object) -> Snapshot:
         "storage_errors": lambda: 2,
         "db_errors": lambda: 5,
         "backlog": lambda: backlog,
+        "journal_backlog": lambda: 9,
         "storage_backend": "s3",
     }  # fmt: skip
     values.update(overrides)
@@ -84,6 +85,7 @@ def test_state_is_read_at_scrape_time() -> None:
     assert sample(samples, "zentrale_routing_reload_errors_total") == 1
     assert sample(samples, "zentrale_routing_rules_info", version="abc123") == 1
     assert sample(samples, "zentrale_db_errors_total") == 6
+    assert sample(samples, "zentrale_journal_backlog") == 9
 
 
 def test_no_backlog_figures_before_the_first_count() -> None:
