@@ -28,9 +28,10 @@ class NumberTaken(CustomerError):
     status = 409
     code = "number-taken"
 
-    def __init__(self, number: str, owner_id: str) -> None:
+    def __init__(self, number: str, owner_id: str | None) -> None:
+        owner = f"customer {owner_id}" if owner_id else "another customer"
         super().__init__(
-            f"the number {number} already belongs to customer {owner_id}; "
+            f"the number {number} already belongs to {owner}; "
             "remove it there first (a number belongs to one customer)"
         )
         self.number, self.owner_id = number, owner_id

@@ -375,7 +375,7 @@ async def _add_numbers(session: AsyncSession, customer_id: str, numbers: list[st
             try:
                 await session.flush()
             except IntegrityError:  # another transaction took it in between
-                raise NumberTaken(number, "another customer") from None
+                raise NumberTaken(number, None) from None
 
 
 async def _remove_numbers(session: AsyncSession, customer_id: str, numbers: list[str]) -> None:

@@ -214,3 +214,19 @@ async def test_a_slow_lookup_is_an_unknown_caller(tmp_path: Path) -> None:
             assert await CustomerLookup(db)("+905551112233") == {"vip": "true"}
         finally:
             await db.close()
+
+
+async def test_two_agents_adding_the_same_number_at_once(customers: CustomerStore) -> None:
+    import asyncio
+
+    first = await customers.create(NewCustomer(["+905551110001"]))
+    second = await customers.create(NewCustomer(["+905551110002"]))
+    results = await asyncio.gather(
+        customers.update(first.id, Changes(add_numbers=["+905559990000"])),
+        customers.update(second.id, Changes(add_numbers=["+905559990000"])),
+        return_exceptions=True,
+    )
+    assert sorted(type(r).__name__ for r in results) == ["CustomerRecord", "NumberTaken"]
+    owner = await customers.by_number("+905559990000")
+    assert owner is not None
+    assert owner.id in (first.id, second.id)
