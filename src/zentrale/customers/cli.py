@@ -36,7 +36,7 @@ MAX_ERRORS = 50
 
 @click.group()
 def customers() -> None:
-    """Customer records: import, show, edit."""
+    """Customer records: import them from CSV, show one by phone number."""
 
 
 @dataclass(frozen=True)
