@@ -124,8 +124,11 @@ async def export_subject(caller: Caller, request: Request, body: SubjectIn) -> R
     """
     deps = deps_of(request)
     buffer = io.BytesIO()
-    await export(deps.db, deps.store, deps.unwrappers, body.query(),
-                 Requester(caller.actor, body.reason), buffer, deps.clock())  # fmt: skip
+    try:
+        await export(deps.db, deps.store, deps.unwrappers, body.query(),
+                     Requester(caller.actor, body.reason), buffer, deps.clock())  # fmt: skip
+    except SubjectError as exc:  # e.g. no customer has this customer number
+        raise NotFound(str(exc)) from None
     headers = {"Content-Disposition": 'attachment; filename="subject-export.zip"',
                "Cache-Control": "no-store"}  # fmt: skip
     return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
@@ -136,6 +139,9 @@ async def erase_subject(caller: Caller, request: Request, body: SubjectIn) -> di
     """Erase everything about the subject that no legal hold keeps; return the receipt."""
     deps = deps_of(request)
     keep = deps.settings.retention.destruction_record_years
-    receipt = await erase(deps.db, deps.store, body.query(),
-                          Requester(caller.actor, body.reason), deps.clock(), keep)  # fmt: skip
+    try:
+        receipt = await erase(deps.db, deps.store, body.query(),
+                              Requester(caller.actor, body.reason), deps.clock(), keep)  # fmt: skip
+    except SubjectError as exc:
+        raise NotFound(str(exc)) from None
     return receipt.to_json()

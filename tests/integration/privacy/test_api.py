@@ -118,3 +118,14 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
     # The audit log holds no readable number; only the held call c2 still does.
     hits = {(table, row.get("id")) for table, row in await rows_containing(db, NUMBER)}
     assert hits == {("calls", "c2")}
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/api/subjects/export", "/api/subjects/erase"])
+async def test_an_unknown_customer_number_is_a_clear_404_not_a_server_error(
+    client: httpx.AsyncClient, tokens: dict[str, str], path: str
+) -> None:
+    response = await client.post(path, json={"customer": "K-404", "reason": "request 2026/18"},
+                                 headers=auth(tokens, "admin"))  # fmt: skip
+    assert response.status_code == 404
+    assert "no customer has this customer number" in response.text

@@ -106,10 +106,10 @@ def test_simulate_the_issue_example() -> None:
 
 def test_simulate_with_did_language_and_customer() -> None:
     args = ["simulate", str(EXAMPLE), "--at", "2026-03-02 10:00", "--language", "de",
-            "--customer", "tier=vip"]  # fmt: skip
+            "--customer", "vip=true"]  # fmt: skip
     result = CliRunner().invoke(routing, args)
     assert result.exit_code == 0, result.output
-    assert "customer tier is vip" in result.output
+    assert "customer vip is true" in result.output
     assert "ends: department: vip (random, max wait 120s, consent sound:de/aufzeichnung" in (
         result.output
     )
