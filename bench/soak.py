@@ -1,7 +1,8 @@
 """Soak: a steady stream of whole calls through a real `zentrale run` for a set time.
 
-Method. One sandbox Asterisk ("bench-soak") and one `zentrale run` process (SQLite, opus
-recordings, local storage and keys in a temporary directory; `zentrale.ops.process`). The rules
+Method. One sandbox Asterisk ("bench-soak") and one `zentrale run` process (SQLite, or with
+--postgres a throwaway PostgreSQL database; opus recordings, local storage and keys in a
+temporary directory; `zentrale.ops.process`). The rules
 are one menu (digit 1) leading to a department of AGENTS simulated agents (round robin,
 recording on). Customers are placed exactly as `zentrale.sandbox.simulate.place_call` places
 them, at --rate calls per second for --minutes: each presses 1 after 0.3 s and waits; the agent
@@ -28,7 +29,6 @@ import asyncio
 import contextlib
 import json
 import shutil
-import sqlite3
 import tempfile
 import time
 import uuid
@@ -36,10 +36,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from sqlalchemy import text
 
+from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec, sample
 from zentrale.sandbox import AriCredentials, SandboxInstance, ensure_root
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
+from zentrale.testing.databases import fresh_database
 
 RULES = """
 version: 1
@@ -147,19 +150,20 @@ async def settle(http: httpx.AsyncClient, daemon: DaemonProcess) -> float:
     return time.monotonic() - started
 
 
-def outcomes(db: Path) -> dict[str, int]:
+COUNTS = {
+    "calls": "SELECT count(*) FROM calls",
+    "completed": "SELECT count(*) FROM calls WHERE outcome = 'answered' AND ended_at IS NOT NULL",
+    "recordings_stored": "SELECT count(*) FROM recordings WHERE state = 'stored'",
+    "answered_without_stored_recording":
+        "SELECT count(*) FROM calls c WHERE c.outcome = 'answered' AND NOT EXISTS"
+        " (SELECT 1 FROM recordings r WHERE r.call_id = c.id AND r.state = 'stored')",
+}  # fmt: skip
+
+
+async def outcomes(url: str) -> dict[str, int]:
     """Count calls, completed calls, stored recordings and answered calls without one."""
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        one = lambda sql: int(conn.execute(sql).fetchone()[0])  # noqa: E731
-        return {
-            "calls": one("SELECT count(*) FROM calls"),
-            "completed": one("SELECT count(*) FROM calls WHERE outcome = 'answered'"
-                             " AND ended_at IS NOT NULL"),
-            "recordings_stored": one("SELECT count(*) FROM recordings WHERE state = 'stored'"),
-            "answered_without_stored_recording": one(
-                "SELECT count(*) FROM calls c WHERE c.outcome = 'answered' AND NOT EXISTS"
-                " (SELECT 1 FROM recordings r WHERE r.call_id = c.id AND r.state = 'stored')"),
-        }  # fmt: skip
+    async with Database.open(url) as db, db.read() as session:
+        return {name: int(await session.scalar(text(sql)) or 0) for name, sql in COUNTS.items()}
 
 
 async def soak(
@@ -167,7 +171,9 @@ async def soak(
 ) -> dict[str, object]:
     """Run the soak against ASTERISK and return the report."""
     creds: AriCredentials = asterisk.ari
-    daemon = DaemonProcess(DaemonSpec(home, creds, rules(args.agents), recording_format="opus"))
+    url = args.database_url or f"sqlite+aiosqlite:///{home}/z.db"
+    spec = DaemonSpec(home, creds, rules(args.agents), database_url=url, recording_format="opus")
+    daemon = DaemonProcess(spec)
     daemon.start()
     stream = Stream()
     auth = (creds.username, creds.password.get_secret_value())
@@ -188,7 +194,7 @@ async def soak(
             )
     finally:
         code = daemon.stop(120)
-    counts = outcomes(home / "z.db")
+    counts = await outcomes(url)
     lost = (stream.placed - counts["calls"]) + counts["answered_without_stored_recording"]
     after_warmup = max(1, stream.placed - warm_calls)
     growth = (rss_end - rss_warm) * 1000 / after_warmup
@@ -199,7 +205,8 @@ async def soak(
     first = (mid_rss - rss_warm) * 1000 / max(1, mid_calls - warm_calls)
     second = (rss_end - mid_rss) * 1000 / max(1, stream.placed - mid_calls)
     figures = {
-        "minutes": args.minutes, "rate": args.rate, "placed": stream.placed,
+        "minutes": args.minutes, "rate": args.rate, "database": url.split("+", 1)[0],
+        "placed": stream.placed,
         "place_failures": len(stream.failures), **counts, "lost": lost,
         "rss_start_kib": rss_start, "rss_end_kib": rss_end,
         "rss_peak_kib": max([rss for _t, rss in stream.rss] + [rss_end]),
@@ -254,12 +261,21 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=30.0, help="warm-up seconds (30)")
     parser.add_argument("--agents", type=int, default=12, help="simulated agents (12)")
     parser.add_argument("--talk", type=int, default=3, help="seconds each call talks (3)")
+    parser.add_argument(
+        "--postgres", action="store_true", help="a throwaway PostgreSQL database, not SQLite"
+    )
     args = parser.parse_args()
     asterisk = SandboxInstance(ensure_root(), name="bench-soak", app="zentrale-soak")
     home = Path(tempfile.mkdtemp(prefix="zentrale-soak-"))
     asterisk.start()
     try:
-        result = asyncio.run(soak(asterisk, home, args))
+        with contextlib.ExitStack() as stack:
+            args.database_url = None
+            if args.postgres:
+                args.database_url = stack.enter_context(
+                    fresh_database("postgresql", home, "zentrale_soak")
+                )
+            result = asyncio.run(soak(asterisk, home, args))
     finally:
         asterisk.stop()
         asterisk.remove()
