@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from zentrale.config.settings import Settings, SettingsError, env_overrides, load_settings
 
@@ -19,6 +20,11 @@ def write(tmp_path: Path, text: str) -> Path:
 
 def test_example_file_is_valid_and_matches_defaults() -> None:
     assert load_settings(EXAMPLE, environ={}) == Settings()
+
+
+def test_the_example_file_describes_every_section() -> None:
+    tree = YAML(typ="safe").load(EXAMPLE.read_text())
+    assert set(tree) == set(Settings.model_fields)
 
 
 def test_file_values_override_defaults(tmp_path: Path) -> None:

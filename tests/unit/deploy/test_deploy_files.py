@@ -106,9 +106,10 @@ def test_the_compose_settings_load_and_point_at_the_compose_services() -> None:
     assert settings.storage.kind == "s3"
     assert settings.storage.s3.endpoint_url == "http://s3:8333"
     assert settings.http.host == "0.0.0.0"
-    for mounted in ("routing.yaml", "scorecards.yaml"):
+    for mounted in ("routing.yaml", "scorecards.yaml", "retention.yaml"):
         assert any(v.endswith(f"/etc/zentrale/{mounted}:ro") for v in service["volumes"])
     assert settings.routing.file == Path("/etc/zentrale/routing.yaml")
+    assert settings.retention.file == Path("/etc/zentrale/retention.yaml")
 
 
 def test_the_compose_file_keeps_secrets_out_of_the_repository() -> None:
