@@ -3,8 +3,9 @@
 Uses its own database `zentrale_bench_reports` on the test server (ZENTRALE_TEST_POSTGRES,
 default postgresql://postgres@127.0.0.1:5432/test), migrated to head. The first run fills it
 with one year (2025) of 1,000,000 generated inbound calls over 8 departments and 60 agents,
-with their agent-answered / conversation-ended / transfer events, survey answers and
-suggestions (`INSERT ... SELECT generate_series`, seeded, so every run sees the same data);
+with their agent-answered / conversation-ended / transfer events (and the call rows' figures
+of them, migration 0008), survey answers and suggestions (`INSERT ... SELECT generate_series`,
+seeded, so every run sees the same data);
 later runs reuse it (`--fresh` rebuilds it, `--drop` removes it at the end).
 
 Measured in the same run, RUNS times each, alternating: the main report (per department and
@@ -57,7 +58,8 @@ FILL = [
     "DROP TABLE r",
     """
     INSERT INTO calls (id, direction, caller_number, department, agent_endpoint, agent_name,
-                       arrived_at, queued_at, agent_answered_at, ended_at, outcome, last_event_seq)
+                       arrived_at, queued_at, agent_answered_at, ended_at, outcome, last_event_seq,
+                       handle_seconds, conversations, transfers, overflows, overflowed_from)
     SELECT 'bench-' || i, 'inbound', '+90555' || lpad((i % 10000000)::text, 7, '0'), department,
            CASE WHEN fate < 0.85 THEN agent END, CASE WHEN fate < 0.85 THEN agent END,
            arrived, arrived + queued * interval '1 second',
@@ -66,7 +68,12 @@ FILL = [
                      * interval '1 second',
            CASE WHEN fate < 0.04 THEN 'transferred' WHEN fate < 0.85 THEN 'answered'
                 WHEN fate < 0.9 THEN 'overflowed' ELSE 'abandoned_in_queue' END,
-           3
+           3,
+           -- the figures append_event keeps, as the events below give them
+           CASE WHEN fate < 0.85 THEN talk ELSE 0 END, CASE WHEN fate < 0.85 THEN 1 ELSE 0 END,
+           CASE WHEN fate < 0.04 THEN 1 ELSE 0 END,
+           CASE WHEN fate >= 0.85 AND fate < 0.9 THEN 1 ELSE 0 END,
+           CASE WHEN fate >= 0.85 AND fate < 0.9 THEN department END
     FROM g ORDER BY i
     """,
     """

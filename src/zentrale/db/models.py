@@ -199,6 +199,15 @@ class Call(Base):
     rules_version: Mapped[str | None] = mapped_column(String(64))
     # The last sequence number handed to call_events; bumped in the event's transaction.
     last_event_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Figures of the timeline for the statistics, kept by `append_event` in each event's
+    # transaction (see docs/statistics.md): conversation seconds (sum of conversation ends
+    # minus agent answers, from arrival), conversations ended, blind transfers, queue
+    # overflows and the department they overflowed from (NULL if from several).
+    handle_seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    conversations: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    transfers: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    overflows: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    overflowed_from: Mapped[str | None] = mapped_column(NAME)
 
     __table_args__ = (
         Index("ix_calls_arrived_at", "arrived_at"),

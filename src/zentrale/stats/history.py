@@ -21,6 +21,8 @@ from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.db.session import Database
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer
 
+Event = tuple[dt.datetime, EventKind, dict[str, Any]]
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -83,6 +85,7 @@ def _add(rows: Rows, story: Story) -> None:
         "queued_at": story.at(story.queued) if story.queued is not None else None,
         "agent_answered_at": story.at(story.answered) if story.answered is not None else None,
         "ended_at": ended, "outcome": story.outcome, "last_event_seq": len(events),
+        **figures(story.arrived_at, events),
     })  # fmt: skip
     for seq, (at, kind, detail) in enumerate(events, 1):
         rows.events.append(
@@ -104,10 +107,8 @@ def _add(rows: Rows, story: Story) -> None:
         })  # fmt: skip
 
 
-def _events(story: Story) -> list[tuple[dt.datetime, EventKind, dict[str, Any]]]:
-    events: list[tuple[dt.datetime, EventKind, dict[str, Any]]] = [
-        (story.arrived_at, EventKind.ARRIVED, {})
-    ]
+def _events(story: Story) -> list[Event]:
+    events: list[Event] = [(story.arrived_at, EventKind.ARRIVED, {})]
     if story.overflow_from is not None:
         detail = {"overflow": story.overflow_from, "reason": "max_wait"}
         events.append((story.at(max((story.queued or 0.0) - 1, 0.0)), EventKind.TRANSFER, detail))
@@ -125,6 +126,28 @@ def _events(story: Story) -> list[tuple[dt.datetime, EventKind, dict[str, Any]]]
     if story.ended is not None:
         events.append((story.at(story.ended), EventKind.HANGUP, {"state": "done"}))
     return events
+
+
+def figures(arrived_at: dt.datetime, events: Iterable[Event]) -> dict[str, Any]:
+    """Return the call row's timeline figures as `zentrale.db.calls.append_event` keeps them."""
+    found: dict[str, Any] = {"handle_seconds": 0.0, "conversations": 0, "transfers": 0,
+                             "overflows": 0, "overflowed_from": None}  # fmt: skip
+    sources: set[Any] = set()
+    for at, kind, detail in events:
+        since = (at - arrived_at).total_seconds()
+        if kind is EventKind.AGENT_ANSWERED:
+            found["handle_seconds"] -= since
+        elif kind is EventKind.CONVERSATION_ENDED:
+            found["handle_seconds"] += since
+            found["conversations"] += 1
+        elif kind is EventKind.TRANSFER:
+            found["transfers"] += detail.get("to") is not None
+            if detail.get("overflow") is not None:
+                found["overflows"] += 1
+                sources.add(detail["overflow"])
+    if len(sources) == 1 and isinstance(source := next(iter(sources)), str) and len(source) <= 128:
+        found["overflowed_from"] = source
+    return found
 
 
 async def insert_rows(db: Database, rows: Rows) -> None:
