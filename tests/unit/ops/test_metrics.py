@@ -19,7 +19,7 @@ DASHBOARD_NAMES = {
     "zentrale_pipeline_backlog", "zentrale_pipeline_failures_total", "zentrale_pipeline_parked",
     "zentrale_pipeline_latency_seconds_bucket", "zentrale_storage_errors_total",
     "zentrale_routing_reload_errors_total", "zentrale_routing_rules_info",
-    "zentrale_db_errors_total",
+    "zentrale_db_errors_total", "process_resident_memory_bytes",
 }  # fmt: skip
 
 
