@@ -10,9 +10,11 @@ docs/statistics.md.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.customers.models import CallNote, NoteKind
 from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.stats.scores import ScaleScores, scale_scores
-from zentrale.stats.spec import ReportSpec
-from zentrale.stats.sql import Expr, local_period, seconds
+from zentrale.stats.spec import Period, ReportSpec
+from zentrale.stats.sql import Expr, local_period, period_bounds, seconds
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer
 
 P90 = 0.9
@@ -370,9 +372,21 @@ def _seconds(value: Any) -> float | None:
 
 
 def period_start(value: Any, spec: ReportSpec) -> dt.datetime:
-    """Return the aware local start of a period as the database returned it."""
+    """Return the aware local start of a period as the database returned it (PostgreSQL: its
+    number in `period_bounds`)."""
+    if isinstance(value, int):
+        return _starts(spec.period, spec.zone, spec.start, spec.end)[value - 1].replace(
+            tzinfo=spec.zone
+        )
     naive = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     return naive.replace(tzinfo=spec.zone)
+
+
+@functools.lru_cache(maxsize=32)
+def _starts(
+    period: Period, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> list[dt.datetime]:
+    return [local for _, local in period_bounds(period, zone, start, end)]
 
 
 def merge_keys(rows: Iterable[StatsRow]) -> list[str]:

@@ -1,7 +1,9 @@
 """The few SQL expressions that differ between SQLite and PostgreSQL: durations and periods.
 
-PostgreSQL measures intervals exactly (`date_part('epoch', ...)`) and knows time zones
-(`timezone(zone, ts)`, `date_trunc`). SQLite has neither: durations are whole seconds apart
+PostgreSQL measures intervals exactly (`date_part('epoch', ...)`); its periods are found by
+`width_bucket` in the UTC instants where each local period starts (`period_bounds`, computed
+here: a binary search per call instead of a time-zone conversion and truncation per call,
+several times cheaper). SQLite has neither: durations are whole seconds apart
 (`strftime('%s')`) plus microseconds apart (read from the stored text), and local time is
 the UTC time plus the zone's offset, piecewise between the zone's offset changes inside the
 report's range (found here in Python, so daylight-saving changes are honoured).
@@ -13,7 +15,7 @@ import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, Integer, case, cast, func, literal
+from sqlalchemy import ARRAY, ColumnElement, DateTime, Float, Integer, case, cast, func, literal
 
 from zentrale.stats.spec import Period
 
@@ -35,19 +37,55 @@ def seconds(dialect: str, start: Any, end: Any) -> Expr:
 
 def local_period(dialect: str, column: Any, period: Period, zone: ZoneInfo,
                  start: dt.datetime, end: dt.datetime) -> Expr:  # fmt: skip
-    """Return the local start of the PERIOD holding COLUMN (a UTC timestamp) in ZONE.
+    """Return the local start of the PERIOD holding COLUMN (a UTC timestamp in [START, END)).
 
-    PostgreSQL gives a timestamp without zone, SQLite a 'YYYY-MM-DD HH:MM:SS' text; both are
-    read back by `zentrale.stats.report.period_start`. Weeks start on Monday.
+    PostgreSQL gives the 1-based number of the period in `period_bounds(...)`, SQLite a
+    'YYYY-MM-DD HH:MM:SS' text; both are read back by `zentrale.stats.report.period_start`.
+    Weeks start on Monday.
     """
     if dialect == "postgresql":
-        return func.date_trunc(period, func.timezone(zone.key, column))
+        bounds = [first for first, _ in period_bounds(period, zone, start, end)]
+        return func.width_bucket(column, literal(bounds, ARRAY(DateTime(timezone=True))))
     local = func.datetime(column, _offset_case(column, zone, start, end))
     if period == "hour":
         return func.strftime("%Y-%m-%d %H:00:00", local)
     if period == "day":
         return func.strftime("%Y-%m-%d 00:00:00", local)
     return func.strftime("%Y-%m-%d 00:00:00", local, "-6 days", "weekday 1")
+
+
+_LENGTH = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
+           "week": dt.timedelta(weeks=1)}  # fmt: skip
+
+
+def period_bounds(
+    period: Period, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Return (first UTC instant, naive local start) of each local PERIOD over [START, END).
+
+    As PostgreSQL's `date_trunc(period, timezone(zone, ts))`: when clocks go back, the repeated
+    local hour is one period (it starts where the first one did).
+    """
+    found: list[tuple[dt.datetime, dt.datetime]] = []
+    since = start
+    for until, offset in offsets(zone, start, end):
+        label = _truncate(period, (since + offset).replace(tzinfo=None))
+        while True:
+            first = max(since, (label - offset).replace(tzinfo=dt.UTC))
+            if first >= until:
+                break
+            if not found or found[-1][1] != label:
+                found.append((first, label))
+            label += _LENGTH[period]
+        since = until
+    return found
+
+
+def _truncate(period: Period, local: dt.datetime) -> dt.datetime:
+    if period == "hour":
+        return local.replace(minute=0, second=0, microsecond=0)
+    day = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return day - dt.timedelta(days=day.weekday()) if period == "week" else day
 
 
 def _offset_case(column: Any, zone: ZoneInfo, start: dt.datetime, end: dt.datetime) -> Expr:
