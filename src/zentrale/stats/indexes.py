@@ -37,6 +37,6 @@ calls_report = Index(
 )  # fmt: skip
 calls_overflows = Index(
     "ix_calls_overflows", Call.__table__.c.arrived_at,
-    postgresql_include=["overflowed_from", "overflows"],
+    postgresql_include=["overflowed_from", "overflows", "id"],
     postgresql_where=text(OVERFLOW_WHERE), sqlite_where=text(OVERFLOW_WHERE),
 )  # fmt: skip

@@ -386,11 +386,11 @@ def period_start(value: Any, spec: ReportSpec) -> dt.datetime:
     return naive.replace(tzinfo=spec.zone)
 
 
-@functools.lru_cache(maxsize=32)
+@functools.lru_cache(maxsize=64)
 def _starts(
     period: Period, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
-) -> list[dt.datetime]:
-    return [local for _, local in period_bounds(period, zone, start, end)]
+) -> tuple[dt.datetime, ...]:
+    return tuple(local for _, local in period_bounds(period, zone, start, end))
 
 
 def merge_keys(rows: Iterable[StatsRow]) -> list[str]:

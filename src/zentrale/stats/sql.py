@@ -12,6 +12,7 @@ report's range (found here in Python, so daylight-saving changes are honoured).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,9 +59,10 @@ _LENGTH = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
            "week": dt.timedelta(weeks=1)}  # fmt: skip
 
 
+@functools.lru_cache(maxsize=64)
 def period_bounds(
     period: Period, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
-) -> list[tuple[dt.datetime, dt.datetime]]:
+) -> tuple[tuple[dt.datetime, dt.datetime], ...]:
     """Return (first UTC instant, naive local start) of each local PERIOD over [START, END).
 
     As PostgreSQL's `date_trunc(period, timezone(zone, ts))`: when clocks go back, the repeated
@@ -78,7 +80,7 @@ def period_bounds(
                 found.append((first, label))
             label += _LENGTH[period]
         since = until
-    return found
+    return tuple(found)
 
 
 def _truncate(period: Period, local: dt.datetime) -> dt.datetime:

@@ -71,7 +71,7 @@ def upgrade() -> None:
                     postgresql_include=REPORT_COLUMNS, postgresql_where=sa.text(REPORT_WHERE),
                     sqlite_where=sa.text(REPORT_WHERE))  # fmt: skip
     op.create_index("ix_calls_overflows", "calls", ["arrived_at"],
-                    postgresql_include=["overflowed_from", "overflows"],
+                    postgresql_include=["overflowed_from", "overflows", "id"],
                     postgresql_where=sa.text(OVERFLOW_WHERE),
                     sqlite_where=sa.text(OVERFLOW_WHERE))  # fmt: skip
 
