@@ -19,21 +19,12 @@ from zentrale.api import audit as audit_log
 from zentrale.api.errors import ApiError
 from zentrale.api.models import Role
 from zentrale.api.users import NewUser, UserStore
-from zentrale.config.settings import Settings, SettingsError, load_settings
+from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.settings import Settings
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    if obj is not None and hasattr(obj, "settings"):
-        return obj.settings()  # type: ignore[no-any-return]
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 import click
 
 from zentrale.api import audit
+from zentrale.config.clicontext import cli_settings as _settings
 from zentrale.config.logging import mask_number
-from zentrale.config.settings import Settings, SettingsError, load_settings
+from zentrale.config.settings import Settings
 from zentrale.customers import store
 from zentrale.customers.errors import CustomerError, NumberTaken
 from zentrale.customers.numbers import InvalidNumberError, normalise
@@ -130,16 +131,6 @@ def _duplicates(path: Path, rows: list[Row]) -> list[str]:
                               f"{seen[number]} too (a number belongs to one customer)")  # fmt: skip
             seen.setdefault(number, row.line)
     return errors
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    if obj is not None and hasattr(obj, "settings"):
-        return obj.settings()  # type: ignore[no-any-return]
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:

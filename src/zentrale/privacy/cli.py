@@ -21,7 +21,8 @@ import click
 
 from zentrale.api import audit
 from zentrale.api.deps import unwrappers_from
-from zentrale.config.settings import Settings, SettingsError, load_settings
+from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.settings import Settings
 from zentrale.db.clock import utcnow
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
@@ -35,16 +36,6 @@ from zentrale.recording.storage.base import ObjectStore
 
 T = TypeVar("T")
 FILE = click.Path(dir_okay=False, path_type=Path)
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    if obj is not None and hasattr(obj, "settings"):
-        return obj.settings()  # type: ignore[no-any-return]
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _actor() -> audit.Actor:

@@ -7,7 +7,8 @@ import asyncio
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from zentrale.config.settings import Settings, SettingsError, load_settings
+from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.stats.export import csv_text
 from zentrale.stats.report import StatsRow, compute
@@ -27,16 +28,6 @@ from zentrale.stats.zone import rules_zone
 COLUMNS = (("offered", 7), ("answered", 8), ("abandoned", 9), ("abandoned_short", 5),
            ("service_level", 6), ("avg_wait", 8), ("p90_wait", 8), ("avg_handle", 8),
            ("transfers", 4), ("overflows", 4), ("suggestions", 4))  # fmt: skip
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    if obj is not None and hasattr(obj, "settings"):
-        return obj.settings()  # type: ignore[no-any-return]
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 @click.command()

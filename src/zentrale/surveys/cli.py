@@ -13,7 +13,8 @@ from typing import TypeVar
 
 import click
 
-from zentrale.config.settings import Settings, SettingsError, load_settings
+from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.settings import Settings
 from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
 from zentrale.routing.errors import InvalidRulesError
@@ -26,16 +27,6 @@ from zentrale.surveys.store import CampaignError, CampaignStore, Progress
 from zentrale.surveys.summary import QuestionSummary, summarise
 
 T = TypeVar("T")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    obj = ctx.find_root().obj
-    if obj is not None and hasattr(obj, "settings"):
-        return obj.settings()  # type: ignore[no-any-return]
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
 
 
 def _rules(settings: Settings) -> Rules:
