@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import array
 import datetime as dt
+import io
 import json
 import math
 import sys
@@ -39,6 +40,21 @@ def speech_like(seconds: float, amplitude: int = 8000, rate: int = RATE) -> byte
         envelope = 0.55 + 0.45 * math.sin(2 * math.pi * 3 * t)
         samples[i] = int(amplitude * envelope * math.sin(2 * math.pi * 300 * t))
     return samples.tobytes()
+
+
+def tone_wav(seconds: float, freq: float = 440.0, rate: int = RATE) -> bytes:
+    """Return a whole mono 16-bit WAV file holding a sine tone of FREQ Hz."""
+    count = int(seconds * rate)
+    samples = array.array("h", bytes(2 * count))
+    for i in range(count):
+        samples[i] = int(12000 * math.sin(2 * math.pi * freq * i / rate))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(samples.tobytes())
+    return buffer.getvalue()
 
 
 def write_wav(path: Path, seconds: float, amplitude: int = 8000) -> Path:

@@ -9,10 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import math
-import struct
-import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,25 +46,10 @@ from zentrale.recording.storage.local import LocalStore
 from zentrale.testing.clocks import START as START
 from zentrale.testing.clocks import FakeClock as FakeClock
 from zentrale.testing.databases import fresh_database
+from zentrale.testing.recordings import tone_wav as make_wav
 
 REPO = Path(__file__).resolve().parents[3]
 DAY = 86400.0
-
-
-def make_wav(seconds: float, freq: float = 440.0, rate: int = 8000) -> bytes:
-    """Return a mono 16-bit WAV file with a sine tone."""
-    frames = int(seconds * rate)
-    samples = b"".join(
-        struct.pack("<h", int(12000 * math.sin(2 * math.pi * freq * i / rate)))
-        for i in range(frames)
-    )
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(samples)
-    return buffer.getvalue()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
