@@ -140,12 +140,16 @@ class OutboundCall:
             return results[0]
         return Leg("", endpoint, RingResult.CANCELLED)
 
+    async def _language(self) -> str:
+        """The language of the customer's record, else the rules' default (never fails)."""
+        record = await self.services.customers(self.number)
+        return record.get("language") or self.rules.document.languages.default
+
     async def _talk(self, agent: Leg, customer: Leg) -> None:
         ari, recorded = self.services.ari, self._recorded()
         with contextlib.suppress(AriError):
             await ari.channels.moh_stop(agent.channel_id)
-        language = self.rules.document.languages.default
-        notice = consent_notice(self.rules, "outbound", self.department, language)
+        notice = consent_notice(self.rules, "outbound", self.department, await self._language())
         if recorded and notice:
             recorded = await play_notice(self.services, self.id, customer.channel_id, notice)
         conversation = Conversation(

@@ -29,7 +29,7 @@ from zentrale.customers.store import CustomerStore, NewCustomer
 from zentrale.daemon import Daemon
 from zentrale.db.models import Outcome
 from zentrale.sandbox import SandboxInstance
-from zentrale.sandbox.simulate import CustomerScript, PartyScript
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 
 from .conftest import MONDAY_10, Flows
 
@@ -48,9 +48,13 @@ prompts:
   language: sound:beep
   menu: {de: sound:hello-world, en: sound:hello-world}
   bye: sound:beep
+  notice: {de: sound:beep, en: sound:hello-world}
+announcements:
+  consent: {outbound: {prompt: notice, version: "2026-11"}}
 departments:
   sales:
     agents: [{endpoint: "Local/S1@sim-agent/n", name: Selin}]
+    recording: true
     ring_timeout: 5s
     max_wait: 30s
     on_max_wait: {play_and_hangup: bye}
@@ -147,4 +151,21 @@ async def test_a_failing_lookup_makes_even_a_vip_an_unknown_caller(flows: Flows)
     assert call.outcome is not None
     assert await _menus(flows, call.id) == [(LANGUAGE_MENU, "de"), ("main", "de")]
     assert call.department is None
+    assert await flows.asterisk_empty()
+
+
+@pytest.mark.parametrize(("number", "language"), [(ENGLISH, "en"), (STRANGER, "de")])
+async def test_click_to_call_plays_the_consent_notice_in_the_customers_language(
+    flows: Flows, number: str, language: str
+) -> None:
+    await flows.agent("S1", PartyScript(answer_after=0.5))
+    await script_party(
+        flows.asterisk.ari, "number", number, PartyScript(answer_after=1, talk=4, then="hangup")
+    )
+    result = await flows.daemon.center.place("Local/S1@sim-agent/n", number, "sales")
+    assert result.result == "answered"
+    (call,) = await flows.finished_calls(1)
+    assert (call.consent_version, call.consent_language) == ("2026-11", language)
+    kinds = await flows.kinds(call.id)
+    assert kinds.index("consent_played") < kinds.index("recording_started")
     assert await flows.asterisk_empty()
