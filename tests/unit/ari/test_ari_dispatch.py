@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import random
+import tracemalloc
 from typing import Any
 
 import pytest
 
 from zentrale.telephony.ari import AriClient
-from zentrale.telephony.ari.dispatch import Dispatcher
+from zentrale.telephony.ari.dispatch import Dispatcher, LagSamples
 from zentrale.telephony.ari.events import AriEvent, ChannelDtmfReceived, Envelope
 from zentrale.testing.fake_ari import FakeAri, channel_json
 
@@ -196,3 +197,26 @@ async def test_raw_handlers_get_unvalidated_envelopes_in_order(
     await eventually(lambda: len(seen) == 2)
     assert seen == [("channel:c1", "ChannelDtmfReceived")] * 2
     assert ari.dispatch_stats().invalid == 0  # nobody asked for the typed model
+
+
+def test_lag_samples_hold_no_more_memory_once_filled_and_keep_the_recent_ones() -> None:
+    # A soak's RSS must not creep while the ring fills: the buffer is allocated whole at the
+    # start, so recording a full ring of samples allocates nothing that stays.
+    tracemalloc.start()
+    try:
+        samples = LagSamples(size=8192)
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(8192):
+            samples.add(index / 1e6 + 0.123456789)
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 4096  # a list of floats held ~260 KiB here
+    small = LagSamples(size=4)
+    assert small.percentile(50) == 0.0
+    for value in (9.0, 1.0, 2.0, 3.0, 4.0):  # 9.0 is overwritten: only the last four count
+        small.add(value)
+    assert (small.percentile(0), small.percentile(50), small.percentile(100)) == (1.0, 3.0, 4.0)
+    assert small.max == 9.0
+    small.clear()
+    assert (small.percentile(50), small.max) == (0.0, 0.0)
