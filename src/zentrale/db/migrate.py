@@ -17,6 +17,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -25,6 +26,8 @@ from zentrale.db.engine import WRITE_OPTION, DatabaseUrl, create_engine, safe_ur
 log = structlog.get_logger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# PostgreSQL advisory lock held by the transaction that migrates ("zent").
+LOCK_KEY = 0x7A656E74
 T = TypeVar("T")
 
 
@@ -78,6 +81,10 @@ def current(url: DatabaseUrl) -> str | None:
 async def _run(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
     async with engine.connect() as connection:
         writing = await connection.execution_options(**{WRITE_OPTION: True})
+        if writing.dialect.name == "postgresql":
+            # Daemons of several nodes may start at once on one database: one migrates, the
+            # others wait here and then find it at head. (SQLite: BEGIN IMMEDIATE serialises.)
+            await writing.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
         result = await writing.run_sync(work)
         await writing.commit()
         return result

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import sys
+from pathlib import Path
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -76,3 +81,25 @@ async def test_downgrade_to_base_removes_everything_and_upgrade_again_works(
 async def test_upgrade_twice_is_a_no_op(db: Database) -> None:
     await upgrade_engine(db.engine)
     assert await current_revision(db.engine) == head_revision()
+
+
+@pytest.mark.asyncio
+async def test_daemons_starting_at_once_on_an_empty_database_migrate_it_once(
+    database_url: str, tmp_path: Path
+) -> None:
+    # Separate processes, as daemons of several nodes are (Alembic's context is per process).
+    code = "from zentrale.cli import main; main()"
+    env = {**os.environ, "ZENTRALE_DATABASE__URL": database_url}
+    starts = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-c", code, "db", "upgrade", cwd=tmp_path, env=env,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]  # fmt: skip
+    outputs = await asyncio.gather(*(start.communicate() for start in starts))
+    for start, (output, _) in zip(starts, outputs, strict=True):
+        assert start.returncode == 0, output.decode()
+    async with Database.open(database_url) as db:
+        assert await current_revision(db.engine) == head_revision()
+        assert await _inspect_tables(db.engine) == TABLES
