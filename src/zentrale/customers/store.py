@@ -282,7 +282,7 @@ async def add_note(
     note = CallNote(
         id=str(uuid.uuid4()), call_id=call.id, customer_id=customer.id if customer else None,
         kind=NoteKind(kind), text=text, author_id=author[0], author_name=author[1],
-        department=call.department, created_at=now,
+        department=call.department, created_at=now, call_arrived_at=call.arrived_at,
     )  # fmt: skip
     session.add(note)
     await session.flush()

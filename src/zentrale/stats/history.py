@@ -98,12 +98,13 @@ def _add(rows: Rows, story: Story) -> None:
             "question": f"q{position}", "position": position, "answer": answer.answer,
             "status": answer.status, "scale": answer.scale, "department": story.department,
             "agent_endpoint": story.agent, "answered_at": after,
+            "call_arrived_at": story.arrived_at,
         })  # fmt: skip
     for _ in range(story.suggestions):
         rows.notes.append({
             "id": str(uuid.uuid4()), "call_id": story.id, "kind": NoteKind.SUGGESTION,
             "text": "idea", "author_name": "agent", "department": story.department,
-            "created_at": after,
+            "created_at": after, "call_arrived_at": story.arrived_at,
         })  # fmt: skip
 
 

@@ -6,7 +6,10 @@ models.
 `ix_calls_report` (v0008): on PostgreSQL a partial covering index of the offered calls (inbound,
 with a department) holding every column the report reads, so a month is an index-only scan
 of its own stretch of the index, with no visit to the wide call rows. `ix_calls_overflows`
-finds the few calls that overflowed. Importing
+finds the few calls that overflowed. Survey answers and suggestions are found by the copy of
+their call's arrival (v0009): `ix_survey_answers_call_arrived_at` (on PostgreSQL covering every
+column the report reads) and `ix_call_notes_suggestions_arrived_at`; the two `_uncopied`
+partial indexes find the rare rows without a copy, whose call is looked up. Importing
 this module attaches them to the tables' metadata (zentrale.db.schema imports it, so the
 migration test compares them too).
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 from sqlalchemy import Index, text
 
+from zentrale.customers.models import CallNote
 from zentrale.db.models import Call, CallEvent
 from zentrale.surveys.models import SurveyAnswer
 
@@ -39,4 +43,26 @@ calls_overflows = Index(
     "ix_calls_overflows", Call.__table__.c.arrived_at,
     postgresql_include=["overflowed_from", "overflows", "id"],
     postgresql_where=text(OVERFLOW_WHERE), sqlite_where=text(OVERFLOW_WHERE),
+)  # fmt: skip
+
+ANSWER_COLUMNS = ["answered_at", "department", "agent_endpoint", "scale", "status", "answer"]
+SUGGESTION_COLUMNS = ["created_at", "department", "call_id"]
+SUGGESTION_WHERE = "kind = 'suggestion'"
+UNCOPIED = "call_arrived_at IS NULL"
+answers_call_arrived_at = Index(
+    "ix_survey_answers_call_arrived_at", SurveyAnswer.__table__.c.call_arrived_at,
+    postgresql_include=ANSWER_COLUMNS,
+)  # fmt: skip
+answers_uncopied = Index(
+    "ix_survey_answers_uncopied", SurveyAnswer.__table__.c.answered_at,
+    postgresql_where=text(UNCOPIED), sqlite_where=text(UNCOPIED),
+)  # fmt: skip
+suggestions_arrived_at = Index(
+    "ix_call_notes_suggestions_arrived_at", CallNote.__table__.c.call_arrived_at,
+    postgresql_include=SUGGESTION_COLUMNS, postgresql_where=text(SUGGESTION_WHERE),
+    sqlite_where=text(SUGGESTION_WHERE),
+)  # fmt: skip
+notes_uncopied = Index(
+    "ix_call_notes_uncopied", CallNote.__table__.c.created_at,
+    postgresql_where=text(UNCOPIED), sqlite_where=text(UNCOPIED),
 )  # fmt: skip

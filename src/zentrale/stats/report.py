@@ -16,7 +16,20 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, select, text
+from sqlalchemy import (
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    literal_column,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.customers.models import CallNote, NoteKind
@@ -86,6 +99,11 @@ async def compute(session: AsyncSession, spec: ReportSpec) -> list[StatsRow]:
     if report.dialect == "postgresql":
         # Sort and hash a month of calls in memory (this transaction only).
         await session.execute(text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        # Plan each query for its own range and bounds: from the sixth run of a prepared
+        # statement PostgreSQL may switch to a generic plan, which cannot use the partial
+        # indexes (their `direction = 'inbound'` against a parameter) and guesses the rows
+        # of a range; planning takes well under a millisecond.
+        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
     await report.calls()
     await report.p90()
     await report.events()
@@ -99,12 +117,18 @@ class _Report:
         self.session, self.spec = session, spec
         self.dialect = session.bind.dialect.name
         self.rows: dict[Key, StatsRow] = {}
+        # Each period as the database returned it -> its local start and that as text (a
+        # month has thousands of aggregate rows but only a few dozen periods).
+        self._periods: dict[Any, tuple[dt.datetime, str]] = {}
 
     def row(self, key: str, period: Any) -> StatsRow:
-        start = period_start(period, self.spec)
-        found = self.rows.get((key, start.isoformat()))
+        known = self._periods.get(period)
+        if known is None:
+            start = period_start(period, self.spec)
+            known = self._periods[period] = (start, start.isoformat())
+        found = self.rows.get((key, known[1]))
         if found is None:
-            found = self.rows[key, start.isoformat()] = StatsRow(key, start)
+            found = self.rows[key, known[1]] = StatsRow(key, known[0])
         return found
 
     def period(self, column: Any) -> Expr:
@@ -297,18 +321,32 @@ class _Report:
             row.conversations, row.handle_seconds = int(conversations), float(total or 0.0)
 
     # -- surveys and suggestions ---------------------------------------------------------
+    # Both are found by the copy of their call's arrival on the row (`call_arrived_at`,
+    # migration v0009), without a look-up of each row's call; a row without a copy (written
+    # by code that does not fill it) is counted from its call, as before.
+    def in_copied_range(self, column: Any) -> list[Expr]:
+        return [column >= self.spec.start, column < self.spec.end]
+
     async def surveys(self) -> None:
         a = SurveyAnswer
         key = a.department if self.spec.group == "department" else a.agent_endpoint
-        inner = (
-            select(key.label("key"), self.period(Call.arrived_at).label("period"),
-                   a.scale.label("scale"), a.status.label("status"), a.answer.label("answer"))
+        window = [key.is_not(None), *self.scoped(a.department), a.answered_at >= self.spec.start,
+                  a.answered_at < self.spec.end + HORIZON]  # fmt: skip
+
+        def answers(arrived: Any) -> Any:
+            return select(key.label("key"), self.period(arrived).label("period"),
+                          # as text: no enum conversion of each of a month's rows
+                          a.scale.label("scale"), type_coerce(a.status, String).label("status"),
+                          a.answer.label("answer"))  # fmt: skip
+
+        copied = answers(a.call_arrived_at).where(*self.in_copied_range(a.call_arrived_at), *window)
+        uncopied = (
+            answers(Call.arrived_at)
             .select_from(a)
             .join(Call, Call.id == a.call_id)
-            .where(key.is_not(None), *self.in_range(), *self.scoped(a.department),
-                   a.answered_at >= self.spec.start, a.answered_at < self.spec.end + HORIZON)
-        ).subquery("s")  # fmt: skip
-        s = inner.c
+            .where(a.call_arrived_at.is_(None), *self.in_range(), *window)
+        )
+        s = union_all(copied, uncopied).subquery("s").c
         query = select(s.key, s.period, s.scale, s.status, s.answer, func.count()).group_by(
             s.key, s.period, s.scale, s.status, s.answer
         )
@@ -329,15 +367,30 @@ class _Report:
 
     async def suggestions(self) -> None:
         n = CallNote
-        department = func.coalesce(n.department, Call.department)
-        key = department if self.spec.group == "department" else Call.agent_endpoint
-        inner = (
-            select(key.label("key"), self.period(Call.arrived_at).label("period"))
+        # A literal, so the planner matches the partial index ix_call_notes_suggestions_arrived_at.
+        suggestion = n.kind == literal_column(f"'{NoteKind.SUGGESTION.value}'")
+
+        def of_call(column: Any) -> Any:
+            return select(column).where(Call.id == n.call_id).scalar_subquery()
+
+        # The call's department is looked up only for a note without its own.
+        department = func.coalesce(n.department, of_call(Call.department))
+        key = department if self.spec.group == "department" else of_call(Call.agent_endpoint)
+        copied = (
+            select(key.label("key"), self.period(n.call_arrived_at).label("period"))
+            .where(suggestion, *self.in_copied_range(n.call_arrived_at), key.is_not(None),
+                   *self.scoped(department), n.created_at >= self.spec.start)
+        )  # fmt: skip
+        joined = func.coalesce(n.department, Call.department)
+        joined_key = joined if self.spec.group == "department" else Call.agent_endpoint
+        uncopied = (
+            select(joined_key.label("key"), self.period(Call.arrived_at).label("period"))
             .select_from(n)
             .join(Call, Call.id == n.call_id)
-            .where(n.kind == NoteKind.SUGGESTION, key.is_not(None), *self.in_range(),
-                   *self.scoped(department), n.created_at >= self.spec.start)
-        ).subquery("n")  # fmt: skip
+            .where(suggestion, n.call_arrived_at.is_(None), joined_key.is_not(None),
+                   *self.in_range(), *self.scoped(joined), n.created_at >= self.spec.start)
+        )  # fmt: skip
+        inner = union_all(copied, uncopied).subquery("n")
         query = select(inner.c.key, inner.c.period, func.count()).group_by(
             inner.c.key, inner.c.period
         )

@@ -65,6 +65,7 @@ class AnswerStore:
                     recording_id=recording,
                     campaign_id=answer.campaign_id,
                     answered_at=answer.answered_at,
+                    call_arrived_at=call.arrived_at if call else None,
                 )
             )
 

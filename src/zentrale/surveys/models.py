@@ -44,6 +44,9 @@ class SurveyAnswer(Base):
     )
     campaign_id: Mapped[str | None] = mapped_column(ID)
     answered_at: Mapped[dt.datetime]
+    # A copy of the call's arrived_at, kept by the writers (migration v0009): the statistics
+    # find a period's answers by it without looking up each call (zentrale.stats.indexes).
+    call_arrived_at: Mapped[dt.datetime | None]
 
     __table_args__ = (
         Index("ix_survey_answers_call_id", "call_id"),
