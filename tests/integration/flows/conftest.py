@@ -188,6 +188,27 @@ class Flows:
         return False
 
 
+def daemon_settings(tmp_path: Path, rules: str, *, two_party: bool = False) -> Settings:
+    """Settings of a test daemon on RULES: SQLite, local storage and keys, all in TMP_PATH."""
+    rules_file = tmp_path / "routing.yaml"
+    rules_file.write_text(rules)
+    return Settings(
+        state_dir=tmp_path,
+        routing=RoutingSettings(file=rules_file, history_dir=tmp_path / "history"),
+        database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
+        http=HttpSettings(port=0),
+        prompts=PromptSettings(dir=tmp_path / "prompts"),
+        # The recording pipeline's files stay in the test's directory, not in ./var.
+        recording=RecordingSettings(temp_dir=tmp_path / "tmp", two_party=two_party),
+        storage=StorageSettings(path=tmp_path / "recordings"),
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
+            )
+        ),
+    )
+
+
 @pytest.fixture
 def flows_clock() -> dt.datetime:
     """The wall-clock time routing sees; override in a test module for other hours."""
@@ -205,23 +226,7 @@ async def flows(
     asterisk: SandboxInstance, tmp_path: Path, flows_clock: dt.datetime, flows_two_party: bool
 ) -> AsyncIterator[Flows]:
     now = flows_clock
-    rules = tmp_path / "routing.yaml"
-    rules.write_text(RULES)
-    settings = Settings(
-        state_dir=tmp_path,
-        routing=RoutingSettings(file=rules, history_dir=tmp_path / "history"),
-        database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
-        http=HttpSettings(port=0),
-        prompts=PromptSettings(dir=tmp_path / "prompts"),
-        # The recording pipeline's files stay in the test's directory, not in ./var.
-        recording=RecordingSettings(temp_dir=tmp_path / "tmp", two_party=flows_two_party),
-        storage=StorageSettings(path=tmp_path / "recordings"),
-        keys=KeySettings(
-            recipients=(
-                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
-            )
-        ),
-    )
+    settings = daemon_settings(tmp_path, RULES, two_party=flows_two_party)
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: now
     ) as daemon:

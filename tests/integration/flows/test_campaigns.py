@@ -15,20 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from pydantic import SecretStr
 
 from zentrale.api.models import AuditEntry, Role
 from zentrale.api.users import NewUser, UserStore
 from zentrale.config.settings import (
-    DatabaseSettings,
-    HttpSettings,
-    KeySettings,
-    PromptSettings,
-    RecipientSettings,
-    RecordingSettings,
-    RoutingSettings,
     Settings,
-    StorageSettings,
 )
 from zentrale.daemon import Daemon
 from zentrale.db.models import Direction, Outcome
@@ -40,7 +31,7 @@ from zentrale.surveys.setup import CampaignRequest, prepare
 from zentrale.surveys.store import CampaignStore
 from zentrale.testing.clocks import FakeClock
 
-from .conftest import Flows
+from .conftest import Flows, daemon_settings
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -77,22 +68,7 @@ ANSWERS = PartyScript(answer_after=0.5, digits="ww4ww1")  # 4 on 1-5, then yes
 
 
 def _settings(tmp_path: Path) -> Settings:
-    rules = tmp_path / "routing.yaml"
-    rules.write_text(RULES)
-    return Settings(
-        state_dir=tmp_path,
-        routing=RoutingSettings(file=rules, history_dir=tmp_path / "history"),
-        database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
-        http=HttpSettings(port=0),
-        prompts=PromptSettings(dir=tmp_path / "prompts"),
-        recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
-        storage=StorageSettings(path=tmp_path / "recordings"),
-        keys=KeySettings(
-            recipients=(
-                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
-            )
-        ),
-    )
+    return daemon_settings(tmp_path, RULES)
 
 
 @contextlib.asynccontextmanager

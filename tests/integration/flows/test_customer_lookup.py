@@ -11,27 +11,15 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from pydantic import SecretStr
 from sqlalchemy import text
 
-from zentrale.config.settings import (
-    DatabaseSettings,
-    HttpSettings,
-    KeySettings,
-    PromptSettings,
-    RecipientSettings,
-    RecordingSettings,
-    RoutingSettings,
-    Settings,
-    StorageSettings,
-)
 from zentrale.customers.store import CustomerStore, NewCustomer
 from zentrale.daemon import Daemon
 from zentrale.db.models import Outcome
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 
-from .conftest import MONDAY_10, Flows
+from .conftest import MONDAY_10, Flows, daemon_settings
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -85,22 +73,7 @@ VIP, ENGLISH, STRANGER = "+905321110001", "+447700900123", "+905559990000"
 @pytest_asyncio.fixture
 async def flows(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Flows]:
     """The daemon on these rules, with a VIP and an English-speaking customer on record."""
-    rules = tmp_path / "routing.yaml"
-    rules.write_text(RULES)
-    settings = Settings(
-        state_dir=tmp_path,
-        routing=RoutingSettings(file=rules, history_dir=tmp_path / "history"),
-        database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/z.db")),
-        http=HttpSettings(port=0),
-        prompts=PromptSettings(dir=tmp_path / "prompts"),
-        recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
-        storage=StorageSettings(path=tmp_path / "recordings"),
-        keys=KeySettings(
-            recipients=(
-                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
-            )
-        ),
-    )
+    settings = daemon_settings(tmp_path, RULES)
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:
