@@ -23,7 +23,6 @@ from sqlalchemy import select, update
 
 from zentrale.cli import main
 from zentrale.db import CallStore, Database, Direction, NewCall, RecordingStore
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.models import Recording
 from zentrale.db.recordings import FinishedRecording, StoredRecording
 from zentrale.db.recordings import WrappedKey as RowKey
@@ -41,7 +40,7 @@ from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
 from zentrale.recording.rotation import Recipient, Rotation, key_usage
 from zentrale.recording.storage.local import LocalStore
-from zentrale.testing.databases import fresh_database
+from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.moto import MotoServer, start_moto_server, stop_moto_server
 from zentrale.testing.recordings import decrypt
 
@@ -61,12 +60,8 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 
 @pytest_asyncio.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
-    database = Database.open(database_url)
-    try:
-        await upgrade_engine(database.engine)
+    async with migrated_database(database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

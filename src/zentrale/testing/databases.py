@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-from collections.abc import Coroutine, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import asyncpg
+
+from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
 
 T = TypeVar("T")
 
@@ -67,3 +70,14 @@ def fresh_database(backend: str, tmp_path: Path, prefix: str = "zentrale_test") 
         yield postgres_url(name)
     finally:
         run_blocking(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@asynccontextmanager
+async def migrated_database(url: str) -> AsyncIterator[Database]:
+    """Open the database at URL migrated to the newest schema; close it on leaving."""
+    database = Database.open(url)
+    try:
+        await upgrade_engine(database.engine)
+        yield database
+    finally:
+        await database.close()

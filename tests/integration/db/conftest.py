@@ -17,10 +17,9 @@ import pytest
 import pytest_asyncio
 
 from zentrale.db import CallStore, Database, Direction, JobQueue, NewCall, RecordingStore
-from zentrale.db.migrate import upgrade_engine
 from zentrale.testing.clocks import START as START_TIME
 from zentrale.testing.clocks import FakeClock as FakeClock
-from zentrale.testing.databases import fresh_database
+from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.databases import postgres_url as postgres_url  # for the tests here
 
 T = TypeVar("T")
@@ -42,12 +41,8 @@ def database_url(backend: str, tmp_path: Path) -> Iterator[str]:
 @pytest_asyncio.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated database, closed after the test."""
-    database = Database.open(database_url)
-    try:
-        await upgrade_engine(database.engine)
+    async with migrated_database(database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture

@@ -37,7 +37,6 @@ from zentrale.db import (
     StoredRecording,
     WrappedKey,
 )
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.models import Base
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
@@ -45,7 +44,7 @@ from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
 from zentrale.testing.clocks import START as START
 from zentrale.testing.clocks import FakeClock as FakeClock
-from zentrale.testing.databases import fresh_database
+from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.recordings import tone_wav as make_wav
 
 REPO = Path(__file__).resolve().parents[3]
@@ -62,12 +61,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 @pytest_asyncio.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     """A migrated database."""
-    database = Database.open(database_url)
-    try:
-        await upgrade_engine(database.engine)
+    async with migrated_database(database_url) as database:
         yield database
-    finally:
-        await database.close()
 
 
 @pytest.fixture
