@@ -14,7 +14,6 @@ import pytest
 import pytest_asyncio
 
 from zentrale.db import Database, JobQueue, JobStep, LeaseLost, RecordingState, RecordingStore
-from zentrale.db.migrate import upgrade_engine
 from zentrale.recording import audio
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
@@ -22,7 +21,7 @@ from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
-from zentrale.testing.databases import fresh_database
+from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.recordings import decrypt, queue_recordings, write_wav
 
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.05, backoff_max=0.2)
@@ -36,12 +35,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest_asyncio.fixture
 async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
     with fresh_database(backend, tmp_path, prefix="zentrale_pipe") as url:
-        database = Database.open(url)
-        try:
-            await upgrade_engine(database.engine)
+        async with migrated_database(url) as database:
             yield database
-        finally:
-            await database.close()
 
 
 def daemon_pipeline(db: Database, tmp: Path, node: str, keyring: Keyring) -> Pipeline:

@@ -20,23 +20,15 @@ from zentrale.api.errors import ApiError
 from zentrale.api.models import Role
 from zentrale.api.users import NewUser, UserStore
 from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.clicontext import run_with_database
 from zentrale.config.settings import Settings
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
 
 T = TypeVar("T")
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with Database.open(settings.database.url) as db:
-            await upgrade_engine(db.engine)
-            return await work(db)
-
-    try:
-        return asyncio.run(main())
-    except (ApiError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_with_database(settings, work, (ApiError, ValueError))
 
 
 @click.group(name="users")

@@ -7,7 +7,6 @@ to the audit log (the operator's login name as the actor).
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import getpass
 from collections.abc import Awaitable, Callable
@@ -19,6 +18,7 @@ import click
 
 from zentrale.api import audit
 from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.clicontext import run_with_database
 from zentrale.config.logging import mask_number
 from zentrale.config.settings import Settings
 from zentrale.customers import store
@@ -26,7 +26,6 @@ from zentrale.customers.errors import CustomerError, NumberTaken
 from zentrale.customers.numbers import InvalidNumberError, normalise
 from zentrale.customers.store import Changes, CustomerRecord, NewCustomer
 from zentrale.db.clock import utcnow
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
 
 T = TypeVar("T")
@@ -134,12 +133,7 @@ def _duplicates(path: Path, rows: list[Row]) -> list[str]:
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with Database.open(settings.database.url) as db:
-            await upgrade_engine(db.engine)
-            return await work(db)
-
-    return asyncio.run(main())
+    return run_with_database(settings, work)
 
 
 def _actor() -> audit.Actor:

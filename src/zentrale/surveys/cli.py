@@ -6,7 +6,6 @@ up a started or stopped campaign within a second (it reads campaigns from the da
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
@@ -14,8 +13,8 @@ from typing import TypeVar
 import click
 
 from zentrale.config.clicontext import cli_settings as _settings
+from zentrale.config.clicontext import run_with_database
 from zentrale.config.settings import Settings
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import load_rules
@@ -41,15 +40,7 @@ def _run(settings: Settings, work: Callable[[CampaignStore], Awaitable[T]]) -> T
 
 
 def _run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with Database.open(settings.database.url) as db:
-            await upgrade_engine(db.engine)
-            return await work(db)
-
-    try:
-        return asyncio.run(main())
-    except (CampaignError, NumbersError) as exc:
-        raise click.ClickException(str(exc)) from None
+    return run_with_database(settings, work, (CampaignError, NumbersError))
 
 
 @click.group()
