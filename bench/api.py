@@ -3,7 +3,7 @@
 Creates a throwaway database (`zentrale_bench_api_<pid>`, dropped at the end) on the test
 server (ZENTRALE_TEST_POSTGRES, default postgresql://postgres@127.0.0.1:5432/test), migrates
 it, fills 1,000,000 calls and recordings with one `INSERT ... SELECT generate_series`, and
-times `zentrale.api.search.search` for typical filters (p50/p95 of 50 runs each). Then it
+times `zentrale.qa.search.search` for typical filters (p50/p95 of 50 runs each). Then it
 streams a 64 MiB encrypted recording through the real app over a socket with Range-less GET,
 beside reading the same ciphertext file raw from disk. Prints figures; the last line is one
 JSON object; exits 0 even when a target is missed. Usage: `.venv/bin/python bench/api.py`.
@@ -25,15 +25,15 @@ import asyncpg
 import httpx
 
 from zentrale.api import Deps, create_app
-from zentrale.api.models import Role
-from zentrale.api.principal import Principal
-from zentrale.api.scorecards import Scorecards
-from zentrale.api.search import SearchQuery, search
-from zentrale.api.users import NewUser, UserStore
+from zentrale.api.server import bind, serving
 from zentrale.config.settings import Settings
-from zentrale.db import Database
-from zentrale.db.migrate import upgrade_engine
-from zentrale.http.server import bind, serving
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
+from zentrale.core.users import NewUser, UserStore
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
+from zentrale.qa.scorecards import Scorecards
+from zentrale.qa.search import SearchQuery, search
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.local import LocalStore

@@ -27,8 +27,8 @@ from sqlalchemy import text
 
 from zentrale.customers import store
 from zentrale.customers.lookup import TIME_LIMIT, CustomerLookup
-from zentrale.db import Database
-from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 
 ADMIN_DSN = os.environ.get("ZENTRALE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 CUSTOMERS = 100_000

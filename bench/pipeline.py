@@ -25,13 +25,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from zentrale.db import Database, JobQueue, JobStep, RecordingStore
-from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.recording import audio
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import JobStep
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.testing.recordings import queue_recordings, write_wav

@@ -29,9 +29,9 @@ from zoneinfo import ZoneInfo
 import asyncpg
 from sqlalchemy import func, select
 
-from zentrale.db import Database
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Call
+from zentrale.calls.models import Call
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.stats.report import compute
 from zentrale.stats.spec import ReportSpec
 

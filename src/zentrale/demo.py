@@ -22,6 +22,8 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from zentrale.calls.models import Call
+from zentrale.calls.store import CallStore
 from zentrale.config.logging import mask_number
 from zentrale.config.settings import (
     DatabaseSettings,
@@ -34,10 +36,9 @@ from zentrale.config.settings import (
     StorageSettings,
 )
 from zentrale.daemon import Daemon
-from zentrale.db.calls import CallStore
-from zentrale.db.models import Call, Recording, RecordingState
 from zentrale.prompts.manifest import load_manifest
 from zentrale.prompts.synthesize import synthesize
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.sandbox import SandboxInstance, ensure_root
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 

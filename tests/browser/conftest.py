@@ -20,11 +20,11 @@ import pytest_asyncio
 from playwright.async_api import Browser, async_playwright
 
 from zentrale.api import Deps, create_app
-from zentrale.api.scorecards import load_scorecards
+from zentrale.api.server import bind, serving
 from zentrale.config.settings import ApiSettings, Settings
-from zentrale.db import Database
-from zentrale.db.migrate import upgrade_engine
-from zentrale.http.server import bind, serving
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
+from zentrale.qa.scorecards import load_scorecards
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.memory import MemoryStore
 

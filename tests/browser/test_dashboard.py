@@ -16,11 +16,11 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
-from zentrale.api.models import Role
-from zentrale.api.users import NewUser, UserStore
 from zentrale.config.settings import ApiSettings
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
-from zentrale.db import Database
+from zentrale.db.session import Database
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 from zentrale.stats.history import insert_rows, rows_of

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from zentrale.calls.models import Outcome
 from zentrale.config.settings import Settings
-from zentrale.db.models import Outcome
 from zentrale.demo import run_demo
 from zentrale.sandbox import SandboxInstance, ensure_root
 

@@ -21,11 +21,10 @@ import pytest_asyncio
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
+from zentrale.calls.models import Direction
+from zentrale.calls.store import CallStore, NewCall
 from zentrale.cli import main
-from zentrale.db import CallStore, Database, Direction, NewCall, RecordingStore
-from zentrale.db.models import Recording
-from zentrale.db.recordings import FinishedRecording, StoredRecording
-from zentrale.db.recordings import WrappedKey as RowKey
+from zentrale.db.session import Database
 from zentrale.recording import vault
 from zentrale.recording.aws import AwsClient, ClientSettings, make_client
 from zentrale.recording.keys.base import (
@@ -38,8 +37,11 @@ from zentrale.recording.keys.base import (
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
+from zentrale.recording.models import Recording
 from zentrale.recording.rotation import Recipient, Rotation, key_usage
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import FinishedRecording, RecordingStore, StoredRecording
+from zentrale.recording.store import WrappedKey as RowKey
 from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.moto import MotoServer, start_moto_server, stop_moto_server
 from zentrale.testing.recordings import decrypt

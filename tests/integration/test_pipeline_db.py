@@ -13,12 +13,16 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from zentrale.db import Database, JobQueue, JobStep, LeaseLost, RecordingState, RecordingStore
+from zentrale.db.errors import LeaseLost
+from zentrale.db.session import Database
 from zentrale.recording import audio
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.testing.databases import fresh_database, migrated_database

@@ -26,13 +26,16 @@ from zentrale.config.settings import (
     Settings,
     StorageSettings,
 )
-from zentrale.db import Database, JobQueue, JobState, JobStep, RecordingState, RecordingStore
-from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.setup import object_store, pipeline_running
 from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions
 from zentrale.testing.moto import MotoServer, restart_moto_server, start_moto_server
 from zentrale.testing.moto import stop_moto_server as stop_moto
@@ -243,7 +246,7 @@ async def test_s3_outage_jobs_wait_and_finish_after_it_returns(
 async def _job_of(db: Database, recording_id: str) -> str:
     from sqlalchemy import select
 
-    from zentrale.db.models import RecordingJob
+    from zentrale.recording.models import RecordingJob
 
     async with db.read() as session:
         job = await session.scalar(

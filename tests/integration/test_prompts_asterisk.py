@@ -22,9 +22,9 @@ import uvicorn
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.check import missing_prompts
-from zentrale.prompts.http import prompts_base_url, prompts_router
 from zentrale.prompts.manifest import load_manifest, parse_manifest
 from zentrale.prompts.sounds import fetch_asterisk_sounds
 from zentrale.prompts.synthesize import synthesize

@@ -16,9 +16,10 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from zentrale.db.models import Call, Outcome, Recording, RecordingState
+from zentrale.api.routes_prompts import ROUTE_PREFIX
+from zentrale.calls.models import Call, Outcome
 from zentrale.db.session import Database
-from zentrale.prompts.http import ROUTE_PREFIX
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party

@@ -21,10 +21,11 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
-from zentrale.db.models import Call, JobState, Recording, RecordingJob, RecordingState
+from zentrale.calls.models import Call
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
 from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.models import JobState, Recording, RecordingJob, RecordingState
 from zentrale.sandbox import SandboxInstance, ensure_root
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.testing.databases import fresh_database

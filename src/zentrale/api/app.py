@@ -54,9 +54,9 @@ def _binder(deps: Deps) -> Callable[[Request], Awaitable[None]]:
 def routers(deps: Deps) -> list[APIRouter]:
     """Return the API and web routers, each binding DEPS to its requests."""
     from zentrale.api.routes_customers import router as customers_api
-    from zentrale.privacy.routes import router as privacy_api
-    from zentrale.web.customer_pages import customer_pages
-    from zentrale.web.pages import pages, public_pages
+    from zentrale.api.routes_privacy import router as privacy_api
+    from zentrale.api.web.customer_pages import customer_pages
+    from zentrale.api.web.pages import pages, public_pages
 
     parts = [meta, routes_auth.public, routes_auth.router, routes_recordings.router,
              routes_reviews.router, routes_admin.router, routes_stats.router, public_pages,

@@ -13,13 +13,13 @@ from typing import Annotated, cast
 from fastapi import Depends, Request
 from starlette.routing import Route
 
-from zentrale.api import credentials
 from zentrale.api.deps import Deps
 from zentrale.api.errors import CsrfFailed, Forbidden, NotAuthenticated
 from zentrale.api.matrix import allowed
-from zentrale.api.principal import Principal
 from zentrale.api.signin import SESSION_COOKIE
-from zentrale.api.users import UserStore
+from zentrale.core import credentials
+from zentrale.core.principal import Principal
+from zentrale.core.users import UserStore
 
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"

@@ -16,17 +16,17 @@ from pathlib import Path
 import structlog
 
 from zentrale.api.ratelimit import LoginLimiter
-from zentrale.api.scorecards import Scorecards, load_scorecards
+from zentrale.base.clock import utcnow
+from zentrale.base.secrets import kept_secret
 from zentrale.config.settings import RecipientSettings, Settings
-from zentrale.db.clock import utcnow
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
+from zentrale.qa.scorecards import Scorecards, load_scorecards
 from zentrale.recording.keys.base import KeyUnwrapper
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
-from zentrale.secrets import kept_secret
 
 log = structlog.get_logger(__name__)
 

@@ -7,7 +7,7 @@ up on each request, and a route without an entry is refused for everyone. Depart
 
 from __future__ import annotations
 
-from zentrale.api.models import Role
+from zentrale.core.models import Role
 
 ADMIN, SUPERVISOR, QA, AGENT = Role.ADMIN, Role.SUPERVISOR, Role.QA, Role.AGENT
 EVERYONE = frozenset(Role)
@@ -15,7 +15,7 @@ REVIEWERS = frozenset({ADMIN, SUPERVISOR, QA})
 CUSTOMER_STAFF = frozenset({ADMIN, SUPERVISOR, AGENT})
 PUBLIC: frozenset[Role] = frozenset()
 
-# Routes anyone may call without signing in. The daemon's ops.* routes (zentrale.ops.http)
+# Routes anyone may call without signing in. The daemon's ops.* routes (zentrale.api.routes_ops)
 # are not part of the QA app: the probes reveal only check names, /metrics wants its own
 # bearer token (docs/operator.md).
 PUBLIC_ROUTES = frozenset(

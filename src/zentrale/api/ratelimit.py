@@ -10,7 +10,7 @@ import datetime as dt
 from collections import defaultdict, deque
 from collections.abc import Callable
 
-from zentrale.db.clock import utcnow
+from zentrale.base.clock import utcnow
 
 WINDOW = dt.timedelta(minutes=1)
 # An office behind one NAT address shares the per-address budget.

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Query, Request
 from sqlalchemy import select
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.models import AuditEntry
 from zentrale.api.schemas import AuditOut, AuditPageOut, UserOut
 from zentrale.api.text import NO_NUL
-from zentrale.api.users import UserStore
+from zentrale.core.models import AuditEntry
+from zentrale.core.users import UserStore
 
 router = APIRouter(prefix="/api", tags=["administration"])
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from zentrale.api import audit
 from zentrale.api.auth import Caller, address_of, deps_of
-from zentrale.api.principal import Principal
 from zentrale.api.schemas import LoginBody, MeOut, TokenCreate, TokenOut
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
-from zentrale.api.users import UserStore
+from zentrale.core import audit
+from zentrale.core.principal import Principal
+from zentrale.core.users import UserStore
 
 public = APIRouter(prefix="/api", tags=["auth"])
 router = APIRouter(prefix="/api", tags=["auth"])

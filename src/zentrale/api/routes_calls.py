@@ -14,14 +14,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from zentrale.api import audit
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.errors import ApiError, Forbidden, InvalidRequest, NotFound
-from zentrale.api.models import Role
-from zentrale.api.principal import Principal
 from zentrale.api.text import NO_NUL
 from zentrale.config.logging import mask_number
+from zentrale.core import audit
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
 from zentrale.telephony.callcenter import CallCenter, CallNotActiveError
 
 router = APIRouter(prefix="/api", tags=["calls"])

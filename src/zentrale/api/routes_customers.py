@@ -4,7 +4,7 @@ Who sees what: administrators every customer and call; supervisors the customers
 their departments (and those nobody has called yet) and those departments' calls; agents the
 customers and calls they answered themselves. Agents complete a record (fill empty fields, add
 numbers) but do not overwrite it or set VIP. Every read and change of a record goes to the
-audit log with phone numbers masked. The web page (`zentrale.web.customer_pages`) uses the
+audit log with phone numbers masked. The web page (`zentrale.api.web.customer_pages`) uses the
 same rules through `CustomerAccess`.
 """
 
@@ -21,19 +21,19 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api import audit
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.errors import ApiError, Forbidden, NotFound
-from zentrale.api.models import Role
-from zentrale.api.principal import Principal
 from zentrale.api.text import NO_NUL
+from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number, mask_text
+from zentrale.core import audit
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
 from zentrale.customers import store
 from zentrale.customers.errors import CustomerError
 from zentrale.customers.models import CallNote, NoteKind
 from zentrale.customers.numbers import InvalidNumberError, normalise
 from zentrale.customers.store import Changes, CustomerRecord, HistoryEntry, NewCustomer, Scope
-from zentrale.db.models import Call
 
 router = APIRouter(prefix="/api", tags=["customers"])
 

@@ -8,11 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import select
 
-from zentrale.api import audit, playback
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.principal import Principal
-from zentrale.api.reviews import tags as tags_of
-from zentrale.api.reviews import visible
 from zentrale.api.schemas import (
     EventOut,
     PageOut,
@@ -20,9 +16,15 @@ from zentrale.api.schemas import (
     RecordingOut,
     WaveformOut,
 )
-from zentrale.api.search import Hit, SearchQuery, search
 from zentrale.api.text import NO_NUL
-from zentrale.db.models import Call, CallEvent, EventKind, Recording
+from zentrale.calls.models import Call, CallEvent, EventKind
+from zentrale.core import audit
+from zentrale.core.principal import Principal
+from zentrale.qa.reviews import tags as tags_of
+from zentrale.qa.reviews import visible
+from zentrale.qa.search import Hit, SearchQuery, search
+from zentrale.recording import playback
+from zentrale.recording.models import Recording
 
 router = APIRouter(prefix="/api", tags=["recordings"])
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 
-from zentrale.api import audit, reviews
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.errors import ScorecardNotFound
 from zentrale.api.routes_recordings import RecordingId
@@ -17,7 +16,9 @@ from zentrale.api.schemas import (
     EvaluationOut,
     TagsOut,
 )
-from zentrale.api.search import TAG_PATTERN
+from zentrale.core import audit
+from zentrale.qa import reviews
+from zentrale.qa.search import TAG_PATTERN
 
 router = APIRouter(prefix="/api", tags=["reviews"])
 

@@ -14,11 +14,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from zentrale.api import audit
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.errors import InvalidRequest
-from zentrale.api.models import Role
-from zentrale.api.principal import Principal
+from zentrale.api.web.render import language, render
+from zentrale.core import audit
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
 from zentrale.stats import charts
 from zentrale.stats.export import csv_text, report_dict, row_dict
 from zentrale.stats.report import StatsRow, compute
@@ -32,7 +33,6 @@ from zentrale.stats.spec import (
 )
 from zentrale.stats.texts import TEXTS
 from zentrale.stats.zone import rules_zone
-from zentrale.web.render import language, render
 
 router = APIRouter(prefix="/api", tags=["stats"])
 pages = APIRouter(include_in_schema=False)

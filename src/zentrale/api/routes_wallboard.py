@@ -20,11 +20,11 @@ from fastapi.responses import Response, StreamingResponse
 
 from zentrale.api.auth import Caller
 from zentrale.api.deps import Deps
-from zentrale.api.models import Role
-from zentrale.api.principal import Principal
+from zentrale.api.web.render import language, render
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
 from zentrale.stats.texts import TEXTS
 from zentrale.stats.wallboard import Wallboard
-from zentrale.web.render import language, render
 
 router = APIRouter(include_in_schema=False)
 STREAM_SECONDS = 15.0

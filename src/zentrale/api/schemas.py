@@ -7,9 +7,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from zentrale.api.models import ApiToken, AuditEntry, Comment, Evaluation, Role
-from zentrale.api.search import TAG_PATTERN, Hit
 from zentrale.api.text import NO_NUL
+from zentrale.core.models import ApiToken, AuditEntry, Role
+from zentrale.qa.models import Comment, Evaluation
+from zentrale.qa.search import TAG_PATTERN, Hit
 
 TagName = Field(pattern=TAG_PATTERN)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import Response
 
-from zentrale.api import audit
 from zentrale.api.deps import Deps
 from zentrale.api.errors import LoginFailed, TooManyAttempts
-from zentrale.api.models import User
-from zentrale.api.passwords import verify_password
-from zentrale.api.users import UserStore
+from zentrale.core import audit
+from zentrale.core.models import User
+from zentrale.core.passwords import verify_password
+from zentrale.core.users import UserStore
 
 SESSION_COOKIE = "zentrale_session"
 

@@ -22,7 +22,7 @@ from pydantic import (
     field_validator,
 )
 
-from zentrale.config.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 
 ENV_PREFIX = "ZENTRALE_"
 DEFAULT_FILE = Path("config/zentrale.yaml")

@@ -13,7 +13,8 @@ import enum
 from sqlalchemy import Boolean, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zentrale.db.models import ID, NAME, NUMBER, Base, Call, _label
+from zentrale.calls.models import Call
+from zentrale.db.base import ID, NAME, NUMBER, Base, _label
 
 
 class Customer(Base):

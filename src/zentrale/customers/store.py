@@ -1,7 +1,7 @@
 """The customer records: create, change, find by number or text, a customer's calls, notes.
 
 The functions take the caller's session, so an API change and its audit entry commit together
-(as `zentrale.api.reviews` does); `CustomerStore` wraps them in their own transactions for
+(as `zentrale.qa.reviews` does); `CustomerStore` wraps them in their own transactions for
 the command line and the call flows. A number belongs to one customer: taking a number another
 customer has is refused with `NumberTaken`, in the check and, for a race, by the primary key.
 What a user may see is a `Scope` of calls: a customer is visible when one of their calls is.
@@ -20,6 +20,8 @@ from sqlalchemy import ColumnElement, delete, exists, false, func, or_, select, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.models import Call, Direction
 from zentrale.customers.errors import (
     CustomerNotFound,
     CustomerNumberTaken,
@@ -28,9 +30,8 @@ from zentrale.customers.errors import (
 )
 from zentrale.customers.models import CallNote, Customer, CustomerNumber, NoteKind
 from zentrale.customers.numbers import InvalidNumberError, normalise
-from zentrale.db.clock import Clock, utcnow
-from zentrale.db.models import Call, Direction, Recording
 from zentrale.db.session import Database
+from zentrale.recording.models import Recording
 
 EDITABLE = ("name", "customer_number", "language", "vip", "notes")
 """Fields of a record that can be set; `missing` lists the empty ones agents should complete."""

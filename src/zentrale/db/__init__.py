@@ -1,58 +1,12 @@
-"""Persistence of calls, recordings and the recording pipeline's queue (SQLAlchemy + Alembic).
+"""Database plumbing (SQLAlchemy + Alembic): the engine, sessions, the declarative base.
 
-The bootstrap opens one `Database` (SQLite by default, PostgreSQL at scale), awaits
-`migrate.upgrade_engine(db.engine)`, and hands the stores to the call flows and the pipeline.
+Each capability declares its own tables on `zentrale.db.base.Base` and keeps its own store;
+the wiring opens one `Database` (SQLite by default, PostgreSQL at scale) and awaits
+`zentrale.migrations.upgrade_engine(db.engine)` before handing it to them.
 """
 
-from zentrale.db.calls import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.db.engine import DEFAULT_URL, create_engine, resolve_url, safe_url
-from zentrale.db.errors import CallNotFound, DatabaseError, LeaseLost, RecordingNotFound
-from zentrale.db.jobs import Backlog, Job, JobQueue
-from zentrale.db.models import (
-    Direction,
-    EventKind,
-    JobState,
-    JobStep,
-    Outcome,
-    RecordingState,
-)
-from zentrale.db.recordings import (
-    FinishedRecording,
-    Queued,
-    RecordingQuery,
-    RecordingStore,
-    StoredRecording,
-    WrappedKey,
-)
+from zentrale.db.errors import DatabaseError
 from zentrale.db.session import Database
 
-__all__ = [
-    "DEFAULT_URL",
-    "Backlog",
-    "CallNotFound",
-    "CallStore",
-    "CallUpdate",
-    "Database",
-    "DatabaseError",
-    "Direction",
-    "EventKind",
-    "FinishedRecording",
-    "Hangup",
-    "Job",
-    "JobQueue",
-    "JobState",
-    "JobStep",
-    "LeaseLost",
-    "NewCall",
-    "Outcome",
-    "Queued",
-    "RecordingNotFound",
-    "RecordingQuery",
-    "RecordingState",
-    "RecordingStore",
-    "StoredRecording",
-    "WrappedKey",
-    "create_engine",
-    "resolve_url",
-    "safe_url",
-]
+__all__ = ["DEFAULT_URL", "Database", "DatabaseError", "create_engine", "resolve_url", "safe_url"]

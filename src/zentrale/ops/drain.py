@@ -16,8 +16,9 @@ import time
 import structlog
 from sqlalchemy import func, select
 
-from zentrale.db.models import Call, JobState, Recording, RecordingJob
+from zentrale.calls.models import Call
 from zentrale.db.session import Database
+from zentrale.recording.models import JobState, Recording, RecordingJob
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.journal import Journal
 

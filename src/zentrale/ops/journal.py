@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from zentrale.db.calls import CallStore, Hangup, NewCall
-from zentrale.db.recordings import RecordingStore
+from zentrale.calls.store import CallStore, Hangup, NewCall
 from zentrale.ops.metrics import Metrics
+from zentrale.recording.store import RecordingStore
 from zentrale.telephony.journal import Journal
 
 

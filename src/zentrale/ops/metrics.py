@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessColl
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from zentrale.db.clock import utcnow
-from zentrale.db.jobs import Backlog, JobQueue
-from zentrale.db.models import JobState, Recording
+from zentrale.base.clock import utcnow
+from zentrale.recording.jobs import Backlog, JobQueue
+from zentrale.recording.models import JobState, Recording
 from zentrale.telephony.agents import AgentState, AgentView
 
 log = structlog.get_logger(__name__)

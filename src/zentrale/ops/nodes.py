@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from zentrale.calls.models import Call
 from zentrale.config.settings import Settings
-from zentrale.db.models import Call
 from zentrale.db.session import Database
-from zentrale.recording.sources import AriSource, RecordingSource, SourceMissing
+from zentrale.recording.sources import RecordingSource, SourceMissing
 from zentrale.telephony.ari import AriClient, AriCredentials
+from zentrale.telephony.spool import AriSource
 
 _REMEMBERED = 4096
 

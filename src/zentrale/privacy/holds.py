@@ -14,12 +14,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from zentrale.api import audit
+from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number
-from zentrale.db.clock import Clock, utcnow
-from zentrale.db.models import Call, Recording
+from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.privacy.models import HoldScope, LegalHold
+from zentrale.recording.models import Recording
 
 
 class HoldNotFound(LookupError):

@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.calls.models import Call, CallEvent
 from zentrale.config.logging import mask_number
-from zentrale.db.models import Call, CallEvent
 
 
 def is_masked(number: str | None) -> bool:

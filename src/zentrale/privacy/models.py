@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import JSON, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zentrale.db.models import ID, LABEL, NAME, Base, _label
+from zentrale.db.base import ID, LABEL, NAME, Base, _label
 
 
 class HoldScope(enum.StrEnum):

@@ -19,15 +19,16 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api import audit
-from zentrale.api.models import RecordingTag
-from zentrale.db.models import Call, Recording, RecordingState
+from zentrale.calls.models import Call
+from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.privacy.holds import Holds, HoldStore
 from zentrale.privacy.masking import call_numbers, mask_call
 from zentrale.privacy.models import DestroyedKind, DestructionReason
 from zentrale.privacy.rules import Facts, RetentionRules, Rule
 from zentrale.privacy.shred import Destruction, shred
+from zentrale.qa.models import RecordingTag
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.base import ObjectStore, StorageError
 
 log = structlog.get_logger(__name__)

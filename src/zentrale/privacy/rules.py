@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
-from zentrale.config.yamlmarks import YamlSyntaxError, locate, parse_yaml
-from zentrale.db.models import Direction, Outcome
+from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.calls.models import Direction, Outcome
 
 DEFAULT_RULE = "default"
 _PERIOD = re.compile(r"^(\d+)\s*(d|w|y)$")

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import structlog
 
+from zentrale.base.clock import Clock, utcnow
 from zentrale.config.settings import Settings
-from zentrale.db.clock import Clock, utcnow
 from zentrale.db.session import Database
 from zentrale.privacy.purge import Purger, PurgeReport
 from zentrale.privacy.rules import InvalidRetentionRules, RetentionRules, load_retention

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 import structlog
 
-from zentrale.db.models import Recording, RecordingState
 from zentrale.db.session import Database
 from zentrale.privacy.models import DestroyedKind, DestructionReason, DestructionRecord
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.base import ObjectStore
 
 log = structlog.get_logger(__name__)

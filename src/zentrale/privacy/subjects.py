@@ -29,13 +29,12 @@ import structlog
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api import audit
 from zentrale.api.errors import ApiError
-from zentrale.api.models import Comment, Evaluation
-from zentrale.api.playback import sealed_of
+from zentrale.calls.models import Call, CallEvent
 from zentrale.config.logging import mask_number
+from zentrale.core import audit
 from zentrale.customers.models import CallNote, Customer, CustomerNumber
-from zentrale.db.models import Base, Call, CallEvent, Recording, RecordingState
+from zentrale.db.base import Base
 from zentrale.db.session import Database
 from zentrale.privacy.holds import Holds, HoldStore
 from zentrale.privacy.masking import mask_call
@@ -47,9 +46,12 @@ from zentrale.privacy.models import (
     SubjectRequest,
 )
 from zentrale.privacy.shred import Destruction, shred
+from zentrale.qa.models import Comment, Evaluation
 from zentrale.recording import vault
 from zentrale.recording.envelope import EnvelopeError
 from zentrale.recording.keys.base import KeyProviderError, KeyUnwrapper
+from zentrale.recording.models import Recording, RecordingState
+from zentrale.recording.playback import sealed_of
 from zentrale.recording.storage.base import ObjectStore, StorageError
 from zentrale.surveys.models import CampaignTarget, SurveyAnswer, TargetState
 

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from zentrale.config.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 from zentrale.prompts.catalog import is_sound_name
 
 MANIFEST_VERSION = 1

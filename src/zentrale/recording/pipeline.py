@@ -23,14 +23,14 @@ from typing import Any
 
 import structlog
 
-from zentrale.db.clock import Clock, utcnow
-from zentrale.db.models import JobStep, Recording, RecordingState
-from zentrale.db.recordings import RecordingStore, StoredRecording, WrappedKey
+from zentrale.base.clock import Clock, utcnow
 from zentrale.recording import audio, vault
 from zentrale.recording.keys.base import KeyWrapper
+from zentrale.recording.models import JobStep, Recording, RecordingState
 from zentrale.recording.sources import RecordingSource
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore, StoredRecording, WrappedKey
 from zentrale.recording.workspace import Workspace
 
 log = structlog.get_logger(__name__)

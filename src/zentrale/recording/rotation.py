@@ -22,7 +22,6 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from zentrale.db.models import Recording, RecordingState
 from zentrale.db.session import Database
 from zentrale.recording.keys.base import (
     KeyProviderError,
@@ -34,6 +33,7 @@ from zentrale.recording.keys.base import (
     wrapped_keys_from_json,
     wrapped_keys_to_json,
 )
+from zentrale.recording.models import Recording, RecordingState
 
 log = structlog.get_logger(__name__)
 

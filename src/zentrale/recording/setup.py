@@ -14,21 +14,21 @@ import structlog
 from sqlalchemy import select
 
 from zentrale.config.settings import RecipientSettings, Settings
-from zentrale.db.jobs import JobQueue
-from zentrale.db.models import JobState, RecordingJob
-from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
 from zentrale.recording.audio import FORMATS
 from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.base import KeyWrapper
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PublicKeyRecipient
+from zentrale.recording.models import JobState, RecordingJob
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.sources import RecordingSource
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.storage.s3 import S3Settings, S3Store
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, WorkerPool, running
 from zentrale.recording.workspace import Workspace
 

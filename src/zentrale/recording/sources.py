@@ -1,9 +1,9 @@
 """Where the pipeline fetches finished recordings from, and deletes them once stored.
 
-In production that is Asterisk over ARI (`GET /recordings/stored/{name}/file`, streamed, so
-Asterisk may run on another host; `DELETE /recordings/stored/{name}`). A directory of files
-named `<name>.wav` stands in for it in fault tests and benchmarks. Fetching writes to a
-`.part` file renamed into place, so a half-fetched file is never taken for a whole one.
+In production that is Asterisk over ARI (`zentrale.telephony.spool.AriSource`, injected by
+the wiring). A directory of files named `<name>.wav` stands in for it in fault tests and
+benchmarks. Fetching writes to a `.part` file renamed into place, so a half-fetched file is
+never taken for a whole one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,6 @@ import os
 import shutil
 from pathlib import Path
 from typing import Protocol
-
-from zentrale.telephony.ari import AriClient
-from zentrale.telephony.ari.errors import NotFound
 
 
 class SourceMissing(Exception):
@@ -33,35 +30,6 @@ class RecordingSource(Protocol):
     async def delete(self, name: str) -> None:
         """Delete the recording NAME; deleting a missing one is not an error."""
         ...
-
-
-class AriSource:
-    """Asterisk's stored recordings, over ARI."""
-
-    def __init__(self, ari: AriClient) -> None:
-        self._ari = ari
-
-    async def fetch(self, name: str, target: Path) -> int:
-        """Stream the stored recording's file into TARGET."""
-        partial = _partial(target)
-        try:
-            with _private_file(partial) as sink:
-                size = await self._ari.recordings.download_stored_file(name, sink)
-        except NotFound:
-            partial.unlink(missing_ok=True)
-            raise SourceMissing(f"Asterisk has no stored recording {name!r}") from None
-        except BaseException:
-            partial.unlink(missing_ok=True)
-            raise
-        partial.replace(target)
-        return size
-
-    async def delete(self, name: str) -> None:
-        """Delete Asterisk's copy."""
-        try:
-            await self._ari.recordings.delete_stored(name)
-        except NotFound:
-            return
 
 
 class DirectorySource:
@@ -81,9 +49,9 @@ class DirectorySource:
 
     @staticmethod
     def _copy(source: Path, target: Path) -> int:
-        partial = _partial(target)
+        partial = partial_path(target)
         try:
-            with source.open("rb") as src, _private_file(partial) as sink:
+            with source.open("rb") as src, private_file(partial) as sink:
                 shutil.copyfileobj(src, sink)
         except FileNotFoundError:
             partial.unlink(missing_ok=True)
@@ -95,10 +63,12 @@ class DirectorySource:
         return target.stat().st_size
 
 
-def _partial(target: Path) -> Path:
+def partial_path(target: Path) -> Path:
+    """Where a fetch writes before renaming into TARGET."""
     return target.with_name(target.name + ".part")
 
 
-def _private_file(path: Path) -> io.BufferedWriter:
+def private_file(path: Path) -> io.BufferedWriter:
+    """Open PATH for writing, readable by its owner only."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     return os.fdopen(fd, "wb")

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 import structlog
 
 from zentrale.db.errors import LeaseLost
-from zentrale.db.jobs import Job, JobQueue
-from zentrale.db.models import JobState, JobStep, RecordingState
+from zentrale.recording.jobs import Job, JobQueue
+from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline
 from zentrale.recording.storage.base import StorageError
 

@@ -36,7 +36,7 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
-from zentrale.surveys.plan import plan_survey
+from zentrale.routing.survey import plan_survey
 
 MAX_HOPS = 32
 """Automatic transitions allowed in a row; validation forbids loops, this is a backstop."""

@@ -1,6 +1,6 @@
 """The routing document as parsed YAML with marks, turning document paths into issues.
 
-Parsing and locating are shared with the settings loader (`zentrale.config.yamlmarks`); this
+Parsing and locating are shared with the settings loader (`zentrale.base.yamlmarks`); this
 module adds the routing-specific `Issue` shape.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from zentrale.config.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 from zentrale.routing.errors import DocPath, InvalidRulesError, Issue, Severity, format_path
 
 

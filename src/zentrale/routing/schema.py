@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal, get_args
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from zentrale.routing.durations import Seconds, TimeRange
-from zentrale.surveys.scale import Scale, parse_scale
+from zentrale.routing.scale import Scale, parse_scale
 
 SCHEMA_VERSION = 1
 

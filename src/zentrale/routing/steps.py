@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
 from zentrale.routing.schema import Action, Department
-from zentrale.surveys.plan import SurveyPlan
+from zentrale.routing.survey import SurveyPlan
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import insert
 
+from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.customers.models import CallNote, NoteKind
-from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.db.session import Database
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer
 
@@ -130,7 +130,7 @@ def _events(story: Story) -> list[Event]:
 
 
 def figures(arrived_at: dt.datetime, events: Iterable[Event]) -> dict[str, Any]:
-    """Return the call row's timeline figures as `zentrale.db.calls.append_event` keeps them."""
+    """Return the call row's timeline figures as `zentrale.calls.store.append_event` keeps them."""
     found: dict[str, Any] = {"handle_seconds": 0.0, "conversations": 0, "transfers": 0,
                              "overflows": 0, "overflowed_from": None}  # fmt: skip
     sources: set[Any] = set()

@@ -10,7 +10,7 @@ finds the few calls that overflowed. Survey answers and suggestions are found by
 their call's arrival (v0009): `ix_survey_answers_call_arrived_at` (on PostgreSQL covering every
 column the report reads) and `ix_call_notes_suggestions_arrived_at`; the two `_uncopied`
 partial indexes find the rare rows without a copy, whose call is looked up. Importing
-this module attaches them to the tables' metadata (zentrale.db.schema imports it, so the
+this module attaches them to the tables' metadata (zentrale.migrations.schema imports it, so the
 migration test compares them too).
 """
 
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from sqlalchemy import Index, text
 
+from zentrale.calls.models import Call, CallEvent
 from zentrale.customers.models import CallNote
-from zentrale.db.models import Call, CallEvent
 from zentrale.surveys.models import SurveyAnswer
 
 events_kind_at = Index(

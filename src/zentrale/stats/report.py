@@ -32,8 +32,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.customers.models import CallNote, NoteKind
-from zentrale.db.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.stats.scores import ScaleScores, scale_scores
 from zentrale.stats.spec import Period, ReportSpec
 from zentrale.stats.sql import Expr, local_period, period_bounds, seconds

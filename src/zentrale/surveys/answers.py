@@ -14,8 +14,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
-from zentrale.db.models import Call, Recording
+from zentrale.calls.models import Call
 from zentrale.db.session import Database
+from zentrale.recording.models import Recording
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer
 
 

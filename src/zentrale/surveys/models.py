@@ -13,7 +13,7 @@ import enum
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from zentrale.db.models import ID, NAME, NUMBER, Base, _label
+from zentrale.db.base import ID, NAME, NUMBER, Base, _label
 
 
 class AnswerStatus(enum.StrEnum):

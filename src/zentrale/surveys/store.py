@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zentrale.db.clock import Clock, utcnow
+from zentrale.base.clock import Clock, utcnow
 from zentrale.db.session import Database
 from zentrale.surveys.models import (
     AttemptResult,

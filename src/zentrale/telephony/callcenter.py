@@ -16,10 +16,10 @@ from collections.abc import Callable
 import structlog
 
 from zentrale.routing.rules import Rules
-from zentrale.surveys.campaigns import LEG_KIND, Legs
 from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.ari.primitives import wait_for_hangup
+from zentrale.telephony.campaigns import LEG_KIND, Legs
 from zentrale.telephony.context import Services
 from zentrale.telephony.inbound import InboundCall, Transfer
 from zentrale.telephony.outbound import OutboundCall, OutboundResult

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import structlog
 
-from zentrale.db.calls import CallUpdate
-from zentrale.db.models import EventKind
+from zentrale.calls.models import EventKind
+from zentrale.calls.store import CallUpdate
 from zentrale.routing.steps import ConsentPlay
 from zentrale.telephony.ari import AriError, ChannelGone, NotFound
 from zentrale.telephony.ari.primitives import channel_key, play

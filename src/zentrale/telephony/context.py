@@ -6,9 +6,9 @@ import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
+from zentrale.base.clock import utcnow
 from zentrale.config.settings import Settings
 from zentrale.customers.lookup import nobody
-from zentrale.db.clock import utcnow
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues

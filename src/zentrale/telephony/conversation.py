@@ -18,8 +18,8 @@ import time
 
 import structlog
 
-from zentrale.db.models import EventKind
-from zentrale.db.recordings import FinishedRecording
+from zentrale.calls.models import EventKind
+from zentrale.recording.store import FinishedRecording
 from zentrale.telephony.ari import (
     AriClient,
     AriError,

@@ -18,11 +18,11 @@ from typing import Any
 
 import structlog
 
+from zentrale.base.clock import utcnow
+from zentrale.calls.models import Direction, EventKind, Outcome
+from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
-from zentrale.db.calls import CallUpdate, Hangup, NewCall
-from zentrale.db.clock import utcnow
-from zentrale.db.models import Direction, EventKind, Outcome
-from zentrale.db.recordings import FinishedRecording
+from zentrale.recording.store import FinishedRecording
 from zentrale.routing import engine
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
@@ -37,8 +37,7 @@ from zentrale.routing.steps import (
     Survey,
     Voicemail,
 )
-from zentrale.surveys.asking import Putting, forget_keys, journalled, put_survey
-from zentrale.surveys.plan import plan_survey
+from zentrale.routing.survey import plan_survey
 from zentrale.telephony.agents import AgentView
 from zentrale.telephony.ari import (
     AriClient,
@@ -57,6 +56,7 @@ from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
 from zentrale.telephony.ringing import Leg, RingResult, ring
+from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
 
 log = structlog.get_logger(__name__)
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import structlog
 
-from zentrale.db.calls import CallStore, CallUpdate, Hangup, NewCall
-from zentrale.db.clock import utcnow
-from zentrale.db.models import EventKind
-from zentrale.db.recordings import FinishedRecording, RecordingStore
+from zentrale.base.clock import utcnow
+from zentrale.calls.models import EventKind
+from zentrale.calls.store import CallStore, CallUpdate, Hangup, NewCall
+from zentrale.recording.store import FinishedRecording, RecordingStore
 from zentrale.surveys.answers import AnswerStore, NewAnswer
 
 log = structlog.get_logger(__name__)

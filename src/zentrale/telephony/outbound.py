@@ -15,10 +15,10 @@ from dataclasses import dataclass
 
 import structlog
 
+from zentrale.base.clock import utcnow
+from zentrale.calls.models import Direction, EventKind, Outcome
+from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
-from zentrale.db.calls import CallUpdate, Hangup, NewCall
-from zentrale.db.clock import utcnow
-from zentrale.db.models import Direction, EventKind, Outcome
 from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
 from zentrale.telephony.ari import AriError, ChannelGone

@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from zentrale.db.migrate import upgrade_engine
 from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 
 T = TypeVar("T")
 

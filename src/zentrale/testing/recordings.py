@@ -19,13 +19,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from zentrale.db.calls import CallStore, NewCall
-from zentrale.db.models import Direction, Recording
-from zentrale.db.recordings import FinishedRecording, Queued, RecordingStore
+from zentrale.calls.models import Direction
+from zentrale.calls.store import CallStore, NewCall
 from zentrale.db.session import Database
 from zentrale.recording import vault
 from zentrale.recording.keys.base import KeyUnwrapper, wrapped_keys_from_json
+from zentrale.recording.models import Recording
 from zentrale.recording.storage.base import ObjectStore
+from zentrale.recording.store import FinishedRecording, Queued, RecordingStore
 
 AUDIO_MAGIC = (b"RIFF", b"OggS", b"ID3", b"fLaC", b"\xff\xfb", b"\xff\xf3")
 RATE = 8000

@@ -19,27 +19,18 @@ import pytest
 import pytest_asyncio
 
 from zentrale.api import Deps, create_app
-from zentrale.api.models import Role
-from zentrale.api.scorecards import load_scorecards
-from zentrale.api.users import NewUser, UserStore
+from zentrale.calls.models import Direction, EventKind
+from zentrale.calls.store import CallStore, CallUpdate, NewCall
 from zentrale.config.settings import ApiSettings, Settings
-from zentrale.db import (
-    CallStore,
-    CallUpdate,
-    Database,
-    Direction,
-    EventKind,
-    FinishedRecording,
-    NewCall,
-    RecordingStore,
-    StoredRecording,
-    WrappedKey,
-)
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
+from zentrale.db.session import Database
+from zentrale.qa.scorecards import load_scorecards
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.memory import MemoryStore
-from zentrale.testing.clocks import START as START
-from zentrale.testing.clocks import FakeClock as FakeClock
+from zentrale.recording.store import FinishedRecording, RecordingStore, StoredRecording, WrappedKey
+from zentrale.testing.clocks import START, FakeClock
 from zentrale.testing.databases import fresh_database, migrated_database
 from zentrale.testing.recordings import tone_wav as make_wav
 

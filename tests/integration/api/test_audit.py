@@ -8,9 +8,9 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from zentrale.api import audit
-from zentrale.api.cli import audit as audit_group
 from zentrale.api.deps import Deps
+from zentrale.cli.users import audit as audit_group
+from zentrale.core import audit
 
 from .conftest import World, sign_in
 

@@ -137,7 +137,7 @@ async def test_a_token_of_another_user_cannot_be_revoked(
 async def test_disabled_users_lose_tokens_and_sessions(
     client: httpx.AsyncClient, world: World, deps: object
 ) -> None:
-    from zentrale.api.users import UserStore
+    from zentrale.core.users import UserStore
 
     await sign_in(client, "qa")
     await UserStore(deps.db).set_disabled("qa")  # type: ignore[attr-defined]

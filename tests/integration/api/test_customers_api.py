@@ -12,8 +12,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from zentrale.api.models import AuditEntry
-from zentrale.db import Database
+from zentrale.core.models import AuditEntry
+from zentrale.db.session import Database
 
 from .conftest import World, sign_in
 

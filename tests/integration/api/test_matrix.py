@@ -15,10 +15,10 @@ import pytest
 from fastapi.routing import APIRoute
 
 from zentrale.api import create_app, routes_calls, routes_wallboard
+from zentrale.api import routes_surveys as campaign_routes
 from zentrale.api.deps import Deps
 from zentrale.api.matrix import MATRIX, PUBLIC_ROUTES
-from zentrale.api.models import Role
-from zentrale.surveys import routes as campaign_routes
+from zentrale.core.models import Role
 
 from .conftest import World
 

@@ -8,10 +8,10 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-import zentrale.db.schema  # noqa: F401  (registers every table on Base.metadata)
-from zentrale.db import Database
-from zentrale.db.migrate import downgrade_engine, upgrade_engine
-from zentrale.db.models import Base
+import zentrale.migrations.schema  # noqa: F401  (registers every table on Base.metadata)
+from zentrale.db.base import Base
+from zentrale.db.session import Database
+from zentrale.migrations import downgrade_engine, upgrade_engine
 
 QA_TABLES = {"users", "api_tokens", "sessions", "evaluations", "comments", "recording_tags",
              "audit_log"}  # fmt: skip

@@ -193,7 +193,7 @@ async def test_an_erased_recording_is_unavailable(
 ) -> None:
     from sqlalchemy import update
 
-    from zentrale.db.models import Recording
+    from zentrale.recording.models import Recording
 
     async with deps.db.write() as session:  # type: ignore[attr-defined]
         await session.execute(update(Recording).values(wrapped_keys=[]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from zentrale.api.scorecards import ScorecardError, parse_scorecards
+from zentrale.qa.scorecards import ScorecardError, parse_scorecards
 
 from .conftest import World
 

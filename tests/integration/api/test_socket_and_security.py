@@ -13,7 +13,7 @@ import pytest
 
 from zentrale.api import create_app
 from zentrale.api.deps import Deps
-from zentrale.http.server import bind, serving
+from zentrale.api.server import bind, serving
 
 from .conftest import PASSWORD, World
 

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from zentrale.api.deps import Deps
-from zentrale.db import Database
+from zentrale.db.session import Database
 from zentrale.stats.export import report_dict
 from zentrale.stats.history import insert_rows, rows_of
 from zentrale.stats.report import compute

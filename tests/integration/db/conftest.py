@@ -16,10 +16,17 @@ from typing import Any, TypeVar
 import pytest
 import pytest_asyncio
 
-from zentrale.db import CallStore, Database, Direction, JobQueue, NewCall, RecordingStore
+from zentrale.calls.models import Direction
+from zentrale.calls.store import CallStore, NewCall
+from zentrale.db.session import Database
+from zentrale.recording.jobs import JobQueue
+from zentrale.recording.store import RecordingStore
 from zentrale.testing.clocks import START as START_TIME
 from zentrale.testing.clocks import FakeClock as FakeClock
-from zentrale.testing.databases import fresh_database, migrated_database
+from zentrale.testing.databases import (
+    fresh_database,
+    migrated_database,
+)
 from zentrale.testing.databases import postgres_url as postgres_url  # for the tests here
 
 T = TypeVar("T")

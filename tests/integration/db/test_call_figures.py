@@ -10,9 +10,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import JSON, Integer, String, column, insert, select, table
 
-from zentrale.db import CallStore, CallUpdate, Database, EventKind, Hangup, Outcome
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Call, UtcDateTime
+from zentrale.calls.models import Call, EventKind, Outcome
+from zentrale.calls.store import CallStore, CallUpdate, Hangup
+from zentrale.db.base import UtcDateTime
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.stats.history import Rows, Story, figures, rows_of
 from zentrale.stats.report import compute
 from zentrale.stats.spec import ReportSpec

@@ -10,15 +10,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from zentrale.db import (
-    CallNotFound,
-    CallStore,
-    CallUpdate,
-    Database,
-    EventKind,
-    Hangup,
-    Outcome,
-)
+from zentrale.calls.models import EventKind, Outcome
+from zentrale.calls.store import CallStore, CallUpdate, Hangup
+from zentrale.db.errors import CallNotFound
+from zentrale.db.session import Database
 
 from .conftest import START_TIME, FakeClock, inbound
 

@@ -11,11 +11,11 @@ from types import SimpleNamespace
 import pytest
 from click.testing import CliRunner
 
+from zentrale.calls.store import CallStore
 from zentrale.cli import main
-from zentrale.db import CallStore, Database
+from zentrale.db.session import Database
 from zentrale.routing.load import parse_rules
 from zentrale.surveys.answers import AnswerStore, NewAnswer
-from zentrale.surveys.campaigns import CampaignRunner, Legs
 from zentrale.surveys.models import AnswerStatus, AttemptResult, CampaignState, TargetState
 from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import Window
@@ -26,6 +26,7 @@ from zentrale.surveys.store import (
     CampaignStore,
     NewCampaign,
 )
+from zentrale.telephony.campaigns import CampaignRunner, Legs
 from zentrale.testing.clocks import START, FakeClock
 
 from .conftest import inbound

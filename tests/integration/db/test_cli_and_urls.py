@@ -9,10 +9,10 @@ import structlog
 from click.testing import CliRunner
 from sqlalchemy import make_url, text
 
-from zentrale.db import Database, create_engine, resolve_url
-from zentrale.db.cli import db
-from zentrale.db.engine import BUSY_TIMEOUT_MS
-from zentrale.db.migrate import head_revision
+from zentrale.cli.db import db
+from zentrale.db.engine import BUSY_TIMEOUT_MS, create_engine, resolve_url
+from zentrale.db.session import Database
+from zentrale.migrations import head_revision
 
 from .conftest import postgres_url
 

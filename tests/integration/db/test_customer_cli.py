@@ -7,9 +7,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from zentrale.api.models import AuditEntry
-from zentrale.customers.cli import customers
-from zentrale.db import Database
+from zentrale.cli.customers import customers
+from zentrale.core.models import AuditEntry
+from zentrale.db.session import Database
 from zentrale.testing.databases import run_blocking
 
 GOOD = """numbers,name,customer_number,language,vip,notes

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from zentrale.calls.models import Direction
+from zentrale.calls.store import CallStore, CallUpdate, NewCall
 from zentrale.customers.errors import (
     CustomerNotFound,
     CustomerNumberTaken,
@@ -18,8 +20,9 @@ from zentrale.customers.lookup import CustomerLookup
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import InvalidNumberError
 from zentrale.customers.store import Changes, CustomerStore, NewCustomer, Scope
-from zentrale.db import CallStore, CallUpdate, Database, Direction, FinishedRecording, NewCall
-from zentrale.db import RecordingStore as Recordings
+from zentrale.db.session import Database
+from zentrale.recording.store import FinishedRecording
+from zentrale.recording.store import RecordingStore as Recordings
 from zentrale.testing.clocks import START, FakeClock
 from zentrale.testing.databases import fresh_database
 
@@ -199,7 +202,7 @@ async def test_lookup_on_a_broken_database_is_an_unknown_caller(tmp_path: Path) 
 
 @pytest.mark.postgres
 async def test_a_slow_lookup_is_an_unknown_caller(tmp_path: Path) -> None:
-    from zentrale.db.migrate import upgrade_engine
+    from zentrale.migrations import upgrade_engine
 
     with fresh_database("postgresql", tmp_path) as url:
         db = Database.open(url)

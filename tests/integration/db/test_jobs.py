@@ -8,17 +8,12 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from zentrale.db import (
-    CallStore,
-    Database,
-    FinishedRecording,
-    JobQueue,
-    JobState,
-    JobStep,
-    LeaseLost,
-    RecordingStore,
-)
-from zentrale.db.models import RecordingJob
+from zentrale.calls.store import CallStore
+from zentrale.db.errors import LeaseLost
+from zentrale.db.session import Database
+from zentrale.recording.jobs import JobQueue
+from zentrale.recording.models import JobState, JobStep, RecordingJob
+from zentrale.recording.store import FinishedRecording, RecordingStore
 
 from .conftest import START_TIME, FakeClock, inbound
 

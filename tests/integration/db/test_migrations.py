@@ -14,10 +14,10 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import zentrale.db.schema  # noqa: F401 - every model module, on the same metadata
-from zentrale.db import Database
-from zentrale.db.migrate import current_revision, downgrade_engine, head_revision, upgrade_engine
-from zentrale.db.models import Base
+import zentrale.migrations.schema  # noqa: F401 - every model module, on the same metadata
+from zentrale.db.base import Base
+from zentrale.db.session import Database
+from zentrale.migrations import current_revision, downgrade_engine, head_revision, upgrade_engine
 
 # Every table of the head schema: the models' tables, which must include at least these.
 TABLES = set(Base.metadata.tables)

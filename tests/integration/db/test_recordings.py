@@ -8,19 +8,15 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from zentrale.db import (
-    CallNotFound,
-    CallStore,
-    CallUpdate,
-    Database,
-    EventKind,
+from zentrale.calls.models import EventKind
+from zentrale.calls.store import CallStore, CallUpdate
+from zentrale.db.errors import CallNotFound, RecordingNotFound
+from zentrale.db.session import Database
+from zentrale.recording.jobs import JobQueue
+from zentrale.recording.models import JobState, JobStep, RecordingState
+from zentrale.recording.store import (
     FinishedRecording,
-    JobQueue,
-    JobState,
-    JobStep,
-    RecordingNotFound,
     RecordingQuery,
-    RecordingState,
     RecordingStore,
     StoredRecording,
     WrappedKey,

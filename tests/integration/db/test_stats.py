@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from zentrale.db import Database
-from zentrale.db.models import Outcome
+from zentrale.calls.models import Outcome
+from zentrale.db.session import Database
 from zentrale.stats.history import Answer, Story, insert_rows, rows_of
 from zentrale.stats.report import StatsRow, compute
 from zentrale.stats.spec import Group, Period, ReportSpec

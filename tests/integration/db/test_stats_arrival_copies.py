@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select, update
 
+from zentrale.calls.models import Call, Outcome
+from zentrale.calls.store import CallStore, CallUpdate
 from zentrale.customers.models import CallNote, NoteKind
 from zentrale.customers.store import add_note
-from zentrale.db import CallStore, CallUpdate, Database, Outcome
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Call
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.stats.history import Answer, Rows, Story, insert_rows, rows_of
 from zentrale.stats.report import StatsRow, compute
 from zentrale.stats.spec import ReportSpec

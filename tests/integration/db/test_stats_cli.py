@@ -9,8 +9,8 @@ import io
 from click.testing import CliRunner
 
 from zentrale.cli import main
-from zentrale.db import Database
-from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.stats.history import insert_rows, rows_of
 
 from .test_stats import HISTORY

@@ -7,7 +7,9 @@ import datetime as dt
 
 import pytest
 
-from zentrale.db import CallStore, CallUpdate, Database, FinishedRecording, RecordingStore
+from zentrale.calls.store import CallStore, CallUpdate
+from zentrale.db.session import Database
+from zentrale.recording.store import FinishedRecording, RecordingStore
 from zentrale.surveys.answers import AnswerStore, NewAnswer
 from zentrale.surveys.models import AnswerStatus
 from zentrale.telephony.journal import Journal

@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from zentrale.calls.models import Call, CallEvent
 from zentrale.config.settings import (
     DatabaseSettings,
     HttpSettings,
@@ -25,7 +26,6 @@ from zentrale.config.settings import (
     StorageSettings,
 )
 from zentrale.daemon import Daemon
-from zentrale.db.models import Call, CallEvent
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, PlacedCall, place_call
 from zentrale.sandbox.simulate import script_party as _script_party
@@ -166,7 +166,7 @@ class Flows:
 
     async def events(self, call_id: str) -> list[CallEvent]:
         """Return a call's timeline."""
-        from zentrale.db.calls import CallStore
+        from zentrale.calls.store import CallStore
 
         return await CallStore(self.daemon.db).events(call_id)
 

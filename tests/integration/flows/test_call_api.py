@@ -13,9 +13,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from zentrale.api.models import AuditEntry, Role
-from zentrale.api.users import NewUser, UserStore
-from zentrale.db.models import Direction, Outcome
+from zentrale.calls.models import Direction, Outcome
+from zentrale.core.models import AuditEntry, Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 from zentrale.telephony.agents import AgentState
 

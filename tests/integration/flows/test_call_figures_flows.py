@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from zentrale.db.models import Outcome
+from zentrale.calls.models import Outcome
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]

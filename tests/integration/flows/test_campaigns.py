@@ -16,13 +16,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from zentrale.api.models import AuditEntry, Role
-from zentrale.api.users import NewUser, UserStore
+from zentrale.calls.models import Direction, Outcome
 from zentrale.config.settings import (
     Settings,
 )
+from zentrale.core.models import AuditEntry, Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
-from zentrale.db.models import Direction, Outcome
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import PartyScript, script_party
 from zentrale.surveys.answers import AnswerStore

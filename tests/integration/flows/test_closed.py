@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from zentrale.db.models import Outcome
+from zentrale.calls.models import Outcome
 from zentrale.sandbox.simulate import CustomerScript
 
 from .conftest import SUNDAY_03
@@ -34,7 +34,7 @@ async def test_closed_department_with_voicemail_records_a_message(flows) -> None
 
     from sqlalchemy import select
 
-    from zentrale.db.models import Recording, RecordingState
+    from zentrale.recording.models import Recording, RecordingState
 
     # The greeting (vm-intro) takes about 6 s; the caller then speaks and hangs up.
     await flows.call(CustomerScript(digits="6", digit_delay=0.5, talk=12))
@@ -59,7 +59,7 @@ async def test_caller_hanging_up_during_the_voicemail_greeting_leaves_no_recordi
 ) -> None:
     from sqlalchemy import func, select
 
-    from zentrale.db.models import Recording
+    from zentrale.recording.models import Recording
 
     await flows.call(CustomerScript(digits="6", digit_delay=0.5, talk=1))
     (call,) = await flows.finished_calls(1, max_wait=40)

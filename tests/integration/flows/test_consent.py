@@ -20,6 +20,8 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy import select
 
+from zentrale.calls.models import Call, Outcome
+from zentrale.calls.store import CallStore
 from zentrale.config.settings import (
     DatabaseSettings,
     HttpSettings,
@@ -31,12 +33,11 @@ from zentrale.config.settings import (
     StorageSettings,
 )
 from zentrale.daemon import Daemon
-from zentrale.db.calls import CallStore
-from zentrale.db.models import Call, Outcome, Recording, RecordingState
-from zentrale.db.recordings import RecordingStore
 from zentrale.recording import audio
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.testing.recordings import decrypt

@@ -13,9 +13,9 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
+from zentrale.calls.models import Outcome
 from zentrale.customers.store import CustomerStore, NewCustomer
 from zentrale.daemon import Daemon
-from zentrale.db.models import Outcome
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 

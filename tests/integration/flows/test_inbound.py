@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from zentrale.db.models import Outcome
+from zentrale.calls.models import Outcome
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]

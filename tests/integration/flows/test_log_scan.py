@@ -26,8 +26,7 @@ import structlog
 from pydantic import SecretStr
 from sqlalchemy import make_url, select
 
-from zentrale.api.models import Role
-from zentrale.api.users import NewUser, UserStore
+from zentrale.calls.models import Call, Outcome
 from zentrale.config.logging import configure_logging, mask_number
 from zentrale.config.settings import (
     DatabaseSettings,
@@ -39,10 +38,12 @@ from zentrale.config.settings import (
     Settings,
     StorageSettings,
 )
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
-from zentrale.db.models import Call, Outcome, Recording, RecordingState
 from zentrale.recording.keys.base import unwrap_any, wrapped_keys_from_json
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.testing.databases import fresh_database

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zentrale.db.models import Direction, Outcome
+from zentrale.calls.models import Direction, Outcome
 from zentrale.sandbox.simulate import PartyScript, script_party
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]

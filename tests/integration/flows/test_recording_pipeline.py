@@ -19,6 +19,7 @@ import pytest
 import pytest_asyncio
 from pydantic import SecretStr
 
+from zentrale.calls.models import Call
 from zentrale.config.settings import (
     DatabaseSettings,
     HttpSettings,
@@ -30,11 +31,11 @@ from zentrale.config.settings import (
     StorageSettings,
 )
 from zentrale.daemon import Daemon
-from zentrale.db.models import Call, Recording, RecordingState
-from zentrale.db.recordings import RecordingStore
 from zentrale.recording import audio
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.testing.recordings import decrypt, plaintext_audio
@@ -204,6 +205,6 @@ async def test_paused_stretch_is_absent_and_marked(recorded: Recorded) -> None:
 
 
 async def _events(recorded: Recorded, call_id: str) -> list:  # type: ignore[type-arg]
-    from zentrale.db.calls import CallStore
+    from zentrale.calls.store import CallStore
 
     return await CallStore(recorded.daemon.db).events(call_id)

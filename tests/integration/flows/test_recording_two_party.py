@@ -15,15 +15,17 @@ from pathlib import Path
 
 import pytest
 
-from zentrale.db import CallStore, Database, JobQueue, RecordingState, RecordingStore
-from zentrale.db.calls import NewCall
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Direction
+from zentrale.calls.models import Direction
+from zentrale.calls.store import CallStore, NewCall
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.recording import audio
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import RecordingState
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
-from zentrale.recording.sources import AriSource
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.sandbox import SandboxInstance
@@ -32,6 +34,7 @@ from zentrale.telephony.ari import AriClient, Call
 from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.journal import Journal
+from zentrale.telephony.spool import AriSource
 from zentrale.testing.recordings import decrypt, plaintext_audio
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from zentrale.db.models import Outcome
+from zentrale.calls.models import Outcome
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 from zentrale.stats.report import compute
 from zentrale.stats.spec import ReportSpec

@@ -9,7 +9,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from zentrale.db.models import Outcome, Recording
+from zentrale.calls.models import Outcome
+from zentrale.recording.models import Recording
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.models import AnswerStatus, SurveyAnswer

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from zentrale.db.models import Recording, RecordingState
 from zentrale.recording import audio
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 from zentrale.testing.recordings import decrypt

@@ -18,30 +18,21 @@ import pytest
 import pytest_asyncio
 from sqlalchemy import text
 
-import zentrale.db.schema  # noqa: F401  (every table on Base.metadata)
+import zentrale.migrations.schema  # noqa: F401  (every table on Base.metadata)
 from zentrale.api import Deps, create_app
-from zentrale.api.models import Role
-from zentrale.api.scorecards import load_scorecards
-from zentrale.api.users import NewUser, UserStore
+from zentrale.calls.models import Direction, Outcome
+from zentrale.calls.store import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.config.settings import Settings
-from zentrale.db import (
-    CallStore,
-    CallUpdate,
-    Database,
-    Direction,
-    FinishedRecording,
-    Hangup,
-    NewCall,
-    Outcome,
-    RecordingStore,
-    StoredRecording,
-    WrappedKey,
-)
-from zentrale.db.models import Base
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
+from zentrale.db.base import Base
+from zentrale.db.session import Database
+from zentrale.qa.scorecards import load_scorecards
 from zentrale.recording import vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import FinishedRecording, RecordingStore, StoredRecording, WrappedKey
 from zentrale.testing.clocks import START as START
 from zentrale.testing.clocks import FakeClock as FakeClock
 from zentrale.testing.databases import fresh_database, migrated_database

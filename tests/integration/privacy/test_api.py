@@ -11,8 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from zentrale.api.models import AuditEntry
-from zentrale.db import Database, RecordingState, RecordingStore
+from zentrale.core.models import AuditEntry
+from zentrale.db.session import Database
+from zentrale.recording.models import RecordingState
+from zentrale.recording.store import RecordingStore
 
 from .conftest import Maker, make_wav, rows_containing
 

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from zentrale.db import Database, RecordingState, RecordingStore
+from zentrale.db.session import Database
 from zentrale.recording.keys.local import Keyring
+from zentrale.recording.models import RecordingState
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.testing.recordings import write_settings, zentrale_command
 
 from .conftest import FakeClock, Maker, make_wav

@@ -21,10 +21,12 @@ from zentrale.config.settings import (
     StorageSettings,
 )
 from zentrale.daemon import Daemon
-from zentrale.db import Database, RecordingState, RecordingStore
-from zentrale.db.migrate import upgrade_engine
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.recording.keys.local import Keyring
+from zentrale.recording.models import RecordingState
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.testing.fake_ari import FakeAri
 
 from .conftest import DAY, REPO, FakeClock, Maker

@@ -8,18 +8,21 @@ import datetime as dt
 import pytest
 from sqlalchemy import select
 
-from zentrale.api.audit import Actor
-from zentrale.api.models import AuditEntry, RecordingTag
-from zentrale.db import Database, Direction, RecordingState, RecordingStore
-from zentrale.db.models import Call, Recording
+from zentrale.calls.models import Call, Direction
+from zentrale.core.audit import Actor
+from zentrale.core.models import AuditEntry
+from zentrale.db.session import Database
 from zentrale.privacy.holds import HoldStore
 from zentrale.privacy.models import DestroyedKind, DestructionRecord, HoldScope
 from zentrale.privacy.purge import Purger
 from zentrale.privacy.rules import RetentionRules, parse_retention
+from zentrale.qa.models import RecordingTag
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.base import ObjectInfo, StorageUnavailable
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.testing.recordings import decrypt
 
 from .conftest import DAY, FakeClock, Maker, make_wav

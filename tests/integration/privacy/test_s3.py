@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from zentrale.api.audit import Actor
-from zentrale.db import Database, RecordingState, RecordingStore
+from zentrale.core.audit import Actor
+from zentrale.db.session import Database
 from zentrale.privacy.holds import HoldStore
 from zentrale.privacy.models import HoldScope
 from zentrale.privacy.purge import Purger
@@ -15,7 +15,9 @@ from zentrale.privacy.rules import parse_retention
 from zentrale.privacy.subjects import Requester, SubjectQuery, erase
 from zentrale.recording.aws import ClientSettings, make_client
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import RecordingState
 from zentrale.recording.storage.s3 import S3Settings, S3Store
+from zentrale.recording.store import RecordingStore
 from zentrale.testing.moto import MotoServer, start_moto_server, stop_moto_server
 from zentrale.testing.recordings import decrypt
 

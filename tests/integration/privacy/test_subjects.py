@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from zentrale.api import audit
-from zentrale.api.models import AuditEntry, Comment, Evaluation, Role
-from zentrale.api.users import NewUser, UserStore
+from zentrale.calls.models import Direction, EventKind
+from zentrale.calls.store import CallStore
 from zentrale.config.logging import configure_logging
+from zentrale.core import audit
+from zentrale.core.models import AuditEntry, Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.customers.models import CallNote, Customer, CustomerNumber, NoteKind
-from zentrale.db import CallStore, Database, Direction, EventKind, RecordingStore
-from zentrale.db.models import RecordingState
+from zentrale.db.session import Database
 from zentrale.privacy.holds import HoldStore
 from zentrale.privacy.models import (
     DestructionReason,
@@ -28,10 +29,13 @@ from zentrale.privacy.models import (
     SubjectRequest,
 )
 from zentrale.privacy.subjects import Requester, SubjectQuery, erase, export
+from zentrale.qa.models import Comment, Evaluation
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import RecordingState
 from zentrale.recording.storage.base import StorageUnavailable
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.surveys.models import (
     AnswerStatus,
     Campaign,

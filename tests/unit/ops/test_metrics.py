@@ -9,10 +9,10 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
-from zentrale.db.jobs import Backlog
-from zentrale.db.models import JobState, Recording
 from zentrale.ops.metrics import Metrics, Snapshot
 from zentrale.ops.process import parse_metrics, sample
+from zentrale.recording.jobs import Backlog
+from zentrale.recording.models import JobState, Recording
 from zentrale.telephony.agents import AgentState, AgentView
 
 # Every series the Grafana dashboard (docker/grafana) queries, as its expressions name them.

@@ -10,17 +10,17 @@ import pytest
 import pytest_asyncio
 from prometheus_client import generate_latest
 
+from zentrale.calls.models import Direction, Outcome
+from zentrale.calls.store import CallStore, Hangup, NewCall
 from zentrale.config.settings import Settings
-from zentrale.db.calls import CallStore, Hangup, NewCall
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Direction, Outcome
-from zentrale.db.recordings import RecordingStore
 from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.ops.journal import CountingJournal
 from zentrale.ops.metrics import Metrics
 from zentrale.ops.nodes import NodeSources, call_id
 from zentrale.ops.process import parse_metrics, sample
 from zentrale.recording.sources import SourceMissing
+from zentrale.recording.store import RecordingStore
 from zentrale.service import changed_keys
 
 AT = dt.datetime(2026, 11, 29, 10, 0, tzinfo=dt.UTC)

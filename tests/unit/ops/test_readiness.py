@@ -11,8 +11,8 @@ import pytest_asyncio
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from zentrale.api.routes_ops import ops_router
 from zentrale.db.session import Database
-from zentrale.ops.http import ops_router
 from zentrale.ops.metrics import Metrics, OwnErrors
 from zentrale.ops.readiness import Readiness
 from zentrale.recording.storage.base import StorageUnavailable

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from zentrale.api.audit import _masked
+from zentrale.core.audit import _masked
 from zentrale.privacy.masking import mask_field, mask_in, spellings
 
 NUMBER = "+905551112233"

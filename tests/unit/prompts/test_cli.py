@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from pydantic import SecretStr
 
-from zentrale.prompts.cli import prompts
+from zentrale.cli.prompts import prompts
 
 REPO = Path(__file__).resolve().parents[3]
 RULES = str(REPO / "config" / "routing.yaml")

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from fastapi import FastAPI
 
+from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.prompts.catalog import PromptCatalog
-from zentrale.prompts.http import prompts_base_url, prompts_router
 
 from .support import write_wav
 

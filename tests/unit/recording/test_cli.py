@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from zentrale.cli.recordings import recordings
 from zentrale.recording import vault
 from zentrale.recording.aws import ClientSettings, make_client
-from zentrale.recording.cli import recordings
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity

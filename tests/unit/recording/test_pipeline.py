@@ -11,15 +11,17 @@ import pytest
 import pytest_asyncio
 
 from zentrale.config.settings import RecipientSettings
-from zentrale.db import Database, JobQueue, JobState, JobStep, RecordingState, RecordingStore
-from zentrale.db.migrate import upgrade_engine
-from zentrale.db.models import Recording
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
 from zentrale.recording import audio
+from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import JobState, JobStep, Recording, RecordingState
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.setup import local_keyring
 from zentrale.recording.sources import DirectorySource
 from zentrale.recording.storage.local import LocalStore
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.testing.recordings import decrypt, plaintext_audio, queue_recordings, write_wav

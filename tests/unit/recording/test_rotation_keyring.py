@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from zentrale.cli.keys import KeyRow, Keys, status_lines
 from zentrale.recording.envelope import generate_data_key
 from zentrale.recording.keys.base import InvalidKeyMaterial
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
-from zentrale.recording.keys_cli import KeyRow, Keys, status_lines
 from zentrale.recording.rotation import KeyUse, Usage
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zentrale.routing.cli import routing
+from zentrale.cli.routing import routing
 from zentrale.routing.engine import consent_notice, on_digits, start
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zentrale.routing.cli import routing
+from zentrale.cli.routing import routing
 from zentrale.routing.load import load_rules
 from zentrale.routing.simulate import run_expectations
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from zentrale.routing.cli import routing
+from zentrale.cli.routing import routing
 from zentrale.routing.history import History
 
 from .support import BASE, load

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from zentrale.surveys.campaigns import Legs
+from zentrale.telephony.campaigns import Legs
 
 pytestmark = pytest.mark.asyncio
 

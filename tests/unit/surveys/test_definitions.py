@@ -6,7 +6,7 @@ import pytest
 
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import parse_rules
-from zentrale.surveys.plan import plan_survey
+from zentrale.routing.survey import plan_survey
 
 RULES = """\
 version: 1

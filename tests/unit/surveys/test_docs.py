@@ -9,7 +9,7 @@ import pytest
 
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import parse_rules
-from zentrale.surveys.plan import plan_survey
+from zentrale.routing.survey import plan_survey
 
 GUIDE = (Path(__file__).parents[3] / "docs" / "surveys.md").read_text()
 (EXAMPLE,) = [b for b in re.findall(r"```yaml\n(.*?)```", GUIDE, re.DOTALL) if "version: 1" in b]

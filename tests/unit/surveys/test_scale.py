@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from zentrale.surveys.scale import parse_scale
+from zentrale.routing.scale import parse_scale
 
 
 @pytest.mark.parametrize(

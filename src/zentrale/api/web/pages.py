@@ -1,0 +1,246 @@
+"""The web pages: sign-in, recording search, one recording (player, timeline, scorecard,
+comments, tags), and the audit log. They call the same stores as the API, under the same
+role matrix; forms carry the session's CSRF token and answer with a redirect (POST/redirect/GET).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from zentrale.api.auth import Caller, address_of, deps_of
+from zentrale.api.errors import ApiError, InvalidRequest, NotFound
+from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
+from zentrale.api.text import form_text
+from zentrale.api.web import static
+from zentrale.api.web.render import render
+from zentrale.calls.models import Call, CallEvent, EventKind
+from zentrale.core import audit, credentials
+from zentrale.core.models import AuditEntry, Role
+from zentrale.core.users import UserStore
+from zentrale.qa import reviews
+from zentrale.qa.search import TAG_PATTERN, SearchQuery, search
+
+public_pages = APIRouter(include_in_schema=False)
+pages = APIRouter(include_in_schema=False)
+
+LOGIN_COOKIE = "zentrale_login"
+RecordingId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+_FILTERS = set(SearchQuery.model_fields) - {"limit"}
+
+
+def _login_csrf(request: Request, nonce: str) -> str:
+    return credentials.sign(deps_of(request).session_secret, "login:" + nonce)
+
+
+@public_pages.get("/login", name="web.login_form")
+async def login_form(request: Request) -> Response:
+    """Show the sign-in form (with a signed CSRF token bound to a cookie nonce)."""
+    return _login_page(request, None, 200)
+
+
+def _login_page(request: Request, error: str | None, status: int) -> Response:
+    nonce = secrets.token_urlsafe(16)
+    response = render(request, "login.html", status, error=error, csrf=_login_csrf(request, nonce))
+    deps = deps_of(request)
+    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, path="/login", httponly=True,
+                        samesite="strict", secure=deps.settings.api.cookie_secure)  # fmt: skip
+    return response
+
+
+@public_pages.post("/login", name="web.login")
+async def login(request: Request) -> Response:
+    """Check the form's CSRF token and the password; start a session and go to the list."""
+    form = await request.form()
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    sent = str(form.get("csrf_token", ""))
+    if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
+        return _login_page(request, "login_failed", 403)
+    deps = deps_of(request)
+    try:
+        _user, session_id, _csrf = await sign_in(
+            deps, form_text(form, "username", 64), form_text(form, "password", 1024),
+            address_of(request),
+        )  # fmt: skip
+    except ApiError as exc:
+        return _login_page(request, "too_many" if exc.status == 429 else "login_failed", exc.status)
+    response = RedirectResponse("/", status_code=303)
+    set_session_cookie(response, deps, session_id)
+    response.delete_cookie(LOGIN_COOKIE, path="/login")
+    return response
+
+
+@public_pages.get("/static/{name}", name="web.static")
+async def static_file(name: Annotated[str, Path(pattern=r"^[a-z0-9._-]{1,64}$")]) -> Response:
+    """Serve one of the page's bundled files (a fixed list: nothing else is reachable)."""
+    return static.response(name)
+
+
+@pages.post("/logout", name="web.logout")
+async def logout(caller: Caller, request: Request) -> Response:
+    """End the session and go to the sign-in form."""
+    deps = deps_of(request)
+    session_id = request.cookies.get(SESSION_COOKIE)
+    if session_id:
+        await UserStore(deps.db, deps.clock).close_session(session_id)
+    await audit.record(deps.db, caller.actor, audit.Event("auth.logout"), deps.clock())
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, deps)
+    return response
+
+
+def _filters(request: Request) -> dict[str, str]:
+    return {k: v for k, v in request.query_params.items() if k in _FILTERS and v.strip()}
+
+
+@pages.get("/", name="web.recordings")
+async def recordings(caller: Caller, request: Request) -> Response:
+    """The search page; with htmx, only the results table."""
+    deps = deps_of(request)
+    filters, error, page = _filters(request), None, None
+    try:
+        query = SearchQuery.model_validate(filters)
+        async with deps.db.read() as session:
+            page = await search(session, caller, query)
+    except (ValidationError, InvalidRequest):
+        error = "invalid"
+    if page is not None:
+        event = audit.Event("recording.search", detail={"filters": filters, "hits": len(page.hits)})
+        await audit.record(deps.db, caller.actor, event, deps.clock())
+    template = "_results.html" if request.headers.get("hx-request") else "recordings.html"
+    return render(request, template, caller=caller, filters=filters, page=page, error=error)
+
+
+@pages.get("/recordings/{recording_id}", name="web.recording")
+async def recording(caller: Caller, recording_id: RecordingId, request: Request) -> Response:
+    """One recording: player with waveform, timeline, scorecard, evaluations, comments, tags."""
+    deps = deps_of(request)
+    async with deps.db.read() as session:
+        found = await reviews.visible(session, caller, recording_id)
+        call = await session.get(Call, found.call_id)
+        events = list(await session.scalars(
+            select(CallEvent).where(CallEvent.call_id == found.call_id).order_by(CallEvent.seq)
+        ))  # fmt: skip
+        context: dict[str, Any] = {
+            "tags": await reviews.tags(session, found.id),
+            "evaluations": await reviews.evaluations(session, found.id),
+            "comments": await reviews.comments(session, found.id),
+        }
+    event = audit.Event("recording.view", target=f"recording:{found.id}")
+    await audit.record(deps.db, caller.actor, event, deps.clock())
+    card = deps.scorecards.for_department(found.department)
+    start = next((e.at for e in events if e.kind is EventKind.RECORDING_STARTED), found.created_at)
+    return render(
+        request, "recording.html", caller=caller, recording=found, call=call, events=events,
+        card=card[1] if card else None, reviewer=caller.role is not Role.AGENT,
+        is_agent=caller.role is Role.AGENT, start=start, **context,
+    )  # fmt: skip
+
+
+def _answers(form: Any, card: Any) -> dict[str, bool | int]:
+    answers: dict[str, bool | int] = {}
+    for question in card.questions():
+        value = str(form.get(f"q.{question.id}", ""))
+        if question.kind == "yes_no" and value in ("yes", "no"):
+            answers[question.id] = value == "yes"
+        elif question.kind == "scale" and value.isdigit():
+            answers[question.id] = int(value)
+    return answers
+
+
+def _back(recording_id: str) -> Response:
+    return RedirectResponse(f"/recordings/{recording_id}", status_code=303)
+
+
+@pages.post("/recordings/{recording_id}/evaluate", name="web.evaluate")
+async def evaluate(caller: Caller, recording_id: RecordingId, request: Request) -> Response:
+    """Store the filled-in scorecard."""
+    deps = deps_of(request)
+    form, now = await request.form(), deps.clock()
+    async with deps.db.write() as session:
+        found = await reviews.visible(session, caller, recording_id)
+        card = deps.scorecards.for_department(found.department)
+        answers = _answers(form, card[1]) if card else {}
+        note = form_text(form, "note", 4000).strip() or None
+        row = await reviews.evaluate(session, caller, found, deps.scorecards, answers, note, now)
+        detail = {"evaluation": row.id, "score": row.score, "passed": row.passed}
+        event = audit.Event("evaluation.create", target=f"recording:{found.id}", detail=detail)
+        await audit.append(session, caller.actor, event, now)
+    return _back(recording_id)
+
+
+@pages.post("/recordings/{recording_id}/comment", name="web.comment")
+async def comment(caller: Caller, recording_id: RecordingId, request: Request) -> Response:
+    """Pin a comment to a moment of the recording."""
+    deps = deps_of(request)
+    form, now = await request.form(), deps.clock()
+    text = form_text(form, "text", 2000).strip()
+    try:
+        offset = float(str(form.get("offset_s", "0")))
+    except ValueError:
+        raise InvalidRequest("the time must be a number of seconds") from None
+    if not text or not 0 <= offset <= 86400:
+        raise InvalidRequest("a comment needs text and a time within the call")
+    async with deps.db.write() as session:
+        found = await reviews.visible(session, caller, recording_id)
+        row = await reviews.add_comment(session, caller, found, offset, text, now)
+        event = audit.Event("comment.create", target=f"recording:{found.id}",
+                            detail={"comment": row.id, "offset_s": offset})  # fmt: skip
+        await audit.append(session, caller.actor, event, now)
+    return _back(recording_id)
+
+
+@pages.post("/recordings/{recording_id}/tag", name="web.tag")
+async def tag(caller: Caller, recording_id: RecordingId, request: Request) -> Response:
+    """Add (or with remove=1, remove) a tag."""
+    import re
+
+    deps = deps_of(request)
+    form, now = await request.form(), deps.clock()
+    name = str(form.get("tag", "")).strip().lower()
+    if not re.fullmatch(TAG_PATTERN, name):
+        raise InvalidRequest("a tag is 1-64 lower-case letters, digits, '.', '_' or '-'")
+    async with deps.db.write() as session:
+        found = await reviews.visible(session, caller, recording_id)
+        if form.get("remove"):
+            changed, action = await reviews.remove_tag(session, found, name), "tag.remove"
+        else:
+            changed, action = await reviews.add_tag(session, caller, found, name, now), "tag.add"
+        if changed:
+            event = audit.Event(action, target=f"recording:{found.id}", detail={"tag": name})
+            await audit.append(session, caller.actor, event, now)
+    return _back(recording_id)
+
+
+@pages.post("/evaluations/{evaluation_id}/acknowledge", name="web.acknowledge")
+async def acknowledge(
+    caller: Caller, evaluation_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")],
+    request: Request,
+) -> Response:  # fmt: skip
+    """The agent confirms having read an evaluation of their call."""
+    deps = deps_of(request)
+    now = deps.clock()
+    async with deps.db.write() as session:
+        row = await reviews.acknowledge(session, caller, evaluation_id, now)
+        event = audit.Event("evaluation.acknowledge", target=f"recording:{row.recording_id}",
+                            detail={"evaluation": row.id})  # fmt: skip
+        await audit.append(session, caller.actor, event, now)
+    return _back(row.recording_id)
+
+
+@pages.get("/audit", name="web.audit")
+async def audit_page(caller: Caller, request: Request) -> Response:
+    """The newest 200 audit entries."""
+    deps = deps_of(request)
+    query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(200)
+    async with deps.db.read() as session:
+        entries = list(await session.scalars(query))
+    return render(request, "audit.html", caller=caller, entries=entries)
+
+
+__all__ = ["NotFound", "pages", "public_pages"]

@@ -1,0 +1,230 @@
+"""`CallStore`: what the call flows write about a call, and its timeline.
+
+A call flow creates the row when the call arrives, updates it as the call moves through
+menus and queues, appends timeline events, and finishes it at hangup. Each method is one
+transaction. Digits a caller types at a prompt marked sensitive (card numbers, PINs) never
+reach the database: the event keeps `"***"` in their place.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import case, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
+from zentrale.db.errors import CallNotFound
+from zentrale.db.session import Database
+
+log = structlog.get_logger(__name__)
+
+MASK = "***"
+MAX_DETAIL_BYTES = 4096
+_DIGIT_KEYS = frozenset({"digit", "digits", "dtmf", "input", "entered"})
+_KEYPAD = re.compile(r"[0-9*#A-Da-d]+")
+
+
+@dataclass(frozen=True, slots=True)
+class NewCall:
+    """The facts known when a call arrives (inbound) or is placed (outbound)."""
+
+    id: str
+    direction: Direction
+    arrived_at: dt.datetime
+    caller_number: str | None = None
+    dialled_number: str | None = None
+    called_number: str | None = None
+    language: str | None = None
+    asterisk_node: str | None = None
+    app_name: str | None = None
+    rules_version: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallUpdate:
+    """Fields a call flow learns later; None leaves a field as it is."""
+
+    department: str | None = None
+    agent_endpoint: str | None = None
+    agent_name: str | None = None
+    language: str | None = None
+    answered_by_app_at: dt.datetime | None = None
+    queued_at: dt.datetime | None = None
+    agent_answered_at: dt.datetime | None = None
+    consent_version: str | None = None
+    consent_language: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        """Return the fields that are set."""
+        fields = (f.name for f in dataclasses.fields(self))
+        return {name: value for name in fields if (value := getattr(self, name)) is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Hangup:
+    """How a call ended."""
+
+    outcome: Outcome
+    ended_at: dt.datetime
+    cause_code: int | None = None
+    cause_text: str | None = None
+
+
+class CallStore:
+    """Calls and their timelines."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def create(self, call: NewCall) -> None:
+        """Insert the row of a new call."""
+        async with self._db.write() as session:
+            session.add(Call(**dataclasses.asdict(call), last_event_seq=0))
+        log.info("call stored", call_id=call.id, direction=call.direction.value)
+
+    async def update(self, call_id: str, changes: CallUpdate) -> None:
+        """Set the fields of CHANGES that are not None."""
+        values = changes.values()
+        if not values:
+            return
+        async with self._db.write() as session:
+            await _update(session, call_id, values)
+
+    async def finish(self, call_id: str, hangup: Hangup) -> None:
+        """Record the outcome, hangup cause and end time of a call."""
+        values = {
+            "outcome": hangup.outcome,
+            "ended_at": hangup.ended_at,
+            "hangup_cause_code": hangup.cause_code,
+            "hangup_cause_text": hangup.cause_text,
+        }
+        async with self._db.write() as session:
+            await _update(session, call_id, values)
+        log.info("call finished", call_id=call_id, outcome=hangup.outcome.value)
+
+    async def add_event(
+        self,
+        call_id: str,
+        kind: EventKind,
+        detail: Mapping[str, Any] | None = None,
+        *,
+        sensitive: bool = False,
+        at: dt.datetime | None = None,
+    ) -> int:
+        """Append an event to the call's timeline and return its sequence number."""
+        clean = _clean_detail(detail or {}, sensitive)
+        async with self._db.write() as session:
+            return await append_event(session, call_id, kind, clean, at or self._clock())
+
+    async def get(self, call_id: str) -> Call:
+        """Return the call, or raise CallNotFound."""
+        async with self._db.read() as session:
+            call = await session.get(Call, call_id)
+        if call is None:
+            raise CallNotFound(call_id)
+        return call
+
+    async def events(self, call_id: str) -> list[CallEvent]:
+        """Return the call's timeline in order."""
+        query = select(CallEvent).where(CallEvent.call_id == call_id).order_by(CallEvent.seq)
+        async with self._db.read() as session:
+            return list(await session.scalars(query))
+
+
+async def append_event(
+    session: AsyncSession, call_id: str, kind: EventKind, detail: dict[str, Any], at: dt.datetime
+) -> int:
+    """Add an event inside SESSION's transaction; the call row's counter gives its number."""
+    kind = EventKind(kind)
+    bump = (
+        update(Call)
+        .where(Call.id == call_id)
+        .values(last_event_seq=Call.last_event_seq + 1, **_counted(kind, detail))
+        .returning(Call.last_event_seq, Call.arrived_at)
+    )
+    found = (await session.execute(bump)).one_or_none()
+    if found is None:
+        raise CallNotFound(call_id)
+    seq, arrived_at = found
+    if kind in _CONVERSATION:
+        await session.execute(_conversation(call_id, kind, (at - arrived_at).total_seconds()))
+    session.add(CallEvent(call_id=call_id, seq=seq, at=at, kind=kind, detail=detail))
+    await session.flush()
+    return int(seq)
+
+
+_CONVERSATION = (EventKind.AGENT_ANSWERED, EventKind.CONVERSATION_ENDED)
+_NAME_LENGTH = 128
+
+
+def _counted(kind: EventKind, detail: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the call row's statistics figures a transfer event changes (SQL expressions)."""
+    if kind is not EventKind.TRANSFER:
+        return {}
+    changes: dict[str, Any] = {}
+    if detail.get("to") is not None:
+        changes["transfers"] = Call.transfers + 1
+    source = detail.get("overflow")
+    if source is not None:
+        changes["overflows"] = Call.overflows + 1
+        # The department the call overflowed from, while all its overflows share one (the
+        # statistics read the timeline for the rare call that overflowed from several).
+        named = isinstance(source, str) and len(source) <= _NAME_LENGTH
+        changes["overflowed_from"] = (
+            case((Call.overflows == 0, source), (Call.overflowed_from == source, source))
+            if named
+            else None
+        )
+    return changes
+
+
+def _conversation(call_id: str, kind: EventKind, since_arrival: float) -> Any:
+    """Return the update of the call's conversation figures for an agent answer or an end.
+
+    Handle seconds add up each conversation's end minus its answer (both measured from the
+    arrival, so the sum stays small and exact to the microsecond).
+    """
+    values: dict[str, Any]
+    if kind is EventKind.AGENT_ANSWERED:
+        values = {"handle_seconds": Call.handle_seconds - since_arrival}
+    else:
+        values = {"handle_seconds": Call.handle_seconds + since_arrival,
+                  "conversations": Call.conversations + 1}  # fmt: skip
+    return update(Call).where(Call.id == call_id).values(**values)
+
+
+async def _update(session: AsyncSession, call_id: str, values: dict[str, Any]) -> None:
+    result = await session.execute(update(Call).where(Call.id == call_id).values(**values))
+    if getattr(result, "rowcount", 0) != 1:
+        raise CallNotFound(call_id)
+
+
+def _clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:
+    clean = {key: _mask(key, value) for key, value in detail.items()} if sensitive else dict(detail)
+    size = len(json.dumps(clean, default=str))
+    if size > MAX_DETAIL_BYTES:
+        raise ValueError(f"event detail is {size} bytes; the limit is {MAX_DETAIL_BYTES}")
+    return clean
+
+
+def _mask(key: str, value: Any) -> Any:
+    # Digits may come under any key; anything that looks like keypad input is masked too.
+    if key.lower() in _DIGIT_KEYS:
+        return MASK
+    if isinstance(value, Mapping):
+        return {inner: _mask(inner, item) for inner, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask(key, item) for item in value]
+    if isinstance(value, str | int) and _KEYPAD.fullmatch(str(value)):
+        return MASK
+    return value

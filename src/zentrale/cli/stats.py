@@ -1,0 +1,100 @@
+"""The `zentrale report` command: the statistics of docs/statistics.md as a table or CSV."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+from sqlalchemy.exc import SQLAlchemyError
+
+from zentrale.cli.context import cli_settings as _settings
+from zentrale.config.settings import Settings
+from zentrale.db.session import Database
+from zentrale.stats.export import csv_text
+from zentrale.stats.report import StatsRow, compute
+from zentrale.stats.spec import (
+    DEFAULT_SERVICE_LEVEL,
+    DEFAULT_SHORT_ABANDON,
+    GROUPS,
+    PERIODS,
+    ReportSpec,
+    SpecError,
+    parse_day,
+    parse_thresholds,
+    parse_zone,
+)
+from zentrale.stats.zone import rules_zone
+
+COLUMNS = (("offered", 7), ("answered", 8), ("abandoned", 9), ("abandoned_short", 5),
+           ("service_level", 6), ("avg_wait", 8), ("p90_wait", 8), ("avg_handle", 8),
+           ("transfers", 4), ("overflows", 4), ("suggestions", 4))  # fmt: skip
+
+
+@click.command()
+@click.option("--from", "first", required=True, help="First local day, YYYY-MM-DD.")
+@click.option("--to", "last", required=True, help="Last local day (included), YYYY-MM-DD.")
+@click.option("--by", "group", type=click.Choice(GROUPS), default="department",
+              show_default=True)  # fmt: skip
+@click.option("--period", type=click.Choice(PERIODS), default="day", show_default=True)
+@click.option("--tz", help="Time zone (default: the routing rules' timezone).")
+@click.option("--service-level", "levels", multiple=True, metavar="DEPT=SECONDS",
+              help=f"A department's service-level threshold (default {DEFAULT_SERVICE_LEVEL:g} s)"
+              "; may repeat.")  # fmt: skip
+@click.option("--short-abandon", type=float, default=DEFAULT_SHORT_ABANDON, show_default=True,
+              help="Abandons after at most this many seconds in queue are short.")  # fmt: skip
+@click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.pass_context
+def report(ctx: click.Context, first: str, last: str, group: str, period: str, tz: str | None,
+           levels: tuple[str, ...], short_abandon: float, as_csv: bool) -> None:  # fmt: skip
+    """Statistics per department or agent and period (see docs/statistics.md)."""
+    settings = _settings(ctx)
+    try:
+        spec = ReportSpec(
+            group, period, parse_day("--from", first), parse_day("--to", last),  # type: ignore[arg-type]
+            parse_zone(tz) if tz else rules_zone(settings.routing.file),
+            service_level=parse_thresholds(levels), short_abandon=short_abandon,
+        )  # fmt: skip
+    except SpecError as exc:
+        raise click.UsageError(str(exc)) from None
+    rows = _compute(settings, spec)
+    click.echo(csv_text(rows) if as_csv else _table(spec, rows), nl=not as_csv)
+
+
+def _compute(settings: Settings, spec: ReportSpec) -> list[StatsRow]:
+    async def main() -> list[StatsRow]:
+        async with Database.open(settings.database.url) as db, db.read() as session:
+            return await compute(session, spec)
+
+    try:
+        return asyncio.run(main())
+    except SQLAlchemyError as exc:
+        raise click.ClickException(
+            f"the database could not answer ({type(exc).__name__}); "
+            "is it reachable and migrated (zentrale db upgrade)?"
+        ) from None
+
+
+def _table(spec: ReportSpec, rows: list[StatsRow]) -> str:
+    header = f"{spec.group:<24} {'period':<16} " + " ".join(
+        f"{name[:width]:>{width}}" for name, width in COLUMNS
+    )
+    lines = [f"{spec.first_day} .. {spec.last_day} ({spec.zone.key})", header]
+    for row in rows:
+        start = row.period_start
+        label = start.strftime("%Y-%m-%d %H:%M" if spec.period == "hour" else "%Y-%m-%d")
+        cells = " ".join(f"{_cell(getattr(row, name)):>{width}}" for name, width in COLUMNS)
+        lines.append(f"{row.key[:24]:<24} {label:<16} {cells}")
+    if not rows:
+        lines.append("(no calls in this range)")
+    return "\n".join(lines)
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+__all__ = ["report"]

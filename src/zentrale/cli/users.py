@@ -1,0 +1,145 @@
+"""`zentrale users`, `zentrale api` and `zentrale audit`: the QA service for operators.
+
+Users are created here (passwords read from a prompt or stdin, never from arguments), API
+tokens are printed once, `api serve` runs the QA service alone with uvicorn, and
+`audit verify` recomputes the audit log's hash chain (exit 1 if it is broken).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from zentrale.api.errors import ApiError
+from zentrale.cli.context import cli_settings as _settings
+from zentrale.cli.context import run_with_database
+from zentrale.config.settings import Settings
+from zentrale.core import audit as audit_log
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
+from zentrale.db.session import Database
+
+T = TypeVar("T")
+
+
+def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
+    return run_with_database(settings, work, (ApiError, ValueError))
+
+
+@click.group(name="users")
+def users() -> None:
+    """Manage the QA service's users and their API tokens."""
+
+
+@users.command("add")
+@click.argument("username")
+@click.option("--name", "display_name", required=True, help="Name shown in the pages.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--department", "departments", multiple=True, help="May repeat.")
+@click.option("--agent-endpoint", default=None, help="For agents: e.g. PJSIP/1001.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@click.pass_context
+def add(
+    ctx: click.Context, username: str, display_name: str, role: str,
+    departments: tuple[str, ...], agent_endpoint: str | None, password_stdin: bool,
+) -> None:  # fmt: skip
+    """Create a user (the password is asked for, or read from stdin)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    new = NewUser(username, display_name, password, Role(role), departments, agent_endpoint)
+    user = _run(_settings(ctx), lambda db: UserStore(db).add(new))
+    click.echo(f"user {user.username} ({user.role.value}) created")
+
+
+@users.command("disable")
+@click.argument("username")
+@click.option("--enable", is_flag=True, help="Enable the user again instead.")
+@click.pass_context
+def disable(ctx: click.Context, username: str, enable: bool) -> None:
+    """Disable a user (their sessions end, their tokens stop working)."""
+    _run(_settings(ctx), lambda db: UserStore(db).set_disabled(username, not enable))
+    click.echo(f"user {username} {'enabled' if enable else 'disabled'}")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", "token_name", required=True, help="What the token is for.")
+@click.option("--days", type=click.IntRange(1, 3650), default=None, help="Default: api.token_days.")
+@click.pass_context
+def token(ctx: click.Context, username: str, token_name: str, days: int | None) -> None:
+    """Issue a personal API token for USERNAME and print it (shown only this once)."""
+    settings = _settings(ctx)
+
+    async def issue(db: Database) -> str:
+        store = UserStore(db)
+        user = await store.by_name(username)
+        if user is None:
+            raise click.ClickException(f"no user {username!r}")
+        issued = await store.issue_token(user.id, token_name, days or settings.api.token_days)
+        return issued.secret
+
+    click.echo(_run(settings, issue))
+
+
+@users.command("list")
+@click.pass_context
+def list_users(ctx: click.Context) -> None:
+    """List users: name, role, departments, state."""
+    for user in _run(_settings(ctx), lambda db: UserStore(db).all()):
+        state = "disabled" if user.disabled else "active"
+        departments = ",".join(user.departments) or "-"
+        click.echo(
+            f"{user.username}\t{user.role.value}\t{departments}\t{state}\t{user.display_name}"
+        )
+
+
+@click.group(name="api")
+def api() -> None:
+    """Run the QA web pages and HTTP API."""
+
+
+@api.command("serve")
+@click.option("--host", default=None, help="Default: http.host.")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Default: http.port.")
+@click.option(
+    "--identity", "identities", multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="X25519 private key (PEM) that opens recordings.",
+)  # fmt: skip
+@click.pass_context
+def serve(
+    ctx: click.Context, host: str | None, port: int | None, identities: tuple[Path, ...]
+) -> None:
+    """Serve the QA pages and API alone (database, storage and keys from the settings)."""
+    from zentrale.cli.serve import serve_forever
+
+    settings = _settings(ctx)
+    asyncio.run(serve_forever(settings, host, port, identities, click.echo))
+
+
+@click.group(name="audit")
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command("verify")
+@click.pass_context
+def verify(ctx: click.Context) -> None:
+    """Recompute the audit log's hash chain; exit 1 if an entry was changed or removed."""
+    report = _run(_settings(ctx), audit_log.verify)
+    for problem in report.problems:
+        click.echo(f"BROKEN: {problem}", err=True)
+    click.echo(f"{report.entries} entries, head {report.head}")
+    if not report.ok:
+        raise SystemExit(1)
+    click.echo("audit log intact")
+
+
+__all__: list[Any] = ["api", "audit", "users"]

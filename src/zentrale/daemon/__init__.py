@@ -1,0 +1,269 @@
+"""The daemon: the one place that builds every long-lived part and wires them together.
+
+`Daemon.running(settings)` opens the database (migrating it to the current schema), starts the
+call journal, loads and watches the routing rules, connects to Asterisk over ARI and hands every
+call to the call centre; leaving the block drains calls, flushes the journal and closes all in
+reverse order. Nothing here does I/O at import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from contextlib import ExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+import structlog
+from fastapi import APIRouter, FastAPI
+
+from zentrale.api.app import install
+from zentrale.api.app import routers as qa_routers
+from zentrale.api.asgi import create_app
+from zentrale.api.deps import Deps, session_secret, store_from, unwrappers_from
+from zentrale.api.routes_calls import calls_routers
+from zentrale.api.routes_prompts import prompts_base_url, prompts_router
+from zentrale.api.routes_surveys import campaigns_routers
+from zentrale.api.routes_wallboard import wallboard_routers
+from zentrale.api.server import bind, serving
+from zentrale.base.clock import utcnow
+from zentrale.base.secrets import kept_secret
+from zentrale.calls.store import CallStore
+from zentrale.config.settings import Settings
+from zentrale.customers.lookup import CustomerLookup
+from zentrale.daemon.ops import Ops, operations
+from zentrale.db.session import Database
+from zentrale.migrations import upgrade_engine
+from zentrale.ops.drain import drain
+from zentrale.ops.journal import CountingJournal
+from zentrale.ops.metrics import Metrics
+from zentrale.ops.nodes import recording_source
+from zentrale.privacy.schedule import PurgeSchedule, purge_running
+from zentrale.prompts.catalog import PromptCatalog
+from zentrale.prompts.watch import PromptWatch
+from zentrale.qa.scorecards import load_scorecards
+from zentrale.recording.setup import pipeline_running
+from zentrale.recording.store import RecordingStore
+from zentrale.recording.worker import WorkerPool
+from zentrale.routing.history import History
+from zentrale.routing.reload import ReloadOutcome, RulesReloader
+from zentrale.routing.rules import Rules
+from zentrale.stats.wallboard import Wallboard
+from zentrale.surveys.answers import AnswerStore
+from zentrale.surveys.store import CampaignStore
+from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.campaigns import CampaignRunner
+from zentrale.telephony.context import Services
+from zentrale.telephony.journal import Journal
+from zentrale.telephony.queueing import Queues
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass
+class Daemon:
+    """The running parts of one zentrale node."""
+
+    settings: Settings
+    db: Database
+    journal: Journal
+    rules: RulesReloader
+    ari: AriClient
+    center: CallCenter
+    board: AgentBoard
+    http_url: str | None
+    pipeline: WorkerPool | None = None
+    prompts: PromptWatch | None = None
+    ops: Ops | None = None
+    campaigns: CampaignRunner | None = None
+    purge: PurgeSchedule | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def running(
+        cls,
+        settings: Settings,
+        credentials: CredentialsLike | None = None,
+        media: Callable[[str], str] | None = None,
+        drain_seconds: float = 30.0,
+        clock: Callable[[], dt.datetime] | None = None,
+        drain_recordings: bool = False,
+    ) -> AsyncIterator[Daemon]:
+        """Start every part; on exit drain calls for up to DRAIN_SECONDS and stop.
+
+        With DRAIN_RECORDINGS (`zentrale run`) the same limit also covers storing the
+        recordings of this node's calls before the workers stop.
+        """
+        async with contextlib.AsyncExitStack() as stack:
+            db = Database.open(settings.database.url.get_secret_value())
+            stack.push_async_callback(db.close)
+            await upgrade_engine(db.engine)
+            journal = CountingJournal(
+                Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db)
+            )
+            journal.start()
+            stack.push_async_callback(journal.close)
+            rules = await _rules(settings, stack)
+            credentials = credentials or ari_credentials(settings)
+            ari = AriClient(credentials, _options(settings))
+            board = AgentBoard()
+            services = Services(ari, journal, Queues(board), settings, customers=CustomerLookup(db))
+            http_url, routers = None, []
+            if settings.http.enabled:
+                sock = bind(settings.http.host, settings.http.port)
+                http_url = settings.http.url(sock.getsockname()[1])
+                prompts, router = _prompts(settings, http_url)
+                services = dataclasses.replace(services, media=prompts)
+                routers.append(router)
+            if media is not None:
+                services = dataclasses.replace(services, media=media)
+            if clock is not None:
+                services = dataclasses.replace(services, clock=clock)
+            center = CallCenter(services, lambda: rules.current)
+            center.know_agents(rules.current)
+            rules.subscribe(lambda outcome: center.know_agents(rules.current))
+            ari.on_new_channel(center.on_call)
+            ari.on_resync(center.on_resync)
+            watch = _watch_prompts(settings, credentials, rules, ari)
+            # The pipeline first: it makes a development keyring the QA service then reads.
+            pipeline = await stack.enter_async_context(
+                pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
+            )
+            # Retention: purge what its rule no longer lets us keep, every retention.interval.
+            purge = await stack.enter_async_context(purge_running(
+                settings, db, store_from(settings, stack.enter_context(ExitStack())),
+                clock or utcnow,
+            ))  # fmt: skip
+            ops = await stack.enter_async_context(
+                operations(settings, db, ari, rules, center, journal, pipeline)
+            )
+            routers.append(ops.router)
+            if settings.http.enabled:
+                app = _app(settings, db, center, routers, stack.enter_context(ExitStack()), rules)
+                await stack.enter_async_context(serving(app, sock))
+            await stack.enter_async_context(ari)
+            node = settings.node if drain_recordings else None
+            stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
+            campaigns = CampaignRunner(
+                services, CampaignStore(db), lambda: rules.current, center.legs
+            )
+            campaigns.start()
+            stack.push_async_callback(campaigns.close, drain_seconds)
+            log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
+            yield cls(
+                settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops,
+                campaigns, purge=purge,
+            )  # fmt: skip
+        log.info("daemon.stopped", node=settings.node)
+
+
+def ari_credentials(settings: Settings) -> AriCredentials:
+    """Return ARI credentials from the settings (the password from its variable or file)."""
+    return AriCredentials(
+        base_url=settings.ari.url,
+        username=settings.ari.username,
+        password=settings.ari.secret(),
+        app=settings.ari.app,
+    )
+
+
+def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], APIRouter]:
+    """Return how sounds resolve to prompt URLs, and the router serving those files."""
+    catalog = PromptCatalog(settings.prompts.dir)
+    token = kept_secret(settings.state_dir, "prompts-token", settings.prompts.token)
+    base = prompts_base_url(http_url, token.get_secret_value())
+    return (lambda sound: catalog.resolve(sound, base)), prompts_router(
+        catalog, token.get_secret_value()
+    )
+
+
+def _app(
+    settings: Settings,
+    db: Database,
+    center: CallCenter,
+    routers: list[APIRouter],
+    stack: ExitStack,
+    rules: RulesReloader | None = None,
+) -> FastAPI:
+    """Build the HTTP app: prompts, and with api.enabled the QA service, call routes and
+    the wallboard (when the live RULES are given)."""
+    if not settings.api.enabled:
+        return create_app(routers)
+    deps = Deps(db=db, store=store_from(settings, stack), unwrappers=unwrappers_from(settings),
+                settings=settings, scorecards=load_scorecards(settings.api.scorecards_file),
+                session_secret=session_secret(settings))  # fmt: skip
+    app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
+    if rules is not None:
+        for router in wallboard_routers(_wallboard(center, rules), deps):
+            app.include_router(router)
+        for router in campaigns_routers(_live(rules), deps):
+            app.include_router(router)
+    install(app, deps)
+    return app
+
+
+def _live(rules: RulesReloader) -> Callable[[], Rules]:
+    """Return the live rules as a callable (campaign routes check surveys against them)."""
+    return lambda: rules.current
+
+
+def _wallboard(center: CallCenter, rules: RulesReloader) -> Wallboard:
+    """Return the wallboard of CENTER's queues, with the live rules' departments."""
+
+    def departments() -> dict[str, list[str]]:
+        found = rules.current.document.departments.items()
+        return {name: [agent.endpoint for agent in dept.agents] for name, dept in found}
+
+    return Wallboard(center.services.queues, departments)
+
+
+def _watch_prompts(
+    settings: Settings, credentials: CredentialsLike, rules: RulesReloader, ari: AriClient
+) -> PromptWatch:
+    """Check the live rules' prompts after every connect and every applied rules version."""
+    watch = PromptWatch(PromptCatalog(settings.prompts.dir), credentials, lambda: rules.current)
+
+    async def check() -> None:
+        try:
+            await watch.check()
+        except httpx.HTTPError as exc:  # Asterisk away: the next connect checks again
+            log.warning("prompts.check_failed", error=type(exc).__name__)
+
+    async def after_resync(_channels: object, _bridges: object) -> None:
+        await check()
+
+    def after_reload(outcome: ReloadOutcome) -> None:
+        if outcome.error is None and ari.state.connected:
+            ari.spawn(check(), "prompts-check")
+
+    ari.on_resync(after_resync)
+    rules.subscribe(after_reload)
+    return watch
+
+
+def _options(settings: Settings) -> AriOptions:
+    return AriOptions(
+        request_timeout=settings.ari.request_timeout,
+        ping_interval=settings.ari.ping_interval,
+        ping_timeout=settings.ari.ping_interval,
+    )
+
+
+async def _rules(settings: Settings, stack: contextlib.AsyncExitStack) -> RulesReloader:
+    reloader = RulesReloader(settings.routing.file, History(settings.routing.history_dir))
+    await reloader.load_initial()
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(reloader.watch(stop), name="routing-watch")
+
+    async def stop_watching() -> None:
+        stop.set()
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+    stack.push_async_callback(stop_watching)
+    return reloader

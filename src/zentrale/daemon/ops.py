@@ -1,0 +1,117 @@
+"""Wire health, readiness and metrics into a running daemon (called from `zentrale.daemon`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import APIRouter
+from pydantic import SecretStr
+
+from zentrale.api.routes_ops import ops_router
+from zentrale.base.secrets import kept_secret
+from zentrale.config.settings import Settings
+from zentrale.db.session import Database
+from zentrale.ops.journal import CountingJournal
+from zentrale.ops.metrics import BacklogCache, Metrics, Snapshot
+from zentrale.ops.readiness import Readiness
+from zentrale.recording.worker import WorkerPool
+from zentrale.routing.reload import RulesReloader
+from zentrale.telephony.ari import AriClient
+from zentrale.telephony.callcenter import CallCenter
+
+
+@dataclass
+class Ops:
+    """The daemon's metrics and readiness, and the router serving them."""
+
+    metrics: Metrics
+    readiness: Readiness
+    backlog: BacklogCache | None
+    router: APIRouter
+
+
+def metrics_token(settings: Settings) -> str:
+    """Return the bearer token /metrics wants (made once and kept if not configured)."""
+    token = kept_secret(settings.state_dir, "metrics-token", settings.ops.metrics_token)
+    return token.get_secret_value()
+
+
+@asynccontextmanager
+async def operations(
+    settings: Settings,
+    db: Database,
+    ari: AriClient,
+    rules: RulesReloader,
+    center: CallCenter,
+    journal: CountingJournal,
+    pool: WorkerPool | None,
+) -> AsyncIterator[Ops]:
+    """Hook the metrics into ARI and the pipeline, refresh the backlog, build the router."""
+    metrics = journal.metrics
+    ari.dispatcher.lag_observers.append(metrics.observe_lag)
+    backlog = None
+    if pool is not None:
+        pool.pipeline.on_stored.append(metrics.recording_stored)
+        backlog = BacklogCache(pool.queue, settings.ops.check_interval, metrics.errors)
+    metrics.watch(_snapshot(settings, ari, rules, center, journal, pool, backlog))
+    readiness = Readiness(
+        lambda: ari.state, db, pool.pipeline.store if pool is not None else None,
+        lambda: _version(rules), lambda: center.accepting, settings.node,
+        settings.ops.check_interval, metrics.errors,
+    )  # fmt: skip
+    router = ops_router(settings.node, readiness, metrics, SecretStr(metrics_token(settings)))
+    stop = asyncio.Event()
+    task = asyncio.create_task(backlog.run(stop), name="metrics-backlog") if backlog else None
+    try:
+        yield Ops(metrics, readiness, backlog, router)
+    finally:
+        stop.set()
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def _version(rules: RulesReloader) -> str | None:
+    try:
+        return rules.current.version
+    except RuntimeError:
+        return None
+
+
+def _snapshot(
+    settings: Settings,
+    ari: AriClient,
+    rules: RulesReloader,
+    center: CallCenter,
+    journal: CountingJournal,
+    pool: WorkerPool | None,
+    backlog: BacklogCache | None,
+) -> Snapshot:
+    queues = center.services.queues
+    stats = pool.stats if pool is not None else None
+
+    def waiting() -> dict[str, int]:
+        departments = rules.current.document.departments
+        return {name: len(queues.waiting(name)) for name in departments}
+
+    return Snapshot(
+        active_calls=lambda: journal.active,
+        waiting=waiting,
+        agents=queues.board.snapshot,
+        ari_connected=lambda: ari.state.connected,
+        ari_reconnects=lambda: ari.state.reconnects,
+        queue_depth=lambda: ari.dispatcher.stats().queue_depth,
+        rules_version=lambda: _version(rules),
+        reload_errors=lambda: rules.refused,
+        pipeline_failures=lambda: dict(stats.failures) if stats else {},
+        storage_errors=lambda: stats.storage_errors if stats else 0,
+        db_errors=lambda: journal.failures + (stats.db_errors if stats else 0),
+        backlog=lambda: backlog.latest if backlog else None,
+        journal_backlog=lambda: journal.backlog,
+        storage_backend=settings.storage.kind,
+    )

@@ -1,1 +1,0 @@
-"""Alembic migrations of the metadata database (run them with `zentrale.db.migrate`)."""

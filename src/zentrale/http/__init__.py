@@ -1,1 +1,0 @@
-"""The daemon's HTTP side: the app factory and the in-process uvicorn server."""

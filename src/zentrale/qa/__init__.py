@@ -1,0 +1,1 @@
+"""Quality review of recordings: search, scorecards, evaluations, comments and tags."""

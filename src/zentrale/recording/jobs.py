@@ -1,0 +1,221 @@
+"""`JobQueue`: the recording pipeline's durable queue, shared by every daemon on the database.
+
+A worker `claim`s one due job under a lease, does the job's step, then `advance`s it to the
+next step or `fail`s it with a backoff. A job that fails `max_attempts` times in one step is
+parked (`failed`), never dropped: it stays in `backlog()` until an operator `requeue`s it. A
+worker that dies leaves its lease to expire; `release_expired_leases` hands the job to the
+next worker. On PostgreSQL the claim is `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
+LOCKED)`, so daemons never wait for each other's rows; on SQLite the same single statement
+runs under `BEGIN IMMEDIATE`, which serialises claimers. The attempt counter doubles as a
+fencing token: a worker whose job was taken from it gets `LeaseLost` instead of overwriting.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.expression import ColumnElement
+
+from zentrale.base.clock import Clock, utcnow
+from zentrale.db.errors import LeaseLost
+from zentrale.db.session import Database
+from zentrale.recording.models import JobState, JobStep, RecordingJob
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_MAX_ATTEMPTS = 8
+MAX_ERROR_CHARS = 2000
+LEASE_EXPIRED = "lease expired: the worker died or stalled"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A job as claimed by a worker: its step, the attempt number and the lease."""
+
+    id: str
+    recording_id: str
+    step: JobStep
+    attempts: int
+    worker_id: str
+    locked_until: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Counts for metrics: jobs per state (done excluded), due now, and the oldest due time."""
+
+    by_state: Mapping[JobState, int]
+    due: int
+    oldest_due_at: dt.datetime | None
+
+    @property
+    def parked(self) -> int:
+        """Jobs parked after too many failures."""
+        return self.by_state.get(JobState.FAILED, 0)
+
+
+class JobQueue:
+    """Claim, advance and fail recording-pipeline jobs."""
+
+    def __init__(
+        self, db: Database, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, clock: Clock = utcnow
+    ) -> None:
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._db = db
+        self._max_attempts = max_attempts
+        self._clock = clock
+
+    async def claim(self, worker_id: str, lease: dt.timedelta) -> Job | None:
+        """Lease the most overdue pending job to WORKER_ID, or return None if none is due."""
+        now = self._clock()
+        candidate = (
+            select(RecordingJob.id)
+            .where(RecordingJob.state == JobState.PENDING, RecordingJob.next_attempt_at <= now)
+            .order_by(RecordingJob.next_attempt_at, RecordingJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+            .scalar_subquery()
+        )
+        statement = (
+            update(RecordingJob)
+            .where(RecordingJob.id == candidate, RecordingJob.state == JobState.PENDING)
+            .values(
+                state=JobState.RUNNING,
+                locked_by=worker_id,
+                locked_until=now + lease,
+                attempts=RecordingJob.attempts + 1,
+                updated_at=now,
+            )
+            .returning(RecordingJob.id, RecordingJob.recording_id, RecordingJob.step,
+                       RecordingJob.attempts)
+        )  # fmt: skip
+        async with self._db.write() as session:
+            row = (await session.execute(statement)).one_or_none()
+        if row is None:
+            return None
+        job = Job(row.id, row.recording_id, JobStep(row.step), row.attempts, worker_id, now + lease)
+        log.debug("job claimed", job_id=job.id, step=job.step.value, attempt=job.attempts)
+        return job
+
+    async def extend(self, job: Job, lease: dt.timedelta) -> Job:
+        """Renew the lease of a job still held (a heartbeat for long steps)."""
+        until = self._clock() + lease
+        await self._update_held(job, {"locked_until": until})
+        return Job(job.id, job.recording_id, job.step, job.attempts, job.worker_id, until)
+
+    async def advance(self, job: Job, next_step: JobStep) -> None:
+        """Finish the job's current step; the job waits for NEXT_STEP (or is done)."""
+        state = JobState.DONE if next_step is JobStep.DONE else JobState.PENDING
+        values = {"step": next_step, "state": state, "attempts": 0, "last_error": None}
+        await self._update_held(job, {**values, **_unlocked(self._clock())})
+        log.debug("job advanced", job_id=job.id, step=next_step.value)
+
+    async def proceed(self, job: Job, next_step: JobStep, lease: dt.timedelta) -> Job:
+        """Finish the job's step and keep the job leased for NEXT_STEP (its first attempt).
+
+        A worker that goes straight on with the same recording uses this instead of
+        `advance` + `claim`, so one recording is finished before the next is started.
+        """
+        until = self._clock() + lease
+        values = {"step": next_step, "attempts": 1, "last_error": None, "locked_until": until}
+        await self._update_held(job, values)
+        log.debug("job proceeded", job_id=job.id, step=next_step.value)
+        return Job(job.id, job.recording_id, next_step, 1, job.worker_id, until)
+
+    async def fail(self, job: Job, error: str, backoff: dt.timedelta) -> JobState:
+        """Record a failed attempt: retry after BACKOFF, or park the job after max attempts."""
+        now = self._clock()
+        parked = job.attempts >= self._max_attempts
+        state = JobState.FAILED if parked else JobState.PENDING
+        values = {"state": state, "last_error": error[:MAX_ERROR_CHARS], **_unlocked(now)}
+        await self._update_held(job, {**values, "next_attempt_at": now + backoff})
+        if parked:
+            log.warning("job parked", job_id=job.id, step=job.step.value, attempts=job.attempts)
+        return state
+
+    async def release_expired_leases(self) -> int:
+        """Give jobs whose lease ran out back to the queue (or park them); return how many."""
+        now = self._clock()
+        expired = (RecordingJob.state == JobState.RUNNING, RecordingJob.locked_until < now)
+        exhausted = RecordingJob.attempts >= self._max_attempts
+        async with self._db.write() as session:
+            parked = await _rowcount(session, (*expired, exhausted), JobState.FAILED, now)
+            released = await _rowcount(session, (*expired, ~exhausted), JobState.PENDING, now)
+        if parked or released:
+            log.warning("job leases expired", released=released, parked=parked)
+        return parked + released
+
+    async def requeue(self, job_id: str) -> bool:
+        """Put a parked job back in the queue with fresh attempts; False if it was not parked."""
+        now = self._clock()
+        statement = (
+            update(RecordingJob)
+            .where(RecordingJob.id == job_id, RecordingJob.state == JobState.FAILED)
+            .values(state=JobState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+        )
+        async with self._db.write() as session:
+            result = await session.execute(statement)
+        return bool(getattr(result, "rowcount", 0))
+
+    async def get(self, job_id: str) -> RecordingJob | None:
+        """Return the job row, or None."""
+        async with self._db.read() as session:
+            return await session.get(RecordingJob, job_id)
+
+    async def backlog(self) -> Backlog:
+        """Count unfinished jobs per state, those due now, and the oldest due time."""
+        now = self._clock()
+        per_state = (
+            select(RecordingJob.state, func.count())
+            .where(RecordingJob.state != JobState.DONE)
+            .group_by(RecordingJob.state)
+        )
+        due = select(func.count(), func.min(RecordingJob.next_attempt_at)).where(
+            RecordingJob.state == JobState.PENDING, RecordingJob.next_attempt_at <= now
+        )
+        async with self._db.read() as session:
+            counts = {JobState(state): count for state, count in await session.execute(per_state)}
+            due_count, oldest = (await session.execute(due)).one()
+        return Backlog(by_state=counts, due=due_count, oldest_due_at=oldest)
+
+    async def _update_held(self, job: Job, values: dict[str, Any]) -> None:
+        statement = (
+            update(RecordingJob)
+            .where(
+                RecordingJob.id == job.id,
+                RecordingJob.state == JobState.RUNNING,
+                RecordingJob.locked_by == job.worker_id,
+                RecordingJob.attempts == job.attempts,
+            )
+            .values(**values, updated_at=self._clock())
+        )
+        async with self._db.write() as session:
+            result = await session.execute(statement)
+            if getattr(result, "rowcount", 0) != 1:
+                raise LeaseLost(job.id, job.worker_id)
+
+
+def _unlocked(now: dt.datetime) -> dict[str, Any]:
+    return {"locked_by": None, "locked_until": None, "next_attempt_at": now}
+
+
+async def _rowcount(
+    session: AsyncSession,
+    where: tuple[ColumnElement[bool], ...],
+    state: JobState,
+    now: dt.datetime,
+) -> int:
+    statement = (
+        update(RecordingJob)
+        .where(*where)
+        .values(state=state, last_error=LEASE_EXPIRED, updated_at=now, **_unlocked(now))
+    )
+    result = await session.execute(statement)
+    return int(getattr(result, "rowcount", 0))

@@ -1,0 +1,241 @@
+"""`RecordingStore`: recordings' metadata, from Asterisk's RecordingFinished to stored ciphertext.
+
+When Asterisk reports a finished recording, `recording_finished` writes the call's timeline
+event, the recording row and the pipeline job in ONE transaction: either the pipeline will
+pick the recording up, or nothing was written and the event handler sees the error. The
+pipeline later fills in hashes, storage location and the wrapped data keys (`mark_stored`).
+QA search reads by department or agent and time, the indexed paths.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.models import Call, EventKind
+from zentrale.calls.store import append_event
+from zentrale.db.errors import CallNotFound, RecordingNotFound
+from zentrale.db.session import Database
+from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WrappedKey:
+    """A recording's data key wrapped by one key provider (base64 of the wrapped bytes)."""
+
+    key_id: str
+    provider: str
+    wrapped: str
+
+    def as_json(self) -> dict[str, str]:
+        """Return the JSON object stored in `recordings.wrapped_keys`."""
+        return {"key_id": self.key_id, "provider": self.provider, "wrapped": self.wrapped}
+
+
+@dataclass(frozen=True, slots=True)
+class FinishedRecording:
+    """What Asterisk's RecordingFinished tells us about a recording."""
+
+    call_id: str
+    asterisk_name: str
+    format: str
+    duration_s: float | None = None
+    pause_markers: Sequence[tuple[float, float]] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRecording:
+    """What the pipeline knows once the ciphertext is stored and verified."""
+
+    plaintext_size: int
+    object_size: int
+    sha256_plain: str
+    sha256_cipher: str
+    storage_backend: str
+    object_key: str
+    wrapped_keys: Sequence[WrappedKey]
+    encryption_header: dict[str, Any]
+    stored_at: dt.datetime
+    duration_s: float | None = None
+    waveform: bytes | None = None
+    silent: bool = False
+    format: str | None = None
+    """The stored audio format, when the pipeline transcoded (None keeps the received one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """Ids of the recording row and of its pipeline job."""
+
+    recording_id: str
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingQuery:
+    """A QA search: a department or an agent, and a time window of creation."""
+
+    since: dt.datetime
+    until: dt.datetime
+    department: str | None = None
+    agent_endpoint: str | None = None
+    limit: int = field(default=100)
+
+
+class RecordingStore:
+    """Recordings and the hand-over to the recording pipeline."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def recording_finished(self, finished: FinishedRecording) -> Queued:
+        """Write the timeline event, the recording and its pipeline job in one transaction.
+
+        A replayed RecordingFinished (same call, same Asterisk name) writes nothing and
+        returns the ids queued the first time.
+        """
+        now = self._clock()
+        queued = Queued(recording_id=str(uuid.uuid4()), job_id=str(uuid.uuid4()))
+        async with self._db.write() as session:
+            call = await _call(session, finished.call_id)
+            if (earlier := await _queued(session, finished)) is not None:
+                return earlier
+            detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
+            await append_event(session, call.id, EventKind.RECORDING_FINISHED, detail, now)
+            session.add(_recording(queued.recording_id, finished, call, now))
+            session.add(_job(queued, now))
+        log.info("recording queued", call_id=finished.call_id, recording_id=queued.recording_id)
+        return queued
+
+    async def mark_stored(self, recording_id: str, stored: StoredRecording) -> None:
+        """Record where and how the recording is stored (idempotent: a retry sets the same)."""
+        values: dict[str, Any] = {
+            "state": RecordingState.STORED,
+            "plaintext_size": stored.plaintext_size,
+            "object_size": stored.object_size,
+            "sha256_plain": stored.sha256_plain,
+            "sha256_cipher": stored.sha256_cipher,
+            "storage_backend": stored.storage_backend,
+            "object_key": stored.object_key,
+            "wrapped_keys": [key.as_json() for key in stored.wrapped_keys],
+            "encryption_header": stored.encryption_header,
+            "stored_at": stored.stored_at,
+            "waveform": stored.waveform,
+            "silent": stored.silent,
+        }
+        if stored.duration_s is not None:
+            values["duration_s"] = stored.duration_s
+        if stored.format is not None:
+            values["format"] = stored.format
+        await self._set(recording_id, values)
+
+    async def mark_corrupt(self, recording_id: str) -> None:
+        """Flag a recording whose source or ciphertext failed verification."""
+        await self._set(recording_id, {"corrupt": True})
+
+    async def set_state(self, recording_id: str, state: RecordingState) -> None:
+        """Move a recording to STATE (e.g. failed after the job is parked)."""
+        await self._set(recording_id, {"state": state})
+
+    async def get(self, recording_id: str) -> Recording:
+        """Return the recording, or raise RecordingNotFound."""
+        async with self._db.read() as session:
+            recording = await session.get(Recording, recording_id)
+        if recording is None:
+            raise RecordingNotFound(recording_id)
+        return recording
+
+    async def for_call(self, call_id: str) -> list[Recording]:
+        """Return the recordings of a call, oldest first."""
+        query = select(Recording).where(Recording.call_id == call_id).order_by(Recording.created_at)
+        async with self._db.read() as session:
+            return list(await session.scalars(query))
+
+    async def search(self, query: RecordingQuery) -> list[Recording]:
+        """Return recordings created in the window, by department and/or agent, newest first."""
+        statement = (
+            select(Recording)
+            .where(Recording.created_at >= query.since, Recording.created_at < query.until)
+            .order_by(Recording.created_at.desc())
+            .limit(query.limit)
+        )
+        if query.department is not None:
+            statement = statement.where(Recording.department == query.department)
+        if query.agent_endpoint is not None:
+            statement = statement.where(Recording.agent_endpoint == query.agent_endpoint)
+        async with self._db.read() as session:
+            return list(await session.scalars(statement))
+
+    async def _set(self, recording_id: str, values: dict[str, Any]) -> None:
+        statement = update(Recording).where(Recording.id == recording_id).values(**values)
+        async with self._db.write() as session:
+            result = await session.execute(statement)
+            if getattr(result, "rowcount", 0) != 1:
+                raise RecordingNotFound(recording_id)
+
+
+async def _call(session: AsyncSession, call_id: str) -> Call:
+    call = await session.get(Call, call_id)
+    if call is None:
+        raise CallNotFound(call_id)
+    return call
+
+
+async def _queued(session: AsyncSession, finished: FinishedRecording) -> Queued | None:
+    query = (
+        select(Recording.id, RecordingJob.id)
+        .join(RecordingJob, RecordingJob.recording_id == Recording.id)
+        .where(
+            Recording.call_id == finished.call_id,
+            Recording.asterisk_name == finished.asterisk_name,
+        )
+        .order_by(RecordingJob.created_at)
+        .limit(1)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else Queued(recording_id=row[0], job_id=row[1])
+
+
+def _recording(
+    recording_id: str, finished: FinishedRecording, call: Call, now: dt.datetime
+) -> Recording:
+    return Recording(
+        id=recording_id,
+        call_id=call.id,
+        asterisk_name=finished.asterisk_name,
+        state=RecordingState.FINISHED,
+        format=finished.format,
+        duration_s=finished.duration_s,
+        pause_markers=[[start, end] for start, end in finished.pause_markers],
+        wrapped_keys=[],
+        silent=False,
+        corrupt=False,
+        created_at=now,
+        department=call.department,
+        agent_endpoint=call.agent_endpoint,
+        agent_name=call.agent_name,
+    )
+
+
+def _job(queued: Queued, now: dt.datetime) -> RecordingJob:
+    return RecordingJob(
+        id=queued.job_id,
+        recording_id=queued.recording_id,
+        step=JobStep.FETCH,
+        state=JobState.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+        updated_at=now,
+    )

@@ -1,0 +1,319 @@
+"""The campaign runner inside the daemon: dials campaign numbers and puts the survey to them.
+
+Every `poll` seconds it reads the active campaigns from the database, asks the scheduler
+(`schedule.py`) which numbers are due (calling hours in the rules' time zone, free lines under
+the concurrency limit, retry delays), claims each in the database and rings it through the
+usual originate path (`telephony.outbound_endpoint`). An answered number is marked done at
+once (never called again, even after a restart); the call centre hands its channel to the
+attempt, which plays the outbound consent notice if the rules have one, puts the survey and
+hangs up. Busy, no answer and failures are retried after the campaign's delay. Stopping a
+campaign only stops new calls. At start, attempts a previous daemon left ringing are settled
+as interrupted (and retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from zentrale.base.clock import utcnow
+from zentrale.calls.models import Direction, EventKind, Outcome
+from zentrale.calls.store import CallUpdate, Hangup, NewCall
+from zentrale.config.logging import bind_call
+from zentrale.routing.engine import consent_notice
+from zentrale.routing.rules import Rules
+from zentrale.routing.survey import plan_survey
+from zentrale.surveys.models import AttemptResult, Campaign
+from zentrale.surveys.schedule import Pace, after_attempt, due
+from zentrale.surveys.store import CampaignStore, Claim, window_of
+from zentrale.telephony.ari import AriError, Call, ChannelGone
+from zentrale.telephony.context import Services
+from zentrale.telephony.ringing import RingResult, ring
+from zentrale.telephony.survey import Putting, journalled, put_survey
+
+log = structlog.get_logger(__name__)
+
+LEG_KIND = "campaign"
+"""Stasis argument of campaign calls; the call centre hands them to `Legs`."""
+
+_RESULTS = {
+    RingResult.ANSWERED: AttemptResult.ANSWERED,
+    RingResult.BUSY: AttemptResult.BUSY,
+    RingResult.NO_ANSWER: AttemptResult.NO_ANSWER,
+    RingResult.UNAVAILABLE: AttemptResult.UNAVAILABLE,
+    RingResult.CANCELLED: AttemptResult.FAILED,
+}
+_OUTCOMES = {
+    AttemptResult.BUSY: Outcome.BUSY,
+    AttemptResult.NO_ANSWER: Outcome.NO_ANSWER,
+}
+
+HANDOVER_WAIT = 15.0
+"""Seconds an answered channel has to reach its attempt through the call centre."""
+
+LegFlow = Callable[[Call], Awaitable[None]]
+
+
+class Legs:
+    """Flows waiting for channels we originated, by the token in their Stasis arguments."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, LegFlow] = {}
+        self.active: set[str] = set()
+        """Channel ids whose flow runs now (a resync must leave them alone)."""
+
+    def expect(self, token: str, flow: LegFlow) -> None:
+        """Run FLOW when the channel with TOKEN enters the app."""
+        self._waiting[token] = flow
+
+    def forget(self, token: str) -> None:
+        """No channel with TOKEN is coming (it was not answered)."""
+        self._waiting.pop(token, None)
+
+    async def arrived(self, call: Call) -> None:
+        """Run the flow waiting for CALL (hang up a channel nobody waits for)."""
+        token = call.args[1] if len(call.args) > 1 else ""
+        flow = self._waiting.pop(token, None)
+        if flow is None:
+            log.warning("campaign.unexpected_leg", channel_id=call.id)
+            await call.hangup()
+            return
+        self.active.add(call.id)
+        try:
+            await flow(call)
+        finally:
+            self.active.discard(call.id)
+
+
+class CampaignRunner:
+    """Runs every active campaign of the database on this daemon."""
+
+    def __init__(
+        self,
+        services: Services,
+        store: CampaignStore,
+        rules: Callable[[], Rules],
+        legs: Legs,
+        *,
+        poll: float = 1.0,
+    ) -> None:
+        self.services, self.store, self._rules, self.legs = services, store, rules, legs
+        self.poll = poll
+        self.calling: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
+        self.peak: dict[str, int] = defaultdict(int)
+        """Most calls a campaign had at once (for status and tests)."""
+        self.ticks = 0
+        """Scheduling rounds done so far."""
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start running campaigns in the background."""
+        self._task = asyncio.create_task(self._run(), name="campaigns")
+
+    async def close(self, drain: float) -> None:
+        """Stop dialling; give calls in progress up to DRAIN seconds, then end them."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        calls = {task for tasks in self.calling.values() for task in tasks}
+        if calls:
+            _, late = await asyncio.wait(calls, timeout=drain)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def _run(self) -> None:
+        await self._recover()
+        while True:
+            try:
+                await self.tick()
+            except Exception:  # the database away: try again at the next tick
+                log.exception("campaign.tick_failed")
+            await asyncio.sleep(self.poll)
+
+    async def _recover(self) -> None:
+        try:
+            for campaign in await self.store.active():
+                for claim in await self.store.interrupted(campaign.id):
+                    await self._settle(campaign, claim, AttemptResult.INTERRUPTED)
+        except Exception:  # the database away at start: those numbers stay 'calling'
+            log.exception("campaign.recovery_failed")
+
+    async def tick(self) -> None:
+        """Start the calls that are due now in every active campaign."""
+        for campaign in await self.store.active():
+            await self._campaign(campaign)
+        self.ticks += 1
+
+    async def _campaign(self, campaign: Campaign) -> None:
+        rules = self._rules()
+        if campaign.survey not in rules.document.surveys:
+            log.warning("campaign.unknown_survey", campaign=campaign.name, survey=campaign.survey)
+            return
+        pace, now = _pace(campaign, rules), self.services.clock()
+        calling = self.calling[campaign.id]
+        if not calling and not await self.store.has_open_numbers(campaign.id):
+            await self.store.finish(campaign.id)
+            log.info("campaign.finished", campaign=campaign.name)
+            return
+        free = pace.concurrency - len(calling)
+        if free <= 0 or not pace.window.is_open(now, pace.zone):
+            return
+        candidates = await self.store.candidates(campaign.id, now, free)
+        for target_id in due(now, pace, len(calling), candidates):
+            claim = await self.store.claim(campaign.id, target_id, now)
+            if claim is not None:
+                task = asyncio.create_task(self._attempt(campaign, rules, claim))
+                calling.add(task)
+                task.add_done_callback(calling.discard)
+                self.peak[campaign.id] = max(self.peak[campaign.id], len(calling))
+
+    async def _attempt(self, campaign: Campaign, rules: Rules, claim: Claim) -> None:
+        attempt = _Attempt(self.services, campaign, rules, claim)
+        with bind_call(claim.call_id):
+            self.legs.expect(claim.call_id, attempt.answered)
+            result = AttemptResult.FAILED
+            try:
+                result = await attempt.ring()
+            finally:
+                if result is not AttemptResult.ANSWERED:
+                    self.legs.forget(claim.call_id)
+            try:
+                await self._settle(campaign, claim, result)
+            except Exception:  # the database away: the number stays 'calling' until a restart
+                log.exception("campaign.settle_failed", result=str(result))
+            if result is AttemptResult.ANSWERED and not await attempt.handed_over():
+                self.legs.forget(claim.call_id)
+            await attempt.ended()
+
+    async def _settle(self, campaign: Campaign, claim: Claim, result: AttemptResult) -> None:
+        now = self.services.clock()
+        state, next_at = after_attempt(result, claim.attempt, _pace(campaign, self._rules()), now)
+        await self.store.settle(claim, result, state, next_at, now)
+        log.info(
+            "campaign.attempt",
+            campaign=campaign.name,
+            attempt=claim.attempt,
+            result=str(result),
+            next=str(state),
+        )
+
+
+def _pace(campaign: Campaign, rules: Rules) -> Pace:
+    return Pace(
+        window=window_of(campaign),
+        zone=rules.zone,
+        concurrency=campaign.concurrency,
+        retries=campaign.retries,
+        retry_after=dt.timedelta(seconds=campaign.retry_after_s),
+    )
+
+
+class _Attempt:
+    """One call to a campaign number: ring it, and if answered put the survey."""
+
+    def __init__(self, services: Services, campaign: Campaign, rules: Rules, claim: Claim):
+        self.services, self.campaign, self.rules, self.claim = services, campaign, rules, claim
+        self.outcome = Outcome.FAILED
+        self._channel = ""
+        self._started = asyncio.Event()
+        self._done = asyncio.Event()
+
+    async def ring(self) -> AttemptResult:
+        """Record the call, ring the number and return how ringing ended."""
+        services, claim = self.services, self.claim
+        settings = services.settings
+        services.journal.arrived(
+            NewCall(
+                id=claim.call_id,
+                direction=Direction.OUTBOUND,
+                arrived_at=utcnow(),
+                called_number=claim.number,
+                asterisk_node=settings.node,
+                app_name=settings.ari.app,
+                rules_version=self.rules.version,
+                language=self._language(),
+            )
+        )
+        services.journal.event(
+            claim.call_id,
+            EventKind.AGENT_RUNG,
+            {"to": "campaign", "campaign": self.campaign.name, "attempt": claim.attempt},
+        )
+        leg = await ring(
+            services.ari,
+            settings.telephony.outbound_endpoint.format(number=claim.number),
+            app_args=f"{LEG_KIND},{claim.call_id}",
+            caller_id=settings.telephony.outbound_caller_id or None,
+            ring_seconds=self.campaign.ring_s,
+            prefix=LEG_KIND,
+        )
+        result = _RESULTS[leg.result]
+        self._channel = leg.channel_id
+        if result is not AttemptResult.ANSWERED:
+            self.outcome = _OUTCOMES.get(result, Outcome.FAILED)
+            self._done.set()
+        return result
+
+    async def handed_over(self) -> bool:
+        """Wait until the call centre handed the answered channel over; else hang it up."""
+        try:
+            await asyncio.wait_for(self._started.wait(), HANDOVER_WAIT)
+        except TimeoutError:
+            log.warning("campaign.no_handover", channel_id=self._channel)
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.hangup(self._channel)
+            self._done.set()
+            return False
+        return True
+
+    async def answered(self, call: Call) -> None:
+        """The number answered: consent notice, the survey, hang up (runs in the call's task)."""
+        services, claim = self.services, self.claim
+        self._started.set()
+        self.outcome = Outcome.ANSWERED
+        services.journal.update(claim.call_id, CallUpdate(answered_by_app_at=utcnow()))
+        services.journal.event(claim.call_id, EventKind.ANSWERED)
+        try:
+            await self._consent(call)
+            plan = plan_survey(self.rules, self.campaign.survey, self._language())
+            putting = Putting(
+                claim.call_id, journalled(services.journal, claim.call_id), self.campaign.id
+            )
+            await put_survey(call, plan, services.media, putting)
+        except ChannelGone:
+            log.info("campaign.hung_up")
+        finally:
+            with contextlib.suppress(AriError):
+                await call.hangup()
+            self._done.set()
+
+    async def _consent(self, call: Call) -> None:
+        notice = consent_notice(self.rules, "outbound", None, self._language())
+        if notice is None:
+            return
+        await call.play(self.services.media(notice.sound), max_wait=60)
+        self.services.journal.update(
+            self.claim.call_id,
+            CallUpdate(consent_version=notice.version, consent_language=notice.language),
+        )
+        self.services.journal.event(
+            self.claim.call_id, EventKind.CONSENT_PLAYED, {"notice": notice.version}
+        )
+
+    def _language(self) -> str:
+        return self.campaign.language or self.rules.document.languages.default
+
+    async def ended(self) -> None:
+        """Wait for the call to end, then record how it ended."""
+        await self._done.wait()
+        self.services.journal.event(self.claim.call_id, EventKind.HANGUP)
+        self.services.journal.finished(self.claim.call_id, Hangup(self.outcome, utcnow()))
+
+
+__all__ = ["LEG_KIND", "CampaignRunner", "Legs"]
