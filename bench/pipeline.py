@@ -42,8 +42,16 @@ from zentrale.testing.recordings import queue_recordings, write_wav
 SECONDS = 60.0  # each recording
 CPU_RECORDINGS = 5
 RECORDINGS = 50
-STEPS = [JobStep.FETCH, JobStep.TRANSCODE, JobStep.ENCRYPT, JobStep.UPLOAD, JobStep.VERIFY,
-         JobStep.COMMIT, JobStep.DELETE_SOURCE, JobStep.CLEANUP]  # fmt: skip
+STEPS = [
+    JobStep.FETCH,
+    JobStep.TRANSCODE,
+    JobStep.ENCRYPT,
+    JobStep.UPLOAD,
+    JobStep.VERIFY,
+    JobStep.COMMIT,
+    JobStep.DELETE_SOURCE,
+    JobStep.CLEANUP,
+]
 TARGETS = {"cpu_ms_per_minute_total": 1000.0, "latency_p99_s": 120.0}
 
 
@@ -66,10 +74,13 @@ def make_files(spool: Path, prefix: str, count: int) -> list[str]:
 
 def pipeline(db: Database, root: Path, keyring: Keyring) -> Pipeline:
     return Pipeline(
-        RecordingStore(db), DirectorySource(root / "spool"), LocalStore(root / "objects"),
-        [LocalKeyProvider(keyring)], Workspace(root / "tmp"),
+        RecordingStore(db),
+        DirectorySource(root / "spool"),
+        LocalStore(root / "objects"),
+        [LocalKeyProvider(keyring)],
+        Workspace(root / "tmp"),
         PipelineConfig(audio.FORMATS["opus"], "local"),
-    )  # fmt: skip
+    )
 
 
 async def cpu_by_step(db: Database, root: Path, keyring: Keyring) -> dict[str, float]:
@@ -111,11 +122,19 @@ def ffmpeg_baseline(root: Path) -> float:
     before = cpu_seconds()
     for name in names:
         subprocess.run(
-            ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i",
-             str(root / "baseline" / f"{name}.wav"), *audio.FORMATS["opus"].mono,
-             str(root / "baseline" / f"{name}.opus")],
+            [
+                "ffmpeg",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-y",
+                "-i",
+                str(root / "baseline" / f"{name}.wav"),
+                *audio.FORMATS["opus"].mono,
+                str(root / "baseline" / f"{name}.opus"),
+            ],
             check=True,
-        )  # fmt: skip
+        )
     return round(1000 * (cpu_seconds() - before) / (CPU_RECORDINGS * SECONDS / 60), 1)
 
 
@@ -135,19 +154,26 @@ async def main() -> None:
     for step, value in steps.items():
         print(f"{step:>14}: {value:8.1f} CPU ms per recorded minute")
     print(f"{'total':>14}: {total:8.1f} (bare ffmpeg transcode: {baseline})")
-    print(f"{RECORDINGS} recordings of {SECONDS:.0f} s at once: p50 {waves['latency_p50_s']} s, "
-          f"p99 {waves['latency_p99_s']} s, all stored in {waves['wave_wall_s']} s")  # fmt: skip
+    print(
+        f"{RECORDINGS} recordings of {SECONDS:.0f} s at once: p50 {waves['latency_p50_s']} s, "
+        f"p99 {waves['latency_p99_s']} s, all stored in {waves['wave_wall_s']} s"
+    )
     figures = {"cpu_ms_per_minute": steps, "cpu_ms_per_minute_total": total, **waves}
     cpu_limit, latency_limit = TARGETS["cpu_ms_per_minute_total"], TARGETS["latency_p99_s"]
     met = {
         f"cpu_ms_per_minute_total <= {cpu_limit:g}": total <= cpu_limit,
         f"latency_p99_s <= {latency_limit:g}": waves["latency_p99_s"] <= latency_limit,
     }
-    print(json.dumps({
-        "bench": "pipeline", "figures": figures,
-        "baseline": {"ffmpeg_transcode_cpu_ms_per_minute": baseline},
-        "targets": met,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "bench": "pipeline",
+                "figures": figures,
+                "baseline": {"ffmpeg_transcode_cpu_ms_per_minute": baseline},
+                "targets": met,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

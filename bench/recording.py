@@ -99,20 +99,30 @@ def main() -> None:
     }
     print(f"data: {TOTAL // MIB} MiB in {SEGMENT // 1024} KiB segments, best of {REPEATS}")
     print(f"raw AES-256-GCM encrypt: {baseline['raw_encrypt_mib_s']:8.1f} MiB/s  (baseline)")
-    print(f"envelope encrypt:        {figures['encrypt_mib_s']:8.1f} MiB/s  "
-          f"({figures['encrypt_ratio']:.1%} of raw)")  # fmt: skip
+    print(
+        f"envelope encrypt:        {figures['encrypt_mib_s']:8.1f} MiB/s  "
+        f"({figures['encrypt_ratio']:.1%} of raw)"
+    )
     print(f"raw AES-256-GCM decrypt: {baseline['raw_decrypt_mib_s']:8.1f} MiB/s  (baseline)")
-    print(f"envelope decrypt:        {figures['decrypt_mib_s']:8.1f} MiB/s  "
-          f"({figures['decrypt_ratio']:.1%} of raw)")  # fmt: skip
-    print(f"random {RANGE} B range read: {figures['range_read_us']:8.1f} us, "
-          f"{figures['range_read_bytes']} object bytes read per range")  # fmt: skip
+    print(
+        f"envelope decrypt:        {figures['decrypt_mib_s']:8.1f} MiB/s  "
+        f"({figures['decrypt_ratio']:.1%} of raw)"
+    )
+    print(
+        f"random {RANGE} B range read: {figures['range_read_us']:8.1f} us, "
+        f"{figures['range_read_bytes']} object bytes read per range"
+    )
     print(f"size overhead: {figures['overhead_pct']}% (16 B header + 16 B tag per segment)")
     targets = {
         "encrypt_ratio >= 0.8": figures["encrypt_ratio"] >= 0.8,
         "decrypt_ratio >= 0.8": figures["decrypt_ratio"] >= 0.8,
     }
-    line = {"bench": "recording_crypto", "figures": figures, "baseline": baseline,
-            "targets": targets}  # fmt: skip
+    line = {
+        "bench": "recording_crypto",
+        "figures": figures,
+        "baseline": baseline,
+        "targets": targets,
+    }
     print(json.dumps(line))
 
 

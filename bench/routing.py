@@ -35,14 +35,19 @@ def generate() -> str:
     """Return the YAML text of the large rule set."""
     departments = {
         f"dept{i}": {
-            "agents": [{"endpoint": f"PJSIP/{1000 + i}", "name": f"Agent {i}"},
-                       {"endpoint": f"Local/{5000 + i}@sim-agent", "name": f"Agent {i}b"}],
+            "agents": [
+                {"endpoint": f"PJSIP/{1000 + i}", "name": f"Agent {i}"},
+                {"endpoint": f"Local/{5000 + i}@sim-agent", "name": f"Agent {i}b"},
+            ],
             "strategy": ["ring_all", "round_robin", "longest_idle", "in_order", "random"][i % 5],
-            "ring_timeout": "20s", "max_wait": "5m", "on_max_wait": {"voicemail": f"box{i}"},
-            "recording": i % 2 == 0, **({"schedule": "office"} if i % 3 == 0 else {}),
+            "ring_timeout": "20s",
+            "max_wait": "5m",
+            "on_max_wait": {"voicemail": f"box{i}"},
+            "recording": i % 2 == 0,
+            **({"schedule": "office"} if i % 3 == 0 else {}),
         }
         for i in range(DEPARTMENTS)
-    }  # fmt: skip
+    }
     menus = {
         f"menu{m}": {
             "prompt": "welcome",
@@ -54,19 +59,31 @@ def generate() -> str:
     rules = [_entry_rule(r) for r in range(ENTRY_RULES - 1)]
     rules.append({"name": "everyone", "action": {"menu": "menu0"}})
     document = {
-        "version": 1, "timezone": "Europe/Istanbul",
+        "version": 1,
+        "timezone": "Europe/Istanbul",
         "languages": {"available": ["de", "tr", "en"], "default": "de", "fallback": "en"},
-        "prompts": {"welcome": {"de": "sound:de/willkommen", "tr": "sound:tr/hosgeldiniz",
-                                "en": "sound:en/welcome"},
-                    "consent": {"de": "sound:de/hinweis", "en": "sound:en/notice"},
-                    "closed": "sound:closed"},
+        "prompts": {
+            "welcome": {
+                "de": "sound:de/willkommen",
+                "tr": "sound:tr/hosgeldiniz",
+                "en": "sound:en/welcome",
+            },
+            "consent": {"de": "sound:de/hinweis", "en": "sound:en/notice"},
+            "closed": "sound:closed",
+        },
         "announcements": {"consent": {"inbound": "consent"}, "closed": "closed"},
-        "schedules": {"office": {"weekly": {d: ["08:00-12:30", "13:30-19:00"]
-                                            for d in ("mon", "tue", "wed", "thu", "fri")},
-                                 "holidays": [{"country": "TR"},
-                                              {"country": "DE", "subdiv": "BY"}]}},
-        "departments": departments, "menus": menus, "entry_rules": rules,
-    }  # fmt: skip
+        "schedules": {
+            "office": {
+                "weekly": {
+                    d: ["08:00-12:30", "13:30-19:00"] for d in ("mon", "tue", "wed", "thu", "fri")
+                },
+                "holidays": [{"country": "TR"}, {"country": "DE", "subdiv": "BY"}],
+            }
+        },
+        "departments": departments,
+        "menus": menus,
+        "entry_rules": rules,
+    }
     stream = io.StringIO()
     YAML(typ="rt").dump(document, stream)
     return stream.getvalue()
@@ -81,8 +98,11 @@ def _option(menu: int, key: int) -> dict[str, str]:
 def _entry_rule(index: int) -> dict[str, Any]:
     action = {"menu": f"menu{index % MENUS}"}
     if index % 10 == 9:
-        return {"name": f"callers {index}", "match": {"caller": [f"+90532{index:04d}*"]},
-                "action": action}  # fmt: skip
+        return {
+            "name": f"callers {index}",
+            "match": {"caller": [f"+90532{index:04d}*"]},
+            "action": action,
+        }
     return {"name": f"did {index}", "match": {"did": [_did(index)]}, "action": action}
 
 
@@ -111,11 +131,13 @@ def decisions(rules: Rules) -> tuple[float, int]:
     zone = ZoneInfo("Europe/Istanbul")
     chooser = random.Random(4)  # reproducible load
     calls = [
-        CallFacts(at=dt.datetime(2026, 3, 2, chooser.randrange(7, 21), tzinfo=zone),
-                  dialled=_did(chooser.randrange(ENTRY_RULES + 200)),
-                  caller=f"+90532{chooser.randrange(10_000):04d}123")
+        CallFacts(
+            at=dt.datetime(2026, 3, 2, chooser.randrange(7, 21), tzinfo=zone),
+            dialled=_did(chooser.randrange(ENTRY_RULES + 200)),
+            caller=f"+90532{chooser.randrange(10_000):04d}123",
+        )
         for _ in range(DECISIONS // 2)
-    ]  # fmt: skip
+    ]
     made = 0
     began = time.perf_counter()
     for facts in calls:
@@ -143,8 +165,10 @@ def main() -> None:
     seconds, made = decisions(Live.rules)
     decision_us = seconds / made * 1e6
     ratio = swap_s / parse_s
-    print(f"rule set: {DEPARTMENTS} departments, {MENUS * OPTIONS_PER_MENU} menu options, "
-          f"{ENTRY_RULES} entry rules, {len(text) / 1e6:.2f} MB of YAML")  # fmt: skip
+    print(
+        f"rule set: {DEPARTMENTS} departments, {MENUS * OPTIONS_PER_MENU} menu options, "
+        f"{ENTRY_RULES} entry rules, {len(text) / 1e6:.2f} MB of YAML"
+    )
     print(f"bare YAML parse (round-trip, marks): {parse_s * 1000:9.1f} ms  (floor)")
     print(f"bare YAML parse (safe, no marks):    {safe_s * 1000:9.1f} ms  (for reference)")
     print(f"validate and swap:                   {swap_s * 1000:9.1f} ms  ({ratio:.2f}x the parse)")
@@ -161,9 +185,12 @@ def main() -> None:
         "decision_us < 50": decision_us < 50,
         "validate_swap_over_parse < 3": ratio < 3,
     }
-    line = {"bench": "routing", "figures": figures, "baseline": {"parse_s": round(parse_s, 4),
-            "parse_safe_no_marks_s": round(safe_s, 4)},
-            "targets": targets}  # fmt: skip
+    line = {
+        "bench": "routing",
+        "figures": figures,
+        "baseline": {"parse_s": round(parse_s, 4), "parse_safe_no_marks_s": round(safe_s, 4)},
+        "targets": targets,
+    }
     print(json.dumps(line))
 
 

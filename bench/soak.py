@@ -102,9 +102,15 @@ def rules(count: int) -> str:
 async def originate(http: httpx.AsyncClient, stream: Stream) -> None:
     """Place one simulated customer exactly like `place_call`."""
     script = CustomerScript(digits="1", digit_delay=0.3, then="wait")
-    params = {"endpoint": "Local/100@zentrale-inbound/n", "context": "sim-customer",
-              "extension": "s", "priority": "1", "callerId": '"Soak" <+905550000000>',
-              "channelId": f"sim-customer-{uuid.uuid4().hex[:12]}", "timeout": "60"}  # fmt: skip
+    params = {
+        "endpoint": "Local/100@zentrale-inbound/n",
+        "context": "sim-customer",
+        "extension": "s",
+        "priority": "1",
+        "callerId": '"Soak" <+905550000000>',
+        "channelId": f"sim-customer-{uuid.uuid4().hex[:12]}",
+        "timeout": "60",
+    }
     try:
         reply = await http.post("/channels", params=params, json={"variables": script.variables()})
         reply.raise_for_status()
@@ -141,9 +147,11 @@ async def settle(http: httpx.AsyncClient, daemon: DaemonProcess) -> float:
         with contextlib.suppress(httpx.HTTPError):
             channels = (await http.get("/channels")).json()
             samples = await asyncio.to_thread(daemon.metrics)
-            idle = (sample(samples, "zentrale_active_calls") == 0
-                    and sample(samples, "zentrale_journal_backlog") == 0
-                    and sample(samples, "zentrale_pipeline_backlog") == 0)  # fmt: skip
+            idle = (
+                sample(samples, "zentrale_active_calls") == 0
+                and sample(samples, "zentrale_journal_backlog") == 0
+                and sample(samples, "zentrale_pipeline_backlog") == 0
+            )
             if not channels and idle:
                 break
         await asyncio.sleep(1.0)
@@ -154,10 +162,11 @@ COUNTS = {
     "calls": "SELECT count(*) FROM calls",
     "completed": "SELECT count(*) FROM calls WHERE outcome = 'answered' AND ended_at IS NOT NULL",
     "recordings_stored": "SELECT count(*) FROM recordings WHERE state = 'stored'",
-    "answered_without_stored_recording":
+    "answered_without_stored_recording": (
         "SELECT count(*) FROM calls c WHERE c.outcome = 'answered' AND NOT EXISTS"
-        " (SELECT 1 FROM recordings r WHERE r.call_id = c.id AND r.state = 'stored')",
-}  # fmt: skip
+        " (SELECT 1 FROM recordings r WHERE r.call_id = c.id AND r.state = 'stored')"
+    ),
+}
 
 
 async def outcomes(url: str) -> dict[str, int]:
@@ -205,17 +214,24 @@ async def soak(
     first = (mid_rss - rss_warm) * 1000 / max(1, mid_calls - warm_calls)
     second = (rss_end - mid_rss) * 1000 / max(1, stream.placed - mid_calls)
     figures = {
-        "minutes": args.minutes, "rate": args.rate, "database": url.split("+", 1)[0],
+        "minutes": args.minutes,
+        "rate": args.rate,
+        "database": url.split("+", 1)[0],
         "placed": stream.placed,
-        "place_failures": len(stream.failures), **counts, "lost": lost,
-        "rss_start_kib": rss_start, "rss_end_kib": rss_end,
+        "place_failures": len(stream.failures),
+        **counts,
+        "lost": lost,
+        "rss_start_kib": rss_start,
+        "rss_end_kib": rss_end,
         "rss_peak_kib": max([rss for _t, rss in stream.rss] + [rss_end]),
         "rss_growth_kib_per_1000_calls": round(growth, 1),
         "rss_growth_first_half_kib_per_1000_calls": round(first, 1),
         "rss_growth_second_half_kib_per_1000_calls": round(second, 1),
         "largest_journal_backlog": max(stream.journal, default=0),
-        "largest_event_lag_s": round(lag, 4), "settle_s": round(settled, 1), "exit_code": code,
-    }  # fmt: skip
+        "largest_event_lag_s": round(lag, 4),
+        "settle_s": round(settled, 1),
+        "exit_code": code,
+    }
     print_human(figures, rss_warm, warm_calls)
     return {
         "bench": "soak",
@@ -223,24 +239,28 @@ async def soak(
         "baseline": {"rss_after_warmup_kib": rss_warm, "warmup_calls": warm_calls},
         "targets": {
             "lost == 0": lost == 0,
-            f"rss_growth_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}":
-                growth <= RSS_GROWTH_TARGET_KIB,
-            f"rss_growth_second_half_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}":
-                second <= RSS_GROWTH_TARGET_KIB,
+            f"rss_growth_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}": growth
+            <= RSS_GROWTH_TARGET_KIB,
+            f"rss_growth_second_half_kib_per_1000_calls <= {RSS_GROWTH_TARGET_KIB}": second
+            <= RSS_GROWTH_TARGET_KIB,
             "exit_code == 0": code == 0,
         },
-    }  # fmt: skip
+    }
 
 
 def print_human(figures: dict[str, object], rss_warm: int, warm_calls: int) -> None:
     """Print the figures for a reader."""
     print(f"soak: {figures['minutes']} min at {figures['rate']} calls/s")
-    print(f"  placed {figures['placed']} (originate failures {figures['place_failures']}),"
-          f" call rows {figures['calls']}, completed {figures['completed']}")  # fmt: skip
+    print(
+        f"  placed {figures['placed']} (originate failures {figures['place_failures']}),"
+        f" call rows {figures['calls']}, completed {figures['completed']}"
+    )
     print(f"  recordings stored {figures['recordings_stored']}, lost {figures['lost']}")
-    print(f"  daemon RSS: start {figures['rss_start_kib']} KiB, after warm-up ({warm_calls}"
-          f" calls) {rss_warm} KiB, end {figures['rss_end_kib']} KiB,"
-          f" peak {figures['rss_peak_kib']} KiB")  # fmt: skip
+    print(
+        f"  daemon RSS: start {figures['rss_start_kib']} KiB, after warm-up ({warm_calls}"
+        f" calls) {rss_warm} KiB, end {figures['rss_end_kib']} KiB,"
+        f" peak {figures['rss_peak_kib']} KiB"
+    )
     print(
         f"  RSS growth after warm-up: {figures['rss_growth_kib_per_1000_calls']} KiB"
         f" per 1,000 calls (first half {figures['rss_growth_first_half_kib_per_1000_calls']},"

@@ -29,9 +29,17 @@ from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.memory import MemoryStore
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]  # fmt: skip
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+]
 REPO = Path(__file__).resolve().parents[2]
 # Screenshots go to a scratch folder; ZENTRALE_SCREENSHOTS=docs/screenshots refreshes the
 # README's copies (a plain test run must not rewrite tracked files).
@@ -61,9 +69,15 @@ async def service(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         await upgrade_engine(db.engine)
         world = await api.build_world(db, store, keyring, clock)
         settings = Settings(state_dir=tmp_path, api=ApiSettings(cookie_secure=False))
-        deps = Deps(db=db, store=store, unwrappers=[LocalKeyProvider(keyring)], settings=settings,
-                    scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
-                    session_secret=b"browser-test", clock=clock)  # fmt: skip
+        deps = Deps(
+            db=db,
+            store=store,
+            unwrappers=[LocalKeyProvider(keyring)],
+            settings=settings,
+            scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
+            session_secret=b"browser-test",
+            clock=clock,
+        )
         sock = bind("127.0.0.1", 0)
         async with serving(create_app(deps), sock):
             yield {"url": f"http://127.0.0.1:{sock.getsockname()[1]}", "world": world}

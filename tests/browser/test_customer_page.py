@@ -62,10 +62,14 @@ async def test_agent_completes_a_customer_and_leaves_a_suggestion(
             await api.get(f"/api/customers/{customer_id}", headers=world.auth("agent"))
         ).json()
         assert (record["name"], record["customer_number"]) == ("Ayşe Demir", "K-100")
-        listed = await api.get("/api/notes", params={"kind": "suggestion"},
-                               headers=world.auth("super"))  # fmt: skip
+        listed = await api.get(
+            "/api/notes", params={"kind": "suggestion"}, headers=world.auth("super")
+        )
         (note,) = listed.json()
         assert (note["text"], note["call_id"], note["department"], note["customer_id"]) == (
-            "Please offer Saturday appointments", "sales1", "sales", customer_id,
-        )  # fmt: skip
+            "Please offer Saturday appointments",
+            "sales1",
+            "sales",
+            customer_id,
+        )
         assert note["author_name"] == "Agent"

@@ -29,8 +29,18 @@ from .conftest import REPO, SCREENSHOTS
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 RANGE = "from=2026-03-02&to=2026-03-03&tz=Europe/Istanbul"
-FIELDS = ("offered", "answered", "abandoned", "abandoned_short", "avg_wait", "p90_wait",
-          "avg_handle", "transfers", "overflows", "suggestions")  # fmt: skip
+FIELDS = (
+    "offered",
+    "answered",
+    "abandoned",
+    "abandoned_short",
+    "avg_wait",
+    "p90_wait",
+    "avg_handle",
+    "transfers",
+    "overflows",
+    "suggestions",
+)
 
 
 def _load(name: str, relative: str) -> ModuleType:
@@ -105,9 +115,14 @@ async def daemon(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Any
         prompts=flow_fixtures.PromptSettings(dir=tmp_path / "prompts"),
         recording=flow_fixtures.RecordingSettings(temp_dir=tmp_path / "tmp"),
         storage=flow_fixtures.StorageSettings(path=tmp_path / "recordings"),
-        keys=flow_fixtures.KeySettings(recipients=(flow_fixtures.RecipientSettings(
-            provider="local", keyring_file=tmp_path / "keyring.json"),)),
-    )  # fmt: skip
+        keys=flow_fixtures.KeySettings(
+            recipients=(
+                flow_fixtures.RecipientSettings(
+                    provider="local", keyring_file=tmp_path / "keyring.json"
+                ),
+            )
+        ),
+    )
     now = flow_fixtures.MONDAY_10
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: now
@@ -122,8 +137,9 @@ async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Bro
     boss = await users.add(NewUser("sabine", "Sabine", secret, Role.SUPERVISOR, ("support",)))
     token = (await users.issue_token(boss.id, "test", 1)).secret
     url = daemon.daemon.http_url
-    async with httpx.AsyncClient(base_url=url, headers={"Authorization": f"Bearer {token}"},
-                                 timeout=60) as api:  # fmt: skip
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as api:
         paused = await api.post(
             "/api/agents/pause", json={"endpoint": "Local/B1@sim-agent/n", "paused": True}
         )

@@ -36,9 +36,11 @@ async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
     await page.get_by_role("button", name="Filter").click()
     rows = page.locator("table.results tbody tr")
     await expect(rows).to_have_count(1)
-    await expect(page).to_have_url(f"{url}/?since=&until=&department=&agent=&direction=inbound"
-                                   "&caller=&min_duration=&max_duration=&tag=&min_score="
-                                   "&max_score=&survey_max=")  # fmt: skip
+    await expect(page).to_have_url(
+        f"{url}/?since=&until=&department=&agent=&direction=inbound"
+        "&caller=&min_duration=&max_duration=&tag=&min_score="
+        "&max_score=&survey_max="
+    )
     await page.screenshot(path=str(SCREENSHOTS / "search.png"))
 
     await rows.first.locator("a").click()

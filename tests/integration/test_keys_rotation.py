@@ -28,10 +28,10 @@ from zentrale.db.session import Database
 from zentrale.recording import vault
 from zentrale.recording.aws import AwsClient, ClientSettings, make_client
 from zentrale.recording.keys.base import (
-    KeyServiceUnavailable,
+    KeyServiceUnavailableError,
     KeyUnwrapper,
     KeyWrapper,
-    NoMatchingKey,
+    NoMatchingKeyError,
     WrappedKey,
 )
 from zentrale.recording.keys.kms import KmsKeyProvider
@@ -83,14 +83,24 @@ async def record(
         queued = await recordings.recording_finished(FinishedRecording(call_id, f"r{n}", "wav"))
         audio = os.urandom(70_000 + n)
         sealed = vault.seal(store, wrappers, queued.recording_id, [audio])
-        keys = [RowKey(**{k: item.to_json()[k] for k in ("key_id", "provider", "wrapped")})
-                for item in sealed.wrapped_keys]  # fmt: skip
-        await recordings.mark_stored(queued.recording_id, StoredRecording(
-            plaintext_size=len(audio), object_size=sealed.object_size,
-            sha256_plain=hashlib.sha256(audio).hexdigest(), sha256_cipher="-",
-            storage_backend="local", object_key=sealed.object_key, wrapped_keys=keys,
-            encryption_header={"segment_size": sealed.segment_size}, stored_at=now,
-        ))  # fmt: skip
+        keys = [
+            RowKey(**{k: item.to_json()[k] for k in ("key_id", "provider", "wrapped")})
+            for item in sealed.wrapped_keys
+        ]
+        await recordings.mark_stored(
+            queued.recording_id,
+            StoredRecording(
+                plaintext_size=len(audio),
+                object_size=sealed.object_size,
+                sha256_plain=hashlib.sha256(audio).hexdigest(),
+                sha256_cipher="-",
+                storage_backend="local",
+                object_key=sealed.object_key,
+                wrapped_keys=keys,
+                encryption_header={"segment_size": sealed.segment_size},
+                stored_at=now,
+            ),
+        )
         made[queued.recording_id] = audio
     return made
 
@@ -105,9 +115,12 @@ def objects(store: LocalStore, ids: Sequence[str]) -> dict[str, str]:
 
 
 async def assert_opens_with(
-    db: Database, store: LocalStore, made: dict[str, bytes], keys: Sequence[KeyUnwrapper],
+    db: Database,
+    store: LocalStore,
+    made: dict[str, bytes],
+    keys: Sequence[KeyUnwrapper],
     key_ids: set[str],
-) -> None:  # fmt: skip
+) -> None:
     found = await rows(db)
     for rid, audio in made.items():
         assert {item["key_id"] for item in found[rid].wrapped_keys} == key_ids
@@ -141,7 +154,7 @@ async def test_every_recording_opens_with_the_new_local_key_alone(
     # A shredded recording stays shredded and opens with no key at all.
     row = (await rows(db))[shredded]
     assert row.wrapped_keys == []
-    with pytest.raises(NoMatchingKey):
+    with pytest.raises(NoMatchingKeyError):
         decrypt(store, row, [LocalKeyProvider(ring), LocalKeyProvider(old)])
     again = await rotation.run()
     assert (again.rewrapped, again.current, again.shredded) == (0, COUNT - 1, 1)
@@ -153,14 +166,16 @@ async def test_public_key_rotation_moves_every_recording_to_the_new_identity(
 ) -> None:
     old, new, escrow = (PrivateKeyIdentity.generate() for _ in range(3))
     made = await record(db, store, [old.recipient(), escrow.recipient()])
-    recipients = [Recipient(new.recipient(), new.key_id), Recipient(escrow.recipient(),
-                                                                    escrow.key_id)]  # fmt: skip
+    recipients = [
+        Recipient(new.recipient(), new.key_id),
+        Recipient(escrow.recipient(), escrow.key_id),
+    ]
 
     report = await Rotation(db, recipients, [old]).run()
 
     assert report.rewrapped == COUNT
     await assert_opens_with(db, store, made, [new], {new.key_id, escrow.key_id})
-    with pytest.raises(NoMatchingKey):
+    with pytest.raises(NoMatchingKeyError):
         decrypt(store, (await rows(db))[next(iter(made))], [old])
     usage = await key_usage(db)
     assert usage.of(old.key_id) is None
@@ -179,7 +194,7 @@ class FlakyKeys:
     def unwrap(self, wrapped: WrappedKey, recording_id: str) -> bytes:
         self.calls += 1
         if self.calls > self.limit:
-            raise KeyServiceUnavailable("key service down (test)")
+            raise KeyServiceUnavailableError("key service down (test)")
         return self._inner.unwrap(wrapped, recording_id)
 
 
@@ -193,7 +208,7 @@ async def test_an_interrupted_rotation_resumes_and_unwraps_each_recording_once(
     target = [Recipient(LocalKeyProvider(ring), "new")]
     flaky = FlakyKeys(ring, limit=3)
 
-    with pytest.raises(KeyServiceUnavailable):
+    with pytest.raises(KeyServiceUnavailableError):
         await Rotation(db, target, [flaky], batch=2).run()
     usage = await key_usage(db)
     # The batches before the outage were written.
@@ -241,8 +256,10 @@ async def test_a_recording_erased_during_rotation_is_not_given_keys_again(
 
 def settings_file(tmp_path: Path, database_url: str, recipients: str) -> Path:
     path = tmp_path / "zentrale.yaml"
-    path.write_text(f"database:\n  url: {database_url}\nstate_dir: {tmp_path / 'var'}\n"
-                    f"keys:\n  recipients:\n{recipients}")  # fmt: skip
+    path.write_text(
+        f"database:\n  url: {database_url}\nstate_dir: {tmp_path / 'var'}\n"
+        f"keys:\n  recipients:\n{recipients}"
+    )
     return path
 
 
@@ -300,8 +317,12 @@ async def test_retire_refuses_while_recordings_depend_on_the_key_and_says_how_ma
     await record(db, store, [LocalKeyProvider(ring)], count=3)
     ring = ring.with_new_primary("new")
     ring.save(keyring_file)
-    await record(db, store, [LocalKeyProvider(ring), LocalKeyProvider(Keyring(
-        primary="old", keys=ring.keys))], count=2)  # fmt: skip
+    await record(
+        db,
+        store,
+        [LocalKeyProvider(ring), LocalKeyProvider(Keyring(primary="old", keys=ring.keys))],
+        count=2,
+    )
     config = settings_file(tmp_path, database_url, local_recipient(keyring_file))
 
     code, out = await asyncio.to_thread(zentrale, config, "keys", "retire", "old")
@@ -323,8 +344,11 @@ def moto() -> Iterator[MotoServer]:
 
 @pytest.fixture
 def kms(moto: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsClient]:
-    for name, value in {"AWS_ENDPOINT_URL_KMS": moto.endpoint_url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():  # fmt: skip
+    for name, value in {
+        "AWS_ENDPOINT_URL_KMS": moto.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     client = make_client("kms", ClientSettings(endpoint_url=moto.endpoint_url, max_attempts=1))
     yield client
@@ -342,8 +366,9 @@ async def test_kms_rotation_then_retirement_on_moto(
     old, new = kms_key(kms), kms_key(kms)
     made = await record(db, store, [KmsKeyProvider(kms, old)])
     kms.create_alias(AliasName=f"alias/zentrale-{uuid.uuid4().hex[:8]}", TargetKeyId=new)
-    config = settings_file(tmp_path, database_url,
-                           f"    - provider: kms\n      kms_key_id: {new}\n")  # fmt: skip
+    config = settings_file(
+        tmp_path, database_url, f"    - provider: kms\n      kms_key_id: {new}\n"
+    )
 
     code, out = await asyncio.to_thread(zentrale, config, "keys", "rotate")
     assert code == 0, out
@@ -352,8 +377,9 @@ async def test_kms_rotation_then_retirement_on_moto(
     assert [line.split()[1:4] for line in out.splitlines() if line.startswith(new)] == [
         ["kms", "yes", str(COUNT)]
     ]
-    code, out = await asyncio.to_thread(zentrale, config, "keys", "retire", old,
-                                        "--pending-days", "7")  # fmt: skip
+    code, out = await asyncio.to_thread(
+        zentrale, config, "keys", "retire", old, "--pending-days", "7"
+    )
     assert code == 0, out
     assert kms.describe_key(KeyId=old)["KeyMetadata"]["KeyState"] == "PendingDeletion"
     # Every recording names only the new key, and opens with it (moto, unlike KMS, would
@@ -386,8 +412,9 @@ async def test_keys_commands_move_to_a_new_public_key_and_delete_the_old_private
     code, out = await run(zentrale, config, "keys", "rotate", "--identity", str(old_file))
     assert code == 0, out
 
-    code, out = await run(zentrale, config, "keys", "retire", old.key_id, "--identity",
-                          str(old_file))  # fmt: skip
+    code, out = await run(
+        zentrale, config, "keys", "retire", old.key_id, "--identity", str(old_file)
+    )
     assert code == 0, out
     assert not old_file.exists()
     await assert_opens_with(db, store, made, [new], {new.key_id})

@@ -52,8 +52,13 @@ async def test_readyz_flips_when_asterisk_stops_and_recovers_when_it_returns(
     assert daemon.get("/healthz").json() == {"status": "alive"}
     assert await _until(lambda: _checks(daemon)[0] == 200, 30), daemon.get("/readyz").text
     _code, checks = _checks(daemon)
-    assert checks == {"ari": True, "database": True, "storage": True, "rules": True,
-                      "accepting": True}  # fmt: skip
+    assert checks == {
+        "ari": True,
+        "database": True,
+        "storage": True,
+        "rules": True,
+        "accepting": True,
+    }
     try:
         await asyncio.to_thread(asterisk.stop)
         assert await _until(lambda: _checks(daemon)[0] == 503, 30)
@@ -84,9 +89,13 @@ async def _status(daemon: DaemonProcess, *more: str) -> tuple[int, str]:
     zentrale = Path(sys.executable).parent / "zentrale"
     argv = [str(zentrale), "--config", str(daemon.config), "status", "--url", str(daemon.url)]
     done = await asyncio.to_thread(
-        subprocess.run, [*argv, *more], capture_output=True, text=True, timeout=60,
+        subprocess.run,
+        [*argv, *more],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={**os.environ, "ZENTRALE_CONFIG": ""},
-    )  # fmt: skip
+    )
     return done.returncode, done.stdout  # the log goes to stderr
 
 
@@ -125,8 +134,10 @@ async def test_metrics_count_a_real_call(asterisk: SandboxInstance, daemon: Daem
 
     def on_call() -> bool:
         samples = daemon.metrics()
-        return (sample(samples, "zentrale_active_calls") == 1
-                and sample(samples, "zentrale_agents", state="on_call") == 1)  # fmt: skip
+        return (
+            sample(samples, "zentrale_active_calls") == 1
+            and sample(samples, "zentrale_agents", state="on_call") == 1
+        )
 
     assert await _until(on_call, 30), daemon.text()[-3000:]
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from zentrale.db.errors import LeaseLost
 from zentrale.db.session import Database
 from zentrale.recording import audio
+from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.models import JobStep, RecordingState
@@ -46,10 +46,13 @@ async def db(backend: str, tmp_path: Path) -> AsyncIterator[Database]:
 def daemon_pipeline(db: Database, tmp: Path, node: str, keyring: Keyring) -> Pipeline:
     """One daemon's pipeline: its own temp directory; the spool and the store are shared."""
     return Pipeline(
-        RecordingStore(db), DirectorySource(tmp / "spool"), LocalStore(tmp / "objects"),
-        [LocalKeyProvider(keyring)], Workspace(tmp / f"tmp-{node}"),
+        RecordingStore(db),
+        DirectorySource(tmp / "spool"),
+        LocalStore(tmp / "objects"),
+        [LocalKeyProvider(keyring)],
+        Workspace(tmp / f"tmp-{node}"),
         PipelineConfig(audio.FORMATS["opus"], "local"),
-    )  # fmt: skip
+    )
 
 
 @pytest.mark.asyncio
@@ -87,7 +90,7 @@ async def test_a_stale_worker_cannot_proceed_after_its_lease_was_taken(db: Datab
     fresh = await queue.claim("w2", dt.timedelta(seconds=10))
     assert fresh is not None
     assert fresh.id == queued.job_id
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         await queue.proceed(stale, JobStep.TRANSCODE, dt.timedelta(seconds=10))
     moved = await queue.proceed(fresh, JobStep.TRANSCODE, dt.timedelta(seconds=10))
     assert (moved.step, moved.attempts) == (JobStep.TRANSCODE, 1)

@@ -48,8 +48,16 @@ from zentrale.testing.recordings import (
     zentrale_command,
 )
 
-STEPS = [JobStep.FETCH, JobStep.TRANSCODE, JobStep.ENCRYPT, JobStep.UPLOAD, JobStep.VERIFY,
-         JobStep.COMMIT, JobStep.DELETE_SOURCE, JobStep.CLEANUP]  # fmt: skip
+STEPS = [
+    JobStep.FETCH,
+    JobStep.TRANSCODE,
+    JobStep.ENCRYPT,
+    JobStep.UPLOAD,
+    JobStep.VERIFY,
+    JobStep.COMMIT,
+    JobStep.DELETE_SOURCE,
+    JobStep.CLEANUP,
+]
 FAST = WorkerOptions(lease=2, poll=0.05, backoff_initial=0.05, backoff_max=0.3)
 NAMES = ["call-a-1", "call-a-2", "call-a-3"]
 
@@ -78,9 +86,18 @@ class Setup:
     def work(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         config = write_settings(self.tmp / "zentrale.yaml", dumped(self.settings))
         command = zentrale_command(
-            config, "recordings", "work", "--source-dir", str(self.spool),
-            "--until-idle", "--lease", "1", "--backoff", "0.05", *args,
-        )  # fmt: skip
+            config,
+            "recordings",
+            "work",
+            "--source-dir",
+            str(self.spool),
+            "--until-idle",
+            "--lease",
+            "1",
+            "--backoff",
+            "0.05",
+            *args,
+        )
         return run(command)
 
 
@@ -111,9 +128,10 @@ def settings_for(tmp: Path, storage: StorageSettings | None = None) -> Settings:
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp}/z.db"),  # type: ignore[arg-type]
         recording=RecordingSettings(temp_dir=tmp / "tmp", workers=1, max_attempts=40),
         storage=storage or StorageSettings(path=tmp / "objects"),
-        keys=KeySettings(recipients=(
-            RecipientSettings(provider="local", keyring_file=tmp / "keyring.json"),)),
-    )  # fmt: skip
+        keys=KeySettings(
+            recipients=(RecipientSettings(provider="local", keyring_file=tmp / "keyring.json"),)
+        ),
+    )
 
 
 @pytest_asyncio.fixture
@@ -168,9 +186,17 @@ async def test_status_command_shows_parked_jobs(setup: Setup) -> None:
     config = write_settings(setup.tmp / "status.yaml", dumped(settings))
     (queued,) = await queue_recordings(setup.db, ["no-such-file"])
     worked = run(
-        zentrale_command(config, "recordings", "work", "--source-dir", str(setup.spool),
-                         "--until-idle", "--lease", "1")
-    )  # fmt: skip
+        zentrale_command(
+            config,
+            "recordings",
+            "work",
+            "--source-dir",
+            str(setup.spool),
+            "--until-idle",
+            "--lease",
+            "1",
+        )
+    )
     assert worked.returncode == 0, worked.stderr.decode()[-2000:]
     status = run(zentrale_command(config, "recordings", "status", "--parked"))
     assert status.returncode == 0

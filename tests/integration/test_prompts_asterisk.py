@@ -111,9 +111,13 @@ async def prompt_server(tmp_path: Path) -> AsyncIterator[PromptServer]:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(
-        _Recorder(app, served, token), log_config=None, access_log=False,
-        lifespan="off", ws="none", loop="asyncio",
-    )  # fmt: skip
+        _Recorder(app, served, token),
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ws="none",
+        loop="asyncio",
+    )
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     await _started(server)

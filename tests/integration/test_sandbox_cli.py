@@ -26,8 +26,9 @@ def test_sandbox_up_status_down(tmp_path: Path) -> None:
         secret = next(tmp_path.glob("sandbox/*/ari-password"))
         assert secret.stat().st_mode & 0o777 == 0o600
         assert secret.read_text() not in up.output  # the password is never printed
-        info = httpx.get(f"http://127.0.0.1:{port}/ari/asterisk/info",
-                         auth=("zentrale", secret.read_text()))  # fmt: skip
+        info = httpx.get(
+            f"http://127.0.0.1:{port}/ari/asterisk/info", auth=("zentrale", secret.read_text())
+        )
         assert info.status_code == 200
         status = runner.invoke(main, ["sandbox", "status"], env=env)
         assert (status.exit_code, "running" in status.output) == (0, True)

@@ -63,8 +63,10 @@ class Service:
         return self.log.read_text(errors="replace")
 
     async def calls(self) -> list[tuple[Call, list[Recording]]]:
-        async with Database.open(f"sqlite+aiosqlite:///{self.home}/z.db") as db, \
-                db.read() as session:  # fmt: skip
+        async with (
+            Database.open(f"sqlite+aiosqlite:///{self.home}/z.db") as db,
+            db.read() as session,
+        ):
             calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
             found = []
             for call in calls:
@@ -231,8 +233,9 @@ keys: {{recipients: [{{provider: local, keyring_file: "{tmp_path}/keyring.json"}
     with log.open("wb") as out:
         process = subprocess.Popen(  # noqa: ASYNC220 - a long-lived process we signal and wait on
             [str(zentrale), "--config", str(config), "--log-format", "json", "run"],
-            stdout=out, stderr=out,
-        )  # fmt: skip
+            stdout=out,
+            stderr=out,
+        )
     try:
 
         async def started_logging() -> bool:

@@ -10,7 +10,7 @@ import pytest
 from zentrale.recording import vault
 from zentrale.recording.aws import AwsClient, ClientSettings, make_client
 from zentrale.recording.keys.public import PrivateKeyIdentity
-from zentrale.recording.storage.base import ObjectNotFound, StorageUnavailable
+from zentrale.recording.storage.base import ObjectNotFoundError, StorageUnavailableError
 from zentrale.recording.storage.s3 import MIN_PART_SIZE, S3Settings, S3Store
 from zentrale.testing.moto import (
     MotoServer,
@@ -34,9 +34,14 @@ def moto_server() -> Iterator[MotoServer]:
 
 def client_settings(server: MotoServer, checksums: bool = True) -> ClientSettings:
     return ClientSettings(
-        endpoint_url=server.endpoint_url, access_key_id="testing", secret_access_key="testing",
-        connect_timeout=1, read_timeout=5, max_attempts=1, checksums=checksums,
-    )  # fmt: skip
+        endpoint_url=server.endpoint_url,
+        access_key_id="testing",
+        secret_access_key="testing",
+        connect_timeout=1,
+        read_timeout=5,
+        max_attempts=1,
+        checksums=checksums,
+    )
 
 
 def create_bucket(server: MotoServer) -> None:
@@ -51,10 +56,14 @@ def open_store(
     server: MotoServer, checksums: bool = True, sse_kms_key_id: str | None = None
 ) -> S3Store:
     settings = S3Settings(
-        bucket=BUCKET, prefix="zentrale/", client=client_settings(server, checksums),
-        multipart_threshold=1024 * 1024, part_size=MIN_PART_SIZE, chunk_size=64 * 1024,
+        bucket=BUCKET,
+        prefix="zentrale/",
+        client=client_settings(server, checksums),
+        multipart_threshold=1024 * 1024,
+        part_size=MIN_PART_SIZE,
+        chunk_size=64 * 1024,
         sse_kms_key_id=sse_kms_key_id,
-    )  # fmt: skip
+    )
     return S3Store.connect(settings)
 
 
@@ -102,11 +111,11 @@ def test_an_empty_object(store: S3Store) -> None:
 
 
 def test_missing_objects(store: S3Store) -> None:
-    with pytest.raises(ObjectNotFound, match="nope"):
+    with pytest.raises(ObjectNotFoundError, match="nope"):
         store.get("nope")
-    with pytest.raises(ObjectNotFound):
+    with pytest.raises(ObjectNotFoundError):
         store.get_range("nope", 0, 10)
-    with pytest.raises(ObjectNotFound):
+    with pytest.raises(ObjectNotFoundError):
         store.head("nope")
 
 
@@ -164,19 +173,19 @@ def test_sse_kms_is_requested_when_configured(
         assert head["SSEKMSKeyId"] == "alias/recordings-at-rest"
 
 
-class SourceFailed(Exception):
+class SourceFailedError(Exception):
     pass
 
 
 def failing_source() -> Iterator[bytes]:
     yield os.urandom(MIN_PART_SIZE + 10)
-    raise SourceFailed("encoder crashed")
+    raise SourceFailedError("encoder crashed")
 
 
 def test_a_failed_multipart_upload_is_aborted_and_leaves_no_object(
     store: S3Store, raw_client: AwsClient
 ) -> None:
-    with pytest.raises(SourceFailed):
+    with pytest.raises(SourceFailedError):
         store.put("broken", failing_source())
     assert not store.exists("broken")
     assert raw_client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
@@ -187,13 +196,13 @@ def test_a_stopped_server_is_unavailable_then_recovers(
 ) -> None:
     store.put("rec-1", [b"before"])
     stop_moto_server(moto_server)
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailableError):
         store.put("rec-2", [b"during"])
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailableError):
         store.get("rec-1")
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailableError):
         store.head("rec-1")
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailableError):
         list(store.list())
     restart_moto_server(moto_server)
     create_bucket(moto_server)  # moto keeps state in memory: the restarted server is empty

@@ -115,15 +115,22 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
         try:
             for star in stars:
                 await asyncio.to_thread(star.start)
-            storage = {"kind": "s3", "s3": {"bucket": BUCKET, "prefix": PREFIX,
-                                            "endpoint_url": moto.endpoint_url}}  # fmt: skip
+            storage = {
+                "kind": "s3",
+                "s3": {"bucket": BUCKET, "prefix": PREFIX, "endpoint_url": moto.endpoint_url},
+            }
             nodes = []
             for star, other, name in ((stars[0], stars[1], "a"), (stars[1], stars[0], "b")):
                 peer = "node-b" if name == "a" else "node-a"
                 spec = DaemonSpec(
-                    tmp_path / name, star.ari, RULES, node=f"node-{name}",
-                    database_url=url, storage=storage, peers={peer: other.ari},
-                )  # fmt: skip
+                    tmp_path / name,
+                    star.ari,
+                    RULES,
+                    node=f"node-{name}",
+                    database_url=url,
+                    storage=storage,
+                    peers={peer: other.ari},
+                )
                 daemon = DaemonProcess(spec)
                 daemons.append(daemon)
                 daemon.start()
@@ -163,8 +170,11 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     assert await _until(four_stored, 180), a.daemon.text()[-2000:] + b.daemon.text()[-2000:]
     rows = await cluster.rows()
     assert sorted(call.asterisk_node or "" for call, _ in rows) == [
-        "node-a", "node-a", "node-b", "node-b"
-    ]  # fmt: skip
+        "node-a",
+        "node-a",
+        "node-b",
+        "node-b",
+    ]
     assert {call.app_name for call, _ in rows} == {"zentrale_a", "zentrale_b"}
     recordings = [rec for _call_, recs in rows for rec in recs]
     keys = [PREFIX + (rec.object_key or "") for rec in recordings]
@@ -179,8 +189,10 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
 
         async def held_by_a() -> bool:
             jobs = await cluster.jobs()
-            return any(job.state == JobState.RUNNING and (job.locked_by or "").startswith(
-                "node-a:") for job, _node in jobs)  # fmt: skip
+            return any(
+                job.state == JobState.RUNNING and (job.locked_by or "").startswith("node-a:")
+                for job, _node in jobs
+            )
 
         assert await _until(held_by_a, 120, pause=0.05), a.daemon.text()[-3000:]
         a.daemon.signal(signal.SIGKILL)

@@ -1,10 +1,11 @@
-"""The QA service: find, hear and score recordings through an HTTP API and web pages.
+"""The HTTP edge: every API route, the web pages and the server, in one place.
 
-Mount it with `routers(deps)` and `install(app, deps)`, or run it alone with
-`zentrale api serve`. `Deps` carries the database, storage, keys, settings and clock.
+Mount the QA service with `routers(deps)` and `install(app, deps)`, or run it alone with
+`zentrale api serve` (`zentrale.daemon.qa`). `Deps` carries the database, storage, keys,
+settings and clock.
 """
 
 from zentrale.api.app import create_app, install, routers
-from zentrale.api.deps import Deps, open_deps
+from zentrale.api.deps import Deps
 
-__all__ = ["Deps", "create_app", "install", "open_deps", "routers"]
+__all__ = ["Deps", "create_app", "install", "routers"]

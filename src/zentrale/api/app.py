@@ -58,9 +58,18 @@ def routers(deps: Deps) -> list[APIRouter]:
     from zentrale.api.web.customer_pages import customer_pages
     from zentrale.api.web.pages import pages, public_pages
 
-    parts = [meta, routes_auth.public, routes_auth.router, routes_recordings.router,
-             routes_reviews.router, routes_admin.router, routes_stats.router, public_pages,
-             pages, routes_stats.pages]  # fmt: skip
+    parts = [
+        meta,
+        routes_auth.public,
+        routes_auth.router,
+        routes_recordings.router,
+        routes_reviews.router,
+        routes_admin.router,
+        routes_stats.router,
+        public_pages,
+        pages,
+        routes_stats.pages,
+    ]
     parts += [customers_api, customer_pages]
     parts.append(privacy_api)
     bound = []
@@ -103,9 +112,13 @@ class SecurityHeaders:
 def create_app(deps: Deps) -> FastAPI:
     """Build the standalone QA app (what `zentrale api serve` runs)."""
     app = FastAPI(
-        title="zentrale QA API", version=__version__, openapi_url=None, docs_url=None,
-        redoc_url=None, description="Find, hear and score call recordings. See docs/api.md.",
-    )  # fmt: skip
+        title="zentrale QA API",
+        version=__version__,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+        description="Find, hear and score call recordings. See docs/api.md.",
+    )
     for router in routers(deps):
         app.include_router(router)
     install(app, deps)

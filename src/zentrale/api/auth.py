@@ -14,9 +14,10 @@ from fastapi import Depends, Request
 from starlette.routing import Route
 
 from zentrale.api.deps import Deps
-from zentrale.api.errors import CsrfFailed, Forbidden, NotAuthenticated
+from zentrale.api.errors import CsrfFailedError
 from zentrale.api.matrix import allowed
 from zentrale.api.signin import SESSION_COOKIE
+from zentrale.base.errors import ForbiddenError, NotAuthenticatedError
 from zentrale.core import credentials
 from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
@@ -43,7 +44,7 @@ def route_name(request: Request) -> str:
 
 
 async def authenticate(request: Request) -> Principal:
-    """Return who sent REQUEST, or raise NotAuthenticated."""
+    """Return who sent REQUEST, or raise NotAuthenticatedError."""
     deps = deps_of(request)
     users = UserStore(deps.db, deps.clock)
     address = address_of(request)
@@ -52,12 +53,12 @@ async def authenticate(request: Request) -> Principal:
         scheme, _, secret = header.partition(" ")
         user = await users.user_for_token(secret.strip()) if scheme.lower() == "bearer" else None
         if user is None:
-            raise NotAuthenticated("the API token is invalid, expired or revoked")
+            raise NotAuthenticatedError("the API token is invalid, expired or revoked")
         return Principal.of(user, "token", address)
     session_id = request.cookies.get(SESSION_COOKIE)
     found = await users.session(session_id) if session_id else None
     if found is None:
-        raise NotAuthenticated("sign in, or send an API token (Authorization: Bearer ...)")
+        raise NotAuthenticatedError("sign in, or send an API token (Authorization: Bearer ...)")
     user, row = found
     return Principal.of(user, "session", address, row.csrf_token)
 
@@ -71,7 +72,9 @@ async def check_csrf(request: Request, principal: Principal) -> None:
         value = (await request.form()).get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not sent or not principal.csrf_token or not credentials.same(sent, principal.csrf_token):
-        raise CsrfFailed("the form or request lacks this session's CSRF token; reload the page")
+        raise CsrfFailedError(
+            "the form or request lacks this session's CSRF token; reload the page"
+        )
 
 
 def _is_form(request: Request) -> bool:
@@ -83,7 +86,7 @@ async def authorised(request: Request) -> Principal:
     """Authenticate, apply the role matrix to the route, and check CSRF."""
     principal = await authenticate(request)
     if not allowed(route_name(request), principal.role):
-        raise Forbidden(f"the role {principal.role.value} may not do this")
+        raise ForbiddenError(f"the role {principal.role.value} may not do this")
     await check_csrf(request, principal)
     return principal
 

@@ -1,8 +1,9 @@
 """The HTTP edge: every error becomes `{"error": {"code", "message"}}`, and nothing leaks.
 
-`ApiError`s keep their status and code; request validation becomes 422 `invalid-request`
+`ZentraleError`s keep their status and code; request validation becomes 422 `invalid-request`
 (listing the fields, never echoing values); HTTP errors of routing keep their status; any
-other exception is logged with its traceback and answered 500 `internal-error` without it.
+other exception (an error of no kind included) is logged with its traceback and answered 500
+`internal-error` without it.
 Unauthenticated web pages redirect to the sign-in form instead.
 """
 
@@ -16,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from zentrale.api.errors import ApiError, NotAuthenticated, RangeNotSatisfiable
+from zentrale.api.errors import status_of
+from zentrale.base.errors import NotAuthenticatedError, RangeNotSatisfiableError, ZentraleError
 
 log = structlog.get_logger(__name__)
 
@@ -32,17 +34,20 @@ def _is_page(request: Request) -> bool:
     return not request.url.path.startswith("/api/") and request.method == "GET"
 
 
-async def on_api_error(request: Request, exc: Exception) -> Response:
-    """Answer an ApiError with its status and code."""
-    assert isinstance(exc, ApiError)
-    if isinstance(exc, NotAuthenticated) and _is_page(request):
+async def on_error(request: Request, exc: Exception) -> Response:
+    """Answer a ZentraleError with its kind's status and its code."""
+    assert isinstance(exc, ZentraleError)
+    status = status_of(exc)
+    if status is None:
+        return await on_unexpected(request, exc)
+    if isinstance(exc, NotAuthenticatedError) and _is_page(request):
         return RedirectResponse("/login", status_code=303)
     headers = {"Cache-Control": "no-store"}
-    if isinstance(exc, RangeNotSatisfiable):
+    if isinstance(exc, RangeNotSatisfiableError):
         headers["Content-Range"] = f"bytes */{exc.size}"
-    if exc.status == 401:
+    if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(error_body(exc.code, exc.message), exc.status, headers=headers)
+    return JSONResponse(error_body(exc.code, exc.message), status, headers=headers)
 
 
 async def on_validation_error(_request: Request, exc: Exception) -> Response:
@@ -63,14 +68,13 @@ async def on_http_error(_request: Request, exc: Exception) -> Response:
 
 async def on_unexpected(request: Request, exc: Exception) -> Response:
     """Log the failure with its traceback; tell the client only that it failed."""
-    log.error("api.unexpected_error", path=request.url.path, method=request.method,
-              exc_info=exc)  # fmt: skip
+    log.error("api.unexpected_error", path=request.url.path, method=request.method, exc_info=exc)
     return JSONResponse(error_body("internal-error", "internal error; it was logged"), 500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers above on APP."""
-    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(ZentraleError, on_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(Exception, on_unexpected)

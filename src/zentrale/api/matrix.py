@@ -19,9 +19,18 @@ PUBLIC: frozenset[Role] = frozenset()
 # are not part of the QA app: the probes reveal only check names, /metrics wants its own
 # bearer token (docs/operator.md).
 PUBLIC_ROUTES = frozenset(
-    {"auth.login", "openapi", "web.login_form", "web.login", "web.static", "health",
-     "ops.healthz", "ops.readyz", "ops.metrics"}
-)  # fmt: skip
+    {
+        "auth.login",
+        "openapi",
+        "web.login_form",
+        "web.login",
+        "web.static",
+        "health",
+        "ops.healthz",
+        "ops.readyz",
+        "ops.metrics",
+    }
+)
 
 MATRIX: dict[str, frozenset[Role]] = {
     # API: the signed-in user

@@ -18,12 +18,13 @@ router = APIRouter(prefix="/api", tags=["administration"])
 
 @router.get("/audit", name="audit.list", response_model=AuditPageOut)
 async def audit_log(
-    caller: Caller, request: Request,
+    caller: Caller,
+    request: Request,
     before: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,  # seq is a 32-bit INTEGER
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     action: Annotated[str | None, Query(max_length=64, pattern=NO_NUL)] = None,
     target: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
-) -> AuditPageOut:  # fmt: skip
+) -> AuditPageOut:
     """List audit entries, newest first; page with `before` = the last `seq` seen."""
     deps = deps_of(request)
     query = select(AuditEntry).order_by(AuditEntry.seq.desc()).limit(limit + 1)

@@ -17,10 +17,14 @@ router = APIRouter(prefix="/api", tags=["auth"])
 
 def _me(principal: Principal, csrf: str | None = None) -> MeOut:
     return MeOut(
-        id=principal.user_id, username=principal.username, display_name=principal.display_name,
-        role=principal.role, departments=list(principal.departments),
-        agent_endpoint=principal.agent_endpoint, csrf_token=csrf,
-    )  # fmt: skip
+        id=principal.user_id,
+        username=principal.username,
+        display_name=principal.display_name,
+        role=principal.role,
+        departments=list(principal.departments),
+        agent_endpoint=principal.agent_endpoint,
+        csrf_token=csrf,
+    )
 
 
 @public.post("/auth/login", name="auth.login", response_model=MeOut)

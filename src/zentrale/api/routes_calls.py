@@ -16,8 +16,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.errors import ApiError, Forbidden, InvalidRequest, NotFound
 from zentrale.api.text import NO_NUL
+from zentrale.base.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+)
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
 from zentrale.core.models import Role
@@ -31,10 +36,9 @@ ENDPOINT = r"^[A-Za-z0-9]+/[A-Za-z0-9@._+/-]{1,120}$"
 CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
 
 
-class CallNotConnected(ApiError):
+class CallNotConnectedError(ConflictError):
     """The call is not connected to an agent on this node (ended, or still in the IVR)."""
 
-    status = 409
     code = "call-not-connected"
 
 
@@ -97,12 +101,12 @@ def _own_endpoint(caller: Principal, endpoint: str | None) -> str:
     """Return the endpoint an agent may act for (only their own), or the one asked for."""
     if caller.role is Role.AGENT:
         if caller.agent_endpoint is None:
-            raise Forbidden("this agent account has no phone (agent_endpoint) set")
+            raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
         if endpoint not in (None, caller.agent_endpoint):
-            raise Forbidden("agents act only for their own phone")
+            raise ForbiddenError("agents act only for their own phone")
         return caller.agent_endpoint
     if endpoint is None:
-        raise InvalidRequest("say which agent's phone to ring (agent)")
+        raise InvalidRequestError("say which agent's phone to ring (agent)")
     return endpoint
 
 
@@ -129,13 +133,13 @@ async def transfer_call(
     center = center_of(request)
     inbound = center.active.get(call_id)
     if inbound is None:
-        raise NotFound(f"no call {call_id} in progress here")
+        raise NotFoundError(f"no call {call_id} in progress here")
     if caller.role is Role.AGENT and inbound.agent_endpoint != caller.agent_endpoint:
-        raise NotFound(f"no call {call_id} in progress here")
+        raise NotFoundError(f"no call {call_id} in progress here")
     try:
         await center.transfer(call_id, body.to, body.target)
     except CallNotActiveError as exc:
-        raise CallNotConnected(str(exc)) from None
+        raise CallNotConnectedError(str(exc)) from None
     deps = deps_of(request)
     event = audit.Event(
         "call.transfer", target=f"call:{call_id}", detail={"to": body.to, "target": body.target}
@@ -176,7 +180,7 @@ async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentO
     try:
         board.pause(endpoint, body.paused)
     except KeyError:
-        raise NotFound(f"no agent {endpoint} in the routing rules") from None
+        raise NotFoundError(f"no agent {endpoint} in the routing rules") from None
     deps = deps_of(request)
     event = audit.Event(
         "agent.pause" if body.paused else "agent.unpause", target=f"agent:{endpoint}"

@@ -11,8 +11,7 @@ same rules through `CustomerAccess`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -22,8 +21,8 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.errors import ApiError, Forbidden, NotFound
 from zentrale.api.text import NO_NUL
+from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number, mask_text
 from zentrale.core import audit
@@ -32,7 +31,7 @@ from zentrale.core.principal import Principal
 from zentrale.customers import store
 from zentrale.customers.errors import CustomerError
 from zentrale.customers.models import CallNote, NoteKind
-from zentrale.customers.numbers import InvalidNumberError, normalise
+from zentrale.customers.numbers import normalise
 from zentrale.customers.store import Changes, CustomerRecord, HistoryEntry, NewCustomer, Scope
 
 router = APIRouter(prefix="/api", tags=["customers"])
@@ -41,25 +40,6 @@ CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 PhoneNumber = Annotated[str, Field(min_length=3, max_length=40, pattern=NO_NUL)]
 AGENT_COMPLETES = ("name", "customer_number", "language", "notes")
-
-
-class CustomerApiError(ApiError):
-    """A customer-store error with its own status and code (see zentrale.customers.errors)."""
-
-    def __init__(self, message: str, status: int, code: str) -> None:
-        super().__init__(message)
-        self.status, self.code = status, code
-
-
-@contextmanager
-def translated() -> Iterator[None]:
-    """Turn the store's errors into API errors (run outside the transaction: it rolls back)."""
-    try:
-        yield
-    except CustomerError as exc:
-        raise CustomerApiError(str(exc), exc.status, exc.code) from None
-    except InvalidNumberError as exc:
-        raise CustomerApiError(str(exc), 422, exc.code) from None
 
 
 # -- bodies ----------------------------------------------------------------------------------
@@ -120,11 +100,17 @@ class CustomerOut(BaseModel):
     def of(cls, record: CustomerRecord) -> CustomerOut:
         """Build from a store record."""
         return cls(
-            id=record.id, name=record.name, customer_number=record.customer_number,
-            language=record.language, vip=record.vip, notes=record.notes,
-            numbers=list(record.numbers), missing=list(record.missing),
-            created_at=record.created_at, updated_at=record.updated_at,
-        )  # fmt: skip
+            id=record.id,
+            name=record.name,
+            customer_number=record.customer_number,
+            language=record.language,
+            vip=record.vip,
+            notes=record.notes,
+            numbers=list(record.numbers),
+            missing=list(record.missing),
+            created_at=record.created_at,
+            updated_at=record.updated_at,
+        )
 
 
 class NoteOut(BaseModel):
@@ -143,10 +129,15 @@ class NoteOut(BaseModel):
     def of(cls, note: CallNote) -> NoteOut:
         """Build from a row."""
         return cls(
-            id=note.id, call_id=note.call_id, customer_id=note.customer_id, kind=str(note.kind),
-            text=note.text, author_name=note.author_name, department=note.department,
+            id=note.id,
+            call_id=note.call_id,
+            customer_id=note.customer_id,
+            kind=str(note.kind),
+            text=note.text,
+            author_name=note.author_name,
+            department=note.department,
             created_at=note.created_at,
-        )  # fmt: skip
+        )
 
 
 class RecordingRefOut(BaseModel):
@@ -176,11 +167,14 @@ class HistoryOut(BaseModel):
     def of(cls, entry: HistoryEntry) -> HistoryOut:
         """Build from a store entry."""
         values: dict[str, Any] = {
-            name: getattr(entry, name) for name in cls.model_fields if name not in
-            ("recordings", "notes")
-        }  # fmt: skip
-        recordings = [RecordingRefOut(id=r.id, state=r.state, duration_s=r.duration_s)
-                      for r in entry.recordings]  # fmt: skip
+            name: getattr(entry, name)
+            for name in cls.model_fields
+            if name not in ("recordings", "notes")
+        }
+        recordings = [
+            RecordingRefOut(id=r.id, state=r.state, duration_s=r.duration_s)
+            for r in entry.recordings
+        ]
         return cls(**values, recordings=recordings, notes=[NoteOut.of(n) for n in entry.notes])
 
 
@@ -240,11 +234,15 @@ class CustomerAccess:
         """Create a record; agents only for numbers of calls they took, and never VIP."""
         if self.principal.role is Role.AGENT:
             if new.vip:
-                raise Forbidden("agents do not set the VIP flag; ask a supervisor")
+                raise ForbiddenError("agents do not set the VIP flag; ask a supervisor")
             await self._own_numbers(new.numbers)
         record = await store.create(self.session, new, self.now)
-        await self._audit("customer.create", _target(record.id), numbers=_masked(record.numbers),
-                          fields=[n for n in store.EDITABLE if getattr(record, n)])  # fmt: skip
+        await self._audit(
+            "customer.create",
+            _target(record.id),
+            numbers=_masked(record.numbers),
+            fields=[n for n in store.EDITABLE if getattr(record, n)],
+        )
         return record
 
     async def update(self, customer_id: str, changes: Changes) -> CustomerRecord:
@@ -254,9 +252,12 @@ class CustomerAccess:
             _agent_may(current, changes)
         record, changed = await store.update(self.session, customer_id, changes, self.now)
         await self._audit(
-            "customer.update", _target(record.id), fields=list(changed),
-            added=_masked(changes.add_numbers), removed=_masked(changes.remove_numbers),
-        )  # fmt: skip
+            "customer.update",
+            _target(record.id),
+            fields=list(changed),
+            added=_masked(changes.add_numbers),
+            removed=_masked(changes.remove_numbers),
+        )
         return record
 
     async def note(self, call_id: str, kind: NoteKind, text: str) -> CallNote:
@@ -264,11 +265,16 @@ class CustomerAccess:
         query = select(Call).where(Call.id == call_id, self.scope.calls())
         call = (await self.session.scalars(query)).first()
         if call is None:
-            raise NotFound(f"no call {call_id!r}")
+            raise NotFoundError(f"no call {call_id!r}")
         author = (self.principal.user_id, self.principal.display_name)
         note = await store.add_note(self.session, call, kind, text, author, self.now)
-        await self._audit("note.create", f"call:{call.id}", note=note.id, kind=str(kind),
-                          customer=note.customer_id)  # fmt: skip
+        await self._audit(
+            "note.create",
+            f"call:{call.id}",
+            note=note.id,
+            kind=str(kind),
+            customer=note.customer_id,
+        )
         return note
 
     async def _sees(self, customer_id: str) -> bool:
@@ -289,7 +295,7 @@ class CustomerAccess:
                 )
             )
             if endpoint is None or not await self.session.scalar(select(took)):
-                raise Forbidden(
+                raise ForbiddenError(
                     f"agents create customers only for numbers of calls they took; "
                     f"{mask_number(clean)} is not one"
                 )
@@ -298,11 +304,13 @@ class CustomerAccess:
 def _agent_may(current: CustomerRecord, changes: Changes) -> None:
     for name, value in changes.fields.items():
         if name not in AGENT_COMPLETES:
-            raise Forbidden(f"agents do not change {name}; ask a supervisor")
+            raise ForbiddenError(f"agents do not change {name}; ask a supervisor")
         if getattr(current, name) and value != getattr(current, name):
-            raise Forbidden(f"{name} is filled in already; agents only complete missing fields")
+            raise ForbiddenError(
+                f"{name} is filled in already; agents only complete missing fields"
+            )
     if changes.remove_numbers:
-        raise Forbidden("agents do not remove numbers; ask a supervisor")
+        raise ForbiddenError("agents do not remove numbers; ask a supervisor")
 
 
 def _target(customer_id: str) -> str:
@@ -316,16 +324,16 @@ def _masked(numbers: Sequence[str]) -> list[str]:
 # -- routes ----------------------------------------------------------------------------------
 @router.get("/customers", name="customers.search", response_model=list[CustomerOut])
 async def search_customers(
-    caller: Caller, request: Request,
+    caller: Caller,
+    request: Request,
     number: Annotated[str | None, Query(max_length=40, pattern=NO_NUL)] = None,
     q: Annotated[str | None, Query(max_length=100, pattern=NO_NUL)] = None,
-) -> list[CustomerOut]:  # fmt: skip
+) -> list[CustomerOut]:
     """Find customers by phone number (`number=`, any written form) or by text (`q=`)."""
     deps = deps_of(request)
     now = deps.clock()
-    with translated():
-        async with deps.db.write() as session:
-            found = await CustomerAccess(session, caller, now).find(number, q)
+    async with deps.db.write() as session:
+        found = await CustomerAccess(session, caller, now).find(number, q)
     return [CustomerOut.of(record) for record in found]
 
 
@@ -334,11 +342,11 @@ async def create_customer(caller: Caller, request: Request, body: CustomerIn) ->
     """Create a customer with their phone numbers."""
     deps = deps_of(request)
     now = deps.clock()
-    new = NewCustomer(body.numbers, body.name, body.customer_number, body.language, body.vip,
-                      body.notes)  # fmt: skip
-    with translated():
-        async with deps.db.write() as session:
-            record = await CustomerAccess(session, caller, now).create(new)
+    new = NewCustomer(
+        body.numbers, body.name, body.customer_number, body.language, body.vip, body.notes
+    )
+    async with deps.db.write() as session:
+        record = await CustomerAccess(session, caller, now).create(new)
     return CustomerOut.of(record)
 
 
@@ -347,9 +355,8 @@ async def show_customer(caller: Caller, request: Request, customer_id: CustomerI
     """Return one customer record."""
     deps = deps_of(request)
     now = deps.clock()
-    with translated():
-        async with deps.db.write() as session:
-            record = await CustomerAccess(session, caller, now).show(customer_id)
+    async with deps.db.write() as session:
+        record = await CustomerAccess(session, caller, now).show(customer_id)
     return CustomerOut.of(record)
 
 
@@ -360,9 +367,8 @@ async def update_customer(
     """Change or complete a customer record."""
     deps = deps_of(request)
     now = deps.clock()
-    with translated():
-        async with deps.db.write() as session:
-            record = await CustomerAccess(session, caller, now).update(customer_id, body.changes())
+    async with deps.db.write() as session:
+        record = await CustomerAccess(session, caller, now).update(customer_id, body.changes())
     return CustomerOut.of(record)
 
 
@@ -375,9 +381,8 @@ async def customer_history(
     """The customer's calls, newest first, with outcome, department, agent, recordings, notes."""
     deps = deps_of(request)
     now = deps.clock()
-    with translated():
-        async with deps.db.write() as session:
-            entries = await CustomerAccess(session, caller, now).history(customer_id)
+    async with deps.db.write() as session:
+        entries = await CustomerAccess(session, caller, now).history(customer_id)
     return [HistoryOut.of(entry) for entry in entries]
 
 
@@ -386,31 +391,35 @@ async def create_note(caller: Caller, request: Request, call_id: CallId, body: N
     """Leave a note, a disposition or a suggestion for management on a call."""
     deps = deps_of(request)
     now = deps.clock()
-    with translated():
-        async with deps.db.write() as session:
-            note = await CustomerAccess(session, caller, now).note(
-                call_id, NoteKind(body.kind), body.text
-            )
+    async with deps.db.write() as session:
+        note = await CustomerAccess(session, caller, now).note(
+            call_id, NoteKind(body.kind), body.text
+        )
     return NoteOut.of(note)
 
 
 @router.get("/notes", name="notes.list", response_model=list[NoteOut])
 async def list_notes(
-    caller: Caller, request: Request,
+    caller: Caller,
+    request: Request,
     kind: Annotated[Literal["note", "disposition", "suggestion"] | None, Query()] = None,
     since: Annotated[dt.datetime | None, Query(alias="from")] = None,
     until: Annotated[dt.datetime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
-) -> list[NoteOut]:  # fmt: skip
+) -> list[NoteOut]:
     """Notes of the user's departments (all for administrators), newest first; `to` excluded."""
     deps = deps_of(request)
     now = deps.clock()
     departments = None if caller.role is Role.ADMIN else tuple(caller.departments)
     async with deps.db.write() as session:
         rows = await store.notes(
-            session, NoteKind(kind) if kind else None, _aware(since), _aware(until),
-            departments, limit,
-        )  # fmt: skip
+            session,
+            NoteKind(kind) if kind else None,
+            _aware(since),
+            _aware(until),
+            departments,
+            limit,
+        )
         detail = {"kind": kind, "from": str(since), "to": str(until), "hits": len(rows)}
         await audit.append(session, caller.actor, audit.Event("note.list", detail=detail), now)
     return [NoteOut.of(row) for row in rows]

@@ -40,8 +40,9 @@ def ops_router(node: str, readiness: Readiness, metrics: Metrics, token: SecretS
         if not _bearer_ok(request, token):
             return JSONResponse(
                 {"error": "unauthorized", "detail": "send Authorization: Bearer <metrics token>"},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
-            )  # fmt: skip
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -15,10 +15,10 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.errors import InvalidRequest, NotFound
 from zentrale.api.text import NO_NUL
+from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
-from zentrale.privacy.holds import HoldNotFound, HoldStore, shown_value
+from zentrale.privacy.holds import HoldNotFoundError, HoldStore, shown_value
 from zentrale.privacy.models import HoldScope, LegalHold
 from zentrale.privacy.subjects import Requester, SubjectError, SubjectQuery, erase, export
 
@@ -62,11 +62,15 @@ class HoldOut(BaseModel):
     def of(cls, row: LegalHold) -> HoldOut:
         """Return the API view of ROW."""
         return cls(
-            id=row.id, scope=row.scope.value, value=shown_value(row), reason=row.reason,
-            created_by=row.created_by, created_at=row.created_at.isoformat(),
+            id=row.id,
+            scope=row.scope.value,
+            value=shown_value(row),
+            reason=row.reason,
+            created_by=row.created_by,
+            created_at=row.created_at.isoformat(),
             released_at=row.released_at.isoformat() if row.released_at else None,
             released_by=row.released_by,
-        )  # fmt: skip
+        )
 
 
 class SubjectIn(_Body):
@@ -77,11 +81,11 @@ class SubjectIn(_Body):
     reason: Reason
 
     def query(self) -> SubjectQuery:
-        """Return the subject, or raise InvalidRequest."""
+        """Return the subject, or raise InvalidRequestError."""
         try:
             return SubjectQuery(number=self.number, customer=self.customer)
         except SubjectError as exc:
-            raise InvalidRequest(str(exc)) from None
+            raise InvalidRequestError(str(exc)) from None
 
 
 @router.get("/holds", name="holds.list", response_model=list[HoldOut])
@@ -100,8 +104,9 @@ async def list_holds(
 async def add_hold(caller: Caller, request: Request, body: HoldIn) -> HoldOut:
     """Place a legal hold on a call, recording, number or department."""
     deps = deps_of(request)
-    row = await HoldStore(deps.db, deps.clock).add(body.scope, body.value, body.reason,
-                                                   caller.actor)  # fmt: skip
+    row = await HoldStore(deps.db, deps.clock).add(
+        body.scope, body.value, body.reason, caller.actor
+    )
     return HoldOut.of(row)
 
 
@@ -111,8 +116,8 @@ async def release_hold(caller: Caller, request: Request, body: ReleaseIn) -> Hol
     deps = deps_of(request)
     try:
         row = await HoldStore(deps.db, deps.clock).release(body.id, body.reason, caller.actor)
-    except HoldNotFound as exc:
-        raise NotFound(str(exc)) from None
+    except HoldNotFoundError as exc:
+        raise NotFoundError(str(exc)) from None
     return HoldOut.of(row)
 
 
@@ -125,12 +130,21 @@ async def export_subject(caller: Caller, request: Request, body: SubjectIn) -> R
     deps = deps_of(request)
     buffer = io.BytesIO()
     try:
-        await export(deps.db, deps.store, deps.unwrappers, body.query(),
-                     Requester(caller.actor, body.reason), buffer, deps.clock())  # fmt: skip
+        await export(
+            deps.db,
+            deps.store,
+            deps.unwrappers,
+            body.query(),
+            Requester(caller.actor, body.reason),
+            buffer,
+            deps.clock(),
+        )
     except SubjectError as exc:  # e.g. no customer has this customer number
-        raise NotFound(str(exc)) from None
-    headers = {"Content-Disposition": 'attachment; filename="subject-export.zip"',
-               "Cache-Control": "no-store"}  # fmt: skip
+        raise NotFoundError(str(exc)) from None
+    headers = {
+        "Content-Disposition": 'attachment; filename="subject-export.zip"',
+        "Cache-Control": "no-store",
+    }
     return Response(buffer.getvalue(), media_type="application/zip", headers=headers)
 
 
@@ -140,8 +154,14 @@ async def erase_subject(caller: Caller, request: Request, body: SubjectIn) -> di
     deps = deps_of(request)
     keep = deps.settings.retention.destruction_record_years
     try:
-        receipt = await erase(deps.db, deps.store, body.query(),
-                              Requester(caller.actor, body.reason), deps.clock(), keep)  # fmt: skip
+        receipt = await erase(
+            deps.db,
+            deps.store,
+            body.query(),
+            Requester(caller.actor, body.reason),
+            deps.clock(),
+            keep,
+        )
     except SubjectError as exc:
-        raise NotFound(str(exc)) from None
+        raise NotFoundError(str(exc)) from None
     return receipt.to_json()

@@ -53,9 +53,13 @@ async def show(caller: Caller, recording_id: RecordingId, request: Request) -> R
     async with deps.db.read() as session:
         recording = await visible(session, caller, recording_id)
         call = await session.get(Call, recording.call_id)
-        events = list(await session.scalars(
-            select(CallEvent).where(CallEvent.call_id == recording.call_id).order_by(CallEvent.seq)
-        ))  # fmt: skip
+        events = list(
+            await session.scalars(
+                select(CallEvent)
+                .where(CallEvent.call_id == recording.call_id)
+                .order_by(CallEvent.seq)
+            )
+        )
         tags = await tags_of(session, recording.id)
     assert call is not None
     event = audit.Event("recording.view", target=f"recording:{recording.id}")
@@ -69,22 +73,34 @@ def _detail(hit: Hit, events: list[CallEvent]) -> RecordingDetailOut:
         events[0].at if events else None,
     )
     timeline = [
-        EventOut(seq=e.seq, at=e.at, kind=e.kind.value, detail=e.detail,
-                 offset_s=round((e.at - started).total_seconds(), 3) if started else 0.0)
+        EventOut(
+            seq=e.seq,
+            at=e.at,
+            kind=e.kind.value,
+            detail=e.detail,
+            offset_s=round((e.at - started).total_seconds(), 3) if started else 0.0,
+        )
         for e in events
-    ]  # fmt: skip
+    ]
     base = RecordingOut.of(hit).model_dump()
     rid = hit.recording.id
     return RecordingDetailOut(
-        **base, pause_markers=hit.recording.pause_markers, timeline=timeline,
-        audio_url=f"/api/recordings/{rid}/audio", waveform_url=f"/api/recordings/{rid}/waveform",
-    )  # fmt: skip
+        **base,
+        pause_markers=hit.recording.pause_markers,
+        timeline=timeline,
+        audio_url=f"/api/recordings/{rid}/audio",
+        waveform_url=f"/api/recordings/{rid}/waveform",
+    )
 
 
 async def _audio(
-    caller: Principal, request: Request, recording_id: str, range_header: str | None,
-    action: str, reason: str | None = None,
-) -> Response:  # fmt: skip
+    caller: Principal,
+    request: Request,
+    recording_id: str,
+    range_header: str | None,
+    action: str,
+    reason: str | None = None,
+) -> Response:
     deps = deps_of(request)
     async with deps.db.read() as session:
         recording = await visible(session, caller, recording_id)
@@ -92,8 +108,9 @@ async def _audio(
     wanted = playback.parse_range(range_header, sealed.plaintext_size)
     chunks = await playback.open_plaintext(deps.store, deps.unwrappers, sealed, wanted)
     span = [wanted.start, wanted.end] if wanted else [0, sealed.plaintext_size]
-    event = audit.Event(action, target=f"recording:{recording.id}", reason=reason,
-                        detail={"bytes": span})  # fmt: skip
+    event = audit.Event(
+        action, target=f"recording:{recording.id}", reason=reason, detail={"bytes": span}
+    )
     await audit.record(deps.db, caller.actor, event, deps.clock())
     response = _stream(recording, chunks, wanted, sealed.plaintext_size)
     if action == "recording.download":
@@ -105,8 +122,11 @@ async def _audio(
 def _stream(
     recording: Recording, chunks: object, wanted: playback.ByteRange | None, size: int
 ) -> StreamingResponse:
-    headers = {"Accept-Ranges": "bytes", "Cache-Control": "private, no-store",
-               "X-Content-Type-Options": "nosniff"}  # fmt: skip
+    headers = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, no-store",
+        "X-Content-Type-Options": "nosniff",
+    }
     if wanted is None:
         headers["Content-Length"] = str(size)
         return StreamingResponse(chunks, 200, headers, playback.content_type(recording))  # type: ignore[arg-type]
@@ -116,25 +136,32 @@ def _stream(
 
 
 @router.get(
-    "/recordings/{recording_id}/audio", name="recordings.audio",
-    response_class=StreamingResponse, responses={206: {"description": "Partial content"}},
-)  # fmt: skip
+    "/recordings/{recording_id}/audio",
+    name="recordings.audio",
+    response_class=StreamingResponse,
+    responses={206: {"description": "Partial content"}},
+)
 async def audio(
-    caller: Caller, recording_id: RecordingId, request: Request,
+    caller: Caller,
+    recording_id: RecordingId,
+    request: Request,
     range_header: Annotated[str | None, Header(alias="range", max_length=100)] = None,
-) -> Response:  # fmt: skip
+) -> Response:
     """Stream the decrypted audio; supports `Range: bytes=...` for seeking."""
     return await _audio(caller, request, recording_id, range_header, "recording.listen")
 
 
 @router.get(
-    "/recordings/{recording_id}/download", name="recordings.download",
+    "/recordings/{recording_id}/download",
+    name="recordings.download",
     response_class=StreamingResponse,
-)  # fmt: skip
+)
 async def download(
-    caller: Caller, recording_id: RecordingId, request: Request,
+    caller: Caller,
+    recording_id: RecordingId,
+    request: Request,
     reason: Annotated[str, Query(min_length=5, max_length=500, pattern=NO_NUL)],
-) -> Response:  # fmt: skip
+) -> Response:
     """Download the decrypted audio as a file; the reason is kept in the audit log."""
     return await _audio(caller, request, recording_id, None, "recording.download", reason)
 

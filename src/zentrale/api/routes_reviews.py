@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Request
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.errors import ScorecardNotFound
 from zentrale.api.routes_recordings import RecordingId
 from zentrale.api.schemas import (
     CommentCreate,
@@ -18,6 +17,7 @@ from zentrale.api.schemas import (
 )
 from zentrale.core import audit
 from zentrale.qa import reviews
+from zentrale.qa.errors import ScorecardNotFoundError
 from zentrale.qa.search import TAG_PATTERN
 
 router = APIRouter(prefix="/api", tags=["reviews"])
@@ -38,15 +38,16 @@ async def scorecard(caller: Caller, recording_id: RecordingId, request: Request)
         recording = await reviews.visible(session, caller, recording_id)
     found = deps.scorecards.for_department(recording.department)
     if found is None:
-        raise ScorecardNotFound(f"no scorecard for department {recording.department!r}")
+        raise ScorecardNotFoundError(f"no scorecard for department {recording.department!r}")
     name, card = found
     return {"name": name, "version": card.version(), **card.model_dump(mode="json")}
 
 
 @router.get(
-    "/recordings/{recording_id}/evaluations", name="evaluations.list",
+    "/recordings/{recording_id}/evaluations",
+    name="evaluations.list",
     response_model=list[EvaluationOut],
-)  # fmt: skip
+)
 async def list_evaluations(
     caller: Caller, recording_id: RecordingId, request: Request
 ) -> list[EvaluationOut]:
@@ -59,9 +60,11 @@ async def list_evaluations(
 
 
 @router.post(
-    "/recordings/{recording_id}/evaluations", name="evaluations.create",
-    response_model=EvaluationOut, status_code=201,
-)  # fmt: skip
+    "/recordings/{recording_id}/evaluations",
+    name="evaluations.create",
+    response_model=EvaluationOut,
+    status_code=201,
+)
 async def create_evaluation(
     caller: Caller, recording_id: RecordingId, body: EvaluationCreate, request: Request
 ) -> EvaluationOut:
@@ -80,9 +83,10 @@ async def create_evaluation(
 
 
 @router.post(
-    "/evaluations/{evaluation_id}/acknowledge", name="evaluations.acknowledge",
+    "/evaluations/{evaluation_id}/acknowledge",
+    name="evaluations.acknowledge",
     response_model=EvaluationOut,
-)  # fmt: skip
+)
 async def acknowledge(
     caller: Caller, evaluation_id: EvaluationId, request: Request
 ) -> EvaluationOut:
@@ -91,8 +95,11 @@ async def acknowledge(
     now = deps.clock()
     async with deps.db.write() as session:
         row = await reviews.acknowledge(session, caller, evaluation_id, now)
-        event = audit.Event("evaluation.acknowledge", target=_target(row.recording_id),
-                            detail={"evaluation": row.id})  # fmt: skip
+        event = audit.Event(
+            "evaluation.acknowledge",
+            target=_target(row.recording_id),
+            detail={"evaluation": row.id},
+        )
         await audit.append(session, caller.actor, event, now)
     return EvaluationOut.of(row)
 
@@ -112,9 +119,11 @@ async def list_comments(
 
 
 @router.post(
-    "/recordings/{recording_id}/comments", name="comments.create",
-    response_model=CommentOut, status_code=201,
-)  # fmt: skip
+    "/recordings/{recording_id}/comments",
+    name="comments.create",
+    response_model=CommentOut,
+    status_code=201,
+)
 async def create_comment(
     caller: Caller, recording_id: RecordingId, body: CommentCreate, request: Request
 ) -> CommentOut:
@@ -124,8 +133,11 @@ async def create_comment(
     async with deps.db.write() as session:
         recording = await reviews.visible(session, caller, recording_id)
         row = await reviews.add_comment(session, caller, recording, body.offset_s, body.text, now)
-        event = audit.Event("comment.create", target=_target(recording.id),
-                            detail={"comment": row.id, "offset_s": row.offset_s})  # fmt: skip
+        event = audit.Event(
+            "comment.create",
+            target=_target(recording.id),
+            detail={"comment": row.id, "offset_s": row.offset_s},
+        )
         await audit.append(session, caller.actor, event, now)
     return CommentOut.of(row)
 

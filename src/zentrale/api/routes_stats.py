@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.errors import InvalidRequest
 from zentrale.api.web.render import language, render
+from zentrale.base.errors import InvalidRequestError
 from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
@@ -40,7 +40,7 @@ DEFAULT_DAYS = 7
 
 
 def spec_of(request: Request, caller: Principal) -> ReportSpec:
-    """Build the report the query asks for, in CALLER's scope; raise InvalidRequest if bad."""
+    """Build the report the query asks for, in CALLER's scope; raise InvalidRequestError if bad."""
     params = request.query_params
     deps = deps_of(request)
     try:
@@ -57,13 +57,15 @@ def spec_of(request: Request, caller: Principal) -> ReportSpec:
         return ReportSpec(
             group=params.get("group", "department"),  # type: ignore[arg-type]
             period=params.get("period", "day"),  # type: ignore[arg-type]
-            first_day=first, last_day=last, zone=zone,
+            first_day=first,
+            last_day=last,
+            zone=zone,
             service_level=parse_thresholds(params.getlist("service_level")),
             short_abandon=_number(params.get("short_abandon"), DEFAULT_SHORT_ABANDON),
             departments=None if caller.role is Role.ADMIN else tuple(caller.departments),
-        )  # fmt: skip
+        )
     except SpecError as exc:
-        raise InvalidRequest(str(exc)) from None
+        raise InvalidRequestError(str(exc)) from None
 
 
 def _number(value: str | None, default: float) -> float:
@@ -81,8 +83,12 @@ async def rows_for(request: Request, caller: Principal, spec: ReportSpec) -> lis
     async with deps.db.read() as session:
         rows = await compute(session, spec)
     if spec.group == "agent":
-        detail = {"from": spec.first_day.isoformat(), "to": spec.last_day.isoformat(),
-                  "period": spec.period, "rows": len(rows)}  # fmt: skip
+        detail = {
+            "from": spec.first_day.isoformat(),
+            "to": spec.last_day.isoformat(),
+            "period": spec.period,
+            "rows": len(rows),
+        }
         event = audit.Event("stats.agents", detail=detail)
         await audit.record(deps.db, caller.actor, event, deps.clock())
     return rows
@@ -111,15 +117,23 @@ async def dashboard(caller: Caller, request: Request) -> Response:
     try:
         spec: ReportSpec | None = spec_of(request, caller)
         error = None
-    except InvalidRequest as exc:
+    except InvalidRequestError as exc:
         spec, error = None, str(exc)
     rows = await rows_for(request, caller, spec) if spec is not None else []
     points = charts.totals(rows, spec.period if spec else "day")
     query = str(request.url.query)
     csv_url = "/api/stats.csv" + ("?" + query if query else "")
     return render(
-        request, "dashboard.html", 400 if error else 200, caller=caller, spec=spec,
-        rows=[row_dict(row) for row in rows], error=error, st=TEXTS[language(request)],
-        call_bars=charts.call_bars(points), level_bars=charts.level_bars(points),
-        chart=(charts.WIDTH, charts.HEIGHT), csv_url=csv_url,
-    )  # fmt: skip
+        request,
+        "dashboard.html",
+        400 if error else 200,
+        caller=caller,
+        spec=spec,
+        rows=[row_dict(row) for row in rows],
+        error=error,
+        st=TEXTS[language(request)],
+        call_bars=charts.call_bars(points),
+        level_bars=charts.level_bars(points),
+        chart=(charts.WIDTH, charts.HEIGHT),
+        csv_url=csv_url,
+    )

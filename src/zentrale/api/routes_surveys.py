@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.errors import ApiError, InvalidRequest, NotFound
+from zentrale.base.errors import ConflictError, InvalidRequestError, NotFoundError, ZentraleError
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
 from zentrale.routing.rules import Rules
@@ -25,8 +25,8 @@ from zentrale.surveys.numbers import NumbersError
 from zentrale.surveys.setup import CampaignRequest, prepare
 from zentrale.surveys.store import (
     CampaignError,
-    CampaignExists,
-    CampaignNotFound,
+    CampaignExistsError,
+    CampaignNotFoundError,
     CampaignStore,
     Progress,
 )
@@ -36,10 +36,9 @@ router = APIRouter(prefix="/api", tags=["campaigns"])
 CampaignName = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
 
-class CampaignConflict(ApiError):
+class CampaignConflictError(ConflictError):
     """A campaign of that name exists, or it cannot move to the state asked for."""
 
-    status = 409
     code = "campaign-conflict"
 
 
@@ -109,11 +108,18 @@ class CampaignDetailOut(CampaignOut):
 def _out(progress: Progress) -> CampaignOut:
     c = progress.campaign
     return CampaignOut(
-        name=c.name, survey=c.survey, state=str(c.state), window=f"{c.window_from}-{c.window_to}",
-        days=c.days, concurrency=c.concurrency, retries=c.retries,
-        retry_after_s=c.retry_after_s, ring_s=c.ring_s, numbers=progress.counts,
+        name=c.name,
+        survey=c.survey,
+        state=str(c.state),
+        window=f"{c.window_from}-{c.window_to}",
+        days=c.days,
+        concurrency=c.concurrency,
+        retries=c.retries,
+        retry_after_s=c.retry_after_s,
+        ring_s=c.ring_s,
+        numbers=progress.counts,
         calls_placed=progress.attempts,
-    )  # fmt: skip
+    )
 
 
 def _store(request: Request) -> CampaignStore:
@@ -121,12 +127,12 @@ def _store(request: Request) -> CampaignStore:
     return CampaignStore(deps.db, deps.clock)
 
 
-def _api_error(exc: CampaignError | NumbersError) -> ApiError:
-    if isinstance(exc, CampaignNotFound):
-        return NotFound(str(exc))
-    if isinstance(exc, CampaignExists):
-        return CampaignConflict(str(exc))
-    return InvalidRequest(str(exc))
+def _api_error(exc: CampaignError | NumbersError) -> ZentraleError:
+    if isinstance(exc, CampaignNotFoundError):
+        return NotFoundError(str(exc))
+    if isinstance(exc, CampaignExistsError):
+        return CampaignConflictError(str(exc))
+    return InvalidRequestError(str(exc))
 
 
 async def _audit(caller: Caller, request: Request, action: str, campaign: str) -> None:
@@ -146,12 +152,20 @@ async def list_campaigns(caller: Caller, request: Request) -> list[CampaignOut]:
 async def create_campaign(caller: Caller, request: Request, body: CampaignIn) -> CampaignOut:
     """Create a campaign from CSV numbers (not started yet)."""
     asked = CampaignRequest(
-        name=body.name, survey=body.survey, numbers_csv=body.numbers_csv,
-        numbers_source="numbers_csv", window_from=body.window_from, window_to=body.window_to,
-        days=body.days, concurrency=body.concurrency, retries=body.retries,
-        retry_after=body.retry_after, ring=body.ring, language=body.language,
+        name=body.name,
+        survey=body.survey,
+        numbers_csv=body.numbers_csv,
+        numbers_source="numbers_csv",
+        window_from=body.window_from,
+        window_to=body.window_to,
+        days=body.days,
+        concurrency=body.concurrency,
+        retries=body.retries,
+        retry_after=body.retry_after,
+        ring=body.ring,
+        language=body.language,
         created_by=caller.username,
-    )  # fmt: skip
+    )
     store = _store(request)
     try:
         new, listed = prepare(asked, request.state.campaign_rules())
@@ -172,17 +186,29 @@ async def show_campaign(caller: Caller, request: Request, name: CampaignName) ->
     except CampaignError as exc:
         raise _api_error(exc) from None
     targets = [
-        TargetOut(line=t.line, number=mask_number(t.number), state=str(t.state),
-                  attempts=t.attempts, last_result=t.last_result and str(t.last_result))
+        TargetOut(
+            line=t.line,
+            number=mask_number(t.number),
+            state=str(t.state),
+            attempts=t.attempts,
+            last_result=t.last_result and str(t.last_result),
+        )
         for t in await store.numbers(progress.campaign.id)
-    ]  # fmt: skip
+    ]
     answers = await AnswerStore(deps_of(request).db).for_campaign(progress.campaign.id)
     results = [
-        QuestionOut(position=q.position, question=q.question, scale=q.scale,
-                    answered=q.answered, unanswered=q.unanswered, abandoned=q.abandoned,
-                    mean=q.mean, distribution=q.distribution)
+        QuestionOut(
+            position=q.position,
+            question=q.question,
+            scale=q.scale,
+            answered=q.answered,
+            unanswered=q.unanswered,
+            abandoned=q.abandoned,
+            mean=q.mean,
+            distribution=q.distribution,
+        )
         for q in summarise(answers)
-    ]  # fmt: skip
+    ]
     await _audit(caller, request, "campaign.show", name)
     return CampaignDetailOut(**_out(progress).model_dump(), targets=targets, results=results)
 
@@ -204,10 +230,10 @@ async def _move(caller: Caller, request: Request, name: str, how: str) -> Campai
     try:
         campaign: Campaign = await (store.start(name) if how == "start" else store.stop(name))
         progress = await store.progress(campaign.name)
-    except CampaignNotFound as exc:
-        raise NotFound(str(exc)) from None
+    except CampaignNotFoundError as exc:
+        raise NotFoundError(str(exc)) from None
     except CampaignError as exc:
-        raise CampaignConflict(str(exc)) from None
+        raise CampaignConflictError(str(exc)) from None
     await _audit(caller, request, f"campaign.{how}", name)
     return _out(progress)
 

@@ -45,8 +45,9 @@ def _scope(caller: Principal) -> Sequence[str] | None:
 async def wallboard_page(caller: Caller, request: Request) -> Response:
     """The wallboard page; its script follows the event stream."""
     snapshot = board_of(request).snapshot(_scope(caller))
-    return render(request, "wallboard.html", caller=caller, board=snapshot,
-                  st=TEXTS[language(request)])  # fmt: skip
+    return render(
+        request, "wallboard.html", caller=caller, board=snapshot, st=TEXTS[language(request)]
+    )
 
 
 @router.get("/api/wallboard", name="wallboard.show")

@@ -60,8 +60,14 @@ class TokenOut(BaseModel):
     @classmethod
     def of(cls, row: ApiToken, secret: str | None = None) -> TokenOut:
         """Build from a row."""
-        return cls(id=row.id, name=row.name, created_at=row.created_at,
-                   expires_at=row.expires_at, revoked_at=row.revoked_at, token=secret)  # fmt: skip
+        return cls(
+            id=row.id,
+            name=row.name,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            revoked_at=row.revoked_at,
+            token=secret,
+        )
 
 
 class RecordingOut(BaseModel):
@@ -86,12 +92,20 @@ class RecordingOut(BaseModel):
         """Build from a search hit."""
         r = hit.recording
         return cls(
-            id=r.id, call_id=r.call_id, created_at=r.created_at, duration_s=r.duration_s,
-            format=r.format, state=r.state.value, department=r.department,
-            agent_endpoint=r.agent_endpoint, agent_name=r.agent_name,
-            direction=hit.direction.value, caller_number=hit.caller_number,
-            tags=list(hit.tags), score=hit.score,
-        )  # fmt: skip
+            id=r.id,
+            call_id=r.call_id,
+            created_at=r.created_at,
+            duration_s=r.duration_s,
+            format=r.format,
+            state=r.state.value,
+            department=r.department,
+            agent_endpoint=r.agent_endpoint,
+            agent_name=r.agent_name,
+            direction=hit.direction.value,
+            caller_number=hit.caller_number,
+            tags=list(hit.tags),
+            score=hit.score,
+        )
 
 
 class PageOut(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import Response
 
 from zentrale.api.deps import Deps
-from zentrale.api.errors import LoginFailed, TooManyAttempts
+from zentrale.api.errors import LoginFailedError, TooManyAttemptsError
 from zentrale.core import audit
 from zentrale.core.models import User
 from zentrale.core.passwords import verify_password
@@ -21,14 +21,14 @@ async def sign_in(
     where = address or "unknown"
     if not deps.limiter.allowed(username, where):
         await _audit_failure(deps, username, address, "rate-limited")
-        raise TooManyAttempts("too many failed sign-ins; wait a minute")
+        raise TooManyAttemptsError("too many failed sign-ins; wait a minute")
     users = UserStore(deps.db, deps.clock)
     user = await users.by_name(username)
     good = verify_password(user.password_hash if user else None, password)
     if user is None or not good or user.disabled:
         deps.limiter.failed(username, where)
         await _audit_failure(deps, username, address, "bad-credentials")
-        raise LoginFailed("wrong user name or password")
+        raise LoginFailedError("wrong user name or password")
     deps.limiter.succeeded(username)
     session_id, csrf = await users.open_session(user.id, deps.settings.api.session_hours, address)
     actor = audit.Actor(user.id, user.username, address)
@@ -45,14 +45,22 @@ async def _audit_failure(deps: Deps, username: str, address: str | None, why: st
 def set_session_cookie(response: Response, deps: Deps, session_id: str) -> None:
     """Put the session id in a Secure (if configured), HttpOnly, SameSite=Strict cookie."""
     response.set_cookie(
-        SESSION_COOKIE, session_id, max_age=int(deps.settings.api.session_hours * 3600),
-        path="/", secure=deps.settings.api.cookie_secure, httponly=True, samesite="strict",
-    )  # fmt: skip
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(deps.settings.api.session_hours * 3600),
+        path="/",
+        secure=deps.settings.api.cookie_secure,
+        httponly=True,
+        samesite="strict",
+    )
 
 
 def clear_session_cookie(response: Response, deps: Deps) -> None:
     """Remove the session cookie from the browser."""
     response.delete_cookie(
-        SESSION_COOKIE, path="/", secure=deps.settings.api.cookie_secure, httponly=True,
+        SESSION_COOKIE,
+        path="/",
+        secure=deps.settings.api.cookie_secure,
+        httponly=True,
         samesite="strict",
-    )  # fmt: skip
+    )

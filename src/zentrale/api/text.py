@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from zentrale.api.errors import InvalidRequest
+from zentrale.base.errors import InvalidRequestError
+from zentrale.base.text import NO_NUL
 
-NO_NUL = r"^[^\x00]*$"
+__all__ = ["NO_NUL", "form_text"]
 
 
 def form_text(form: Any, name: str, limit: int) -> str:
     """Return form field NAME cut to LIMIT characters; refuse one holding a NUL character."""
     value = str(form.get(name, ""))
     if "\x00" in value:
-        raise InvalidRequest(f"{name} must not contain NUL characters")
+        raise InvalidRequestError(f"{name} must not contain NUL characters")
     return value[:limit]

@@ -14,9 +14,13 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from zentrale.base.errors import ZentraleError
 
-class YamlSyntaxError(Exception):
+
+class YamlSyntaxError(ZentraleError):
     """The text is not well-formed YAML; line and column are 1-based."""
+
+    code = "yaml-syntax"
 
     def __init__(self, line: int, column: int, problem: str) -> None:
         super().__init__(f"{line}:{column}: not valid YAML: {problem}")

@@ -21,8 +21,8 @@ from sqlalchemy import case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
-from zentrale.db.errors import CallNotFound
 from zentrale.db.session import Database
 
 log = structlog.get_logger(__name__)
@@ -127,11 +127,11 @@ class CallStore:
             return await append_event(session, call_id, kind, clean, at or self._clock())
 
     async def get(self, call_id: str) -> Call:
-        """Return the call, or raise CallNotFound."""
+        """Return the call, or raise CallNotFoundError."""
         async with self._db.read() as session:
             call = await session.get(Call, call_id)
         if call is None:
-            raise CallNotFound(call_id)
+            raise CallNotFoundError(call_id)
         return call
 
     async def events(self, call_id: str) -> list[CallEvent]:
@@ -154,7 +154,7 @@ async def append_event(
     )
     found = (await session.execute(bump)).one_or_none()
     if found is None:
-        raise CallNotFound(call_id)
+        raise CallNotFoundError(call_id)
     seq, arrived_at = found
     if kind in _CONVERSATION:
         await session.execute(_conversation(call_id, kind, (at - arrived_at).total_seconds()))
@@ -198,15 +198,17 @@ def _conversation(call_id: str, kind: EventKind, since_arrival: float) -> Any:
     if kind is EventKind.AGENT_ANSWERED:
         values = {"handle_seconds": Call.handle_seconds - since_arrival}
     else:
-        values = {"handle_seconds": Call.handle_seconds + since_arrival,
-                  "conversations": Call.conversations + 1}  # fmt: skip
+        values = {
+            "handle_seconds": Call.handle_seconds + since_arrival,
+            "conversations": Call.conversations + 1,
+        }
     return update(Call).where(Call.id == call_id).values(**values)
 
 
 async def _update(session: AsyncSession, call_id: str, values: dict[str, Any]) -> None:
     result = await session.execute(update(Call).where(Call.id == call_id).values(**values))
     if getattr(result, "rowcount", 0) != 1:
-        raise CallNotFound(call_id)
+        raise CallNotFoundError(call_id)
 
 
 def _clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from zentrale.config.logging import mask_number
 from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.customers import store
-from zentrale.customers.errors import CustomerError, NumberTaken
+from zentrale.customers.errors import CustomerError, NumberTakenError
 from zentrale.customers.numbers import InvalidNumberError, normalise
 from zentrale.customers.store import Changes, CustomerRecord, NewCustomer
 from zentrale.db.session import Database
@@ -47,8 +47,10 @@ class Row:
     new: NewCustomer
 
 
-class ImportRefused(click.ClickException):
+class ImportRefusedError(click.ClickException):
     """The file has errors; nothing was imported."""
+
+    code = "import-refused"
 
     def __init__(self, errors: list[str]) -> None:
         shown = errors[:MAX_ERRORS]
@@ -57,7 +59,7 @@ class ImportRefused(click.ClickException):
 
 
 def read_rows(path: Path) -> list[Row]:
-    """Read and check every row of PATH; raise ImportRefused listing every error."""
+    """Read and check every row of PATH; raise ImportRefusedError listing every error."""
     errors: list[str] = []
     rows: list[Row] = []
     with path.open(newline="", encoding="utf-8-sig") as handle:
@@ -65,11 +67,13 @@ def read_rows(path: Path) -> list[Row]:
         header = [name.strip().lower() for name in next(reader, [])]
         unknown = [name for name in header if name not in COLUMNS]
         if "numbers" not in header or unknown:
-            raise ImportRefused([
-                f"{path}:1: the header must name the column 'numbers'"
-                + (f"; unknown column(s) {', '.join(unknown)}" if unknown else "")
-                + f" (columns: {', '.join(COLUMNS)})"
-            ])  # fmt: skip
+            raise ImportRefusedError(
+                [
+                    f"{path}:1: the header must name the column 'numbers'"
+                    + (f"; unknown column(s) {', '.join(unknown)}" if unknown else "")
+                    + f" (columns: {', '.join(COLUMNS)})"
+                ]
+            )
         for values in reader:
             if not any(value.strip() for value in values):
                 continue
@@ -79,7 +83,7 @@ def read_rows(path: Path) -> list[Row]:
                 rows.append(row)
     errors += _duplicates(path, rows)
     if errors:
-        raise ImportRefused(errors)
+        raise ImportRefusedError(errors)
     return rows
 
 
@@ -115,8 +119,14 @@ def _row(
             errors.append(f"{column(name)}: {exc}")
     if errors:
         return None, errors
-    new = NewCustomer(numbers, fields["name"], fields["customer_number"], fields["language"],
-                      vip_text in _TRUE, fields["notes"])  # fmt: skip
+    new = NewCustomer(
+        numbers,
+        fields["name"],
+        fields["customer_number"],
+        fields["language"],
+        vip_text in _TRUE,
+        fields["notes"],
+    )
     return Row(line, new), []
 
 
@@ -126,8 +136,10 @@ def _duplicates(path: Path, rows: list[Row]) -> list[str]:
     for row in rows:
         for number in row.new.numbers:
             if number in seen:
-                errors.append(f"{path}:{row.line}: {mask_number(number)} is on line "
-                              f"{seen[number]} too (a number belongs to one customer)")  # fmt: skip
+                errors.append(
+                    f"{path}:{row.line}: {mask_number(number)} is on line "
+                    f"{seen[number]} too (a number belongs to one customer)"
+                )
             seen.setdefault(number, row.line)
     return errors
 
@@ -160,9 +172,12 @@ def import_(ctx: click.Context, file: Path, update: bool) -> None:
                     else:
                         created += 1
                 except (CustomerError, InvalidNumberError) as exc:
-                    raise ImportRefused([f"{file}:{row.line}: {_masked_error(exc)}"]) from None
-            event = audit.Event("customer.import", target=f"file:{file.name}",
-                                detail={"created": created, "updated": updated})  # fmt: skip
+                    raise ImportRefusedError([f"{file}:{row.line}: {_masked_error(exc)}"]) from None
+            event = audit.Event(
+                "customer.import",
+                target=f"file:{file.name}",
+                detail={"created": created, "updated": updated},
+            )
             await audit.append(session, _actor(), event, now)
         return created, updated
 
@@ -176,9 +191,12 @@ async def _import_row(session: Any, row: Row, update: bool, now: Any) -> bool:
         await store.create(session, row.new, now)
         return False
     if not update:
-        raise NumberTaken(mask_number(row.new.numbers[0]), existing.id)
-    fields = {name: getattr(row.new, name) for name in store.EDITABLE
-              if getattr(row.new, name) not in (None,)}  # fmt: skip
+        raise NumberTakenError(mask_number(row.new.numbers[0]), existing.id)
+    fields = {
+        name: getattr(row.new, name)
+        for name in store.EDITABLE
+        if getattr(row.new, name) not in (None,)
+    }
     added = [n for n in row.new.numbers if n not in existing.numbers]
     await store.update(session, existing.id, Changes(fields, added), now)
     return True
@@ -186,10 +204,11 @@ async def _import_row(session: Any, row: Row, update: bool, now: Any) -> bool:
 
 def _masked_error(exc: Exception) -> str:
     text = str(exc)
-    if isinstance(exc, NumberTaken):
+    if isinstance(exc, NumberTakenError):
         text = text.replace(exc.number, mask_number(exc.number))
-    return text + ("; use --update to change existing customers" if isinstance(exc, NumberTaken)
-                   else "")  # fmt: skip
+    return text + (
+        "; use --update to change existing customers" if isinstance(exc, NumberTakenError) else ""
+    )
 
 
 @customers.command("show")

@@ -20,9 +20,13 @@ from zentrale.db.engine import DEFAULT_URL, safe_url
 
 T = TypeVar("T")
 URL = click.option(
-    "--url", envvar="ZENTRALE_DATABASE__URL", default=DEFAULT_URL, show_default=True,
-    show_envvar=True, help="Database URL, e.g. postgresql+asyncpg://user:pw@host/zentrale.",
-)  # fmt: skip
+    "--url",
+    envvar="ZENTRALE_DATABASE__URL",
+    default=DEFAULT_URL,
+    show_default=True,
+    show_envvar=True,
+    help="Database URL, e.g. postgresql+asyncpg://user:pw@host/zentrale.",
+)
 
 
 @click.group(name="db")

@@ -121,9 +121,12 @@ def _add_public(keys: Keys, recipient: RecipientSettings, where: str) -> None:
 
 
 def _add_kms(
-    keys: Keys, recipient: RecipientSettings, where: str, settings: Settings,
+    keys: Keys,
+    recipient: RecipientSettings,
+    where: str,
+    settings: Settings,
     clients: list[AwsClient],
-) -> None:  # fmt: skip
+) -> None:
     if not recipient.kms_key_id:
         raise click.ClickException(f"{where}: a kms recipient needs kms_key_id")
     provider = KmsKeyProvider(_kms_client(settings, clients), recipient.kms_key_id)
@@ -205,12 +208,23 @@ def status_lines(found: Keys, usage: Usage) -> list[str]:
 
 
 @keys.command()
-@click.option("--new-key", is_flag=True,
-              help="First add a fresh key to every local keyring and make it primary.")  # fmt: skip
-@click.option("--keep-old", is_flag=True,
-              help="Keep wraps by keys that are no longer recipients (default: drop).")  # fmt: skip
-@click.option("--batch", type=click.IntRange(1, 10_000), default=DEFAULT_BATCH, show_default=True,
-              help="Recordings read and written per transaction.")  # fmt: skip
+@click.option(
+    "--new-key",
+    is_flag=True,
+    help="First add a fresh key to every local keyring and make it primary.",
+)
+@click.option(
+    "--keep-old",
+    is_flag=True,
+    help="Keep wraps by keys that are no longer recipients (default: drop).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULT_BATCH,
+    show_default=True,
+    help="Recordings read and written per transaction.",
+)
 @IDENTITY
 def rotate(new_key: bool, keep_old: bool, batch: int, identities: tuple[Path, ...]) -> None:
     """Re-wrap every recording's data key for the current recipients (audio untouched).
@@ -245,8 +259,13 @@ async def _rotate(settings: Settings, found: Keys, keep_old: bool, batch: int) -
 
 @keys.command()
 @click.argument("key_id")
-@click.option("--pending-days", type=click.IntRange(7, 30), default=30, show_default=True,
-              help="KMS: days before KMS deletes the key (cancellable until then).")  # fmt: skip
+@click.option(
+    "--pending-days",
+    type=click.IntRange(7, 30),
+    default=30,
+    show_default=True,
+    help="KMS: days before KMS deletes the key (cancellable until then).",
+)
 @IDENTITY
 def retire(key_id: str, pending_days: int, identities: tuple[Path, ...]) -> None:
     """Remove KEY_ID once no recording depends on it, and destroy what this host holds of it."""
@@ -256,9 +275,11 @@ def retire(key_id: str, pending_days: int, identities: tuple[Path, ...]) -> None
         _check_retirable(key_id, found, usage)
         click.echo(_destroy(key_id, found, pending_days))
     if usage.in_pipeline:
-        click.echo(f"note: {usage.in_pipeline} recordings are still in the pipeline; a daemon "
-                   "started before the key stopped being primary may still wrap for it",
-                   err=True)  # fmt: skip
+        click.echo(
+            f"note: {usage.in_pipeline} recordings are still in the pipeline; a daemon "
+            "started before the key stopped being primary may still wrap for it",
+            err=True,
+        )
 
 
 def _check_retirable(key_id: str, found: Keys, usage: Usage) -> None:

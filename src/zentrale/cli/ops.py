@@ -114,17 +114,25 @@ async def last_errors(settings: Settings, limit: int = 5) -> list[dict[str, Any]
         .limit(limit)
     )
     try:
-        async with Database.open(settings.database.url.get_secret_value()) as db, \
-                db.read() as session:  # fmt: skip
+        async with (
+            Database.open(settings.database.url.get_secret_value()) as db,
+            db.read() as session,
+        ):
             jobs = list(await session.scalars(query))
     except Exception as exc:  # the database itself is the problem: say so on the screen
         return f"database unreachable: {type(exc).__name__}"
     return [
-        {"job": job.id, "recording": job.recording_id, "step": job.step.value,
-         "state": job.state.value, "attempts": job.attempts, "at": job.updated_at.isoformat(),
-         "error": job.last_error}
+        {
+            "job": job.id,
+            "recording": job.recording_id,
+            "step": job.step.value,
+            "state": job.state.value,
+            "attempts": job.attempts,
+            "at": job.updated_at.isoformat(),
+            "error": job.last_error,
+        }
         for job in jobs
-    ]  # fmt: skip
+    ]
 
 
 def render(report: dict[str, Any]) -> str:

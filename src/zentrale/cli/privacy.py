@@ -19,19 +19,18 @@ from typing import Any, TypeVar
 
 import click
 
-from zentrale.api.deps import unwrappers_from
 from zentrale.base.clock import utcnow
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
-from zentrale.privacy.holds import HoldNotFound, HoldStore, shown_value
+from zentrale.privacy.holds import HoldNotFoundError, HoldStore, shown_value
 from zentrale.privacy.models import HoldScope, LegalHold
 from zentrale.privacy.purge import Purger, PurgeReport
-from zentrale.privacy.rules import InvalidRetentionRules, RetentionRules, load_retention
+from zentrale.privacy.rules import InvalidRetentionRulesError, RetentionRules, load_retention
 from zentrale.privacy.subjects import Requester, SubjectError, SubjectQuery, erase, export
-from zentrale.recording.setup import SetupError, object_store
+from zentrale.recording.setup import SetupError, object_store, unwrappers_from
 from zentrale.recording.storage.base import ObjectStore
 
 T = TypeVar("T")
@@ -64,14 +63,14 @@ def _run(settings: Settings, work: Callable[[_Parts], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (SubjectError, HoldNotFound, SetupError, ValueError) as exc:
+    except (SubjectError, HoldNotFoundError, SetupError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
 
 
 def _rules(settings: Settings, path: Path | None) -> RetentionRules:
     try:
         return load_retention(path or settings.retention.file)
-    except InvalidRetentionRules as exc:
+    except InvalidRetentionRulesError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -110,11 +109,15 @@ def retention_run(ctx: click.Context, dry_run: bool, path: Path | None) -> None:
     for item in report.items:
         status = "would destroy" if item.status == "due" else item.status
         note = f" ({item.note})" if item.note else ""
-        click.echo(f"{status} {item.kind.value} {item.id} call {item.call_id} "
-                   f"rule {item.rule} expired {item.expired_at:%Y-%m-%d}{note}")  # fmt: skip
-    click.echo(f"{'dry run: ' if dry_run else ''}{report.count('destroyed')} destroyed, "
-               f"{report.count('due')} due, {report.count('held')} held, "
-               f"{report.count('failed')} failed")  # fmt: skip
+        click.echo(
+            f"{status} {item.kind.value} {item.id} call {item.call_id} "
+            f"rule {item.rule} expired {item.expired_at:%Y-%m-%d}{note}"
+        )
+    click.echo(
+        f"{'dry run: ' if dry_run else ''}{report.count('destroyed')} destroyed, "
+        f"{report.count('due')} due, {report.count('held')} held, "
+        f"{report.count('failed')} failed"
+    )
     if report.failed:
         raise SystemExit(1)
 
@@ -131,11 +134,21 @@ def hold() -> None:
 @click.option("--department", help="A department (every call of it).")
 @click.option("--reason", required=True, help="Why (case number, authority).")
 @click.pass_context
-def hold_add(ctx: click.Context, call_id: str | None, recording_id: str | None,
-             number: str | None, department: str | None, reason: str) -> None:  # fmt: skip
+def hold_add(
+    ctx: click.Context,
+    call_id: str | None,
+    recording_id: str | None,
+    number: str | None,
+    department: str | None,
+    reason: str,
+) -> None:
     """Place a legal hold: nothing it covers is purged or erased until it is released."""
-    given = {HoldScope.CALL: call_id, HoldScope.RECORDING: recording_id,
-             HoldScope.NUMBER: number, HoldScope.DEPARTMENT: department}  # fmt: skip
+    given = {
+        HoldScope.CALL: call_id,
+        HoldScope.RECORDING: recording_id,
+        HoldScope.NUMBER: number,
+        HoldScope.DEPARTMENT: department,
+    }
     chosen = [(scope, value) for scope, value in given.items() if value]
     if len(chosen) != 1:
         raise click.UsageError("give exactly one of --call, --recording, --number, --department")
@@ -169,8 +182,10 @@ def hold_list(ctx: click.Context, include_released: bool) -> None:
 
 def _hold_line(row: LegalHold) -> str:
     state = f"released {row.released_at:%Y-%m-%d}" if row.released_at else "active"
-    return (f"{row.id}  {row.scope.value}:{shown_value(row)}  {state}  since "
-            f"{row.created_at:%Y-%m-%d} by {row.created_by}  reason: {row.reason}")  # fmt: skip
+    return (
+        f"{row.id}  {row.scope.value}:{shown_value(row)}  {state}  since "
+        f"{row.created_at:%Y-%m-%d} by {row.created_by}  reason: {row.reason}"
+    )
 
 
 @hold.command("release")
@@ -206,8 +221,14 @@ def _query(number: str | None, customer: str | None) -> SubjectQuery:
 @click.option("-o", "--output", required=True, type=FILE, help="Zip file to write.")
 @click.option("--identity", multiple=True, type=FILE, help="X25519 private key PEM.")
 @click.pass_context
-def subject_export(ctx: click.Context, number: str | None, customer: str | None, reason: str,
-                   output: Path, identity: tuple[Path, ...]) -> None:  # fmt: skip
+def subject_export(
+    ctx: click.Context,
+    number: str | None,
+    customer: str | None,
+    reason: str,
+    output: Path,
+    identity: tuple[Path, ...],
+) -> None:
     """Write every call, recording (decrypted), answer, review and note of NUMBER to a zip."""
     settings = _settings(ctx)
     query = _query(number, customer)
@@ -219,9 +240,11 @@ def subject_export(ctx: click.Context, number: str | None, customer: str | None,
 
     index = _run(settings, work)
     missing = [item["id"] for item in index["recordings"] if item["audio"] is None]
-    click.echo(f"wrote {output}: {len(index['calls'])} calls, {len(index['recordings'])} "
-               f"recordings ({len(missing)} without audio), "
-               f"{len(index['survey_answers'])} survey answers")  # fmt: skip
+    click.echo(
+        f"wrote {output}: {len(index['calls'])} calls, {len(index['recordings'])} "
+        f"recordings ({len(missing)} without audio), "
+        f"{len(index['survey_answers'])} survey answers"
+    )
 
 
 @subject.command("erase")
@@ -231,8 +254,14 @@ def subject_export(ctx: click.Context, number: str | None, customer: str | None,
 @click.option("--receipt", type=FILE, help="Also write the receipt (JSON) here.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def subject_erase(ctx: click.Context, number: str | None, customer: str | None, reason: str,
-                  receipt: Path | None, yes: bool) -> None:  # fmt: skip
+def subject_erase(
+    ctx: click.Context,
+    number: str | None,
+    customer: str | None,
+    reason: str,
+    receipt: Path | None,
+    yes: bool,
+) -> None:
     """Erase everything about NUMBER that no legal hold keeps; print the receipt."""
     settings = _settings(ctx)
     query = _query(number, customer)

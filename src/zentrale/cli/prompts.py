@@ -25,10 +25,15 @@ from zentrale.routing.rules import Rules
 
 DEFAULT_DIR = Path("var/prompts")
 PROMPTS_DIR = click.option(
-    "--dir", "--out", "directory", default=DEFAULT_DIR, show_default=True,
-    envvar="ZENTRALE_PROMPTS_DIR", type=click.Path(file_okay=False, path_type=Path),
+    "--dir",
+    "--out",
+    "directory",
+    default=DEFAULT_DIR,
+    show_default=True,
+    envvar="ZENTRALE_PROMPTS_DIR",
+    type=click.Path(file_okay=False, path_type=Path),
     help="The prompts directory (env ZENTRALE_PROMPTS_DIR).",
-)  # fmt: skip
+)
 
 
 @click.group(name="prompts")
@@ -38,10 +43,12 @@ def prompts() -> None:
 
 @prompts.command(name="synthesize")
 @click.option(
-    "--manifest", default=Path("config/prompts.yaml"), show_default=True,
+    "--manifest",
+    default=Path("config/prompts.yaml"),
+    show_default=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Texts to speak per sound name and language.",
-)  # fmt: skip
+)
 @PROMPTS_DIR
 def synthesize_command(manifest: Path, directory: Path) -> None:
     """Speak the manifest's texts with espeak-ng into 8 kHz WAV files (skips unchanged ones)."""
@@ -72,9 +79,10 @@ def _echo_progress(name: str, outcome: Outcome) -> None:
 @click.option("--ari-url", help="Ask this ARI (http://host:8088/ari) for Asterisk's sounds.")
 @click.option("--ari-user", default="zentrale", show_default=True, envvar="ZENTRALE_ARI__USERNAME")
 @click.option(
-    "--ari-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    "--ari-password-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="File holding the ARI password (else env ZENTRALE_ARI__PASSWORD).",
-)  # fmt: skip
+)
 @click.pass_context
 def check_command(
     ctx: click.Context,

@@ -74,10 +74,18 @@ def recordings() -> None:
 @click.option("-o", "--output", required=True, help="Audio file to write, or - for stdout.")
 @click.pass_context
 def decrypt(
-    ctx: click.Context, object_file: Path, keys_file: Path, recording_id: str | None,
-    identity: tuple[Path, ...], keyring: tuple[Path, ...], use_kms: bool,
-    kms_endpoint: str | None, kms_region: str, byte_range: str | None, output: str,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    object_file: Path,
+    keys_file: Path,
+    recording_id: str | None,
+    identity: tuple[Path, ...],
+    keyring: tuple[Path, ...],
+    use_kms: bool,
+    kms_endpoint: str | None,
+    kms_region: str,
+    byte_range: str | None,
+    output: str,
+) -> None:
     """Decrypt OBJECT into an audio file with the recording's wrapped keys."""
     rid, wrapped = _read_keys(ctx, keys_file, recording_id)
     unwrappers: list[KeyUnwrapper] = [PrivateKeyIdentity.load(p) for p in identity]
@@ -240,30 +248,53 @@ def _settings() -> Any:
     help="Fetch recordings from files NAME.FORMAT here instead of from Asterisk over ARI.",
 )
 @click.option("--workers", type=click.IntRange(1, 64), help="Override recording.workers.")
-@click.option("--lease", type=click.FloatRange(0.5, 3600), default=60.0, show_default=True,
-              help="Seconds a job stays leased to a silent worker.")  # fmt: skip
-@click.option("--backoff", type=click.FloatRange(0.01, 3600), default=2.0, show_default=True,
-              help="First retry delay in seconds (doubles up to 300 s).")  # fmt: skip
+@click.option(
+    "--lease",
+    type=click.FloatRange(0.5, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds a job stays leased to a silent worker.",
+)
+@click.option(
+    "--backoff",
+    type=click.FloatRange(0.01, 3600),
+    default=2.0,
+    show_default=True,
+    help="First retry delay in seconds (doubles up to 300 s).",
+)
 @click.option("--until-idle", is_flag=True, help="Exit once no job is pending or running.")
-@click.option("--crash-after", type=click.Choice([s.value for s in JobStep]), hidden=True,
-              help="Fault injection for tests: SIGKILL this process after that step.")  # fmt: skip
+@click.option(
+    "--crash-after",
+    type=click.Choice([s.value for s in JobStep]),
+    hidden=True,
+    help="Fault injection for tests: SIGKILL this process after that step.",
+)
 def work(
-    source_dir: Path | None, workers: int | None, lease: float, backoff: float,
-    until_idle: bool, crash_after: str | None,
-) -> None:  # fmt: skip
+    source_dir: Path | None,
+    workers: int | None,
+    lease: float,
+    backoff: float,
+    until_idle: bool,
+    crash_after: str | None,
+) -> None:
     """Run pipeline workers (without the call flows) until interrupted."""
     options = WorkerOptions(
-        lease=lease, backoff_initial=backoff, poll=min(0.5, lease / 4),
+        lease=lease,
+        backoff_initial=backoff,
+        poll=min(0.5, lease / 4),
         crash_after=JobStep(crash_after) if crash_after else None,
-    )  # fmt: skip
+    )
     settings = _settings()
     asyncio.run(_work(settings, source_dir, workers, options, until_idle))
 
 
 async def _work(
-    settings: Settings, source_dir: Path | None, workers: int | None,
-    options: WorkerOptions, until_idle: bool,
-) -> None:  # fmt: skip
+    settings: Settings,
+    source_dir: Path | None,
+    workers: int | None,
+    options: WorkerOptions,
+    until_idle: bool,
+) -> None:
     async with (
         Database.open(settings.database.url.get_secret_value()) as db,
         _source(settings, source_dir) as source,
@@ -271,8 +302,10 @@ async def _work(
         await upgrade_engine(db.engine)
         async with pipeline_running(settings, db, source, options, workers) as pool:
             await (pool.wait_idle() if until_idle else pool.wait_stopped())
-            click.echo(f"stored {pool.stats.stored}, retried {pool.stats.retried}, "
-                       f"parked {pool.stats.parked}")  # fmt: skip
+            click.echo(
+                f"stored {pool.stats.stored}, retried {pool.stats.retried}, "
+                f"parked {pool.stats.parked}"
+            )
 
 
 @contextlib.asynccontextmanager
@@ -303,8 +336,11 @@ async def _status(settings: Settings, show_parked: bool) -> list[str]:
     async with Database.open(settings.database.url.get_secret_value()) as db:
         await upgrade_engine(db.engine)
         backlog = await JobQueue(db).backlog()
-        lines = [f"{state.value}: {backlog.by_state.get(state, 0)}" for state in JobState
-                 if state is not JobState.DONE]  # fmt: skip
+        lines = [
+            f"{state.value}: {backlog.by_state.get(state, 0)}"
+            for state in JobState
+            if state is not JobState.DONE
+        ]
         oldest = backlog.oldest_due_at.isoformat() if backlog.oldest_due_at else "-"
         lines += [f"due: {backlog.due}", f"oldest due: {oldest}"]
         if show_parked:

@@ -21,10 +21,13 @@ from zentrale.routing.steps import CollectDigits, Queue, Step
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 HISTORY = click.option(
-    "--history-dir", "history_dir", required=True, envvar="ZENTRALE_ROUTING_HISTORY",
+    "--history-dir",
+    "history_dir",
+    required=True,
+    envvar="ZENTRALE_ROUTING_HISTORY",
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory where applied versions are kept (env ZENTRALE_ROUTING_HISTORY).",
-)  # fmt: skip
+)
 
 
 @click.group(name="routing")
@@ -59,18 +62,29 @@ def check(ctx: click.Context, file: Path) -> None:
 @click.option("--outbound", is_flag=True, help="Simulate an outbound call (consent notice).")
 @click.pass_context
 def simulate_call(
-    ctx: click.Context, file: Path, caller: str | None, at: str | None,
-    digits: tuple[str, ...], more_digits: tuple[str, ...], did: str, language: str | None,
-    customer: tuple[str, ...], outbound: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    file: Path,
+    caller: str | None,
+    at: str | None,
+    digits: tuple[str, ...],
+    more_digits: tuple[str, ...],
+    did: str,
+    language: str | None,
+    customer: tuple[str, ...],
+    outbound: bool,
+) -> None:
     """Show where a call to FILE's rules would go, and why."""
     if more_digits and not digits:
         raise click.UsageError(f"unexpected argument {more_digits[0]!r}; keys go after --digits")
     rules = _load_or_exit(ctx, file)
     facts = CallFacts(
-        at=local_time(rules, _parse_at(at)), dialled=did, caller=caller, language=language,
-        customer=_parse_customer(customer), direction="outbound" if outbound else "inbound",
-    )  # fmt: skip
+        at=local_time(rules, _parse_at(at)),
+        dialled=did,
+        caller=caller,
+        language=language,
+        customer=_parse_customer(customer),
+        direction="outbound" if outbound else "inbound",
+    )
     result = simulate(rules, facts, (*digits, *more_digits))
     for number, reason in enumerate(result.final.reason, start=1):
         click.echo(f"{number:3}. {reason}")
@@ -93,15 +107,22 @@ def history(ctx: click.Context, history_dir: Path, show_diff: str | None) -> Non
     if not entries:
         click.echo(f"no versions recorded in {history_dir}")
     for entry in entries:
-        click.echo(f"{entry.number:4}  {entry.version}  {entry.applied_at:%Y-%m-%d %H:%M:%S %Z}"
-                   f"  {entry.source}")  # fmt: skip
+        click.echo(
+            f"{entry.number:4}  {entry.version}  {entry.applied_at:%Y-%m-%d %H:%M:%S %Z}"
+            f"  {entry.source}"
+        )
 
 
 @routing.command()
 @click.argument("version")
 @HISTORY
-@click.option("--file", "target", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="The live routing file to overwrite; the watcher applies it.")  # fmt: skip
+@click.option(
+    "--file",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The live routing file to overwrite; the watcher applies it.",
+)
 @click.pass_context
 def rollback(ctx: click.Context, version: str, history_dir: Path, target: Path) -> None:
     """Write VERSION (number or hash prefix) back to the live file after validating it."""

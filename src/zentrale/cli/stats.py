@@ -17,6 +17,8 @@ from zentrale.stats.spec import (
     DEFAULT_SHORT_ABANDON,
     GROUPS,
     PERIODS,
+    Group,
+    Period,
     ReportSpec,
     SpecError,
     parse_day,
@@ -25,35 +27,67 @@ from zentrale.stats.spec import (
 )
 from zentrale.stats.zone import rules_zone
 
-COLUMNS = (("offered", 7), ("answered", 8), ("abandoned", 9), ("abandoned_short", 5),
-           ("service_level", 6), ("avg_wait", 8), ("p90_wait", 8), ("avg_handle", 8),
-           ("transfers", 4), ("overflows", 4), ("suggestions", 4))  # fmt: skip
+COLUMNS = (
+    ("offered", 7),
+    ("answered", 8),
+    ("abandoned", 9),
+    ("abandoned_short", 5),
+    ("service_level", 6),
+    ("avg_wait", 8),
+    ("p90_wait", 8),
+    ("avg_handle", 8),
+    ("transfers", 4),
+    ("overflows", 4),
+    ("suggestions", 4),
+)
 
 
 @click.command()
 @click.option("--from", "first", required=True, help="First local day, YYYY-MM-DD.")
 @click.option("--to", "last", required=True, help="Last local day (included), YYYY-MM-DD.")
-@click.option("--by", "group", type=click.Choice(GROUPS), default="department",
-              show_default=True)  # fmt: skip
+@click.option("--by", "group", type=click.Choice(GROUPS), default="department", show_default=True)
 @click.option("--period", type=click.Choice(PERIODS), default="day", show_default=True)
 @click.option("--tz", help="Time zone (default: the routing rules' timezone).")
-@click.option("--service-level", "levels", multiple=True, metavar="DEPT=SECONDS",
-              help=f"A department's service-level threshold (default {DEFAULT_SERVICE_LEVEL:g} s)"
-              "; may repeat.")  # fmt: skip
-@click.option("--short-abandon", type=float, default=DEFAULT_SHORT_ABANDON, show_default=True,
-              help="Abandons after at most this many seconds in queue are short.")  # fmt: skip
+@click.option(
+    "--service-level",
+    "levels",
+    multiple=True,
+    metavar="DEPT=SECONDS",
+    help=f"A department's service-level threshold (default {DEFAULT_SERVICE_LEVEL:g} s)"
+    "; may repeat.",
+)
+@click.option(
+    "--short-abandon",
+    type=float,
+    default=DEFAULT_SHORT_ABANDON,
+    show_default=True,
+    help="Abandons after at most this many seconds in queue are short.",
+)
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
 @click.pass_context
-def report(ctx: click.Context, first: str, last: str, group: str, period: str, tz: str | None,
-           levels: tuple[str, ...], short_abandon: float, as_csv: bool) -> None:  # fmt: skip
+def report(
+    ctx: click.Context,
+    first: str,
+    last: str,
+    group: Group,
+    period: Period,
+    tz: str | None,
+    levels: tuple[str, ...],
+    short_abandon: float,
+    as_csv: bool,
+) -> None:
     """Statistics per department or agent and period (see docs/statistics.md)."""
     settings = _settings(ctx)
     try:
         spec = ReportSpec(
-            group, period, parse_day("--from", first), parse_day("--to", last),  # type: ignore[arg-type]
+            group,
+            period,
+            parse_day("--from", first),
+            parse_day("--to", last),
             parse_zone(tz) if tz else rules_zone(settings.routing.file),
-            service_level=parse_thresholds(levels), short_abandon=short_abandon,
-        )  # fmt: skip
+            service_level=parse_thresholds(levels),
+            short_abandon=short_abandon,
+        )
     except SpecError as exc:
         raise click.UsageError(str(exc)) from None
     rows = _compute(settings, spec)

@@ -84,25 +84,45 @@ def campaign() -> None:
 @click.option("--language", default=None, help="Language of the prompts (default: rules').")
 @click.pass_context
 def create(
-    ctx: click.Context, name: str, survey_name: str, numbers: Path, window_from: str,
-    window_to: str, days: str, concurrency: int, retries: int, retry_after: str, ring: str,
+    ctx: click.Context,
+    name: str,
+    survey_name: str,
+    numbers: Path,
+    window_from: str,
+    window_to: str,
+    days: str,
+    concurrency: int,
+    retries: int,
+    retry_after: str,
+    ring: str,
     language: str | None,
-) -> None:  # fmt: skip
+) -> None:
     """Create campaign NAME (not started yet) from a CSV of numbers."""
     settings = _settings(ctx)
     request = CampaignRequest(
-        name=name, survey=survey_name, numbers_csv=numbers.read_text(encoding="utf-8-sig"),
-        numbers_source=str(numbers), window_from=window_from, window_to=window_to, days=days,
-        concurrency=concurrency, retries=retries, retry_after=retry_after, ring=ring,
-        language=language, created_by="cli",
-    )  # fmt: skip
+        name=name,
+        survey=survey_name,
+        numbers_csv=numbers.read_text(encoding="utf-8-sig"),
+        numbers_source=str(numbers),
+        window_from=window_from,
+        window_to=window_to,
+        days=days,
+        concurrency=concurrency,
+        retries=retries,
+        retry_after=retry_after,
+        ring=ring,
+        language=language,
+        created_by="cli",
+    )
     try:
         new, listed = prepare(request, _rules(settings))
     except (CampaignError, NumbersError) as exc:
         raise click.ClickException(str(exc)) from None
     _run(settings, lambda store: store.create(new, listed))
-    click.echo(f"campaign {name}: {len(listed)} numbers, {new.window}; start it with "
-               f"`zentrale campaign start {name}`")  # fmt: skip
+    click.echo(
+        f"campaign {name}: {len(listed)} numbers, {new.window}; start it with "
+        f"`zentrale campaign start {name}`"
+    )
 
 
 @campaign.command("start")
@@ -170,9 +190,11 @@ def list_campaigns(ctx: click.Context) -> None:
 def _describe(progress: Progress) -> str:
     c = progress.campaign
     counts = ", ".join(f"{state} {count}" for state, count in progress.counts.items())
-    return "\n".join([
-        f"campaign {c.name}: {c.state}, survey {c.survey}",
-        f"hours {c.window_from}-{c.window_to} {c.days}, {c.concurrency} at once, "
-        f"{c.retries} retries after {c.retry_after_s // 60} min, ringing {c.ring_s}s",
-        f"numbers: {counts}; calls placed: {progress.attempts}",
-    ])  # fmt: skip
+    return "\n".join(
+        [
+            f"campaign {c.name}: {c.state}, survey {c.survey}",
+            f"hours {c.window_from}-{c.window_to} {c.days}, {c.concurrency} at once, "
+            f"{c.retries} retries after {c.retry_after_s // 60} min, ringing {c.ring_s}s",
+            f"numbers: {counts}; calls placed: {progress.attempts}",
+        ]
+    )

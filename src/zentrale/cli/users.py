@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zentrale.api.errors import ApiError
+from zentrale.base.errors import ZentraleError
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.cli.context import run_with_database
 from zentrale.config.settings import Settings
@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    return run_with_database(settings, work, (ApiError, ValueError))
+    return run_with_database(settings, work, (ZentraleError, ValueError))
 
 
 @click.group(name="users")
@@ -45,9 +45,14 @@ def users() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.pass_context
 def add(
-    ctx: click.Context, username: str, display_name: str, role: str,
-    departments: tuple[str, ...], agent_endpoint: str | None, password_stdin: bool,
-) -> None:  # fmt: skip
+    ctx: click.Context,
+    username: str,
+    display_name: str,
+    role: str,
+    departments: tuple[str, ...],
+    agent_endpoint: str | None,
+    password_stdin: bool,
+) -> None:
     """Create a user (the password is asked for, or read from stdin)."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -109,16 +114,18 @@ def api() -> None:
 @click.option("--host", default=None, help="Default: http.host.")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Default: http.port.")
 @click.option(
-    "--identity", "identities", multiple=True,
+    "--identity",
+    "identities",
+    multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="X25519 private key (PEM) that opens recordings.",
-)  # fmt: skip
+)
 @click.pass_context
 def serve(
     ctx: click.Context, host: str | None, port: int | None, identities: tuple[Path, ...]
 ) -> None:
     """Serve the QA pages and API alone (database, storage and keys from the settings)."""
-    from zentrale.cli.serve import serve_forever
+    from zentrale.daemon.qa import serve_forever
 
     settings = _settings(ctx)
     asyncio.run(serve_forever(settings, host, port, identities, click.echo))

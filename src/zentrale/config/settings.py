@@ -22,6 +22,7 @@ from pydantic import (
     field_validator,
 )
 
+from zentrale.base.errors import ZentraleError
 from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 
 ENV_PREFIX = "ZENTRALE_"
@@ -262,8 +263,10 @@ class Settings(Section):
     sandbox: SandboxSettings = SandboxSettings()
 
 
-class SettingsError(Exception):
+class SettingsError(ZentraleError):
     """Settings could not be loaded; each problem names its key and where it came from."""
+
+    code = "settings"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid settings:\n  " + "\n  ".join(problems))

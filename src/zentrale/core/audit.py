@@ -80,11 +80,18 @@ async def append(session: AsyncSession, actor: Actor, event: Event, at: dt.datet
     ).one_or_none()
     seq, prev = (last[0] + 1, last[1]) if last else (1, GENESIS)
     entry = AuditEntry(
-        seq=seq, at=at, actor_id=actor.user_id,
-        actor_name=actor.name, action=event.action, target=_masked(event.target),
-        address=actor.address, reason=_masked(event.reason),
-        detail=_masked(dict(event.detail)), prev_hash=prev, hash="",
-    )  # fmt: skip
+        seq=seq,
+        at=at,
+        actor_id=actor.user_id,
+        actor_name=actor.name,
+        action=event.action,
+        target=_masked(event.target),
+        address=actor.address,
+        reason=_masked(event.reason),
+        detail=_masked(dict(event.detail)),
+        prev_hash=prev,
+        hash="",
+    )
     entry.hash = entry_hash(prev, _fields(entry))
     session.add(entry)
     await session.flush()

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 from zentrale.core.audit import Actor
 from zentrale.core.models import Role, User
-from zentrale.recording.models import Recording
+
+
+class Scoped(Protocol):
+    """Anything that belongs to a department and maybe an agent (a recording, a call)."""
+
+    @property
+    def department(self) -> str | None:
+        """The department it belongs to, if any."""
+        ...
+
+    @property
+    def agent_endpoint(self) -> str | None:
+        """The agent's endpoint it belongs to, if any."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,16 +48,23 @@ class Principal:
     ) -> Principal:
         """Build the principal of USER."""
         return cls(
-            user.id, user.username, user.display_name, user.role, tuple(user.departments),
-            user.agent_endpoint, via, address, csrf_token,
-        )  # fmt: skip
+            user_id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            departments=tuple(user.departments),
+            agent_endpoint=user.agent_endpoint,
+            via=via,
+            address=address,
+            csrf_token=csrf_token,
+        )
 
     @property
     def actor(self) -> Actor:
         """Return the audit log's view of this user."""
         return Actor(self.user_id, self.username, self.address)
 
-    def can_see(self, recording: Recording) -> bool:
+    def can_see(self, recording: Scoped) -> bool:
         """Tell whether the recording is in this user's scope."""
         if self.role is Role.ADMIN:
             return True

@@ -14,24 +14,24 @@ from dataclasses import dataclass
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
-from zentrale.api.errors import InvalidRequest, TokenNotFound
 from zentrale.base.clock import Clock, utcnow
+from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import credentials
+from zentrale.core.errors import TokenNotFoundError
 from zentrale.core.models import ApiToken, BrowserSession, Role, User
 from zentrale.core.passwords import hash_password
 from zentrale.db.session import Database
 
 
-class UserExists(InvalidRequest):
+class UserExistsError(InvalidRequestError):
     """The user name is taken."""
 
     code = "user-exists"
 
 
-class UserNotFound(InvalidRequest):
+class UserNotFoundError(NotFoundError):
     """No user has this name."""
 
-    status = 404
     code = "user-not-found"
 
 
@@ -63,18 +63,23 @@ class UserStore:
         self._clock = clock
 
     async def add(self, new: NewUser) -> User:
-        """Create a user; raise UserExists if the name is taken."""
+        """Create a user; raise UserExistsError if the name is taken."""
         user = User(
-            id=str(uuid.uuid4()), username=new.username, display_name=new.display_name,
-            password_hash=hash_password(new.password), role=new.role,
-            departments=sorted(set(new.departments)), agent_endpoint=new.agent_endpoint,
-            disabled=False, created_at=self._clock(),
-        )  # fmt: skip
+            id=str(uuid.uuid4()),
+            username=new.username,
+            display_name=new.display_name,
+            password_hash=hash_password(new.password),
+            role=new.role,
+            departments=sorted(set(new.departments)),
+            agent_endpoint=new.agent_endpoint,
+            disabled=False,
+            created_at=self._clock(),
+        )
         try:
             async with self._db.write() as session:
                 session.add(user)
         except IntegrityError:
-            raise UserExists(f"user {new.username!r} exists already") from None
+            raise UserExistsError(f"user {new.username!r} exists already") from None
         return user
 
     async def by_name(self, username: str) -> User | None:
@@ -98,7 +103,7 @@ class UserStore:
         async with self._db.write() as session:
             user = await session.scalar(select(User).where(User.username == username))
             if user is None:
-                raise UserNotFound(f"no user {username!r}")
+                raise UserNotFoundError(f"no user {username!r}")
             user.disabled = disabled
             if disabled:
                 await session.execute(
@@ -110,10 +115,15 @@ class UserStore:
         """Create an API token valid for DAYS; the secret is returned once, never stored."""
         secret, now = credentials.new_token(), self._clock()
         row = ApiToken(
-            id=str(uuid.uuid4()), user_id=user_id, name=name,
-            token_hash=credentials.digest(secret), created_at=now,
-            expires_at=now + dt.timedelta(days=days), revoked_at=None, last_used_at=None,
-        )  # fmt: skip
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            name=name,
+            token_hash=credentials.digest(secret),
+            created_at=now,
+            expires_at=now + dt.timedelta(days=days),
+            revoked_at=None,
+            last_used_at=None,
+        )
         async with self._db.write() as session:
             session.add(row)
         return IssuedToken(secret, row)
@@ -125,7 +135,7 @@ class UserStore:
             return list(await session.scalars(query.order_by(ApiToken.created_at.desc())))
 
     async def revoke_token(self, user_id: str, token_id: str) -> None:
-        """Revoke one of the user's tokens; raise TokenNotFound."""
+        """Revoke one of the user's tokens; raise TokenNotFoundError."""
         statement = (
             update(ApiToken)
             .where(ApiToken.id == token_id, ApiToken.user_id == user_id)
@@ -134,7 +144,7 @@ class UserStore:
         async with self._db.write() as session:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) != 1:
-                raise TokenNotFound(f"no token {token_id!r}")
+                raise TokenNotFoundError(f"no token {token_id!r}")
 
     async def user_for_token(self, secret: str) -> User | None:
         """Return the enabled owner of a valid, unrevoked, unexpired token, or None."""
@@ -164,9 +174,13 @@ class UserStore:
             self._clock(),
         )
         row = BrowserSession(
-            id_hash=credentials.digest(session_id), user_id=user_id, csrf_token=csrf,
-            created_at=now, expires_at=now + dt.timedelta(hours=hours), address=address,
-        )  # fmt: skip
+            id_hash=credentials.digest(session_id),
+            user_id=user_id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + dt.timedelta(hours=hours),
+            address=address,
+        )
         async with self._db.write() as session:
             session.add(row)
         return session_id, csrf

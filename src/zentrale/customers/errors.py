@@ -1,31 +1,29 @@
-"""Errors of the customer records, each with a stable `code` and the HTTP status it means."""
+"""Errors of the customer records, each with a stable `code` and a kind the edges map."""
 
 from __future__ import annotations
 
+from zentrale.base.errors import ConflictError, InvalidRequestError, NotFoundError, ZentraleError
 from zentrale.customers.numbers import InvalidNumberError
 
 
-class CustomerError(Exception):
+class CustomerError(ZentraleError):
     """Base of the errors the customer store raises on purpose."""
 
-    status = 400
     code = "customer-error"
 
 
-class CustomerNotFound(CustomerError):
+class CustomerNotFoundError(NotFoundError, CustomerError):
     """No customer has this id (or none the user may see)."""
 
-    status = 404
     code = "customer-not-found"
 
     def __init__(self, customer_id: str) -> None:
         super().__init__(f"no customer {customer_id!r}")
 
 
-class NumberTaken(CustomerError):
+class NumberTakenError(ConflictError, CustomerError):
     """The phone number already belongs to another customer."""
 
-    status = 409
     code = "number-taken"
 
     def __init__(self, number: str, owner_id: str | None) -> None:
@@ -37,28 +35,26 @@ class NumberTaken(CustomerError):
         self.number, self.owner_id = number, owner_id
 
 
-class CustomerNumberTaken(CustomerError):
+class CustomerNumberTakenError(ConflictError, CustomerError):
     """The customer number (the company's account number) is used by another customer."""
 
-    status = 409
     code = "customer-number-taken"
 
     def __init__(self, customer_number: str) -> None:
         super().__init__(f"customer number {customer_number!r} belongs to another customer")
 
 
-class InvalidCustomer(CustomerError):
+class InvalidCustomerError(InvalidRequestError, CustomerError):
     """A field of a customer record or note is not acceptable."""
 
-    status = 422
     code = "invalid-customer"
 
 
 __all__ = [
     "CustomerError",
-    "CustomerNotFound",
-    "CustomerNumberTaken",
-    "InvalidCustomer",
+    "CustomerNotFoundError",
+    "CustomerNumberTakenError",
+    "InvalidCustomerError",
     "InvalidNumberError",
-    "NumberTaken",
+    "NumberTakenError",
 ]

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import re
 
+from zentrale.base.errors import InvalidRequestError
+
 _FORMATTING = re.compile(r"[\s\-./()]")
 _INTERNATIONAL = re.compile(r"\+[1-9][0-9]{5,14}")
 
 
-class InvalidNumberError(ValueError):
+class InvalidNumberError(InvalidRequestError, ValueError):
     """A phone number that is not an international (E.164) number."""
 
     code = "invalid-number"

@@ -3,7 +3,7 @@
 The functions take the caller's session, so an API change and its audit entry commit together
 (as `zentrale.qa.reviews` does); `CustomerStore` wraps them in their own transactions for
 the command line and the call flows. A number belongs to one customer: taking a number another
-customer has is refused with `NumberTaken`, in the check and, for a race, by the primary key.
+customer has is refused with `NumberTakenError`, in the check and, for a race, by the primary key.
 What a user may see is a `Scope` of calls: a customer is visible when one of their calls is.
 """
 
@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.models import Call, Direction
 from zentrale.customers.errors import (
-    CustomerNotFound,
-    CustomerNumberTaken,
-    InvalidCustomer,
-    NumberTaken,
+    CustomerNotFoundError,
+    CustomerNumberTakenError,
+    InvalidCustomerError,
+    NumberTakenError,
 )
 from zentrale.customers.models import CallNote, Customer, CustomerNumber, NoteKind
 from zentrale.customers.numbers import InvalidNumberError, normalise
@@ -153,7 +153,7 @@ async def create(session: AsyncSession, new: NewCustomer, now: dt.datetime) -> C
     """Insert a customer with their numbers; refuse numbers other customers have."""
     numbers = _numbers(new.numbers)
     if not numbers:
-        raise InvalidCustomer("a customer needs at least one phone number")
+        raise InvalidCustomerError("a customer needs at least one phone number")
     values = _checked({name: getattr(new, name) for name in EDITABLE})
     customer = Customer(id=str(uuid.uuid4()), created_at=now, updated_at=now, **values)
     await _check_customer_number(session, customer.id, customer.customer_number)
@@ -180,7 +180,7 @@ async def update(
         await _remove_numbers(session, customer.id, removed)
         await _add_numbers(session, customer.id, [n for n in added if n not in removed])
         if not await _numbers_of(session, customer.id):
-            raise InvalidCustomer("a customer keeps at least one phone number")
+            raise InvalidCustomerError("a customer keeps at least one phone number")
     if changed:
         customer.updated_at = now
     await session.flush()
@@ -188,7 +188,7 @@ async def update(
 
 
 async def get(session: AsyncSession, customer_id: str) -> CustomerRecord:
-    """Return the customer, or raise CustomerNotFound."""
+    """Return the customer, or raise CustomerNotFoundError."""
     return _record(await _row(session, customer_id), await _numbers_of(session, customer_id))
 
 
@@ -217,7 +217,9 @@ async def search(
     """Find customers by part of a name, a customer number, or the start of a phone number."""
     text = text.strip()
     if not text:
-        raise InvalidCustomer("say what to search for: a name, customer number or phone number")
+        raise InvalidCustomerError(
+            "say what to search for: a name, customer number or phone number"
+        )
     conditions = [
         func.lower(Customer.name).contains(text.lower(), autoescape=True),
         Customer.customer_number == text,
@@ -235,11 +237,11 @@ async def search(
 
 
 async def visible(session: AsyncSession, customer_id: str, scope: Scope) -> CustomerRecord:
-    """Return the customer if SCOPE may see them; else CustomerNotFound (as for no customer)."""
+    """Return the customer if SCOPE may see them; else CustomerNotFoundError (as for none)."""
     if not scope.everything:
         query = select(Customer.id).where(Customer.id == customer_id, _visible(scope))
         if (await session.scalars(query)).first() is None:
-            raise CustomerNotFound(customer_id)
+            raise CustomerNotFoundError(customer_id)
     return await get(session, customer_id)
 
 
@@ -271,30 +273,44 @@ def customer_side(call: Call) -> str | None:
 
 # -- notes ---------------------------------------------------------------------------------
 async def add_note(
-    session: AsyncSession, call: Call, kind: NoteKind, text: str,
-    author: tuple[str | None, str], now: dt.datetime,
-) -> CallNote:  # fmt: skip
+    session: AsyncSession,
+    call: Call,
+    kind: NoteKind,
+    text: str,
+    author: tuple[str | None, str],
+    now: dt.datetime,
+) -> CallNote:
     """Leave a note on CALL (kept with the call's department and customer, if known)."""
     text = text.strip()
     if not text or len(text) > NOTE_LIMIT or "\x00" in text:
-        raise InvalidCustomer(f"a note needs text of 1-{NOTE_LIMIT} characters (no NUL)")
+        raise InvalidCustomerError(f"a note needs text of 1-{NOTE_LIMIT} characters (no NUL)")
     number = customer_side(call)
     customer = await by_number(session, number) if number else None
     note = CallNote(
-        id=str(uuid.uuid4()), call_id=call.id, customer_id=customer.id if customer else None,
-        kind=NoteKind(kind), text=text, author_id=author[0], author_name=author[1],
-        department=call.department, created_at=now, call_arrived_at=call.arrived_at,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        call_id=call.id,
+        customer_id=customer.id if customer else None,
+        kind=NoteKind(kind),
+        text=text,
+        author_id=author[0],
+        author_name=author[1],
+        department=call.department,
+        created_at=now,
+        call_arrived_at=call.arrived_at,
+    )
     session.add(note)
     await session.flush()
     return note
 
 
 async def notes(
-    session: AsyncSession, kind: NoteKind | None = None, since: dt.datetime | None = None,
-    until: dt.datetime | None = None, departments: tuple[str, ...] | None = None,
+    session: AsyncSession,
+    kind: NoteKind | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    departments: tuple[str, ...] | None = None,
     limit: int = 500,
-) -> list[CallNote]:  # fmt: skip
+) -> list[CallNote]:
     """Return notes (of a kind, in [SINCE, UNTIL), of DEPARTMENTS when given), newest first."""
     conditions: list[ColumnElement[bool]] = []
     if kind is not None:
@@ -323,7 +339,7 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(values) - set(EDITABLE))
     if unknown:
         known = ", ".join(EDITABLE)
-        raise InvalidCustomer(f"unknown field(s) {', '.join(unknown)}; known: {known}")
+        raise InvalidCustomerError(f"unknown field(s) {', '.join(unknown)}; known: {known}")
     checked: dict[str, Any] = {}
     for name, value in values.items():
         checked[name] = check_field(name, value)
@@ -331,24 +347,24 @@ def _checked(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_field(name: str, value: Any) -> Any:
-    """Return VALUE of field NAME cleaned (stripped, empty as None); raise InvalidCustomer."""
+    """Return VALUE of field NAME cleaned (stripped, empty as None); raise InvalidCustomerError."""
     if name == "vip":
         if not isinstance(value, bool):
-            raise InvalidCustomer("vip is true or false")
+            raise InvalidCustomerError("vip is true or false")
         return value
     if value is None:
         return None
     if not isinstance(value, str):
-        raise InvalidCustomer(f"{name} must be text")
+        raise InvalidCustomerError(f"{name} must be text")
     value = value.strip()
     if "\x00" in value:
-        raise InvalidCustomer(f"{name} must not contain NUL characters")
+        raise InvalidCustomerError(f"{name} must not contain NUL characters")
     if len(value) > LIMITS.get(name, 16):
-        raise InvalidCustomer(f"{name} is longer than {LIMITS.get(name, 16)} characters")
+        raise InvalidCustomerError(f"{name} is longer than {LIMITS.get(name, 16)} characters")
     if name == "language" and value and not _LANGUAGE.fullmatch(value):
-        raise InvalidCustomer(f"language '{value}' is not a language code like de, tr or en")
+        raise InvalidCustomerError(f"language '{value}' is not a language code like de, tr or en")
     if name == "customer_number" and value and not _CUSTOMER_NUMBER.fullmatch(value):
-        raise InvalidCustomer(
+        raise InvalidCustomerError(
             f"customer number '{value}' may hold letters, digits and _ . / - only"
         )
     return value or None
@@ -363,20 +379,20 @@ async def _check_customer_number(
         Customer.customer_number == customer_number, Customer.id != customer_id
     )
     if (await session.scalars(query)).first() is not None:
-        raise CustomerNumberTaken(customer_number)
+        raise CustomerNumberTakenError(customer_number)
 
 
 async def _add_numbers(session: AsyncSession, customer_id: str, numbers: list[str]) -> None:
     for number in numbers:
         owner = await session.get(CustomerNumber, number)
         if owner is not None and owner.customer_id != customer_id:
-            raise NumberTaken(number, owner.customer_id)
+            raise NumberTakenError(number, owner.customer_id)
         if owner is None:
             session.add(CustomerNumber(number=number, customer_id=customer_id))
             try:
                 await session.flush()
             except IntegrityError:  # another transaction took it in between
-                raise NumberTaken(number, None) from None
+                raise NumberTakenError(number, None) from None
 
 
 async def _remove_numbers(session: AsyncSession, customer_id: str, numbers: list[str]) -> None:
@@ -391,7 +407,7 @@ async def _remove_numbers(session: AsyncSession, customer_id: str, numbers: list
 async def _row(session: AsyncSession, customer_id: str) -> Customer:
     customer = await session.get(Customer, customer_id)
     if customer is None:
-        raise CustomerNotFound(customer_id)
+        raise CustomerNotFoundError(customer_id)
     return customer
 
 
@@ -411,10 +427,16 @@ async def _records(session: AsyncSession, rows: list[Customer]) -> list[Customer
 
 def _record(row: Customer, numbers: tuple[str, ...]) -> CustomerRecord:
     return CustomerRecord(
-        id=row.id, name=row.name, customer_number=row.customer_number, language=row.language,
-        vip=bool(row.vip), notes=row.notes, numbers=numbers, created_at=row.created_at,
+        id=row.id,
+        name=row.name,
+        customer_number=row.customer_number,
+        language=row.language,
+        vip=bool(row.vip),
+        notes=row.notes,
+        numbers=numbers,
+        created_at=row.created_at,
         updated_at=row.updated_at,
-    )  # fmt: skip
+    )
 
 
 def _calls_of(numbers: Sequence[str]) -> ColumnElement[bool]:
@@ -458,12 +480,18 @@ async def _by_call(
 def _entry(call: Call, recordings: list[Recording], notes: list[CallNote]) -> HistoryEntry:
     refs = tuple(RecordingRef(r.id, r.state.value, r.duration_s) for r in recordings)
     return HistoryEntry(
-        call_id=call.id, direction=call.direction.value, number=customer_side(call),
-        arrived_at=call.arrived_at, ended_at=call.ended_at,
-        outcome=call.outcome.value if call.outcome else None, department=call.department,
-        agent_endpoint=call.agent_endpoint, agent_name=call.agent_name, recordings=refs,
+        call_id=call.id,
+        direction=call.direction.value,
+        number=customer_side(call),
+        arrived_at=call.arrived_at,
+        ended_at=call.ended_at,
+        outcome=call.outcome.value if call.outcome else None,
+        department=call.department,
+        agent_endpoint=call.agent_endpoint,
+        agent_name=call.agent_name,
+        recordings=refs,
         notes=tuple(notes),
-    )  # fmt: skip
+    )
 
 
 class CustomerStore:
@@ -485,7 +513,7 @@ class CustomerStore:
             return record
 
     async def get(self, customer_id: str) -> CustomerRecord:
-        """Return a customer or raise CustomerNotFound."""
+        """Return a customer or raise CustomerNotFoundError."""
         async with self._db.read() as session:
             return await get(session, customer_id)
 
@@ -510,10 +538,10 @@ class CustomerStore:
         self, call_id: str, kind: NoteKind, text: str, author: tuple[str | None, str]
     ) -> CallNote:
         """Leave a note on a call."""
-        from zentrale.db.errors import CallNotFound
+        from zentrale.calls.errors import CallNotFoundError
 
         async with self._db.write() as session:
             call = await session.get(Call, call_id)
             if call is None:
-                raise CallNotFound(call_id)
+                raise CallNotFoundError(call_id)
             return await add_note(session, call, kind, text, author, self._clock())

@@ -23,7 +23,7 @@ from fastapi import APIRouter, FastAPI
 from zentrale.api.app import install
 from zentrale.api.app import routers as qa_routers
 from zentrale.api.asgi import create_app
-from zentrale.api.deps import Deps, session_secret, store_from, unwrappers_from
+from zentrale.api.deps import Deps
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
@@ -35,6 +35,7 @@ from zentrale.calls.store import CallStore
 from zentrale.config.settings import Settings
 from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.ops import Ops, operations
+from zentrale.daemon.qa import session_secret
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.ops.drain import drain
@@ -45,7 +46,7 @@ from zentrale.privacy.schedule import PurgeSchedule, purge_running
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.watch import PromptWatch
 from zentrale.qa.scorecards import load_scorecards
-from zentrale.recording.setup import pipeline_running
+from zentrale.recording.setup import object_store, pipeline_running, unwrappers_from
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.history import History
@@ -135,10 +136,14 @@ class Daemon:
                 pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
             )
             # Retention: purge what its rule no longer lets us keep, every retention.interval.
-            purge = await stack.enter_async_context(purge_running(
-                settings, db, store_from(settings, stack.enter_context(ExitStack())),
-                clock or utcnow,
-            ))  # fmt: skip
+            purge = await stack.enter_async_context(
+                purge_running(
+                    settings,
+                    db,
+                    stack.enter_context(object_store(settings)),
+                    clock or utcnow,
+                )
+            )
             ops = await stack.enter_async_context(
                 operations(settings, db, ari, rules, center, journal, pipeline)
             )
@@ -156,9 +161,20 @@ class Daemon:
             stack.push_async_callback(campaigns.close, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(
-                settings, db, journal, rules, ari, center, board, http_url, pipeline, watch, ops,
-                campaigns, purge=purge,
-            )  # fmt: skip
+                settings,
+                db,
+                journal,
+                rules,
+                ari,
+                center,
+                board,
+                http_url,
+                pipeline,
+                watch,
+                ops,
+                campaigns,
+                purge=purge,
+            )
         log.info("daemon.stopped", node=settings.node)
 
 
@@ -194,9 +210,14 @@ def _app(
     the wallboard (when the live RULES are given)."""
     if not settings.api.enabled:
         return create_app(routers)
-    deps = Deps(db=db, store=store_from(settings, stack), unwrappers=unwrappers_from(settings),
-                settings=settings, scorecards=load_scorecards(settings.api.scorecards_file),
-                session_secret=session_secret(settings))  # fmt: skip
+    deps = Deps(
+        db=db,
+        store=stack.enter_context(object_store(settings)),
+        unwrappers=unwrappers_from(settings),
+        settings=settings,
+        scorecards=load_scorecards(settings.api.scorecards_file),
+        session_secret=session_secret(settings),
+    )
     app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):

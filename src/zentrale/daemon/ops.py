@@ -59,10 +59,15 @@ async def operations(
         backlog = BacklogCache(pool.queue, settings.ops.check_interval, metrics.errors)
     metrics.watch(_snapshot(settings, ari, rules, center, journal, pool, backlog))
     readiness = Readiness(
-        lambda: ari.state, db, pool.pipeline.store if pool is not None else None,
-        lambda: _version(rules), lambda: center.accepting, settings.node,
-        settings.ops.check_interval, metrics.errors,
-    )  # fmt: skip
+        lambda: ari.state,
+        db,
+        pool.pipeline.store if pool is not None else None,
+        lambda: _version(rules),
+        lambda: center.accepting,
+        settings.node,
+        settings.ops.check_interval,
+        metrics.errors,
+    )
     router = ops_router(settings.node, readiness, metrics, SecretStr(metrics_token(settings)))
     stop = asyncio.Event()
     task = asyncio.create_task(backlog.run(stop), name="metrics-backlog") if backlog else None

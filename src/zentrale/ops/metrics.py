@@ -69,17 +69,23 @@ class Metrics:
         self.registry = CollectorRegistry()
         ProcessCollector(registry=self.registry)  # process_resident_memory_bytes, CPU, fds
         self.calls = Counter(
-            "zentrale_calls", "Calls ended, by direction and outcome",
-            ["direction", "outcome"], registry=self.registry,
-        )  # fmt: skip
+            "zentrale_calls",
+            "Calls ended, by direction and outcome",
+            ["direction", "outcome"],
+            registry=self.registry,
+        )
         self.event_lag = Histogram(
-            "zentrale_ari_event_lag_seconds", "ARI event received to its handler starting",
-            buckets=LAG_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "zentrale_ari_event_lag_seconds",
+            "ARI event received to its handler starting",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self.pipeline_latency = Histogram(
-            "zentrale_pipeline_latency_seconds", "Recording finished (hangup) to stored",
-            buckets=LATENCY_BUCKETS, registry=self.registry,
-        )  # fmt: skip
+            "zentrale_pipeline_latency_seconds",
+            "Recording finished (hangup) to stored",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
         self.errors = OwnErrors()
         self.largest_lag = 0.0
 
@@ -127,46 +133,70 @@ class _StateCollector(Collector):
         s = self.s
         yield _gauge("zentrale_active_calls", "Calls in progress on this node", s.active_calls())
         yield _labelled(
-            "zentrale_waiting_callers", "Callers waiting in a department's queue on this node",
-            "department", s.waiting(),
-        )  # fmt: skip
+            "zentrale_waiting_callers",
+            "Callers waiting in a department's queue on this node",
+            "department",
+            s.waiting(),
+        )
         yield _labelled("zentrale_agents", "Agents by state on this node", "state", _agents(s))
-        yield _gauge("zentrale_ari_connected", "1 while the ARI event socket is open",
-                     int(s.ari_connected()))  # fmt: skip
+        yield _gauge(
+            "zentrale_ari_connected", "1 while the ARI event socket is open", int(s.ari_connected())
+        )
         yield _counter("zentrale_ari_reconnects", "ARI reconnects since start", s.ari_reconnects())
-        yield _gauge("zentrale_ari_event_lag_max_seconds", "Largest ARI event lag since start",
-                     self.largest_lag())  # fmt: skip
-        yield _gauge("zentrale_handler_queue_depth", "ARI events queued or being handled",
-                     s.queue_depth())  # fmt: skip
-        yield _gauge("zentrale_journal_backlog", "Call-record writes waiting for the database",
-                     s.journal_backlog())  # fmt: skip
+        yield _gauge(
+            "zentrale_ari_event_lag_max_seconds",
+            "Largest ARI event lag since start",
+            self.largest_lag(),
+        )
+        yield _gauge(
+            "zentrale_handler_queue_depth", "ARI events queued or being handled", s.queue_depth()
+        )
+        yield _gauge(
+            "zentrale_journal_backlog",
+            "Call-record writes waiting for the database",
+            s.journal_backlog(),
+        )
         yield from self._pipeline()
         yield _counter(
-            "zentrale_storage_errors", "Storage failures (pipeline steps, readiness probes)",
-            s.storage_errors() + self.errors.storage, {"backend": s.storage_backend},
-        )  # fmt: skip
-        yield _counter("zentrale_routing_reload_errors", "Routing files refused on reload",
-                       s.reload_errors())  # fmt: skip
-        info = GaugeMetricFamily("zentrale_routing_rules_info", "Live routing rules version",
-                                 labels=["version"])  # fmt: skip
+            "zentrale_storage_errors",
+            "Storage failures (pipeline steps, readiness probes)",
+            s.storage_errors() + self.errors.storage,
+            {"backend": s.storage_backend},
+        )
+        yield _counter(
+            "zentrale_routing_reload_errors", "Routing files refused on reload", s.reload_errors()
+        )
+        info = GaugeMetricFamily(
+            "zentrale_routing_rules_info", "Live routing rules version", labels=["version"]
+        )
         info.add_metric([s.rules_version() or "none"], 1)
         yield info
-        yield _counter("zentrale_db_errors", "Database operations that failed (and were retried)",
-                       s.db_errors() + self.errors.db)  # fmt: skip
+        yield _counter(
+            "zentrale_db_errors",
+            "Database operations that failed (and were retried)",
+            s.db_errors() + self.errors.db,
+        )
 
     def _pipeline(self) -> Iterator[Metric]:
         backlog = self.s.backlog()
         if backlog is not None:
             by_state = backlog.by_state
             pending = by_state.get(JobState.PENDING, 0) + by_state.get(JobState.RUNNING, 0)
-            yield _gauge("zentrale_pipeline_backlog",
-                         "Recording jobs pending or running (all nodes)", pending)  # fmt: skip
-            yield _gauge("zentrale_pipeline_parked",
-                         "Recording jobs parked after too many failures (all nodes)",
-                         backlog.parked)  # fmt: skip
-        failures = CounterMetricFamily("zentrale_pipeline_failures",
-                                       "Failed pipeline step attempts on this node",
-                                       labels=["step"])  # fmt: skip
+            yield _gauge(
+                "zentrale_pipeline_backlog",
+                "Recording jobs pending or running (all nodes)",
+                pending,
+            )
+            yield _gauge(
+                "zentrale_pipeline_parked",
+                "Recording jobs parked after too many failures (all nodes)",
+                backlog.parked,
+            )
+        failures = CounterMetricFamily(
+            "zentrale_pipeline_failures",
+            "Failed pipeline step attempts on this node",
+            labels=["step"],
+        )
         for step, count in sorted(self.s.pipeline_failures().items()):
             failures.add_metric([step], count)
         yield failures

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from zentrale.calls.models import Call
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
-from zentrale.recording.sources import RecordingSource, SourceMissing
+from zentrale.recording.sources import RecordingSource, SourceMissingError
 from zentrale.telephony.ari import AriClient, AriCredentials
 from zentrale.telephony.spool import AriSource
 
@@ -51,7 +51,7 @@ class NodeSources:
             return self.own
         peer = self.peers.get(node)
         if peer is None:
-            raise SourceMissing(
+            raise SourceMissingError(
                 f"recording {name!r} was made on node {node!r}, which ops.peers does not list"
             )
         return peer

@@ -55,10 +55,11 @@ class DaemonSpec:
             "prompts": {"dir": str(home / "prompts")},
             "recording": {"temp_dir": str(home / "tmp"), "format": self.recording_format},
             "storage": self.storage or {"path": str(home / "recordings")},
-            "keys": {"recipients": [{"provider": "local",
-                                     "keyring_file": str(home / "keyring.json")}]},
+            "keys": {
+                "recipients": [{"provider": "local", "keyring_file": str(home / "keyring.json")}]
+            },
             "ops": {"peers": {node: self._peer(node, creds) for node, creds in self.peers.items()}},
-        }  # fmt: skip
+        }
 
     def _peer(self, node: str, creds: AriCredentials) -> dict[str, str]:
         path = self.home / f"peer-{node}-password"
@@ -67,8 +68,12 @@ class DaemonSpec:
 
 
 def _ari(creds: AriCredentials, password_file: Path) -> dict[str, str]:
-    return {"url": creds.base_url, "username": creds.username,
-            "password_file": str(password_file), "app": creds.app}  # fmt: skip
+    return {
+        "url": creds.base_url,
+        "username": creds.username,
+        "password_file": str(password_file),
+        "app": creds.app,
+    }
 
 
 class DaemonProcess:
@@ -87,8 +92,16 @@ class DaemonProcess:
         self.spec.home.mkdir(parents=True, exist_ok=True)
         self.config.write_text(json.dumps(self.spec.settings(), indent=1))
         zentrale = Path(sys.executable).parent / "zentrale"
-        argv = [str(zentrale), "--config", str(self.config), "--log-format", "json", "run",
-                "--drain-seconds", f"{self.spec.drain_seconds:g}"]  # fmt: skip
+        argv = [
+            str(zentrale),
+            "--config",
+            str(self.config),
+            "--log-format",
+            "json",
+            "run",
+            "--drain-seconds",
+            f"{self.spec.drain_seconds:g}",
+        ]
         self._out = self.log.open("ab")
         self.process = subprocess.Popen(
             argv, stdout=self._out, stderr=self._out, env={**os.environ, "ZENTRALE_CONFIG": ""}

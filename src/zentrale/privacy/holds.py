@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.base.errors import ZentraleError
 from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
@@ -23,8 +24,10 @@ from zentrale.privacy.models import HoldScope, LegalHold
 from zentrale.recording.models import Recording
 
 
-class HoldNotFound(LookupError):
+class HoldNotFoundError(ZentraleError, LookupError):
     """No active hold has this id."""
+
+    code = "hold-not-found"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,25 +76,33 @@ class HoldStore:
             raise ValueError("a hold needs a value and a reason")
         now = self._clock()
         row = LegalHold(
-            id=str(uuid.uuid4()), scope=scope, value=value.strip(), reason=reason.strip(),
-            created_by=actor.name, created_at=now,
-        )  # fmt: skip
-        event = audit.Event("hold.add", target=f"hold:{row.id}", reason=row.reason,
-                            detail={"scope": scope.value, "value": shown_value(row)})  # fmt: skip
+            id=str(uuid.uuid4()),
+            scope=scope,
+            value=value.strip(),
+            reason=reason.strip(),
+            created_by=actor.name,
+            created_at=now,
+        )
+        event = audit.Event(
+            "hold.add",
+            target=f"hold:{row.id}",
+            reason=row.reason,
+            detail={"scope": scope.value, "value": shown_value(row)},
+        )
         async with self._db.write() as session:
             session.add(row)
             await audit.append(session, actor, event, now)
         return row
 
     async def release(self, hold_id: str, reason: str, actor: audit.Actor) -> LegalHold:
-        """Release an active hold; audited. Raise HoldNotFound if there is none."""
+        """Release an active hold; audited. Raise HoldNotFoundError if there is none."""
         if not reason.strip():
             raise ValueError("releasing a hold needs a reason")
         now = self._clock()
         async with self._db.write() as session:
             row = await session.get(LegalHold, hold_id)
             if row is None or row.released_at is not None:
-                raise HoldNotFound(f"no active legal hold {hold_id}")
+                raise HoldNotFoundError(f"no active legal hold {hold_id}")
             row.released_at, row.released_by = now, actor.name
             row.release_reason = reason.strip()
             detail = {"scope": row.scope.value, "value": shown_value(row)}

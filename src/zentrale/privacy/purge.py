@@ -94,17 +94,33 @@ class Purger:
                 report.items.append(await self._call(call, rule, holds, now, dry_run))
         if not dry_run and report.count("destroyed"):
             await _audit(self.db, report)
-        log.info("privacy.purge_done", dry_run=dry_run, destroyed=report.count("destroyed"),
-                 due=report.count("due"), held=report.count("held"),
-                 failed=report.count("failed"))  # fmt: skip
+        log.info(
+            "privacy.purge_done",
+            dry_run=dry_run,
+            destroyed=report.count("destroyed"),
+            due=report.count("due"),
+            held=report.count("held"),
+            failed=report.count("failed"),
+        )
         return report
 
     async def _recording(
-        self, row: Recording, call: Call, rule: Rule, holds: _HoldsNow, now: dt.datetime,
+        self,
+        row: Recording,
+        call: Call,
+        rule: Rule,
+        holds: _HoldsNow,
+        now: dt.datetime,
         dry_run: bool,
-    ) -> PurgeItem:  # fmt: skip
-        item = PurgeItem(DestroyedKind.RECORDING, row.id, row.call_id, rule.name,
-                         row.created_at + rule.keep, "due")  # fmt: skip
+    ) -> PurgeItem:
+        item = PurgeItem(
+            DestroyedKind.RECORDING,
+            row.id,
+            row.call_id,
+            rule.name,
+            row.created_at + rule.keep,
+            "due",
+        )
         held = (await holds.now()).covering(call, row)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
@@ -121,8 +137,14 @@ class Purger:
     async def _call(
         self, call: Call, rule: Rule, holds: _HoldsNow, now: dt.datetime, dry_run: bool
     ) -> PurgeItem:
-        item = PurgeItem(DestroyedKind.CALL_NUMBERS, call.id, call.id, rule.name,
-                         call.arrived_at + rule.keep, "due")  # fmt: skip
+        item = PurgeItem(
+            DestroyedKind.CALL_NUMBERS,
+            call.id,
+            call.id,
+            rule.name,
+            call.arrived_at + rule.keep,
+            "due",
+        )
         held = (await holds.now()).covering(call)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
@@ -151,10 +173,12 @@ class Purger:
         return [(r, c, tags.get(r.id, set())) for r, c in rows]
 
     async def _calls(self, before: dt.datetime) -> list[tuple[Call, set[str]]]:
-        unmasked = or_(*(
-            (column.is_not(None) & ~column.contains("*"))
-            for column in (Call.caller_number, Call.dialled_number, Call.called_number)
-        ))  # fmt: skip
+        unmasked = or_(
+            *(
+                (column.is_not(None) & ~column.contains("*"))
+                for column in (Call.caller_number, Call.dialled_number, Call.called_number)
+            )
+        )
         kept = select(Recording.call_id).where(Recording.state.in_(_KEPT_STATES))
         query = (
             select(Call)

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from zentrale.base.errors import ZentraleError
 from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 from zentrale.calls.models import Direction, Outcome
 
@@ -119,8 +120,10 @@ def _matches(when: Match, facts: Facts) -> bool:
     return all(checks)
 
 
-class InvalidRetentionRules(Exception):
+class InvalidRetentionRulesError(ZentraleError):
     """A retention file that cannot be used; each problem names file, line, column, field."""
+
+    code = "invalid-retention-rules"
 
     def __init__(self, problems: Iterable[str]) -> None:
         self.problems = list(problems)
@@ -132,22 +135,24 @@ def load_retention(path: Path) -> RetentionRules:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidRetentionRules([f"{path}:1:1: cannot read the file: {exc}"]) from None
+        raise InvalidRetentionRulesError([f"{path}:1:1: cannot read the file: {exc}"]) from None
     return parse_retention(text, str(path))
 
 
 def parse_retention(text: str, source: str = "retention.yaml") -> RetentionRules:
-    """Validate retention YAML TEXT; raise InvalidRetentionRules naming every problem."""
+    """Validate retention YAML TEXT; raise InvalidRetentionRulesError naming every problem."""
     try:
         tree = parse_yaml(text)
     except YamlSyntaxError as exc:
-        raise InvalidRetentionRules([f"{source}:{exc}"]) from None
+        raise InvalidRetentionRulesError([f"{source}:{exc}"]) from None
     if not isinstance(tree, dict):
-        raise InvalidRetentionRules([f"{source}:1:1: the file must be a mapping with 'default'"])
+        raise InvalidRetentionRulesError(
+            [f"{source}:1:1: the file must be a mapping with 'default'"]
+        )
     try:
         document = RetentionDocument.model_validate(tree)
     except ValidationError as exc:
-        raise InvalidRetentionRules(_located(exc, tree, source)) from None
+        raise InvalidRetentionRulesError(_located(exc, tree, source)) from None
     _check_names(document, tree, source)
     return RetentionRules(document, source)
 
@@ -171,8 +176,10 @@ def _trim(loc: tuple[Any, ...]) -> tuple[Any, ...]:
 
 def _message(error: Any) -> str:
     if error["type"] == "extra_forbidden":
-        return "unknown field (known: default, rules; name, when, keep; department, " \
-            "direction, outcome, tag)"  # fmt: skip
+        return (
+            "unknown field (known: default, rules; name, when, keep; department, "
+            "direction, outcome, tag)"
+        )
     return str(error["msg"]).removeprefix("Value error, ")
 
 
@@ -181,7 +188,7 @@ def _check_names(document: RetentionDocument, tree: Any, source: str) -> None:
     for index, spec in enumerate(document.rules):
         if spec.name in seen or spec.name == DEFAULT_RULE:
             line, column = locate(tree, ("rules", index, "name"))
-            raise InvalidRetentionRules(
+            raise InvalidRetentionRulesError(
                 [f"{source}:{line}:{column}: rules.{index}.name: '{spec.name}' is used twice"]
             )
         seen.add(spec.name)

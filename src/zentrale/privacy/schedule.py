@@ -20,7 +20,7 @@ from zentrale.base.clock import Clock, utcnow
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.privacy.purge import Purger, PurgeReport
-from zentrale.privacy.rules import InvalidRetentionRules, RetentionRules, load_retention
+from zentrale.privacy.rules import InvalidRetentionRulesError, RetentionRules, load_retention
 from zentrale.recording.storage.base import ObjectStore
 
 log = structlog.get_logger(__name__)
@@ -32,9 +32,12 @@ class PurgeSchedule:
     """Runs `job` at start and then whenever `interval` seconds have passed on `clock`."""
 
     def __init__(
-        self, job: Callable[[], Awaitable[PurgeReport | None]], interval: float,
-        clock: Clock = utcnow, tick: float | None = None,
-    ) -> None:  # fmt: skip
+        self,
+        job: Callable[[], Awaitable[PurgeReport | None]],
+        interval: float,
+        clock: Clock = utcnow,
+        tick: float | None = None,
+    ) -> None:
         self._job = job
         self.interval = dt.timedelta(seconds=interval)
         self._clock = clock
@@ -80,8 +83,9 @@ def purge_job(
             return None
         report = await purger.run(rules, clock(), dry_run=False)
         for item in report.failed:
-            log.error("privacy.purge_item_failed", item=item.id, kind=item.kind.value,
-                      note=item.note)  # fmt: skip
+            log.error(
+                "privacy.purge_item_failed", item=item.id, kind=item.kind.value, note=item.note
+            )
         return report
 
     return job
@@ -89,12 +93,15 @@ def purge_job(
 
 def _rules(path: Path) -> RetentionRules | None:
     if not path.is_file():
-        log.warning("privacy.no_retention_rules", file=str(path),
-                    note="nothing is purged until the file exists")  # fmt: skip
+        log.warning(
+            "privacy.no_retention_rules",
+            file=str(path),
+            note="nothing is purged until the file exists",
+        )
         return None
     try:
         return load_retention(path)
-    except InvalidRetentionRules as exc:
+    except InvalidRetentionRulesError as exc:
         log.error("privacy.retention_rules_invalid", problems=exc.problems)
         return None
 
@@ -104,8 +111,9 @@ async def purge_running(
     settings: Settings, db: Database, store: ObjectStore, clock: Clock = utcnow
 ) -> AsyncIterator[PurgeSchedule]:
     """Run the scheduled purge in the background for the duration of the block."""
-    schedule = PurgeSchedule(purge_job(settings, db, store, clock), settings.retention.interval,
-                             clock)  # fmt: skip
+    schedule = PurgeSchedule(
+        purge_job(settings, db, store, clock), settings.retention.interval, clock
+    )
     task = asyncio.create_task(schedule.run_forever(), name="retention-purge")
     try:
         yield schedule

@@ -49,15 +49,21 @@ class Destruction:
     ) -> DestructionRecord:
         """Return the destruction record of a recording or of a call's numbers."""
         return DestructionRecord(
-            id=str(uuid.uuid4()), kind=kind, reason=self.reason,
-            recording_id=recording.id if recording else None, call_id=call_id,
+            id=str(uuid.uuid4()),
+            kind=kind,
+            reason=self.reason,
+            recording_id=recording.id if recording else None,
+            call_id=call_id,
             object_key=recording.object_key if recording else None,
             storage_backend=recording.storage_backend if recording else None,
             sha256_plain=recording.sha256_plain if recording else None,
             sha256_cipher=recording.sha256_cipher if recording else None,
-            rule=self.rule, request_id=self.request_id, actor=self.actor,
-            destroyed_at=self.now, keep_until=self.keep_until,
-        )  # fmt: skip
+            rule=self.rule,
+            request_id=self.request_id,
+            actor=self.actor,
+            destroyed_at=self.now,
+            keep_until=self.keep_until,
+        )
 
 
 async def shred(
@@ -83,6 +89,10 @@ async def shred(
         current.encryption_header = None
         current.waveform = None
         session.add(record)
-    log.info("privacy.recording_shredded", recording_id=recording_id, reason=why.reason.value,
-             rule=why.rule)  # fmt: skip
+    log.info(
+        "privacy.recording_shredded",
+        recording_id=recording_id,
+        reason=why.reason.value,
+        rule=why.rule,
+    )
     return record

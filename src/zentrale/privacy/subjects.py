@@ -29,7 +29,7 @@ import structlog
 from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api.errors import ApiError
+from zentrale.base.errors import ZentraleError
 from zentrale.calls.models import Call, CallEvent
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
@@ -61,8 +61,10 @@ NUMBER = re.compile(r"^\+?[0-9]{6,20}$")
 _SECRET_COLUMNS = frozenset({"wrapped_keys", "encryption_header", "waveform"})
 
 
-class SubjectError(ValueError):
+class SubjectError(ZentraleError, ValueError):
     """The request names no subject, or one in a form we cannot search."""
+
+    code = "subject"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +112,19 @@ async def gather(db: Database, query: SubjectQuery) -> SubjectData:
         customers, numbers = await _customers(session, query)
         data = SubjectData(numbers=numbers, customers=customers)
         if numbers:
-            data.calls = list(await session.scalars(
-                select(Call).where(or_(Call.caller_number.in_(numbers),
-                                       Call.dialled_number.in_(numbers),
-                                       Call.called_number.in_(numbers)))
-                .order_by(Call.arrived_at, Call.id)
-            ))  # fmt: skip
+            data.calls = list(
+                await session.scalars(
+                    select(Call)
+                    .where(
+                        or_(
+                            Call.caller_number.in_(numbers),
+                            Call.dialled_number.in_(numbers),
+                            Call.called_number.in_(numbers),
+                        )
+                    )
+                    .order_by(Call.arrived_at, Call.id)
+                )
+            )
         call_ids = [call.id for call in data.calls]
         for event in await session.scalars(
             select(CallEvent).where(CallEvent.call_id.in_(call_ids)).order_by(CallEvent.seq)
@@ -149,9 +158,10 @@ async def _customers(
             found[row.id] = row
     if query.number:
         owner = await session.scalar(
-            select(Customer).join(CustomerNumber, CustomerNumber.customer_id == Customer.id)
+            select(Customer)
+            .join(CustomerNumber, CustomerNumber.customer_id == Customer.id)
             .where(CustomerNumber.number == query.number)
-        )  # fmt: skip
+        )
         if owner is not None:
             found[owner.id] = owner
     if found:
@@ -208,9 +218,14 @@ class Requester:
 
 
 async def export(
-    db: Database, store: ObjectStore, unwrappers: Sequence[KeyUnwrapper], query: SubjectQuery,
-    who: Requester, out: Path | BinaryIO, now: dt.datetime,
-) -> dict[str, Any]:  # fmt: skip
+    db: Database,
+    store: ObjectStore,
+    unwrappers: Sequence[KeyUnwrapper],
+    query: SubjectQuery,
+    who: Requester,
+    out: Path | BinaryIO,
+    now: dt.datetime,
+) -> dict[str, Any]:
     """Write the subject's data as a zip to OUT (a path or a file); return (and store) its index."""
     data = await gather(db, query)
     request_id = str(uuid.uuid4())
@@ -218,8 +233,12 @@ async def export(
     await asyncio.to_thread(_write_zip, out, index, data, store, unwrappers)
     summary = {key: len(value) for key, value in index.items() if isinstance(value, list)}
     missing = [item["id"] for item in index["recordings"] if item["audio"] is None]
-    receipt = {"request_id": request_id, "subject": query.shown, "contents": summary,
-               "recordings_missing": missing}  # fmt: skip
+    receipt = {
+        "request_id": request_id,
+        "subject": query.shown,
+        "contents": summary,
+        "recordings_missing": missing,
+    }
     await _store_request(db, RequestKind.EXPORT, request_id, query, who, now, receipt)
     log.info("privacy.subject_exported", subject=query.shown, request_id=request_id, **summary)
     return index
@@ -240,21 +259,28 @@ def _index(
         item["audio"] = f"recordings/{recording.id}.{recording.format}" if stored else None
         recordings.append(item)
     return {
-        "request_id": request_id, "exported_at": now.isoformat(), "reason": who.reason,
+        "request_id": request_id,
+        "exported_at": now.isoformat(),
+        "reason": who.reason,
         "subject": {"numbers": data.numbers, "customer_number": query.customer},
-        "customers": [row_json(c) for c in data.customers], "calls": calls,
-        "recordings": recordings, "survey_answers": [row_json(a) for a in data.answers],
+        "customers": [row_json(c) for c in data.customers],
+        "calls": calls,
+        "recordings": recordings,
+        "survey_answers": [row_json(a) for a in data.answers],
         "evaluations": [row_json(e) for e in data.evaluations],
         "comments": [row_json(c) for c in data.comments],
         "call_notes": [row_json(n) for n in data.notes],
         "campaign_numbers": [row_json(t) for t in data.targets],
-    }  # fmt: skip
+    }
 
 
 def _write_zip(
-    out: Path | BinaryIO, index: dict[str, Any], data: SubjectData, store: ObjectStore,
+    out: Path | BinaryIO,
+    index: dict[str, Any],
+    data: SubjectData,
+    store: ObjectStore,
     unwrappers: Sequence[KeyUnwrapper],
-) -> None:  # fmt: skip
+) -> None:
     by_id = {r.id: r for r in data.recordings}
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for item in index["recordings"]:
@@ -265,7 +291,7 @@ def _write_zip(
                 with archive.open(item["audio"], "w") as member:
                     for chunk in chunks:
                         member.write(chunk)
-            except (ApiError, StorageError, KeyProviderError, EnvelopeError) as exc:
+            except (ZentraleError, StorageError, KeyProviderError, EnvelopeError) as exc:
                 item["audio"], item["audio_error"] = None, f"{type(exc).__name__}: {exc}"
         archive.writestr("index.json", json.dumps(index, indent=2, ensure_ascii=False))
 
@@ -283,8 +309,14 @@ class Receipt:
 
     def to_json(self) -> dict[str, Any]:
         """Return the receipt as JSON-ready data."""
-        return {"request_id": self.request_id, "subject": self.subject, "reason": self.reason,
-                "at": self.at.isoformat(), "removed": self.removed, "kept": self.kept}  # fmt: skip
+        return {
+            "request_id": self.request_id,
+            "subject": self.subject,
+            "reason": self.reason,
+            "at": self.at.isoformat(),
+            "removed": self.removed,
+            "kept": self.kept,
+        }
 
     def keep(self, kind: str, item_id: str, holds: Sequence[LegalHold] = (), why: str = "") -> None:
         """Note an item kept, naming the holds (or the reason) that kept it."""
@@ -339,15 +371,19 @@ class _Eraser:
             self._keep_recording(recording, held)
             return False
         if recording.state is RecordingState.FINISHED:
-            self.receipt.keep("recording", recording.id, why="still in the recording pipeline; "
-                              "erase again once it is stored")  # fmt: skip
+            self.receipt.keep(
+                "recording",
+                recording.id,
+                why="still in the recording pipeline; erase again once it is stored",
+            )
             return False
         if recording.state is RecordingState.STORED:
             try:
                 await shred(self.db, self.store, recording.id, self.why)
             except StorageError as exc:
-                self.receipt.keep("recording", recording.id, why=f"storage failed ({exc}); "
-                                  "erase again")  # fmt: skip
+                self.receipt.keep(
+                    "recording", recording.id, why=f"storage failed ({exc}); erase again"
+                )
                 return False
             self.receipt.remove("recording", recording.id, call_id=call.id)
         return True
@@ -379,8 +415,11 @@ class _Eraser:
             self.receipt.remove("call_note", note.id, call_id=call.id)
         current = await session.get(Call, call.id)
         if not mask:
-            self.receipt.keep("call_numbers", call.id, why="a recording of the call is kept; "
-                              "erase again once it can go")  # fmt: skip
+            self.receipt.keep(
+                "call_numbers",
+                call.id,
+                why="a recording of the call is kept; erase again once it can go",
+            )
         elif current is not None:
             await mask_call(session, current, self.data.numbers)
             session.add(self.why.record(DestroyedKind.CALL_NUMBERS, call.id))
@@ -419,9 +458,11 @@ class _Eraser:
 
     async def customer(self, customer: Customer) -> None:
         async with self.db.read() as session:
-            numbers = list(await session.scalars(
-                select(CustomerNumber.number).where(CustomerNumber.customer_id == customer.id)
-            ))  # fmt: skip
+            numbers = list(
+                await session.scalars(
+                    select(CustomerNumber.number).where(CustomerNumber.customer_id == customer.id)
+                )
+            )
         held = self.holds.on_numbers(numbers)
         if held:
             self.receipt.keep("customer", customer.id, held)
@@ -435,23 +476,29 @@ class _Eraser:
                     continue
                 await session.delete(note)
                 self.receipt.remove("call_note", note.id)
-            await session.execute(delete(CustomerNumber).where(
-                CustomerNumber.customer_id == customer.id))  # fmt: skip
+            await session.execute(
+                delete(CustomerNumber).where(CustomerNumber.customer_id == customer.id)
+            )
             await session.execute(delete(Customer).where(Customer.id == customer.id))
         self.receipt.remove("customer", customer.id)
 
 
 async def erase(
-    db: Database, store: ObjectStore, query: SubjectQuery, who: Requester, now: dt.datetime,
+    db: Database,
+    store: ObjectStore,
+    query: SubjectQuery,
+    who: Requester,
+    now: dt.datetime,
     keep_years: int = 3,
-) -> Receipt:  # fmt: skip
+) -> Receipt:
     """Erase everything about the subject that no legal hold keeps; return the receipt."""
     data = await gather(db, query)
     request_id = str(uuid.uuid4())
     receipt = Receipt(request_id, query.shown, who.reason, now)
     holds = await HoldStore(db).active()
-    why = Destruction(DestructionReason.ERASURE, who.actor.name, now, keep_years,
-                      request_id=request_id)  # fmt: skip
+    why = Destruction(
+        DestructionReason.ERASURE, who.actor.name, now, keep_years, request_id=request_id
+    )
     eraser = _Eraser(db, store, data, holds, receipt, why)
     for call in data.calls:
         await eraser.call(call)
@@ -461,21 +508,40 @@ async def erase(
     for customer in data.customers:
         await eraser.customer(customer)
     await _store_request(db, RequestKind.ERASE, request_id, query, who, now, receipt.to_json())
-    log.info("privacy.subject_erased", subject=query.shown, request_id=request_id,
-             removed=len(receipt.removed), kept=len(receipt.kept))  # fmt: skip
+    log.info(
+        "privacy.subject_erased",
+        subject=query.shown,
+        request_id=request_id,
+        removed=len(receipt.removed),
+        kept=len(receipt.kept),
+    )
     return receipt
 
 
 async def _store_request(
-    db: Database, kind: RequestKind, request_id: str, query: SubjectQuery, who: Requester,
-    now: dt.datetime, receipt: dict[str, Any],
-) -> None:  # fmt: skip
+    db: Database,
+    kind: RequestKind,
+    request_id: str,
+    query: SubjectQuery,
+    who: Requester,
+    now: dt.datetime,
+    receipt: dict[str, Any],
+) -> None:
     counts = {"removed": len(receipt.get("removed", [])), "kept": len(receipt.get("kept", []))}
     detail = {"request_id": request_id, **(counts if kind is RequestKind.ERASE else {})}
-    event = audit.Event(f"subject.{kind.value}", target=f"subject:{query.shown}",
-                        reason=who.reason, detail=detail)  # fmt: skip
+    event = audit.Event(
+        f"subject.{kind.value}", target=f"subject:{query.shown}", reason=who.reason, detail=detail
+    )
     async with db.write() as session:
-        session.add(SubjectRequest(id=request_id, kind=kind, subject=query.shown,
-                                   reason=who.reason, actor=who.actor.name, created_at=now,
-                                   receipt=receipt))  # fmt: skip
+        session.add(
+            SubjectRequest(
+                id=request_id,
+                kind=kind,
+                subject=query.shown,
+                reason=who.reason,
+                actor=who.actor.name,
+                created_at=now,
+                receipt=receipt,
+            )
+        )
         await audit.append(session, who.actor, event, now)

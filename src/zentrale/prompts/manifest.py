@@ -15,14 +15,17 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from zentrale.base.errors import ZentraleError
 from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
 from zentrale.prompts.catalog import is_sound_name
 
 MANIFEST_VERSION = 1
 
 
-class ManifestError(Exception):
+class ManifestError(ZentraleError):
     """The manifest cannot be used; `issues` holds one located message per problem."""
+
+    code = "manifest"
 
     def __init__(self, issues: tuple[str, ...]) -> None:
         super().__init__("\n".join(issues))

@@ -18,6 +18,7 @@ from typing import Literal
 
 import structlog
 
+from zentrale.base.errors import ZentraleError
 from zentrale.prompts.formats import playability_problem
 from zentrale.prompts.manifest import Manifest
 
@@ -29,8 +30,10 @@ FINGERPRINT_SUFFIX = ".sha256"
 Outcome = Literal["made", "skipped", "kept"]
 
 
-class SynthesisError(Exception):
+class SynthesisError(ZentraleError):
     """A tool is missing or failed; the message says which and why."""
+
+    code = "synthesis"
 
 
 @dataclass
@@ -56,8 +59,10 @@ def synthesize(
             progress(name, outcome)
     log.info(
         "prompts.synthesized",
-        made=len(report.made), skipped=len(report.skipped), kept=len(report.kept),
-    )  # fmt: skip
+        made=len(report.made),
+        skipped=len(report.skipped),
+        kept=len(report.kept),
+    )
     return report
 
 
@@ -146,12 +151,32 @@ def _convert(segments: list[Path], out: Path) -> None:
     # bitexact and no metadata: a plain 44-byte header, no LIST chunk, identical output for
     # identical input.
     command = [
-        "ffmpeg", "-nostdin", "-loglevel", "error", "-y", *inputs,
-        "-filter_complex", graph, "-map", "[out]",
-        "-ar", "8000", "-ac", "1", "-c:a", "pcm_s16le",
-        "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact",
-        "-f", "wav", str(out),
-    ]  # fmt: skip
+        "ffmpeg",
+        "-nostdin",
+        "-loglevel",
+        "error",
+        "-y",
+        *inputs,
+        "-filter_complex",
+        graph,
+        "-map",
+        "[out]",
+        "-ar",
+        "8000",
+        "-ac",
+        "1",
+        "-c:a",
+        "pcm_s16le",
+        "-map_metadata",
+        "-1",
+        "-fflags",
+        "+bitexact",
+        "-flags:a",
+        "+bitexact",
+        "-f",
+        "wav",
+        str(out),
+    ]
     _run(command, None)
 
 

@@ -15,39 +15,55 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api.errors import EvaluationNotFound, Forbidden, RecordingNotFound, ScorecardNotFound
+from zentrale.base.errors import ForbiddenError
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
+from zentrale.qa.errors import EvaluationNotFoundError, ScorecardNotFoundError
 from zentrale.qa.models import Comment, Evaluation, RecordingTag
 from zentrale.qa.scorecards import Scorecards, score
+from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.models import Recording
 
 
 async def visible(session: AsyncSession, principal: Principal, recording_id: str) -> Recording:
-    """Return the recording if it exists and is in the user's scope; else RecordingNotFound."""
+    """Return the recording if it exists and is in the user's scope; else RecordingNotFoundError."""
     recording = await session.get(Recording, recording_id)
     if recording is None or not principal.can_see(recording):
-        raise RecordingNotFound(f"no recording {recording_id!r}")
+        raise RecordingNotFoundError(recording_id, f"no recording {recording_id!r}")
     return recording
 
 
 async def evaluate(
-    session: AsyncSession, principal: Principal, recording: Recording, scorecards: Scorecards,
-    answers: Mapping[str, Any], note: str | None, now: dt.datetime,
-) -> Evaluation:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    recording: Recording,
+    scorecards: Scorecards,
+    answers: Mapping[str, Any],
+    note: str | None,
+    now: dt.datetime,
+) -> Evaluation:
     """Score ANSWERS with the recording's department scorecard and store the evaluation."""
     found = scorecards.for_department(recording.department)
     if found is None:
-        raise ScorecardNotFound(f"no scorecard for department {recording.department!r}")
+        raise ScorecardNotFoundError(f"no scorecard for department {recording.department!r}")
     name, card = found
     verdict = score(card, answers)
     evaluation = Evaluation(
-        id=str(uuid.uuid4()), recording_id=recording.id, scorecard=name,
-        scorecard_version=card.version(), answers=dict(answers), score=verdict.score,
-        auto_failed=verdict.auto_failed, passed=verdict.passed, note=note,
-        evaluator_id=principal.user_id, evaluator_name=principal.display_name, created_at=now,
-        acknowledged_at=None, acknowledged_by=None,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        recording_id=recording.id,
+        scorecard=name,
+        scorecard_version=card.version(),
+        answers=dict(answers),
+        score=verdict.score,
+        auto_failed=verdict.auto_failed,
+        passed=verdict.passed,
+        note=note,
+        evaluator_id=principal.user_id,
+        evaluator_name=principal.display_name,
+        created_at=now,
+        acknowledged_at=None,
+        acknowledged_by=None,
+    )
     session.add(evaluation)
     await session.flush()
     return evaluation
@@ -65,12 +81,12 @@ async def acknowledge(
     """Mark an evaluation of the agent's own call as read by them."""
     evaluation = await session.get(Evaluation, evaluation_id)
     if evaluation is None:
-        raise EvaluationNotFound(f"no evaluation {evaluation_id!r}")
+        raise EvaluationNotFoundError(f"no evaluation {evaluation_id!r}")
     recording = await session.get(Recording, evaluation.recording_id)
     if recording is None or not principal.can_see(recording):
-        raise EvaluationNotFound(f"no evaluation {evaluation_id!r}")
+        raise EvaluationNotFoundError(f"no evaluation {evaluation_id!r}")
     if principal.role is not Role.AGENT:
-        raise Forbidden("only the agent of the call acknowledges an evaluation")
+        raise ForbiddenError("only the agent of the call acknowledges an evaluation")
     if evaluation.acknowledged_at is None:
         evaluation.acknowledged_at, evaluation.acknowledged_by = now, principal.user_id
     await session.flush()
@@ -78,14 +94,23 @@ async def acknowledge(
 
 
 async def add_comment(
-    session: AsyncSession, principal: Principal, recording: Recording, offset_s: float,
-    text: str, now: dt.datetime,
-) -> Comment:  # fmt: skip
+    session: AsyncSession,
+    principal: Principal,
+    recording: Recording,
+    offset_s: float,
+    text: str,
+    now: dt.datetime,
+) -> Comment:
     """Pin a comment at OFFSET_S seconds into the recording."""
     comment = Comment(
-        id=str(uuid.uuid4()), recording_id=recording.id, offset_s=offset_s, text=text,
-        author_id=principal.user_id, author_name=principal.display_name, created_at=now,
-    )  # fmt: skip
+        id=str(uuid.uuid4()),
+        recording_id=recording.id,
+        offset_s=offset_s,
+        text=text,
+        author_id=principal.user_id,
+        author_name=principal.display_name,
+        created_at=now,
+    )
     session.add(comment)
     await session.flush()
     return comment
@@ -103,8 +128,9 @@ async def add_tag(
     """Tag the recording; return False if it had the tag already."""
     if await session.get(RecordingTag, (recording.id, tag)) is not None:
         return False
-    session.add(RecordingTag(recording_id=recording.id, tag=tag, added_by=principal.user_id,
-                             added_at=now))  # fmt: skip
+    session.add(
+        RecordingTag(recording_id=recording.id, tag=tag, added_by=principal.user_id, added_at=now)
+    )
     await session.flush()
     return True
 

@@ -17,8 +17,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from zentrale.api.errors import InvalidAnswers
+from zentrale.base.errors import ZentraleError
 from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.qa.errors import InvalidAnswersError
 
 Ident = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 DEFAULT = "default"
@@ -79,8 +80,10 @@ class _File(_Strict):
     scorecards: dict[Ident, Scorecard]
 
 
-class ScorecardError(Exception):
+class ScorecardError(ZentraleError):
     """The scorecards file is invalid; each problem names file:line:column."""
+
+    code = "scorecard"
 
     def __init__(self, problems: list[str]) -> None:
         super().__init__("invalid scorecards:\n  " + "\n  ".join(problems))
@@ -141,7 +144,7 @@ class Verdict:
 
 
 def score(card: Scorecard, answers: Mapping[str, Any]) -> Verdict:
-    """Score ANSWERS (question id -> bool or 1-5) against CARD; raise InvalidAnswers."""
+    """Score ANSWERS (question id -> bool or 1-5) against CARD; raise InvalidAnswersError."""
     questions = card.questions()
     _check_keys(questions, answers)
     earned = total = 0.0
@@ -161,14 +164,14 @@ def _check_keys(questions: list[Question], answers: Mapping[str, Any]) -> None:
     if missing or extra:
         parts = [f"missing: {', '.join(sorted(missing))}"] if missing else []
         parts += [f"unknown: {', '.join(sorted(extra))}"] if extra else []
-        raise InvalidAnswers("answers do not fit the scorecard (" + "; ".join(parts) + ")")
+        raise InvalidAnswersError("answers do not fit the scorecard (" + "; ".join(parts) + ")")
 
 
 def _fraction(question: Question, answer: Any) -> float:
     if question.kind == "yes_no":
         if not isinstance(answer, bool):
-            raise InvalidAnswers(f"{question.id}: answer true or false")
+            raise InvalidAnswersError(f"{question.id}: answer true or false")
         return 1.0 if answer else 0.0
     if isinstance(answer, bool) or not isinstance(answer, int) or not 1 <= answer <= 5:
-        raise InvalidAnswers(f"{question.id}: answer a whole number from 1 to 5")
+        raise InvalidAnswersError(f"{question.id}: answer a whole number from 1 to 5")
     return (answer - 1) / 4

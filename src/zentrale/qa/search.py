@@ -31,8 +31,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api.errors import InvalidRequest
-from zentrale.api.text import NO_NUL
+from zentrale.base.errors import InvalidRequestError
+from zentrale.base.text import NO_NUL
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
@@ -176,7 +176,7 @@ def encode_cursor(sort: Sort, recording: Recording) -> str:
 
 
 def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, str]:
-    """Return (sort value, id) from CURSOR; raise InvalidRequest if it is not ours."""
+    """Return (sort value, id) from CURSOR; raise InvalidRequestError if it is not ours."""
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         kind, value, recording_id = json.loads(raw)
@@ -186,7 +186,7 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, str]:
             return float(value), recording_id
         return dt.datetime.fromisoformat(value), recording_id
     except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise InvalidRequest("the cursor is not valid for this search") from None
+        raise InvalidRequestError("the cursor is not valid for this search") from None
 
 
 def statement(principal: Principal, query: SearchQuery) -> Select[Any]:

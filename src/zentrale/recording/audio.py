@@ -5,7 +5,7 @@ anything else), merges a two-party recording into one stereo stream (customer le
 right), measures the duration, draws the player's waveform (one peak per 100 ms, 0-255) and
 tells empty recordings (no 300 ms of sound) apart. ffmpeg encodes the stored format, reading
 PCM from a pipe and writing only the file asked for (no temporary files elsewhere). Everything
-here blocks: the pipeline runs it in a thread. Audio that does not decode raises CorruptAudio.
+here blocks: the pipeline runs it in a thread. Audio that does not decode raises CorruptAudioError.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+from zentrale.base.errors import ZentraleError
 
 with warnings.catch_warnings():
     # pydub imports the stdlib audioop, which Python 3.11 deprecates with a warning at import.
@@ -43,28 +45,39 @@ class StoredFormat:
 
 FORMATS = {
     "opus": StoredFormat(
-        "opus", "opus", "audio/ogg; codecs=opus",
+        "opus",
+        "opus",
+        "audio/ogg; codecs=opus",
         ("-f", "ogg", "-c:a", "libopus", "-b:a", "16k", "-application", "voip"),
         ("-f", "ogg", "-c:a", "libopus", "-b:a", "24k", "-application", "voip"),
     ),
     "mp3": StoredFormat(
-        "mp3", "mp3", "audio/mpeg",
+        "mp3",
+        "mp3",
+        "audio/mpeg",
         ("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "32k"),
         ("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "48k"),
     ),
     "wav": StoredFormat(
-        "wav", "wav", "audio/wav", ("-f", "wav", "-c:a", "pcm_s16le"),
+        "wav",
+        "wav",
+        "audio/wav",
+        ("-f", "wav", "-c:a", "pcm_s16le"),
         ("-f", "wav", "-c:a", "pcm_s16le"),
     ),
-}  # fmt: skip
+}
 
 
-class AudioError(Exception):
+class AudioError(ZentraleError):
     """Audio could not be processed."""
 
+    code = "audio"
 
-class CorruptAudio(AudioError):
+
+class CorruptAudioError(AudioError):
     """The received audio does not decode (or ffmpeg refused it)."""
+
+    code = "corrupt-audio"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +91,12 @@ class Analysis:
 
 
 def decode(path: Path) -> AudioSegment:
-    """Read one audio file as 16-bit samples, or raise CorruptAudio."""
+    """Read one audio file as 16-bit samples, or raise CorruptAudioError."""
     try:
         with path.open("rb") as file:  # pydub leaves a file it opened itself unclosed
             segment = AudioSegment.from_file(file, format=_demuxer(path))
     except (CouldntDecodeError, ValueError, IndexError, OSError, EOFError) as exc:
-        raise CorruptAudio(f"{path.name} does not decode: {_first_line(exc)}") from None
+        raise CorruptAudioError(f"{path.name} does not decode: {_first_line(exc)}") from None
     return segment.set_sample_width(SAMPLE_WIDTH)
 
 
@@ -125,10 +138,23 @@ def encode(segment: AudioSegment, fmt: StoredFormat, target: Path) -> None:
     """Encode SEGMENT into TARGET with ffmpeg (PCM through a pipe), or raise AudioError."""
     options = fmt.stereo if segment.channels == 2 else fmt.mono
     command = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-        "-f", "s16le", "-ar", str(segment.frame_rate), "-ac", str(segment.channels),
-        "-i", "pipe:0", *options, str(target),
-    ]  # fmt: skip
+        "ffmpeg",
+        "-nostdin",
+        "-hide_banner",
+        "-loglevel",
+        "error",
+        "-y",
+        "-f",
+        "s16le",
+        "-ar",
+        str(segment.frame_rate),
+        "-ac",
+        str(segment.channels),
+        "-i",
+        "pipe:0",
+        *options,
+        str(target),
+    ]
     try:
         done = subprocess.run(command, input=segment.raw_data, capture_output=True, check=False)
     except OSError as exc:
@@ -148,8 +174,9 @@ def _padded(segment: AudioSegment, frames: int) -> AudioSegment:
     if missing <= 0:
         return segment
     data = segment.raw_data + b"\x00" * (missing * SAMPLE_WIDTH)
-    return AudioSegment(data=data, sample_width=SAMPLE_WIDTH, frame_rate=segment.frame_rate,
-                        channels=1)  # fmt: skip
+    return AudioSegment(
+        data=data, sample_width=SAMPLE_WIDTH, frame_rate=segment.frame_rate, channels=1
+    )
 
 
 def _demuxer(path: Path) -> str | None:

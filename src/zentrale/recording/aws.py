@@ -19,11 +19,21 @@ AwsClient = Any
 
 _TRANSIENT_CODES = frozenset(
     {
-        "SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
-        "ThrottlingException", "RequestTimeTooSkewed", "KMSInternalException",
-        "DependencyTimeoutException", "500", "502", "503", "504",
+        "SlowDown",
+        "ServiceUnavailable",
+        "InternalError",
+        "RequestTimeout",
+        "Throttling",
+        "ThrottlingException",
+        "RequestTimeTooSkewed",
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "500",
+        "502",
+        "503",
+        "504",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True, slots=True)

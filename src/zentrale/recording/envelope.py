@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from zentrale.base.errors import ZentraleError
+
 MAGIC = b"ZREC"
 VERSION = 1
 HEADER_SIZE = 16
@@ -32,16 +34,22 @@ MAX_SEGMENTS = 2**32
 _HEADER = struct.Struct(">4sBI7s")
 
 
-class EnvelopeError(Exception):
+class EnvelopeError(ZentraleError):
     """A ciphertext that is not a valid recording object for this key and recording id."""
 
+    code = "envelope"
 
-class MalformedObject(EnvelopeError):
+
+class MalformedObjectError(EnvelopeError):
     """The bytes are not in this format (bad magic, version, header or size)."""
 
+    code = "malformed-object"
 
-class TamperedObject(EnvelopeError):
+
+class TamperedObjectError(EnvelopeError):
     """A segment failed authentication: modified, truncated, reordered, extended or misbound."""
+
+    code = "tampered-object"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +68,14 @@ class Header:
     def from_bytes(cls, data: bytes) -> Header:
         """Parse and check the 16 header bytes."""
         if len(data) < HEADER_SIZE:
-            raise MalformedObject(f"object shorter than its {HEADER_SIZE}-byte header")
+            raise MalformedObjectError(f"object shorter than its {HEADER_SIZE}-byte header")
         magic, version, segment_size, prefix = _HEADER.unpack(data[:HEADER_SIZE])
         if magic != MAGIC:
-            raise MalformedObject("not a zentrale recording object (bad magic)")
+            raise MalformedObjectError("not a zentrale recording object (bad magic)")
         if version != VERSION:
-            raise MalformedObject(f"unsupported recording format version {version}")
+            raise MalformedObjectError(f"unsupported recording format version {version}")
         if segment_size < MIN_SEGMENT_SIZE:
-            raise MalformedObject(f"invalid segment size {segment_size}")
+            raise MalformedObjectError(f"invalid segment size {segment_size}")
         return cls(segment_size=segment_size, nonce_prefix=prefix, version=version)
 
     @classmethod
@@ -115,7 +123,7 @@ class _SegmentCipher:
             return self._aead.decrypt(self._nonce(index, last), sealed, self._aad)
         except InvalidTag:
             kind = "final " if last else ""
-            raise TamperedObject(f"{kind}segment {index} failed authentication") from None
+            raise TamperedObjectError(f"{kind}segment {index} failed authentication") from None
 
 
 def rechunk(chunks: Iterable[bytes], size: int) -> Iterator[bytes]:
@@ -160,7 +168,7 @@ def encrypt(
 def decrypt(chunks: Iterable[bytes], key: bytes, recording_id: str) -> Iterator[bytes]:
     """Yield the plaintext of the object read from `chunks`, one segment at a time.
 
-    Plaintext is released segment by segment as each one authenticates; a `TamperedObject`
+    Plaintext is released segment by segment as each one authenticates; a `TamperedObjectError`
     raised later means the whole stream must be discarded.
     """
     pieces = iter(chunks)
@@ -192,7 +200,7 @@ def _split_header(pieces: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
 
 def _check_sealed_length(sealed: bytes, index: int) -> None:
     if len(sealed) < TAG_SIZE:
-        raise TamperedObject(f"segment {index} is shorter than its tag (truncated object)")
+        raise TamperedObjectError(f"segment {index} is shorter than its tag (truncated object)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,13 +222,13 @@ class Layout:
         return self.object_size - HEADER_SIZE - self.segment_count * TAG_SIZE
 
     def check(self) -> None:
-        """Raise MalformedObject unless a valid object can have this size."""
+        """Raise MalformedObjectError unless a valid object can have this size."""
         body = self.object_size - HEADER_SIZE
         last = body - (self.segment_count - 1) * self.header.sealed_segment_size
         if body < TAG_SIZE or last < TAG_SIZE:
-            raise MalformedObject(f"impossible object size {self.object_size} (truncated?)")
+            raise MalformedObjectError(f"impossible object size {self.object_size} (truncated?)")
         if self.segment_count > MAX_SEGMENTS:
-            raise MalformedObject("object has more segments than the format allows")
+            raise MalformedObjectError("object has more segments than the format allows")
 
     def segments_for(self, start: int, end: int) -> range:
         """Return the indices of the segments holding plaintext bytes [start, end)."""

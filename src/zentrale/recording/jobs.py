@@ -7,7 +7,7 @@ worker that dies leaves its lease to expire; `release_expired_leases` hands the 
 next worker. On PostgreSQL the claim is `UPDATE ... WHERE id = (SELECT ... FOR UPDATE SKIP
 LOCKED)`, so daemons never wait for each other's rows; on SQLite the same single statement
 runs under `BEGIN IMMEDIATE`, which serialises claimers. The attempt counter doubles as a
-fencing token: a worker whose job was taken from it gets `LeaseLost` instead of overwriting.
+fencing token: a worker whose job was taken from it gets `LeaseLostError` instead of overwriting.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
 from zentrale.base.clock import Clock, utcnow
-from zentrale.db.errors import LeaseLost
 from zentrale.db.session import Database
+from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.models import JobState, JobStep, RecordingJob
 
 log = structlog.get_logger(__name__)
@@ -93,9 +93,10 @@ class JobQueue:
                 attempts=RecordingJob.attempts + 1,
                 updated_at=now,
             )
-            .returning(RecordingJob.id, RecordingJob.recording_id, RecordingJob.step,
-                       RecordingJob.attempts)
-        )  # fmt: skip
+            .returning(
+                RecordingJob.id, RecordingJob.recording_id, RecordingJob.step, RecordingJob.attempts
+            )
+        )
         async with self._db.write() as session:
             row = (await session.execute(statement)).one_or_none()
         if row is None:
@@ -199,7 +200,7 @@ class JobQueue:
         async with self._db.write() as session:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) != 1:
-                raise LeaseLost(job.id, job.worker_id)
+                raise LeaseLostError(job.id, job.worker_id)
 
 
 def _unlocked(now: dt.datetime) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import Any
 import structlog
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.base.errors import ZentraleError
 from zentrale.recording import audio, vault
 from zentrale.recording.keys.base import KeyWrapper
 from zentrale.recording.models import JobStep, Recording, RecordingState
@@ -40,13 +41,21 @@ TWO_PARTY_SEPARATOR = "+"
 
 _READ_SIZE = 1024 * 1024
 _BEFORE_STORED = frozenset(
-    {JobStep.FETCH, JobStep.TRANSCODE, JobStep.ENCRYPT, JobStep.UPLOAD, JobStep.VERIFY,
-     JobStep.COMMIT}
-)  # fmt: skip
+    {
+        JobStep.FETCH,
+        JobStep.TRANSCODE,
+        JobStep.ENCRYPT,
+        JobStep.UPLOAD,
+        JobStep.VERIFY,
+        JobStep.COMMIT,
+    }
+)
 
 
-class VerificationFailed(Exception):
+class VerificationFailedError(ZentraleError):
     """The stored object is not the one sealed (size or SHA-256 differ)."""
+
+    code = "verification-failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,8 +207,13 @@ class Pipeline:
             await self.recordings.mark_corrupt(recording.id)
         for observe in self.on_stored:
             observe(recording)
-        log.info("pipeline.stored", recording_id=recording.id, silent=facts.silent,
-                 corrupt=facts.corrupt, duration_s=facts.duration_s)  # fmt: skip
+        log.info(
+            "pipeline.stored",
+            recording_id=recording.id,
+            silent=facts.silent,
+            corrupt=facts.corrupt,
+            duration_s=facts.duration_s,
+        )
 
     async def delete_source(self, recording: Recording) -> None:
         """Delete Asterisk's copy (only reached once the object is verified and committed)."""
@@ -240,17 +254,26 @@ class Pipeline:
 
     def _stored(self, sealed: SealedFacts, facts: AudioFacts) -> StoredRecording:
         row = vault.SealedRecording.from_json(sealed.sealed)
-        keys = [WrappedKey(k["key_id"], k["provider"], k["wrapped"])
-                for k in sealed.sealed["wrapped_keys"]]  # fmt: skip
+        keys = [
+            WrappedKey(k["key_id"], k["provider"], k["wrapped"])
+            for k in sealed.sealed["wrapped_keys"]
+        ]
         header = {"format_version": row.format_version, "segment_size": row.segment_size}
         return StoredRecording(
-            plaintext_size=row.plaintext_size, object_size=row.object_size,
-            sha256_plain=sealed.sha256_plain, sha256_cipher=sealed.sha256_cipher,
-            storage_backend=self.config.storage_backend, object_key=row.object_key,
-            wrapped_keys=keys, encryption_header=header, stored_at=self._clock(),
-            duration_s=facts.duration_s, waveform=facts.waveform() or None,
-            silent=facts.silent, format=facts.format,
-        )  # fmt: skip
+            plaintext_size=row.plaintext_size,
+            object_size=row.object_size,
+            sha256_plain=sealed.sha256_plain,
+            sha256_cipher=sealed.sha256_cipher,
+            storage_backend=self.config.storage_backend,
+            object_key=row.object_key,
+            wrapped_keys=keys,
+            encryption_header=header,
+            stored_at=self._clock(),
+            duration_s=facts.duration_s,
+            waveform=facts.waveform() or None,
+            silent=facts.silent,
+            format=facts.format,
+        )
 
 
 # -- blocking work (run in a thread) ---------------------------------------------------------
@@ -287,8 +310,9 @@ def _seal(
 ) -> SealedFacts:
     plain = hashlib.sha256()
     with path.open("rb") as file:
-        sealed = vault.seal(local, recipients, recording_id, _hashed(_chunks(file), plain),
-                            object_key=key)  # fmt: skip
+        sealed = vault.seal(
+            local, recipients, recording_id, _hashed(_chunks(file), plain), object_key=key
+        )
     cipher = hashlib.sha256()
     for chunk in local.get(key):
         cipher.update(chunk)
@@ -302,7 +326,7 @@ def _verify_stored(store: ObjectStore, sealed: SealedFacts) -> None:
     for chunk in store.get(key):
         digest.update(chunk)
     if size != expected_size or digest.hexdigest() != sealed.sha256_cipher:
-        raise VerificationFailed(f"stored object {key} differs from the sealed one")
+        raise VerificationFailedError(f"stored object {key} differs from the sealed one")
 
 
 def _chunks(file: Any) -> Iterator[bytes]:

@@ -15,19 +15,15 @@ from dataclasses import dataclass
 
 import structlog
 
-from zentrale.api.errors import (
-    RangeNotSatisfiable,
-    RecordingNotFound,
-    RecordingUnavailable,
-    ServiceUnavailable,
-)
+from zentrale.base.errors import RangeNotSatisfiableError, UnavailableError
 from zentrale.recording import envelope, vault
-from zentrale.recording.keys.base import KeyProviderError, KeyServiceUnavailable, KeyUnwrapper
+from zentrale.recording.errors import RecordingNotFoundError, RecordingUnavailableError
+from zentrale.recording.keys.base import KeyProviderError, KeyServiceUnavailableError, KeyUnwrapper
 from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.base import (
-    ObjectNotFound,
+    ObjectNotFoundError,
     ObjectStore,
-    StorageUnavailable,
+    StorageUnavailableError,
     primed,
 )
 
@@ -64,7 +60,8 @@ class ByteRange:
 
 
 def parse_range(header: str | None, size: int) -> ByteRange | None:
-    """Return the single byte range asked for (None: the whole file); raise RangeNotSatisfiable.
+    """Return the single byte range asked for (None: the whole file), or raise
+    RangeNotSatisfiableError.
 
     Multiple ranges are answered with the whole file, which RFC 9110 allows.
     """
@@ -80,7 +77,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
         start = int(first)
         end = size if last == "" else min(size, int(last) + 1)
     if start >= size or end <= start:
-        raise RangeNotSatisfiable(f"bytes {header} lie outside the recording", size)
+        raise RangeNotSatisfiableError(f"bytes {header} lie outside the recording", size)
     return ByteRange(start, end, size)
 
 
@@ -90,13 +87,13 @@ def content_type(recording: Recording) -> str:
 
 
 def sealed_of(recording: Recording) -> vault.SealedRecording:
-    """Return the envelope facts of a stored recording; raise RecordingUnavailable."""
+    """Return the envelope facts of a stored recording; raise RecordingUnavailableError."""
     if recording.state is not RecordingState.STORED or recording.object_key is None:
-        raise RecordingUnavailable("the recording's audio is not stored (yet)")
+        raise RecordingUnavailableError("the recording's audio is not stored (yet)")
     if recording.object_size is None or recording.plaintext_size is None:
-        raise RecordingUnavailable("the recording's stored size is unknown")
+        raise RecordingUnavailableError("the recording's stored size is unknown")
     if not recording.wrapped_keys:
-        raise RecordingUnavailable("the recording was erased (its keys are deleted)")
+        raise RecordingUnavailableError("the recording was erased (its keys are deleted)")
     header = recording.encryption_header or {}
     return vault.SealedRecording.from_json(
         {
@@ -121,22 +118,27 @@ async def open_plaintext(
     start, end = (wanted.start, wanted.end) if wanted else (0, None)
     try:
         chunks = await asyncio.to_thread(_first_read, store, unwrappers, sealed, start, end)
-    except ObjectNotFound:
-        raise RecordingNotFound("the recording's stored object is missing") from None
-    except (StorageUnavailable, KeyServiceUnavailable):
-        raise ServiceUnavailable("storage or the key service is unreachable; retry") from None
+    except ObjectNotFoundError:
+        raise RecordingNotFoundError(
+            sealed.recording_id, "the recording's stored object is missing"
+        ) from None
+    except (StorageUnavailableError, KeyServiceUnavailableError):
+        raise UnavailableError("storage or the key service is unreachable; retry") from None
     except KeyProviderError:
-        raise RecordingUnavailable("no key at hand opens this recording") from None
+        raise RecordingUnavailableError("no key at hand opens this recording") from None
     except envelope.EnvelopeError:
         log.error("playback.tampered_object", recording_id=sealed.recording_id)
-        raise RecordingUnavailable("the stored audio failed its integrity check") from None
+        raise RecordingUnavailableError("the stored audio failed its integrity check") from None
     return coalesce(chunks, _CHUNK)
 
 
 def _first_read(
-    store: ObjectStore, unwrappers: Sequence[KeyUnwrapper], sealed: vault.SealedRecording,
-    start: int, end: int | None,
-) -> Iterator[bytes]:  # fmt: skip
+    store: ObjectStore,
+    unwrappers: Sequence[KeyUnwrapper],
+    sealed: vault.SealedRecording,
+    start: int,
+    end: int | None,
+) -> Iterator[bytes]:
     # Read the first piece now, so a missing object or bad key fails before the headers go out.
     return primed(vault.read_range(store, sealed, unwrappers, start, end))
 

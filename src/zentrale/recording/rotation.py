@@ -25,7 +25,7 @@ from sqlalchemy import select
 from zentrale.db.session import Database
 from zentrale.recording.keys.base import (
     KeyProviderError,
-    KeyServiceUnavailable,
+    KeyServiceUnavailableError,
     KeyUnwrapper,
     KeyWrapper,
     WrappedKey,
@@ -158,7 +158,7 @@ class Rotation:
         self._batch = batch
 
     async def run(self, progress: Callable[[RotationReport], None] | None = None) -> RotationReport:
-        """Visit every recording once; raise KeyServiceUnavailable (after saving) on an outage."""
+        """Visit every recording once; on an outage save, then raise KeyServiceUnavailableError."""
         report = RotationReport()
         cursor = ""
         while True:
@@ -191,7 +191,7 @@ class Rotation:
             report.examined += 1
             try:
                 new = self._rewrap(rid, wrapped)
-            except KeyServiceUnavailable as exc:
+            except KeyServiceUnavailableError as exc:
                 report.examined -= 1
                 return changes, exc
             except KeyProviderError as exc:

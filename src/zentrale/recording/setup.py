@@ -1,27 +1,31 @@
 """Build the recording pipeline from the settings: storage, key recipients, workers.
 
 The daemon (and `zentrale recordings work`) call `pipeline_running(settings, db, source)`;
+readers (the QA service, subject export) open the same store with `object_store` and the
+keys that decrypt with `unwrappers_from`;
 nothing here does I/O at import. A `local` key recipient whose keyring file does not exist
 gets a fresh keyring (the development default), and the log says so.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
 
 import structlog
 from sqlalchemy import select
 
+from zentrale.base.errors import ZentraleError
 from zentrale.config.settings import RecipientSettings, Settings
 from zentrale.db.session import Database
 from zentrale.recording.audio import FORMATS
 from zentrale.recording.aws import ClientSettings, make_client
 from zentrale.recording.jobs import JobQueue
-from zentrale.recording.keys.base import KeyWrapper
+from zentrale.recording.keys.base import KeyUnwrapper, KeyWrapper
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
-from zentrale.recording.keys.public import PublicKeyRecipient
+from zentrale.recording.keys.public import PrivateKeyIdentity, PublicKeyRecipient
 from zentrale.recording.models import JobState, RecordingJob
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.sources import RecordingSource
@@ -37,8 +41,10 @@ log = structlog.get_logger(__name__)
 MIB = 1024 * 1024
 
 
-class SetupError(Exception):
+class SetupError(ZentraleError):
     """The recording settings name something that cannot be used."""
+
+    code = "setup"
 
 
 @contextmanager
@@ -54,10 +60,15 @@ def object_store(settings: Settings) -> Iterator[ObjectStore]:
     client = ClientSettings(
         region=s3.region or "us-east-1", endpoint_url=s3.endpoint_url, checksums=s3.checksums
     )
-    store = S3Store.connect(S3Settings(
-        bucket=s3.bucket, prefix=s3.prefix, client=client,
-        multipart_threshold=s3.multipart_threshold_mib * MIB, sse_kms_key_id=s3.sse_kms_key_id,
-    ))  # fmt: skip
+    store = S3Store.connect(
+        S3Settings(
+            bucket=s3.bucket,
+            prefix=s3.prefix,
+            client=client,
+            multipart_threshold=s3.multipart_threshold_mib * MIB,
+            sse_kms_key_id=s3.sse_kms_key_id,
+        )
+    )
     try:
         yield store
     finally:
@@ -108,9 +119,41 @@ def local_keyring(recipient: RecipientSettings) -> Keyring:
     keyring = Keyring.generate(recipient.key_name)
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     keyring.save(path)
-    log.warning("recording.keyring_created", path=str(path), key_id=keyring.primary,
-                note="development default: use public or kms recipients in production")  # fmt: skip
+    log.warning(
+        "recording.keyring_created",
+        path=str(path),
+        key_id=keyring.primary,
+        note="development default: use public or kms recipients in production",
+    )
     return keyring
+
+
+def unwrappers_from(settings: Settings, identities: Sequence[Path] = ()) -> list[KeyUnwrapper]:
+    """Return the keys that open recordings: IDENTITIES, local keyrings, and `x.key.pem`
+    files beside configured `x.pub.pem` public keys."""
+    found: list[KeyUnwrapper] = [PrivateKeyIdentity.load(path) for path in identities]
+    for recipient in settings.keys.recipients:
+        found.extend(_unwrapper(recipient))
+    return found
+
+
+def _unwrapper(recipient: RecipientSettings) -> list[KeyUnwrapper]:
+    local = recipient.keyring_file
+    if recipient.provider == "local" and local is not None and local.is_file():
+        return [LocalKeyProvider(Keyring.load(local))]
+    if recipient.provider == "public" and recipient.public_key_file is not None:
+        private = recipient.public_key_file.with_name(
+            recipient.public_key_file.name.replace(".pub.pem", ".key.pem")
+        )
+        if private != recipient.public_key_file and private.is_file():
+            return [PrivateKeyIdentity.load(private)]
+    if recipient.provider == "kms" and recipient.kms_key_id:
+        return _kms(recipient.kms_key_id)
+    return []
+
+
+def _kms(key_id: str) -> list[KeyUnwrapper]:
+    return [KmsKeyProvider(make_client("kms", ClientSettings()), key_id)]
 
 
 def pipeline_config(settings: Settings) -> PipelineConfig:
@@ -145,9 +188,13 @@ async def pipeline_running(
     """Run `settings.recording.workers` pipeline workers for the duration of the block."""
     with object_store(settings) as store, key_recipients(settings) as recipients:
         pipeline = Pipeline(
-            RecordingStore(db), source, store, recipients,
-            Workspace(settings.recording.temp_dir), pipeline_config(settings),
-        )  # fmt: skip
+            RecordingStore(db),
+            source,
+            store,
+            recipients,
+            Workspace(settings.recording.temp_dir),
+            pipeline_config(settings),
+        )
         queue = JobQueue(db, max_attempts=settings.recording.max_attempts)
         count = workers or settings.recording.workers
         async with running(

@@ -15,16 +15,20 @@ import shutil
 from pathlib import Path
 from typing import Protocol
 
+from zentrale.base.errors import ZentraleError
 
-class SourceMissing(Exception):
+
+class SourceMissingError(ZentraleError):
     """The source has no recording of this name (retried: Asterisk may be catching up)."""
+
+    code = "source-missing"
 
 
 class RecordingSource(Protocol):
     """Finished recordings waiting to be stored."""
 
     async def fetch(self, name: str, target: Path) -> int:
-        """Write the recording NAME into TARGET; return its size or raise SourceMissing."""
+        """Write the recording NAME into TARGET; return its size or raise SourceMissingError."""
         ...
 
     async def delete(self, name: str) -> None:
@@ -55,7 +59,7 @@ class DirectorySource:
                 shutil.copyfileobj(src, sink)
         except FileNotFoundError:
             partial.unlink(missing_ok=True)
-            raise SourceMissing(f"no recording file {source.name}") from None
+            raise SourceMissingError(f"no recording file {source.name}") from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise

@@ -20,10 +20,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call, EventKind
 from zentrale.calls.store import append_event
-from zentrale.db.errors import CallNotFound, RecordingNotFound
 from zentrale.db.session import Database
+from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
 
 log = structlog.get_logger(__name__)
@@ -149,11 +150,11 @@ class RecordingStore:
         await self._set(recording_id, {"state": state})
 
     async def get(self, recording_id: str) -> Recording:
-        """Return the recording, or raise RecordingNotFound."""
+        """Return the recording, or raise RecordingNotFoundError."""
         async with self._db.read() as session:
             recording = await session.get(Recording, recording_id)
         if recording is None:
-            raise RecordingNotFound(recording_id)
+            raise RecordingNotFoundError(recording_id)
         return recording
 
     async def for_call(self, call_id: str) -> list[Recording]:
@@ -182,13 +183,13 @@ class RecordingStore:
         async with self._db.write() as session:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) != 1:
-                raise RecordingNotFound(recording_id)
+                raise RecordingNotFoundError(recording_id)
 
 
 async def _call(session: AsyncSession, call_id: str) -> Call:
     call = await session.get(Call, call_id)
     if call is None:
-        raise CallNotFound(call_id)
+        raise CallNotFoundError(call_id)
     return call
 
 

@@ -98,13 +98,22 @@ def seal(
     counted = _Counter(plaintext)
     key = object_key or recording_id
     size = store.put(key, envelope.encrypt(counted, data_key, recording_id, header))
-    log.info("recording sealed", recording_id=recording_id, object_key=key, size=size,
-             recipients=[item.key_id for item in wrapped])  # fmt: skip
+    log.info(
+        "recording sealed",
+        recording_id=recording_id,
+        object_key=key,
+        size=size,
+        recipients=[item.key_id for item in wrapped],
+    )
     return SealedRecording(
-        recording_id=recording_id, object_key=key, object_size=size,
-        plaintext_size=counted.total, format_version=header.version,
-        segment_size=segment_size, wrapped_keys=tuple(wrapped),
-    )  # fmt: skip
+        recording_id=recording_id,
+        object_key=key,
+        object_size=size,
+        plaintext_size=counted.total,
+        format_version=header.version,
+        segment_size=segment_size,
+        wrapped_keys=tuple(wrapped),
+    )
 
 
 def read(

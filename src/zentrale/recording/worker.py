@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from zentrale.db.errors import LeaseLost
+from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import Job, JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline
@@ -118,14 +118,14 @@ class Worker:
                     self.stats.stored += following is JobStep.DONE
                     return
                 job = await self.queue.proceed(job, following, self._lease)
-        except LeaseLost:
+        except LeaseLostError:
             log.warning("pipeline.lease_lost", job_id=job.id, step=job.step.value)
 
     async def _step(self, job: Job) -> JobStep | None:
         try:
             async with self._heartbeat(job):
                 following = await self.pipeline.run(job.step, job.recording_id)
-        except LeaseLost:
+        except LeaseLostError:
             raise
         except Exception as exc:
             await self._failed(job, exc)
@@ -144,12 +144,18 @@ class Worker:
             self.stats.parked += 1
             await self.pipeline.recordings.set_state(job.recording_id, RecordingState.FAILED)
             self.pipeline.discard(job.recording_id)
-            log.error("pipeline.parked", job_id=job.id, recording_id=job.recording_id,
-                      step=job.step.value, error=error)  # fmt: skip
+            log.error(
+                "pipeline.parked",
+                job_id=job.id,
+                recording_id=job.recording_id,
+                step=job.step.value,
+                error=error,
+            )
             return
         self.stats.retried += 1
-        log.warning("pipeline.retry", job_id=job.id, step=job.step.value,
-                    attempt=job.attempts, error=error)  # fmt: skip
+        log.warning(
+            "pipeline.retry", job_id=job.id, step=job.step.value, attempt=job.attempts, error=error
+        )
 
     @asynccontextmanager
     async def _heartbeat(self, job: Job) -> AsyncIterator[None]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
+from zentrale.base.errors import ZentraleError
 from zentrale.routing.entry import first_match
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
@@ -44,8 +45,10 @@ MAX_HOPS = 32
 LANGUAGE_MENU = "(language selection)"
 
 
-class NotWaitingError(ValueError):
+class NotWaitingError(ZentraleError, ValueError):
     """The state passed in is not waiting for what the call flow reports."""
+
+    code = "not-waiting"
 
 
 def start(rules: Rules, facts: CallFacts) -> Step:
@@ -64,6 +67,7 @@ def start(rules: Rules, facts: CallFacts) -> Step:
         language or default,
         (*trail, said) if said else trail,
         priority=rule.priority,
+        out_of_hours=rule.match.schedule is not None and rule.match.open is False,
     )
     if language is None and rule.action.kind == "menu":
         return _ask_language(state, rule.action)
@@ -201,9 +205,15 @@ def _collect(state: CallState, menu: Menu, prompts: tuple[str, ...]) -> CollectD
         return CollectDigits(state, name, sounds, 1, 1, None, menu.timeout, False)
     longest = entry.max_length + (1 if entry.terminator else 0)
     return CollectDigits(
-        state, name, sounds, longest, entry.min_length, entry.terminator, menu.timeout,
+        state,
+        name,
+        sounds,
+        longest,
+        entry.min_length,
+        entry.terminator,
+        menu.timeout,
         entry.sensitive,
-    )  # fmt: skip
+    )
 
 
 def _go(state: CallState, action: Action) -> Step:
@@ -257,19 +267,26 @@ def _closed(state: CallState, schedule: str | None, what: str, then: Action | No
     status = opening(rules.document.schedules[schedule], rules.zone_of(schedule), state.facts.at)
     if status.is_open:
         return None
-    state = _note(state, f"{what} is {status.reason} (schedule {schedule})")
+    state = replace(
+        _note(state, f"{what} is {status.reason} (schedule {schedule})"), out_of_hours=True
+    )
     if then is not None:
         return _go(state, then)
     closed = rules.document.announcements.closed
     if closed is None:
         return Hangup(state)
-    return PlayAndHangup(state, closed, rules.sound(closed, state.language))
+    return PlayAndHangup(state, closed, rules.sound(closed, state.language), closed=True)
 
 
 def _play_and_hangup(state: CallState, action: Action) -> Step:
     note = f"play {action.target} and hang up"
-    return PlayAndHangup(_note(state, note), action.target, state.rules.sound(action.target,
-                         state.language))  # fmt: skip
+    closed = state.out_of_hours or action.target == state.rules.document.announcements.closed
+    return PlayAndHangup(
+        _note(state, note),
+        action.target,
+        state.rules.sound(action.target, state.language),
+        closed=closed,
+    )
 
 
 def _survey(state: CallState, action: Action) -> Survey:
@@ -280,8 +297,7 @@ def _survey_named(state: CallState, name: str) -> Survey:
     plan = plan_survey(state.rules, name, state.language)
     max_digit = state.rules.document.surveys[name].max_digit
     questions = tuple(question.sound for question in plan.questions)
-    return Survey(_note(state, f"survey {name}"), name, questions,
-                  max_digit, plan.thanks, plan)  # fmt: skip
+    return Survey(_note(state, f"survey {name}"), name, questions, max_digit, plan.thanks, plan)
 
 
 def _voicemail(state: CallState, action: Action) -> Step:

@@ -95,8 +95,9 @@ def _time_conditions(
             return None
         reasons.append("within the rule's hours")
     if match.schedule is not None:
-        state = opening(rules.document.schedules[match.schedule], rules.zone_of(match.schedule),
-                        facts.at)  # fmt: skip
+        state = opening(
+            rules.document.schedules[match.schedule], rules.zone_of(match.schedule), facts.at
+        )
         if state.is_open != match.open:
             return None
         reasons.append(f"schedule {match.schedule} {state.reason}")

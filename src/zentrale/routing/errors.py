@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from zentrale.base.errors import ZentraleError
+
 Severity = Literal["error", "warning"]
 PathPart = str | int
 DocPath = tuple[PathPart, ...]
@@ -30,8 +32,10 @@ class Issue:
         return f"{self.file}:{self.line}:{self.column}: {self.severity}: {where}{self.message}"
 
 
-class InvalidRulesError(Exception):
+class InvalidRulesError(ZentraleError):
     """A routing file that must not replace the rules in use."""
+
+    code = "invalid-rules"
 
     def __init__(self, issues: tuple[Issue, ...]) -> None:
         self.issues = issues

@@ -63,13 +63,19 @@ class History:
         self.directory.mkdir(parents=True, exist_ok=True)
         old_name = f"{previous.label}" if previous else "nothing"
         diff = difflib.unified_diff(
-            old_text.splitlines(keepends=True), rules.text.splitlines(keepends=True),
-            fromfile=f"version {old_name}", tofile=f"version {number} {rules.version}",
-        )  # fmt: skip
+            old_text.splitlines(keepends=True),
+            rules.text.splitlines(keepends=True),
+            fromfile=f"version {old_name}",
+            tofile=f"version {number} {rules.version}",
+        )
         write_atomically(stem.with_suffix(".yaml"), rules.text)
         write_atomically(stem.with_suffix(".diff"), "".join(diff))
-        meta = {"number": number, "version": rules.version, "source": rules.source,
-                "applied_at": applied_at.isoformat()}  # fmt: skip
+        meta = {
+            "number": number,
+            "version": rules.version,
+            "source": rules.source,
+            "applied_at": applied_at.isoformat(),
+        }
         write_atomically(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
         return HistoryEntry(number, rules.version, applied_at, rules.source, stem)
 

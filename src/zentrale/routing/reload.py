@@ -93,8 +93,13 @@ class RulesReloader:
         def concerns_file(change: Change, changed: str) -> bool:
             return Path(changed).name == name and change != Change.deleted
 
-        async for _ in awatch(directory, watch_filter=concerns_file, stop_event=stop,
-                              debounce=self._debounce_ms, recursive=False):  # fmt: skip
+        async for _ in awatch(
+            directory,
+            watch_filter=concerns_file,
+            stop_event=stop,
+            debounce=self._debounce_ms,
+            recursive=False,
+        ):
             await self.reload()
 
     def status(self) -> dict[str, object]:
@@ -114,16 +119,24 @@ class RulesReloader:
             await asyncio.to_thread(self.history.record, rules, now)
         self._current, self.applied_at, self.last_error = rules, now, None
         self.applied += 1
-        log.info("routing.applied", file=str(self.path), version=rules.version,
-                 warnings=[str(w) for w in rules.warnings])  # fmt: skip
+        log.info(
+            "routing.applied",
+            file=str(self.path),
+            version=rules.version,
+            warnings=[str(w) for w in rules.warnings],
+        )
         return ReloadOutcome(True, rules.version)
 
     def _refuse(self, error: InvalidRulesError) -> ReloadOutcome:
         self.last_error = error
         self.refused += 1
         kept = self._current.version if self._current else None
-        log.error("routing.refused", file=str(self.path), kept_version=kept,
-                  errors=[str(issue) for issue in error.issues])  # fmt: skip
+        log.error(
+            "routing.refused",
+            file=str(self.path),
+            kept_version=kept,
+            errors=[str(issue) for issue in error.issues],
+        )
         return ReloadOutcome(False, kept, error)
 
     def _notify(self, outcome: ReloadOutcome) -> ReloadOutcome:

@@ -35,6 +35,9 @@ class CallState:
     hops: int = 0
     priority: int = 0
     """Queue priority from the matched entry rule: higher is served first (VIP callers)."""
+    out_of_hours: bool = False
+    """A schedule on the way here was closed (a closed menu or department, or an entry rule
+    for closed hours): whatever the call ends in, it came out of hours."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,9 @@ class PlayAndHangup(StepBase):
 
     prompt: str
     sound: str
+    closed: bool = False
+    """The caller hears this because the centre (or the department) is closed: the call's
+    outcome is `closed`."""
 
     @property
     def destination(self) -> tuple[str, str]:

@@ -26,10 +26,19 @@ _SECTION = {"menu": "menus", "department": "departments", "survey": "surveys"}
 def check_document(doc: RoutingDocument) -> list[Finding]:
     """Return every finding about `doc`, errors and warnings alike."""
     checks = (
-        _action_references, _prompt_references, _schedule_references, _languages,
-        _zones_and_holidays, _departments, _menus, _entry_rules, _automatic_loops,
-        _unreachable_menus, _expect_cases, _consent_languages,
-    )  # fmt: skip
+        _action_references,
+        _prompt_references,
+        _schedule_references,
+        _languages,
+        _zones_and_holidays,
+        _departments,
+        _menus,
+        _entry_rules,
+        _automatic_loops,
+        _unreachable_menus,
+        _expect_cases,
+        _consent_languages,
+    )
     return [finding for check in checks for finding in check(doc)]
 
 
@@ -105,8 +114,11 @@ def consent_notices(doc: RoutingDocument) -> Iterator[tuple[DocPath, Notice]]:
     sections: list[tuple[DocPath, Consent]] = [
         (("announcements", "consent"), doc.announcements.consent)
     ]
-    sections += [(("departments", name, "consent"), dept.consent)
-                 for name, dept in doc.departments.items() if dept.consent is not None]  # fmt: skip
+    sections += [
+        (("departments", name, "consent"), dept.consent)
+        for name, dept in doc.departments.items()
+        if dept.consent is not None
+    ]
     for path, consent in sections:
         for direction in ("inbound", "outbound"):
             notice = getattr(consent, direction)
@@ -119,8 +131,10 @@ def _consent_languages(doc: RoutingDocument) -> Iterator[Finding]:
         sounds = doc.prompts.get(notice.prompt, {})
         missing = [code for code in doc.languages.available if code not in sounds]
         if sounds and "*" not in sounds and missing:
-            message = (f"consent notice '{notice.prompt}' has no sound in {', '.join(missing)}: "
-                       "those callers hear it in the fallback language")  # fmt: skip
+            message = (
+                f"consent notice '{notice.prompt}' has no sound in {', '.join(missing)}: "
+                "those callers hear it in the fallback language"
+            )
             yield path, message, "warning"
 
 

@@ -49,8 +49,9 @@ def totals(rows: Iterable[StatsRow], period: str) -> list[Totals]:
     for row in rows:
         label = _label(row, period)
         found = sums.setdefault(label, [0, 0, 0, 0])
-        for n, value in enumerate((row.offered, row.answered, row.abandoned,
-                                   row.answered_in_service_level)):  # fmt: skip
+        for n, value in enumerate(
+            (row.offered, row.answered, row.abandoned, row.answered_in_service_level)
+        ):
             found[n] += value
     return [Totals(label, *values) for label, values in sorted(sums.items())]
 
@@ -68,12 +69,22 @@ def call_bars(points: list[Totals]) -> list[Bar]:
     slot = WIDTH / len(points)
     bars = []
     for n, point in enumerate(points):
-        for m, (kind, value) in enumerate((("answered", point.answered),
-                                           ("abandoned", point.abandoned))):  # fmt: skip
+        for m, (kind, value) in enumerate(
+            (("answered", point.answered), ("abandoned", point.abandoned))
+        ):
             height = (HEIGHT - 20) * value / top
             x = n * slot + slot * 0.1 + m * slot * 0.4
-            bars.append(Bar(round(x, 1), round(HEIGHT - height, 1), round(slot * 0.4, 1),
-                            round(height, 1), point.label, value, kind))  # fmt: skip
+            bars.append(
+                Bar(
+                    round(x, 1),
+                    round(HEIGHT - height, 1),
+                    round(slot * 0.4, 1),
+                    round(height, 1),
+                    point.label,
+                    value,
+                    kind,
+                )
+            )
     return bars
 
 
@@ -85,7 +96,15 @@ def level_bars(points: list[Totals]) -> list[Bar]:
     bars = []
     for n, point in enumerate(points):
         height = (HEIGHT - 20) * point.service_level
-        bars.append(Bar(round(n * slot + slot * 0.15, 1), round(HEIGHT - height, 1),
-                        round(slot * 0.7, 1), round(height, 1), point.label,
-                        round(100 * point.service_level, 1), "service_level"))  # fmt: skip
+        bars.append(
+            Bar(
+                round(n * slot + slot * 0.15, 1),
+                round(HEIGHT - height, 1),
+                round(slot * 0.7, 1),
+                round(height, 1),
+                point.label,
+                round(100 * point.service_level, 1),
+                "service_level",
+            )
+        )
     return bars

@@ -15,40 +15,78 @@ from zentrale.stats.report import StatsRow
 from zentrale.stats.spec import ReportSpec
 
 CSV_COLUMNS = (
-    "key", "period_start", "offered", "answered", "abandoned", "abandoned_short",
-    "abandon_rate", "service_level", "answered_in_service_level", "avg_wait", "p90_wait",
-    "avg_handle", "conversations", "transfers", "overflows", "surveys_answered",
-    "surveys_unanswered", "surveys_abandoned", "score_mean_1_5", "csat", "nps", "suggestions",
-)  # fmt: skip
+    "key",
+    "period_start",
+    "offered",
+    "answered",
+    "abandoned",
+    "abandoned_short",
+    "abandon_rate",
+    "service_level",
+    "answered_in_service_level",
+    "avg_wait",
+    "p90_wait",
+    "avg_handle",
+    "conversations",
+    "transfers",
+    "overflows",
+    "surveys_answered",
+    "surveys_unanswered",
+    "surveys_abandoned",
+    "score_mean_1_5",
+    "csat",
+    "nps",
+    "suggestions",
+)
 
 
 def row_dict(row: StatsRow) -> dict[str, Any]:
     """Return ROW's figures as plain JSON values."""
     return {
-        "key": row.key, "period_start": row.period_start.isoformat(),
-        "offered": row.offered, "answered": row.answered, "abandoned": row.abandoned,
-        "abandoned_short": row.abandoned_short, "abandon_rate": row.abandon_rate,
+        "key": row.key,
+        "period_start": row.period_start.isoformat(),
+        "offered": row.offered,
+        "answered": row.answered,
+        "abandoned": row.abandoned,
+        "abandoned_short": row.abandoned_short,
+        "abandon_rate": row.abandon_rate,
         "service_level": row.service_level,
         "answered_in_service_level": row.answered_in_service_level,
-        "avg_wait": row.avg_wait, "p90_wait": row.p90_wait, "avg_handle": row.avg_handle,
-        "conversations": row.conversations, "transfers": row.transfers,
-        "overflows": row.overflows, "suggestions": row.suggestions,
-        "surveys_answered": row.surveys_answered, "surveys_unanswered": row.surveys_unanswered,
+        "avg_wait": row.avg_wait,
+        "p90_wait": row.p90_wait,
+        "avg_handle": row.avg_handle,
+        "conversations": row.conversations,
+        "transfers": row.transfers,
+        "overflows": row.overflows,
+        "suggestions": row.suggestions,
+        "surveys_answered": row.surveys_answered,
+        "surveys_unanswered": row.surveys_unanswered,
         "surveys_abandoned": row.surveys_abandoned,
-        "scores": {scale: {"count": s.count, "mean": s.mean, "csat": s.csat, "nps": s.nps,
-                           "distribution": {str(k): v for k, v in s.distribution.items()}}
-                   for scale, s in row.scores.items()},
-    }  # fmt: skip
+        "scores": {
+            scale: {
+                "count": s.count,
+                "mean": s.mean,
+                "csat": s.csat,
+                "nps": s.nps,
+                "distribution": {str(k): v for k, v in s.distribution.items()},
+            }
+            for scale, s in row.scores.items()
+        },
+    }
 
 
 def report_dict(spec: ReportSpec, rows: Iterable[StatsRow]) -> dict[str, Any]:
     """Return the whole report: what was asked and the rows."""
     return {
-        "group": spec.group, "period": spec.period, "from": spec.first_day.isoformat(),
-        "to": spec.last_day.isoformat(), "timezone": spec.zone.key,
+        "group": spec.group,
+        "period": spec.period,
+        "from": spec.first_day.isoformat(),
+        "to": spec.last_day.isoformat(),
+        "timezone": spec.zone.key,
         "service_level": {"default": spec.default_service_level, **spec.service_level},
-        "short_abandon": spec.short_abandon, "rows": [row_dict(row) for row in rows],
-    }  # fmt: skip
+        "short_abandon": spec.short_abandon,
+        "rows": [row_dict(row) for row in rows],
+    }
 
 
 def csv_text(rows: Iterable[StatsRow]) -> str:

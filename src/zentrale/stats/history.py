@@ -77,35 +77,58 @@ def rows_of(stories: Iterable[Story]) -> Rows:
 def _add(rows: Rows, story: Story) -> None:
     events = _events(story)
     ended = story.at(story.ended) if story.ended is not None else None
-    rows.calls.append({
-        "id": story.id, "direction": Direction.INBOUND, "caller_number": "+905550000000",
-        "department": story.department, "agent_endpoint": story.agent,
-        "agent_name": story.agent.split("/")[-1] if story.agent else None,
-        "arrived_at": story.arrived_at,
-        "queued_at": story.at(story.queued) if story.queued is not None else None,
-        "agent_answered_at": story.at(story.answered) if story.answered is not None else None,
-        "ended_at": ended, "outcome": story.outcome, "last_event_seq": len(events),
-        **figures(story.arrived_at, events),
-    })  # fmt: skip
+    rows.calls.append(
+        {
+            "id": story.id,
+            "direction": Direction.INBOUND,
+            "caller_number": "+905550000000",
+            "department": story.department,
+            "agent_endpoint": story.agent,
+            "agent_name": story.agent.split("/")[-1] if story.agent else None,
+            "arrived_at": story.arrived_at,
+            "queued_at": story.at(story.queued) if story.queued is not None else None,
+            "agent_answered_at": story.at(story.answered) if story.answered is not None else None,
+            "ended_at": ended,
+            "outcome": story.outcome,
+            "last_event_seq": len(events),
+            **figures(story.arrived_at, events),
+        }
+    )
     for seq, (at, kind, detail) in enumerate(events, 1):
         rows.events.append(
             {"call_id": story.id, "seq": seq, "at": at, "kind": kind, "detail": detail}
         )
     after = ended or story.arrived_at
     for position, answer in enumerate(story.answers, 1):
-        rows.answers.append({
-            "id": str(uuid.uuid4()), "call_id": story.id, "survey": "after-call",
-            "question": f"q{position}", "position": position, "answer": answer.answer,
-            "status": answer.status, "scale": answer.scale, "department": story.department,
-            "agent_endpoint": story.agent, "answered_at": after,
-            "call_arrived_at": story.arrived_at,
-        })  # fmt: skip
+        rows.answers.append(
+            {
+                "id": str(uuid.uuid4()),
+                "call_id": story.id,
+                "survey": "after-call",
+                "question": f"q{position}",
+                "position": position,
+                "answer": answer.answer,
+                "status": answer.status,
+                "scale": answer.scale,
+                "department": story.department,
+                "agent_endpoint": story.agent,
+                "answered_at": after,
+                "call_arrived_at": story.arrived_at,
+            }
+        )
     for _ in range(story.suggestions):
-        rows.notes.append({
-            "id": str(uuid.uuid4()), "call_id": story.id, "kind": NoteKind.SUGGESTION,
-            "text": "idea", "author_name": "agent", "department": story.department,
-            "created_at": after, "call_arrived_at": story.arrived_at,
-        })  # fmt: skip
+        rows.notes.append(
+            {
+                "id": str(uuid.uuid4()),
+                "call_id": story.id,
+                "kind": NoteKind.SUGGESTION,
+                "text": "idea",
+                "author_name": "agent",
+                "department": story.department,
+                "created_at": after,
+                "call_arrived_at": story.arrived_at,
+            }
+        )
 
 
 def _events(story: Story) -> list[Event]:
@@ -131,8 +154,13 @@ def _events(story: Story) -> list[Event]:
 
 def figures(arrived_at: dt.datetime, events: Iterable[Event]) -> dict[str, Any]:
     """Return the call row's timeline figures as `zentrale.calls.store.append_event` keeps them."""
-    found: dict[str, Any] = {"handle_seconds": 0.0, "conversations": 0, "transfers": 0,
-                             "overflows": 0, "overflowed_from": None}  # fmt: skip
+    found: dict[str, Any] = {
+        "handle_seconds": 0.0,
+        "conversations": 0,
+        "transfers": 0,
+        "overflows": 0,
+        "overflowed_from": None,
+    }
     sources: set[Any] = set()
     for at, kind, detail in events:
         since = (at - arrived_at).total_seconds()
@@ -154,7 +182,11 @@ def figures(arrived_at: dt.datetime, events: Iterable[Event]) -> dict[str, Any]:
 async def insert_rows(db: Database, rows: Rows) -> None:
     """Write ROWS in one transaction."""
     async with db.write() as session:
-        for model, values in ((Call, rows.calls), (CallEvent, rows.events),
-                              (SurveyAnswer, rows.answers), (CallNote, rows.notes)):  # fmt: skip
+        for model, values in (
+            (Call, rows.calls),
+            (CallEvent, rows.events),
+            (SurveyAnswer, rows.answers),
+            (CallNote, rows.notes),
+        ):
             if values:
                 await session.execute(insert(model), values)

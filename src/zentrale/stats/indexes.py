@@ -23,46 +23,69 @@ from zentrale.customers.models import CallNote
 from zentrale.surveys.models import SurveyAnswer
 
 events_kind_at = Index(
-    "ix_call_events_kind_at", CallEvent.__table__.c.kind, CallEvent.__table__.c.at,
+    "ix_call_events_kind_at",
+    CallEvent.__table__.c.kind,
+    CallEvent.__table__.c.at,
     CallEvent.__table__.c.call_id,
-)  # fmt: skip
+)
 answers_answered_at = Index(
-    "ix_survey_answers_answered_at", SurveyAnswer.__table__.c.answered_at,
+    "ix_survey_answers_answered_at",
+    SurveyAnswer.__table__.c.answered_at,
     SurveyAnswer.__table__.c.call_id,
-)  # fmt: skip
+)
 
-REPORT_COLUMNS = ["department", "queued_at", "agent_answered_at", "ended_at", "outcome",
-                  "handle_seconds", "conversations", "transfers"]  # fmt: skip
+REPORT_COLUMNS = [
+    "department",
+    "queued_at",
+    "agent_answered_at",
+    "ended_at",
+    "outcome",
+    "handle_seconds",
+    "conversations",
+    "transfers",
+]
 REPORT_WHERE = "direction = 'inbound' AND department IS NOT NULL"
 OVERFLOW_WHERE = "direction = 'inbound' AND overflows > 0"
 calls_report = Index(
-    "ix_calls_report", Call.__table__.c.arrived_at, postgresql_include=REPORT_COLUMNS,
-    postgresql_where=text(REPORT_WHERE), sqlite_where=text(REPORT_WHERE),
-)  # fmt: skip
+    "ix_calls_report",
+    Call.__table__.c.arrived_at,
+    postgresql_include=REPORT_COLUMNS,
+    postgresql_where=text(REPORT_WHERE),
+    sqlite_where=text(REPORT_WHERE),
+)
 calls_overflows = Index(
-    "ix_calls_overflows", Call.__table__.c.arrived_at,
+    "ix_calls_overflows",
+    Call.__table__.c.arrived_at,
     postgresql_include=["overflowed_from", "overflows", "id"],
-    postgresql_where=text(OVERFLOW_WHERE), sqlite_where=text(OVERFLOW_WHERE),
-)  # fmt: skip
+    postgresql_where=text(OVERFLOW_WHERE),
+    sqlite_where=text(OVERFLOW_WHERE),
+)
 
 ANSWER_COLUMNS = ["answered_at", "department", "agent_endpoint", "scale", "status", "answer"]
 SUGGESTION_COLUMNS = ["created_at", "department", "call_id"]
 SUGGESTION_WHERE = "kind = 'suggestion'"
 UNCOPIED = "call_arrived_at IS NULL"
 answers_call_arrived_at = Index(
-    "ix_survey_answers_call_arrived_at", SurveyAnswer.__table__.c.call_arrived_at,
+    "ix_survey_answers_call_arrived_at",
+    SurveyAnswer.__table__.c.call_arrived_at,
     postgresql_include=ANSWER_COLUMNS,
-)  # fmt: skip
+)
 answers_uncopied = Index(
-    "ix_survey_answers_uncopied", SurveyAnswer.__table__.c.answered_at,
-    postgresql_where=text(UNCOPIED), sqlite_where=text(UNCOPIED),
-)  # fmt: skip
+    "ix_survey_answers_uncopied",
+    SurveyAnswer.__table__.c.answered_at,
+    postgresql_where=text(UNCOPIED),
+    sqlite_where=text(UNCOPIED),
+)
 suggestions_arrived_at = Index(
-    "ix_call_notes_suggestions_arrived_at", CallNote.__table__.c.call_arrived_at,
-    postgresql_include=SUGGESTION_COLUMNS, postgresql_where=text(SUGGESTION_WHERE),
+    "ix_call_notes_suggestions_arrived_at",
+    CallNote.__table__.c.call_arrived_at,
+    postgresql_include=SUGGESTION_COLUMNS,
+    postgresql_where=text(SUGGESTION_WHERE),
     sqlite_where=text(SUGGESTION_WHERE),
-)  # fmt: skip
+)
 notes_uncopied = Index(
-    "ix_call_notes_uncopied", CallNote.__table__.c.created_at,
-    postgresql_where=text(UNCOPIED), sqlite_where=text(UNCOPIED),
-)  # fmt: skip
+    "ix_call_notes_uncopied",
+    CallNote.__table__.c.created_at,
+    postgresql_where=text(UNCOPIED),
+    sqlite_where=text(UNCOPIED),
+)

@@ -155,8 +155,12 @@ class _Report:
         answered = Call.agent_answered_at.is_not(None)
         abandoned = and_(Call.agent_answered_at.is_(None), Call.outcome.in_(ABANDONED))
         waited = seconds(self.dialect, func.coalesce(Call.queued_at, Call.ended_at), Call.ended_at)
-        wait = case((Call.queued_at.is_not(None),
-                     seconds(self.dialect, Call.queued_at, Call.agent_answered_at)))  # fmt: skip
+        wait = case(
+            (
+                Call.queued_at.is_not(None),
+                seconds(self.dialect, Call.queued_at, Call.agent_answered_at),
+            )
+        )
         key = self.call_key()
         query = select(
             self.grouped(key).label("key"),
@@ -167,8 +171,13 @@ class _Report:
             wait.label("wait"),
             _flag(and_(answered, wait <= self._threshold())).label("in_sl"),
             *self._call_figures(),
-        ).where(Call.direction == Direction.INBOUND, Call.department.is_not(None),
-                key.is_not(None), *self.in_range(), *self.scoped(Call.department))  # fmt: skip
+        ).where(
+            Call.direction == Direction.INBOUND,
+            Call.department.is_not(None),
+            key.is_not(None),
+            *self.in_range(),
+            *self.scoped(Call.department),
+        )
         if self.dialect == "postgresql":
             # Not merged into the grouping query, so each call's wait is worked out once,
             # not once per aggregate that reads it.
@@ -181,9 +190,11 @@ class _Report:
         if self.spec.group == "agent":
             return [literal(0).label(name) for name in ("conversations", "handle", "transfers")]
         ended = Call.ended_at.is_not(None)
-        return [case((ended, Call.conversations), else_=0).label("conversations"),
-                case((ended, Call.handle_seconds), else_=0.0).label("handle"),
-                Call.transfers.label("transfers")]  # fmt: skip
+        return [
+            case((ended, Call.conversations), else_=0).label("conversations"),
+            case((ended, Call.handle_seconds), else_=0.0).label("handle"),
+            Call.transfers.label("transfers"),
+        ]
 
     def _threshold(self) -> Expr:
         spec = self.spec
@@ -194,10 +205,19 @@ class _Report:
 
     async def calls(self) -> None:
         c = self._calls_inner()
-        columns: list[Any] = [c.c.key, c.c.period, func.count(), func.sum(c.c.answered),
-                              func.sum(c.c.abandoned), func.sum(c.c.short), func.sum(c.c.in_sl),
-                              func.sum(c.c.conversations), func.sum(c.c.handle),
-                              func.sum(c.c.transfers), func.avg(c.c.wait)]  # fmt: skip
+        columns: list[Any] = [
+            c.c.key,
+            c.c.period,
+            func.count(),
+            func.sum(c.c.answered),
+            func.sum(c.c.abandoned),
+            func.sum(c.c.short),
+            func.sum(c.c.in_sl),
+            func.sum(c.c.conversations),
+            func.sum(c.c.handle),
+            func.sum(c.c.transfers),
+            func.avg(c.c.wait),
+        ]
         if self.dialect == "postgresql":
             query = _with_p90(columns, c)
             # The planner cannot tell how few (group, period) pairs a month has and would sort
@@ -210,8 +230,13 @@ class _Report:
         ):
             row = self.row(key, period)
             row.offered = offered
-            (row.answered, row.abandoned, row.abandoned_short, row.answered_in_service_level,
-             row.conversations) = (int(value) for value in sums)  # fmt: skip
+            (
+                row.answered,
+                row.abandoned,
+                row.abandoned_short,
+                row.answered_in_service_level,
+                row.conversations,
+            ) = (int(value) for value in sums)
             row.handle_seconds, row.transfers = float(handle or 0.0), int(transfers)
             row.avg_wait, row.p90_wait = _seconds(avg), _seconds(p90)
         if self.dialect == "postgresql":
@@ -237,8 +262,11 @@ class _Report:
         position = P90 * (ranked.c.n - 1)
         low = cast(position, Integer) + 1
         fraction = position - cast(position, Integer)
-        value = case((ranked.c.rank == low, ranked.c.wait * (1 - fraction)),
-                     (ranked.c.rank == low + 1, ranked.c.wait * fraction), else_=0.0)  # fmt: skip
+        value = case(
+            (ranked.c.rank == low, ranked.c.wait * (1 - fraction)),
+            (ranked.c.rank == low + 1, ranked.c.wait * fraction),
+            else_=0.0,
+        )
         query = select(ranked.c.key, ranked.c.period, func.sum(value)).group_by(
             ranked.c.key, ranked.c.period
         )
@@ -254,20 +282,25 @@ class _Report:
         source = self.grouped(Call.overflowed_from)
         single = (
             select(source, period, func.sum(Call.overflows))
-            .where(*offered, Call.overflowed_from.is_not(None),
-                   *self.scoped(Call.overflowed_from))
+            .where(*offered, Call.overflowed_from.is_not(None), *self.scoped(Call.overflowed_from))
             .group_by(source, period)
-        )  # fmt: skip
+        )
         named = CallEvent.detail["overflow"].as_string()
         several = (
             select(self.grouped(named), period, func.count())
             .select_from(Call)
             .join(CallEvent, CallEvent.call_id == Call.id)
-            .where(*offered, Call.overflowed_from.is_(None), CallEvent.kind == EventKind.TRANSFER,
-                   named.is_not(None), CallEvent.at >= self.spec.start,
-                   CallEvent.at < self.spec.end + HORIZON, *self.scoped(named))
+            .where(
+                *offered,
+                Call.overflowed_from.is_(None),
+                CallEvent.kind == EventKind.TRANSFER,
+                named.is_not(None),
+                CallEvent.at >= self.spec.start,
+                CallEvent.at < self.spec.end + HORIZON,
+                *self.scoped(named),
+            )
             .group_by(self.grouped(named), period)
-        )  # fmt: skip
+        )
         for query in (single, several):
             for key, period_, count in await self.session.execute(query):
                 self.row(key, period_).overflows += int(count)
@@ -310,8 +343,13 @@ class _Report:
             )
         )
         e = inner.where(*self.scoped(Call.department)).subquery("e")
-        query = select(e.c.key, e.c.period, func.sum(e.c.transfer), func.sum(e.c.conversation),
-                       func.sum(e.c.handle))  # fmt: skip
+        query = select(
+            e.c.key,
+            e.c.period,
+            func.sum(e.c.transfer),
+            func.sum(e.c.conversation),
+            func.sum(e.c.handle),
+        )
         query = query.group_by(e.c.key, e.c.period)
         for key_, period, transfers, conversations, total in await self.session.execute(query):
             if key_ is None:  # events of calls without an agent (filtered here: cheaper)
@@ -330,14 +368,22 @@ class _Report:
     async def surveys(self) -> None:
         a = SurveyAnswer
         key = a.department if self.spec.group == "department" else a.agent_endpoint
-        window = [key.is_not(None), *self.scoped(a.department), a.answered_at >= self.spec.start,
-                  a.answered_at < self.spec.end + HORIZON]  # fmt: skip
+        window = [
+            key.is_not(None),
+            *self.scoped(a.department),
+            a.answered_at >= self.spec.start,
+            a.answered_at < self.spec.end + HORIZON,
+        ]
 
         def answers(arrived: Any) -> Any:
-            return select(key.label("key"), self.period(arrived).label("period"),
-                          # as text: no enum conversion of each of a month's rows
-                          a.scale.label("scale"), type_coerce(a.status, String).label("status"),
-                          a.answer.label("answer"))  # fmt: skip
+            return select(
+                key.label("key"),
+                self.period(arrived).label("period"),
+                # as text: no enum conversion of each of a month's rows
+                a.scale.label("scale"),
+                type_coerce(a.status, String).label("status"),
+                a.answer.label("answer"),
+            )
 
         copied = answers(a.call_arrived_at).where(*self.in_copied_range(a.call_arrived_at), *window)
         uncopied = (
@@ -376,20 +422,28 @@ class _Report:
         # The call's department is looked up only for a note without its own.
         department = func.coalesce(n.department, of_call(Call.department))
         key = department if self.spec.group == "department" else of_call(Call.agent_endpoint)
-        copied = (
-            select(key.label("key"), self.period(n.call_arrived_at).label("period"))
-            .where(suggestion, *self.in_copied_range(n.call_arrived_at), key.is_not(None),
-                   *self.scoped(department), n.created_at >= self.spec.start)
-        )  # fmt: skip
+        copied = select(key.label("key"), self.period(n.call_arrived_at).label("period")).where(
+            suggestion,
+            *self.in_copied_range(n.call_arrived_at),
+            key.is_not(None),
+            *self.scoped(department),
+            n.created_at >= self.spec.start,
+        )
         joined = func.coalesce(n.department, Call.department)
         joined_key = joined if self.spec.group == "department" else Call.agent_endpoint
         uncopied = (
             select(joined_key.label("key"), self.period(Call.arrived_at).label("period"))
             .select_from(n)
             .join(Call, Call.id == n.call_id)
-            .where(suggestion, n.call_arrived_at.is_(None), joined_key.is_not(None),
-                   *self.in_range(), *self.scoped(joined), n.created_at >= self.spec.start)
-        )  # fmt: skip
+            .where(
+                suggestion,
+                n.call_arrived_at.is_(None),
+                joined_key.is_not(None),
+                *self.in_range(),
+                *self.scoped(joined),
+                n.created_at >= self.spec.start,
+            )
+        )
         inner = union_all(copied, uncopied).subquery("n")
         query = select(inner.c.key, inner.c.period, func.count()).group_by(
             inner.c.key, inner.c.period
@@ -409,12 +463,15 @@ def _with_p90(columns: list[Any], c: Any) -> Any:
     waits = func.array_agg(c.c.wait).filter(c.c.wait.is_not(None))
     labels = [f"f{n}" for n in range(len(figures))]
     grouped = (
-        select(key.label("key"), period.label("period"),
-               *(figure.label(label) for figure, label in zip(figures, labels, strict=True)),
-               waits.label("waits"))
+        select(
+            key.label("key"),
+            period.label("period"),
+            *(figure.label(label) for figure, label in zip(figures, labels, strict=True)),
+            waits.label("waits"),
+        )
         .group_by(c.c.key, c.c.period)
         .subquery("g")
-    )  # fmt: skip
+    )
     wait = func.unnest(grouped.c.waits).column_valued("w")
     p90 = select(func.percentile_cont(P90).within_group(wait)).scalar_subquery()
     return select(grouped.c.key, grouped.c.period, *(grouped.c[label] for label in labels), p90)

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from zentrale.base.errors import ZentraleError
+
 Group = Literal["department", "agent"]
 Period = Literal["hour", "day", "week"]
 GROUPS: tuple[Group, ...] = ("department", "agent")
@@ -25,8 +27,10 @@ MAX_DAYS = 400
 _THRESHOLD = re.compile(r"^([A-Za-z0-9_.-]{1,64})[:=]([0-9]{1,5}(?:\.[0-9]+)?)$")
 
 
-class SpecError(ValueError):
+class SpecError(ZentraleError, ValueError):
     """A report request that cannot be answered; the message names the field."""
+
+    code = "spec"
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,9 @@ def seconds(dialect: str, start: Any, end: Any) -> Expr:
     return whole + micro / 1_000_000.0
 
 
-def local_period(dialect: str, column: Any, period: Period, zone: ZoneInfo,
-                 start: dt.datetime, end: dt.datetime) -> Expr:  # fmt: skip
+def local_period(
+    dialect: str, column: Any, period: Period, zone: ZoneInfo, start: dt.datetime, end: dt.datetime
+) -> Expr:
     """Return the local start of the PERIOD holding COLUMN (a UTC timestamp in [START, END)).
 
     PostgreSQL gives the 1-based number of the period in `period_bounds(...)`, SQLite a
@@ -55,8 +56,11 @@ def local_period(dialect: str, column: Any, period: Period, zone: ZoneInfo,
     return func.strftime("%Y-%m-%d 00:00:00", local, "-6 days", "weekday 1")
 
 
-_LENGTH = {"hour": dt.timedelta(hours=1), "day": dt.timedelta(days=1),
-           "week": dt.timedelta(weeks=1)}  # fmt: skip
+_LENGTH = {
+    "hour": dt.timedelta(hours=1),
+    "day": dt.timedelta(days=1),
+    "week": dt.timedelta(weeks=1),
+}
 
 
 @functools.lru_cache(maxsize=64)

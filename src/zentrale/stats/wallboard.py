@@ -39,13 +39,17 @@ class Wallboard:
             waiting = self.queues.waiting(name)
             longest = max((now - ticket.arrived for ticket in waiting), default=0.0)
             agents = [states.get(endpoint, AgentState.OFFLINE) for endpoint in endpoints]
-            rows.append({
-                "department": name, "waiting": len(waiting), "longest_wait": int(longest),
-                "available": agents.count(AgentState.IDLE),
-                "on_call": agents.count(AgentState.ON_CALL),
-                "paused": agents.count(AgentState.PAUSED),
-                "other": sum(1 for s in agents if s not in _COUNTED),
-            })  # fmt: skip
+            rows.append(
+                {
+                    "department": name,
+                    "waiting": len(waiting),
+                    "longest_wait": int(longest),
+                    "available": agents.count(AgentState.IDLE),
+                    "on_call": agents.count(AgentState.ON_CALL),
+                    "paused": agents.count(AgentState.PAUSED),
+                    "other": sum(1 for s in agents if s not in _COUNTED),
+                }
+            )
         return {"departments": rows}
 
 

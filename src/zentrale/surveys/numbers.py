@@ -12,13 +12,17 @@ import io
 import re
 from dataclasses import dataclass
 
+from zentrale.base.errors import ZentraleError
+
 NUMBER_COLUMNS = ("number", "nummer", "telefon", "phone")
 _DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 _FILLER = re.compile(r"[\s\-./()]")
 
 
-class NumbersError(ValueError):
+class NumbersError(ZentraleError, ValueError):
     """A campaign's CSV cannot be used; the message names file, line and column."""
+
+    code = "numbers"
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from sqlalchemy import Select, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.base.errors import ZentraleError
 from zentrale.db.session import Database
 from zentrale.surveys.models import (
     AttemptResult,
@@ -30,19 +31,19 @@ from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import DUE_STATES, TargetView, Window, format_days
 
 
-class CampaignError(ValueError):
+class CampaignError(ZentraleError, ValueError):
     """A campaign request that cannot be carried out (the message says why)."""
 
     code = "campaign-invalid"
 
 
-class CampaignNotFound(CampaignError):
+class CampaignNotFoundError(CampaignError):
     """No campaign has that name."""
 
     code = "campaign-not-found"
 
 
-class CampaignExists(CampaignError):
+class CampaignExistsError(CampaignError):
     """A campaign with that name exists already."""
 
     code = "campaign-exists"
@@ -118,15 +119,15 @@ class CampaignStore:
                     insert(CampaignTarget), [_target(campaign.id, one, now) for one in numbers]
                 )
         except IntegrityError:
-            raise CampaignExists(f"a campaign named '{new.name}' exists already") from None
+            raise CampaignExistsError(f"a campaign named '{new.name}' exists already") from None
         return campaign
 
     async def get(self, name: str) -> Campaign:
-        """Return the campaign called NAME, or raise CampaignNotFound."""
+        """Return the campaign called NAME, or raise CampaignNotFoundError."""
         async with self._db.read() as session:
             found = await session.scalar(select(Campaign).where(Campaign.name == name))
         if found is None:
-            raise CampaignNotFound(f"no campaign named '{name}'")
+            raise CampaignNotFoundError(f"no campaign named '{name}'")
         return found
 
     async def all(self) -> list[Campaign]:

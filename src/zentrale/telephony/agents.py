@@ -11,6 +11,7 @@ import enum
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import assert_never
 
 from zentrale.routing.schema import Strategy
 
@@ -52,29 +53,28 @@ def ring_waves(
     last_answered: str | None = None,
     rng: random.Random | None = None,
 ) -> list[list[AgentView]]:
-    """Order free AGENTS (in department order) into ring waves for STRATEGY."""
+    """Order free AGENTS (in department order) into ring waves for STRATEGY.
+
+    Every strategy has its case: a new one added to `Strategy` without a case here fails the
+    type check (`assert_never`) instead of falling through to some other order.
+    """
     if not agents:
         return []
-    if strategy == "ring_all":
-        return [list(agents)]
-    return [[agent] for agent in _ordered(strategy, list(agents), last_answered, rng)]
-
-
-def _ordered(
-    strategy: Strategy,
-    agents: list[AgentView],
-    last_answered: str | None,
-    rng: random.Random | None,
-) -> list[AgentView]:
-    if strategy == "in_order":
-        return agents
-    if strategy == "longest_idle":
-        return sorted(agents, key=lambda agent: agent.idle_since)
-    if strategy == "round_robin":
-        return _after(agents, last_answered)
-    shuffled = list(agents)
-    (rng or random.Random()).shuffle(shuffled)  # noqa: S311 - fairness, not secrecy
-    return shuffled
+    match strategy:
+        case "ring_all":
+            return [list(agents)]
+        case "in_order":
+            order = list(agents)
+        case "longest_idle":
+            order = sorted(agents, key=lambda agent: agent.idle_since)
+        case "round_robin":
+            order = _after(list(agents), last_answered)
+        case "random":
+            order = list(agents)
+            (rng or random.Random()).shuffle(order)  # noqa: S311 - fairness, not secrecy
+        case _:
+            assert_never(strategy)
+    return [[agent] for agent in order]
 
 
 def _after(agents: list[AgentView], last: str | None) -> list[AgentView]:

@@ -15,8 +15,9 @@ from collections.abc import Callable
 
 import structlog
 
+from zentrale.base.errors import ZentraleError
 from zentrale.routing.rules import Rules
-from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGone
+from zentrale.telephony.ari import AriClient, AriError, Call, ChannelGoneError
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.campaigns import LEG_KIND, Legs
@@ -32,8 +33,10 @@ FALLBACK = "zentrale-fallback"
 """Dialplan context that answers callers zentrale does not take (see extensions.conf)."""
 
 
-class CallNotActiveError(LookupError):
+class CallNotActiveError(ZentraleError, LookupError):
     """No call with that id is in progress here."""
+
+    code = "call-not-active"
 
 
 class CallCenter:
@@ -163,5 +166,5 @@ class CallCenter:
 
 
 async def _gone(ari: AriClient, channel_id: str) -> None:
-    with contextlib.suppress(ChannelGone, AriError):
+    with contextlib.suppress(ChannelGoneError, AriError):
         await wait_for_hangup(ari, channel_id)

@@ -31,7 +31,7 @@ from zentrale.routing.survey import plan_survey
 from zentrale.surveys.models import AttemptResult, Campaign
 from zentrale.surveys.schedule import Pace, after_attempt, due
 from zentrale.surveys.store import CampaignStore, Claim, window_of
-from zentrale.telephony.ari import AriError, Call, ChannelGone
+from zentrale.telephony.ari import AriError, Call, ChannelGoneError
 from zentrale.telephony.context import Services
 from zentrale.telephony.ringing import RingResult, ring
 from zentrale.telephony.survey import Putting, journalled, put_survey
@@ -286,7 +286,7 @@ class _Attempt:
                 claim.call_id, journalled(services.journal, claim.call_id), self.campaign.id
             )
             await put_survey(call, plan, services.media, putting)
-        except ChannelGone:
+        except ChannelGoneError:
             log.info("campaign.hung_up")
         finally:
             with contextlib.suppress(AriError):

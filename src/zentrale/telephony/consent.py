@@ -5,7 +5,7 @@ the notice the routing engine chose (`engine.consent_notice`). Played, the call 
 notice's version and language and the timeline gets `consent_played`; not played (Asterisk
 could not play the prompt, or did not finish it in time), the timeline gets `consent_failed`,
 the log a warning, and the caller must not record. A customer who hangs up meanwhile is
-reported as usual (`ChannelGone`).
+reported as usual (`ChannelGoneError`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import structlog
 from zentrale.calls.models import EventKind
 from zentrale.calls.store import CallUpdate
 from zentrale.routing.steps import ConsentPlay
-from zentrale.telephony.ari import AriError, ChannelGone, NotFound
+from zentrale.telephony.ari import AriError, AriNotFoundError, ChannelGoneError
 from zentrale.telephony.ari.primitives import channel_key, play
 from zentrale.telephony.context import Services
 
@@ -43,7 +43,7 @@ async def play_notice(
 async def _play(services: Services, channel_id: str, sound: str) -> str | None:
     try:
         finished = await play(services.ari, channel_id, services.media(sound), max_wait=MAX_WAIT)
-    except ChannelGone:
+    except ChannelGoneError:
         raise
     except AriError as exc:
         return f"Asterisk refused the playback: {type(exc).__name__}"
@@ -61,7 +61,7 @@ async def _still_there(services: Services, channel_id: str) -> None:
     gone = services.ari.dispatcher.is_gone(channel_key(channel_id))
     try:
         await services.ari.channels.get(channel_id)
-    except NotFound:
+    except AriNotFoundError:
         gone = True
     if gone:
-        raise ChannelGone(channel_id, "hung up during the consent notice")
+        raise ChannelGoneError(channel_id, "hung up during the consent notice")

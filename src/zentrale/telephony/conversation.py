@@ -21,13 +21,13 @@ import structlog
 from zentrale.calls.models import EventKind
 from zentrale.recording.store import FinishedRecording
 from zentrale.telephony.ari import (
+    AriBadRequestError,
     AriClient,
     AriError,
-    BadRequest,
-    ChannelGone,
-    NotFound,
+    AriNotFoundError,
+    AriUnprocessableError,
+    ChannelGoneError,
     Subscription,
-    Unprocessable,
 )
 from zentrale.telephony.ari.events import RecordingFailed, RecordingFinished, StasisStart
 from zentrale.telephony.journal import Journal
@@ -78,10 +78,10 @@ class Conversation:
         for channel_id in channel_ids:
             try:
                 await self.ari.bridges.add_channel(self.bridge_id, channel_id)
-            except (BadRequest, NotFound, Unprocessable) as exc:
+            except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
                 # Asterisk answers 400 "Channel not found" (or 404/422) for a party that hung
                 # up a moment ago: for the flow that is the party leaving, not a failure.
-                raise ChannelGone(channel_id, f"gone before the bridge: {exc}") from None
+                raise ChannelGoneError(channel_id, f"gone before the bridge: {exc}") from None
         if not record:
             return
         if self.two_party and len(channel_ids) == 2:

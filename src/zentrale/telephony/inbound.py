@@ -40,13 +40,13 @@ from zentrale.routing.steps import (
 from zentrale.routing.survey import plan_survey
 from zentrale.telephony.agents import AgentView
 from zentrale.telephony.ari import (
+    AriBadRequestError,
     AriClient,
     AriError,
-    BadRequest,
+    AriNotFoundError,
+    AriUnprocessableError,
     Call,
-    ChannelGone,
-    NotFound,
-    Unprocessable,
+    ChannelGoneError,
 )
 from zentrale.telephony.ari.events import RecordingFinished
 from zentrale.telephony.ari.primitives import channel_key, wait_for_hangup
@@ -109,7 +109,7 @@ class InboundCall:
             self._arrived()
             try:
                 await self._steps()
-            except ChannelGone:
+            except ChannelGoneError:
                 log.info("call.caller_gone", state=self.state_name)
             finally:
                 await self._cleanup()
@@ -307,8 +307,13 @@ class InboundCall:
         """Return this call's next conversation (numbered, so each has its own recording)."""
         self.conversations += 1
         services = self.services
-        return Conversation(services.ari, services.journal, self.id, self.conversations,
-                            two_party=services.settings.recording.two_party)  # fmt: skip
+        return Conversation(
+            services.ari,
+            services.journal,
+            self.id,
+            self.conversations,
+            two_party=services.settings.recording.two_party,
+        )
 
     async def _talk(self, agent_channel: str) -> str | Transfer:
         ari = self.services.ari
@@ -325,7 +330,7 @@ class InboundCall:
             await asyncio.gather(*waits, return_exceptions=True)
         first = next(iter(done))
         if waits[first] == "caller":
-            raise ChannelGone(self.call.id, "caller hung up while connected")
+            raise ChannelGoneError(self.call.id, "caller hung up while connected")
         result = first.result()
         return result if isinstance(result, Transfer) else waits[first]
 
@@ -351,7 +356,7 @@ class InboundCall:
 
     # -- endings --------------------------------------------------------------------------
     async def _play_and_hang_up(self, step: PlayAndHangup) -> Next:
-        if any("closed" in why for why in step.reason):
+        if step.closed:
             self.outcome = Outcome.CLOSED
         self.services.journal.event(self.id, EventKind.MESSAGE_PLAYED, {"prompt": step.prompt})
         await self.call.play(self.services.media(step.sound), max_wait=120)
@@ -378,12 +383,12 @@ class InboundCall:
                     beep=True,
                     terminate_on="#",
                 )
-            except (BadRequest, NotFound, Unprocessable) as exc:
+            except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
                 # The caller hung up during the greeting: there is no message to keep.
-                raise ChannelGone(self.call.id, f"gone before the message: {exc}") from None
+                raise ChannelGoneError(self.call.id, f"gone before the message: {exc}") from None
             # Hanging up is the usual end of a message; the file is complete either way.
             self.services.journal.event(self.id, EventKind.RECORDING_STARTED, {"name": name})
-            with contextlib.suppress(TimeoutError, ChannelGone):
+            with contextlib.suppress(TimeoutError, ChannelGoneError):
                 await sub.get(130)
         self.services.journal.recording_finished(FinishedRecording(self.id, name, "wav"))
         return None
@@ -445,7 +450,7 @@ class InboundCall:
 
 
 async def _hangup_of(ari: AriClient, channel_id: str) -> str:
-    with contextlib.suppress(ChannelGone):
+    with contextlib.suppress(ChannelGoneError):
         await wait_for_hangup(ari, channel_id)
     return channel_id
 
@@ -453,7 +458,7 @@ async def _hangup_of(ari: AriClient, channel_id: str) -> str:
 async def _until_caller_gone(
     services: Services, call: Call, work: Coroutine[Any, Any, Leg | None]
 ) -> Leg | None:
-    """Run WORK unless the caller hangs up first (then raise ChannelGone)."""
+    """Run WORK unless the caller hangs up first (then raise ChannelGoneError)."""
     task = asyncio.create_task(work)
     gone = asyncio.create_task(_hangup_of(services.ari, call.id))
     try:
@@ -464,4 +469,4 @@ async def _until_caller_gone(
         await asyncio.gather(task, gone, return_exceptions=True)
     if task in done and not task.cancelled():
         return task.result()
-    raise ChannelGone(call.id, "caller hung up while waiting")
+    raise ChannelGoneError(call.id, "caller hung up while waiting")

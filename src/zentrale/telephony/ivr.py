@@ -12,7 +12,7 @@ import contextlib
 from dataclasses import dataclass
 from typing import TypeVar
 
-from zentrale.telephony.ari import Call, ChannelGone
+from zentrale.telephony.ari import Call, ChannelGoneError
 from zentrale.telephony.ari.events import ChannelDtmfReceived
 
 T = TypeVar("T")
@@ -37,7 +37,7 @@ async def play_interruptible(call: Call, media: str, max_wait: float = 120.0) ->
         await _cancel(playing)
         return pressed.result()
     late = await _cancel(pressed)  # a key that came in just as the prompt ended still counts
-    playing.result()  # a vanished channel raises ChannelGone here
+    playing.result()  # a vanished channel raises ChannelGoneError here
     return late
 
 
@@ -82,6 +82,6 @@ async def _digit(call: Call) -> str:
 async def _cancel(task: asyncio.Task[T]) -> T | None:
     """Cancel TASK; return its result if it finished first."""
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, ChannelGone, TimeoutError):
+    with contextlib.suppress(asyncio.CancelledError, ChannelGoneError, TimeoutError):
         return await task
     return None

@@ -21,7 +21,7 @@ from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
 from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
-from zentrale.telephony.ari import AriError, ChannelGone
+from zentrale.telephony.ari import AriError, ChannelGoneError
 from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
@@ -70,7 +70,7 @@ class OutboundCall:
             self._arrived()
             try:
                 await self._call()
-            except ChannelGone:
+            except ChannelGoneError:
                 log.info("outbound.hung_up")
             finally:
                 await self._cleanup()
@@ -199,5 +199,5 @@ class OutboundCall:
 
 
 async def _hangup(services: Services, channel_id: str) -> None:
-    with contextlib.suppress(ChannelGone, AriError):
+    with contextlib.suppress(ChannelGoneError, AriError):
         await wait_for_hangup(services.ari, channel_id)

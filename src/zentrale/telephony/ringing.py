@@ -16,7 +16,13 @@ from dataclasses import dataclass
 
 import structlog
 
-from zentrale.telephony.ari import AriClient, AriError, ChannelGone, Conflict, Subscription
+from zentrale.telephony.ari import (
+    AriClient,
+    AriConflictError,
+    AriError,
+    ChannelGoneError,
+    Subscription,
+)
 from zentrale.telephony.ari.events import AriEvent, ChannelDestroyed, ChannelHangupRequest, Dial
 from zentrale.telephony.ari.primitives import channel_key
 
@@ -74,7 +80,7 @@ async def ring(
                 caller_id=caller_id,
                 ring_timeout=int(ring_seconds) + 5,
             )
-        except Conflict:
+        except AriConflictError:
             # A retry after a timeout: the first request did create our channel, so follow it
             # (otherwise it rings on and is answered by nobody).
             log.info("ring.originate_already_made", endpoint=endpoint)
@@ -102,7 +108,7 @@ async def _outcome(sub: Subscription, seconds: float) -> RingResult:
             event = await sub.get(max(remaining, 0.0))
         except TimeoutError:
             return RingResult.NO_ANSWER
-        except ChannelGone:
+        except ChannelGoneError:
             return status
         if event.type == "StasisStart":
             return RingResult.ANSWERED

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from zentrale.recording.sources import SourceMissing, partial_path, private_file
+from zentrale.recording.sources import SourceMissingError, partial_path, private_file
 from zentrale.telephony.ari import AriClient
-from zentrale.telephony.ari.errors import NotFound
+from zentrale.telephony.ari.errors import AriNotFoundError
 
 
 class AriSource:
@@ -25,9 +25,9 @@ class AriSource:
         try:
             with private_file(partial) as sink:
                 size = await self._ari.recordings.download_stored_file(name, sink)
-        except NotFound:
+        except AriNotFoundError:
             partial.unlink(missing_ok=True)
-            raise SourceMissing(f"Asterisk has no stored recording {name!r}") from None
+            raise SourceMissingError(f"Asterisk has no stored recording {name!r}") from None
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -38,5 +38,5 @@ class AriSource:
         """Delete Asterisk's copy."""
         try:
             await self._ari.recordings.delete_stored(name)
-        except NotFound:
+        except AriNotFoundError:
             return

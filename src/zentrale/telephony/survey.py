@@ -17,7 +17,7 @@ from zentrale.calls.models import EventKind
 from zentrale.routing.survey import SurveyPlan, SurveyQuestion
 from zentrale.surveys.answers import NewAnswer
 from zentrale.surveys.models import AnswerStatus
-from zentrale.telephony.ari import Call, ChannelGone
+from zentrale.telephony.ari import Call, ChannelGoneError
 from zentrale.telephony.ari.events import ChannelDtmfReceived
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.journal import Journal
@@ -50,12 +50,12 @@ def journalled(journal: Journal, call_id: str) -> Callable[[NewAnswer], None]:
 async def put_survey(
     call: Call, plan: SurveyPlan, media: Callable[[str], str], to: Putting
 ) -> list[NewAnswer]:
-    """Ask every question of PLAN on CALL; return the outcomes (raise ChannelGone at hangup)."""
+    """Ask every question of PLAN on CALL; return the outcomes (ChannelGoneError at hangup)."""
     outcomes: list[NewAnswer] = []
     for position, question in enumerate(plan.questions, 1):
         try:
             answer = await _ask(call, question, plan.retry, media)
-        except ChannelGone:
+        except ChannelGoneError:
             for later, left in enumerate(plan.questions[position - 1 :], position):
                 outcomes.append(_outcome(to, plan, left, later, None, AnswerStatus.ABANDONED))
                 to.report(outcomes[-1])

@@ -85,11 +85,14 @@ def decrypt(store: ObjectStore, row: Recording, unwrappers: Sequence[KeyUnwrappe
     assert row.object_key is not None
     assert row.object_size is not None
     sealed = vault.SealedRecording(
-        recording_id=row.id, object_key=row.object_key, object_size=row.object_size,
-        plaintext_size=row.plaintext_size or 0, format_version=1,
+        recording_id=row.id,
+        object_key=row.object_key,
+        object_size=row.object_size,
+        plaintext_size=row.plaintext_size or 0,
+        format_version=1,
         segment_size=int((row.encryption_header or {}).get("segment_size", 65536)),
         wrapped_keys=tuple(wrapped_keys_from_json(row.wrapped_keys)),
-    )  # fmt: skip
+    )
     return b"".join(vault.read(store, sealed, unwrappers))
 
 

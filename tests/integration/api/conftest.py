@@ -90,15 +90,21 @@ CALLS = {
 
 
 async def _store_recording(
-    db: Database, store: MemoryStore, keyring: Keyring, name: str, spec: tuple[Any, ...],
+    db: Database,
+    store: MemoryStore,
+    keyring: Keyring,
+    name: str,
+    spec: tuple[Any, ...],
     clock: FakeClock,
-) -> tuple[str, bytes]:  # fmt: skip
+) -> tuple[str, bytes]:
     department, agent, direction, caller, seconds, minutes = spec
     at = START + dt.timedelta(minutes=minutes)
     calls, recordings = CallStore(db, clock), RecordingStore(db, clock)
     await calls.create(NewCall(id=name, direction=direction, arrived_at=at, caller_number=caller))
-    await calls.update(name, CallUpdate(department=department, agent_endpoint=agent,
-                                        agent_name=f"Agent {agent[-4:]}"))  # fmt: skip
+    await calls.update(
+        name,
+        CallUpdate(department=department, agent_endpoint=agent, agent_name=f"Agent {agent[-4:]}"),
+    )
     await calls.add_event(name, EventKind.RECORDING_STARTED, {}, at=at + dt.timedelta(seconds=5))
     survey = {"survey": "after", "question": 1, "answer": 2 if name == "sales1" else 5}
     await calls.add_event(name, EventKind.SURVEY_ANSWER, survey, at=at + dt.timedelta(seconds=9))
@@ -109,18 +115,33 @@ async def _store_recording(
         )
     )
     audio = make_wav(seconds)
-    sealed = vault.seal(store, [LocalKeyProvider(keyring)], queued.recording_id, [audio],
-                        object_key=f"2026/03/{queued.recording_id}", segment_size=4096)  # fmt: skip
+    sealed = vault.seal(
+        store,
+        [LocalKeyProvider(keyring)],
+        queued.recording_id,
+        [audio],
+        object_key=f"2026/03/{queued.recording_id}",
+        segment_size=4096,
+    )
     data = sealed.to_json()
-    await recordings.mark_stored(queued.recording_id, StoredRecording(
-        plaintext_size=sealed.plaintext_size, object_size=sealed.object_size,
-        sha256_plain=hashlib.sha256(audio).hexdigest(), sha256_cipher="0" * 64,
-        storage_backend="memory", object_key=sealed.object_key,
-        wrapped_keys=[WrappedKey(k["key_id"], k["provider"], k["wrapped"])
-                      for k in data["wrapped_keys"]],
-        encryption_header={"format_version": 1, "segment_size": sealed.segment_size},
-        stored_at=clock.now, duration_s=seconds, waveform=bytes(range(0, 250, 5)),
-    ))  # fmt: skip
+    await recordings.mark_stored(
+        queued.recording_id,
+        StoredRecording(
+            plaintext_size=sealed.plaintext_size,
+            object_size=sealed.object_size,
+            sha256_plain=hashlib.sha256(audio).hexdigest(),
+            sha256_cipher="0" * 64,
+            storage_backend="memory",
+            object_key=sealed.object_key,
+            wrapped_keys=[
+                WrappedKey(k["key_id"], k["provider"], k["wrapped"]) for k in data["wrapped_keys"]
+            ],
+            encryption_header={"format_version": 1, "segment_size": sealed.segment_size},
+            stored_at=clock.now,
+            duration_s=seconds,
+            waveform=bytes(range(0, 250, 5)),
+        ),
+    )
     return queued.recording_id, audio
 
 
@@ -170,10 +191,14 @@ def deps(
 ) -> Deps:
     """The QA service's collaborators."""
     return Deps(
-        db=db, store=store, unwrappers=[LocalKeyProvider(keyring)], settings=settings,
+        db=db,
+        store=store,
+        unwrappers=[LocalKeyProvider(keyring)],
+        settings=settings,
         scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
-        session_secret=b"test-secret", clock=clock,
-    )  # fmt: skip
+        session_secret=b"test-secret",
+        clock=clock,
+    )
 
 
 @pytest_asyncio.fixture

@@ -38,11 +38,17 @@ async def test_searches_listens_downloads_and_changes_are_entered(
         f"/api/recordings/{rid}/comments", json={"offset_s": 1, "text": "t"}, headers=auth
     )
     assert await _actions(client, world) == [
-        ("qa", "recording.search"), ("qa", "recording.listen"), ("qa", "recording.download"),
-        ("qa", "tag.add"), ("qa", "comment.create"),
-    ]  # fmt: skip
-    entry = (await client.get("/api/audit", params={"action": "recording.listen"},
-                              headers=world.auth("admin"))).json()["items"][0]  # fmt: skip
+        ("qa", "recording.search"),
+        ("qa", "recording.listen"),
+        ("qa", "recording.download"),
+        ("qa", "tag.add"),
+        ("qa", "comment.create"),
+    ]
+    entry = (
+        await client.get(
+            "/api/audit", params={"action": "recording.listen"}, headers=world.auth("admin")
+        )
+    ).json()["items"][0]
     assert entry["address"] == "10.0.0.7"
     assert entry["target"] == f"recording:{rid}"
     assert entry["detail"] == {"bytes": [0, 10]}
@@ -84,11 +90,14 @@ async def test_an_intact_chain_verifies(
 @pytest.mark.parametrize(
     ("sql", "problem"),
     [
-        ("UPDATE audit_log SET actor_name = 'x' WHERE seq = 2", "entry 2: its contents were changed"),  # noqa: E501
+        (
+            "UPDATE audit_log SET actor_name = 'x' WHERE seq = 2",
+            "entry 2: its contents were changed",
+        ),
         ("DELETE FROM audit_log WHERE seq = 2", "entries 2..2 are missing"),
         ("UPDATE audit_log SET reason = 'x' WHERE seq = 1", "entry 1: its contents were changed"),
     ],
-)  # fmt: skip
+)
 async def test_an_edited_or_removed_entry_breaks_the_chain(
     client: httpx.AsyncClient, world: World, deps: Deps, sql: str, problem: str
 ) -> None:

@@ -107,8 +107,9 @@ async def test_sessions_expire(client: httpx.AsyncClient, clock: FakeClock) -> N
 
 
 async def test_token_lifecycle_create_use_revoke(client: httpx.AsyncClient, world: World) -> None:
-    created = await client.post("/api/me/tokens", json={"name": "script", "days": 1},
-                                headers=world.auth("qa"))  # fmt: skip
+    created = await client.post(
+        "/api/me/tokens", json={"name": "script", "days": 1}, headers=world.auth("qa")
+    )
     assert created.status_code == 201
     secret, token_id = created.json()["token"], created.json()["id"]
     bearer = {"Authorization": f"Bearer {secret}"}

@@ -36,8 +36,9 @@ async def _audit(db: Database) -> list[AuditEntry]:
 async def test_an_agent_creates_and_completes_a_customer_of_their_call(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    found = await client.get("/api/customers", params={"number": SALES_CALLER},
-                             headers=world.auth("agent"))  # fmt: skip
+    found = await client.get(
+        "/api/customers", params={"number": SALES_CALLER}, headers=world.auth("agent")
+    )
     assert found.json() == []
     created = await _create(client, world, "agent", numbers=["+90 555 111 22 33"])
     assert created.status_code == 201, created.text
@@ -45,19 +46,22 @@ async def test_an_agent_creates_and_completes_a_customer_of_their_call(
     assert record["numbers"] == [SALES_CALLER]
     assert record["missing"] == ["name", "customer_number", "language"]
     url = f"/api/customers/{record['id']}"
-    done = await client.patch(url, json={"name": "Ayşe Demir", "language": "tr"},
-                              headers=world.auth("agent"))  # fmt: skip
+    done = await client.patch(
+        url, json={"name": "Ayşe Demir", "language": "tr"}, headers=world.auth("agent")
+    )
     assert done.status_code == 200, done.text
     assert (done.json()["name"], done.json()["missing"]) == ("Ayşe Demir", ["customer_number"])
     # Filled fields and the VIP flag are for supervisors.
     for change in ({"name": "Someone Else"}, {"vip": True}, {"remove_numbers": [SALES_CALLER]}):
         refused = await client.patch(url, json=change, headers=world.auth("agent"))
         assert refused.status_code == 403, change
-    changed = await client.patch(url, json={"name": "Ayşe Kaya", "vip": True},
-                                 headers=world.auth("super"))  # fmt: skip
+    changed = await client.patch(
+        url, json={"name": "Ayşe Kaya", "vip": True}, headers=world.auth("super")
+    )
     assert (changed.json()["name"], changed.json()["vip"]) == ("Ayşe Kaya", True)
-    by_number = await client.get("/api/customers", params={"number": "0090555 1112233"},
-                                 headers=world.auth("agent"))  # fmt: skip
+    by_number = await client.get(
+        "/api/customers", params={"number": "0090555 1112233"}, headers=world.auth("agent")
+    )
     assert [c["id"] for c in by_number.json()] == [record["id"]]
 
 
@@ -104,14 +108,19 @@ async def test_history_shows_the_calls_with_recordings_and_notes(
     client: httpx.AsyncClient, world: World
 ) -> None:
     record = (await _create(client, world, "admin", numbers=[SALES_CALLER])).json()
-    note = await client.post("/api/calls/sales1/notes", headers=world.auth("agent"),
-                             json={"kind": "disposition", "text": "resolved"})  # fmt: skip
+    note = await client.post(
+        "/api/calls/sales1/notes",
+        headers=world.auth("agent"),
+        json={"kind": "disposition", "text": "resolved"},
+    )
     assert note.status_code == 201, note.text
     history = await client.get(f"/api/customers/{record['id']}/calls", headers=world.auth("agent"))
     (call,) = history.json()
     assert (call["call_id"], call["department"], call["agent_endpoint"]) == (
-        "sales1", "sales", "PJSIP/1001",
-    )  # fmt: skip
+        "sales1",
+        "sales",
+        "PJSIP/1001",
+    )
     assert [r["id"] for r in call["recordings"]] == [world.recordings["sales1"]]
     assert [(n["kind"], n["text"]) for n in call["notes"]] == [("disposition", "resolved")]
 
@@ -125,11 +134,15 @@ async def test_notes_only_on_own_calls_and_suggestions_for_supervisors(
     assert (mine.json()["department"], mine.json()["author_name"]) == ("sales", "Agent")
     theirs = await client.post("/api/calls/support1/notes", json=body, headers=world.auth("agent"))
     assert theirs.status_code == 404
-    listed = await client.get("/api/notes", params={"kind": "suggestion"},
-                              headers=world.auth("super"))  # fmt: skip
+    listed = await client.get(
+        "/api/notes", params={"kind": "suggestion"}, headers=world.auth("super")
+    )
     assert [n["text"] for n in listed.json()] == ["Open on Saturdays"]
-    later = await client.get("/api/notes", params={"kind": "suggestion", "from": "2026-03-03"},
-                             headers=world.auth("admin"))  # fmt: skip
+    later = await client.get(
+        "/api/notes",
+        params={"kind": "suggestion", "from": "2026-03-03"},
+        headers=world.auth("admin"),
+    )
     assert later.json() == []
     assert (await client.get("/api/notes", headers=world.auth("agent"))).status_code == 403
 
@@ -142,13 +155,17 @@ async def test_every_read_and_change_is_audited_with_numbers_masked(
     await client.get("/api/customers", params={"number": SALES_CALLER}, headers=auth)
     await client.get(f"/api/customers/{record['id']}", headers=auth)
     await client.get(f"/api/customers/{record['id']}/calls", headers=auth)
-    await client.patch(f"/api/customers/{record['id']}", json={"add_numbers": ["+905550001122"]},
-                       headers=auth)  # fmt: skip
+    await client.patch(
+        f"/api/customers/{record['id']}", json={"add_numbers": ["+905550001122"]}, headers=auth
+    )
     entries = [e for e in await _audit(db) if e.action.startswith("customer.")]
     assert [e.action for e in entries] == [
-        "customer.create", "customer.search", "customer.view", "customer.history",
+        "customer.create",
+        "customer.search",
+        "customer.view",
+        "customer.history",
         "customer.update",
-    ]  # fmt: skip
+    ]
     text = json.dumps([e.detail for e in entries])
     assert SALES_CALLER not in text
     assert "+90555*****33" in text

@@ -58,18 +58,29 @@ def test_every_route_has_a_matrix_entry(deps: Deps) -> None:
 
 
 async def _evaluation_id(client: httpx.AsyncClient, world: World) -> str:
-    answers = {"greeting": True, "consent": True, "needs": 3, "price_clear": True,
-               "no_pressure": True, "summary": 4}  # fmt: skip
+    answers = {
+        "greeting": True,
+        "consent": True,
+        "needs": 3,
+        "price_clear": True,
+        "no_pressure": True,
+        "summary": 4,
+    }
     url = f"/api/recordings/{world.recordings['sales1']}/evaluations"
     response = await client.post(url, json={"answers": answers}, headers=world.auth("qa"))
     return str(response.json()["id"])
 
 
 def _fill(path: str, world: World, evaluation: str) -> str:
-    values = {"recording_id": world.recordings["sales1"], "evaluation_id": evaluation,
-              "token_id": "00000000-0000-0000-0000-000000000000", "tag": "matrix",
-              "name": "app.js", "customer_id": "00000000-0000-0000-0000-000000000000",
-              "call_id": "sales1"}  # fmt: skip
+    values = {
+        "recording_id": world.recordings["sales1"],
+        "evaluation_id": evaluation,
+        "token_id": "00000000-0000-0000-0000-000000000000",
+        "tag": "matrix",
+        "name": "app.js",
+        "customer_id": "00000000-0000-0000-0000-000000000000",
+        "call_id": "sales1",
+    }
     return re.sub(r"\{(\w+)(:[^}]*)?\}", lambda m: values[m.group(1)], path)
 
 
@@ -96,8 +107,9 @@ async def test_each_route_obeys_the_matrix_for_each_role(
         anonymous = await client.request(method, url, json=_body(name), params=params)
         assert anonymous.status_code in (401, 303), (name, anonymous.status_code)
         for role, user in ROLE_USERS.items():
-            response = await client.request(method, url, json=_body(name), params=params,
-                                            headers=world.auth(user))  # fmt: skip
+            response = await client.request(
+                method, url, json=_body(name), params=params, headers=world.auth(user)
+            )
             forbidden = response.status_code == 403
             assert forbidden == (role not in MATRIX[name]), (name, role, response.status_code)
             assert response.status_code < 500, (name, role, response.text)
@@ -107,10 +119,16 @@ async def test_each_route_obeys_the_matrix_for_each_role(
 
 @pytest.mark.parametrize(
     "path",
-    ["/api/recordings/{}", "/api/recordings/{}/audio", "/api/recordings/{}/waveform",
-     "/api/recordings/{}/evaluations", "/api/recordings/{}/comments",
-     "/api/recordings/{}/scorecard", "/recordings/{}"],
-)  # fmt: skip
+    [
+        "/api/recordings/{}",
+        "/api/recordings/{}/audio",
+        "/api/recordings/{}/waveform",
+        "/api/recordings/{}/evaluations",
+        "/api/recordings/{}/comments",
+        "/api/recordings/{}/scorecard",
+        "/recordings/{}",
+    ],
+)
 @pytest.mark.asyncio
 async def test_another_departments_recording_looks_like_no_recording(
     client: httpx.AsyncClient, world: World, path: str
@@ -141,6 +159,7 @@ async def test_changes_to_another_departments_recording_are_refused(
 async def test_an_agent_sees_only_their_own_calls_even_in_their_department(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    response = await client.get(f"/api/recordings/{world.recordings['sales2']}",
-                                headers=world.auth("agent"))  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales2']}", headers=world.auth("agent")
+    )
     assert response.status_code == 404

@@ -13,8 +13,15 @@ from zentrale.db.base import Base
 from zentrale.db.session import Database
 from zentrale.migrations import downgrade_engine, upgrade_engine
 
-QA_TABLES = {"users", "api_tokens", "sessions", "evaluations", "comments", "recording_tags",
-             "audit_log"}  # fmt: skip
+QA_TABLES = {
+    "users",
+    "api_tokens",
+    "sessions",
+    "evaluations",
+    "comments",
+    "recording_tags",
+    "audit_log",
+}
 
 
 def _diff(connection: Connection) -> list[object]:

@@ -63,8 +63,9 @@ async def test_keyset_pages_cover_everything_once(client: httpx.AsyncClient, wor
         seen, cursor = [], None
         while True:
             params = {"limit": 1, "sort": sort} | ({"cursor": cursor} if cursor else {})
-            body = (await client.get("/api/recordings", params=params,
-                                     headers=world.auth("admin"))).json()  # fmt: skip
+            body = (
+                await client.get("/api/recordings", params=params, headers=world.auth("admin"))
+            ).json()
             seen += [item["id"] for item in body["items"]]
             cursor = body["next_cursor"]
             if cursor is None:
@@ -76,8 +77,9 @@ async def test_keyset_pages_cover_everything_once(client: httpx.AsyncClient, wor
 async def test_a_cursor_of_another_sort_or_garbage_is_refused(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    first = (await client.get("/api/recordings", params={"limit": 1},
-                              headers=world.auth("admin"))).json()  # fmt: skip
+    first = (
+        await client.get("/api/recordings", params={"limit": 1}, headers=world.auth("admin"))
+    ).json()
     for params in ({"cursor": first["next_cursor"], "sort": "duration"}, {"cursor": "!!!"}):
         response = await client.get("/api/recordings", params=params, headers=world.auth("admin"))
         assert response.status_code == 422
@@ -87,10 +89,17 @@ async def test_a_cursor_of_another_sort_or_garbage_is_refused(
 async def test_tag_and_score_filters(client: httpx.AsyncClient, world: World) -> None:
     rid = world.recordings["sales2"]
     await client.put(f"/api/recordings/{rid}/tags/complaint", headers=world.auth("qa"))
-    answers = {"greeting": True, "consent": True, "needs": 5, "price_clear": True,
-               "no_pressure": True, "summary": 5}  # fmt: skip
-    await client.post(f"/api/recordings/{rid}/evaluations", json={"answers": answers},
-                      headers=world.auth("qa"))  # fmt: skip
+    answers = {
+        "greeting": True,
+        "consent": True,
+        "needs": 5,
+        "price_clear": True,
+        "no_pressure": True,
+        "summary": 5,
+    }
+    await client.post(
+        f"/api/recordings/{rid}/evaluations", json={"answers": answers}, headers=world.auth("qa")
+    )
     assert await _ids(client, world, "qa", tag="complaint") == ["sales2"]
     assert await _ids(client, world, "qa", min_score=90) == ["sales2"]
     assert await _ids(client, world, "qa", max_score=50) == []
@@ -102,8 +111,9 @@ async def test_tag_and_score_filters(client: httpx.AsyncClient, world: World) ->
 async def test_detail_has_the_timeline_with_offsets_from_the_recording_start(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    response = await client.get(f"/api/recordings/{world.recordings['sales1']}",
-                                headers=world.auth("qa"))  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales1']}", headers=world.auth("qa")
+    )
     body = response.json()
     kinds = [(event["kind"], event["offset_s"]) for event in body["timeline"]]
     assert kinds[:2] == [("recording_started", 0.0), ("survey_answer", 4.0)]
@@ -114,8 +124,9 @@ async def test_detail_has_the_timeline_with_offsets_from_the_recording_start(
 async def test_whole_audio_is_the_decrypted_plaintext(
     client: httpx.AsyncClient, world: World
 ) -> None:
-    response = await client.get(f"/api/recordings/{world.recordings['sales1']}/audio",
-                                headers=world.auth("qa"))  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales1']}/audio", headers=world.auth("qa")
+    )
     assert response.status_code == 200
     assert response.headers["content-type"] == "audio/wav"
     assert response.headers["accept-ranges"] == "bytes"
@@ -124,15 +135,22 @@ async def test_whole_audio_is_the_decrypted_plaintext(
 
 @pytest.mark.parametrize(
     ("header", "span"),
-    [("bytes=0-99", (0, 100)), ("bytes=5000-20000", (5000, 20001)), ("bytes=-300", (-300, None)),
-     ("bytes=90000-", (90000, None)), ("bytes=4095-4096", (4095, 4097))],
-)  # fmt: skip
+    [
+        ("bytes=0-99", (0, 100)),
+        ("bytes=5000-20000", (5000, 20001)),
+        ("bytes=-300", (-300, None)),
+        ("bytes=90000-", (90000, None)),
+        ("bytes=4095-4096", (4095, 4097)),
+    ],
+)
 async def test_ranges_return_exactly_those_plaintext_bytes(
     client: httpx.AsyncClient, world: World, header: str, span: tuple[int, int | None]
 ) -> None:
     audio = world.audio["sales1"]
-    response = await client.get(f"/api/recordings/{world.recordings['sales1']}/audio",
-                                headers={"Range": header, **world.auth("qa")})  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales1']}/audio",
+        headers={"Range": header, **world.auth("qa")},
+    )
     assert response.status_code == 206
     expected = audio[span[0] : span[1]]
     assert response.content == expected
@@ -148,8 +166,10 @@ async def test_a_range_reads_only_its_segments_from_storage(
     client: httpx.AsyncClient, world: World, store: object
 ) -> None:
     before = store.bytes_read  # type: ignore[attr-defined]
-    await client.get(f"/api/recordings/{world.recordings['sales1']}/audio",
-                     headers={"Range": "bytes=50000-50099", **world.auth("qa")})  # fmt: skip
+    await client.get(
+        f"/api/recordings/{world.recordings['sales1']}/audio",
+        headers={"Range": "bytes=50000-50099", **world.auth("qa")},
+    )
     assert store.bytes_read - before < 3 * 4112  # type: ignore[attr-defined]
 
 
@@ -168,20 +188,27 @@ async def test_download_needs_a_reason_which_is_audited(
 ) -> None:
     url = f"/api/recordings/{world.recordings['sales1']}/download"
     assert (await client.get(url, headers=world.auth("qa"))).status_code == 422
-    response = await client.get(url, params={"reason": "customer complaint 4711"},
-                                headers=world.auth("qa"))  # fmt: skip
+    response = await client.get(
+        url, params={"reason": "customer complaint 4711"}, headers=world.auth("qa")
+    )
     assert response.status_code == 200
     assert response.content == world.audio["sales1"]
     assert "attachment" in response.headers["content-disposition"]
-    log = (await client.get("/api/audit", params={"action": "recording.download"},
-                            headers=world.auth("admin"))).json()["items"]  # fmt: skip
+    log = (
+        await client.get(
+            "/api/audit", params={"action": "recording.download"}, headers=world.auth("admin")
+        )
+    ).json()["items"]
     assert log[0]["reason"] == "customer complaint 4711"
     assert log[0]["actor_name"] == "qa"
 
 
 async def test_waveform_is_the_stored_peaks_scaled(client: httpx.AsyncClient, world: World) -> None:
-    body = (await client.get(f"/api/recordings/{world.recordings['sales1']}/waveform",
-                             headers=world.auth("agent"))).json()  # fmt: skip
+    body = (
+        await client.get(
+            f"/api/recordings/{world.recordings['sales1']}/waveform", headers=world.auth("agent")
+        )
+    ).json()
     assert body["interval_s"] == 0.1
     assert body["duration_s"] == 6.0
     assert body["peaks"][:3] == [0.0, 0.02, 0.039]
@@ -197,8 +224,9 @@ async def test_an_erased_recording_is_unavailable(
 
     async with deps.db.write() as session:  # type: ignore[attr-defined]
         await session.execute(update(Recording).values(wrapped_keys=[]))
-    response = await client.get(f"/api/recordings/{world.recordings['sales1']}/audio",
-                                headers=world.auth("qa"))  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales1']}/audio", headers=world.auth("qa")
+    )
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "recording-unavailable"
 
@@ -207,7 +235,8 @@ async def test_a_missing_object_is_recording_not_found(
     client: httpx.AsyncClient, world: World, store: object
 ) -> None:
     store.objects.clear()  # type: ignore[attr-defined]
-    response = await client.get(f"/api/recordings/{world.recordings['sales1']}/audio",
-                                headers=world.auth("qa"))  # fmt: skip
+    response = await client.get(
+        f"/api/recordings/{world.recordings['sales1']}/audio", headers=world.auth("qa")
+    )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "recording-not-found"

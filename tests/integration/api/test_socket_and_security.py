@@ -19,8 +19,16 @@ from .conftest import PASSWORD, World
 
 pytestmark = pytest.mark.asyncio
 
-HOSTILE = ["../../etc/passwd", "..%2F..%2Fetc%2Fpasswd", "' OR 1=1 --", "%00", "<script>x</script>",
-           "a" * 300, "${jndi:ldap://x}", "\\..\\windows"]  # fmt: skip
+HOSTILE = [
+    "../../etc/passwd",
+    "..%2F..%2Fetc%2Fpasswd",
+    "' OR 1=1 --",
+    "%00",
+    "<script>x</script>",
+    "a" * 300,
+    "${jndi:ldap://x}",
+    "\\..\\windows",
+]
 
 
 async def test_over_a_socket_sign_in_search_and_seek(deps: Deps, world: World) -> None:
@@ -44,8 +52,9 @@ async def _web_session(client: httpx.AsyncClient) -> str:
     form = (await client.get("/login")).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert csrf is not None
-    response = await client.post("/login", data={"csrf_token": csrf.group(1), "username": "qa",
-                                                 "password": PASSWORD})  # fmt: skip
+    response = await client.post(
+        "/login", data={"csrf_token": csrf.group(1), "username": "qa", "password": PASSWORD}
+    )
     assert response.status_code == 303
     page = (await client.get("/")).text
     token = re.search(r'name="csrf-token" content="([^"]+)"', page)
@@ -97,10 +106,14 @@ async def test_hostile_values_in_every_parameter_are_refused_or_harmless(
 ) -> None:
     auth = world.auth("admin")
     quoted = quote(value, safe="")
-    paths = [f"/api/recordings/{quoted}", f"/api/recordings/{quoted}/audio",
-             f"/api/recordings/{world.recordings['sales1']}/tags/{quoted}",
-             f"/api/evaluations/{quoted}/acknowledge", f"/static/{quoted}",
-             f"/api/me/tokens/{quoted}"]  # fmt: skip
+    paths = [
+        f"/api/recordings/{quoted}",
+        f"/api/recordings/{quoted}/audio",
+        f"/api/recordings/{world.recordings['sales1']}/tags/{quoted}",
+        f"/api/evaluations/{quoted}/acknowledge",
+        f"/static/{quoted}",
+        f"/api/me/tokens/{quoted}",
+    ]
     for path in paths:
         for method in ("GET", "PUT", "POST", "DELETE"):
             response = await client.request(method, path, headers=auth)

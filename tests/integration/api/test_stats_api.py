@@ -44,8 +44,14 @@ async def test_admin_gets_every_department_as_computed(
 ) -> None:
     await _history(db)
     body = await _get(client, world, "admin", service_level="support:30")
-    spec = ReportSpec("department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 3), IST,
-                      service_level={"support": 30.0})  # fmt: skip
+    spec = ReportSpec(
+        "department",
+        "day",
+        dt.date(2026, 3, 2),
+        dt.date(2026, 3, 3),
+        IST,
+        service_level={"support": 30.0},
+    )
     async with db.read() as session:
         assert body == report_dict(spec, await compute(session, spec))
     tuesday = next(r for r in body["rows"] if r["period_start"] == "2026-03-03T00:00:00+03:00")
@@ -92,10 +98,16 @@ async def test_agent_reports_are_audited(
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"group": "team"}, "group"), ({"period": "month"}, "period"), ({"from": "03/02"}, "from"),
-     ({"from": "2026-03-05"}, "to"), ({"tz": "Mars/Olympus"}, "tz"),
-     ({"service_level": "sales=fast"}, "service_level"), ({"short_abandon": "x"}, "short_abandon")],
-)  # fmt: skip
+    [
+        ({"group": "team"}, "group"),
+        ({"period": "month"}, "period"),
+        ({"from": "03/02"}, "from"),
+        ({"from": "2026-03-05"}, "to"),
+        ({"tz": "Mars/Olympus"}, "tz"),
+        ({"service_level": "sales=fast"}, "service_level"),
+        ({"short_abandon": "x"}, "short_abandon"),
+    ],
+)
 async def test_bad_parameters_are_named(
     client: httpx.AsyncClient, world: World, params: dict[str, str], field: str
 ) -> None:
@@ -132,8 +144,9 @@ async def test_dashboard_shows_the_report(
     html = page.text
     assert 'id="calls-chart"' in html
     assert 'id="sl-chart"' in html
-    cell = re.search(r'data-key="sales" data-period="2026-03-02T00:00:00\+03:00">(.*?)</tr>',
-                     html, re.S)  # fmt: skip
+    cell = re.search(
+        r'data-key="sales" data-period="2026-03-02T00:00:00\+03:00">(.*?)</tr>', html, re.S
+    )
     assert cell is not None
     assert '<td data-field="offered">9</td>' in cell.group(1)
     assert "support" not in re.findall(r'data-key="([^"]+)"', html)

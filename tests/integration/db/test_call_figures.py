@@ -23,11 +23,17 @@ from .conftest import START_TIME, inbound
 
 IST = ZoneInfo("Europe/Istanbul")
 OLD_CALL_COLUMNS = [
-    ("id", String()), ("direction", String()), ("department", String()),
-    ("agent_endpoint", String()), ("arrived_at", UtcDateTime()), ("queued_at", UtcDateTime()),
-    ("agent_answered_at", UtcDateTime()), ("ended_at", UtcDateTime()), ("outcome", String()),
+    ("id", String()),
+    ("direction", String()),
+    ("department", String()),
+    ("agent_endpoint", String()),
+    ("arrived_at", UtcDateTime()),
+    ("queued_at", UtcDateTime()),
+    ("agent_answered_at", UtcDateTime()),
+    ("ended_at", UtcDateTime()),
+    ("outcome", String()),
     ("last_event_seq", Integer()),
-]  # fmt: skip
+]
 """The columns of `calls` before migration 0008 that the history fills."""
 FIGURES = ("handle_seconds", "conversations", "transfers", "overflows", "overflowed_from")
 
@@ -38,8 +44,11 @@ def at(seconds: float) -> dt.datetime:
 
 async def _figures(db: Database, call_id: str) -> dict[str, Any]:
     async with db.read() as session:
-        row = (await session.execute(select(*(getattr(Call, n) for n in FIGURES))
-                                     .where(Call.id == call_id))).one()  # fmt: skip
+        row = (
+            await session.execute(
+                select(*(getattr(Call, n) for n in FIGURES)).where(Call.id == call_id)
+            )
+        ).one()
     return dict(zip(FIGURES, row, strict=True))
 
 
@@ -60,9 +69,13 @@ async def test_append_event_keeps_the_figures(db: Database, calls: CallStore) ->
     for when, kind, detail in events:
         await calls.add_event("c1", kind, detail, at=when)
     found = await _figures(db, "c1")
-    assert found == {"handle_seconds": pytest.approx(60.5 + 20.499999, abs=1e-9),
-                     "conversations": 2, "transfers": 1, "overflows": 2,
-                     "overflowed_from": "sales"}  # fmt: skip
+    assert found == {
+        "handle_seconds": pytest.approx(60.5 + 20.499999, abs=1e-9),
+        "conversations": 2,
+        "transfers": 1,
+        "overflows": 2,
+        "overflowed_from": "sales",
+    }
     assert found == pytest.approx(figures(START_TIME, events))
     # A third overflow from another department: the row no longer names one.
     await calls.add_event("c1", EventKind.TRANSFER, {"overflow": "support"}, at=at(102))
@@ -89,27 +102,65 @@ async def test_report_reads_the_figures_the_store_kept(db: Database, calls: Call
 
 def _chained(rows: Rows) -> None:
     """Make s2 overflow twice, from two departments (a chain of max_wait overflows)."""
-    rows.events.append({"call_id": "s2", "seq": 90, "at": at(4), "kind": EventKind.TRANSFER,
-                        "detail": {"overflow": "billing", "reason": "max_wait"}})  # fmt: skip
+    rows.events.append(
+        {
+            "call_id": "s2",
+            "seq": 90,
+            "at": at(4),
+            "kind": EventKind.TRANSFER,
+            "detail": {"overflow": "billing", "reason": "max_wait"},
+        }
+    )
 
 
 STORIES = [
-    Story("s1", at(0), "sales", Outcome.TRANSFERRED, queued=2, agent="PJSIP/1001", answered=12,
-          conversation_end=70.5, ended=71, transfers=1),
-    Story("s2", at(60), "support", Outcome.ANSWERED, queued=8, agent="PJSIP/1002", answered=20,
-          conversation_end=30.25, ended=31, overflow_from="sales"),
-    Story("s3", at(120), "support", Outcome.ANSWERED, queued=8, agent="PJSIP/1002",
-          answered=20, conversation_end=50, ended=51, overflow_from="sales"),
+    Story(
+        "s1",
+        at(0),
+        "sales",
+        Outcome.TRANSFERRED,
+        queued=2,
+        agent="PJSIP/1001",
+        answered=12,
+        conversation_end=70.5,
+        ended=71,
+        transfers=1,
+    ),
+    Story(
+        "s2",
+        at(60),
+        "support",
+        Outcome.ANSWERED,
+        queued=8,
+        agent="PJSIP/1002",
+        answered=20,
+        conversation_end=30.25,
+        ended=31,
+        overflow_from="sales",
+    ),
+    Story(
+        "s3",
+        at(120),
+        "support",
+        Outcome.ANSWERED,
+        queued=8,
+        agent="PJSIP/1002",
+        answered=20,
+        conversation_end=50,
+        ended=51,
+        overflow_from="sales",
+    ),
     Story("s4", at(180), "sales", Outcome.ABANDONED_IN_QUEUE, queued=1, ended=9),
-]  # fmt: skip
+]
 
 
 def _history() -> Rows:
     rows = rows_of(STORIES)
     _chained(rows)
     for call in rows.calls:
-        events = [(e["at"], e["kind"], e["detail"]) for e in rows.events
-                  if e["call_id"] == call["id"]]  # fmt: skip
+        events = [
+            (e["at"], e["kind"], e["detail"]) for e in rows.events if e["call_id"] == call["id"]
+        ]
         call.update(figures(call["arrived_at"], events))
     return rows
 
@@ -120,16 +171,29 @@ async def test_backfill_gives_the_figures_of_the_timelines(database_url: str) ->
     async with Database.open(database_url) as db:
         await upgrade_engine(db.engine, "0007")
         old_calls = table("calls", *(column(name, kind) for name, kind in OLD_CALL_COLUMNS))
-        events = table("call_events", column("call_id", String()), column("seq", Integer()),
-                       column("at", UtcDateTime()), column("kind", String()),
-                       column("detail", JSON()))  # fmt: skip
+        events = table(
+            "call_events",
+            column("call_id", String()),
+            column("seq", Integer()),
+            column("at", UtcDateTime()),
+            column("kind", String()),
+            column("detail", JSON()),
+        )
         async with db.write() as session:
-            await session.execute(insert(old_calls), [
-                {name: str(value) if name in ("direction", "outcome") else value
-                 for name, value in call.items() if name in old_calls.c}
-                for call in rows.calls])  # fmt: skip
-            await session.execute(insert(events), [
-                dict(event, kind=str(event["kind"])) for event in rows.events])  # fmt: skip
+            await session.execute(
+                insert(old_calls),
+                [
+                    {
+                        name: str(value) if name in ("direction", "outcome") else value
+                        for name, value in call.items()
+                        if name in old_calls.c
+                    }
+                    for call in rows.calls
+                ],
+            )
+            await session.execute(
+                insert(events), [dict(event, kind=str(event["kind"])) for event in rows.events]
+            )
         await upgrade_engine(db.engine)
         for call in rows.calls:
             expected = {name: call[name] for name in FIGURES}
@@ -140,7 +204,10 @@ async def test_backfill_gives_the_figures_of_the_timelines(database_url: str) ->
             report = await compute(session, ReportSpec("department", "day", day, day, IST))
     by_key = {row.key: row for row in report}
     assert {key: row.overflows for key, row in by_key.items()} == {
-        "billing": 1, "sales": 2, "support": 0}  # fmt: skip
+        "billing": 1,
+        "sales": 2,
+        "support": 0,
+    }
     assert (by_key["sales"].conversations, by_key["sales"].avg_handle) == (1, 58.5)
     assert (by_key["support"].conversations, by_key["support"].transfers) == (2, 0)
     assert by_key["support"].avg_handle == pytest.approx((10.25 + 30) / 2, abs=1e-3)

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import EventKind, Outcome
 from zentrale.calls.store import CallStore, CallUpdate, Hangup
-from zentrale.db.errors import CallNotFound
 from zentrale.db.session import Database
 
 from .conftest import START_TIME, FakeClock, inbound
@@ -27,19 +27,29 @@ async def test_a_call_is_created_updated_and_finished(calls: CallStore) -> None:
     answered = START_TIME + dt.timedelta(seconds=2)
     await calls.update(
         "call-1",
-        CallUpdate(department="sales", agent_endpoint="PJSIP/1001", agent_name="Ayşe",
-                   answered_by_app_at=answered, consent_version="v2", consent_language="tr"),
-    )  # fmt: skip
+        CallUpdate(
+            department="sales",
+            agent_endpoint="PJSIP/1001",
+            agent_name="Ayşe",
+            answered_by_app_at=answered,
+            consent_version="v2",
+            consent_language="tr",
+        ),
+    )
     ended = dt.datetime(2026, 3, 2, 12, 5, tzinfo=ISTANBUL)
     await calls.finish("call-1", Hangup(Outcome.ANSWERED, ended, 16, "Normal Clearing"))
 
     call = await calls.get("call-1")
     assert (call.caller_number, call.department, call.agent_name) == (
-        "+905551112233", "sales", "Ayşe",
-    )  # fmt: skip
+        "+905551112233",
+        "sales",
+        "Ayşe",
+    )
     assert (call.outcome, call.hangup_cause_code, call.hangup_cause_text) == (
-        Outcome.ANSWERED, 16, "Normal Clearing",
-    )  # fmt: skip
+        Outcome.ANSWERED,
+        16,
+        "Normal Clearing",
+    )
     assert call.arrived_at == START_TIME
     assert call.arrived_at.tzinfo is not None
     assert call.answered_by_app_at == answered
@@ -60,13 +70,13 @@ async def test_update_leaves_unset_fields_alone(calls: CallStore) -> None:
 
 @pytest.mark.asyncio
 async def test_unknown_calls_are_reported(calls: CallStore) -> None:
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await calls.get("nope")
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await calls.update("nope", CallUpdate(department="sales"))
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await calls.finish("nope", Hangup(Outcome.FAILED, START_TIME))
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await calls.add_event("nope", EventKind.HANGUP)
 
 
@@ -81,7 +91,7 @@ async def test_a_call_id_is_stored_once(calls: CallStore) -> None:
 async def test_naive_times_are_refused(calls: CallStore) -> None:
     with pytest.raises(Exception, match="naive datetime"):
         await calls.create(inbound(at=dt.datetime(2026, 3, 2, 9, 0)))
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await calls.get("call-1")
 
 
@@ -127,16 +137,23 @@ async def test_sensitive_digits_never_reach_the_database(
     await calls.add_event(
         "call-1",
         EventKind.DIGIT,
-        {"prompt": "card-number", "digits": CARD, "so_far": CARD[:6],
-         "attempts": [{"value": CARD[-4:]}]},
+        {
+            "prompt": "card-number",
+            "digits": CARD,
+            "so_far": CARD[:6],
+            "attempts": [{"value": CARD[-4:]}],
+        },
         sensitive=True,
-    )  # fmt: skip
+    )
 
     plain, masked = await calls.events("call-1")
     assert plain.detail == {"digits": "12"}
     assert masked.detail == {
-        "prompt": "card-number", "digits": "***", "so_far": "***", "attempts": [{"value": "***"}],
-    }  # fmt: skip
+        "prompt": "card-number",
+        "digits": "***",
+        "so_far": "***",
+        "attempts": [{"value": "***"}],
+    }
     async with db.read() as session:
         stored = (await session.execute(text("SELECT detail FROM call_events"))).scalars().all()
     assert not any(CARD[-4:] in str(detail) or CARD[:6] in str(detail) for detail in stored)
@@ -167,9 +184,11 @@ async def test_events_go_with_their_call_when_it_is_deleted(calls: CallStore, db
     with pytest.raises(IntegrityError):
         async with db.write() as session:
             await session.execute(
-                text("INSERT INTO call_events (call_id, seq, at, kind, detail) "
-                     "VALUES ('ghost', 1, '2026-03-02 09:00:00', 'hangup', '{}')")
-            )  # fmt: skip
+                text(
+                    "INSERT INTO call_events (call_id, seq, at, kind, detail) "
+                    "VALUES ('ghost', 1, '2026-03-02 09:00:00', 'hangup', '{}')"
+                )
+            )
 
 
 def _files_contain(database: Path, needle: bytes) -> bool:

@@ -21,8 +21,8 @@ from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import Window
 from zentrale.surveys.store import (
     CampaignError,
-    CampaignExists,
-    CampaignNotFound,
+    CampaignExistsError,
+    CampaignNotFoundError,
     CampaignStore,
     NewCampaign,
 )
@@ -52,16 +52,20 @@ def store(db: Database, clock: FakeClock) -> CampaignStore:
 async def test_created_as_draft_with_its_numbers_in_file_order(store: CampaignStore) -> None:
     created = await store.create(NEW, NUMBERS)
     assert (created.state, created.window_from, created.window_to, created.days) == (
-        CampaignState.DRAFT, "09:00", "18:00", "mon,tue,wed,thu,fri")  # fmt: skip
+        CampaignState.DRAFT,
+        "09:00",
+        "18:00",
+        "mon,tue,wed,thu,fri",
+    )
     targets = await store.numbers(created.id)
     assert [(t.line, t.number, t.state, t.attempts) for t in targets] == [
         (2, "+4930100", TargetState.PENDING, 0),
         (3, "+4930200", TargetState.PENDING, 0),
         (5, "+4930300", TargetState.PENDING, 0),
     ]
-    with pytest.raises(CampaignExists):
+    with pytest.raises(CampaignExistsError):
         await store.create(NEW, NUMBERS)
-    with pytest.raises(CampaignNotFound):
+    with pytest.raises(CampaignNotFoundError):
         await store.get("nichts")
 
 
@@ -89,7 +93,11 @@ async def test_a_number_is_claimed_once_and_settled(store: CampaignStore, clock:
     await store.settle(won[0], AttemptResult.BUSY, TargetState.RETRY, retry_at, START)
     (target, *_) = await store.numbers(created.id)
     assert (target.state, target.attempts, target.last_result, target.next_attempt_at) == (
-        TargetState.RETRY, 1, AttemptResult.BUSY, retry_at)  # fmt: skip
+        TargetState.RETRY,
+        1,
+        AttemptResult.BUSY,
+        retry_at,
+    )
     again = await store.claim(created.id, first.id, retry_at)
     assert again is not None
     assert again.attempt == 2
@@ -97,7 +105,9 @@ async def test_a_number_is_claimed_once_and_settled(store: CampaignStore, clock:
     assert await store.claim(created.id, first.id, retry_at) is None  # done: never again
     attempts = await store.attempts(created.id)
     assert [(a.attempt, a.result) for a in attempts] == [
-        (1, AttemptResult.BUSY), (2, AttemptResult.ANSWERED)]  # fmt: skip
+        (1, AttemptResult.BUSY),
+        (2, AttemptResult.ANSWERED),
+    ]
     progress = await store.progress("fruehjahr")
     assert (progress.counts["done"], progress.counts["pending"], progress.attempts) == (1, 2, 2)
 
@@ -125,17 +135,31 @@ async def test_campaign_commands(database_url: str, tmp_path: Path) -> None:
     csv = tmp_path / "kunden.csv"
     csv.write_text("Name;Telefon\nAnna;+49 30 100\nBen;keine\n")
     run = lambda *args: asyncio.to_thread(_cli, tmp_path, database_url, *args)  # noqa: E731
-    code, out = await run("campaign", "create", "herbst", "--survey", "umfrage",
-                          "--numbers", str(csv))  # fmt: skip
+    code, out = await run(
+        "campaign", "create", "herbst", "--survey", "umfrage", "--numbers", str(csv)
+    )
     assert code == 1
     assert f"{csv} line 3, column 2 (Telefon): 'keine' is not a phone number" in out
     csv.write_text("Name;Telefon\nAnna;+49 30 100\nBen;+49 30 200\n")
     code, out = await run("campaign", "create", "herbst", "--survey", "nope", "--numbers", str(csv))
     assert (code, "no survey 'nope' in the routing rules (known: umfrage)" in out) == (1, True)
-    options = ["--from", "10:00", "--to", "16:30", "--days", "mon,wed", "--concurrency", "3",
-               "--retries", "4", "--retry-after", "1h"]  # fmt: skip
-    code, out = await run("campaign", "create", "herbst", "--survey", "umfrage", "--numbers",
-                          str(csv), *options)  # fmt: skip
+    options = [
+        "--from",
+        "10:00",
+        "--to",
+        "16:30",
+        "--days",
+        "mon,wed",
+        "--concurrency",
+        "3",
+        "--retries",
+        "4",
+        "--retry-after",
+        "1h",
+    ]
+    code, out = await run(
+        "campaign", "create", "herbst", "--survey", "umfrage", "--numbers", str(csv), *options
+    )
     assert code == 0, out
     assert "campaign herbst: 2 numbers, 10:00-16:30 mon,wed" in out
     code, out = await run("campaign", "start", "herbst")
@@ -161,8 +185,9 @@ async def test_campaign_commands(database_url: str, tmp_path: Path) -> None:
             (2, None, AnswerStatus.ABANDONED),
         ):
             question, scale = ("zufrieden", "1-5") if position == 1 else ("wieder", "yes/no")
-            row = NewAnswer("call-1", "umfrage", question, position, answer, status, scale,
-                            START, herbst.id)  # fmt: skip
+            row = NewAnswer(
+                "call-1", "umfrage", question, position, answer, status, scale, START, herbst.id
+            )
             await AnswerStore(db).record(row)
     code, out = await run("campaign", "results", "herbst")
     assert out.splitlines()[-2:] == [
@@ -203,7 +228,7 @@ async def test_candidates_are_new_numbers_in_file_order_then_retries_by_time(
     ):
         claim = await store.claim(created.id, ids[line], START)
         assert claim is not None
-        await store.settle(claim, result, state, when, START)  # fmt: skip
+        await store.settle(claim, result, state, when, START)
     lines = {t.id: t.line for t in await store.targets(created.id)}
 
     async def due_lines(at: dt.datetime, limit: int = 10) -> list[int]:
@@ -229,8 +254,13 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     (first, *_) = await store.targets(created.id)
     assert await store.claim(created.id, first.id, START) is not None  # then the daemon died
     rules = parse_rules(RULES)
-    runner = CampaignRunner(SimpleNamespace(clock=night), store, lambda: rules, Legs(),  # type: ignore[arg-type]
-                            poll=0.01)  # fmt: skip
+    runner = CampaignRunner(
+        SimpleNamespace(clock=night),
+        store,
+        lambda: rules,
+        Legs(),  # type: ignore[arg-type]
+        poll=0.01,
+    )
     runner.start()
     async with asyncio.timeout(10):
         while runner.ticks < 2:  # noqa: ASYNC110 - the runner's rounds
@@ -239,6 +269,9 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     (target, *_) = await store.numbers(created.id)
     retry_at = night.now + dt.timedelta(minutes=30)
     assert (target.state, target.last_result, target.next_attempt_at) == (
-        TargetState.RETRY, AttemptResult.INTERRUPTED, retry_at)  # fmt: skip
+        TargetState.RETRY,
+        AttemptResult.INTERRUPTED,
+        retry_at,
+    )
     assert [a.result for a in await store.attempts(created.id)] == [AttemptResult.INTERRUPTED]
     assert await store.interrupted(created.id) == []

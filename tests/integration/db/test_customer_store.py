@@ -11,10 +11,10 @@ from sqlalchemy import text
 from zentrale.calls.models import Direction
 from zentrale.calls.store import CallStore, CallUpdate, NewCall
 from zentrale.customers.errors import (
-    CustomerNotFound,
-    CustomerNumberTaken,
-    InvalidCustomer,
-    NumberTaken,
+    CustomerNotFoundError,
+    CustomerNumberTakenError,
+    InvalidCustomerError,
+    NumberTakenError,
 )
 from zentrale.customers.lookup import CustomerLookup
 from zentrale.customers.models import NoteKind
@@ -35,15 +35,27 @@ def customers(db: Database, clock: FakeClock) -> CustomerStore:
 
 
 async def _call(
-    calls: CallStore, call_id: str, minutes: int, *, caller: str | None = None,
-    called: str | None = None, department: str = "sales", agent: str = "PJSIP/1001",
-) -> None:  # fmt: skip
+    calls: CallStore,
+    call_id: str,
+    minutes: int,
+    *,
+    caller: str | None = None,
+    called: str | None = None,
+    department: str = "sales",
+    agent: str = "PJSIP/1001",
+) -> None:
     direction = Direction.OUTBOUND if called else Direction.INBOUND
     at = START + dt.timedelta(minutes=minutes)
     await calls.create(
-        NewCall(id=call_id, direction=direction, arrived_at=at, caller_number=caller,
-                called_number=called, dialled_number="+902120000000")
-    )  # fmt: skip
+        NewCall(
+            id=call_id,
+            direction=direction,
+            arrived_at=at,
+            caller_number=caller,
+            called_number=called,
+            dialled_number="+902120000000",
+        )
+    )
     await calls.update(call_id, CallUpdate(department=department, agent_endpoint=agent))
 
 
@@ -62,12 +74,12 @@ async def test_numbers_are_stored_in_one_form_and_found_in_any(customers: Custom
 
 async def test_a_number_belongs_to_one_customer(customers: CustomerStore) -> None:
     first = await customers.create(NewCustomer(["+905551112233"], customer_number="K-1"))
-    with pytest.raises(NumberTaken, match=f"belongs to customer {first.id}"):
+    with pytest.raises(NumberTakenError, match=f"belongs to customer {first.id}"):
         await customers.create(NewCustomer(["+90 555 111 22 33"]))
     second = await customers.create(NewCustomer(["+905559998877"]))
-    with pytest.raises(NumberTaken):
+    with pytest.raises(NumberTakenError):
         await customers.update(second.id, Changes(add_numbers=["+905551112233"]))
-    with pytest.raises(CustomerNumberTaken):
+    with pytest.raises(CustomerNumberTakenError):
         await customers.update(second.id, Changes(fields={"customer_number": "K-1"}))
     # Nothing of the refused changes was kept.
     assert (await customers.get(second.id)).numbers == ("+905559998877",)
@@ -76,16 +88,16 @@ async def test_a_number_belongs_to_one_customer(customers: CustomerStore) -> Non
 async def test_bad_input_is_refused_with_what_and_where(customers: CustomerStore) -> None:
     with pytest.raises(InvalidNumberError, match="'0555 111' is not an international"):
         await customers.create(NewCustomer(["0555 111"]))
-    with pytest.raises(InvalidCustomer, match="at least one phone number"):
+    with pytest.raises(InvalidCustomerError, match="at least one phone number"):
         await customers.create(NewCustomer([]))
     record = await customers.create(NewCustomer(["+905551112233"]))
-    with pytest.raises(InvalidCustomer, match="language 'Deutsch' is not a language code"):
+    with pytest.raises(InvalidCustomerError, match="language 'Deutsch' is not a language code"):
         await customers.update(record.id, Changes(fields={"language": "Deutsch"}))
-    with pytest.raises(InvalidCustomer, match="unknown field"):
+    with pytest.raises(InvalidCustomerError, match="unknown field"):
         await customers.update(record.id, Changes(fields={"tier": "gold"}))
-    with pytest.raises(InvalidCustomer, match="keeps at least one phone number"):
+    with pytest.raises(InvalidCustomerError, match="keeps at least one phone number"):
         await customers.update(record.id, Changes(remove_numbers=["+905551112233"]))
-    with pytest.raises(CustomerNotFound):
+    with pytest.raises(CustomerNotFoundError):
         await customers.get("no-such-id")
 
 
@@ -96,9 +108,12 @@ async def test_update_sets_fields_and_moves_numbers(
     clock.advance(60)
     changed = await customers.update(
         record.id,
-        Changes(fields={"name": "Jonas Weber", "vip": True, "language": "de"},
-                add_numbers=["+4915112345678"], remove_numbers=["+905551112233"]),
-    )  # fmt: skip
+        Changes(
+            fields={"name": "Jonas Weber", "vip": True, "language": "de"},
+            add_numbers=["+4915112345678"],
+            remove_numbers=["+905551112233"],
+        ),
+    )
     assert (changed.name, changed.vip, changed.language) == ("Jonas Weber", True, "de")
     assert changed.numbers == ("+4915112345678",)
     assert changed.updated_at == clock.now
@@ -115,7 +130,7 @@ async def test_search_by_name_customer_number_and_number(customers: CustomerStor
     assert [c.id for c in await customers.search("0555 111")] == [ayse.id]
     assert [c.id for c in await customers.search("+4930")] == [jonas.id]
     assert await customers.search("100%") == []  # LIKE wildcards are plain text
-    with pytest.raises(InvalidCustomer):
+    with pytest.raises(InvalidCustomerError):
         await customers.search("  ")
 
 
@@ -167,7 +182,7 @@ async def test_notes_by_kind_period_and_department(
     clock.advance(3600)
     await customers.add_note("in-2", NoteKind.SUGGESTION, "idea two", (None, "b"))
     await customers.add_note("in-2", NoteKind.DISPOSITION, "resolved", (None, "b"))
-    with pytest.raises(InvalidCustomer):
+    with pytest.raises(InvalidCustomerError):
         await customers.add_note("in-2", NoteKind.NOTE, "   ", (None, "b"))
     async with customers._db.read() as session:
         found = await store.notes(session, NoteKind.SUGGESTION)
@@ -181,11 +196,15 @@ async def test_notes_by_kind_period_and_department(
 async def test_lookup_gives_routing_facts_or_nothing(
     customers: CustomerStore, db: Database
 ) -> None:
-    await customers.create(NewCustomer(["+905551112233"], language="en", vip=True,
-                                       customer_number="K-9"))  # fmt: skip
+    await customers.create(
+        NewCustomer(["+905551112233"], language="en", vip=True, customer_number="K-9")
+    )
     lookup = CustomerLookup(db)
-    assert await lookup("+905551112233") == {"vip": "true", "language": "en",
-                                             "customer_number": "K-9"}  # fmt: skip
+    assert await lookup("+905551112233") == {
+        "vip": "true",
+        "language": "en",
+        "customer_number": "K-9",
+    }
     assert await lookup("+905550000000") == {}
     assert await lookup("") == {}
     assert await lookup("anonymous") == {}
@@ -229,7 +248,7 @@ async def test_two_agents_adding_the_same_number_at_once(customers: CustomerStor
         customers.update(second.id, Changes(add_numbers=["+905559990000"])),
         return_exceptions=True,
     )
-    assert sorted(type(r).__name__ for r in results) == ["CustomerRecord", "NumberTaken"]
+    assert sorted(type(r).__name__ for r in results) == ["CustomerRecord", "NumberTakenError"]
     owner = await customers.by_number("+905559990000")
     assert owner is not None
     assert owner.id in (first.id, second.id)

@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import select
 
 from zentrale.calls.store import CallStore
-from zentrale.db.errors import LeaseLost
 from zentrale.db.session import Database
+from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingJob
 from zentrale.recording.store import FinishedRecording, RecordingStore
@@ -42,8 +42,11 @@ async def test_claim_leases_the_oldest_due_job_once(
     job = await jobs.claim("worker-a", LEASE)
     assert job is not None
     assert (job.id, job.step, job.attempts, job.locked_until) == (
-        first, JobStep.FETCH, 1, clock.now + LEASE,
-    )  # fmt: skip
+        first,
+        JobStep.FETCH,
+        1,
+        clock.now + LEASE,
+    )
     again = await jobs.claim("worker-b", LEASE)
     assert again is not None
     assert again.id == second
@@ -51,8 +54,10 @@ async def test_claim_leases_the_oldest_due_job_once(
     row = await jobs.get(first)
     assert row is not None
     assert (row.state, row.locked_by, row.locked_until) == (
-        JobState.RUNNING, "worker-a", clock.now + LEASE,
-    )  # fmt: skip
+        JobState.RUNNING,
+        "worker-a",
+        clock.now + LEASE,
+    )
 
 
 @pytest.mark.asyncio
@@ -131,9 +136,9 @@ async def test_an_expired_lease_is_released_and_the_old_worker_is_fenced_off(
     taken = await jobs.claim("worker-b", LEASE)
     assert taken is not None
     assert (taken.id, taken.step, taken.attempts) == (job_id, JobStep.FETCH, 2)
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         await jobs.advance(lost, JobStep.TRANSCODE)
-    with pytest.raises(LeaseLost):
+    with pytest.raises(LeaseLostError):
         await jobs.fail(lost, "late", BACKOFF)
     await jobs.advance(taken, JobStep.TRANSCODE)
     row = await jobs.get(job_id)

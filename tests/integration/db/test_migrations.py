@@ -21,8 +21,16 @@ from zentrale.migrations import current_revision, downgrade_engine, head_revisio
 
 # Every table of the head schema: the models' tables, which must include at least these.
 TABLES = set(Base.metadata.tables)
-assert {"calls", "call_events", "recordings", "recording_jobs", "users", "audit_log",
-        "customers", "survey_answers"} <= TABLES  # fmt: skip
+assert {
+    "calls",
+    "call_events",
+    "recordings",
+    "recording_jobs",
+    "users",
+    "audit_log",
+    "customers",
+    "survey_answers",
+} <= TABLES
 
 
 def _diff(connection: Connection) -> list[object]:
@@ -92,11 +100,18 @@ async def test_daemons_starting_at_once_on_an_empty_database_migrate_it_once(
     env = {**os.environ, "ZENTRALE_DATABASE__URL": database_url}
     starts = [
         await asyncio.create_subprocess_exec(
-            sys.executable, "-c", code, "db", "upgrade", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+            sys.executable,
+            "-c",
+            code,
+            "db",
+            "upgrade",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
         )
         for _ in range(4)
-    ]  # fmt: skip
+    ]
     outputs = await asyncio.gather(*(start.communicate() for start in starts))
     for start, (output, _) in zip(starts, outputs, strict=True):
         assert start.returncode == 0, output.decode()

@@ -8,10 +8,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import EventKind
 from zentrale.calls.store import CallStore, CallUpdate
-from zentrale.db.errors import CallNotFound, RecordingNotFound
 from zentrale.db.session import Database
+from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.store import (
@@ -25,9 +26,12 @@ from zentrale.recording.store import (
 from .conftest import START_TIME, FakeClock, inbound
 
 FINISHED = FinishedRecording(
-    call_id="call-1", asterisk_name="zentrale/call-1-0", format="wav", duration_s=61.5,
+    call_id="call-1",
+    asterisk_name="zentrale/call-1-0",
+    format="wav",
+    duration_s=61.5,
     pause_markers=[(10.0, 22.5)],
-)  # fmt: skip
+)
 REFUSE = {
     "sqlite": [
         "CREATE TRIGGER refuse_jobs BEFORE INSERT ON recording_jobs "
@@ -63,18 +67,25 @@ async def test_recording_finished_writes_event_recording_and_job(
 
     recording = await recordings.get(queued.recording_id)
     assert (recording.call_id, recording.asterisk_name, recording.state) == (
-        "call-1", "zentrale/call-1-0", RecordingState.FINISHED,
-    )  # fmt: skip
+        "call-1",
+        "zentrale/call-1-0",
+        RecordingState.FINISHED,
+    )
     assert (recording.department, recording.agent_endpoint, recording.agent_name) == (
-        "sales", "PJSIP/1001", "Ayşe",
-    )  # fmt: skip
+        "sales",
+        "PJSIP/1001",
+        "Ayşe",
+    )
     assert recording.pause_markers == [[10.0, 22.5]]
     assert (recording.duration_s, recording.created_at) == (61.5, START_TIME)
     job = await jobs.get(queued.job_id)
     assert job is not None
     assert (job.recording_id, job.step, job.state, job.attempts) == (
-        queued.recording_id, JobStep.FETCH, JobState.PENDING, 0,
-    )  # fmt: skip
+        queued.recording_id,
+        JobStep.FETCH,
+        JobState.PENDING,
+        0,
+    )
     (event,) = await calls.events("call-1")
     assert event.kind is EventKind.RECORDING_FINISHED
     assert event.detail["recording_id"] == queued.recording_id
@@ -119,7 +130,7 @@ async def test_a_failing_job_insert_leaves_nothing_behind(
 async def test_a_recording_of_an_unknown_call_is_refused(
     recordings: RecordingStore, db: Database
 ) -> None:
-    with pytest.raises(CallNotFound):
+    with pytest.raises(CallNotFoundError):
         await recordings.recording_finished(FINISHED)
     assert await _count(db, "recordings") == 0
 
@@ -137,13 +148,15 @@ async def test_stored_recording_keeps_keys_header_and_waveform(
         sha256_cipher="b" * 64,
         storage_backend="s3",
         object_key="2026/03/02/call-1-0.opus.enc",
-        wrapped_keys=[WrappedKey("kek-2026", "vault", "d3JhcHBlZA=="),
-                      WrappedKey("escrow-1", "file", "ZXNjcm93")],
+        wrapped_keys=[
+            WrappedKey("kek-2026", "vault", "d3JhcHBlZA=="),
+            WrappedKey("escrow-1", "file", "ZXNjcm93"),
+        ],
         encryption_header={"alg": "AES-256-GCM", "chunk": 65536, "nonce": "AAEC"},
         stored_at=START_TIME + dt.timedelta(minutes=1),
         waveform=bytes([0, 17, 255, 3]),
         silent=True,
-    )  # fmt: skip
+    )
     await recordings.mark_stored(queued.recording_id, stored)
     await recordings.mark_corrupt(queued.recording_id)
 
@@ -158,7 +171,7 @@ async def test_stored_recording_keeps_keys_header_and_waveform(
     assert (recording.plaintext_size, recording.object_size) == (5_000_000_000, 5_001_220_736)
     assert (recording.silent, recording.corrupt, recording.duration_s) == (True, True, 61.5)
     assert recording.stored_at == START_TIME + dt.timedelta(minutes=1)
-    with pytest.raises(RecordingNotFound):
+    with pytest.raises(RecordingNotFoundError):
         await recordings.mark_stored("nope", stored)
 
 
@@ -166,8 +179,11 @@ async def test_stored_recording_keeps_keys_header_and_waveform(
 async def test_qa_search_by_department_and_agent_in_a_window(
     calls: CallStore, recordings: RecordingStore, clock: FakeClock
 ) -> None:
-    people = [("c1", "sales", "PJSIP/1001"), ("c2", "support", "PJSIP/2001"),
-              ("c3", "sales", "PJSIP/1002")]  # fmt: skip
+    people = [
+        ("c1", "sales", "PJSIP/1001"),
+        ("c2", "support", "PJSIP/2001"),
+        ("c3", "sales", "PJSIP/1002"),
+    ]
     for call_id, department, agent in people:
         await calls.create(inbound(call_id))
         await calls.update(call_id, CallUpdate(department=department, agent_endpoint=agent))

@@ -33,42 +33,126 @@ def local(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
 
 
 HISTORY = [
-    Story("s1", local(2, 10), "sales", ANSWERED, queued=2, agent=ANNA, answered=12,
-          conversation_end=72, ended=80, suggestions=1,
-          answers=[Answer("1-5", OK, 5), Answer("1-5", OK, 4)]),
-    Story("s2", local(2, 11), "sales", ANSWERED, queued=1, agent=BEN, answered=21,
-          conversation_end=141, ended=141,
-          answers=[Answer("1-5", OK, 2), Answer("1-5", AnswerStatus.UNANSWERED)]),
-    Story("s3", local(2, 12), "sales", Outcome.TRANSFERRED, queued=1, agent=ANNA,
-          answered=21.5, conversation_end=51.5, ended=200, transfers=1),
+    Story(
+        "s1",
+        local(2, 10),
+        "sales",
+        ANSWERED,
+        queued=2,
+        agent=ANNA,
+        answered=12,
+        conversation_end=72,
+        ended=80,
+        suggestions=1,
+        answers=[Answer("1-5", OK, 5), Answer("1-5", OK, 4)],
+    ),
+    Story(
+        "s2",
+        local(2, 11),
+        "sales",
+        ANSWERED,
+        queued=1,
+        agent=BEN,
+        answered=21,
+        conversation_end=141,
+        ended=141,
+        answers=[Answer("1-5", OK, 2), Answer("1-5", AnswerStatus.UNANSWERED)],
+    ),
+    Story(
+        "s3",
+        local(2, 12),
+        "sales",
+        Outcome.TRANSFERRED,
+        queued=1,
+        agent=ANNA,
+        answered=21.5,
+        conversation_end=51.5,
+        ended=200,
+        transfers=1,
+    ),
     Story("s4", local(2, 13), "sales", ABANDONED, queued=2, ended=6),
-    Story("s5", local(2, 14), "sales", ABANDONED, queued=2, ended=7,
-          answers=[Answer("1-5", AnswerStatus.ABANDONED)]),
+    Story(
+        "s5",
+        local(2, 14),
+        "sales",
+        ABANDONED,
+        queued=2,
+        ended=7,
+        answers=[Answer("1-5", AnswerStatus.ABANDONED)],
+    ),
     Story("s6", local(2, 15), "sales", ABANDONED, queued=2, ended=62),
-    Story("s7", local(2, 23, 59, 30), "sales", ANSWERED, queued=5, agent=BEN, answered=35,
-          conversation_end=635, ended=640),
-    Story("s8", local(2, 16), "support", ANSWERED, queued=121, agent=CEM, answered=131,
-          conversation_end=191, ended=191, overflow_from="sales",
-          answers=[Answer("0-10", OK, 10), Answer("0-10", OK, 9), Answer("0-10", OK, 6)]),
-    Story("s9", local(3, 0, 0, 10), "sales", ANSWERED, queued=0, agent=ANNA, answered=5,
-          conversation_end=55, ended=55),
-    Story("s10", local(4, 9), "sales", ANSWERED, queued=0, agent=ANNA, answered=1,
-          conversation_end=2, ended=2),
+    Story(
+        "s7",
+        local(2, 23, 59, 30),
+        "sales",
+        ANSWERED,
+        queued=5,
+        agent=BEN,
+        answered=35,
+        conversation_end=635,
+        ended=640,
+    ),
+    Story(
+        "s8",
+        local(2, 16),
+        "support",
+        ANSWERED,
+        queued=121,
+        agent=CEM,
+        answered=131,
+        conversation_end=191,
+        ended=191,
+        overflow_from="sales",
+        answers=[Answer("0-10", OK, 10), Answer("0-10", OK, 9), Answer("0-10", OK, 6)],
+    ),
+    Story(
+        "s9",
+        local(3, 0, 0, 10),
+        "sales",
+        ANSWERED,
+        queued=0,
+        agent=ANNA,
+        answered=5,
+        conversation_end=55,
+        ended=55,
+    ),
+    Story(
+        "s10",
+        local(4, 9),
+        "sales",
+        ANSWERED,
+        queued=0,
+        agent=ANNA,
+        answered=1,
+        conversation_end=2,
+        ended=2,
+    ),
     Story("s11", local(2, 9), None, Outcome.CLOSED, queued=None, ended=10),
     Story("s12", local(2, 17), "sales", ABANDONED, queued=None, ended=3),
-]  # fmt: skip
+]
 
 
 Rows = dict[tuple[str, str], StatsRow]
 
 
-async def report(db: Database, group: Group = "department", period: Period = "day",
-                 last_day: int = 3, **options: object) -> Rows:  # fmt: skip
+async def report(
+    db: Database,
+    group: Group = "department",
+    period: Period = "day",
+    last_day: int = 3,
+    **options: object,
+) -> Rows:
     await insert_rows(db, rows_of(HISTORY))
     spec = ReportSpec(
-        group, period, dt.date(2026, 3, 2), dt.date(2026, 3, last_day), IST,
-        service_level={"support": 30.0}, short_abandon=5.0, **options,  # type: ignore[arg-type]
-    )  # fmt: skip
+        group,
+        period,
+        dt.date(2026, 3, 2),
+        dt.date(2026, 3, last_day),
+        IST,
+        service_level={"support": 30.0},
+        short_abandon=5.0,
+        **options,  # type: ignore[arg-type]
+    )
     async with db.read() as session:
         rows = await compute(session, spec)
     return {(row.key, row.period_start.isoformat()): row for row in rows}
@@ -131,8 +215,14 @@ async def test_hours_and_weeks(db: Database) -> None:
 
 
 async def report_again(db: Database, period: Period) -> dict[tuple[str, str], StatsRow]:
-    spec = ReportSpec("department", period, dt.date(2026, 3, 2), dt.date(2026, 3, 3), IST,
-                      service_level={"support": 30.0})  # fmt: skip
+    spec = ReportSpec(
+        "department",
+        period,
+        dt.date(2026, 3, 2),
+        dt.date(2026, 3, 3),
+        IST,
+        service_level={"support": 30.0},
+    )
     async with db.read() as session:
         return {(r.key, r.period_start.isoformat()): r for r in await compute(session, spec)}
 
@@ -150,8 +240,9 @@ async def test_short_abandon_limit_is_configurable(db: Database) -> None:
 
 
 async def report_limit(db: Database, limit: float) -> dict[tuple[str, str], StatsRow]:
-    spec = ReportSpec("department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 2), IST,
-                      short_abandon=limit)  # fmt: skip
+    spec = ReportSpec(
+        "department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 2), IST, short_abandon=limit
+    )
     async with db.read() as session:
         return {(r.key, r.period_start.isoformat()): r for r in await compute(session, spec)}
 
@@ -161,9 +252,15 @@ async def test_daylight_saving_change(db: Database, period: Period) -> None:
     berlin = ZoneInfo("Europe/Berlin")  # clocks go from 02:00 to 03:00 on 2026-03-29
     stories = [
         Story(f"d{n}", at.replace(tzinfo=berlin), "sales", ABANDONED, queued=0, ended=1)
-        for n, at in enumerate([dt.datetime(2026, 3, 28, 23, 30), dt.datetime(2026, 3, 29, 1, 30),
-                                dt.datetime(2026, 3, 29, 3, 30), dt.datetime(2026, 3, 29, 23, 30)])
-    ]  # fmt: skip
+        for n, at in enumerate(
+            [
+                dt.datetime(2026, 3, 28, 23, 30),
+                dt.datetime(2026, 3, 29, 1, 30),
+                dt.datetime(2026, 3, 29, 3, 30),
+                dt.datetime(2026, 3, 29, 23, 30),
+            ]
+        )
+    ]
     await insert_rows(db, rows_of(stories))
     spec = ReportSpec("department", period, dt.date(2026, 3, 28), dt.date(2026, 3, 29), berlin)
     async with db.read() as session:
@@ -172,6 +269,8 @@ async def test_daylight_saving_change(db: Database, period: Period) -> None:
         assert found == {"2026-03-28T00:00:00+01:00": 1, "2026-03-29T00:00:00+01:00": 3}
     else:
         assert found == {
-            "2026-03-28T23:00:00+01:00": 1, "2026-03-29T01:00:00+01:00": 1,
-            "2026-03-29T03:00:00+02:00": 1, "2026-03-29T23:00:00+02:00": 1,
-        }  # fmt: skip
+            "2026-03-28T23:00:00+01:00": 1,
+            "2026-03-29T01:00:00+01:00": 1,
+            "2026-03-29T03:00:00+02:00": 1,
+            "2026-03-29T23:00:00+02:00": 1,
+        }

@@ -39,9 +39,15 @@ async def _copies(db: Database) -> dict[str, set[dt.datetime | None]]:
 
 
 def _figures(rows: list[StatsRow]) -> dict[tuple[str, str], tuple[int, int, int, int]]:
-    return {(row.key, row.period_start.date().isoformat()):
-            (row.surveys_answered, row.surveys_abandoned, row.suggestions, row.offered)
-            for row in rows}  # fmt: skip
+    return {
+        (row.key, row.period_start.date().isoformat()): (
+            row.surveys_answered,
+            row.surveys_abandoned,
+            row.suggestions,
+            row.offered,
+        )
+        for row in rows
+    }
 
 
 async def _report(db: Database, spec: ReportSpec = SPEC) -> list[StatsRow]:
@@ -54,8 +60,9 @@ async def test_answers_and_notes_carry_their_calls_arrival(db: Database, calls: 
     await calls.create(inbound("c1", at=LATE))
     await calls.update("c1", CallUpdate(department="sales", queued_at=LATE))
     after = LATE + dt.timedelta(minutes=3)  # the next local day
-    await AnswerStore(db).record(NewAnswer("c1", "after-call", "q1", 1, 4, AnswerStatus.ANSWERED,
-                                           "1-5", after))  # fmt: skip
+    await AnswerStore(db).record(
+        NewAnswer("c1", "after-call", "q1", 1, 4, AnswerStatus.ANSWERED, "1-5", after)
+    )
     async with db.write() as session:
         call = await session.get(Call, "c1")
         assert call is not None
@@ -66,12 +73,30 @@ async def test_answers_and_notes_carry_their_calls_arrival(db: Database, calls: 
 
     # A row written without the copy (by other code) is still counted, from its call.
     async with db.write() as session:
-        session.add(SurveyAnswer(id=str(uuid.uuid4()), call_id="c1", survey="after-call",
-                                 question="q2", position=2, answer=None, scale="1-5",
-                                 status=AnswerStatus.ABANDONED, department="sales",
-                                 answered_at=after))  # fmt: skip
-        session.add(CallNote(id=str(uuid.uuid4()), call_id="c1", kind=NoteKind.SUGGESTION,
-                             text="more agents", author_name="A", created_at=after))  # fmt: skip
+        session.add(
+            SurveyAnswer(
+                id=str(uuid.uuid4()),
+                call_id="c1",
+                survey="after-call",
+                question="q2",
+                position=2,
+                answer=None,
+                scale="1-5",
+                status=AnswerStatus.ABANDONED,
+                department="sales",
+                answered_at=after,
+            )
+        )
+        session.add(
+            CallNote(
+                id=str(uuid.uuid4()),
+                call_id="c1",
+                kind=NoteKind.SUGGESTION,
+                text="more agents",
+                author_name="A",
+                created_at=after,
+            )
+        )
     assert (await _copies(db))["answers"] == {LATE, None}
     assert _figures(await _report(db)) == {("sales", "2025-06-10"): (1, 1, 2, 1)}
 
@@ -79,16 +104,49 @@ async def test_answers_and_notes_carry_their_calls_arrival(db: Database, calls: 
 def _stories() -> Rows:
     five = Answer("1-5", AnswerStatus.ANSWERED, 5)
     gone = Answer("0-10", AnswerStatus.ABANDONED)
-    return rows_of([
-        Story("late", LATE, "sales", Outcome.ANSWERED, queued=5, agent="PJSIP/1001",
-              answered=20, conversation_end=200, ended=201, answers=[five, gone], suggestions=2),
-        Story("next", LATE + dt.timedelta(hours=1), "support", Outcome.ANSWERED, queued=1,
-              agent="PJSIP/1002", answered=3, conversation_end=40, ended=41, answers=[five],
-              suggestions=1),
-        Story("before", LATE - dt.timedelta(days=2), "sales", Outcome.ANSWERED, queued=1,
-              agent="PJSIP/1001", answered=3, conversation_end=40, ended=41, answers=[five],
-              suggestions=1),
-    ])  # fmt: skip
+    return rows_of(
+        [
+            Story(
+                "late",
+                LATE,
+                "sales",
+                Outcome.ANSWERED,
+                queued=5,
+                agent="PJSIP/1001",
+                answered=20,
+                conversation_end=200,
+                ended=201,
+                answers=[five, gone],
+                suggestions=2,
+            ),
+            Story(
+                "next",
+                LATE + dt.timedelta(hours=1),
+                "support",
+                Outcome.ANSWERED,
+                queued=1,
+                agent="PJSIP/1002",
+                answered=3,
+                conversation_end=40,
+                ended=41,
+                answers=[five],
+                suggestions=1,
+            ),
+            Story(
+                "before",
+                LATE - dt.timedelta(days=2),
+                "sales",
+                Outcome.ANSWERED,
+                queued=1,
+                agent="PJSIP/1001",
+                answered=3,
+                conversation_end=40,
+                ended=41,
+                answers=[five],
+                suggestions=1,
+            ),
+        ]
+    )
 
 
 @pytest.mark.asyncio
@@ -106,14 +164,17 @@ async def test_backfill_fills_the_copies_and_the_report_is_unchanged(database_ur
                 (table.__tablename__, row_id): (call_id, arrived)
                 for table in (SurveyAnswer, CallNote)
                 for row_id, call_id, arrived in await session.execute(
-                    select(table.id, table.call_id, table.call_arrived_at))
-            }  # fmt: skip
+                    select(table.id, table.call_id, table.call_arrived_at)
+                )
+            }
         assert len(copied) == len(rows.answers) + len(rows.notes) == 8
         assert all(arrived == arrivals[call_id] for call_id, arrived in copied.values())
 
         report = await _report(db)
-        assert _figures(report) == {("sales", "2025-06-10"): (1, 1, 2, 1),
-                                    ("support", "2025-06-11"): (1, 0, 1, 1)}  # fmt: skip
+        assert _figures(report) == {
+            ("sales", "2025-06-10"): (1, 1, 2, 1),
+            ("support", "2025-06-11"): (1, 0, 1, 1),
+        }
         # Without the copies (the call of each row looked up) every figure is the same.
         async with db.write() as session:
             for table in (SurveyAnswer, CallNote):
@@ -123,9 +184,15 @@ async def test_backfill_fills_the_copies_and_the_report_is_unchanged(database_ur
         by_agent = await _report(db, agents)
         async with db.write() as session:
             for table in (SurveyAnswer, CallNote):
-                await session.execute(update(table).values(
-                    call_arrived_at=select(Call.arrived_at).where(Call.id == table.call_id)
-                    .scalar_subquery()))  # fmt: skip
+                await session.execute(
+                    update(table).values(
+                        call_arrived_at=select(Call.arrived_at)
+                        .where(Call.id == table.call_id)
+                        .scalar_subquery()
+                    )
+                )
         assert await _report(db, agents) == by_agent
-        assert _figures(by_agent) == {("PJSIP/1001", "2025-06-10"): (1, 1, 2, 1),
-                                      ("PJSIP/1002", "2025-06-11"): (1, 0, 1, 1)}  # fmt: skip
+        assert _figures(by_agent) == {
+            ("PJSIP/1001", "2025-06-10"): (1, 1, 2, 1),
+            ("PJSIP/1002", "2025-06-11"): (1, 0, 1, 1),
+        }

@@ -36,8 +36,9 @@ def test_report_table_and_csv(database_url: str) -> None:
     assert lines[0] == "2026-03-02 .. 2026-03-03 (Europe/Istanbul)"
     sales = next(line.split() for line in lines if line.startswith("sales ") and "03-02" in line)
     assert sales[:6] == ["sales", "2026-03-02", "8", "4", "4", "3"]
-    by_agent = runner.invoke(main, [*ARGS, "--by", "agent", "--csv",
-                                    "--service-level", "support=30"], env=env)  # fmt: skip
+    by_agent = runner.invoke(
+        main, [*ARGS, "--by", "agent", "--csv", "--service-level", "support=30"], env=env
+    )
     assert by_agent.exit_code == 0, by_agent.output
     rows = {
         (r["key"], r["period_start"][:10]): r for r in csv.DictReader(io.StringIO(by_agent.stdout))
@@ -51,8 +52,9 @@ def test_report_names_bad_options(database_url: str) -> None:
     bad_day = runner.invoke(main, ["report", "--from", "2026-3-2", "--to", "2026-03-03"], env=env)
     assert bad_day.exit_code == 2
     assert "--from: '2026-3-2' is not a day" in bad_day.output
-    backwards = runner.invoke(main, ["report", "--from", "2026-03-03", "--to", "2026-03-02"],
-                              env=env)  # fmt: skip
+    backwards = runner.invoke(
+        main, ["report", "--from", "2026-03-03", "--to", "2026-03-02"], env=env
+    )
     assert "is before from" in backwards.output
     zone = runner.invoke(main, [*ARGS, "--tz", "Nowhere/Land"], env=env)
     assert "unknown time zone 'Nowhere/Land'" in zone.output

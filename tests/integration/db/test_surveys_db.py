@@ -21,9 +21,17 @@ pytestmark = pytest.mark.asyncio
 
 
 def _answer(position: int, answer: int | None, status: AnswerStatus, **more: object) -> NewAnswer:
-    return NewAnswer(call_id="call-1", survey="zufriedenheit", question=f"q{position}",
-                     position=position, answer=answer, status=status, scale="1-5",
-                     answered_at=START + dt.timedelta(seconds=position), **more)  # type: ignore[arg-type]  # fmt: skip
+    return NewAnswer(
+        call_id="call-1",
+        survey="zufriedenheit",
+        question=f"q{position}",
+        position=position,
+        answer=answer,
+        status=status,
+        scale="1-5",
+        answered_at=START + dt.timedelta(seconds=position),
+        **more,
+    )  # type: ignore[arg-type]
 
 
 async def test_answers_carry_department_agent_and_the_latest_recording(
@@ -59,7 +67,11 @@ async def test_campaign_answers_without_agent_or_recording(db: Database, calls: 
     store = AnswerStore(db)
     await store.record(_answer(1, 5, AnswerStatus.ANSWERED, campaign_id="camp-1"))
     (row,) = await store.for_campaign("camp-1")
-    assert (row.answer, row.department, row.agent_endpoint, row.recording_id) == (5, None, None,
-                                                                                  None)  # fmt: skip
+    assert (row.answer, row.department, row.agent_endpoint, row.recording_id) == (
+        5,
+        None,
+        None,
+        None,
+    )
     assert row.answered_at == START + dt.timedelta(seconds=1)
     assert await store.for_campaign("other") == []

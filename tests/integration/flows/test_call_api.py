@@ -24,14 +24,18 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 
 async def _token(flows, username: str, role: Role, endpoint: str | None = None) -> str:  # type: ignore[no-untyped-def]
     users = UserStore(flows.daemon.db)
-    user = await users.add(NewUser(username, username.title(), "a long password 1", role,
-                                   ("sales", "support"), endpoint))  # fmt: skip
+    user = await users.add(
+        NewUser(
+            username, username.title(), "a long password 1", role, ("sales", "support"), endpoint
+        )
+    )
     return (await users.issue_token(user.id, "test", 1)).secret
 
 
 def _client(flows, token: str) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
-    return httpx.AsyncClient(base_url=flows.daemon.http_url,
-                             headers={"Authorization": f"Bearer {token}"}, timeout=60)  # fmt: skip
+    return httpx.AsyncClient(
+        base_url=flows.daemon.http_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    )
 
 
 async def _until(predicate: Callable[[], bool], max_wait: float = 20) -> None:
@@ -43,11 +47,16 @@ async def _until(predicate: Callable[[], bool], max_wait: float = 20) -> None:
 async def test_agent_places_a_call_from_their_own_phone_only(flows) -> None:  # type: ignore[no-untyped-def]
     token = await _token(flows, "ayse", Role.AGENT, "Local/A1@sim-agent/n")
     await flows.agent("A1", PartyScript(answer_after=0.5))
-    await script_party(flows.asterisk.ari, "number", "+4930999",
-                       PartyScript(answer_after=0.5, talk=3, then="hangup"))  # fmt: skip
+    await script_party(
+        flows.asterisk.ari,
+        "number",
+        "+4930999",
+        PartyScript(answer_after=0.5, talk=3, then="hangup"),
+    )
     async with _client(flows, token) as api:
-        other = await api.post("/api/calls", json={"number": "+4930999",
-                                                   "agent": "Local/A2@sim-agent/n"})  # fmt: skip
+        other = await api.post(
+            "/api/calls", json={"number": "+4930999", "agent": "Local/A2@sim-agent/n"}
+        )
         assert other.status_code == 403
         placed = await api.post("/api/calls", json={"number": "+4930999", "department": "sales"})
         assert placed.status_code == 200, placed.text
@@ -75,8 +84,10 @@ async def test_supervisor_transfers_a_connected_call_and_pauses_an_agent(flows) 
         (active,) = (await api.get("/api/calls")).json()
         assert active["agent_connected"] is True
         assert active["caller"] == "+90555*****33"  # masked even for supervisors
-        moved = await api.post(f"/api/calls/{active['call_id']}/transfer",
-                               json={"to": "department", "target": "support"})  # fmt: skip
+        moved = await api.post(
+            f"/api/calls/{active['call_id']}/transfer",
+            json={"to": "department", "target": "support"},
+        )
         assert moved.status_code == 202
         (call,) = await flows.finished_calls(1, max_wait=40)
         assert call.agent_endpoint == "Local/B1@sim-agent/n"
@@ -85,8 +96,9 @@ async def test_supervisor_transfers_a_connected_call_and_pauses_an_agent(flows) 
         )
         assert paused.json()["state"] == "paused"
         assert flows.daemon.board.view("Local/B1@sim-agent/n").state is AgentState.PAUSED
-        gone = await api.post(f"/api/calls/{active['call_id']}/transfer",
-                              json={"to": "department", "target": "sales"})  # fmt: skip
+        gone = await api.post(
+            f"/api/calls/{active['call_id']}/transfer", json={"to": "department", "target": "sales"}
+        )
         assert gone.status_code == 404  # that call has ended
     async with flows.daemon.db.read() as session:
         actions = list(await session.scalars(select(AuditEntry.action)))
@@ -100,8 +112,9 @@ async def test_calls_api_needs_a_token_and_a_role(flows) -> None:  # type: ignor
         assert (await anonymous.get("/api/agents")).status_code == 401
     async with _client(flows, qa) as api:
         assert (await api.get("/api/agents")).status_code == 403
-        refused = await api.post("/api/calls", json={"number": "+4930999",
-                                                     "agent": "Local/A1@sim-agent/n"})  # fmt: skip
+        refused = await api.post(
+            "/api/calls", json={"number": "+4930999", "agent": "Local/A1@sim-agent/n"}
+        )
         assert refused.status_code == 403
 
 

@@ -84,8 +84,7 @@ async def _daemon(
 
 async def _campaign(flows: Flows, name: str, numbers: list[str], **options: object) -> str:
     csv = "name,number\n" + "".join(f"Kunde {n},{number}\n" for n, number in enumerate(numbers))
-    request = CampaignRequest(name=name, survey="umfrage", numbers_csv=csv, ring="5s",
-                              **options)  # type: ignore[arg-type]  # fmt: skip
+    request = CampaignRequest(name=name, survey="umfrage", numbers_csv=csv, ring="5s", **options)  # type: ignore[arg-type]
     new, listed = prepare(request, flows.daemon.rules.current)
     store = CampaignStore(flows.daemon.db)
     created = await store.create(new, listed)
@@ -224,16 +223,24 @@ async def test_supervisors_run_campaigns_through_the_api(
         users = UserStore(flows.daemon.db)
         tokens = {}
         for name, role in (("sabine", Role.SUPERVISOR), ("ayse", Role.AGENT)):
-            user = await users.add(NewUser(name, name.title(), "a long password 1", role,
-                                           ("service",), None))  # fmt: skip
+            user = await users.add(
+                NewUser(name, name.title(), "a long password 1", role, ("service",), None)
+            )
             tokens[role] = (await users.issue_token(user.id, "test", 1)).secret
 
         def client(role: Role) -> httpx.AsyncClient:
             auth = {"Authorization": f"Bearer {tokens[role]}"}
             return httpx.AsyncClient(base_url=flows.daemon.http_url, timeout=30, headers=auth)
 
-        body = {"name": "herbst", "survey": "umfrage", "numbers_csv": "number\n+493060012\n",
-                "from": "09:00", "to": "17:00", "days": "mon-fri", "concurrency": 1}  # fmt: skip
+        body = {
+            "name": "herbst",
+            "survey": "umfrage",
+            "numbers_csv": "number\n+493060012\n",
+            "from": "09:00",
+            "to": "17:00",
+            "days": "mon-fri",
+            "concurrency": 1,
+        }
         async with client(Role.AGENT) as agent:
             assert (await agent.post("/api/campaigns", json=body)).status_code == 403
             assert (await agent.get("/api/campaigns")).status_code == 403
@@ -261,8 +268,11 @@ async def test_supervisors_run_campaigns_through_the_api(
         async with flows.daemon.db.read() as session:
             actions = list(await session.scalars(select(AuditEntry.action)))
         assert [a for a in actions if a.startswith("campaign.")] == [
-            "campaign.create", "campaign.start", "campaign.show", "campaign.stop"
-        ]  # fmt: skip
+            "campaign.create",
+            "campaign.start",
+            "campaign.show",
+            "campaign.stop",
+        ]
         assert (
             await CampaignStore(flows.daemon.db).attempts(
                 (await CampaignStore(flows.daemon.db).get("herbst")).id

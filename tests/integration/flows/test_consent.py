@@ -147,9 +147,14 @@ async def consenting(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator
         http=HttpSettings(port=0),
         recording=RecordingSettings(temp_dir=state / "tmp", workers=1),
         storage=StorageSettings(path=tmp_path / "recordings"),
-        keys=KeySettings(recipients=(RecipientSettings(
-            provider="local", keyring_file=tmp_path / "keys" / "keyring.json"),)),
-    )  # fmt: skip
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(
+                    provider="local", keyring_file=tmp_path / "keys" / "keyring.json"
+                ),
+            )
+        ),
+    )
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:
@@ -221,8 +226,9 @@ async def test_after_a_transfer_the_new_departments_notice_is_played_again(
     call = await consenting.ended_call()
 
     events = await CallStore(consenting.daemon.db).events(call.id)
-    played = [(e.detail["notice"], e.detail["language"]) for e in events
-              if e.kind == "consent_played"]  # fmt: skip
+    played = [
+        (e.detail["notice"], e.detail["language"]) for e in events if e.kind == "consent_played"
+    ]
     assert played == [("2026-11-complaints", "tr"), ("2026-01", "tr")]
     assert (call.department, call.consent_version) == ("general", "2026-01")
     kinds = [str(e.kind) for e in events]

@@ -221,8 +221,12 @@ async def test_max_wait_overflows_to_an_outside_number(flows) -> None:  # type: 
     from zentrale.sandbox.simulate import script_party
 
     await flows.agent("E1", PartyScript(mode="noanswer"))
-    await script_party(flows.asterisk.ari, "number", "+4930111",
-                       PartyScript(answer_after=0.5, talk=2, then="hangup"))  # fmt: skip
+    await script_party(
+        flows.asterisk.ari,
+        "number",
+        "+4930111",
+        PartyScript(answer_after=0.5, talk=2, then="hangup"),
+    )
     await flows.call(CustomerScript(digits="5", digit_delay=0.5, then="wait", hangup_after=30))
     (call,) = await flows.finished_calls(1, max_wait=40)
     assert call.outcome == Outcome.ANSWERED  # the outside number took the call

@@ -155,9 +155,14 @@ async def scanned(
             http=HttpSettings(port=0),
             recording=RecordingSettings(temp_dir=state / "tmp", workers=1),
             storage=StorageSettings(path=tmp_path / "recordings"),
-            keys=KeySettings(recipients=(RecipientSettings(
-                provider="local", keyring_file=tmp_path / "keys" / "keyring.json"),)),
-        )  # fmt: skip
+            keys=KeySettings(
+                recipients=(
+                    RecipientSettings(
+                        provider="local", keyring_file=tmp_path / "keys" / "keyring.json"
+                    ),
+                )
+            ),
+        )
         async with Daemon.running(
             settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
         ) as daemon:
@@ -187,22 +192,28 @@ async def sign_in_and_call(scanned: Scanned) -> tuple[str, str, str]:
     A wrong password and a wrong token first, so the refusals' log lines are scanned too.
     """
     users = UserStore(scanned.daemon.db)
-    user = await users.add(NewUser("ayse", "Ayşe", USER_PASSWORD, Role.AGENT, ("sales",),
-                                   "Local/LS1@sim-agent/n"))  # fmt: skip
+    user = await users.add(
+        NewUser("ayse", "Ayşe", USER_PASSWORD, Role.AGENT, ("sales",), "Local/LS1@sim-agent/n")
+    )
     token = (await users.issue_token(user.id, "scan", 1)).secret
     async with httpx.AsyncClient(base_url=scanned.daemon.http_url, timeout=90) as api:
-        wrong = await api.post("/api/auth/login",
-                               json={"username": "ayse", "password": WRONG_PASSWORD})  # fmt: skip
+        wrong = await api.post(
+            "/api/auth/login", json={"username": "ayse", "password": WRONG_PASSWORD}
+        )
         assert wrong.status_code == 401
         forged = await api.get("/api/calls", headers={"Authorization": f"Bearer {WRONG_TOKEN}"})
         assert forged.status_code == 401
-        signed = await api.post("/api/auth/login",
-                                json={"username": "ayse", "password": USER_PASSWORD})  # fmt: skip
+        signed = await api.post(
+            "/api/auth/login", json={"username": "ayse", "password": USER_PASSWORD}
+        )
         assert signed.status_code == 200, signed.text
         cookie = next(iter(api.cookies.values()))
         csrf = signed.json()["csrf_token"]
-        placed = await api.post("/api/calls", json={"number": DIALLED, "department": "sales"},
-                                headers={"Authorization": f"Bearer {token}"})  # fmt: skip
+        placed = await api.post(
+            "/api/calls",
+            json={"number": DIALLED, "department": "sales"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert placed.status_code == 200, placed.text
         assert placed.json()["result"] == "answered"
     return token, cookie, csrf
@@ -229,14 +240,14 @@ async def test_no_personal_data_or_secret_in_any_log_line(scanned: Scanned) -> N
     ari = scanned.asterisk.ari
     await script_party(ari, "agent", "LS1", PartyScript(answer_after=0.5))
     digits = f"1w{CARD}#"
-    await place_call(ari, did="100", caller=CALLER,
-                     script=CustomerScript(digits=digits, digit_delay=0.4, talk=3))  # fmt: skip
+    await place_call(
+        ari, did="100", caller=CALLER, script=CustomerScript(digits=digits, digit_delay=0.4, talk=3)
+    )
     (inbound,) = await scanned.ended_calls(1)
     assert (inbound.outcome, inbound.department) == (Outcome.ANSWERED, "sales")
     await script_party(ari, "agent", "LS1", PartyScript(answer_after=0.5))
     # The called customer talks long enough to outlast the consent notice (2.3 s).
-    await script_party(ari, "number", DIALLED, PartyScript(answer_after=0.5, talk=6,
-                                                           then="hangup"))  # fmt: skip
+    await script_party(ari, "number", DIALLED, PartyScript(answer_after=0.5, talk=6, then="hangup"))
     token, cookie, csrf = await sign_in_and_call(scanned)
     calls = await scanned.ended_calls(2)
     assert {c.outcome for c in calls} == {Outcome.ANSWERED}
@@ -261,8 +272,12 @@ async def test_no_personal_data_or_secret_in_any_log_line(scanned: Scanned) -> N
         "CSRF token": forms(csrf),
         "key material": key_material(scanned, rows),
     }
-    leaks = [(what, number + 1, line[:300]) for what, values in secrets.items()
-             for number, line in enumerate(lines) if any(v in line for v in values)]  # fmt: skip
+    leaks = [
+        (what, number + 1, line[:300])
+        for what, values in secrets.items()
+        for number, line in enumerate(lines)
+        if any(v in line for v in values)
+    ]
     assert leaks == []
 
 

@@ -129,9 +129,14 @@ async def recorded(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[R
         http=HttpSettings(port=0),
         recording=RecordingSettings(temp_dir=tmp_path / "state" / "tmp", workers=2),
         storage=StorageSettings(path=tmp_path / "recordings"),
-        keys=KeySettings(recipients=(RecipientSettings(
-            provider="local", keyring_file=tmp_path / "keys" / "keyring.json"),)),
-    )  # fmt: skip
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(
+                    provider="local", keyring_file=tmp_path / "keys" / "keyring.json"
+                ),
+            )
+        ),
+    )
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:

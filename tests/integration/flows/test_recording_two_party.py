@@ -65,8 +65,9 @@ async def test_two_party_recording_customer_left_agent_right(
             ari.on_new_channel(flow)
             await ari.wait_resynced(max_wait=10)
             await script_party(asterisk.ari, "agent", "TP1", PartyScript(answer_after=0.2))
-            await place_call(asterisk.ari, did="100", script=CustomerScript(digit_delay=0.5,
-                                                                             talk=4))  # fmt: skip
+            await place_call(
+                asterisk.ari, did="100", script=CustomerScript(digit_delay=0.5, talk=4)
+            )
             customer = await asyncio.wait_for(calls.get(), 15)
             await CallStore(db).create(
                 NewCall(customer.id, Direction.INBOUND, dt.datetime.now(dt.UTC))
@@ -83,10 +84,13 @@ async def test_two_party_recording_customer_left_agent_right(
             (row,) = await RecordingStore(db).for_call(customer.id)
             keyring = Keyring.generate()
             pipeline = Pipeline(
-                RecordingStore(db), AriSource(ari), LocalStore(tmp_path / "objects"),
-                [LocalKeyProvider(keyring)], Workspace(tmp_path / "tmp"),
+                RecordingStore(db),
+                AriSource(ari),
+                LocalStore(tmp_path / "objects"),
+                [LocalKeyProvider(keyring)],
+                Workspace(tmp_path / "tmp"),
                 PipelineConfig(audio.FORMATS["wav"], "local"),
-            )  # fmt: skip
+            )
             options = WorkerOptions(poll=0.05, backoff_initial=0.2)
             async with running(JobQueue(db), pipeline, 1, "test", options) as pool:
                 await pool.wait_idle()

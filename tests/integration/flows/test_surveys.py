@@ -90,8 +90,15 @@ async def test_caller_answers_every_question_after_the_agent_hangs_up(flows) -> 
     await _survey_rules(flows)
     await flows.agent("S1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
     # 4 on the 1-5 scale, 1 = yes, then "1" "0" for ten.
-    await flows.call(CustomerScript(digits="3", digit_delay=0.5, later_digits=f"{PAUSE}4ww1ww1w0",
-                                    then="wait", hangup_after=45))  # fmt: skip
+    await flows.call(
+        CustomerScript(
+            digits="3",
+            digit_delay=0.5,
+            later_digits=f"{PAUSE}4ww1ww1w0",
+            then="wait",
+            hangup_after=45,
+        )
+    )
     (call,) = await flows.finished_calls(1, max_wait=60)
     assert (call.outcome, call.department) == (Outcome.ANSWERED, "polled")
     answers = await _answers(flows, call.id)
@@ -115,8 +122,9 @@ async def test_caller_hanging_up_mid_survey_abandons_the_rest(flows) -> None:  #
     await _survey_rules(flows)
     await flows.agent("S1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
     # Answers the first question with 2, then hangs up at once.
-    await flows.call(CustomerScript(digits="3", digit_delay=0.5, later_digits=f"{PAUSE}2",
-                                    then="hangup"))  # fmt: skip
+    await flows.call(
+        CustomerScript(digits="3", digit_delay=0.5, later_digits=f"{PAUSE}2", then="hangup")
+    )
     (call,) = await flows.finished_calls(1, max_wait=60)
     assert _rows(await _answers(flows, call.id)) == [
         (1, "freundlich", 2, "answered", "1-5"),
@@ -143,8 +151,9 @@ async def test_keys_pressed_while_talking_answer_no_question(flows) -> None:  # 
     await flows.agent("S1", PartyScript(answer_after=0.5, talk=5, then="hangup"))
     # 5 while the agent talks (consent, ringing and about three seconds in), 2 once the
     # survey asks; then the caller hangs up.
-    await flows.call(CustomerScript(digits="3", digit_delay=0.5,
-                                    later_digits="w" * 12 + "5" + "w" * 12 + "2"))  # fmt: skip
+    await flows.call(
+        CustomerScript(digits="3", digit_delay=0.5, later_digits="w" * 12 + "5" + "w" * 12 + "2")
+    )
     (call,) = await flows.finished_calls(1, max_wait=60)
     assert _rows(await _answers(flows, call.id)) == [
         (1, "freundlich", 2, "answered", "1-5"),
@@ -157,9 +166,18 @@ async def test_a_key_off_the_scale_asks_again(flows) -> None:  # type: ignore[no
     await _survey_rules(flows)
     await flows.agent("S1", PartyScript(answer_after=0.5, talk=1, then="hangup"))
     # 9 is not on the 1-5 scale: the question is asked again and 3 answers it; 2 = no; 0.
-    await flows.call(CustomerScript(digits="3", digit_delay=0.5,
-                                    later_digits=f"{PAUSE}9wwww3ww2ww0", then="wait",
-                                    hangup_after=45))  # fmt: skip
+    await flows.call(
+        CustomerScript(
+            digits="3",
+            digit_delay=0.5,
+            later_digits=f"{PAUSE}9wwww3ww2ww0",
+            then="wait",
+            hangup_after=45,
+        )
+    )
     (call,) = await flows.finished_calls(1, max_wait=60)
     assert [(a.answer, str(a.status)) for a in await _answers(flows, call.id)] == [
-        (3, "answered"), (2, "answered"), (0, "answered")]  # fmt: skip
+        (3, "answered"),
+        (2, "answered"),
+        (0, "answered"),
+    ]

@@ -84,16 +84,28 @@ class Maker:
     clock: FakeClock
 
     async def call(
-        self, call_id: str, caller: str = "+905551112233", department: str = "sales",
-        direction: Direction = Direction.INBOUND, outcome: Outcome = Outcome.ANSWERED,
-        at: dt.datetime | None = None, called: str | None = None,
-    ) -> str:  # fmt: skip
+        self,
+        call_id: str,
+        caller: str = "+905551112233",
+        department: str = "sales",
+        direction: Direction = Direction.INBOUND,
+        outcome: Outcome = Outcome.ANSWERED,
+        at: dt.datetime | None = None,
+        called: str | None = None,
+    ) -> str:
         """Create a finished call arriving AT (default: the clock's now)."""
         at = at or self.clock.now
         calls = CallStore(self.db, self.clock)
-        await calls.create(NewCall(id=call_id, direction=direction, arrived_at=at,
-                                   caller_number=caller, dialled_number="+902120000000",
-                                   called_number=called))  # fmt: skip
+        await calls.create(
+            NewCall(
+                id=call_id,
+                direction=direction,
+                arrived_at=at,
+                caller_number=caller,
+                dialled_number="+902120000000",
+                called_number=called,
+            )
+        )
         await calls.update(call_id, CallUpdate(department=department, agent_endpoint="PJSIP/1001"))
         await calls.finish(call_id, Hangup(outcome, at + dt.timedelta(minutes=3)))
         return call_id
@@ -105,20 +117,35 @@ class Maker:
         finished = FinishedRecording(call_id, name, "wav", seconds)
         queued = await recordings.recording_finished(finished)
         audio = make_wav(seconds, freq)
-        sealed = vault.seal(self.store, [LocalKeyProvider(self.keyring)], queued.recording_id,
-                            [audio], object_key=f"2026/03/{queued.recording_id}",
-                            segment_size=4096)  # fmt: skip
+        sealed = vault.seal(
+            self.store,
+            [LocalKeyProvider(self.keyring)],
+            queued.recording_id,
+            [audio],
+            object_key=f"2026/03/{queued.recording_id}",
+            segment_size=4096,
+        )
         data = sealed.to_json()
         cipher = hashlib.sha256(b"".join(self.store.get(sealed.object_key))).hexdigest()
-        await recordings.mark_stored(queued.recording_id, StoredRecording(
-            plaintext_size=sealed.plaintext_size, object_size=sealed.object_size,
-            sha256_plain=hashlib.sha256(audio).hexdigest(), sha256_cipher=cipher,
-            storage_backend="local", object_key=sealed.object_key,
-            wrapped_keys=[WrappedKey(k["key_id"], k["provider"], k["wrapped"])
-                          for k in data["wrapped_keys"]],
-            encryption_header={"format_version": 1, "segment_size": sealed.segment_size},
-            stored_at=self.clock.now, duration_s=seconds, waveform=bytes(range(0, 250, 5)),
-        ))  # fmt: skip
+        await recordings.mark_stored(
+            queued.recording_id,
+            StoredRecording(
+                plaintext_size=sealed.plaintext_size,
+                object_size=sealed.object_size,
+                sha256_plain=hashlib.sha256(audio).hexdigest(),
+                sha256_cipher=cipher,
+                storage_backend="local",
+                object_key=sealed.object_key,
+                wrapped_keys=[
+                    WrappedKey(k["key_id"], k["provider"], k["wrapped"])
+                    for k in data["wrapped_keys"]
+                ],
+                encryption_header={"format_version": 1, "segment_size": sealed.segment_size},
+                stored_at=self.clock.now,
+                duration_s=seconds,
+                waveform=bytes(range(0, 250, 5)),
+            ),
+        )
         return queued.recording_id
 
 
@@ -162,8 +189,9 @@ async def tokens(db: Database, clock: FakeClock) -> dict[str, str]:
     found = {}
     for name, (role, departments) in USERS.items():
         endpoint = "PJSIP/1001" if role is Role.AGENT else None
-        user = await users.add(NewUser(name, name.title(), "correct horse battery", role,
-                                       departments, endpoint))  # fmt: skip
+        user = await users.add(
+            NewUser(name, name.title(), "correct horse battery", role, departments, endpoint)
+        )
         found[name] = (await users.issue_token(user.id, "tests", 30)).secret
     return found
 
@@ -174,10 +202,14 @@ async def client(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The QA app in-process (https, so secure cookies would be sent)."""
     deps = Deps(
-        db=db, store=store, unwrappers=[LocalKeyProvider(keyring)],
-        settings=Settings(state_dir=tmp_path), session_secret=b"test-secret", clock=clock,
+        db=db,
+        store=store,
+        unwrappers=[LocalKeyProvider(keyring)],
+        settings=Settings(state_dir=tmp_path),
+        session_secret=b"test-secret",
+        clock=clock,
         scorecards=load_scorecards(REPO / "config" / "scorecards.yaml"),
-    )  # fmt: skip
+    )
     transport = httpx.ASGITransport(app=create_app(deps), client=("10.0.0.7", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
         yield http

@@ -77,9 +77,9 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
 
     no_reason = await client.post("/api/subjects/export", json={"number": NUMBER}, headers=admin)
     assert no_reason.status_code == 422
-    exported = await client.post("/api/subjects/export",
-                                 json={"number": NUMBER, "reason": "request 2026/17"},
-                                 headers=admin)  # fmt: skip
+    exported = await client.post(
+        "/api/subjects/export", json={"number": NUMBER, "reason": "request 2026/17"}, headers=admin
+    )
     assert exported.status_code == 200
     assert exported.headers["content-type"] == "application/zip"
     assert exported.headers["cache-control"] == "no-store"
@@ -90,9 +90,9 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
     with wave.open(io.BytesIO(audio[r1])) as decoded:
         assert decoded.getframerate() == 8000
 
-    erased = await client.post("/api/subjects/erase",
-                               json={"number": NUMBER, "reason": "request 2026/17"},
-                               headers=admin)  # fmt: skip
+    erased = await client.post(
+        "/api/subjects/erase", json={"number": NUMBER, "reason": "request 2026/17"}, headers=admin
+    )
     assert erased.status_code == 200
     receipt = erased.json()
     assert ("recording", r1) in {(i["type"], i["id"]) for i in receipt["removed"]}
@@ -100,20 +100,25 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
     assert [i["holds"][0]["id"] for i in receipt["kept"]] == [hold["id"], hold["id"]]
     assert (await RecordingStore(db).get(r1)).state is RecordingState.DELETED
 
-    released = await client.post("/api/holds/release",
-                                 json={"id": hold["id"], "reason": "complaint closed"},
-                                 headers=admin)  # fmt: skip
+    released = await client.post(
+        "/api/holds/release", json={"id": hold["id"], "reason": "complaint closed"}, headers=admin
+    )
     assert released.json()["released_at"] is not None
-    again = await client.post("/api/holds/release",
-                              json={"id": hold["id"], "reason": "complaint closed"},
-                              headers=admin)  # fmt: skip
+    again = await client.post(
+        "/api/holds/release", json={"id": hold["id"], "reason": "complaint closed"}, headers=admin
+    )
     assert again.status_code == 404
 
     entries = await audit_entries(db)
     assert [e.action for e in entries] == [
-        "recording.search", "hold.add", "hold.add", "hold.list", "subject.export",
-        "subject.erase", "hold.release",
-    ]  # fmt: skip
+        "recording.search",
+        "hold.add",
+        "hold.add",
+        "hold.list",
+        "subject.export",
+        "subject.erase",
+        "hold.release",
+    ]
     assert entries[0].detail["filters"]["caller"] == "+90555*****33"
     assert all(e.actor_name == "admin" for e in entries)
     assert entries[-2].reason == "request 2026/17"
@@ -127,7 +132,8 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
 async def test_an_unknown_customer_number_is_a_clear_404_not_a_server_error(
     client: httpx.AsyncClient, tokens: dict[str, str], path: str
 ) -> None:
-    response = await client.post(path, json={"customer": "K-404", "reason": "request 2026/18"},
-                                 headers=auth(tokens, "admin"))  # fmt: skip
+    response = await client.post(
+        path, json={"customer": "K-404", "reason": "request 2026/18"}, headers=auth(tokens, "admin")
+    )
     assert response.status_code == 404
     assert "no customer has this customer number" in response.text

@@ -23,26 +23,36 @@ NUMBER = "+905551112233"
 
 
 def zentrale(config: Path, *args: str) -> tuple[int, str]:
-    done = subprocess.run(zentrale_command(config, *args), capture_output=True, text=True,
-                          timeout=120, check=False)  # fmt: skip
+    done = subprocess.run(
+        zentrale_command(config, *args), capture_output=True, text=True, timeout=120, check=False
+    )
     return done.returncode, done.stdout + done.stderr
 
 
 @pytest.mark.asyncio
 async def test_retention_hold_and_subject_commands(
-    db: Database, database_url: str, maker: Maker, store: LocalStore, keyring: Keyring,
-    clock: FakeClock, tmp_path: Path,
-) -> None:  # fmt: skip
+    db: Database,
+    database_url: str,
+    maker: Maker,
+    store: LocalStore,
+    keyring: Keyring,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
     keyring_file = tmp_path / "keyring.json"
     keyring.save(keyring_file)
     rules = tmp_path / "retention.yaml"
     rules.write_text("default: 30d\n")
-    config = write_settings(tmp_path / "zentrale.json", {
-        "state_dir": str(tmp_path), "database": {"url": database_url},
-        "storage": {"path": str(store.root)},
-        "keys": {"recipients": [{"provider": "local", "keyring_file": str(keyring_file)}]},
-        "retention": {"file": str(rules)},
-    })  # fmt: skip
+    config = write_settings(
+        tmp_path / "zentrale.json",
+        {
+            "state_dir": str(tmp_path),
+            "database": {"url": database_url},
+            "storage": {"path": str(store.root)},
+            "keys": {"recipients": [{"provider": "local", "keyring_file": str(keyring_file)}]},
+            "retention": {"file": str(rules)},
+        },
+    )
     # Recordings made 40 days before now (the commands use the real clock).
     clock.now = clock.now.__class__.now(clock.now.tzinfo) - __import__("datetime").timedelta(
         days=40
@@ -60,8 +70,9 @@ async def test_retention_hold_and_subject_commands(
     assert code == 0
     assert "default: keep 30 days" in out
 
-    code, out = await run(zentrale, config, "hold", "add", "--number", NUMBER,
-                          "--reason", "court order 5")  # fmt: skip
+    code, out = await run(
+        zentrale, config, "hold", "add", "--number", NUMBER, "--reason", "court order 5"
+    )
     assert code == 0, out
     hold_id = out.split()[1]
     code, out = await run(zentrale, config, "hold", "list")
@@ -80,15 +91,25 @@ async def test_retention_hold_and_subject_commands(
     assert (await recordings.get(old)).state is RecordingState.DELETED
 
     zip_path = tmp_path / "subject.zip"
-    code, out = await run(zentrale, config, "subject", "export", NUMBER, "--reason",
-                          "request 2026/17", "-o", str(zip_path))  # fmt: skip
+    code, out = await run(
+        zentrale,
+        config,
+        "subject",
+        "export",
+        NUMBER,
+        "--reason",
+        "request 2026/17",
+        "-o",
+        str(zip_path),
+    )
     assert code == 0, out
     with zipfile.ZipFile(zip_path) as archive:
         index = json.loads(archive.read("index.json"))
         assert archive.read(index["recordings"][0]["audio"]) == make_wav(1.0)
 
-    code, out = await run(zentrale, config, "subject", "erase", NUMBER, "--reason", "request 17",
-                          "--yes")  # fmt: skip
+    code, out = await run(
+        zentrale, config, "subject", "erase", NUMBER, "--reason", "request 17", "--yes"
+    )
     assert code == 0, out
     first = json.JSONDecoder().raw_decode(out[out.index("{") :])[0]
     assert first["removed"] == []  # the number is on hold
@@ -96,8 +117,18 @@ async def test_retention_hold_and_subject_commands(
     code, out = await run(zentrale, config, "hold", "release", hold_id, "--reason", "closed")
     assert code == 0, out
     receipt_file = tmp_path / "receipt.json"
-    code, out = await run(zentrale, config, "subject", "erase", NUMBER, "--reason", "request 17",
-                          "--yes", "--receipt", str(receipt_file))  # fmt: skip
+    code, out = await run(
+        zentrale,
+        config,
+        "subject",
+        "erase",
+        NUMBER,
+        "--reason",
+        "request 17",
+        "--yes",
+        "--receipt",
+        str(receipt_file),
+    )
     assert code == 0, out
     receipt = json.loads(receipt_file.read_text())
     assert ("recording", mine) in {(i["type"], i["id"]) for i in receipt["removed"]}

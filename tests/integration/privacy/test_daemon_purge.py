@@ -51,17 +51,21 @@ async def test_the_daemon_purges_on_start_and_after_each_interval(tmp_path: Path
     (tmp_path / "retention.yaml").write_text(RULES)
     settings = Settings(
         state_dir=tmp_path,
-        routing=RoutingSettings(file=REPO / "config" / "routing.yaml",
-                                history_dir=tmp_path / "history"),
+        routing=RoutingSettings(
+            file=REPO / "config" / "routing.yaml", history_dir=tmp_path / "history"
+        ),
         database=DatabaseSettings(url=SecretStr(url)),
         http=HttpSettings(enabled=False),
         prompts=PromptSettings(dir=tmp_path / "prompts"),
         recording=RecordingSettings(temp_dir=tmp_path / "tmp"),
         storage=StorageSettings(path=store.root),
-        keys=KeySettings(recipients=(
-            RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),)),
+        keys=KeySettings(
+            recipients=(
+                RecipientSettings(provider="local", keyring_file=tmp_path / "keyring.json"),
+            )
+        ),
         retention=RetentionSettings(file=tmp_path / "retention.yaml", interval=DAY),
-    )  # fmt: skip
+    )
     ari = FakeAri(app="zentrale")
     await ari.start()
     try:

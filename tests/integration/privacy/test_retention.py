@@ -20,7 +20,7 @@ from zentrale.qa.models import RecordingTag
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.models import Recording, RecordingState
-from zentrale.recording.storage.base import ObjectInfo, StorageUnavailable
+from zentrale.recording.storage.base import ObjectInfo, StorageUnavailableError
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.store import RecordingStore
 from zentrale.testing.recordings import decrypt
@@ -157,7 +157,7 @@ class FlakyStore(LocalStore):
 
     def delete(self, key: str) -> None:
         if self.down:
-            raise StorageUnavailable("connection refused")
+            raise StorageUnavailableError("connection refused")
         super().delete(key)
 
     def head(self, key: str) -> ObjectInfo:
@@ -210,8 +210,10 @@ async def test_a_crash_after_the_object_was_deleted_is_finished_by_the_next_run(
 async def test_two_nodes_purging_at_once_destroy_each_item_once(
     db: Database, maker: Maker, store: LocalStore, clock: FakeClock
 ) -> None:
-    made = [await maker.recording(await maker.call(f"s{n}", caller=f"+90555000000{n}"))
-            for n in range(4)]  # fmt: skip
+    made = [
+        await maker.recording(await maker.call(f"s{n}", caller=f"+90555000000{n}"))
+        for n in range(4)
+    ]
     clock.advance(181 * DAY)
     first, second = await asyncio.gather(
         Purger(db, store).run(rules(), clock.now, dry_run=False),

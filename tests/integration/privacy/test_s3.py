@@ -32,9 +32,14 @@ ADMIN = Actor(None, "dpo", None)
 @pytest.fixture
 def s3() -> Iterator[S3Store]:
     server: MotoServer = start_moto_server()
-    client = ClientSettings(endpoint_url=server.endpoint_url, access_key_id="testing",
-                            secret_access_key="testing", connect_timeout=1, read_timeout=5,
-                            max_attempts=1)  # fmt: skip
+    client = ClientSettings(
+        endpoint_url=server.endpoint_url,
+        access_key_id="testing",
+        secret_access_key="testing",
+        connect_timeout=1,
+        read_timeout=5,
+        max_attempts=1,
+    )
     raw = make_client("s3", client)
     raw.create_bucket(Bucket=BUCKET)
     raw.close()
@@ -51,13 +56,15 @@ async def test_purge_and_erasure_delete_the_s3_objects_and_keep_held_ones(
     maker = Maker(db, s3, keyring, clock)
     due = await maker.recording(await maker.call("s1", caller="+905550000001"))
     held = await maker.recording(await maker.call("s2", caller="+905550000002"))
-    subject = await maker.recording(await maker.call("s3", caller="+905550000003",
-                                                     department="support"))  # fmt: skip
+    subject = await maker.recording(
+        await maker.call("s3", caller="+905550000003", department="support")
+    )
     await HoldStore(db, clock).add(HoldScope.RECORDING, held, "audit by the regulator", ADMIN)
     keys = {rid: (await RecordingStore(db).get(rid)).object_key for rid in (due, held, subject)}
     assert sorted(s3.list()) == sorted(str(k) for k in keys.values())
-    rules = parse_retention("default: 1y\nrules:\n  - {name: sales, when: {department: sales}, "
-                            "keep: 90d}\n")  # fmt: skip
+    rules = parse_retention(
+        "default: 1y\nrules:\n  - {name: sales, when: {department: sales}, keep: 90d}\n"
+    )
     clock.advance(91 * DAY)
 
     dry = await Purger(db, s3).run(rules, clock.now, dry_run=True)
@@ -67,8 +74,9 @@ async def test_purge_and_erasure_delete_the_s3_objects_and_keep_held_ones(
     report = await Purger(db, s3).run(rules, clock.now, dry_run=False)
     assert report.count("destroyed") == 2  # the recording and then its call's numbers
     assert sorted(s3.list()) == sorted([str(keys[held]), str(keys[subject])])
-    receipt = await erase(db, s3, SubjectQuery(number="+905550000003"),
-                          Requester(ADMIN, "request 9"), clock.now)  # fmt: skip
+    receipt = await erase(
+        db, s3, SubjectQuery(number="+905550000003"), Requester(ADMIN, "request 9"), clock.now
+    )
     assert ("recording", subject) in {(i["type"], i["id"]) for i in receipt.removed}
     assert list(s3.list()) == [str(keys[held])]
     store = RecordingStore(db)

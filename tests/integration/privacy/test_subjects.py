@@ -33,7 +33,7 @@ from zentrale.qa.models import Comment, Evaluation
 from zentrale.recording.keys.base import KeyProviderError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.models import RecordingState
-from zentrale.recording.storage.base import StorageUnavailable
+from zentrale.recording.storage.base import StorageUnavailableError
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.store import RecordingStore
 from zentrale.surveys.models import (
@@ -53,9 +53,14 @@ SECOND = "+905551119999"  # the same customer's mobile
 OTHER = "+904441234567"
 ACTOR = audit.Actor(None, "dpo", None)
 WHO = Requester(ACTOR, "KVKK art. 11 request 2026/17")
-TABLES = {"call": "calls", "recording": "recordings", "survey_answer": "survey_answers",
-          "call_note": "call_notes", "comment": "comments",
-          "evaluation": "evaluations"}  # fmt: skip
+TABLES = {
+    "call": "calls",
+    "recording": "recordings",
+    "survey_answer": "survey_answers",
+    "call_note": "call_notes",
+    "comment": "comments",
+    "evaluation": "evaluations",
+}
 
 
 @dataclass
@@ -87,54 +92,125 @@ async def build_subject(db: Database, maker: Maker, clock: FakeClock) -> Subject
     )
     customer = str(uuid.uuid4())
     async with db.write() as session:
-        session.add(Customer(id=customer, customer_number="K-1001", name="Ayşe Demir",
-                             language="tr", vip=True, notes=f"prefers {SECOND}",
-                             created_at=clock.now, updated_at=clock.now))  # fmt: skip
+        session.add(
+            Customer(
+                id=customer,
+                customer_number="K-1001",
+                name="Ayşe Demir",
+                language="tr",
+                vip=True,
+                notes=f"prefers {SECOND}",
+                created_at=clock.now,
+                updated_at=clock.now,
+            )
+        )
         await session.flush()
         for number in (NUMBER, SECOND):
             session.add(CustomerNumber(number=number, customer_id=customer))
         for call in ("c1", "c3"):
-            session.add(SurveyAnswer(id=str(uuid.uuid4()), call_id=call, survey="after",
-                                     question="q1", position=1, answer=4,
-                                     status=AnswerStatus.ANSWERED, scale="1-5",
-                                     answered_at=clock.now))  # fmt: skip
-            session.add(CallNote(id=str(uuid.uuid4()), call_id=call, customer_id=customer,
-                                 kind=NoteKind.NOTE, text=f"call back on {NUMBER}",
-                                 author_name="Agent", created_at=clock.now))  # fmt: skip
+            session.add(
+                SurveyAnswer(
+                    id=str(uuid.uuid4()),
+                    call_id=call,
+                    survey="after",
+                    question="q1",
+                    position=1,
+                    answer=4,
+                    status=AnswerStatus.ANSWERED,
+                    scale="1-5",
+                    answered_at=clock.now,
+                )
+            )
+            session.add(
+                CallNote(
+                    id=str(uuid.uuid4()),
+                    call_id=call,
+                    customer_id=customer,
+                    kind=NoteKind.NOTE,
+                    text=f"call back on {NUMBER}",
+                    author_name="Agent",
+                    created_at=clock.now,
+                )
+            )
         for call in ("c1", "c3"):
             rid = recordings[call]
-            session.add(Comment(id=str(uuid.uuid4()), recording_id=rid, offset_s=1.0,
-                                text=f"caller {NUMBER} was upset", author_id=user.id,
-                                author_name="Q A", created_at=clock.now))  # fmt: skip
-            session.add(Evaluation(id=str(uuid.uuid4()), recording_id=rid, scorecard="sales",
-                                   scorecard_version="1", answers={}, score=80.0, passed=True,
-                                   note=f"read back {NUMBER} correctly", evaluator_id=user.id,
-                                   evaluator_name="Q A", created_at=clock.now))  # fmt: skip
+            session.add(
+                Comment(
+                    id=str(uuid.uuid4()),
+                    recording_id=rid,
+                    offset_s=1.0,
+                    text=f"caller {NUMBER} was upset",
+                    author_id=user.id,
+                    author_name="Q A",
+                    created_at=clock.now,
+                )
+            )
+            session.add(
+                Evaluation(
+                    id=str(uuid.uuid4()),
+                    recording_id=rid,
+                    scorecard="sales",
+                    scorecard_version="1",
+                    answers={},
+                    score=80.0,
+                    passed=True,
+                    note=f"read back {NUMBER} correctly",
+                    evaluator_id=user.id,
+                    evaluator_name="Q A",
+                    created_at=clock.now,
+                )
+            )
         campaign = str(uuid.uuid4())
-        session.add(Campaign(id=campaign, name="after-sales", survey="nps",
-                             state=CampaignState.ACTIVE, window_from="09:00", window_to="18:00",
-                             days="mon-fri", concurrency=2, retries=2, retry_after_s=3600,
-                             ring_s=30, created_at=clock.now, updated_at=clock.now))  # fmt: skip
+        session.add(
+            Campaign(
+                id=campaign,
+                name="after-sales",
+                survey="nps",
+                state=CampaignState.ACTIVE,
+                window_from="09:00",
+                window_to="18:00",
+                days="mon-fri",
+                concurrency=2,
+                retries=2,
+                retry_after_s=3600,
+                ring_s=30,
+                created_at=clock.now,
+                updated_at=clock.now,
+            )
+        )
         await session.flush()
         targets = {}
         for line, number in enumerate((NUMBER, OTHER), start=1):
             targets[number] = str(uuid.uuid4())
-            session.add(CampaignTarget(
-                id=targets[number], campaign_id=campaign, line=line, number=number,
-                state=TargetState.PENDING, attempts=0, next_attempt_at=clock.now,
-                updated_at=clock.now))  # fmt: skip
+            session.add(
+                CampaignTarget(
+                    id=targets[number],
+                    campaign_id=campaign,
+                    line=line,
+                    number=number,
+                    state=TargetState.PENDING,
+                    attempts=0,
+                    next_attempt_at=clock.now,
+                    updated_at=clock.now,
+                )
+            )
     return Subject(recordings, customer, other, targets)
 
 
 @pytest.mark.asyncio
 async def test_export_gathers_everything_and_the_audio_decodes_to_the_original(
-    db: Database, maker: Maker, store: LocalStore, keyring: Keyring, clock: FakeClock,
+    db: Database,
+    maker: Maker,
+    store: LocalStore,
+    keyring: Keyring,
+    clock: FakeClock,
     tmp_path: Path,
-) -> None:  # fmt: skip
+) -> None:
     subject = await build_subject(db, maker, clock)
     out = tmp_path / "subject.zip"
-    await export(db, store, [LocalKeyProvider(keyring)], SubjectQuery(number=NUMBER), WHO,
-                 out, clock.now)  # fmt: skip
+    await export(
+        db, store, [LocalKeyProvider(keyring)], SubjectQuery(number=NUMBER), WHO, out, clock.now
+    )
 
     with zipfile.ZipFile(out) as archive:
         index = json.loads(archive.read("index.json"))
@@ -162,14 +238,21 @@ async def test_export_gathers_everything_and_the_audio_decodes_to_the_original(
     assert request.kind.value == "export"
     assert request.subject == "+90555*****33"
     assert (entry.action, entry.target, entry.reason) == (
-        "subject.export", "subject:+90555*****33", WHO.reason)  # fmt: skip
+        "subject.export",
+        "subject:+90555*****33",
+        WHO.reason,
+    )
 
 
 @pytest.mark.asyncio
 async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
-    db: Database, maker: Maker, store: LocalStore, keyring: Keyring, clock: FakeClock,
+    db: Database,
+    maker: Maker,
+    store: LocalStore,
+    keyring: Keyring,
+    clock: FakeClock,
     capsys: pytest.CaptureFixture[str],
-) -> None:  # fmt: skip
+) -> None:
     subject = await build_subject(db, maker, clock)
     hold = await HoldStore(db, clock).add(HoldScope.CALL, "c3", "complaint under review", ACTOR)
     # A QA search by the caller's number, audited after this change: stored masked.
@@ -190,24 +273,37 @@ async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
     assert "+90555*****33" in logs.err  # the erasure logged, masked
     removed = {(item["type"], item["id"]) for item in receipt.removed}
     r1, r2, r3 = (subject.recordings[name] for name in ("c1", "c2", "c3"))
-    assert {("recording", r1), ("recording", r2), ("customer", subject.customer),
-            ("call_numbers", "c1"), ("call_numbers", "c2"),
-            ("call_events_mention", "x1")} <= removed  # fmt: skip
+    assert {
+        ("recording", r1),
+        ("recording", r2),
+        ("customer", subject.customer),
+        ("call_numbers", "c1"),
+        ("call_numbers", "c2"),
+        ("call_events_mention", "x1"),
+    } <= removed
     kinds = [kind for kind, _id in removed]
     assert (kinds.count("survey_answer"), kinds.count("comment")) == (1, 1)
     assert (kinds.count("evaluation_note"), kinds.count("call_note")) == (1, 1)
     kept = {(item["type"], item["id"]): item for item in receipt.kept}
     assert {("call", "c3"), ("recording", r3)} <= set(kept)
     assert sorted(kind for kind, _id in kept) == [
-        "call", "call_note", "comment", "evaluation", "recording", "survey_answer"]  # fmt: skip
+        "call",
+        "call_note",
+        "comment",
+        "evaluation",
+        "recording",
+        "survey_answer",
+    ]
     assert {item["holds"][0]["id"] for item in kept.values()} == {hold.id}
     assert receipt.subject == "+90555*****33"
 
     # Nothing readable about the number is left, except in the held items the receipt names.
     allowed = {(TABLES[kind], item_id) for kind, item_id in kept} | {("legal_holds", hold.id)}
     for needle in (NUMBER, NUMBER[1:], SECOND, SECOND[1:], "Ayşe"):
-        hits = [(table, row.get("id") or row.get("call_id"))
-                for table, row in await rows_containing(db, needle)]  # fmt: skip
+        hits = [
+            (table, row.get("id") or row.get("call_id"))
+            for table, row in await rows_containing(db, needle)
+        ]
         assert set(hits) <= allowed, (needle, hits)
         assert needle in (SECOND, SECOND[1:], "Ayşe") or ("calls", "c3") in hits
     assert not [t for t, _ in await rows_containing(db, SECOND)]
@@ -262,8 +358,12 @@ async def test_a_hold_on_the_number_keeps_everything_and_says_so(
     hold = await HoldStore(db, clock).add(HoldScope.NUMBER, NUMBER, "court order", ACTOR)
     receipt = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
     kept = {(item["type"], item["id"]) for item in receipt.kept}
-    assert {("call", "c1"), ("call", "c3"), ("customer", subject.customer),
-            ("campaign_number", subject.targets[NUMBER])} <= kept  # fmt: skip
+    assert {
+        ("call", "c1"),
+        ("call", "c3"),
+        ("customer", subject.customer),
+        ("campaign_number", subject.targets[NUMBER]),
+    } <= kept
     assert ("call", "c2") not in kept  # c2 is on the second number, which is not held
     assert all(item["holds"][0]["id"] == hold.id for item in receipt.kept)
     recordings = RecordingStore(db, clock)
@@ -281,8 +381,12 @@ async def test_erasing_by_customer_number_covers_all_the_customers_numbers(
     subject = await build_subject(db, maker, clock)
     receipt = await erase(db, store, SubjectQuery(customer="K-1001"), WHO, clock.now)
     removed = {(item["type"], item["id"]) for item in receipt.removed}
-    assert {("call_numbers", "c1"), ("call_numbers", "c2"), ("call_numbers", "c3"),
-            ("customer", subject.customer)} <= removed  # fmt: skip
+    assert {
+        ("call_numbers", "c1"),
+        ("call_numbers", "c2"),
+        ("call_numbers", "c3"),
+        ("customer", subject.customer),
+    } <= removed
     assert receipt.kept == []
     assert receipt.subject == "customer ******"
     assert "K-1001" not in json.dumps(receipt.to_json())
@@ -294,7 +398,7 @@ class DownStore(LocalStore):
     """A local store whose deletes fail (storage unreachable)."""
 
     def delete(self, key: str) -> None:
-        raise StorageUnavailable("connection refused")
+        raise StorageUnavailableError("connection refused")
 
 
 @pytest.mark.asyncio

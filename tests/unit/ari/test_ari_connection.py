@@ -7,12 +7,7 @@ import asyncio
 
 import pytest
 
-from zentrale.telephony.ari import (
-    ApplicationReplacedError,
-    AriClient,
-    Call,
-    ChannelGone,
-)
+from zentrale.telephony.ari import ApplicationReplacedError, AriClient, Call, ChannelGoneError
 from zentrale.telephony.ari.events import ChannelDtmfReceived, StasisStart
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.testing.fake_ari import FakeAri
@@ -119,7 +114,7 @@ async def test_channel_that_vanished_while_disconnected_ends_its_waiters(
     async def flow(call: Call) -> None:
         try:
             await call.wait_for_hangup()
-        except ChannelGone as exc:
+        except ChannelGoneError as exc:
             outcome.append(exc.reason)
 
     ari.on_new_channel(flow)

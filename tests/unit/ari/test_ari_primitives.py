@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from zentrale.telephony.ari import AriClient, Call, ChannelGone, DigitRules, Digits, primitives
+from zentrale.telephony.ari import AriClient, Call, ChannelGoneError, DigitRules, Digits, primitives
 from zentrale.telephony.ari.events import ChannelStateChange, StasisEnd
 from zentrale.testing.fake_ari import FakeAri
 
@@ -51,12 +51,12 @@ async def test_play_timeout_stops_the_playback(fake: FakeAri, ari: AriClient) ->
 @pytest.mark.asyncio
 async def test_hangup_during_play_raises_channel_gone(fake: FakeAri, ari: AriClient) -> None:
     fake.playback_seconds = 60
-    gone: list[ChannelGone] = []
+    gone: list[ChannelGoneError] = []
 
     async def flow(call: Call) -> None:
         try:
             await call.play("sound:long")
-        except ChannelGone as exc:
+        except ChannelGoneError as exc:
             gone.append(exc)
 
     channel_id = await run_flow(ari, fake, flow)
@@ -111,7 +111,7 @@ async def test_collect_digits_ends_with_channel_gone_on_hangup(
     async def flow(call: Call) -> None:
         try:
             await call.collect_digits(DigitRules(max_digits=4, inter_digit_timeout=30))
-        except ChannelGone as exc:
+        except ChannelGoneError as exc:
             gone.append(exc.reason)
 
     channel_id = await run_flow(ari, fake, flow)
@@ -155,7 +155,7 @@ async def test_waiting_on_a_channel_already_gone_fails_at_once(
     channel_id = fake.start_call()
     fake.hangup(channel_id)
     await eventually(lambda: ari.dispatcher.is_gone(f"channel:{channel_id}"))
-    with pytest.raises(ChannelGone):
+    with pytest.raises(ChannelGoneError):
         await primitives.wait_for(ari, channel_id, StasisEnd, max_wait=5)
 
 

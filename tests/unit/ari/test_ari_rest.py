@@ -8,14 +8,14 @@ import pytest
 from pydantic import SecretStr
 
 from zentrale.telephony.ari import (
+    AriAuthError,
     AriClient,
+    AriConflictError,
     AriCredentials,
+    AriNotFoundError,
+    AriServerError,
     AriTransportError,
-    AuthError,
-    Conflict,
-    NotFound,
-    ServerError,
-    Unprocessable,
+    AriUnprocessableError,
 )
 from zentrale.telephony.ari.config import AriOptions, events_url
 from zentrale.testing.fake_ari import FakeAri
@@ -36,7 +36,7 @@ async def test_get_is_retried_on_5xx_until_it_succeeds(fake: FakeAri, rest_only:
 @pytest.mark.asyncio
 async def test_5xx_surfaces_after_bounded_retries(fake: FakeAri, rest_only: AriClient) -> None:
     fake.fail("GET", r"^/channels/c1$", 500, times=None)
-    with pytest.raises(ServerError) as info:
+    with pytest.raises(AriServerError) as info:
         await rest_only.channels.get("c1")
     assert info.value.status == 500
     assert len(fake.requests) == FAST.retry_attempts
@@ -48,14 +48,15 @@ async def test_non_idempotent_post_is_not_repeated_on_5xx(
 ) -> None:
     fake.add_channel("c1")
     fake.fail("POST", r"/dtmf$", 500)
-    with pytest.raises(ServerError):
+    with pytest.raises(AriServerError):
         await rest_only.channels.send_dtmf("c1", "1")
     assert len(fake.requests) == 1
 
 
 @pytest.mark.asyncio
 @pytest.mark.parametrize(
-    ("status", "error"), [(404, NotFound), (409, Conflict), (422, Unprocessable)]
+    ("status", "error"),
+    [(404, AriNotFoundError), (409, AriConflictError), (422, AriUnprocessableError)],
 )
 async def test_statuses_map_to_exceptions(
     fake: FakeAri, rest_only: AriClient, status: int, error: type[Exception]
@@ -68,7 +69,7 @@ async def test_statuses_map_to_exceptions(
 
 @pytest.mark.asyncio
 async def test_hung_up_channel_is_not_found(fake: FakeAri, rest_only: AriClient) -> None:
-    with pytest.raises(NotFound) as info:
+    with pytest.raises(AriNotFoundError) as info:
         await rest_only.channels.answer("gone")
     assert info.value.message == "Channel not found"
 
@@ -77,7 +78,7 @@ async def test_hung_up_channel_is_not_found(fake: FakeAri, rest_only: AriClient)
 async def test_wrong_password_is_an_auth_error(fake: FakeAri) -> None:
     creds = fake.credentials.model_copy(update={"password": SecretStr("wrong")})
     ari = AriClient(creds, FAST)
-    with pytest.raises(AuthError):
+    with pytest.raises(AriAuthError):
         await ari.asterisk.info()
     await ari.close()
 
@@ -118,7 +119,7 @@ async def test_retried_originate_with_our_id_reports_conflict(
     fake: FakeAri, rest_only: AriClient
 ) -> None:
     fake.add_channel("out-1", in_app=False)
-    with pytest.raises(Conflict):
+    with pytest.raises(AriConflictError):
         await rest_only.channels.originate("Local/1@x", channel_id="out-1", app="a")
 
 
@@ -142,7 +143,7 @@ async def test_stored_recording_is_streamed_as_bytes(fake: FakeAri, rest_only: A
     fake.stored_files["call-1"] = audio
     sink = io.BytesIO()
     written = await rest_only.recordings.download_stored_file("call-1", sink)
-    with pytest.raises(NotFound):
+    with pytest.raises(AriNotFoundError):
         await rest_only.recordings.download_stored_file("missing", io.BytesIO())
     assert written == len(audio)
     assert sink.getvalue() == audio

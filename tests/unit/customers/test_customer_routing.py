@@ -57,9 +57,16 @@ AT = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
 
 def _record(**fields: object) -> CustomerRecord:
     values: dict[str, object] = {
-        "id": "c1", "name": None, "customer_number": None, "language": None, "vip": False,
-        "notes": None, "numbers": ("+905551112233",), "created_at": AT, "updated_at": AT,
-    }  # fmt: skip
+        "id": "c1",
+        "name": None,
+        "customer_number": None,
+        "language": None,
+        "vip": False,
+        "notes": None,
+        "numbers": ("+905551112233",),
+        "created_at": AT,
+        "updated_at": AT,
+    }
     values.update(fields)
     return CustomerRecord(**values)  # type: ignore[arg-type]
 
@@ -97,9 +104,12 @@ def test_an_unknown_caller_is_asked_for_a_language() -> None:
 
 @pytest.mark.parametrize(
     ("written", "stored"),
-    [("+90 555 111 22 33", "+905551112233"), ("0049-30-123456", "+4930123456"),
-     ("+49 (30) 123.456", "+4930123456")],
-)  # fmt: skip
+    [
+        ("+90 555 111 22 33", "+905551112233"),
+        ("0049-30-123456", "+4930123456"),
+        ("+49 (30) 123.456", "+4930123456"),
+    ],
+)
 def test_numbers_are_normalised(written: str, stored: str) -> None:
     assert normalise(written) == stored
     assert caller_key(written) == stored

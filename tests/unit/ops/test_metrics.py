@@ -33,8 +33,12 @@ def _snapshot(backlog: Backlog | None = None, **overrides: object) -> Snapshot:
     values: dict[str, object] = {
         "active_calls": lambda: 2,
         "waiting": lambda: {"sales": 3, "support": 0},
-        "agents": lambda: [_agent("a", AgentState.IDLE), _agent("b", AgentState.ON_CALL),
-                           _agent("c", AgentState.ON_CALL), _agent("d", AgentState.WRAP_UP)],
+        "agents": lambda: [
+            _agent("a", AgentState.IDLE),
+            _agent("b", AgentState.ON_CALL),
+            _agent("c", AgentState.ON_CALL),
+            _agent("d", AgentState.WRAP_UP),
+        ],
         "ari_connected": lambda: True,
         "ari_reconnects": lambda: 4,
         "queue_depth": lambda: 7,
@@ -46,7 +50,7 @@ def _snapshot(backlog: Backlog | None = None, **overrides: object) -> Snapshot:
         "backlog": lambda: backlog,
         "journal_backlog": lambda: 9,
         "storage_backend": "s3",
-    }  # fmt: skip
+    }
     values.update(overrides)
     return Snapshot(**values)  # type: ignore[arg-type]
 
@@ -122,5 +126,7 @@ def test_hooks_count_calls_lag_and_pipeline_latency() -> None:
 def test_each_daemon_has_its_own_registry() -> None:
     first, second = Metrics(), Metrics()
     first.call_ended("inbound", "answered")
-    assert sample(_scrape(second), "zentrale_calls_total", direction="inbound",
-                  outcome="answered") == 0  # fmt: skip
+    assert (
+        sample(_scrape(second), "zentrale_calls_total", direction="inbound", outcome="answered")
+        == 0
+    )

@@ -19,7 +19,7 @@ from zentrale.ops.journal import CountingJournal
 from zentrale.ops.metrics import Metrics
 from zentrale.ops.nodes import NodeSources, call_id
 from zentrale.ops.process import parse_metrics, sample
-from zentrale.recording.sources import SourceMissing
+from zentrale.recording.sources import SourceMissingError
 from zentrale.recording.store import RecordingStore
 from zentrale.service import changed_keys
 
@@ -77,7 +77,7 @@ async def test_recordings_are_fetched_from_the_node_that_made_them(
     assert own.fetched == ["aaaa-1"]
     assert peer.fetched == ["bbbb-1-agent"]
     assert peer.deleted == ["bbbb-1-agent"]
-    with pytest.raises(SourceMissing, match=r"node 'node-c', which ops\.peers does not list"):
+    with pytest.raises(SourceMissingError, match=r"node 'node-c', which ops\.peers does not list"):
         await sources.fetch("cccc-1", tmp_path / "3.wav")
 
 

@@ -15,7 +15,7 @@ from zentrale.api.routes_ops import ops_router
 from zentrale.db.session import Database
 from zentrale.ops.metrics import Metrics, OwnErrors
 from zentrale.ops.readiness import Readiness
-from zentrale.recording.storage.base import StorageUnavailable
+from zentrale.recording.storage.base import StorageUnavailableError
 from zentrale.recording.storage.memory import MemoryStore
 from zentrale.telephony.ari.connection import ConnectionState
 
@@ -33,7 +33,7 @@ class CountingStore(MemoryStore):
     def put(self, key: str, chunks: Iterable[bytes]) -> int:
         self.puts += 1
         if self.failing:
-            raise StorageUnavailable("bucket s3://secret-bucket unreachable")
+            raise StorageUnavailableError("bucket s3://secret-bucket unreachable")
         return super().put(key, chunks)
 
 
@@ -47,8 +47,16 @@ class World:
         self.errors = OwnErrors()
 
     def readiness(self, interval: float = 60.0) -> Readiness:
-        return Readiness(lambda: self.state, self.db, self.store, lambda: self.version,
-                         lambda: self.accepting, "node1", interval, self.errors)  # fmt: skip
+        return Readiness(
+            lambda: self.state,
+            self.db,
+            self.store,
+            lambda: self.version,
+            lambda: self.accepting,
+            "node1",
+            interval,
+            self.errors,
+        )
 
 
 @pytest_asyncio.fixture
@@ -67,10 +75,12 @@ def _by_name(checks: list[object]) -> dict[str, tuple[bool, str]]:
 async def test_all_checks_pass_and_the_probe_object_is_removed(world: World) -> None:
     checks = _by_name(await world.readiness().checks())
     assert checks == {
-        "ari": (True, "connected"), "database": (True, "reachable"),
-        "storage": (True, "writable"), "rules": (True, "version v1"),
+        "ari": (True, "connected"),
+        "database": (True, "reachable"),
+        "storage": (True, "writable"),
+        "rules": (True, "version v1"),
         "accepting": (True, "taking new calls"),
-    }  # fmt: skip
+    }
     assert list(world.store.list()) == []
 
 
@@ -83,11 +93,11 @@ async def test_failures_say_why_without_addresses(world: World) -> None:
     world.accepting = False
     checks = _by_name(await world.readiness().checks())
     assert checks["ari"] == (False, "not connected (ConnectionRefusedError)")
-    assert checks["storage"] == (False, "not writable (StorageUnavailable)")
+    assert checks["storage"] == (False, "not writable (StorageUnavailableError)")
     assert checks["rules"] == (False, "no routing rules loaded")
     assert checks["accepting"][0] is False
     assert world.errors.storage == 1
-    assert world.errors.last["storage"] == "StorageUnavailable"
+    assert world.errors.last["storage"] == "StorageUnavailableError"
 
 
 async def test_unreachable_database_fails_its_check() -> None:

@@ -10,12 +10,20 @@ NUMBER = "+905551112233"
 
 def test_every_spelling_of_the_number_is_masked_in_nested_values() -> None:
     pairs = spellings([NUMBER])
-    detail = {"to": "number", "target": NUMBER, "dial": f"PJSIP/{NUMBER[1:]}@trunk",
-              "legs": [{"number": NUMBER}, {"number": "+902120000000"}], "n": 3}  # fmt: skip
+    detail = {
+        "to": "number",
+        "target": NUMBER,
+        "dial": f"PJSIP/{NUMBER[1:]}@trunk",
+        "legs": [{"number": NUMBER}, {"number": "+902120000000"}],
+        "n": 3,
+    }
     assert mask_in(detail, pairs) == {
-        "to": "number", "target": "+90555*****33", "dial": "PJSIP/905551****33@trunk",
-        "legs": [{"number": "+90555*****33"}, {"number": "+902120000000"}], "n": 3,
-    }  # fmt: skip
+        "to": "number",
+        "target": "+90555*****33",
+        "dial": "PJSIP/905551****33@trunk",
+        "legs": [{"number": "+90555*****33"}, {"number": "+902120000000"}],
+        "n": 3,
+    }
 
 
 def test_masked_numbers_stay_as_they_are() -> None:
@@ -26,9 +34,13 @@ def test_masked_numbers_stay_as_they_are() -> None:
 
 
 def test_audit_entries_keep_numbers_masked_by_key_and_in_free_text() -> None:
-    detail = {"filters": {"caller": "905551112233", "department": "sales"},
-              "note": f"called back {NUMBER}", "hits": 2}  # fmt: skip
+    detail = {
+        "filters": {"caller": "905551112233", "department": "sales"},
+        "note": f"called back {NUMBER}",
+        "hits": 2,
+    }
     assert _masked(detail) == {
         "filters": {"caller": "905551****33", "department": "sales"},
-        "note": "called back +90555*****33", "hits": 2,
-    }  # fmt: skip
+        "note": "called back +90555*****33",
+        "hits": 2,
+    }

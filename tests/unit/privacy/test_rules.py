@@ -9,7 +9,7 @@ import pytest
 
 from zentrale.privacy.rules import (
     Facts,
-    InvalidRetentionRules,
+    InvalidRetentionRulesError,
     load_retention,
     parse_period,
     parse_retention,
@@ -32,7 +32,7 @@ rules:
 
 
 def problems(text: str) -> list[str]:
-    with pytest.raises(InvalidRetentionRules) as caught:
+    with pytest.raises(InvalidRetentionRulesError) as caught:
         parse_retention(text, "r.yaml")
     return caught.value.problems
 
@@ -64,19 +64,27 @@ def test_the_example_file_is_valid() -> None:
         ("rules: []\n", "r.yaml:1:1: default: required field is missing"),
         ("default: 1 year\n", "r.yaml:1:1: default: '1 year' is not a period"),
         ("default: 0d\n", "r.yaml:1:1: default: '0d': a retention period must be at least"),
-        ("default: 1y\nrules:\n  - name: a\n    when: {dept: x}\n    keep: 2y\n",
-         "r.yaml:4:12: rules.0.when.dept: unknown field"),
-        ("default: 1y\nrules:\n  - name: a\n    when: {direction: sideways}\n    keep: 2y\n",
-         "r.yaml:4:12: rules.0.when.direction.0: Input should be 'inbound' or 'outbound'"),
-        ("default: 1y\nrules:\n  - name: a\n    keep: 2y\n",
-         "r.yaml:3:5: rules.0.when: required field is missing"),
-        ("default: 1y\nrules:\n  - {name: a, when: {tag: x}, keep: 2y}\n"
-         "  - {name: a, when: {tag: y}, keep: 1y}\n",
-         "r.yaml:4:6: rules.1.name: 'a' is used twice"),
+        (
+            "default: 1y\nrules:\n  - name: a\n    when: {dept: x}\n    keep: 2y\n",
+            "r.yaml:4:12: rules.0.when.dept: unknown field",
+        ),
+        (
+            "default: 1y\nrules:\n  - name: a\n    when: {direction: sideways}\n    keep: 2y\n",
+            "r.yaml:4:12: rules.0.when.direction.0: Input should be 'inbound' or 'outbound'",
+        ),
+        (
+            "default: 1y\nrules:\n  - name: a\n    keep: 2y\n",
+            "r.yaml:3:5: rules.0.when: required field is missing",
+        ),
+        (
+            "default: 1y\nrules:\n  - {name: a, when: {tag: x}, keep: 2y}\n"
+            "  - {name: a, when: {tag: y}, keep: 1y}\n",
+            "r.yaml:4:6: rules.1.name: 'a' is used twice",
+        ),
         ("default: [1y\n", "r.yaml:2:1: not valid YAML"),
         ("- 1y\n", "r.yaml:1:1: the file must be a mapping"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_file_is_refused_naming_file_line_and_field(text: str, expected: str) -> None:
     found = problems(text)
     assert any(problem.startswith(expected) for problem in found), found
@@ -88,7 +96,9 @@ def test_every_problem_is_reported_in_file_order() -> None:
 
 
 def test_a_missing_file_is_named() -> None:
-    with pytest.raises(InvalidRetentionRules, match=r"nowhere\.yaml:1:1: cannot read the file"):
+    with pytest.raises(
+        InvalidRetentionRulesError, match=r"nowhere\.yaml:1:1: cannot read the file"
+    ):
         load_retention(Path("/nowhere.yaml"))
 
 

@@ -91,9 +91,15 @@ def test_online_check_uses_asterisk_sounds(tmp_path: Path, monkeypatch: pytest.M
 
 def test_online_check_needs_a_password(tmp_path: Path) -> None:
     code, out = _run(
-        "check", "--rules", RULES, "--dir", str(tmp_path), "--ari-url", "http://pbx/ari",
+        "check",
+        "--rules",
+        RULES,
+        "--dir",
+        str(tmp_path),
+        "--ari-url",
+        "http://pbx/ari",
         env={"ZENTRALE_ARI__PASSWORD": ""},
-    )  # fmt: skip
+    )
     assert code == 2
     assert "ZENTRALE_ARI__PASSWORD" in out
 

@@ -19,9 +19,13 @@ def moto_server() -> Iterator[MotoServer]:
 
 def client_settings(server: MotoServer) -> ClientSettings:
     return ClientSettings(
-        endpoint_url=server.endpoint_url, access_key_id="testing", secret_access_key="testing",
-        connect_timeout=1, read_timeout=5, max_attempts=1,
-    )  # fmt: skip
+        endpoint_url=server.endpoint_url,
+        access_key_id="testing",
+        secret_access_key="testing",
+        connect_timeout=1,
+        read_timeout=5,
+        max_attempts=1,
+    )
 
 
 @pytest.fixture

@@ -12,8 +12,9 @@ import pytest
 from zentrale.recording import audio
 
 
-def write_wav(path: Path, seconds: float, amplitude: int = 8000, hz: float = 440.0,
-              rate: int = 8000) -> Path:  # fmt: skip
+def write_wav(
+    path: Path, seconds: float, amplitude: int = 8000, hz: float = 440.0, rate: int = 8000
+) -> Path:
     """Write a 16-bit mono WAV: a tone of AMPLITUDE (0 gives silence)."""
     frames = b"".join(
         struct.pack("<h", int(amplitude * math.sin(2 * math.pi * hz * i / rate)))
@@ -100,7 +101,7 @@ def test_stereo_encode_keeps_two_channels(tmp_path: Path) -> None:
 def test_garbage_does_not_decode(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEfmt garbage" + bytes(range(256)) * 10)
-    with pytest.raises(audio.CorruptAudio):
+    with pytest.raises(audio.CorruptAudioError):
         audio.load([bad])
 
 

@@ -30,14 +30,16 @@ def runner() -> CliRunner:
 def test_keys_generate_x25519_writes_an_owner_only_private_key(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    result = runner.invoke(recordings, ["keys", "generate", "--type", "x25519", "--out",
-                                        str(tmp_path / "qa")])  # fmt: skip
+    result = runner.invoke(
+        recordings, ["keys", "generate", "--type", "x25519", "--out", str(tmp_path / "qa")]
+    )
     assert result.exit_code == 0, result.output
     identity = PrivateKeyIdentity.load(tmp_path / "qa.key.pem")
     assert result.output.startswith(identity.key_id)
     assert stat.S_IMODE((tmp_path / "qa.key.pem").stat().st_mode) == 0o600
-    again = runner.invoke(recordings, ["keys", "generate", "--type", "x25519", "--out",
-                                       str(tmp_path / "qa")])  # fmt: skip
+    again = runner.invoke(
+        recordings, ["keys", "generate", "--type", "x25519", "--out", str(tmp_path / "qa")]
+    )
     assert again.exit_code == 1
     assert "exists" in again.output
 
@@ -65,8 +67,16 @@ def test_decrypt_with_an_identity_or_a_keyring(runner: CliRunner, tmp_path: Path
     obj, keys, _, _ = sealed_object(tmp_path)
     for option, path in [("--identity", "qa.key.pem"), ("--keyring", "ring.json")]:
         out = tmp_path / f"out{option}.wav"
-        args = ["decrypt", str(obj), "--keys", str(keys), option, str(tmp_path / path),
-                "-o", str(out)]  # fmt: skip
+        args = [
+            "decrypt",
+            str(obj),
+            "--keys",
+            str(keys),
+            option,
+            str(tmp_path / path),
+            "-o",
+            str(out),
+        ]
         result = runner.invoke(recordings, args)
         assert result.exit_code == 0, result.output
         assert out.read_bytes() == AUDIO
@@ -76,8 +86,20 @@ def test_decrypt_a_range_to_stdout_with_a_bare_key_list(runner: CliRunner, tmp_p
     obj, keys, _, _ = sealed_object(tmp_path)
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(json.loads(keys.read_text())["wrapped_keys"]))
-    args = ["decrypt", str(obj), "--keys", str(bare), "--recording-id", "rec-9", "--identity",
-            str(tmp_path / "qa.key.pem"), "--range", "70000-140000", "-o", "-"]  # fmt: skip
+    args = [
+        "decrypt",
+        str(obj),
+        "--keys",
+        str(bare),
+        "--recording-id",
+        "rec-9",
+        "--identity",
+        str(tmp_path / "qa.key.pem"),
+        "--range",
+        "70000-140000",
+        "-o",
+        "-",
+    ]
     result = runner.invoke(recordings, args)
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes == AUDIO[70000:140000]
@@ -91,8 +113,16 @@ def test_decrypt_refuses_a_tampered_object_and_leaves_no_output(
     data[-5] ^= 1
     obj.write_bytes(bytes(data))
     out = tmp_path / "out.wav"
-    args = ["decrypt", str(obj), "--keys", str(keys), "--identity",
-            str(tmp_path / "qa.key.pem"), "-o", str(out)]  # fmt: skip
+    args = [
+        "decrypt",
+        str(obj),
+        "--keys",
+        str(keys),
+        "--identity",
+        str(tmp_path / "qa.key.pem"),
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(recordings, args)
     assert result.exit_code == 1
     assert "did not decrypt" in result.output
@@ -122,8 +152,9 @@ def test_decrypt_usage_errors(
 ) -> None:
     obj, keys, _, _ = sealed_object(tmp_path)
     extra = [str(tmp_path / a) if a.endswith(".pem") else a for a in extra]
-    result = runner.invoke(recordings, ["decrypt", str(obj), "--keys", str(keys), *extra,
-                                        "-o", str(tmp_path / "o")])  # fmt: skip
+    result = runner.invoke(
+        recordings, ["decrypt", str(obj), "--keys", str(keys), *extra, "-o", str(tmp_path / "o")]
+    )
     assert result.exit_code == 2
     assert message in result.output
 
@@ -132,8 +163,16 @@ def test_decrypt_needs_the_recording_id_for_a_bare_list(runner: CliRunner, tmp_p
     obj, keys, _, _ = sealed_object(tmp_path)
     bare = tmp_path / "bare.json"
     bare.write_text(json.dumps(json.loads(keys.read_text())["wrapped_keys"]))
-    args = ["decrypt", str(obj), "--keys", str(bare), "--identity", str(tmp_path / "qa.key.pem"),
-            "-o", "-"]  # fmt: skip
+    args = [
+        "decrypt",
+        str(obj),
+        "--keys",
+        str(bare),
+        "--identity",
+        str(tmp_path / "qa.key.pem"),
+        "-o",
+        "-",
+    ]
     result = runner.invoke(recordings, args)
     assert result.exit_code == 2
     assert "--recording-id is needed" in result.output
@@ -154,8 +193,17 @@ def test_decrypt_through_kms(
     keys = tmp_path / "row.json"
     keys.write_text(json.dumps(sealed.to_json()))
     out = tmp_path / "out.wav"
-    args = ["decrypt", str(store.path_for("rec-k")), "--keys", str(keys), "--kms",
-            "--kms-endpoint", moto_server.endpoint_url, "-o", str(out)]  # fmt: skip
+    args = [
+        "decrypt",
+        str(store.path_for("rec-k")),
+        "--keys",
+        str(keys),
+        "--kms",
+        "--kms-endpoint",
+        moto_server.endpoint_url,
+        "-o",
+        str(out),
+    ]
     result = runner.invoke(recordings, args)
     assert result.exit_code == 0, result.output
     assert out.read_bytes() == AUDIO

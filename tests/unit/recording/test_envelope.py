@@ -16,8 +16,8 @@ from zentrale.recording.envelope import (
     HEADER_SIZE,
     TAG_SIZE,
     Header,
-    MalformedObject,
-    TamperedObject,
+    MalformedObjectError,
+    TamperedObjectError,
     bytes_reader,
     decrypt,
     decrypt_range,
@@ -138,22 +138,22 @@ def tampered_objects() -> dict[str, bytes]:
 @pytest.mark.parametrize("case", sorted(tampered_objects()))
 def test_tampered_objects_are_rejected(case: str) -> None:
     obj = tampered_objects()[case]
-    with pytest.raises(TamperedObject):
+    with pytest.raises(TamperedObjectError):
         open_all(obj)
 
 
 def test_the_wrong_recording_id_or_key_is_rejected() -> None:
     obj = seal(b"hello")
-    with pytest.raises(TamperedObject, match="final segment 0"):
+    with pytest.raises(TamperedObjectError, match="final segment 0"):
         open_all(obj, rid="rec-0002")
-    with pytest.raises(TamperedObject):
+    with pytest.raises(TamperedObjectError):
         open_all(obj, key=bytes(32))
 
 
 def test_splicing_segments_from_another_recording_under_the_same_key_is_rejected() -> None:
     one, two = seal(PLAINTEXT, rid="a"), seal(PLAINTEXT, rid="b")
     spliced = one[:HEADER_SIZE] + sealed_segments(one)[0] + b"".join(sealed_segments(two)[1:])
-    with pytest.raises(TamperedObject, match="segment 1 "):
+    with pytest.raises(TamperedObjectError, match="segment 1 "):
         open_all(spliced, rid="a")
 
 
@@ -163,15 +163,15 @@ def test_range_reads_detect_a_truncated_object_when_reaching_the_lost_tail() -> 
     reader = bytes_reader(truncated)
     head = b"".join(decrypt_range(reader, len(obj), KEY, RID, 0, SEGMENT))
     assert head == PLAINTEXT[:SEGMENT]  # untouched segments stay readable
-    with pytest.raises(TamperedObject):
+    with pytest.raises(TamperedObjectError):
         list(decrypt_range(reader, len(obj), KEY, RID, 0, None))
-    with pytest.raises(TamperedObject, match="final segment 2"):
+    with pytest.raises(TamperedObjectError, match="final segment 2"):
         list(decrypt_range(reader, len(truncated), KEY, RID, 3 * SEGMENT - 1, None))
 
 
 def test_range_reads_reject_a_tampered_segment_in_the_range() -> None:
     obj = flip(seal(PLAINTEXT), HEADER_SIZE + SEGMENT + TAG_SIZE + 3)
-    with pytest.raises(TamperedObject, match="segment 1 "):
+    with pytest.raises(TamperedObjectError, match="segment 1 "):
         list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, SEGMENT, SEGMENT + 1))
 
 
@@ -185,20 +185,20 @@ def test_range_reads_reject_a_tampered_segment_in_the_range() -> None:
     ],
 )
 def test_malformed_headers_are_named(data: bytes, message: str) -> None:
-    with pytest.raises(MalformedObject, match=message):
+    with pytest.raises(MalformedObjectError, match=message):
         open_all(data)
 
 
 def test_an_object_whose_size_cannot_hold_a_tag_is_malformed() -> None:
     obj = seal(b"")[:-1]
-    with pytest.raises(MalformedObject, match="impossible object size"):
+    with pytest.raises(MalformedObjectError, match="impossible object size"):
         list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, 0, None))
 
 
 def test_an_empty_plaintext_still_has_one_authenticated_segment() -> None:
     obj = seal(b"")
     assert len(obj) == HEADER_SIZE + TAG_SIZE
-    with pytest.raises(TamperedObject):
+    with pytest.raises(TamperedObjectError):
         open_all(obj[:HEADER_SIZE])
 
 

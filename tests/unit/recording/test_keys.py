@@ -12,9 +12,9 @@ from structlog.testing import capture_logs
 
 from zentrale.recording.envelope import generate_data_key
 from zentrale.recording.keys.base import (
-    InvalidKeyMaterial,
-    NoMatchingKey,
-    UnwrapFailed,
+    InvalidKeyMaterialError,
+    NoMatchingKeyError,
+    UnwrapFailedError,
     WrappedKey,
     unwrap_any,
     wrap_for_all,
@@ -39,16 +39,16 @@ def test_local_wrap_unwrap_round_trip() -> None:
 def test_local_unwrap_fails_for_another_recording_or_a_modified_blob() -> None:
     provider = LocalKeyProvider(Keyring.generate())
     wrapped = provider.wrap(generate_data_key(), RID)
-    with pytest.raises(UnwrapFailed, match="did not open"):
+    with pytest.raises(UnwrapFailedError, match="did not open"):
         provider.unwrap(wrapped, "rec-0002")
     modified = WrappedKey(wrapped.provider, wrapped.key_id, wrapped.blob[:-1] + b"\x00")
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         provider.unwrap(modified, RID)
 
 
 def test_a_keyring_with_the_same_key_id_but_another_key_fails() -> None:
     wrapped = LocalKeyProvider(Keyring.generate("k")).wrap(generate_data_key(), RID)
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         LocalKeyProvider(Keyring.generate("k")).unwrap(wrapped, RID)
 
 
@@ -83,7 +83,7 @@ def test_keyring_file_round_trip_is_owner_only(tmp_path: Path) -> None:
     ],
 )
 def test_broken_keyrings_are_refused(text: str) -> None:
-    with pytest.raises(InvalidKeyMaterial):
+    with pytest.raises(InvalidKeyMaterialError):
         Keyring.from_json(text)
 
 
@@ -114,11 +114,11 @@ def test_public_wraps_differ_each_time_because_of_the_ephemeral_key() -> None:
 def test_public_unwrap_fails_with_another_private_key_or_recording() -> None:
     identity = PrivateKeyIdentity.generate()
     wrapped = identity.recipient().wrap(generate_data_key(), RID)
-    with pytest.raises(UnwrapFailed, match="did not open"):
+    with pytest.raises(UnwrapFailedError, match="did not open"):
         identity.unwrap(wrapped, "rec-0002")
     other = PrivateKeyIdentity.generate()
     impostor = WrappedKey(wrapped.provider, other.key_id, wrapped.blob)
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         other.unwrap(impostor, RID)
     assert not other.can_unwrap(wrapped)
 
@@ -141,7 +141,7 @@ def test_non_x25519_pem_is_refused() -> None:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    with pytest.raises(InvalidKeyMaterial, match="not an X25519"):
+    with pytest.raises(InvalidKeyMaterialError, match="not an X25519"):
         PublicKeyRecipient.from_pem(public_pem)
 
 
@@ -158,9 +158,9 @@ def test_several_recipients_each_open_the_same_data_key() -> None:
 def test_unwrap_any_tells_no_matching_key_from_a_failing_one() -> None:
     qa = PrivateKeyIdentity.generate()
     wrapped = wrap_for_all(generate_data_key(), RID, [qa.recipient()])
-    with pytest.raises(NoMatchingKey, match=qa.key_id):
+    with pytest.raises(NoMatchingKeyError, match=qa.key_id):
         unwrap_any(wrapped, [PrivateKeyIdentity.generate()], RID)
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         unwrap_any(wrapped, [qa], "rec-0002")
 
 
@@ -184,18 +184,22 @@ def test_wrapped_keys_json_round_trip_and_repr_hides_the_blob() -> None:
     assert wrapped_keys_from_json(data) == wrapped
     assert wrapped[0].blob.hex() not in repr(wrapped[0])
     assert "<hidden>" in repr(wrapped[0])
-    with pytest.raises(InvalidKeyMaterial):
+    with pytest.raises(InvalidKeyMaterialError):
         wrapped_keys_from_json({"not": "a list"})
-    with pytest.raises(InvalidKeyMaterial):
+    with pytest.raises(InvalidKeyMaterialError):
         wrapped_keys_from_json([{"provider": "local", "key_id": "x", "wrapped": "@@"}])
 
 
 def test_failed_unwraps_are_logged_without_key_material() -> None:
     qa = PrivateKeyIdentity.generate()
     wrapped = qa.recipient().wrap(generate_data_key(), RID)
-    with capture_logs() as logs, pytest.raises(UnwrapFailed):
+    with capture_logs() as logs, pytest.raises(UnwrapFailedError):
         unwrap_any([wrapped], [qa], "other")
     assert logs == [
-        {"event": "unwrap failed", "key_id": qa.key_id, "error": "UnwrapFailed",
-         "log_level": "warning"}
-    ]  # fmt: skip
+        {
+            "event": "unwrap failed",
+            "key_id": qa.key_id,
+            "error": "UnwrapFailedError",
+            "log_level": "warning",
+        }
+    ]

@@ -8,8 +8,8 @@ from zentrale.recording.aws import AwsClient, ClientSettings, make_client
 from zentrale.recording.envelope import generate_data_key
 from zentrale.recording.keys.base import (
     KeyProviderError,
-    KeyServiceUnavailable,
-    UnwrapFailed,
+    KeyServiceUnavailableError,
+    UnwrapFailedError,
     WrappedKey,
     unwrap_any,
     wrap_for_all,
@@ -45,7 +45,7 @@ def test_an_alias_is_recorded_as_the_key_arn(kms_client: AwsClient) -> None:
 def test_the_encryption_context_binds_the_recording(kms_client: AwsClient) -> None:
     provider = KmsKeyProvider(kms_client, new_key(kms_client))
     wrapped = provider.wrap(generate_data_key(), RID)
-    with pytest.raises(UnwrapFailed, match="KMS refused"):
+    with pytest.raises(UnwrapFailedError, match="KMS refused"):
         provider.unwrap(wrapped, "rec-0002")
     assert encryption_context(RID)["zentrale:recording-id"] == RID
 
@@ -54,7 +54,7 @@ def test_a_wrap_presented_as_another_keys_fails(kms_client: AwsClient) -> None:
     provider = KmsKeyProvider(kms_client, new_key(kms_client))
     wrapped = provider.wrap(generate_data_key(), RID)
     other = WrappedKey("kms", new_key(kms_client), wrapped.blob)
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         provider.unwrap(other, RID)
 
 
@@ -62,7 +62,7 @@ def test_a_modified_blob_fails(kms_client: AwsClient) -> None:
     provider = KmsKeyProvider(kms_client, new_key(kms_client))
     wrapped = provider.wrap(generate_data_key(), RID)
     broken = WrappedKey("kms", wrapped.key_id, wrapped.blob[:-2] + b"\x00\x00")
-    with pytest.raises(UnwrapFailed):
+    with pytest.raises(UnwrapFailedError):
         provider.unwrap(broken, RID)
 
 
@@ -83,19 +83,22 @@ def test_an_unknown_key_fails_to_wrap(kms_client: AwsClient) -> None:
 
 def test_an_unreachable_kms_is_retriable_and_falls_back_to_escrow() -> None:
     settings = ClientSettings(
-        endpoint_url=f"http://127.0.0.1:{free_port()}", access_key_id="testing",
-        secret_access_key="testing", connect_timeout=0.5, max_attempts=1,
-    )  # fmt: skip
+        endpoint_url=f"http://127.0.0.1:{free_port()}",
+        access_key_id="testing",
+        secret_access_key="testing",
+        connect_timeout=0.5,
+        max_attempts=1,
+    )
     client = make_client("kms", settings)
     try:
         kms = KmsKeyProvider(client, "arn:aws:kms:us-east-1:123456789012:key/x")
-        with pytest.raises(KeyServiceUnavailable):
+        with pytest.raises(KeyServiceUnavailableError):
             kms.wrap(generate_data_key(), RID)
         escrow = PrivateKeyIdentity.generate()
         data_key = generate_data_key()
         kms_wrapped = WrappedKey("kms", kms.key_id, b"\x01" * 64)
         wrapped = [kms_wrapped, escrow.recipient().wrap(data_key, RID)]
-        with pytest.raises(KeyServiceUnavailable):
+        with pytest.raises(KeyServiceUnavailableError):
             unwrap_any(wrapped[:1], [kms], RID)
         assert unwrap_any(wrapped, [kms, escrow], RID) == data_key
     finally:

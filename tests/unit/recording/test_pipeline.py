@@ -27,8 +27,16 @@ from zentrale.recording.workspace import Workspace
 from zentrale.testing.recordings import decrypt, plaintext_audio, queue_recordings, write_wav
 
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.01, backoff_max=0.02)
-STEPS = [JobStep.FETCH, JobStep.TRANSCODE, JobStep.ENCRYPT, JobStep.UPLOAD, JobStep.VERIFY,
-         JobStep.COMMIT, JobStep.DELETE_SOURCE, JobStep.CLEANUP]  # fmt: skip
+STEPS = [
+    JobStep.FETCH,
+    JobStep.TRANSCODE,
+    JobStep.ENCRYPT,
+    JobStep.UPLOAD,
+    JobStep.VERIFY,
+    JobStep.COMMIT,
+    JobStep.DELETE_SOURCE,
+    JobStep.CLEANUP,
+]
 
 
 @dataclass
@@ -42,8 +50,14 @@ class Env:
 
     def pipeline(self, fmt: str = "opus", delete_source: bool = True) -> Pipeline:
         config = PipelineConfig(audio.FORMATS[fmt], "local", delete_source)
-        return Pipeline(RecordingStore(self.db), DirectorySource(self.source_dir), self.store,
-                        [LocalKeyProvider(self.keyring)], Workspace(self.temp), config)  # fmt: skip
+        return Pipeline(
+            RecordingStore(self.db),
+            DirectorySource(self.source_dir),
+            self.store,
+            [LocalKeyProvider(self.keyring)],
+            Workspace(self.temp),
+            config,
+        )
 
     def queue(self, max_attempts: int = 3) -> JobQueue:
         return JobQueue(self.db, max_attempts=max_attempts)
@@ -63,8 +77,14 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
     source_dir = tmp_path / "spool"
     source_dir.mkdir()
     try:
-        yield Env(db, tmp_path, source_dir, tmp_path / "tmp", LocalStore(tmp_path / "objects"),
-                  Keyring.generate())  # fmt: skip
+        yield Env(
+            db,
+            tmp_path,
+            source_dir,
+            tmp_path / "tmp",
+            LocalStore(tmp_path / "objects"),
+            Keyring.generate(),
+        )
     finally:
         await db.close()
 
@@ -90,8 +110,11 @@ async def test_recording_is_stored_encrypted_and_decrypts(env: Env) -> None:
     await env.run_all(env.pipeline())
     row = await env.row(queued.recording_id)
     assert (row.state, row.format, row.corrupt, row.silent) == (
-        RecordingState.STORED, "opus", False, False,
-    )  # fmt: skip
+        RecordingState.STORED,
+        "opus",
+        False,
+        False,
+    )
     assert row.duration_s == pytest.approx(3.0, abs=0.02)
     assert row.waveform is not None
     assert len(row.waveform) == 30

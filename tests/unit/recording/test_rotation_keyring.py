@@ -10,7 +10,7 @@ import pytest
 
 from zentrale.cli.keys import KeyRow, Keys, status_lines
 from zentrale.recording.envelope import generate_data_key
-from zentrale.recording.keys.base import InvalidKeyMaterial
+from zentrale.recording.keys.base import InvalidKeyMaterialError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.rotation import KeyUse, Usage
 
@@ -23,7 +23,7 @@ def test_a_new_primary_keeps_the_old_keys_for_unwrapping() -> None:
     assert set(ring.created) == {"old", "new"}
     assert LocalKeyProvider(ring).unwrap(wrapped, "rec-1") == data_key
     assert LocalKeyProvider(ring).wrap(data_key, "rec-1").key_id == "new"
-    with pytest.raises(InvalidKeyMaterial, match="already holds"):
+    with pytest.raises(InvalidKeyMaterialError, match="already holds"):
         ring.with_new_primary("old")
 
 
@@ -31,7 +31,7 @@ def test_retiring_drops_the_key_but_never_the_primary() -> None:
     ring = Keyring.generate("old").with_new_primary("new")
     assert set(ring.without("old").keys) == {"new"}
     assert "old" not in ring.without("old").to_json()
-    with pytest.raises(InvalidKeyMaterial, match="primary"):
+    with pytest.raises(InvalidKeyMaterialError, match="primary"):
         ring.without("new")
 
 
@@ -55,8 +55,11 @@ def test_a_keyring_without_creation_times_still_loads() -> None:
 
 def test_status_lists_configured_keys_first_and_keys_seen_only_in_recordings() -> None:
     found = Keys(rows={"new": KeyRow("local", True, "2026-11-29T10:00:00+00:00")})
-    usage = Usage(keys={"new": KeyUse("local", "new", 4, 3), "gone": KeyUse("local", "gone", 1, 0)},
-                  with_keys=4, shredded=2)  # fmt: skip
+    usage = Usage(
+        keys={"new": KeyUse("local", "new", 4, 3), "gone": KeyUse("local", "gone", 1, 0)},
+        with_keys=4,
+        shredded=2,
+    )
     lines = status_lines(found, usage)
     assert lines[1].split() == ["new", "local", "yes", "4", "3", "2026-11-29T10:00:00+00:00"]
     assert lines[2].split() == ["gone", "local", "no", "1", "0", "-"]

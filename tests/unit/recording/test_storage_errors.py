@@ -9,10 +9,10 @@ import botocore.exceptions
 import pytest
 
 from zentrale.recording.storage.base import (
-    ObjectNotFound,
+    ObjectNotFoundError,
     StorageError,
-    StorageFull,
-    StorageUnavailable,
+    StorageFullError,
+    StorageUnavailableError,
 )
 from zentrale.recording.storage.local import storage_error
 from zentrale.recording.storage.s3 import _translate
@@ -29,13 +29,13 @@ def client_error(code: str, status: int) -> botocore.exceptions.ClientError:
 @pytest.mark.parametrize(
     ("code", "status", "expected"),
     [
-        ("NoSuchKey", 404, ObjectNotFound),
-        ("404", 404, ObjectNotFound),
-        ("SlowDown", 503, StorageUnavailable),
-        ("InternalError", 500, StorageUnavailable),
-        ("SomethingNew", 502, StorageUnavailable),
-        ("XMinioStorageFull", 507, StorageFull),
-        ("QuotaExceeded", 403, StorageFull),
+        ("NoSuchKey", 404, ObjectNotFoundError),
+        ("404", 404, ObjectNotFoundError),
+        ("SlowDown", 503, StorageUnavailableError),
+        ("InternalError", 500, StorageUnavailableError),
+        ("SomethingNew", 502, StorageUnavailableError),
+        ("XMinioStorageFull", 507, StorageFullError),
+        ("QuotaExceeded", 403, StorageFullError),
         ("AccessDenied", 403, StorageError),
     ],
 )
@@ -47,15 +47,15 @@ def test_s3_client_errors(code: str, status: int, expected: type[StorageError]) 
 
 def test_s3_connection_errors_are_retriable() -> None:
     exc = botocore.exceptions.EndpointConnectionError(endpoint_url="http://127.0.0.1:1")
-    assert type(_translate(exc, "rec-1")) is StorageUnavailable
+    assert type(_translate(exc, "rec-1")) is StorageUnavailableError
 
 
 @pytest.mark.parametrize(
     ("number", "expected"),
     [
-        (errno.ENOSPC, StorageFull),
-        (errno.EDQUOT, StorageFull),
-        (errno.EIO, StorageUnavailable),
+        (errno.ENOSPC, StorageFullError),
+        (errno.EDQUOT, StorageFullError),
+        (errno.EIO, StorageUnavailableError),
         (errno.EACCES, StorageError),
     ],
 )

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from zentrale.recording.storage.base import (
-    InvalidObjectKey,
-    ObjectNotFound,
-    StorageFull,
+    InvalidObjectKeyError,
+    ObjectNotFoundError,
+    StorageFullError,
 )
 from zentrale.recording.storage.local import TEMP_PREFIX, LocalStore
 
@@ -58,11 +58,11 @@ def test_ranges_head_exists_delete(store: LocalStore) -> None:
 
 
 def test_missing_objects_raise_at_the_call(store: LocalStore) -> None:
-    with pytest.raises(ObjectNotFound, match="rec-x"):
+    with pytest.raises(ObjectNotFoundError, match="rec-x"):
         store.get("rec-x")
-    with pytest.raises(ObjectNotFound):
+    with pytest.raises(ObjectNotFoundError):
         store.get_range("rec-x", 0, 10)
-    with pytest.raises(ObjectNotFound):
+    with pytest.raises(ObjectNotFoundError):
         store.head("rec-x")
 
 
@@ -81,21 +81,21 @@ def test_list_by_prefix(store: LocalStore) -> None:
 
 @pytest.mark.parametrize("key", ["", "../etc", "a/../b", "/abs", "a//b", "sp ace", "ü", "a/"])
 def test_unsafe_keys_are_refused(store: LocalStore, key: str) -> None:
-    with pytest.raises(InvalidObjectKey):
+    with pytest.raises(InvalidObjectKeyError):
         store.put(key, [b"x"])
 
 
-class SourceFailed(Exception):
+class SourceFailedError(Exception):
     pass
 
 
 def failing_source(good: bytes) -> Iterator[bytes]:
     yield good
-    raise SourceFailed("encoder crashed")
+    raise SourceFailedError("encoder crashed")
 
 
 def test_a_put_that_fails_midway_leaves_no_object_and_no_temp_file(store: LocalStore) -> None:
-    with pytest.raises(SourceFailed):
+    with pytest.raises(SourceFailedError):
         store.put("rec-1", failing_source(b"partial"))
     assert not store.exists("rec-1")
     assert files_under(store.root) == []
@@ -103,7 +103,7 @@ def test_a_put_that_fails_midway_leaves_no_object_and_no_temp_file(store: LocalS
 
 def test_a_failed_replacement_keeps_the_old_object(store: LocalStore) -> None:
     store.put("rec-1", [b"old"])
-    with pytest.raises(SourceFailed):
+    with pytest.raises(SourceFailedError):
         store.put("rec-1", failing_source(b"new and partial"))
     assert b"".join(store.get("rec-1")) == b"old"
     assert [p.name for p in files_under(store.root)] == ["rec-1"]
@@ -130,7 +130,7 @@ def test_a_full_disk_raises_storage_full_naming_the_path_and_leaves_nothing(
     store = LocalStore(tiny_disk)
     store.put("kept", [b"k" * 1000])
     big = (b"x" * 65536 for _ in range(40))  # 2.5 MiB into a 1 MiB filesystem
-    with pytest.raises(StorageFull, match="no space left") as caught:
+    with pytest.raises(StorageFullError, match="no space left") as caught:
         store.put("too-big", big)
     assert str(store.path_for("too-big")) in str(caught.value)
     assert not store.exists("too-big")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from zentrale.recording import vault
-from zentrale.recording.envelope import HEADER_SIZE, TAG_SIZE, TamperedObject
-from zentrale.recording.keys.base import NoMatchingKey
+from zentrale.recording.envelope import HEADER_SIZE, TAG_SIZE, TamperedObjectError
+from zentrale.recording.keys.base import NoMatchingKeyError
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
 from zentrale.recording.storage.local import LocalStore
@@ -87,7 +87,7 @@ def test_erasing_the_wrapped_keys_makes_the_object_unreadable(qa: PrivateKeyIden
     store = MemoryStore()
     sealed = seal(store, qa)
     shredded = vault.SealedRecording.from_json({**sealed.to_json(), "wrapped_keys": []})
-    with pytest.raises(NoMatchingKey):
+    with pytest.raises(NoMatchingKeyError):
         vault.read(store, shredded, [qa])
 
 
@@ -96,7 +96,7 @@ def test_an_object_swapped_for_another_recordings_is_rejected(qa: PrivateKeyIden
     sealed = seal(store, qa)
     other = vault.seal(store, [qa.recipient()], "rec-2", [AUDIO], segment_size=SEGMENT)
     store.objects["rec-1"] = store.objects[other.object_key]
-    with pytest.raises(TamperedObject):
+    with pytest.raises(TamperedObjectError):
         b"".join(vault.read(store, sealed, [qa]))
 
 

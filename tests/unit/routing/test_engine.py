@@ -79,8 +79,10 @@ def test_catch_all_rule_leads_to_the_first_menu(rules: Rules) -> None:
     assert isinstance(step, CollectDigits)
     assert (step.menu, step.prompts, step.max_digits) == ("main", ("sound:de/willkommen",), 1)
     assert step.reason == (
-        "entry rule 6 'everyone' matched: matches every call", "default language de", "menu main",
-    )  # fmt: skip
+        "entry rule 6 'everyone' matched: matches every call",
+        "default language de",
+        "menu main",
+    )
 
 
 def test_caller_pattern_with_star_and_question_mark(rules: Rules) -> None:
@@ -136,11 +138,14 @@ def test_option_goes_to_department_with_consent(rules: Rules) -> None:
     step = on_digits(menu.state, "1")
     assert isinstance(step, Queue)
     assert (step.consent, step.config.recording, step.config.strategy) == (
-        "sound:de/hinweis", True, "ring_all",
-    )  # fmt: skip
+        "sound:de/hinweis",
+        True,
+        "ring_all",
+    )
     assert step.reason[-2:] == (
-        "caller pressed 1 in menu main", "department sales: ring_all over 1 agent(s)",
-    )  # fmt: skip
+        "caller pressed 1 in menu main",
+        "department sales: ring_all over 1 agent(s)",
+    )
 
 
 def test_outbound_calls_have_no_consent_prompt_when_none_is_configured(rules: Rules) -> None:
@@ -341,3 +346,23 @@ def test_transfer_moves_a_call_to_another_department_or_number(rules: Rules) -> 
         transfer(queued.state, "department", "nowhere")
     with pytest.raises(ValueError, match="not voicemail"):
         transfer(queued.state, "voicemail", "x")
+
+
+def test_closed_is_a_fact_of_the_step_not_of_its_notes(rules: Rules) -> None:
+    department = on_digits(
+        start(load(), facts(at=dt.datetime(2026, 3, 4, 10, tzinfo=ISTANBUL))).state, "1"
+    )
+    night = start(rules, facts(at=monday(21, 30)))
+    blocked = start(rules, facts(caller="+908501234567"))
+    closed_office = start(rules, facts(at=monday(19)))
+    assert isinstance(department, PlayAndHangup)
+    assert isinstance(night, PlayAndHangup)
+    assert isinstance(blocked, PlayAndHangup)
+    # A closed schedule, or the rules' own closed announcement, makes the call `closed`.
+    assert (department.closed, department.state.out_of_hours) == (True, True)
+    assert (night.closed, night.state.out_of_hours) == (True, False)
+    # Any other message is not, whatever words the notes hold.
+    assert blocked.closed is False
+    assert closed_office.state.out_of_hours is True
+    renamed = replace(blocked.state, trail=("the office is closed",))
+    assert PlayAndHangup(renamed, "bye", "sound:bye").closed is False

@@ -108,21 +108,45 @@ def test_dial_needs_a_phone_number() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "needle", "message"),
     [
-        ("{department: sales}", "{department: salse}", "salse",
-         "unknown department 'salse' (defined: sales)"),
-        ("{play_and_hangup: bye}\n    invalid", "{play_and_hangup: ciao}\n    invalid", "ciao",
-         "unknown prompt 'ciao'"),
+        (
+            "{department: sales}",
+            "{department: salse}",
+            "salse",
+            "unknown department 'salse' (defined: sales)",
+        ),
+        (
+            "{play_and_hangup: bye}\n    invalid",
+            "{play_and_hangup: ciao}\n    invalid",
+            "ciao",
+            "unknown prompt 'ciao'",
+        ),
         ("    prompt: welcome", "    prompt: hello", "prompt: hello", "unknown prompt 'hello'"),
-        ("    schedule: office", "    schedule: ofice", "ofice",
-         "unknown schedule 'ofice' (defined: office)"),
-        ("{voicemail: sales}", "{survey: after}", "survey: after",
-         "unknown survey 'after' (none defined)"),
-        ("{voicemail: sales}", "{callback: billing}", "callback",
-         "unknown department 'billing' (defined: sales)"),
-        ("{voicemail: sales}", "invalid", "on_max_wait",
-         "'invalid' is only allowed as a menu option"),
+        (
+            "    schedule: office",
+            "    schedule: ofice",
+            "ofice",
+            "unknown schedule 'ofice' (defined: office)",
+        ),
+        (
+            "{voicemail: sales}",
+            "{survey: after}",
+            "survey: after",
+            "unknown survey 'after' (none defined)",
+        ),
+        (
+            "{voicemail: sales}",
+            "{callback: billing}",
+            "callback",
+            "unknown department 'billing' (defined: sales)",
+        ),
+        (
+            "{voicemail: sales}",
+            "invalid",
+            "on_max_wait",
+            "'invalid' is only allowed as a menu option",
+        ),
     ],
-)  # fmt: skip
+)
 def test_references_must_exist(old: str, new: str, needle: str, message: str) -> None:
     text = changed(old, new)
     issue = only_error(text)
@@ -245,8 +269,11 @@ def test_entry_lengths_must_be_consistent() -> None:
 
 
 def test_schedule_and_open_go_together() -> None:
-    text = changed("  - name: everyone\n", "  - name: night\n    match: {schedule: office}\n"
-                   "    action: {menu: main}\n  - name: everyone\n")  # fmt: skip
+    text = changed(
+        "  - name: everyone\n",
+        "  - name: night\n    match: {schedule: office}\n"
+        "    action: {menu: main}\n  - name: everyone\n",
+    )
     issue = only_error(text)
     assert issue.message == "'schedule' and 'open' go together: schedule: office, open: false"
     assert issue.line == line_of(text, "match: {schedule")

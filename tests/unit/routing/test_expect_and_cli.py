@@ -93,8 +93,17 @@ def test_check_command_usage_errors_exit_2(tmp_path: Path) -> None:
 
 
 def test_simulate_the_issue_example() -> None:
-    args = ["simulate", str(EXAMPLE), "--caller", "+905551112233", "--at", "2026-12-24 19:05",
-            "--digits", "2", "1"]  # fmt: skip
+    args = [
+        "simulate",
+        str(EXAMPLE),
+        "--caller",
+        "+905551112233",
+        "--at",
+        "2026-12-24 19:05",
+        "--digits",
+        "2",
+        "1",
+    ]
     result = CliRunner().invoke(routing, args)
     assert result.exit_code == 0, result.output
     assert "caller chose language tr" in result.output
@@ -105,8 +114,16 @@ def test_simulate_the_issue_example() -> None:
 
 
 def test_simulate_with_did_language_and_customer() -> None:
-    args = ["simulate", str(EXAMPLE), "--at", "2026-03-02 10:00", "--language", "de",
-            "--customer", "vip=true"]  # fmt: skip
+    args = [
+        "simulate",
+        str(EXAMPLE),
+        "--at",
+        "2026-03-02 10:00",
+        "--language",
+        "de",
+        "--customer",
+        "vip=true",
+    ]
     result = CliRunner().invoke(routing, args)
     assert result.exit_code == 0, result.output
     assert "customer vip is true" in result.output
@@ -116,8 +133,16 @@ def test_simulate_with_did_language_and_customer() -> None:
 
 
 def test_simulate_reports_inputs_the_call_did_not_use() -> None:
-    args = ["simulate", str(EXAMPLE), "--at", "2026-03-02 10:00", "--did", "+902423100200",
-            "--digits", "1"]  # fmt: skip
+    args = [
+        "simulate",
+        str(EXAMPLE),
+        "--at",
+        "2026-03-02 10:00",
+        "--did",
+        "+902423100200",
+        "--digits",
+        "1",
+    ]
     result = CliRunner().invoke(routing, args)
     assert "not used (the call ended first): 1" in result.output
 

@@ -57,8 +57,9 @@ def test_history_command_lists_and_shows_diffs(tmp_path: Path) -> None:
     listing = CliRunner().invoke(routing, ["history", "--history-dir", directory])
     assert listing.exit_code == 0
     assert [line.split()[:2] for line in listing.output.splitlines()] == [
-        ["1", load().version], ["2", load(CHANGED).version],
-    ]  # fmt: skip
+        ["1", load().version],
+        ["2", load(CHANGED).version],
+    ]
     diff = CliRunner().invoke(routing, ["history", "--history-dir", directory, "--diff", "2"])
     assert "+  bye: sound:goodbye" in diff.output
 
@@ -89,6 +90,12 @@ def test_rollback_refuses_a_version_this_schema_no_longer_accepts(tmp_path: Path
 
 def test_rollback_to_an_unknown_version_is_a_usage_error(tmp_path: Path) -> None:
     recorded(tmp_path)
-    args = ["rollback", "77", "--history-dir", str(tmp_path / "history"),
-            "--file", str(tmp_path / "routing.yaml")]  # fmt: skip
+    args = [
+        "rollback",
+        "77",
+        "--history-dir",
+        str(tmp_path / "history"),
+        "--file",
+        str(tmp_path / "routing.yaml"),
+    ]
     assert CliRunner().invoke(routing, args).exit_code == 2

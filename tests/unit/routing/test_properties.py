@@ -31,8 +31,11 @@ def dump(tree: Any) -> str:
 
 @st.composite
 def actions(draw: st.DrawFn, menus: list[str], departments: list[str]) -> dict[str, str]:
-    kind = draw(st.sampled_from(["menu", "department", "voicemail", "dial", "play_and_hangup",
-                                 "survey", "callback"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            ["menu", "department", "voicemail", "dial", "play_and_hangup", "survey", "callback"]
+        )
+    )
     target = {
         "menu": st.sampled_from(menus),
         "department": st.sampled_from(departments),
@@ -53,13 +56,22 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     return {
         "version": 1,
         "timezone": "Europe/Istanbul",
-        "languages": {"available": ["de", "tr"], "default": "de",
-                      "selection": {"prompt": "hello", "options": {"1": "de", "2": "tr"}}},
-        "prompts": {"hello": {"de": "sound:de/hallo", "tr": "sound:tr/merhaba"},
-                    "bye": "sound:vm-goodbye"},
+        "languages": {
+            "available": ["de", "tr"],
+            "default": "de",
+            "selection": {"prompt": "hello", "options": {"1": "de", "2": "tr"}},
+        },
+        "prompts": {
+            "hello": {"de": "sound:de/hallo", "tr": "sound:tr/merhaba"},
+            "bye": "sound:vm-goodbye",
+        },
         "announcements": {"consent": {"inbound": "hello"}, "closed": "bye"},
-        "schedules": {"s": {"weekly": {"mon": ["09:00-12:00", "13:00-17:00"]},
-                            "holidays": [{"country": "TR"}]}},
+        "schedules": {
+            "s": {
+                "weekly": {"mon": ["09:00-12:00", "13:00-17:00"]},
+                "holidays": [{"country": "TR"}],
+            }
+        },
         "departments": {name: _department(draw) for name in departments},
         "menus": {name: _menu(draw, action) for name in menus},
         "surveys": {"poll": {"questions": ["hello"], "thanks": "bye"}},
@@ -67,7 +79,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             *draw(st.lists(_entry_rule(action), max_size=4)),
             {"name": "all", "action": draw(action)},
         ],
-    }  # fmt: skip
+    }
 
 
 def _department(draw: st.DrawFn) -> dict[str, Any]:
@@ -83,8 +95,11 @@ def _department(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def _menu(draw: st.DrawFn, action: st.SearchStrategy[dict[str, str]]) -> dict[str, Any]:
-    menu: dict[str, Any] = {"prompt": "hello", "on_invalid": {"play_and_hangup": "bye"},
-                            "retries": draw(st.integers(0, 2))}  # fmt: skip
+    menu: dict[str, Any] = {
+        "prompt": "hello",
+        "on_invalid": {"play_and_hangup": "bye"},
+        "retries": draw(st.integers(0, 2)),
+    }
     if draw(st.booleans()):
         keys = draw(st.lists(st.sampled_from(KEYS), min_size=1, max_size=5, unique=True))
         menu["options"] = {key: draw(action | st.just("invalid")) for key in keys}
@@ -152,10 +167,14 @@ def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
 BASE_TREE = YAML(typ="rt").load(BASE)
 BASE_PATHS = [path for path in _paths(BASE_TREE) if path]
 odd_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 100), st.text(max_size=12),
-    st.lists(st.text(max_size=5), max_size=2), st.dictionaries(st.text(max_size=5),
-    st.text(max_size=5), max_size=2), st.sampled_from(["20s", "invalid", "sound:x", "menu"]),
-)  # fmt: skip
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 100),
+    st.text(max_size=12),
+    st.lists(st.text(max_size=5), max_size=2),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2),
+    st.sampled_from(["20s", "invalid", "sound:x", "menu"]),
+)
 
 
 def issues_or_none(text: str) -> tuple[Issue, ...] | None:

@@ -29,14 +29,14 @@ def at(day: str, time: str, zone: ZoneInfo = ISTANBUL) -> dt.datetime:
 @pytest.mark.parametrize(
     ("day", "time", "is_open"),
     [
-        ("2026-03-02", "08:00", True),   # Monday, first minute
+        ("2026-03-02", "08:00", True),  # Monday, first minute
         ("2026-03-02", "12:30", False),  # lunch break starts
         ("2026-03-02", "13:30", True),
         ("2026-03-02", "19:00", False),  # end is exclusive
         ("2026-03-03", "10:00", False),  # Tuesday has no hours
-        ("2026-03-07", "11:00", True),   # Saturday
+        ("2026-03-07", "11:00", True),  # Saturday
     ],
-)  # fmt: skip
+)
 def test_weekly_hours_with_several_ranges(day: str, time: str, is_open: bool) -> None:
     assert opening(OFFICE, ISTANBUL, at(day, time)).is_open is is_open
 
@@ -53,15 +53,17 @@ def test_turkish_moving_religious_holiday_closes() -> None:
     assert opening(WEEKDAYS, ISTANBUL, at("2026-05-26", "10:00")).is_open
     result = opening(WEEKDAYS, ISTANBUL, at("2026-05-27", "10:00"))  # Wednesday
     assert (result.is_open, result.reason) == (
-        False, "closed: public holiday Eid al-Adha (TR) on 2026-05-27",
-    )  # fmt: skip
+        False,
+        "closed: public holiday Eid al-Adha (TR) on 2026-05-27",
+    )
 
 
 def test_german_state_holiday_closes() -> None:
     result = opening(WEEKDAYS, ISTANBUL, at("2026-05-25", "10:00"))
     assert (result.is_open, result.reason) == (
-        False, "closed: public holiday Pentecost Monday (DE-BY) on 2026-05-25",
-    )  # fmt: skip
+        False,
+        "closed: public holiday Pentecost Monday (DE-BY) on 2026-05-25",
+    )
 
 
 def test_state_holiday_of_bavaria_is_not_one_of_berlin() -> None:

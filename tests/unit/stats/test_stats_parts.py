@@ -25,22 +25,32 @@ def test_range_is_local_midnight_to_midnight_in_utc() -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("team", "day", 1, 2), "group: 'team'"), (("agent", "month", 1, 2), "period: 'month'"),
-     (("agent", "day", 3, 2), "to: 2026-01-02 is before from"),
-     (("agent", "day", 1, 500), "from/to: at most 400 days")],
-)  # fmt: skip
+    [
+        (("team", "day", 1, 2), "group: 'team'"),
+        (("agent", "month", 1, 2), "period: 'month'"),
+        (("agent", "day", 3, 2), "to: 2026-01-02 is before from"),
+        (("agent", "day", 1, 500), "from/to: at most 400 days"),
+    ],
+)
 def test_bad_requests_name_the_field(args: tuple[str, str, int, int], message: str) -> None:
     group, period, first, last = args
     start = dt.date(2026, 1, 1)
     with pytest.raises(SpecError, match=message):
-        ReportSpec(group, period, start + dt.timedelta(days=first - 1),  # type: ignore[arg-type]
-                   start + dt.timedelta(days=last - 1), IST)  # fmt: skip
+        ReportSpec(
+            group,
+            period,
+            start + dt.timedelta(days=first - 1),  # type: ignore[arg-type]
+            start + dt.timedelta(days=last - 1),
+            IST,
+        )
 
 
 def test_parsers() -> None:
     assert parse_thresholds(["sales:30,support=12.5", " vip:5 "]) == {
-        "sales": 30.0, "support": 12.5, "vip": 5.0,
-    }  # fmt: skip
+        "sales": 30.0,
+        "support": 12.5,
+        "vip": 5.0,
+    }
     with pytest.raises(SpecError, match="service_level: 'sales' is not like sales:30"):
         parse_thresholds(["sales"])
     with pytest.raises(SpecError, match="from: '2026-13-01'"):
@@ -61,8 +71,10 @@ def test_offsets_follow_daylight_saving_changes() -> None:
     start = dt.datetime(2026, 3, 28, tzinfo=dt.UTC)
     end = dt.datetime(2026, 3, 30, tzinfo=dt.UTC)
     change = dt.datetime(2026, 3, 29, 1, tzinfo=dt.UTC)  # 02:00 CET becomes 03:00 CEST
-    assert offsets(BERLIN, start, end) == [(change, dt.timedelta(hours=1)),
-                                          (end, dt.timedelta(hours=2))]  # fmt: skip
+    assert offsets(BERLIN, start, end) == [
+        (change, dt.timedelta(hours=1)),
+        (end, dt.timedelta(hours=2)),
+    ]
     assert offsets(IST, start, end) == [(end, dt.timedelta(hours=3))]
 
 
@@ -78,14 +90,16 @@ def test_rules_zone(tmp_path: object) -> None:
 
 def test_chart_totals_and_bars() -> None:
     monday = dt.datetime(2026, 3, 2, tzinfo=IST)
-    rows = [StatsRow("sales", monday, offered=4, answered=3, abandoned=1,
-                     answered_in_service_level=2),
-            StatsRow("support", monday, offered=4, answered=4, answered_in_service_level=4),
-            StatsRow("sales", monday + dt.timedelta(days=1), offered=2, answered=1,
-                     abandoned=1)]  # fmt: skip
+    rows = [
+        StatsRow("sales", monday, offered=4, answered=3, abandoned=1, answered_in_service_level=2),
+        StatsRow("support", monday, offered=4, answered=4, answered_in_service_level=4),
+        StatsRow("sales", monday + dt.timedelta(days=1), offered=2, answered=1, abandoned=1),
+    ]
     totals = charts.totals(rows, "day")
     assert [(t.label, t.answered, t.abandoned) for t in totals] == [
-        ("2026-03-02", 7, 1), ("2026-03-03", 1, 1)]  # fmt: skip
+        ("2026-03-02", 7, 1),
+        ("2026-03-03", 1, 1),
+    ]
     assert totals[0].service_level == 0.75
     bars = charts.call_bars(totals)
     tallest = max(bars, key=lambda bar: bar.height)

@@ -37,10 +37,24 @@ def test_waiting_callers_longest_wait_and_agent_states() -> None:
     agents.pause("PJSIP/b", True)
     assert agents.reserve("PJSIP/d")  # ringing
     sales, support = board.snapshot()["departments"]
-    assert sales == {"department": "sales", "waiting": 2, "longest_wait": 42,
-                     "available": 1, "on_call": 1, "paused": 1, "other": 0}  # fmt: skip
-    assert support == {"department": "support", "waiting": 0, "longest_wait": 0,
-                       "available": 1, "on_call": 0, "paused": 0, "other": 1}  # fmt: skip
+    assert sales == {
+        "department": "sales",
+        "waiting": 2,
+        "longest_wait": 42,
+        "available": 1,
+        "on_call": 1,
+        "paused": 1,
+        "other": 0,
+    }
+    assert support == {
+        "department": "support",
+        "waiting": 0,
+        "longest_wait": 0,
+        "available": 1,
+        "on_call": 0,
+        "paused": 0,
+        "other": 1,
+    }
     queues.leave(first)
     assert board.snapshot()["departments"][0]["longest_wait"] == 3
 

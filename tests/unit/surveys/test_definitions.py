@@ -88,10 +88,12 @@ def test_repeated_question_names_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("old", "new", "said"),
-    [("timeout: 5s", "timeout: soon", "is not a duration"),
-     ("retries: 2", "retries: 9", "less than or equal to 5"),
-     ("retry_prompt: nochmal", "retry_prompt: fehlt", "unknown prompt 'fehlt'"),
-     ("scale: 1-5,", "scael: 1-5,", "unknown key 'scael'")],
-)  # fmt: skip
+    [
+        ("timeout: 5s", "timeout: soon", "is not a duration"),
+        ("retries: 2", "retries: 9", "less than or equal to 5"),
+        ("retry_prompt: nochmal", "retry_prompt: fehlt", "unknown prompt 'fehlt'"),
+        ("scale: 1-5,", "scael: 1-5,", "unknown key 'scael'"),
+    ],
+)
 def test_other_question_errors(old: str, new: str, said: str) -> None:
     assert said in _error(old, new)

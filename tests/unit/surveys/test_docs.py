@@ -19,8 +19,10 @@ def test_the_example_loads_with_the_described_fallbacks() -> None:
     rules = parse_rules(EXAMPLE, "routing.yaml")
     english = plan_survey(rules, "zufriedenheit", "en")
     assert [q.sound for q in english.questions] == [
-        "sound:en/survey-friendly", "sound:en/survey-solved", "sound:de/umfrage-empfehlung"
-    ]  # fmt: skip
+        "sound:en/survey-friendly",
+        "sound:en/survey-solved",
+        "sound:de/umfrage-empfehlung",
+    ]
     assert [q.scale.text for q in english.questions] == ["1-5", "yes/no", "0-10"]
 
 

@@ -29,9 +29,12 @@ def test_every_bad_row_is_named_by_line_and_column() -> None:
 
 @pytest.mark.parametrize(
     ("text", "said"),
-    [("", "line 1: empty file"), ("name,phone_no\nA,+4930111\n", "line 1: no 'number' column"),
-     ("number\n\n", "no numbers below the header row")],
-)  # fmt: skip
+    [
+        ("", "line 1: empty file"),
+        ("name,phone_no\nA,+4930111\n", "line 1: no 'number' column"),
+        ("number\n\n", "no numbers below the header row"),
+    ],
+)
 def test_unusable_files(text: str, said: str) -> None:
     with pytest.raises(NumbersError, match=said):
         read_numbers(text)

@@ -9,10 +9,16 @@ from zentrale.routing.scale import parse_scale
 
 @pytest.mark.parametrize(
     ("text", "low", "high", "shown"),
-    [("1-5", 1, 5, "1-5"), ("0-9", 0, 9, "0-9"), ("0-10", 0, 10, "0-10"),
-     ("1-10", 1, 10, "1-10"), ("yes/no", 1, 2, "yes/no"), ("Ja/Nein", 1, 2, "yes/no"),
-     (" 1 - 3 ", 1, 3, "1-3")],
-)  # fmt: skip
+    [
+        ("1-5", 1, 5, "1-5"),
+        ("0-9", 0, 9, "0-9"),
+        ("0-10", 0, 10, "0-10"),
+        ("1-10", 1, 10, "1-10"),
+        ("yes/no", 1, 2, "yes/no"),
+        ("Ja/Nein", 1, 2, "yes/no"),
+        (" 1 - 3 ", 1, 3, "1-3"),
+    ],
+)
 def test_scales_as_written(text: str, low: int, high: int, shown: str) -> None:
     scale = parse_scale(text)
     assert (scale.low, scale.high, scale.text) == (low, high, shown)
@@ -26,11 +32,25 @@ def test_impossible_scales_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("scale", "digits", "answer"),
-    [("1-5", "1", 1), ("1-5", "5", 5), ("1-5", "0", None), ("1-5", "6", None),
-     ("1-5", "", None), ("1-5", "*", None), ("yes/no", "1", 1), ("yes/no", "2", 2),
-     ("yes/no", "3", None), ("0-9", "0", 0), ("0-10", "10", 10), ("0-10", "1", 1),
-     ("0-10", "0", 0), ("0-10", "11", None), ("0-10", "12", None), ("1-5", "10", None)],
-)  # fmt: skip
+    [
+        ("1-5", "1", 1),
+        ("1-5", "5", 5),
+        ("1-5", "0", None),
+        ("1-5", "6", None),
+        ("1-5", "", None),
+        ("1-5", "*", None),
+        ("yes/no", "1", 1),
+        ("yes/no", "2", 2),
+        ("yes/no", "3", None),
+        ("0-9", "0", 0),
+        ("0-10", "10", 10),
+        ("0-10", "1", 1),
+        ("0-10", "0", 0),
+        ("0-10", "11", None),
+        ("0-10", "12", None),
+        ("1-5", "10", None),
+    ],
+)
 def test_keys_map_onto_the_scale(scale: str, digits: str, answer: int | None) -> None:
     assert parse_scale(scale).answer(digits) == answer
 

@@ -20,8 +20,13 @@ from zentrale.surveys.schedule import (
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 2 March 2026, 10:00 in Berlin (09:00 UTC).
 MONDAY_10 = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-PACE = Pace(Window.parse("09:00", "18:00", "mon-fri"), BERLIN, concurrency=2, retries=2,
-            retry_after=dt.timedelta(minutes=30))  # fmt: skip
+PACE = Pace(
+    Window.parse("09:00", "18:00", "mon-fri"),
+    BERLIN,
+    concurrency=2,
+    retries=2,
+    retry_after=dt.timedelta(minutes=30),
+)
 
 
 def _targets(*states: TargetState, next_at: dt.datetime | None = None) -> list[TargetView]:
@@ -30,9 +35,14 @@ def _targets(*states: TargetState, next_at: dt.datetime | None = None) -> list[T
 
 @pytest.mark.parametrize(
     ("text", "days"),
-    [("mon-fri", {0, 1, 2, 3, 4}), ("sat-sun", {5, 6}), ("mon,wed,fri", {0, 2, 4}),
-     ("Mon - Tue, Fri", {0, 1, 4}), ("sun", {6})],
-)  # fmt: skip
+    [
+        ("mon-fri", {0, 1, 2, 3, 4}),
+        ("sat-sun", {5, 6}),
+        ("mon,wed,fri", {0, 2, 4}),
+        ("Mon - Tue, Fri", {0, 1, 4}),
+        ("sun", {6}),
+    ],
+)
 def test_days_as_written(text: str, days: set[int]) -> None:
     assert parse_days(text) == days
 
@@ -45,14 +55,16 @@ def test_bad_days_are_refused(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("at", "open_"),
-    [(MONDAY_10, True),
-     (dt.datetime(2026, 3, 2, 7, 59, tzinfo=dt.UTC), False),  # 08:59 Berlin
-     (dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC), True),  # 09:00 Berlin
-     (dt.datetime(2026, 3, 2, 16, 59, tzinfo=dt.UTC), True),  # 17:59
-     (dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC), False),  # 18:00: the end is excluded
-     (dt.datetime(2026, 3, 7, 9, 0, tzinfo=dt.UTC), False),  # Saturday
-     (dt.datetime(2026, 7, 6, 7, 30, tzinfo=dt.UTC), True)],  # summer time: 09:30 Berlin
-)  # fmt: skip
+    [
+        (MONDAY_10, True),
+        (dt.datetime(2026, 3, 2, 7, 59, tzinfo=dt.UTC), False),  # 08:59 Berlin
+        (dt.datetime(2026, 3, 2, 8, 0, tzinfo=dt.UTC), True),  # 09:00 Berlin
+        (dt.datetime(2026, 3, 2, 16, 59, tzinfo=dt.UTC), True),  # 17:59
+        (dt.datetime(2026, 3, 2, 17, 0, tzinfo=dt.UTC), False),  # 18:00: the end is excluded
+        (dt.datetime(2026, 3, 7, 9, 0, tzinfo=dt.UTC), False),  # Saturday
+        (dt.datetime(2026, 7, 6, 7, 30, tzinfo=dt.UTC), True),
+    ],  # summer time: 09:30 Berlin
+)
 def test_calling_hours_are_local_to_the_rules_zone(at: dt.datetime, open_: bool) -> None:
     assert PACE.window.is_open(at, BERLIN) is open_
 
@@ -89,22 +101,26 @@ def test_only_pending_and_retries_whose_time_has_come() -> None:
 
 
 def test_new_numbers_go_before_retries() -> None:
-    targets = [TargetView("retry", 2, TargetState.RETRY, MONDAY_10),
-               TargetView("new", 3, TargetState.PENDING, None)]  # fmt: skip
+    targets = [
+        TargetView("retry", 2, TargetState.RETRY, MONDAY_10),
+        TargetView("new", 3, TargetState.PENDING, None),
+    ]
     assert due(MONDAY_10, PACE, 1, targets) == ["new"]
 
 
 @pytest.mark.parametrize(
     ("result", "attempts", "state", "wait"),
-    [(AttemptResult.ANSWERED, 1, TargetState.DONE, None),
-     (AttemptResult.ANSWERED, 3, TargetState.DONE, None),
-     (AttemptResult.BUSY, 1, TargetState.RETRY, 30),
-     (AttemptResult.NO_ANSWER, 2, TargetState.RETRY, 30),
-     (AttemptResult.FAILED, 2, TargetState.RETRY, 30),
-     (AttemptResult.INTERRUPTED, 1, TargetState.RETRY, 30),
-     (AttemptResult.BUSY, 3, TargetState.EXHAUSTED, None),  # the first call and 2 retries
-     (AttemptResult.UNAVAILABLE, 4, TargetState.EXHAUSTED, None)],
-)  # fmt: skip
+    [
+        (AttemptResult.ANSWERED, 1, TargetState.DONE, None),
+        (AttemptResult.ANSWERED, 3, TargetState.DONE, None),
+        (AttemptResult.BUSY, 1, TargetState.RETRY, 30),
+        (AttemptResult.NO_ANSWER, 2, TargetState.RETRY, 30),
+        (AttemptResult.FAILED, 2, TargetState.RETRY, 30),
+        (AttemptResult.INTERRUPTED, 1, TargetState.RETRY, 30),
+        (AttemptResult.BUSY, 3, TargetState.EXHAUSTED, None),  # the first call and 2 retries
+        (AttemptResult.UNAVAILABLE, 4, TargetState.EXHAUSTED, None),
+    ],
+)
 def test_after_an_attempt(
     result: AttemptResult, attempts: int, state: TargetState, wait: int | None
 ) -> None:

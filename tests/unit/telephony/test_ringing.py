@@ -34,8 +34,9 @@ async def test_a_failed_originate_hangs_up_whatever_it_may_have_made() -> None:
     async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
         await ari.wait_resynced(5)
         fake.fail("POST", ORIGINATE, 500, times=None)
-        leg = await ring(ari, "PJSIP/1001", app_args="a", caller_id=None, ring_seconds=5,
-                         prefix="agent")  # fmt: skip
+        leg = await ring(
+            ari, "PJSIP/1001", app_args="a", caller_id=None, ring_seconds=5, prefix="agent"
+        )
         deletes = [r for r in fake.requests if r.method == "DELETE"]
     assert leg.result is RingResult.UNAVAILABLE
     assert [r.path for r in deletes] == [f"/channels/{leg.channel_id}"]

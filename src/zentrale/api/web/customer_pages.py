@@ -15,10 +15,10 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from zentrale.api.auth import Caller, deps_of
-from zentrale.api.errors import ApiError, NotFound
-from zentrale.api.routes_customers import CustomerAccess, scope_of, translated
+from zentrale.api.routes_customers import CustomerAccess, scope_of
 from zentrale.api.text import form_text
 from zentrale.api.web.render import language, render
+from zentrale.base.errors import BadRequestError, NotFoundError
 from zentrale.calls.models import Call
 from zentrale.core.models import Role
 from zentrale.customers import store
@@ -119,14 +119,13 @@ async def customers(caller: Caller, request: Request) -> Response:
     deps = deps_of(request)
     q = form_text(request.query_params, "q", 100).strip()
     found = None
-    with translated():
-        async with deps.db.write() as session:
-            if q:
-                found = await CustomerAccess(session, caller, deps.clock()).find(None, q)
-            query = select(Call).where(scope_of(caller).calls())
-            recent = list(await session.scalars(
-                query.order_by(Call.arrived_at.desc()).limit(RECENT_CALLS)
-            ))  # fmt: skip
+    async with deps.db.write() as session:
+        if q:
+            found = await CustomerAccess(session, caller, deps.clock()).find(None, q)
+        query = select(Call).where(scope_of(caller).calls())
+        recent = list(
+            await session.scalars(query.order_by(Call.arrived_at.desc()).limit(RECENT_CALLS))
+        )
     return _page(request, "customers.html", caller=caller, q=q, found=found, recent=recent)
 
 
@@ -138,7 +137,7 @@ async def customer_of_call(caller: Caller, request: Request, call_id: CallId) ->
         query = select(Call).where(Call.id == call_id, scope_of(caller).calls())
         call = (await session.scalars(query)).first()
         if call is None:
-            raise NotFound(f"no call {call_id!r}")
+            raise NotFoundError(f"no call {call_id!r}")
         number = store.customer_side(call)
         record = await store.by_number(session, number) if number else None
     if record is not None:
@@ -155,11 +154,11 @@ async def create(caller: Caller, request: Request) -> Response:
     def field(name: str) -> str | None:
         return form_text(form, name, 128).strip() or None
 
-    new = NewCustomer([form_text(form, "number", 40)], field("name"), field("customer_number"),
-                      field("language"))  # fmt: skip
-    with translated():
-        async with deps.db.write() as session:
-            record = await CustomerAccess(session, caller, deps.clock()).create(new)
+    new = NewCustomer(
+        [form_text(form, "number", 40)], field("name"), field("customer_number"), field("language")
+    )
+    async with deps.db.write() as session:
+        record = await CustomerAccess(session, caller, deps.clock()).create(new)
     call = form_text(form, "call", 64)
     return RedirectResponse(_card(record.id, call), status_code=303)
 
@@ -168,16 +167,20 @@ async def create(caller: Caller, request: Request) -> Response:
 async def card(caller: Caller, request: Request, customer_id: CustomerId) -> Response:
     """The customer card: record, missing fields to complete, calls with notes, note form."""
     deps = deps_of(request)
-    with translated():
-        async with deps.db.write() as session:
-            access = CustomerAccess(session, caller, deps.clock())
-            record = await access.show(customer_id)
-            history = await access.history(customer_id)
+    async with deps.db.write() as session:
+        access = CustomerAccess(session, caller, deps.clock())
+        record = await access.show(customer_id)
+        history = await access.history(customer_id)
     return _page(
-        request, "customer.html", caller=caller, record=record, history=history,
-        call=request.query_params.get("call", ""), kinds=[k.value for k in NoteKind],
+        request,
+        "customer.html",
+        caller=caller,
+        record=record,
+        history=history,
+        call=request.query_params.get("call", ""),
+        kinds=[k.value for k in NoteKind],
         supervisor=caller.role is not Role.AGENT,
-    )  # fmt: skip
+    )
 
 
 @customer_pages.post("/customers/{customer_id}/edit", name="web.customer_edit")
@@ -194,9 +197,8 @@ async def edit(caller: Caller, request: Request, customer_id: CustomerId) -> Res
         fields["vip"] = form.get("vip") == "on"
     number = form_text(form, "add_number", 40).strip()
     changes = Changes(fields, (number,) if number else ())
-    with translated():
-        async with deps.db.write() as session:
-            await CustomerAccess(session, caller, deps.clock()).update(customer_id, changes)
+    async with deps.db.write() as session:
+        await CustomerAccess(session, caller, deps.clock()).update(customer_id, changes)
     return RedirectResponse(_card(customer_id, form_text(form, "call", 64)), status_code=303)
 
 
@@ -207,15 +209,14 @@ async def note(caller: Caller, request: Request, customer_id: CustomerId) -> Res
     form = await request.form()
     call_id, kind = form_text(form, "call_id", 64), form_text(form, "kind", 32)
     if kind not in {k.value for k in NoteKind}:
-        raise ApiError(f"kind is one of {', '.join(k.value for k in NoteKind)}")
-    with translated():
-        async with deps.db.write() as session:
-            access = CustomerAccess(session, caller, deps.clock())
-            numbers = (await store.visible(session, customer_id, access.scope)).numbers
-            call = await session.get(Call, call_id)
-            if call is None or store.customer_side(call) not in numbers:
-                raise NotFound(f"no call {call_id!r} of this customer")
-            await access.note(call_id, NoteKind(kind), form_text(form, "text", 4000))
+        raise BadRequestError(f"kind is one of {', '.join(k.value for k in NoteKind)}")
+    async with deps.db.write() as session:
+        access = CustomerAccess(session, caller, deps.clock())
+        numbers = (await store.visible(session, customer_id, access.scope)).numbers
+        call = await session.get(Call, call_id)
+        if call is None or store.customer_side(call) not in numbers:
+            raise NotFoundError(f"no call {call_id!r} of this customer")
+        await access.note(call_id, NoteKind(kind), form_text(form, "text", 4000))
     return RedirectResponse(_card(customer_id, call_id), status_code=303)
 
 

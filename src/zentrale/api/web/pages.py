@@ -14,11 +14,12 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from zentrale.api.auth import Caller, address_of, deps_of
-from zentrale.api.errors import ApiError, InvalidRequest, NotFound
+from zentrale.api.errors import status_of
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
 from zentrale.api.text import form_text
 from zentrale.api.web import static
 from zentrale.api.web.render import render
+from zentrale.base.errors import InvalidRequestError, NotFoundError, ZentraleError
 from zentrale.calls.models import Call, CallEvent, EventKind
 from zentrale.core import audit, credentials
 from zentrale.core.models import AuditEntry, Role
@@ -48,8 +49,15 @@ def _login_page(request: Request, error: str | None, status: int) -> Response:
     nonce = secrets.token_urlsafe(16)
     response = render(request, "login.html", status, error=error, csrf=_login_csrf(request, nonce))
     deps = deps_of(request)
-    response.set_cookie(LOGIN_COOKIE, nonce, max_age=3600, path="/login", httponly=True,
-                        samesite="strict", secure=deps.settings.api.cookie_secure)  # fmt: skip
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=deps.settings.api.cookie_secure,
+    )
     return response
 
 
@@ -64,11 +72,14 @@ async def login(request: Request) -> Response:
     deps = deps_of(request)
     try:
         _user, session_id, _csrf = await sign_in(
-            deps, form_text(form, "username", 64), form_text(form, "password", 1024),
+            deps,
+            form_text(form, "username", 64),
+            form_text(form, "password", 1024),
             address_of(request),
-        )  # fmt: skip
-    except ApiError as exc:
-        return _login_page(request, "too_many" if exc.status == 429 else "login_failed", exc.status)
+        )
+    except ZentraleError as exc:
+        status = status_of(exc) or 500
+        return _login_page(request, "too_many" if status == 429 else "login_failed", status)
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, deps, session_id)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
@@ -107,7 +118,7 @@ async def recordings(caller: Caller, request: Request) -> Response:
         query = SearchQuery.model_validate(filters)
         async with deps.db.read() as session:
             page = await search(session, caller, query)
-    except (ValidationError, InvalidRequest):
+    except (ValidationError, InvalidRequestError):
         error = "invalid"
     if page is not None:
         event = audit.Event("recording.search", detail={"filters": filters, "hits": len(page.hits)})
@@ -123,9 +134,11 @@ async def recording(caller: Caller, recording_id: RecordingId, request: Request)
     async with deps.db.read() as session:
         found = await reviews.visible(session, caller, recording_id)
         call = await session.get(Call, found.call_id)
-        events = list(await session.scalars(
-            select(CallEvent).where(CallEvent.call_id == found.call_id).order_by(CallEvent.seq)
-        ))  # fmt: skip
+        events = list(
+            await session.scalars(
+                select(CallEvent).where(CallEvent.call_id == found.call_id).order_by(CallEvent.seq)
+            )
+        )
         context: dict[str, Any] = {
             "tags": await reviews.tags(session, found.id),
             "evaluations": await reviews.evaluations(session, found.id),
@@ -136,10 +149,18 @@ async def recording(caller: Caller, recording_id: RecordingId, request: Request)
     card = deps.scorecards.for_department(found.department)
     start = next((e.at for e in events if e.kind is EventKind.RECORDING_STARTED), found.created_at)
     return render(
-        request, "recording.html", caller=caller, recording=found, call=call, events=events,
-        card=card[1] if card else None, reviewer=caller.role is not Role.AGENT,
-        is_agent=caller.role is Role.AGENT, start=start, **context,
-    )  # fmt: skip
+        request,
+        "recording.html",
+        caller=caller,
+        recording=found,
+        call=call,
+        events=events,
+        card=card[1] if card else None,
+        reviewer=caller.role is not Role.AGENT,
+        is_agent=caller.role is Role.AGENT,
+        start=start,
+        **context,
+    )
 
 
 def _answers(form: Any, card: Any) -> dict[str, bool | int]:
@@ -183,14 +204,17 @@ async def comment(caller: Caller, recording_id: RecordingId, request: Request) -
     try:
         offset = float(str(form.get("offset_s", "0")))
     except ValueError:
-        raise InvalidRequest("the time must be a number of seconds") from None
+        raise InvalidRequestError("the time must be a number of seconds") from None
     if not text or not 0 <= offset <= 86400:
-        raise InvalidRequest("a comment needs text and a time within the call")
+        raise InvalidRequestError("a comment needs text and a time within the call")
     async with deps.db.write() as session:
         found = await reviews.visible(session, caller, recording_id)
         row = await reviews.add_comment(session, caller, found, offset, text, now)
-        event = audit.Event("comment.create", target=f"recording:{found.id}",
-                            detail={"comment": row.id, "offset_s": offset})  # fmt: skip
+        event = audit.Event(
+            "comment.create",
+            target=f"recording:{found.id}",
+            detail={"comment": row.id, "offset_s": offset},
+        )
         await audit.append(session, caller.actor, event, now)
     return _back(recording_id)
 
@@ -204,7 +228,7 @@ async def tag(caller: Caller, recording_id: RecordingId, request: Request) -> Re
     form, now = await request.form(), deps.clock()
     name = str(form.get("tag", "")).strip().lower()
     if not re.fullmatch(TAG_PATTERN, name):
-        raise InvalidRequest("a tag is 1-64 lower-case letters, digits, '.', '_' or '-'")
+        raise InvalidRequestError("a tag is 1-64 lower-case letters, digits, '.', '_' or '-'")
     async with deps.db.write() as session:
         found = await reviews.visible(session, caller, recording_id)
         if form.get("remove"):
@@ -219,16 +243,20 @@ async def tag(caller: Caller, recording_id: RecordingId, request: Request) -> Re
 
 @pages.post("/evaluations/{evaluation_id}/acknowledge", name="web.acknowledge")
 async def acknowledge(
-    caller: Caller, evaluation_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")],
+    caller: Caller,
+    evaluation_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")],
     request: Request,
-) -> Response:  # fmt: skip
+) -> Response:
     """The agent confirms having read an evaluation of their call."""
     deps = deps_of(request)
     now = deps.clock()
     async with deps.db.write() as session:
         row = await reviews.acknowledge(session, caller, evaluation_id, now)
-        event = audit.Event("evaluation.acknowledge", target=f"recording:{row.recording_id}",
-                            detail={"evaluation": row.id})  # fmt: skip
+        event = audit.Event(
+            "evaluation.acknowledge",
+            target=f"recording:{row.recording_id}",
+            detail={"evaluation": row.id},
+        )
         await audit.append(session, caller.actor, event, now)
     return _back(row.recording_id)
 
@@ -243,4 +271,4 @@ async def audit_page(caller: Caller, request: Request) -> Response:
     return render(request, "audit.html", caller=caller, entries=entries)
 
 
-__all__ = ["NotFound", "pages", "public_pages"]
+__all__ = ["NotFoundError", "pages", "public_pages"]

@@ -10,7 +10,7 @@ from importlib.resources import files
 
 from fastapi.responses import Response
 
-from zentrale.api.errors import NotFound
+from zentrale.base.errors import NotFoundError
 
 TYPES = {
     "app.js": "text/javascript; charset=utf-8",
@@ -31,8 +31,8 @@ def _content(name: str) -> bytes:
 
 
 def response(name: str) -> Response:
-    """Return the bundled file NAME, or raise NotFound."""
+    """Return the bundled file NAME, or raise NotFoundError."""
     if name not in TYPES:
-        raise NotFound(f"no file {name!r}")
+        raise NotFoundError(f"no file {name!r}")
     headers = {"Cache-Control": "public, max-age=3600"}
     return Response(_content(name), media_type=TYPES[name], headers=headers)

@@ -22,8 +22,16 @@ down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-REPORT_COLUMNS = ["department", "queued_at", "agent_answered_at", "ended_at", "outcome",
-                  "handle_seconds", "conversations", "transfers"]  # fmt: skip
+REPORT_COLUMNS = [
+    "department",
+    "queued_at",
+    "agent_answered_at",
+    "ended_at",
+    "outcome",
+    "handle_seconds",
+    "conversations",
+    "transfers",
+]
 REPORT_WHERE = "direction = 'inbound' AND department IS NOT NULL"
 OVERFLOW_WHERE = "direction = 'inbound' AND overflows > 0"
 
@@ -67,13 +75,22 @@ def upgrade() -> None:
             batch.add_column(sa.Column(name, kind, nullable=False, server_default="0"))
         batch.add_column(sa.Column("overflowed_from", sa.String(128), nullable=True))
     op.execute(_backfill(op.get_bind().dialect.name))
-    op.create_index("ix_calls_report", "calls", ["arrived_at"],
-                    postgresql_include=REPORT_COLUMNS, postgresql_where=sa.text(REPORT_WHERE),
-                    sqlite_where=sa.text(REPORT_WHERE))  # fmt: skip
-    op.create_index("ix_calls_overflows", "calls", ["arrived_at"],
-                    postgresql_include=["overflowed_from", "overflows", "id"],
-                    postgresql_where=sa.text(OVERFLOW_WHERE),
-                    sqlite_where=sa.text(OVERFLOW_WHERE))  # fmt: skip
+    op.create_index(
+        "ix_calls_report",
+        "calls",
+        ["arrived_at"],
+        postgresql_include=REPORT_COLUMNS,
+        postgresql_where=sa.text(REPORT_WHERE),
+        sqlite_where=sa.text(REPORT_WHERE),
+    )
+    op.create_index(
+        "ix_calls_overflows",
+        "calls",
+        ["arrived_at"],
+        postgresql_include=["overflowed_from", "overflows", "id"],
+        postgresql_where=sa.text(OVERFLOW_WHERE),
+        sqlite_where=sa.text(OVERFLOW_WHERE),
+    )
 
 
 def downgrade() -> None:
@@ -81,6 +98,11 @@ def downgrade() -> None:
     op.drop_index("ix_calls_overflows", table_name="calls")
     op.drop_index("ix_calls_report", table_name="calls")
     with op.batch_alter_table("calls") as batch:
-        for name in ("overflowed_from", "overflows", "transfers", "conversations",
-                     "handle_seconds"):  # fmt: skip
+        for name in (
+            "overflowed_from",
+            "overflows",
+            "transfers",
+            "conversations",
+            "handle_seconds",
+        ):
             batch.drop_column(name)

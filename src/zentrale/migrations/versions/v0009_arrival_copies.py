@@ -40,16 +40,34 @@ def upgrade() -> None:
             f"UPDATE {table} SET call_arrived_at ="  # noqa: S608 - constant names only
             f" (SELECT calls.arrived_at FROM calls WHERE calls.id = {table}.call_id)"
         )
-    op.create_index("ix_survey_answers_call_arrived_at", "survey_answers", ["call_arrived_at"],
-                    postgresql_include=ANSWER_COLUMNS)  # fmt: skip
-    op.create_index("ix_survey_answers_uncopied", "survey_answers", ["answered_at"],
-                    postgresql_where=sa.text(UNCOPIED), sqlite_where=sa.text(UNCOPIED))  # fmt: skip
-    op.create_index("ix_call_notes_suggestions_arrived_at", "call_notes", ["call_arrived_at"],
-                    postgresql_include=SUGGESTION_COLUMNS,
-                    postgresql_where=sa.text(SUGGESTION_WHERE),
-                    sqlite_where=sa.text(SUGGESTION_WHERE))  # fmt: skip
-    op.create_index("ix_call_notes_uncopied", "call_notes", ["created_at"],
-                    postgresql_where=sa.text(UNCOPIED), sqlite_where=sa.text(UNCOPIED))  # fmt: skip
+    op.create_index(
+        "ix_survey_answers_call_arrived_at",
+        "survey_answers",
+        ["call_arrived_at"],
+        postgresql_include=ANSWER_COLUMNS,
+    )
+    op.create_index(
+        "ix_survey_answers_uncopied",
+        "survey_answers",
+        ["answered_at"],
+        postgresql_where=sa.text(UNCOPIED),
+        sqlite_where=sa.text(UNCOPIED),
+    )
+    op.create_index(
+        "ix_call_notes_suggestions_arrived_at",
+        "call_notes",
+        ["call_arrived_at"],
+        postgresql_include=SUGGESTION_COLUMNS,
+        postgresql_where=sa.text(SUGGESTION_WHERE),
+        sqlite_where=sa.text(SUGGESTION_WHERE),
+    )
+    op.create_index(
+        "ix_call_notes_uncopied",
+        "call_notes",
+        ["created_at"],
+        postgresql_where=sa.text(UNCOPIED),
+        sqlite_where=sa.text(UNCOPIED),
+    )
 
 
 def downgrade() -> None:

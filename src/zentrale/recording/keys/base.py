@@ -16,29 +16,41 @@ from typing import Any, Protocol
 
 import structlog
 
+from zentrale.base.errors import ZentraleError
+
 log = structlog.get_logger(__name__)
 
 WRAP_LABEL = b"zentrale recording key v1"
 
 
-class KeyProviderError(Exception):
+class KeyProviderError(ZentraleError):
     """Base of every key provider problem."""
 
+    code = "key-provider"
 
-class UnwrapFailed(KeyProviderError):
+
+class UnwrapFailedError(KeyProviderError):
     """A wrapped key did not open: wrong key, other recording, or modified."""
 
+    code = "unwrap-failed"
 
-class NoMatchingKey(KeyProviderError):
+
+class NoMatchingKeyError(KeyProviderError):
     """None of the keys at hand wrapped this recording's data key."""
 
+    code = "no-matching-key"
 
-class KeyServiceUnavailable(KeyProviderError):
+
+class KeyServiceUnavailableError(KeyProviderError):
     """The key service (KMS) could not be reached; retrying later may succeed."""
 
+    code = "key-service-unavailable"
 
-class InvalidKeyMaterial(KeyProviderError):
+
+class InvalidKeyMaterialError(KeyProviderError):
     """A key file or keyring that cannot be used."""
+
+    code = "invalid-key-material"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +77,7 @@ class WrappedKey:
             blob = base64.b64decode(data["wrapped"], validate=True)
             return cls(provider=str(data["provider"]), key_id=str(data["key_id"]), blob=blob)
         except (KeyError, TypeError, binascii.Error) as exc:
-            raise InvalidKeyMaterial(f"not a wrapped key object: {exc}") from None
+            raise InvalidKeyMaterialError(f"not a wrapped key object: {exc}") from None
 
 
 def wrapped_keys_to_json(keys: Sequence[WrappedKey]) -> list[dict[str, str]]:
@@ -76,7 +88,7 @@ def wrapped_keys_to_json(keys: Sequence[WrappedKey]) -> list[dict[str, str]]:
 def wrapped_keys_from_json(data: Any) -> list[WrappedKey]:
     """Parse the JSON list written by `wrapped_keys_to_json`."""
     if not isinstance(data, list):
-        raise InvalidKeyMaterial("wrapped keys must be a JSON list")
+        raise InvalidKeyMaterialError("wrapped keys must be a JSON list")
     return [WrappedKey.from_json(item) for item in data]
 
 
@@ -107,7 +119,7 @@ class KeyUnwrapper(Protocol):
         ...
 
     def unwrap(self, wrapped: WrappedKey, recording_id: str) -> bytes:
-        """Return the data key, or raise UnwrapFailed."""
+        """Return the data key, or raise UnwrapFailedError."""
         ...
 
 
@@ -131,7 +143,7 @@ def unwrap_any(
                 continue
             try:
                 return unwrapper.unwrap(item, recording_id)
-            except (UnwrapFailed, KeyServiceUnavailable) as exc:
+            except (UnwrapFailedError, KeyServiceUnavailableError) as exc:
                 log.warning("unwrap failed", key_id=item.key_id, error=type(exc).__name__)
                 failures.append(exc)
     raise _no_key_error(wrapped, failures)
@@ -139,8 +151,8 @@ def unwrap_any(
 
 def _no_key_error(wrapped: Sequence[WrappedKey], failures: list[KeyProviderError]) -> Exception:
     ids = ", ".join(f"{item.provider}:{item.key_id}" for item in wrapped) or "none"
-    if any(isinstance(exc, KeyServiceUnavailable) for exc in failures):
-        return KeyServiceUnavailable(f"key service unavailable for recording keys ({ids})")
+    if any(isinstance(exc, KeyServiceUnavailableError) for exc in failures):
+        return KeyServiceUnavailableError(f"key service unavailable for recording keys ({ids})")
     if failures:
-        return UnwrapFailed(f"no wrapped key opened with the keys given (wrapped by {ids})")
-    return NoMatchingKey(f"none of the keys given wrapped this recording (wrapped by {ids})")
+        return UnwrapFailedError(f"no wrapped key opened with the keys given (wrapped by {ids})")
+    return NoMatchingKeyError(f"none of the keys given wrapped this recording (wrapped by {ids})")

@@ -15,8 +15,8 @@ from typing import Any
 from zentrale.recording.aws import AwsClient, error_code, is_botocore_error, is_transient
 from zentrale.recording.keys.base import (
     KeyProviderError,
-    KeyServiceUnavailable,
-    UnwrapFailed,
+    KeyServiceUnavailableError,
+    UnwrapFailedError,
     WrappedKey,
 )
 
@@ -65,7 +65,7 @@ class KmsKeyProvider:
         return wrapped.provider == PROVIDER
 
     def unwrap(self, wrapped: WrappedKey, recording_id: str) -> bytes:
-        """Return the data key decrypted by KMS, or raise UnwrapFailed."""
+        """Return the data key decrypted by KMS, or raise UnwrapFailedError."""
         response = self._call(
             "decrypt",
             CiphertextBlob=wrapped.blob,
@@ -85,8 +85,7 @@ class KmsKeyProvider:
         """Ask KMS to delete KEY_ID after PENDING_DAYS (7 to 30); return the deletion date."""
         # The bare key id: moto (unlike KMS) accepts no ARN here; KMS accepts both.
         bare = self._call("describe_key", KeyId=key_id)["KeyMetadata"]["KeyId"]
-        response = self._call("schedule_key_deletion", KeyId=bare,
-                              PendingWindowInDays=pending_days)  # fmt: skip
+        response = self._call("schedule_key_deletion", KeyId=bare, PendingWindowInDays=pending_days)
         when = response.get("DeletionDate")
         return when.isoformat(timespec="seconds") if when is not None else "-"
 
@@ -102,7 +101,9 @@ class KmsKeyProvider:
 
 def _translate(exc: Exception, operation: str) -> KeyProviderError:
     if is_transient(exc):
-        return KeyServiceUnavailable(f"KMS {operation} failed transiently: {type(exc).__name__}")
+        return KeyServiceUnavailableError(
+            f"KMS {operation} failed transiently: {type(exc).__name__}"
+        )
     if operation == "decrypt":
-        return UnwrapFailed(f"KMS refused to unwrap the key: {error_code(exc) or exc}")
+        return UnwrapFailedError(f"KMS refused to unwrap the key: {error_code(exc) or exc}")
     return KeyProviderError(f"KMS {operation} failed: {error_code(exc) or exc}")

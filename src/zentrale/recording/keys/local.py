@@ -24,7 +24,12 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from zentrale.recording.keys.base import InvalidKeyMaterial, UnwrapFailed, WrappedKey, binding
+from zentrale.recording.keys.base import (
+    InvalidKeyMaterialError,
+    UnwrapFailedError,
+    WrappedKey,
+    binding,
+)
 
 PROVIDER = "local"
 _NONCE_SIZE = 12
@@ -41,9 +46,11 @@ class Keyring:
 
     def __post_init__(self) -> None:
         if self.primary not in self.keys:
-            raise InvalidKeyMaterial(f"keyring primary key {self.primary!r} is not in the ring")
+            raise InvalidKeyMaterialError(
+                f"keyring primary key {self.primary!r} is not in the ring"
+            )
         if any(len(key) != 32 for key in self.keys.values()):
-            raise InvalidKeyMaterial("every keyring key must be 32 bytes")
+            raise InvalidKeyMaterialError("every keyring key must be 32 bytes")
 
     @classmethod
     def generate(cls, key_id: str | None = None) -> Keyring:
@@ -56,14 +63,14 @@ class Keyring:
         """Return this ring plus a fresh key, which becomes the primary."""
         key_id = key_id or _new_key_id()
         if key_id in self.keys:
-            raise InvalidKeyMaterial(f"keyring already holds a key {key_id!r}")
+            raise InvalidKeyMaterialError(f"keyring already holds a key {key_id!r}")
         keys = {**self.keys, key_id: AESGCM.generate_key(bit_length=256)}
         return Keyring(primary=key_id, keys=keys, created={**self.created, key_id: _now()})
 
     def without(self, key_id: str) -> Keyring:
         """Return this ring without KEY_ID (never the primary: new recordings need it)."""
         if key_id == self.primary:
-            raise InvalidKeyMaterial(f"key {key_id!r} is the keyring's primary key")
+            raise InvalidKeyMaterialError(f"key {key_id!r} is the keyring's primary key")
         keys = {k: v for k, v in self.keys.items() if k != key_id}
         created = {k: v for k, v in self.created.items() if k != key_id}
         return Keyring(primary=self.primary, keys=keys, created=created)
@@ -85,7 +92,7 @@ class Keyring:
             created = {str(k): str(v) for k, v in data.get("created", {}).items()}
             return cls(primary=str(data["primary"]), keys=keys, created=created)
         except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
-            raise InvalidKeyMaterial(f"not a keyring: {exc}") from None
+            raise InvalidKeyMaterialError(f"not a keyring: {exc}") from None
 
     @classmethod
     def load(cls, path: Path) -> Keyring:
@@ -153,13 +160,13 @@ class LocalKeyProvider:
         return wrapped.provider == PROVIDER and wrapped.key_id in self._keyring.keys
 
     def unwrap(self, wrapped: WrappedKey, recording_id: str) -> bytes:
-        """Return the data key, or raise UnwrapFailed."""
+        """Return the data key, or raise UnwrapFailedError."""
         kek = self._keyring.keys.get(wrapped.key_id)
         if kek is None or wrapped.provider != PROVIDER:
-            raise UnwrapFailed(f"key {wrapped.key_id!r} is not in this keyring")
+            raise UnwrapFailedError(f"key {wrapped.key_id!r} is not in this keyring")
         aad = binding(PROVIDER, wrapped.key_id, recording_id)
         nonce, sealed = wrapped.blob[:_NONCE_SIZE], wrapped.blob[_NONCE_SIZE:]
         try:
             return AESGCM(kek).decrypt(nonce, sealed, aad)
         except (InvalidTag, ValueError):
-            raise UnwrapFailed(f"wrapped key for {wrapped.key_id!r} did not open") from None
+            raise UnwrapFailedError(f"wrapped key for {wrapped.key_id!r} did not open") from None

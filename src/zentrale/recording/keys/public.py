@@ -21,7 +21,12 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from zentrale.recording.keys.base import InvalidKeyMaterial, UnwrapFailed, WrappedKey, binding
+from zentrale.recording.keys.base import (
+    InvalidKeyMaterialError,
+    UnwrapFailedError,
+    WrappedKey,
+    binding,
+)
 
 PROVIDER = "public"
 _INFO = b"zentrale recording key wrap v1 x25519-hkdf-sha256-aes256gcm"
@@ -56,7 +61,7 @@ class PublicKeyRecipient:
         """Return the recipient for a PEM public key."""
         key = serialization.load_pem_public_key(pem)
         if not isinstance(key, X25519PublicKey):
-            raise InvalidKeyMaterial("the public key is not an X25519 key")
+            raise InvalidKeyMaterialError("the public key is not an X25519 key")
         return cls(key)
 
     def wrap(self, data_key: bytes, recording_id: str) -> WrappedKey:
@@ -86,7 +91,7 @@ class PrivateKeyIdentity:
         """Return the identity for a PEM (PKCS#8) private key."""
         key = serialization.load_pem_private_key(pem, password=password)
         if not isinstance(key, X25519PrivateKey):
-            raise InvalidKeyMaterial("the private key is not an X25519 key")
+            raise InvalidKeyMaterialError("the private key is not an X25519 key")
         return cls(key)
 
     @classmethod
@@ -117,9 +122,9 @@ class PrivateKeyIdentity:
         return wrapped.provider == PROVIDER and wrapped.key_id == self.key_id
 
     def unwrap(self, wrapped: WrappedKey, recording_id: str) -> bytes:
-        """Return the data key, or raise UnwrapFailed."""
+        """Return the data key, or raise UnwrapFailedError."""
         if not self.can_unwrap(wrapped) or len(wrapped.blob) < 32 + 16:
-            raise UnwrapFailed(f"wrapped key for {wrapped.key_id!r} is not for this identity")
+            raise UnwrapFailedError(f"wrapped key for {wrapped.key_id!r} is not for this identity")
         ephemeral, sealed = wrapped.blob[:32], wrapped.blob[32:]
         recipient = self._private.public_key().public_bytes(*_RAW)
         try:
@@ -127,4 +132,4 @@ class PrivateKeyIdentity:
             aead = _wrapping_key(shared, ephemeral, recipient)
             return aead.decrypt(_ZERO_NONCE, sealed, binding(PROVIDER, self.key_id, recording_id))
         except (InvalidTag, ValueError):
-            raise UnwrapFailed(f"wrapped key for {wrapped.key_id!r} did not open") from None
+            raise UnwrapFailedError(f"wrapped key for {wrapped.key_id!r} did not open") from None

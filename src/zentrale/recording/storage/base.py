@@ -13,28 +13,40 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from zentrale.base.errors import ZentraleError
+
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 _KEY = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
 
 
-class StorageError(Exception):
+class StorageError(ZentraleError):
     """Base of every storage problem."""
 
+    code = "storage"
 
-class StorageUnavailable(StorageError):
+
+class StorageUnavailableError(StorageError):
     """The store could not be reached or failed transiently; retrying may succeed."""
 
+    code = "storage-unavailable"
 
-class ObjectNotFound(StorageError):
+
+class ObjectNotFoundError(StorageError):
     """No object has this key."""
 
+    code = "object-not-found"
 
-class StorageFull(StorageError):
+
+class StorageFullError(StorageError):
     """The store has no room for the object; nothing partial was left behind."""
 
+    code = "storage-full"
 
-class InvalidObjectKey(StorageError, ValueError):
+
+class InvalidObjectKeyError(StorageError, ValueError):
     """A key the stores cannot hold."""
+
+    code = "invalid-object-key"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,10 +58,10 @@ class ObjectInfo:
 
 
 def check_key(key: str) -> str:
-    """Return `key` if it is a valid object key, else raise InvalidObjectKey."""
+    """Return `key` if it is a valid object key, else raise InvalidObjectKeyError."""
     parts = key.split("/")
     if len(key) > 512 or not _KEY.fullmatch(key) or any(p in {".", ".."} for p in parts):
-        raise InvalidObjectKey(f"invalid object key {key!r}")
+        raise InvalidObjectKeyError(f"invalid object key {key!r}")
     return key
 
 
@@ -61,7 +73,7 @@ class ObjectStore(Protocol):
         ...
 
     def get(self, key: str) -> Iterator[bytes]:
-        """Return the object's bytes as chunks; ObjectNotFound is raised before the first."""
+        """Return the object's bytes as chunks; ObjectNotFoundError is raised before the first."""
         ...
 
     def get_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
@@ -69,7 +81,7 @@ class ObjectStore(Protocol):
         ...
 
     def head(self, key: str) -> ObjectInfo:
-        """Return the object's size, or raise ObjectNotFound."""
+        """Return the object's size, or raise ObjectNotFoundError."""
         ...
 
     def exists(self, key: str) -> bool:
@@ -86,7 +98,7 @@ class ObjectStore(Protocol):
 
 
 def primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
-    """Start `chunks` now, so errors such as ObjectNotFound surface at the call, not later."""
+    """Start `chunks` now, so errors such as ObjectNotFoundError surface at the call, not later."""
     first = next(chunks, None)
     if first is None:
         return iter(())

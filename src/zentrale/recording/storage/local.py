@@ -22,10 +22,10 @@ import structlog
 from zentrale.recording.storage.base import (
     DEFAULT_CHUNK_SIZE,
     ObjectInfo,
-    ObjectNotFound,
+    ObjectNotFoundError,
     StorageError,
-    StorageFull,
-    StorageUnavailable,
+    StorageFullError,
+    StorageUnavailableError,
     check_key,
     primed,
 )
@@ -40,9 +40,9 @@ _TRANSIENT = {errno.EIO, errno.ETIMEDOUT, errno.ESTALE, errno.EAGAIN}
 def storage_error(exc: OSError, path: Path) -> StorageError:
     """Return our exception for an OS error on `path`."""
     if exc.errno in _FULL:
-        return StorageFull(f"no space left on the device holding {path}: {exc.strerror}")
+        return StorageFullError(f"no space left on the device holding {path}: {exc.strerror}")
     if exc.errno in _TRANSIENT:
-        return StorageUnavailable(f"I/O error on {path}: {exc.strerror}")
+        return StorageUnavailableError(f"I/O error on {path}: {exc.strerror}")
     return StorageError(f"cannot use {path}: {exc.strerror or exc}")
 
 
@@ -94,7 +94,7 @@ class LocalStore:
         try:
             file = path.open("rb")
         except FileNotFoundError:
-            raise ObjectNotFound(f"no object {key!r}") from None
+            raise ObjectNotFoundError(f"no object {key!r}") from None
         except OSError as exc:
             raise storage_error(exc, path) from exc
         with file:
@@ -115,7 +115,7 @@ class LocalStore:
         try:
             return ObjectInfo(key=key, size=path.stat().st_size)
         except FileNotFoundError:
-            raise ObjectNotFound(f"no object {key!r}") from None
+            raise ObjectNotFoundError(f"no object {key!r}") from None
         except OSError as exc:
             raise storage_error(exc, path) from exc
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from zentrale.recording.storage.base import ObjectInfo, ObjectNotFound, check_key
+from zentrale.recording.storage.base import ObjectInfo, ObjectNotFoundError, check_key
 
 
 class MemoryStore:
@@ -25,7 +25,7 @@ class MemoryStore:
         try:
             return self.objects[key]
         except KeyError:
-            raise ObjectNotFound(f"no object {key!r}") from None
+            raise ObjectNotFoundError(f"no object {key!r}") from None
 
     def get(self, key: str) -> Iterator[bytes]:
         """Return the object in chunks."""

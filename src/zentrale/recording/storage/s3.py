@@ -29,10 +29,10 @@ from zentrale.recording.envelope import rechunk
 from zentrale.recording.storage.base import (
     DEFAULT_CHUNK_SIZE,
     ObjectInfo,
-    ObjectNotFound,
+    ObjectNotFoundError,
     StorageError,
-    StorageFull,
-    StorageUnavailable,
+    StorageFullError,
+    StorageUnavailableError,
     check_key,
     primed,
 )
@@ -61,11 +61,11 @@ def _translate(exc: Exception, key: str) -> StorageError:
     """Return our exception for a botocore error about `key`."""
     code = error_code(exc)
     if code in _NOT_FOUND or http_status(exc) == 404:
-        return ObjectNotFound(f"no object {key!r}")
+        return ObjectNotFoundError(f"no object {key!r}")
     if code in _FULL:
-        return StorageFull(f"the store refused {key!r}: {code}")
+        return StorageFullError(f"the store refused {key!r}: {code}")
     if is_transient(exc):
-        return StorageUnavailable(f"S3 unavailable for {key!r}: {exc}")
+        return StorageUnavailableError(f"S3 unavailable for {key!r}: {exc}")
     return StorageError(f"S3 failed for {key!r}: {exc}")
 
 
@@ -122,9 +122,12 @@ class S3Store:
 
     def _put_single(self, key: str, data: bytes) -> int:
         self._client.put_object(
-            Bucket=self.settings.bucket, Key=self._key(key), Body=data,
-            **self._extra(), **self._checksum(),
-        )  # fmt: skip
+            Bucket=self.settings.bucket,
+            Key=self._key(key),
+            Body=data,
+            **self._extra(),
+            **self._checksum(),
+        )
         return len(data)
 
     def _put_multipart(self, key: str, parts: Iterator[bytes]) -> int:
@@ -153,9 +156,13 @@ class S3Store:
         size = 0
         for number, data in enumerate(parts, start=1):
             response = self._client.upload_part(
-                Bucket=self.settings.bucket, Key=name, UploadId=upload_id,
-                PartNumber=number, Body=data, **self._checksum(),
-            )  # fmt: skip
+                Bucket=self.settings.bucket,
+                Key=name,
+                UploadId=upload_id,
+                PartNumber=number,
+                Body=data,
+                **self._checksum(),
+            )
             part = {"PartNumber": number, "ETag": response["ETag"]}
             if "ChecksumCRC32" in response:
                 part["ChecksumCRC32"] = response["ChecksumCRC32"]
@@ -199,7 +206,7 @@ class S3Store:
         """Return whether an object has this key."""
         try:
             self.head(key)
-        except ObjectNotFound:
+        except ObjectNotFoundError:
             return False
         return True
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, TypeVar
 import structlog
 
 from zentrale.telephony.ari import primitives
-from zentrale.telephony.ari.errors import AriError, ChannelGone
+from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
 from zentrale.telephony.ari.primitives import DigitRules, Digits
@@ -102,7 +102,7 @@ async def _run(call: Call, flow: CallFlow) -> None:
     structlog.contextvars.bind_contextvars(channel_id=call.id)
     try:
         await flow(call)
-    except ChannelGone as exc:
+    except ChannelGoneError as exc:
         log.info("ari.call.gone", reason=exc.reason)
     except Exception:
         log.exception("ari.call.flow_failed")

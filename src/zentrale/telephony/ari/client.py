@@ -21,7 +21,7 @@ from zentrale.telephony.ari.calls import CallFlow, serve_calls, start_call
 from zentrale.telephony.ari.config import AriOptions, CredentialsLike
 from zentrale.telephony.ari.connection import ConnectionState, EventConnection
 from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
-from zentrale.telephony.ari.errors import AriError, NotFound
+from zentrale.telephony.ari.errors import AriError, AriNotFoundError
 from zentrale.telephony.ari.events import AriEvent, Envelope
 from zentrale.telephony.ari.models import Application, Bridge, Channel
 from zentrale.telephony.ari.resources import (
@@ -210,7 +210,7 @@ class AriClient:
         for _ in range(attempts - 1):
             try:
                 return await self.applications.get(self.app)
-            except NotFound:
+            except AriNotFoundError:
                 await asyncio.sleep(0.02)
         return await self.applications.get(self.app)
 

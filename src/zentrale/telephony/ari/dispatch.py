@@ -19,7 +19,7 @@ from typing import TypeVar, cast
 import structlog
 from pydantic import ValidationError
 
-from zentrale.telephony.ari.errors import AriError, ChannelGone, ClientClosed
+from zentrale.telephony.ari.errors import AriError, ChannelGoneError, ClientClosedError
 from zentrale.telephony.ari.events import (
     CHANNEL_GONE_TYPES,
     EVENT_MODELS,
@@ -185,9 +185,9 @@ class Dispatcher:
         """Start buffering events of ``key`` that match ``predicate``."""
         sub = Subscription(key, predicate, self._unsubscribe)
         if self._closed:
-            sub.fail(ClientClosed("ARI client closed"))
+            sub.fail(ClientClosedError("ARI client closed"))
         elif key in self._gone:
-            sub.fail(ChannelGone(key.removeprefix("channel:"), self._gone[key]))
+            sub.fail(ChannelGoneError(key.removeprefix("channel:"), self._gone[key]))
         else:
             self._subs.setdefault(key, set()).add(sub)
         return sub
@@ -196,7 +196,7 @@ class Dispatcher:
         """Declare a key's channel gone (e.g. missing at resync); its waiters end."""
         self._remember_gone(key, reason)
         for sub in tuple(self._subs.get(key, ())):
-            sub.fail(ChannelGone(key.removeprefix("channel:"), reason))
+            sub.fail(ChannelGoneError(key.removeprefix("channel:"), reason))
 
     def is_gone(self, key: str) -> bool:
         """Whether the channel of ``key`` is known to have gone."""
@@ -239,7 +239,7 @@ class Dispatcher:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._lanes.clear()
-        self._fail_all(ClientClosed("ARI client closed"))
+        self._fail_all(ClientClosedError("ARI client closed"))
 
     def _enqueue(self, envelope: Envelope) -> None:
         lane = self._lanes.get(envelope.key)
@@ -306,7 +306,7 @@ class Dispatcher:
     async def _call(self, handler: Handler, event: AriEvent) -> None:
         try:
             await handler(event)
-        except ChannelGone as exc:
+        except ChannelGoneError as exc:
             log.debug("ari.handler.channel_gone", reason=exc.reason)
         except Exception:
             self._counts["handler_errors"] += 1

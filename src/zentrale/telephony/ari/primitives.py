@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from zentrale.telephony.ari.errors import AriHttpError, NotFound
+from zentrale.telephony.ari.errors import AriHttpError, AriNotFoundError
 from zentrale.telephony.ari.events import (
     CHANNEL_GONE_TYPES,
     AriEvent,
@@ -86,7 +86,7 @@ def _finished(playback_id: str) -> Predicate:
 
 async def _stop_quietly(ari: AriClient, playback_id: str) -> None:
     # The playback may have finished or the channel gone meanwhile: nothing left to stop.
-    with contextlib.suppress(NotFound, AriHttpError):
+    with contextlib.suppress(AriNotFoundError, AriHttpError):
         await asyncio.shield(ari.playbacks.stop(playback_id))
 
 

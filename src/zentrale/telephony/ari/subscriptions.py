@@ -3,7 +3,7 @@
 They bypass the per-channel worker queue on purpose: a call flow that runs inside a handler of
 channel X and waits for X's next DTMF would otherwise wait for its own worker (deadlock). When
 the channel goes away (StasisEnd, ChannelHangupRequest, ChannelDestroyed, or missing at a
-resync) every subscription on it ends with ``ChannelGone``.
+resync) every subscription on it ends with ``ChannelGoneError``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import structlog
 from pydantic import ValidationError
 
-from zentrale.telephony.ari.errors import AriError, ChannelGone
+from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import CHANNEL_GONE_TYPES, AriEvent, Envelope
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Subscription:
         if matched:
             self._items.append(envelope.event)
         if envelope.type in CHANNEL_GONE_TYPES and self.key.startswith("channel:"):
-            self.fail(ChannelGone(self.key[8:], envelope.type))
+            self.fail(ChannelGoneError(self.key[8:], envelope.type))
         self._wake()
 
     def fail(self, error: AriError) -> None:
