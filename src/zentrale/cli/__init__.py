@@ -17,6 +17,7 @@ import click
 
 from zentrale import __version__
 from zentrale.cli.calls import agents, call
+from zentrale.cli.context import Commands
 from zentrale.cli.customers import customers
 from zentrale.cli.db import db
 from zentrale.cli.keys import keys
@@ -29,8 +30,7 @@ from zentrale.cli.stats import report
 from zentrale.cli.surveys import campaign, survey
 from zentrale.cli.users import api, audit, users
 from zentrale.config.logging import configure_logging
-from zentrale.config.settings import DEFAULT_FILE, Settings, SettingsError, load_settings
-from zentrale.sandbox.errors import SandboxError
+from zentrale.config.settings import DEFAULT_FILE, Settings, load_settings
 
 
 @dataclass
@@ -42,10 +42,7 @@ class Context:
 
     def settings(self) -> Settings:
         """Load the settings (file + environment) and set up logging, or exit with the problems."""
-        try:
-            settings = load_settings(self.settings_file)
-        except SettingsError as exc:
-            raise click.ClickException(str(exc)) from None
+        settings = load_settings(self.settings_file)
         fmt: Any = self.log_format or settings.logging.format
         configure_logging(fmt, settings.logging.level, settings.logging.mask_numbers)
         return settings
@@ -58,7 +55,7 @@ def _default_settings_file() -> Path | None:
     return DEFAULT_FILE if DEFAULT_FILE.is_file() else None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="zentrale")
 @click.option(
     "--config",
@@ -101,7 +98,7 @@ def demo(obj: Context, calls: int, now: bool) -> None:
     settings = obj.settings()
     try:
         done = asyncio.run(run_demo(settings, calls, click.echo, at=None if now else OFFICE_HOURS))
-    except (SandboxError, TimeoutError) as exc:
+    except TimeoutError as exc:
         raise click.ClickException(str(exc) or "the demo calls did not finish in time") from None
     connected = sum(1 for call in done if call.agent_answered_at is not None)
     click.echo(
@@ -127,8 +124,6 @@ def run(obj: Context, drain_seconds: float) -> None:
     try:
         settings.ari.secret()
         asyncio.run(serve(settings, drain_seconds))
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
     except asyncio.CancelledError:
         sys.exit(1)
 
@@ -177,11 +172,7 @@ def sandbox_up(obj: Context, port: int | None) -> None:
     from zentrale.sandbox.handmade import start_by_hand
 
     settings = obj.settings()
-    try:
-        lines = start_by_hand(settings, port)
-    except SandboxError as exc:
-        raise click.ClickException(str(exc)) from None
-    for line in lines:
+    for line in start_by_hand(settings, port):
         click.echo(line)
 
 

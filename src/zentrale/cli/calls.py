@@ -14,6 +14,8 @@ from typing import Any
 import click
 import httpx
 
+from zentrale.cli.context import Commands
+
 FILE_OPTION_HELP = "File holding your API token (default: $ZENTRALE_API_TOKEN)."
 
 
@@ -49,7 +51,7 @@ def _connection_options(command: Any) -> Any:
     )(command)
 
 
-@click.group(name="call")
+@click.group(cls=Commands, name="call")
 def call() -> None:
     """Place, list and transfer calls through the running daemon."""
 
@@ -118,7 +120,7 @@ def transfer(
     click.echo(f"call {call_id}: transferring to {kind} {target}")
 
 
-@click.group(name="agents")
+@click.group(cls=Commands, name="agents")
 def agents() -> None:
     """See agents and pause or resume them through the running daemon."""
 

@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from zentrale.base.clock import utcnow
+from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
-from zentrale.cli.context import run_with_database
 from zentrale.config.logging import mask_number
 from zentrale.config.settings import Settings
 from zentrale.core import audit
@@ -34,7 +34,7 @@ _TRUE, _FALSE = {"yes", "true", "1", "ja", "evet", "x"}, {"", "no", "false", "0"
 MAX_ERRORS = 50
 
 
-@click.group()
+@click.group(cls=Commands)
 def customers() -> None:
     """Customer records: import them from CSV, show one by phone number."""
 
@@ -120,12 +120,12 @@ def _row(
     if errors:
         return None, errors
     new = NewCustomer(
-        numbers,
-        fields["name"],
-        fields["customer_number"],
-        fields["language"],
-        vip_text in _TRUE,
-        fields["notes"],
+        numbers=numbers,
+        name=fields["name"],
+        customer_number=fields["customer_number"],
+        language=fields["language"],
+        vip=vip_text in _TRUE,
+        notes=fields["notes"],
     )
     return Row(line, new), []
 

@@ -16,6 +16,7 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from zentrale import migrations as migrate
+from zentrale.cli.context import Commands
 from zentrale.db.engine import DEFAULT_URL, safe_url
 
 T = TypeVar("T")
@@ -29,7 +30,7 @@ URL = click.option(
 )
 
 
-@click.group(name="db")
+@click.group(cls=Commands, name="db")
 def db() -> None:
     """Manage the database schema (SQLite or PostgreSQL)."""
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+from zentrale.cli.context import Commands
 from zentrale.config.settings import RecipientSettings, Settings
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
@@ -72,7 +73,9 @@ def configured_keys(
             elif recipient.provider == "public":
                 _add_public(keys, recipient, where)
             else:
-                _add_kms(keys, recipient, where, settings, clients)
+                _add_kms(
+                    keys=keys, recipient=recipient, where=where, settings=settings, clients=clients
+                )
         yield keys
     finally:
         for client in clients:
@@ -102,7 +105,9 @@ def _add_local(keys: Keys, recipient: RecipientSettings, where: str, new_key: bo
     keys.unwrappers.append(provider)
     for key_id in ring.keys:
         created = ring.created.get(key_id, "-")
-        keys.rows[key_id] = KeyRow("local", key_id == ring.primary, created, str(path))
+        keys.rows[key_id] = KeyRow(
+            provider="local", primary=key_id == ring.primary, created=created, where=str(path)
+        )
         keys.keyrings[key_id] = path
 
 
@@ -114,7 +119,9 @@ def _add_public(keys: Keys, recipient: RecipientSettings, where: str) -> None:
     keys.recipients.append(Recipient(wrapper, wrapper.key_id))
     modified = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
     created = modified.isoformat(timespec="seconds")
-    keys.rows[wrapper.key_id] = KeyRow("public", True, created, str(path))
+    keys.rows[wrapper.key_id] = KeyRow(
+        provider="public", primary=True, created=created, where=str(path)
+    )
     private = path.with_name(path.name.replace(".pub.pem", ".key.pem"))
     if private != path and private.is_file() and wrapper.key_id not in keys.identities:
         _add_identity(keys, private)
@@ -133,7 +140,9 @@ def _add_kms(
     info = provider.describe()
     keys.recipients.append(Recipient(provider, info.arn))
     keys.unwrappers.append(provider)  # opens any KMS-wrapped key this client may decrypt
-    keys.rows[info.arn] = KeyRow("kms", True, info.created, f"{where} ({info.state})")
+    keys.rows[info.arn] = KeyRow(
+        provider="kms", primary=True, created=info.created, where=f"{where} ({info.state})"
+    )
     keys.kms = keys.kms or provider
 
 
@@ -150,10 +159,7 @@ def _settings() -> Settings:
 
 
 def _run(coroutine: Any) -> Any:
-    try:
-        return asyncio.run(coroutine)
-    except KeyProviderError as exc:
-        raise click.ClickException(str(exc)) from None
+    return asyncio.run(coroutine)
 
 
 async def _usage(settings: Settings) -> Usage:
@@ -171,7 +177,7 @@ IDENTITY = click.option(
 )
 
 
-@click.group()
+@click.group(cls=Commands)
 def keys() -> None:
     """Encryption keys: what each protects, rotation and retirement."""
 

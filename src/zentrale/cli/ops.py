@@ -15,6 +15,7 @@ import click
 import httpx
 from sqlalchemy import select
 
+from zentrale.cli.context import Command
 from zentrale.config.settings import Settings
 from zentrale.daemon.ops import metrics_token
 from zentrale.db.session import Database
@@ -29,7 +30,7 @@ class _Obj(Protocol):
     def settings(self) -> Settings: ...
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--url", help="The daemon's HTTP address (default: http.public_url or host:port).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead.")
 @click.pass_obj
@@ -125,7 +126,7 @@ async def last_errors(settings: Settings, limit: int = 5) -> list[dict[str, Any]
         {
             "job": job.id,
             "recording": job.recording_id,
-            "step": job.step.value,
+            "step": job.step,
             "state": job.state.value,
             "attempts": job.attempts,
             "at": job.updated_at.isoformat(),

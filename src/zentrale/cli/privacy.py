@@ -20,17 +20,18 @@ from typing import Any, TypeVar
 import click
 
 from zentrale.base.clock import utcnow
+from zentrale.cli.context import Commands
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
-from zentrale.privacy.holds import HoldNotFoundError, HoldStore, shown_value
+from zentrale.privacy.holds import HoldStore, shown_value
 from zentrale.privacy.models import HoldScope, LegalHold
 from zentrale.privacy.purge import Purger, PurgeReport
-from zentrale.privacy.rules import InvalidRetentionRulesError, RetentionRules, load_retention
+from zentrale.privacy.rules import RetentionRules, load_retention
 from zentrale.privacy.subjects import Requester, SubjectError, SubjectQuery, erase, export
-from zentrale.recording.setup import SetupError, object_store, unwrappers_from
+from zentrale.recording.setup import object_store, unwrappers_from
 from zentrale.recording.storage.base import ObjectStore
 
 T = TypeVar("T")
@@ -63,18 +64,15 @@ def _run(settings: Settings, work: Callable[[_Parts], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
-    except (SubjectError, HoldNotFoundError, SetupError, ValueError) as exc:
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 def _rules(settings: Settings, path: Path | None) -> RetentionRules:
-    try:
-        return load_retention(path or settings.retention.file)
-    except InvalidRetentionRulesError as exc:
-        raise click.ClickException(str(exc)) from None
+    return load_retention(path or settings.retention.file)
 
 
-@click.group()
+@click.group(cls=Commands)
 def retention() -> None:
     """Retention rules and the purge (crypto-shredding, destruction records)."""
 
@@ -122,7 +120,7 @@ def retention_run(ctx: click.Context, dry_run: bool, path: Path | None) -> None:
         raise SystemExit(1)
 
 
-@click.group()
+@click.group(cls=Commands)
 def hold() -> None:
     """Legal holds on calls, recordings, numbers and departments."""
 
@@ -202,7 +200,7 @@ def hold_release(ctx: click.Context, hold_id: str, reason: str) -> None:
     click.echo(f"hold {hold_id} released")
 
 
-@click.group()
+@click.group(cls=Commands)
 def subject() -> None:
     """Data-subject requests: export and erase everything about a person."""
 
@@ -236,7 +234,15 @@ def subject_export(
     async def work(parts: _Parts) -> dict[str, Any]:
         who = Requester(_actor(), reason)
         unwrappers = unwrappers_from(settings, identity)
-        return await export(parts.db, parts.store, unwrappers, query, who, output, utcnow())
+        return await export(
+            db=parts.db,
+            store=parts.store,
+            unwrappers=unwrappers,
+            query=query,
+            who=who,
+            out=output,
+            now=utcnow(),
+        )
 
     index = _run(settings, work)
     missing = [item["id"] for item in index["recordings"] if item["audio"] is None]
@@ -271,7 +277,9 @@ def subject_erase(
     async def work(parts: _Parts) -> dict[str, Any]:
         who = Requester(_actor(), reason)
         keep = settings.retention.destruction_record_years
-        done = await erase(parts.db, parts.store, query, who, utcnow(), keep)
+        done = await erase(
+            db=parts.db, store=parts.store, query=query, who=who, now=utcnow(), keep_years=keep
+        )
         return done.to_json()
 
     result = _run(settings, work)

@@ -14,6 +14,7 @@ import click
 import httpx
 from pydantic import SecretStr
 
+from zentrale.cli.context import Commands
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.check import assumed_builtins, missing_prompts, sound_uses
 from zentrale.prompts.manifest import ManifestError, load_manifest
@@ -36,7 +37,7 @@ PROMPTS_DIR = click.option(
 )
 
 
-@click.group(name="prompts")
+@click.group(cls=Commands, name="prompts")
 def prompts() -> None:
     """Make and check the audio prompts the IVR plays."""
 

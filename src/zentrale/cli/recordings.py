@@ -18,6 +18,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from zentrale.cli.context import Commands
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
@@ -34,7 +35,7 @@ from zentrale.recording.keys.base import (
 from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
-from zentrale.recording.models import JobState, JobStep, RecordingJob
+from zentrale.recording.models import JobState, RecordingJob
 from zentrale.recording.setup import parked_jobs, pipeline_running
 from zentrale.recording.sources import DirectorySource, RecordingSource
 from zentrale.recording.worker import WorkerOptions
@@ -45,7 +46,7 @@ FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _READ_SIZE = 1024 * 1024
 
 
-@click.group(name="recordings")
+@click.group(cls=Commands, name="recordings")
 def recordings() -> None:
     """Decrypt recording objects and generate recording keys."""
 
@@ -115,10 +116,7 @@ def _unwrap(
 ) -> bytes:
     if not unwrappers:
         raise click.UsageError("give at least one of --identity, --keyring or --kms", ctx)
-    try:
-        return unwrap_any(wrapped, unwrappers, rid)
-    except KeyProviderError as exc:
-        raise click.ClickException(str(exc)) from None
+    return unwrap_any(wrapped, unwrappers, rid)
 
 
 def _read_keys(
@@ -263,27 +261,11 @@ def _settings() -> Any:
     help="First retry delay in seconds (doubles up to 300 s).",
 )
 @click.option("--until-idle", is_flag=True, help="Exit once no job is pending or running.")
-@click.option(
-    "--crash-after",
-    type=click.Choice([s.value for s in JobStep]),
-    hidden=True,
-    help="Fault injection for tests: SIGKILL this process after that step.",
-)
 def work(
-    source_dir: Path | None,
-    workers: int | None,
-    lease: float,
-    backoff: float,
-    until_idle: bool,
-    crash_after: str | None,
+    source_dir: Path | None, workers: int | None, lease: float, backoff: float, until_idle: bool
 ) -> None:
     """Run pipeline workers (without the call flows) until interrupted."""
-    options = WorkerOptions(
-        lease=lease,
-        backoff_initial=backoff,
-        poll=min(0.5, lease / 4),
-        crash_after=JobStep(crash_after) if crash_after else None,
-    )
+    options = WorkerOptions(lease=lease, backoff_initial=backoff, poll=min(0.5, lease / 4))
     settings = _settings()
     asyncio.run(_work(settings, source_dir, workers, options, until_idle))
 
@@ -349,6 +331,6 @@ async def _status(settings: Settings, show_parked: bool) -> list[str]:
 
 
 def _parked_line(job: RecordingJob) -> str:
-    return f"parked {job.id} recording={job.recording_id} step={job.step.value} " + (
+    return f"parked {job.id} recording={job.recording_id} step={job.step} " + (
         f"attempts={job.attempts} error={job.last_error}"
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from zentrale.cli.context import Commands
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.history import History, HistoryEntry, write_atomically
@@ -30,7 +31,7 @@ HISTORY = click.option(
 )
 
 
-@click.group(name="routing")
+@click.group(cls=Commands, name="routing")
 def routing() -> None:
     """Check, simulate and manage the routing rules (routing.yaml)."""
 

@@ -7,6 +7,7 @@ import asyncio
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
+from zentrale.cli.context import Command
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
@@ -42,7 +43,7 @@ COLUMNS = (
 )
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--from", "first", required=True, help="First local day, YYYY-MM-DD.")
 @click.option("--to", "last", required=True, help="Last local day (included), YYYY-MM-DD.")
 @click.option("--by", "group", type=click.Choice(GROUPS), default="department", show_default=True)
@@ -80,11 +81,11 @@ def report(
     settings = _settings(ctx)
     try:
         spec = ReportSpec(
-            group,
-            period,
-            parse_day("--from", first),
-            parse_day("--to", last),
-            parse_zone(tz) if tz else rules_zone(settings.routing.file),
+            group=group,
+            period=period,
+            first_day=parse_day("--from", first),
+            last_day=parse_day("--to", last),
+            zone=parse_zone(tz) if tz else rules_zone(settings.routing.file),
             service_level=parse_thresholds(levels),
             short_abandon=short_abandon,
         )

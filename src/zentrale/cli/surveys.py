@@ -12,17 +12,16 @@ from typing import TypeVar
 
 import click
 
+from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
-from zentrale.cli.context import run_with_database
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.routing.errors import InvalidRulesError
 from zentrale.routing.load import load_rules
 from zentrale.routing.rules import Rules
 from zentrale.surveys.answers import AnswerStore
-from zentrale.surveys.numbers import NumbersError
 from zentrale.surveys.setup import CampaignRequest, prepare
-from zentrale.surveys.store import CampaignError, CampaignStore, Progress
+from zentrale.surveys.store import CampaignStore, Progress
 from zentrale.surveys.summary import QuestionSummary, summarise
 
 T = TypeVar("T")
@@ -40,10 +39,10 @@ def _run(settings: Settings, work: Callable[[CampaignStore], Awaitable[T]]) -> T
 
 
 def _run_db(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    return run_with_database(settings, work, (CampaignError, NumbersError))
+    return run_with_database(settings, work)
 
 
-@click.group()
+@click.group(cls=Commands)
 def survey() -> None:
     """Survey definitions (in the routing file's `surveys:`)."""
 
@@ -60,7 +59,7 @@ def survey_list(ctx: click.Context) -> None:
             click.echo(f"  {position}. {question.name} ({scale}, prompt {question.prompt})")
 
 
-@click.group()
+@click.group(cls=Commands)
 def campaign() -> None:
     """Outbound survey campaigns: load a CSV of numbers, start, stop, progress."""
 
@@ -114,10 +113,7 @@ def create(
         language=language,
         created_by="cli",
     )
-    try:
-        new, listed = prepare(request, _rules(settings))
-    except (CampaignError, NumbersError) as exc:
-        raise click.ClickException(str(exc)) from None
+    new, listed = prepare(request, _rules(settings))
     _run(settings, lambda store: store.create(new, listed))
     click.echo(
         f"campaign {name}: {len(listed)} numbers, {new.window}; start it with "

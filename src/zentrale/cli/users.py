@@ -15,9 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
-from zentrale.base.errors import ZentraleError
+from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
-from zentrale.cli.context import run_with_database
 from zentrale.config.settings import Settings
 from zentrale.core import audit as audit_log
 from zentrale.core.models import Role
@@ -28,10 +27,10 @@ T = TypeVar("T")
 
 
 def _run(settings: Settings, work: Callable[[Database], Awaitable[T]]) -> T:
-    return run_with_database(settings, work, (ZentraleError, ValueError))
+    return run_with_database(settings, work, (ValueError,))
 
 
-@click.group(name="users")
+@click.group(cls=Commands, name="users")
 def users() -> None:
     """Manage the QA service's users and their API tokens."""
 
@@ -58,7 +57,14 @@ def add(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    new = NewUser(username, display_name, password, Role(role), departments, agent_endpoint)
+    new = NewUser(
+        username=username,
+        display_name=display_name,
+        password=password,
+        role=Role(role),
+        departments=departments,
+        agent_endpoint=agent_endpoint,
+    )
     user = _run(_settings(ctx), lambda db: UserStore(db).add(new))
     click.echo(f"user {user.username} ({user.role.value}) created")
 
@@ -105,7 +111,7 @@ def list_users(ctx: click.Context) -> None:
         )
 
 
-@click.group(name="api")
+@click.group(cls=Commands, name="api")
 def api() -> None:
     """Run the QA web pages and HTTP API."""
 
@@ -128,10 +134,14 @@ def serve(
     from zentrale.daemon.qa import serve_forever
 
     settings = _settings(ctx)
-    asyncio.run(serve_forever(settings, host, port, identities, click.echo))
+    asyncio.run(
+        serve_forever(
+            settings=settings, host=host, port=port, identities=identities, echo=click.echo
+        )
+    )
 
 
-@click.group(name="audit")
+@click.group(cls=Commands, name="audit")
 def audit() -> None:
     """Check the audit log."""
 
