@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test run: set-up, lint, types, then every test (unit, real Asterisk, PostgreSQL,
+# The whole test run: set-up, lint, types, the architecture's import contracts, then every test (unit, real Asterisk, PostgreSQL,
 # S3 server). Extra arguments go to pytest. Fails when any step fails or no test runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +9,7 @@ bash scripts/services.sh
 echo "== ruff"; .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench
 echo "== mypy"; .venv/bin/mypy
+echo "== import contracts (docs/architecture.md)"; .venv/bin/lint-imports --no-cache
 echo "== pytest"
 # pytest exits 5 when it collected no test; set -e turns that into a failed run.
 .venv/bin/python -m pytest "$@"

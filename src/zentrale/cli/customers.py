@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from zentrale.base.clock import utcnow
+from zentrale.base.errors import InvalidRequestError
 from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.logging import mask_number
@@ -47,7 +48,7 @@ class Row:
     new: NewCustomer
 
 
-class ImportRefusedError(click.ClickException):
+class ImportRefusedError(InvalidRequestError):
     """The file has errors; nothing was imported."""
 
     code = "import-refused"
