@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test run: set-up, lint, types, the architecture's import contracts, then every test (unit, real Asterisk, PostgreSQL,
-# S3 server). Extra arguments go to pytest. Fails when any step fails or no test runs.
+# The whole test run: set-up, lint, types, the architecture's import contracts, then every
+# test (unit, real Asterisk, PostgreSQL, S3 server). Extra arguments go to pytest. Fails when
+# any step fails or no test runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
