@@ -96,7 +96,16 @@ async def fill(name: str) -> float:
 
 def principal(role: Role, departments: tuple[str, ...] = (), agent: str | None = None) -> Principal:
     """Return a caller of ROLE."""
-    return Principal("u", "bench", "Bench", role, departments, agent, "token", "127.0.0.1")
+    return Principal(
+        user_id="u",
+        username="bench",
+        display_name="Bench",
+        role=role,
+        departments=departments,
+        agent_endpoint=agent,
+        via="token",
+        address="127.0.0.1",
+    )
 
 
 SEARCHES: dict[str, tuple[Principal, dict[str, Any]]] = {
@@ -165,7 +174,11 @@ async def stream_figures(db: Database, folder: Path) -> dict[str, float]:
         )
     finally:
         await connection.close()
-    user = await UserStore(db).add(NewUser("bench", "Bench", "bench-password-1", Role.ADMIN))
+    user = await UserStore(db).add(
+        NewUser(
+            username="bench", display_name="Bench", password="bench-password-1", role=Role.ADMIN
+        )
+    )
     token = (await UserStore(db).issue_token(user.id, "bench", 1)).secret
     deps = Deps(
         db=db,

@@ -74,12 +74,12 @@ def make_files(spool: Path, prefix: str, count: int) -> list[str]:
 
 def pipeline(db: Database, root: Path, keyring: Keyring) -> Pipeline:
     return Pipeline(
-        RecordingStore(db),
-        DirectorySource(root / "spool"),
-        LocalStore(root / "objects"),
-        [LocalKeyProvider(keyring)],
-        Workspace(root / "tmp"),
-        PipelineConfig(audio.FORMATS["opus"], "local"),
+        recordings=RecordingStore(db),
+        source=DirectorySource(root / "spool"),
+        store=LocalStore(root / "objects"),
+        recipients=[LocalKeyProvider(keyring)],
+        workspace=Workspace(root / "tmp"),
+        config=PipelineConfig(audio.FORMATS["opus"], "local"),
     )
 
 

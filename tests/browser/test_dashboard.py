@@ -134,7 +134,15 @@ async def daemon(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Any
 async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Browser) -> None:
     users = UserStore(daemon.daemon.db)
     secret = "a long password 1"
-    boss = await users.add(NewUser("sabine", "Sabine", secret, Role.SUPERVISOR, ("support",)))
+    boss = await users.add(
+        NewUser(
+            username="sabine",
+            display_name="Sabine",
+            password=secret,
+            role=Role.SUPERVISOR,
+            departments=("support",),
+        )
+    )
     token = (await users.issue_token(boss.id, "test", 1)).secret
     url = daemon.daemon.http_url
     async with httpx.AsyncClient(

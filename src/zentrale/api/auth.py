@@ -60,7 +60,7 @@ async def authenticate(request: Request) -> Principal:
     if found is None:
         raise NotAuthenticatedError("sign in, or send an API token (Authorization: Bearer ...)")
     user, row = found
-    return Principal.of(user, "session", address, row.csrf_token)
+    return Principal.of(user=user, via="session", address=address, csrf_token=row.csrf_token)
 
 
 async def check_csrf(request: Request, principal: Principal) -> None:

@@ -33,7 +33,9 @@ async def login(body: LoginBody, request: Request, response: Response) -> MeOut:
     deps = deps_of(request)
     user, session_id, csrf = await sign_in(deps, body.username, body.password, address_of(request))
     set_session_cookie(response, deps, session_id)
-    return _me(Principal.of(user, "session", address_of(request), csrf), csrf)
+    return _me(
+        Principal.of(user=user, via="session", address=address_of(request), csrf_token=csrf), csrf
+    )
 
 
 @router.post("/auth/logout", name="auth.logout", status_code=204)

@@ -343,7 +343,12 @@ async def create_customer(caller: Caller, request: Request, body: CustomerIn) ->
     deps = deps_of(request)
     now = deps.clock()
     new = NewCustomer(
-        body.numbers, body.name, body.customer_number, body.language, body.vip, body.notes
+        numbers=body.numbers,
+        name=body.name,
+        customer_number=body.customer_number,
+        language=body.language,
+        vip=body.vip,
+        notes=body.notes,
     )
     async with deps.db.write() as session:
         record = await CustomerAccess(session, caller, now).create(new)

@@ -64,7 +64,16 @@ async def show(caller: Caller, recording_id: RecordingId, request: Request) -> R
     assert call is not None
     event = audit.Event("recording.view", target=f"recording:{recording.id}")
     await audit.record(deps.db, caller.actor, event, deps.clock())
-    return _detail(Hit(recording, call.direction, call.caller_number, tuple(tags), None), events)
+    return _detail(
+        Hit(
+            recording=recording,
+            direction=call.direction,
+            caller_number=call.caller_number,
+            tags=tuple(tags),
+            score=None,
+        ),
+        events,
+    )
 
 
 def _detail(hit: Hit, events: list[CallEvent]) -> RecordingDetailOut:

@@ -113,7 +113,13 @@ class Daemon:
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
-            services = Services(ari, journal, Queues(board), settings, customers=CustomerLookup(db))
+            services = Services(
+                ari=ari,
+                journal=journal,
+                queues=Queues(board),
+                settings=settings,
+                customers=CustomerLookup(db),
+            )
             http_url, routers = None, []
             if settings.http.enabled:
                 sock = bind(settings.http.host, settings.http.port)
@@ -155,7 +161,10 @@ class Daemon:
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
             campaigns = CampaignRunner(
-                services, CampaignStore(db), lambda: rules.current, center.legs
+                services=services,
+                store=CampaignStore(db),
+                rules=lambda: rules.current,
+                legs=center.legs,
             )
             campaigns.start()
             stack.push_async_callback(campaigns.close, drain_seconds)

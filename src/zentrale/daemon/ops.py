@@ -59,20 +59,20 @@ async def operations(
         backlog = BacklogCache(pool.queue, settings.ops.check_interval, metrics.errors)
     metrics.watch(_snapshot(settings, ari, rules, center, journal, pool, backlog))
     readiness = Readiness(
-        lambda: ari.state,
-        db,
-        pool.pipeline.store if pool is not None else None,
-        lambda: _version(rules),
-        lambda: center.accepting,
-        settings.node,
-        settings.ops.check_interval,
-        metrics.errors,
+        ari=lambda: ari.state,
+        db=db,
+        store=pool.pipeline.store if pool is not None else None,
+        rules_version=lambda: _version(rules),
+        accepting=lambda: center.accepting,
+        node=settings.node,
+        interval=settings.ops.check_interval,
+        errors=metrics.errors,
     )
     router = ops_router(settings.node, readiness, metrics, SecretStr(metrics_token(settings)))
     stop = asyncio.Event()
     task = asyncio.create_task(backlog.run(stop), name="metrics-backlog") if backlog else None
     try:
-        yield Ops(metrics, readiness, backlog, router)
+        yield Ops(metrics=metrics, readiness=readiness, backlog=backlog, router=router)
     finally:
         stop.set()
         if task is not None:

@@ -87,4 +87,4 @@ async def recording_source(
         client = AriClient(credentials, ari.options)  # REST only: never started
         stack.push_async_callback(client.close)
         peers[node] = AriSource(client)
-    return NodeSources(settings.node, own, peers, db)
+    return NodeSources(node=settings.node, own=own, peers=peers, db=db)

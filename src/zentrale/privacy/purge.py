@@ -114,19 +114,25 @@ class Purger:
         dry_run: bool,
     ) -> PurgeItem:
         item = PurgeItem(
-            DestroyedKind.RECORDING,
-            row.id,
-            row.call_id,
-            rule.name,
-            row.created_at + rule.keep,
-            "due",
+            kind=DestroyedKind.RECORDING,
+            id=row.id,
+            call_id=row.call_id,
+            rule=rule.name,
+            expired_at=row.created_at + rule.keep,
+            status="due",
         )
         held = (await holds.now()).covering(call, row)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
         if dry_run:
             return item
-        why = Destruction(DestructionReason.RETENTION, ACTOR, now, self.keep_years, rule.name)
+        why = Destruction(
+            reason=DestructionReason.RETENTION,
+            actor=ACTOR,
+            now=now,
+            keep_years=self.keep_years,
+            rule=rule.name,
+        )
         try:
             await shred(self.db, self.store, row.id, why)
         except StorageError as exc:
@@ -138,19 +144,25 @@ class Purger:
         self, call: Call, rule: Rule, holds: _HoldsNow, now: dt.datetime, dry_run: bool
     ) -> PurgeItem:
         item = PurgeItem(
-            DestroyedKind.CALL_NUMBERS,
-            call.id,
-            call.id,
-            rule.name,
-            call.arrived_at + rule.keep,
-            "due",
+            kind=DestroyedKind.CALL_NUMBERS,
+            id=call.id,
+            call_id=call.id,
+            rule=rule.name,
+            expired_at=call.arrived_at + rule.keep,
+            status="due",
         )
         held = (await holds.now()).covering(call)
         if held:
             return _with(item, "held", "held by " + ", ".join(h.id for h in held))
         if dry_run:
             return item
-        why = Destruction(DestructionReason.RETENTION, ACTOR, now, self.keep_years, rule.name)
+        why = Destruction(
+            reason=DestructionReason.RETENTION,
+            actor=ACTOR,
+            now=now,
+            keep_years=self.keep_years,
+            rule=rule.name,
+        )
         async with self.db.write() as session:
             current = await session.get(Call, call.id, with_for_update=True)
             numbers = call_numbers(current) if current is not None else []
@@ -215,7 +227,15 @@ class _HoldsNow:
 
 
 def _with(item: PurgeItem, status: Status, note: str = "") -> PurgeItem:
-    return PurgeItem(item.kind, item.id, item.call_id, item.rule, item.expired_at, status, note)
+    return PurgeItem(
+        kind=item.kind,
+        id=item.id,
+        call_id=item.call_id,
+        rule=item.rule,
+        expired_at=item.expired_at,
+        status=status,
+        note=note,
+    )
 
 
 def _periods(rules: RetentionRules) -> list[dt.timedelta]:

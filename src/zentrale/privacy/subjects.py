@@ -494,12 +494,16 @@ async def erase(
     """Erase everything about the subject that no legal hold keeps; return the receipt."""
     data = await gather(db, query)
     request_id = str(uuid.uuid4())
-    receipt = Receipt(request_id, query.shown, who.reason, now)
+    receipt = Receipt(request_id=request_id, subject=query.shown, reason=who.reason, at=now)
     holds = await HoldStore(db).active()
     why = Destruction(
-        DestructionReason.ERASURE, who.actor.name, now, keep_years, request_id=request_id
+        reason=DestructionReason.ERASURE,
+        actor=who.actor.name,
+        now=now,
+        keep_years=keep_years,
+        request_id=request_id,
     )
-    eraser = _Eraser(db, store, data, holds, receipt, why)
+    eraser = _Eraser(db=db, store=store, data=data, holds=holds, receipt=receipt, why=why)
     for call in data.calls:
         await eraser.call(call)
     await eraser.mentions()

@@ -46,7 +46,11 @@ def missing_prompts(
     for prompt, language, name in sound_uses(rules):
         reason = _problem(name, catalog, asterisk_sounds)
         if reason is not None:
-            missing.append(MissingPrompt(prompt, language, f"sound:{name}", reason))
+            missing.append(
+                MissingPrompt(
+                    prompt=prompt, language=language, sound=f"sound:{name}", reason=reason
+                )
+            )
     return sorted(missing)
 
 

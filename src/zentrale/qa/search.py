@@ -221,7 +221,13 @@ async def search(session: AsyncSession, principal: Principal, query: SearchQuery
     ids = [row[0].id for row in rows]
     tags, scores = await _tags(session, ids), await _scores(session, ids)
     hits = [
-        Hit(row[0], row[1], row[2], tuple(tags.get(row[0].id, ())), scores.get(row[0].id))
+        Hit(
+            recording=row[0],
+            direction=row[1],
+            caller_number=row[2],
+            tags=tuple(tags.get(row[0].id, ())),
+            score=scores.get(row[0].id),
+        )
         for row in rows
     ]
     cursor = encode_cursor(query.sort, rows[-1][0]) if more and rows else None

@@ -45,25 +45,25 @@ class StoredFormat:
 
 FORMATS = {
     "opus": StoredFormat(
-        "opus",
-        "opus",
-        "audio/ogg; codecs=opus",
-        ("-f", "ogg", "-c:a", "libopus", "-b:a", "16k", "-application", "voip"),
-        ("-f", "ogg", "-c:a", "libopus", "-b:a", "24k", "-application", "voip"),
+        name="opus",
+        extension="opus",
+        content_type="audio/ogg; codecs=opus",
+        mono=("-f", "ogg", "-c:a", "libopus", "-b:a", "16k", "-application", "voip"),
+        stereo=("-f", "ogg", "-c:a", "libopus", "-b:a", "24k", "-application", "voip"),
     ),
     "mp3": StoredFormat(
-        "mp3",
-        "mp3",
-        "audio/mpeg",
-        ("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "32k"),
-        ("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "48k"),
+        name="mp3",
+        extension="mp3",
+        content_type="audio/mpeg",
+        mono=("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "32k"),
+        stereo=("-f", "mp3", "-c:a", "libmp3lame", "-b:a", "48k"),
     ),
     "wav": StoredFormat(
-        "wav",
-        "wav",
-        "audio/wav",
-        ("-f", "wav", "-c:a", "pcm_s16le"),
-        ("-f", "wav", "-c:a", "pcm_s16le"),
+        name="wav",
+        extension="wav",
+        content_type="audio/wav",
+        mono=("-f", "wav", "-c:a", "pcm_s16le"),
+        stereo=("-f", "wav", "-c:a", "pcm_s16le"),
     ),
 }
 
@@ -126,7 +126,12 @@ def analyse(segment: AudioSegment) -> Analysis:
         peaks.append(min(255, round(window.max * 255 / 32767)))
         sounding += window.rms >= SILENCE_RMS
     silent = sounding < MIN_SOUND_WINDOWS
-    return Analysis(round(segment.duration_seconds, 3), bytes(peaks), silent, segment.channels)
+    return Analysis(
+        duration_s=round(segment.duration_seconds, 3),
+        peaks=bytes(peaks),
+        silent=silent,
+        channels=segment.channels,
+    )
 
 
 def channel_rms(segment: AudioSegment) -> list[float]:

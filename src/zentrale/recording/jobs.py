@@ -101,7 +101,14 @@ class JobQueue:
             row = (await session.execute(statement)).one_or_none()
         if row is None:
             return None
-        job = Job(row.id, row.recording_id, JobStep(row.step), row.attempts, worker_id, now + lease)
+        job = Job(
+            id=row.id,
+            recording_id=row.recording_id,
+            step=JobStep(row.step),
+            attempts=row.attempts,
+            worker_id=worker_id,
+            locked_until=now + lease,
+        )
         log.debug("job claimed", job_id=job.id, step=job.step.value, attempt=job.attempts)
         return job
 
@@ -109,7 +116,14 @@ class JobQueue:
         """Renew the lease of a job still held (a heartbeat for long steps)."""
         until = self._clock() + lease
         await self._update_held(job, {"locked_until": until})
-        return Job(job.id, job.recording_id, job.step, job.attempts, job.worker_id, until)
+        return Job(
+            id=job.id,
+            recording_id=job.recording_id,
+            step=job.step,
+            attempts=job.attempts,
+            worker_id=job.worker_id,
+            locked_until=until,
+        )
 
     async def advance(self, job: Job, next_step: JobStep) -> None:
         """Finish the job's current step; the job waits for NEXT_STEP (or is done)."""
@@ -128,7 +142,14 @@ class JobQueue:
         values = {"step": next_step, "attempts": 1, "last_error": None, "locked_until": until}
         await self._update_held(job, values)
         log.debug("job proceeded", job_id=job.id, step=next_step.value)
-        return Job(job.id, job.recording_id, next_step, 1, job.worker_id, until)
+        return Job(
+            id=job.id,
+            recording_id=job.recording_id,
+            step=next_step,
+            attempts=1,
+            worker_id=job.worker_id,
+            locked_until=until,
+        )
 
     async def fail(self, job: Job, error: str, backoff: dt.timedelta) -> JobState:
         """Record a failed attempt: retry after BACKOFF, or park the job after max attempts."""

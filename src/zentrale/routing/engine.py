@@ -56,16 +56,18 @@ def start(rules: Rules, facts: CallFacts) -> Step:
     default = rules.document.languages.default
     found = first_match(rules, facts)
     if found is None:
-        return Hangup(CallState(rules, facts, default, ("no entry rule matched",)))
+        return Hangup(
+            CallState(rules=rules, facts=facts, language=default, trail=("no entry rule matched",))
+        )
     compiled, why = found
     rule = compiled.rule
     trail = (f"entry rule {compiled.index} '{rule.name}' matched: {why}",)
     language, said = _language(rules, facts, rule)
     state = CallState(
-        rules,
-        facts,
-        language or default,
-        (*trail, said) if said else trail,
+        rules=rules,
+        facts=facts,
+        language=language or default,
+        trail=(*trail, said) if said else trail,
         priority=rule.priority,
         out_of_hours=rule.match.schedule is not None and rule.match.open is False,
     )
@@ -149,7 +151,16 @@ def _ask_language(state: CallState, pending: Action) -> Step:
     assert selection is not None
     sound = state.rules.sound(selection.prompt, state.language)
     state = replace(state, pending=pending, menu=None, trail=(*state.trail, "asking language"))
-    return CollectDigits(state, LANGUAGE_MENU, (sound,), 1, 1, None, selection.timeout, False)
+    return CollectDigits(
+        state=state,
+        menu=LANGUAGE_MENU,
+        prompts=(sound,),
+        max_digits=1,
+        min_digits=1,
+        terminator=None,
+        timeout=selection.timeout,
+        sensitive=False,
+    )
 
 
 def _language_chosen(state: CallState, digits: str) -> Step:
@@ -202,17 +213,26 @@ def _collect(state: CallState, menu: Menu, prompts: tuple[str, ...]) -> CollectD
     name = state.menu or ""
     entry = menu.entry
     if entry is None:
-        return CollectDigits(state, name, sounds, 1, 1, None, menu.timeout, False)
+        return CollectDigits(
+            state=state,
+            menu=name,
+            prompts=sounds,
+            max_digits=1,
+            min_digits=1,
+            terminator=None,
+            timeout=menu.timeout,
+            sensitive=False,
+        )
     longest = entry.max_length + (1 if entry.terminator else 0)
     return CollectDigits(
-        state,
-        name,
-        sounds,
-        longest,
-        entry.min_length,
-        entry.terminator,
-        menu.timeout,
-        entry.sensitive,
+        state=state,
+        menu=name,
+        prompts=sounds,
+        max_digits=longest,
+        min_digits=entry.min_length,
+        terminator=entry.terminator,
+        timeout=menu.timeout,
+        sensitive=entry.sensitive,
     )
 
 
@@ -241,9 +261,15 @@ def _department(state: CallState, action: Action) -> Step:
     note = f"department {name}: {department.strategy} over {len(department.agents)} agent(s)"
     state = replace(_note(state, note), menu=None, department=name)
     if not department.recording:
-        return Queue(state, name, department, None)
+        return Queue(state=state, name=name, config=department, consent=None)
     notice = consent_notice(state.rules, state.facts.direction, name, state.language)
-    return Queue(state, name, department, notice.sound if notice else None, notice)
+    return Queue(
+        state=state,
+        name=name,
+        config=department,
+        consent=notice.sound if notice else None,
+        notice=notice,
+    )
 
 
 def consent_notice(
@@ -297,7 +323,14 @@ def _survey_named(state: CallState, name: str) -> Survey:
     plan = plan_survey(state.rules, name, state.language)
     max_digit = state.rules.document.surveys[name].max_digit
     questions = tuple(question.sound for question in plan.questions)
-    return Survey(_note(state, f"survey {name}"), name, questions, max_digit, plan.thanks, plan)
+    return Survey(
+        state=_note(state, f"survey {name}"),
+        name=name,
+        questions=questions,
+        max_digit=max_digit,
+        thanks=plan.thanks,
+        plan=plan,
+    )
 
 
 def _voicemail(state: CallState, action: Action) -> Step:

@@ -77,7 +77,13 @@ class History:
             "applied_at": applied_at.isoformat(),
         }
         write_atomically(stem.with_suffix(".json"), json.dumps(meta, indent=2) + "\n")
-        return HistoryEntry(number, rules.version, applied_at, rules.source, stem)
+        return HistoryEntry(
+            number=number,
+            version=rules.version,
+            applied_at=applied_at,
+            source=rules.source,
+            stem=stem,
+        )
 
     def find(self, wanted: str) -> HistoryEntry:
         """Return the entry named by its number or a prefix of its version hash."""
@@ -103,7 +109,13 @@ def _read_entry(meta_path: Path) -> HistoryEntry:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     applied_at = dt.datetime.fromisoformat(meta["applied_at"])
     stem = meta_path.with_suffix("")
-    return HistoryEntry(int(meta["number"]), meta["version"], applied_at, meta["source"], stem)
+    return HistoryEntry(
+        number=int(meta["number"]),
+        version=meta["version"],
+        applied_at=applied_at,
+        source=meta["source"],
+        stem=stem,
+    )
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -30,7 +30,9 @@ def load_rules(path: Path) -> Rules:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
-        issue = Issue(str(path), 1, 1, "", f"cannot read file: {error}")
+        issue = Issue(
+            file=str(path), line=1, column=1, path="", message=f"cannot read file: {error}"
+        )
         raise InvalidRulesError((issue,)) from None
     return parse_rules(text, str(path))
 

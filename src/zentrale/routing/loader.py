@@ -27,7 +27,14 @@ class LoadedYaml:
     def issue(self, path: DocPath, message: str, severity: Severity = "error") -> Issue:
         """Build an issue located at `path`."""
         line, column = self.locate(path)
-        return Issue(self.source, line, column, format_path(path), message, severity)
+        return Issue(
+            file=self.source,
+            line=line,
+            column=column,
+            path=format_path(path),
+            message=message,
+            severity=severity,
+        )
 
 
 def load_yaml(text: str, source: str) -> LoadedYaml:
@@ -35,6 +42,12 @@ def load_yaml(text: str, source: str) -> LoadedYaml:
     try:
         tree = parse_yaml(text)
     except YamlSyntaxError as error:
-        issue = Issue(source, error.line, error.column, "", f"not valid YAML: {error.problem}")
+        issue = Issue(
+            file=source,
+            line=error.line,
+            column=error.column,
+            path="",
+            message=f"not valid YAML: {error.problem}",
+        )
         raise InvalidRulesError((issue,)) from None
     return LoadedYaml(source, tree)

@@ -48,4 +48,4 @@ def plan_survey(rules: Rules, name: str, language: str) -> SurveyPlan:
     )
     thanks = rules.sound(survey.thanks, language) if survey.thanks else None
     retry = rules.sound(survey.retry_prompt, language) if survey.retry_prompt else None
-    return SurveyPlan(name, questions, thanks, retry)
+    return SurveyPlan(name=name, questions=questions, thanks=thanks, retry=retry)

@@ -76,13 +76,13 @@ def call_bars(points: list[Totals]) -> list[Bar]:
             x = n * slot + slot * 0.1 + m * slot * 0.4
             bars.append(
                 Bar(
-                    round(x, 1),
-                    round(HEIGHT - height, 1),
-                    round(slot * 0.4, 1),
-                    round(height, 1),
-                    point.label,
-                    value,
-                    kind,
+                    x=round(x, 1),
+                    y=round(HEIGHT - height, 1),
+                    width=round(slot * 0.4, 1),
+                    height=round(height, 1),
+                    label=point.label,
+                    value=value,
+                    kind=kind,
                 )
             )
     return bars
@@ -98,13 +98,13 @@ def level_bars(points: list[Totals]) -> list[Bar]:
         height = (HEIGHT - 20) * point.service_level
         bars.append(
             Bar(
-                round(n * slot + slot * 0.15, 1),
-                round(HEIGHT - height, 1),
-                round(slot * 0.7, 1),
-                round(height, 1),
-                point.label,
-                round(100 * point.service_level, 1),
-                "service_level",
+                x=round(n * slot + slot * 0.15, 1),
+                y=round(HEIGHT - height, 1),
+                width=round(slot * 0.7, 1),
+                height=round(height, 1),
+                label=point.label,
+                value=round(100 * point.service_level, 1),
+                kind="service_level",
             )
         )
     return bars

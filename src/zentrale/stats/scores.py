@@ -35,4 +35,6 @@ def scale_scores(scale: str, counts: Mapping[int, int]) -> ScaleScores:
         promoters = sum(n for value, n in counts.items() if value >= 9)
         detractors = sum(n for value, n in counts.items() if value <= 6)
         nps = round(100 * (promoters - detractors) / total, 1)
-    return ScaleScores(scale, total, mean, distribution, csat, nps)
+    return ScaleScores(
+        scale=scale, count=total, mean=mean, distribution=distribution, csat=csat, nps=nps
+    )

@@ -194,7 +194,10 @@ class CampaignStore:
         ).where(CampaignTarget.campaign_id == campaign_id)
         async with self._db.read() as session:
             rows = (await session.execute(query)).tuples()
-            return [TargetView(id, line, state, at) for id, line, state, at in rows]
+            return [
+                TargetView(id=id, line=line, state=state, next_attempt_at=at)
+                for id, line, state, at in rows
+            ]
 
     async def candidates(self, campaign_id: str, now: dt.datetime, limit: int) -> list[TargetView]:
         """Return up to LIMIT numbers due at NOW: new ones in file order, then retries by time."""
@@ -210,7 +213,10 @@ class CampaignStore:
             for query in (fresh, retries):
                 if len(found) < limit:
                     rows = (await session.execute(query.limit(limit - len(found)))).tuples()
-                    found += [TargetView(id, line, state, at) for id, line, state, at in rows]
+                    found += [
+                        TargetView(id=id, line=line, state=state, next_attempt_at=at)
+                        for id, line, state, at in rows
+                    ]
         return found
 
     @staticmethod
@@ -270,7 +276,13 @@ class CampaignStore:
             if row is None:
                 return None
             attempt, number = row
-            claim = Claim(str(uuid.uuid4()), target_id, number, attempt, call_id)
+            claim = Claim(
+                attempt_id=str(uuid.uuid4()),
+                target_id=target_id,
+                number=number,
+                attempt=attempt,
+                call_id=call_id,
+            )
             session.add(
                 CampaignAttempt(
                     id=claim.attempt_id,
@@ -317,7 +329,16 @@ class CampaignStore:
         )
         async with self._db.read() as session:
             rows = (await session.execute(query)).tuples()
-            return [Claim(a.id, a.target_id, number, a.attempt, a.call_id) for a, number in rows]
+            return [
+                Claim(
+                    attempt_id=a.id,
+                    target_id=a.target_id,
+                    number=number,
+                    attempt=a.attempt,
+                    call_id=a.call_id,
+                )
+                for a, number in rows
+            ]
 
     async def finish(self, campaign_id: str) -> None:
         """Mark an active campaign finished (every number done or exhausted)."""

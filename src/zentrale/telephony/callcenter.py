@@ -104,7 +104,13 @@ class CallCenter:
 
     async def place(self, agent: str, number: str, department: str | None = None) -> OutboundResult:
         """Click-to-call: ring AGENT's phone, then NUMBER; return once it is clear how it went."""
-        outbound = OutboundCall(self.services, agent, number, department, self._rules())
+        outbound = OutboundCall(
+            services=self.services,
+            agent=agent,
+            number=number,
+            department=department,
+            rules=self._rules(),
+        )
         task = asyncio.create_task(outbound.run(), name=f"outbound:{outbound.id}")
         self._outbound.add(task)
         task.add_done_callback(self._outbound_done)

@@ -174,7 +174,7 @@ class CampaignRunner:
                 self.peak[campaign.id] = max(self.peak[campaign.id], len(calling))
 
     async def _attempt(self, campaign: Campaign, rules: Rules, claim: Claim) -> None:
-        attempt = _Attempt(self.services, campaign, rules, claim)
+        attempt = _Attempt(services=self.services, campaign=campaign, rules=rules, claim=claim)
         with bind_call(claim.call_id):
             self.legs.expect(claim.call_id, attempt.answered)
             result = AttemptResult.FAILED

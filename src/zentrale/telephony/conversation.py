@@ -164,7 +164,13 @@ class Conversation:
         known = [d for d in durations if d is not None]
         duration = max(known) if known else None
         self.journal.recording_finished(
-            FinishedRecording(self.call_id, name, RECORDING_FORMAT, duration, tuple(self.markers))
+            FinishedRecording(
+                call_id=self.call_id,
+                asterisk_name=name,
+                format=RECORDING_FORMAT,
+                duration_s=duration,
+                pause_markers=tuple(self.markers),
+            )
         )
         log.info("recording.finished", name=name, duration=duration, parts=len(self._parts))
 

@@ -308,10 +308,10 @@ class InboundCall:
         self.conversations += 1
         services = self.services
         return Conversation(
-            services.ari,
-            services.journal,
-            self.id,
-            self.conversations,
+            ari=services.ari,
+            journal=services.journal,
+            call_id=self.id,
+            number=self.conversations,
             two_party=services.settings.recording.two_party,
         )
 

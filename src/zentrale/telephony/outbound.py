@@ -153,10 +153,10 @@ class OutboundCall:
         if recorded and notice:
             recorded = await play_notice(self.services, self.id, customer.channel_id, notice)
         conversation = Conversation(
-            ari,
-            self.services.journal,
-            self.id,
-            1,
+            ari=ari,
+            journal=self.services.journal,
+            call_id=self.id,
+            number=1,
             two_party=self.services.settings.recording.two_party,
         )
         try:

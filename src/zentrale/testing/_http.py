@@ -95,4 +95,4 @@ async def read_request(reader: asyncio.StreamReader) -> HttpRequest | None:
             headers[name.strip().lower()] = value.strip()
     length = int(headers.get("content-length", "0"))
     body = await reader.readexactly(length) if length else b""
-    return HttpRequest(method, target, headers, head, body)
+    return HttpRequest(method=method, target=target, headers=headers, head=head, body=body)

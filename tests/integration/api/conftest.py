@@ -155,7 +155,16 @@ async def build_world(
         world.recordings[name], world.audio[name] = rid, audio
     users = UserStore(db, clock)
     for name, (role, departments, endpoint) in USERS.items():
-        user = await users.add(NewUser(name, name.title(), PASSWORD, role, departments, endpoint))
+        user = await users.add(
+            NewUser(
+                username=name,
+                display_name=name.title(),
+                password=PASSWORD,
+                role=role,
+                departments=departments,
+                agent_endpoint=endpoint,
+            )
+        )
         world.user_ids[name] = user.id
         world.tokens[name] = (await users.issue_token(user.id, "tests", 30)).secret
     return world

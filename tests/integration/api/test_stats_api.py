@@ -45,11 +45,11 @@ async def test_admin_gets_every_department_as_computed(
     await _history(db)
     body = await _get(client, world, "admin", service_level="support:30")
     spec = ReportSpec(
-        "department",
-        "day",
-        dt.date(2026, 3, 2),
-        dt.date(2026, 3, 3),
-        IST,
+        group="department",
+        period="day",
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 3),
+        zone=IST,
         service_level={"support": 30.0},
     )
     async with db.read() as session:

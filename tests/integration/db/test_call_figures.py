@@ -95,7 +95,10 @@ async def test_report_reads_the_figures_the_store_kept(db: Database, calls: Call
     await calls.finish("c1", Hangup(Outcome.TRANSFERRED, at(46)))
     day = START_TIME.astimezone(IST).date()
     async with db.read() as session:
-        (row,) = await compute(session, ReportSpec("department", "day", day, day, IST))
+        (row,) = await compute(
+            session,
+            ReportSpec(group="department", period="day", first_day=day, last_day=day, zone=IST),
+        )
     assert (row.key, row.offered, row.answered) == ("sales", 1, 1)
     assert (row.conversations, row.avg_handle, row.transfers) == (1, 33.5, 1)
 
@@ -115,10 +118,10 @@ def _chained(rows: Rows) -> None:
 
 STORIES = [
     Story(
-        "s1",
-        at(0),
-        "sales",
-        Outcome.TRANSFERRED,
+        id="s1",
+        arrived_at=at(0),
+        department="sales",
+        outcome=Outcome.TRANSFERRED,
         queued=2,
         agent="PJSIP/1001",
         answered=12,
@@ -127,10 +130,10 @@ STORIES = [
         transfers=1,
     ),
     Story(
-        "s2",
-        at(60),
-        "support",
-        Outcome.ANSWERED,
+        id="s2",
+        arrived_at=at(60),
+        department="support",
+        outcome=Outcome.ANSWERED,
         queued=8,
         agent="PJSIP/1002",
         answered=20,
@@ -139,10 +142,10 @@ STORIES = [
         overflow_from="sales",
     ),
     Story(
-        "s3",
-        at(120),
-        "support",
-        Outcome.ANSWERED,
+        id="s3",
+        arrived_at=at(120),
+        department="support",
+        outcome=Outcome.ANSWERED,
         queued=8,
         agent="PJSIP/1002",
         answered=20,
@@ -150,7 +153,14 @@ STORIES = [
         ended=51,
         overflow_from="sales",
     ),
-    Story("s4", at(180), "sales", Outcome.ABANDONED_IN_QUEUE, queued=1, ended=9),
+    Story(
+        id="s4",
+        arrived_at=at(180),
+        department="sales",
+        outcome=Outcome.ABANDONED_IN_QUEUE,
+        queued=1,
+        ended=9,
+    ),
 ]
 
 
@@ -201,7 +211,10 @@ async def test_backfill_gives_the_figures_of_the_timelines(database_url: str) ->
         # s2 overflowed from billing and sales: the report finds both on its timeline.
         day = START_TIME.astimezone(IST).date()
         async with db.read() as session:
-            report = await compute(session, ReportSpec("department", "day", day, day, IST))
+            report = await compute(
+                session,
+                ReportSpec(group="department", period="day", first_day=day, last_day=day, zone=IST),
+            )
     by_key = {row.key: row for row in report}
     assert {key: row.overflows for key, row in by_key.items()} == {
         "billing": 1,

@@ -37,7 +37,12 @@ async def test_a_call_is_created_updated_and_finished(calls: CallStore) -> None:
         ),
     )
     ended = dt.datetime(2026, 3, 2, 12, 5, tzinfo=ISTANBUL)
-    await calls.finish("call-1", Hangup(Outcome.ANSWERED, ended, 16, "Normal Clearing"))
+    await calls.finish(
+        "call-1",
+        Hangup(
+            outcome=Outcome.ANSWERED, ended_at=ended, cause_code=16, cause_text="Normal Clearing"
+        ),
+    )
 
     call = await calls.get("call-1")
     assert (call.caller_number, call.department, call.agent_name) == (

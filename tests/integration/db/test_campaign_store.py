@@ -186,7 +186,15 @@ async def test_campaign_commands(database_url: str, tmp_path: Path) -> None:
         ):
             question, scale = ("zufrieden", "1-5") if position == 1 else ("wieder", "yes/no")
             row = NewAnswer(
-                "call-1", "umfrage", question, position, answer, status, scale, START, herbst.id
+                call_id="call-1",
+                survey="umfrage",
+                question=question,
+                position=position,
+                answer=answer,
+                status=status,
+                scale=scale,
+                answered_at=START,
+                campaign_id=herbst.id,
             )
             await AnswerStore(db).record(row)
     code, out = await run("campaign", "results", "herbst")
@@ -255,10 +263,10 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     assert await store.claim(created.id, first.id, START) is not None  # then the daemon died
     rules = parse_rules(RULES)
     runner = CampaignRunner(
-        SimpleNamespace(clock=night),
-        store,
-        lambda: rules,
-        Legs(),  # type: ignore[arg-type]
+        services=SimpleNamespace(clock=night),
+        store=store,
+        rules=lambda: rules,
+        legs=Legs(),  # type: ignore[arg-type]
         poll=0.01,
     )
     runner.start()

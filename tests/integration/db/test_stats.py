@@ -34,10 +34,10 @@ def local(day: int, hour: int, minute: int = 0, second: int = 0) -> dt.datetime:
 
 HISTORY = [
     Story(
-        "s1",
-        local(2, 10),
-        "sales",
-        ANSWERED,
+        id="s1",
+        arrived_at=local(2, 10),
+        department="sales",
+        outcome=ANSWERED,
         queued=2,
         agent=ANNA,
         answered=12,
@@ -47,10 +47,10 @@ HISTORY = [
         answers=[Answer("1-5", OK, 5), Answer("1-5", OK, 4)],
     ),
     Story(
-        "s2",
-        local(2, 11),
-        "sales",
-        ANSWERED,
+        id="s2",
+        arrived_at=local(2, 11),
+        department="sales",
+        outcome=ANSWERED,
         queued=1,
         agent=BEN,
         answered=21,
@@ -59,10 +59,10 @@ HISTORY = [
         answers=[Answer("1-5", OK, 2), Answer("1-5", AnswerStatus.UNANSWERED)],
     ),
     Story(
-        "s3",
-        local(2, 12),
-        "sales",
-        Outcome.TRANSFERRED,
+        id="s3",
+        arrived_at=local(2, 12),
+        department="sales",
+        outcome=Outcome.TRANSFERRED,
         queued=1,
         agent=ANNA,
         answered=21.5,
@@ -70,22 +70,26 @@ HISTORY = [
         ended=200,
         transfers=1,
     ),
-    Story("s4", local(2, 13), "sales", ABANDONED, queued=2, ended=6),
     Story(
-        "s5",
-        local(2, 14),
-        "sales",
-        ABANDONED,
+        id="s4", arrived_at=local(2, 13), department="sales", outcome=ABANDONED, queued=2, ended=6
+    ),
+    Story(
+        id="s5",
+        arrived_at=local(2, 14),
+        department="sales",
+        outcome=ABANDONED,
         queued=2,
         ended=7,
         answers=[Answer("1-5", AnswerStatus.ABANDONED)],
     ),
-    Story("s6", local(2, 15), "sales", ABANDONED, queued=2, ended=62),
     Story(
-        "s7",
-        local(2, 23, 59, 30),
-        "sales",
-        ANSWERED,
+        id="s6", arrived_at=local(2, 15), department="sales", outcome=ABANDONED, queued=2, ended=62
+    ),
+    Story(
+        id="s7",
+        arrived_at=local(2, 23, 59, 30),
+        department="sales",
+        outcome=ANSWERED,
         queued=5,
         agent=BEN,
         answered=35,
@@ -93,10 +97,10 @@ HISTORY = [
         ended=640,
     ),
     Story(
-        "s8",
-        local(2, 16),
-        "support",
-        ANSWERED,
+        id="s8",
+        arrived_at=local(2, 16),
+        department="support",
+        outcome=ANSWERED,
         queued=121,
         agent=CEM,
         answered=131,
@@ -106,10 +110,10 @@ HISTORY = [
         answers=[Answer("0-10", OK, 10), Answer("0-10", OK, 9), Answer("0-10", OK, 6)],
     ),
     Story(
-        "s9",
-        local(3, 0, 0, 10),
-        "sales",
-        ANSWERED,
+        id="s9",
+        arrived_at=local(3, 0, 0, 10),
+        department="sales",
+        outcome=ANSWERED,
         queued=0,
         agent=ANNA,
         answered=5,
@@ -117,18 +121,32 @@ HISTORY = [
         ended=55,
     ),
     Story(
-        "s10",
-        local(4, 9),
-        "sales",
-        ANSWERED,
+        id="s10",
+        arrived_at=local(4, 9),
+        department="sales",
+        outcome=ANSWERED,
         queued=0,
         agent=ANNA,
         answered=1,
         conversation_end=2,
         ended=2,
     ),
-    Story("s11", local(2, 9), None, Outcome.CLOSED, queued=None, ended=10),
-    Story("s12", local(2, 17), "sales", ABANDONED, queued=None, ended=3),
+    Story(
+        id="s11",
+        arrived_at=local(2, 9),
+        department=None,
+        outcome=Outcome.CLOSED,
+        queued=None,
+        ended=10,
+    ),
+    Story(
+        id="s12",
+        arrived_at=local(2, 17),
+        department="sales",
+        outcome=ABANDONED,
+        queued=None,
+        ended=3,
+    ),
 ]
 
 
@@ -144,11 +162,11 @@ async def report(
 ) -> Rows:
     await insert_rows(db, rows_of(HISTORY))
     spec = ReportSpec(
-        group,
-        period,
-        dt.date(2026, 3, 2),
-        dt.date(2026, 3, last_day),
-        IST,
+        group=group,
+        period=period,
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, last_day),
+        zone=IST,
         service_level={"support": 30.0},
         short_abandon=5.0,
         **options,  # type: ignore[arg-type]
@@ -216,11 +234,11 @@ async def test_hours_and_weeks(db: Database) -> None:
 
 async def report_again(db: Database, period: Period) -> dict[tuple[str, str], StatsRow]:
     spec = ReportSpec(
-        "department",
-        period,
-        dt.date(2026, 3, 2),
-        dt.date(2026, 3, 3),
-        IST,
+        group="department",
+        period=period,
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 3),
+        zone=IST,
         service_level={"support": 30.0},
     )
     async with db.read() as session:
@@ -241,7 +259,12 @@ async def test_short_abandon_limit_is_configurable(db: Database) -> None:
 
 async def report_limit(db: Database, limit: float) -> dict[tuple[str, str], StatsRow]:
     spec = ReportSpec(
-        "department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 2), IST, short_abandon=limit
+        group="department",
+        period="day",
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 2),
+        zone=IST,
+        short_abandon=limit,
     )
     async with db.read() as session:
         return {(r.key, r.period_start.isoformat()): r for r in await compute(session, spec)}
@@ -251,7 +274,14 @@ async def report_limit(db: Database, limit: float) -> dict[tuple[str, str], Stat
 async def test_daylight_saving_change(db: Database, period: Period) -> None:
     berlin = ZoneInfo("Europe/Berlin")  # clocks go from 02:00 to 03:00 on 2026-03-29
     stories = [
-        Story(f"d{n}", at.replace(tzinfo=berlin), "sales", ABANDONED, queued=0, ended=1)
+        Story(
+            id=f"d{n}",
+            arrived_at=at.replace(tzinfo=berlin),
+            department="sales",
+            outcome=ABANDONED,
+            queued=0,
+            ended=1,
+        )
         for n, at in enumerate(
             [
                 dt.datetime(2026, 3, 28, 23, 30),
@@ -262,7 +292,13 @@ async def test_daylight_saving_change(db: Database, period: Period) -> None:
         )
     ]
     await insert_rows(db, rows_of(stories))
-    spec = ReportSpec("department", period, dt.date(2026, 3, 28), dt.date(2026, 3, 29), berlin)
+    spec = ReportSpec(
+        group="department",
+        period=period,
+        first_day=dt.date(2026, 3, 28),
+        last_day=dt.date(2026, 3, 29),
+        zone=berlin,
+    )
     async with db.read() as session:
         found = {r.period_start.isoformat(): r.offered for r in await compute(session, spec)}
     if period == "day":

@@ -28,7 +28,9 @@ IST = ZoneInfo("Europe/Istanbul")
 # 23:59:30 local on 10 June: the call's answers and notes are written after midnight.
 LATE = dt.datetime(2025, 6, 10, 23, 59, 30, tzinfo=IST).astimezone(dt.UTC)
 DAY = dt.date(2025, 6, 10)
-SPEC = ReportSpec("department", "day", DAY, DAY + dt.timedelta(days=1), IST)
+SPEC = ReportSpec(
+    group="department", period="day", first_day=DAY, last_day=DAY + dt.timedelta(days=1), zone=IST
+)
 
 
 async def _copies(db: Database) -> dict[str, set[dt.datetime | None]]:
@@ -61,7 +63,16 @@ async def test_answers_and_notes_carry_their_calls_arrival(db: Database, calls: 
     await calls.update("c1", CallUpdate(department="sales", queued_at=LATE))
     after = LATE + dt.timedelta(minutes=3)  # the next local day
     await AnswerStore(db).record(
-        NewAnswer("c1", "after-call", "q1", 1, 4, AnswerStatus.ANSWERED, "1-5", after)
+        NewAnswer(
+            call_id="c1",
+            survey="after-call",
+            question="q1",
+            position=1,
+            answer=4,
+            status=AnswerStatus.ANSWERED,
+            scale="1-5",
+            answered_at=after,
+        )
     )
     async with db.write() as session:
         call = await session.get(Call, "c1")
@@ -107,10 +118,10 @@ def _stories() -> Rows:
     return rows_of(
         [
             Story(
-                "late",
-                LATE,
-                "sales",
-                Outcome.ANSWERED,
+                id="late",
+                arrived_at=LATE,
+                department="sales",
+                outcome=Outcome.ANSWERED,
                 queued=5,
                 agent="PJSIP/1001",
                 answered=20,
@@ -120,10 +131,10 @@ def _stories() -> Rows:
                 suggestions=2,
             ),
             Story(
-                "next",
-                LATE + dt.timedelta(hours=1),
-                "support",
-                Outcome.ANSWERED,
+                id="next",
+                arrived_at=LATE + dt.timedelta(hours=1),
+                department="support",
+                outcome=Outcome.ANSWERED,
                 queued=1,
                 agent="PJSIP/1002",
                 answered=3,
@@ -133,10 +144,10 @@ def _stories() -> Rows:
                 suggestions=1,
             ),
             Story(
-                "before",
-                LATE - dt.timedelta(days=2),
-                "sales",
-                Outcome.ANSWERED,
+                id="before",
+                arrived_at=LATE - dt.timedelta(days=2),
+                department="sales",
+                outcome=Outcome.ANSWERED,
                 queued=1,
                 agent="PJSIP/1001",
                 answered=3,
@@ -180,7 +191,13 @@ async def test_backfill_fills_the_copies_and_the_report_is_unchanged(database_ur
             for table in (SurveyAnswer, CallNote):
                 await session.execute(update(table).values(call_arrived_at=None))
         assert await _report(db) == report
-        agents = ReportSpec("agent", "day", DAY, DAY + dt.timedelta(days=1), IST)
+        agents = ReportSpec(
+            group="agent",
+            period="day",
+            first_day=DAY,
+            last_day=DAY + dt.timedelta(days=1),
+            zone=IST,
+        )
         by_agent = await _report(db, agents)
         async with db.write() as session:
             for table in (SurveyAnswer, CallNote):

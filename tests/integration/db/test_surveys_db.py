@@ -41,10 +41,14 @@ async def test_answers_carry_department_agent_and_the_latest_recording(
     journal.start()
     journal.arrived(inbound("call-1"))
     journal.update("call-1", CallUpdate(department="service", agent_endpoint="PJSIP/1001"))
-    journal.recording_finished(FinishedRecording("call-1", "call-1-1", "wav", 10.0))
+    journal.recording_finished(
+        FinishedRecording(call_id="call-1", asterisk_name="call-1-1", format="wav", duration_s=10.0)
+    )
     await journal.flush()
     clock.advance(60)  # a transfer and a second conversation later
-    journal.recording_finished(FinishedRecording("call-1", "call-1-2", "wav", 20.0))
+    journal.recording_finished(
+        FinishedRecording(call_id="call-1", asterisk_name="call-1-2", format="wav", duration_s=20.0)
+    )
     journal.survey_answer(_answer(1, 4, AnswerStatus.ANSWERED))
     journal.survey_answer(_answer(2, None, AnswerStatus.UNANSWERED))
     journal.survey_answer(_answer(3, None, AnswerStatus.ABANDONED))

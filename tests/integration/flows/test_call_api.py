@@ -26,7 +26,12 @@ async def _token(flows, username: str, role: Role, endpoint: str | None = None) 
     users = UserStore(flows.daemon.db)
     user = await users.add(
         NewUser(
-            username, username.title(), "a long password 1", role, ("sales", "support"), endpoint
+            username=username,
+            display_name=username.title(),
+            password="a long password 1",
+            role=role,
+            departments=("sales", "support"),
+            agent_endpoint=endpoint,
         )
     )
     return (await users.issue_token(user.id, "test", 1)).secret

@@ -224,7 +224,14 @@ async def test_supervisors_run_campaigns_through_the_api(
         tokens = {}
         for name, role in (("sabine", Role.SUPERVISOR), ("ayse", Role.AGENT)):
             user = await users.add(
-                NewUser(name, name.title(), "a long password 1", role, ("service",), None)
+                NewUser(
+                    username=name,
+                    display_name=name.title(),
+                    password="a long password 1",
+                    role=role,
+                    departments=("service",),
+                    agent_endpoint=None,
+                )
             )
             tokens[role] = (await users.issue_token(user.id, "test", 1)).secret
 

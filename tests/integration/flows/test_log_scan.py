@@ -193,7 +193,14 @@ async def sign_in_and_call(scanned: Scanned) -> tuple[str, str, str]:
     """
     users = UserStore(scanned.daemon.db)
     user = await users.add(
-        NewUser("ayse", "Ayşe", USER_PASSWORD, Role.AGENT, ("sales",), "Local/LS1@sim-agent/n")
+        NewUser(
+            username="ayse",
+            display_name="Ayşe",
+            password=USER_PASSWORD,
+            role=Role.AGENT,
+            departments=("sales",),
+            agent_endpoint="Local/LS1@sim-agent/n",
+        )
     )
     token = (await users.issue_token(user.id, "scan", 1)).secret
     async with httpx.AsyncClient(base_url=scanned.daemon.http_url, timeout=90) as api:

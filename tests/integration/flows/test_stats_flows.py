@@ -30,8 +30,13 @@ async def test_report_of_an_answered_and_an_overflowed_call(flows) -> None:  # t
     day = answered.arrived_at.astimezone(IST).date()
     db = flows.daemon.db
     async with db.read() as session:
-        (sales,) = await compute(session, ReportSpec("department", "day", day, day, IST))
-        (agent,) = await compute(session, ReportSpec("agent", "day", day, day, IST))
+        (sales,) = await compute(
+            session,
+            ReportSpec(group="department", period="day", first_day=day, last_day=day, zone=IST),
+        )
+        (agent,) = await compute(
+            session, ReportSpec(group="agent", period="day", first_day=day, last_day=day, zone=IST)
+        )
     assert sales.key == "sales"
     assert (sales.offered, sales.answered, sales.abandoned, sales.overflows) == (2, 1, 0, 1)
     assert sales.conversations == 1

@@ -114,7 +114,9 @@ class Maker:
         """Store an encrypted recording of CALL_ID; return its id."""
         recordings = RecordingStore(self.db, self.clock)
         name = f"rec-{call_id}-{freq:.0f}"
-        finished = FinishedRecording(call_id, name, "wav", seconds)
+        finished = FinishedRecording(
+            call_id=call_id, asterisk_name=name, format="wav", duration_s=seconds
+        )
         queued = await recordings.recording_finished(finished)
         audio = make_wav(seconds, freq)
         sealed = vault.seal(
@@ -190,7 +192,14 @@ async def tokens(db: Database, clock: FakeClock) -> dict[str, str]:
     for name, (role, departments) in USERS.items():
         endpoint = "PJSIP/1001" if role is Role.AGENT else None
         user = await users.add(
-            NewUser(name, name.title(), "correct horse battery", role, departments, endpoint)
+            NewUser(
+                username=name,
+                display_name=name.title(),
+                password="correct horse battery",
+                role=role,
+                departments=departments,
+                agent_endpoint=endpoint,
+            )
         )
         found[name] = (await users.issue_token(user.id, "tests", 30)).secret
     return found

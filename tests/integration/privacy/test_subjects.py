@@ -88,7 +88,13 @@ async def build_subject(db: Database, maker: Maker, clock: FakeClock) -> Subject
     await calls.add_event("c1", EventKind.TRANSFER, {"to": "number", "target": NUMBER})
     await calls.add_event("x1", EventKind.TRANSFER, {"to": "number", "target": NUMBER})
     user = await UserStore(db, clock).add(
-        NewUser("qa1", "Q A", "correct horse battery", Role.QA, ("sales",))
+        NewUser(
+            username="qa1",
+            display_name="Q A",
+            password="correct horse battery",
+            role=Role.QA,
+            departments=("sales",),
+        )
     )
     customer = str(uuid.uuid4())
     async with db.write() as session:

@@ -70,7 +70,7 @@ async def test_recordings_are_fetched_from_the_node_that_made_them(
     await _call(db, "bbbb", "node-b")
     await _call(db, "cccc", "node-c")
     own, peer = Spool("node-a"), Spool("node-b")
-    sources = NodeSources("node-a", own, {"node-b": peer}, db)
+    sources = NodeSources(node="node-a", own=own, peers={"node-b": peer}, db=db)
     await sources.fetch("aaaa-1", tmp_path / "1.wav")
     await sources.fetch("bbbb-1-agent", tmp_path / "2.wav")
     await sources.delete("bbbb-1-agent")

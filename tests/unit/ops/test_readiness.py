@@ -48,14 +48,14 @@ class World:
 
     def readiness(self, interval: float = 60.0) -> Readiness:
         return Readiness(
-            lambda: self.state,
-            self.db,
-            self.store,
-            lambda: self.version,
-            lambda: self.accepting,
-            "node1",
-            interval,
-            self.errors,
+            ari=lambda: self.state,
+            db=self.db,
+            store=self.store,
+            rules_version=lambda: self.version,
+            accepting=lambda: self.accepting,
+            node="node1",
+            interval=interval,
+            errors=self.errors,
         )
 
 

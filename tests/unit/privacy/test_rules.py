@@ -40,11 +40,24 @@ def problems(text: str) -> list[str]:
 @pytest.mark.parametrize(
     ("facts", "rule", "days"),
     [
-        (Facts("sales", "inbound", "answered", frozenset({"complaint"})), "complaints", 730),
+        (
+            Facts(
+                department="sales",
+                direction="inbound",
+                outcome="answered",
+                tags=frozenset({"complaint"}),
+            ),
+            "complaints",
+            730,
+        ),
         (Facts("sales", "inbound", "answered"), "sales-inbound", 180),
         (Facts("sales", "outbound", "answered"), "default", 365),
         (Facts("support", "inbound", "abandoned"), "unanswered", 28),
-        (Facts(None, None, None, frozenset({"escalated"})), "complaints", 730),
+        (
+            Facts(department=None, direction=None, outcome=None, tags=frozenset({"escalated"})),
+            "complaints",
+            730,
+        ),
         (Facts(None, None, None), "default", 365),
     ],
 )

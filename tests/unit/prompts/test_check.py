@@ -87,10 +87,10 @@ def test_an_unplayable_file_counts_as_missing(rules: Rules, tmp_path: Path) -> N
     sounds = flatten_sounds([*ARI_SOUNDS, {"id": "ss-noservice", "formats": []}])
     assert missing_prompts(rules, PromptCatalog(tmp_path), sounds) == [
         MissingPrompt(
-            "welcome",
-            "de",
-            "sound:de/willkommen",
-            "willkommen.wav is not playable: 16000 Hz in a .wav file; "
+            prompt="welcome",
+            language="de",
+            sound="sound:de/willkommen",
+            reason="willkommen.wav is not playable: 16000 Hz in a .wav file; "
             "Asterisk reads 8000 Hz (name it .wav16)",
         )
     ]

@@ -107,7 +107,9 @@ def test_garbage_does_not_decode(tmp_path: Path) -> None:
 
 def test_ffmpeg_refusal_raises_and_leaves_no_file(tmp_path: Path) -> None:
     segment = audio.load([write_wav(tmp_path / "in.wav", 1.0)])
-    broken = audio.StoredFormat("x", "x", "x", ("-c:a", "no-such-codec"), ())
+    broken = audio.StoredFormat(
+        name="x", extension="x", content_type="x", mono=("-c:a", "no-such-codec"), stereo=()
+    )
     target = tmp_path / "out.x"
     with pytest.raises(audio.AudioError, match="ffmpeg failed"):
         audio.encode(segment, broken, target)

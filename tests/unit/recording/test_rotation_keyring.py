@@ -56,7 +56,10 @@ def test_a_keyring_without_creation_times_still_loads() -> None:
 def test_status_lists_configured_keys_first_and_keys_seen_only_in_recordings() -> None:
     found = Keys(rows={"new": KeyRow("local", True, "2026-11-29T10:00:00+00:00")})
     usage = Usage(
-        keys={"new": KeyUse("local", "new", 4, 3), "gone": KeyUse("local", "gone", 1, 0)},
+        keys={
+            "new": KeyUse(provider="local", key_id="new", recordings=4, only=3),
+            "gone": KeyUse(provider="local", key_id="gone", recordings=1, only=0),
+        },
         with_keys=4,
         shredded=2,
     )

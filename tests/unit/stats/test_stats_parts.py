@@ -18,7 +18,13 @@ IST, BERLIN = ZoneInfo("Europe/Istanbul"), ZoneInfo("Europe/Berlin")
 
 
 def test_range_is_local_midnight_to_midnight_in_utc() -> None:
-    spec = ReportSpec("department", "day", dt.date(2026, 3, 2), dt.date(2026, 3, 3), IST)
+    spec = ReportSpec(
+        group="department",
+        period="day",
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 3),
+        zone=IST,
+    )
     assert spec.start == dt.datetime(2026, 3, 1, 21, tzinfo=dt.UTC)
     assert spec.end == dt.datetime(2026, 3, 3, 21, tzinfo=dt.UTC)
 
@@ -37,11 +43,11 @@ def test_bad_requests_name_the_field(args: tuple[str, str, int, int], message: s
     start = dt.date(2026, 1, 1)
     with pytest.raises(SpecError, match=message):
         ReportSpec(
-            group,
-            period,
-            start + dt.timedelta(days=first - 1),  # type: ignore[arg-type]
-            start + dt.timedelta(days=last - 1),
-            IST,
+            group=group,
+            period=period,
+            first_day=start + dt.timedelta(days=first - 1),  # type: ignore[arg-type]
+            last_day=start + dt.timedelta(days=last - 1),
+            zone=IST,
         )
 
 

@@ -30,7 +30,10 @@ PACE = Pace(
 
 
 def _targets(*states: TargetState, next_at: dt.datetime | None = None) -> list[TargetView]:
-    return [TargetView(f"t{n}", n, state, next_at) for n, state in enumerate(states, 2)]
+    return [
+        TargetView(id=f"t{n}", line=n, state=state, next_attempt_at=next_at)
+        for n, state in enumerate(states, 2)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -90,11 +93,11 @@ def test_no_more_than_the_free_lines_in_list_order() -> None:
 def test_only_pending_and_retries_whose_time_has_come() -> None:
     later = MONDAY_10 + dt.timedelta(minutes=5)
     targets = [
-        TargetView("done", 2, TargetState.DONE, None),
-        TargetView("calling", 3, TargetState.CALLING, None),
-        TargetView("later", 4, TargetState.RETRY, later),
-        TargetView("now", 5, TargetState.RETRY, MONDAY_10),
-        TargetView("gone", 6, TargetState.EXHAUSTED, None),
+        TargetView(id="done", line=2, state=TargetState.DONE, next_attempt_at=None),
+        TargetView(id="calling", line=3, state=TargetState.CALLING, next_attempt_at=None),
+        TargetView(id="later", line=4, state=TargetState.RETRY, next_attempt_at=later),
+        TargetView(id="now", line=5, state=TargetState.RETRY, next_attempt_at=MONDAY_10),
+        TargetView(id="gone", line=6, state=TargetState.EXHAUSTED, next_attempt_at=None),
     ]
     assert due(MONDAY_10, PACE, 0, targets) == ["now"]
     assert due(later, PACE, 0, targets) == ["now", "later"]
@@ -102,8 +105,8 @@ def test_only_pending_and_retries_whose_time_has_come() -> None:
 
 def test_new_numbers_go_before_retries() -> None:
     targets = [
-        TargetView("retry", 2, TargetState.RETRY, MONDAY_10),
-        TargetView("new", 3, TargetState.PENDING, None),
+        TargetView(id="retry", line=2, state=TargetState.RETRY, next_attempt_at=MONDAY_10),
+        TargetView(id="new", line=3, state=TargetState.PENDING, next_attempt_at=None),
     ]
     assert due(MONDAY_10, PACE, 1, targets) == ["new"]
 

@@ -15,7 +15,7 @@ from zentrale.telephony.ringing import Leg, RingResult
 
 
 def view(endpoint: str, idle_since: float = 0.0) -> AgentView:
-    return AgentView(endpoint, endpoint, AgentState.IDLE, idle_since)
+    return AgentView(endpoint=endpoint, name=endpoint, state=AgentState.IDLE, idle_since=idle_since)
 
 
 AGENTS = [view("a", 30.0), view("b", 10.0), view("c", 20.0)]

@@ -155,7 +155,10 @@ async def create(caller: Caller, request: Request) -> Response:
         return form_text(form, name, 128).strip() or None
 
     new = NewCustomer(
-        [form_text(form, "number", 40)], field("name"), field("customer_number"), field("language")
+        numbers=[form_text(form, "number", 40)],
+        name=field("name"),
+        customer_number=field("customer_number"),
+        language=field("language"),
     )
     async with deps.db.write() as session:
         record = await CustomerAccess(session, caller, deps.clock()).create(new)

@@ -64,7 +64,10 @@ class AriClient:
         self.asterisk = AsteriskApi(self.rest)
         self.dispatcher = Dispatcher(self.options.lane_idle_timeout)
         self._connection = EventConnection(
-            credentials, self.options, self.dispatcher.submit, self._schedule_resync
+            credentials=credentials,
+            options=self.options,
+            on_event=self.dispatcher.submit,
+            on_connected=self._schedule_resync,
         )
         self._resync_hooks: list[ResyncHook] = []
         self._supervisor: asyncio.Task[None] | None = None
