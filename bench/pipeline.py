@@ -102,7 +102,13 @@ async def latency(db: Database, root: Path, keyring: Keyring) -> dict[str, float
     queued = await queue_recordings(db, names)
     options = WorkerOptions(poll=0.05)
     started = time.monotonic()
-    async with running(JobQueue(db), pipeline(db, root, keyring), 2, "bench", options) as pool:
+    async with running(
+        queue=JobQueue(db),
+        pipeline=pipeline(db, root, keyring),
+        count=2,
+        node="bench",
+        options=options,
+    ) as pool:
         await pool.wait_idle()
     wall = time.monotonic() - started
     store = RecordingStore(db)

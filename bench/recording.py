@@ -57,7 +57,14 @@ def range_reads(obj: bytes, key: bytes, starts: list[int]) -> int:
         return (obj[lo:hi],)
 
     for start in starts:
-        for _ in envelope.decrypt_range(reader, len(obj), key, "bench", start, start + RANGE):
+        for _ in envelope.decrypt_range(
+            read=reader,
+            object_size=len(obj),
+            key=key,
+            recording_id="bench",
+            start=start,
+            end=start + RANGE,
+        ):
             pass
     return read_bytes
 

@@ -124,7 +124,7 @@ async def run_demo(
         f"Asterisk {sandbox.cli('core show version').split()[1]} up, ARI on {sandbox.ari.base_url}"
     )
     try:
-        return await _run(demo, sandbox, calls, echo, at)
+        return await _run(settings=demo, sandbox=sandbox, count=calls, echo=echo, at=at)
     finally:
         await asyncio.to_thread(sandbox.stop)
         sandbox.remove()

@@ -218,5 +218,9 @@ def test_sealed_recordings_round_trip_through_s3(store: S3Store) -> None:
     assert store.head("2026/rec-0001").size == sealed.object_size
     assert sealed.plaintext_size == len(audio)
     assert b"".join(vault.read(store, sealed, [qa])) == audio
-    got = b"".join(vault.read_range(store, sealed, [qa], 1_000_000, 1_200_000))
+    got = b"".join(
+        vault.read_range(
+            store=store, sealed=sealed, unwrappers=[qa], start=1_000_000, end=1_200_000
+        )
+    )
     assert got == audio[1_000_000:1_200_000]

@@ -267,7 +267,9 @@ class CustomerAccess:
         if call is None:
             raise NotFoundError(f"no call {call_id!r}")
         author = (self.principal.user_id, self.principal.display_name)
-        note = await store.add_note(self.session, call, kind, text, author, self.now)
+        note = await store.add_note(
+            session=self.session, call=call, kind=kind, text=text, author=author, now=self.now
+        )
         await self._audit(
             "note.create",
             f"call:{call.id}",
@@ -418,12 +420,12 @@ async def list_notes(
     departments = None if caller.role is Role.ADMIN else tuple(caller.departments)
     async with deps.db.write() as session:
         rows = await store.notes(
-            session,
-            NoteKind(kind) if kind else None,
-            _aware(since),
-            _aware(until),
-            departments,
-            limit,
+            session=session,
+            kind=NoteKind(kind) if kind else None,
+            since=_aware(since),
+            until=_aware(until),
+            departments=departments,
+            limit=limit,
         )
         detail = {"kind": kind, "from": str(since), "to": str(until), "hits": len(rows)}
         await audit.append(session, caller.actor, audit.Event("note.list", detail=detail), now)

@@ -131,13 +131,13 @@ async def export_subject(caller: Caller, request: Request, body: SubjectIn) -> R
     buffer = io.BytesIO()
     try:
         await export(
-            deps.db,
-            deps.store,
-            deps.unwrappers,
-            body.query(),
-            Requester(caller.actor, body.reason),
-            buffer,
-            deps.clock(),
+            db=deps.db,
+            store=deps.store,
+            unwrappers=deps.unwrappers,
+            query=body.query(),
+            who=Requester(caller.actor, body.reason),
+            out=buffer,
+            now=deps.clock(),
         )
     except SubjectError as exc:  # e.g. no customer has this customer number
         raise NotFoundError(str(exc)) from None
@@ -155,12 +155,12 @@ async def erase_subject(caller: Caller, request: Request, body: SubjectIn) -> di
     keep = deps.settings.retention.destruction_record_years
     try:
         receipt = await erase(
-            deps.db,
-            deps.store,
-            body.query(),
-            Requester(caller.actor, body.reason),
-            deps.clock(),
-            keep,
+            db=deps.db,
+            store=deps.store,
+            query=body.query(),
+            who=Requester(caller.actor, body.reason),
+            now=deps.clock(),
+            keep_years=keep,
         )
     except SubjectError as exc:
         raise NotFoundError(str(exc)) from None

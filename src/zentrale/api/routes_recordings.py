@@ -157,7 +157,13 @@ async def audio(
     range_header: Annotated[str | None, Header(alias="range", max_length=100)] = None,
 ) -> Response:
     """Stream the decrypted audio; supports `Range: bytes=...` for seeking."""
-    return await _audio(caller, request, recording_id, range_header, "recording.listen")
+    return await _audio(
+        caller=caller,
+        request=request,
+        recording_id=recording_id,
+        range_header=range_header,
+        action="recording.listen",
+    )
 
 
 @router.get(
@@ -172,7 +178,14 @@ async def download(
     reason: Annotated[str, Query(min_length=5, max_length=500, pattern=NO_NUL)],
 ) -> Response:
     """Download the decrypted audio as a file; the reason is kept in the audit log."""
-    return await _audio(caller, request, recording_id, None, "recording.download", reason)
+    return await _audio(
+        caller=caller,
+        request=request,
+        recording_id=recording_id,
+        range_header=None,
+        action="recording.download",
+        reason=reason,
+    )
 
 
 @router.get(

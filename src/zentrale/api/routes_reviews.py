@@ -74,7 +74,13 @@ async def create_evaluation(
     async with deps.db.write() as session:
         recording = await reviews.visible(session, caller, recording_id)
         row = await reviews.evaluate(
-            session, caller, recording, deps.scorecards, body.answers, body.note, now
+            session=session,
+            principal=caller,
+            recording=recording,
+            scorecards=deps.scorecards,
+            answers=body.answers,
+            note=body.note,
+            now=now,
         )
         detail = {"evaluation": row.id, "score": row.score, "passed": row.passed}
         event = audit.Event("evaluation.create", target=_target(recording.id), detail=detail)
@@ -132,7 +138,14 @@ async def create_comment(
     now = deps.clock()
     async with deps.db.write() as session:
         recording = await reviews.visible(session, caller, recording_id)
-        row = await reviews.add_comment(session, caller, recording, body.offset_s, body.text, now)
+        row = await reviews.add_comment(
+            session=session,
+            principal=caller,
+            recording=recording,
+            offset_s=body.offset_s,
+            text=body.text,
+            now=now,
+        )
         event = audit.Event(
             "comment.create",
             target=_target(recording.id),
@@ -151,7 +164,9 @@ async def add_tag(
     now = deps.clock()
     async with deps.db.write() as session:
         recording = await reviews.visible(session, caller, recording_id)
-        if await reviews.add_tag(session, caller, recording, tag, now):
+        if await reviews.add_tag(
+            session=session, principal=caller, recording=recording, tag=tag, now=now
+        ):
             event = audit.Event("tag.add", target=_target(recording.id), detail={"tag": tag})
             await audit.append(session, caller.actor, event, now)
         return TagsOut(tags=await reviews.tags(session, recording.id))

@@ -124,7 +124,9 @@ class CallStore:
         """Append an event to the call's timeline and return its sequence number."""
         clean = _clean_detail(detail or {}, sensitive)
         async with self._db.write() as session:
-            return await append_event(session, call_id, kind, clean, at or self._clock())
+            return await append_event(
+                session=session, call_id=call_id, kind=kind, detail=clean, at=at or self._clock()
+            )
 
     async def get(self, call_id: str) -> Call:
         """Return the call, or raise CallNotFoundError."""

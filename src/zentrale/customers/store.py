@@ -259,8 +259,16 @@ async def history(
     )
     calls = list(await session.scalars(query))
     ids = [call.id for call in calls]
-    recordings = await _by_call(session, Recording, Recording.call_id, Recording.created_at, ids)
-    notes = await _by_call(session, CallNote, CallNote.call_id, CallNote.created_at, ids)
+    recordings = await _by_call(
+        session=session,
+        model=Recording,
+        column=Recording.call_id,
+        order=Recording.created_at,
+        ids=ids,
+    )
+    notes = await _by_call(
+        session=session, model=CallNote, column=CallNote.call_id, order=CallNote.created_at, ids=ids
+    )
     return [_entry(call, recordings.get(call.id, []), notes.get(call.id, [])) for call in calls]
 
 
@@ -544,4 +552,6 @@ class CustomerStore:
             call = await session.get(Call, call_id)
             if call is None:
                 raise CallNotFoundError(call_id)
-            return await add_note(session, call, kind, text, author, self._clock())
+            return await add_note(
+                session=session, call=call, kind=kind, text=text, author=author, now=self._clock()
+            )

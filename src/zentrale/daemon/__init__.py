@@ -151,11 +151,26 @@ class Daemon:
                 )
             )
             ops = await stack.enter_async_context(
-                operations(settings, db, ari, rules, center, journal, pipeline)
+                operations(
+                    settings=settings,
+                    db=db,
+                    ari=ari,
+                    rules=rules,
+                    center=center,
+                    journal=journal,
+                    pool=pipeline,
+                )
             )
             routers.append(ops.router)
             if settings.http.enabled:
-                app = _app(settings, db, center, routers, stack.enter_context(ExitStack()), rules)
+                app = _app(
+                    settings=settings,
+                    db=db,
+                    center=center,
+                    routers=routers,
+                    stack=stack.enter_context(ExitStack()),
+                    rules=rules,
+                )
                 await stack.enter_async_context(serving(app, sock))
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None

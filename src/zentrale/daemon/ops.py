@@ -57,7 +57,17 @@ async def operations(
     if pool is not None:
         pool.pipeline.on_stored.append(metrics.recording_stored)
         backlog = BacklogCache(pool.queue, settings.ops.check_interval, metrics.errors)
-    metrics.watch(_snapshot(settings, ari, rules, center, journal, pool, backlog))
+    metrics.watch(
+        _snapshot(
+            settings=settings,
+            ari=ari,
+            rules=rules,
+            center=center,
+            journal=journal,
+            pool=pool,
+            backlog=backlog,
+        )
+    )
     readiness = Readiness(
         ari=lambda: ari.state,
         db=db,

@@ -229,7 +229,7 @@ async def export(
     """Write the subject's data as a zip to OUT (a path or a file); return (and store) its index."""
     data = await gather(db, query)
     request_id = str(uuid.uuid4())
-    index = _index(data, request_id, query, who, now)
+    index = _index(data=data, request_id=request_id, query=query, who=who, now=now)
     await asyncio.to_thread(_write_zip, out, index, data, store, unwrappers)
     summary = {key: len(value) for key, value in index.items() if isinstance(value, list)}
     missing = [item["id"] for item in index["recordings"] if item["audio"] is None]
@@ -239,7 +239,15 @@ async def export(
         "contents": summary,
         "recordings_missing": missing,
     }
-    await _store_request(db, RequestKind.EXPORT, request_id, query, who, now, receipt)
+    await _store_request(
+        db=db,
+        kind=RequestKind.EXPORT,
+        request_id=request_id,
+        query=query,
+        who=who,
+        now=now,
+        receipt=receipt,
+    )
     log.info("privacy.subject_exported", subject=query.shown, request_id=request_id, **summary)
     return index
 
@@ -511,7 +519,15 @@ async def erase(
         await eraser.campaign_target(target)
     for customer in data.customers:
         await eraser.customer(customer)
-    await _store_request(db, RequestKind.ERASE, request_id, query, who, now, receipt.to_json())
+    await _store_request(
+        db=db,
+        kind=RequestKind.ERASE,
+        request_id=request_id,
+        query=query,
+        who=who,
+        now=now,
+        receipt=receipt.to_json(),
+    )
     log.info(
         "privacy.subject_erased",
         subject=query.shown,

@@ -310,8 +310,16 @@ def decrypt_range(
     if not segments:
         return
     sealed = read(*layout.sealed_span(segments))
-    plaintext = decrypt_segments(sealed, key, recording_id, layout, segments)
-    yield from slice_plaintext(plaintext, segments.start, header.segment_size, start, end)
+    plaintext = decrypt_segments(
+        sealed=sealed, key=key, recording_id=recording_id, layout=layout, segments=segments
+    )
+    yield from slice_plaintext(
+        segments_plaintext=plaintext,
+        first_segment=segments.start,
+        segment_size=header.segment_size,
+        start=start,
+        end=end,
+    )
 
 
 def bytes_reader(data: bytes) -> RangeReader:

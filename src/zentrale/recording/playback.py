@@ -140,7 +140,9 @@ def _first_read(
     end: int | None,
 ) -> Iterator[bytes]:
     # Read the first piece now, so a missing object or bad key fails before the headers go out.
-    return primed(vault.read_range(store, sealed, unwrappers, start, end))
+    return primed(
+        vault.read_range(store=store, sealed=sealed, unwrappers=unwrappers, start=start, end=end)
+    )
 
 
 def coalesce(chunks: Iterator[bytes], size: int) -> Iterator[bytes]:

@@ -113,7 +113,13 @@ class RecordingStore:
             if (earlier := await _queued(session, finished)) is not None:
                 return earlier
             detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
-            await append_event(session, call.id, EventKind.RECORDING_FINISHED, detail, now)
+            await append_event(
+                session=session,
+                call_id=call.id,
+                kind=EventKind.RECORDING_FINISHED,
+                detail=detail,
+                at=now,
+            )
             session.add(_recording(queued.recording_id, finished, call, now))
             session.add(_job(queued, now))
         log.info("recording queued", call_id=finished.call_id, recording_id=queued.recording_id)

@@ -138,5 +138,10 @@ def read_range(
         return store.get_range(sealed.object_key, lo, hi)
 
     return envelope.decrypt_range(
-        reader, sealed.object_size, data_key, sealed.recording_id, start, end
+        read=reader,
+        object_size=sealed.object_size,
+        key=data_key,
+        recording_id=sealed.recording_id,
+        start=start,
+        end=end,
     )

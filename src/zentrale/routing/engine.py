@@ -85,7 +85,13 @@ def on_digits(state: CallState, digits: str) -> Step:
         return _entry(state, menu, digits)
     action = menu.options.get(digits)
     if action is None or action.kind == "invalid":
-        return _retry(state, menu, f"'{digits}' is not an option", menu.invalid_prompt, False)
+        return _retry(
+            state=state,
+            menu=menu,
+            why=f"'{digits}' is not an option",
+            prompt=menu.invalid_prompt,
+            timeout=False,
+        )
     return _go(_note(state, f"caller pressed {digits} in menu {state.menu}"), action)
 
 
@@ -94,7 +100,13 @@ def on_timeout(state: CallState) -> Step:
     if state.pending is not None:
         return _language_chosen(state, "")
     menu = _waiting_menu(state)
-    return _retry(state, menu, "no input before the timeout", menu.timeout_prompt, True)
+    return _retry(
+        state=state,
+        menu=menu,
+        why="no input before the timeout",
+        prompt=menu.timeout_prompt,
+        timeout=True,
+    )
 
 
 def on_max_wait(state: CallState) -> Step:
@@ -188,7 +200,7 @@ def _entry(state: CallState, menu: Menu, digits: str) -> Step:
     if not (value.isdigit() and entry.min_length <= len(value) <= entry.max_length):
         shown = "an entry" if entry.sensitive else f"'{value}'"
         why = f"{shown} of {len(value)} digits where {entry.min_length}-{entry.max_length} fit"
-        return _retry(state, menu, why, menu.invalid_prompt, False)
+        return _retry(state=state, menu=menu, why=why, prompt=menu.invalid_prompt, timeout=False)
     shown = "*" * len(value) if entry.sensitive else value
     state = replace(
         _note(state, f"caller entered {shown} as {entry.store_as} in menu {state.menu}"),

@@ -133,7 +133,14 @@ class _Report:
 
     def period(self, column: Any) -> Expr:
         spec = self.spec
-        return local_period(self.dialect, column, spec.period, spec.zone, spec.start, spec.end)
+        return local_period(
+            dialect=self.dialect,
+            column=column,
+            period=spec.period,
+            zone=spec.zone,
+            start=spec.start,
+            end=spec.end,
+        )
 
     def in_range(self) -> list[Expr]:
         return [Call.arrived_at >= self.spec.start, Call.arrived_at < self.spec.end]

@@ -128,7 +128,13 @@ class Queues:
         self.board.notify()
         tasks = {asyncio.create_task(_call(ring, agent)): agent for agent in wave}
         try:
-            return await _first_answer(tasks, (on_rung, drop), ticket, self.board, remaining)
+            return await _first_answer(
+                tasks=tasks,
+                hooks=(on_rung, drop),
+                ticket=ticket,
+                board=self.board,
+                remaining=remaining,
+            )
         finally:
             ticket.ringing = False
             for agent in wave:
@@ -153,7 +159,9 @@ async def _first_answer(
             if not done:
                 break
             for task in done:
-                winner = await _settle(task.result(), winner, tasks[task], ticket, hooks)
+                winner = await _settle(
+                    leg=task.result(), winner=winner, agent=tasks[task], ticket=ticket, hooks=hooks
+                )
     finally:
         for task in pending:
             task.cancel()

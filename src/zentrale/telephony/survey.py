@@ -57,11 +57,24 @@ async def put_survey(
             answer = await _ask(call, question, plan.retry, media)
         except ChannelGoneError:
             for later, left in enumerate(plan.questions[position - 1 :], position):
-                outcomes.append(_outcome(to, plan, left, later, None, AnswerStatus.ABANDONED))
+                outcomes.append(
+                    _outcome(
+                        to=to,
+                        plan=plan,
+                        question=left,
+                        position=later,
+                        answer=None,
+                        status=AnswerStatus.ABANDONED,
+                    )
+                )
                 to.report(outcomes[-1])
             raise
         status = AnswerStatus.UNANSWERED if answer is None else AnswerStatus.ANSWERED
-        outcomes.append(_outcome(to, plan, question, position, answer, status))
+        outcomes.append(
+            _outcome(
+                to=to, plan=plan, question=question, position=position, answer=answer, status=status
+            )
+        )
         to.report(outcomes[-1])
     if plan.thanks:
         await call.play(media(plan.thanks), max_wait=60)

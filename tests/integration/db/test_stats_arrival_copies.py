@@ -77,7 +77,14 @@ async def test_answers_and_notes_carry_their_calls_arrival(db: Database, calls: 
     async with db.write() as session:
         call = await session.get(Call, "c1")
         assert call is not None
-        await add_note(session, call, NoteKind.SUGGESTION, "shorter menu", (None, "Agent"), after)
+        await add_note(
+            session=session,
+            call=call,
+            kind=NoteKind.SUGGESTION,
+            text="shorter menu",
+            author=(None, "Agent"),
+            now=after,
+        )
     assert await _copies(db) == {"answers": {LATE}, "notes": {LATE}}
     # Counted on the day the call arrived, not the day they were written.
     assert _figures(await _report(db)) == {("sales", "2025-06-10"): (1, 0, 1, 1)}

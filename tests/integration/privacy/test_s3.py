@@ -75,7 +75,11 @@ async def test_purge_and_erasure_delete_the_s3_objects_and_keep_held_ones(
     assert report.count("destroyed") == 2  # the recording and then its call's numbers
     assert sorted(s3.list()) == sorted([str(keys[held]), str(keys[subject])])
     receipt = await erase(
-        db, s3, SubjectQuery(number="+905550000003"), Requester(ADMIN, "request 9"), clock.now
+        db=db,
+        store=s3,
+        query=SubjectQuery(number="+905550000003"),
+        who=Requester(ADMIN, "request 9"),
+        now=clock.now,
     )
     assert ("recording", subject) in {(i["type"], i["id"]) for i in receipt.removed}
     assert list(s3.list()) == [str(keys[held])]

@@ -215,7 +215,13 @@ async def test_export_gathers_everything_and_the_audio_decodes_to_the_original(
     subject = await build_subject(db, maker, clock)
     out = tmp_path / "subject.zip"
     await export(
-        db, store, [LocalKeyProvider(keyring)], SubjectQuery(number=NUMBER), WHO, out, clock.now
+        db=db,
+        store=store,
+        unwrappers=[LocalKeyProvider(keyring)],
+        query=SubjectQuery(number=NUMBER),
+        who=WHO,
+        out=out,
+        now=clock.now,
     )
 
     with zipfile.ZipFile(out) as archive:
@@ -273,7 +279,9 @@ async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
     capsys.readouterr()
     configure_logging("json", "debug")
 
-    receipt = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
+    receipt = await erase(
+        db=db, store=store, query=SubjectQuery(number=NUMBER), who=WHO, now=clock.now
+    )
 
     logs = capsys.readouterr()
     assert "+90555*****33" in logs.err  # the erasure logged, masked
@@ -362,7 +370,9 @@ async def test_a_hold_on_the_number_keeps_everything_and_says_so(
 ) -> None:
     subject = await build_subject(db, maker, clock)
     hold = await HoldStore(db, clock).add(HoldScope.NUMBER, NUMBER, "court order", ACTOR)
-    receipt = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
+    receipt = await erase(
+        db=db, store=store, query=SubjectQuery(number=NUMBER), who=WHO, now=clock.now
+    )
     kept = {(item["type"], item["id"]) for item in receipt.kept}
     assert {
         ("call", "c1"),
@@ -385,7 +395,9 @@ async def test_erasing_by_customer_number_covers_all_the_customers_numbers(
     db: Database, maker: Maker, store: LocalStore, clock: FakeClock
 ) -> None:
     subject = await build_subject(db, maker, clock)
-    receipt = await erase(db, store, SubjectQuery(customer="K-1001"), WHO, clock.now)
+    receipt = await erase(
+        db=db, store=store, query=SubjectQuery(customer="K-1001"), who=WHO, now=clock.now
+    )
     removed = {(item["type"], item["id"]) for item in receipt.removed}
     assert {
         ("call_numbers", "c1"),
@@ -412,11 +424,19 @@ async def test_a_storage_outage_keeps_the_recording_and_says_erase_again(
     db: Database, maker: Maker, store: LocalStore, clock: FakeClock
 ) -> None:
     rid = await maker.recording(await maker.call("c1", caller=NUMBER))
-    receipt = await erase(db, DownStore(store.root), SubjectQuery(number=NUMBER), WHO, clock.now)
+    receipt = await erase(
+        db=db,
+        store=DownStore(store.root),
+        query=SubjectQuery(number=NUMBER),
+        who=WHO,
+        now=clock.now,
+    )
     kept = {(item["type"], item["id"]): item for item in receipt.kept}
     assert "erase again" in kept["recording", rid]["why"]
     assert (await RecordingStore(db, clock).get(rid)).state is RecordingState.STORED
-    again = await erase(db, store, SubjectQuery(number=NUMBER), WHO, clock.now)
+    again = await erase(
+        db=db, store=store, query=SubjectQuery(number=NUMBER), who=WHO, now=clock.now
+    )
     assert ("recording", rid) in {(item["type"], item["id"]) for item in again.removed}
     assert again.kept == []
     assert await rows_containing(db, NUMBER) == []

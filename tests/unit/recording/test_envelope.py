@@ -83,7 +83,16 @@ def test_any_range_decrypts_to_the_slice_of_the_plaintext(
     plaintext = bytes(i % 251 for i in range(size))
     obj = seal(plaintext, segment)
     end = None if length is None else start + length
-    got = b"".join(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, start, end))
+    got = b"".join(
+        decrypt_range(
+            read=bytes_reader(obj),
+            object_size=len(obj),
+            key=KEY,
+            recording_id=RID,
+            start=start,
+            end=end,
+        )
+    )
     assert got == plaintext[start:end]
 
 
@@ -96,7 +105,16 @@ def test_a_range_reads_only_the_header_and_the_segments_it_needs() -> None:
         reads.append((lo, hi))
         return [obj[lo:hi]]
 
-    got = b"".join(decrypt_range(reader, len(obj), KEY, RID, 50 * SEGMENT + 10, 51 * SEGMENT + 5))
+    got = b"".join(
+        decrypt_range(
+            read=reader,
+            object_size=len(obj),
+            key=KEY,
+            recording_id=RID,
+            start=50 * SEGMENT + 10,
+            end=51 * SEGMENT + 5,
+        )
+    )
     assert got == plaintext[50 * SEGMENT + 10 : 51 * SEGMENT + 5]
     step = SEGMENT + TAG_SIZE
     assert reads == [(0, HEADER_SIZE), (HEADER_SIZE + 50 * step, HEADER_SIZE + 52 * step)]
@@ -104,10 +122,43 @@ def test_a_range_reads_only_the_header_and_the_segments_it_needs() -> None:
 
 def test_an_empty_or_out_of_bounds_range_yields_nothing() -> None:
     obj = seal(b"abc")
-    assert list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, 2, 2)) == []
-    assert list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, 10, None)) == []
+    assert (
+        list(
+            decrypt_range(
+                read=bytes_reader(obj),
+                object_size=len(obj),
+                key=KEY,
+                recording_id=RID,
+                start=2,
+                end=2,
+            )
+        )
+        == []
+    )
+    assert (
+        list(
+            decrypt_range(
+                read=bytes_reader(obj),
+                object_size=len(obj),
+                key=KEY,
+                recording_id=RID,
+                start=10,
+                end=None,
+            )
+        )
+        == []
+    )
     with pytest.raises(ValueError, match="invalid byte range"):
-        list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, 3, 1))
+        list(
+            decrypt_range(
+                read=bytes_reader(obj),
+                object_size=len(obj),
+                key=KEY,
+                recording_id=RID,
+                start=3,
+                end=1,
+            )
+        )
 
 
 PLAINTEXT = os.urandom(3 * SEGMENT + 100)
@@ -161,18 +212,44 @@ def test_range_reads_detect_a_truncated_object_when_reaching_the_lost_tail() -> 
     obj = seal(PLAINTEXT)
     truncated = obj[: -(100 + TAG_SIZE)]  # the whole short last segment is gone
     reader = bytes_reader(truncated)
-    head = b"".join(decrypt_range(reader, len(obj), KEY, RID, 0, SEGMENT))
+    head = b"".join(
+        decrypt_range(
+            read=reader, object_size=len(obj), key=KEY, recording_id=RID, start=0, end=SEGMENT
+        )
+    )
     assert head == PLAINTEXT[:SEGMENT]  # untouched segments stay readable
     with pytest.raises(TamperedObjectError):
-        list(decrypt_range(reader, len(obj), KEY, RID, 0, None))
+        list(
+            decrypt_range(
+                read=reader, object_size=len(obj), key=KEY, recording_id=RID, start=0, end=None
+            )
+        )
     with pytest.raises(TamperedObjectError, match="final segment 2"):
-        list(decrypt_range(reader, len(truncated), KEY, RID, 3 * SEGMENT - 1, None))
+        list(
+            decrypt_range(
+                read=reader,
+                object_size=len(truncated),
+                key=KEY,
+                recording_id=RID,
+                start=3 * SEGMENT - 1,
+                end=None,
+            )
+        )
 
 
 def test_range_reads_reject_a_tampered_segment_in_the_range() -> None:
     obj = flip(seal(PLAINTEXT), HEADER_SIZE + SEGMENT + TAG_SIZE + 3)
     with pytest.raises(TamperedObjectError, match="segment 1 "):
-        list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, SEGMENT, SEGMENT + 1))
+        list(
+            decrypt_range(
+                read=bytes_reader(obj),
+                object_size=len(obj),
+                key=KEY,
+                recording_id=RID,
+                start=SEGMENT,
+                end=SEGMENT + 1,
+            )
+        )
 
 
 @pytest.mark.parametrize(
@@ -192,7 +269,16 @@ def test_malformed_headers_are_named(data: bytes, message: str) -> None:
 def test_an_object_whose_size_cannot_hold_a_tag_is_malformed() -> None:
     obj = seal(b"")[:-1]
     with pytest.raises(MalformedObjectError, match="impossible object size"):
-        list(decrypt_range(bytes_reader(obj), len(obj), KEY, RID, 0, None))
+        list(
+            decrypt_range(
+                read=bytes_reader(obj),
+                object_size=len(obj),
+                key=KEY,
+                recording_id=RID,
+                start=0,
+                end=None,
+            )
+        )
 
 
 def test_an_empty_plaintext_still_has_one_authenticated_segment() -> None:

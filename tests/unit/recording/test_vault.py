@@ -63,7 +63,9 @@ def test_read_whole_and_ranges_from_local_storage(tmp_path: Path, qa: PrivateKey
     sealed = seal(store, qa)
     assert b"".join(vault.read(store, sealed, [qa])) == AUDIO
     for start, end in [(0, 1), (SEGMENT - 1, SEGMENT + 1), (5000, None), (0, None)]:
-        got = b"".join(vault.read_range(store, sealed, [qa], start, end))
+        got = b"".join(
+            vault.read_range(store=store, sealed=sealed, unwrappers=[qa], start=start, end=end)
+        )
         assert got == AUDIO[start:end]
 
 
@@ -71,7 +73,11 @@ def test_a_range_fetches_only_its_segments(qa: PrivateKeyIdentity) -> None:
     store = MemoryStore()
     sealed = seal(store, qa)
     store.bytes_read = 0
-    got = b"".join(vault.read_range(store, sealed, [qa], 3 * SEGMENT + 5, 3 * SEGMENT + 50))
+    got = b"".join(
+        vault.read_range(
+            store=store, sealed=sealed, unwrappers=[qa], start=3 * SEGMENT + 5, end=3 * SEGMENT + 50
+        )
+    )
     assert got == AUDIO[3 * SEGMENT + 5 : 3 * SEGMENT + 50]
     assert store.bytes_read == HEADER_SIZE + SEGMENT + TAG_SIZE
 

@@ -188,7 +188,15 @@ async def evaluate(caller: Caller, recording_id: RecordingId, request: Request) 
         card = deps.scorecards.for_department(found.department)
         answers = _answers(form, card[1]) if card else {}
         note = form_text(form, "note", 4000).strip() or None
-        row = await reviews.evaluate(session, caller, found, deps.scorecards, answers, note, now)
+        row = await reviews.evaluate(
+            session=session,
+            principal=caller,
+            recording=found,
+            scorecards=deps.scorecards,
+            answers=answers,
+            note=note,
+            now=now,
+        )
         detail = {"evaluation": row.id, "score": row.score, "passed": row.passed}
         event = audit.Event("evaluation.create", target=f"recording:{found.id}", detail=detail)
         await audit.append(session, caller.actor, event, now)
@@ -209,7 +217,9 @@ async def comment(caller: Caller, recording_id: RecordingId, request: Request) -
         raise InvalidRequestError("a comment needs text and a time within the call")
     async with deps.db.write() as session:
         found = await reviews.visible(session, caller, recording_id)
-        row = await reviews.add_comment(session, caller, found, offset, text, now)
+        row = await reviews.add_comment(
+            session=session, principal=caller, recording=found, offset_s=offset, text=text, now=now
+        )
         event = audit.Event(
             "comment.create",
             target=f"recording:{found.id}",
@@ -234,7 +244,12 @@ async def tag(caller: Caller, recording_id: RecordingId, request: Request) -> Re
         if form.get("remove"):
             changed, action = await reviews.remove_tag(session, found, name), "tag.remove"
         else:
-            changed, action = await reviews.add_tag(session, caller, found, name, now), "tag.add"
+            changed, action = (
+                await reviews.add_tag(
+                    session=session, principal=caller, recording=found, tag=name, now=now
+                ),
+                "tag.add",
+            )
         if changed:
             event = audit.Event(action, target=f"recording:{found.id}", detail={"tag": name})
             await audit.append(session, caller.actor, event, now)

@@ -59,7 +59,14 @@ class Bridges(Resource):
         terminate_on: str = "none",
     ) -> LiveRecording:
         """Record the bridge mix (409 if the name exists, 422 for an unknown format)."""
-        params = _record_params(name, fmt, max_duration, max_silence, if_exists, beep)
+        params = _record_params(
+            name=name,
+            fmt=fmt,
+            max_duration=max_duration,
+            max_silence=max_silence,
+            if_exists=if_exists,
+            beep=beep,
+        )
         params["terminateOn"] = terminate_on
         path = f"bridges/{seg(bridge_id)}/record"
         return as_model(LiveRecording, await self._rest.request("POST", path, params=params))

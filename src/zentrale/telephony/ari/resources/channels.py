@@ -96,7 +96,14 @@ class Channels(Resource):
         terminate_on: str = "none",
     ) -> LiveRecording:
         """Record one party of the call (409 if the name exists, 422 bad format)."""
-        params = _record_params(name, fmt, max_duration, max_silence, if_exists, beep)
+        params = _record_params(
+            name=name,
+            fmt=fmt,
+            max_duration=max_duration,
+            max_silence=max_silence,
+            if_exists=if_exists,
+            beep=beep,
+        )
         params["terminateOn"] = terminate_on
         path = f"channels/{seg(channel_id)}/record"
         return as_model(LiveRecording, await self._rest.request("POST", path, params=params))
