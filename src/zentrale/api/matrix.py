@@ -2,7 +2,8 @@
 
 Every route of the QA service has an entry; `zentrale.api.auth.authorised` looks the route
 up on each request, and a route without an entry is refused for everyone. Department scope
-(what a role may see inside an allowed route) is in `zentrale.api.scope`.
+(what a role may see inside an allowed route) is `zentrale.core.principal.Principal.can_see` and
+the capabilities' `visible` queries (`zentrale.qa.reviews`, `zentrale.customers.store`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ Create Date: 2026-11-29
 
 The audit log is append-only: a trigger refuses UPDATE and DELETE on both databases (the hash
 chain still detects changes made by someone who drops the trigger). Models:
-`zentrale.api.models`.
+`zentrale.core.models` and `zentrale.qa.models`.
 """
 
 from __future__ import annotations
