@@ -26,6 +26,7 @@ from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.testing.databases import fresh_database, migrated_database
+from zentrale.testing.pipeline_steps import PROBE
 from zentrale.testing.recordings import decrypt, queue_recordings, write_wav
 
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.05, backoff_max=0.2)
@@ -97,3 +98,18 @@ async def test_a_stale_worker_cannot_proceed_after_its_lease_was_taken(db: Datab
     row = await queue.get(queued.job_id)
     assert row is not None
     assert (row.step, row.locked_by) == (JobStep.TRANSCODE, "w2")
+
+
+@pytest.mark.asyncio
+async def test_a_registered_steps_name_is_kept_in_the_job_row(db: Database) -> None:
+    queue = JobQueue(db)
+    (queued,) = await queue_recordings(db, ["c-1"])
+    job = await queue.claim("w1", dt.timedelta(seconds=10))
+    assert job is not None
+    await queue.advance(job, PROBE)  # a plug-in step's name, not a `JobStep`: no migration
+    resumed = await queue.claim("w2", dt.timedelta(seconds=10))
+    assert resumed is not None
+    assert (resumed.id, resumed.step) == (queued.job_id, PROBE)
+    row = await queue.get(queued.job_id)
+    assert row is not None
+    assert row.step == PROBE

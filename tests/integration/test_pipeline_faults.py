@@ -1,15 +1,19 @@
 """Pipeline faults: a worker killed (-9) after every step, S3 down, a full temp disk.
 
-The worker runs as `zentrale recordings work` in a subprocess started here, on a prepared
-SQLite database with a directory source (Asterisk's spool layout), local storage and a local
-keyring. `--crash-after STEP` makes it SIGKILL itself once that step's work is done and before
-the queue records it; the restarted worker must finish every recording exactly once.
+The worker runs in a subprocess started here, on a prepared SQLite database with a directory
+source (Asterisk's spool layout), local storage and a local keyring. The crashing worker is
+`python -m zentrale.testing.pipeline_worker --crash-after STEP`: the settings' steps with that
+one wrapped to SIGKILL the process once its work is done, before the queue records it. The
+restarted worker (`zentrale recordings work`) must finish every recording exactly once. With
+`--probe` both runs also have a test step registered after `transcode`, which must resume too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +43,7 @@ from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions
 from zentrale.testing.moto import MotoServer, restart_moto_server, start_moto_server
 from zentrale.testing.moto import stop_moto_server as stop_moto
+from zentrale.testing.pipeline_steps import PROBE
 from zentrale.testing.recordings import (
     decrypt,
     plaintext_audio,
@@ -83,10 +88,21 @@ class Setup:
         store = RecordingStore(self.db)
         return [await store.get(rid) for rid in ids]
 
+    @property
+    def probed(self) -> Path:
+        return self.tmp / "probed"
+
+    def config(self) -> Path:
+        return write_settings(self.tmp / "zentrale.yaml", dumped(self.settings))
+
+    def test_side_work(self, *args: str) -> subprocess.CompletedProcess[bytes]:
+        module, config = "zentrale.testing.pipeline_worker", str(self.config())
+        source = ("--source-dir", str(self.spool))
+        return run([sys.executable, "-m", module, "--config", config, *source, *args])
+
     def work(self, *args: str) -> subprocess.CompletedProcess[bytes]:
-        config = write_settings(self.tmp / "zentrale.yaml", dumped(self.settings))
         command = zentrale_command(
-            config,
+            self.config(),
             "recordings",
             "work",
             "--source-dir",
@@ -169,13 +185,36 @@ async def test_killed_after_a_step_then_restarted_stores_each_once(
     setup: Setup, step: JobStep
 ) -> None:
     ids = await queue(setup)
-    crashed = setup.work("--crash-after", step.value)
+    crashed = setup.test_side_work("--crash-after", step.value)
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     rows = await setup.rows(ids)
     assert RecordingState.STORED not in {r.state for r in rows} or step in STEPS[5:]
     restarted = setup.work()
     assert restarted.returncode == 0, restarted.stderr.decode()[-2000:]
     await assert_each_stored_once(setup, ids)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("step", [JobStep.TRANSCODE, PROBE, JobStep.ENCRYPT])
+async def test_a_registered_step_resumes_after_a_kill_and_runs_once_per_recording(
+    setup: Setup, step: str
+) -> None:
+    ids = await queue(setup)
+    setup.probed.mkdir()
+    probe = ("--probe", str(setup.probed))
+    crashed = setup.test_side_work("--crash-after", step, *probe)
+    assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
+    restarted = setup.test_side_work(*probe)
+    assert restarted.returncode == 0, restarted.stderr.decode()[-2000:]
+    await assert_each_stored_once(setup, ids)
+    runs = (setup.probed / "runs").read_text().split()
+    assert sorted(set(runs)) == sorted(ids)
+    killed_in_probe = [rid for rid in ids if runs.count(rid) > 1]
+    assert len(killed_in_probe) == (step == PROBE)  # its work is redone, not recorded twice
+    for rid in ids:
+        (figures,) = json.loads((setup.probed / f"{rid}.json").read_text())
+        assert figures["duration_s"] == pytest.approx(2.0)
+        assert figures["peak"] > 0
 
 
 @pytest.mark.asyncio

@@ -36,11 +36,11 @@ LEASE_EXPIRED = "lease expired: the worker died or stalled"
 
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A job as claimed by a worker: its step, the attempt number and the lease."""
+    """A job as claimed by a worker: its step's name, the attempt number and the lease."""
 
     id: str
     recording_id: str
-    step: JobStep
+    step: str
     attempts: int
     worker_id: str
     locked_until: dt.datetime
@@ -104,12 +104,12 @@ class JobQueue:
         job = Job(
             id=row.id,
             recording_id=row.recording_id,
-            step=JobStep(row.step),
+            step=row.step,
             attempts=row.attempts,
             worker_id=worker_id,
             locked_until=now + lease,
         )
-        log.debug("job claimed", job_id=job.id, step=job.step.value, attempt=job.attempts)
+        log.debug("job claimed", job_id=job.id, step=job.step, attempt=job.attempts)
         return job
 
     async def extend(self, job: Job, lease: dt.timedelta) -> Job:
@@ -125,14 +125,14 @@ class JobQueue:
             locked_until=until,
         )
 
-    async def advance(self, job: Job, next_step: JobStep) -> None:
+    async def advance(self, job: Job, next_step: str) -> None:
         """Finish the job's current step; the job waits for NEXT_STEP (or is done)."""
-        state = JobState.DONE if next_step is JobStep.DONE else JobState.PENDING
+        state = JobState.DONE if next_step == JobStep.DONE else JobState.PENDING
         values = {"step": next_step, "state": state, "attempts": 0, "last_error": None}
         await self._update_held(job, {**values, **_unlocked(self._clock())})
-        log.debug("job advanced", job_id=job.id, step=next_step.value)
+        log.debug("job advanced", job_id=job.id, step=str(next_step))
 
-    async def proceed(self, job: Job, next_step: JobStep, lease: dt.timedelta) -> Job:
+    async def proceed(self, job: Job, next_step: str, lease: dt.timedelta) -> Job:
         """Finish the job's step and keep the job leased for NEXT_STEP (its first attempt).
 
         A worker that goes straight on with the same recording uses this instead of
@@ -141,7 +141,7 @@ class JobQueue:
         until = self._clock() + lease
         values = {"step": next_step, "attempts": 1, "last_error": None, "locked_until": until}
         await self._update_held(job, values)
-        log.debug("job proceeded", job_id=job.id, step=next_step.value)
+        log.debug("job proceeded", job_id=job.id, step=str(next_step))
         return Job(
             id=job.id,
             recording_id=job.recording_id,
@@ -159,7 +159,7 @@ class JobQueue:
         values = {"state": state, "last_error": error[:MAX_ERROR_CHARS], **_unlocked(now)}
         await self._update_held(job, {**values, "next_attempt_at": now + backoff})
         if parked:
-            log.warning("job parked", job_id=job.id, step=job.step.value, attempts=job.attempts)
+            log.warning("job parked", job_id=job.id, step=str(job.step), attempts=job.attempts)
         return state
 
     async def release_expired_leases(self) -> int:

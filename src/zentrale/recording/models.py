@@ -38,7 +38,7 @@ class RecordingState(enum.StrEnum):
 
 
 class JobStep(enum.StrEnum):
-    """The next thing the recording pipeline does for a recording, in order."""
+    """The standard pipeline steps' names, in order (the job row may name a plug-in step)."""
 
     FETCH = "fetch"
     TRANSCODE = "transcode"
@@ -107,7 +107,8 @@ class RecordingJob(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     recording_id: Mapped[str] = mapped_column(ForeignKey("recordings.id", ondelete="CASCADE"))
-    step: Mapped[JobStep] = mapped_column(_label(JobStep))
+    # A `JobStep` value or the name of a step registered beside them (`recording.steps`).
+    step: Mapped[str] = mapped_column(LABEL)
     state: Mapped[JobState] = mapped_column(_label(JobState))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[dt.datetime]

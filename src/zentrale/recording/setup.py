@@ -1,6 +1,7 @@
 """Build the recording pipeline from the settings: storage, key recipients, workers.
 
-The daemon (and `zentrale recordings work`) call `pipeline_running(settings, db, source)`;
+The daemon (and `zentrale recordings work`) call `pipeline_running(settings, db, source)`,
+which runs the steps `pipeline_steps(settings)` registers;
 readers (the QA service, subject export) open the same store with `object_store` and the
 keys that decrypt with `unwrappers_from`;
 nothing here does I/O at import. A `local` key recipient whose keyring file does not exist
@@ -29,6 +30,8 @@ from zentrale.recording.keys.public import PrivateKeyIdentity, PublicKeyRecipien
 from zentrale.recording.models import JobState, RecordingJob
 from zentrale.recording.pipeline import Pipeline, PipelineConfig
 from zentrale.recording.sources import RecordingSource
+from zentrale.recording.steps import STANDARD
+from zentrale.recording.steps.base import Step
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.storage.s3 import S3Settings, S3Store
@@ -165,6 +168,16 @@ def pipeline_config(settings: Settings) -> PipelineConfig:
     )
 
 
+def pipeline_steps(settings: Settings) -> tuple[Step, ...]:
+    """Return the steps the daemon's pipeline runs, in order: where a step is registered.
+
+    The standard steps always run; a step the settings switch on is added here with
+    `steps.inserted(found, STEP, after=...)`.
+    """
+    del settings  # no optional step yet
+    return STANDARD
+
+
 async def parked_jobs(db: Database, limit: int = 100) -> list[RecordingJob]:
     """Return the jobs parked after too many failures, oldest first (for status and alerts)."""
     query = (
@@ -184,16 +197,21 @@ async def pipeline_running(
     source: RecordingSource,
     options: WorkerOptions | None = None,
     workers: int | None = None,
+    steps: Sequence[Step] | None = None,
 ) -> AsyncIterator[WorkerPool]:
-    """Run `settings.recording.workers` pipeline workers for the duration of the block."""
+    """Run `settings.recording.workers` pipeline workers for the duration of the block.
+
+    STEPS replaces `pipeline_steps(settings)` (the tests add probes and faults this way).
+    """
     with object_store(settings) as store, key_recipients(settings) as recipients:
         pipeline = Pipeline(
-            RecordingStore(db),
-            source,
-            store,
-            recipients,
-            Workspace(settings.recording.temp_dir),
-            pipeline_config(settings),
+            recordings=RecordingStore(db),
+            source=source,
+            store=store,
+            recipients=recipients,
+            workspace=Workspace(settings.recording.temp_dir),
+            config=pipeline_config(settings),
+            steps=pipeline_steps(settings) if steps is None else steps,
         )
         queue = JobQueue(db, max_attempts=settings.recording.max_attempts)
         count = workers or settings.recording.workers

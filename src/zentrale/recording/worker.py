@@ -17,7 +17,6 @@ import datetime as dt
 import os
 import random
 import secrets
-import signal
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,9 +42,6 @@ class WorkerOptions:
     backoff_initial: float = 2.0
     backoff_max: float = 300.0
     stop_timeout: float = 30.0
-    crash_after: JobStep | None = None
-    """Fault injection for tests: SIGKILL this process after this step's work, before the
-    queue records it."""
 
 
 @dataclass
@@ -113,15 +109,15 @@ class Worker:
                 following = await self._step(job)
                 if following is None:
                     return
-                if following is JobStep.DONE or stop.is_set():
+                if following == JobStep.DONE or stop.is_set():
                     await self.queue.advance(job, following)
-                    self.stats.stored += following is JobStep.DONE
+                    self.stats.stored += following == JobStep.DONE
                     return
                 job = await self.queue.proceed(job, following, self._lease)
         except LeaseLostError:
-            log.warning("pipeline.lease_lost", job_id=job.id, step=job.step.value)
+            log.warning("pipeline.lease_lost", job_id=job.id, step=str(job.step))
 
-    async def _step(self, job: Job) -> JobStep | None:
+    async def _step(self, job: Job) -> str | None:
         try:
             async with self._heartbeat(job):
                 following = await self.pipeline.run(job.step, job.recording_id)
@@ -130,14 +126,14 @@ class Worker:
         except Exception as exc:
             await self._failed(job, exc)
             return None
-        self.stats.steps[job.step.value] = self.stats.steps.get(job.step.value, 0) + 1
-        if job.step is self.options.crash_after:
-            os.kill(os.getpid(), signal.SIGKILL)
+        step = str(job.step)
+        self.stats.steps[step] = self.stats.steps.get(step, 0) + 1
         return following
 
     async def _failed(self, job: Job, exc: Exception) -> None:
-        error = f"{job.step.value}: {type(exc).__name__}: {exc}"
-        self.stats.failures[job.step.value] = self.stats.failures.get(job.step.value, 0) + 1
+        step = str(job.step)
+        error = f"{step}: {type(exc).__name__}: {exc}"
+        self.stats.failures[step] = self.stats.failures.get(step, 0) + 1
         self.stats.storage_errors += isinstance(exc, StorageError)
         state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
         if state is JobState.FAILED:
@@ -148,14 +144,12 @@ class Worker:
                 "pipeline.parked",
                 job_id=job.id,
                 recording_id=job.recording_id,
-                step=job.step.value,
+                step=step,
                 error=error,
             )
             return
         self.stats.retried += 1
-        log.warning(
-            "pipeline.retry", job_id=job.id, step=job.step.value, attempt=job.attempts, error=error
-        )
+        log.warning("pipeline.retry", job_id=job.id, step=step, attempt=job.attempts, error=error)
 
     @asynccontextmanager
     async def _heartbeat(self, job: Job) -> AsyncIterator[None]:

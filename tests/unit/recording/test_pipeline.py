@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +18,16 @@ from zentrale.recording import audio
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingState
-from zentrale.recording.pipeline import Pipeline, PipelineConfig
+from zentrale.recording.pipeline import Pipeline, PipelineConfig, StepOrderError, UnknownStepError
 from zentrale.recording.setup import local_keyring
 from zentrale.recording.sources import DirectorySource
+from zentrale.recording.steps import STANDARD, inserted
+from zentrale.recording.steps.base import Step
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
+from zentrale.testing.pipeline_steps import PROBE, Figures, observed, probe
 from zentrale.testing.recordings import decrypt, plaintext_audio, queue_recordings, write_wav
 
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.01, backoff_max=0.02)
@@ -48,15 +52,18 @@ class Env:
     store: LocalStore
     keyring: Keyring
 
-    def pipeline(self, fmt: str = "opus", delete_source: bool = True) -> Pipeline:
+    def pipeline(
+        self, fmt: str = "opus", delete_source: bool = True, steps: Sequence[Step] = STANDARD
+    ) -> Pipeline:
         config = PipelineConfig(audio.FORMATS[fmt], "local", delete_source)
         return Pipeline(
-            RecordingStore(self.db),
-            DirectorySource(self.source_dir),
-            self.store,
-            [LocalKeyProvider(self.keyring)],
-            Workspace(self.temp),
-            config,
+            recordings=RecordingStore(self.db),
+            source=DirectorySource(self.source_dir),
+            store=self.store,
+            recipients=[LocalKeyProvider(self.keyring)],
+            workspace=Workspace(self.temp),
+            config=config,
+            steps=steps,
         )
 
     def queue(self, max_attempts: int = 3) -> JobQueue:
@@ -257,3 +264,95 @@ def test_missing_local_keyring_is_created(tmp_path: Path) -> None:
     assert created.primary == "dev-1"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert local_keyring(recipient).keys == created.keys  # loaded, not replaced
+
+
+# -- a step registered beside the standard ones --------------------------------------------------
+WITH_PROBE = [*STEPS[:2], PROBE, *STEPS[2:]]
+
+
+@dataclass
+class Probed:
+    """A pipeline with the probe registered after transcode, and what it saw."""
+
+    pipeline: Pipeline
+    figures: dict[str, list[list[Figures]]]
+    seen: list[tuple[str, str]]
+
+    def ran(self, recording_id: str) -> list[str]:
+        return [step for step, rid in self.seen if rid == recording_id]
+
+
+def probed(env: Env) -> Probed:
+    figures: dict[str, list[list[Figures]]] = {}
+    seen: list[tuple[str, str]] = []
+
+    def record(recording_id: str, found: list[Figures]) -> None:
+        figures.setdefault(recording_id, []).append(found)
+
+    steps = inserted(STANDARD, probe(record), after=JobStep.TRANSCODE)
+    return Probed(env.pipeline(steps=observed(steps, seen)), figures, seen)
+
+
+@pytest.mark.asyncio
+async def test_a_registered_step_runs_between_transcode_and_encrypt_once(env: Env) -> None:
+    for name in ("c1-1", "c1-2"):
+        write_wav(env.source_dir / f"{name}.wav", 2.0)
+    queued = await queue_recordings(env.db, ["c1-1", "c1-2"])
+    probe_run = probed(env)
+    await env.run_all(probe_run.pipeline)
+    for item in queued:
+        assert probe_run.ran(item.recording_id) == WITH_PROBE
+        ((figures,),) = probe_run.figures[item.recording_id]
+        assert figures.duration_s == pytest.approx(2.0)
+        assert figures.peak > 4000
+        assert (await env.row(item.recording_id)).state == RecordingState.STORED
+    assert list(env.temp.iterdir()) == []
+
+
+@pytest.mark.parametrize("restart_before", WITH_PROBE[1:])
+@pytest.mark.asyncio
+async def test_a_registered_step_resumes_after_a_restart_and_runs_once(
+    env: Env, restart_before: str
+) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 2.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    probe_run = probed(env)
+    step: str = JobStep.FETCH
+    while step != restart_before:
+        step = await probe_run.pipeline.run(step, queued.recording_id)
+    probe_run.pipeline.workspace.prepare()  # a restart sweeps the temporary directory
+    while step != JobStep.DONE:
+        step = await probe_run.pipeline.run(step, queued.recording_id)
+    assert probe_run.ran(queued.recording_id).count(PROBE) == 1
+    ((figures,),) = probe_run.figures[queued.recording_id]
+    assert figures.duration_s == pytest.approx(2.0)
+    row = await env.row(queued.recording_id)
+    assert row.state == RecordingState.STORED
+    assert list(env.store.list()) == [row.object_key]
+
+
+@pytest.mark.asyncio
+async def test_a_step_runs_only_after_the_steps_making_what_it_needs(env: Env) -> None:
+    early = inserted(STANDARD, probe(lambda rid, found: None), after=JobStep.FETCH)
+    assert env.pipeline(steps=early).steps[1].name == PROBE
+    with pytest.raises(StepOrderError, match="needs 'sources'"):
+        env.pipeline(steps=(probe(lambda rid, found: None), *STANDARD))
+    with pytest.raises(StepOrderError, match="taken"):
+        env.pipeline(steps=(*STANDARD, STANDARD[-1]))
+
+
+@pytest.mark.asyncio
+async def test_a_job_at_an_unregistered_step_is_parked_not_dropped(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    queue = env.queue(max_attempts=1)
+    job = await queue.claim("w", dt.timedelta(seconds=5))
+    assert job is not None
+    await queue.advance(job, PROBE)  # queued by a pipeline that had the probe
+    with pytest.raises(UnknownStepError):
+        await env.pipeline().run(PROBE, queued.recording_id)
+    await env.run_all(env.pipeline(), max_attempts=1)
+    parked = await env.queue().get(queued.job_id)
+    assert parked is not None
+    assert (parked.state, parked.step) == (JobState.FAILED, PROBE)
+    assert "UnknownStepError" in (parked.last_error or "")
