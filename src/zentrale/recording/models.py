@@ -91,6 +91,18 @@ class Recording(Base):
     department: Mapped[str | None] = mapped_column(NAME)
     agent_endpoint: Mapped[str | None] = mapped_column(NAME)
     agent_name: Mapped[str | None] = mapped_column(NAME)
+    # Conversation figures (zentrale.recording.talk), from the plaintext before encryption;
+    # None until analysed. Times only, never audio; destroyed with the recording's keys.
+    talk_customer_s: Mapped[float | None] = mapped_column(Float)
+    talk_agent_s: Mapped[float | None] = mapped_column(Float)
+    dead_air_s: Mapped[float | None] = mapped_column(Float)
+    longest_dead_air_s: Mapped[float | None] = mapped_column(Float)
+    overtalk_s: Mapped[float | None] = mapped_column(Float)
+    overtalk_count: Mapped[int | None] = mapped_column(Integer)
+    longest_monologue_s: Mapped[float | None] = mapped_column(Float)
+    agent_talk_ratio: Mapped[float | None] = mapped_column(Float)
+    # {"segments": [[party, start, end], ...], "silences": [[start, end], ...], "overtalks": ...}
+    talk_segments: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     __table_args__ = (
         # Also the index for "recordings of a call"; a replayed RecordingFinished finds its row.
