@@ -149,7 +149,9 @@ async def prepare(fresh: bool) -> float | None:
 
 async def measure(runs: int) -> tuple[list[float], list[float], int, int]:
     """Time the report and the plain count RUNS times each, alternating."""
-    spec = ReportSpec("department", "day", *MONTH, ZONE)
+    spec = ReportSpec(
+        group="department", period="day", first_day=MONTH[0], last_day=MONTH[1], zone=ZONE
+    )
     count = (
         select(func.count())
         .select_from(Call)

@@ -35,7 +35,7 @@ class UserNotFoundError(NotFoundError):
     code = "user-not-found"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewUser:
     """What an administrator gives to create a user."""
 

@@ -40,7 +40,7 @@ _KEPT_STATES = (RecordingState.FINISHED, RecordingState.STORED)
 Status = Literal["destroyed", "due", "held", "failed"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PurgeItem:
     """One recording or call record the purge looked at, and what became of it."""
 

@@ -25,7 +25,7 @@ from zentrale.recording.storage.base import ObjectStore
 log = structlog.get_logger(__name__)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Destruction:
     """Why and by whom something is destroyed, and how long the record of it is kept."""
 

@@ -32,7 +32,7 @@ MIN_SOUND_WINDOWS = 3  # under 300 ms of sound in the whole recording: flagged s
 SAMPLE_WIDTH = 2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StoredFormat:
     """One format the pipeline can store: file extension and ffmpeg output options."""
 

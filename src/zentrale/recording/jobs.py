@@ -34,7 +34,7 @@ MAX_ERROR_CHARS = 2000
 LEASE_EXPIRED = "lease expired: the worker died or stalled"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Job:
     """A job as claimed by a worker: its step's name, the attempt number and the lease."""
 

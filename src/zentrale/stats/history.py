@@ -33,7 +33,7 @@ class Answer:
     answer: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Story:
     """What happened to one inbound call; times are seconds after its arrival."""
 

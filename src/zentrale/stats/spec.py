@@ -33,7 +33,7 @@ class SpecError(ZentraleError, ValueError):
     code = "spec"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ReportSpec:
     """One statistics request."""
 

@@ -62,7 +62,7 @@ class Window:
         return f"{format_minutes(self.start)}-{format_minutes(self.end)} {format_days(self.days)}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TargetView:
     """What the scheduler needs to know of a number."""
 
