@@ -96,6 +96,7 @@ def _detail(hit: Hit, events: list[CallEvent]) -> RecordingDetailOut:
     return RecordingDetailOut(
         **base,
         pause_markers=hit.recording.pause_markers,
+        speech=hit.recording.talk_segments,
         timeline=timeline,
         audio_url=f"/api/recordings/{rid}/audio",
         waveform_url=f"/api/recordings/{rid}/waveform",

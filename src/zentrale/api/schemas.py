@@ -11,6 +11,7 @@ from zentrale.api.text import NO_NUL
 from zentrale.core.models import ApiToken, AuditEntry, Role
 from zentrale.qa.models import Comment, Evaluation
 from zentrale.qa.search import TAG_PATTERN, Hit
+from zentrale.recording.models import Recording
 
 TagName = Field(pattern=TAG_PATTERN)
 
@@ -70,6 +71,41 @@ class TokenOut(BaseModel):
         )
 
 
+class TalkOut(BaseModel):
+    """Conversation figures from the two channels (docs/qa.md); None where not analysed."""
+
+    customer_talk_s: float | None
+    agent_talk_s: float | None
+    dead_air_s: float | None
+    longest_dead_air_s: float | None
+    overtalk_s: float | None
+    overtalk_count: int | None
+    overtalk_pct: float | None
+    longest_monologue_s: float | None
+    agent_talk_pct: float | None
+
+    @classmethod
+    def of(cls, r: Recording) -> TalkOut | None:
+        """Build from a recording row (None when it was never analysed)."""
+        if r.talk_segments is None:
+            return None
+        share = None
+        if r.overtalk_s is not None and r.duration_s:
+            share = round(r.overtalk_s / r.duration_s * 100, 1)
+        ratio = r.agent_talk_ratio
+        return cls(
+            customer_talk_s=r.talk_customer_s,
+            agent_talk_s=r.talk_agent_s,
+            dead_air_s=r.dead_air_s,
+            longest_dead_air_s=r.longest_dead_air_s,
+            overtalk_s=r.overtalk_s,
+            overtalk_count=r.overtalk_count,
+            overtalk_pct=share,
+            longest_monologue_s=r.longest_monologue_s,
+            agent_talk_pct=round(ratio * 100, 1) if ratio is not None else None,
+        )
+
+
 class RecordingOut(BaseModel):
     """A recording as search lists it."""
 
@@ -86,6 +122,7 @@ class RecordingOut(BaseModel):
     caller_number: str | None
     tags: list[str]
     score: float | None
+    talk: TalkOut | None = None
 
     @classmethod
     def of(cls, hit: Hit) -> RecordingOut:
@@ -105,6 +142,7 @@ class RecordingOut(BaseModel):
             caller_number=hit.caller_number,
             tags=list(hit.tags),
             score=hit.score,
+            talk=TalkOut.of(r),
         )
 
 
@@ -129,6 +167,8 @@ class RecordingDetailOut(RecordingOut):
     """A recording with its call's timeline and the pauses in the audio."""
 
     pause_markers: list[list[float]]
+    speech: dict[str, list[list[Any]]] | None
+    """Who spoke when: `segments` [[party, start, end]]; `silences`, `overtalks` [[start, end]]."""
     timeline: list[EventOut]
     audio_url: str
     waveform_url: str

@@ -1,8 +1,8 @@
 """Crypto-shredding one recording and writing its destruction record.
 
 The object is deleted from storage first; only then, in one transaction, are the wrapped data
-keys, the encryption header and the waveform removed, the row marked `deleted` and the
-destruction record written. A storage failure leaves the recording as it was (the next run
+keys, the encryption header, the waveform and the conversation figures removed, the row marked
+`deleted` and the destruction record written. A storage failure leaves the recording as it was (the next run
 retries); a crash after the delete leaves a stored row without an object, which the next run
 finishes. Without its wrapped keys no copy of the object, even one in a backup, can be
 decrypted.
@@ -21,6 +21,7 @@ from zentrale.db.session import Database
 from zentrale.privacy.models import DestroyedKind, DestructionReason, DestructionRecord
 from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.base import ObjectStore
+from zentrale.recording.store import talk_columns
 
 log = structlog.get_logger(__name__)
 
@@ -88,6 +89,8 @@ async def shred(
         current.wrapped_keys = []
         current.encryption_header = None
         current.waveform = None
+        for column, value in talk_columns(None).items():
+            setattr(current, column, value)  # the conversation figures go with the audio
         session.add(record)
     log.info(
         "privacy.recording_shredded",

@@ -61,6 +61,13 @@ class SearchQuery(BaseModel):
     max_score: float | None = Field(default=None, ge=0, le=100)
     survey_min: int | None = Field(default=None, ge=0, le=9)
     survey_max: int | None = Field(default=None, ge=0, le=9)
+    min_overtalk_pct: float | None = Field(default=None, ge=0, le=100)
+    """Both parties talking at once for at least this share of the recording (percent)."""
+    min_dead_air: float | None = Field(default=None, ge=0, le=86400)
+    """A stretch of silence (neither party talking) of at least this many seconds."""
+    min_agent_talk_pct: float | None = Field(default=None, ge=0, le=100)
+    max_agent_talk_pct: float | None = Field(default=None, ge=0, le=100)
+    """The agent's share of all talk, in percent (from the two channels)."""
     sort: Sort = "-created_at"
     limit: int = Field(default=50, ge=1, le=200)
     cursor: str | None = Field(default=None, max_length=200)
@@ -116,7 +123,22 @@ def _filters(query: SearchQuery) -> list[ColumnElement[bool]]:
         found.append(Recording.duration_s >= query.min_duration)
     if query.max_duration is not None:
         found.append(Recording.duration_s <= query.max_duration)
-    return found + _related_filters(query)
+    return found + _talk_filters(query) + _related_filters(query)
+
+
+def _talk_filters(query: SearchQuery) -> list[ColumnElement[bool]]:
+    """Filters on the conversation figures; a recording not analysed never matches them."""
+    found: list[ColumnElement[bool]] = []
+    if query.min_overtalk_pct is not None:
+        share = query.min_overtalk_pct / 100
+        found.append(Recording.overtalk_s >= Recording.duration_s * share)
+    if query.min_dead_air is not None:
+        found.append(Recording.longest_dead_air_s >= query.min_dead_air)
+    if query.min_agent_talk_pct is not None:
+        found.append(Recording.agent_talk_ratio >= query.min_agent_talk_pct / 100)
+    if query.max_agent_talk_pct is not None:
+        found.append(Recording.agent_talk_ratio <= query.max_agent_talk_pct / 100)
+    return found
 
 
 def _prefix(column: Any, prefix: str) -> list[ColumnElement[bool]]:

@@ -42,6 +42,7 @@ class JobStep(enum.StrEnum):
 
     FETCH = "fetch"
     TRANSCODE = "transcode"
+    TALK = "talk"
     ENCRYPT = "encrypt"
     UPLOAD = "upload"
     VERIFY = "verify"

@@ -26,6 +26,7 @@ from zentrale.calls.store import append_event
 from zentrale.db.session import Database
 from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
+from zentrale.recording.talk import TalkFigures
 
 log = structlog.get_logger(__name__)
 
@@ -147,6 +148,10 @@ class RecordingStore:
             values["format"] = stored.format
         await self._set(recording_id, values)
 
+    async def set_talk(self, recording_id: str, figures: TalkFigures) -> None:
+        """Keep the conversation figures of a recording (idempotent: a rerun sets the same)."""
+        await self._set(recording_id, talk_columns(figures))
+
     async def mark_corrupt(self, recording_id: str) -> None:
         """Flag a recording whose source or ciphertext failed verification."""
         await self._set(recording_id, {"corrupt": True})
@@ -246,3 +251,34 @@ def _job(queued: Queued, now: dt.datetime) -> RecordingJob:
         created_at=now,
         updated_at=now,
     )
+
+
+def talk_columns(figures: TalkFigures | None) -> dict[str, Any]:
+    """Return the recordings row's values for FIGURES (None: clear them)."""
+    if figures is None:
+        return dict.fromkeys(TALK_COLUMNS)
+    two = figures.parties == 2
+    return {
+        "talk_customer_s": figures.customer_talk_s,
+        "talk_agent_s": figures.agent_talk_s if two else None,
+        "dead_air_s": figures.silence_s,
+        "longest_dead_air_s": figures.longest_silence_s,
+        "overtalk_s": figures.overtalk_s if two else None,
+        "overtalk_count": figures.overtalk_count if two else None,
+        "longest_monologue_s": figures.longest_monologue_s,
+        "agent_talk_ratio": figures.agent_talk_ratio,
+        "talk_segments": figures.as_json(),
+    }
+
+
+TALK_COLUMNS = (
+    "talk_customer_s",
+    "talk_agent_s",
+    "dead_air_s",
+    "longest_dead_air_s",
+    "overtalk_s",
+    "overtalk_count",
+    "longest_monologue_s",
+    "agent_talk_ratio",
+    "talk_segments",
+)

@@ -65,6 +65,8 @@ class TalkFigures:
     """What QA staff see of a conversation, computed from the two channels."""
 
     duration_s: float
+    parties: int
+    """2 when each party had its own channel; 1 for one mixed channel (no ratio, no overtalk)."""
     customer_talk_s: float
     agent_talk_s: float
     silence_s: float
@@ -100,11 +102,11 @@ def conversation(customer: bytes, agent: bytes | None, frame_rate: int) -> TalkF
     if agent is None:
         segments = speech_segments(customer, frame_rate, "mixed")
         duration = len(customer) / SAMPLE_WIDTH / frame_rate
-        return _figures(duration, segments, [], [])
+        return _figures(duration, segments, [], [], parties=1)
     duration = max(len(customer), len(agent)) / SAMPLE_WIDTH / frame_rate
     theirs = speech_segments(customer, frame_rate, "customer")
     ours = speech_segments(agent, frame_rate, "agent")
-    return _figures(duration, theirs, ours, _overlaps(theirs, ours))
+    return _figures(duration, theirs, ours, _overlaps(theirs, ours), parties=2)
 
 
 def stereo_channels(pcm: bytes) -> tuple[bytes, bytes]:
@@ -180,7 +182,12 @@ def _monologue(segments: Sequence[Segment]) -> tuple[float, Party | None]:
 
 
 def _figures(
-    duration: float, first: list[Segment], second: list[Segment], overtalks: list[Span]
+    duration: float,
+    first: list[Segment],
+    second: list[Segment],
+    overtalks: list[Span],
+    *,
+    parties: int,
 ) -> TalkFigures:
     segments = sorted([*first, *second], key=lambda s: (s.start, s.party))
     silences = _silences(segments)
@@ -190,6 +197,7 @@ def _figures(
     talk = customer + agent
     return TalkFigures(
         duration_s=round(duration, 3),
+        parties=parties,
         customer_talk_s=round(customer, 3),
         agent_talk_s=round(agent, 3),
         silence_s=round(sum(b - a for a, b in silences), 3),
@@ -198,7 +206,7 @@ def _figures(
         overtalk_count=len(overtalks),
         longest_monologue_s=round(monologue, 3),
         longest_monologue_party=speaker,
-        agent_talk_ratio=round(agent / talk, 4) if second and talk > 0 else None,
+        agent_talk_ratio=round(agent / talk, 4) if parties == 2 and talk > 0 else None,
         segments=tuple(segments),
         silences=tuple(silences),
         overtalks=tuple(overtalks),

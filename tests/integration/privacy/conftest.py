@@ -28,7 +28,7 @@ from zentrale.core.users import NewUser, UserStore
 from zentrale.db.base import Base
 from zentrale.db.session import Database
 from zentrale.qa.scorecards import load_scorecards
-from zentrale.recording import vault
+from zentrale.recording import talk, vault
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.storage.base import ObjectStore
 from zentrale.recording.storage.local import LocalStore
@@ -148,6 +148,9 @@ class Maker:
                 waveform=bytes(range(0, 250, 5)),
             ),
         )
+        # Conversation figures as the pipeline's analysis leaves them: they go with the audio.
+        tone = make_wav(seconds, freq)[44:]
+        await recordings.set_talk(queued.recording_id, talk.conversation(tone, tone, 8000))
         return queued.recording_id
 
 

@@ -104,6 +104,8 @@ async def test_purge_shreds_expired_recordings_and_keeps_young_and_held_ones(
     assert gone.wrapped_keys == []
     assert gone.encryption_header is None
     assert gone.waveform is None
+    assert (gone.talk_segments, gone.agent_talk_ratio, gone.talk_customer_s) == (None, None, None)
+    assert row.talk_segments is not None  # they were there before the purge
     assert not store.exists(row.object_key)
     # Crypto-shredding: even the object restored from a backup cannot be decrypted.
     store.put(row.object_key, [backup])

@@ -326,6 +326,11 @@ async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
     for needle in (NUMBER, NUMBER[1:], SECOND):
         assert needle not in logs.out + logs.err
 
+    # The erased recordings' conversation figures went with them; the held one keeps its own.
+    erased = [await recordings.get(rid) for rid in (r1, r2)]
+    assert [(row.talk_segments, row.agent_talk_ratio) for row in erased] == [(None, None)] * 2
+    assert (await recordings.get(r3)).talk_segments is not None
+
     # The erased recordings cannot be decrypted, even from a restored backup of the object.
     unwrappers = [LocalKeyProvider(keyring)]
     for name, (key, data) in backups.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import stat
+import wave
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +29,19 @@ from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
 from zentrale.recording.workspace import Workspace
 from zentrale.testing.pipeline_steps import PROBE, Figures, observed, probe
-from zentrale.testing.recordings import decrypt, plaintext_audio, queue_recordings, write_wav
+from zentrale.testing.recordings import (
+    decrypt,
+    plaintext_audio,
+    queue_recordings,
+    tone_wav,
+    write_wav,
+)
 
 FAST = WorkerOptions(lease=5, poll=0.05, backoff_initial=0.01, backoff_max=0.02)
 STEPS = [
     JobStep.FETCH,
     JobStep.TRANSCODE,
+    JobStep.TALK,
     JobStep.ENCRYPT,
     JobStep.UPLOAD,
     JobStep.VERIFY,
@@ -187,6 +195,38 @@ async def test_two_party_sources_are_merged_customer_left(env: Env) -> None:
     assert segment.channels == 2
     assert left > 20 * max(right, 1.0)
     assert not any(env.source_dir.iterdir())  # both sources deleted
+
+
+def write_turns(path: Path, turns: Sequence[tuple[float, float]], seconds: float) -> None:
+    """Write a WAV of SECONDS with a tone during each (start, end) turn, silence between."""
+    frames = bytearray(tone_wav(seconds)[44:])
+    silent = bytearray(len(frames))
+    for start, end in turns:
+        a, b = int(start * 8000) * 2, int(end * 8000) * 2
+        silent[a:b] = frames[a:b]
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(bytes(silent))
+
+
+@pytest.mark.asyncio
+async def test_the_talk_step_keeps_who_spoke_when_from_the_two_channels(env: Env) -> None:
+    write_turns(env.source_dir / "c1-1-caller.wav", [(0.5, 1.5), (6.0, 7.0)], 8.0)
+    write_turns(env.source_dir / "c1-1-agent.wav", [(1.2, 3.0)], 8.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1-caller+c1-1-agent"])
+    await env.run_all(env.pipeline())
+    row = await env.row(queued.recording_id)
+    assert row.state is RecordingState.STORED
+    assert row.talk_customer_s == pytest.approx(2.0, abs=0.04)
+    assert row.talk_agent_s == pytest.approx(1.8, abs=0.04)
+    assert row.agent_talk_ratio == pytest.approx(1.8 / 3.8, abs=0.01)
+    assert row.overtalk_count == 1  # the agent starts at 1.2 s, the customer stops at 1.5 s
+    assert row.overtalk_s == pytest.approx(0.3, abs=0.04)
+    assert row.longest_dead_air_s == pytest.approx(3.0, abs=0.04)  # 3.0 to 6.0
+    assert row.talk_segments is not None
+    assert [s[0] for s in row.talk_segments["segments"]] == ["customer", "agent", "customer"]
 
 
 @pytest.mark.parametrize("restart_before", STEPS[1:])

@@ -14,10 +14,12 @@ from zentrale.recording.steps.base import Step
 from zentrale.recording.steps.finish import CLEANUP, COMMIT, DELETE_SOURCE
 from zentrale.recording.steps.plaintext import FETCH, TRANSCODE
 from zentrale.recording.steps.sealing import ENCRYPT, UPLOAD, VERIFY
+from zentrale.recording.steps.talk import TALK
 
 STANDARD: tuple[Step, ...] = (
     FETCH,
     TRANSCODE,
+    TALK,
     ENCRYPT,
     UPLOAD,
     VERIFY,
@@ -25,7 +27,8 @@ STANDARD: tuple[Step, ...] = (
     DELETE_SOURCE,
     CLEANUP,
 )
-"""From Asterisk's file to a verified, encrypted, committed object, then tidying up."""
+"""From Asterisk's file to a verified, encrypted, committed object, then tidying up; the
+conversation figures are worked out from the plaintext between transcoding and encryption."""
 
 
 def inserted(steps: Sequence[Step], step: Step, *, after: str) -> tuple[Step, ...]:
