@@ -189,7 +189,10 @@ async def test_killed_after_a_step_then_restarted_stores_each_once(
     crashed = setup.test_side_work("--crash-after", step.value)
     assert crashed.returncode == -9, crashed.stderr.decode()[-2000:]
     rows = await setup.rows(ids)
-    assert RecordingState.STORED not in {r.state for r in rows} or step in STEPS[STEPS.index(JobStep.COMMIT) :]
+    assert (
+        RecordingState.STORED not in {r.state for r in rows}
+        or step in STEPS[STEPS.index(JobStep.COMMIT) :]
+    )
     restarted = setup.work()
     assert restarted.returncode == 0, restarted.stderr.decode()[-2000:]
     await assert_each_stored_once(setup, ids)

@@ -2,10 +2,10 @@
 
 The object is deleted from storage first; only then, in one transaction, are the wrapped data
 keys, the encryption header, the waveform and the conversation figures removed, the row marked
-`deleted` and the destruction record written. A storage failure leaves the recording as it was (the next run
-retries); a crash after the delete leaves a stored row without an object, which the next run
-finishes. Without its wrapped keys no copy of the object, even one in a backup, can be
-decrypted.
+`deleted` and the destruction record written. A storage failure leaves the recording as it
+was (the next run retries); a crash after the delete leaves a stored row without an object,
+which the next run finishes. Without its wrapped keys no copy of the object, even one in a
+backup, can be decrypted.
 """
 
 from __future__ import annotations
