@@ -6,12 +6,16 @@ German-speaking call centre in Antalya) with SQLite and local encrypted storage 
 `<state_dir>/demo`. A few simulated customers call in and press their way through the menus
 to sales, support and billing; simulated agents answer. Then it prints each call's route,
 outcome and recording, read back from the database.
+
+With `--serve`, the QA pages then stay up on the demo's data (`serve_demo`), with a demo
+sign-in printed, so a newcomer hears the calls just made in the browser.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -22,10 +26,13 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from zentrale.api import create_app
+from zentrale.api.server import bind, serving
 from zentrale.calls.models import Call
 from zentrale.calls.store import CallStore
 from zentrale.config.logging import mask_number
 from zentrale.config.settings import (
+    ApiSettings,
     DatabaseSettings,
     HttpSettings,
     KeySettings,
@@ -35,10 +42,14 @@ from zentrale.config.settings import (
     Settings,
     StorageSettings,
 )
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
+from zentrale.daemon.qa import open_deps
 from zentrale.prompts.manifest import load_manifest
 from zentrale.prompts.synthesize import synthesize
 from zentrale.recording.models import Recording, RecordingState
+from zentrale.routing.load import load_rules
 from zentrale.sandbox import SandboxInstance, ensure_root
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 
@@ -46,6 +57,7 @@ Echo = Callable[[str], None]
 # Monday 10:00 in Antalya: every department of the example is open.
 OFFICE_HOURS = dt.datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Istanbul"))
 MANIFEST = Path("config/prompts.yaml")
+DEMO_USER = "demo"
 
 
 @dataclass(frozen=True)
@@ -215,3 +227,64 @@ def _detail(detail: dict[str, object]) -> str:
         for key, value in detail.items()
         if key in ("menu", "digits", "department", "agent", "survey", "answer", "prompt")
     )
+
+
+@dataclass(frozen=True)
+class DemoSignIn:
+    """Where the demo's QA pages are and how to sign in to them."""
+
+    url: str
+    username: str
+    password: str
+
+
+async def serve_demo(
+    settings: Settings,
+    echo: Echo,
+    stop: asyncio.Event,
+    port: int = 8800,
+    name: str = "demo",
+    ready: Callable[[DemoSignIn], None] | None = None,
+) -> None:
+    """Serve the QA pages on the demo's data under NAME until STOP is set.
+
+    A QA user `demo` for every department of the rules is made with a random password
+    (printed, stored only as a hash); the database, recordings and keys are the ones
+    `run_demo` left.
+    """
+    home = settings.state_dir / name
+    demo = demo_settings(settings, home).model_copy(
+        update={"api": ApiSettings(cookie_secure=False)}  # plain http, on loopback only
+    )
+    password = secrets.token_urlsafe(12)
+    async with open_deps(demo) as deps:
+        username = await _demo_user(UserStore(deps.db), password, _departments(demo))
+        sock = bind("127.0.0.1", port)
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        async with serving(create_app(deps), sock):
+            echo(f"QA pages of the demo's calls: {url}/")
+            echo(f"sign in as {username!r} with the password {password!r} (Ctrl-C stops)")
+            if ready is not None:
+                ready(DemoSignIn(url=url, username=username, password=password))
+            await stop.wait()
+
+
+async def _demo_user(users: UserStore, password: str, departments: tuple[str, ...]) -> str:
+    """Create the demo's QA user (a new name when the data is served again); return it."""
+    username = DEMO_USER
+    if await users.by_name(username) is not None:
+        username = f"{DEMO_USER}-{secrets.token_hex(2)}"
+    await users.add(
+        NewUser(
+            username=username,
+            display_name="Demo QA",
+            password=password,
+            role=Role.QA,
+            departments=departments,
+        )
+    )
+    return username
+
+
+def _departments(settings: Settings) -> tuple[str, ...]:
+    return tuple(load_rules(settings.routing.file).document.departments)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,8 +91,20 @@ def main(ctx: click.Context, config_file: Path | None, log_format: str | None) -
     is_flag=True,
     help="Route by the real clock (default: Monday 10:00 in Antalya, all open).",
 )
+@click.option(
+    "--serve",
+    is_flag=True,
+    help="Then keep the QA pages up on the demo's calls, with a demo sign-in (Ctrl-C stops).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8800,
+    show_default=True,
+    help="With --serve: the port of the QA pages on 127.0.0.1 (0: any free one).",
+)
 @click.pass_obj
-def demo(obj: Context, calls: int, now: bool) -> None:
+def demo(obj: Context, calls: int, now: bool, serve: bool, port: int) -> None:
     """Run the main job on the embedded defaults: sandbox Asterisk, simulated calls."""
     from zentrale.demo import OFFICE_HOURS, run_demo
 
@@ -105,6 +118,20 @@ def demo(obj: Context, calls: int, now: bool) -> None:
         f"{len(done)} calls, {connected} connected to an agent; the demo's database, "
         f"prompts and encrypted recordings are in {settings.state_dir / 'demo'}"
     )
+    if not serve:
+        click.echo("to hear them in the browser, run the demo with --serve")
+        return
+    asyncio.run(_serve_demo(settings, port))
+
+
+async def _serve_demo(settings: Settings, port: int) -> None:
+    from zentrale.demo import serve_demo
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_demo(settings, click.echo, stop, port=port)
 
 
 @main.command()
