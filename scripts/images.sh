@@ -6,7 +6,8 @@
 #   zentrale-moto:local      an S3-protocol server, moto from PyPI (docker/moto/Dockerfile; tests)
 # The base images debian:bookworm-slim and debian:sid-slim are pulled when a registry answers;
 # when none does (a machine that reaches only Debian's mirror and PyPI) they are made here:
-# debootstrap --variant=minbase from the mirror in the host's apt sources, then docker import.
+# debootstrap --variant=minbase from the mirror in the host's apt sources, then docker import
+# (with the host's local CA certificates, so builds behind a TLS-re-signing proxy reach PyPI).
 # Builds are cached (dependencies before source), so a second run takes seconds.
 # Starts dockerd when none answers (scripts/dockerd.sh). Needs root to make the base images.
 set -euo pipefail
@@ -33,8 +34,8 @@ make_base() {
     exit 1
   fi
   dir=$(mktemp -d /var/tmp/zentrale-base.XXXXXX)
-  # shellcheck disable=SC2064  # expand $dir now
-  trap "rm -rf '$dir'" RETURN
+  # shellcheck disable=SC2064  # expand $dir now: removed however the script ends
+  trap "rm -rf '$dir' '$dir.log'" EXIT
   echo "images: making $tag: debootstrap --variant=minbase $suite from $mirror"
   debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 \
     || { tail -n 20 "$dir.log" >&2; exit 1; }
@@ -55,6 +56,13 @@ path-exclude /usr/share/info/*
 path-exclude /usr/share/locale/*
 path-exclude /usr/share/lintian/*
 EOF
+  # The host's own local CA certificates (a network whose proxy re-signs TLS, as on the
+  # machines this was written on): pip inside the builds trusts what the host trusts once the
+  # image installs ca-certificates.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "$dir/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "$dir/usr/local/share/ca-certificates/"
+  fi
   printf 'APT::Install-Recommends "false";\nAPT::Install-Suggests "false";\n' \
     >"$dir/etc/apt/apt.conf.d/docker-no-recommends"
   find "$dir/usr/share/doc" -mindepth 2 ! -name copyright -delete 2>/dev/null || true
@@ -65,6 +73,8 @@ EOF
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "LABEL org.zentrale.base=debootstrap-$suite" \
     - "$tag" >/dev/null
+  rm -rf "$dir"
+  trap - EXIT
 }
 
 # base TAG SUITE: TAG as it is when present, pulled when a registry answers, else made.

@@ -19,7 +19,7 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
     printf 'host all all 0.0.0.0/0 scram-sha-256\nhost all all ::/0 scram-sha-256\n' \
         >> "$PGDATA/pg_hba.conf"
     if [ "$POSTGRES_DB" != postgres ]; then
-        postgres --single -D "$PGDATA" -j postgres >/dev/null <<SQL
+        postgres --single -D "$PGDATA" postgres >/dev/null <<SQL
 CREATE DATABASE "$POSTGRES_DB" OWNER "$POSTGRES_USER";
 SQL
     fi

@@ -114,8 +114,17 @@ class Stack:
             [*self.compose, *args], cwd=ROOT, env=self.env, input=stdin, capture_output=True,
             text=True, timeout=timeout, check=False,
         )  # fmt: skip
-        assert done.returncode == 0, f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(args)} failed:\n{done.stdout}\n{done.stderr}\n{self.logs()}")
         return done.stdout
+
+    def logs(self) -> str:
+        """Return the end of every service's log (for failure messages)."""
+        done = subprocess.run(
+            [*self.compose, "logs", "--no-color", "--tail", "25"], cwd=ROOT, env=self.env,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        return done.stdout + done.stderr
 
     def container(self, service: str) -> dict[str, object]:
         """Return `docker inspect` of SERVICE's container."""
