@@ -92,7 +92,7 @@ base() {
 build() {
   local tag=$1 dockerfile=$2 started=$SECONDS log
   log=$(mktemp)
-  if ! docker build --network host -q -f "$dockerfile" -t "$tag" . >"$log" 2>&1; then
+  if ! docker build --network host --force-rm -q -f "$dockerfile" -t "$tag" . >"$log" 2>&1; then
     echo "images: building $tag failed:" >&2
     tail -n 40 "$log" >&2
     rm -f "$log"
