@@ -157,14 +157,17 @@ def docker(*args: str) -> str:
     return done.stdout
 
 
-def wait_for(what: str, check: Callable[[], bool], timeout: float, pause: float = 1.0) -> float:
-    """Poll CHECK until it holds; return the seconds it took, fail after TIMEOUT."""
+def wait_for(
+    stack: Stack, what: str, check: Callable[[], bool], timeout: float, pause: float = 1.0
+) -> float:
+    """Poll CHECK until it holds; return the seconds it took, fail with the logs after TIMEOUT."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
         if check():
             return time.monotonic() - started
         time.sleep(pause)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}; the services' logs:\n"
+                + stack.logs())  # fmt: skip
 
 
 def readyz(stack: Stack) -> int:
@@ -262,7 +265,7 @@ def api_token(stack: Stack) -> str:
 def test_the_stack_records_a_call_follows_asterisk_and_leaves_nothing(stack: Stack) -> None:
     started = time.monotonic()
     stack.run("up", "-d", "--no-build")
-    up = wait_for("/readyz to answer 200", lambda: readyz(stack) == 200, timeout=240)
+    up = wait_for(stack, "/readyz to answer 200", lambda: readyz(stack) == 200, timeout=240)
     print(f"stack ready {up:.1f} s after up")
     assert stack.leftovers()["networks"] == [], "the test stack must not make a bridge network"
     for service in ("zentrale", "asterisk", "postgres", "s3"):
@@ -273,10 +276,12 @@ def test_the_stack_records_a_call_follows_asterisk_and_leaves_nothing(stack: Sta
         assert config["User"] not in ("", "root", "0"), f"{service} runs as root"
         assert host["ReadonlyRootfs"], f"{service}'s root filesystem is writable"
         assert host["NetworkMode"] == "host"
-    wait_for("zentrale's health check to pass", lambda: stack.health("zentrale") == "healthy", 60)
+    wait_for(
+        stack, "zentrale's health check to pass", lambda: stack.health("zentrale") == "healthy", 60
+    )
 
     place_one_call(stack)
-    wait_for("a recording in the stack's S3", lambda: bool(recording_objects(stack)), 120)
+    wait_for(stack, "a recording in the stack's S3", lambda: bool(recording_objects(stack)), 120)
     (stored,) = recording_objects(stack)
     assert stored[:4] == b"ZREC", "the stored object is not zentrale's encrypted envelope"
     assert b"OggS" not in stored[:4096], "the stored object holds plain Ogg audio"
@@ -293,14 +298,22 @@ def test_the_stack_records_a_call_follows_asterisk_and_leaves_nothing(stack: Sta
     assert len(audio.content) > 4000
 
     stack.run("stop", "asterisk")
-    down = wait_for("/readyz to say 503 without Asterisk", lambda: readyz(stack) == 503, 60)
+    down = wait_for(stack, "/readyz to say 503 without Asterisk", lambda: readyz(stack) == 503, 60)
     checks = httpx.get(stack.http + "/readyz", timeout=3).json()
     assert "ari" in json.dumps(checks), checks
-    wait_for("zentrale's health check to fail", lambda: stack.health("zentrale") == "unhealthy", 60)
-    stack.run("start", "asterisk")
-    back = wait_for("/readyz to recover", lambda: readyz(stack) == 200, 120)
     wait_for(
-        "zentrale's health check to pass again", lambda: stack.health("zentrale") == "healthy", 60
+        stack,
+        "zentrale's health check to fail",
+        lambda: stack.health("zentrale") == "unhealthy",
+        60,
+    )
+    stack.run("start", "asterisk")
+    back = wait_for(stack, "/readyz to recover", lambda: readyz(stack) == 200, 120)
+    wait_for(
+        stack,
+        "zentrale's health check to pass again",
+        lambda: stack.health("zentrale") == "healthy",
+        60,
     )
     print(f"readyz 503 after {down:.1f} s without Asterisk; 200 again {back:.1f} s after start")
 
