@@ -19,6 +19,15 @@ journal's backlog (writes queued for the database: a journal that falls behind h
 memory) are sampled every 10 s; the peaks are reported too. The machine may be shared with
 other work: the lag and the journal's backlog then grow.
 
+--s3 stores the recordings in a moto S3 server on loopback (started for the soak; the lost
+count then also compares the bucket's objects with the stored rows); --two-party records caller
+and agent separately into one stereo file (`recording.two_party`). --out DIR keeps the samples
+as they are taken (`rss.csv`: seconds since the start, calls placed, RSS in KiB; every
+--sample-seconds), and at the end the report (`report.json`) and a plot of RSS over time
+(`rss.png`, drawn by `bench/plot.py`). For soaks of an hour or more the report also gives the
+RSS slope (least squares, KiB per hour) of the first and the last hour after the warm-up and
+their ratio: memory that levels off has a last-hour slope far below the first hour's.
+
 Ends with one JSON line; exits 0 even when a target is missed.
 """
 
@@ -28,21 +37,30 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
 import shutil
 import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 import httpx
 from sqlalchemy import text
 
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec, sample
+from zentrale.recording.aws import ClientSettings, make_client
 from zentrale.sandbox import AriCredentials, SandboxInstance, ensure_root
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 from zentrale.testing.databases import fresh_database
+from zentrale.testing.moto import MotoServer, start_moto_server, stop_moto_server
+
+try:  # run as `python bench/soak.py`: bench/ is on sys.path
+    import plot
+except ImportError:  # imported as bench.soak
+    from bench import plot
 
 RULES = """
 version: 1
@@ -86,6 +104,23 @@ class Stream:
     """(calls placed so far, daemon RSS in KiB), every 10 s."""
     journal: list[int] = field(default_factory=list)
     """Call-record writes waiting for the database, every 10 s."""
+    every: float = 10.0
+    """Seconds between two samples."""
+    started: float = field(default_factory=time.monotonic)
+    timeline: list[tuple[float, int, int]] = field(default_factory=list)
+    """(seconds since the start, calls placed so far, daemon RSS in KiB), every sample."""
+    csv: IO[str] | None = None
+
+    def take(self, daemon: DaemonProcess, journal: int) -> None:
+        """Record one sample (and append it to the CSV file as it is taken)."""
+        rss = daemon.rss_kib()
+        elapsed = round(time.monotonic() - self.started, 1)
+        self.rss.append((self.placed, rss))
+        self.timeline.append((elapsed, self.placed, rss))
+        self.journal.append(journal)
+        if self.csv is not None:
+            self.csv.write(f"{elapsed},{self.placed},{rss}\n")
+            self.csv.flush()
 
 
 def agents(count: int) -> list[str]:
@@ -122,16 +157,15 @@ async def originate(http: httpx.AsyncClient, stream: Stream) -> None:
 async def place_steadily(
     http: httpx.AsyncClient, daemon: DaemonProcess, rate: float, seconds: float, stream: Stream
 ) -> None:
-    """Place calls at RATE per second for SECONDS, sampling the daemon's RSS every 10 s."""
+    """Place calls at RATE per second for SECONDS, sampling the daemon's RSS meanwhile."""
     started = time.monotonic()
     tasks: set[asyncio.Task[None]] = set()
     index, next_sample = 0, started
     while (now := time.monotonic()) - started < seconds:
         if now >= next_sample:
-            stream.rss.append((stream.placed, daemon.rss_kib()))
             samples = await asyncio.to_thread(daemon.metrics)
-            stream.journal.append(int(sample(samples, "zentrale_journal_backlog")))
-            next_sample += 10
+            stream.take(daemon, int(sample(samples, "zentrale_journal_backlog")))
+            next_sample += stream.every
         task = asyncio.create_task(originate(http, stream))
         tasks.add(task)
         task.add_done_callback(tasks.discard)
@@ -175,16 +209,80 @@ async def outcomes(url: str) -> dict[str, int]:
         return {name: int(await session.scalar(text(sql)) or 0) for name, sql in COUNTS.items()}
 
 
+@dataclass
+class SoakSpec(DaemonSpec):
+    """The daemon's settings, with two-party (stereo) recordings when asked."""
+
+    two_party: bool = False
+
+    def settings(self) -> dict[str, Any]:
+        """Return the settings file's content."""
+        settings = super().settings()
+        settings["recording"]["two_party"] = self.two_party
+        return settings
+
+
+BUCKET = "zentrale-soak"
+
+
+def bucket_objects(moto: MotoServer) -> int:
+    """Count the recordings' objects in the soak's bucket."""
+    client = make_client("s3", ClientSettings(endpoint_url=moto.endpoint_url))
+    try:
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
+        return sum(len(page.get("Contents", [])) for page in pages)
+    finally:
+        client.close()
+
+
+def slope_kib_per_hour(points: list[tuple[float, int, int]]) -> float:
+    """Least-squares slope of RSS over time, in KiB per hour (0 with fewer than 2 points)."""
+    if len(points) < 2:
+        return 0.0
+    xs = [t / 3600 for t, _n, _r in points]
+    ys = [float(r) for _t, _n, r in points]
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    var = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else 0.0
+
+
+def hourly_slopes(timeline: list[tuple[float, int, int]], warmup: float) -> dict[str, float]:
+    """The RSS slope of the first and the last hour after the warm-up (for soaks of 2 h+)."""
+    main = [p for p in timeline if p[0] >= warmup]
+    if not main or main[-1][0] - main[0][0] < 7000:
+        return {}
+    start, end = main[0][0], main[-1][0]
+    first = slope_kib_per_hour([p for p in main if p[0] <= start + 3600])
+    last = slope_kib_per_hour([p for p in main if p[0] >= end - 3600])
+    ratio = last / first if first > 0 else float("nan")
+    return {
+        "rss_slope_first_hour_kib_per_h": round(first, 1),
+        "rss_slope_last_hour_kib_per_h": round(last, 1),
+        "rss_slope_last_vs_first": round(ratio, 3),
+    }
+
+
 async def soak(
     asterisk: SandboxInstance, home: Path, args: argparse.Namespace
 ) -> dict[str, object]:
     """Run the soak against ASTERISK and return the report."""
     creds: AriCredentials = asterisk.ari
     url = args.database_url or f"sqlite+aiosqlite:///{home}/z.db"
-    spec = DaemonSpec(home, creds, rules(args.agents), database_url=url, recording_format="opus")
+    storage = None
+    if args.moto is not None:
+        storage = {"kind": "s3", "s3": {"bucket": BUCKET, "endpoint_url": args.moto.endpoint_url}}
+    spec = SoakSpec(
+        home,
+        creds,
+        rules(args.agents),
+        database_url=url,
+        storage=storage,
+        recording_format="opus",
+        two_party=args.two_party,
+    )
     daemon = DaemonProcess(spec)
     daemon.start()
-    stream = Stream()
+    stream = Stream(every=args.sample_seconds, csv=args.csv)
     auth = (creds.username, creds.password.get_secret_value())
     try:
         await asyncio.to_thread(daemon.wait_ready)
@@ -205,6 +303,10 @@ async def soak(
         code = daemon.stop(120)
     counts = await outcomes(url)
     lost = (stream.placed - counts["calls"]) + counts["answered_without_stored_recording"]
+    if args.moto is not None:
+        counts["objects_in_bucket"] = await asyncio.to_thread(bucket_objects, args.moto)
+        lost += abs(counts["recordings_stored"] - counts["objects_in_bucket"])
+    stream.timeline.append((round(time.monotonic() - stream.started, 1), stream.placed, rss_end))
     after_warmup = max(1, stream.placed - warm_calls)
     growth = (rss_end - rss_warm) * 1000 / after_warmup
     # Split the time after the warm-up in two: memory that is still filling caches grows in
@@ -217,6 +319,8 @@ async def soak(
         "minutes": args.minutes,
         "rate": args.rate,
         "database": url.split("+", 1)[0],
+        "storage": "s3" if args.moto is not None else "local",
+        "two_party": args.two_party,
         "placed": stream.placed,
         "place_failures": len(stream.failures),
         **counts,
@@ -231,8 +335,15 @@ async def soak(
         "largest_event_lag_s": round(lag, 4),
         "settle_s": round(settled, 1),
         "exit_code": code,
+        **hourly_slopes(stream.timeline, args.warmup),
     }
     print_human(figures, rss_warm, warm_calls)
+    if args.out is not None:
+        plot.write_png(
+            args.out / "rss.png",
+            [(t / 60, r / 1024) for t, _n, r in stream.timeline],
+            title="zentrale run: RSS (MiB) over minutes",
+        )
     return {
         "bench": "soak",
         "figures": figures,
@@ -284,23 +395,47 @@ def main() -> None:
     parser.add_argument(
         "--postgres", action="store_true", help="a throwaway PostgreSQL database, not SQLite"
     )
+    parser.add_argument("--s3", action="store_true", help="store in a moto S3 server on loopback")
+    parser.add_argument("--two-party", action="store_true", help="stereo two-party recordings")
+    parser.add_argument("--sample-seconds", type=float, default=10.0, help="RSS samples (10)")
+    parser.add_argument("--out", type=Path, help="keep rss.csv, report.json and rss.png here")
     args = parser.parse_args()
     asterisk = SandboxInstance(ensure_root(), name="bench-soak", app="zentrale-soak")
     home = Path(tempfile.mkdtemp(prefix="zentrale-soak-"))
     asterisk.start()
     try:
         with contextlib.ExitStack() as stack:
-            args.database_url = None
+            args.database_url, args.moto, args.csv = None, None, None
             if args.postgres:
                 args.database_url = stack.enter_context(
                     fresh_database("postgresql", home, "zentrale_soak")
                 )
+            if args.s3:
+                args.moto = start_s3(stack)
+            if args.out is not None:
+                args.out.mkdir(parents=True, exist_ok=True)
+                args.csv = stack.enter_context((args.out / "rss.csv").open("w"))
+                args.csv.write("seconds,placed,rss_kib\n")
             result = asyncio.run(soak(asterisk, home, args))
     finally:
         asterisk.stop()
         asterisk.remove()
         shutil.rmtree(home, ignore_errors=True)
+    if args.out is not None:
+        (args.out / "report.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result))
+
+
+def start_s3(stack: contextlib.ExitStack) -> MotoServer:
+    """Start a moto S3 server with the soak's bucket; the daemon inherits the test keys."""
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        os.environ[name] = "testing"
+    moto = start_moto_server()
+    stack.callback(stop_moto_server, moto)
+    client = make_client("s3", ClientSettings(endpoint_url=moto.endpoint_url))
+    client.create_bucket(Bucket=BUCKET)
+    client.close()
+    return moto
 
 
 if __name__ == "__main__":

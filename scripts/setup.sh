@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 # tests' second engine.
 # Chromium runs the browser tests of the QA pages (driven by Playwright, no browser download).
 # systemd-analyze verifies the unit files in docker/systemd.
+# docker.io (dockerd) and docker-compose (Compose v1: Debian 12 has no compose plugin) build and
+# run the images of docker/ in the docker tests (scripts/images.sh, scripts/dockerd.sh).
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
-       "chroot coreutils" "chromium chromium" "systemd-analyze systemd")
+       "chroot coreutils" "chromium chromium" "systemd-analyze systemd"
+       "dockerd docker.io" "docker-compose docker-compose")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \

@@ -1,6 +1,9 @@
 #!/bin/sh
-# Writes the per-node *_local.conf files from the environment, then runs Asterisk in the
-# foreground as the asterisk user. ARI_PASSWORD (or ARI_PASSWORD_FILE) is required.
+# Assembles Asterisk's configuration in /run/zentrale-asterisk/etc (zentrale's files from
+# /usr/share/zentrale-asterisk plus the per-node *_local.conf written from the environment),
+# then runs Asterisk in the foreground as this (asterisk) user. ARI_PASSWORD (or
+# ARI_PASSWORD_FILE) is required. HTTP_BINDADDR/HTTP_BINDPORT: where ARI listens (0.0.0.0:8088
+# by default, for a compose network; 127.0.0.1 with host networking).
 set -eu
 : "${ARI_USERNAME:=zentrale}"
 : "${ZENTRALE_APP:=zentrale}"
@@ -12,9 +15,12 @@ if [ -z "${ARI_PASSWORD:-}" ]; then
     exit 2
 fi
 umask 027
-printf 'bindaddr=%s\nbindport=%s\n' "$HTTP_BINDADDR" "$HTTP_BINDPORT" > /etc/asterisk/http_local.conf
-printf 'ZENTRALE_APP=%s\n' "$ZENTRALE_APP" > /etc/asterisk/extensions_local.conf
+top=/run/zentrale-asterisk
+mkdir -p "$top/etc" "$top/run" "$top/log" "$top/cache" \
+    /var/spool/asterisk/recording /var/spool/asterisk/astdb
+cp /usr/share/zentrale-asterisk/*.conf "$top/etc/"
+printf 'bindaddr=%s\nbindport=%s\n' "$HTTP_BINDADDR" "$HTTP_BINDPORT" > "$top/etc/http_local.conf"
+printf 'ZENTRALE_APP=%s\n' "$ZENTRALE_APP" > "$top/etc/extensions_local.conf"
 printf '[%s]\ntype=user\nread_only=no\npassword=%s\n' "$ARI_USERNAME" "$ARI_PASSWORD" \
-    > /etc/asterisk/ari_local.conf
-chown -R asterisk:asterisk /etc/asterisk /var/lib/asterisk /var/spool/asterisk /var/log/asterisk
-exec asterisk -f -U asterisk -G asterisk
+    > "$top/etc/ari_local.conf"
+exec asterisk -f -n -C /etc/asterisk/asterisk.conf
