@@ -1,4 +1,5 @@
-"""`zentrale recordings`: turn a stored object back into audio, make keys, run the pipeline.
+"""`zentrale recordings`: turn a stored object back into audio, make keys, run the pipeline,
+and work out the conversation figures of recordings stored before the pipeline did.
 
 The edge of the recording crypto for people: reads an object file, its wrapped keys (the JSON
 the database row holds) and key material, and writes the audio. Exit codes: 0 ok, 1 the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import os
 import sys
@@ -18,12 +20,15 @@ from typing import Any, BinaryIO
 
 import click
 
+from zentrale.base.clock import utcnow
 from zentrale.cli.context import Commands
 from zentrale.config.settings import Settings
+from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.recording import envelope
 from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.backfill import Backfill, BackfillReport, Outcome, pending
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.base import (
     KeyProviderError,
@@ -36,8 +41,9 @@ from zentrale.recording.keys.kms import KmsKeyProvider
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.keys.public import PrivateKeyIdentity
 from zentrale.recording.models import JobState, RecordingJob
-from zentrale.recording.setup import parked_jobs, pipeline_running
+from zentrale.recording.setup import object_store, parked_jobs, pipeline_running, unwrappers_from
 from zentrale.recording.sources import DirectorySource, RecordingSource
+from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.spool import AriSource
@@ -333,4 +339,65 @@ async def _status(settings: Settings, show_parked: bool) -> list[str]:
 def _parked_line(job: RecordingJob) -> str:
     return f"parked {job.id} recording={job.recording_id} step={job.step} " + (
         f"attempts={job.attempts} error={job.last_error}"
+    )
+
+
+@recordings.command()
+@click.argument("recording_ids", metavar="[ID]...", nargs=-1)
+@click.option("--all", "every", is_flag=True, help="Every stored recording without figures.")
+@click.option(
+    "--identity",
+    multiple=True,
+    type=FILE,
+    help="X25519 private key PEM, besides the keys the settings name (may repeat).",
+)
+@click.pass_context
+def analyse(
+    ctx: click.Context, recording_ids: tuple[str, ...], every: bool, identity: tuple[Path, ...]
+) -> None:
+    """Work out the conversation figures of recordings stored without them (decrypted in
+    memory); exit 1 if any failed."""
+    if every == bool(recording_ids):
+        raise click.UsageError("give --all or recording ids (not both)", ctx)
+    report = asyncio.run(_analyse(_settings(), recording_ids, identity))
+    for outcome in report.outcomes:
+        click.echo(_outcome_line(outcome))
+    click.echo(
+        f"analysed {report.count('analysed')}, skipped {report.count('skipped')}, "
+        f"failed {report.count('failed')}"
+    )
+    if report.failed:
+        raise SystemExit(1)
+
+
+async def _analyse(
+    settings: Settings, recording_ids: tuple[str, ...], identity: tuple[Path, ...]
+) -> BackfillReport:
+    unwrappers = unwrappers_from(settings, identity)
+    with object_store(settings) as store:
+        async with Database.open(settings.database.url.get_secret_value()) as db:
+            await upgrade_engine(db.engine)
+            ids = list(recording_ids) or await pending(db)
+            backfill = Backfill(RecordingStore(db), store, unwrappers)
+            report = await backfill.run(ids)
+            counts = {status: report.count(status) for status in ("analysed", "skipped", "failed")}
+            detail: dict[str, object] = {"all": not recording_ids, **counts}
+            if recording_ids:
+                detail["ids"] = list(recording_ids)[:100]
+            actor = audit.Actor(None, f"cli:{getpass.getuser()}"[:128], None)
+            await audit.record(
+                db, actor, audit.Event("recordings.analyse", detail=detail), utcnow()
+            )
+    return report
+
+
+def _outcome_line(outcome: Outcome) -> str:
+    figures = outcome.figures
+    if figures is None:
+        return f"{outcome.status} {outcome.recording_id}: {outcome.reason}"
+    share = "-" if figures.agent_talk_ratio is None else f"{figures.agent_talk_ratio:.0%}"
+    return (
+        f"analysed {outcome.recording_id}: customer {figures.customer_talk_s:.1f} s, "
+        f"agent {figures.agent_talk_s:.1f} s (share {share}), dead air {figures.silence_s:.1f} s, "
+        f"overtalk {figures.overtalk_s:.1f} s in {figures.overtalk_count}"
     )
