@@ -40,7 +40,17 @@ COLUMNS = (
     ("transfers", 4),
     ("overflows", 4),
     ("suggestions", 4),
+    ("analysed_recordings", 4),
+    ("avg_agent_talk_share", 6),
+    ("avg_overtalk_share", 6),
+    ("avg_longest_dead_air", 7),
 )
+HEADINGS = {
+    "analysed_recordings": "recs",
+    "avg_agent_talk_share": "agent%",
+    "avg_overtalk_share": "overt%",
+    "avg_longest_dead_air": "deadair",
+}
 
 
 @click.command(cls=Command)
@@ -111,7 +121,7 @@ def _compute(settings: Settings, spec: ReportSpec) -> list[StatsRow]:
 
 def _table(spec: ReportSpec, rows: list[StatsRow]) -> str:
     header = f"{spec.group:<24} {'period':<16} " + " ".join(
-        f"{name[:width]:>{width}}" for name, width in COLUMNS
+        f"{HEADINGS.get(name, name)[:width]:>{width}}" for name, width in COLUMNS
     )
     lines = [f"{spec.first_day} .. {spec.last_day} ({spec.zone.key})", header]
     for row in rows:

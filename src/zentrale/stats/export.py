@@ -37,6 +37,10 @@ CSV_COLUMNS = (
     "csat",
     "nps",
     "suggestions",
+    "analysed_recordings",
+    "avg_agent_talk_share",
+    "avg_overtalk_share",
+    "avg_longest_dead_air",
 )
 
 
@@ -62,6 +66,10 @@ def row_dict(row: StatsRow) -> dict[str, Any]:
         "surveys_answered": row.surveys_answered,
         "surveys_unanswered": row.surveys_unanswered,
         "surveys_abandoned": row.surveys_abandoned,
+        "analysed_recordings": row.analysed_recordings,
+        "avg_agent_talk_share": row.avg_agent_talk_share,
+        "avg_overtalk_share": row.avg_overtalk_share,
+        "avg_longest_dead_air": row.avg_longest_dead_air,
         "scores": {
             scale: {
                 "count": s.count,

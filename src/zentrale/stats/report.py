@@ -1,7 +1,8 @@
 """Compute a statistics report in SQL: one aggregate query per source, merged by group and period.
 
 Sources: the call rows (offered, answered, abandoned, waits, service level), their timeline
-events (transfers, overflows, handle time), survey answers and agents' suggestions. Each query
+events (transfers, overflows, handle time), survey answers, agents' suggestions and the
+conversation figures of the calls' recordings (talk share, overtalk, dead air). Each query
 groups by (department or agent, local period of the call's arrival) in the database and returns
 only the aggregates; `compute` merges them into `StatsRow`s. The definitions are in
 docs/statistics.md.
@@ -34,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
 from zentrale.customers.models import CallNote, NoteKind
+from zentrale.recording.models import Recording
 from zentrale.stats.scores import ScaleScores, scale_scores
 from zentrale.stats.spec import Period, ReportSpec
 from zentrale.stats.sql import Expr, local_period, period_bounds, seconds
@@ -70,6 +72,11 @@ class StatsRow:
     surveys_unanswered: int = 0
     surveys_abandoned: int = 0
     scores: dict[str, ScaleScores] = field(default_factory=dict)
+    analysed_recordings: int = 0
+    """Recordings with conversation figures (the averages below are over these)."""
+    avg_agent_talk_share: float | None = None
+    avg_overtalk_share: float | None = None
+    avg_longest_dead_air: float | None = None
 
     @property
     def service_level(self) -> float | None:
@@ -109,6 +116,7 @@ async def compute(session: AsyncSession, spec: ReportSpec) -> list[StatsRow]:
     await report.events()
     await report.surveys()
     await report.suggestions()
+    await report.talk()
     return [report.rows[key] for key in sorted(report.rows)]
 
 
@@ -458,6 +466,53 @@ class _Report:
         for key_, period, count in await self.session.execute(query):
             self.row(key_, period).suggestions = count
 
+    # -- conversation figures of the recordings ------------------------------------------
+    async def talk(self) -> None:
+        """Averages of the recordings' conversation figures, by the conversation's department
+        or agent (the recording's, else its call's) and the period of the call's arrival."""
+        r = Recording
+        department = func.coalesce(r.department, Call.department)
+        key = (
+            department
+            if self.spec.group == "department"
+            else func.coalesce(r.agent_endpoint, Call.agent_endpoint)
+        )
+        two_party = and_(r.overtalk_s.is_not(None), r.duration_s > 0)
+        inner = (
+            select(
+                self.grouped(key).label("key"),
+                self.period(Call.arrived_at).label("period"),
+                r.agent_talk_ratio.label("share"),
+                case((two_party, r.overtalk_s / r.duration_s)).label("overtalk"),
+                r.longest_dead_air_s.label("dead_air"),
+            )
+            .select_from(r)
+            .join(Call, Call.id == r.call_id)
+            .where(
+                Call.direction == Direction.INBOUND,
+                *self.in_range(),
+                r.talk_customer_s.is_not(None),
+                key.is_not(None),
+                *self.scoped(department),
+            )
+            .subquery("t")
+        )
+        t = inner.c
+        query = select(
+            t.key,
+            t.period,
+            func.count(),
+            func.avg(t.share),
+            func.avg(t.overtalk),
+            func.avg(t.dead_air),
+        ).group_by(t.key, t.period)
+        for key_, period, count, share, overtalk, dead_air in await self.session.execute(query):
+            row = self.row(key_, period)
+            row.analysed_recordings = int(count)
+            row.avg_agent_talk_share = _fraction(share)
+            row.avg_overtalk_share = _fraction(overtalk)
+            row.avg_longest_dead_air = _seconds(dead_air)
+
 
 def _with_p90(columns: list[Any], c: Any) -> Any:
     """Group by hash and take each group's p90 from its own waits (PostgreSQL).
@@ -486,6 +541,10 @@ def _with_p90(columns: list[Any], c: Any) -> Any:
 
 def _flag(condition: Expr) -> Expr:
     return case((condition, 1), else_=0)
+
+
+def _fraction(value: Any) -> float | None:
+    return None if value is None else round(float(value), 4)
 
 
 def _seconds(value: Any) -> float | None:
