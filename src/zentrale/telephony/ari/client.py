@@ -18,7 +18,7 @@ import httpx
 import structlog
 
 from zentrale.telephony.ari.calls import CallFlow, serve_calls, start_call
-from zentrale.telephony.ari.config import AriOptions, CredentialsLike
+from zentrale.telephony.ari.config import AriOptions, CredentialsLike, reload_password
 from zentrale.telephony.ari.connection import ConnectionState, EventConnection
 from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
 from zentrale.telephony.ari.errors import AriError, AriNotFoundError
@@ -53,6 +53,7 @@ class AriClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.app = credentials.app
+        self.credentials = credentials
         self.options = options or AriOptions()
         self.rest = AriRest(credentials, self.options, transport)
         self.channels = Channels(self.rest)
@@ -105,6 +106,13 @@ class AriClient:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.dispatcher.close()
         await self.rest.aclose()
+
+    def reload_credentials(self) -> bool:
+        """Read the password again (SIGHUP); if it changed, reconnect at once when down."""
+        changed = reload_password(self.credentials)
+        if changed:
+            self._connection.wake()
+        return changed
 
     async def wait_connected(self, max_wait: float | None = None) -> None:
         """Wait until the event WebSocket is open."""

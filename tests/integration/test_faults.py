@@ -1,0 +1,146 @@
+"""Faults without loss (issue 21): `zentrale run` as a real process against the sandbox.
+
+Each test provokes one fault an operator meets (a SIGKILLed daemon, a new ARI password, a
+full temp directory, every agent busy) and checks what the daemon leaves behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import secrets
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import httpx
+import pytest
+import pytest_asyncio
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from zentrale.calls.models import Call, CallEvent, Outcome
+from zentrale.db.session import Database
+from zentrale.ops.process import DaemonProcess, DaemonSpec
+from zentrale.sandbox import SandboxInstance
+from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
+from zentrale.telephony.ari import AriCredentials
+
+from .test_service import RULES
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+
+
+async def _until(check: Callable[[], Awaitable[bool]], seconds: float, pause: float = 0.2) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if await check():
+            return True
+        await asyncio.sleep(pause)
+    return False
+
+
+@pytest_asyncio.fixture
+async def daemon(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[DaemonProcess]:
+    process = DaemonProcess(DaemonSpec(tmp_path, asterisk.ari, RULES))
+    process.start()
+    try:
+        await asyncio.to_thread(process.wait_ready)
+        yield process
+    finally:
+        process.stop(30)
+
+
+async def _calls(home: Path) -> list[tuple[Call, dt.datetime | None]]:
+    async with Database.open(f"sqlite+aiosqlite:///{home}/z.db") as db, db.read() as session:
+        last = (
+            select(func.max(CallEvent.at))
+            .where(CallEvent.call_id == Call.id)
+            .correlate(Call)
+            .scalar_subquery()
+        )
+        rows = await session.execute(select(Call, last).order_by(Call.arrived_at))
+        return [(call, at) for call, at in rows.all()]
+
+
+async def _restart(daemon: DaemonProcess) -> None:
+    """Start DAEMON again (same home, settings and database) and wait until it is ready."""
+    started = len(daemon.events("service.ready"))
+    daemon.stop(5)
+    daemon.start()
+
+    async def ready() -> bool:
+        if daemon.process is not None and daemon.process.poll() is not None:
+            raise AssertionError(daemon.text()[-3000:])
+        return len(daemon.events("service.ready")) > started
+
+    assert await _until(ready, 90), daemon.text()[-3000:]
+
+
+async def _bridged(asterisk: SandboxInstance) -> bool:
+    creds = asterisk.ari
+    auth = (creds.username, creds.password.get_secret_value())
+    async with httpx.AsyncClient(base_url=creds.base_url, auth=auth) as http:
+        return any(len(b["channels"]) == 2 for b in (await http.get("/bridges")).json())
+
+
+async def test_calls_a_killed_daemon_left_open_are_closed_interrupted_at_start(
+    asterisk: SandboxInstance, daemon: DaemonProcess
+) -> None:
+    creds = asterisk.ari
+    await script_party(creds, "agent", "S1", PartyScript(answer_after=0.5, talk=8, then="hangup"))
+    await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
+    assert await _until(lambda: _bridged(asterisk), 20), daemon.text()[-3000:]
+    await asyncio.sleep(1)  # the journal writes the agent's answer
+    daemon.signal(signal.SIGKILL)
+    assert await asyncio.to_thread(daemon.wait, 10) == -signal.SIGKILL
+    ((call, _last),) = await _calls(daemon.spec.home)
+    assert call.ended_at is None  # the crash left the row open
+    asterisk.cli("channel request hangup all")  # and the call ends while no daemon runs
+
+    await _restart(daemon)
+    rows = await _calls(daemon.spec.home)
+    first, last = next((c, at) for c, at in rows if c.id == call.id)
+    assert first.outcome == Outcome.INTERRUPTED
+    assert first.ended_at == last  # the last thing known of it
+    assert first.ended_at is not None
+    assert first.ended_at >= first.arrived_at
+
+
+async def _registered(creds: AriCredentials) -> bool:
+    auth = (creds.username, creds.password.get_secret_value())
+    async with httpx.AsyncClient(base_url=creds.base_url, auth=auth, timeout=2) as http:
+        try:
+            reply = await http.get(f"/applications/{creds.app}")
+        except httpx.HTTPError:
+            return False
+    return reply.status_code == 200
+
+
+async def test_a_new_ari_password_is_read_again_on_401_and_on_sighup(
+    asterisk: SandboxInstance, daemon: DaemonProcess
+) -> None:
+    password_file = daemon.spec.home / "ari-password"
+    # As `zentrale sandbox up` does: Asterisk comes back with a new password, written to the
+    # file the daemon's ari.password_file names.
+    await asyncio.to_thread(asterisk.stop)
+    asterisk.password = SecretStr(secrets.token_urlsafe(18))
+    password_file.write_text(asterisk.password.get_secret_value())
+    await asyncio.to_thread(asterisk.start)
+    up = time.monotonic()
+    assert await _until(lambda: _registered(asterisk.ari), 10), daemon.text()[-3000:]
+    reconnected = time.monotonic() - up
+    assert reconnected < 10
+    assert daemon.events("ari.credentials_reloaded")
+
+    # SIGHUP: the password changed in Asterisk (a reload, no restart) and in the file.
+    await asyncio.to_thread(asterisk.stop)
+    asterisk.password = SecretStr(secrets.token_urlsafe(18))
+    await asyncio.to_thread(asterisk.start)
+    await asyncio.sleep(1)  # the daemon meets 401s with the old password in the file
+    password_file.write_text(asterisk.password.get_secret_value())
+    before = len(daemon.events("ari.credentials_reloaded"))
+    daemon.signal(signal.SIGHUP)
+    assert await _until(lambda: _registered(asterisk.ari), 10), daemon.text()[-3000:]
+    assert len(daemon.events("ari.credentials_reloaded")) == before + 1
