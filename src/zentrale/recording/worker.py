@@ -19,6 +19,7 @@ import random
 import secrets
 import signal
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import Job, JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline
-from zentrale.recording.storage.base import StorageError
+from zentrale.recording.storage.base import StorageError, StorageFullError, StorageUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -42,6 +43,9 @@ class WorkerOptions:
     poll: float = 0.5
     backoff_initial: float = 2.0
     backoff_max: float = 300.0
+    outage_backoff_max: float = 30.0
+    """Longest wait of a job for a store that is away (attempts do not count meanwhile), so
+    jobs go on within this long after the store returns."""
     stop_timeout: float = 30.0
     crash_after: JobStep | None = None
     """Fault injection for tests: SIGKILL this process after this step's work, before the
@@ -60,6 +64,37 @@ class PoolStats:
     """Failed attempts per step (retried or parked)."""
     storage_errors: int = 0
     db_errors: int = 0
+    storage_waits: int = 0
+    """Jobs handed back to wait for the store (not counted as attempts)."""
+    outage: StoreOutage = field(default_factory=lambda: StoreOutage())
+
+
+class StoreOutage:
+    """Whether the object store is away: one warning when it goes, one when it returns."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.waits = 0
+
+    @property
+    def away(self) -> bool:
+        """Tell whether the store was last seen unavailable."""
+        return self.since is not None
+
+    def unavailable(self, error: str) -> int:
+        """Note one job that met the store away; return how many did in this outage."""
+        if self.since is None:
+            self.since, self.waits = time.monotonic(), 0
+            log.warning("pipeline.storage_unavailable", error=error)
+        self.waits += 1
+        return self.waits
+
+    def returned(self) -> None:
+        """Note that the store answered again."""
+        if self.since is not None:
+            seconds = round(time.monotonic() - self.since, 1)
+            log.warning("pipeline.storage_returned", seconds=seconds, waits=self.waits)
+            self.since = None
 
 
 def worker_id(node: str, index: int) -> str:
@@ -67,10 +102,16 @@ def worker_id(node: str, index: int) -> str:
     return f"{node}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}:{index}"
 
 
-def backoff(attempt: int, options: WorkerOptions) -> dt.timedelta:
+def backoff(attempt: int, options: WorkerOptions, ceiling: float | None = None) -> dt.timedelta:
     """Return the wait before retry number ATTEMPT: doubling, capped, with 20 % jitter."""
-    base = min(options.backoff_initial * 2 ** max(0, attempt - 1), options.backoff_max)
+    cap = options.backoff_max if ceiling is None else ceiling
+    base = min(options.backoff_initial * 2 ** min(max(0, attempt - 1), 32), cap)
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+OUTAGE = (StorageUnavailableError, StorageFullError)
+"""Errors that say the store is away or full, not that the job is wrong: they never park it."""
+STORE_STEPS = frozenset({JobStep.UPLOAD, JobStep.VERIFY})
 
 
 class Worker:
@@ -131,6 +172,8 @@ class Worker:
             await self._failed(job, exc)
             return None
         self.stats.steps[job.step.value] = self.stats.steps.get(job.step.value, 0) + 1
+        if job.step in STORE_STEPS:
+            self.stats.outage.returned()
         if job.step is self.options.crash_after:
             os.kill(os.getpid(), signal.SIGKILL)
         return following
@@ -139,6 +182,9 @@ class Worker:
         error = f"{job.step.value}: {type(exc).__name__}: {exc}"
         self.stats.failures[job.step.value] = self.stats.failures.get(job.step.value, 0) + 1
         self.stats.storage_errors += isinstance(exc, StorageError)
+        if isinstance(exc, OUTAGE):
+            await self._wait_for_store(job, error)
+            return
         state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
         if state is JobState.FAILED:
             self.stats.parked += 1
@@ -156,6 +202,13 @@ class Worker:
         log.warning(
             "pipeline.retry", job_id=job.id, step=job.step.value, attempt=job.attempts, error=error
         )
+
+    async def _wait_for_store(self, job: Job, error: str) -> None:
+        waits = self.stats.outage.unavailable(error)
+        self.stats.storage_waits += 1
+        delay = backoff(waits, self.options, self.options.outage_backoff_max)
+        await self.queue.postpone(job, error, delay)
+        log.debug("pipeline.waiting_for_store", job_id=job.id, step=job.step.value, waits=waits)
 
     @asynccontextmanager
     async def _heartbeat(self, job: Job) -> AsyncIterator[None]:
