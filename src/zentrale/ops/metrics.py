@@ -35,6 +35,7 @@ AGENT_STATES = {
     AgentState.WRAP_UP: "wrap_up",
     AgentState.PAUSED: "paused",
     AgentState.OFFLINE: "offline",
+    AgentState.BUSY: "busy",
 }
 """Agent states as the `zentrale_agents{state}` label spells them."""
 
