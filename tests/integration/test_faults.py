@@ -20,7 +20,7 @@ import pytest_asyncio
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from zentrale.calls.models import Call, CallEvent, Outcome
+from zentrale.calls.models import Call, CallEvent, EventKind, Outcome
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
 from zentrale.sandbox import SandboxInstance
@@ -144,3 +144,36 @@ async def test_a_new_ari_password_is_read_again_on_401_and_on_sighup(
     daemon.signal(signal.SIGHUP)
     assert await _until(lambda: _registered(asterisk.ari), 10), daemon.text()[-3000:]
     assert len(daemon.events("ari.credentials_reloaded")) == before + 1
+
+
+async def _events(home: Path, kind: EventKind) -> dict[str, int]:
+    """Return how many events of KIND each call has."""
+    async with Database.open(f"sqlite+aiosqlite:///{home}/z.db") as db, db.read() as session:
+        query = (
+            select(CallEvent.call_id, func.count())
+            .where(CallEvent.kind == kind)
+            .group_by(CallEvent.call_id)
+        )
+        return {str(row[0]): int(row[1]) for row in (await session.execute(query)).all()}
+
+
+async def test_all_agents_busy_for_20_seconds_rings_each_agent_a_bounded_number_of_times(
+    asterisk: SandboxInstance, daemon: DaemonProcess
+) -> None:
+    creds = asterisk.ari
+    await script_party(creds, "agent", "S1", PartyScript(mode="busy"))
+    waiting = CustomerScript(digits="1", digit_delay=0.5, then="wait", hangup_after=22)
+    await asyncio.gather(*(place_call(creds, script=waiting) for _ in range(3)))
+
+    async def ended() -> bool:
+        rows = await _calls(daemon.spec.home)
+        return len(rows) == 3 and all(call.ended_at is not None for call, _ in rows)
+
+    assert await _until(ended, 60), daemon.text()[-3000:]
+    rung = await _events(daemon.spec.home, EventKind.AGENT_RUNG)
+    # The busy phone is rung at about 0, 2, 6 and 14 s (back-off 2 s, doubling), whichever
+    # caller's turn it is: at most 5 rings in ~20 s for all three callers together, where each
+    # caller alone rang it about 30 times a second before.
+    assert sum(rung.values()) <= 5, rung
+    assert sum(rung.values()) >= 3, rung
+    assert all(count <= 5 for count in rung.values()), rung
