@@ -7,11 +7,14 @@ full temp directory, every agent busy) and checks what the daemon leaves behind.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import secrets
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -177,3 +180,76 @@ async def test_all_agents_busy_for_20_seconds_rings_each_agent_a_bounded_number_
     assert sum(rung.values()) <= 5, rung
     assert sum(rung.values()) >= 3, rung
     assert all(count <= 5 for count in rung.values()), rung
+
+
+async def test_callers_cut_off_by_an_asterisk_restart_are_dropped_not_abandoned(
+    asterisk: SandboxInstance, daemon: DaemonProcess
+) -> None:
+    creds = asterisk.ari
+    await script_party(creds, "agent", "S1", PartyScript(mode="noanswer"))
+    await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
+
+    async def queued() -> bool:
+        rows = await _calls(daemon.spec.home)
+        return len(rows) == 1 and rows[0][0].queued_at is not None
+
+    assert await _until(queued, 20), daemon.text()[-3000:]
+    await asyncio.to_thread(asterisk.restart)
+
+    async def ended() -> bool:
+        return all(call.ended_at is not None for call, _ in await _calls(daemon.spec.home))
+
+    assert await _until(ended, 30), daemon.text()[-3000:]
+    ((call, _),) = await _calls(daemon.spec.home)
+    assert call.outcome == Outcome.DROPPED  # not abandoned_in_queue: the caller did not hang up
+
+
+@pytest.fixture
+def small_temp(tmp_path: Path) -> Iterator[Path]:
+    """A 4 MiB tmpfs as the recording temp directory (unmounted afterwards)."""
+    mount = tmp_path / "home" / "tmp"
+    mount.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def _fill(path: Path) -> None:
+    with path.open("wb") as file, contextlib.suppress(OSError):
+        while True:
+            file.write(bytes(64 * 1024))
+            file.flush()
+
+
+async def test_a_full_temp_directory_makes_the_node_not_ready(
+    asterisk: SandboxInstance, small_temp: Path
+) -> None:
+    spec = DaemonSpec(
+        small_temp.parent, asterisk.ari, RULES, sections={"recording": {"min_free_mb": 1}}
+    )
+    daemon = DaemonProcess(spec)
+    daemon.start()
+    try:
+        await asyncio.to_thread(daemon.wait_ready)
+        assert (await asyncio.to_thread(daemon.get, "/readyz")).status_code == 200
+        await asyncio.to_thread(_fill, small_temp / "filler")
+
+        async def answers(status: int) -> bool:
+            return (await asyncio.to_thread(daemon.get, "/readyz")).status_code == status
+
+        assert await _until(lambda: answers(503), 15), daemon.text()[-2000:]
+        reply = await asyncio.to_thread(daemon.get, "/readyz")
+        assert "disk:temp" in reply.text
+        screen = await asyncio.to_thread(_status, daemon)
+        assert screen.returncode == 1, screen.stdout
+        assert "NOT READY" in screen.stdout
+        (small_temp / "filler").unlink()
+        assert await _until(lambda: answers(200), 15), daemon.text()[-2000:]
+    finally:
+        daemon.stop(30)
+
+
+def _status(daemon: DaemonProcess) -> subprocess.CompletedProcess[str]:
+    zentrale = Path(sys.executable).parent / "zentrale"
+    command = [str(zentrale), "--config", str(daemon.config), "status", "--url", daemon.url or ""]
+    return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)

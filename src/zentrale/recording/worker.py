@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from zentrale.base.outage import Outage
 from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import Job, JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingState
@@ -67,6 +68,8 @@ class PoolStats:
     storage_waits: int = 0
     """Jobs handed back to wait for the store (not counted as attempts)."""
     outage: StoreOutage = field(default_factory=lambda: StoreOutage())
+    database: Outage = field(default_factory=lambda: Outage("pipeline.database", log))
+    """The workers' view of the database (one warning when it goes, one when it returns)."""
 
 
 class StoreOutage:
@@ -139,8 +142,10 @@ class Worker:
                 job = await self.queue.claim(self.ident, self._lease)
             except Exception as exc:  # the database blipped: try again shortly
                 self.stats.db_errors += 1
-                log.warning("pipeline.claim_failed", error=type(exc).__name__)
+                self.stats.database.failed(exc)
                 job = None
+            else:
+                self.stats.database.ok()
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.options.poll)
@@ -280,7 +285,7 @@ class WorkerPool:
             try:
                 await self.queue.release_expired_leases()
             except Exception as exc:
-                log.warning("pipeline.reap_failed", error=type(exc).__name__)
+                self.stats.database.failed(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(0.5, self.options.lease / 4))
 

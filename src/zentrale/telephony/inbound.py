@@ -61,6 +61,10 @@ from zentrale.telephony.survey import Putting, forget_keys, journalled, put_surv
 log = structlog.get_logger(__name__)
 
 Next = Step | None
+CALLER_ENDINGS = frozenset(
+    {Outcome.ABANDONED, Outcome.ABANDONED_IN_MENU, Outcome.ABANDONED_IN_QUEUE}
+)
+"""Outcomes that say the caller hung up: a fault (Asterisk or the daemon gone) replaces them."""
 
 
 @dataclass
@@ -111,8 +115,16 @@ class InboundCall:
                 await self._steps()
             except ChannelGoneError:
                 log.info("call.caller_gone", state=self.state_name)
+            except asyncio.CancelledError:
+                self._ended_by(Outcome.INTERRUPTED)  # the daemon stops before the call ends
+                raise
             finally:
                 await self._cleanup()
+
+    def _ended_by(self, fault: Outcome) -> None:
+        """Name a fault as the end of a call that would otherwise count as the caller's doing."""
+        if self.outcome in CALLER_ENDINGS:
+            self.outcome = fault
 
     def _arrived(self) -> None:
         journal, settings = self.services.journal, self.services.settings
@@ -437,6 +449,9 @@ class InboundCall:
         return None
 
     async def _cleanup(self) -> None:
+        ari = self.services.ari
+        if ari.lost(self.call.id) or not ari.state.connected:
+            self._ended_by(Outcome.DROPPED)  # Asterisk went away, not the caller
         if self.conversation is not None:
             await self.conversation.close()
         if self.agent_leg is not None:

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from zentrale.base.clock import utcnow
+from zentrale.base.outage import Outage
 from zentrale.calls.models import EventKind
 from zentrale.calls.store import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.recording.store import FinishedRecording, RecordingStore
@@ -46,6 +47,7 @@ class Journal:
     ) -> None:
         self._calls = calls
         self._recordings = recordings
+        self._outage = Outage("journal.database", log)
         self._answers = answers
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._retry = (retry_initial, retry_max)
@@ -130,15 +132,11 @@ class Journal:
         while True:
             try:
                 await pending.write()
-                return
             except Exception as exc:  # any database failure is retried, never dropped
                 self.failures += 1
-                log.warning(
-                    "journal.write_failed",
-                    what=pending.what,
-                    error=type(exc).__name__,
-                    retry_in=round(delay, 2),
-                    backlog=self.backlog,
-                )
+                self._outage.failed(exc, what=pending.what, backlog=self.backlog)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
+            else:
+                self._outage.ok()
+                return
