@@ -26,6 +26,8 @@ from sqlalchemy import func, select
 from zentrale.calls.models import Call, CallEvent, EventKind, Outcome
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
+from zentrale.recording.models import Recording, RecordingState
+from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.telephony.ari import AriCredentials
@@ -103,6 +105,12 @@ async def test_calls_a_killed_daemon_left_open_are_closed_interrupted_at_start(
     asterisk.cli("channel request hangup all")  # and the call ends while no daemon runs
 
     await _restart(daemon)
+
+    async def closed() -> bool:  # after the first resync: only calls not adopted are closed
+        rows = await _calls(daemon.spec.home)
+        return next(c for c, _at in rows if c.id == call.id).ended_at is not None
+
+    assert await _until(closed, 15), daemon.text()[-3000:]
     rows = await _calls(daemon.spec.home)
     first, last = next((c, at) for c, at in rows if c.id == call.id)
     assert first.outcome == Outcome.INTERRUPTED
@@ -253,3 +261,81 @@ def _status(daemon: DaemonProcess) -> subprocess.CompletedProcess[str]:
     zentrale = Path(sys.executable).parent / "zentrale"
     command = [str(zentrale), "--config", str(daemon.config), "status", "--url", daemon.url or ""]
     return subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+
+
+THREE_AGENTS = RULES.replace(
+    'agents: [{endpoint: "Local/S1@sim-agent/n", name: Sam}]',
+    'agents: [{endpoint: "Local/S1@sim-agent/n", name: Sam},'
+    ' {endpoint: "Local/S2@sim-agent/n", name: Ada},'
+    ' {endpoint: "Local/S3@sim-agent/n", name: Eli}]',
+)
+
+
+async def _talking(asterisk: SandboxInstance) -> int:
+    creds = asterisk.ari
+    auth = (creds.username, creds.password.get_secret_value())
+    async with httpx.AsyncClient(base_url=creds.base_url, auth=auth) as http:
+        return sum(len(b["channels"]) == 2 for b in (await http.get("/bridges")).json())
+
+
+async def _rows(home: Path) -> list[tuple[Call, list[Recording]]]:
+    async with Database.open(f"sqlite+aiosqlite:///{home}/z.db") as db, db.read() as session:
+        calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
+        found = []
+        for call in calls:
+            query = select(Recording).where(Recording.call_id == call.id)
+            found.append((call, list(await session.scalars(query))))
+        return found
+
+
+async def test_a_daemon_killed_during_bridged_calls_adopts_them_when_restarted(
+    asterisk: SandboxInstance, tmp_path: Path
+) -> None:
+    assert THREE_AGENTS != RULES
+    daemon = DaemonProcess(DaemonSpec(tmp_path / "home", asterisk.ari, THREE_AGENTS))
+    daemon.start()
+    try:
+        await asyncio.to_thread(daemon.wait_ready)
+        creds = asterisk.ari
+        for agent in ("S1", "S2", "S3"):
+            talk = PartyScript(answer_after=0.5, talk=30, then="hangup")
+            await script_party(creds, "agent", agent, talk)
+        waiting = CustomerScript(digits="1", digit_delay=0.5, then="wait")
+        await asyncio.gather(*(place_call(creds, script=waiting) for _ in range(3)))
+
+        async def three_talking() -> bool:
+            return await _talking(asterisk) == 3
+
+        assert await _until(three_talking, 30), daemon.text()[-3000:]
+        await asyncio.sleep(1)  # the journal writes the answers and recording starts
+        daemon.signal(signal.SIGKILL)
+        killed = time.monotonic()
+        assert await asyncio.to_thread(daemon.wait, 10) == -signal.SIGKILL
+        await _restart(daemon)
+        restarted = time.monotonic() - killed
+        await asyncio.sleep(1)
+        assert await _talking(asterisk) == 3, daemon.text()[-3000:]  # nobody was cut off
+
+        async def all_stored() -> bool:
+            rows = await _rows(daemon.spec.home)
+            return len(rows) == 3 and all(
+                call.ended_at is not None
+                and len(recordings) == 1
+                and recordings[0].state == RecordingState.STORED
+                for call, recordings in rows
+            )
+
+        assert await _until(all_stored, 120), daemon.text()[-4000:]
+        rows = await _rows(daemon.spec.home)
+        for call, recordings in rows:
+            assert call.outcome == Outcome.ANSWERED
+            assert call.conversations == 1
+            assert call.handle_seconds > 25  # the whole conversation, across the restart
+            assert call.agent_endpoint is not None
+            assert (recordings[0].duration_s or 0) > 25
+        keys = [recordings[0].object_key for _call, recordings in rows]
+        stored = LocalStore(daemon.spec.home / "recordings").list()
+        assert sorted(stored) == sorted(keys)  # each stored once, nothing else
+        assert restarted < 25
+    finally:
+        daemon.stop(30)

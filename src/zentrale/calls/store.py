@@ -12,7 +12,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,8 +112,11 @@ class CallStore:
             await _update(session, call_id, values)
         log.info("call finished", call_id=call_id, outcome=hangup.outcome.value)
 
-    async def close_interrupted(self, node: str, app: str) -> int:
-        """Close the calls NODE's app APP left open (it stopped without ending them).
+    async def close_interrupted(
+        self, node: str, app: str, keep: Collection[str] = frozenset()
+    ) -> int:
+        """Close the calls NODE's app APP left open (it stopped without ending them), but
+        those in KEEP (adopted by the new daemon: they go on).
 
         Their outcome is `interrupted`; their end is the last thing known of them: the time
         of their latest event, else their arrival. Returns how many were closed.
@@ -127,6 +130,7 @@ class CallStore:
         query = (
             update(Call)
             .where(and_(Call.ended_at.is_(None), Call.asterisk_node == node, Call.app_name == app))
+            .where(Call.id.not_in(list(keep)))
             .values(outcome=Outcome.INTERRUPTED, ended_at=func.coalesce(last, Call.arrived_at))
             .execution_options(synchronize_session=False)
         )

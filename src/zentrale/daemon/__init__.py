@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -104,8 +104,6 @@ class Daemon:
             db = Database.open(settings.database.url.get_secret_value())
             stack.push_async_callback(db.close)
             await upgrade_engine(db.engine)
-            # Calls a crash left open: no flow of ours follows them any more.
-            await CallStore(db).close_interrupted(settings.node, settings.ari.app)
             journal = CountingJournal(
                 Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db)
             )
@@ -132,6 +130,7 @@ class Daemon:
             rules.subscribe(lambda outcome: center.know_agents(rules.current))
             ari.on_new_channel(center.on_call)
             ari.on_resync(center.on_resync)
+            ari.on_resync(_close_left_open(settings, db, center))
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
@@ -186,6 +185,23 @@ def ari_credentials(settings: Settings) -> ReloadingCredentials:
     return ReloadingCredentials(
         settings.ari.url, settings.ari.username, settings.ari.app, settings.ari.secret
     )
+
+
+def _close_left_open(
+    settings: Settings, db: Database, center: CallCenter
+) -> Callable[[object, object], Awaitable[None]]:
+    """After the first resync: close the calls a crash left open that were not adopted."""
+    done = False
+
+    async def close(_channels: object, _bridges: object) -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        store = CallStore(db)
+        await store.close_interrupted(settings.node, settings.ari.app, keep=set(center.adopted))
+
+    return close
 
 
 def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], APIRouter]:

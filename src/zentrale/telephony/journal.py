@@ -17,7 +17,7 @@ import structlog
 
 from zentrale.base.clock import utcnow
 from zentrale.base.outage import Outage
-from zentrale.calls.models import EventKind
+from zentrale.calls.models import Call, EventKind
 from zentrale.calls.store import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.recording.store import FinishedRecording, RecordingStore
 from zentrale.surveys.answers import AnswerStore, NewAnswer
@@ -76,6 +76,17 @@ class Journal:
     async def flush(self) -> None:
         """Wait until every write queued so far is in the database."""
         await self._queue.join()
+
+    async def known(self, call_id: str) -> Call | None:
+        """Return the call's row as stored (None if unknown or the database is away).
+
+        A restarted daemon reads what it wrote before (agent, department) to adopt a call.
+        """
+        try:
+            return await self._calls.get(call_id)
+        except Exception as exc:  # not written yet, or the database away: adopt without it
+            log.warning("journal.call_unknown", call_id=call_id, error=type(exc).__name__)
+            return None
 
     def arrived(self, call: NewCall) -> None:
         """Record a new call."""
