@@ -138,11 +138,17 @@ class CallCenter:
             # The other half of a Local channel we follow (`<id>;2`, e.g. an agent leg's) is
             # that party's, not an orphan: hanging it up would cut the conversation.
             half = channel.id.rsplit(";", 1)[0]
-            if not {channel.id, half} & (followed | talking):
+            if not {channel.id, half} & (followed | talking) and not self._our_snoop(channel.id):
                 await self._adopt_or_drop(channel)
         for bridge in bridges:
             if not followed.intersection(bridge.channels):
                 self.services.ari.spawn(self._watch_orphan(bridge), f"orphan:{bridge.id}")
+
+    def _our_snoop(self, channel_id: str) -> bool:
+        """Tell whether CHANNEL_ID is the snoop of a conversation this node follows
+        (`snoop-<call>-<n>-caller|agent`): it records the call and must stay."""
+        parts = channel_id.split("-")
+        return len(parts) > 2 and parts[0] == "snoop" and parts[1] in self.active
 
     async def _adopt_conversation(self, bridge: Bridge, channels: list[Channel]) -> set[str]:
         """Adopt the caller-agent conversation of BRIDGE (ours: `conv-<call>-<n>`), if it is
