@@ -80,6 +80,7 @@ async def serve(settings: Settings, drain_seconds: float, load: Loader | None = 
 def _reload(daemon: Daemon, load: Loader | None) -> None:
     if load is not None:
         _reload_settings(daemon, load)
+    daemon.ari.reload_credentials()  # the ARI password file may hold a new password
     log.info("service.reload", what="routing rules")
     task = asyncio.ensure_future(daemon.rules.reload())
     task.add_done_callback(lambda done: done.exception())

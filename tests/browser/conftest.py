@@ -62,7 +62,8 @@ api = _load_api_fixtures()
 
 @pytest_asyncio.fixture
 async def service(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
-    """The QA service on 127.0.0.1 with three recordings; yields its URL and the world."""
+    """The QA service on 127.0.0.1 with three recordings; yields its URL, the world and what
+    a test needs to add more (database, object store, keyring, clock)."""
     clock = api.FakeClock()
     keyring, store = Keyring.generate("test"), MemoryStore()
     async with Database.open(f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}") as db:
@@ -80,7 +81,14 @@ async def service(tmp_path: Path) -> AsyncIterator[dict[str, Any]]:
         )
         sock = bind("127.0.0.1", 0)
         async with serving(create_app(deps), sock):
-            yield {"url": f"http://127.0.0.1:{sock.getsockname()[1]}", "world": world}
+            yield {
+                "url": f"http://127.0.0.1:{sock.getsockname()[1]}",
+                "world": world,
+                "db": db,
+                "store": store,
+                "keyring": keyring,
+                "clock": clock,
+            }
 
 
 @pytest_asyncio.fixture

@@ -177,3 +177,30 @@ async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Bro
     assert (call.department, str(call.outcome)) == ("support", "abandoned_in_queue")
     await expect(tile.locator('[data-field="waiting"]')).to_have_text("0", timeout=30_000)
     assert await page.evaluate("window.stillTheSamePage === true")
+
+
+async def test_the_statistics_table_stays_inside_a_laptop_screen(
+    service: dict[str, Any], browser: Browser, password: str
+) -> None:
+    await insert_rows(service["db"], rows_of(stats_history.HISTORY))
+    context = await browser.new_context(viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    await _sign_in(page, service["url"], "super", password)
+    await page.goto(f"{service['url']}/dashboard?{RANGE}&lang=de")  # German headings are longer
+    await expect(page.locator("#stats-table tbody tr").first).to_be_attached()
+    width = await page.evaluate("window.innerWidth")
+    box = await page.locator("#stats-scroll").bounding_box()
+    assert box is not None
+    assert box["x"] >= 0
+    assert box["x"] + box["width"] <= width
+    # the page itself never scrolls sideways; a wide table scrolls inside its box
+    assert await page.evaluate("document.documentElement.scrollWidth") <= width
+    table = await page.locator("#stats-table").bounding_box()
+    assert table is not None
+    if table["x"] + table["width"] > box["x"] + box["width"]:
+        await page.locator("#stats-scroll").evaluate("box => { box.scrollLeft = box.scrollWidth; }")
+    last = await page.locator("#stats-table thead th").last.bounding_box()
+    assert last is not None
+    assert last["x"] + last["width"] <= box["x"] + box["width"] + 1  # the last column reachable
+    await page.screenshot(path=str(SCREENSHOTS / "dashboard-laptop.png"))
+    await context.close()

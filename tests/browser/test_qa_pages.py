@@ -10,7 +10,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from zentrale.recording.store import RecordingStore
+
 from .conftest import SCREENSHOTS
+from .test_talk_pages import figures
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -27,6 +30,8 @@ async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
     service: dict[str, Any], browser: Browser, password: str
 ) -> None:
     url = service["url"]
+    talk = figures(6.0, 0.5, 0.0, 0.55)  # who spoke when, for the lanes in the screenshot
+    await RecordingStore(service["db"]).set_talk(service["world"].recordings["sales1"], talk)
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await page.goto(f"{url}/login?lang=en")
     await page.screenshot(path=str(SCREENSHOTS / "login.png"))
@@ -39,7 +44,8 @@ async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
     await expect(page).to_have_url(
         f"{url}/?since=&until=&department=&agent=&direction=inbound"
         "&caller=&min_duration=&max_duration=&tag=&min_score="
-        "&max_score=&survey_max="
+        "&max_score=&survey_max=&min_overtalk_pct=&min_dead_air=&min_agent_talk_pct="
+        "&max_agent_talk_pct="
     )
     await page.screenshot(path=str(SCREENSHOTS / "search.png"))
 

@@ -14,12 +14,13 @@ import asyncio
 import json
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import select
 
 from zentrale.config.settings import (
     DatabaseSettings,
@@ -30,6 +31,7 @@ from zentrale.config.settings import (
     Settings,
     StorageSettings,
 )
+from zentrale.core.models import AuditEntry
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.recording.aws import ClientSettings, make_client
@@ -64,7 +66,9 @@ STEPS = [
     JobStep.DELETE_SOURCE,
     JobStep.CLEANUP,
 ]
-FAST = WorkerOptions(lease=2, poll=0.05, backoff_initial=0.05, backoff_max=0.3)
+FAST = WorkerOptions(
+    lease=2, poll=0.05, backoff_initial=0.05, backoff_max=0.3, outage_backoff_max=0.3
+)
 NAMES = ["call-a-1", "call-a-2", "call-a-3"]
 
 
@@ -249,6 +253,41 @@ async def test_status_command_shows_parked_jobs(setup: Setup) -> None:
     assert "SourceMissing" in text
 
 
+@pytest.mark.asyncio
+async def test_requeue_command_puts_parked_jobs_back_and_audits_it(setup: Setup) -> None:
+    settings = setup.settings.model_copy(
+        update={"recording": setup.settings.recording.model_copy(update={"max_attempts": 1})}
+    )
+    config = write_settings(setup.tmp / "requeue.yaml", dumped(settings))
+    queued = await queue_recordings(setup.db, ["gone-1", "gone-2"])
+    work = ["recordings", "work", "--source-dir", str(setup.spool), "--until-idle"]
+    worked = run(zentrale_command(config, *work, "--lease", "1"))
+    assert worked.returncode == 0, worked.stderr.decode()[-2000:]
+    assert (await JobQueue(setup.db).backlog()).parked == 2
+
+    one = run(zentrale_command(config, "recordings", "requeue", queued[0].job_id))
+    assert one.returncode == 0, one.stderr.decode()
+    assert f"requeued {queued[0].job_id}" in one.stdout.decode()
+    job = await JobQueue(setup.db).get(queued[0].job_id)
+    assert job is not None
+    assert job.state == JobState.PENDING
+    assert job.attempts == 0
+    (recording,) = await setup.rows([queued[0].recording_id])
+    assert recording.state == RecordingState.FINISHED  # waiting for the pipeline again
+
+    again = run(zentrale_command(config, "recordings", "requeue", queued[0].job_id))
+    assert again.returncode == 1  # not parked any more
+    everything = run(zentrale_command(config, "recordings", "requeue", "--all-parked"))
+    assert everything.returncode == 0, everything.stderr.decode()
+    assert "requeued 1" in everything.stdout.decode()
+    assert (await JobQueue(setup.db).backlog()).parked == 0
+
+    async with setup.db.read() as session:
+        entries_ = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    requeues = [e for e in entries_ if e.action == "recording_job.requeue"]
+    assert sorted(e.target for e in requeues) == sorted(q.job_id for q in queued)
+
+
 # -- S3 down for a while -----------------------------------------------------------------------
 @pytest.fixture
 def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
@@ -296,7 +335,11 @@ async def test_s3_outage_jobs_wait_and_finish_after_it_returns(
         async with pipeline_running(settings, setup.db, DirectorySource(setup.spool), FAST) as pool:
             first = (await RecordingStore(setup.db).get(ids[0])).id
             job_id = await _job_of(setup.db, first)
-            await wait_for_retries(setup.db, job_id, "StorageUnavailable")
+            await _until(lambda: pool.stats.storage_waits >= 4, 60)  # waiting, not counted
+            job = await JobQueue(setup.db).get(job_id)
+            assert job is not None
+            assert "StorageUnavailable" in (job.last_error or "")
+            assert job.state in (JobState.PENDING, JobState.RUNNING)
             assert plaintext_audio([setup.temp]) == []  # nothing in the clear while waiting
             restart_moto_server(moto)
             create_bucket(moto)
@@ -323,6 +366,12 @@ async def _job_of(db: Database, recording_id: str) -> str:
         )
     assert job is not None
     return str(job)
+
+
+async def _until(check: Callable[[], bool], seconds: float) -> None:
+    async with asyncio.timeout(seconds):
+        while not check():  # noqa: ASYNC110 - a counter of another task, no event to wait on
+            await asyncio.sleep(0.1)
 
 
 # -- temp directory full ---------------------------------------------------------------------
@@ -352,3 +401,50 @@ async def test_full_temp_directory_retries_then_finishes(setup: Setup, small_tmp
     (row,) = await setup.rows([rid])
     assert row.state == RecordingState.STORED
     assert entries(small_tmpfs) == []
+
+
+@pytest.mark.s3
+@pytest.mark.asyncio
+async def test_s3_down_ten_minutes_parks_nothing_and_stores_each_once(
+    tmp_path: Path, moto: MotoServer
+) -> None:
+    """An outage far longer than the attempts allowed: jobs wait for the store, never park.
+
+    Ten minutes at the default timing (waits of 2, 4, 8, 16 s, then 30 s each) is about 25
+    waits per job; here the waits are 100 times shorter and only 3 attempts are allowed, and
+    S3 stays away until every job has waited at least 25 times.
+    """
+    s3 = S3StorageSettings(bucket="recordings", prefix="z/", endpoint_url=moto.endpoint_url)
+    settings = settings_for(tmp_path, StorageSettings(kind="s3", s3=s3))
+    settings = settings.model_copy(
+        update={"recording": settings.recording.model_copy(update={"max_attempts": 3})}
+    )
+    options = WorkerOptions(
+        lease=2, poll=0.05, backoff_initial=0.02, backoff_max=0.3, outage_backoff_max=0.3
+    )
+    setup = Setup(tmp_path, Database.open(settings.database.url.get_secret_value()), settings)
+    await upgrade_engine(setup.db.engine)
+    setup.spool.mkdir()
+    try:
+        stop_moto(moto)
+        ids = await queue(setup)
+        async with pipeline_running(settings, setup.db, DirectorySource(setup.spool), options) as (
+            pool
+        ):
+            await _until(lambda: pool.stats.storage_waits >= 25 * len(ids), 120)
+            backlog = await JobQueue(setup.db).backlog()
+            assert backlog.parked == 0
+            assert pool.stats.outage.away
+            restart_moto_server(moto)
+            create_bucket(moto)
+            async with asyncio.timeout(60):
+                await pool.wait_idle()
+            assert pool.stats.parked == 0
+            assert not pool.stats.outage.away
+        rows = await setup.rows(ids)
+        assert {row.state for row in rows} == {RecordingState.STORED}
+        with object_store(settings) as store:
+            assert sorted(store.list()) == sorted(row.object_key for row in rows)  # once each
+        assert (await JobQueue(setup.db).backlog()).parked == 0
+    finally:
+        await setup.db.close()

@@ -44,6 +44,10 @@ class Outcome(enum.StrEnum):
     FAILED = "failed"
     CLOSED = "closed"
     TRANSFERRED = "transferred"
+    INTERRUPTED = "interrupted"
+    """The daemon stopped without ending the call (a crash, SIGKILL): closed at the next start."""
+    DROPPED = "dropped"
+    """Asterisk went away (restart, crash): the channel vanished, the caller did not hang up."""
 
 
 class EventKind(enum.StrEnum):

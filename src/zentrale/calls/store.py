@@ -12,12 +12,12 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import case, select, update
+from sqlalchemy import and_, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
@@ -111,6 +111,34 @@ class CallStore:
         async with self._db.write() as session:
             await _update(session, call_id, values)
         log.info("call finished", call_id=call_id, outcome=hangup.outcome.value)
+
+    async def close_interrupted(
+        self, node: str, app: str, keep: Collection[str] = frozenset()
+    ) -> int:
+        """Close the calls NODE's app APP left open (it stopped without ending them), but
+        those in KEEP (adopted by the new daemon: they go on).
+
+        Their outcome is `interrupted`; their end is the last thing known of them: the time
+        of their latest event, else their arrival. Returns how many were closed.
+        """
+        last = (
+            select(func.max(CallEvent.at))
+            .where(CallEvent.call_id == Call.id)
+            .correlate(Call)
+            .scalar_subquery()
+        )
+        query = (
+            update(Call)
+            .where(and_(Call.ended_at.is_(None), Call.asterisk_node == node, Call.app_name == app))
+            .where(Call.id.not_in(list(keep)))
+            .values(outcome=Outcome.INTERRUPTED, ended_at=func.coalesce(last, Call.arrived_at))
+            .execution_options(synchronize_session=False)
+        )
+        async with self._db.write() as session:
+            closed = int(getattr(await session.execute(query), "rowcount", 0) or 0)
+        if closed:
+            log.warning("calls.interrupted_closed", count=closed, node=node, app=app)
+        return closed
 
     async def add_event(
         self,

@@ -21,7 +21,7 @@ from typing import Any, BinaryIO
 import click
 
 from zentrale.base.clock import utcnow
-from zentrale.cli.context import Commands
+from zentrale.cli.context import Commands, run_with_database
 from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.db.session import Database
@@ -334,6 +334,35 @@ async def _status(settings: Settings, show_parked: bool) -> list[str]:
         if show_parked:
             lines += [_parked_line(job) for job in await parked_jobs(db)]
     return lines
+
+
+@recordings.command()
+@click.argument("job_ids", nargs=-1, metavar="[JOB_ID]...")
+@click.option("--all-parked", is_flag=True, help="Requeue every parked job.")
+@click.option("--reason", default=None, help="Why (kept in the audit log).")
+def requeue(job_ids: tuple[str, ...], all_parked: bool, reason: str | None) -> None:
+    """Put parked jobs back in the queue with fresh attempts (audited)."""
+    if bool(job_ids) == all_parked:
+        raise click.UsageError("give job ids or --all-parked, not both")
+
+    async def work(db: Database) -> list[RecordingJob]:
+        jobs = await JobQueue(db).requeue_parked(None if all_parked else list(job_ids))
+        actor = audit.Actor(None, f"cli:{getpass.getuser()}"[:128], None)
+        for job in jobs:
+            detail = {"recording_id": job.recording_id, "step": job.step}
+            event = audit.Event("recording_job.requeue", job.id, reason, detail)
+            await audit.record(db, actor, event, utcnow())
+        return jobs
+
+    jobs = run_with_database(_settings(), work)
+    for job in jobs:
+        click.echo(f"requeued {job.id} recording={job.recording_id} step={job.step}")
+    missing = sorted(set(job_ids) - {job.id for job in jobs})
+    for job_id in missing:
+        click.echo(f"not parked: {job_id}", err=True)
+    click.echo(f"requeued {len(jobs)}")
+    if missing:
+        raise SystemExit(1)
 
 
 def _parked_line(job: RecordingJob) -> str:

@@ -167,6 +167,9 @@ class RecordingSettings(Section):
     workers: int = Field(default=2, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1, le=100)
     delete_from_asterisk: bool = True
+    min_free_mb: int = Field(default=512, ge=0)
+    """Free space (MiB) the temp directory (and a local store) must keep: below it the node
+    is not ready (`/readyz` 503), so calls and their recordings go to nodes with room."""
 
 
 class HttpSettings(Section):

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -55,7 +55,7 @@ from zentrale.routing.rules import Rules
 from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
-from zentrale.telephony.ari import AriClient, AriCredentials, AriOptions, CredentialsLike
+from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
@@ -136,6 +136,7 @@ class Daemon:
             rules.subscribe(lambda outcome: center.know_agents(rules.current))
             ari.on_new_channel(center.on_call)
             ari.on_resync(center.on_resync)
+            ari.on_resync(_close_left_open(settings, db, center))
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
@@ -202,14 +203,29 @@ class Daemon:
         log.info("daemon.stopped", node=settings.node)
 
 
-def ari_credentials(settings: Settings) -> AriCredentials:
-    """Return ARI credentials from the settings (the password from its variable or file)."""
-    return AriCredentials(
-        base_url=settings.ari.url,
-        username=settings.ari.username,
-        password=settings.ari.secret(),
-        app=settings.ari.app,
+def ari_credentials(settings: Settings) -> ReloadingCredentials:
+    """Return ARI credentials from the settings (the password from its variable or file,
+    read again on a 401 and on SIGHUP)."""
+    return ReloadingCredentials(
+        settings.ari.url, settings.ari.username, settings.ari.app, settings.ari.secret
     )
+
+
+def _close_left_open(
+    settings: Settings, db: Database, center: CallCenter
+) -> Callable[[object, object], Awaitable[None]]:
+    """After the first resync: close the calls a crash left open that were not adopted."""
+    done = False
+
+    async def close(_channels: object, _bridges: object) -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        store = CallStore(db)
+        await store.close_interrupted(settings.node, settings.ari.app, keep=set(center.adopted))
+
+    return close
 
 
 def _prompts(settings: Settings, http_url: str) -> tuple[Callable[[str], str], APIRouter]:

@@ -17,7 +17,7 @@ from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.ops.journal import CountingJournal
 from zentrale.ops.metrics import BacklogCache, Metrics, Snapshot
-from zentrale.ops.readiness import Readiness
+from zentrale.ops.readiness import MIB, Disk, Readiness
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.reload import RulesReloader
 from zentrale.telephony.ari import AriClient
@@ -77,6 +77,7 @@ async def operations(
         node=settings.node,
         interval=settings.ops.check_interval,
         errors=metrics.errors,
+        disks=_disks(settings) if pool is not None else (),
     )
     router = ops_router(settings.node, readiness, metrics, SecretStr(metrics_token(settings)))
     stop = asyncio.Event()
@@ -130,3 +131,12 @@ def _snapshot(
         journal_backlog=lambda: journal.backlog,
         storage_backend=settings.storage.kind,
     )
+
+
+def _disks(settings: Settings) -> list[Disk]:
+    """Return the pipeline's own directories readiness watches: temp, and a local store."""
+    need = settings.recording.min_free_mb * MIB
+    disks = [Disk("temp", settings.recording.temp_dir, need)]
+    if settings.storage.kind == "local":
+        disks.append(Disk("store", settings.storage.path, need))
+    return disks

@@ -22,6 +22,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from zentrale.base.clock import utcnow
+from zentrale.base.outage import Outage
 from zentrale.recording.jobs import Backlog, JobQueue
 from zentrale.recording.models import JobState, Recording
 from zentrale.telephony.agents import AgentState, AgentView
@@ -35,6 +36,7 @@ AGENT_STATES = {
     AgentState.WRAP_UP: "wrap_up",
     AgentState.PAUSED: "paused",
     AgentState.OFFLINE: "offline",
+    AgentState.BUSY: "busy",
 }
 """Agent states as the `zentrale_agents{state}` label spells them."""
 
@@ -238,15 +240,17 @@ class BacklogCache:
         self.interval = interval
         self.errors = errors
         self.latest: Backlog | None = None
+        self._outage = Outage("metrics.backlog", log)
 
     async def refresh(self) -> Backlog | None:
         """Count now; keep the last figures when the database fails."""
         try:
             self.latest = await self.queue.backlog()
+            self._outage.ok()
         except Exception as exc:  # the database blipped: readiness says so, figures stay
             self.errors.db += 1
             self.errors.last["database"] = f"backlog: {type(exc).__name__}"
-            log.warning("metrics.backlog_failed", error=type(exc).__name__)
+            self._outage.failed(exc)
         return self.latest
 
     async def run(self, stop: asyncio.Event) -> None:

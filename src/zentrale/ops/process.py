@@ -39,13 +39,15 @@ class DaemonSpec:
     peers: dict[str, AriCredentials] = field(default_factory=dict)
     recording_format: str = "wav"
     drain_seconds: float = 30.0
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Further settings per section, merged into the written ones."""
 
     def settings(self) -> dict[str, Any]:
         """Return the settings file's content."""
         home = self.home
         (home / "ari-password").write_text(self.ari.password.get_secret_value())
         (home / "routing.yaml").write_text(self.rules)
-        return {
+        written: dict[str, Any] = {
             "state_dir": str(home),
             "node": self.node,
             "ari": _ari(self.ari, home / "ari-password"),
@@ -60,6 +62,9 @@ class DaemonSpec:
             },
             "ops": {"peers": {node: self._peer(node, creds) for node, creds in self.peers.items()}},
         }
+        for section, values in self.sections.items():
+            written[section] = {**written.get(section, {}), **values}
+        return written
 
     def _peer(self, node: str, creds: AriCredentials) -> dict[str, str]:
         path = self.home / f"peer-{node}-password"

@@ -10,9 +10,11 @@ I/O (`SELECT 1`; writing and deleting a small object), so their result is reused
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import structlog
 from sqlalchemy import text
@@ -25,6 +27,17 @@ from zentrale.telephony.ari.connection import ConnectionState
 log = structlog.get_logger(__name__)
 
 PROBE_TIMEOUT = 5.0
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Disk:
+    """A directory the pipeline writes to, and the free space it must keep."""
+
+    name: str
+    path: Path
+    min_free: int
+    """Bytes."""
 
 
 @dataclass(frozen=True)
@@ -53,12 +66,14 @@ class Readiness:
         node: str,
         interval: float,
         errors: OwnErrors,
+        disks: Sequence[Disk] = (),
     ) -> None:
         self._ari, self._db, self._store = ari, db, store
         self._rules_version, self._accepting = rules_version, accepting
         self._probe_key = f"zentrale-health/{node}"
         self._interval = interval
         self._errors = errors
+        self._disks = tuple(disks)
         self._probed: tuple[float, list[Check]] | None = None
         self._lock = asyncio.Lock()
 
@@ -89,7 +104,9 @@ class Readiness:
         async with self._lock:
             now = time.monotonic()
             if self._probed is None or now - self._probed[0] >= self._interval:
-                found = await asyncio.gather(self._database(), self._storage())
+                found = await asyncio.gather(
+                    self._database(), self._storage(), *(self._disk(d) for d in self._disks)
+                )
                 self._probed = (time.monotonic(), list(found))
             return self._probed[1]
 
@@ -113,6 +130,19 @@ class Readiness:
             return self._failed("storage", "not writable", exc)
         return Check("storage", True, "writable")
 
+    async def _disk(self, disk: Disk) -> Check:
+        name = f"disk:{disk.name}"
+        try:
+            free = (await asyncio.to_thread(shutil.disk_usage, _existing(disk.path))).free
+        except OSError as exc:
+            return self._failed(name, "not readable", exc)
+        detail = f"{free // MIB} MiB free, {disk.min_free // MIB} MiB needed"
+        if free < disk.min_free:
+            self._errors.last[name] = "low on space"
+            log.warning("ops.not_ready", check=name, free_mib=free // MIB)
+            return Check(name, False, f"low on space: {detail}")
+        return Check(name, True, detail)
+
     def _write_probe(self, store: ObjectStore) -> None:
         store.put(self._probe_key, [b"ok"])
         store.delete(self._probe_key)
@@ -122,3 +152,10 @@ class Readiness:
         self._errors.last[name] = reason
         log.warning("ops.not_ready", check=name, error=reason)
         return Check(name, False, f"{what} ({reason})")
+
+
+def _existing(path: Path) -> Path:
+    """Return PATH, or its nearest existing parent (a store made on first use)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path

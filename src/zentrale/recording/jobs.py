@@ -25,7 +25,7 @@ from sqlalchemy.sql.expression import ColumnElement
 from zentrale.base.clock import Clock, utcnow
 from zentrale.db.session import Database
 from zentrale.recording.errors import LeaseLostError
-from zentrale.recording.models import JobState, JobStep, RecordingJob
+from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
 
 log = structlog.get_logger(__name__)
 
@@ -162,6 +162,20 @@ class JobQueue:
             log.warning("job parked", job_id=job.id, step=str(job.step), attempts=job.attempts)
         return state
 
+    async def postpone(self, job: Job, error: str, delay: dt.timedelta) -> None:
+        """Hand the job back to wait DELAY without counting the attempt (the store is away).
+
+        An outage is nobody's fault: however long it lasts, the job never parks for it.
+        """
+        now = self._clock()
+        values = {
+            "state": JobState.PENDING,
+            "attempts": max(0, job.attempts - 1),
+            "last_error": error[:MAX_ERROR_CHARS],
+            **_unlocked(now),
+        }
+        await self._update_held(job, {**values, "next_attempt_at": now + delay})
+
     async def release_expired_leases(self) -> int:
         """Give jobs whose lease ran out back to the queue (or park them); return how many."""
         now = self._clock()
@@ -176,15 +190,40 @@ class JobQueue:
 
     async def requeue(self, job_id: str) -> bool:
         """Put a parked job back in the queue with fresh attempts; False if it was not parked."""
+        return bool(await self.requeue_parked([job_id]))
+
+    async def requeue_parked(self, job_ids: list[str] | None = None) -> list[RecordingJob]:
+        """Put parked jobs (those of JOB_IDS, or all) back in the queue with fresh attempts.
+
+        Their recordings, marked failed when the job parked, are `finished` again (waiting for
+        the pipeline). Returns the jobs requeued, as they were when parked.
+        """
         now = self._clock()
-        statement = (
-            update(RecordingJob)
-            .where(RecordingJob.id == job_id, RecordingJob.state == JobState.FAILED)
-            .values(state=JobState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
-        )
+        query = select(RecordingJob).where(RecordingJob.state == JobState.FAILED)
+        if job_ids is not None:
+            query = query.where(RecordingJob.id.in_(job_ids))
         async with self._db.write() as session:
-            result = await session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+            parked = list(await session.scalars(query.with_for_update()))
+            for job in parked:
+                session.expunge(job)
+            ids = [job.id for job in parked]
+            if not ids:
+                return []
+            await session.execute(
+                update(RecordingJob)
+                .where(RecordingJob.id.in_(ids), RecordingJob.state == JobState.FAILED)
+                .values(state=JobState.PENDING, attempts=0, next_attempt_at=now, updated_at=now)
+            )
+            await session.execute(
+                update(Recording)
+                .where(
+                    Recording.id.in_([job.recording_id for job in parked]),
+                    Recording.state == RecordingState.FAILED,
+                )
+                .values(state=RecordingState.FINISHED)
+            )
+        log.warning("jobs requeued", count=len(parked))
+        return parked
 
     async def get(self, job_id: str) -> RecordingJob | None:
         """Return the job row, or None."""

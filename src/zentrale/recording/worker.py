@@ -18,17 +18,19 @@ import os
 import random
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import structlog
 
+from zentrale.base.outage import Outage
 from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import Job, JobQueue
 from zentrale.recording.models import JobState, JobStep, RecordingState
 from zentrale.recording.pipeline import Pipeline
-from zentrale.recording.storage.base import StorageError
+from zentrale.recording.storage.base import StorageError, StorageFullError, StorageUnavailableError
 
 log = structlog.get_logger(__name__)
 
@@ -41,6 +43,9 @@ class WorkerOptions:
     poll: float = 0.5
     backoff_initial: float = 2.0
     backoff_max: float = 300.0
+    outage_backoff_max: float = 30.0
+    """Longest wait of a job for a store that is away (attempts do not count meanwhile), so
+    jobs go on within this long after the store returns."""
     stop_timeout: float = 30.0
 
 
@@ -56,6 +61,39 @@ class PoolStats:
     """Failed attempts per step (retried or parked)."""
     storage_errors: int = 0
     db_errors: int = 0
+    storage_waits: int = 0
+    """Jobs handed back to wait for the store (not counted as attempts)."""
+    outage: StoreOutage = field(default_factory=lambda: StoreOutage())
+    database: Outage = field(default_factory=lambda: Outage("pipeline.database", log))
+    """The workers' view of the database (one warning when it goes, one when it returns)."""
+
+
+class StoreOutage:
+    """Whether the object store is away: one warning when it goes, one when it returns."""
+
+    def __init__(self) -> None:
+        self.since: float | None = None
+        self.waits = 0
+
+    @property
+    def away(self) -> bool:
+        """Tell whether the store was last seen unavailable."""
+        return self.since is not None
+
+    def unavailable(self, error: str) -> int:
+        """Note one job that met the store away; return how many did in this outage."""
+        if self.since is None:
+            self.since, self.waits = time.monotonic(), 0
+            log.warning("pipeline.storage_unavailable", error=error)
+        self.waits += 1
+        return self.waits
+
+    def returned(self) -> None:
+        """Note that the store answered again."""
+        if self.since is not None:
+            seconds = round(time.monotonic() - self.since, 1)
+            log.warning("pipeline.storage_returned", seconds=seconds, waits=self.waits)
+            self.since = None
 
 
 def worker_id(node: str, index: int) -> str:
@@ -63,10 +101,16 @@ def worker_id(node: str, index: int) -> str:
     return f"{node}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}:{index}"
 
 
-def backoff(attempt: int, options: WorkerOptions) -> dt.timedelta:
+def backoff(attempt: int, options: WorkerOptions, ceiling: float | None = None) -> dt.timedelta:
     """Return the wait before retry number ATTEMPT: doubling, capped, with 20 % jitter."""
-    base = min(options.backoff_initial * 2 ** max(0, attempt - 1), options.backoff_max)
+    cap = options.backoff_max if ceiling is None else ceiling
+    base = min(options.backoff_initial * 2 ** min(max(0, attempt - 1), 32), cap)
     return dt.timedelta(seconds=base * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+OUTAGE = (StorageUnavailableError, StorageFullError)
+"""Errors that say the store is away or full, not that the job is wrong: they never park it."""
+STORE_STEPS = frozenset({JobStep.UPLOAD, JobStep.VERIFY})
 
 
 class Worker:
@@ -94,8 +138,10 @@ class Worker:
                 job = await self.queue.claim(self.ident, self._lease)
             except Exception as exc:  # the database blipped: try again shortly
                 self.stats.db_errors += 1
-                log.warning("pipeline.claim_failed", error=type(exc).__name__)
+                self.stats.database.failed(exc)
                 job = None
+            else:
+                self.stats.database.ok()
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.options.poll)
@@ -128,6 +174,8 @@ class Worker:
             return None
         step = str(job.step)
         self.stats.steps[step] = self.stats.steps.get(step, 0) + 1
+        if job.step in STORE_STEPS:
+            self.stats.outage.returned()
         return following
 
     async def _failed(self, job: Job, exc: Exception) -> None:
@@ -135,6 +183,9 @@ class Worker:
         error = f"{step}: {type(exc).__name__}: {exc}"
         self.stats.failures[step] = self.stats.failures.get(step, 0) + 1
         self.stats.storage_errors += isinstance(exc, StorageError)
+        if isinstance(exc, OUTAGE):
+            await self._wait_for_store(job, error)
+            return
         state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
         if state is JobState.FAILED:
             self.stats.parked += 1
@@ -150,6 +201,13 @@ class Worker:
             return
         self.stats.retried += 1
         log.warning("pipeline.retry", job_id=job.id, step=step, attempt=job.attempts, error=error)
+
+    async def _wait_for_store(self, job: Job, error: str) -> None:
+        waits = self.stats.outage.unavailable(error)
+        self.stats.storage_waits += 1
+        delay = backoff(waits, self.options, self.options.outage_backoff_max)
+        await self.queue.postpone(job, error, delay)
+        log.debug("pipeline.waiting_for_store", job_id=job.id, step=job.step, waits=waits)
 
     @asynccontextmanager
     async def _heartbeat(self, job: Job) -> AsyncIterator[None]:
@@ -221,7 +279,7 @@ class WorkerPool:
             try:
                 await self.queue.release_expired_leases()
             except Exception as exc:
-                log.warning("pipeline.reap_failed", error=type(exc).__name__)
+                self.stats.database.failed(exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), max(0.5, self.options.lease / 4))
 

@@ -47,6 +47,8 @@ HORIZON = dt.timedelta(hours=24)
 """Events and survey answers are looked for up to this long after the range ends (a call in
 the range that lasted longer would lose the later ones; see docs/statistics.md)."""
 ABANDONED = (Outcome.ABANDONED_IN_QUEUE, Outcome.ABANDONED)
+FAULTS = (Outcome.DROPPED, Outcome.INTERRUPTED)
+"""Endings caused by Asterisk or the daemon going away: not abandons, counted as `dropped`."""
 Key = tuple[str, str]
 
 
@@ -60,6 +62,7 @@ class StatsRow:
     answered: int = 0
     abandoned: int = 0
     abandoned_short: int = 0
+    dropped: int = 0
     answered_in_service_level: int = 0
     avg_wait: float | None = None
     p90_wait: float | None = None
@@ -183,6 +186,9 @@ class _Report:
             _flag(answered).label("answered"),
             _flag(abandoned).label("abandoned"),
             _flag(and_(abandoned, waited <= self.spec.short_abandon)).label("short"),
+            _flag(and_(Call.agent_answered_at.is_(None), Call.outcome.in_(FAULTS))).label(
+                "dropped"
+            ),
             wait.label("wait"),
             _flag(and_(answered, wait <= self._threshold())).label("in_sl"),
             *self._call_figures(),
@@ -227,6 +233,7 @@ class _Report:
             func.sum(c.c.answered),
             func.sum(c.c.abandoned),
             func.sum(c.c.short),
+            func.sum(c.c.dropped),
             func.sum(c.c.in_sl),
             func.sum(c.c.conversations),
             func.sum(c.c.handle),
@@ -249,6 +256,7 @@ class _Report:
                 row.answered,
                 row.abandoned,
                 row.abandoned_short,
+                row.dropped,
                 row.answered_in_service_level,
                 row.conversations,
             ) = (int(value) for value in sums)

@@ -25,6 +25,8 @@ class AgentState(enum.StrEnum):
     WRAP_UP = "wrap_up"
     PAUSED = "paused"
     OFFLINE = "offline"
+    BUSY = "busy"
+    """The phone refused the last ring (busy, unavailable): not rung until `busy_until`."""
 
 
 @dataclass(frozen=True)
@@ -37,12 +39,16 @@ class AgentView:
     idle_since: float
     """Monotonic time the agent last became free (0 for never called)."""
     wrap_up_until: float = 0.0
+    busy_until: float = 0.0
+    """Monotonic time a busy agent may be rung again (its back-off)."""
 
 
 def is_free(agent: AgentView, now: float) -> bool:
-    """Tell whether AGENT may be rung at NOW (idle, or wrap-up over)."""
+    """Tell whether AGENT may be rung at NOW (idle, wrap-up over, or busy back-off over)."""
     if agent.state is AgentState.WRAP_UP:
         return now >= agent.wrap_up_until
+    if agent.state is AgentState.BUSY:
+        return now >= agent.busy_until
     return agent.state is AgentState.IDLE
 
 

@@ -16,6 +16,9 @@ from dataclasses import dataclass, replace
 from zentrale.telephony.agents import AgentState, AgentView, is_free
 
 Clock = Callable[[], float]
+BUSY_BACKOFF = 2.0
+"""Seconds a phone that refused a ring is left alone; doubled at each refusal in a row."""
+BUSY_BACKOFF_MAX = 30.0
 
 
 @dataclass
@@ -23,6 +26,7 @@ class _Agent:
     view: AgentView
     paused: bool = False
     online: bool = True
+    refusals: int = 0
 
 
 class AgentBoard:
@@ -71,8 +75,23 @@ class AgentBoard:
 
     def connected(self, endpoint: str, department: str) -> None:
         """Mark the agent on a call for DEPARTMENT."""
+        self._agents[endpoint].refusals = 0
         self._set(endpoint, AgentState.ON_CALL)
         self.last_answered[department] = endpoint
+
+    def refused(self, endpoint: str) -> float:
+        """The agent's phone refused a ring (busy, unavailable): leave it alone for a while.
+
+        Every caller waiting shares this board, so a busy phone is rung again only when its
+        back-off (2 s, doubling to 30 s) passes or Asterisk reports a change of its state, not
+        once per waiting caller and per loop. Returns the back-off in seconds.
+        """
+        agent = self._agents[endpoint]
+        pause = min(BUSY_BACKOFF * float(2**agent.refusals), BUSY_BACKOFF_MAX)
+        agent.refusals = min(agent.refusals + 1, 16)
+        agent.view = replace(agent.view, state=AgentState.BUSY, busy_until=self._clock() + pause)
+        self._wake()
+        return pause
 
     def finished(self, endpoint: str, wrap_up: float) -> None:
         """End the agent's call: wrap-up for WRAP_UP seconds, then free again."""
@@ -91,9 +110,14 @@ class AgentBoard:
 
     def set_online(self, endpoint: str, online: bool) -> None:
         """Record Asterisk's view of the agent's phone (registered or not)."""
-        if endpoint in self._agents:
-            self._agents[endpoint].online = online
-            self._wake()
+        agent = self._agents.get(endpoint)
+        if agent is None:
+            return
+        if agent.online != online and agent.view.state is AgentState.BUSY:
+            agent.view = replace(agent.view, state=AgentState.IDLE, busy_until=0.0)  # changed
+            agent.refusals = 0
+        agent.online = online
+        self._wake()
 
     def notify(self) -> None:
         """Wake the waiters: something they wait on changed (a queue moved)."""
@@ -104,13 +128,10 @@ class AgentBoard:
         return [self.view(endpoint) for endpoint in self._agents]
 
     def next_wake(self) -> float | None:
-        """Return the monotonic time the next wrap-up ends, if any agent wraps up."""
-        ends = [
-            agent.view.wrap_up_until
-            for agent in self._agents.values()
-            if agent.view.state is AgentState.WRAP_UP and agent.view.wrap_up_until > 0
-        ]
-        return min(ends) if ends else None
+        """Return the monotonic time the next wrap-up or busy back-off ends, if any."""
+        ends = [_until(agent.view) for agent in self._agents.values()]
+        found = [end for end in ends if end > 0]
+        return min(found) if found else None
 
     async def wait_change(self, max_wait: float) -> None:
         """Wait until the board changes (or a wrap-up ends), at most MAX_WAIT seconds."""
@@ -132,3 +153,12 @@ class AgentBoard:
         # Wake every waiter once, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()
+
+
+def _until(view: AgentView) -> float:
+    """Return when VIEW's wrap-up or busy back-off ends (0 for neither)."""
+    if view.state is AgentState.WRAP_UP:
+        return view.wrap_up_until
+    if view.state is AgentState.BUSY:
+        return view.busy_until
+    return 0.0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import Callable
 
 import structlog
@@ -29,6 +30,8 @@ from zentrale.telephony.presence import Presence
 log = structlog.get_logger(__name__)
 
 OUR_LEGS = ("agent", "dialled", "outbound", "snoop")
+CONVERSATION_BRIDGE = re.compile(r"conv-([0-9a-f]+)-([0-9]+)")
+"""Bridge ids of conversations (`Conversation.bridge_id`): the call id and its number."""
 FALLBACK = "zentrale-fallback"
 """Dialplan context that answers callers zentrale does not take (see extensions.conf)."""
 
@@ -50,6 +53,8 @@ class CallCenter:
         self.accepting = True
         self._outbound: set[asyncio.Task[None]] = set()
         self.legs = Legs()
+        self.adopted: set[str] = set()
+        """Ids of calls taken over from a daemon that died (their rows stay open)."""
         self._quiet = asyncio.Event()
 
     def _agent_endpoints(self) -> list[str]:
@@ -121,22 +126,71 @@ class CallCenter:
         self._check_quiet()
 
     async def on_resync(self, channels: list[Channel], bridges: list[Bridge]) -> None:
-        """After a reconnect: restart waiting callers' flows, hang up orphaned legs.
+        """After a reconnect: adopt the conversations a dead daemon left bridged, restart
+        waiting callers' flows, hang up orphaned legs.
 
-        Conversations already bridged are left talking; they end when either side hangs up.
+        Other bridged channels are left talking; they end when either side hangs up.
         """
         with contextlib.suppress(AriError):
             await self.presence.refresh(self._agent_endpoints())
         followed = {inbound.call.id for inbound in self.active.values()} | self.legs.active
+        for bridge in bridges:
+            if not followed.intersection(bridge.channels):
+                followed |= await self._adopt_conversation(bridge, channels)
         talking = {
             member for bridge in bridges if len(bridge.channels) > 1 for member in bridge.channels
         }
         for channel in channels:
-            if channel.id not in followed and channel.id not in talking:
+            # The other half of a Local channel we follow (`<id>;2`, e.g. an agent leg's) is
+            # that party's, not an orphan: hanging it up would cut the conversation.
+            half = channel.id.rsplit(";", 1)[0]
+            if not {channel.id, half} & (followed | talking) and not self._our_snoop(channel.id):
                 await self._adopt_or_drop(channel)
         for bridge in bridges:
             if not followed.intersection(bridge.channels):
                 self.services.ari.spawn(self._watch_orphan(bridge), f"orphan:{bridge.id}")
+
+    def _our_snoop(self, channel_id: str) -> bool:
+        """Tell whether CHANNEL_ID is the snoop of a conversation this node follows
+        (`snoop-<call>-<n>-caller|agent`): it records the call and must stay."""
+        parts = channel_id.split("-")
+        return len(parts) > 2 and parts[0] == "snoop" and parts[1] in self.active
+
+    async def _adopt_conversation(self, bridge: Bridge, channels: list[Channel]) -> set[str]:
+        """Adopt the caller-agent conversation of BRIDGE (ours: `conv-<call>-<n>`), if it is
+        one; return the channels now followed (its members and snoops)."""
+        found = CONVERSATION_BRIDGE.fullmatch(bridge.id)
+        agents = [member for member in bridge.channels if member.startswith("agent-")]
+        callers = [m for m in bridge.channels if not m.startswith(("agent-", "snoop-"))]
+        if found is None or len(agents) > 1 or len(callers) != 1:
+            return set()
+        call_id, number = found.group(1), int(found.group(2))
+        caller = next((c for c in channels if c.id == callers[0]), None)
+        if caller is None:
+            try:
+                caller = await self.services.ari.channels.get(callers[0])
+            except AriError:
+                return set()
+        self.adopted.add(call_id)
+        agent = agents[0] if agents else None  # None: the agent hung up while we were away
+        bridged = [callers[0], *agents]
+
+        async def resume(call: Call) -> None:
+            inbound = InboundCall(self.services, call, self._rules(), id=call_id)
+            self.active[call_id] = inbound
+            try:
+                await inbound.resume(agent, number, bridged)
+            finally:
+                self.active.pop(call_id, None)
+                self._check_quiet()
+
+        log.info("call.adopted", call_id=call_id, channel_id=caller.id, bridge_id=bridge.id)
+        self.services.ari.adopt(caller, resume)
+        return {
+            *bridge.channels,
+            f"snoop-{call_id}-{number}-caller",
+            f"snoop-{call_id}-{number}-agent",
+        }
 
     async def _watch_orphan(self, bridge: Bridge) -> None:
         ari = self.services.ari

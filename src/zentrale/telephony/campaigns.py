@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from zentrale.base.clock import utcnow
+from zentrale.base.outage import Outage
 from zentrale.calls.models import Direction, EventKind, Outcome
 from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
@@ -104,6 +105,7 @@ class CampaignRunner:
     ) -> None:
         self.services, self.store, self._rules, self.legs = services, store, rules, legs
         self.poll = poll
+        self.outage = Outage("campaign.database", log)
         self.calling: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.peak: dict[str, int] = defaultdict(int)
         """Most calls a campaign had at once (for status and tests)."""
@@ -132,8 +134,10 @@ class CampaignRunner:
         while True:
             try:
                 await self.tick()
-            except Exception:  # the database away: try again at the next tick
-                log.exception("campaign.tick_failed")
+            except Exception as exc:  # the database away: try again at the next tick
+                self.outage.failed(exc)
+            else:
+                self.outage.ok()
             await asyncio.sleep(self.poll)
 
     async def _recover(self) -> None:
@@ -141,8 +145,8 @@ class CampaignRunner:
             for campaign in await self.store.active():
                 for claim in await self.store.interrupted(campaign.id):
                     await self._settle(campaign, claim, AttemptResult.INTERRUPTED)
-        except Exception:  # the database away at start: those numbers stay 'calling'
-            log.exception("campaign.recovery_failed")
+        except Exception as exc:  # the database away at start: those numbers stay 'calling'
+            self.outage.failed(exc, during="recovery")
 
     async def tick(self) -> None:
         """Start the calls that are due now in every active campaign."""

@@ -91,17 +91,57 @@ class Conversation:
         else:
             await self._record()
 
+    async def adopt(self, channel_ids: list[str]) -> None:
+        """Take over this conversation from a daemon that died: its bridge and recording.
+
+        The bridge and the recording went on in Asterisk while no daemon ran. A recording still
+        live is followed to its end (one file for the whole conversation); one that is gone is
+        started again under a new name while both parties are still there, so the rest of the
+        conversation is kept too.
+        """
+        base = self._name()
+        parts = [f"{base}-caller", f"{base}-agent"] if self.two_party else [base]
+        if all([await self._live(part) for part in parts]):
+            if self.two_party:
+                self._snoops = [f"snoop-{part}" for part in parts]
+                keys = [f"channel:{snoop_id}" for snoop_id in self._snoops]
+            else:
+                keys = [f"bridge:{self.bridge_id}"]
+            self._events = [self.ari.subscribe(key, _ended) for key in keys]
+            self._adopted(TWO_PARTY_SEPARATOR.join(parts), parts)
+            return
+        if self.two_party:
+            self._snoops = [f"snoop-{part}" for part in parts]
+            await self._hang_up_snoops()
+        if len(channel_ids) < 2:
+            return  # the conversation is over: nothing more to record
+        if self.two_party:
+            await self._record_parties(channel_ids[0], channel_ids[1], f"{base}-resumed")
+        else:
+            await self._record(f"{base}-resumed")
+
+    async def _live(self, name: str) -> bool:
+        try:
+            live = await self.ari.recordings.live(name)
+        except AriError:
+            return False
+        return live.state in ("recording", "paused", "queued")
+
+    def _adopted(self, name: str, parts: list[str]) -> None:
+        self.recording, self._parts, self._started = name, parts, time.monotonic()
+        log.info("recording.adopted", name=name)
+
     def _name(self) -> str:
         return f"{self.call_id}-{self.bridge_id.rsplit('-', 1)[-1]}"
 
-    async def _record(self) -> None:
-        name = self._name()
+    async def _record(self, name: str | None = None) -> None:
+        name = name or self._name()
         self._events.append(self.ari.subscribe(f"bridge:{self.bridge_id}", _ended))
         await self.ari.bridges.record(self.bridge_id, name, fmt=RECORDING_FORMAT)
         self._started_recording(name, [name])
 
-    async def _record_parties(self, customer: str, agent: str) -> None:
-        base = self._name()
+    async def _record_parties(self, customer: str, agent: str, base: str | None = None) -> None:
+        base = base or self._name()
         parts = [f"{base}-caller", f"{base}-agent"]
         for name, channel_id in zip(parts, (customer, agent), strict=True):
             await self._record_party(name, channel_id)

@@ -61,6 +61,10 @@ from zentrale.telephony.survey import Putting, forget_keys, journalled, put_surv
 log = structlog.get_logger(__name__)
 
 Next = Step | None
+CALLER_ENDINGS = frozenset(
+    {Outcome.ABANDONED, Outcome.ABANDONED_IN_MENU, Outcome.ABANDONED_IN_QUEUE}
+)
+"""Outcomes that say the caller hung up: a fault (Asterisk or the daemon gone) replaces them."""
 
 
 @dataclass
@@ -111,8 +115,67 @@ class InboundCall:
                 await self._steps()
             except ChannelGoneError:
                 log.info("call.caller_gone", state=self.state_name)
+            except asyncio.CancelledError:
+                self._ended_by(Outcome.INTERRUPTED)  # the daemon stops before the call ends
+                raise
             finally:
                 await self._cleanup()
+
+    async def resume(self, agent_channel: str | None, number: int, bridged: list[str]) -> None:
+        """Go on with a conversation a daemon that died left bridged (adopted at resync).
+
+        The call's row, timeline and recording are those written before; the conversation
+        ends as any other (either side hangs up), its recording reaches the pipeline, and the
+        call is finished. What would have followed the conversation (a post-call survey) is
+        not offered: the flow that planned it is gone.
+        """
+        with bind_call(self.id, self.call.id):
+            self.state_name, self.outcome = "adopted", Outcome.ANSWERED
+            self.conversations, self.agent_leg = number, agent_channel
+            known = await self.services.journal.known(self.id)
+            endpoint = known.agent_endpoint if known is not None else None
+            self.agent_endpoint = endpoint
+            if known is not None and endpoint is not None:
+                board = self.services.queues.board
+                board.know([(endpoint, known.agent_name or endpoint)])
+                board.connected(endpoint, known.department or "")
+            self.conversation = Conversation(
+                self.services.ari,
+                self.services.journal,
+                self.id,
+                number,
+                two_party=self.services.settings.recording.two_party,
+            )
+            log.info("call.conversation_adopted", agent=endpoint, conversation=number)
+            try:
+                await self.conversation.adopt(bridged)
+                try:
+                    if agent_channel is not None:
+                        await self._talk(agent_channel)
+                finally:
+                    leg = Leg(agent_channel or "", endpoint or "", RingResult.ANSWERED)
+                    await self._end_adopted(leg)
+            except ChannelGoneError:
+                log.info("call.caller_gone", state=self.state_name)
+            finally:
+                await self._cleanup()
+
+    async def _end_adopted(self, leg: Leg) -> None:
+        self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, {"agent": leg.endpoint})
+        if self.conversation is not None:
+            await self.conversation.close()
+            self.conversation = None
+        if leg.channel_id:
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.hangup(leg.channel_id)
+        if leg.endpoint:
+            self.services.queues.board.finished(leg.endpoint, 0.0)
+        self.agent_leg = self.agent_endpoint = None
+
+    def _ended_by(self, fault: Outcome) -> None:
+        """Name a fault as the end of a call that would otherwise count as the caller's doing."""
+        if self.outcome in CALLER_ENDINGS:
+            self.outcome = fault
 
     def _arrived(self) -> None:
         journal, settings = self.services.journal, self.services.settings
@@ -437,6 +500,9 @@ class InboundCall:
         return None
 
     async def _cleanup(self) -> None:
+        ari = self.services.ari
+        if ari.lost(self.call.id) or not ari.state.connected:
+            self._ended_by(Outcome.DROPPED)  # Asterisk went away, not the caller
         if self.conversation is not None:
             await self.conversation.close()
         if self.agent_leg is not None:

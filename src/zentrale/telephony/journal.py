@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 
 from zentrale.base.clock import utcnow
-from zentrale.calls.models import EventKind
+from zentrale.base.outage import Outage
+from zentrale.calls.models import Call, EventKind
 from zentrale.calls.store import CallStore, CallUpdate, Hangup, NewCall
 from zentrale.recording.store import FinishedRecording, RecordingStore
 from zentrale.surveys.answers import AnswerStore, NewAnswer
@@ -46,6 +47,7 @@ class Journal:
     ) -> None:
         self._calls = calls
         self._recordings = recordings
+        self._outage = Outage("journal.database", log)
         self._answers = answers
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
         self._retry = (retry_initial, retry_max)
@@ -74,6 +76,17 @@ class Journal:
     async def flush(self) -> None:
         """Wait until every write queued so far is in the database."""
         await self._queue.join()
+
+    async def known(self, call_id: str) -> Call | None:
+        """Return the call's row as stored (None if unknown or the database is away).
+
+        A restarted daemon reads what it wrote before (agent, department) to adopt a call.
+        """
+        try:
+            return await self._calls.get(call_id)
+        except Exception as exc:  # not written yet, or the database away: adopt without it
+            log.warning("journal.call_unknown", call_id=call_id, error=type(exc).__name__)
+            return None
 
     def arrived(self, call: NewCall) -> None:
         """Record a new call."""
@@ -130,15 +143,11 @@ class Journal:
         while True:
             try:
                 await pending.write()
-                return
             except Exception as exc:  # any database failure is retried, never dropped
                 self.failures += 1
-                log.warning(
-                    "journal.write_failed",
-                    what=pending.what,
-                    error=type(exc).__name__,
-                    retry_in=round(delay, 2),
-                    backlog=self.backlog,
-                )
+                self._outage.failed(exc, what=pending.what, backlog=self.backlog)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, longest)
+            else:
+                self._outage.ok()
+                return

@@ -28,6 +28,8 @@ Ringer = Callable[[AgentView], Awaitable[Leg]]
 OnRung = Callable[[AgentView, Leg], Awaitable[None]]
 Drop = Callable[[Leg], Awaitable[None]]
 _order = itertools.count()
+REFUSED = frozenset({RingResult.BUSY, RingResult.UNAVAILABLE})
+"""Ring results that say the phone cannot take calls now: the board backs off from it."""
 
 
 @dataclass(eq=False)
@@ -160,7 +162,12 @@ async def _first_answer(
                 break
             for task in done:
                 winner = await _settle(
-                    leg=task.result(), winner=winner, agent=tasks[task], ticket=ticket, hooks=hooks
+                    leg=task.result(),
+                    winner=winner,
+                    agent=tasks[task],
+                    ticket=ticket,
+                    hooks=hooks,
+                    board=board,
                 )
     finally:
         for task in pending:
@@ -176,10 +183,17 @@ async def _first_answer(
 
 
 async def _settle(
-    leg: Leg, winner: Leg | None, agent: AgentView, ticket: Ticket, hooks: tuple[OnRung, Drop]
+    leg: Leg,
+    winner: Leg | None,
+    agent: AgentView,
+    ticket: Ticket,
+    hooks: tuple[OnRung, Drop],
+    board: AgentBoard,
 ) -> Leg | None:
     on_rung, drop = hooks
     ticket.tried.add(leg.endpoint)
+    if leg.result in REFUSED:
+        board.refused(leg.endpoint)
     await on_rung(agent, leg)
     if leg.result is not RingResult.ANSWERED:
         return winner

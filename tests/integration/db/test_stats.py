@@ -310,3 +310,19 @@ async def test_daylight_saving_change(db: Database, period: Period) -> None:
             "2026-03-29T03:00:00+02:00": 1,
             "2026-03-29T23:00:00+02:00": 1,
         }
+
+
+async def test_calls_ended_by_asterisk_or_the_daemon_going_away_are_dropped_not_abandoned(
+    db: Database,
+) -> None:
+    stories = [
+        Story("f1", local(10, 9), "sales", ABANDONED, queued=2, ended=30),
+        Story("f2", local(10, 10), "sales", Outcome.DROPPED, queued=2, ended=30),
+        Story("f3", local(10, 11), "sales", Outcome.INTERRUPTED, queued=2, ended=3),
+    ]
+    await insert_rows(db, rows_of(stories))
+    spec = ReportSpec("department", "day", dt.date(2026, 3, 10), dt.date(2026, 3, 10), IST)
+    async with db.read() as session:
+        (sales,) = await compute(session, spec)
+    assert (sales.offered, sales.abandoned, sales.dropped) == (3, 1, 2)
+    assert sales.abandoned_short == 0  # f3 ended after 1 s in the queue, but nobody hung up

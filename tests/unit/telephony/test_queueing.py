@@ -135,13 +135,40 @@ async def test_hunt_gives_up_after_max_wait() -> None:
     board.know([("PJSIP/a", "a")])
     queues = Queues(board)
     ticket = queues.join("call-1", "sales", priority=0)
-    ring = FakeRinger({"a": RingResult.BUSY})
+    ring = FakeRinger({"a": RingResult.NO_ANSWER})
     leg = await queues.hunt(
         ticket, department("ring_all", "a"), ring, _nothing, _nothing, max_wait=0.3
     )
     assert leg is None
     assert len(ring.rung) >= 2  # rung again once everyone free had been tried
     assert board.view("PJSIP/a").state is AgentState.IDLE
+
+
+@pytest.mark.asyncio
+async def test_a_busy_agent_is_left_alone_until_its_back_off_passes_or_its_state_changes() -> None:
+    clock = FakeClock()
+    board = AgentBoard(clock)
+    board.know([("PJSIP/a", "a")])
+    queues = Queues(board)
+    tickets = [queues.join(f"call-{n}", "sales", priority=0) for n in range(3)]
+    ring = FakeRinger({"a": RingResult.BUSY})
+    hunts = [
+        queues.hunt(ticket, department("ring_all", "a"), ring, _nothing, _nothing, max_wait=0.5)
+        for ticket in tickets
+    ]
+    assert await asyncio.gather(*hunts) == [None, None, None]
+    assert ring.rung == ["a"]  # three callers waiting, the busy phone rung once
+    assert board.view("PJSIP/a").state is AgentState.BUSY  # what the status screen shows
+    clock.now += 2.1  # the back-off (2 s) passed: rung again, then left alone for 4 s
+    hunt = queues.hunt(
+        tickets[0], department("ring_all", "a"), ring, _nothing, _nothing, max_wait=0.3
+    )
+    assert await hunt is None
+    assert ring.rung == ["a", "a"]
+    assert board.view("PJSIP/a").busy_until == pytest.approx(clock.now + 4.0)
+    board.set_online("PJSIP/a", False)  # Asterisk reports a change: the back-off is over
+    board.set_online("PJSIP/a", True)
+    assert [view.endpoint for view in board.free(["PJSIP/a"])] == ["PJSIP/a"]
 
 
 @pytest.mark.asyncio

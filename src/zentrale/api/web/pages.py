@@ -12,20 +12,25 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, address_of, deps_of
 from zentrale.api.errors import status_of
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
 from zentrale.api.text import form_text
 from zentrale.api.web import static
-from zentrale.api.web.render import render
+from zentrale.api.web.i18n import TEXTS
+from zentrale.api.web.render import language, render
+from zentrale.api.web.talk import talk_view
 from zentrale.base.errors import InvalidRequestError, NotFoundError, ZentraleError
-from zentrale.calls.models import Call, CallEvent, EventKind
+from zentrale.calls.models import Call, CallEvent, Direction
 from zentrale.core import audit, credentials
-from zentrale.core.models import AuditEntry, Role
+from zentrale.core.models import AuditEntry, Role, User
 from zentrale.core.users import UserStore
 from zentrale.qa import reviews
 from zentrale.qa.search import TAG_PATTERN, SearchQuery, search
+from zentrale.qa.story import tell
+from zentrale.recording.models import Recording
 
 public_pages = APIRouter(include_in_schema=False)
 pages = APIRouter(include_in_schema=False)
@@ -129,7 +134,8 @@ async def recordings(caller: Caller, request: Request) -> Response:
 
 @pages.get("/recordings/{recording_id}", name="web.recording")
 async def recording(caller: Caller, recording_id: RecordingId, request: Request) -> Response:
-    """One recording: player with waveform, timeline, scorecard, evaluations, comments, tags."""
+    """One recording: player with waveform and speech lanes, figures, the call story, scorecard,
+    evaluations, comments, tags."""
     deps = deps_of(request)
     async with deps.db.read() as session:
         found = await reviews.visible(session, caller, recording_id)
@@ -139,6 +145,7 @@ async def recording(caller: Caller, recording_id: RecordingId, request: Request)
                 select(CallEvent).where(CallEvent.call_id == found.call_id).order_by(CallEvent.seq)
             )
         )
+        names = await _agent_names(session, events, found, call)
         context: dict[str, Any] = {
             "tags": await reviews.tags(session, found.id),
             "evaluations": await reviews.evaluations(session, found.id),
@@ -147,20 +154,45 @@ async def recording(caller: Caller, recording_id: RecordingId, request: Request)
     event = audit.Event("recording.view", target=f"recording:{found.id}")
     await audit.record(deps.db, caller.actor, event, deps.clock())
     card = deps.scorecards.for_department(found.department)
-    start = next((e.at for e in events if e.kind is EventKind.RECORDING_STARTED), found.created_at)
+    lang = language(request)
+    story = tell(
+        events,
+        lang,
+        names=names,
+        outbound=call is not None and call.direction is Direction.OUTBOUND,
+        recording_id=found.id,
+    )
     return render(
         request,
         "recording.html",
         caller=caller,
         recording=found,
         call=call,
-        events=events,
+        story=story,
+        talk=talk_view(found, TEXTS[lang], lang),
         card=card[1] if card else None,
         reviewer=caller.role is not Role.AGENT,
         is_agent=caller.role is Role.AGENT,
-        start=start,
         **context,
     )
+
+
+async def _agent_names(
+    session: AsyncSession, events: list[CallEvent], found: Recording, call: Call | None
+) -> dict[str, str]:
+    """Endpoint → name of the agents on a timeline: as the call knew them, else the users'."""
+    names = {
+        row.agent_endpoint: row.agent_name
+        for row in (call, found)
+        if row is not None and row.agent_endpoint and row.agent_name
+    }
+    endpoints = {str(e.detail["agent"]) for e in events if e.detail and e.detail.get("agent")}
+    unnamed = endpoints - names.keys()
+    if unnamed:
+        query = select(User.agent_endpoint, User.display_name)
+        for endpoint, name in await session.execute(query.where(User.agent_endpoint.in_(unnamed))):
+            names.setdefault(str(endpoint), str(name))
+    return names
 
 
 def _answers(form: Any, card: Any) -> dict[str, bool | int]:

@@ -6,7 +6,12 @@ Import from here; submodules are implementation detail except ``events`` and ``m
 
 from zentrale.telephony.ari.calls import Call, CallFlow
 from zentrale.telephony.ari.client import AriClient, ResyncHook
-from zentrale.telephony.ari.config import AriCredentials, AriOptions, CredentialsLike
+from zentrale.telephony.ari.config import (
+    AriCredentials,
+    AriOptions,
+    CredentialsLike,
+    ReloadingCredentials,
+)
 from zentrale.telephony.ari.connection import ConnectionState
 from zentrale.telephony.ari.dispatch import DispatchStats
 from zentrale.telephony.ari.errors import (
@@ -49,6 +54,7 @@ __all__ = [
     "DigitRules",
     "Digits",
     "DispatchStats",
+    "ReloadingCredentials",
     "ResyncHook",
     "Subscription",
 ]

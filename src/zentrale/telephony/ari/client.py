@@ -18,7 +18,7 @@ import httpx
 import structlog
 
 from zentrale.telephony.ari.calls import CallFlow, serve_calls, start_call
-from zentrale.telephony.ari.config import AriOptions, CredentialsLike
+from zentrale.telephony.ari.config import AriOptions, CredentialsLike, reload_password
 from zentrale.telephony.ari.connection import ConnectionState, EventConnection
 from zentrale.telephony.ari.dispatch import Dispatcher, DispatchStats, Handler
 from zentrale.telephony.ari.errors import AriError, AriNotFoundError
@@ -53,6 +53,7 @@ class AriClient:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.app = credentials.app
+        self.credentials = credentials
         self.options = options or AriOptions()
         self.rest = AriRest(credentials, self.options, transport)
         self.channels = Channels(self.rest)
@@ -73,6 +74,8 @@ class AriClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
         self._resynced = asyncio.Event()
+        self._lost: dict[str, None] = {}
+        self.dispatcher.on_receive("ChannelHangupRequest", self._note_system_hangup)
 
     def __repr__(self) -> str:
         return f"AriClient(app={self.app!r}, url={self._connection.url!r})"
@@ -108,6 +111,13 @@ class AriClient:
         await asyncio.gather(*tasks, return_exceptions=True)
         await self.dispatcher.close()
         await self.rest.aclose()
+
+    def reload_credentials(self) -> bool:
+        """Read the password again (SIGHUP); if it changed, reconnect at once when down."""
+        changed = reload_password(self.credentials)
+        if changed:
+            self._connection.wake()
+        return changed
 
     async def wait_connected(self, max_wait: float | None = None) -> None:
         """Wait until the event WebSocket is open."""
@@ -217,12 +227,41 @@ class AriClient:
                 await asyncio.sleep(0.02)
         return await self.applications.get(self.app)
 
+    def lost(self, channel_id: str) -> bool:
+        """Tell whether CHANNEL_ID was ended by Asterisk itself: it vanished while we were
+        disconnected, or was hung up softly for another cause than normal clearing (shutdown).
+
+        A call flow uses it to tell a call Asterisk dropped from a caller who hung up.
+        """
+        return channel_id in self._lost
+
+    def _note_system_hangup(self, envelope: Envelope) -> None:
+        # Asterisk shutting down (or an operator's `channel request hangup`) asks channels to
+        # hang up softly with a cause other than normal clearing; callers and our own DELETEs
+        # give normal clearing (16).
+        raw = envelope.raw
+        if raw.get("soft") is True and raw.get("cause") != _NORMAL_CLEARING:
+            channel = raw.get("channel")
+            if isinstance(channel, dict) and isinstance(channel.get("id"), str):
+                self._remember_lost(channel["id"])
+
+    def _remember_lost(self, channel_id: str) -> None:
+        self._lost[channel_id] = None
+        while len(self._lost) > _LOST_KEPT:
+            del self._lost[next(iter(self._lost))]
+
     def _forget_vanished(self, present: set[str]) -> None:
         # Events of channels that hung up while we were disconnected were dropped by Asterisk;
         # compare with all channels, since an originated one may not have entered Stasis yet.
         for key in self.dispatcher.watched_keys():
             if key.startswith("channel:") and key[8:] not in present:
+                self._remember_lost(key[8:])
                 self.dispatcher.mark_gone(key, "vanished while disconnected")
+
+
+_NORMAL_CLEARING = 16
+_LOST_KEPT = 10_000
+"""Channel ids remembered as lost (the oldest are forgotten first)."""
 
 
 def _ours(

@@ -7,11 +7,16 @@ reconnect tuning with production defaults; tests shorten them.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import urlsplit, urlunsplit
 
+import structlog
 from pydantic import BaseModel, ConfigDict, SecretStr
+
+log = structlog.get_logger(__name__)
 
 
 class CredentialsLike(Protocol):
@@ -36,6 +41,54 @@ class AriCredentials(BaseModel):
     username: str
     password: SecretStr
     app: str
+
+
+class ReloadingCredentials:
+    """Credentials whose password is read again on demand (on a 401, on SIGHUP).
+
+    `zentrale sandbox up` or an operator may change the ARI password while the daemon runs;
+    READ returns the current one (from its file), and `reload` swaps it in when it changed.
+    """
+
+    def __init__(
+        self, base_url: str, username: str, app: str, read: Callable[[], SecretStr]
+    ) -> None:
+        self.base_url, self.username, self.app = base_url, username, app
+        self._read = read
+        self._password = read()
+
+    def __repr__(self) -> str:
+        return f"ReloadingCredentials(base_url={self.base_url!r}, app={self.app!r})"
+
+    @property
+    def password(self) -> SecretStr:
+        """Return the password as last read."""
+        return self._password
+
+    def reload(self) -> bool:
+        """Read the password again; tell whether it changed (a failed read keeps the old)."""
+        try:
+            fresh = self._read()
+        except Exception as exc:  # the file is being rewritten, or gone: keep what we have
+            log.warning("ari.credentials_unreadable", error=str(exc))
+            return False
+        if fresh.get_secret_value() == self._password.get_secret_value():
+            return False
+        self._password = fresh
+        log.warning("ari.credentials_reloaded", url=self.base_url)
+        return True
+
+
+def reload_password(credentials: CredentialsLike) -> bool:
+    """Re-read CREDENTIALS' password if they can (see ReloadingCredentials); True if changed."""
+    reload = getattr(credentials, "reload", None)
+    return bool(reload()) if callable(reload) else False
+
+
+def basic_auth_header(credentials: CredentialsLike) -> str:
+    """The ``Authorization`` header value (kept out of URLs and logs)."""
+    raw = f"{credentials.username}:{credentials.password.get_secret_value()}".encode()
+    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ ApplicationReplaced (another process registered our app name) stops the supervis
 from __future__ import annotations
 
 import asyncio
-import base64
+import contextlib
 import random
 import time
 from collections.abc import Callable
@@ -21,7 +21,13 @@ import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedOK, InvalidStatus, WebSocketException
 
-from zentrale.telephony.ari.config import AriOptions, CredentialsLike, events_url
+from zentrale.telephony.ari.config import (
+    AriOptions,
+    CredentialsLike,
+    basic_auth_header,
+    events_url,
+    reload_password,
+)
 from zentrale.telephony.ari.errors import ApplicationReplacedError
 from zentrale.telephony.ari.events import Envelope
 
@@ -46,12 +52,6 @@ class ConnectionState:
         return max(0, self.connects - 1)
 
 
-def basic_auth_header(credentials: CredentialsLike) -> str:
-    """The ``Authorization`` header value (kept out of URLs and logs)."""
-    raw = f"{credentials.username}:{credentials.password.get_secret_value()}".encode()
-    return "Basic " + base64.b64encode(raw).decode("ascii")
-
-
 class EventConnection:
     """Supervises the ARI event WebSocket and feeds envelopes to ``on_event``."""
 
@@ -64,7 +64,8 @@ class EventConnection:
     ) -> None:
         self.url = events_url(credentials.base_url, credentials.app)
         self.state = ConnectionState()
-        self._auth = basic_auth_header(credentials)
+        self._credentials = credentials
+        self._wake = asyncio.Event()
         self._options = options
         self._on_event = on_event
         self._on_connected = on_connected
@@ -87,12 +88,22 @@ class EventConnection:
                 raise
             except (OSError, TimeoutError, WebSocketException) as exc:
                 self._record_error(exc)
-            await asyncio.sleep(self._next_delay())
+            await self._pause(self._next_delay())
+
+    def wake(self) -> None:
+        """Cut the wait before the next connect short (e.g. new credentials were read)."""
+        self._attempt = 0
+        self._wake.set()
+
+    async def _pause(self, seconds: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def _session(self) -> None:
         async with connect(
             self.url,
-            additional_headers={"Authorization": self._auth},
+            additional_headers={"Authorization": basic_auth_header(self._credentials)},
             ping_interval=self._options.ping_interval,
             ping_timeout=self._options.ping_timeout,
             open_timeout=self._options.open_timeout,
@@ -158,6 +169,8 @@ class EventConnection:
     def _record_error(self, exc: BaseException) -> None:
         if isinstance(exc, InvalidStatus):
             message = f"handshake rejected: HTTP {exc.response.status_code}"
+            if exc.response.status_code == 401 and reload_password(self._credentials):
+                self._attempt = 0  # a new password: try it at once
         else:
             message = f"{type(exc).__name__}: {exc}"
         self.state.last_error = message

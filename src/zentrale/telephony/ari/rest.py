@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Generator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import quote
@@ -18,7 +18,12 @@ from urllib.parse import quote
 import httpx
 import structlog
 
-from zentrale.telephony.ari.config import AriOptions, CredentialsLike
+from zentrale.telephony.ari.config import (
+    AriOptions,
+    CredentialsLike,
+    basic_auth_header,
+    reload_password,
+)
 from zentrale.telephony.ari.errors import AriHttpError, AriTransportError, error_for_status
 
 log = structlog.get_logger(__name__)
@@ -56,6 +61,21 @@ class RestStats:
         self.errors = 0
 
 
+class _LiveBasicAuth(httpx.Auth):
+    """Basic auth with the credentials' current password; on a 401 it is read again and,
+    if it changed, the request is sent once more with it."""
+
+    def __init__(self, credentials: CredentialsLike) -> None:
+        self._credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = basic_auth_header(self._credentials)
+        response = yield request
+        if response.status_code == 401 and reload_password(self._credentials):
+            request.headers["Authorization"] = basic_auth_header(self._credentials)
+            yield request
+
+
 class AriRest:
     """Pooled HTTP transport to ``/ari`` with Basic auth, timeouts and retries."""
 
@@ -69,7 +89,7 @@ class AriRest:
         self.stats = RestStats()
         self._http = httpx.AsyncClient(
             base_url=credentials.base_url.rstrip("/") + "/",
-            auth=httpx.BasicAuth(credentials.username, credentials.password.get_secret_value()),
+            auth=_LiveBasicAuth(credentials),
             timeout=httpx.Timeout(
                 self.options.request_timeout, connect=self.options.connect_timeout
             ),

@@ -1,5 +1,5 @@
 // zentrale QA pages: CSRF header for htmx, the player (wavesurfer.js on the <audio> element,
-// peaks from the server), seek buttons, and keyboard control. No inline scripts (CSP).
+// peaks from the server), the speech lanes, seek buttons, and keyboard control. No inline scripts (CSP).
 (function () {
   "use strict";
   var meta = document.querySelector('meta[name="csrf-token"]');
@@ -24,6 +24,7 @@
           });
         });
     }
+    placeMarks(audio);
     document.querySelectorAll("button.seek").forEach(function (button) {
       button.addEventListener("click", function () {
         audio.currentTime = parseFloat(button.dataset.at) || 0;
@@ -45,6 +46,26 @@
       else if (event.key === "Home") { audio.currentTime = 0; }
     });
   }
+  // The lanes under the waveform: each mark spans start..end of the recording's duration,
+  // the scale wavesurfer draws the peaks to (both fill the same width).
+  function placeMarks(audio) {
+    var lanes = document.getElementById("lanes");
+    if (!lanes) { return; }
+    function place(duration) {
+      if (!(duration > 0)) { return; }
+      lanes.querySelectorAll(".mark").forEach(function (mark) {
+        var start = parseFloat(mark.dataset.at) || 0;
+        var end = parseFloat(mark.dataset.end) || start;
+        mark.style.left = (100 * start / duration) + "%";
+        mark.style.width = (100 * Math.max(0, end - start) / duration) + "%";
+      });
+      lanes.classList.add("placed");
+    }
+    var given = parseFloat(lanes.dataset.duration);
+    if (given > 0) { place(given); }
+    else { audio.addEventListener("loadedmetadata", function () { place(audio.duration); }); }
+  }
+
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", setupPlayer); }
   else { setupPlayer(); }
 })();
