@@ -316,12 +316,39 @@ async def test_calls_ended_by_asterisk_or_the_daemon_going_away_are_dropped_not_
     db: Database,
 ) -> None:
     stories = [
-        Story("f1", local(10, 9), "sales", ABANDONED, queued=2, ended=30),
-        Story("f2", local(10, 10), "sales", Outcome.DROPPED, queued=2, ended=30),
-        Story("f3", local(10, 11), "sales", Outcome.INTERRUPTED, queued=2, ended=3),
+        Story(
+            id="f1",
+            arrived_at=local(10, 9),
+            department="sales",
+            outcome=ABANDONED,
+            queued=2,
+            ended=30,
+        ),
+        Story(
+            id="f2",
+            arrived_at=local(10, 10),
+            department="sales",
+            outcome=Outcome.DROPPED,
+            queued=2,
+            ended=30,
+        ),
+        Story(
+            id="f3",
+            arrived_at=local(10, 11),
+            department="sales",
+            outcome=Outcome.INTERRUPTED,
+            queued=2,
+            ended=3,
+        ),
     ]
     await insert_rows(db, rows_of(stories))
-    spec = ReportSpec("department", "day", dt.date(2026, 3, 10), dt.date(2026, 3, 10), IST)
+    spec = ReportSpec(
+        group="department",
+        period="day",
+        first_day=dt.date(2026, 3, 10),
+        last_day=dt.date(2026, 3, 10),
+        zone=IST,
+    )
     async with db.read() as session:
         (sales,) = await compute(session, spec)
     assert (sales.offered, sales.abandoned, sales.dropped) == (3, 1, 2)
