@@ -57,8 +57,9 @@ TIMELINE: list[tuple[float, EventKind, dict[str, Any]]] = [
 
 
 def figures(duration: float, overtalk: float, dead_air: float, agent_share: float) -> TalkFigures:
-    """Figures for a DURATION s recording (the shape of test_talk_search's builder)."""
-    talk = duration - dead_air
+    """Figures for a DURATION s recording (the shape of test_talk_search's builder); the
+    segments and marks are the story call's, scaled to DURATION."""
+    talk, k = duration - dead_air, duration / SECONDS
     return TalkFigures(
         duration_s=duration,
         parties=2,
@@ -71,9 +72,9 @@ def figures(duration: float, overtalk: float, dead_air: float, agent_share: floa
         longest_monologue_s=2.5,
         longest_monologue_party="customer",
         agent_talk_ratio=agent_share,
-        segments=SEGMENTS,
-        silences=SILENCES if dead_air else (),
-        overtalks=OVERTALKS if overtalk else (),
+        segments=tuple(Segment(s.party, s.start * k, s.end * k) for s in SEGMENTS),
+        silences=tuple((a * k, b * k) for a, b in SILENCES) if dead_air else (),
+        overtalks=tuple((a * k, b * k) for a, b in OVERTALKS) if overtalk else (),
     )
 
 

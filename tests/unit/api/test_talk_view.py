@@ -62,3 +62,12 @@ def test_one_mixed_channel_gives_one_lane_and_no_overtalk_or_share() -> None:
 
 def test_a_recording_never_analysed_has_no_view() -> None:
     assert talk_view(_row(None), TEXTS["en"], "en") is None
+
+
+def test_marks_past_the_end_of_the_audio_are_clipped_to_it() -> None:
+    row = _row(_figures(2))
+    row.duration_s = 3.8
+    view = talk_view(row, TEXTS["en"], "en")
+    assert view is not None
+    assert [(m.start, m.end) for m in view.lanes[0].marks] == [(3.5, 3.8)]  # agent 3.5-8.0
+    assert [(m.start, m.end) for m in view.lanes[2].marks] == [(3.5, 3.8)]  # overtalk 3.5-4.0

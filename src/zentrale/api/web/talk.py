@@ -63,14 +63,16 @@ def talk_view(recording: Recording, texts: Mapping[str, str], lang: str) -> Talk
     segments = [s for s in data.get("segments", []) if _is_segment(s)]
     mixed = recording.talk_agent_s is None or any(s[0] == "mixed" for s in segments)
     ends = [float(s[2]) for s in segments] + [float(s[1]) for s in _spans(data, "silences")]
-    length = recording.duration_s or max(ends, default=0.0)
+    length = float(recording.duration_s or max(ends, default=0.0))
     if length <= 0:
         return None
     parties = ("mixed",) if mixed else ("agent", "customer")
-    lanes = [_party_lane(party, segments, texts, lang) for party in parties]
-    lanes.append(_marks_lane(data, texts, lang))
+    # a mark past the end of the audio (figures of an older cut) is clipped to the waveform
+    inside = [(p, float(a), min(float(b), length)) for p, a, b in segments if float(a) < length]
+    lanes = [_party_lane(party, inside, texts, lang) for party in parties]
+    lanes.append(_marks_lane(data, length, texts, lang))
     return TalkView(
-        duration=float(length),
+        duration=length,
         lanes=tuple(lanes),
         figures=_figures(recording, texts, lang, mixed),
         mixed=mixed,
@@ -108,11 +110,14 @@ def _party_lane(party: str, segments: list[Any], texts: Mapping[str, str], lang:
     return Lane(name=party, title=title, marks=marks)
 
 
-def _marks_lane(data: Mapping[str, Any], texts: Mapping[str, str], lang: str) -> Lane:
+def _marks_lane(
+    data: Mapping[str, Any], length: float, texts: Mapping[str, str], lang: str
+) -> Lane:
     marks = [
-        Mark(kind=kind, start=a, end=b, label=_label(texts, lang, texts[kind], a, b))
+        Mark(kind=kind, start=a, end=min(b, length), label=_label(texts, lang, texts[kind], a, b))
         for kind, key in (("dead_air", "silences"), ("overtalk", "overtalks"))
         for a, b in _spans(data, key)
+        if a < length
     ]
     marks.sort(key=lambda mark: mark.start)
     return Lane(name="marks", title=texts["lane_marks"], marks=tuple(marks))
