@@ -81,7 +81,8 @@ def test_a_type_checking_only_import_upwards_counts_too(tree: Path) -> None:
     add_import(
         tree,
         "zentrale.core.audit",
-        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import zentrale.telephony.inbound",
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    import zentrale.telephony.inbound",
     )
     result = lint(tree)
     assert result.returncode != 0
