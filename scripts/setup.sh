@@ -9,8 +9,11 @@ cd "$(dirname "$0")/.."
 # tests' second engine.
 # Chromium runs the browser tests of the QA pages (driven by Playwright, no browser download).
 # systemd-analyze verifies the unit files in docker/systemd.
+# SIPp (sip-tester) and baresip are the real SIP user agents of the SIP tests (a carrier calling
+# in through the sandbox's trunk, agents' phones that register); sox measures their audio.
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
-       "chroot coreutils" "chromium chromium" "systemd-analyze systemd")
+       "chroot coreutils" "chromium chromium" "systemd-analyze systemd"
+       "sipp sip-tester" "baresip baresip" "sox sox")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \

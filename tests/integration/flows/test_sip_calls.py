@@ -1,0 +1,150 @@
+"""Real SIP on the sandbox: a carrier's caller (SIPp, RTP, RFC 4733 keys) and agents' phones.
+
+The rules name an agent on a PJSIP phone, so zentrale subscribes to `endpoint:PJSIP` to follow
+phones' registration, and Asterisk then delivers every event of a SIP channel twice (through the
+channel's and the endpoint's subscription). These tests see what a caller on a real line gets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from zentrale.calls.models import Call, CallEvent
+from zentrale.calls.store import CallStore
+from zentrale.daemon import Daemon
+from zentrale.sandbox import SandboxInstance
+from zentrale.testing.sip import CarrierCall, CarrierScript, Key, carrier_call, have_tools
+
+from .conftest import MONDAY_10, daemon_settings
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(bool(have_tools()), reason=f"SIP tools missing: {have_tools()}"),
+]
+
+SIP_RULES = """
+version: 1
+timezone: Europe/Istanbul
+languages: {available: [en], default: en, fallback: en}
+prompts:
+  menu: sound:hello-world
+  account: sound:dir-pls-enter
+  invalid: sound:beep
+  bye: sound:vm-goodbye
+  consent: sound:conf-now-recording
+announcements:
+  consent: {inbound: consent, outbound: consent}
+departments:
+  desk:
+    agents: [{endpoint: "PJSIP/8001", name: Deniz}]
+    strategy: in_order
+    ring_timeout: 8s
+    max_wait: 20s
+    on_max_wait: {play_and_hangup: bye}
+    recording: true
+menus:
+  main:
+    prompt: menu
+    options: {"1": {menu: account}, "2": {department: desk}}
+    timeout: 4s
+    retries: 1
+    invalid_prompt: invalid
+    on_invalid: {play_and_hangup: bye}
+    on_timeout: {play_and_hangup: bye}
+  account:
+    prompt: account
+    entry:
+      min_length: 4
+      max_length: 4
+      terminator: "#"
+      store_as: account
+      then: {play_and_hangup: bye}
+    timeout: 6s
+    on_invalid: {play_and_hangup: bye}
+entry_rules:
+  - name: everyone
+    action: {menu: main}
+"""
+
+
+@dataclass
+class SipFlows:
+    """A daemon on the sandbox with SIP rules; calls placed by a SIPp carrier."""
+
+    daemon: Daemon
+    asterisk: SandboxInstance
+    tmp: Path
+
+    async def call(self, script: CarrierScript) -> CarrierCall:
+        """Place one call from the carrier and wait until SIPp is done with it."""
+        done = await carrier_call(
+            sip_port=self.asterisk.sip_port,
+            carrier_port=self.asterisk.carrier_port,
+            script=script,
+            workdir=self.tmp / "sipp",
+        )
+        assert done.returncode == 0, done.output
+        return done
+
+    async def finished_call(self, max_wait: float = 60) -> Call:
+        """Wait until the one call has ended and is written; return it."""
+        from sqlalchemy import select
+
+        async with asyncio.timeout(max_wait):
+            while True:
+                await self.daemon.journal.flush()
+                async with self.daemon.db.read() as session:
+                    calls = list(await session.scalars(select(Call)))
+                if calls and calls[0].ended_at is not None and not self.daemon.center.active:
+                    return calls[0]
+                await asyncio.sleep(0.2)
+
+    async def events(self, call_id: str) -> list[CallEvent]:
+        """Return a call's timeline."""
+        return await CallStore(self.daemon.db).events(call_id)
+
+
+@pytest_asyncio.fixture
+async def sip(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[SipFlows]:
+    settings = daemon_settings(tmp_path, SIP_RULES)
+    async with Daemon.running(
+        settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
+    ) as daemon:
+        await daemon.ari.wait_resynced(max_wait=10)
+        yield SipFlows(daemon, asterisk, tmp_path)
+
+
+def _digits(events: list[CallEvent]) -> list[dict[str, object]]:
+    return [dict(e.detail) for e in events if e.kind == "digit"]
+
+
+async def test_sip_keys_reach_menu_and_entry_once(sip: SipFlows) -> None:
+    # 1 in the menu (during its prompt), then an account number of four digits.
+    keys = [Key("1", 2.0), Key("4", 4.5), Key("7", 5.1), Key("1", 5.7), Key("2", 6.3)]
+    await sip.call(CarrierScript(keys=keys, hold=25))
+    call = await sip.finished_call()
+    assert call.caller_number == "+905551112233"
+    assert call.dialled_number == "100"
+    assert _digits(await sip.events(call.id)) == [
+        {"menu": "main", "digits": "1"},
+        {"menu": "account", "digits": "4712"},
+    ]
+    assert sip.daemon.ari.dispatch_stats().repeated > 0  # Asterisk did send them twice
+
+
+async def test_sip_wrong_key_then_silence_follow_the_rules(sip: SipFlows) -> None:
+    # One wrong key uses the menu's one retry; the silence after it ends the menu (on_timeout).
+    started = asyncio.get_running_loop().time()
+    await sip.call(CarrierScript(keys=[Key("9", 2.0)], hold=30))
+    lasted = asyncio.get_running_loop().time() - started
+    call = await sip.finished_call()
+    events = await sip.events(call.id)
+    assert _digits(events) == [{"menu": "main", "digits": "9"}, {"menu": "main", "timeout": True}]
+    # The key at 2 s, the invalid prompt, the menu again, its full 4 s of silence, goodbye.
+    assert lasted > 2 + 4 + 1.4
