@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from zentrale.calls.models import Call, CallEvent
+from zentrale.calls.models import Call, CallEvent, Outcome
 from zentrale.calls.store import CallStore
 from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
@@ -131,6 +131,9 @@ async def test_sip_keys_reach_menu_and_entry_once(sip: SipFlows) -> None:
     call = await sip.finished_call()
     assert call.caller_number == "+905551112233"
     assert call.dialled_number == "100"
+    assert call.outcome == Outcome.MESSAGE  # the entry's then: a goodbye, no agent
+    # zentrale hung up after the goodbye: Asterisk's cause for a normal end.
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
     assert _digits(await sip.events(call.id)) == [
         {"menu": "main", "digits": "1"},
         {"menu": "account", "digits": "4712"},
@@ -148,3 +151,5 @@ async def test_sip_wrong_key_then_silence_follow_the_rules(sip: SipFlows) -> Non
     assert _digits(events) == [{"menu": "main", "digits": "9"}, {"menu": "main", "timeout": True}]
     # The key at 2 s, the invalid prompt, the menu again, its full 4 s of silence, goodbye.
     assert lasted > 2 + 4 + 1.4
+    assert call.outcome == Outcome.ENDED_IN_MENU
+    assert call.hangup_cause_code == 16

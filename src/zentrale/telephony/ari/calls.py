@@ -20,7 +20,7 @@ from zentrale.telephony.ari import primitives
 from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
-from zentrale.telephony.ari.primitives import DigitRules, Digits
+from zentrale.telephony.ari.primitives import DigitRules, Digits, HangupCause
 
 if TYPE_CHECKING:
     from zentrale.telephony.ari.client import AriClient
@@ -43,6 +43,7 @@ class Call:
         self.args = args
         self.adopted = adopted
         self.dtmf = primitives.dtmf_subscription(ari, channel.id)
+        self.ending = primitives.cause_subscription(ari, channel.id)
 
     async def answer(self) -> None:
         """Answer the channel."""
@@ -69,9 +70,14 @@ class Call:
         """Wait for the caller to hang up (or the channel to leave Stasis)."""
         return await primitives.wait_for_hangup(self.ari, self.id, max_wait)
 
+    async def hangup_cause(self, max_wait: float = 2.0) -> HangupCause:
+        """Why the channel ended (cause and text), waiting up to MAX_WAIT for its destruction."""
+        return await primitives.hangup_cause(self.ending, max_wait)
+
     def close(self) -> None:
         """Release the call's subscriptions."""
         self.dtmf.close()
+        self.ending.close()
 
 
 def serve_calls(ari: AriClient, flow: CallFlow) -> None:

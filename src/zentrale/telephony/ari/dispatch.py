@@ -197,9 +197,11 @@ class Dispatcher:
                 self._counts["handler_errors"] += 1
                 log.exception("ari.receive_hook.failed", event_type=envelope.type)
 
-    def subscribe(self, key: str, predicate: Predicate) -> Subscription:
-        """Start buffering events of ``key`` that match ``predicate``."""
-        sub = Subscription(key, predicate, self._unsubscribe)
+    def subscribe(
+        self, key: str, predicate: Predicate, ends_on: frozenset[str] = CHANNEL_GONE_TYPES
+    ) -> Subscription:
+        """Start buffering events of ``key`` that match ``predicate`` (until ``ends_on``)."""
+        sub = Subscription(key, predicate, self._unsubscribe, ends_on)
         if self._closed:
             sub.fail(ClientClosedError("ARI client closed"))
         elif key in self._gone:
