@@ -346,7 +346,11 @@ def _survey_named(state: CallState, name: str) -> Survey:
 
 
 def _voicemail(state: CallState, action: Action) -> Step:
-    return Voicemail(_note(state, f"voicemail {action.target}"), action.target)
+    prompt = state.rules.document.announcements.voicemail
+    note = _note(state, f"voicemail {action.target}")
+    if prompt is None:
+        return Voicemail(note, action.target)
+    return Voicemail(note, action.target, state.rules.sound(prompt, state.language))
 
 
 def _dial(state: CallState, action: Action) -> Step:

@@ -107,9 +107,12 @@ class Queue(StepBase):
 
 @dataclass(frozen=True, slots=True)
 class Voicemail(StepBase):
-    """Send the caller to a voicemail box."""
+    """Send the caller to a voicemail box, greeted in the caller's language."""
 
     mailbox: str
+    greeting: str = "sound:vm-intro"
+    """The sound played before the beep: `announcements.voicemail` for the caller's language,
+    else Asterisk's own `vm-intro`, which the flow plays in the caller's language."""
 
     @property
     def destination(self) -> tuple[str, str]:

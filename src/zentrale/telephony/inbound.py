@@ -369,8 +369,15 @@ class InboundCall:
 
     async def _voicemail(self, step: Voicemail) -> Next:
         self.outcome = Outcome.VOICEMAIL
-        self.services.journal.event(self.id, EventKind.VOICEMAIL, {"mailbox": step.mailbox})
-        await self.call.play("sound:vm-intro", max_wait=30)
+        language = step.state.language
+        self.services.journal.event(
+            self.id,
+            EventKind.VOICEMAIL,
+            {"mailbox": step.mailbox, "greeting": step.greeting, "language": language},
+        )
+        # lang: Asterisk's own sounds (vm-intro) in the caller's language; Asterisk plays the
+        # English one when it has none in that language (checked on Asterisk 22).
+        await self.call.play(self.services.media(step.greeting), max_wait=30, lang=language)
         name = f"{self.id}-vm"
         ari = self.services.ari
         with ari.subscribe(

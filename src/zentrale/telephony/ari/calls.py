@@ -54,9 +54,11 @@ class Call:
         with contextlib.suppress(AriError):
             await self.ari.channels.hangup(self.id, reason)
 
-    async def play(self, media: str, max_wait: float | None = None) -> PlaybackFinished:
-        """Play media and wait until it finished."""
-        return await primitives.play(self.ari, self.id, media, max_wait=max_wait)
+    async def play(
+        self, media: str, max_wait: float | None = None, lang: str | None = None
+    ) -> PlaybackFinished:
+        """Play media (Asterisk's sounds in language LANG if given) and wait until it finished."""
+        return await primitives.play(self.ari, self.id, media, max_wait=max_wait, lang=lang)
 
     async def collect_digits(self, rules: DigitRules) -> Digits:
         """Collect DTMF digits (including ones typed ahead during prompts)."""
