@@ -350,7 +350,7 @@ class AgentPhone:
             f";auth_pass={self.password};answermode={mode};regint=60"
             ";audio_codecs=PCMU\n"
         )
-        modules = ("g711", "aufile", "account", "menu", "auloop")
+        modules = ("g711", "aufile", "account", "menu")
         lines = [
             "module_path /usr/lib/baresip/modules",
             f"sip_listen 127.0.0.1:{free_udp_port()}",
@@ -362,8 +362,6 @@ class AgentPhone:
             "dns_server 127.0.0.1:53",
             "call_max_calls 4",
             *(f"module {name}.so" for name in modules),
-            "module_app account.so",
-            "module_app menu.so",
         ]
         (self.workdir / "config").write_text("\n".join(dict.fromkeys(lines)) + "\n")
         (self.workdir / "contacts").write_text("")

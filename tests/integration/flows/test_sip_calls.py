@@ -8,18 +8,32 @@ channel's and the endpoint's subscription). These tests see what a caller on a r
 from __future__ import annotations
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydub import AudioSegment
 
 from zentrale.calls.models import Call, CallEvent, Outcome
 from zentrale.calls.store import CallStore
 from zentrale.daemon import Daemon
+from zentrale.recording import audio
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
+from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
-from zentrale.testing.sip import CarrierCall, CarrierScript, Key, carrier_call, have_tools
+from zentrale.testing.recordings import decrypt
+from zentrale.testing.sip import (
+    CarrierCall,
+    CarrierScript,
+    Key,
+    agent_phone,
+    carrier_call,
+    have_tools,
+)
 
 from .conftest import MONDAY_10, daemon_settings
 
@@ -110,9 +124,19 @@ class SipFlows:
         return await CallStore(self.daemon.db).events(call_id)
 
 
+@pytest.fixture
+def recording_format() -> str:
+    """The stored recordings' format; a test parametrizes it."""
+    return "opus"
+
+
 @pytest_asyncio.fixture
-async def sip(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[SipFlows]:
-    settings = daemon_settings(tmp_path, SIP_RULES)
+async def sip(
+    asterisk: SandboxInstance, tmp_path: Path, recording_format: str
+) -> AsyncIterator[SipFlows]:
+    settings = daemon_settings(tmp_path, SIP_RULES, two_party=True)
+    recording = settings.recording.model_copy(update={"format": recording_format})
+    settings = settings.model_copy(update={"recording": recording})
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:
@@ -153,3 +177,71 @@ async def test_sip_wrong_key_then_silence_follow_the_rules(sip: SipFlows) -> Non
     assert lasted > 2 + 4 + 1.4
     assert call.outcome == Outcome.ENDED_IN_MENU
     assert call.hangup_cause_code == 16
+
+
+def _level(samples: list[int], freq: float, rate: int = 8000) -> float:
+    """RMS-like level of one frequency in SAMPLES (Goertzel), in the samples' units."""
+    coeff = 2 * math.cos(2 * math.pi * freq / rate)
+    prev = prev2 = 0.0
+    for sample in samples:
+        prev, prev2 = sample + coeff * prev - prev2, prev
+    power = prev2**2 + prev**2 - coeff * prev * prev2
+    return math.sqrt(max(power, 0.0)) / max(len(samples), 1) * math.sqrt(2)
+
+
+async def _stored_audio(sip: SipFlows, call: Call) -> AudioSegment:
+    from sqlalchemy import select
+
+    async with asyncio.timeout(90):
+        while True:
+            async with sip.daemon.db.read() as session:
+                row = await session.scalar(select(Recording).where(Recording.call_id == call.id))
+            if row is not None and row.state != RecordingState.FINISHED:
+                break
+            await asyncio.sleep(0.3)
+    assert row.state == RecordingState.STORED
+    keyring = Keyring.load(sip.tmp / "keyring.json")
+    plain = decrypt(LocalStore(sip.tmp / "recordings"), row, [LocalKeyProvider(keyring)])
+    check = sip.tmp / f"check.{row.format}"
+    check.write_bytes(plain)
+    return audio.decode(check)
+
+
+@pytest.mark.parametrize("recording_format", ["opus", "wav", "mp3"])
+async def test_sip_call_to_registered_phone_records_each_party_in_its_own_channel(
+    sip: SipFlows, recording_format: str
+) -> None:
+    # The caller speaks 440 Hz, the agent's phone (baresip, PJSIP/8001) 1000 Hz.
+    async with agent_phone(
+        "8001",
+        password=sip.asterisk.phone_password.get_secret_value(),
+        sip_port=sip.asterisk.sip_port,
+        workdir=sip.tmp / "phone",
+        freq=1000,
+    ) as phone:
+        await _registered(sip, "PJSIP/8001")
+        await sip.call(CarrierScript(freq=440, keys=[Key("2", 2.0)], hold=22))
+        call = await sip.finished_call()
+        assert call.agent_endpoint == "PJSIP/8001", phone.log()[-2000:]
+    assert call.outcome == Outcome.ANSWERED
+    segment = await _stored_audio(sip, call)
+    assert segment.channels == 2
+    customer, agent = (
+        list(part.set_frame_rate(8000).get_array_of_samples()) for part in segment.split_to_mono()
+    )
+    figures = {
+        "customer": (_level(customer, 440), _level(customer, 1000)),
+        "agent": (_level(agent, 1000), _level(agent, 440)),
+    }
+    for side, (own, other) in figures.items():
+        assert own > 500, (side, figures)  # that party's tone is there
+        leak = 20 * math.log10(max(other, 1e-3) / own)
+        print(f"{recording_format} {side}: own {own:.0f}, other party {leak:.1f} dB")
+        assert leak < -30, (side, leak, figures)
+
+
+async def _registered(sip: SipFlows, endpoint: str, max_wait: float = 10) -> None:
+    tech, resource = endpoint.split("/")
+    async with asyncio.timeout(max_wait):
+        while (await sip.daemon.ari.endpoints.get(tech, resource)).state != "online":  # noqa: ASYNC110 (polling Asterisk)
+            await asyncio.sleep(0.2)
