@@ -62,10 +62,18 @@ departments:
     max_wait: 20s
     on_max_wait: {play_and_hangup: bye}
     recording: true
+  pair:
+    agents:
+      - {endpoint: "PJSIP/8002", name: Offline}
+      - {endpoint: "PJSIP/8001", name: Deniz}
+    strategy: in_order
+    ring_timeout: 8s
+    max_wait: 20s
+    on_max_wait: {play_and_hangup: bye}
 menus:
   main:
     prompt: menu
-    options: {"1": {menu: account}, "2": {department: desk}}
+    options: {"1": {menu: account}, "2": {department: desk}, "3": {department: pair}}
     timeout: 4s
     retries: 1
     invalid_prompt: invalid
@@ -245,3 +253,20 @@ async def _registered(sip: SipFlows, endpoint: str, max_wait: float = 10) -> Non
     async with asyncio.timeout(max_wait):
         while (await sip.daemon.ari.endpoints.get(tech, resource)).state != "online":  # noqa: ASYNC110 (polling Asterisk)
             await asyncio.sleep(0.2)
+
+
+async def test_sip_agent_phone_not_registered_is_skipped(sip: SipFlows) -> None:
+    # PJSIP/8002 comes first in the department but never registers; 8001 (baresip) does.
+    async with agent_phone(
+        "8001",
+        password=sip.asterisk.phone_password.get_secret_value(),
+        sip_port=sip.asterisk.sip_port,
+        workdir=sip.tmp / "phone",
+    ) as phone:
+        await _registered(sip, "PJSIP/8001")
+        await sip.call(CarrierScript(keys=[Key("3", 2.0)], hold=10))
+        call = await sip.finished_call()
+        assert call.agent_endpoint == "PJSIP/8001", phone.log()[-2000:]
+    rung = [e.detail["agent"] for e in await sip.events(call.id) if e.kind == "agent_rung"]
+    assert rung == ["PJSIP/8001"]  # the offline phone was never rung
+    assert call.outcome == Outcome.ANSWERED
