@@ -326,6 +326,61 @@ async def carrier_call(
     return CarrierCall(proc.returncode or 0, text)
 
 
+_REFUSING = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale carrier refusing a call">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 100 Trying
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+def _write_scenario(workdir: Path, text: str) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / "refusing.xml"
+    scenario.write_text(text)
+    return scenario
+
+
+async def carrier_refusing(
+    *, carrier_port: int, status: str, workdir: Path, max_wait: float = 60
+) -> asyncio.subprocess.Process:
+    """Start SIPp as the carrier on its port, answering one call with STATUS (486 Busy Here)."""
+    scenario = await asyncio.to_thread(_write_scenario, workdir, _REFUSING.format(status=status))
+    argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
+    argv += ["-m", "1", "-nostdin", "-nd", "-timeout", f"{int(max_wait)}s"]
+    return await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+
+
 # -- baresip: an agent's phone ---------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ from zentrale.testing.sip import (
     Key,
     agent_phone,
     carrier_call,
+    carrier_refusing,
     have_tools,
 )
 
@@ -144,7 +145,10 @@ async def sip(
 ) -> AsyncIterator[SipFlows]:
     settings = daemon_settings(tmp_path, SIP_RULES, two_party=True)
     recording = settings.recording.model_copy(update={"format": recording_format})
-    settings = settings.model_copy(update={"recording": recording})
+    telephony = settings.telephony.model_copy(
+        update={"outbound_endpoint": "PJSIP/{number}@carrier"}
+    )
+    settings = settings.model_copy(update={"recording": recording, "telephony": telephony})
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:
@@ -270,3 +274,35 @@ async def test_sip_agent_phone_not_registered_is_skipped(sip: SipFlows) -> None:
     rung = [e.detail["agent"] for e in await sip.events(call.id) if e.kind == "agent_rung"]
     assert rung == ["PJSIP/8001"]  # the offline phone was never rung
     assert call.outcome == Outcome.ANSWERED
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "cause"),
+    [
+        ("486 Busy Here", Outcome.BUSY, 17),
+        # Asterisk maps 480 to Q.850 19 (no answer) and 503 to 34 (congestion).
+        ("480 Temporarily Unavailable", Outcome.NO_ANSWER, 19),
+        ("503 Service Unavailable", Outcome.FAILED, 34),
+    ],
+)
+async def test_sip_click_to_call_through_the_trunk_refused_stores_the_cause(
+    sip: SipFlows, status: str, outcome: Outcome, cause: int
+) -> None:
+    # The agent's phone answers first; then the carrier refuses the customer's number.
+    refusing = await carrier_refusing(
+        carrier_port=sip.asterisk.carrier_port, status=status, workdir=sip.tmp / "uas"
+    )
+    async with agent_phone(
+        "8001",
+        password=sip.asterisk.phone_password.get_secret_value(),
+        sip_port=sip.asterisk.sip_port,
+        workdir=sip.tmp / "phone",
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await sip.daemon.center.place("PJSIP/8001", "+4930666", "desk")
+        call = await sip.finished_call()
+    assert refusing.returncode is None or refusing.returncode == 0
+    await asyncio.wait_for(refusing.wait(), 10)
+    assert call.called_number == "+4930666"
+    assert call.outcome == outcome
+    assert call.hangup_cause_code == cause

@@ -126,6 +126,8 @@ async def hangup_cause(sub: Subscription, max_wait: float = 2.0) -> HangupCause:
             while True:
                 event = await sub.get()
                 if isinstance(event, ChannelDestroyed):
+                    if not event.cause:  # 0: Asterisk does not know; keep the request's
+                        return found
                     return HangupCause(event.cause, event.cause_txt or None)
                 if isinstance(event, ChannelHangupRequest) and event.cause:
                     found = HangupCause(event.cause)
