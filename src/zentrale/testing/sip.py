@@ -455,10 +455,16 @@ class AgentPhone:
 
 @contextlib.asynccontextmanager
 async def agent_phone(
-    number: str, *, password: str, sip_port: int, workdir: Path, freq: float = 1000.0
+    number: str,
+    *,
+    password: str,
+    sip_port: int,
+    workdir: Path,
+    freq: float = 1000.0,
+    answer: bool = True,
 ) -> AsyncIterator[AgentPhone]:
-    """Run an auto-answering agent phone for the duration of the block."""
-    phone = AgentPhone(number, password, sip_port, workdir, freq)
+    """Run an agent phone for the duration of the block; it answers by itself when ANSWER."""
+    phone = AgentPhone(number, password, sip_port, workdir, freq, answer)
     await phone.start()
     try:
         yield phone

@@ -252,7 +252,7 @@ async def test_sip_call_to_registered_phone_records_each_party_in_its_own_channe
         assert leak < -30, (side, leak, figures)
 
 
-async def _registered(sip: SipFlows, endpoint: str, max_wait: float = 10) -> None:
+async def _registered(sip: SipFlows, endpoint: str, max_wait: float = 20) -> None:
     tech, resource = endpoint.split("/")
     async with asyncio.timeout(max_wait):
         while (await sip.daemon.ari.endpoints.get(tech, resource)).state != "online":  # noqa: ASYNC110 (polling Asterisk)
@@ -306,3 +306,23 @@ async def test_sip_click_to_call_through_the_trunk_refused_stores_the_cause(
     assert call.called_number == "+4930666"
     assert call.outcome == outcome
     assert call.hangup_cause_code == cause
+
+
+async def test_sip_caller_hangs_up_while_the_agent_phone_rings(sip: SipFlows) -> None:
+    # The phone rings (8 s ring timeout) and nobody answers; the caller gives up after 9 s.
+    async with agent_phone(
+        "8001",
+        password=sip.asterisk.phone_password.get_secret_value(),
+        sip_port=sip.asterisk.sip_port,
+        workdir=sip.tmp / "phone",
+        answer=False,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await sip.call(CarrierScript(keys=[Key("2", 2.0)], hold=9))
+        call = await sip.finished_call()
+        channels = await sip.daemon.ari.channels.list()
+    assert call.outcome == Outcome.ABANDONED_IN_QUEUE
+    rung = [e.detail["agent"] for e in await sip.events(call.id) if e.kind == "agent_rung"]
+    assert rung == ["PJSIP/8001"]
+    assert channels == []  # the ringing phone's leg was hung up with the caller
+    assert call.hangup_cause_code == 16  # the caller's BYE
