@@ -372,13 +372,27 @@ async def carrier_refusing(
     scenario = await asyncio.to_thread(_write_scenario, workdir, _REFUSING.format(status=status))
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-m", "1", "-nostdin", "-nd", "-timeout", f"{int(max_wait)}s"]
-    return await asyncio.create_subprocess_exec(
+    process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=workdir,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
+    # An INVITE sent before SIPp listens is lost (and the call times out as "no answer").
+    async with asyncio.timeout(10):
+        while not _udp_port_taken(carrier_port):  # noqa: ASYNC110 (another process's socket)
+            await asyncio.sleep(0.05)
+    return process
+
+
+def _udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 # -- baresip: an agent's phone ---------------------------------------------------------------
