@@ -292,17 +292,21 @@ async def test_sip_click_to_call_through_the_trunk_refused_stores_the_cause(
     refusing = await carrier_refusing(
         carrier_port=sip.asterisk.carrier_port, status=status, workdir=sip.tmp / "uas"
     )
-    async with agent_phone(
-        "8001",
-        password=sip.asterisk.phone_password.get_secret_value(),
-        sip_port=sip.asterisk.sip_port,
-        workdir=sip.tmp / "phone",
-    ):
-        await _registered(sip, "PJSIP/8001")
-        await sip.daemon.center.place("PJSIP/8001", "+4930666", "desk")
-        call = await sip.finished_call()
-    assert refusing.returncode is None or refusing.returncode == 0
-    await asyncio.wait_for(refusing.wait(), 10)
+    try:
+        async with agent_phone(
+            "8001",
+            password=sip.asterisk.phone_password.get_secret_value(),
+            sip_port=sip.asterisk.sip_port,
+            workdir=sip.tmp / "phone",
+        ):
+            await _registered(sip, "PJSIP/8001")
+            await sip.daemon.center.place("PJSIP/8001", "+4930666", "desk")
+            call = await sip.finished_call()
+        assert await asyncio.wait_for(refusing.wait(), 10) == 0  # SIPp saw its scenario through
+    finally:
+        if refusing.returncode is None:  # a failed test leaves no SIPp behind
+            refusing.kill()
+            await refusing.wait()
     assert call.called_number == "+4930666"
     assert call.outcome == outcome
     assert call.hangup_cause_code == cause
