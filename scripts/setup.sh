@@ -11,9 +11,12 @@ cd "$(dirname "$0")/.."
 # systemd-analyze verifies the unit files in docker/systemd.
 # docker.io (dockerd) and docker-compose (Compose v1: Debian 12 has no compose plugin) build and
 # run the images of docker/ in the docker tests (scripts/images.sh, scripts/dockerd.sh).
+# SIPp (sip-tester) and baresip are the real SIP user agents of the SIP tests (a carrier calling
+# in through the sandbox's trunk, agents' phones that register); sox measures their audio.
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
        "chroot coreutils" "chromium chromium" "systemd-analyze systemd"
-       "dockerd docker.io" "docker-compose docker-compose")
+       "dockerd docker.io" "docker-compose docker-compose"
+       "sipp sip-tester" "baresip baresip" "sox sox")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \

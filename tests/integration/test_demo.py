@@ -27,7 +27,7 @@ async def test_demo_routes_connects_records_and_stores(tmp_path: Path) -> None:
         "+4915112345678": ("sales", Outcome.ANSWERED),
         "+905551112233": ("support", Outcome.ANSWERED),
         "+447700900123": ("billing", Outcome.ANSWERED),
-        "+908500001234": (None, Outcome.ANSWERED),  # the blocked number heard its message
+        "+908500001234": (None, Outcome.MESSAGE),  # the blocked number heard its message
     }
     assert by_caller["+4915112345678"].language == "de"  # German mobile rule
     assert by_caller["+905551112233"].language == "tr"  # chose Türkçe

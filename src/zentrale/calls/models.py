@@ -31,9 +31,18 @@ class Direction(enum.StrEnum):
 
 
 class Outcome(enum.StrEnum):
-    """How a call ended."""
+    """How a call ended.
+
+    `answered` means an agent (or a dialled number) answered. A caller served by the IVR alone
+    ends `message` (a message played to the end: an option, an entry rule, a queue's
+    `play_and_hangup`... never reached an agent), `ended_in_menu` (the menu's retries were used
+    up, or the rules hung up), `voicemail` or `survey` (a survey without a conversation).
+    """
 
     ANSWERED = "answered"
+    ENDED_IN_MENU = "ended_in_menu"
+    MESSAGE = "message"
+    SURVEY = "survey"
     ABANDONED = "abandoned"
     ABANDONED_IN_MENU = "abandoned_in_menu"
     ABANDONED_IN_QUEUE = "abandoned_in_queue"

@@ -214,7 +214,7 @@ def _retry(state: CallState, menu: Menu, why: str, prompt: str | None, timeout: 
     if attempts > menu.retries:
         action = (menu.on_timeout or menu.on_invalid) if timeout else menu.on_invalid
         note = f"menu {state.menu}: {why}; {menu.retries} retries used up"
-        return _go(_note(state, note), action)
+        return _go(replace(_note(state, note), gave_up=True), action)
     state = replace(_note(state, f"menu {state.menu}: {why}; retry {attempts}"), attempts=attempts)
     prompts = (prompt, menu.prompt) if prompt else (menu.prompt,)
     return _collect(state, menu, prompts)
@@ -260,7 +260,7 @@ def _menu(state: CallState, action: Action) -> Step:
     closed = _closed(state, menu.schedule, f"menu {action.target}", menu.when_closed)
     if closed is not None:
         return closed
-    state = replace(state, menu=action.target, department=None, attempts=0)
+    state = replace(state, menu=action.target, department=None, attempts=0, gave_up=False)
     return _collect(_note(state, f"menu {action.target}"), menu, (menu.prompt,))
 
 
@@ -346,7 +346,11 @@ def _survey_named(state: CallState, name: str) -> Survey:
 
 
 def _voicemail(state: CallState, action: Action) -> Step:
-    return Voicemail(_note(state, f"voicemail {action.target}"), action.target)
+    prompt = state.rules.document.announcements.voicemail
+    note = _note(state, f"voicemail {action.target}")
+    if prompt is None:
+        return Voicemail(note, action.target)
+    return Voicemail(note, action.target, state.rules.sound(prompt, state.language))
 
 
 def _dial(state: CallState, action: Action) -> Step:

@@ -278,10 +278,14 @@ class Consent(Strict):
 
 
 class Announcements(Strict):
-    """Notices the engine plays on its own: recording consent and the closed message."""
+    """Notices the engine plays on its own: recording consent, the closed message, the
+    voicemail greeting."""
 
     consent: Consent = Field(default_factory=Consent)
     closed: Name | None = None
+    voicemail: Name | None = None
+    """The greeting before a message is recorded, per language like every prompt; without
+    it, Asterisk's own `vm-intro` in the caller's language (English when not installed)."""
     replay_on_transfer: bool = True
     """Play the consent notice again when a transferred call reaches a new party."""
 

@@ -38,6 +38,9 @@ class CallState:
     out_of_hours: bool = False
     """A schedule on the way here was closed (a closed menu or department, or an entry rule
     for closed hours): whatever the call ends in, it came out of hours."""
+    gave_up: bool = False
+    """The menu's retries were used up (wrong keys or silence): the action that follows is its
+    `on_invalid`/`on_timeout`, and a call that ends there ended in the menu."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,9 +107,12 @@ class Queue(StepBase):
 
 @dataclass(frozen=True, slots=True)
 class Voicemail(StepBase):
-    """Send the caller to a voicemail box."""
+    """Send the caller to a voicemail box, greeted in the caller's language."""
 
     mailbox: str
+    greeting: str = "sound:vm-intro"
+    """The sound played before the beep: `announcements.voicemail` for the caller's language,
+    else Asterisk's own `vm-intro`, which the flow plays in the caller's language."""
 
     @property
     def destination(self) -> tuple[str, str]:

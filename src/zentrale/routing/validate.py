@@ -102,6 +102,7 @@ def _prompt_uses(doc: RoutingDocument) -> Iterator[tuple[DocPath, str | None]]:
     for path, notice in consent_notices(doc):
         yield path, notice.prompt
     yield ("announcements", "closed"), doc.announcements.closed
+    yield ("announcements", "voicemail"), doc.announcements.voicemail
     for name, survey in doc.surveys.items():
         for index, question in enumerate(survey.questions):
             yield ("surveys", name, "questions", index, "prompt"), question.prompt

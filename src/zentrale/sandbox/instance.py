@@ -4,7 +4,8 @@ Every instance gets a directory `/srv/zentrale/NAME` inside the root with its ow
 spool, log and database directories (through `asterisk -C`), so several instances (a test run
 beside a hand-started one, or two nodes of a cluster test) share one cached root without
 sharing state. The repository's config files are copied in; what differs per instance (HTTP
-port, ARI user and password, app name) goes into the `*_local.conf` includes.
+port, ARI user and password, app name, the SIP port, the simulated carrier's port and the agent
+phones' password) goes into the `*_local.conf` includes.
 """
 
 from __future__ import annotations
@@ -42,6 +43,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def free_udp_port() -> int:
+    """Return a UDP port on loopback that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+AGENT_PHONES = ("8001", "8002", "8003", "8004")
+"""The sandbox's agent phones that register (PJSIP/8001 ...), defined in pjsip.conf."""
+
+
 def config_files() -> dict[str, str]:
     """Return the repository's Asterisk config files, by name."""
     folder = resources.files(CONFIG_PACKAGE).joinpath("asterisk")
@@ -58,6 +70,12 @@ class SandboxInstance:
     app: str = "zentrale"
     username: str = "zentrale"
     password: SecretStr = field(default_factory=lambda: SecretStr(secrets.token_urlsafe(18)))
+    sip_port: int = field(default_factory=free_udp_port)
+    """Asterisk's SIP (UDP) port on 127.0.0.1."""
+    carrier_port: int = field(default_factory=free_udp_port)
+    """The port the simulated carrier sends from: calls from 127.0.0.1 on it are trunk calls."""
+    phone_password: SecretStr = field(default_factory=lambda: SecretStr(secrets.token_urlsafe(12)))
+    """The password of every sandbox agent phone (PJSIP/8001 ...)."""
 
     @property
     def inside(self) -> Path:
@@ -167,9 +185,34 @@ class SandboxInstance:
             f"password={self.password.get_secret_value()}\n"
         )
         ari_local.chmod(0o640)
+        pjsip_local = etc / "pjsip_local.conf"
+        pjsip_local.write_text(self._pjsip_local())
+        pjsip_local.chmod(0o640)
         uid, gid = self._asterisk_ids()
         for path in [self.home, *self.home.rglob("*")]:
             os.chown(path, uid, gid)
+
+    def _pjsip_local(self) -> str:
+        lines = [
+            "[transport-udp]",
+            "type=transport",
+            "protocol=udp",
+            f"bind=127.0.0.1:{self.sip_port}",
+            "",
+            "[carrier]",
+            "type=aor",
+            f"contact=sip:127.0.0.1:{self.carrier_port}",
+            "",
+            "[carrier]",
+            "type=identify",
+            "endpoint=carrier",
+            f"match=127.0.0.1:{self.carrier_port}",
+        ]
+        secret = self.phone_password.get_secret_value()
+        for phone in AGENT_PHONES:
+            lines += ["", f"[{phone}]", "type=auth", "auth_type=userpass"]
+            lines += [f"username={phone}", f"password={secret}"]
+        return "\n".join(lines) + "\n"
 
     def _asterisk_conf(self) -> str:
         dirs = {

@@ -232,6 +232,8 @@ class InboundCall:
                 return await self._survey(step)
             case OfferCallback():
                 return await self._callback(step)
+        if self.outcome is Outcome.ABANDONED_IN_MENU:
+            self.outcome = Outcome.ENDED_IN_MENU  # the rules hung up
         return None  # Hangup
 
     # -- menus ----------------------------------------------------------------------------
@@ -424,13 +426,21 @@ class InboundCall:
         self.services.journal.event(self.id, EventKind.MESSAGE_PLAYED, {"prompt": step.prompt})
         await self.call.play(self.services.media(step.sound), max_wait=120)
         if self.outcome is Outcome.ABANDONED_IN_MENU:
-            self.outcome = Outcome.ANSWERED
+            # Played to the end: the IVR served the caller, no agent did.
+            self.outcome = Outcome.ENDED_IN_MENU if step.state.gave_up else Outcome.MESSAGE
         return None
 
     async def _voicemail(self, step: Voicemail) -> Next:
         self.outcome = Outcome.VOICEMAIL
-        self.services.journal.event(self.id, EventKind.VOICEMAIL, {"mailbox": step.mailbox})
-        await self.call.play("sound:vm-intro", max_wait=30)
+        language = step.state.language
+        self.services.journal.event(
+            self.id,
+            EventKind.VOICEMAIL,
+            {"mailbox": step.mailbox, "greeting": step.greeting, "language": language},
+        )
+        # lang: Asterisk's own sounds (vm-intro) in the caller's language; Asterisk plays the
+        # English one when it has none in that language (checked on Asterisk 22).
+        await self.call.play(self.services.media(step.greeting), max_wait=30, lang=language)
         name = f"{self.id}-vm"
         ari = self.services.ari
         with ari.subscribe(
@@ -487,6 +497,8 @@ class InboundCall:
         return None
 
     async def _survey(self, step: Survey) -> Next:
+        if self.outcome is Outcome.ABANDONED_IN_MENU:
+            self.outcome = Outcome.SURVEY  # a survey straight from the IVR, no conversation
         plan = step.plan or plan_survey(step.state.rules, step.name, step.state.language)
         report = journalled(self.services.journal, self.id)
         await put_survey(self.call, plan, self.services.media, Putting(self.id, report))
@@ -510,8 +522,10 @@ class InboundCall:
                 await self.services.ari.channels.hangup(self.agent_leg)
         with contextlib.suppress(AriError):
             await self.services.ari.channels.hangup(self.call.id)
+        cause = await self.call.hangup_cause()
         self.services.journal.event(self.id, EventKind.HANGUP, {"state": self.state_name})
-        self.services.journal.finished(self.id, Hangup(self.outcome, utcnow()))
+        ended = Hangup(self.outcome, utcnow(), cause_code=cause.code, cause_text=cause.text)
+        self.services.journal.finished(self.id, ended)
         log.info("call.ended", outcome=str(self.outcome), state=self.state_name)
 
 

@@ -22,7 +22,13 @@ from zentrale.config.logging import bind_call
 from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
 from zentrale.telephony.ari import AriError, ChannelGoneError
-from zentrale.telephony.ari.primitives import wait_for_hangup
+from zentrale.telephony.ari.primitives import (
+    HangupCause,
+    cause_subscription,
+    hangup_cause,
+    wait_for_hangup,
+)
+from zentrale.telephony.ari.subscriptions import Subscription
 from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
@@ -58,6 +64,8 @@ class OutboundCall:
         self.id = uuid.uuid4().hex
         self._settled: asyncio.Future[OutboundResult] = asyncio.get_running_loop().create_future()
         self.outcome = Outcome.FAILED
+        self.cause = HangupCause()
+        self._customer_end: Subscription | None = None
         self._legs: list[str] = []
 
     async def settled(self) -> OutboundResult:
@@ -96,6 +104,7 @@ class OutboundCall:
     async def _call(self) -> None:
         agent = await self._ring(self.agent, f"outbound,{self.id}", self.number, "agent")
         if agent.result is not RingResult.ANSWERED:
+            self.cause = agent.cause
             self._settle(f"agent_{agent.result}", _OUTCOMES.get(agent.result, Outcome.FAILED))
             return
         self.services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": self.agent})
@@ -103,8 +112,10 @@ class OutboundCall:
             await self.services.ari.channels.moh_start(agent.channel_id)
         customer = await self._ring_customer(agent)
         if customer.result is not RingResult.ANSWERED:
+            self.cause = customer.cause
             self._settle(str(customer.result), _OUTCOMES.get(customer.result, Outcome.FAILED))
             return
+        self._customer_end = cause_subscription(self.services.ari, customer.channel_id)
         self._settle("answered", Outcome.ANSWERED)
         self.services.journal.update(
             self.id, CallUpdate(answered_by_app_at=utcnow(), agent_answered_at=utcnow())
@@ -194,8 +205,14 @@ class OutboundCall:
         for channel_id in self._legs:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(channel_id)
+        if self._customer_end is not None:
+            # The customer's end says why the conversation ended (the cause stored on the call).
+            with self._customer_end:
+                self.cause = await hangup_cause(self._customer_end)
         self.services.journal.event(self.id, EventKind.HANGUP)
-        self.services.journal.finished(self.id, Hangup(self.outcome, utcnow()))
+        cause = self.cause
+        ended = Hangup(self.outcome, utcnow(), cause_code=cause.code, cause_text=cause.text)
+        self.services.journal.finished(self.id, ended)
 
 
 async def _hangup(services: Services, channel_id: str) -> None:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import enum
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import structlog
 
@@ -24,7 +24,7 @@ from zentrale.telephony.ari import (
     Subscription,
 )
 from zentrale.telephony.ari.events import AriEvent, ChannelDestroyed, ChannelHangupRequest, Dial
-from zentrale.telephony.ari.primitives import channel_key
+from zentrale.telephony.ari.primitives import HangupCause, channel_key
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +57,8 @@ class Leg:
     channel_id: str
     endpoint: str
     result: RingResult
+    cause: HangupCause = field(default_factory=HangupCause)
+    """Why a leg that was not answered ended (Q.850 code, and Asterisk's text when known)."""
 
 
 async def ring(
@@ -88,18 +90,20 @@ async def ring(
             log.warning("ring.originate_failed", endpoint=endpoint, error=str(exc))
             await _drop(ari, channel_id)  # the request may have reached Asterisk after all
             return Leg(channel_id, endpoint, RingResult.UNAVAILABLE)
+        causes: list[HangupCause] = []
         try:
-            result = await _outcome(sub, ring_seconds)
+            result = await _outcome(sub, ring_seconds, causes)
         except asyncio.CancelledError:
             await _drop(ari, channel_id)
             raise
     if result is not RingResult.ANSWERED:
         await _drop(ari, channel_id)
-    log.info("ring.done", endpoint=endpoint, result=str(result))
-    return Leg(channel_id, endpoint, result)
+    cause = causes[-1] if causes else HangupCause()
+    log.info("ring.done", endpoint=endpoint, result=str(result), cause=cause.code)
+    return Leg(channel_id, endpoint, result, cause)
 
 
-async def _outcome(sub: Subscription, seconds: float) -> RingResult:
+async def _outcome(sub: Subscription, seconds: float, causes: list[HangupCause]) -> RingResult:
     deadline = asyncio.get_running_loop().time() + seconds
     status = RingResult.NO_ANSWER
     while True:
@@ -112,6 +116,10 @@ async def _outcome(sub: Subscription, seconds: float) -> RingResult:
             return status
         if event.type == "StasisStart":
             return RingResult.ANSWERED
+        if isinstance(event, ChannelDestroyed) and event.cause:  # 0: Asterisk does not know
+            causes.append(HangupCause(event.cause, event.cause_txt or None))
+        elif isinstance(event, ChannelHangupRequest) and event.cause:
+            causes.append(HangupCause(event.cause))
         status = _status(event, status)
 
 

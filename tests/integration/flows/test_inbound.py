@@ -62,7 +62,7 @@ async def test_no_input_times_out_then_goodbye(flows) -> None:  # type: ignore[n
     timeouts = [e for e in await flows.events(call.id) if e.detail.get("timeout")]
     assert len(timeouts) == 2  # the first try and one retry
     assert call.department is None
-    assert call.outcome == Outcome.ANSWERED  # the goodbye message was played to the end
+    assert call.outcome == Outcome.ENDED_IN_MENU  # retries used up, goodbye played, no agent
     assert await flows.asterisk_empty()
 
 

@@ -24,6 +24,7 @@ async def test_click_to_call_answered_is_bridged_and_recorded(flows) -> None:  #
         Outcome.ANSWERED,
     )
     assert call.called_number == "+4930555"
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
     kinds = await flows.kinds(call.id)
     assert kinds.index("consent_played") < kinds.index("recording_started")
     assert "recording_finished" in kinds

@@ -175,9 +175,11 @@ def test_invalid_key_retries_with_the_invalid_prompt_then_gives_up(rules: Rules)
     second = on_digits(retry.state, "8")
     assert isinstance(second, CollectDigits)
     assert second.state.attempts == 2
+    assert not second.state.gave_up
     final = on_digits(second.state, "9")
     assert only(final) == ("play_and_hangup", "bye")
     assert final.reason[-2] == "menu main: '9' is not an option; 2 retries used up"
+    assert final.state.gave_up  # the call ends in the menu (outcome ended_in_menu)
 
 
 def test_timeout_retries_without_a_prompt_then_uses_on_invalid(rules: Rules) -> None:

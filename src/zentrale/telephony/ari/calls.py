@@ -20,7 +20,7 @@ from zentrale.telephony.ari import primitives
 from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
-from zentrale.telephony.ari.primitives import DigitRules, Digits
+from zentrale.telephony.ari.primitives import DigitRules, Digits, HangupCause
 
 if TYPE_CHECKING:
     from zentrale.telephony.ari.client import AriClient
@@ -43,6 +43,7 @@ class Call:
         self.args = args
         self.adopted = adopted
         self.dtmf = primitives.dtmf_subscription(ari, channel.id)
+        self.ending = primitives.cause_subscription(ari, channel.id)
 
     async def answer(self) -> None:
         """Answer the channel."""
@@ -53,9 +54,11 @@ class Call:
         with contextlib.suppress(AriError):
             await self.ari.channels.hangup(self.id, reason)
 
-    async def play(self, media: str, max_wait: float | None = None) -> PlaybackFinished:
-        """Play media and wait until it finished."""
-        return await primitives.play(self.ari, self.id, media, max_wait=max_wait)
+    async def play(
+        self, media: str, max_wait: float | None = None, lang: str | None = None
+    ) -> PlaybackFinished:
+        """Play media (Asterisk's sounds in language LANG if given) and wait until it finished."""
+        return await primitives.play(self.ari, self.id, media, max_wait=max_wait, lang=lang)
 
     async def collect_digits(self, rules: DigitRules) -> Digits:
         """Collect DTMF digits (including ones typed ahead during prompts)."""
@@ -69,9 +72,14 @@ class Call:
         """Wait for the caller to hang up (or the channel to leave Stasis)."""
         return await primitives.wait_for_hangup(self.ari, self.id, max_wait)
 
+    async def hangup_cause(self, max_wait: float = 2.0) -> HangupCause:
+        """Why the channel ended (cause and text), waiting up to MAX_WAIT for its destruction."""
+        return await primitives.hangup_cause(self.ending, max_wait)
+
     def close(self) -> None:
         """Release the call's subscriptions."""
         self.dtmf.close()
+        self.ending.close()
 
 
 def serve_calls(ari: AriClient, flow: CallFlow) -> None:

@@ -174,9 +174,16 @@ class AriClient:
         """Call ``hook(channels, bridges)`` with what our app holds after each (re)connect."""
         self._resync_hooks.append(hook)
 
-    def subscribe(self, key: str, predicate: Predicate) -> Subscription:
-        """Buffer events of ``key`` (``channel:ID``...) matching ``predicate`` for a waiter."""
-        return self.dispatcher.subscribe(key, predicate)
+    def subscribe(
+        self, key: str, predicate: Predicate, ends_on: frozenset[str] | None = None
+    ) -> Subscription:
+        """Buffer events of ``key`` (``channel:ID``...) matching ``predicate`` for a waiter.
+
+        It ends when the channel goes (StasisEnd, hangup), or at the event types ``ends_on``.
+        """
+        if ends_on is None:
+            return self.dispatcher.subscribe(key, predicate)
+        return self.dispatcher.subscribe(key, predicate, ends_on)
 
     def spawn(self, coro: Awaitable[None], name: str) -> asyncio.Task[None]:
         """Run a background coroutine owned by the client (cancelled on close)."""

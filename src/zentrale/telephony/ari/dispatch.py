@@ -4,6 +4,8 @@ Events of one channel (or bridge, endpoint, ...) run through its handlers in arr
 different calls run in parallel; a slow handler delays only its own lane. A lane's worker is
 created on the first event for the key and retired after ChannelDestroyed/BridgeDestroyed or
 after being idle. Queue depth and handler lag (frame received to handler start) are measured.
+An event Asterisk delivers twice (through two of the app's subscriptions, see ``repeats``) is
+dropped before any handler or waiter sees it.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from zentrale.telephony.ari.events import (
     Envelope,
     count_unknown_fields,
 )
+from zentrale.telephony.ari.repeats import RepeatFilter
 from zentrale.telephony.ari.subscriptions import Predicate, Subscription
 
 log = structlog.get_logger(__name__)
@@ -42,6 +45,7 @@ class DispatchStats:
     """A snapshot of dispatch metrics."""
 
     received: int
+    repeated: int
     unknown_types: int
     unknown_fields: int
     invalid: int
@@ -121,6 +125,7 @@ class Dispatcher:
         self._lanes: dict[str, _Lane] = {}
         self._subs: dict[str, set[Subscription]] = {}
         self._gone: OrderedDict[str, str] = OrderedDict()
+        self._repeats = RepeatFilter()
         self._sweeper: asyncio.Task[None] | None = None
         self._closed = False
         self.lag = LagSamples()
@@ -130,7 +135,15 @@ class Dispatcher:
         self._drained: asyncio.Future[None] | None = None
         self._max_depth = 0
         self._counts = dict.fromkeys(
-            ("received", "unknown_types", "unknown_fields", "invalid", "handler_errors"), 0
+            (
+                "received",
+                "repeated",
+                "unknown_types",
+                "unknown_fields",
+                "invalid",
+                "handler_errors",
+            ),
+            0,
         )
 
     def on(self, event_type: type[E], handler: Callable[[E], Awaitable[None]]) -> None:
@@ -158,6 +171,9 @@ class Dispatcher:
         if self._closed:
             return
         self._counts["received"] += 1
+        if self._repeats.repeated(envelope):
+            self._counts["repeated"] += 1
+            return
         if envelope.type not in EVENT_MODELS:
             self._counts["unknown_types"] += 1
         if envelope.type == "StasisStart":
@@ -181,9 +197,11 @@ class Dispatcher:
                 self._counts["handler_errors"] += 1
                 log.exception("ari.receive_hook.failed", event_type=envelope.type)
 
-    def subscribe(self, key: str, predicate: Predicate) -> Subscription:
-        """Start buffering events of ``key`` that match ``predicate``."""
-        sub = Subscription(key, predicate, self._unsubscribe)
+    def subscribe(
+        self, key: str, predicate: Predicate, ends_on: frozenset[str] = CHANNEL_GONE_TYPES
+    ) -> Subscription:
+        """Start buffering events of ``key`` that match ``predicate`` (until ``ends_on``)."""
+        sub = Subscription(key, predicate, self._unsubscribe, ends_on)
         if self._closed:
             sub.fail(ClientClosedError("ARI client closed"))
         elif key in self._gone:

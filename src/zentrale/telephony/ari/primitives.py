@@ -14,11 +14,13 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
-from zentrale.telephony.ari.errors import AriHttpError, AriNotFoundError
+from zentrale.telephony.ari.errors import AriError, AriHttpError, AriNotFoundError
 from zentrale.telephony.ari.events import (
     CHANNEL_GONE_TYPES,
     AriEvent,
+    ChannelDestroyed,
     ChannelDtmfReceived,
+    ChannelHangupRequest,
     PlaybackFinished,
 )
 from zentrale.telephony.ari.subscriptions import Predicate, Subscription
@@ -93,6 +95,43 @@ async def _stop_quietly(ari: AriClient, playback_id: str) -> None:
 def dtmf_subscription(ari: AriClient, channel_id: str) -> Subscription:
     """Start buffering the channel's DTMF (type-ahead during prompts)."""
     return ari.subscribe(channel_key(channel_id), lambda e: isinstance(e, ChannelDtmfReceived))
+
+
+def cause_subscription(ari: AriClient, channel_id: str) -> Subscription:
+    """Start buffering the channel's hangup requests and its destruction (the hangup cause)."""
+    return ari.subscribe(
+        channel_key(channel_id),
+        lambda e: isinstance(e, ChannelHangupRequest | ChannelDestroyed),
+        ends_on=frozenset({"ChannelDestroyed"}),
+    )
+
+
+@dataclass(frozen=True)
+class HangupCause:
+    """Why a channel ended: the Q.850 cause and Asterisk's text for it (when known)."""
+
+    code: int | None = None
+    text: str | None = None
+
+
+async def hangup_cause(sub: Subscription, max_wait: float = 2.0) -> HangupCause:
+    """Read the cause from a ``cause_subscription``, waiting up to MAX_WAIT for the channel's end.
+
+    ChannelDestroyed carries the final cause and its text; without it (it did not come in time)
+    the last ChannelHangupRequest with a cause gives the code alone.
+    """
+    found = HangupCause()
+    with contextlib.suppress(TimeoutError, AriError):
+        async with asyncio.timeout(max_wait):
+            while True:
+                event = await sub.get()
+                if isinstance(event, ChannelDestroyed):
+                    if not event.cause:  # 0: Asterisk does not know; keep the request's
+                        return found
+                    return HangupCause(event.cause, event.cause_txt or None)
+                if isinstance(event, ChannelHangupRequest) and event.cause:
+                    found = HangupCause(event.cause)
+    return found
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,8 @@
 They bypass the per-channel worker queue on purpose: a call flow that runs inside a handler of
 channel X and waits for X's next DTMF would otherwise wait for its own worker (deadlock). When
 the channel goes away (StasisEnd, ChannelHangupRequest, ChannelDestroyed, or missing at a
-resync) every subscription on it ends with ``ChannelGoneError``.
+resync) every subscription on it ends with ``ChannelGoneError``; one made with ``ends_on``
+lasts until the event types named there (the hangup cause waits for ChannelDestroyed).
 """
 
 from __future__ import annotations
@@ -30,8 +31,15 @@ Predicate = Callable[[AriEvent], bool]
 class Subscription:
     """Buffered events of one key that match a predicate; ``get`` awaits the next one."""
 
-    def __init__(self, key: str, predicate: Predicate, on_close: Callable[[Subscription], None]):
+    def __init__(
+        self,
+        key: str,
+        predicate: Predicate,
+        on_close: Callable[[Subscription], None],
+        ends_on: frozenset[str] = CHANNEL_GONE_TYPES,
+    ):
         self.key = key
+        self._ends_on = ends_on
         self._predicate = predicate
         self._on_close = on_close
         self._items: deque[AriEvent] = deque()
@@ -47,7 +55,7 @@ class Subscription:
             matched = False
         if matched:
             self._items.append(envelope.event)
-        if envelope.type in CHANNEL_GONE_TYPES and self.key.startswith("channel:"):
+        if envelope.type in self._ends_on and self.key.startswith("channel:"):
             self.fail(ChannelGoneError(self.key[8:], envelope.type))
         self._wake()
 

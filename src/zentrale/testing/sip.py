@@ -1,0 +1,486 @@
+"""Real SIP user agents for tests: a carrier calling in (SIPp) and agents' phones (baresip).
+
+The sandbox Asterisk has a UDP transport on 127.0.0.1, a carrier trunk identified by the
+source port it sends from, and agent phones PJSIP/8001... that register
+(src/zentrale/sandbox/asterisk/pjsip.conf). `carrier_call` runs SIPp from that port: an INVITE
+to the DID, then RTP from a pcap this module writes (a PCMU tone with RFC 4733 key presses at
+given moments), then it hangs up or waits for the far end's BYE. `AgentPhone` runs baresip
+registered as an agent phone that answers by itself and speaks a WAV file (its own tone).
+
+Needs Debian's `sip-tester` (sipp) and `baresip` packages (scripts/setup.sh installs them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import shutil
+import socket
+import struct
+import wave
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+RATE = 8000
+PACKET = 160  # samples in 20 ms
+DTMF_PAYLOAD = 101
+EVENTS = {**{str(n): n for n in range(10)}, "*": 10, "#": 11}
+
+
+def have_tools() -> list[str]:
+    """Return the SIP tools missing on this machine (empty when both are there)."""
+    return [tool for tool in ("sipp", "baresip") if shutil.which(tool) is None]
+
+
+def free_udp_port() -> int:
+    """Return a UDP port on loopback that nothing is bound to right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# -- audio ---------------------------------------------------------------------------------
+
+
+def tone(freq: float, seconds: float, level: float = 0.3) -> list[int]:
+    """Return 16-bit samples of a sine tone at 8 kHz."""
+    count = int(seconds * RATE)
+    return [int(level * 32767 * math.sin(2 * math.pi * freq * n / RATE)) for n in range(count)]
+
+
+def write_wav(path: Path, samples: Sequence[int], rate: int = RATE) -> Path:
+    """Write mono 16-bit SAMPLES as a WAV file."""
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(struct.pack(f"<{len(samples)}h", *samples))
+    return path
+
+
+def ulaw(sample: int) -> int:
+    """Encode one 16-bit linear sample as G.711 mu-law (the classic bias-and-segment way)."""
+    sign = 0x80 if sample < 0 else 0
+    magnitude = min(abs(sample), 32635) + 0x84
+    exponent = 7
+    for bit in range(7, -1, -1):
+        if magnitude & (1 << (bit + 7)):
+            exponent = bit
+            break
+    mantissa = (magnitude >> (exponent + 3)) & 0x0F
+    return ~(sign | (exponent << 4) | mantissa) & 0xFF
+
+
+# -- RTP in a pcap ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """A key pressed AT seconds after the audio starts, held for DURATION seconds."""
+
+    digit: str
+    at: float
+    duration: float = 0.2
+
+
+@dataclass
+class _Rtp:
+    packets: list[tuple[float, bytes]] = field(default_factory=list)
+    seq: int = 1000
+    ssrc: int = 0x5A17E001
+
+    def add(self, when: float, payload_type: int, stamp: int, body: bytes, mark: bool) -> None:
+        first = (0x80 | payload_type) if mark else payload_type
+        header = struct.pack("!BBHII", 0x80, first, self.seq & 0xFFFF, stamp, self.ssrc)
+        self.packets.append((when, header + body))
+        self.seq += 1
+
+
+def rtp_stream(freq: float, seconds: float, keys: Sequence[Key] = ()) -> list[tuple[float, bytes]]:
+    """Return RTP packets (send time, bytes): PCMU tone, RFC 4733 events where KEYS say."""
+    samples = tone(freq, seconds)
+    encoded = bytes(ulaw(s) for s in samples)
+    rtp = _Rtp()
+    ordered = sorted(keys, key=lambda k: k.at)
+    frame = 0
+    while frame * PACKET < len(encoded):
+        now = frame * PACKET / RATE
+        key = next((k for k in ordered if k.at <= now < k.at + k.duration), None)
+        if key is None:
+            chunk = encoded[frame * PACKET : (frame + 1) * PACKET]
+            rtp.add(now, 0, frame * PACKET, chunk, mark=False)
+            frame += 1
+            continue
+        frame = _event(rtp, key, frame)
+    return rtp.packets
+
+
+def _event(rtp: _Rtp, key: Key, frame: int) -> int:
+    """Add one key press (a start, updates, three end packets) from FRAME; return the next."""
+    start = frame * PACKET
+    steps = max(1, round(key.duration * RATE / PACKET))
+    code = EVENTS[key.digit]
+    for step in range(1, steps + 1):
+        end = step == steps
+        body = struct.pack("!BBH", code, (0x80 if end else 0) | 10, step * PACKET)
+        when = (frame + step - 1) * PACKET / RATE
+        for _ in range(3 if end else 1):
+            rtp.add(when, DTMF_PAYLOAD, start, body, mark=step == 1)
+    return frame + steps
+
+
+def write_pcap(path: Path, packets: Sequence[tuple[float, bytes]]) -> Path:
+    """Write UDP packets (time, payload) as an Ethernet pcap SIPp's play_pcap_audio replays."""
+    out = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
+    for when, payload in packets:
+        udp = struct.pack("!HHHH", 6000, 6002, 8 + len(payload), 0) + payload
+        ip = struct.pack(
+            "!BBHHHBBH4s4s",
+            0x45,
+            0,
+            20 + len(udp),
+            0,
+            0,
+            64,
+            17,
+            0,
+            socket.inet_aton("127.0.0.1"),
+            socket.inet_aton("127.0.0.1"),
+        )
+        frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
+        seconds = int(when)
+        out.append(
+            struct.pack("<IIII", seconds, int((when - seconds) * 1e6), len(frame), len(frame))
+        )
+        out.append(frame)
+    path.write_bytes(b"".join(out))
+    return path
+
+
+# -- SIPp: the carrier calling in ------------------------------------------------------------
+
+_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale carrier call">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send>
+    <![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <nop next="done"/>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <recv response="200" crlf="true"/>
+  <label id="done"/>
+</scenario>
+"""
+
+
+@dataclass(frozen=True)
+class CarrierCall:
+    """What a finished SIPp call reported."""
+
+    returncode: int
+    output: str
+
+
+@dataclass(frozen=True)
+class CarrierScript:
+    """The caller's side: who calls which DID, their tone, their keys, how long they stay.
+
+    The caller hangs up HOLD seconds after the answer unless the far end hangs up first.
+    """
+
+    did: str = "100"
+    caller: str = "+905551112233"
+    freq: float = 440.0
+    keys: Sequence[Key] = ()
+    hold: float = 20.0
+    audio: float | None = None  # seconds of RTP (default: HOLD)
+
+
+def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
+    """Write the caller's RTP (pcap) and the SIPp scenario into WORKDIR; return the scenario."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    audio = script.audio if script.audio is not None else script.hold
+    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, script.keys))
+    scenario = workdir / "carrier.xml"
+    scenario.write_text(
+        _SCENARIO.format(caller=script.caller, pcap=pcap, hold_ms=int(script.hold * 1000))
+    )
+    return scenario
+
+
+async def carrier_call(
+    *, sip_port: int, carrier_port: int, script: CarrierScript, workdir: Path
+) -> CarrierCall:
+    """Call the sandbox from the carrier's address with SIPp; return when the call is over."""
+    scenario = await asyncio.to_thread(_prepare_call, script, workdir)
+    argv = [
+        "sipp",
+        f"127.0.0.1:{sip_port}",
+        "-sf",
+        str(scenario),
+        "-s",
+        script.did,
+        "-i",
+        "127.0.0.1",
+        "-p",
+        str(carrier_port),
+        "-mi",
+        "127.0.0.1",
+        "-mp",
+        str(free_udp_port()),
+        "-m",
+        "1",
+        "-nostdin",
+        "-nd",
+        "-trace_err",
+        "-error_file",
+        str(workdir / "sipp-errors.log"),
+        "-timeout",
+        f"{int(script.hold + 60)}s",
+        "-timeout_error",
+    ]
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate()
+    errors = workdir / "sipp-errors.log"
+    text = out.decode(errors="replace")[-2000:]
+    if errors.exists():
+        text += errors.read_text(errors="replace")[-3000:]
+    return CarrierCall(proc.returncode or 0, text)
+
+
+_REFUSING = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale carrier refusing a call">
+  <recv request="INVITE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 100 Trying
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 {status}
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <recv request="ACK"/>
+</scenario>
+"""
+
+
+def _write_scenario(workdir: Path, text: str) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    scenario = workdir / "refusing.xml"
+    scenario.write_text(text)
+    return scenario
+
+
+async def carrier_refusing(
+    *, carrier_port: int, status: str, workdir: Path, max_wait: float = 60
+) -> asyncio.subprocess.Process:
+    """Start SIPp as the carrier on its port, answering one call with STATUS (486 Busy Here)."""
+    scenario = await asyncio.to_thread(_write_scenario, workdir, _REFUSING.format(status=status))
+    argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
+    argv += ["-m", "1", "-nostdin", "-nd", "-timeout", f"{int(max_wait)}s"]
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    # An INVITE sent before SIPp listens is lost (and the call times out as "no answer").
+    async with asyncio.timeout(10):
+        while not _udp_port_taken(carrier_port):  # noqa: ASYNC110 (another process's socket)
+            await asyncio.sleep(0.05)
+    return process
+
+
+def _udp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
+
+
+# -- baresip: an agent's phone ---------------------------------------------------------------
+
+
+@dataclass
+class AgentPhone:
+    """baresip registered as sandbox agent phone NUMBER, answering by itself, speaking a tone."""
+
+    number: str
+    password: str
+    sip_port: int
+    workdir: Path
+    freq: float = 1000.0
+    answer: bool = True
+    process: asyncio.subprocess.Process | None = None
+
+    def _write_config(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        speech = write_wav(self.workdir / "speech.wav", tone(self.freq, 120))
+        mode = "auto" if self.answer else "manual"
+        (self.workdir / "accounts").write_text(
+            f"<sip:{self.number}@127.0.0.1:{self.sip_port};transport=udp>"
+            f";auth_pass={self.password};answermode={mode};regint=60"
+            ";audio_codecs=PCMU\n"
+        )
+        modules = ("g711", "aufile", "account", "menu")
+        lines = [
+            "module_path /usr/lib/baresip/modules",
+            f"sip_listen 127.0.0.1:{free_udp_port()}",
+            f"audio_source aufile,{speech}",
+            f"audio_player aufile,{self.workdir / 'heard.wav'}",
+            "audio_alert aufile,/dev/null",
+            "rtp_ports 20000-40000",
+            "sip_trans_def udp",
+            "dns_server 127.0.0.1:53",
+            "call_max_calls 4",
+            *(f"module {name}.so" for name in modules),
+        ]
+        (self.workdir / "config").write_text("\n".join(dict.fromkeys(lines)) + "\n")
+        (self.workdir / "contacts").write_text("")
+
+    async def start(self) -> None:
+        """Start baresip; registration follows within a second or two."""
+        self._write_config()
+        log = (self.workdir / "baresip.log").open("wb")
+        self.process = await asyncio.create_subprocess_exec(
+            "baresip",
+            "-f",
+            str(self.workdir),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        log.close()
+
+    async def stop(self) -> None:
+        """Stop baresip (it unregisters on a clean exit)."""
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.terminate()
+        try:
+            await asyncio.wait_for(self.process.wait(), 5)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+    def log(self) -> str:
+        """Return what baresip printed."""
+        with contextlib.suppress(OSError):
+            return (self.workdir / "baresip.log").read_text(errors="replace")
+        return ""
+
+
+@contextlib.asynccontextmanager
+async def agent_phone(
+    number: str,
+    *,
+    password: str,
+    sip_port: int,
+    workdir: Path,
+    freq: float = 1000.0,
+    answer: bool = True,
+) -> AsyncIterator[AgentPhone]:
+    """Run an agent phone for the duration of the block; it answers by itself when ANSWER."""
+    phone = AgentPhone(number, password, sip_port, workdir, freq, answer)
+    await phone.start()
+    try:
+        yield phone
+    finally:
+        await phone.stop()
