@@ -88,6 +88,9 @@ DEMO_CALLERS = (
     DemoCaller("+908500001234", "a blocked number", CustomerScript(digit_delay=1, then="wait")),
 )
 AGENTS = ("1001", "1002", "1011", "1012", "1013", "1021")
+# The simulated agent lets the customer finish (their 20 s start at their last key), then
+# answers for 6 s and hangs up: the recordings show turns, not two voices at once.
+AGENT_SCRIPT = PartyScript(answer_after=1, digits="w" * 28, talk=6, then="hangup")
 
 
 def demo_settings(settings: Settings, home: Path) -> Settings:
@@ -100,6 +103,8 @@ def demo_settings(settings: Settings, home: Path) -> Settings:
             "http": HttpSettings(host="127.0.0.1", port=0),
             "prompts": PromptSettings(dir=home / "prompts"),
             "storage": StorageSettings(kind="local", path=home / "recordings"),
+            # Each party in its own channel: the QA pages show who spoke when.
+            "recording": settings.recording.model_copy(update={"two_party": True}),
             "keys": KeySettings(
                 recipients=(
                     RecipientSettings(
@@ -158,7 +163,7 @@ async def _run(
         )
         for agent in AGENTS:
             await script_party(
-                sandbox.ari, "agent", agent, PartyScript(answer_after=1, talk=6, then="hangup")
+                sandbox.ari, "agent", agent, AGENT_SCRIPT
             )
         callers = [DEMO_CALLERS[index % len(DEMO_CALLERS)] for index in range(count)]
         for caller in callers:

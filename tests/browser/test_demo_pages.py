@@ -57,6 +57,11 @@ async def test_the_demo_calls_are_heard_in_the_qa_pages_with_the_printed_sign_in
         )
         assert math.isfinite(duration)
         assert duration > 3.0  # a real conversation with a simulated agent, decrypted
+        # Each party in its own channel: who spoke when, in two lanes under the waveform.
+        lanes = page.locator("#lanes .lane")
+        await expect(lanes).to_have_count(3)  # agent, customer, dead air and overtalk
+        assert await page.locator(".lane-agent .mark").count() >= 1
+        assert await page.locator(".lane-customer .mark").count() >= 1
         await page.screenshot(path=str(SCREENSHOTS / "demo-recording.png"), full_page=True)
         await page.context.close()
     finally:
