@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.text import NO_NUL
+from zentrale.base.clock import ClientTime
 from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number, mask_text
@@ -403,8 +404,8 @@ async def list_notes(
     caller: Caller,
     request: Request,
     kind: Annotated[Literal["note", "disposition", "suggestion"] | None, Query()] = None,
-    since: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    until: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    since: Annotated[ClientTime | None, Query(alias="from")] = None,
+    until: Annotated[ClientTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[NoteOut]:
     """Notes of the user's departments (all for administrators), newest first; `to` excluded."""

@@ -47,7 +47,9 @@ class Context:
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
         fmt: Any = self.log_format or settings.logging.format
-        configure_logging(fmt, settings.logging.level, settings.logging.mask_numbers)
+        configure_logging(
+            fmt, settings.logging.level, settings.logging.mask_numbers, settings.telephony.region
+        )
         return settings
 
 

@@ -150,7 +150,7 @@ class Daemon:
             routers.append(ops.router)
             if settings.http.enabled:
                 app = _app(settings, db, center, routers, stack.enter_context(ExitStack()), rules)
-                await stack.enter_async_context(serving(app, sock))
+                await stack.enter_async_context(serving(app, sock, settings.http.trusted_proxies))
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)

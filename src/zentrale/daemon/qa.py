@@ -67,7 +67,7 @@ async def serve_forever(
     async with open_deps(settings, identities) as deps:
         sock = bind(host or settings.http.host, settings.http.port if port is None else port)
         url = settings.http.url(sock.getsockname()[1])
-        async with serving(create_app(deps), sock):
+        async with serving(create_app(deps), sock, settings.http.trusted_proxies):
             log.info("api.serving", url=url, keys=len(deps.unwrappers))
             echo(f"QA service at {url}/ (API: {url}/api/openapi.json)")
             await stop.wait()

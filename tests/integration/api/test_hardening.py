@@ -1,0 +1,139 @@
+"""Issue 18, security hardening: each finding of the review, attacked as it was found."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from zentrale.api import create_app
+from zentrale.api.deps import Deps
+from zentrale.api.server import bind, serving
+
+from .conftest import World
+
+pytestmark = pytest.mark.asyncio
+
+EDGE_TIMES = ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-01:00"]
+
+
+@pytest.mark.parametrize("value", EDGE_TIMES)
+async def test_times_at_the_calendar_edge_are_refused_naming_the_parameter(
+    client: httpx.AsyncClient, world: World, value: str
+) -> None:
+    for path, name in (
+        ("/api/recordings", "since"),
+        ("/api/recordings", "until"),
+        ("/api/notes", "from"),
+        ("/api/notes", "to"),
+    ):
+        response = await client.get(path, params={name: value}, headers=world.auth("admin"))
+        assert response.status_code == 422, (path, name, response.text)
+        assert name in response.json()["error"]["message"]
+
+
+async def test_stats_at_the_end_of_the_calendar_are_refused(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    for params in ({"from": "9999-12-25", "to": "9999-12-31"}, {"from": "0001-01-01"}):
+        response = await client.get("/api/stats", params=params, headers=world.auth("admin"))
+        assert response.status_code == 422, response.text
+        message = response.json()["error"]["message"]
+        assert "to" in message or "from" in message
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-03-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-01:00"]
+)
+async def test_a_crafted_cursor_with_an_unusable_time_is_refused(
+    client: httpx.AsyncClient, world: World, value: str
+) -> None:
+    raw = json.dumps(["-created_at", value, "x"]).encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = await client.get(
+        "/api/recordings", params={"cursor": cursor}, headers=world.auth("admin")
+    )
+    assert response.status_code == 422, response.text
+    assert "cursor" in response.json()["error"]["message"]
+
+
+async def _audit(client: httpx.AsyncClient, world: World, **params: str) -> list[dict[str, Any]]:
+    response = await client.get(
+        "/api/audit", params={"limit": "500", **params}, headers=world.auth("admin")
+    )
+    assert response.status_code == 200, response.text
+    return list(response.json()["items"])
+
+
+async def test_numbers_without_a_plus_are_masked_in_the_audit_log(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    rid = world.recordings["sales1"]
+    reason = "call back 0049301234567 or 905551112233, or 0555 111-22-33"
+    response = await client.get(
+        f"/api/recordings/{rid}/download", params={"reason": reason}, headers=world.auth("qa")
+    )
+    assert response.status_code == 200, response.text
+    search = await client.get(
+        "/api/customers", params={"q": "905551112233"}, headers=world.auth("admin")
+    )
+    assert search.status_code == 200, search.text
+    text = json.dumps(await _audit(client, world))
+    for digits in ("0049301234567", "905551112233", "1234567", "111-22-33", "5551112233"):
+        assert digits not in text
+    assert "+90555*****33" in text
+    assert "+49301****67" in text
+
+
+@pytest.mark.parametrize(("trusted", "seen"), [((), "127.0.0.1"), (("127.0.0.1",), "203.0.113.9")])
+async def test_forwarded_for_is_believed_only_from_configured_proxies(
+    deps: Deps, world: World, trusted: tuple[str, ...], seen: str
+) -> None:
+    sock = bind("127.0.0.1", 0)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    async with serving(create_app(deps), sock, trusted), client as http:
+        headers = {"X-Forwarded-For": "203.0.113.9", **world.auth("qa")}
+        response = await http.get("/api/recordings", headers=headers)
+        assert response.status_code == 200
+        assert "server" not in response.headers
+    (entry,) = await _audit_via(deps, world, action="recording.search")
+    assert entry["address"] == seen
+
+
+async def _audit_via(deps: Deps, world: World, **params: str) -> list[dict[str, Any]]:
+    transport = httpx.ASGITransport(app=create_app(deps))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as http:
+        return await _audit(http, world, **params)
+
+
+async def test_a_large_body_is_refused_before_it_is_read(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    big = b'{"username": "' + b"a" * (2 * 1024 * 1024) + b'"}'
+    response = await client.post(
+        "/api/auth/login", content=big, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "too-large"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(40):
+            yield b"a" * 65536
+
+    streamed = await client.post(
+        "/api/me/tokens",
+        content=chunks(),
+        headers={"Content-Type": "application/json", **world.auth("qa")},
+    )
+    assert streamed.status_code == 413
+
+
+async def test_api_answers_are_not_cached(client: httpx.AsyncClient, world: World) -> None:
+    for path in ("/api/recordings", "/api/me", "/api/customers?q=x"):
+        response = await client.get(path, headers=world.auth("admin"))
+        assert response.status_code == 200
+        assert "no-store" in response.headers["cache-control"], path
