@@ -137,3 +137,35 @@ async def test_api_answers_are_not_cached(client: httpx.AsyncClient, world: Worl
         response = await client.get(path, headers=world.auth("admin"))
         assert response.status_code == 200
         assert "no-store" in response.headers["cache-control"], path
+
+
+async def test_a_taken_number_does_not_name_a_customer_outside_the_scope(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    support = "+4930123456"  # called support only: outside the sales supervisor's scope
+    created = await client.post(
+        "/api/customers", json={"numbers": [support]}, headers=world.auth("admin")
+    )
+    owner = created.json()["id"]
+    mine = await client.post(
+        "/api/customers", json={"numbers": ["+905559998877"]}, headers=world.auth("super")
+    )
+    assert mine.status_code == 201, mine.text
+    attempts = [
+        await client.post(
+            "/api/customers", json={"numbers": [support]}, headers=world.auth("super")
+        ),
+        await client.patch(
+            f"/api/customers/{mine.json()['id']}",
+            json={"add_numbers": [support]},
+            headers=world.auth("super"),
+        ),
+    ]
+    for refused in attempts:
+        assert refused.status_code == 409, refused.text
+        assert owner not in refused.text
+        assert "another customer" in refused.json()["error"]["message"]
+    admin = await client.post(
+        "/api/customers", json={"numbers": [support]}, headers=world.auth("admin")
+    )
+    assert owner in admin.json()["error"]["message"]  # in scope: named
