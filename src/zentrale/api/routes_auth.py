@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from zentrale.api.auth import Caller, address_of, deps_of
 from zentrale.api.schemas import LoginBody, MeOut, TokenCreate, TokenOut
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
+from zentrale.base.errors import InvalidRequestError
 from zentrale.core import audit
 from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
@@ -64,7 +65,10 @@ async def tokens(caller: Caller, request: Request) -> list[TokenOut]:
 async def create_token(caller: Caller, body: TokenCreate, request: Request) -> TokenOut:
     """Create a personal API token; its secret is in this answer only."""
     deps = deps_of(request)
-    days = body.days or deps.settings.api.token_days
+    most = deps.settings.api.token_days
+    if body.days is not None and body.days > most:
+        raise InvalidRequestError(f"days: at most {most} (the setting api.token_days)")
+    days = body.days or most
     issued = await UserStore(deps.db, deps.clock).issue_token(caller.user_id, body.name, days)
     event = audit.Event("token.create", target=f"token:{issued.row.id}", detail={"days": days})
     await audit.record(deps.db, caller.actor, event, deps.clock())

@@ -29,7 +29,7 @@ async def sign_in(
         deps.limiter.failed(username, where)
         await _audit_failure(deps, username, address, "bad-credentials")
         raise LoginFailedError("wrong user name or password")
-    deps.limiter.succeeded(username)
+    deps.limiter.succeeded(username, where)
     session_id, csrf = await users.open_session(user.id, deps.settings.api.session_hours, address)
     actor = audit.Actor(user.id, user.username, address)
     await audit.record(deps.db, actor, audit.Event("auth.login"), deps.clock())

@@ -99,7 +99,8 @@ class UserStore:
             return list(await session.scalars(select(User).order_by(User.username)))
 
     async def set_disabled(self, username: str, disabled: bool = True) -> User:
-        """Disable (or enable) a user; disabling ends their sessions and tokens' use."""
+        """Disable (or enable) a user; disabling ends their sessions and revokes their tokens,
+        so enabling the user again does not bring old (maybe leaked) credentials back."""
         async with self._db.write() as session:
             user = await session.scalar(select(User).where(User.username == username))
             if user is None:
@@ -108,6 +109,11 @@ class UserStore:
             if disabled:
                 await session.execute(
                     delete(BrowserSession).where(BrowserSession.user_id == user.id)
+                )
+                await session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=self._clock())
                 )
         return user
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,10 +13,13 @@ import httpx
 import pytest
 
 from zentrale.api import create_app
+from zentrale.api.denials import PER_MINUTE
 from zentrale.api.deps import Deps
 from zentrale.api.server import bind, serving
+from zentrale.core.users import UserStore
+from zentrale.testing.clocks import FakeClock
 
-from .conftest import World
+from .conftest import PASSWORD, World
 
 pytestmark = pytest.mark.asyncio
 
@@ -169,3 +174,80 @@ async def test_a_taken_number_does_not_name_a_customer_outside_the_scope(
         "/api/customers", json={"numbers": [support]}, headers=world.auth("admin")
     )
     assert owner in admin.json()["error"]["message"]  # in scope: named
+
+
+async def test_refused_requests_are_audited_within_a_budget(
+    client: httpx.AsyncClient, world: World, clock: FakeClock
+) -> None:
+    support = world.recordings["support1"]
+    outside = await client.get(f"/api/recordings/{support}", headers=world.auth("qa"))
+    assert outside.status_code == 404
+    forbidden = await client.get("/api/audit", headers=world.auth("agent"))
+    assert forbidden.status_code == 403
+    denied = await _audit(client, world, action="access.denied")
+    assert {(e["actor_name"], e["detail"]["status"]) for e in denied} == {
+        ("qa", 404),
+        ("agent", 403),
+    }
+    assert any(e["target"] == f"/api/recordings/{support}" for e in denied)
+    for _ in range(PER_MINUTE + 10):
+        await client.get("/api/users", headers=world.auth("agent"))
+    flood = [
+        e for e in await _audit(client, world, action="access.denied") if e["actor_name"] == "agent"
+    ]
+    assert len(flood) == PER_MINUTE
+    clock.now += dt.timedelta(minutes=2)
+    await client.get("/api/users", headers=world.auth("agent"))
+    (latest, *_) = await _audit(client, world, action="access.denied")
+    assert latest["detail"]["suppressed"] == 11
+
+
+async def test_tokens_last_at_most_the_configured_days(
+    client: httpx.AsyncClient, world: World, deps: Deps
+) -> None:
+    most = deps.settings.api.token_days
+    for days, status in ((3650, 422), (most + 1, 422), (most, 201)):
+        response = await client.post(
+            "/api/me/tokens", json={"name": "script", "days": days}, headers=world.auth("qa")
+        )
+        assert response.status_code == status, (days, response.text)
+
+
+async def test_enabling_a_user_again_does_not_revive_old_tokens(
+    client: httpx.AsyncClient, world: World, deps: Deps
+) -> None:
+    users = UserStore(deps.db, deps.clock)
+    await users.set_disabled("qa")
+    await users.set_disabled("qa", disabled=False)
+    response = await client.get("/api/me", headers=world.auth("qa"))
+    assert response.status_code == 401
+    assert (await client.post("/api/auth/login", json=_login("qa"))).status_code == 200
+
+
+def _login(user: str, password: str = PASSWORD) -> dict[str, str]:
+    return {"username": user, "password": password}
+
+
+async def test_wrong_passwords_from_one_address_do_not_lock_the_owner_out(
+    client: httpx.AsyncClient, deps: Deps, world: World
+) -> None:
+    for _ in range(deps.settings.api.login_attempts_per_minute + 2):
+        await client.post("/api/auth/login", json=_login("admin", "wrong password!"))
+    blocked = await client.post("/api/auth/login", json=_login("admin"))
+    assert blocked.status_code == 429  # the guesser's address is slowed down
+    transport = httpx.ASGITransport(app=create_app(deps), client=("10.9.9.9", 4444))
+    async with httpx.AsyncClient(transport=transport, base_url="https://testserver") as owner:
+        assert (await owner.post("/api/auth/login", json=_login("admin"))).status_code == 200
+
+
+async def test_the_sign_in_form_token_works_once(client: httpx.AsyncClient, world: World) -> None:
+    form = (await client.get("/login")).text
+    found = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert found is not None
+    nonce = client.cookies.get("zentrale_login")
+    fields = {"csrf_token": found.group(1), "username": "qa", "password": PASSWORD}
+    first = await client.post("/login", data=fields)
+    assert first.status_code == 303
+    client.cookies.set("zentrale_login", nonce or "", path="/login")
+    replayed = await client.post("/login", data=fields)
+    assert replayed.status_code == 403

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from zentrale.api.auth import Caller, address_of, deps_of
+from zentrale.api.deps import LOGIN_FORM_LIFETIME
 from zentrale.api.errors import status_of
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
 from zentrale.api.text import form_text
@@ -46,13 +47,14 @@ async def login_form(request: Request) -> Response:
 
 
 def _login_page(request: Request, error: str | None, status: int) -> Response:
-    nonce = secrets.token_urlsafe(16)
+    # The nonce carries its issue time: a form is good for an hour, and once (deps.login_nonces).
+    nonce = f"{int(deps_of(request).clock().timestamp())}.{secrets.token_urlsafe(16)}"
     response = render(request, "login.html", status, error=error, csrf=_login_csrf(request, nonce))
     deps = deps_of(request)
     response.set_cookie(
         LOGIN_COOKIE,
         nonce,
-        max_age=3600,
+        max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
         path="/login",
         httponly=True,
         samesite="strict",
@@ -61,13 +63,25 @@ def _login_page(request: Request, error: str | None, status: int) -> Response:
     return response
 
 
+def _fresh_login_form(request: Request, nonce: str, sent: str) -> bool:
+    """Tell whether the form's token is ours, under an hour old, and used for the first time."""
+    if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
+        return False
+    deps = deps_of(request)
+    issued, _, _ = nonce.partition(".")
+    if not issued.isdigit():
+        return False
+    age = deps.clock().timestamp() - int(issued)
+    return 0 <= age <= LOGIN_FORM_LIFETIME.total_seconds() and deps.login_nonces.first(nonce)
+
+
 @public_pages.post("/login", name="web.login")
 async def login(request: Request) -> Response:
     """Check the form's CSRF token and the password; start a session and go to the list."""
     form = await request.form()
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     sent = str(form.get("csrf_token", ""))
-    if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
+    if not _fresh_login_form(request, nonce, sent):
         return _login_page(request, "login_failed", 403)
     deps = deps_of(request)
     try:
