@@ -15,14 +15,16 @@ from typing import Any, TypeVar
 
 import click
 
+from zentrale.base.clock import utcnow
 from zentrale.base.errors import ZentraleError
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.cli.context import run_with_database
 from zentrale.config.settings import Settings
-from zentrale.core import audit as audit_log
+from zentrale.core import anchor
 from zentrale.core.models import Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.db.session import Database
+from zentrale.recording.setup import object_store
 
 T = TypeVar("T")
 
@@ -139,14 +141,31 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Recompute the audit log's hash chain; exit 1 if an entry was changed or removed."""
-    report = _run(_settings(ctx), audit_log.verify)
+    """Recompute the audit log's hash chain and check it against the signed checkpoints in the
+    object store; exit 1 if an entry was changed, removed, cut off the end or rewritten."""
+    settings = _settings(ctx)
+    key = anchor.anchor_key(settings)
+    with object_store(settings) as store:
+        report = _run(settings, lambda db: anchor.verify_anchored(db, store, key))
     for problem in report.problems:
         click.echo(f"BROKEN: {problem}", err=True)
-    click.echo(f"{report.entries} entries, head {report.head}")
+    click.echo(
+        f"{report.entries} entries, head {report.head}, {report.checkpoints} checkpoints checked"
+    )
     if not report.ok:
         raise SystemExit(1)
     click.echo("audit log intact")
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def checkpoint(ctx: click.Context) -> None:
+    """Write a signed checkpoint of the audit log's head to the object store (and the log)."""
+    settings = _settings(ctx)
+    key = anchor.anchor_key(settings)
+    with object_store(settings) as store:
+        point = _run(settings, lambda db: anchor.checkpoint(db, store, key, utcnow()))
+    click.echo(f"checkpoint at entry {point.seq}: {point.head}" if point else "audit log empty")
 
 
 __all__: list[Any] = ["api", "audit", "users"]

@@ -219,6 +219,16 @@ class ApiSettings(Section):
     scorecards_file: Path = Path("config/scorecards.yaml")
 
 
+class AuditSettings(Section):
+    """Signed checkpoints of the audit chain's head, kept in the object store (core.anchor)."""
+
+    anchor_key: SecretStr | None = None
+    """HMAC key signing checkpoints (default: made once, kept in state_dir/secrets); keep a
+    copy away from the database server: whoever holds it and the database can forge both."""
+    checkpoint_interval: Annotated[float, Field(ge=1, le=86400)] = 300.0
+    """Seconds between two checkpoints while the log grows (`zentrale api serve`, the daemon)."""
+
+
 class PromptSettings(Section):
     """Supervisors' prompt files, served to Asterisk over HTTP."""
 
@@ -274,6 +284,7 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     api: ApiSettings = ApiSettings()
+    audit: AuditSettings = AuditSettings()
     prompts: PromptSettings = PromptSettings()
     recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()
