@@ -21,8 +21,9 @@ from zentrale.cli.context import cli_settings as _settings
 from zentrale.cli.context import run_with_database
 from zentrale.config.settings import Settings
 from zentrale.core import anchor
+from zentrale.core import audit as audit_log
 from zentrale.core.models import Role
-from zentrale.core.users import NewUser, UserStore
+from zentrale.core.users import Enrolment, NewUser, SecondFactors, UserStore
 from zentrale.db.session import Database
 from zentrale.recording.setup import object_store
 
@@ -93,6 +94,43 @@ def token(ctx: click.Context, username: str, token_name: str, days: int | None) 
         return issued.secret
 
     click.echo(_run(settings, issue))
+
+
+@users.command("totp")
+@click.argument("username")
+@click.pass_context
+def totp(ctx: click.Context, username: str) -> None:
+    """Enrol USERNAME in the second factor: print the secret, its otpauth URI and the recovery
+    codes (shown only this once; hand them over in person)."""
+
+    async def enrol(db: Database) -> tuple[Enrolment, list[str]]:
+        done = await SecondFactors(db).enrol(username)
+        await _audited(db, "totp.enrol", username)
+        return done
+
+    enrolment, codes = _run(_settings(ctx), enrol)
+    click.echo(f"secret: {enrolment.secret}\nuri: {enrolment.uri}\nrecovery codes:")
+    for code in codes:
+        click.echo(f"  {code}")
+
+
+@users.command("totp-reset")
+@click.argument("username")
+@click.pass_context
+def totp_reset(ctx: click.Context, username: str) -> None:
+    """Switch USERNAME's second factor off (a lost phone); they enrol again."""
+
+    async def reset(db: Database) -> None:
+        await SecondFactors(db).reset(username)
+        await _audited(db, "totp.reset", username)
+
+    _run(_settings(ctx), reset)
+    click.echo(f"second factor of {username} reset")
+
+
+async def _audited(db: Database, action: str, username: str) -> None:
+    actor = audit_log.Actor(None, "cli", None)
+    await audit_log.record(db, actor, audit_log.Event(action, target=f"user:{username}"), utcnow())
 
 
 @users.command("list")

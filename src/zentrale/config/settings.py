@@ -216,6 +216,9 @@ class ApiSettings(Section):
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
     token_days: Annotated[int, Field(ge=1, le=3650)] = 90
     login_attempts_per_minute: Annotated[int, Field(ge=1, le=1000)] = 5
+    require_second_factor: bool = False
+    """Admins and supervisors must sign in with a TOTP code (enrol with `zentrale users totp`
+    or `POST /api/me/totp`); others may use one too."""
     scorecards_file: Path = Path("config/scorecards.yaml")
 
 

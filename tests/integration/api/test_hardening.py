@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import datetime as dt
 import json
 import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
 
 from zentrale.api import create_app
 from zentrale.api.denials import PER_MINUTE
 from zentrale.api.deps import Deps
 from zentrale.api.server import bind, serving
-from zentrale.core.users import UserStore
+from zentrale.cli.users import users as users_group
+from zentrale.core.models import AuditEntry
+from zentrale.core.users import SecondFactors, UserStore
 from zentrale.testing.clocks import FakeClock
 
 from .conftest import PASSWORD, World
@@ -251,3 +258,88 @@ async def test_the_sign_in_form_token_works_once(client: httpx.AsyncClient, worl
     client.cookies.set("zentrale_login", nonce or "", path="/login")
     replayed = await client.post("/login", data=fields)
     assert replayed.status_code == 403
+
+
+def _code(secret: str, clock: FakeClock) -> str:
+    return pyotp.TOTP(secret).at(clock.now)
+
+
+async def test_a_second_factor_is_enrolled_asked_for_and_works_once(
+    client: httpx.AsyncClient, world: World, clock: FakeClock
+) -> None:
+    started = await client.post("/api/me/totp", headers=world.auth("super"))
+    assert started.status_code == 201, started.text
+    secret = started.json()["secret"]
+    assert started.json()["uri"].startswith("otpauth://totp/")
+    confirmed = await client.post(
+        "/api/me/totp/confirm", json={"code": _code(secret, clock)}, headers=world.auth("super")
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    recovery = confirmed.json()["recovery_codes"]
+    assert len(recovery) == 10
+    without = await client.post("/api/auth/login", json=_login("super"))
+    assert (without.status_code, without.json()["error"]["code"]) == (401, "second-factor-required")
+    clock.now += dt.timedelta(seconds=30)
+    code = _code(secret, clock)
+    good = await client.post("/api/auth/login", json={**_login("super"), "code": code})
+    assert good.status_code == 200, good.text
+    replayed = await client.post("/api/auth/login", json={**_login("super"), "code": code})
+    assert replayed.status_code == 401
+    rescue = {**_login("super"), "code": recovery[0]}
+    assert (await client.post("/api/auth/login", json=rescue)).status_code == 200
+    assert (await client.post("/api/auth/login", json=rescue)).status_code == 401
+    actions = [e["action"] for e in await _audit(client, world)]
+    assert {"totp.start", "totp.enrol", "auth.login"} <= set(actions)
+    again = await client.post("/api/me/totp", headers=world.auth("super"))
+    assert again.status_code == 409
+
+
+async def test_admins_and_supervisors_must_use_a_second_factor_when_required(
+    client: httpx.AsyncClient, world: World, deps: Deps
+) -> None:
+    api = deps.settings.api.model_copy(update={"require_second_factor": True})
+    deps.settings = deps.settings.model_copy(update={"api": api})
+    refused = await client.post("/api/auth/login", json=_login("super"))
+    assert refused.json()["error"]["code"] == "second-factor-not-enrolled"
+    assert (await client.post("/api/auth/login", json=_login("qa"))).status_code == 200
+
+
+async def test_the_web_sign_in_asks_for_the_code(
+    client: httpx.AsyncClient, world: World, deps: Deps, clock: FakeClock
+) -> None:
+    enrolment, _codes = await SecondFactors(deps.db, deps.clock).enrol("admin")
+    clock.now += dt.timedelta(seconds=30)
+
+    async def post(code: str) -> httpx.Response:
+        form = (await client.get("/login")).text
+        assert 'name="code"' in form
+        found = re.search(r'name="csrf_token" value="([^"]+)"', form)
+        assert found is not None
+        fields = {"csrf_token": found.group(1), "username": "admin", "password": PASSWORD}
+        return await client.post("/login", data={**fields, "code": code})
+
+    assert (await post("")).status_code == 401
+    assert (await post(_code(enrolment.secret, clock))).status_code == 303
+
+
+async def test_the_cli_enrols_and_resets_the_second_factor(
+    world: World, deps: Deps, database_url: str, tmp_path: Path
+) -> None:
+    env = {"ZENTRALE_DATABASE__URL": database_url, "ZENTRALE_STATE_DIR": str(tmp_path)}
+    run = CliRunner().invoke
+    enrolled = await asyncio.to_thread(run, users_group, ["totp", "super"], env=env)
+    assert enrolled.exit_code == 0, enrolled.output
+    assert "otpauth://totp/" in enrolled.output
+    user = await UserStore(deps.db).by_name("super")
+    assert user is not None
+    assert user.totp_confirmed_at is not None
+    assert len(user.recovery_codes or []) == 10
+    assert not any(code in str(user.recovery_codes) for code in enrolled.output.split()[-10:])
+    reset = await asyncio.to_thread(run, users_group, ["totp-reset", "super"], env=env)
+    assert reset.exit_code == 0, reset.output
+    user = await UserStore(deps.db).by_name("super")
+    assert user is not None
+    assert user.totp_secret is None
+    async with deps.db.read() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert {"totp.enrol", "totp.reset"} <= set(actions)

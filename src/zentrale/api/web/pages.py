@@ -63,6 +63,13 @@ def _login_page(request: Request, error: str | None, status: int) -> Response:
     return response
 
 
+_LOGIN_ERRORS = {
+    "too-many-attempts": "too_many",
+    "second-factor-required": "code_needed",
+    "second-factor-not-enrolled": "not_enrolled",
+}
+
+
 def _fresh_login_form(request: Request, nonce: str, sent: str) -> bool:
     """Tell whether the form's token is ours, under an hour old, and used for the first time."""
     if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
@@ -90,10 +97,11 @@ async def login(request: Request) -> Response:
             form_text(form, "username", 64),
             form_text(form, "password", 1024),
             address_of(request),
+            form_text(form, "code", 32) or None,
         )
     except ZentraleError as exc:
         status = status_of(exc) or 500
-        return _login_page(request, "too_many" if status == 429 else "login_failed", status)
+        return _login_page(request, _LOGIN_ERRORS.get(exc.code, "login_failed"), status)
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, deps, session_id)
     response.delete_cookie(LOGIN_COOKIE, path="/login")
