@@ -202,7 +202,8 @@ def checkpoint(ctx: click.Context) -> None:
     settings = _settings(ctx)
     key = anchor.anchor_key(settings)
     with object_store(settings) as store:
-        point = _run(settings, lambda db: anchor.checkpoint(db, store, key, utcnow()))
+        days = settings.audit.checkpoint_retention_days
+        point = _run(settings, lambda db: anchor.checkpoint(db, store, key, utcnow(), days))
     click.echo(f"checkpoint at entry {point.seq}: {point.head}" if point else "audit log empty")
 
 

@@ -230,6 +230,9 @@ class AuditSettings(Section):
     copy away from the database server: whoever holds it and the database can forge both."""
     checkpoint_interval: Annotated[float, Field(ge=1, le=86400)] = 300.0
     """Seconds between two checkpoints while the log grows (`zentrale api serve`, the daemon)."""
+    checkpoint_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
+    """On S3, lock each checkpoint against deletion for this many days (Object Lock, compliance
+    mode; the bucket must be created with Object Lock enabled); 0: no lock."""
 
 
 class PromptSettings(Section):

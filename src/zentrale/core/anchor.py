@@ -20,7 +20,7 @@ import hmac
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import structlog
 from sqlalchemy import select
@@ -50,6 +50,15 @@ class Blobs(Protocol):
 
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield the keys starting with PREFIX."""
+        ...
+
+
+@runtime_checkable
+class Retaining(Protocol):
+    """A store that can lock an object against deletion until a time (S3 Object Lock)."""
+
+    def put_retained(self, key: str, data: bytes, until: dt.datetime) -> int:
+        """Store DATA under KEY, undeletable until UNTIL."""
         ...
 
 
@@ -96,20 +105,30 @@ async def _head(db: Database) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
-async def checkpoint(db: Database, store: Blobs, key: bytes, now: dt.datetime) -> Checkpoint | None:
-    """Write a signed checkpoint of the current head to STORE and the log (None: empty log)."""
+async def checkpoint(
+    db: Database, store: Blobs, key: bytes, now: dt.datetime, retain_days: int = 0
+) -> Checkpoint | None:
+    """Write a signed checkpoint of the current head to STORE and the log (None: empty log).
+
+    With RETAIN_DAYS and a store that can (S3: `put_retained`), the object is locked against
+    deletion for that long (S3 Object Lock, compliance mode).
+    """
     head = await _head(db)
     if head is None:
         return None
     point = Checkpoint.signed(key, head[0], head[1], now)
     name = f"{PREFIX}{point.seq:012d}.json"
-    await asyncio.to_thread(store.put, name, [point.to_bytes()])
+    if retain_days and isinstance(store, Retaining):
+        until = now + dt.timedelta(days=retain_days)
+        await asyncio.to_thread(store.put_retained, name, point.to_bytes(), until)
+    else:
+        await asyncio.to_thread(store.put, name, [point.to_bytes()])
     log.info("audit.checkpoint", seq=point.seq, head=point.head, signature=point.signature)
     return point
 
 
 async def checkpoints_running(
-    db: Database, store: Blobs, key: bytes, interval: float, clock: Clock
+    db: Database, store: Blobs, key: bytes, interval: float, clock: Clock, retain_days: int = 0
 ) -> None:
     """Write a checkpoint every INTERVAL seconds while the head moves (run as a task)."""
     last: int | None = None
@@ -117,7 +136,7 @@ async def checkpoints_running(
         try:
             head = await _head(db)
             if head is not None and head[0] != last:
-                await checkpoint(db, store, key, clock())
+                await checkpoint(db, store, key, clock(), retain_days)
                 last = head[0]
         except Exception:  # a store outage must not stop the service; the next round retries
             log.exception("audit.checkpoint_failed")

@@ -303,6 +303,7 @@ def _anchoring(
             anchor.anchor_key(settings),
             settings.audit.checkpoint_interval,
             clock,
+            settings.audit.checkpoint_retention_days,
         ),
         name="audit-checkpoints",
     )

@@ -75,6 +75,7 @@ async def serve_forever(
                 anchor.anchor_key(settings),
                 settings.audit.checkpoint_interval,
                 deps.clock,
+                settings.audit.checkpoint_retention_days,
             ),
             name="audit-checkpoints",
         )
