@@ -52,6 +52,8 @@ def options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
         "server_header": False,
         "proxy_headers": bool(trusted_proxies),
         "forwarded_allow_ips": list(trusted_proxies) if trusted_proxies else [],
+        # h11 rather than httptools: only h11 bounds the request line and headers.
+        "http": "h11",
         "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
     }
 

@@ -343,3 +343,14 @@ async def test_the_cli_enrols_and_resets_the_second_factor(
     async with deps.db.read() as session:
         actions = list(await session.scalars(select(AuditEntry.action)))
     assert {"totp.enrol", "totp.reset"} <= set(actions)
+
+
+async def test_oversized_headers_are_refused(deps: Deps, world: World) -> None:
+    sock = bind("127.0.0.1", 0)
+    client = httpx.AsyncClient(base_url=f"http://127.0.0.1:{sock.getsockname()[1]}")
+    async with serving(create_app(deps), sock), client as http:
+        try:
+            response = await http.get("/api/health", headers={"X-Big": "a" * 1_000_000})
+        except httpx.TransportError:
+            return  # the server closed the connection: refused as well
+        assert response.status_code == 400
