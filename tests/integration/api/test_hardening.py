@@ -354,3 +354,13 @@ async def test_oversized_headers_are_refused(deps: Deps, world: World) -> None:
         except httpx.TransportError:
             return  # the server closed the connection: refused as well
         assert response.status_code == 400
+
+
+async def test_a_subject_request_with_a_long_customer_number_is_no_server_error(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    # Found by schemathesis on PostgreSQL: the receipt's subject overflowed its column.
+    body = {"number": "+905551112233", "customer": "C" * 64, "reason": "data subject request"}
+    for path in ("/api/subjects/export", "/api/subjects/erase"):
+        response = await client.post(path, json=body, headers=world.auth("admin"))
+        assert response.status_code < 500, (path, response.text)
