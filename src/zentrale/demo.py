@@ -162,9 +162,7 @@ async def _run(
             f"({settings.routing.file}), routing clock {when}"
         )
         for agent in AGENTS:
-            await script_party(
-                sandbox.ari, "agent", agent, AGENT_SCRIPT
-            )
+            await script_party(sandbox.ari, "agent", agent, AGENT_SCRIPT)
         callers = [DEMO_CALLERS[index % len(DEMO_CALLERS)] for index in range(count)]
         for caller in callers:
             echo(f"calling in: {mask_number(caller.caller)} ({caller.story})")

@@ -72,3 +72,20 @@ def test_sandbox_status_when_not_running(tmp_path: Path) -> None:
     )
     assert status.exit_code == 3
     assert "is not running" in status.output
+
+
+def test_db_upgrade_uses_the_database_of_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ZENTRALE_DATABASE__URL", raising=False)
+    monkeypatch.delenv("ZENTRALE_CONFIG", raising=False)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    target = tmp_path / "configured.db"
+    config = tmp_path / "zentrale.yaml"
+    config.write_text(f"database:\n  url: sqlite+aiosqlite:///{target}\n")
+    result = CliRunner().invoke(main, ["--config", str(config), "db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert target.exists()
+    assert not (work / "var").exists()

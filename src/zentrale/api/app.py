@@ -11,13 +11,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
-from starlette.datastructures import MutableHeaders
+from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from zentrale import __version__
 from zentrale.api import routes_admin, routes_auth, routes_recordings, routes_reviews, routes_stats
 from zentrale.api.deps import Deps
-from zentrale.api.edge import install_error_handlers
+from zentrale.api.edge import error_body, install_error_handlers
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -81,9 +83,10 @@ def routers(deps: Deps) -> list[APIRouter]:
 
 
 def install(app: FastAPI, deps: Deps) -> None:
-    """Add the QA service's error handlers and security headers to APP."""
+    """Add the QA service's error handlers, security headers and body limit to APP."""
     install_error_handlers(app)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=deps.settings.http.max_body_bytes)
+    app.add_middleware(SecurityHeaders)  # added last: outermost, so 413s get the headers too
 
 
 class SecurityHeaders:
@@ -97,6 +100,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        api = str(scope.get("path", "")).startswith("/api/")
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -104,9 +108,50 @@ class SecurityHeaders:
                 for name, value in SECURITY_HEADERS.items():
                     if name not in headers:
                         headers[name] = value
+                # API answers carry numbers and customer data: no cache may keep them.
+                if api and "cache-control" not in headers:
+                    headers["Cache-Control"] = "no-store"
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class BodyLimit:
+    """Pure ASGI middleware refusing request bodies over MAX_BYTES with 413, before any route
+    (or authentication) reads them: by `Content-Length` at once, or while a chunked body
+    streams in."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an announced oversized body; count a streamed one."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _too_large(self.max_bytes)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    # An HTTPException is what FastAPI passes through from reading a body.
+                    raise HTTPException(413, f"the request body is over {self.max_bytes} bytes")
+            return message
+
+        await self.app(scope, counted, send)
+
+
+def _too_large(max_bytes: int) -> ASGIApp:
+    body = error_body("too-large", f"the request body is over {max_bytes} bytes")
+    return JSONResponse(body, 413, headers={"Connection": "close", "Cache-Control": "no-store"})
 
 
 def create_app(deps: Deps) -> FastAPI:

@@ -85,6 +85,7 @@ def _is_form(request: Request) -> bool:
 async def authorised(request: Request) -> Principal:
     """Authenticate, apply the role matrix to the route, and check CSRF."""
     principal = await authenticate(request)
+    request.state.principal = principal  # for the edge, which audits refusals (api.denials)
     if not allowed(route_name(request), principal.role):
         raise ForbiddenError(f"the role {principal.role.value} may not do this")
     await check_csrf(request, principal)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from zentrale.api.ratelimit import LoginLimiter
+from zentrale.api.denials import DenialBudget
+from zentrale.api.ratelimit import LoginLimiter, UsedOnce
 from zentrale.base.clock import utcnow
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
@@ -24,6 +25,7 @@ from zentrale.recording.storage.base import ObjectStore
 log = structlog.get_logger(__name__)
 
 Clock = Callable[[], dt.datetime]
+LOGIN_FORM_LIFETIME = dt.timedelta(hours=1)
 
 
 @dataclass
@@ -38,6 +40,9 @@ class Deps:
     session_secret: bytes = field(repr=False)
     clock: Clock = utcnow
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    denials: DenialBudget = field(default_factory=DenialBudget)
+    login_nonces: UsedOnce = field(default_factory=lambda: UsedOnce(LOGIN_FORM_LIFETIME))
 
     def __post_init__(self) -> None:
         self.limiter.configure(self.settings.api.login_attempts_per_minute, self.clock)
+        self.login_nonces.configure(self.clock)

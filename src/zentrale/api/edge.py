@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from zentrale.api.denials import AUDITED_STATUSES, Denial, record_denial
 from zentrale.api.errors import status_of
 from zentrale.base.errors import NotAuthenticatedError, RangeNotSatisfiableError, ZentraleError
 
@@ -42,12 +43,33 @@ async def on_error(request: Request, exc: Exception) -> Response:
         return await on_unexpected(request, exc)
     if isinstance(exc, NotAuthenticatedError) and _is_page(request):
         return RedirectResponse("/login", status_code=303)
+    if status in AUDITED_STATUSES:
+        await _audit_denial(request, exc, status)
     headers = {"Cache-Control": "no-store"}
     if isinstance(exc, RangeNotSatisfiableError):
         headers["Content-Range"] = f"bytes */{exc.size}"
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(error_body(exc.code, exc.message), status, headers=headers)
+
+
+async def _audit_denial(request: Request, exc: ZentraleError, status: int) -> None:
+    principal = getattr(request.state, "principal", None)
+    deps = getattr(request.state, "qa", None)
+    if principal is None or deps is None:
+        return
+    route = request.scope.get("route")
+    denial = Denial(
+        route=getattr(route, "name", "") or "",
+        method=request.method,
+        path=request.url.path,
+        status=status,
+        code=exc.code,
+    )
+    try:
+        await record_denial(deps.db, deps.denials, principal, denial, deps.clock())
+    except Exception:  # the refusal is answered even if the database is down
+        log.exception("api.denial_not_audited", route=denial.route)
 
 
 async def on_validation_error(_request: Request, exc: Exception) -> Response:

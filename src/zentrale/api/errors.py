@@ -26,6 +26,18 @@ class LoginFailedError(ZentraleError):
     code = "login-failed"
 
 
+class SecondFactorRequiredError(LoginFailedError):
+    """The password was right; the account also needs its TOTP or a recovery code."""
+
+    code = "second-factor-required"
+
+
+class SecondFactorMissingError(LoginFailedError):
+    """The account's role must sign in with a second factor, and it has none yet."""
+
+    code = "second-factor-not-enrolled"
+
+
 class CsrfFailedError(ForbiddenError):
     """A cookie-authenticated change came without the session's CSRF token."""
 

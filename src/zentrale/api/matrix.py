@@ -40,6 +40,9 @@ MATRIX: dict[str, frozenset[Role]] = {
     "me.tokens": EVERYONE,
     "me.token_create": EVERYONE,
     "me.token_revoke": EVERYONE,
+    # Second factor: for the roles that may be made to use one (docs/security.md)
+    "me.totp_start": frozenset({ADMIN, SUPERVISOR}),
+    "me.totp_confirm": frozenset({ADMIN, SUPERVISOR}),
     # API: recordings (agents see only their own calls)
     "recordings.search": EVERYONE,
     "recordings.show": EVERYONE,

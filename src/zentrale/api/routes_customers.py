@@ -11,7 +11,8 @@ same rules through `CustomerAccess`.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.text import NO_NUL
+from zentrale.base.clock import ClientTime
 from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number, mask_text
@@ -29,7 +31,7 @@ from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
 from zentrale.customers import store
-from zentrale.customers.errors import CustomerError
+from zentrale.customers.errors import CustomerError, NumberTakenError
 from zentrale.customers.models import CallNote, NoteKind
 from zentrale.customers.numbers import normalise
 from zentrale.customers.store import Changes, CustomerRecord, HistoryEntry, NewCustomer, Scope
@@ -236,7 +238,8 @@ class CustomerAccess:
             if new.vip:
                 raise ForbiddenError("agents do not set the VIP flag; ask a supervisor")
             await self._own_numbers(new.numbers)
-        record = await store.create(self.session, new, self.now)
+        async with self._conflicts_in_scope():
+            record = await store.create(self.session, new, self.now)
         await self._audit(
             "customer.create",
             _target(record.id),
@@ -250,7 +253,8 @@ class CustomerAccess:
         current = await store.visible(self.session, customer_id, self.scope)
         if self.principal.role is Role.AGENT:
             _agent_may(current, changes)
-        record, changed = await store.update(self.session, customer_id, changes, self.now)
+        async with self._conflicts_in_scope():
+            record, changed = await store.update(self.session, customer_id, changes, self.now)
         await self._audit(
             "customer.update",
             _target(record.id),
@@ -278,6 +282,22 @@ class CustomerAccess:
             customer=note.customer_id,
         )
         return note
+
+    @asynccontextmanager
+    async def _conflicts_in_scope(self) -> AsyncIterator[None]:
+        """Name the owner of a taken number only to a user who may see that customer.
+
+        Telling a sales supervisor `already belongs to customer <id>` for a support customer
+        would confirm that customer and hand out its id. The conflict itself cannot be hidden
+        (a number belongs to one customer), so the answer is the one a race gives: 409 with
+        "another customer" (the refusal is audited by the edge, see api.denials).
+        """
+        try:
+            yield
+        except NumberTakenError as exc:
+            if exc.owner_id is None or await self._sees(exc.owner_id):
+                raise
+            raise NumberTakenError(mask_number(exc.number), None) from None
 
     async def _sees(self, customer_id: str) -> bool:
         try:
@@ -410,8 +430,8 @@ async def list_notes(
     caller: Caller,
     request: Request,
     kind: Annotated[Literal["note", "disposition", "suggestion"] | None, Query()] = None,
-    since: Annotated[dt.datetime | None, Query(alias="from")] = None,
-    until: Annotated[dt.datetime | None, Query(alias="to")] = None,
+    since: Annotated[ClientTime | None, Query(alias="from")] = None,
+    until: Annotated[ClientTime | None, Query(alias="to")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 500,
 ) -> list[NoteOut]:
     """Notes of the user's departments (all for administrators), newest first; `to` excluded."""

@@ -27,6 +27,8 @@ class LoginBody(Body):
 
     username: str = Field(min_length=1, max_length=64, pattern=NO_NUL)
     password: str = Field(min_length=1, max_length=1024, pattern=NO_NUL)
+    code: str | None = Field(default=None, max_length=32, pattern=r"^[0-9A-Za-z -]*$")
+    """The TOTP code, or a recovery code, when the account has a second factor."""
 
 
 class MeOut(BaseModel):

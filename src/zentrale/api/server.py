@@ -3,6 +3,12 @@
 Binding first means port 0 works (tests, several nodes on one host) and the real port is known
 before anyone is told the URL. uvicorn's own signal handling is switched off: the daemon owns
 SIGTERM and SIGHUP. Its access log is off too, since prompt URLs carry a token.
+
+Forwarded headers (`X-Forwarded-For`, `-Proto`) are believed only from TRUSTED_PROXIES (the
+setting `http.trusted_proxies`, empty by default): uvicorn's own default trusts 127.0.0.1,
+which behind a same-host proxy passing the header on lets any client choose the address the
+audit log records and the sign-in limit counts. The `server` header is not sent, and the
+request line and headers are bounded (h11's buffer, uvicorn's header-count limit).
 """
 
 from __future__ import annotations
@@ -10,11 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator, Generator
+from collections.abc import AsyncIterator, Generator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
+
+MAX_HEADER_BYTES = 32 * 1024  # request line and headers together
 
 
 class _QuietServer(uvicorn.Server):
@@ -34,10 +43,27 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def options(trusted_proxies: Sequence[str]) -> dict[str, Any]:
+    """Return uvicorn's settings: quiet, no `server` header, forwarded headers only from proxies."""
+    return {
+        "access_log": False,
+        "log_config": None,
+        "lifespan": "off",
+        "server_header": False,
+        "proxy_headers": bool(trusted_proxies),
+        "forwarded_allow_ips": list(trusted_proxies) if trusted_proxies else [],
+        # h11 rather than httptools: only h11 bounds the request line and headers.
+        "http": "h11",
+        "h11_max_incomplete_event_size": MAX_HEADER_BYTES,
+    }
+
+
 @asynccontextmanager
-async def serving(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
-    """Serve APP on SOCK until the block ends."""
-    config = uvicorn.Config(app, access_log=False, log_config=None, lifespan="off")
+async def serving(
+    app: ASGIApp, sock: socket.socket, trusted_proxies: Sequence[str] = ()
+) -> AsyncIterator[None]:
+    """Serve APP on SOCK until the block ends, believing forwarded headers of TRUSTED_PROXIES."""
+    config = uvicorn.Config(app, **options(trusted_proxies))
     server = _QuietServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
     while not server.started:

@@ -5,19 +5,26 @@ from __future__ import annotations
 from fastapi import Response
 
 from zentrale.api.deps import Deps
-from zentrale.api.errors import LoginFailedError, TooManyAttemptsError
+from zentrale.api.errors import (
+    LoginFailedError,
+    SecondFactorMissingError,
+    SecondFactorRequiredError,
+    TooManyAttemptsError,
+)
 from zentrale.core import audit
-from zentrale.core.models import User
+from zentrale.core.models import Role, User
 from zentrale.core.passwords import verify_password
-from zentrale.core.users import UserStore
+from zentrale.core.users import SecondFactors, UserStore
 
 SESSION_COOKIE = "zentrale_session"
+SECOND_FACTOR_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR})
 
 
 async def sign_in(
-    deps: Deps, username: str, password: str, address: str | None
+    deps: Deps, username: str, password: str, address: str | None, code: str | None = None
 ) -> tuple[User, str, str]:
-    """Check the password and open a session; return (user, session id, CSRF token)."""
+    """Check the password (and the second factor's CODE) and open a session; return (user,
+    session id, CSRF token)."""
     where = address or "unknown"
     if not deps.limiter.allowed(username, where):
         await _audit_failure(deps, username, address, "rate-limited")
@@ -29,11 +36,34 @@ async def sign_in(
         deps.limiter.failed(username, where)
         await _audit_failure(deps, username, address, "bad-credentials")
         raise LoginFailedError("wrong user name or password")
-    deps.limiter.succeeded(username)
+    factor = await _second_factor(deps, user, code, address)
+    deps.limiter.succeeded(username, where)
     session_id, csrf = await users.open_session(user.id, deps.settings.api.session_hours, address)
     actor = audit.Actor(user.id, user.username, address)
-    await audit.record(deps.db, actor, audit.Event("auth.login"), deps.clock())
+    detail = {"second_factor": factor} if factor else {}
+    await audit.record(deps.db, actor, audit.Event("auth.login", detail=detail), deps.clock())
     return user, session_id, csrf
+
+
+async def _second_factor(
+    deps: Deps, user: User, code: str | None, address: str | None
+) -> str | None:
+    """Check the second factor of USER, if it has one (or must); return which was used."""
+    if user.totp_confirmed_at is None:
+        if deps.settings.api.require_second_factor and user.role in SECOND_FACTOR_ROLES:
+            await _audit_failure(deps, user.username, address, "second-factor-not-enrolled")
+            raise SecondFactorMissingError(
+                "this account must use a second factor; ask an administrator to enrol it"
+            )
+        return None
+    if not code:
+        raise SecondFactorRequiredError("enter the code from the authenticator app")
+    used = await SecondFactors(deps.db, deps.clock).check(user.id, code)
+    if used is None:
+        deps.limiter.failed(user.username, address or "unknown")
+        await _audit_failure(deps, user.username, address, "bad-second-factor")
+        raise LoginFailedError("wrong code")
+    return used
 
 
 async def _audit_failure(deps: Deps, username: str, address: str | None, why: str) -> None:

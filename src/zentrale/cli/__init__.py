@@ -45,7 +45,9 @@ class Context:
         """Load the settings (file + environment) and set up logging, or exit with the problems."""
         settings = load_settings(self.settings_file)
         fmt: Any = self.log_format or settings.logging.format
-        configure_logging(fmt, settings.logging.level, settings.logging.mask_numbers)
+        configure_logging(
+            fmt, settings.logging.level, settings.logging.mask_numbers, settings.telephony.region
+        )
         return settings
 
 

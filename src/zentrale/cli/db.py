@@ -1,8 +1,9 @@
 """`zentrale db`: upgrade, inspect and downgrade the metadata database's schema.
 
-The edge of the db package for operators: it takes the URL from `--url` or
-ZENTRALE_DATABASE__URL, prints it only with the password hidden, and turns failures into
-exit code 1. Downgrading drops tables holding wrapped recording keys, so it asks first.
+The edge of the db package for operators: it takes the URL from `--url`, else from the
+settings (`--config` / ZENTRALE_CONFIG, then ZENTRALE_DATABASE__URL) as every other command
+does, prints it only with the password hidden, and turns failures into exit code 1.
+Downgrading drops tables holding wrapped recording keys, so it asks first.
 """
 
 from __future__ import annotations
@@ -16,18 +17,24 @@ from sqlalchemy import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from zentrale import migrations as migrate
-from zentrale.cli.context import Commands
+from zentrale.cli.context import Commands, cli_settings
 from zentrale.db.engine import DEFAULT_URL, safe_url
 
 T = TypeVar("T")
 URL = click.option(
     "--url",
-    envvar="ZENTRALE_DATABASE__URL",
-    default=DEFAULT_URL,
-    show_default=True,
-    show_envvar=True,
-    help="Database URL, e.g. postgresql+asyncpg://user:pw@host/zentrale.",
+    default=None,
+    help=(
+        "Database URL, e.g. postgresql+asyncpg://user:pw@host/zentrale "
+        f"(default: database.url of the settings, else {DEFAULT_URL})."
+    ),
 )
+
+
+def _url(given: str | None) -> str:
+    if given:
+        return given
+    return cli_settings(click.get_current_context()).database.url.get_secret_value()
 
 
 @click.group(cls=Commands, name="db")
@@ -38,16 +45,18 @@ def db() -> None:
 @db.command()
 @URL
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
-def upgrade(url: str, revision: str) -> None:
+def upgrade(url: str | None, revision: str) -> None:
     """Migrate the database up to the newest schema (or --revision)."""
+    url = _url(url)
     _guarded(url, lambda: migrate.upgrade(url, revision))
     click.echo(f"{safe_url(url)}: upgraded to {_current(url)}")
 
 
 @db.command()
 @URL
-def current(url: str) -> None:
+def current(url: str | None) -> None:
     """Show the schema revision of the database and the newest one available."""
+    url = _url(url)
     revision = _current(url)
     head = migrate.head_revision()
     state = "up to date" if revision == head else f"behind (head is {head})"
@@ -58,8 +67,9 @@ def current(url: str) -> None:
 @click.argument("revision")
 @URL
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def downgrade(url: str, revision: str, yes: bool) -> None:
+def downgrade(url: str | None, revision: str, yes: bool) -> None:
     """Migrate the database down to REVISION (`base` drops every table and its data)."""
+    url = _url(url)
     if not yes:
         prompt = f"Downgrade {safe_url(url)} to {revision}? Data in dropped tables is lost"
         click.confirm(prompt, abort=True)

@@ -15,13 +15,16 @@ from typing import Any, TypeVar
 
 import click
 
+from zentrale.base.clock import utcnow
 from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.settings import Settings
+from zentrale.core import anchor
 from zentrale.core import audit as audit_log
 from zentrale.core.models import Role
-from zentrale.core.users import NewUser, UserStore
+from zentrale.core.users import Enrolment, NewUser, SecondFactors, UserStore
 from zentrale.db.session import Database
+from zentrale.recording.setup import object_store
 
 T = TypeVar("T")
 
@@ -99,6 +102,43 @@ def token(ctx: click.Context, username: str, token_name: str, days: int | None) 
     click.echo(_run(settings, issue))
 
 
+@users.command("totp")
+@click.argument("username")
+@click.pass_context
+def totp(ctx: click.Context, username: str) -> None:
+    """Enrol USERNAME in the second factor: print the secret, its otpauth URI and the recovery
+    codes (shown only this once; hand them over in person)."""
+
+    async def enrol(db: Database) -> tuple[Enrolment, list[str]]:
+        done = await SecondFactors(db).enrol(username)
+        await _audited(db, "totp.enrol", username)
+        return done
+
+    enrolment, codes = _run(_settings(ctx), enrol)
+    click.echo(f"secret: {enrolment.secret}\nuri: {enrolment.uri}\nrecovery codes:")
+    for code in codes:
+        click.echo(f"  {code}")
+
+
+@users.command("totp-reset")
+@click.argument("username")
+@click.pass_context
+def totp_reset(ctx: click.Context, username: str) -> None:
+    """Switch USERNAME's second factor off (a lost phone); they enrol again."""
+
+    async def reset(db: Database) -> None:
+        await SecondFactors(db).reset(username)
+        await _audited(db, "totp.reset", username)
+
+    _run(_settings(ctx), reset)
+    click.echo(f"second factor of {username} reset")
+
+
+async def _audited(db: Database, action: str, username: str) -> None:
+    actor = audit_log.Actor(None, "cli", None)
+    await audit_log.record(db, actor, audit_log.Event(action, target=f"user:{username}"), utcnow())
+
+
 @users.command("list")
 @click.pass_context
 def list_users(ctx: click.Context) -> None:
@@ -149,14 +189,32 @@ def audit() -> None:
 @audit.command("verify")
 @click.pass_context
 def verify(ctx: click.Context) -> None:
-    """Recompute the audit log's hash chain; exit 1 if an entry was changed or removed."""
-    report = _run(_settings(ctx), audit_log.verify)
+    """Recompute the audit log's hash chain and check it against the signed checkpoints in the
+    object store; exit 1 if an entry was changed, removed, cut off the end or rewritten."""
+    settings = _settings(ctx)
+    key = anchor.anchor_key(settings)
+    with object_store(settings) as store:
+        report = _run(settings, lambda db: anchor.verify_anchored(db, store, key))
     for problem in report.problems:
         click.echo(f"BROKEN: {problem}", err=True)
-    click.echo(f"{report.entries} entries, head {report.head}")
+    click.echo(
+        f"{report.entries} entries, head {report.head}, {report.checkpoints} checkpoints checked"
+    )
     if not report.ok:
         raise SystemExit(1)
     click.echo("audit log intact")
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def checkpoint(ctx: click.Context) -> None:
+    """Write a signed checkpoint of the audit log's head to the object store (and the log)."""
+    settings = _settings(ctx)
+    key = anchor.anchor_key(settings)
+    with object_store(settings) as store:
+        days = settings.audit.checkpoint_retention_days
+        point = _run(settings, lambda db: anchor.checkpoint(db, store, key, utcnow(), days))
+    click.echo(f"checkpoint at entry {point.seq}: {point.head}" if point else "audit log empty")
 
 
 __all__: list[Any] = ["api", "audit", "users"]

@@ -8,7 +8,6 @@ personal data under KVKK/GDPR, and logs are copied to places recordings never go
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -16,6 +15,8 @@ from typing import Any, Literal
 
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
+
+from zentrale.config import phones
 
 # Keys whose values are phone numbers of people (not of the call centre's own lines).
 NUMBER_KEYS = frozenset(
@@ -31,22 +32,30 @@ NUMBER_KEYS = frozenset(
         "msisdn",
     }
 )
-# An E.164-looking number inside free text: a plus and 8 to 15 digits, maybe spaced.
-_E164 = re.compile(r"\+\d(?:[\d \-]{6,17})\d")
 _SECRET_KEYS = ("password", "secret", "token", "api_key", "authorization")
 
 
 def mask_number(number: str) -> str:
-    """Mask a phone number, keeping the first 6 and the last 2 characters: +90555*****33."""
+    """Mask a phone number, keeping the first 6 and the last 2 characters: +90555*****33.
+
+    A number in another form (`0555 111 22 33`, `00 90 ...`) is normalised first.
+    """
     text = str(number)
     if len(text) <= 8:
         return "*" * len(text)
+    text = phones.parse(text) or text
     return text[:6] + "*" * (len(text) - 8) + text[-2:]
 
 
 def mask_text(text: str) -> str:
-    """Mask every E.164-looking phone number inside TEXT."""
-    return _E164.sub(lambda found: mask_number(re.sub(r"[ \-]", "", found.group())), text)
+    """Mask every phone number written inside TEXT, in any common form (see config.phones)."""
+    if not any(char.isdigit() for char in text):
+        return text
+    parts, done = [], 0
+    for start, end, number in phones.find(text):
+        parts += [text[done:start], mask_number(number)]
+        done = end
+    return "".join([*parts, text[done:]])
 
 
 def mask_event(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
@@ -74,9 +83,14 @@ def _masked(key: str, value: Any) -> Any:
 
 
 def configure_logging(
-    fmt: Literal["auto", "console", "json"] = "auto", level: str = "info", mask_numbers: bool = True
+    fmt: Literal["auto", "console", "json"] = "auto",
+    level: str = "info",
+    mask_numbers: bool = True,
+    region: str = phones.DEFAULT_REGION,
 ) -> None:
-    """Set up structlog (and the stdlib root logger) once at start-up."""
+    """Set up structlog (and the stdlib root logger) once at start-up; REGION reads national
+    numbers (in logs and in the audit log)."""
+    phones.configure_region(region)
     json_lines = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,

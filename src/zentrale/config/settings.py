@@ -24,8 +24,10 @@ from pydantic import (
 
 from zentrale.base.errors import ZentraleError
 from zentrale.base.yamlmarks import YamlSyntaxError, locate, parse_yaml
+from zentrale.config import phones
 
 ENV_PREFIX = "ZENTRALE_"
+_PROXY = r"^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$"
 DEFAULT_FILE = Path("config/zentrale.yaml")
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -88,6 +90,16 @@ class TelephonySettings(Section):
         description="Asterisk endpoint for an outside number; {number} is replaced.",
     )
     outbound_caller_id: str = ""
+    region: str = phones.DEFAULT_REGION
+    """The call centre's country (ISO 3166, e.g. TR): numbers written without a country code
+    (`0555 111 22 33`) are read as numbers of it, when masking them in logs and the audit log."""
+
+    @field_validator("region")
+    @classmethod
+    def _known_region(cls, value: str) -> str:
+        if not phones.is_region(value):
+            raise ValueError(f"'{value}' is not a country code phone numbers are known for")
+        return value.upper()
 
     @field_validator("outbound_endpoint")
     @classmethod
@@ -180,6 +192,14 @@ class HttpSettings(Section):
     port: Annotated[int, Field(ge=0, le=65535)] = 8800
     public_url: str | None = None
     """How Asterisk and browsers reach this server (default: http://host:port)."""
+    trusted_proxies: list[Annotated[str, Field(min_length=1, max_length=64, pattern=_PROXY)]] = (
+        Field(default_factory=list)
+    )
+    """Addresses or networks (`10.0.0.5`, `10.0.0.0/24`) of reverse proxies whose
+    `X-Forwarded-For`/`X-Forwarded-Proto` are believed; none by default, so the client address
+    written to the audit log and used by the sign-in limit is the socket's peer."""
+    max_body_bytes: Annotated[int, Field(ge=1024, le=1024**3)] = 1024 * 1024
+    """Largest request body accepted (uploads of prompts included); larger: 413."""
 
     def url(self, port: int | None = None) -> str:
         """Return the URL others use to reach this server (the bound PORT if given)."""
@@ -199,7 +219,23 @@ class ApiSettings(Section):
     session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = 12
     token_days: Annotated[int, Field(ge=1, le=3650)] = 90
     login_attempts_per_minute: Annotated[int, Field(ge=1, le=1000)] = 5
+    require_second_factor: bool = False
+    """Admins and supervisors must sign in with a TOTP code (enrol with `zentrale users totp`
+    or `POST /api/me/totp`); others may use one too."""
     scorecards_file: Path = Path("config/scorecards.yaml")
+
+
+class AuditSettings(Section):
+    """Signed checkpoints of the audit chain's head, kept in the object store (core.anchor)."""
+
+    anchor_key: SecretStr | None = None
+    """HMAC key signing checkpoints (default: made once, kept in state_dir/secrets); keep a
+    copy away from the database server: whoever holds it and the database can forge both."""
+    checkpoint_interval: Annotated[float, Field(ge=1, le=86400)] = 300.0
+    """Seconds between two checkpoints while the log grows (`zentrale api serve`, the daemon)."""
+    checkpoint_retention_days: Annotated[int, Field(ge=0, le=36500)] = 0
+    """On S3, lock each checkpoint against deletion for this many days (Object Lock, compliance
+    mode; the bucket must be created with Object Lock enabled); 0: no lock."""
 
 
 class PromptSettings(Section):
@@ -257,6 +293,7 @@ class Settings(Section):
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     api: ApiSettings = ApiSettings()
+    audit: AuditSettings = AuditSettings()
     prompts: PromptSettings = PromptSettings()
     recording: RecordingSettings = RecordingSettings()
     storage: StorageSettings = StorageSettings()

@@ -4,7 +4,9 @@ Every entry's `hash` is SHA-256 over the previous entry's hash and the entry's o
 (canonical JSON), so editing, inserting or removing an entry breaks the chain from there on,
 and `verify` finds it. Appends are serialised (an advisory lock on PostgreSQL, SQLite's write
 lock) and are made in the caller's transaction, so a change and its entry commit together.
-Cutting entries off the end leaves a valid shorter chain: keep the printed head elsewhere.
+Cutting entries off the end, or rewriting the chain with recomputed hashes, leaves a chain
+that verifies on its own: `core.anchor` keeps signed checkpoints of the head outside the
+database to find that.
 Phone numbers in an entry (target, reason, detail) are masked before it is written: the log
 cannot be changed later, so a data subject's erasure could not reach them there.
 """
@@ -121,6 +123,8 @@ class Report:
 
     entries: int = 0
     head: str = GENESIS
+    checkpoints: int = 0
+    """Signed checkpoints checked against the chain (core.anchor)."""
     problems: list[str] = field(default_factory=list)
 
     @property

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -48,6 +49,13 @@ class User(Base):
     agent_endpoint: Mapped[str | None] = mapped_column(NAME)
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime]
+    # Second factor (core.totp): the TOTP secret (base32) from enrolment, the time it was
+    # confirmed with a first code (only then is it asked for), the last time step used (a code
+    # works once) and the SHA-256 of the unused recovery codes.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_confirmed_at: Mapped[dt.datetime | None]
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    recovery_codes: Mapped[list[str] | None] = mapped_column(JSON)
 
 
 class ApiToken(Base):

@@ -15,8 +15,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from zentrale.base.clock import Clock, utcnow
-from zentrale.base.errors import InvalidRequestError, NotFoundError
-from zentrale.core import credentials
+from zentrale.base.errors import ConflictError, InvalidRequestError, NotFoundError
+from zentrale.core import credentials, totp
 from zentrale.core.errors import TokenNotFoundError
 from zentrale.core.models import ApiToken, BrowserSession, Role, User
 from zentrale.core.passwords import hash_password
@@ -99,7 +99,8 @@ class UserStore:
             return list(await session.scalars(select(User).order_by(User.username)))
 
     async def set_disabled(self, username: str, disabled: bool = True) -> User:
-        """Disable (or enable) a user; disabling ends their sessions and tokens' use."""
+        """Disable (or enable) a user; disabling ends their sessions and revokes their tokens,
+        so enabling the user again does not bring old (maybe leaked) credentials back."""
         async with self._db.write() as session:
             user = await session.scalar(select(User).where(User.username == username))
             if user is None:
@@ -108,6 +109,11 @@ class UserStore:
             if disabled:
                 await session.execute(
                     delete(BrowserSession).where(BrowserSession.user_id == user.id)
+                )
+                await session.execute(
+                    update(ApiToken)
+                    .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+                    .values(revoked_at=self._clock())
                 )
         return user
 
@@ -205,3 +211,92 @@ class UserStore:
         )
         async with self._db.write() as session:
             await session.execute(statement)
+
+
+class SecondFactorError(ConflictError):
+    """Enrolment in the second factor cannot go on (already on, not started, wrong code)."""
+
+    code = "second-factor"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    """A started TOTP enrolment: the secret and the URI for the authenticator app."""
+
+    secret: str
+    uri: str
+
+
+class SecondFactors:
+    """Enrol, check and reset users' second factor (core.totp) in the users table."""
+
+    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    async def start(self, user_id: str) -> Enrolment:
+        """Make a new secret for USER_ID (not asked for until `confirm`); refuse if enrolled."""
+        async with self._db.write() as session:
+            user = await session.get(User, user_id)
+            if user is None:
+                raise UserNotFoundError(f"no user {user_id!r}")
+            if user.totp_confirmed_at is not None:
+                raise SecondFactorError("a second factor is set up already; ask for a reset")
+            user.totp_secret = totp.new_secret()
+            return Enrolment(
+                user.totp_secret, totp.provisioning_uri(user.totp_secret, user.username)
+            )
+
+    async def confirm(self, user_id: str, code: str) -> list[str]:
+        """Switch the second factor on with a first good CODE; return the recovery codes."""
+        async with self._db.write() as session:
+            user = await session.get(User, user_id)
+            if user is None or user.totp_secret is None or user.totp_confirmed_at is not None:
+                raise SecondFactorError("start the enrolment first")
+            step = totp.matching_step(user.totp_secret, code, self._clock(), None)
+            if step is None:
+                raise SecondFactorError("the code does not match; check the phone's clock")
+            codes = totp.new_recovery_codes()
+            user.totp_confirmed_at, user.totp_last_step = self._clock(), step
+            user.recovery_codes = [totp.hashed(c) for c in codes]
+            return codes
+
+    async def enrol(self, username: str) -> tuple[Enrolment, list[str]]:
+        """Enrol USERNAME at once (an administrator at the server): secret and recovery codes."""
+        async with self._db.write() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserNotFoundError(f"no user {username!r}")
+            codes = totp.new_recovery_codes()
+            user.totp_secret = totp.new_secret()
+            user.totp_confirmed_at, user.totp_last_step = self._clock(), None
+            user.recovery_codes = [totp.hashed(c) for c in codes]
+            return Enrolment(
+                user.totp_secret, totp.provisioning_uri(user.totp_secret, username)
+            ), codes
+
+    async def reset(self, username: str) -> User:
+        """Switch USERNAME's second factor off (lost phone); they enrol again."""
+        async with self._db.write() as session:
+            user = await session.scalar(select(User).where(User.username == username))
+            if user is None:
+                raise UserNotFoundError(f"no user {username!r}")
+            user.totp_secret = user.totp_confirmed_at = user.totp_last_step = None
+            user.recovery_codes = None
+            return user
+
+    async def check(self, user_id: str, code: str) -> str | None:
+        """Accept CODE (a TOTP code once, or an unused recovery code); return which, or None."""
+        async with self._db.write() as session:
+            user = await session.get(User, user_id, with_for_update=True)
+            if user is None or user.totp_secret is None:
+                return None
+            step = totp.matching_step(user.totp_secret, code, self._clock(), user.totp_last_step)
+            if step is not None:
+                user.totp_last_step = step
+                return "totp"
+            digest = totp.hashed(code)
+            if digest in (user.recovery_codes or []):
+                user.recovery_codes = [c for c in user.recovery_codes or [] if c != digest]
+                return "recovery-code"
+            return None

@@ -2,18 +2,15 @@
 
 Trunks hand Asterisk international numbers (`+905551112233`); agents and import files write
 them with spaces, dashes, brackets or a leading `00`. `normalise` turns all of those into the
-`+` form, so a stored number is the caller ID it has to match, and refuses national numbers
-(`0555 ...`): without a country they could never match a caller.
+`+` form with libphonenumber (`zentrale.config.phones`), so a stored number is the caller ID it
+has to match, and refuses national numbers (`0555 ...`): a customer's number is stored as its
+caller ID arrives, and an agent must say which country a number is of.
 """
 
 from __future__ import annotations
 
-import re
-
 from zentrale.base.errors import InvalidRequestError
-
-_FORMATTING = re.compile(r"[\s\-./()]")
-_INTERNATIONAL = re.compile(r"\+[1-9][0-9]{5,14}")
+from zentrale.config import phones
 
 
 class InvalidNumberError(InvalidRequestError, ValueError):
@@ -24,14 +21,15 @@ class InvalidNumberError(InvalidRequestError, ValueError):
 
 def normalise(number: str) -> str:
     """Return NUMBER as `+<country><digits>`; raise InvalidNumberError if it is not one."""
-    text = _FORMATTING.sub("", number.strip())
+    text = number.strip()
     if text.startswith("00"):
-        text = "+" + text[2:]
-    if not _INTERNATIONAL.fullmatch(text):
+        text = "+" + text[2:].lstrip()
+    found = phones.parse(text) if text.startswith("+") else None
+    if found is None:
         raise InvalidNumberError(
             f"'{number}' is not an international phone number; write it like +90 555 111 22 33"
         )
-    return text
+    return found
 
 
 def caller_key(number: str | None) -> str | None:

@@ -29,10 +29,11 @@ from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
 from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.server import bind, serving
-from zentrale.base.clock import utcnow
+from zentrale.base.clock import Clock, utcnow
 from zentrale.base.secrets import kept_secret
 from zentrale.calls.store import CallStore
 from zentrale.config.settings import Settings
+from zentrale.core import anchor
 from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
@@ -142,6 +143,7 @@ class Daemon:
             pipeline = await stack.enter_async_context(
                 pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
             )
+            _anchoring(settings, db, stack, clock or utcnow)
             # Retention: purge what its rule no longer lets us keep, every retention.interval.
             purge = await stack.enter_async_context(
                 purge_running(
@@ -172,7 +174,7 @@ class Daemon:
                     stack=stack.enter_context(ExitStack()),
                     rules=rules,
                 )
-                await stack.enter_async_context(serving(app, sock))
+                await stack.enter_async_context(serving(app, sock, settings.http.trusted_proxies))
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
@@ -328,3 +330,27 @@ async def _rules(settings: Settings, stack: contextlib.AsyncExitStack) -> RulesR
 
     stack.push_async_callback(stop_watching)
     return reloader
+
+
+def _anchoring(
+    settings: Settings, db: Database, stack: contextlib.AsyncExitStack, clock: Clock
+) -> None:
+    """Write signed checkpoints of the audit chain's head until the daemon stops."""
+    task = asyncio.create_task(
+        anchor.checkpoints_running(
+            db,
+            stack.enter_context(object_store(settings)),
+            anchor.anchor_key(settings),
+            settings.audit.checkpoint_interval,
+            clock,
+            settings.audit.checkpoint_retention_days,
+        ),
+        name="audit-checkpoints",
+    )
+
+    async def stop() -> None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    stack.push_async_callback(stop)

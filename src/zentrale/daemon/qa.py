@@ -19,6 +19,7 @@ from zentrale.api.deps import Deps
 from zentrale.api.server import bind, serving
 from zentrale.base.secrets import kept_secret
 from zentrale.config.settings import Settings
+from zentrale.core import anchor
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.qa.scorecards import load_scorecards
@@ -67,7 +68,23 @@ async def serve_forever(
     async with open_deps(settings, identities) as deps:
         sock = bind(host or settings.http.host, settings.http.port if port is None else port)
         url = settings.http.url(sock.getsockname()[1])
-        async with serving(create_app(deps), sock):
-            log.info("api.serving", url=url, keys=len(deps.unwrappers))
-            echo(f"QA service at {url}/ (API: {url}/api/openapi.json)")
-            await stop.wait()
+        anchoring = asyncio.create_task(
+            anchor.checkpoints_running(
+                deps.db,
+                deps.store,
+                anchor.anchor_key(settings),
+                settings.audit.checkpoint_interval,
+                deps.clock,
+                settings.audit.checkpoint_retention_days,
+            ),
+            name="audit-checkpoints",
+        )
+        try:
+            async with serving(create_app(deps), sock, settings.http.trusted_proxies):
+                log.info("api.serving", url=url, keys=len(deps.unwrappers))
+                echo(f"QA service at {url}/ (API: {url}/api/openapi.json)")
+                await stop.wait()
+        finally:
+            anchoring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await anchoring

@@ -557,7 +557,8 @@ async def _store_request(
             SubjectRequest(
                 id=request_id,
                 kind=kind,
-                subject=query.shown,
+                # The column holds 64 characters; a long customer number is cut, not a 500.
+                subject=query.shown[:64],
                 reason=who.reason,
                 actor=who.actor.name,
                 created_at=now,

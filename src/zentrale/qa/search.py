@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.base.clock import ClientTime, in_utc
 from zentrale.base.errors import InvalidRequestError
 from zentrale.base.text import NO_NUL
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind
@@ -48,8 +49,8 @@ class SearchQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    since: dt.datetime | None = None
-    until: dt.datetime | None = None
+    since: ClientTime | None = None
+    until: ClientTime | None = None
     department: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     agent: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     direction: Direction | None = None
@@ -188,6 +189,13 @@ def _sort_column(sort: Sort) -> Any:
     return Recording.duration_s if sort.endswith("duration") else Recording.created_at
 
 
+def _zoned(value: dt.datetime) -> dt.datetime:
+    # Our cursors always carry the offset; a naive time in one was made by hand.
+    if value.tzinfo is None:
+        raise ValueError("a cursor time without a zone")
+    return value
+
+
 def encode_cursor(sort: Sort, recording: Recording) -> str:
     """Return the opaque cursor pointing after RECORDING in SORT order."""
     value: Any = (
@@ -206,8 +214,8 @@ def decode_cursor(sort: Sort, cursor: str) -> tuple[Any, str]:
             raise ValueError("other sort")
         if sort.endswith("duration"):
             return float(value), recording_id
-        return dt.datetime.fromisoformat(value), recording_id
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        return in_utc(_zoned(dt.datetime.fromisoformat(value))), recording_id
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError):
         raise InvalidRequestError("the cursor is not valid for this search") from None
 
 

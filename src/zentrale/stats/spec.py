@@ -24,6 +24,10 @@ PERIODS: tuple[Period, ...] = ("hour", "day", "week")
 DEFAULT_SERVICE_LEVEL = 20.0
 DEFAULT_SHORT_ABANDON = 5.0
 MAX_DAYS = 400
+# Days a report may name: far enough from the calendar's ends that a week's start, the day
+# after the last and any zone's offset stay representable.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9998, 12, 31)
 _THRESHOLD = re.compile(r"^([A-Za-z0-9_.-]{1,64})[:=]([0-9]{1,5}(?:\.[0-9]+)?)$")
 
 
@@ -55,6 +59,9 @@ class ReportSpec:
             raise SpecError(f"group: '{self.group}' is not one of {', '.join(GROUPS)}")
         if self.period not in PERIODS:
             raise SpecError(f"period: '{self.period}' is not one of {', '.join(PERIODS)}")
+        for name, day in (("from", self.first_day), ("to", self.last_day)):
+            if not FIRST_DAY <= day <= LAST_DAY:
+                raise SpecError(f"{name}: {day} is outside {FIRST_DAY}..{LAST_DAY}")
         if self.last_day < self.first_day:
             raise SpecError(f"to: {self.last_day} is before from: {self.first_day}")
         if (self.last_day - self.first_day).days >= MAX_DAYS:

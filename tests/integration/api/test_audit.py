@@ -3,14 +3,18 @@ edits and removals; the database refuses UPDATE and DELETE; `zentrale audit veri
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from zentrale.api.deps import Deps
 from zentrale.cli.users import audit as audit_group
-from zentrale.core import audit
+from zentrale.core import anchor, audit
+from zentrale.core.models import AuditEntry
+from zentrale.recording.storage.memory import MemoryStore
 
 from .conftest import World, sign_in
 
@@ -129,12 +133,16 @@ async def test_the_database_refuses_updates_and_deletes(
 
 
 async def test_the_cli_verifies_and_exits_1_when_broken(
-    client: httpx.AsyncClient, world: World, deps: Deps, database_url: str
+    client: httpx.AsyncClient, world: World, deps: Deps, database_url: str, tmp_path: Path
 ) -> None:
     import asyncio
 
     await _three_entries(client, world)
-    env = {"ZENTRALE_DATABASE__URL": database_url, "ZENTRALE_STATE_DIR": "/tmp"}
+    env = {
+        "ZENTRALE_DATABASE__URL": database_url,
+        "ZENTRALE_STATE_DIR": str(tmp_path),
+        "ZENTRALE_STORAGE__PATH": str(tmp_path / "store"),
+    }
     good = await asyncio.to_thread(CliRunner().invoke, audit_group, ["verify"], env=env)
     assert good.exit_code == 0, good.output
     assert "3 entries" in good.output
@@ -142,3 +150,60 @@ async def test_the_cli_verifies_and_exits_1_when_broken(
     bad = await asyncio.to_thread(CliRunner().invoke, audit_group, ["verify"], env=env)
     assert bad.exit_code == 1
     assert "BROKEN: entries 1..1 are missing" in bad.output
+
+
+async def _rehash_last(deps: Deps) -> None:
+    """Rewrite the last entry and recompute its hash, as someone with the database could."""
+    async with deps.db.read() as session:
+        last = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()))).first()
+    assert last is not None
+    last.actor_name = "someone else"
+    new_hash = audit.entry_hash(last.prev_hash, audit._fields(last))
+    await _tamper(
+        deps,
+        f"UPDATE audit_log SET actor_name = 'someone else', hash = '{new_hash}' "
+        f"WHERE seq = {last.seq}",
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [("cut", "entries were cut off the end"), ("rewrite", "the chain was rewritten")],
+)
+async def test_signed_checkpoints_find_a_cut_or_rewritten_chain(
+    client: httpx.AsyncClient, world: World, deps: Deps, damage: str, problem: str
+) -> None:
+    await _three_entries(client, world)
+    key, store = b"anchor key", MemoryStore()
+    point = await anchor.checkpoint(deps.db, store, key, deps.clock())
+    assert point is not None
+    assert (await anchor.verify_anchored(deps.db, store, key)).ok
+    if damage == "cut":
+        await _tamper(deps, f"DELETE FROM audit_log WHERE seq = {point.seq}")
+    else:
+        await _rehash_last(deps)
+    assert (await audit.verify(deps.db)).ok  # the chain alone cannot tell
+    report = await anchor.verify_anchored(deps.db, store, key)
+    assert any(problem in found for found in report.problems), report.problems
+    forged = await anchor.verify_anchored(deps.db, store, b"another key")
+    assert any("not a checkpoint signed with this key" in p for p in forged.problems)
+
+
+async def test_the_cli_writes_checkpoints_and_verifies_against_them(
+    client: httpx.AsyncClient, world: World, deps: Deps, database_url: str, tmp_path: Path
+) -> None:
+    import asyncio
+
+    await _three_entries(client, world)
+    env = {
+        "ZENTRALE_DATABASE__URL": database_url,
+        "ZENTRALE_STATE_DIR": str(tmp_path),
+        "ZENTRALE_STORAGE__PATH": str(tmp_path / "store"),
+    }
+    run = CliRunner().invoke
+    written = await asyncio.to_thread(run, audit_group, ["checkpoint"], env=env)
+    assert written.exit_code == 0, written.output
+    await _tamper(deps, "DELETE FROM audit_log WHERE seq >= 2")
+    bad = await asyncio.to_thread(run, audit_group, ["verify"], env=env)
+    assert bad.exit_code == 1, bad.output
+    assert "cut off the end" in bad.output

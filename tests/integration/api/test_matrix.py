@@ -90,6 +90,7 @@ def _body(name: str) -> dict[str, object] | None:
         "comments.create": {"offset_s": 1.0, "text": "hello"},
         "evaluations.create": {"answers": {}},
         "auth.login": {"username": "x", "password": "y"},
+        "me.totp_confirm": {"code": "123456"},
     }.get(name)
 
 

@@ -82,3 +82,32 @@ def test_tracebacks_show_no_locals_and_mask_numbers(
     assert "+90555*****33" in err
     assert "+905551112233" not in err
     assert card_number not in err
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("call back 0049301234567 or 905551112233", "call back +49301****67 or +90555*****33"),
+        ("q=905551112233", "q=+90555*****33"),
+        ("ring 0555 111 22 33 please", "ring +90555*****33 please"),
+        ("ring 0555-111-22-33", "ring +90555*****33"),
+        ("00 90 555 111 22 33", "+90555*****33"),
+        ("(0212) 555 12 34", "+90212*****34"),
+    ],
+)
+def test_mask_text_finds_numbers_in_every_common_form(text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "recording:2791900e-6db5-412f-a518-5d4386868aac",
+        "token:3b27456fd4fcd4526c1df61ad8197568",
+        "bytes=0-65535",
+        "2026-03-01T00:00:00+00:00",
+        "channel 1795969372.1",
+    ],
+)
+def test_mask_text_leaves_ids_times_and_ranges_alone(text: str) -> None:
+    assert mask_text(text) == text

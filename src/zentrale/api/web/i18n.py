@@ -20,6 +20,9 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "password": "Password",
         "login_failed": "Wrong user name or password.",
         "too_many": "Too many attempts; wait a minute.",
+        "code": "Code from the authenticator app (if set up)",
+        "code_needed": "Enter the code from your authenticator app, or a recovery code.",
+        "not_enrolled": "This account needs a second factor; ask an administrator.",
         "recordings": "Recordings",
         "audit": "Audit log",
         "filter": "Filter",
@@ -111,6 +114,13 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "password": "Passwort",
         "login_failed": "Benutzername oder Passwort falsch.",
         "too_many": "Zu viele Versuche; bitte eine Minute warten.",
+        "code": "Code aus der Authenticator-App (falls eingerichtet)",
+        "code_needed": (
+            "Bitte den Code aus der Authenticator-App oder einen Wiederherstellungscode eingeben."
+        ),
+        "not_enrolled": (
+            "Dieses Konto braucht einen zweiten Faktor; bitte an die Administration wenden."
+        ),
         "recordings": "Aufzeichnungen",
         "audit": "Prüfprotokoll",
         "filter": "Filtern",

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, address_of, deps_of
+from zentrale.api.deps import LOGIN_FORM_LIFETIME
 from zentrale.api.errors import status_of
 from zentrale.api.signin import SESSION_COOKIE, clear_session_cookie, set_session_cookie, sign_in
 from zentrale.api.text import form_text
@@ -51,13 +52,14 @@ async def login_form(request: Request) -> Response:
 
 
 def _login_page(request: Request, error: str | None, status: int) -> Response:
-    nonce = secrets.token_urlsafe(16)
+    # The nonce carries its issue time: a form is good for an hour, and once (deps.login_nonces).
+    nonce = f"{int(deps_of(request).clock().timestamp())}.{secrets.token_urlsafe(16)}"
     response = render(request, "login.html", status, error=error, csrf=_login_csrf(request, nonce))
     deps = deps_of(request)
     response.set_cookie(
         LOGIN_COOKIE,
         nonce,
-        max_age=3600,
+        max_age=int(LOGIN_FORM_LIFETIME.total_seconds()),
         path="/login",
         httponly=True,
         samesite="strict",
@@ -66,13 +68,32 @@ def _login_page(request: Request, error: str | None, status: int) -> Response:
     return response
 
 
+_LOGIN_ERRORS = {
+    "too-many-attempts": "too_many",
+    "second-factor-required": "code_needed",
+    "second-factor-not-enrolled": "not_enrolled",
+}
+
+
+def _fresh_login_form(request: Request, nonce: str, sent: str) -> bool:
+    """Tell whether the form's token is ours, under an hour old, and used for the first time."""
+    if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
+        return False
+    deps = deps_of(request)
+    issued, _, _ = nonce.partition(".")
+    if not issued.isdigit():
+        return False
+    age = deps.clock().timestamp() - int(issued)
+    return 0 <= age <= LOGIN_FORM_LIFETIME.total_seconds() and deps.login_nonces.first(nonce)
+
+
 @public_pages.post("/login", name="web.login")
 async def login(request: Request) -> Response:
     """Check the form's CSRF token and the password; start a session and go to the list."""
     form = await request.form()
     nonce = request.cookies.get(LOGIN_COOKIE, "")
     sent = str(form.get("csrf_token", ""))
-    if not nonce or not credentials.same(sent, _login_csrf(request, nonce)):
+    if not _fresh_login_form(request, nonce, sent):
         return _login_page(request, "login_failed", 403)
     deps = deps_of(request)
     try:
@@ -81,10 +102,11 @@ async def login(request: Request) -> Response:
             form_text(form, "username", 64),
             form_text(form, "password", 1024),
             address_of(request),
+            form_text(form, "code", 32) or None,
         )
     except ZentraleError as exc:
         status = status_of(exc) or 500
-        return _login_page(request, "too_many" if status == 429 else "login_failed", status)
+        return _login_page(request, _LOGIN_ERRORS.get(exc.code, "login_failed"), status)
     response = RedirectResponse("/", status_code=303)
     set_session_cookie(response, deps, session_id)
     response.delete_cookie(LOGIN_COOKIE, path="/login")

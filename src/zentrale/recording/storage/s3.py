@@ -10,6 +10,7 @@ under that KMS key, on top of our own encryption. Reads stream the body in chunk
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -119,6 +120,22 @@ class S3Store:
                 return self._put_single(key, head)
             parts = rechunk(_prepend(head, source), self.settings.part_size)
             return self._put_multipart(key, parts)
+
+    def put_retained(self, key: str, data: bytes, until: dt.datetime) -> int:
+        """Store small DATA under KEY with an S3 Object Lock retention in compliance mode: nobody,
+        the root account included, can delete or overwrite that version before UNTIL. The
+        bucket must have Object Lock enabled (at creation)."""
+        with _translated(key):
+            self._client.put_object(
+                Bucket=self.settings.bucket,
+                Key=self._key(key),
+                Body=data,
+                ObjectLockMode="COMPLIANCE",
+                ObjectLockRetainUntilDate=until,
+                ChecksumAlgorithm="SHA256",
+                **self._extra(),
+            )
+        return len(data)
 
     def _put_single(self, key: str, data: bytes) -> int:
         self._client.put_object(
