@@ -21,6 +21,8 @@ from zentrale.core.models import Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
 from zentrale.db.session import Database
+from zentrale.recording.store import RecordingStore
+from zentrale.recording.talk import Segment, TalkFigures
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 from zentrale.stats.history import insert_rows, rows_of
@@ -40,6 +42,26 @@ FIELDS = (
     "transfers",
     "overflows",
     "suggestions",
+    "dropped",
+    "analysed_recordings",
+    "avg_longest_dead_air",
+)
+SHARES = ("avg_agent_talk_share", "avg_overtalk_share")
+TALK = TalkFigures(
+    duration_s=6.0,
+    parties=2,
+    customer_talk_s=3.0,
+    agent_talk_s=1.0,
+    silence_s=2.0,
+    longest_silence_s=2.0,
+    overtalk_s=0.6,
+    overtalk_count=1,
+    longest_monologue_s=3.0,
+    longest_monologue_party="customer",
+    agent_talk_ratio=0.25,
+    segments=(Segment("customer", 0.0, 3.0), Segment("agent", 2.4, 3.4)),
+    silences=((3.4, 5.4),),
+    overtalks=((2.4, 3.0),),
 )
 
 
@@ -75,6 +97,8 @@ async def test_dashboard_numbers_match_the_api(
     url, world = service["url"], service["world"]
     async with Database.open(f"sqlite+aiosqlite:///{tmp_path / 'qa.db'}") as db:
         await insert_rows(db, rows_of(stats_history.HISTORY))
+        # One analysed conversation (sales1, inbound): the averages columns have a value.
+        await RecordingStore(db).set_talk(world.recordings["sales1"], TALK)
     async with httpx.AsyncClient(base_url=url) as api:
         response = await api.get(f"/api/stats?{RANGE}", headers=world.auth("super"))
     rows = response.json()["rows"]
@@ -91,6 +115,11 @@ async def test_dashboard_numbers_match_the_api(
             await expect(shown.locator(f'td[data-field="{name}"]')).to_have_text(_shown(row[name]))
         level = f"{100 * row['service_level']:.1f} %"
         await expect(shown.locator('td[data-field="service_level"]')).to_have_text(level)
+        for name in SHARES:
+            share = "\u2013" if row[name] is None else f"{100 * row[name]:.1f} %"
+            await expect(shown.locator(f'td[data-field="{name}"]')).to_have_text(share)
+    assert sum(row["analysed_recordings"] for row in rows) == 1
+    assert [row["avg_agent_talk_share"] for row in rows if row["analysed_recordings"]] == [0.25]
     answered_bars = page.locator("#calls-chart rect.answered")
     await expect(answered_bars).to_have_count(len(rows))
     values = [await bar.get_attribute("data-value") for bar in await answered_bars.all()]
