@@ -58,6 +58,8 @@ async def test_readyz_flips_when_asterisk_stops_and_recovers_when_it_returns(
         "storage": True,
         "rules": True,
         "accepting": True,
+        "disk:temp": True,  # free space of the recording temp directory (recording.min_free_mb)
+        "disk:store": True,  # and of the local store
     }
     try:
         await asyncio.to_thread(asterisk.stop)
@@ -145,8 +147,14 @@ async def test_metrics_count_a_real_call(asterisk: SandboxInstance, daemon: Daem
         return sample(daemon.metrics(), "zentrale_pipeline_latency_seconds_count") >= 1
 
     assert await _until(stored, 90), daemon.text()[-3000:]
+
+    def ended() -> bool:
+        return sample(daemon.metrics(), "zentrale_active_calls") == 0
+
+    # The call ends once Asterisk has destroyed the channel (its hangup cause is kept), which
+    # may come a moment after the pipeline stored the recording.
+    assert await _until(ended, 10), daemon.text()[-3000:]
     after = daemon.metrics()
-    assert sample(after, "zentrale_active_calls") == 0
     assert sample(after, "zentrale_calls_total", direction="inbound", outcome="answered") == 1
     assert total(after, "zentrale_calls_total") == 1
     assert sample(after, "zentrale_pipeline_latency_seconds_sum") > 0

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import ExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 import structlog
@@ -102,57 +103,31 @@ class Daemon:
         recordings of this node's calls before the workers stop.
         """
         async with contextlib.AsyncExitStack() as stack:
-            db = Database.open(settings.database.url.get_secret_value())
-            stack.push_async_callback(db.close)
-            await upgrade_engine(db.engine)
-            journal = CountingJournal(
-                Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db)
-            )
-            journal.start()
-            stack.push_async_callback(journal.close)
+            db = await _database(settings, stack)
+            journal = _journal(db, stack)
             rules = await _rules(settings, stack)
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
-            services = Services(
+            web = _Web.bound(settings)
+            services = _services(
+                settings=settings,
                 ari=ari,
                 journal=journal,
-                queues=Queues(board),
-                settings=settings,
-                customers=CustomerLookup(db),
+                db=db,
+                board=board,
+                web=web,
+                media=media,
+                clock=clock,
             )
-            http_url, routers = None, []
-            if settings.http.enabled:
-                sock = bind(settings.http.host, settings.http.port)
-                http_url = settings.http.url(sock.getsockname()[1])
-                prompts, router = _prompts(settings, http_url)
-                services = dataclasses.replace(services, media=prompts)
-                routers.append(router)
-            if media is not None:
-                services = dataclasses.replace(services, media=media)
-            if clock is not None:
-                services = dataclasses.replace(services, clock=clock)
-            center = CallCenter(services, lambda: rules.current)
-            center.know_agents(rules.current)
-            rules.subscribe(lambda outcome: center.know_agents(rules.current))
-            ari.on_new_channel(center.on_call)
-            ari.on_resync(center.on_resync)
-            ari.on_resync(_close_left_open(settings, db, center))
+            center = _call_center(settings=settings, services=services, rules=rules, db=db)
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
                 pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
             )
             _anchoring(settings, db, stack, clock or utcnow)
-            # Retention: purge what its rule no longer lets us keep, every retention.interval.
-            purge = await stack.enter_async_context(
-                purge_running(
-                    settings,
-                    db,
-                    stack.enter_context(object_store(settings)),
-                    clock or utcnow,
-                )
-            )
+            purge = await _purging(settings, db, stack, clock or utcnow)
             ops = await stack.enter_async_context(
                 operations(
                     settings=settings,
@@ -164,45 +139,152 @@ class Daemon:
                     pool=pipeline,
                 )
             )
-            routers.append(ops.router)
-            if settings.http.enabled:
-                app = _app(
-                    settings=settings,
-                    db=db,
-                    center=center,
-                    routers=routers,
-                    stack=stack.enter_context(ExitStack()),
-                    rules=rules,
-                )
-                await stack.enter_async_context(serving(app, sock, settings.http.trusted_proxies))
+            web.routers.append(ops.router)
+            await web.serve(settings=settings, db=db, center=center, rules=rules, stack=stack)
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
-            campaigns = CampaignRunner(
-                services=services,
-                store=CampaignStore(db),
-                rules=lambda: rules.current,
-                legs=center.legs,
-            )
-            campaigns.start()
-            stack.push_async_callback(campaigns.close, drain_seconds)
+            campaigns = _campaigns(services, db, rules, center, stack, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(
-                settings,
-                db,
-                journal,
-                rules,
-                ari,
-                center,
-                board,
-                http_url,
-                pipeline,
-                watch,
-                ops,
-                campaigns,
+                settings=settings,
+                db=db,
+                journal=journal,
+                rules=rules,
+                ari=ari,
+                center=center,
+                board=board,
+                http_url=web.url,
+                pipeline=pipeline,
+                prompts=watch,
+                ops=ops,
+                campaigns=campaigns,
                 purge=purge,
             )
         log.info("daemon.stopped", node=settings.node)
+
+
+async def _database(settings: Settings, stack: contextlib.AsyncExitStack) -> Database:
+    """Open the database (closed by STACK) and migrate it to the current schema."""
+    db = Database.open(settings.database.url.get_secret_value())
+    stack.push_async_callback(db.close)
+    await upgrade_engine(db.engine)
+    return db
+
+
+def _journal(db: Database, stack: contextlib.AsyncExitStack) -> CountingJournal:
+    """Start the call journal (flushed and closed by STACK)."""
+    journal = CountingJournal(Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db))
+    journal.start()
+    stack.push_async_callback(journal.close)
+    return journal
+
+
+@dataclass
+class _Web:
+    """The HTTP side: the socket bound at start, its URL, and the routers gathered for it."""
+
+    sock: socket.socket | None
+    url: str | None
+    routers: list[APIRouter] = field(default_factory=list)
+
+    @classmethod
+    def bound(cls, settings: Settings) -> _Web:
+        """Bind the socket first (a taken port fails the start, not a later request)."""
+        if not settings.http.enabled:
+            return cls(sock=None, url=None)
+        sock = bind(settings.http.host, settings.http.port)
+        return cls(sock=sock, url=settings.http.url(sock.getsockname()[1]))
+
+    async def serve(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        center: CallCenter,
+        rules: RulesReloader,
+        stack: contextlib.AsyncExitStack,
+    ) -> None:
+        """Serve the app on the bound socket until STACK closes (nothing without HTTP)."""
+        if self.sock is None:
+            return
+        app = _app(
+            settings=settings,
+            db=db,
+            center=center,
+            routers=self.routers,
+            stack=stack.enter_context(ExitStack()),
+            rules=rules,
+        )
+        await stack.enter_async_context(serving(app, self.sock, settings.http.trusted_proxies))
+
+
+def _services(
+    *,
+    settings: Settings,
+    ari: AriClient,
+    journal: Journal,
+    db: Database,
+    board: AgentBoard,
+    web: _Web,
+    media: Callable[[str], str] | None,
+    clock: Callable[[], dt.datetime] | None,
+) -> Services:
+    """Return what the call flows use; prompts come over HTTP when it is on."""
+    services = Services(
+        ari=ari,
+        journal=journal,
+        queues=Queues(board),
+        settings=settings,
+        customers=CustomerLookup(db),
+    )
+    if web.url is not None:
+        prompts, router = _prompts(settings, web.url)
+        services = dataclasses.replace(services, media=prompts)
+        web.routers.append(router)
+    if media is not None:
+        services = dataclasses.replace(services, media=media)
+    if clock is not None:
+        services = dataclasses.replace(services, clock=clock)
+    return services
+
+
+def _call_center(
+    *, settings: Settings, services: Services, rules: RulesReloader, db: Database
+) -> CallCenter:
+    """Return the call centre on the live rules, handed every new channel and every resync."""
+    center = CallCenter(services, lambda: rules.current)
+    center.know_agents(rules.current)
+    rules.subscribe(lambda outcome: center.know_agents(rules.current))
+    services.ari.on_new_channel(center.on_call)
+    services.ari.on_resync(center.on_resync)
+    services.ari.on_resync(_close_left_open(settings, db, center))
+    return center
+
+
+async def _purging(
+    settings: Settings, db: Database, stack: contextlib.AsyncExitStack, clock: Clock
+) -> PurgeSchedule:
+    """Purge what its retention rule no longer lets us keep, every retention.interval."""
+    store = stack.enter_context(object_store(settings))
+    return await stack.enter_async_context(purge_running(settings, db, store, clock))
+
+
+def _campaigns(
+    services: Services,
+    db: Database,
+    rules: RulesReloader,
+    center: CallCenter,
+    stack: contextlib.AsyncExitStack,
+    drain_seconds: float,
+) -> CampaignRunner:
+    """Start the outbound campaigns' scheduler (closed by STACK, letting calls finish)."""
+    campaigns = CampaignRunner(
+        services=services, store=CampaignStore(db), rules=lambda: rules.current, legs=center.legs
+    )
+    campaigns.start()
+    stack.push_async_callback(campaigns.close, drain_seconds)
+    return campaigns
 
 
 def ari_credentials(settings: Settings) -> ReloadingCredentials:
