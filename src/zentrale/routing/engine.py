@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from zentrale.base.errors import ZentraleError
-from zentrale.routing.entry import first_match
 from zentrale.routing.facts import CallFacts
+from zentrale.routing.matching import first_match
 from zentrale.routing.rules import Rules
 from zentrale.routing.schedule import opening
 from zentrale.routing.schema import Action, EntryRule, Menu

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import structlog
 
@@ -20,10 +20,8 @@ from zentrale.telephony.ari import primitives
 from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
+from zentrale.telephony.ari.port import AriPort
 from zentrale.telephony.ari.primitives import DigitRules, Digits, HangupCause
-
-if TYPE_CHECKING:
-    from zentrale.telephony.ari.client import AriClient
 
 log = structlog.get_logger(__name__)
 
@@ -35,7 +33,7 @@ class Call:
     """One channel in our app, with the primitives bound to it; DTMF is buffered from the start."""
 
     def __init__(
-        self, ari: AriClient, channel: Channel, args: list[str], *, adopted: bool = False
+        self, ari: AriPort, channel: Channel, args: list[str], *, adopted: bool = False
     ) -> None:
         self.ari = ari
         self.channel = channel
@@ -82,7 +80,7 @@ class Call:
         self.ending.close()
 
 
-def serve_calls(ari: AriClient, flow: CallFlow) -> None:
+def serve_calls(ari: AriPort, flow: CallFlow) -> None:
     """Run ``flow`` as its own task for every channel entering Stasis."""
 
     # Started from the reader, not the channel's lane: the call's DTMF buffer must exist
@@ -99,7 +97,7 @@ def serve_calls(ari: AriClient, flow: CallFlow) -> None:
 
 
 def start_call(
-    ari: AriClient, flow: CallFlow, channel: Channel, args: list[str], *, adopted: bool = False
+    ari: AriPort, flow: CallFlow, channel: Channel, args: list[str], *, adopted: bool = False
 ) -> asyncio.Task[None]:
     """Start ``flow`` for one channel (new or adopted at resync)."""
     call = Call(ari, channel, args, adopted=adopted)

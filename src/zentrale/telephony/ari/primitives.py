@@ -12,7 +12,7 @@ import contextlib
 import time
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from zentrale.telephony.ari.errors import AriError, AriHttpError, AriNotFoundError
 from zentrale.telephony.ari.events import (
@@ -23,10 +23,8 @@ from zentrale.telephony.ari.events import (
     ChannelHangupRequest,
     PlaybackFinished,
 )
+from zentrale.telephony.ari.port import AriPort
 from zentrale.telephony.ari.subscriptions import Predicate, Subscription
-
-if TYPE_CHECKING:
-    from zentrale.telephony.ari.client import AriClient
 
 E = TypeVar("E", bound=AriEvent)
 
@@ -37,7 +35,7 @@ def channel_key(channel_id: str) -> str:
 
 
 async def wait_for_event(
-    ari: AriClient, channel_id: str, predicate: Predicate, max_wait: float | None = None
+    ari: AriPort, channel_id: str, predicate: Predicate, max_wait: float | None = None
 ) -> AriEvent:
     """Wait for the next event of the channel matching ``predicate``."""
     with ari.subscribe(channel_key(channel_id), predicate) as sub:
@@ -45,7 +43,7 @@ async def wait_for_event(
 
 
 async def wait_for(
-    ari: AriClient, channel_id: str, event_type: type[E], max_wait: float | None = None
+    ari: AriPort, channel_id: str, event_type: type[E], max_wait: float | None = None
 ) -> E:
     """Wait for the next event of type ``event_type`` on the channel."""
     event = await wait_for_event(ari, channel_id, lambda e: isinstance(e, event_type), max_wait)
@@ -53,16 +51,14 @@ async def wait_for(
     return event
 
 
-async def wait_for_hangup(
-    ari: AriClient, channel_id: str, max_wait: float | None = None
-) -> AriEvent:
+async def wait_for_hangup(ari: AriPort, channel_id: str, max_wait: float | None = None) -> AriEvent:
     """Wait until the channel hangs up or leaves Stasis; return that event."""
     with ari.subscribe(channel_key(channel_id), lambda e: e.type in CHANNEL_GONE_TYPES) as sub:
         return await sub.get(max_wait)
 
 
 async def play(
-    ari: AriClient,
+    ari: AriPort,
     channel_id: str,
     media: str,
     *,
@@ -86,18 +82,18 @@ def _finished(playback_id: str) -> Predicate:
     return lambda e: isinstance(e, PlaybackFinished) and e.playback.id == playback_id
 
 
-async def _stop_quietly(ari: AriClient, playback_id: str) -> None:
+async def _stop_quietly(ari: AriPort, playback_id: str) -> None:
     # The playback may have finished or the channel gone meanwhile: nothing left to stop.
     with contextlib.suppress(AriNotFoundError, AriHttpError):
         await asyncio.shield(ari.playbacks.stop(playback_id))
 
 
-def dtmf_subscription(ari: AriClient, channel_id: str) -> Subscription:
+def dtmf_subscription(ari: AriPort, channel_id: str) -> Subscription:
     """Start buffering the channel's DTMF (type-ahead during prompts)."""
     return ari.subscribe(channel_key(channel_id), lambda e: isinstance(e, ChannelDtmfReceived))
 
 
-def cause_subscription(ari: AriClient, channel_id: str) -> Subscription:
+def cause_subscription(ari: AriPort, channel_id: str) -> Subscription:
     """Start buffering the channel's hangup requests and its destruction (the hangup cause)."""
     return ari.subscribe(
         channel_key(channel_id),
