@@ -26,7 +26,8 @@ URL = click.option(
     default=None,
     help=(
         "Database URL, e.g. postgresql+asyncpg://user:pw@host/zentrale "
-        f"(default: database.url of the settings, else {DEFAULT_URL})."
+        "(default: database.url of the settings, from --config or ZENTRALE_DATABASE__URL, "
+        f"else {DEFAULT_URL})."
     ),
 )
 
