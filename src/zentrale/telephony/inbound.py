@@ -522,9 +522,11 @@ class InboundCall:
                 await self.services.ari.channels.hangup(self.agent_leg)
         with contextlib.suppress(AriError):
             await self.services.ari.channels.hangup(self.call.id)
-        cause = await self.call.hangup_cause()
+        # The call ended now; Asterisk's cause may come a moment later (ChannelDestroyed).
+        ended_at = utcnow()
         self.services.journal.event(self.id, EventKind.HANGUP, {"state": self.state_name})
-        ended = Hangup(self.outcome, utcnow(), cause_code=cause.code, cause_text=cause.text)
+        cause = await self.call.hangup_cause()
+        ended = Hangup(self.outcome, ended_at, cause_code=cause.code, cause_text=cause.text)
         self.services.journal.finished(self.id, ended)
         log.info("call.ended", outcome=str(self.outcome), state=self.state_name)
 

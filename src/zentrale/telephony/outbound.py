@@ -205,13 +205,14 @@ class OutboundCall:
         for channel_id in self._legs:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(channel_id)
+        ended_at = utcnow()  # the cause may come a moment after the end (ChannelDestroyed)
+        self.services.journal.event(self.id, EventKind.HANGUP)
         if self._customer_end is not None:
             # The customer's end says why the conversation ended (the cause stored on the call).
             with self._customer_end:
                 self.cause = await hangup_cause(self._customer_end)
-        self.services.journal.event(self.id, EventKind.HANGUP)
         cause = self.cause
-        ended = Hangup(self.outcome, utcnow(), cause_code=cause.code, cause_text=cause.text)
+        ended = Hangup(self.outcome, ended_at, cause_code=cause.code, cause_text=cause.text)
         self.services.journal.finished(self.id, ended)
 
 
