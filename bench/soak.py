@@ -24,7 +24,7 @@ count then also compares the bucket's objects with the stored rows); --two-party
 and agent separately into one stereo file (`recording.two_party`). --out DIR keeps the samples
 as they are taken (`rss.csv`: seconds since the start, calls placed, RSS in KiB; every
 --sample-seconds), and at the end the report (`report.json`) and a plot of RSS over time
-(`rss.png`, drawn by `bench/plot.py`). For soaks of an hour or more the report also gives the
+(`rss.png`, drawn by `bench/plot.py`). For soaks of about two hours or more the report gives the
 RSS slope (least squares, KiB per hour) of the first and the last hour after the warm-up and
 their ratio: memory that levels off has a last-hour slope far below the first hour's.
 
