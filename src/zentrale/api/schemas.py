@@ -12,6 +12,7 @@ from zentrale.core.models import ApiToken, AuditEntry, Role
 from zentrale.qa.models import Comment, Evaluation
 from zentrale.qa.search import TAG_PATTERN, Hit
 from zentrale.recording.models import Recording
+from zentrale.recording.store import agent_talk_pct, overtalk_pct
 
 TagName = Field(pattern=TAG_PATTERN)
 
@@ -91,10 +92,7 @@ class TalkOut(BaseModel):
         """Build from a recording row (None when it was never analysed)."""
         if r.talk_segments is None:
             return None
-        share = None
-        if r.overtalk_s is not None and r.duration_s:
-            share = round(r.overtalk_s / r.duration_s * 100, 1)
-        ratio = r.agent_talk_ratio
+        share, agent = overtalk_pct(r), agent_talk_pct(r)
         return cls(
             customer_talk_s=r.talk_customer_s,
             agent_talk_s=r.talk_agent_s,
@@ -102,9 +100,9 @@ class TalkOut(BaseModel):
             longest_dead_air_s=r.longest_dead_air_s,
             overtalk_s=r.overtalk_s,
             overtalk_count=r.overtalk_count,
-            overtalk_pct=share,
+            overtalk_pct=round(share, 1) if share is not None else None,
             longest_monologue_s=r.longest_monologue_s,
-            agent_talk_pct=round(ratio * 100, 1) if ratio is not None else None,
+            agent_talk_pct=round(agent, 1) if agent is not None else None,
         )
 
 

@@ -271,6 +271,19 @@ def talk_columns(figures: TalkFigures | None) -> dict[str, Any]:
     }
 
 
+def overtalk_pct(recording: Recording) -> float | None:
+    """Return the share of the recording both parties talked at once, in percent."""
+    if recording.overtalk_s is None or not recording.duration_s:
+        return None
+    return recording.overtalk_s / recording.duration_s * 100
+
+
+def agent_talk_pct(recording: Recording) -> float | None:
+    """Return the agent's share of all talk, in percent."""
+    ratio = recording.agent_talk_ratio
+    return None if ratio is None else ratio * 100
+
+
 TALK_COLUMNS = (
     "talk_customer_s",
     "talk_agent_s",

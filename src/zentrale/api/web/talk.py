@@ -13,6 +13,7 @@ from typing import Any
 
 from zentrale.qa.story import duration as spoken_duration
 from zentrale.recording.models import Recording
+from zentrale.recording.store import agent_talk_pct, overtalk_pct
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,14 +133,11 @@ def _figures(
     else:
         rows.append(("talk_customer", _s(r.talk_customer_s, lang)))
         rows.append(("talk_agent", _s(r.talk_agent_s, lang)))
-        ratio = r.agent_talk_ratio
-        rows.append(("agent_share", _pct(ratio * 100 if ratio is not None else None, lang)))
+        rows.append(("agent_share", _pct(agent_talk_pct(r), lang)))
     rows.append(("dead_air_total", _s(r.dead_air_s, lang)))
     rows.append(("dead_air_longest", _s(r.longest_dead_air_s, lang)))
     if not mixed:
-        share = (
-            r.overtalk_s / r.duration_s * 100 if r.overtalk_s is not None and r.duration_s else None
-        )
+        share = overtalk_pct(r)
         rows.append(("overtalk_time", _s(r.overtalk_s, lang)))
         rows.append(
             ("overtalk_count", str(r.overtalk_count) if r.overtalk_count is not None else None)
