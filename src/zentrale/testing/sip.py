@@ -365,13 +365,18 @@ def _write_scenario(workdir: Path, text: str) -> Path:
     return scenario
 
 
-async def carrier_refusing(
-    *, carrier_port: int, status: str, workdir: Path, max_wait: float = 60
-) -> asyncio.subprocess.Process:
-    """Start SIPp as the carrier on its port, answering one call with STATUS (486 Busy Here)."""
+@contextlib.asynccontextmanager
+async def carrier_refusing(*, carrier_port: int, status: str, workdir: Path) -> AsyncIterator[Path]:
+    """Run SIPp as the carrier on its port, refusing every INVITE with STATUS (486 Busy Here).
+
+    Every INVITE is refused, not just the first: a stray retransmission of an earlier test's
+    INVITE (Asterisk retransmits an unanswered INVITE for 32 s) must not use up the one call
+    SIPp would take. Yields the file where SIPp logs unexpected messages; stops SIPp on exit.
+    """
     scenario = await asyncio.to_thread(_write_scenario, workdir, _REFUSING.format(status=status))
+    errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
-    argv += ["-m", "1", "-nostdin", "-nd", "-timeout", f"{int(max_wait)}s"]
+    argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=workdir,
@@ -379,11 +384,22 @@ async def carrier_refusing(
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    # An INVITE sent before SIPp listens is lost (and the call times out as "no answer").
-    async with asyncio.timeout(10):
-        while not _udp_port_taken(carrier_port):  # noqa: ASYNC110 (another process's socket)
-            await asyncio.sleep(0.05)
-    return process
+    try:
+        # An INVITE sent before SIPp listens is lost (and the call times out as "no answer").
+        async with asyncio.timeout(10):
+            while not _udp_port_taken(carrier_port):  # waits on another process's socket
+                if process.returncode is not None:
+                    raise RuntimeError(f"SIPp as carrier exited with {process.returncode}")
+                await asyncio.sleep(0.05)
+        yield errors
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
 
 
 def _udp_port_taken(port: int) -> bool:
