@@ -4,7 +4,8 @@ Asterisk hands over 16-bit WAV files. pydub decodes them (in-process for WAV, ff
 anything else), merges a two-party recording into one stereo stream (customer left, agent
 right), measures the duration, draws the player's waveform (one peak per 100 ms, 0-255) and
 tells empty recordings (no 300 ms of sound) apart. ffmpeg encodes the stored format, reading
-PCM from a pipe and writing only the file asked for (no temporary files elsewhere). Everything
+PCM from a pipe and writing only the file asked for (no temporary files elsewhere); WAV is the
+PCM itself with a header, written here without starting ffmpeg. Everything
 here blocks: the pipeline runs it in a thread. Audio that does not decode raises CorruptAudioError.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import subprocess
 import warnings
+import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,13 +36,18 @@ SAMPLE_WIDTH = 2
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredFormat:
-    """One format the pipeline can store: file extension and ffmpeg output options."""
+    """One format the pipeline can store: file extension and ffmpeg output options.
+
+    A format with `pcm` set is 16-bit PCM in a WAV container: written directly, with no ffmpeg
+    process (its options are unused).
+    """
 
     name: str
     extension: str
     content_type: str
     mono: tuple[str, ...]
     stereo: tuple[str, ...]
+    pcm: bool = False
 
 
 FORMATS = {
@@ -77,8 +84,9 @@ FORMATS = {
         name="wav",
         extension="wav",
         content_type="audio/wav",
-        mono=("-f", "wav", "-c:a", "pcm_s16le"),
-        stereo=("-f", "wav", "-c:a", "pcm_s16le"),
+        mono=(),
+        stereo=(),
+        pcm=True,
     ),
 }
 
@@ -155,7 +163,14 @@ def channel_rms(segment: AudioSegment) -> list[float]:
 
 
 def encode(segment: AudioSegment, fmt: StoredFormat, target: Path) -> None:
-    """Encode SEGMENT into TARGET with ffmpeg (PCM through a pipe), or raise AudioError."""
+    """Encode SEGMENT into TARGET with ffmpeg (PCM through a pipe), or raise AudioError.
+
+    PCM formats are written directly. A write that fails (a full disk) raises OSError and
+    leaves no file: that is the disk's fault, not the audio's, so the caller retries it.
+    """
+    if fmt.pcm:
+        _write_wav(segment, target)
+        return
     options = fmt.stereo if segment.channels == 2 else fmt.mono
     command = [
         "ffmpeg",
@@ -183,6 +198,18 @@ def encode(segment: AudioSegment, fmt: StoredFormat, target: Path) -> None:
         target.unlink(missing_ok=True)
         message = done.stderr.decode(errors="replace").strip()
         raise AudioError(f"ffmpeg failed ({done.returncode}): {message[:300]}")
+
+
+def _write_wav(segment: AudioSegment, target: Path) -> None:
+    try:
+        with wave.open(str(target), "wb") as out:
+            out.setnchannels(segment.channels)
+            out.setsampwidth(segment.sample_width)
+            out.setframerate(segment.frame_rate)
+            out.writeframes(segment.raw_data)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
 
 
 def _mono(segment: AudioSegment, rate: int) -> AudioSegment:

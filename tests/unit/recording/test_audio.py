@@ -114,3 +114,19 @@ def test_ffmpeg_refusal_raises_and_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(audio.AudioError, match="ffmpeg failed"):
         audio.encode(segment, broken, target)
     assert not target.exists()
+
+
+def test_wav_is_written_without_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # No ffmpeg on PATH: WAV still encodes (it is the PCM with a header), the others cannot.
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    merged = audio.load(
+        [write_wav(tmp_path / "c.wav", 2, amplitude=10000), write_wav(tmp_path / "a.wav", 2, 0)]
+    )
+    target = tmp_path / "out.wav"
+    audio.encode(merged, audio.FORMATS["wav"], target)
+    with wave.open(str(target), "rb") as back:
+        assert (back.getnchannels(), back.getsampwidth(), back.getframerate()) == (2, 2, 8000)
+        assert back.getnframes() == 16000
+        assert back.readframes(back.getnframes()) == merged.raw_data
+    with pytest.raises(audio.AudioError, match="ffmpeg did not start"):
+        audio.encode(merged, audio.FORMATS["opus"], tmp_path / "out.opus")
