@@ -49,6 +49,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -65,12 +66,21 @@ from typing import Any
 import httpx
 
 from zentrale.sandbox import AriCredentials, SandboxError, SandboxInstance, ensure_root
+from zentrale.sandbox.instance import free_port
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
+from zentrale.testing.sip import Key, free_udp_port, rtp_stream, write_pcap
 
 # Offered calls per second (one round per flow each) and seconds of offered calls per round.
 QUICK = os.environ.get("BENCH_CALLS_QUICK") == "1"
-RATES = (2.0,) if QUICK else (2.0, 4.0, 6.0, 8.0, 10.0)
-WINDOW = 5.0 if QUICK else 20.0
+MODE = os.environ.get("BENCH_CALLS_MODE", "sip")
+if MODE not in ("sip", "local"):
+    raise SystemExit(f"BENCH_CALLS_MODE={MODE!r}: expected 'sip' (the default) or 'local'")
+if MODE == "local":
+    RATES: tuple[float, ...] = (2.0,) if QUICK else (2.0, 4.0, 6.0, 8.0, 10.0)
+    WINDOW = 5.0 if QUICK else 20.0
+else:  # rising until the dialplan flow stops keeping up (each flow stops at its first failure)
+    RATES = (2.0,) if QUICK else (2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0)
+    WINDOW = 5.0 if QUICK else 15.0
 TALK = 3  # seconds the agent talks (the issue's 30 s, shortened so rounds stay short)
 DIGIT_DELAY = 0.3
 AGENTS = 80  # per flow: more than the most concurrent calls (10/s x ~5.5 s)
@@ -257,7 +267,7 @@ def agent_ids(prefix: str) -> list[str]:
     return [f"{prefix}{n:03d}" for n in range(1, AGENTS + 1)]
 
 
-def write_daemon_files(home: Path, creds: AriCredentials) -> Path:
+def write_daemon_files(home: Path, creds: AriCredentials, http_port: int) -> Path:
     """Write the settings, rules and ARI password for `zentrale run`; return the settings."""
     (home / "ari-password").write_text(creds.password.get_secret_value())
     (home / "ari-password").chmod(0o600)
@@ -272,7 +282,7 @@ state_dir: {home}
 ari: {{url: "{creds.base_url}", password_file: "{home}/ari-password", app: {creds.app}}}
 routing: {{file: "{home}/routing.yaml", history_dir: "{home}/history"}}
 database: {{url: "sqlite+aiosqlite:///{home}/z.db"}}
-http: {{port: 0}}
+http: {{host: 127.0.0.1, port: {http_port}}}
 prompts: {{dir: "{home}/prompts"}}
 recording: {{temp_dir: "{home}/tmp", format: wav}}
 storage: {{path: "{home}/recordings"}}
@@ -454,6 +464,303 @@ async def hang_up_leftovers(http: httpx.AsyncClient) -> int:
     return len(left)
 
 
+# -- placing calls with SIPp (SIP mode) ---------------------------------------------------------
+# The carrier's call: INVITE to [field0] from [field1] (one injection-file line per call), RTP
+# from a pcap (a tone with the key press), then wait for Asterisk's BYE (or hang up after HOLD).
+# Asterisk re-INVITEs the caller when the connected party changes (the agent answers; the trunk
+# sends P-Asserted-Identity): the caller answers it, as a carrier does.
+SIPP_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale bench carrier">
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[field0]@[remote_ip]:[remote_port]>
+Call-ID: [call_id]
+CSeq: 1 INVITE
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true" rrs="true"/>
+  <send>
+    <![CDATA[
+ACK [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 ACK
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <label id="wait"/>
+  <recv request="INVITE" optional="true" next="reinvite"/>
+  <recv request="UPDATE" optional="true" next="update"/>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <nop next="done"/>
+  <label id="hangup"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: 2 BYE
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <recv response="200" crlf="true"/>
+  <nop next="done"/>
+  <label id="reinvite"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[field1]@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 53655765 2353687638 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv request="ACK" next="wait"/>
+  <label id="update"/>
+  <send next="wait">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <label id="done"/>
+</scenario>
+"""
+SIPP_HOLD = 40.0  # the caller hangs up this long after the answer if nobody else did
+SIPP_AUDIO = 2.0 + TALK  # seconds of caller RTP: the key, the ringing, the conversation
+
+
+def sipp_counters(stat_file: Path) -> dict[str, int]:
+    """Return SIPp's cumulative counters (the '(C)' columns) from the last line of its stats."""
+    try:
+        lines = [line for line in stat_file.read_text().splitlines() if line.strip()]
+    except OSError:
+        return {}
+    if len(lines) < 2:
+        return {}
+    names, values = lines[0].split(";"), lines[-1].split(";")
+    found = {}
+    for name, value in zip(names, values, strict=False):
+        if name.endswith("(C)") and value.strip().isdigit():
+            found[name[: -len("(C)")]] = int(value)
+    return found
+
+
+def sipp_failures(counters: dict[str, int], error_log: Path) -> dict[str, int]:
+    """Return why calls failed: SIPp's non-zero Failed* counters and its error log's kinds."""
+    found = {
+        name: value
+        for name, value in counters.items()
+        if name.startswith("Failed") and name != "FailedCall"
+        if value
+    }
+    with contextlib.suppress(OSError):
+        for message in SIPP_ERROR.findall(error_log.read_text(errors="replace")):
+            kind = "sipp: " + sipp_error_kind(message)
+            found[kind] = found.get(kind, 0) + 1
+    return found
+
+
+# An entry of SIPp's error log: "2026-12-06<TAB>20:30:01.123456<TAB>1796588006.569521: text".
+SIPP_ERROR = re.compile(r"\d{4}-\d\d-\d\d\t[\d:.]+\t[\d.]+: ([^\n]*)")
+
+
+def sipp_error_kind(message: str) -> str:
+    """Return an error log entry's kind without its call id, e.g. 'unexpected INVITE while
+    expecting BYE'."""
+    if "unexpected message" in message:
+        expected = re.search(r"while expecting '([^']*)'", message)
+        received = re.search(r"received '(\S+)", message)
+        return (
+            f"unexpected {received.group(1) if received else '?'} "
+            f"while expecting {expected.group(1) if expected else '?'}"
+        )
+    return re.sub(r"'[^']*'|\S+@\S+", "...", message)[:80]
+
+
+@dataclass
+class Sipp:
+    """Runs SIPp as the sandbox's carrier (its trunk is identified by the source port)."""
+
+    asterisk: SandboxInstance
+    workdir: Path
+    runs: int = 0
+
+    def __post_init__(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        pcap = write_pcap(
+            self.workdir / "caller.pcap",
+            rtp_stream(440.0, SIPP_AUDIO, [Key("1", DIGIT_DELAY)]),
+        )
+        (self.workdir / "carrier.xml").write_text(
+            SIPP_SCENARIO.replace("{pcap}", str(pcap)).replace(
+                "{hold_ms}", str(int(SIPP_HOLD * 1000))
+            )
+        )
+
+    async def run(self, rate: float, calls: list[tuple[str, str]]) -> tuple[int, dict[str, int]]:
+        """Place CALLS (DID, caller) at RATE per second; return when SIPp has ended every call.
+
+        Return SIPp's counters and why calls failed (counters and error log together).
+        """
+        self.runs += 1
+        run = self.workdir / f"run{self.runs:03d}"
+        run.mkdir()
+        inject = run / "calls.csv"
+        inject.write_text("SEQUENTIAL\n" + "".join(f"{did};{caller}\n" for did, caller in calls))
+        stats, errors = run / "stats.csv", run / "errors.log"
+        argv = [
+            "sipp",
+            f"127.0.0.1:{self.asterisk.sip_port}",
+            "-sf",
+            str(self.workdir / "carrier.xml"),
+            "-inf",
+            str(inject),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.asterisk.carrier_port),
+            "-mi",
+            "127.0.0.1",
+            "-mp",
+            str(free_udp_port()),
+            # the rate in calls per 10 s: SIPp's rate is an integer per period
+            *("-r", str(round(rate * 10)), "-rp", "10000"),
+            *("-m", str(len(calls)), "-l", "5000"),
+            *("-nostdin", "-nd", "-trace_err", "-error_file", str(errors)),
+            *("-trace_stat", "-stf", str(stats), "-fd", "1"),
+            *("-timeout", f"{int(WINDOW + SIPP_HOLD + 60)}s", "-timeout_error"),
+        ]
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=run,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=(run / "sipp.out").open("wb"),
+        )
+        await process.wait()
+        counters = sipp_counters(stats)
+        failures = sipp_failures(counters, errors)
+        if process.returncode not in (0, 1) and not failures:  # 1: some calls failed
+            failures[f"sipp exited with {process.returncode}"] = 1
+        return counters.get("OutgoingCall", len(calls)), failures
+
+
+def ari_traffic(log: Path, offset: int) -> tuple[dict[str, int], dict[str, int], int]:
+    """Count the ARI requests (by method and path shape) and events (by type) Asterisk logged
+    after OFFSET with `ari set debug all on`; return them and the log's new end."""
+    requests: dict[str, int] = {}
+    events: dict[str, int] = {}
+    try:
+        with log.open("rb") as handle:
+            handle.seek(offset)
+            text = handle.read().decode(errors="replace")
+            end = handle.tell()
+    except OSError:
+        return requests, events, offset
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
+        if "<--- ARI request received from" in line:
+            request = _request_line(lines[index + 1 : index + 4])
+            requests[request] = requests.get(request, 0) + 1
+        elif "<--- Sending ARI event to" in line:
+            kind = _event_type(lines[index + 1 : index + 40])
+            events[kind] = events.get(kind, 0) + 1
+    return requests, events, end
+
+
+def _request_line(following: list[str]) -> str:
+    """Return 'METHOD /path' with ids replaced, from the lines after a request's header."""
+    for line in following:
+        words = line.split()
+        if len(words) >= 2 and words[0] in ("GET", "POST", "PUT", "DELETE"):
+            path = words[1].split("?", 1)[0]
+            parts = [
+                "{id}" if any(ch.isdigit() for ch in part) and len(part) > 6 else part
+                for part in path.split("/")
+            ]
+            return f"{words[0]} {'/'.join(parts)}"
+    return "?"
+
+
+def _event_type(following: list[str]) -> str:
+    """Return the "type" of the event JSON printed after an event's header."""
+    for line in following:
+        stripped = line.strip()
+        if stripped.startswith('"type"'):
+            return stripped.split(":", 1)[1].strip().strip(",").strip('"')
+    return "?"
+
+
 # -- rounds --------------------------------------------------------------------------------
 @dataclass
 class Round:
@@ -479,6 +786,9 @@ class Round:
     end_to_written_s: float = 0.0
     pipeline_s: float = 0.0
     seconds: float = 0.0
+    failures: dict[str, int] = field(default_factory=dict)  # SIP mode: SIPp's reasons
+    ari_requests: dict[str, int] | None = None  # counted by Asterisk (the traffic round only)
+    ari_events: dict[str, int] | None = None
 
     @property
     def completed_per_s(self) -> float:
@@ -517,6 +827,8 @@ class Round:
             "other_processes_cpu_s": round(self.others_cpu, 2),
             "machine_busy_elsewhere": self.others_cpu / max(self.seconds, 0.1) > BUSY_MACHINE,
             "asterisk_warnings": self.asterisk_warnings,
+            "failed_calls": self.offered - self.completed,
+            "failures": self.failures,
             "placing_s": round(self.placing_s, 2),
             "leftover_channels": self.leftover_channels,
             "journal_lag_s": round(self.end_to_written_s, 2),
@@ -533,6 +845,7 @@ class Bench:
     daemon: subprocess.Popen[bytes]
     db: Path
     http: httpx.AsyncClient
+    sipp: Sipp | None = None  # SIP mode: SIPp places the calls through the carrier trunk
     number: int = 0
     log_offset: int = 0
 
@@ -587,8 +900,13 @@ class Bench:
             await placer.originate(endpoint, f"{prefix}{index:05d}", {})
 
         async def run() -> None:
-            result.offered, result.placing_s = await placer.paced(rate, place)
-            await channels_gone(self.http, SETTLE_LIMIT)
+            if self.sipp is None:
+                result.offered, result.placing_s = await placer.paced(rate, place)
+                await channels_gone(self.http, SETTLE_LIMIT)
+            else:  # SIPp returns once every call has ended; no ARI request from the bench
+                calls = [(DID, f"{prefix}{index:05d}") for index in range(int(rate * WINDOW))]
+                result.offered, result.failures = await self.sipp.run(rate, calls)
+                result.placing_s = len(calls) / rate  # SIPp paces the calls itself
             result.end_to_written_s = await self._written(prefix, result.offered)
             result.pipeline_s = await self._stored(prefix)
 
@@ -597,6 +915,27 @@ class Bench:
         result.place_failures = len(placer.failures)
         result.completed, result.outcomes = rows.completed, rows.outcomes
         result.latencies_ms = rows.latencies_ms
+        return result
+
+    async def traffic_round(self, rate: float) -> Round:
+        """A zentrale round with Asterisk's ARI debug on: count requests and events per call.
+
+        Asterisk logs every request and event it handles; the logging costs it CPU, so this
+        round's timings are not among the figures, only its traffic.
+        """
+        log = self.asterisk.home / "log" / "messages.log"
+        self.warnings()
+        offset = self.log_offset
+        cli(self.asterisk, "ari set debug all on")
+        try:
+            result = await self.zentrale_round(rate)
+        finally:
+            cli(self.asterisk, "ari set debug all off")
+        result.flow = "zentrale-traffic"
+        requests, events, _ = await asyncio.to_thread(ari_traffic, log, offset)
+        # The bench's own requests after the round (leftover check) are not the daemon's.
+        requests.pop("GET /ari/channels", None)
+        result.ari_requests, result.ari_events = requests, events
         return result
 
     async def _written(self, prefix: str, offered: int) -> float:
@@ -634,8 +973,17 @@ class Bench:
             await placer.originate(endpoint, f"+9066{self.number:03d}{index:05d}", extra)
 
         async def run() -> None:
-            result.offered, result.placing_s = await placer.paced(rate, place)
-            await channels_gone(self.http, SETTLE_LIMIT)
+            if self.sipp is None:
+                result.offered, result.placing_s = await placer.paced(rate, place)
+                await channels_gone(self.http, SETTLE_LIMIT)
+                return
+            # The carrier dials dp<round><agent>: zentrale-inbound sends it to bench-dialplan.
+            calls = [
+                (f"dp{label}{agents[index % len(agents)]}", f"+9066{self.number:03d}{index:05d}")
+                for index in range(int(rate * WINDOW))
+            ]
+            result.offered, result.failures = await self.sipp.run(rate, calls)
+            result.placing_s = len(calls) / rate
 
         await self.measure(result, run)
         result.outcomes = await asyncio.to_thread(dialplan_outcomes, self.asterisk, label)
@@ -738,20 +1086,67 @@ def print_rounds(rounds: list[Round]) -> None:
         )
 
 
-def report(zentrale: list[Round], dialplan: list[Round]) -> dict[str, object]:
+def traffic_figures(traffic: Round) -> dict[str, object]:
+    """ARI requests and events per completed call of the traffic round, in total and by kind."""
+    calls = max(traffic.completed, 1)
+    requests, events = traffic.ari_requests or {}, traffic.ari_events or {}
+
+    def per_call(counts: dict[str, int]) -> dict[str, float]:
+        ordered = sorted(counts.items(), key=lambda item: -item[1])
+        return {name: round(count / calls, 2) for name, count in ordered}
+
+    return {
+        "calls": traffic.completed,
+        "offered": traffic.offered,
+        "requests_per_call": round(sum(requests.values()) / calls, 2),
+        "events_per_call": round(sum(events.values()) / calls, 2),
+        "requests_by_kind": per_call(requests),
+        "events_by_type": per_call(events),
+        "counted_by": "Asterisk's log with `ari set debug all on` (the bench's own requests "
+        "left out); the daemon's /metrics has no per-call ARI counters on main",
+    }
+
+
+def report(
+    zentrale: list[Round], dialplan: list[Round], traffic: Round, transport: str | None
+) -> dict[str, object]:
     """Print the figures and return the JSON line's content."""
     print_rounds(sorted(zentrale + dialplan, key=lambda r: (r.rate, r.flow)))
+    for r in zentrale + dialplan:
+        if r.failures:
+            print(f"  {r.flow} at {r.rate:g}/s failed calls: {r.failures}")
+    ari = traffic_figures(traffic)
+    print(
+        f"ARI traffic per call ({traffic.completed} calls at {traffic.rate:g}/s): "
+        f"{ari['requests_per_call']} requests, {ari['events_per_call']} events"
+    )
+    for name, value in ari["requests_by_kind"].items():  # type: ignore[attr-defined]
+        print(f"  {value:6.2f}  {name}")
+    print(f"  events: {ari['events_by_type']}")
+    print(f"REST transport: {transport or 'not shown by `zentrale status`'}")
     ours, base = FlowSummary(zentrale), FlowSummary(dialplan)
     ratio = ours.sustained_rate / base.sustained_rate if base.sustained_rate else 0.0
     asterisk = ours.asterisk_cpu_per_call
     cpu_ratio = ours.daemon_cpu_per_call / asterisk if asterisk else 0.0
     p99 = percentile(ours.latencies_ms, 0.99)
     deepest = max(ours.deepest_queue, base.deepest_queue)
+    base_asterisk = base.asterisk_cpu_per_call
+    asterisk_ratio = asterisk / base_asterisk if base_asterisk else 0.0
+    below_ceiling_failed = sum(
+        r.offered - r.completed
+        for r in zentrale + dialplan
+        if r.rate < FlowSummary([x for x in zentrale + dialplan if x.flow == r.flow]).sustained_rate
+    )
     figures = ours.figures() | {
         "zentrale_rate_ratio": round(ratio, 3),
+        "asterisk_cpu_over_dialplan_flow": round(asterisk_ratio, 3),
+        "failed_calls_below_ceiling": below_ceiling_failed,
         "daemon_cpu_over_asterisk_cpu": round(cpu_ratio, 3),
         "offered_rates": list(RATES),
         "window_s": WINDOW,
+        "mode": MODE,
+        "rest_transport": transport,
+        "ari_traffic": ari,
         "talk_s": TALK,
     }
     print(
@@ -775,16 +1170,19 @@ def report(zentrale: list[Round], dialplan: list[Round]) -> dict[str, object]:
             "daemon_cpu_over_asterisk_cpu < 0.25": cpu_ratio < 0.25,
             "answer_latency_p99_ms < 20": p99 is not None and p99 < 20,
             "max_taskprocessor_queue < 500": deepest < TASKPROCESSOR_WARN,
+            "asterisk_cpu_over_dialplan_flow <= 1.2": 0 < asterisk_ratio <= 1.2,
+            "no_failed_calls_below_ceiling": below_ceiling_failed == 0,
         },
     }
 
 
 # -- main ----------------------------------------------------------------------------------
-async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round]]:
+async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round], Round]:
     """Alternate the flows at each rate, swapping who goes first to cancel drift.
 
     A flow that failed a rate is not offered the higher ones: a collapsed round only takes
-    minutes and leaves a backlog behind that would spoil the other flow's next round.
+    minutes and leaves a backlog behind that would spoil the other flow's next round. Last, one
+    zentrale round at the lowest rate counts the ARI traffic per call (Asterisk's debug log).
     """
     rounds: dict[str, list[Round]] = {"zentrale": [], "dialplan": []}
     places = {"zentrale": bench.zentrale_round, "dialplan": bench.dialplan_round}
@@ -802,14 +1200,18 @@ async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round]]:
                 flush=True,
             )
             await channels_gone(bench.http, 30)
-    return rounds["zentrale"], rounds["dialplan"]
+    traffic = await bench.traffic_round(RATES[0])
+    print(f"  ARI traffic round at {RATES[0]:g}/s: {traffic.completed} calls counted", flush=True)
+    return rounds["zentrale"], rounds["dialplan"], traffic
 
 
 async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]:
     """Start the daemon on ASTERISK, run every round, stop the daemon."""
     creds = asterisk.ari
     auth = (creds.username, creds.password.get_secret_value())
-    daemon = start_daemon(home, write_daemon_files(home, creds))
+    http_port = free_port()
+    settings = write_daemon_files(home, creds, http_port)
+    daemon = start_daemon(home, settings)
     limits = httpx.Limits(max_connections=BENCH_CONNECTIONS)
     try:
         async with httpx.AsyncClient(
@@ -817,12 +1219,44 @@ async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]
         ) as http:
             await wait_registered(http, creds.app, daemon)
             await script_agents(creds)
-            bench = Bench(asterisk, daemon, home / "z.db", http)
-            zentrale, dialplan = await run_rounds(bench)
+            transport = await asyncio.to_thread(rest_transport, settings, http_port)
+            sipp = Sipp(asterisk, home / "sipp") if MODE == "sip" else None
+            bench = Bench(asterisk, daemon, home / "z.db", http, sipp)
+            zentrale, dialplan, traffic = await run_rounds(bench)
     finally:
         code = stop_daemon(daemon)
     print(f"zentrale run exited with {code}")
-    return report(zentrale, dialplan)
+    return report(zentrale, dialplan, traffic, transport)
+
+
+def rest_transport(settings: Path, http_port: int) -> str | None:
+    """Return the ARI REST transport `zentrale status` shows, or None when it shows none."""
+    zentrale = Path(sys.executable).parent / "zentrale"
+    argv = [str(zentrale), "--config", str(settings), "status", "--json"]
+    argv += ["--url", f"http://127.0.0.1:{http_port}"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    try:
+        status = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        return None
+    return _find_key(status, "transport")
+
+
+def _find_key(value: object, key: str) -> str | None:
+    """Return the first value under a KEY (or a key ending in _KEY) anywhere in VALUE."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            if (name == key or str(name).endswith(f"_{key}")) and isinstance(item, str):
+                return item
+            found = _find_key(item, key)
+            if found is not None:
+                return found
+    if isinstance(value, list):
+        for item in value:
+            found = _find_key(item, key)
+            if found is not None:
+                return found
+    return None
 
 
 def main() -> None:
