@@ -161,6 +161,8 @@ class Bench:
                     snoop = f"snoop-{channel}"
                     params = {"spy": "in", "app": APP, "snoopId": snoop}
                     await self.post(f"/channels/{channel}/snoop", params)
+                    async with asyncio.timeout(10):  # recording wants it in the app first
+                        await self.events.start_of(snoop).wait()
                     await self.post(f"/channels/{snoop}/record", {"name": snoop, "format": "wav"})
             async with asyncio.timeout(TALK + 30):
                 for channel in parties:
