@@ -79,7 +79,7 @@ if MODE == "local":
     RATES: tuple[float, ...] = (2.0,) if QUICK else (2.0, 4.0, 6.0, 8.0, 10.0)
     WINDOW = 5.0 if QUICK else 20.0
 else:  # rising until the dialplan flow stops keeping up (each flow stops at its first failure)
-    RATES = (2.0,) if QUICK else (4.0, 16.0, 32.0, 48.0, 64.0)
+    RATES = (2.0,) if QUICK else (4.0, 8.0, 16.0, 32.0, 48.0, 64.0)
     WINDOW = 5.0 if QUICK else 15.0
 TALK = 3  # seconds the agent talks (the issue's 30 s, shortened so rounds stay short)
 DIGIT_DELAY = 0.3
@@ -88,6 +88,7 @@ DIGIT_DELAY = 0.3
 AGENTS = 80 if MODE == "local" else 400
 RING_TIMEOUT = 5
 SUSTAINED = 0.95
+ANSWER_LIMIT_MS = 2000.0  # SIP mode: the slowest answer (p99) a round may have and be sustained
 DID = "100"
 SETTLE_LIMIT = 60.0  # longest wait for a round's calls to end and be written
 PIPELINE_LIMIT = 60.0  # longest wait for a round's recordings to be stored
@@ -617,6 +618,17 @@ def sipp_counters(stat_file: Path) -> dict[str, int]:
     return found
 
 
+def sipp_response_times(rtt_file: Path) -> list[float]:
+    """Return the INVITE-to-200-OK times in ms of SIPp's -trace_rtt file (Date_ms;time;rtd)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for line in rtt_file.read_text().splitlines()[1:]:
+            parts = line.split(";")
+            with contextlib.suppress(ValueError, IndexError):
+                found.append(float(parts[1]))
+    return found
+
+
 def sipp_failures(counters: dict[str, int], error_log: Path) -> dict[str, int]:
     """Return why calls failed: SIPp's non-zero Failed* counters and its error log's kinds."""
     found = {
@@ -669,10 +681,13 @@ class Sipp:
             )
         )
 
-    async def run(self, rate: float, calls: list[tuple[str, str]]) -> tuple[int, dict[str, int]]:
+    async def run(
+        self, rate: float, calls: list[tuple[str, str]], answers: list[float]
+    ) -> tuple[int, dict[str, int]]:
         """Place CALLS (DID, caller) at RATE per second; return when SIPp has ended every call.
 
-        Return SIPp's counters and why calls failed (counters and error log together).
+        Return how many calls SIPp placed and why calls failed (counters and error log
+        together); add each call's INVITE-to-200-OK time in ms to ANSWERS.
         """
         self.runs += 1
         run = self.workdir / f"run{self.runs:03d}"
@@ -700,6 +715,7 @@ class Sipp:
             *("-m", str(len(calls)), "-l", "5000"),
             *("-nostdin", "-nd", "-trace_err", "-error_file", str(errors)),
             *("-trace_stat", "-stf", str(stats), "-fd", "1"),
+            *("-trace_rtt", "-rtt_freq", "1"),
             *("-timeout", f"{int(WINDOW + SIPP_HOLD + 60)}s", "-timeout_error"),
         ]
         process = await asyncio.create_subprocess_exec(
@@ -711,6 +727,8 @@ class Sipp:
         )
         await process.wait()
         counters = sipp_counters(stats)
+        for rtt in run.glob("*_rtt.csv"):
+            answers.extend(sipp_response_times(rtt))
         failures = sipp_failures(counters, errors)
         if process.returncode not in (0, 1) and not failures:  # 1: some calls failed
             failures[f"sipp exited with {process.returncode}"] = 1
@@ -849,6 +867,10 @@ def profile_summary(folded: Path) -> dict[str, object]:
     }
 
 
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
 # -- rounds --------------------------------------------------------------------------------
 @dataclass
 class Round:
@@ -875,6 +897,7 @@ class Round:
     pipeline_s: float = 0.0
     seconds: float = 0.0
     failures: dict[str, int] = field(default_factory=dict)  # SIP mode: SIPp's reasons
+    invite_answer_ms: list[float] = field(default_factory=list)  # SIP mode: INVITE to 200 OK
     ari_requests: dict[str, int] | None = None  # counted by Asterisk (the traffic round only)
     ari_events: dict[str, int] | None = None
 
@@ -891,7 +914,13 @@ class Round:
         the rate: that round did not offer, so did not sustain, its rate.
         """
         on_time = self.placing_s <= WINDOW * 1.1
-        return self.offered > 0 and on_time and self.completed >= SUSTAINED * self.offered
+        # SIP mode: SIPp's callers wait as long as it takes; a real caller does not, so an
+        # answer later than ANSWER_LIMIT_MS (INVITE to 200 OK, p99) is not keeping up either.
+        p99 = percentile(self.invite_answer_ms, 0.99)
+        prompt = p99 is None or p99 <= ANSWER_LIMIT_MS
+        return (
+            self.offered > 0 and on_time and prompt and self.completed >= SUSTAINED * self.offered
+        )
 
     def summary(self) -> dict[str, object]:
         """The round's figures for the JSON line."""
@@ -916,6 +945,8 @@ class Round:
             "machine_busy_elsewhere": self.others_cpu / max(self.seconds, 0.1) > BUSY_MACHINE,
             "asterisk_warnings": self.asterisk_warnings,
             "failed_calls": self.offered - self.completed,
+            "invite_to_answer_p50_ms": _rounded(percentile(self.invite_answer_ms, 0.5)),
+            "invite_to_answer_p99_ms": _rounded(percentile(self.invite_answer_ms, 0.99)),
             "failures": self.failures,
             "placing_s": round(self.placing_s, 2),
             "leftover_channels": self.leftover_channels,
@@ -995,7 +1026,9 @@ class Bench:
                 await channels_gone(self.http, SETTLE_LIMIT)
             else:  # SIPp returns once every call has ended; no ARI request from the bench
                 calls = [(DID, f"{prefix}{index:05d}") for index in range(int(rate * WINDOW))]
-                result.offered, result.failures = await self.sipp.run(rate, calls)
+                result.offered, result.failures = await self.sipp.run(
+                    rate, calls, result.invite_answer_ms
+                )
                 result.placing_s = len(calls) / rate  # SIPp paces the calls itself
             result.end_to_written_s = await self._written(prefix, result.offered)
             result.pipeline_s = await self._stored(prefix)
@@ -1087,7 +1120,9 @@ class Bench:
                 (f"dp{label}{agents[index % len(agents)]}", f"+9066{self.number:03d}{index:05d}")
                 for index in range(int(rate * WINDOW))
             ]
-            result.offered, result.failures = await self.sipp.run(rate, calls)
+            result.offered, result.failures = await self.sipp.run(
+                rate, calls, result.invite_answer_ms
+            )
             result.placing_s = len(calls) / rate
 
         await self.measure(result, run)
@@ -1173,19 +1208,22 @@ def print_rounds(rounds: list[Round]) -> None:
     """Print one readable line per round."""
     print(
         f"{'flow':9} {'rate':>5} {'offer':>5} {'done':>5} {'done/s':>6} {'p50ms':>7} "
-        f"{'p99ms':>7} {'dCPU/c':>7} {'aCPU/c':>7} {'tpq':>5} {'jlag':>5} {'pipe':>5} "
+        f"{'p99ms':>7} {'sip99':>7} {'dCPU/c':>7} {'aCPU/c':>7} {'tpq':>5} {'jlag':>5} {'pipe':>5} "
         f"{'other':>5}  outcomes, deepest taskprocessor"
     )
     print(
-        "  (CPU in s per completed call; other = cores busy with processes outside the bench: "
-        f"above {BUSY_MACHINE} the round shared the machine)"
+        "  (CPU in s per completed call; sip99 = INVITE to 200 OK p99 in ms, SIP mode; other = "
+        f"cores busy with processes outside the bench: above {BUSY_MACHINE} the round shared "
+        "the machine)"
     )
     for r in rounds:
         p50, p99 = percentile(r.latencies_ms, 0.5), percentile(r.latencies_ms, 0.99)
+        sip99 = percentile(r.invite_answer_ms, 0.99)
         calls = max(r.completed, 1)
         print(
             f"{r.flow:9} {r.rate:5.1f} {r.offered:5d} {r.completed:5d} {r.completed_per_s:6.2f} "
             f"{'-' if p50 is None else f'{p50:.1f}':>7} {'-' if p99 is None else f'{p99:.1f}':>7} "
+            f"{'-' if sip99 is None else f'{sip99:.0f}':>7} "
             f"{r.daemon_cpu / calls:7.4f} {r.asterisk_cpu / calls:7.4f} "
             f"{r.deepest_queue:5d} {r.end_to_written_s:5.1f} {r.pipeline_s:5.1f} "
             f"{r.others_cpu / max(r.seconds, 0.1):5.2f}  "
