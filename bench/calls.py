@@ -1,13 +1,27 @@
 """Benchmark: whole inbound calls through `zentrale run` beside the same flow in dialplan alone.
 
 Method. One sandbox Asterisk ("bench-calls") is started for the run. Two flows take turns on
-it, round by round, at increasing offered rates (RATES calls per second for WINDOW seconds):
+it, round by round, at increasing offered rates (RATES calls per second for WINDOW seconds).
+
+How callers arrive (BENCH_CALLS_MODE):
+- sip (the default): SIPp (Debian's sip-tester) is the carrier. It calls the sandbox's SIP trunk
+  from the trunk's address, sends PCMU RTP from a pcap with the key 1 as an RFC 4733 event
+  DIGIT_DELAY seconds after the answer, answers Asterisk's re-INVITEs (the connected party
+  changes when the agent answers) and waits for Asterisk's BYE. It dials DID 100 for zentrale
+  and dp<round><agent> for the dialplan flow (zentrale-inbound sends those to bench-dialplan).
+  The bench makes no ARI request during a round. Per round also: SIPp's failure reasons
+  (its Failed* counters and error log) and each call's INVITE-to-200-OK time; a round whose
+  p99 answer is over ANSWER_LIMIT_MS does not sustain its rate (SIPp's callers would wait
+  forever, a real caller does not).
+- local: the simulated customer below, originated over ARI as a Local channel.
+
+In both modes the agents are simulated Local channels (`sim-agent`), AGENTS per flow:
 
 - zentrale: `zentrale run` as a real process (SQLite, wav recordings, local storage and keys in
   a temporary directory) with rules of one menu (prompt `sound:beep`, digit 1) leading to a
   department of AGENTS simulated agents (round robin, 5 s ring timeout, recording on, no
-  consent announcement). Customers are `Local/<DID>@zentrale-inbound/n` into `sim-customer`,
-  exactly as `zentrale.sandbox.simulate.place_call` places them.
+  consent announcement). Local mode: customers are `Local/<DID>@zentrale-inbound/n` into
+  `sim-customer`, exactly as `zentrale.sandbox.simulate.place_call` places them.
 - dialplan: the `[bench-dialplan]` context of the sandbox's extensions.conf (Answer, Read with
   the same prompt, MixMonitor, Dial with the same ring timeout), reached by the same simulated
   customer as `Local/<DID>@bench-dialplan/n`; the agent is picked round robin by the bench.
@@ -38,8 +52,17 @@ the recording pipeline) are reported apart from its own CPU. The machine may be 
 round reports the CPU other processes used meanwhile (`machine_busy_elsewhere`), which slows
 both flows alike but makes a round's rates and latencies pessimistic.
 
+After the rounds, one more zentrale round at the lowest rate runs with Asterisk's `ari set
+debug all on`: Asterisk logs every ARI request and event, and the bench counts them per call by
+kind (the daemon's /metrics has no such counters on main). That logging costs Asterisk CPU, so
+the round's timings are left out of the figures. The REST transport is reported when
+`zentrale status --json` shows one (a key named or ending in "transport").
+
 Ends with one JSON line; exits 0 even when a target is missed. BENCH_CALLS_QUICK=1: one short
-round per flow; BENCH_CALLS_KEEP=1: keep the daemon's log and database and Asterisk's log.
+round per flow; BENCH_CALLS_KEEP=1: keep the daemon's log and database and Asterisk's log;
+BENCH_CALLS_PROFILE=1: py-spy (in the venv: `pip install py-spy`; it needs ptrace) samples the
+daemon during its first round, and the figures say which share of its busy samples went to the
+journal, REST requests, the event path, the pipeline and the call flow.
 """
 
 from __future__ import annotations

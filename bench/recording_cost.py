@@ -14,6 +14,8 @@ until Asterisk holds no channel.
 - ari-bridge-record: mixing bridge and `POST /bridges/{id}/record` (zentrale's default).
 - ari-snoop-per-party: mixing bridge, a snoop channel (`spy=in`) per party, each recorded
   (zentrale's `two_party`).
+- ari-channel-record: mixing bridge, `POST /channels/{id}/record` on each party's channel (a
+  failed request is counted: Asterisk may refuse it for a bridged channel).
 
 What each gives (printed with the figures): parties apart, pause controllable from ARI.
 The machine may be shared: each round reports the CPU other processes used meanwhile
@@ -58,6 +60,7 @@ METHODS: dict[str, tuple[bool, bool, str]] = {
     "ari-none": (False, False, "ARI mixing bridge, no recording"),
     "ari-bridge-record": (False, True, "mixing bridge + bridge recording: one mixed file"),
     "ari-snoop-per-party": (True, True, "mixing bridge + snoop (spy=in) per party, recorded"),
+    "ari-channel-record": (True, True, "mixing bridge + POST /channels/{id}/record per party"),
 }
 
 
@@ -164,6 +167,11 @@ class Bench:
                     async with asyncio.timeout(10):  # recording wants it in the app first
                         await self.events.start_of(snoop).wait()
                     await self.post(f"/channels/{snoop}/record", {"name": snoop, "format": "wav"})
+            elif method == "ari-channel-record":
+                for channel in parties:
+                    await self.post(
+                        f"/channels/{channel}/record", {"name": channel, "format": "wav"}
+                    )
             async with asyncio.timeout(TALK + 30):
                 for channel in parties:
                     await self.events.end_of(channel).wait()
