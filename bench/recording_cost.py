@@ -60,7 +60,8 @@ METHODS: dict[str, tuple[bool, bool, str]] = {
     "ari-none": (False, False, "ARI mixing bridge, no recording"),
     "ari-bridge-record": (False, True, "mixing bridge + bridge recording: one mixed file"),
     "ari-snoop-per-party": (True, True, "mixing bridge + snoop (spy=in) per party, recorded"),
-    "ari-channel-record": (True, True, "mixing bridge + POST /channels/{id}/record per party"),
+    # Asterisk accepts the request (201) but writes nothing while the channel is bridged.
+    "ari-channel-record": (False, False, "bridge + POST /channels/{id}/record: no file"),
 }
 
 
