@@ -22,6 +22,7 @@ import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from zentrale.telephony.ari.errors import AriTransportError
 
@@ -151,6 +152,8 @@ class WsRest:
             raise AriTransportError(
                 f"{method} {path}: the ARI WebSocket is not connected", sent=False
             )
+        if ws.state is not State.OPEN:
+            raise AriTransportError(f"{method} {path}: the ARI WebSocket is closing", sent=False)
         request_id = self.next_id()
         future: asyncio.Future[Mapping[str, Any] | None] = (
             asyncio.get_running_loop().create_future()
@@ -159,9 +162,10 @@ class WsRest:
         try:
             await ws.send(request_message(request_id, method, path, params, body), text=True)
         except ConnectionClosed as exc:
+            # The frame may have been written before the close was noticed: count it as sent.
             self._pending.pop(request_id, None)
             raise AriTransportError(
-                f"{method} {path}: the ARI WebSocket closed before the request left", sent=False
+                f"{method} {path}: the ARI WebSocket closed while sending the request"
             ) from exc
         return await self._answer(request_id, future, method, path)
 
