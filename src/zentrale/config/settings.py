@@ -50,6 +50,9 @@ class AriSettings(Section):
     app: str = Field(default="zentrale", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     request_timeout: Seconds = 10.0
     ping_interval: Seconds = 5.0
+    rest_transport: Literal["auto", "websocket", "http"] = "auto"
+    """How REST requests reach Asterisk: over the event WebSocket (Asterisk 22), over HTTP, or
+    `auto`: probe at every connect and use the WebSocket when Asterisk answers it."""
 
     @field_validator("password_file")
     @classmethod

@@ -396,6 +396,7 @@ def _options(settings: Settings) -> AriOptions:
         request_timeout=settings.ari.request_timeout,
         ping_interval=settings.ari.ping_interval,
         ping_timeout=settings.ari.ping_interval,
+        rest_transport=settings.ari.rest_transport,
     )
 
 
