@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import pytest_asyncio
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
