@@ -157,9 +157,15 @@ async def test_a_30_s_database_outage_during_calls_loses_nothing(
             async with drilled(asterisk, spec, url) as drill:
                 await drill.place(talk=10)
                 await proxy.cut()
-                # The outage itself: its length is the drill, no condition to wait for. The
-                # calls end meanwhile (10 s of talk) and their recordings finish.
-                await asyncio.sleep(OUTAGE)
+                down = time.monotonic()
+
+                async def nobody_talks() -> bool:
+                    return await drill.talking() == 0
+
+                # The calls end during the outage (10 s of talk), their recordings finish.
+                assert await _until(nobody_talks, OUTAGE), drill.daemon.text()[-3000:]
+                # The rest of the outage: its length is the drill, no condition to wait for.
+                await asyncio.sleep(max(0.0, OUTAGE - (time.monotonic() - down)))
                 assert not proxy.up
                 await proxy.restore()
                 back = time.monotonic()
@@ -172,6 +178,7 @@ async def test_a_30_s_database_outage_during_calls_loses_nothing(
             "database",
             placed=CALLS,
             stored_once=len(keys),
+            outage_s=f"{back - down:.1f}",
             rows_complete_after_s=f"{rows_back:.1f}",
             stored_after_s=f"{stored_back:.1f}",
         )
@@ -295,7 +302,9 @@ async def test_a_full_local_store_holds_recordings_until_space_is_freed(
         assert await _until(every_job_failed_once, 60), daemon.text()[-4000:]
         states = {r.state for _c, recs in await drill.rows() for r in recs}
         assert RecordingState.STORED not in states
-        errors = sorted({(job.last_error or "")[:120] for job in await drill.jobs()})
+        jobs = await drill.jobs()
+        errors = sorted({(job.last_error or "").split(":")[1].strip() for job in jobs})
+        attempts = max(job.attempts for job in jobs)
         (small_store / "filler").unlink()
         freed = time.monotonic()
         assert await _until(lambda: drill.complete(2), 60), daemon.text()[-4000:]
@@ -309,4 +318,5 @@ async def test_a_full_local_store_holds_recordings_until_space_is_freed(
         full_s=f"{freed - full:.1f}",
         stored_after_s=f"{stored_back:.1f}",
         errors=errors,
+        max_attempts_used=attempts,
     )
