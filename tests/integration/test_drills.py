@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,7 +96,7 @@ class Drill:
         async with httpx.AsyncClient(base_url=creds.base_url, auth=auth) as http:
             return sum(len(b["channels"]) == 2 for b in (await http.get("/bridges")).json())
 
-    async def place(self, calls: int = CALLS, talk: float = 10) -> None:
+    async def place(self, calls: int = CALLS, talk: int = 10) -> None:
         """Place CALLS callers for the agents and wait until every one talks to an agent."""
         creds = self.asterisk.ari
         for agent in AGENTS:
@@ -111,7 +111,7 @@ class Drill:
 
         assert await _until(all_talking, 30), self.daemon.text()[-3000:]
 
-    async def check_once(self, stored: list[str], calls: int = CALLS) -> list[str]:
+    async def check_once(self, stored: Iterable[str], calls: int = CALLS) -> list[str]:
         """Check every call answered with one stored recording whose object is in STORED
         once, and nothing else is; return the object keys."""
         rows = await self.rows()
