@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
@@ -320,3 +321,39 @@ async def test_a_full_local_store_holds_recordings_until_space_is_freed(
         errors=errors,
         max_attempts_used=attempts,
     )
+
+
+async def test_a_caller_waiting_at_a_daemon_restart_is_not_closed_with_the_dead_daemons_calls(
+    asterisk: SandboxInstance, tmp_path: Path
+) -> None:
+    """A caller queued when the daemon died is found in Stasis by the new one, which runs its
+    flow again as a new call: that call arrives during the first resync, before the dead
+    daemon's open rows are closed, and must not be closed with them (it was, every time)."""
+    spec = DaemonSpec(tmp_path / "home", asterisk.ari, FIVE_AGENTS)
+    async with drilled(asterisk, spec) as drill:
+        for agent in AGENTS:
+            await script_party(asterisk.ari, "agent", agent, PartyScript(mode="noanswer"))
+        waiting = CustomerScript(digits="1", digit_delay=0.5, then="wait")
+        await place_call(asterisk.ari, script=waiting)
+
+        async def queued() -> bool:
+            rows = await drill.rows()
+            return len(rows) == 1 and rows[0][0].queued_at is not None
+
+        assert await _until(queued, 20), drill.daemon.text()[-3000:]
+        daemon = drill.daemon
+        daemon.signal(signal.SIGKILL)
+        assert await asyncio.to_thread(daemon.wait, 10) == -signal.SIGKILL
+        daemon.stop(5)
+        daemon.start()  # the caller still waits in Stasis: the new daemon runs its flow again
+
+        async def closed_and_rerun() -> bool:
+            rows = await drill.rows()
+            return len(rows) == 2 and bool(daemon.events("calls.interrupted_closed"))
+
+        assert await _until(closed_and_rerun, 60), daemon.text()[-3000:]
+        asterisk.cli("channel request hangup all")
+        assert await _until(lambda: drill.ended(2), 30), daemon.text()[-3000:]
+        (dead, _), (new, _) = await drill.rows()
+        assert dead.outcome == Outcome.INTERRUPTED  # the dead daemon's row
+        assert new.outcome != Outcome.INTERRUPTED, new.outcome  # the new daemon's own
