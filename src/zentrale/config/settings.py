@@ -185,6 +185,9 @@ class RecordingSettings(Section):
     min_free_mb: int = Field(default=512, ge=0)
     """Free space (MiB) the temp directory (and a local store) must keep: below it the node
     is not ready (`/readyz` 503), so calls and their recordings go to nodes with room."""
+    outage_backoff_max: float = Field(default=30.0, gt=0, le=3600)
+    """Longest wait (seconds) of a job for a store that is away; it goes on within this long
+    after the store returns. Attempts do not count meanwhile."""
 
 
 class HttpSettings(Section):

@@ -298,7 +298,12 @@ def ari_credentials(settings: Settings) -> ReloadingCredentials:
 def _close_left_open(
     settings: Settings, db: Database, center: CallCenter
 ) -> Callable[[object, object], Awaitable[None]]:
-    """After the first resync: close the calls a crash left open that were not adopted."""
+    """After the first resync: close the calls a crash left open that were not adopted.
+
+    Calls that arrive while the resync runs (after the app registered, before this hook)
+    are this daemon's own: only rows older than its start are closed, and none it follows.
+    """
+    started = utcnow()
     done = False
 
     async def close(_channels: object, _bridges: object) -> None:
@@ -307,7 +312,10 @@ def _close_left_open(
             return
         done = True
         store = CallStore(db)
-        await store.close_interrupted(settings.node, settings.ari.app, keep=set(center.adopted))
+        keep = set(center.adopted) | set(center.active)
+        await store.close_interrupted(
+            settings.node, settings.ari.app, arrived_before=started, keep=keep
+        )
 
     return close
 
