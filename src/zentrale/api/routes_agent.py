@@ -30,6 +30,7 @@ from zentrale.core import audit
 from zentrale.core.principal import Principal
 from zentrale.customers import store as customers
 from zentrale.customers.numbers import caller_key
+from zentrale.db.session import Database
 from zentrale.telephony.agents import AgentState
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
@@ -104,7 +105,7 @@ def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentState
         AgentState.OFFLINE: "offline",
     }
     state = names[view.state]
-    if state == "after_call_work" and time.monotonic() >= view.wrap_up_until:
+    if state == "after_call_work" and not board.in_wrap_up(endpoint):
         state = "available"  # the department's wrap-up time is over
     reason = board.reason(endpoint) if state == "paused" else None
     return AgentStateOut(endpoint=endpoint, state=state, reason=reason, reasons=reasons)
@@ -219,7 +220,7 @@ async def _next_pop(queue: asyncio.Queue[Pop], board: AgentBoard) -> Pop | None:
     return popped.result() if popped in done else None
 
 
-async def _with_customer(db: Any, pop: Pop) -> dict[str, Any]:
+async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
     """Return POP's event body with the caller's customer record (name, missing fields)."""
     body = pop.as_json()
     key = caller_key(pop.caller)

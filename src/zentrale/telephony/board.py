@@ -114,6 +114,11 @@ class AgentBoard:
         """Return why the agent is paused (None when not paused or no reason was given)."""
         return self._agents[endpoint].reason
 
+    def in_wrap_up(self, endpoint: str) -> bool:
+        """Tell whether the agent is in after-call work now (the wrap-up time not yet over)."""
+        view = self._agents[endpoint].view
+        return view.state is AgentState.WRAP_UP and self._clock() < view.wrap_up_until
+
     def ready(self, endpoint: str) -> None:
         """End the agent's after-call work before the department's wrap-up time is up."""
         agent = self._agents[endpoint]
