@@ -33,6 +33,7 @@ from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
+from zentrale.telephony.ari.events import ChannelDtmfReceived
 from zentrale.testing.recordings import decrypt
 
 from .conftest import ARGS, CHROMIUM, REPO, SCREENSHOTS
@@ -209,6 +210,13 @@ async def test_a_call_rings_the_browser_agent_who_answers_and_hangs_up(
     desk: Any, phone_browser: Browser, tmp_path: Path
 ) -> None:
     url = desk.daemon.http_url
+    keys: list[str] = []
+
+    async def key(event: ChannelDtmfReceived) -> None:
+        if event.channel.name.startswith("PJSIP/8101-"):
+            keys.append(event.digit)
+
+    desk.daemon.ari.on(ChannelDtmfReceived, key)
     context, page = await _workspace(phone_browser, url)
     await _online(desk, "PJSIP/8101")
     await expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
@@ -229,6 +237,15 @@ async def test_a_call_rings_the_browser_agent_who_answers_and_hangs_up(
     )
     await page.wait_for_timeout(6_000)  # let both parties talk into the recording
     await page.screenshot(path=str(SCREENSHOTS / "agent-on-call.png"))
+    await page.locator("#keys").fill("42#")
+    await page.locator("#send-keys").click()  # RFC 4733 events on the agent's channel
+    async with asyncio.timeout(20):
+        while "".join(keys) != "42#":  # noqa: ASYNC110 (filled by the ARI handler)
+            await asyncio.sleep(0.1)
+    await page.locator("#mute").click()
+    await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "true")
+    await page.locator("#mute").click()
+    await expect(page.locator("#mute")).to_have_attribute("aria-pressed", "false")
     await page.locator("#hangup").click()
     await expect(page.locator("#call-status")).to_have_attribute("data-status", "ended")
 
