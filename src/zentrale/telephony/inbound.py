@@ -326,14 +326,17 @@ class InboundCall:
             endpoint = agent.endpoint
             self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"agent": endpoint})
             self.services.pops.offer(self._pop(endpoint, step.name, time.monotonic() - queued))
-            return await ring(
-                self.services.ari,
-                endpoint,
-                app_args=f"agent,{self.id}",
-                caller_id=self.caller or None,
-                ring_seconds=step.config.ring_timeout,
-                prefix="agent",
-            )
+            try:
+                return await ring(
+                    self.services.ari,
+                    endpoint,
+                    app_args=f"agent,{self.id}",
+                    caller_id=self.caller or None,
+                    ring_seconds=step.config.ring_timeout,
+                    prefix="agent",
+                )
+            finally:
+                self.services.pops.withdraw(endpoint, self.id)
 
         return ring_one
 

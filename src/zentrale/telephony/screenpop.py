@@ -2,9 +2,10 @@
 
 The inbound flow offers a `Pop` (caller, customer facts, the IVR path with its digits, the
 queue wait) to the agent's endpoint just before ringing it; every open workspace of that agent
-(a server-sent event stream, `api.routes_agent`) receives it at once, without polling. The hub
-keeps no history: a workspace that is not open when the phone rings misses the pop, as a
-person who is not at their desk does. Digits of sensitive menus never enter a pop.
+(a server-sent event stream, `api.routes_agent`) receives it at once, without polling. While the
+phone rings the hub keeps the pop, so a workspace that (re)connects during the ring gets it
+too (an event stream reconnects now and then); once ringing ends the pop is withdrawn and the
+hub keeps no history. Digits of sensitive menus never enter a pop.
 """
 
 from __future__ import annotations
@@ -63,11 +64,15 @@ class ScreenPops:
 
     def __init__(self) -> None:
         self._followers: dict[str, set[asyncio.Queue[Pop]]] = {}
+        self._ringing: dict[str, Pop] = {}
 
     @contextlib.contextmanager
     def follow(self, endpoint: str) -> Iterator[asyncio.Queue[Pop]]:
-        """Receive ENDPOINT's pops in a queue for as long as the block runs."""
+        """Receive ENDPOINT's pops in a queue for as long as the block runs (first the pop of
+        a call ringing the endpoint right now, if any)."""
         queue: asyncio.Queue[Pop] = asyncio.Queue(QUEUE_SIZE)
+        if endpoint in self._ringing:
+            queue.put_nowait(self._ringing[endpoint])
         self._followers.setdefault(endpoint, set()).add(queue)
         try:
             yield queue
@@ -79,12 +84,18 @@ class ScreenPops:
 
     def offer(self, pop: Pop) -> int:
         """Hand POP to every workspace of its endpoint; return how many got it."""
+        self._ringing[pop.endpoint] = pop
         followers = self._followers.get(pop.endpoint, set())
         for queue in followers:
             if queue.full():
                 queue.get_nowait()  # a stalled workspace loses its oldest pop, not the new one
             queue.put_nowait(pop)
         return len(followers)
+
+    def withdraw(self, endpoint: str, call_id: str) -> None:
+        """The call CALL_ID stopped ringing ENDPOINT (answered or not): forget its pop."""
+        if (pop := self._ringing.get(endpoint)) is not None and pop.call_id == call_id:
+            del self._ringing[endpoint]
 
     def following(self, endpoint: str) -> int:
         """Return how many workspaces follow ENDPOINT now."""

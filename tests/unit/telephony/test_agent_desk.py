@@ -101,3 +101,17 @@ def test_digits_of_sensitive_menus_are_masked_in_the_pop() -> None:
     assert body["path"] == [{"menu": "main", "digits": "3"}, {"menu": "card", "digits": "***"}]
     assert "4111" not in str(body)
     assert (body["type"], body["waited_s"]) == ("ringing", 12.3)
+
+
+@pytest.mark.asyncio
+async def test_a_workspace_that_connects_while_the_phone_rings_gets_the_pop() -> None:
+    pops = ScreenPops()
+    pops.offer(_pop(call_id="c1"))
+    with pops.follow("PJSIP/8101") as late:
+        assert late.get_nowait().call_id == "c1"
+    pops.withdraw("PJSIP/8101", "c2")  # another call's end does not withdraw it
+    with pops.follow("PJSIP/8101") as later:
+        assert later.qsize() == 1
+    pops.withdraw("PJSIP/8101", "c1")
+    with pops.follow("PJSIP/8101") as after:
+        assert after.empty()
