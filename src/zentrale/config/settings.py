@@ -112,6 +112,27 @@ class TelephonySettings(Section):
         return value
 
 
+_REASON = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class AgentSettings(Section):
+    """The agents' workspace (`/agent`): the browser softphone and the reasons for a pause."""
+
+    websocket_url: str = Field(
+        default="ws://127.0.0.1:8088/ws",
+        pattern=r"^wss?://[^\s]{1,200}$",
+        description="Where browsers reach Asterisk's SIP over WebSocket (wss:// off loopback).",
+    )
+    sip_domain: str = Field(default="127.0.0.1", pattern=r"^[A-Za-z0-9.:-]{1,200}$")
+    """The domain of the softphones' SIP address (sip:<endpoint>@<domain>)."""
+    sip_password: SecretStr | None = None
+    """The WebRTC endpoints' SIP password, handed to the signed-in agent's page only."""
+    pause_reasons: tuple[Annotated[str, Field(pattern=_REASON)], ...] = Field(
+        default=("break", "training", "back_office"), min_length=1
+    )
+    """Why an agent may pause; the page offers these, the API refuses others."""
+
+
 class LoggingSettings(Section):
     """Log format and level; phone numbers are masked unless an operator turns it off."""
 
@@ -294,6 +315,7 @@ class Settings(Section):
     node: str = Field(default="node1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ari: AriSettings = AriSettings()
     telephony: TelephonySettings = TelephonySettings()
+    agents: AgentSettings = AgentSettings()
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()

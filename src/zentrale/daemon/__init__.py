@@ -25,6 +25,7 @@ from zentrale.api.app import install
 from zentrale.api.app import routers as qa_routers
 from zentrale.api.asgi import create_app
 from zentrale.api.deps import Deps
+from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
@@ -350,7 +351,9 @@ def _app(
         scorecards=load_scorecards(settings.api.scorecards_file),
         session_secret=session_secret(settings),
     )
-    app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
+    app = create_app(
+        [*routers, *qa_routers(deps), *calls_routers(center, deps), *agent_routers(center, deps)]
+    )
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)

@@ -12,6 +12,7 @@ from zentrale.customers.lookup import nobody
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
+from zentrale.telephony.screenpop import ScreenPops
 
 
 def _as_is(sound: str) -> str:
@@ -32,3 +33,5 @@ class Services:
     """Turns a prompt's sound reference into what Asterisk plays (e.g. an HTTP URL)."""
     customers: Callable[[str | None], Awaitable[Mapping[str, str]]] = field(default=nobody)
     """The caller's customer record as routing facts; never raises, empty when unknown."""
+    pops: ScreenPops = field(default_factory=ScreenPops)
+    """Where the flows offer screen pops to the agents' workspaces."""

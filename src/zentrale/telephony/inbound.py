@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +57,7 @@ from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
 from zentrale.telephony.ringing import Leg, RingResult, ring
+from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
 
 log = structlog.get_logger(__name__)
@@ -93,6 +95,9 @@ class InboundCall:
     consent_failed: bool = False
     """The last notice could not be played: the conversation that follows is not recorded."""
     state_name: str = "arrived"
+    customer: Mapping[str, str] = field(default_factory=dict)
+    path: list[MenuStep] = field(default_factory=list)
+    """The menus the caller went through and their digits, for the agent's screen pop."""
 
     @property
     def caller(self) -> str:
@@ -198,7 +203,7 @@ class InboundCall:
         await self.call.answer()
         self.services.journal.update(self.id, CallUpdate(answered_by_app_at=utcnow()))
         self.services.journal.event(self.id, EventKind.ANSWERED)
-        customer = await self.services.customers(self.caller or None)
+        customer = self.customer = await self.services.customers(self.caller or None)
         facts = CallFacts(
             at=self.services.clock(),
             dialled=self.dialled,
@@ -253,6 +258,8 @@ class InboundCall:
         )
         if step.sensitive and self.conversation is not None:
             await self.conversation.resume()
+        shown = None if entry.ended_by == "timeout" else entry.digits
+        self.path.append(MenuStep(step.menu, shown, sensitive=step.sensitive))
         if entry.ended_by == "timeout":
             self.services.journal.event(
                 self.id, EventKind.DIGIT, {"menu": step.menu, "timeout": True}
@@ -313,19 +320,37 @@ class InboundCall:
             queues.leave(ticket)
 
     def _ring_agent(self, step: Queue) -> Ringer:
+        queued = time.monotonic()
+
         async def ring_one(agent: AgentView) -> Leg:
             endpoint = agent.endpoint
             self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"agent": endpoint})
-            return await ring(
-                self.services.ari,
-                endpoint,
-                app_args=f"agent,{self.id}",
-                caller_id=self.caller or None,
-                ring_seconds=step.config.ring_timeout,
-                prefix="agent",
-            )
+            self.services.pops.offer(self._pop(endpoint, step.name, time.monotonic() - queued))
+            try:
+                return await ring(
+                    self.services.ari,
+                    endpoint,
+                    app_args=f"agent,{self.id}",
+                    caller_id=self.caller or None,
+                    ring_seconds=step.config.ring_timeout,
+                    prefix="agent",
+                )
+            finally:
+                self.services.pops.withdraw(endpoint, self.id)
 
         return ring_one
+
+    def _pop(self, endpoint: str, department: str, waited: float) -> Pop:
+        return Pop(
+            call_id=self.id,
+            endpoint=endpoint,
+            caller=self.caller,
+            dialled=self.dialled,
+            department=department,
+            customer=self.customer,
+            path=tuple(self.path),
+            waited_s=waited,
+        )
 
     async def _agent_rung(self, agent: AgentView, leg: Leg) -> None:
         if leg.result is not RingResult.ANSWERED:
