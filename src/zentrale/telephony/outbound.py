@@ -65,6 +65,7 @@ class OutboundCall:
         # refused here, before anything rings (NotANumberError, TrunkFullError).
         self.route = services.trunks.plan.outbound(number, department=department)
         self.line = services.trunks.take(self.route.trunk)
+        self.number = self.route.number
         self.id = uuid.uuid4().hex
         self._settled: asyncio.Future[OutboundResult] = asyncio.get_running_loop().create_future()
         self.outcome = Outcome.FAILED

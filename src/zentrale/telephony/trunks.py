@@ -108,6 +108,8 @@ class Outbound:
     trunk: str
     endpoint: str
     caller_id: str | None
+    number: str
+    """The number in E.164 (as written, through the old single setting)."""
 
 
 @dataclass(frozen=True)
@@ -157,7 +159,7 @@ class TrunkPlan:
         trunk = next((t for t in self.trunks if t.settings.outbound is not None), None)
         if trunk is None or trunk.settings.outbound is None:
             endpoint = self.legacy_endpoint.format(number=number)
-            return Outbound(LEGACY, endpoint, self.legacy_caller_id)
+            return Outbound(LEGACY, endpoint, self.legacy_caller_id, number)
         out = trunk.settings.outbound
         e164 = phones.parse_valid(number, trunk.country)
         if e164 is None:
@@ -168,6 +170,7 @@ class TrunkPlan:
             trunk.name,
             template.format(number=dialled),
             caller_id(trunk.settings, campaign, department),
+            e164,
         )
 
     def outbound_trunk(self) -> str:
