@@ -58,11 +58,13 @@ from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
+from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
 from zentrale.telephony.context import Services
 from zentrale.telephony.journal import Journal
+from zentrale.telephony.phones import PhoneBook, push_all
 from zentrale.telephony.queueing import Queues
 
 log = structlog.get_logger(__name__)
@@ -120,6 +122,7 @@ class Daemon:
                 media=media,
                 clock=clock,
             )
+            _push_phones(settings, services.ari)  # before the call centre looks at presence
             center = _call_center(settings=settings, services=services, rules=rules, db=db)
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
@@ -247,6 +250,17 @@ def _services(
     if clock is not None:
         services = dataclasses.replace(services, clock=clock)
     return services
+
+
+def _push_phones(settings: Settings, ari: AriClient) -> None:
+    """Create the phones zentrale keeps in Asterisk at every (re)connect (memory is lost
+    when Asterisk restarts)."""
+    book = PhoneBook(settings.state_dir)
+
+    async def push(_channels: list[Channel], _bridges: list[Bridge]) -> None:
+        await push_all(ari.asterisk, book)
+
+    ari.on_resync(push)
 
 
 def _call_center(

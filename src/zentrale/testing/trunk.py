@@ -3,8 +3,8 @@
 `carrier_answering` runs SIPp on the carrier's port of the sandbox (where the trunk's contact
 points): every INVITE is answered (100, 180, 200 with an SDP offer of PCMU), the call stays up
 until Asterisk sends BYE. SIPp writes every SIP message it sends and receives to a trace file;
-`invites` reads the calls' INVITEs from it, so a test sees the Request-URI (the dialled number as the
-carrier receives it) and the From and P-Asserted-Identity headers (the caller ID).
+`invites` reads the calls' INVITEs from it, so a test sees the Request-URI (the dialled
+number as the carrier receives it) and the From and P-Asserted-Identity headers (caller ID).
 """
 
 from __future__ import annotations
