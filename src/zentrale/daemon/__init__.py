@@ -252,6 +252,14 @@ def _services(
     return services
 
 
+def _check_trunk_entries(services: Services, current: Rules) -> None:
+    """Warn about trunk DIDs sent to entry rules the live rules do not have (no call matches)."""
+    known = {rule.name for rule in current.document.entry_rules}
+    missing = services.trunks.plan.unknown_entries(known)
+    if missing:
+        log.warning("trunks.unknown_entry_rules", missing=missing)
+
+
 def _push_phones(settings: Settings, ari: AriClient) -> None:
     """Create the phones zentrale keeps in Asterisk at every (re)connect (memory is lost
     when Asterisk restarts)."""
@@ -270,6 +278,8 @@ def _call_center(
     center = CallCenter(services, lambda: rules.current)
     center.know_agents(rules.current)
     rules.subscribe(lambda outcome: center.know_agents(rules.current))
+    _check_trunk_entries(services, rules.current)
+    rules.subscribe(lambda outcome: _check_trunk_entries(services, rules.current))
     services.ari.on_new_channel(center.on_call)
     services.ari.on_resync(center.on_resync)
     services.ari.on_resync(_close_left_open(settings, db, center))

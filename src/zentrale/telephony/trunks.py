@@ -173,6 +173,16 @@ class TrunkPlan:
             e164,
         )
 
+    def unknown_entries(self, known: set[str]) -> list[str]:
+        """Return 'trunk DID -> name' for each entry rule a DID names that KNOWN lacks."""
+        return [
+            f"{trunk.name} {did} -> {name}"
+            for trunk in self.trunks
+            for did, names in trunk.dids.items()
+            for name in names
+            if name not in known
+        ]
+
     def outbound_trunk(self) -> str:
         """Return the name of the trunk outbound calls go through."""
         trunk = next((t for t in self.trunks if t.settings.outbound is not None), None)

@@ -249,3 +249,8 @@ def test_the_operator_guides_trunk_examples_load(tmp_path: Path) -> None:
         settings = settings_of(tmp_path, example)
         (name,) = settings.trunks
         assert TrunkPlan.of(settings).outbound_trunk() == name
+
+
+def test_dids_sent_to_entry_rules_the_rules_lack_are_named(plan: TrunkPlan) -> None:
+    assert plan.unknown_entries({"sales-line", "hotline"}) == ["de +49301234567 -> sales-night"]
+    assert plan.unknown_entries({"sales-line", "sales-night", "hotline"}) == []
