@@ -59,11 +59,13 @@ from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
+from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
 from zentrale.telephony.context import Services
 from zentrale.telephony.journal import Journal
+from zentrale.telephony.phones import PhoneBook, push_all
 from zentrale.telephony.queueing import Queues
 
 log = structlog.get_logger(__name__)
@@ -121,6 +123,7 @@ class Daemon:
                 media=media,
                 clock=clock,
             )
+            _push_phones(settings, services.ari)  # before the call centre looks at presence
             center = _call_center(settings=settings, services=services, rules=rules, db=db)
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
@@ -250,6 +253,25 @@ def _services(
     return services
 
 
+def _check_trunk_entries(services: Services, current: Rules) -> None:
+    """Warn about trunk DIDs sent to entry rules the live rules do not have (no call matches)."""
+    known = {rule.name for rule in current.document.entry_rules}
+    missing = services.trunks.plan.unknown_entries(known)
+    if missing:
+        log.warning("trunks.unknown_entry_rules", missing=missing)
+
+
+def _push_phones(settings: Settings, ari: AriClient) -> None:
+    """Create the phones zentrale keeps in Asterisk at every (re)connect (memory is lost
+    when Asterisk restarts)."""
+    book = PhoneBook(settings.state_dir)
+
+    async def push(_channels: list[Channel], _bridges: list[Bridge]) -> None:
+        await push_all(ari.asterisk, book)
+
+    ari.on_resync(push)
+
+
 def _call_center(
     *, settings: Settings, services: Services, rules: RulesReloader, db: Database
 ) -> CallCenter:
@@ -257,6 +279,8 @@ def _call_center(
     center = CallCenter(services, lambda: rules.current)
     center.know_agents(rules.current)
     rules.subscribe(lambda outcome: center.know_agents(rules.current))
+    _check_trunk_entries(services, rules.current)
+    rules.subscribe(lambda outcome: _check_trunk_entries(services, rules.current))
     services.ari.on_new_channel(center.on_call)
     services.ari.on_resync(center.on_resync)
     services.ari.on_resync(_close_left_open(settings, db, center))

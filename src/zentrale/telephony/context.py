@@ -13,6 +13,7 @@ from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
 from zentrale.telephony.screenpop import ScreenPops
+from zentrale.telephony.trunks import Lines, TrunkPlan
 
 
 def _as_is(sound: str) -> str:
@@ -35,3 +36,15 @@ class Services:
     """The caller's customer record as routing facts; never raises, empty when unknown."""
     pops: ScreenPops = field(default_factory=ScreenPops)
     """Where the flows offer screen pops to the agents' workspaces."""
+    lines: Lines | None = None
+    """The trunks and their outbound channels in use (made from the settings if not given)."""
+
+    def __post_init__(self) -> None:
+        if self.lines is None:
+            object.__setattr__(self, "lines", Lines(TrunkPlan.of(self.settings)))
+
+    @property
+    def trunks(self) -> Lines:
+        """Return the trunks and their outbound channels in use."""
+        assert self.lines is not None  # set in __post_init__
+        return self.lines

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 import uuid
 from collections.abc import Coroutine, Mapping
@@ -59,6 +60,7 @@ from zentrale.telephony.queueing import Ringer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
+from zentrale.telephony.trunks import Inbound, NotANumberError, TrunkFullError
 
 log = structlog.get_logger(__name__)
 
@@ -104,13 +106,20 @@ class InboundCall:
         """Return the caller's number (empty when withheld)."""
         return self.call.channel.caller.number
 
+    @functools.cached_property
+    def line(self) -> Inbound:
+        """Return the call read through the trunks: its trunk, DID and entry rules."""
+        if len(self.call.args) > 1:
+            dialled = self.call.args[1]
+        else:
+            plan = self.call.channel.dialplan
+            dialled = plan.exten if plan else ""
+        return self.services.trunks.plan.inbound(self.call.channel.name, dialled)
+
     @property
     def dialled(self) -> str:
-        """Return the dialled number (DID) the call came in on."""
-        if len(self.call.args) > 1:
-            return self.call.args[1]
-        plan = self.call.channel.dialplan
-        return plan.exten if plan else ""
+        """Return the dialled number (DID) the call came in on (E.164 from a trunk)."""
+        return self.line.did
 
     async def run(self) -> None:
         """Run the call to its end; whatever happens, leave nothing behind."""
@@ -200,6 +209,11 @@ class InboundCall:
         log.info("call.arrived", caller=self.caller, dialled=self.dialled, rules=self.rules.version)
 
     async def _steps(self) -> None:
+        if self.line.refused:
+            log.warning("call.did_refused", trunk=self.line.trunk, dialled=self.dialled)
+            self.outcome = Outcome.FAILED
+            await self.call.hangup()
+            return
         await self.call.answer()
         self.services.journal.update(self.id, CallUpdate(answered_by_app_at=utcnow()))
         self.services.journal.event(self.id, EventKind.ANSWERED)
@@ -209,6 +223,7 @@ class InboundCall:
             dialled=self.dialled,
             caller=self.caller or None,
             customer=customer,
+            entries=self.line.entries,
         )
         step: Next = engine.start(self.rules, facts)
         while step is not None:
@@ -493,19 +508,33 @@ class InboundCall:
 
     async def _dial(self, step: Dial) -> Next:
         services = self.services
-        endpoint = services.settings.telephony.outbound_endpoint.format(number=step.number)
-        leg = await _until_caller_gone(
-            services,
-            self.call,
-            ring(
-                services.ari,
-                endpoint,
-                app_args=f"dialled,{self.id}",
-                caller_id=self.caller or None,
-                ring_seconds=30,
-                prefix="out",
-            ),
-        )
+        try:
+            route = services.trunks.plan.outbound(step.number)
+            line = services.trunks.take(route.trunk)
+        except (NotANumberError, TrunkFullError) as exc:
+            log.warning("call.dial_refused", reason=exc.code)
+            self.outcome = Outcome.NO_ANSWER
+            return None
+        try:
+            leg = await _until_caller_gone(
+                services,
+                self.call,
+                ring(
+                    services.ari,
+                    route.endpoint,
+                    app_args=f"dialled,{self.id}",
+                    # The caller's number is passed on (the carrier may need it screened).
+                    caller_id=self.caller or route.caller_id,
+                    ring_seconds=30,
+                    prefix="out",
+                ),
+            )
+            return await self._dialled(leg)
+        finally:
+            line.release()
+
+    async def _dialled(self, leg: Leg | None) -> Next:
+        services = self.services
         if leg is None or leg.result is not RingResult.ANSWERED:
             self.outcome = Outcome.NO_ANSWER
             return None
