@@ -166,7 +166,9 @@ async def _workspace(browser: Browser, url: str) -> tuple[BrowserContext, Page]:
     await page.get_by_label("Password").fill(PASSWORD)
     await page.keyboard.press("Enter")
     await page.wait_for_url(f"{url}/")
-    await page.goto(f"{url}/agent?lang=en")
+    # The daemon serves the workspace, so the signed-in agent's pages link to it.
+    await page.get_by_role("link", name="Workspace").click()
+    await page.wait_for_url(f"{url}/agent")
     await expect(page.locator("#softphone-status")).to_have_attribute(
         "data-status", "registered", timeout=20_000
     )
