@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import shutil
 import socket
@@ -32,6 +33,12 @@ EVENTS = {**{str(n): n for n in range(10)}, "*": 10, "#": 11}
 def have_tools() -> list[str]:
     """Return the SIP tools missing on this machine (empty when both are there)."""
     return [tool for tool in ("sipp", "baresip") if shutil.which(tool) is None]
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def free_udp_port() -> int:
@@ -209,6 +216,8 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <label id="talking"/>
+  <recv request="INVITE" optional="true" next="reinvite"/>
   <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
@@ -223,6 +232,35 @@ Content-Length: 0
 ]]>
   </send>
   <nop next="done"/>
+  <label id="reinvite"/>
+  <!-- Asterisk updates the connected party (a re-INVITE) once the caller talks to an agent:
+       a real phone answers it, and an unanswered one holds up the BYE for 32 s. -->
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv request="ACK" next="talking"/>
   <label id="hangup"/>
   <send retrans="500">
     <![CDATA[
@@ -425,6 +463,7 @@ class AgentPhone:
     freq: float = 1000.0
     answer: bool = True
     process: asyncio.subprocess.Process | None = None
+    control_port: int = field(default_factory=lambda: _free_tcp_port())
 
     def _write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -435,7 +474,7 @@ class AgentPhone:
             f";auth_pass={self.password};answermode={mode};regint=60"
             ";audio_codecs=PCMU\n"
         )
-        modules = ("g711", "aufile", "account", "menu")
+        modules = ("g711", "aufile", "account", "menu", "ctrl_tcp")
         lines = [
             "module_path /usr/lib/baresip/modules",
             f"sip_listen 127.0.0.1:{free_udp_port()}",
@@ -446,6 +485,7 @@ class AgentPhone:
             "sip_trans_def udp",
             "dns_server 127.0.0.1:53",
             "call_max_calls 4",
+            f"ctrl_tcp_listen 127.0.0.1:{self.control_port}",
             *(f"module {name}.so" for name in modules),
         ]
         (self.workdir / "config").write_text("\n".join(dict.fromkeys(lines)) + "\n")
@@ -476,6 +516,36 @@ class AgentPhone:
             self.process.kill()
             await self.process.wait()
 
+    async def command(self, command: str, params: str = "") -> dict[str, object]:
+        """Send one command to baresip (its ctrl_tcp module: JSON in netstrings); return the
+        response (`ok`, `data`). Events baresip sends on the same connection are skipped."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.control_port)
+        try:
+            body = json.dumps({"command": command, "params": params, "token": command}).encode()
+            writer.write(str(len(body)).encode() + b":" + body + b",")
+            await writer.drain()
+            async with asyncio.timeout(10):
+                while True:
+                    size = int((await reader.readuntil(b":"))[:-1])
+                    message = json.loads((await reader.readexactly(size + 1))[:-1])
+                    if message.get("response"):
+                        return dict(message)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def hang_up(self) -> None:
+        """Hang up the phone's current call, as the agent would with the red key."""
+        response = await self.command("hangup")
+        assert response.get("ok"), response
+
+    async def transfer(self, number: str) -> None:
+        """Blind-transfer the current call to NUMBER (baresip sends a SIP REFER)."""
+        uri = f"sip:{number}@127.0.0.1:{self.sip_port}"
+        response = await self.command("transfer", uri)
+        assert response.get("ok"), response
+
     def log(self) -> str:
         """Return what baresip printed."""
         with contextlib.suppress(OSError):
@@ -500,3 +570,186 @@ async def agent_phone(
         yield phone
     finally:
         await phone.stop()
+
+
+# -- SIPp: the carrier answering (or only ringing) for a call placed through the trunk -------
+
+_ANSWERING = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale carrier's customer answering">
+  <recv request="INVITE" rrs="true">{capture}</recv>
+  <send>
+    <![CDATA[
+SIP/2.0 100 Trying
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]>
+  </send>
+{body}
+</scenario>
+"""
+
+_ANSWER = """  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=customer 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$callee];tag=[pid]SIPpTag01[call_number]
+To: [$caller]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <recv response="200" crlf="true"/>"""
+
+_CAPTURE = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
+    </action>
+  """
+
+# Ringing until Asterisk gives up: its CANCEL is answered (200), then the INVITE (487).
+_NO_ANSWER = """  <recv request="CANCEL"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq: [cseq] INVITE
+Content-Length: 0
+
+]]>
+  </send>
+  <recv request="ACK"/>"""
+
+
+def _answering_scenario(
+    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float
+) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if answer:
+        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold))
+        body = _ANSWER.format(ring_ms=int(ring * 1000), pcap=pcap, hold_ms=int(hold * 1000))
+    else:
+        body = _NO_ANSWER
+    scenario = workdir / "answering.xml"
+    # SIPp refuses a variable that is captured but never used: only the answer's BYE uses them.
+    capture = _CAPTURE if answer else ""
+    scenario.write_text(_ANSWERING.format(capture=capture, body=body))
+    return scenario
+
+
+@contextlib.asynccontextmanager
+async def carrier_answering(
+    *,
+    carrier_port: int,
+    workdir: Path,
+    answer: bool = True,
+    ring: float = 1.0,
+    hold: float = 6.0,
+    freq: float = 440.0,
+) -> AsyncIterator[Path]:
+    """Run SIPp as the carrier for one outbound call: the customer's phone rings RING seconds,
+    answers, speaks a tone for HOLD seconds and hangs up (BYE); or, without ANSWER, rings until
+    Asterisk cancels. Yields the file where SIPp logs unexpected messages; stops SIPp on exit.
+    """
+    scenario = await asyncio.to_thread(
+        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq
+    )
+    errors = workdir / "sipp-errors.log"
+    argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
+    argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
+    argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    async with _sipp_server(argv, workdir, carrier_port):
+        yield errors
+
+
+@contextlib.asynccontextmanager
+async def _sipp_server(argv: list[str], workdir: Path, port: int) -> AsyncIterator[None]:
+    """Run SIPp waiting for calls on PORT (ready once it listens); stop it on exit."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(10):
+            while not _udp_port_taken(port):  # waits on another process's socket
+                if process.returncode is not None:
+                    raise RuntimeError(f"SIPp as carrier exited with {process.returncode}")
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

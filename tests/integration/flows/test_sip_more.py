@@ -1,0 +1,189 @@
+"""More real SIP on the sandbox: click-to-call through the trunk, an agent's phone hanging up,
+keys sent as SIP INFO, and a blind transfer between agents on registered phones.
+
+The carrier and the customers behind it are SIPp; the agents' phones are baresip (see
+`zentrale.testing.sip`). Shared pieces (the daemon fixture's shape, stored audio, levels) come
+from test_sip_calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import select
+
+from zentrale.calls.models import Call, CallEvent, Outcome
+from zentrale.daemon import Daemon
+from zentrale.sandbox import SandboxInstance
+from zentrale.testing.sip import (
+    CarrierScript,
+    Key,
+    agent_phone,
+    carrier_answering,
+    have_tools,
+)
+
+from .conftest import MONDAY_10, daemon_settings
+from .test_sip_calls import SIP_RULES, SipFlows, _level, _registered, _stored_audio
+
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.skipif(bool(have_tools()), reason=f"SIP tools missing: {have_tools()}"),
+]
+
+# The shared rules, plus a second department on phone 8002 for transfers.
+RULES = SIP_RULES.replace(
+    "menus:\n",
+    """  backoffice:
+    agents: [{endpoint: "PJSIP/8002", name: Emre}]
+    strategy: in_order
+    ring_timeout: 8s
+    max_wait: 20s
+    on_max_wait: {play_and_hangup: bye}
+    recording: true
+menus:
+""",
+    1,
+)
+
+
+@pytest_asyncio.fixture
+async def sip(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[SipFlows]:
+    settings = daemon_settings(tmp_path, RULES, two_party=True)
+    recording = settings.recording.model_copy(update={"format": "wav"})
+    telephony = settings.telephony.model_copy(
+        update={"outbound_endpoint": "PJSIP/{number}@carrier"}
+    )
+    settings = settings.model_copy(update={"recording": recording, "telephony": telephony})
+    async with Daemon.running(
+        settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
+    ) as daemon:
+        await daemon.ari.wait_resynced(max_wait=10)
+        yield SipFlows(daemon, asterisk, tmp_path)
+
+
+def _kinds(events: list[CallEvent]) -> list[str]:
+    return [str(event.kind) for event in events]
+
+
+def _party_levels(segment: object) -> dict[str, tuple[float, float]]:
+    """Each channel's level of the customer's 440 Hz and the agent's 1000 Hz."""
+    customer, agent = (
+        list(part.set_frame_rate(8000).get_array_of_samples())
+        for part in segment.split_to_mono()  # type: ignore[attr-defined]
+    )
+    return {
+        "customer": (_level(customer, 440), _level(customer, 1000)),
+        "agent": (_level(agent, 1000), _level(agent, 440)),
+    }
+
+
+# -- click-to-call through the trunk ---------------------------------------------------------
+
+
+async def test_sip_click_to_call_through_the_trunk_answered(sip: SipFlows) -> None:
+    # The agent's phone answers, the customer's (SIPp behind the carrier) rings 1 s, answers,
+    # speaks 440 Hz for 6 s and hangs up.
+    async with (
+        carrier_answering(
+            carrier_port=sip.asterisk.carrier_port, workdir=sip.tmp / "uas", ring=1, hold=6
+        ) as sipp_errors,
+        agent_phone(
+            "8001",
+            password=sip.asterisk.phone_password.get_secret_value(),
+            sip_port=sip.asterisk.sip_port,
+            workdir=sip.tmp / "phone",
+        ),
+    ):
+        await _registered(sip, "PJSIP/8001")
+        placed = await sip.daemon.center.place("PJSIP/8001", "+4930777", "desk")
+        call = await sip.finished_call()
+    why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
+    assert placed.result == "answered", why
+    assert (call.called_number, call.agent_endpoint) == ("+4930777", "PJSIP/8001")
+    assert call.outcome == Outcome.ANSWERED
+    # The customer's BYE ended it: a normal end, as Asterisk reports it.
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
+    levels = _party_levels(await _stored_audio(sip, call))
+    own = levels["customer"][0]
+    assert own > 500, levels  # the customer's speech through the trunk is in the recording
+
+
+async def test_sip_click_to_call_through_the_trunk_no_answer(sip: SipFlows) -> None:
+    # The customer's phone rings and nobody answers: zentrale gives up after its 30 s.
+    async with (
+        carrier_answering(
+            carrier_port=sip.asterisk.carrier_port, workdir=sip.tmp / "uas", answer=False
+        ) as sipp_errors,
+        agent_phone(
+            "8001",
+            password=sip.asterisk.phone_password.get_secret_value(),
+            sip_port=sip.asterisk.sip_port,
+            workdir=sip.tmp / "phone",
+        ),
+    ):
+        await _registered(sip, "PJSIP/8001")
+        placed = await sip.daemon.center.place("PJSIP/8001", "+4930888", "desk")
+        call = await sip.finished_call()
+        channels = await sip.daemon.ari.channels.list()
+    why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
+    assert placed.result == "no_answer", why
+    assert call.outcome == Outcome.NO_ANSWER
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (19, "User alerting, no answer")
+    assert channels == []  # neither the agent's leg nor the ringing one is left
+
+
+# -- the agent hangs up ----------------------------------------------------------------------
+
+
+async def test_sip_agent_hangs_up_ends_the_call_with_its_recording(sip: SipFlows) -> None:
+    # The caller (440 Hz) presses 2 for the desk and would stay 40 s; the agent on the baresip
+    # phone (1000 Hz) talks for 5 s and ends the call with the phone's hang-up.
+    async with agent_phone(
+        "8001",
+        password=sip.asterisk.phone_password.get_secret_value(),
+        sip_port=sip.asterisk.sip_port,
+        workdir=sip.tmp / "phone",
+    ) as phone:
+        await _registered(sip, "PJSIP/8001")
+        script = CarrierScript(keys=[Key("2", 2.0)], hold=40, audio=14)
+        caller = asyncio.create_task(sip.call(script))
+        await _connected(sip)
+        await asyncio.sleep(5)  # the conversation (the agent's part of the scene)
+        await phone.hang_up()
+        await caller  # SIPp is done once zentrale's BYE reached the caller
+        call = await sip.finished_call()
+    events = await sip.events(call.id)
+    kinds = _kinds(events)
+    assert call.outcome == Outcome.ANSWERED
+    assert call.agent_endpoint == "PJSIP/8001"
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
+    # The agent left first: the conversation ended, then zentrale hung up on the caller.
+    assert kinds.index("conversation_ended") < kinds.index("hangup")
+    assert call.agent_answered_at is not None
+    assert call.ended_at is not None
+    talk = (call.ended_at - call.agent_answered_at).total_seconds()
+    segment = await _stored_audio(sip, call)
+    # The recording holds the 5 s conversation, both parties, not the caller's 40 s.
+    assert 3 < segment.duration_seconds < 15, (segment.duration_seconds, talk)
+    assert talk < 20, talk
+    levels = _party_levels(segment)
+    assert min(levels["customer"][0], levels["agent"][0]) > 500, levels
+
+
+async def _connected(sip: SipFlows, max_wait: float = 30) -> None:
+    """Wait until an agent answered the (one) inbound call."""
+    async with asyncio.timeout(max_wait):
+        while True:
+            await sip.daemon.journal.flush()
+            async with sip.daemon.db.read() as session:
+                answered = await session.scalar(
+                    select(Call.id).where(Call.agent_answered_at.is_not(None))
+                )
+            if answered is not None:
+                return
+            await asyncio.sleep(0.2)
