@@ -180,21 +180,10 @@ Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
-Content-Type: application/sdp
+{headers}Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-]]>
+{sdp}]]>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -216,7 +205,7 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <label id="talking"/>
+{info}  <label id="talking"/>
   <recv request="INVITE" optional="true" next="reinvite"/>
   <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
@@ -247,18 +236,7 @@ Contact: <sip:{caller}@[local_ip]:[local_port]>
 Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-]]>
+{sdp}]]>
   </send>
   <recv request="ACK" next="talking"/>
   <label id="hangup"/>
@@ -270,7 +248,7 @@ From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_
 [last_To:]
 [routes]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: {bye_cseq} BYE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -281,6 +259,62 @@ Content-Length: 0
   <label id="done"/>
 </scenario>
 """
+
+
+_SDP = """v=0
+o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0{events_format}
+a=rtpmap:0 PCMU/8000
+{events}a=ptime:20
+a=sendrecv
+"""
+
+_EVENTS = "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+
+# One key as SIP INFO (application/dtmf-relay, the body most phones and carriers send).
+_INFO = """  <pause milliseconds="{pause_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration={duration_ms}
+]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
+def _info_keys(caller: str, keys: Sequence[Key]) -> tuple[str, int]:
+    """SIPp steps sending KEYS as SIP INFO at their moments; return them and the next CSeq."""
+    steps, cseq, now = [], 2, 0.0
+    for key in sorted(keys, key=lambda k: k.at):
+        pause_ms = max(0, int((key.at - now) * 1000))
+        duration_ms = int(key.duration * 1000)
+        steps.append(
+            _INFO.format(
+                pause_ms=pause_ms,
+                caller=caller,
+                cseq=cseq,
+                digit=key.digit,
+                duration_ms=duration_ms,
+            )
+        )
+        cseq, now = cseq + 1, key.at
+    return "".join(steps), cseq
 
 
 @dataclass(frozen=True)
@@ -304,16 +338,36 @@ class CarrierScript:
     keys: Sequence[Key] = ()
     hold: float = 20.0
     audio: float | None = None  # seconds of RTP (default: HOLD)
+    dtmf: str = "rfc4733"
+    """How keys are sent: `rfc4733` (events in the RTP) or `info` (SIP INFO requests)."""
+    offer_events: bool = True
+    """Whether the SDP offers telephone-event (RFC 4733); without it `auto_info` means INFO."""
+    headers: Sequence[str] = ()
+    """Extra INVITE headers, e.g. the one the sandbox tells its INFO trunks apart by."""
 
 
 def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
     """Write the caller's RTP (pcap) and the SIPp scenario into WORKDIR; return the scenario."""
     workdir.mkdir(parents=True, exist_ok=True)
     audio = script.audio if script.audio is not None else script.hold
-    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, script.keys))
+    rtp_keys = script.keys if script.dtmf == "rfc4733" else ()
+    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, rtp_keys))
+    info, bye_cseq = _info_keys(script.caller, script.keys) if script.dtmf == "info" else ("", 2)
+    sdp = _SDP.format(
+        events_format=" 101" if script.offer_events else "",
+        events=_EVENTS if script.offer_events else "",
+    )
     scenario = workdir / "carrier.xml"
     scenario.write_text(
-        _SCENARIO.format(caller=script.caller, pcap=pcap, hold_ms=int(script.hold * 1000))
+        _SCENARIO.format(
+            caller=script.caller,
+            pcap=pcap,
+            hold_ms=int(script.hold * 1000),
+            headers="".join(f"{header}\n" for header in script.headers),
+            sdp=sdp,
+            info=info,
+            bye_cseq=bye_cseq,
+        )
     )
     return scenario
 

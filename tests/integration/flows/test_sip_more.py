@@ -24,6 +24,8 @@ from zentrale.testing.sip import (
     Key,
     agent_phone,
     carrier_answering,
+    carrier_call,
+    free_udp_port,
     have_tools,
 )
 
@@ -187,3 +189,42 @@ async def _connected(sip: SipFlows, max_wait: float = 30) -> None:
             if answered is not None:
                 return
             await asyncio.sleep(0.2)
+
+
+# -- keys as SIP INFO ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("trunk", "offer_events"),
+    [
+        ("info", True),  # dtmf_mode=info: INFO even though the SDP offers RFC 4733
+        ("auto_info", False),  # dtmf_mode=auto_info: INFO because the SDP offers no events
+    ],
+)
+async def test_sip_info_keys_reach_menu_and_entry_once(
+    sip: SipFlows, trunk: str, offer_events: bool
+) -> None:
+    # As test_sip_calls' RFC 4733 test: 1 in the menu, then a four-digit account number, each
+    # key one SIP INFO request from a carrier trunk with that DTMF mode.
+    keys = [Key("1", 2.0), Key("4", 4.5), Key("7", 5.1), Key("1", 5.7), Key("2", 6.3)]
+    script = CarrierScript(
+        keys=keys,
+        hold=25,
+        dtmf="info",
+        offer_events=offer_events,
+        headers=(f"X-Zentrale-Trunk: {trunk}",),
+    )
+    done = await carrier_call(
+        sip_port=sip.asterisk.sip_port,
+        carrier_port=free_udp_port(),  # not the plain trunk's port: the header picks the trunk
+        script=script,
+        workdir=sip.tmp / "sipp",
+    )
+    assert done.returncode == 0, done.output
+    call = await sip.finished_call()
+    assert call.outcome == Outcome.MESSAGE, done.output  # the entry's then: a goodbye
+    digits = [dict(e.detail) for e in await sip.events(call.id) if e.kind == "digit"]
+    assert digits == [
+        {"menu": "main", "digits": "1"},
+        {"menu": "account", "digits": "4712"},
+    ]
