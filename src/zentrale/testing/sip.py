@@ -205,9 +205,7 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-{info}  <label id="talking"/>
-  <recv request="INVITE" optional="true" next="reinvite"/>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+{info}  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -221,24 +219,6 @@ Content-Length: 0
 ]]>
   </send>
   <nop next="done"/>
-  <label id="reinvite"/>
-  <!-- Asterisk updates the connected party (a re-INVITE) once the caller talks to an agent:
-       a real phone answers it, and an unanswered one holds up the BYE for 32 s. -->
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{sdp}]]>
-  </send>
-  <recv request="ACK" next="talking"/>
   <label id="hangup"/>
   <send retrans="500">
     <![CDATA[

@@ -14,11 +14,17 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from pydub import AudioSegment
 from sqlalchemy import select
 
 from zentrale.calls.models import Call, CallEvent, Outcome
 from zentrale.daemon import Daemon
+from zentrale.recording import audio
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
+from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
+from zentrale.testing.recordings import decrypt
 from zentrale.testing.sip import (
     CarrierScript,
     Key,
@@ -72,16 +78,39 @@ def _kinds(events: list[CallEvent]) -> list[str]:
     return [str(event.kind) for event in events]
 
 
-def _party_levels(segment: object) -> dict[str, tuple[float, float]]:
-    """Each channel's level of the customer's 440 Hz and the agent's 1000 Hz."""
+def _party_levels(
+    segment: AudioSegment, agent_freq: float = 1000
+) -> dict[str, tuple[float, float]]:
+    """Each channel's level of its own party's tone, then of the other's (440 Hz the caller)."""
     customer, agent = (
-        list(part.set_frame_rate(8000).get_array_of_samples())
-        for part in segment.split_to_mono()  # type: ignore[attr-defined]
+        list(part.set_frame_rate(8000).get_array_of_samples()) for part in segment.split_to_mono()
     )
     return {
-        "customer": (_level(customer, 440), _level(customer, 1000)),
-        "agent": (_level(agent, 1000), _level(agent, 440)),
+        "customer": (_level(customer, 440), _level(customer, agent_freq)),
+        "agent": (_level(agent, agent_freq), _level(agent, 440)),
     }
+
+
+async def _recordings(sip: SipFlows, call_id: str, count: int = 2) -> list[Recording]:
+    """Wait until the call's COUNT recordings are past FINISHED; return them in order."""
+    async with asyncio.timeout(90):
+        while True:
+            async with sip.daemon.db.read() as session:
+                query = select(Recording).where(Recording.call_id == call_id)
+                rows = list(await session.scalars(query.order_by(Recording.created_at)))
+            if len(rows) >= count and all(r.state != RecordingState.FINISHED for r in rows):
+                return rows
+            await asyncio.sleep(0.3)
+
+
+def _audio_of(sip: SipFlows, row: Recording) -> AudioSegment:
+    """Decrypt a stored recording and decode it."""
+    assert row.state == RecordingState.STORED, row.state
+    keyring = Keyring.load(sip.tmp / "keyring.json")
+    plain = decrypt(LocalStore(sip.tmp / "recordings"), row, [LocalKeyProvider(keyring)])
+    check = sip.tmp / f"{row.id}.{row.format}"
+    check.write_bytes(plain)
+    return audio.decode(check)
 
 
 # -- click-to-call through the trunk ---------------------------------------------------------
@@ -177,8 +206,8 @@ async def test_sip_agent_hangs_up_ends_the_call_with_its_recording(sip: SipFlows
     assert min(levels["customer"][0], levels["agent"][0]) > 500, levels
 
 
-async def _connected(sip: SipFlows, max_wait: float = 30) -> None:
-    """Wait until an agent answered the (one) inbound call."""
+async def _connected(sip: SipFlows, max_wait: float = 30) -> str:
+    """Wait until an agent answered the (one) inbound call; return its id."""
     async with asyncio.timeout(max_wait):
         while True:
             await sip.daemon.journal.flush()
@@ -187,7 +216,7 @@ async def _connected(sip: SipFlows, max_wait: float = 30) -> None:
                     select(Call.id).where(Call.agent_answered_at.is_not(None))
                 )
             if answered is not None:
-                return
+                return answered
             await asyncio.sleep(0.2)
 
 
@@ -228,3 +257,50 @@ async def test_sip_info_keys_reach_menu_and_entry_once(
         {"menu": "main", "digits": "1"},
         {"menu": "account", "digits": "4712"},
     ]
+
+
+# -- blind transfer between agents on SIP phones ---------------------------------------------
+
+
+async def test_sip_blind_transfer_between_agents_on_registered_phones(sip: SipFlows) -> None:
+    # The caller (440 Hz) reaches Deniz at the desk (phone 8001, 1000 Hz), who blind-transfers
+    # the call to the back office (the agent's transfer: POST /calls/ID/transfer, here the
+    # call centre's method behind it); Emre answers there (phone 8002, 1500 Hz).
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1") as desk,
+        agent_phone(
+            "8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500
+        ) as office,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        script = CarrierScript(keys=[Key("2", 2.0)], hold=16)
+        caller = asyncio.create_task(sip.call(script))
+        call_id = await _connected(sip)
+        await asyncio.sleep(3)  # Deniz talks to the caller
+        await sip.daemon.center.transfer(call_id, "department", "backoffice")
+        await caller  # the caller hangs up at 16 s, talking to Emre
+        call = await sip.finished_call()
+        logs = desk.log()[-1500:] + office.log()[-1500:]
+    events = await sip.events(call.id)
+    answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
+    assert answered == ["PJSIP/8001", "PJSIP/8002"], logs
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [{"to": "department:backoffice"}]
+    assert (call.agent_endpoint, call.agent_name) == ("PJSIP/8002", "Emre")
+    assert call.transfers == 1
+    assert call.outcome == Outcome.ANSWERED  # the second agent's conversation ended it
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8002", "backoffice"),
+    ]
+    # Each conversation's recording holds the caller and that conversation's agent only.
+    first, second = (_audio_of(sip, row) for row in recordings)
+    print("transfer levels", _party_levels(first, 1000), _party_levels(second, 1500))
+    assert _party_levels(first, 1000)["agent"][0] > 500
+    assert _party_levels(second, 1500)["agent"][0] > 500
+    assert _party_levels(first, 1500)["agent"][0] < 50  # Emre is not in Deniz's recording
+    assert _party_levels(second, 1000)["agent"][0] < 50
