@@ -262,10 +262,14 @@ async def test_sip_info_keys_reach_menu_and_entry_once(
 # -- blind transfer between agents on SIP phones ---------------------------------------------
 
 
-async def test_sip_blind_transfer_between_agents_on_registered_phones(sip: SipFlows) -> None:
+@pytest.mark.parametrize("how", ["phone", "api"])
+async def test_sip_blind_transfer_between_agents_on_registered_phones(
+    sip: SipFlows, how: str
+) -> None:
     # The caller (440 Hz) reaches Deniz at the desk (phone 8001, 1000 Hz), who blind-transfers
-    # the call to the back office (the agent's transfer: POST /calls/ID/transfer, here the
-    # call centre's method behind it); Emre answers there (phone 8002, 1500 Hz).
+    # the call to the back office: with the phone's transfer key (a SIP REFER to
+    # sip:backoffice@...), or through the API (POST /calls/ID/transfer, here the call centre's
+    # method behind it). Emre answers there (phone 8002, 1500 Hz).
     password = sip.asterisk.phone_password.get_secret_value()
     port = sip.asterisk.sip_port
     async with (
@@ -280,7 +284,10 @@ async def test_sip_blind_transfer_between_agents_on_registered_phones(sip: SipFl
         caller = asyncio.create_task(sip.call(script))
         call_id = await _connected(sip)
         await asyncio.sleep(3)  # Deniz talks to the caller
-        await sip.daemon.center.transfer(call_id, "department", "backoffice")
+        if how == "phone":
+            await desk.transfer("backoffice")
+        else:
+            await sip.daemon.center.transfer(call_id, "department", "backoffice")
         await caller  # the caller hangs up at 16 s, talking to Emre
         call = await sip.finished_call()
         logs = desk.log()[-1500:] + office.log()[-1500:]
