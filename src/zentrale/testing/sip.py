@@ -105,9 +105,32 @@ class _Rtp:
         self.seq += 1
 
 
-def rtp_stream(freq: float, seconds: float, keys: Sequence[Key] = ()) -> list[tuple[float, bytes]]:
-    """Return RTP packets (send time, bytes): PCMU tone, RFC 4733 events where KEYS say."""
-    samples = tone(freq, seconds)
+# The two tones of each key (row, column) for inband DTMF.
+_DTMF_TONES = {
+    key: (row, col)
+    for row, keys in zip((697, 770, 852, 941), ("123", "456", "789", "*0#"), strict=True)
+    for col, key in zip((1209, 1336, 1477), keys, strict=True)
+}
+
+
+def with_inband_keys(samples: list[int], keys: Sequence[Key]) -> list[int]:
+    """Return SAMPLES with each key's two DTMF tones in place of the speech while it is held."""
+    out = list(samples)
+    for key in keys:
+        low, high = _DTMF_TONES[key.digit]
+        start = int(key.at * RATE)
+        lows, highs = tone(low, key.duration, 0.2), tone(high, key.duration, 0.25)
+        pair = [a + b for a, b in zip(lows, highs, strict=True)]
+        out[start : start + len(pair)] = pair[: max(0, len(out) - start)]
+    return out
+
+
+def rtp_stream(
+    freq: float, seconds: float, keys: Sequence[Key] = (), inband: Sequence[Key] = ()
+) -> list[tuple[float, bytes]]:
+    """Return RTP packets (send time, bytes): PCMU tone, RFC 4733 events where KEYS say, and
+    the DTMF tones of INBAND keys in the audio itself."""
+    samples = with_inband_keys(tone(freq, seconds), inband)
     encoded = bytes(ulaw(s) for s in samples)
     rtp = _Rtp()
     ordered = sorted(keys, key=lambda k: k.at)
@@ -319,7 +342,8 @@ class CarrierScript:
     hold: float = 20.0
     audio: float | None = None  # seconds of RTP (default: HOLD)
     dtmf: str = "rfc4733"
-    """How keys are sent: `rfc4733` (events in the RTP) or `info` (SIP INFO requests)."""
+    """How keys are sent: `rfc4733` (events in the RTP), `info` (SIP INFO requests) or `inband`
+    (the keys' tones in the audio)."""
     offer_events: bool = True
     """Whether the SDP offers telephone-event (RFC 4733); without it `auto_info` means INFO."""
     headers: Sequence[str] = ()
@@ -331,7 +355,8 @@ def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     audio = script.audio if script.audio is not None else script.hold
     rtp_keys = script.keys if script.dtmf == "rfc4733" else ()
-    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, rtp_keys))
+    tones = script.keys if script.dtmf == "inband" else ()
+    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, rtp_keys, tones))
     info, bye_cseq = _info_keys(script.caller, script.keys) if script.dtmf == "info" else ("", 2)
     sdp = _SDP.format(
         events_format=" 101" if script.offer_events else "",

@@ -224,14 +224,15 @@ async def _connected(sip: SipFlows, max_wait: float = 30) -> str:
 
 
 @pytest.mark.parametrize(
-    ("trunk", "offer_events"),
+    ("trunk", "dtmf", "offer_events"),
     [
-        ("info", True),  # dtmf_mode=info: INFO even though the SDP offers RFC 4733
-        ("auto_info", False),  # dtmf_mode=auto_info: INFO because the SDP offers no events
+        ("info", "info", True),  # dtmf_mode=info: INFO even though the SDP offers RFC 4733
+        ("auto_info", "info", False),  # auto_info: INFO because the SDP offers no events
+        ("inband", "inband", False),  # the keys' tones in the caller's PCMU audio
     ],
 )
-async def test_sip_info_keys_reach_menu_and_entry_once(
-    sip: SipFlows, trunk: str, offer_events: bool
+async def test_sip_info_and_inband_keys_reach_menu_and_entry_once(
+    sip: SipFlows, trunk: str, dtmf: str, offer_events: bool
 ) -> None:
     # As test_sip_calls' RFC 4733 test: 1 in the menu, then a four-digit account number, each
     # key one SIP INFO request from a carrier trunk with that DTMF mode.
@@ -239,7 +240,7 @@ async def test_sip_info_keys_reach_menu_and_entry_once(
     script = CarrierScript(
         keys=keys,
         hold=25,
-        dtmf="info",
+        dtmf=dtmf,
         offer_events=offer_events,
         headers=(f"X-Zentrale-Trunk: {trunk}",),
     )
