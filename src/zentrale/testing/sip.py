@@ -41,6 +41,16 @@ def _free_tcp_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def _free_udp_and_tcp_port() -> int:
+    """A port free for both UDP and TCP: baresip's sip_listen binds both (a port only free for
+    UDP, e.g. a TCP client's ephemeral port, fails it with "Address already in use")."""
+    for _ in range(50):
+        port = _free_tcp_port()
+        if not _udp_port_taken(port):
+            return port
+    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+
+
 def free_udp_port() -> int:
     """Return a UDP port on loopback that nothing is bound to right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
@@ -536,7 +546,7 @@ class AgentPhone:
         modules = ("g711", "aufile", "account", "menu", "ctrl_tcp")
         lines = [
             "module_path /usr/lib/baresip/modules",
-            f"sip_listen 127.0.0.1:{free_udp_port()}",
+            f"sip_listen 127.0.0.1:{_free_udp_and_tcp_port()}",
             f"audio_source aufile,{speech}",
             f"audio_player aufile,{self.workdir / 'heard.wav'}",
             "audio_alert aufile,/dev/null",
