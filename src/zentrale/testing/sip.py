@@ -42,13 +42,23 @@ def _free_tcp_port() -> int:
 
 
 def _free_udp_and_tcp_port() -> int:
-    """A port free for both UDP and TCP: baresip's sip_listen binds both (a port only free for
-    UDP, e.g. a TCP client's ephemeral port, fails it with "Address already in use")."""
+    """A port for baresip's sip_listen, which binds UDP and TCP on it and TLS on the next one:
+    a port taken for any of them (e.g. by a TCP client's ephemeral port) fails it with "Address
+    already in use", and the phone never registers."""
     for _ in range(50):
         port = _free_tcp_port()
-        if not _udp_port_taken(port):
+        if not _udp_port_taken(port) and not _tcp_port_taken(port + 1):
             return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+    raise RuntimeError("no port free for baresip's SIP transports on 127.0.0.1")
+
+
+def _tcp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def free_udp_port() -> int:
