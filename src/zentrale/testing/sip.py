@@ -572,6 +572,17 @@ class AgentPhone:
 
     async def start(self) -> None:
         """Start baresip; registration follows within a second or two."""
+        for _ in range(3):
+            await self._start_once()
+            # Another process can take the chosen port before baresip binds it: then baresip
+            # stops at once ("init failed"), and a fresh port is tried.
+            with contextlib.suppress(TimeoutError):
+                assert self.process is not None
+                await asyncio.wait_for(self.process.wait(), 1.0)
+                continue
+            return
+
+    async def _start_once(self) -> None:
         self._write_config()
         log = (self.workdir / "baresip.log").open("wb")
         self.process = await asyncio.create_subprocess_exec(
