@@ -57,6 +57,7 @@ from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
+from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
@@ -400,6 +401,7 @@ class InboundCall:
                 customer=self.call.id,
                 record=department.recording and not self.consent_failed,
             )
+            await hand_transfers_to_us(services.ari, leg.channel_id, leg.endpoint)
             ended = await self._talk(leg.channel_id)
             await forget_keys(self.call)  # keys pressed while talking answer no survey question
         finally:
@@ -420,12 +422,18 @@ class InboundCall:
             two_party=services.settings.recording.two_party,
         )
 
+    async def _phone_transfer(self, agent_channel: str) -> Transfer:
+        # The call's own rules (those it started on), like every step of its flow.
+        kind, target = await phone_transfer(self.services.ari, agent_channel, self.rules.document)
+        return Transfer(kind, target)
+
     async def _talk(self, agent_channel: str) -> str | Transfer:
         ari = self.services.ari
         waits = {
             asyncio.create_task(_hangup_of(ari, self.call.id)): "caller",
             asyncio.create_task(_hangup_of(ari, agent_channel)): "agent",
             asyncio.create_task(self.transfer_requests.get()): "transfer",
+            asyncio.create_task(self._phone_transfer(agent_channel)): "transfer",
         }
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
