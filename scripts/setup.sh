@@ -13,10 +13,11 @@ cd "$(dirname "$0")/.."
 # run the images of docker/ in the docker tests (scripts/images.sh, scripts/dockerd.sh).
 # SIPp (sip-tester) and baresip are the real SIP user agents of the SIP tests (a carrier calling
 # in through the sandbox's trunk, agents' phones that register); sox measures their audio.
+# nodejs and npm build the agent page's softphone (JsSIP, bundled with esbuild; web/).
 needs=("debootstrap debootstrap" "ffmpeg ffmpeg" "espeak-ng espeak-ng" "pg_ctlcluster postgresql"
        "chroot coreutils" "chromium chromium" "systemd-analyze systemd"
        "dockerd docker.io" "docker-compose docker-compose"
-       "sipp sip-tester" "baresip baresip" "sox sox")
+       "sipp sip-tester" "baresip baresip" "sox sox" "node nodejs" "npm npm")
 missing=()
 for need in "${needs[@]}"; do
   command -v "${need%% *}" >/dev/null 2>&1 || PATH="$PATH:/usr/sbin:/sbin" command -v "${need%% *}" \
@@ -43,4 +44,9 @@ fi
 .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -m pip install -q -e '.[dev]' 2>&1 | grep -v "is ignored" || true
 .venv/bin/python -c 'import zentrale' || { echo "setup: installing zentrale failed" >&2; exit 1; }
+# The agent page's softphone: JsSIP and esbuild at the exact versions of web/package-lock.json
+# (npm ci checks their integrity hashes), bundled into the package's static files. The bundle is
+# built, not committed: it is made from the pinned sources on every set-up (and in the image).
+(cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build >/dev/null) \
+  || { echo "setup: building the softphone bundle (web/) failed" >&2; exit 1; }
 echo "setup: ready (.venv/bin/zentrale)"

@@ -87,6 +87,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "calls.active": frozenset({ADMIN, SUPERVISOR}),
     "agents.list": frozenset({ADMIN, SUPERVISOR}),
     "agents.pause": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    # The agent's workspace (inside the daemon; the agent's own endpoint only)
+    "web.agent": frozenset({AGENT}),
+    "agent.softphone": frozenset({AGENT}),
+    "agent.state": frozenset({AGENT}),
+    "agent.set_state": frozenset({AGENT}),
+    "agent.events": frozenset({AGENT}),
     # API: statistics and the live wallboard (supervisors: their departments)
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),

@@ -113,10 +113,16 @@ class CallStore:
         log.info("call finished", call_id=call_id, outcome=hangup.outcome.value)
 
     async def close_interrupted(
-        self, node: str, app: str, keep: Collection[str] = frozenset()
+        self,
+        node: str,
+        app: str,
+        *,
+        arrived_before: dt.datetime,
+        keep: Collection[str] = frozenset(),
     ) -> int:
         """Close the calls NODE's app APP left open (it stopped without ending them), but
-        those in KEEP (adopted by the new daemon: they go on).
+        those in KEEP (adopted by the new daemon: they go on) and those that arrived at or
+        after ARRIVED_BEFORE (the new daemon's start: they are its own, in progress).
 
         Their outcome is `interrupted`; their end is the last thing known of them: the time
         of their latest event, else their arrival. Returns how many were closed.
@@ -130,6 +136,7 @@ class CallStore:
         query = (
             update(Call)
             .where(and_(Call.ended_at.is_(None), Call.asterisk_node == node, Call.app_name == app))
+            .where(Call.arrived_at < arrived_before)
             .where(Call.id.not_in(list(keep)))
             .values(outcome=Outcome.INTERRUPTED, ended_at=func.coalesce(last, Call.arrived_at))
             .execution_options(synchronize_session=False)

@@ -23,6 +23,7 @@ from zentrale.cli.customers import customers
 from zentrale.cli.db import db
 from zentrale.cli.keys import keys
 from zentrale.cli.ops import status
+from zentrale.cli.phones import phones
 from zentrale.cli.privacy import hold, retention, subject
 from zentrale.cli.prompts import prompts
 from zentrale.cli.recordings import recordings
@@ -234,6 +235,7 @@ main.add_command(api)
 main.add_command(audit)
 main.add_command(call)
 main.add_command(agents)
+main.add_command(phones)
 main.add_command(retention)
 main.add_command(hold)
 main.add_command(subject)

@@ -80,6 +80,7 @@ def figures(samples: Samples) -> dict[str, Any]:
     return {
         "rules_version": rules[0]["version"] if rules else None,
         "ari_reconnects": int(sample(samples, "zentrale_ari_reconnects_total")),
+        "ari_transport": _label(samples, "zentrale_ari_rest_transport_info", "transport"),
         "active_calls": int(sample(samples, "zentrale_active_calls")),
         "calls_ended": outcomes,
         "waiting": _by_label(samples, "zentrale_waiting_callers", "department"),
@@ -93,6 +94,11 @@ def figures(samples: Samples) -> dict[str, Any]:
         "storage_errors": int(total(samples, "zentrale_storage_errors_total")),
         "db_errors": int(sample(samples, "zentrale_db_errors_total")),
     }
+
+
+def _label(samples: Samples, metric: str, label: str) -> str | None:
+    found = [dict(labels)[label] for (name, labels), value in samples.items() if name == metric]
+    return found[0] if found else None
 
 
 def _by_label(samples: Samples, metric: str, label: str) -> dict[str, int]:
@@ -166,7 +172,8 @@ def _figures(report: dict[str, Any]) -> list[str]:
     waiting = " · ".join(f"{k} {v}" for k, v in report["waiting"].items()) or "no departments"
     agents = " · ".join(f"{k} {v}" for k, v in report["agents"].items())
     return [
-        f"rules      version {report['rules_version']} · ARI reconnects {report['ari_reconnects']}",
+        f"rules      version {report['rules_version']} · ARI reconnects {report['ari_reconnects']}"
+        f" · REST over {report.get('ari_transport') or 'unknown'}",
         f"calls      active {report['active_calls']} · ended: {ended}",
         f"waiting    {waiting}",
         f"agents     {agents}",

@@ -271,8 +271,13 @@ def work(
     source_dir: Path | None, workers: int | None, lease: float, backoff: float, until_idle: bool
 ) -> None:
     """Run pipeline workers (without the call flows) until interrupted."""
-    options = WorkerOptions(lease=lease, backoff_initial=backoff, poll=min(0.5, lease / 4))
     settings = _settings()
+    options = WorkerOptions(
+        lease=lease,
+        backoff_initial=backoff,
+        poll=min(0.5, lease / 4),
+        outage_backoff_max=settings.recording.outage_backoff_max,
+    )
     asyncio.run(_work(settings, source_dir, workers, options, until_idle))
 
 

@@ -169,12 +169,20 @@ def _echo_result(result: ExpectResult) -> None:
     if result.passed:
         click.echo(f"ok    {name}")
         return
-    wanted = f"{result.case.goes_to.kind}: {result.case.goes_to.target}"
-    click.echo(f"FAIL  {name}: expected {wanted}, got {_describe(result.simulation.final)}")
+    click.echo(f"FAIL  {name}: {_failure(result)}")
     for reason in result.simulation.final.reason:
         click.echo(f"        {reason}")
-    if result.simulation.unused:
-        click.echo(f"        inputs not used: {' '.join(result.simulation.unused)}")
+
+
+def _failure(result: ExpectResult) -> str:
+    """Say on one line why a case failed: the wrong end, inputs left over, or both."""
+    goes_to = result.case.goes_to
+    wanted = f"{goes_to.kind}: {goes_to.target}"
+    unused = " ".join(result.simulation.unused)
+    if result.simulation.final.destination != (goes_to.kind, goes_to.target):
+        left = f"; inputs not used: {unused}" if unused else ""
+        return f"expected {wanted}, got {_describe(result.simulation.final)}{left}"
+    return f"inputs not used (the call ended first): {unused}; it ended at {wanted} as expected"
 
 
 def _describe(step: Step) -> str:

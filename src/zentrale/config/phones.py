@@ -81,3 +81,23 @@ def _glued(text: str, start: int, end: int) -> bool:
     if before in _GLUE and start > 1 and text[start - 2].isalnum():
         return True
     return after in _GLUE and end + 1 < len(text) and text[end + 1].isalnum()
+
+
+_WRITTEN = frozenset("0123456789+() ./-")
+
+
+def parse_valid(text: str, in_region: str) -> str | None:
+    """Return TEXT as E.164 if it is written as a number only and is a valid one, else None.
+
+    Stricter than `parse` (which reads numbers out of any text and takes merely possible ones):
+    for numbers an operator configures or zentrale dials out (trunk DIDs, click-to-call).
+    """
+    if not text.strip() or not set(text) <= _WRITTEN:
+        return None
+    try:
+        number = phonenumbers.parse(text, in_region.upper())
+    except NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)

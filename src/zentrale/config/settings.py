@@ -50,6 +50,9 @@ class AriSettings(Section):
     app: str = Field(default="zentrale", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     request_timeout: Seconds = 10.0
     ping_interval: Seconds = 5.0
+    rest_transport: Literal["auto", "websocket", "http"] = "auto"
+    """How REST requests reach Asterisk: over the event WebSocket (Asterisk 22), over HTTP, or
+    `auto`: probe at every connect and use the WebSocket when Asterisk answers it."""
 
     @field_validator("password_file")
     @classmethod
@@ -107,6 +110,90 @@ class TelephonySettings(Section):
         if "{number}" not in value:
             raise ValueError("must contain {number}, e.g. PJSIP/{number}@trunk")
         return value
+
+
+_REASON = r"^[a-z][a-z0-9_]{0,31}$"
+
+
+class AgentSettings(Section):
+    """The agents' workspace (`/agent`): the browser softphone and the reasons for a pause."""
+
+    websocket_url: str = Field(
+        default="ws://127.0.0.1:8088/ws",
+        pattern=r"^wss?://[^\s]{1,200}$",
+        description="Where browsers reach Asterisk's SIP over WebSocket (wss:// off loopback).",
+    )
+    sip_domain: str = Field(default="127.0.0.1", pattern=r"^[A-Za-z0-9.:-]{1,200}$")
+    """The domain of the softphones' SIP address (sip:<endpoint>@<domain>)."""
+    sip_password: SecretStr | None = None
+    """The WebRTC endpoints' SIP password, handed to the signed-in agent's page only."""
+    pause_reasons: tuple[Annotated[str, Field(pattern=_REASON)], ...] = Field(
+        default=("break", "training", "back_office"), min_length=1
+    )
+    """Why an agent may pause; the page offers these, the API refuses others."""
+
+
+NumberFormat = Literal["e164", "national", "international", "digits"]
+_DID_TEXT = r"^\+?[0-9() ./-]{1,32}$"
+_CALLER_ID = r"^\+?[0-9]{1,20}$"
+CallerId = Annotated[str, Field(pattern=_CALLER_ID)]
+
+
+class TrunkInboundSettings(Section):
+    """Calls from a trunk: the DIDs it carries and which entry rules each one goes to."""
+
+    dids: dict[Annotated[str, Field(pattern=_DID_TEXT)], tuple[str, ...] | str | None] = Field(
+        default_factory=dict
+    )
+    """DID (any written form; national ones in the trunk's country) -> the names of the entry
+    rules its calls try (one name, a list, or nothing: every rule, as for any call)."""
+    unknown_dids: Literal["route", "refuse"] = "route"
+    """A call to a DID not listed: routed by the rules like any call, or refused."""
+
+
+class TrunkOutboundSettings(Section):
+    """Calls out through a trunk: how numbers are dialled, the caller ID, the channel limit."""
+
+    dial: str | None = Field(default=None, description="default: PJSIP/{number}@<endpoint>")
+    format: NumberFormat = "e164"
+    """How the carrier wants the number: e164 (+4930123456), national (030123456),
+    international (004930123456, the country's international prefix) or digits (4930123456)."""
+    prefix: Annotated[str, Field(pattern=r"^[0-9*#+]{0,10}$")] = ""
+    """Dialled before the formatted number (an outside-line or carrier-select prefix)."""
+    caller_id: CallerId | None = None
+    """The caller ID of calls through this trunk unless a department or campaign has its own."""
+    department_caller_id: dict[str, CallerId] = Field(default_factory=dict)
+    campaign_caller_id: dict[str, CallerId] = Field(default_factory=dict)
+    max_channels: Annotated[int, Field(ge=1, le=10000)] | None = None
+    """Most outbound channels at once on this node; more are refused (`trunk-full`)."""
+
+    @field_validator("dial")
+    @classmethod
+    def _has_number(cls, value: str | None) -> str | None:
+        if value is not None and "{number}" not in value:
+            raise ValueError("must contain {number}, e.g. PJSIP/{number}@trunk")
+        return value
+
+
+class TrunkSettings(Section):
+    """A SIP trunk to a carrier: its PJSIP endpoint, its inbound DIDs, its outbound dialling."""
+
+    endpoint: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The PJSIP endpoint of the trunk (default: the trunk's name); Asterisk's identify
+    section (source address) or registration decides which calls are its calls."""
+    country: str | None = None
+    """The trunk's country for national numbers (default: telephony.region)."""
+    inbound: TrunkInboundSettings = TrunkInboundSettings()
+    outbound: TrunkOutboundSettings | None = None
+    """How calls go out through it; the first trunk with `outbound` carries every outbound
+    call (click-to-call, campaigns, `dial:`)."""
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        if value is not None and not phones.is_region(value):
+            raise ValueError(f"'{value}' is not a country code phone numbers are known for")
+        return value.upper() if value is not None else None
 
 
 class LoggingSettings(Section):
@@ -182,6 +269,9 @@ class RecordingSettings(Section):
     min_free_mb: int = Field(default=512, ge=0)
     """Free space (MiB) the temp directory (and a local store) must keep: below it the node
     is not ready (`/readyz` 503), so calls and their recordings go to nodes with room."""
+    outage_backoff_max: float = Field(default=30.0, gt=0, le=3600)
+    """Longest wait (seconds) of a job for a store that is away; it goes on within this long
+    after the store returns. Attempts do not count meanwhile."""
 
 
 class HttpSettings(Section):
@@ -288,6 +378,7 @@ class Settings(Section):
     node: str = Field(default="node1", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     ari: AriSettings = AriSettings()
     telephony: TelephonySettings = TelephonySettings()
+    agents: AgentSettings = AgentSettings()
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
     database: DatabaseSettings = DatabaseSettings()
@@ -301,6 +392,10 @@ class Settings(Section):
     ops: OpsSettings = OpsSettings()
     retention: RetentionSettings = RetentionSettings()
     sandbox: SandboxSettings = SandboxSettings()
+    trunks: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")], TrunkSettings] = Field(
+        default_factory=dict
+    )
+    """SIP trunks by name (docs/operator.md, "Trunks")."""
 
 
 class SettingsError(ZentraleError):
@@ -318,9 +413,47 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = os.environ if environ is None else environ
     tree = _read(path) if path is not None else {}
     try:
-        return Settings.model_validate(_merge(tree, env_overrides(env)))
+        settings = Settings.model_validate(_merge(tree, env_overrides(env)))
     except ValidationError as exc:
         raise SettingsError([_describe(err, path, tree, env) for err in exc.errors()]) from None
+    problems = _trunk_problems(settings, path, tree)
+    if problems:
+        raise SettingsError(problems)
+    return settings
+
+
+def _trunk_problems(settings: Settings, path: Path | None, tree: Any) -> list[str]:
+    """What the trunks get wrong across keys: DIDs that are no number, the old single setting."""
+    problems = []
+    for name, trunk in settings.trunks.items():
+        country = trunk.country or settings.telephony.region
+        for did in trunk.inbound.dids:
+            if phones.parse_valid(did, country) is None:
+                loc = ("trunks", name, "inbound", "dids", did)
+                problems.append(
+                    _at(path, tree, loc, f"'{did}' is not a phone number (read in {country})")
+                )
+    legacy = {"outbound_endpoint", "outbound_caller_id"} & settings.telephony.model_fields_set
+    if legacy and any(trunk.outbound is not None for trunk in settings.trunks.values()):
+        key = sorted(legacy)[0]
+        problems.append(
+            _at(
+                path,
+                tree,
+                ("telephony", key),
+                "the trunks' outbound settings replace it: move it to trunks.<name>.outbound"
+                " (dial, caller_id) and remove it here",
+            )
+        )
+    return problems
+
+
+def _at(path: Path | None, tree: Any, loc: tuple[str, ...], message: str) -> str:
+    key = ".".join(loc)
+    if path is None:
+        return f"{key}: {message}"
+    line, column = locate(tree, loc)
+    return f"{path}:{line}:{column}: {key}: {message}"
 
 
 def _read(path: Path) -> Any:

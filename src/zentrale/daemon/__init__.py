@@ -25,6 +25,7 @@ from zentrale.api.app import install
 from zentrale.api.app import routers as qa_routers
 from zentrale.api.asgi import create_app
 from zentrale.api.deps import Deps
+from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
@@ -58,11 +59,13 @@ from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
+from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
 from zentrale.telephony.context import Services
 from zentrale.telephony.journal import Journal
+from zentrale.telephony.phones import PhoneBook, push_all
 from zentrale.telephony.queueing import Queues
 
 log = structlog.get_logger(__name__)
@@ -120,6 +123,7 @@ class Daemon:
                 media=media,
                 clock=clock,
             )
+            _push_phones(settings, services.ari)  # before the call centre looks at presence
             center = _call_center(settings=settings, services=services, rules=rules, db=db)
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
@@ -249,6 +253,25 @@ def _services(
     return services
 
 
+def _check_trunk_entries(services: Services, current: Rules) -> None:
+    """Warn about trunk DIDs sent to entry rules the live rules do not have (no call matches)."""
+    known = {rule.name for rule in current.document.entry_rules}
+    missing = services.trunks.plan.unknown_entries(known)
+    if missing:
+        log.warning("trunks.unknown_entry_rules", missing=missing)
+
+
+def _push_phones(settings: Settings, ari: AriClient) -> None:
+    """Create the phones zentrale keeps in Asterisk at every (re)connect (memory is lost
+    when Asterisk restarts)."""
+    book = PhoneBook(settings.state_dir)
+
+    async def push(_channels: list[Channel], _bridges: list[Bridge]) -> None:
+        await push_all(ari.asterisk, book)
+
+    ari.on_resync(push)
+
+
 def _call_center(
     *, settings: Settings, services: Services, rules: RulesReloader, db: Database
 ) -> CallCenter:
@@ -256,6 +279,8 @@ def _call_center(
     center = CallCenter(services, lambda: rules.current)
     center.know_agents(rules.current)
     rules.subscribe(lambda outcome: center.know_agents(rules.current))
+    _check_trunk_entries(services, rules.current)
+    rules.subscribe(lambda outcome: _check_trunk_entries(services, rules.current))
     services.ari.on_new_channel(center.on_call)
     services.ari.on_resync(center.on_resync)
     services.ari.on_resync(_close_left_open(settings, db, center))
@@ -298,7 +323,12 @@ def ari_credentials(settings: Settings) -> ReloadingCredentials:
 def _close_left_open(
     settings: Settings, db: Database, center: CallCenter
 ) -> Callable[[object, object], Awaitable[None]]:
-    """After the first resync: close the calls a crash left open that were not adopted."""
+    """After the first resync: close the calls a crash left open that were not adopted.
+
+    Calls that arrive while the resync runs (after the app registered, before this hook)
+    are this daemon's own: only rows older than its start are closed, and none it follows.
+    """
+    started = utcnow()
     done = False
 
     async def close(_channels: object, _bridges: object) -> None:
@@ -307,7 +337,10 @@ def _close_left_open(
             return
         done = True
         store = CallStore(db)
-        await store.close_interrupted(settings.node, settings.ari.app, keep=set(center.adopted))
+        keep = set(center.adopted) | set(center.active)
+        await store.close_interrupted(
+            settings.node, settings.ari.app, arrived_before=started, keep=keep
+        )
 
     return close
 
@@ -342,7 +375,9 @@ def _app(
         scorecards=load_scorecards(settings.api.scorecards_file),
         session_secret=session_secret(settings),
     )
-    app = create_app([*routers, *qa_routers(deps), *calls_routers(center, deps)])
+    app = create_app(
+        [*routers, *qa_routers(deps), *calls_routers(center, deps), *agent_routers(center, deps)]
+    )
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)
@@ -396,6 +431,7 @@ def _options(settings: Settings) -> AriOptions:
         request_timeout=settings.ari.request_timeout,
         ping_interval=settings.ari.ping_interval,
         ping_timeout=settings.ari.ping_interval,
+        rest_transport=settings.ari.rest_transport,
     )
 
 

@@ -130,6 +130,8 @@ def _snapshot(
         backlog=lambda: backlog.latest if backlog else None,
         journal_backlog=lambda: journal.backlog,
         storage_backend=settings.storage.kind,
+        ari_rest_transport=lambda: ari.rest_transport,
+        ari_traffic=lambda: (ari.traffic.calls, ari.traffic.requests, ari.traffic.events),
     )
 
 

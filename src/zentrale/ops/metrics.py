@@ -62,6 +62,10 @@ class Snapshot:
     backlog: Callable[[], Backlog | None]
     journal_backlog: Callable[[], int]
     storage_backend: str = "local"
+    ari_rest_transport: Callable[[], str] = lambda: "http"
+    """Where ARI REST requests go now: `websocket` or `http`."""
+    ari_traffic: Callable[[], tuple[int, int, int]] = lambda: (0, 0, 0)
+    """Ended calls counted, their ARI requests and their channel's ARI events."""
 
 
 class Metrics:
@@ -145,6 +149,7 @@ class _StateCollector(Collector):
             "zentrale_ari_connected", "1 while the ARI event socket is open", int(s.ari_connected())
         )
         yield _counter("zentrale_ari_reconnects", "ARI reconnects since start", s.ari_reconnects())
+        yield from _ari_rest(s)
         yield _gauge(
             "zentrale_ari_event_lag_max_seconds",
             "Largest ARI event lag since start",
@@ -202,6 +207,20 @@ class _StateCollector(Collector):
         for step, count in sorted(self.s.pipeline_failures().items()):
             failures.add_metric([step], count)
         yield failures
+
+
+def _ari_rest(s: Snapshot) -> Iterator[Metric]:
+    transport = GaugeMetricFamily(
+        "zentrale_ari_rest_transport_info",
+        "Where ARI REST requests go: websocket or http",
+        labels=["transport"],
+    )
+    transport.add_metric([s.ari_rest_transport()], 1)
+    yield transport
+    calls, requests, events = s.ari_traffic()
+    yield _counter("zentrale_ari_calls_counted", "Calls whose ARI traffic was counted", calls)
+    yield _counter("zentrale_ari_call_requests", "ARI REST requests sent by call flows", requests)
+    yield _counter("zentrale_ari_call_events", "ARI events of call flows' channels", events)
 
 
 def _agents(snapshot: Snapshot) -> dict[str, int]:

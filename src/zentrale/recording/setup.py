@@ -216,6 +216,11 @@ async def pipeline_running(
         queue = JobQueue(db, max_attempts=settings.recording.max_attempts)
         count = workers or settings.recording.workers
         async with running(
-            queue, pipeline, count, settings.node, options or WorkerOptions()
+            queue, pipeline, count, settings.node, options or worker_options(settings)
         ) as pool:
             yield pool
+
+
+def worker_options(settings: Settings) -> WorkerOptions:
+    """Return the workers' timing: the defaults, with the settings' outage wait."""
+    return WorkerOptions(outage_backoff_max=settings.recording.outage_backoff_max)

@@ -29,9 +29,16 @@ class EntryIndex:
 
     by_did: dict[str, tuple[CompiledRule, ...]]
     any_did: tuple[CompiledRule, ...]
+    every: tuple[CompiledRule, ...] = ()
 
-    def candidates(self, dialled: str) -> tuple[CompiledRule, ...]:
-        """Return, in order, the rules that may match a call to `dialled`."""
+    def candidates(self, dialled: str, names: tuple[str, ...] = ()) -> tuple[CompiledRule, ...]:
+        """Return, in order, the rules that may match a call to `dialled`.
+
+        NAMES (a trunk's DID given to named rules) narrows them to those rules, whatever
+        their own `did:` says.
+        """
+        if names:
+            return tuple(c for c in self.every if c.rule.name in names)
         return self.by_did.get(dialled, self.any_did)
 
 
@@ -49,4 +56,4 @@ def build_index(rules: tuple[EntryRule, ...]) -> EntryIndex:
         did: tuple(c for c in compiled if not c.rule.match.did or did in c.rule.match.did)
         for did in dids
     }
-    return EntryIndex(by_did, tuple(c for c in compiled if not c.rule.match.did))
+    return EntryIndex(by_did, tuple(c for c in compiled if not c.rule.match.did), tuple(compiled))

@@ -29,6 +29,8 @@ class CallFacts:
     customer: Mapping[str, str] = field(default_factory=dict)
     """The stored customer record, if any (fields entry rules may match on)."""
     direction: Direction = "inbound"
+    entries: tuple[str, ...] = ()
+    """Names of the entry rules the call's DID goes to (a trunk's `dids:`); empty: all."""
 
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:

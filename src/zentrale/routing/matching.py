@@ -14,7 +14,7 @@ from zentrale.routing.schedule import in_hours, opening
 
 def first_match(rules: Rules, facts: CallFacts) -> tuple[CompiledRule, str] | None:
     """Return the first rule matching `facts` and why it matched."""
-    for compiled in rules.entry.candidates(facts.dialled):
+    for compiled in rules.entry.candidates(facts.dialled, facts.entries):
         why = _matches(rules, compiled, facts)
         if why is not None:
             return compiled, why

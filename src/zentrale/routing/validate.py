@@ -20,7 +20,13 @@ Finding = tuple[DocPath, str, Severity]
 Node = tuple[str, str]
 
 _INPUT = re.compile(r"^([0-9*#]{1,32}|timeout)$")
-_SECTION = {"menu": "menus", "department": "departments", "survey": "surveys"}
+# A voicemail box is a department's: `{voicemail: sales}` names the box of department sales.
+_SECTION = {
+    "menu": "menus",
+    "department": "departments",
+    "survey": "surveys",
+    "voicemail": "departments",
+}
 
 
 def check_document(doc: RoutingDocument) -> list[Finding]:
@@ -84,7 +90,8 @@ def _reference_problem(doc: RoutingDocument, action: Action, path: DocPath) -> s
     section = _SECTION.get(kind)
     names: dict[str, object] | None = getattr(doc, section) if section else None
     if names is not None and action.target not in names:
-        return f"unknown {kind} '{action.target}'{_known(names)}"
+        what = "voicemail box (a department's)" if kind == "voicemail" else kind
+        return f"unknown {what} '{action.target}'{_known(names)}"
     return None
 
 

@@ -53,6 +53,9 @@ def free_udp_port() -> int:
 AGENT_PHONES = ("8001", "8002", "8003", "8004")
 """The sandbox's agent phones that register (PJSIP/8001 ...), defined in pjsip.conf."""
 
+WEBRTC_PHONES = ("8101", "8102")
+"""The sandbox's browser softphones (WebRTC over the WebSocket transport), in pjsip.conf."""
+
 
 def config_files() -> dict[str, str]:
     """Return the repository's Asterisk config files, by name."""
@@ -75,7 +78,7 @@ class SandboxInstance:
     carrier_port: int = field(default_factory=free_udp_port)
     """The port the simulated carrier sends from: calls from 127.0.0.1 on it are trunk calls."""
     phone_password: SecretStr = field(default_factory=lambda: SecretStr(secrets.token_urlsafe(12)))
-    """The password of every sandbox agent phone (PJSIP/8001 ...)."""
+    """The password of every sandbox agent phone (PJSIP/8001 ..., the browsers' PJSIP/8101 ...)."""
 
     @property
     def inside(self) -> Path:
@@ -91,6 +94,11 @@ class SandboxInstance:
     def recording_dir(self) -> Path:
         """Return the host path where Asterisk writes finished recordings."""
         return self.home / "spool" / "recording"
+
+    @property
+    def websocket_url(self) -> str:
+        """Return where browser softphones reach SIP over WebSocket (Asterisk's HTTP server)."""
+        return f"ws://127.0.0.1:{self.http_port}/ws"
 
     @property
     def ari(self) -> AriCredentials:
@@ -209,7 +217,7 @@ class SandboxInstance:
             f"match=127.0.0.1:{self.carrier_port}",
         ]
         secret = self.phone_password.get_secret_value()
-        for phone in AGENT_PHONES:
+        for phone in (*AGENT_PHONES, *WEBRTC_PHONES):
             lines += ["", f"[{phone}]", "type=auth", "auth_type=userpass"]
             lines += [f"username={phone}", f"password={secret}"]
         return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ BUSY_BACKOFF_MAX = 30.0
 class _Agent:
     view: AgentView
     paused: bool = False
+    reason: str | None = None
     online: bool = True
     refusals: int = 0
 
@@ -103,10 +104,30 @@ class AgentBoard:
         )
         self._wake()
 
-    def pause(self, endpoint: str, paused: bool) -> None:
-        """Take the agent out of (or back into) rotation."""
-        self._agents[endpoint].paused = paused
+    def pause(self, endpoint: str, paused: bool, reason: str | None = None) -> None:
+        """Take the agent out of (or back into) rotation, saying why (break, training ...)."""
+        agent = self._agents[endpoint]
+        agent.paused, agent.reason = paused, reason if paused else None
         self._wake()
+
+    def reason(self, endpoint: str) -> str | None:
+        """Return why the agent is paused (None when not paused or no reason was given)."""
+        return self._agents[endpoint].reason
+
+    def in_wrap_up(self, endpoint: str) -> bool:
+        """Tell whether the agent is in after-call work now (the wrap-up time not yet over)."""
+        view = self._agents[endpoint].view
+        return view.state is AgentState.WRAP_UP and self._clock() < view.wrap_up_until
+
+    def ready(self, endpoint: str) -> None:
+        """End the agent's after-call work before the department's wrap-up time is up."""
+        agent = self._agents[endpoint]
+        if agent.view.state is AgentState.WRAP_UP:
+            now = self._clock()
+            agent.view = replace(
+                agent.view, state=AgentState.IDLE, idle_since=now, wrap_up_until=now
+            )
+            self._wake()
 
     def set_online(self, endpoint: str, online: bool) -> None:
         """Record Asterisk's view of the agent's phone (registered or not)."""

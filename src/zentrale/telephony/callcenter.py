@@ -119,6 +119,7 @@ class CallCenter:
         task = asyncio.create_task(outbound.run(), name=f"outbound:{outbound.id}")
         self._outbound.add(task)
         task.add_done_callback(self._outbound_done)
+        task.add_done_callback(lambda _: outbound.line.release())  # even if it never ran
         return await outbound.settled()
 
     def _outbound_done(self, task: asyncio.Task[None]) -> None:

@@ -3,7 +3,8 @@
 Every `poll` seconds it reads the active campaigns from the database, asks the scheduler
 (`schedule.py`) which numbers are due (calling hours in the rules' time zone, free lines under
 the concurrency limit, retry delays), claims each in the database and rings it through the
-usual originate path (`telephony.outbound_endpoint`). An answered number is marked done at
+usual originate path (the outbound trunk of `trunks:`, with the campaign's caller ID, within
+the trunk's channel limit; else `telephony.outbound_endpoint`). An answered number is marked done at
 once (never called again, even after a restart); the call centre hands its channel to the
 attempt, which plays the outbound consent notice if the rules have one, puts the survey and
 hangs up. Busy, no answer and failures are retried after the campaign's delay. Stopping a
@@ -36,6 +37,7 @@ from zentrale.telephony.ari import AriError, Call, ChannelGoneError
 from zentrale.telephony.context import Services
 from zentrale.telephony.ringing import RingResult, ring
 from zentrale.telephony.survey import Putting, journalled, put_survey
+from zentrale.telephony.trunks import Line, NotANumberError, TrunkFullError
 
 log = structlog.get_logger(__name__)
 
@@ -166,16 +168,28 @@ class CampaignRunner:
             log.info("campaign.finished", campaign=campaign.name)
             return
         free = pace.concurrency - len(calling)
+        lines = self.services.trunks
+        trunk = lines.plan.outbound_trunk()
+        trunk_free = lines.free(trunk)
+        if trunk_free is not None:
+            free = min(free, trunk_free)
         if free <= 0 or not pace.window.is_open(now, pace.zone):
             return
         candidates = await self.store.candidates(campaign.id, now, free)
         for target_id in due(now, pace, len(calling), candidates):
+            try:
+                line = lines.take(trunk)  # a click-to-call may have taken the last one
+            except TrunkFullError:
+                return
             claim = await self.store.claim(campaign.id, target_id, now)
-            if claim is not None:
-                task = asyncio.create_task(self._attempt(campaign, rules, claim))
-                calling.add(task)
-                task.add_done_callback(calling.discard)
-                self.peak[campaign.id] = max(self.peak[campaign.id], len(calling))
+            if claim is None:
+                line.release()
+                continue
+            task = asyncio.create_task(self._attempt(campaign, rules, claim))
+            calling.add(task)
+            task.add_done_callback(calling.discard)
+            task.add_done_callback(_releasing(line))
+            self.peak[campaign.id] = max(self.peak[campaign.id], len(calling))
 
     async def _attempt(self, campaign: Campaign, rules: Rules, claim: Claim) -> None:
         attempt = _Attempt(services=self.services, campaign=campaign, rules=rules, claim=claim)
@@ -206,6 +220,11 @@ class CampaignRunner:
             result=str(result),
             next=str(state),
         )
+
+
+def _releasing(line: Line) -> Callable[[asyncio.Task[None]], None]:
+    """Return a done-callback giving LINE back when its attempt ends (or never started)."""
+    return lambda _task: line.release()
 
 
 def _pace(campaign: Campaign, rules: Rules) -> Pace:
@@ -249,11 +268,17 @@ class _Attempt:
             EventKind.AGENT_RUNG,
             {"to": "campaign", "campaign": self.campaign.name, "attempt": claim.attempt},
         )
+        try:
+            route = services.trunks.plan.outbound(claim.number, campaign=self.campaign.name)
+        except NotANumberError:
+            log.warning("campaign.not_a_number", number=claim.number)
+            self._done.set()
+            return AttemptResult.FAILED
         leg = await ring(
             services.ari,
-            settings.telephony.outbound_endpoint.format(number=claim.number),
+            route.endpoint,
             app_args=f"{LEG_KIND},{claim.call_id}",
-            caller_id=settings.telephony.outbound_caller_id or None,
+            caller_id=route.caller_id,
             ring_seconds=self.campaign.ring_s,
             prefix=LEG_KIND,
         )

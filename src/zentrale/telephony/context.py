@@ -12,6 +12,8 @@ from zentrale.customers.lookup import nobody
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
+from zentrale.telephony.screenpop import ScreenPops
+from zentrale.telephony.trunks import Lines, TrunkPlan
 
 
 def _as_is(sound: str) -> str:
@@ -32,3 +34,17 @@ class Services:
     """Turns a prompt's sound reference into what Asterisk plays (e.g. an HTTP URL)."""
     customers: Callable[[str | None], Awaitable[Mapping[str, str]]] = field(default=nobody)
     """The caller's customer record as routing facts; never raises, empty when unknown."""
+    pops: ScreenPops = field(default_factory=ScreenPops)
+    """Where the flows offer screen pops to the agents' workspaces."""
+    lines: Lines | None = None
+    """The trunks and their outbound channels in use (made from the settings if not given)."""
+
+    def __post_init__(self) -> None:
+        if self.lines is None:
+            object.__setattr__(self, "lines", Lines(TrunkPlan.of(self.settings)))
+
+    @property
+    def trunks(self) -> Lines:
+        """Return the trunks and their outbound channels in use."""
+        assert self.lines is not None  # set in __post_init__
+        return self.lines

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,8 +57,11 @@ from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
+from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
+from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
+from zentrale.telephony.trunks import Inbound, NotANumberError, TrunkFullError
 
 log = structlog.get_logger(__name__)
 
@@ -93,19 +98,29 @@ class InboundCall:
     consent_failed: bool = False
     """The last notice could not be played: the conversation that follows is not recorded."""
     state_name: str = "arrived"
+    customer: Mapping[str, str] = field(default_factory=dict)
+    path: list[MenuStep] = field(default_factory=list)
+    """The menus the caller went through and their digits, for the agent's screen pop."""
 
     @property
     def caller(self) -> str:
         """Return the caller's number (empty when withheld)."""
         return self.call.channel.caller.number
 
+    @functools.cached_property
+    def line(self) -> Inbound:
+        """Return the call read through the trunks: its trunk, DID and entry rules."""
+        if len(self.call.args) > 1:
+            dialled = self.call.args[1]
+        else:
+            plan = self.call.channel.dialplan
+            dialled = plan.exten if plan else ""
+        return self.services.trunks.plan.inbound(self.call.channel.name, dialled)
+
     @property
     def dialled(self) -> str:
-        """Return the dialled number (DID) the call came in on."""
-        if len(self.call.args) > 1:
-            return self.call.args[1]
-        plan = self.call.channel.dialplan
-        return plan.exten if plan else ""
+        """Return the dialled number (DID) the call came in on (E.164 from a trunk)."""
+        return self.line.did
 
     async def run(self) -> None:
         """Run the call to its end; whatever happens, leave nothing behind."""
@@ -195,15 +210,21 @@ class InboundCall:
         log.info("call.arrived", caller=self.caller, dialled=self.dialled, rules=self.rules.version)
 
     async def _steps(self) -> None:
+        if self.line.refused:
+            log.warning("call.did_refused", trunk=self.line.trunk, dialled=self.dialled)
+            self.outcome = Outcome.FAILED
+            await self.call.hangup()
+            return
         await self.call.answer()
         self.services.journal.update(self.id, CallUpdate(answered_by_app_at=utcnow()))
         self.services.journal.event(self.id, EventKind.ANSWERED)
-        customer = await self.services.customers(self.caller or None)
+        customer = self.customer = await self.services.customers(self.caller or None)
         facts = CallFacts(
             at=self.services.clock(),
             dialled=self.dialled,
             caller=self.caller or None,
             customer=customer,
+            entries=self.line.entries,
         )
         step: Next = engine.start(self.rules, facts)
         while step is not None:
@@ -253,6 +274,8 @@ class InboundCall:
         )
         if step.sensitive and self.conversation is not None:
             await self.conversation.resume()
+        shown = None if entry.ended_by == "timeout" else entry.digits
+        self.path.append(MenuStep(step.menu, shown, sensitive=step.sensitive))
         if entry.ended_by == "timeout":
             self.services.journal.event(
                 self.id, EventKind.DIGIT, {"menu": step.menu, "timeout": True}
@@ -313,19 +336,37 @@ class InboundCall:
             queues.leave(ticket)
 
     def _ring_agent(self, step: Queue) -> Ringer:
+        queued = time.monotonic()
+
         async def ring_one(agent: AgentView) -> Leg:
             endpoint = agent.endpoint
             self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"agent": endpoint})
-            return await ring(
-                self.services.ari,
-                endpoint,
-                app_args=f"agent,{self.id}",
-                caller_id=self.caller or None,
-                ring_seconds=step.config.ring_timeout,
-                prefix="agent",
-            )
+            self.services.pops.offer(self._pop(endpoint, step.name, time.monotonic() - queued))
+            try:
+                return await ring(
+                    self.services.ari,
+                    endpoint,
+                    app_args=f"agent,{self.id}",
+                    caller_id=self.caller or None,
+                    ring_seconds=step.config.ring_timeout,
+                    prefix="agent",
+                )
+            finally:
+                self.services.pops.withdraw(endpoint, self.id)
 
         return ring_one
+
+    def _pop(self, endpoint: str, department: str, waited: float) -> Pop:
+        return Pop(
+            call_id=self.id,
+            endpoint=endpoint,
+            caller=self.caller,
+            dialled=self.dialled,
+            department=department,
+            customer=self.customer,
+            path=tuple(self.path),
+            waited_s=waited,
+        )
 
     async def _agent_rung(self, agent: AgentView, leg: Leg) -> None:
         if leg.result is not RingResult.ANSWERED:
@@ -360,6 +401,7 @@ class InboundCall:
                 customer=self.call.id,
                 record=department.recording and not self.consent_failed,
             )
+            await hand_transfers_to_us(services.ari, leg.channel_id, leg.endpoint)
             ended = await self._talk(leg.channel_id)
             await forget_keys(self.call)  # keys pressed while talking answer no survey question
         finally:
@@ -380,12 +422,18 @@ class InboundCall:
             two_party=services.settings.recording.two_party,
         )
 
+    async def _phone_transfer(self, agent_channel: str) -> Transfer:
+        # The call's own rules (those it started on), like every step of its flow.
+        kind, target = await phone_transfer(self.services.ari, agent_channel, self.rules.document)
+        return Transfer(kind, target)
+
     async def _talk(self, agent_channel: str) -> str | Transfer:
         ari = self.services.ari
         waits = {
             asyncio.create_task(_hangup_of(ari, self.call.id)): "caller",
             asyncio.create_task(_hangup_of(ari, agent_channel)): "agent",
             asyncio.create_task(self.transfer_requests.get()): "transfer",
+            asyncio.create_task(self._phone_transfer(agent_channel)): "transfer",
         }
         try:
             done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
@@ -468,19 +516,33 @@ class InboundCall:
 
     async def _dial(self, step: Dial) -> Next:
         services = self.services
-        endpoint = services.settings.telephony.outbound_endpoint.format(number=step.number)
-        leg = await _until_caller_gone(
-            services,
-            self.call,
-            ring(
-                services.ari,
-                endpoint,
-                app_args=f"dialled,{self.id}",
-                caller_id=self.caller or None,
-                ring_seconds=30,
-                prefix="out",
-            ),
-        )
+        try:
+            route = services.trunks.plan.outbound(step.number)
+            line = services.trunks.take(route.trunk)
+        except (NotANumberError, TrunkFullError) as exc:
+            log.warning("call.dial_refused", reason=exc.code)
+            self.outcome = Outcome.NO_ANSWER
+            return None
+        try:
+            leg = await _until_caller_gone(
+                services,
+                self.call,
+                ring(
+                    services.ari,
+                    route.endpoint,
+                    app_args=f"dialled,{self.id}",
+                    # The caller's number is passed on (the carrier may need it screened).
+                    caller_id=self.caller or route.caller_id,
+                    ring_seconds=30,
+                    prefix="out",
+                ),
+            )
+            return await self._dialled(leg)
+        finally:
+            line.release()
+
+    async def _dialled(self, leg: Leg | None) -> Next:
+        services = self.services
         if leg is None or leg.result is not RingResult.ANSWERED:
             self.outcome = Outcome.NO_ANSWER
             return None

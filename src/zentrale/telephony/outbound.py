@@ -61,6 +61,11 @@ class OutboundCall:
     ) -> None:
         self.services, self.agent, self.number = services, agent, number
         self.department, self.rules = department, rules
+        # Which trunk, endpoint and caller ID; a number no trunk can dial and a full trunk are
+        # refused here, before anything rings (NotANumberError, TrunkFullError).
+        self.route = services.trunks.plan.outbound(number, department=department)
+        self.line = services.trunks.take(self.route.trunk)
+        self.number = self.route.number
         self.id = uuid.uuid4().hex
         self._settled: asyncio.Future[OutboundResult] = asyncio.get_running_loop().create_future()
         self.outcome = Outcome.FAILED
@@ -81,6 +86,7 @@ class OutboundCall:
             except ChannelGoneError:
                 log.info("outbound.hung_up")
             finally:
+                self.line.release()
                 await self._cleanup()
 
     def _arrived(self) -> None:
@@ -137,11 +143,8 @@ class OutboundCall:
         return leg
 
     async def _ring_customer(self, agent: Leg) -> Leg:
-        settings = self.services.settings.telephony
-        endpoint = settings.outbound_endpoint.format(number=self.number)
-        ringing = asyncio.create_task(
-            self._ring(endpoint, f"dialled,{self.id}", settings.outbound_caller_id or None, "out")
-        )
+        endpoint, caller_id = self.route.endpoint, self.route.caller_id
+        ringing = asyncio.create_task(self._ring(endpoint, f"dialled,{self.id}", caller_id, "out"))
         agent_gone = asyncio.create_task(_hangup(self.services, agent.channel_id))
         done, _ = await asyncio.wait({ringing, agent_gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (ringing, agent_gone):

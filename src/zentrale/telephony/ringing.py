@@ -24,7 +24,12 @@ from zentrale.telephony.ari import (
     Subscription,
 )
 from zentrale.telephony.ari.events import AriEvent, ChannelDestroyed, ChannelHangupRequest, Dial
-from zentrale.telephony.ari.primitives import HangupCause, channel_key
+from zentrale.telephony.ari.primitives import (
+    HangupCause,
+    cause_subscription,
+    channel_key,
+    hangup_cause,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -96,6 +101,13 @@ async def ring(
         except asyncio.CancelledError:
             await _drop(ari, channel_id)
             raise
+        if result is RingResult.NO_ANSWER and not causes:
+            # Our ring time ran out: end the leg as "no answer" (Q.850 19) and keep the cause
+            # Asterisk reports for it, so the call stores why it ended like any refusal.
+            with cause_subscription(ari, channel_id) as ending:
+                await _drop(ari, channel_id, "no_answer")
+                cause = await hangup_cause(ending)
+            causes.extend([cause] if cause.code else [])
     if result is not RingResult.ANSWERED:
         await _drop(ari, channel_id)
     cause = causes[-1] if causes else HangupCause()
@@ -135,6 +147,6 @@ def _status(event: AriEvent, current: RingResult) -> RingResult:
     return current
 
 
-async def _drop(ari: AriClient, channel_id: str) -> None:
+async def _drop(ari: AriClient, channel_id: str, reason: str = "normal") -> None:
     with contextlib.suppress(AriError):
-        await ari.channels.hangup(channel_id)
+        await ari.channels.hangup(channel_id, reason)

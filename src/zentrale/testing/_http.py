@@ -18,6 +18,7 @@ _REASONS = {
     400: "Bad Request",
     401: "Unauthorized",
     404: "Not Found",
+    406: "Not Acceptable",
     409: "Conflict",
     422: "Unprocessable Entity",
     500: "Internal Server Error",
@@ -64,6 +65,11 @@ class HttpResponse:
     status: int
     body: bytes = b""
     content_type: str = "application/json"
+
+    @property
+    def reason(self) -> str:
+        """The reason phrase of the status."""
+        return _REASONS.get(self.status, "Status")
 
     @classmethod
     def of_json(cls, status: int, data: Any) -> HttpResponse:

@@ -3,7 +3,9 @@
 It keeps channels and bridges in memory, answers the REST calls the client makes, emits the events
 Asterisk would (StasisStart, PlaybackFinished, hangup sequence ...), and injects faults: abrupt
 drops, clean closes, frozen peers (no pongs), delays and error statuses per route,
-ApplicationReplaced, and replays of recorded JSON-lines event streams. Run it in-process
+ApplicationReplaced, and replays of recorded JSON-lines event streams. Like Asterisk 22 it answers
+REST requests sent on the event WebSocket (``RESTRequest`` → ``RESTResponse``, one at a time per
+socket, in order); ``rest_over_ws=False`` makes it ignore them like Asterisk 20. Run it in-process
 (``async with FakeAri() as fake``) or as ``python -m zentrale.testing.fake_ari`` for benchmarks.
 """
 
@@ -98,6 +100,7 @@ class RecordedRequest:
     method: str
     path: str
     params: dict[str, Any] = field(default_factory=dict)
+    transport: str = "http"
 
 
 class _Socket:
@@ -107,6 +110,7 @@ class _Socket:
         self.protocol = protocol
         self.writer = writer
         self.frozen = False
+        self.rest_turn = asyncio.Lock()  # Asterisk runs one socket's requests one at a time
 
     def send_text(self, text: str | bytes) -> None:
         data = text.encode() if isinstance(text, str) else text
@@ -139,8 +143,10 @@ class FakeAri:
         playback_seconds: float = 0.01,
         replay_on_connect: Path | None = None,
         replay_rate: float | None = None,
+        rest_over_ws: bool = True,
     ) -> None:
         self.app = app
+        self.rest_over_ws = rest_over_ws
         self.username = username
         self._password = password
         self.playback_seconds = playback_seconds
@@ -154,6 +160,7 @@ class FakeAri:
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.ws_accepted = 0
+        self.ws_requests_ignored = 0
         self.reject_websocket_status: int | None = None
         self._sockets: set[_Socket] = set()
         self._server: asyncio.Server | None = None
@@ -361,9 +368,9 @@ class FakeAri:
         token = base64.b64encode(f"{self.username}:{self._password}".encode()).decode()
         return request.headers.get("authorization") == f"Basic {token}"
 
-    async def _http(self, request: HttpRequest) -> HttpResponse:
+    async def _http(self, request: HttpRequest, transport: str = "http") -> HttpResponse:
         path = request.path.removeprefix("/ari")
-        self.requests.append(RecordedRequest(request.method, path, request.params()))
+        self.requests.append(RecordedRequest(request.method, path, request.params(), transport))
         fault = self._take_fault(request.method, path)
         if fault is not None:
             await asyncio.sleep(fault.delay)
@@ -417,7 +424,43 @@ class FakeAri:
                 if isinstance(event, Frame) and event.opcode is Opcode.CLOSE:
                     sock.flush()
                     return
+                if isinstance(event, Frame) and event.opcode is Opcode.TEXT:
+                    self._take_message(sock, bytes(event.data))
             sock.flush()
+
+    def _take_message(self, sock: _Socket, data: bytes) -> None:
+        try:
+            message = json.loads(data)
+        except ValueError:
+            message = None
+        if not self.rest_over_ws:
+            self.ws_requests_ignored += 1  # Asterisk 20/21: the frame is read and dropped
+            return
+        if not isinstance(message, dict) or message.get("type") != "RESTRequest":
+            sock.send_text(json.dumps(_rest_response({}, 400, "Bad request")))
+            return
+        self._spawn(self._ws_request(sock, message))
+
+    async def _ws_request(self, sock: _Socket, message: dict[str, Any]) -> None:
+        async with sock.rest_turn:
+            uri = str(message.get("uri", ""))
+            body = message.get("message_body") or ""
+            request = HttpRequest(
+                method=str(message.get("method", "")),
+                target="/ari/" + uri,
+                headers={"content-type": str(message.get("content_type", ""))},
+                head=b"",
+                body=body.encode() if isinstance(body, str) else b"",
+            )
+            response = await self._http(request, transport="websocket")
+            if response.body and response.content_type != "application/json":
+                response = HttpResponse(406)  # Asterisk: "Not Acceptable.  Use HTTP GET"
+            reply = _rest_response(message, response.status, response.reason)
+            reply["application"] = self.app
+            if response.body:
+                reply.update(content_type="application/json", message_body=response.body.decode())
+            if sock in self._sockets:
+                sock.send_text(json.dumps(reply))
 
     async def _replay_then_close(self, sock: _Socket) -> None:
         assert self.replay_on_connect is not None
@@ -450,6 +493,7 @@ class FakeAri:
             ("POST", r"/bridges/([^/]+)/(addChannel|removeChannel)", self._bridge_member),
             ("GET", r"/recordings/stored/([^/]+)/file", self._stored_file),
             ("GET", r"/asterisk/info", self._info),
+            ("GET", r"/asterisk/ping", self._ping),
         ]
         return [(method, re.compile(pattern), route) for method, pattern, route in table]
 
@@ -576,6 +620,25 @@ class FakeAri:
         return HttpResponse.of_json(
             200, {"system": {"version": "22.0.0-fake", "entity_id": "fake"}}
         )
+
+    async def _ping(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        return HttpResponse.of_json(
+            200, {"asterisk_id": "fake", "ping": "pong", "timestamp": now_iso()}
+        )
+
+
+def _rest_response(request: dict[str, Any], status: int, reason: str) -> dict[str, Any]:
+    """A RESTResponse frame as Asterisk 22 sends it (without a body)."""
+    return {
+        "type": "RESTResponse",
+        "transaction_id": request.get("transaction_id", ""),
+        "request_id": request.get("request_id", ""),
+        "status_code": status,
+        "reason_phrase": reason,
+        "uri": request.get("uri", ""),
+        "application": request.get("application", ""),
+        "timestamp": now_iso(),
+    }
 
 
 def _channel_not_found() -> HttpResponse:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import shutil
 import socket
@@ -32,6 +33,32 @@ EVENTS = {**{str(n): n for n in range(10)}, "*": 10, "#": 11}
 def have_tools() -> list[str]:
     """Return the SIP tools missing on this machine (empty when both are there)."""
     return [tool for tool in ("sipp", "baresip") if shutil.which(tool) is None]
+
+
+def _free_tcp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _free_udp_and_tcp_port() -> int:
+    """A port for baresip's sip_listen, which binds UDP and TCP on it and TLS on the next one:
+    a port taken for any of them (e.g. by a TCP client's ephemeral port) fails it with "Address
+    already in use", and the phone never registers."""
+    for _ in range(50):
+        port = _free_tcp_port()
+        if not _udp_port_taken(port) and not _tcp_port_taken(port + 1):
+            return port
+    raise RuntimeError("no port free for baresip's SIP transports on 127.0.0.1")
+
+
+def _tcp_port_taken(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+    return False
 
 
 def free_udp_port() -> int:
@@ -98,9 +125,32 @@ class _Rtp:
         self.seq += 1
 
 
-def rtp_stream(freq: float, seconds: float, keys: Sequence[Key] = ()) -> list[tuple[float, bytes]]:
-    """Return RTP packets (send time, bytes): PCMU tone, RFC 4733 events where KEYS say."""
-    samples = tone(freq, seconds)
+# The two tones of each key (row, column) for inband DTMF.
+_DTMF_TONES = {
+    key: (row, col)
+    for row, keys in zip((697, 770, 852, 941), ("123", "456", "789", "*0#"), strict=True)
+    for col, key in zip((1209, 1336, 1477), keys, strict=True)
+}
+
+
+def with_inband_keys(samples: list[int], keys: Sequence[Key]) -> list[int]:
+    """Return SAMPLES with each key's two DTMF tones in place of the speech while it is held."""
+    out = list(samples)
+    for key in keys:
+        low, high = _DTMF_TONES[key.digit]
+        start = int(key.at * RATE)
+        lows, highs = tone(low, key.duration, 0.2), tone(high, key.duration, 0.25)
+        pair = [a + b for a, b in zip(lows, highs, strict=True)]
+        out[start : start + len(pair)] = pair[: max(0, len(out) - start)]
+    return out
+
+
+def rtp_stream(
+    freq: float, seconds: float, keys: Sequence[Key] = (), inband: Sequence[Key] = ()
+) -> list[tuple[float, bytes]]:
+    """Return RTP packets (send time, bytes): PCMU tone, RFC 4733 events where KEYS say, and
+    the DTMF tones of INBAND keys in the audio itself."""
+    samples = with_inband_keys(tone(freq, seconds), inband)
     encoded = bytes(ulaw(s) for s in samples)
     rtp = _Rtp()
     ordered = sorted(keys, key=lambda k: k.at)
@@ -173,21 +223,10 @@ Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
-Content-Type: application/sdp
+{headers}Content-Type: application/sdp
 Content-Length: [len]
 
-v=0
-o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-]]>
+{sdp}]]>
   </send>
   <recv response="100" optional="true"/>
   <recv response="180" optional="true"/>
@@ -209,7 +248,7 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+{info}  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -232,7 +271,7 @@ From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_
 [last_To:]
 [routes]
 Call-ID: [call_id]
-CSeq: 2 BYE
+CSeq: {bye_cseq} BYE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
 Max-Forwards: 70
 Content-Length: 0
@@ -243,6 +282,62 @@ Content-Length: 0
   <label id="done"/>
 </scenario>
 """
+
+
+_SDP = """v=0
+o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0{events_format}
+a=rtpmap:0 PCMU/8000
+{events}a=ptime:20
+a=sendrecv
+"""
+
+_EVENTS = "a=rtpmap:101 telephone-event/8000\na=fmtp:101 0-15\n"
+
+# One key as SIP INFO (application/dtmf-relay, the body most phones and carriers send).
+_INFO = """  <pause milliseconds="{pause_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+INFO [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+[routes]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration={duration_ms}
+]]>
+  </send>
+  <recv response="200"/>
+"""
+
+
+def _info_keys(caller: str, keys: Sequence[Key]) -> tuple[str, int]:
+    """SIPp steps sending KEYS as SIP INFO at their moments; return them and the next CSeq."""
+    steps, cseq, now = [], 2, 0.0
+    for key in sorted(keys, key=lambda k: k.at):
+        pause_ms = max(0, int((key.at - now) * 1000))
+        duration_ms = int(key.duration * 1000)
+        steps.append(
+            _INFO.format(
+                pause_ms=pause_ms,
+                caller=caller,
+                cseq=cseq,
+                digit=key.digit,
+                duration_ms=duration_ms,
+            )
+        )
+        cseq, now = cseq + 1, key.at
+    return "".join(steps), cseq
 
 
 @dataclass(frozen=True)
@@ -266,16 +361,38 @@ class CarrierScript:
     keys: Sequence[Key] = ()
     hold: float = 20.0
     audio: float | None = None  # seconds of RTP (default: HOLD)
+    dtmf: str = "rfc4733"
+    """How keys are sent: `rfc4733` (events in the RTP), `info` (SIP INFO requests) or `inband`
+    (the keys' tones in the audio)."""
+    offer_events: bool = True
+    """Whether the SDP offers telephone-event (RFC 4733); without it `auto_info` means INFO."""
+    headers: Sequence[str] = ()
+    """Extra INVITE headers, e.g. the one the sandbox tells its INFO trunks apart by."""
 
 
 def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
     """Write the caller's RTP (pcap) and the SIPp scenario into WORKDIR; return the scenario."""
     workdir.mkdir(parents=True, exist_ok=True)
     audio = script.audio if script.audio is not None else script.hold
-    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, script.keys))
+    rtp_keys = script.keys if script.dtmf == "rfc4733" else ()
+    tones = script.keys if script.dtmf == "inband" else ()
+    pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, rtp_keys, tones))
+    info, bye_cseq = _info_keys(script.caller, script.keys) if script.dtmf == "info" else ("", 2)
+    sdp = _SDP.format(
+        events_format=" 101" if script.offer_events else "",
+        events=_EVENTS if script.offer_events else "",
+    )
     scenario = workdir / "carrier.xml"
     scenario.write_text(
-        _SCENARIO.format(caller=script.caller, pcap=pcap, hold_ms=int(script.hold * 1000))
+        _SCENARIO.format(
+            caller=script.caller,
+            pcap=pcap,
+            hold_ms=int(script.hold * 1000),
+            headers="".join(f"{header}\n" for header in script.headers),
+            sdp=sdp,
+            info=info,
+            bye_cseq=bye_cseq,
+        )
     )
     return scenario
 
@@ -425,6 +542,7 @@ class AgentPhone:
     freq: float = 1000.0
     answer: bool = True
     process: asyncio.subprocess.Process | None = None
+    control_port: int = field(default_factory=lambda: _free_tcp_port())
 
     def _write_config(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -435,10 +553,10 @@ class AgentPhone:
             f";auth_pass={self.password};answermode={mode};regint=60"
             ";audio_codecs=PCMU\n"
         )
-        modules = ("g711", "aufile", "account", "menu")
+        modules = ("g711", "aufile", "account", "menu", "ctrl_tcp")
         lines = [
             "module_path /usr/lib/baresip/modules",
-            f"sip_listen 127.0.0.1:{free_udp_port()}",
+            f"sip_listen 127.0.0.1:{_free_udp_and_tcp_port()}",
             f"audio_source aufile,{speech}",
             f"audio_player aufile,{self.workdir / 'heard.wav'}",
             "audio_alert aufile,/dev/null",
@@ -446,6 +564,7 @@ class AgentPhone:
             "sip_trans_def udp",
             "dns_server 127.0.0.1:53",
             "call_max_calls 4",
+            f"ctrl_tcp_listen 127.0.0.1:{self.control_port}",
             *(f"module {name}.so" for name in modules),
         ]
         (self.workdir / "config").write_text("\n".join(dict.fromkeys(lines)) + "\n")
@@ -453,6 +572,17 @@ class AgentPhone:
 
     async def start(self) -> None:
         """Start baresip; registration follows within a second or two."""
+        for _ in range(3):
+            await self._start_once()
+            # Another process can take the chosen port before baresip binds it: then baresip
+            # stops at once ("init failed"), and a fresh port is tried.
+            with contextlib.suppress(TimeoutError):
+                assert self.process is not None
+                await asyncio.wait_for(self.process.wait(), 1.0)
+                continue
+            return
+
+    async def _start_once(self) -> None:
         self._write_config()
         log = (self.workdir / "baresip.log").open("wb")
         self.process = await asyncio.create_subprocess_exec(
@@ -475,6 +605,36 @@ class AgentPhone:
         except TimeoutError:
             self.process.kill()
             await self.process.wait()
+
+    async def command(self, command: str, params: str = "") -> dict[str, object]:
+        """Send one command to baresip (its ctrl_tcp module: JSON in netstrings); return the
+        response (`ok`, `data`). Events baresip sends on the same connection are skipped."""
+        reader, writer = await asyncio.open_connection("127.0.0.1", self.control_port)
+        try:
+            body = json.dumps({"command": command, "params": params, "token": command}).encode()
+            writer.write(str(len(body)).encode() + b":" + body + b",")
+            await writer.drain()
+            async with asyncio.timeout(10):
+                while True:
+                    size = int((await reader.readuntil(b":"))[:-1])
+                    message = json.loads((await reader.readexactly(size + 1))[:-1])
+                    if message.get("response"):
+                        return dict(message)
+        finally:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+    async def hang_up(self) -> None:
+        """Hang up the phone's current call, as the agent would with the red key."""
+        response = await self.command("hangup")
+        assert response.get("ok"), response
+
+    async def transfer(self, number: str) -> None:
+        """Blind-transfer the current call to NUMBER (baresip sends a SIP REFER)."""
+        uri = f"sip:{number}@127.0.0.1:{self.sip_port}"
+        response = await self.command("transfer", uri)
+        assert response.get("ok"), response
 
     def log(self) -> str:
         """Return what baresip printed."""
@@ -500,3 +660,186 @@ async def agent_phone(
         yield phone
     finally:
         await phone.stop()
+
+
+# -- SIPp: the carrier answering (or only ringing) for a call placed through the trunk -------
+
+_ANSWERING = """<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="zentrale carrier's customer answering">
+  <recv request="INVITE" rrs="true">{capture}</recv>
+  <send>
+    <![CDATA[
+SIP/2.0 100 Trying
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 180 Ringing
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Length: 0
+
+]]>
+  </send>
+{body}
+</scenario>
+"""
+
+_ANSWER = """  <pause milliseconds="{ring_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:[local_ip]:[local_port];transport=[transport]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=customer 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+a=sendrecv
+]]>
+  </send>
+  <recv request="ACK" crlf="true"/>
+  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
+  <pause milliseconds="{hold_ms}"/>
+  <send retrans="500">
+    <![CDATA[
+BYE [next_url] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: [$callee];tag=[pid]SIPpTag01[call_number]
+To: [$caller]
+[routes]
+Call-ID: [call_id]
+CSeq: 1 BYE
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <recv response="200" crlf="true"/>"""
+
+_CAPTURE = """
+    <action>
+      <ereg regexp=".*" search_in="hdr" header="From:" assign_to="caller"/>
+      <ereg regexp=".*" search_in="hdr" header="To:" assign_to="callee"/>
+    </action>
+  """
+
+# Ringing until Asterisk gives up: its CANCEL is answered (200), then the INVITE (487).
+_NO_ANSWER = """  <recv request="CANCEL"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <send>
+    <![CDATA[
+SIP/2.0 487 Request Terminated
+[last_Via:]
+[last_From:]
+[last_To:];tag=[pid]SIPpTag01[call_number]
+[last_Call-ID:]
+CSeq: [cseq] INVITE
+Content-Length: 0
+
+]]>
+  </send>
+  <recv request="ACK"/>"""
+
+
+def _answering_scenario(
+    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float
+) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    if answer:
+        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold))
+        body = _ANSWER.format(ring_ms=int(ring * 1000), pcap=pcap, hold_ms=int(hold * 1000))
+    else:
+        body = _NO_ANSWER
+    scenario = workdir / "answering.xml"
+    # SIPp refuses a variable that is captured but never used: only the answer's BYE uses them.
+    capture = _CAPTURE if answer else ""
+    scenario.write_text(_ANSWERING.format(capture=capture, body=body))
+    return scenario
+
+
+@contextlib.asynccontextmanager
+async def carrier_answering(
+    *,
+    carrier_port: int,
+    workdir: Path,
+    answer: bool = True,
+    ring: float = 1.0,
+    hold: float = 6.0,
+    freq: float = 440.0,
+) -> AsyncIterator[Path]:
+    """Run SIPp as the carrier for one outbound call: the customer's phone rings RING seconds,
+    answers, speaks a tone for HOLD seconds and hangs up (BYE); or, without ANSWER, rings until
+    Asterisk cancels. Yields the file where SIPp logs unexpected messages; stops SIPp on exit.
+    """
+    scenario = await asyncio.to_thread(
+        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq
+    )
+    errors = workdir / "sipp-errors.log"
+    argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
+    argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
+    argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    async with _sipp_server(argv, workdir, carrier_port):
+        yield errors
+
+
+@contextlib.asynccontextmanager
+async def _sipp_server(argv: list[str], workdir: Path, port: int) -> AsyncIterator[None]:
+    """Run SIPp waiting for calls on PORT (ready once it listens); stop it on exit."""
+    process = await asyncio.create_subprocess_exec(
+        *argv,
+        cwd=workdir,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        async with asyncio.timeout(10):
+            while not _udp_port_taken(port):  # waits on another process's socket
+                if process.returncode is not None:
+                    raise RuntimeError(f"SIPp as carrier exited with {process.returncode}")
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        if process.returncode is None:
+            process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 5)
+            except TimeoutError:
+                process.kill()
+                await process.wait()

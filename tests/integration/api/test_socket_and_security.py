@@ -48,12 +48,12 @@ async def test_over_a_socket_sign_in_search_and_seek(deps: Deps, world: World) -
         assert whole.content == world.audio["sales1"]
 
 
-async def _web_session(client: httpx.AsyncClient) -> str:
+async def _web_session(client: httpx.AsyncClient, user: str = "qa") -> str:
     form = (await client.get("/login")).text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', form)
     assert csrf is not None
     response = await client.post(
-        "/login", data={"csrf_token": csrf.group(1), "username": "qa", "password": PASSWORD}
+        "/login", data={"csrf_token": csrf.group(1), "username": user, "password": PASSWORD}
     )
     assert response.status_code == 303
     page = (await client.get("/")).text
@@ -92,6 +92,18 @@ async def test_pages_render_in_german_and_english(client: httpx.AsyncClient, wor
     english = await client.get("/?lang=en", headers={"Accept-Language": "de"})
     assert "Recordings" in english.text
     assert "Recordings" in (await client.get("/", headers={"Accept-Language": "de"})).text
+
+
+async def test_the_qa_service_offers_agents_no_workspace_it_does_not_serve(
+    client: httpx.AsyncClient,
+) -> None:
+    # `zentrale api serve` has no /agent (the daemon serves the workspace): no link to a 404.
+    await _web_session(client, "agent")
+    page = await client.get("/")
+    assert page.status_code == 200
+    assert "Recordings" in page.text or "Aufzeichnungen" in page.text
+    assert 'href="/agent"' not in page.text
+    assert (await client.get("/agent")).status_code == 404
 
 
 async def test_unauthenticated_pages_redirect_to_the_sign_in(client: httpx.AsyncClient) -> None:

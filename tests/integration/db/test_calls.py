@@ -198,3 +198,29 @@ async def test_events_go_with_their_call_when_it_is_deleted(calls: CallStore, db
 
 def _files_contain(database: Path, needle: bytes) -> bool:
     return any(needle in path.read_bytes() for path in database.parent.glob(database.name + "*"))
+
+
+@pytest.mark.asyncio
+async def test_closing_calls_a_crash_left_open_spares_those_of_the_new_daemon(
+    calls: CallStore,
+) -> None:
+    # The new daemon started at START + 60 s. A call of the dead daemon, one it adopted, and
+    # one that arrived while its first resync ran (before this close): only the first ends.
+    started = START_TIME + dt.timedelta(seconds=60)
+    await calls.create(inbound("dead", at=START_TIME))
+    await calls.add_event("dead", EventKind.QUEUED, at=START_TIME + dt.timedelta(seconds=5))
+    await calls.create(inbound("adopted", at=START_TIME + dt.timedelta(seconds=1)))
+    await calls.create(inbound("new", at=started + dt.timedelta(seconds=0.2)))
+    await calls.create(inbound("other-node", at=START_TIME, asterisk_node="node2"))
+
+    closed = await calls.close_interrupted(
+        "node1", "zentrale", arrived_before=started, keep={"adopted"}
+    )
+
+    assert closed == 1
+    dead = await calls.get("dead")
+    assert dead.outcome == Outcome.INTERRUPTED
+    assert dead.ended_at == START_TIME + dt.timedelta(seconds=5)  # its last event
+    for open_id in ("adopted", "new", "other-node"):
+        call = await calls.get(open_id)
+        assert (call.outcome, call.ended_at) == (None, None), open_id

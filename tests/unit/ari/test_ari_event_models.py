@@ -45,6 +45,9 @@ SCALARS: dict[str, type] = {
 }
 NESTED = [
     models.Channel,
+    models.ReferTo,
+    models.ReferredBy,
+    models.RequiredDestination,
     models.CallerID,
     models.DialplanCEP,
     models.Bridge,
@@ -161,3 +164,14 @@ def test_unknown_event_type_and_fields_are_kept_and_counted() -> None:
 def test_dispatch_key_from_raw_event(raw: dict[str, Any], key: str) -> None:
     assert dispatch_key(raw) == key
     assert Envelope(raw).key == key
+
+
+def test_a_phone_transfer_is_dispatched_to_the_channel_it_came_on() -> None:
+    raw = {
+        "type": "ChannelTransfer",
+        "refer_to": {"requested_destination": {"destination": "backoffice"}},
+        "referred_by": {"source_channel": channel_json("agent-1")},
+    }
+    assert dispatch_key(raw) == "channel:agent-1"
+    event = parse_event(raw)
+    assert getattr(event, "destination", None) == "backoffice"

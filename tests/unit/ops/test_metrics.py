@@ -9,6 +9,7 @@ from pathlib import Path
 
 from prometheus_client import generate_latest
 
+from zentrale.cli.ops import figures, render
 from zentrale.ops.metrics import Metrics, Snapshot
 from zentrale.ops.process import parse_metrics, sample
 from zentrale.recording.jobs import Backlog
@@ -130,3 +131,19 @@ def test_each_daemon_has_its_own_registry() -> None:
         sample(_scrape(second), "zentrale_calls_total", direction="inbound", outcome="answered")
         == 0
     )
+
+
+def test_ari_rest_transport_and_call_traffic_reach_metrics_and_status() -> None:
+    metrics = Metrics()
+    metrics.watch(
+        _snapshot(None, ari_rest_transport=lambda: "websocket", ari_traffic=lambda: (4, 22, 60))
+    )
+    samples = _scrape(metrics)
+    assert sample(samples, "zentrale_ari_rest_transport_info", transport="websocket") == 1
+    assert sample(samples, "zentrale_ari_calls_counted_total") == 4
+    assert sample(samples, "zentrale_ari_call_requests_total") == 22
+    assert sample(samples, "zentrale_ari_call_events_total") == 60
+    report = {"node": "n1", "url": "u", "reachable": True, "ready": True, "last_errors": []}
+    report.update(figures(samples))
+    assert report["ari_transport"] == "websocket"
+    assert "ARI reconnects 4 · REST over websocket" in render(report)

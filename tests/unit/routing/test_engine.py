@@ -45,7 +45,7 @@ RULES = """\
     action: {dial: "+4989123456"}
   - name: turkish
     match: {language: [tr]}
-    action: {voicemail: turkish}
+    action: {voicemail: sales}
   - name: night
     match: {hours: ["20:00-24:00"]}
     language: en
@@ -107,7 +107,7 @@ def test_customer_record(rules: Rules) -> None:
 
 
 def test_known_language_from_facts_or_customer_record(rules: Rules) -> None:
-    assert only(start(rules, facts(language="tr"))) == ("voicemail", "turkish")
+    assert only(start(rules, facts(language="tr"))) == ("voicemail", "sales")
     step = start(rules, facts(customer={"language": "tr"}))
     assert isinstance(step, Voicemail)
     assert step.state.language == "tr"
@@ -207,7 +207,7 @@ MENUS = (
     entry: {min_length: 4, max_length: 6, store_as: card, sensitive: true, then: {callback: sales}}
     timeout: 12s
     retries: 0
-    on_invalid: {voicemail: cards}
+    on_invalid: {voicemail: sales}
 entry_rules:""",
     )
 )
@@ -238,7 +238,7 @@ def test_entry_of_wrong_length_is_invalid() -> None:
     rules = load(MENUS)
     entry = on_digits(start(rules, facts()).state, "2")
     step = on_digits(entry.state, "12#")
-    assert only(step) == ("voicemail", "cards")
+    assert only(step) == ("voicemail", "sales")
     assert step.reason[-2] == "menu card: an entry of 2 digits where 4-6 fit; 0 retries used up"
 
 
@@ -280,9 +280,9 @@ def test_prompt_falls_back_to_the_fallback_language() -> None:
 def test_closed_menu_follows_when_closed() -> None:
     text = BASE.replace(
         "    invalid_prompt: invalid\n",
-        "    invalid_prompt: invalid\n    schedule: office\n    when_closed: {voicemail: night}\n",
+        "    invalid_prompt: invalid\n    schedule: office\n    when_closed: {voicemail: sales}\n",
     )
-    assert only(start(load(text), facts(at=monday(7)))) == ("voicemail", "night")
+    assert only(start(load(text), facts(at=monday(7)))) == ("voicemail", "sales")
     assert only(start(load(text), facts(at=monday(9)))) == ("menu", "main")
 
 

@@ -36,6 +36,16 @@ def test_issue_text_names_file_line_column_and_path() -> None:
     )
 
 
+def test_voicemail_must_name_a_defined_box() -> None:
+    # A box is a department's: a misspelt one would record messages nobody is told about.
+    text = changed("on_max_wait: {voicemail: sales}", "on_max_wait: {voicemail: slaes}")
+    issue = only_error(text)
+    assert str(issue) == (
+        f"routing.yaml:{line_of(text, 'slaes')}:5: error: departments.sales.on_max_wait: "
+        "unknown voicemail box (a department's) 'slaes' (defined: sales)"
+    )
+
+
 def test_yaml_syntax_error_is_located() -> None:
     text = changed("  default: de", "  default: [de")
     issue = only_error(text)

@@ -41,7 +41,7 @@ def test_passing_cases() -> None:
 
 def test_wrong_destination_fails_the_case() -> None:
     results = run_expectations(
-        load(BASE + CASES.replace("{department: sales}\n", "{voicemail: x}\n"))
+        load(BASE + CASES.replace("{department: sales}\n", "{voicemail: sales}\n"))
     )
     assert [result.passed for result in results] == [False, True]
     assert results[0].simulation.final.destination == ("department", "sales")
@@ -69,14 +69,33 @@ def test_check_command_succeeds_on_the_example() -> None:
 
 
 def test_check_command_reports_a_failed_case_with_its_trail(tmp_path: Path) -> None:
-    file = write(tmp_path, BASE + CASES.replace("{department: sales}\n", "{voicemail: x}\n"))
+    file = write(tmp_path, BASE + CASES.replace("{department: sales}\n", "{voicemail: sales}\n"))
     result = CliRunner().invoke(routing, ["check", str(file)])
     assert result.exit_code == 1
-    assert "FAIL  expect[0] key 1 reaches sales on Monday morning: expected voicemail: x, got" in (
-        result.output
-    )
+    fail = "FAIL  expect[0] key 1 reaches sales on Monday morning: expected voicemail: sales, got"
+    assert fail in result.output
     assert "        caller pressed 1 in menu main" in result.output
     assert "1/2 expect cases passed" in result.output
+
+
+def test_check_command_names_unused_inputs_on_the_fail_line(tmp_path: Path) -> None:
+    # The call ends where the case expects, but a key was never asked for: the FAIL line says so.
+    cases = CASES.replace('digits: ["1"]', 'digits: ["1", "2"]', 1)
+    result = CliRunner().invoke(routing, ["check", str(write(tmp_path, BASE + cases))])
+    assert result.exit_code == 1
+    assert (
+        "FAIL  expect[0] key 1 reaches sales on Monday morning: inputs not used (the call ended "
+        "first): 2; it ended at department: sales as expected\n"
+    ) in result.output
+
+
+def test_check_command_names_both_reasons_on_the_fail_line(tmp_path: Path) -> None:
+    cases = CASES.replace('digits: ["1"]', 'digits: ["1", "2"]', 1)
+    cases = cases.replace("{department: sales}\n", "{voicemail: sales}\n")
+    result = CliRunner().invoke(routing, ["check", str(write(tmp_path, BASE + cases))])
+    fail = next(line for line in result.output.splitlines() if line.startswith("FAIL"))
+    assert fail.startswith("FAIL  expect[0] key 1 reaches sales on Monday morning: expected ")
+    assert fail.endswith("; inputs not used: 2")
 
 
 def test_check_command_prints_located_errors(tmp_path: Path) -> None:

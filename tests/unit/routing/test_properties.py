@@ -40,7 +40,7 @@ def actions(draw: st.DrawFn, menus: list[str], departments: list[str]) -> dict[s
         "menu": st.sampled_from(menus),
         "department": st.sampled_from(departments),
         "callback": st.sampled_from(departments),
-        "voicemail": st.sampled_from(["box1", "box2"]),
+        "voicemail": st.sampled_from(departments),  # a box is a department's
         "dial": st.sampled_from(["+4930123456", "+902421234567"]),
         "play_and_hangup": st.sampled_from(["hello", "bye"]),
         "survey": st.just("poll"),
@@ -85,7 +85,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
 def _department(draw: st.DrawFn) -> dict[str, Any]:
     department: dict[str, Any] = {
         "agents": [{"endpoint": "PJSIP/1001", "name": "A"}],
-        "on_max_wait": {"voicemail": "box1"},  # overflow between departments could loop
+        "on_max_wait": {"voicemail": "d0"},  # overflow between departments could loop
         "recording": draw(st.booleans()),
         "survey": draw(st.sampled_from([None, "poll"])),
     }

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.routing import NoMatchFound
 
 from zentrale.api.web.i18n import LANGUAGES, TEXTS, choose
 
@@ -31,8 +32,19 @@ def language(request: Request) -> str:
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
     """Render TEMPLATE in the request's language; remember a `?lang=` switch in a cookie."""
     lang = language(request)
-    html = _env.get_template(template).render(t=TEXTS[lang], lang=lang, request=request, **context)
+    html = _env.get_template(template).render(
+        t=TEXTS[lang], lang=lang, request=request, workspace=_serves_workspace(request), **context
+    )
     response = HTMLResponse(html, status, headers={"Cache-Control": "no-store"})
     if request.query_params.get("lang") in LANGUAGES:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", path="/")
     return response
+
+
+def _serves_workspace(request: Request) -> bool:
+    """Whether this app has the agents' workspace (the daemon's does, `api serve`'s does not)."""
+    try:
+        request.app.url_path_for("web.agent")
+    except NoMatchFound:
+        return False
+    return True

@@ -19,14 +19,20 @@ TYPES = {
     "wavesurfer.min.js": "text/javascript; charset=utf-8",
     "stats.css": "text/css; charset=utf-8",
     "wallboard.js": "text/javascript; charset=utf-8",
+    "agent.js": "text/javascript; charset=utf-8",
+    "jssip.min.js": "text/javascript; charset=utf-8",
 }
-_VENDOR = {"htmx.min.js", "wavesurfer.min.js"}
+_VENDOR = {"htmx.min.js", "wavesurfer.min.js", "jssip.min.js"}
+BUILT = {"jssip.min.js": "the softphone bundle is built by scripts/setup.sh (web/, npm ci)"}
+"""Files made at set-up rather than committed, and how to get them."""
 
 
 @cache
 def _content(name: str) -> bytes:
     folder = files("zentrale.api.web") / "static"
     path = folder / "vendor" / name if name in _VENDOR else folder / name
+    if name in BUILT and not path.is_file():
+        raise NotFoundError(f"no file {name!r}: {BUILT[name]}")
     return path.read_bytes()
 
 

@@ -16,7 +16,7 @@ from typing import TypeVar
 
 import structlog
 
-from zentrale.telephony.ari import primitives
+from zentrale.telephony.ari import primitives, traffic
 from zentrale.telephony.ari.errors import AriError, ChannelGoneError
 from zentrale.telephony.ari.events import AriEvent, Envelope, PlaybackFinished, StasisStart
 from zentrale.telephony.ari.models import Channel
@@ -106,6 +106,7 @@ def start_call(
 
 async def _run(call: Call, flow: CallFlow) -> None:
     structlog.contextvars.bind_contextvars(channel_id=call.id)
+    counts = traffic.begin()
     try:
         await flow(call)
     except ChannelGoneError as exc:
@@ -114,4 +115,7 @@ async def _run(call: Call, flow: CallFlow) -> None:
         log.exception("ari.call.flow_failed")
         await call.hangup()
     finally:
+        counts.events = call.ending.offered
         call.close()
+        call.ari.traffic.add(counts)
+        log.debug("ari.call.traffic", requests=counts.requests, events=counts.events)

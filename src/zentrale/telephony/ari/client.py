@@ -35,6 +35,7 @@ from zentrale.telephony.ari.resources import (
 )
 from zentrale.telephony.ari.rest import AriRest
 from zentrale.telephony.ari.subscriptions import Predicate, Subscription
+from zentrale.telephony.ari.traffic import TrafficTotals
 
 log = structlog.get_logger(__name__)
 
@@ -64,11 +65,14 @@ class AriClient:
         self.applications = Applications(self.rest)
         self.asterisk = AsteriskApi(self.rest)
         self.dispatcher = Dispatcher(self.options.lane_idle_timeout)
+        self.traffic = TrafficTotals()
+        """Requests and events of the calls that ended (see ``traffic``)."""
         self._connection = EventConnection(
             credentials=credentials,
             options=self.options,
             on_event=self.dispatcher.submit,
             on_connected=self._schedule_resync,
+            ws_rest=self.rest.ws,
         )
         self._resync_hooks: list[ResyncHook] = []
         self._supervisor: asyncio.Task[None] | None = None
@@ -133,6 +137,11 @@ class AriClient:
         if self._supervisor is None:
             raise AriError("client not started")
         await asyncio.shield(self._supervisor)
+
+    @property
+    def rest_transport(self) -> str:
+        """Where REST requests go now: ``websocket`` or ``http``."""
+        return self.rest.transport
 
     @property
     def state(self) -> ConnectionState:

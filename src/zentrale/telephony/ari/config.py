@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import structlog
@@ -91,9 +91,14 @@ def basic_auth_header(credentials: CredentialsLike) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+RestTransport = Literal["auto", "websocket", "http"]
+"""How REST requests travel: over the event WebSocket (Asterisk 22's RESTRequest), over HTTP,
+or ``auto``: probe at every connect and use the WebSocket when Asterisk answers it."""
+
+
 @dataclass(frozen=True)
 class AriOptions:
-    """Timeouts, retries, reconnect backoff and dispatch tuning."""
+    """Timeouts, retries, reconnect backoff, REST transport and dispatch tuning."""
 
     connect_timeout: float = 5.0
     request_timeout: float = 10.0
@@ -108,6 +113,9 @@ class AriOptions:
     backoff_reset_after: float = 10.0
     lane_idle_timeout: float = 30.0
     max_message_size: int = 16 * 1024 * 1024
+    rest_transport: RestTransport = "auto"
+    probe_timeout: float = 2.0
+    """How long ``auto`` waits for the answer to its probe before choosing HTTP."""
 
 
 def events_url(base_url: str, app: str) -> str:

@@ -5,6 +5,11 @@ anything else (Asterisk disconnects readers that lag its 100 ms write timeout). 
 a disconnect like any other. Pings notice a dead peer within ``ping_interval + ping_timeout``.
 ApplicationReplaced (another process registered our app name) stops the supervisor with
 ``ApplicationReplacedError`` instead of reconnecting into a fight.
+
+The same socket carries REST requests when Asterisk takes them (``wsrest``): with
+``rest_transport: auto`` each connect first sends a probe request and reads frames (events go
+on as usual) until its answer or ``probe_timeout``; the answer attaches the socket for REST,
+silence leaves REST on HTTP. The reader hands RESTResponse frames to ``wsrest``.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
 import structlog
@@ -30,6 +36,7 @@ from zentrale.telephony.ari.config import (
 )
 from zentrale.telephony.ari.errors import ApplicationReplacedError
 from zentrale.telephony.ari.events import Envelope
+from zentrale.telephony.ari.wsrest import PROBE_URI, WsRest, request_message
 
 log = structlog.get_logger(__name__)
 
@@ -45,6 +52,8 @@ class ConnectionState:
     last_error: str | None = None
     connected_since: float | None = None
     stopped_error: BaseException | None = None
+    rest_transport: str = "http"
+    """Where REST requests go: ``websocket`` or ``http`` (chosen at the latest connect)."""
 
     @property
     def reconnects(self) -> int:
@@ -61,9 +70,13 @@ class EventConnection:
         options: AriOptions,
         on_event: Callable[[Envelope], None],
         on_connected: Callable[[], None],
+        ws_rest: WsRest | None = None,
     ) -> None:
         self.url = events_url(credentials.base_url, credentials.app)
         self.state = ConnectionState()
+        self._ws_rest = ws_rest
+        if ws_rest is not None and options.rest_transport == "websocket":
+            self.state.rest_transport = "websocket"
         self._credentials = credentials
         self._wake = asyncio.Event()
         self._options = options
@@ -111,11 +124,69 @@ class EventConnection:
             max_size=self._options.max_message_size,
             compression=None,
         ) as ws:
+            use_ws = await self._choose_transport(ws)
             self._opened()
             try:
+                if use_ws and self._ws_rest is not None:
+                    self._ws_rest.attach(ws)
                 await self._read(ws)
             finally:
+                if self._ws_rest is not None:
+                    self._ws_rest.detach(f"WebSocket closed (code {ws.close_code})")
                 self._closed(ws)
+
+    async def _choose_transport(self, ws: ClientConnection) -> bool:
+        mode = self._options.rest_transport
+        if self._ws_rest is None or mode == "http":
+            return False
+        use_ws = mode == "websocket" or await self._probe(ws)
+        transport = "websocket" if use_ws else "http"
+        if transport != self.state.rest_transport or not self.state.connects:
+            log.info("ari.rest.transport", transport=transport, mode=mode)
+        self.state.rest_transport = transport
+        return use_ws
+
+    async def _probe(self, ws: ClientConnection) -> bool:
+        # Asterisks without REST over WebSocket ignore the frame: no answer means HTTP.
+        assert self._ws_rest is not None
+        probe_id = "probe-" + self._ws_rest.next_id()
+        await ws.send(request_message(probe_id, "GET", PROBE_URI, {}, None), text=True)
+        try:
+            async with asyncio.timeout(self._options.probe_timeout):
+                while True:
+                    frame = await ws.recv(decode=False)
+                    raw = self._decode(frame)
+                    if raw is None:
+                        continue
+                    if raw.get("type") == "RESTResponse" and raw.get("request_id") == probe_id:
+                        return True
+                    self._route(raw, time.perf_counter())
+        except TimeoutError:
+            log.info("ari.rest.probe_unanswered", seconds=self._options.probe_timeout)
+            return False
+
+    def _decode(self, frame: bytes | str) -> dict[str, Any] | None:
+        try:
+            raw = orjson.loads(frame)
+        except ValueError:
+            self.state.bad_frames += 1
+            return None
+        if not isinstance(raw, dict):
+            self.state.bad_frames += 1
+            return None
+        return raw
+
+    def _route(self, raw: dict[str, Any], received: float) -> None:
+        kind = raw.get("type")
+        if kind == "RESTResponse":
+            if self._ws_rest is not None:
+                self._ws_rest.resolve(raw)
+        elif kind == "ApplicationReplaced":
+            raise ApplicationReplacedError(
+                f"another connection took ARI application {raw.get('application')!r}"
+            )
+        else:
+            self._on_event(Envelope(raw, received))
 
     async def _read(self, ws: ClientConnection) -> None:
         on_event = self._on_event
@@ -138,10 +209,10 @@ class EventConnection:
             if not isinstance(raw, dict):
                 self.state.bad_frames += 1
                 continue
-            if raw.get("type") == "ApplicationReplaced":
-                raise ApplicationReplacedError(
-                    f"another connection took ARI application {raw.get('application')!r}"
-                )
+            kind = raw.get("type")
+            if kind == "RESTResponse" or kind == "ApplicationReplaced":
+                self._route(raw, received)
+                continue
             on_event(Envelope(raw, received))
 
     def _opened(self) -> None:

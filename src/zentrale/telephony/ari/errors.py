@@ -70,11 +70,19 @@ class AriServerError(AriHttpError):
 
 
 class AriTransportError(AriError):
-    """The HTTP request never got an answer (connect failure, timeout, reset)."""
+    """The request never got an answer (connect failure, timeout, reset, WebSocket closed).
+
+    ``sent`` is False when the request surely never reached Asterisk (it may be repeated
+    whatever its method), True when it may have been acted on.
+    """
 
     code = "ari-transport"
 
     retriable = True
+
+    def __init__(self, message: str, *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class ApplicationReplacedError(AriError):

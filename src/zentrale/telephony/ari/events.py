@@ -21,6 +21,8 @@ from zentrale.telephony.ari.models import (
     Endpoint,
     LiveRecording,
     Playback,
+    ReferredBy,
+    ReferTo,
 )
 
 
@@ -66,6 +68,21 @@ class ChannelDtmfReceived(AriEvent):
     digit: str
     duration_ms: int
     channel: Channel
+
+
+class ChannelTransfer(AriEvent):
+    """A phone asked to transfer its call (a SIP REFER on a channel whose transfers go to ARI:
+    PJSIP_TRANSFER_HANDLING()=ari-only)."""
+
+    event_type: ClassVar[str] = "ChannelTransfer"
+    state: str | None = None
+    refer_to: ReferTo
+    referred_by: ReferredBy
+
+    @property
+    def destination(self) -> str:
+        """The user part of the Refer-To of a blind transfer ('' for an attended one)."""
+        return self.refer_to.requested_destination.destination or ""
 
 
 class ChannelHangupRequest(AriEvent):
@@ -217,6 +234,7 @@ EVENT_MODELS: dict[str, type[AriEvent]] = {
         ChannelStateChange,
         ChannelDtmfReceived,
         ChannelHangupRequest,
+        ChannelTransfer,
         ChannelDestroyed,
         ChannelVarset,
         ChannelEnteredBridge,
@@ -262,7 +280,8 @@ def count_unknown_fields(model: BaseModel) -> int:
 
 def dispatch_key(raw: dict[str, Any]) -> str:
     """Ordering key of a raw event: ``channel:ID``, ``bridge:ID``, ... or ``global``."""
-    channel = raw.get("channel")
+    # ChannelTransfer (a phone's REFER) names the channel it came on under referred_by.
+    channel = raw.get("channel") or (raw.get("referred_by") or {}).get("source_channel")
     if channel:
         return "channel:" + str(channel.get("id", ""))
     return _secondary_key(raw)

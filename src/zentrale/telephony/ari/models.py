@@ -141,3 +141,22 @@ class AsteriskInfo(AriModel):
     system: SystemInfo | None = None
     config: dict[str, Any] | None = None
     status: dict[str, Any] | None = None
+
+
+class RequiredDestination(AriModel):
+    """Where a phone's REFER asks its call to go: a user part (blind) or a call id (attended)."""
+
+    protocol_id: str | None = None
+    destination: str | None = None
+
+
+class ReferTo(AriModel):
+    """The Refer-To of a ChannelTransfer."""
+
+    requested_destination: RequiredDestination
+
+
+class ReferredBy(AriModel):
+    """The channel a ChannelTransfer's REFER came on."""
+
+    source_channel: Channel

@@ -14,6 +14,7 @@ from typing import Protocol
 from zentrale.telephony.ari.dispatch import Dispatcher
 from zentrale.telephony.ari.resources import Bridges, Channels, Playbacks, Recordings
 from zentrale.telephony.ari.subscriptions import Predicate, Subscription
+from zentrale.telephony.ari.traffic import TrafficTotals
 
 
 class AriPort(Protocol):
@@ -24,6 +25,7 @@ class AriPort(Protocol):
     playbacks: Playbacks
     recordings: Recordings
     dispatcher: Dispatcher
+    traffic: TrafficTotals
 
     def subscribe(
         self, key: str, predicate: Predicate, ends_on: frozenset[str] | None = None

@@ -1,9 +1,13 @@
-"""REST transport of the ARI client: one pooled httpx client, error mapping, bounded retries.
+"""REST transport of the ARI client: the event WebSocket or one pooled httpx client, error
+mapping, bounded retries.
 
 Resource helpers (``resources/``) call ``request`` with ``idempotent=True`` when repeating the
 request cannot do harm (GET, DELETE, creations with our own ids); those are retried on 5xx and
-transport errors. A request that never reached Asterisk (connect failure) is always retried.
-Binary bodies (stored recordings) are streamed, never decoded as JSON.
+transport errors. A request that never reached Asterisk (connect failure, socket not open) is
+always retried. Each attempt goes over the WebSocket while one that answers REST is attached
+(``wsrest``), else over HTTP; with ``rest_transport: websocket`` it waits for the socket instead.
+Errors, retries and timeouts are the same on both. Binary bodies (stored recordings) are
+streamed over HTTP (Asterisk refuses them on the WebSocket), never decoded as JSON.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ from zentrale.telephony.ari.config import (
     reload_password,
 )
 from zentrale.telephony.ari.errors import AriHttpError, AriTransportError, error_for_status
+from zentrale.telephony.ari.traffic import count_request
+from zentrale.telephony.ari.wsrest import WsRest
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +59,14 @@ def encode_params(params: Params | None) -> dict[str, str]:
 class RestStats:
     """Counters of REST traffic for metrics."""
 
-    __slots__ = ("errors", "requests", "retries")
+    __slots__ = ("errors", "requests", "retries", "ws_requests")
 
     def __init__(self) -> None:
         self.requests = 0
         self.retries = 0
         self.errors = 0
+        self.ws_requests = 0
+        """Attempts sent over the WebSocket (the rest went over HTTP)."""
 
 
 class _LiveBasicAuth(httpx.Auth):
@@ -87,6 +95,7 @@ class AriRest:
     ) -> None:
         self.options = options or AriOptions()
         self.stats = RestStats()
+        self.ws = WsRest(self.options.request_timeout, self.options.connect_timeout)
         self._http = httpx.AsyncClient(
             base_url=credentials.base_url.rstrip("/") + "/",
             auth=_LiveBasicAuth(credentials),
@@ -98,8 +107,16 @@ class AriRest:
         )
 
     async def aclose(self) -> None:
-        """Close the connection pool."""
+        """End requests waiting on the WebSocket; close the connection pool."""
+        self.ws.close()
         await self._http.aclose()
+
+    @property
+    def transport(self) -> str:
+        """Where the next request goes: ``websocket`` or ``http``."""
+        if self.ws.attached or self.options.rest_transport == "websocket":
+            return "websocket"
+        return "http"
 
     async def request(
         self,
@@ -112,12 +129,11 @@ class AriRest:
     ) -> Any:
         """Send a request; return decoded JSON (``None`` for empty bodies) or raise."""
         safe = method in ("GET", "DELETE") if idempotent is None else idempotent
-        response = await self._send_with_retry(method, path, encode_params(params), body, safe)
-        return response.json() if response.content else None
+        return await self._send_with_retry(method, path, encode_params(params), body, safe)
 
     async def _send_with_retry(
         self, method: str, path: str, params: dict[str, str], body: Any, safe: bool
-    ) -> httpx.Response:
+    ) -> Any:
         attempts = max(1, self.options.retry_attempts)
         for attempt in range(attempts):
             last = attempt == attempts - 1
@@ -132,10 +148,27 @@ class AriRest:
             await asyncio.sleep(self._backoff(attempt))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_once(
+    async def _send_once(self, method: str, path: str, params: dict[str, str], body: Any) -> Any:
+        self.stats.requests += 1
+        count_request()
+        if self.ws.attached or self.options.rest_transport == "websocket":
+            return await self._send_ws(method, path, params, body)
+        response = await self._send_http(method, path, params, body)
+        return response.json() if response.content else None
+
+    async def _send_ws(self, method: str, path: str, params: dict[str, str], body: Any) -> Any:
+        self.stats.ws_requests += 1
+        wait = self.options.rest_transport == "websocket"
+        reply = await self.ws.request(method, path, params, body, wait=wait)
+        if reply.status >= 400:
+            data = reply.body
+            message = str(data.get("message", "")) if isinstance(data, dict) else reply.reason
+            raise error_for_status(reply.status, method, path, message)
+        return reply.body
+
+    async def _send_http(
         self, method: str, path: str, params: dict[str, str], body: Any
     ) -> httpx.Response:
-        self.stats.requests += 1
         try:
             response = await self._http.request(method, path, params=params, json=body)
         except httpx.TransportError as exc:
@@ -167,12 +200,13 @@ class AriRest:
 
 def _may_retry(exc: AriHttpError | AriTransportError, safe: bool) -> bool:
     if isinstance(exc, AriTransportError):
-        return safe or isinstance(exc.__cause__, _NOT_SENT)
+        return safe or not exc.sent
     return safe and exc.retriable
 
 
 def _transport_error(exc: httpx.TransportError, method: str, path: str) -> AriTransportError:
-    return AriTransportError(f"{method} {path}: {type(exc).__name__}: {exc}")
+    message = f"{method} {path}: {type(exc).__name__}: {exc}"
+    return AriTransportError(message, sent=not isinstance(exc, _NOT_SENT))
 
 
 def _message(response: httpx.Response) -> str:

@@ -45,9 +45,12 @@ class Subscription:
         self._items: deque[AriEvent] = deque()
         self._waiter: asyncio.Future[None] | None = None
         self._error: AriError | None = None
+        self.offered = 0
+        """Events of the key seen while subscribed (matching or not): ARI traffic figures."""
 
     def offer(self, envelope: Envelope) -> None:
         """Take an event from the reader if it matches; never blocks."""
+        self.offered += 1
         try:
             matched = self._predicate(envelope.event)
         except (ValidationError, LookupError, AttributeError, TypeError, ValueError):

@@ -1,9 +1,12 @@
-"""``/asterisk``: system info and global variables."""
+"""``/asterisk``: system info, global variables and dynamic configuration objects."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from zentrale.telephony.ari.models import AsteriskInfo, Variable
 from zentrale.telephony.ari.resources._base import Resource, as_model
+from zentrale.telephony.ari.rest import seg
 
 
 class AsteriskApi(Resource):
@@ -22,3 +25,19 @@ class AsteriskApi(Resource):
         """Set a global dialplan variable."""
         params = {"variable": variable, "value": value}
         await self._rest.request("POST", "asterisk/variable", params=params, idempotent=True)
+
+    async def put_object(
+        self, config_class: str, object_type: str, object_id: str, fields: Mapping[str, str]
+    ) -> None:
+        """Create or replace a sorcery object (`res_pjsip`, `endpoint`, `8001`) at run time.
+
+        Needs a writable sorcery wizard for the type (sorcery.conf: memory or astdb).
+        """
+        path = f"asterisk/config/dynamic/{seg(config_class)}/{seg(object_type)}/{seg(object_id)}"
+        body = {"fields": [{"attribute": key, "value": value} for key, value in fields.items()]}
+        await self._rest.request("PUT", path, body=body, idempotent=True)
+
+    async def delete_object(self, config_class: str, object_type: str, object_id: str) -> None:
+        """Delete a sorcery object created at run time (objects from files cannot be)."""
+        path = f"asterisk/config/dynamic/{seg(config_class)}/{seg(object_type)}/{seg(object_id)}"
+        await self._rest.request("DELETE", path)

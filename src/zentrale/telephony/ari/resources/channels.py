@@ -119,6 +119,11 @@ class Channels(Resource):
         params = {"variable": variable, "value": value}
         await self._post(channel_id, "variable", params=params, idempotent=True)
 
+    async def transfer_progress(self, channel_id: str, state: str) -> None:
+        """Tell a phone how the transfer it asked for (REFER) went: channel_progress,
+        channel_answered or channel_declined (Asterisk 22.3 and later)."""
+        await self._post(channel_id, "transfer_progress", params={"states": state}, idempotent=True)
+
     async def moh_start(self, channel_id: str, moh_class: str | None = None) -> None:
         """Start music on hold."""
         await self._post(channel_id, "moh", params={"mohClass": moh_class}, idempotent=True)

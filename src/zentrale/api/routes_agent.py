@@ -1,0 +1,256 @@
+"""The agent's workspace inside the daemon: the `/agent` page, its softphone, state and pops.
+
+An agent signs in and opens `/agent`: the page registers a browser softphone (JsSIP over
+Asterisk's WebSocket transport) as the agent's own endpoint, sets the agent available or paused
+with a reason from the settings (the queues' board: a paused agent is not rung), and follows a
+server-sent event stream that pushes the screen pop when a call rings the agent and the agent's
+state when it changes. Only the agent role has a workspace; everything acts on the signed-in
+agent's own endpoint. State changes are audited; the caller's number in a pop is the agent's to
+see (it is on their phone's display too) and is never logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from zentrale.api.auth import Caller, deps_of
+from zentrale.api.deps import Deps
+from zentrale.api.web.render import render
+from zentrale.base.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from zentrale.core import audit
+from zentrale.core.principal import Principal
+from zentrale.customers import store as customers
+from zentrale.customers.numbers import caller_key
+from zentrale.db.session import Database
+from zentrale.telephony.agents import AgentState
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.screenpop import Pop
+
+router = APIRouter(tags=["agent"])
+STREAM_SECONDS = 60.0
+"""An event stream ends after this long (the browser reconnects), so a stopping daemon is never
+held up by an open workspace."""
+TICK_SECONDS = 1.0
+
+
+class AgentStateOut(BaseModel):
+    """What the agent is doing, as the workspace shows it."""
+
+    endpoint: str
+    state: Literal["available", "paused", "after_call_work", "ringing", "on_call", "offline"]
+    reason: str | None = None
+    reasons: list[str]
+
+
+class AgentStateIn(BaseModel):
+    """Become available (also ends after-call work), or pause with a reason."""
+
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["available", "paused"]
+    reason: str | None = Field(default=None, max_length=32)
+
+
+class SoftphoneOut(BaseModel):
+    """What the page's softphone registers with."""
+
+    websocket_url: str
+    uri: str
+    password: str
+    display_name: str
+
+
+class NoSoftphoneError(NotFoundError):
+    """The daemon has no password for the browser softphones (agents.sip_password)."""
+
+    code = "no-softphone"
+
+
+def center_of(request: Request) -> CallCenter:
+    """Return the call centre the daemon bound to this request."""
+    center: CallCenter = request.state.calls
+    return center
+
+
+def _endpoint(caller: Principal, board: AgentBoard) -> str:
+    """Return the signed-in agent's endpoint, which must be an agent of the routing rules."""
+    if caller.agent_endpoint is None:
+        raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
+    try:
+        board.view(caller.agent_endpoint)
+    except KeyError:
+        raise NotFoundError(f"no agent {caller.agent_endpoint} in the routing rules") from None
+    return caller.agent_endpoint
+
+
+def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentStateOut:
+    """Return ENDPOINT's state in the workspace's words."""
+    view = board.view(endpoint)
+    names = {
+        AgentState.IDLE: "available",
+        AgentState.BUSY: "available",
+        AgentState.PAUSED: "paused",
+        AgentState.WRAP_UP: "after_call_work",
+        AgentState.RINGING: "ringing",
+        AgentState.ON_CALL: "on_call",
+        AgentState.OFFLINE: "offline",
+    }
+    state = names[view.state]
+    if state == "after_call_work" and not board.in_wrap_up(endpoint):
+        state = "available"  # the department's wrap-up time is over
+    reason = board.reason(endpoint) if state == "paused" else None
+    return AgentStateOut(endpoint=endpoint, state=state, reason=reason, reasons=reasons)
+
+
+@router.get("/agent", name="web.agent", include_in_schema=False)
+async def agent_page(caller: Caller, request: Request) -> Response:
+    """The agent's workspace: softphone, state and screen pops."""
+    center = center_of(request)
+    endpoint = _endpoint(caller, center.services.queues.board)
+    reasons = list(center.services.settings.agents.pause_reasons)
+    state = state_of(center.services.queues.board, endpoint, reasons)
+    response = render(request, "agent.html", caller=caller, state=state)
+    url = center.services.settings.agents.websocket_url
+    # The softphone talks to Asterisk's WebSocket: allowed here, on this page only.
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; connect-src 'self' {url}; media-src 'self' blob: mediastream:; "
+        "img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; "
+        "form-action 'self'"
+    )
+    return response
+
+
+@router.get("/api/agent/softphone", name="agent.softphone", response_model=SoftphoneOut)
+async def softphone(caller: Caller, request: Request) -> SoftphoneOut:
+    """Return the signed-in agent's softphone registration (WebSocket URL, SIP address)."""
+    center = center_of(request)
+    endpoint = _endpoint(caller, center.services.queues.board)
+    settings = center.services.settings.agents
+    if settings.sip_password is None:
+        raise NoSoftphoneError("no softphone password is set (agents.sip_password)")
+    user = endpoint.split("/", 1)[-1]
+    return SoftphoneOut(
+        websocket_url=settings.websocket_url,
+        uri=f"sip:{user}@{settings.sip_domain}",
+        password=settings.sip_password.get_secret_value(),
+        display_name=caller.display_name,
+    )
+
+
+@router.get("/api/agent/state", name="agent.state", response_model=AgentStateOut)
+async def agent_state(caller: Caller, request: Request) -> AgentStateOut:
+    """Return the signed-in agent's state."""
+    center = center_of(request)
+    board = center.services.queues.board
+    reasons = list(center.services.settings.agents.pause_reasons)
+    return state_of(board, _endpoint(caller, board), reasons)
+
+
+@router.post("/api/agent/state", name="agent.set_state", response_model=AgentStateOut)
+async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) -> AgentStateOut:
+    """Become available (ending after-call work), or pause with one of the settings' reasons."""
+    center = center_of(request)
+    board = center.services.queues.board
+    endpoint = _endpoint(caller, board)
+    reasons = list(center.services.settings.agents.pause_reasons)
+    if body.state == "paused":
+        if body.reason not in reasons:
+            raise InvalidRequestError(
+                f"reason: say why you pause, one of {', '.join(reasons)} (got {body.reason!r})"
+            )
+        board.pause(endpoint, True, body.reason)
+    else:
+        board.pause(endpoint, False)
+        board.ready(endpoint)
+    deps = deps_of(request)
+    event = audit.Event(
+        f"agent.{body.state}", target=f"agent:{endpoint}", detail={"reason": body.reason}
+    )
+    await audit.record(deps.db, caller.actor, event, deps.clock())
+    return state_of(board, endpoint, reasons)
+
+
+@router.get("/api/agent/events", name="agent.events", include_in_schema=False)
+async def agent_events(caller: Caller, request: Request) -> StreamingResponse:
+    """Stream the agent's screen pops and state changes as server-sent events."""
+    center = center_of(request)
+    endpoint = _endpoint(caller, center.services.queues.board)
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    stream = _events(request, center, endpoint)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncIterator[str]:
+    board, pops = center.services.queues.board, center.services.pops
+    reasons = list(center.services.settings.agents.pause_reasons)
+    db = deps_of(request).db
+    yield "retry: 1000\n\n"
+    with pops.follow(endpoint) as queue:
+        last, until = "", time.monotonic() + STREAM_SECONDS
+        while time.monotonic() < until and not await request.is_disconnected():
+            state = state_of(board, endpoint, reasons).model_dump_json()
+            if state != last:
+                last = state
+                yield f"event: state\ndata: {state}\n\n"
+            pop = await _next_pop(queue, board)
+            if pop is not None:
+                body = await _with_customer(db, pop)
+                yield f"event: ringing\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+async def _next_pop(queue: asyncio.Queue[Pop], board: AgentBoard) -> Pop | None:
+    """Return the next pop, or None when the board changed or a tick passed first."""
+    popped = asyncio.ensure_future(queue.get())
+    changed = asyncio.ensure_future(board.wait_change(TICK_SECONDS))
+    done, _ = await asyncio.wait({popped, changed}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (popped, changed):
+        if task not in done:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+    return popped.result() if popped in done else None
+
+
+async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
+    """Return POP's event body with the caller's customer record (name, missing fields)."""
+    body = pop.as_json()
+    key = caller_key(pop.caller)
+    if key is None:
+        return body
+    async with db.read() as session:
+        record = await customers.by_number(session, key)
+    if record is not None:
+        body["customer"] = {
+            **body["customer"],
+            "id": record.id,
+            "name": record.name,
+            "customer_number": record.customer_number,
+            "language": record.language,
+            "vip": record.vip,
+            "missing": list(record.missing),
+        }
+    return body
+
+
+def agent_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
+    """Return the workspace routes, binding CENTER (and the QA service's DEPS) to each request."""
+    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer.include_router(router)
+    return [outer]
+
+
+def _binder(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
+    async def bind(request: Request) -> None:
+        request.state.calls = center
+        request.state.qa = deps
+
+    return bind
