@@ -759,8 +759,9 @@ class Sipp:
 
 
 def ari_traffic(log: Path, offset: int) -> tuple[dict[str, int], dict[str, int], int]:
-    """Count the ARI requests (by method and path shape) and events (by type) Asterisk logged
-    after OFFSET with `ari set debug all on`; return them and the log's new end."""
+    """Count the ARI requests (by method and path shape; 'ws ...' when sent over the WebSocket)
+    and events (by type) Asterisk logged after OFFSET with `ari set debug all on`; return them
+    and the log's new end."""
     requests: dict[str, int] = {}
     events: dict[str, int] = {}
     try:
@@ -772,13 +773,27 @@ def ari_traffic(log: Path, offset: int) -> tuple[dict[str, int], dict[str, int],
         return requests, events, offset
     lines = text.splitlines()
     for index, line in enumerate(lines):
-        if "<--- ARI request received from" in line:
+        if "<--- ARI request received from" in line:  # REST over HTTP
             request = _request_line(lines[index + 1 : index + 4])
+            requests[request] = requests.get(request, 0) + 1
+        elif "<--- Received ARI message from" in line:  # REST over the WebSocket
+            request = "ws " + _ws_request(lines[index + 1 : index + 8])
             requests[request] = requests.get(request, 0) + 1
         elif "<--- Sending ARI event to" in line:
             kind = _event_type(lines[index + 1 : index + 40])
-            events[kind] = events.get(kind, 0) + 1
+            if kind != "RESTResponse":  # the answer to a request over the WebSocket
+                events[kind] = events.get(kind, 0) + 1
     return requests, events, end
+
+
+def _ws_request(following: list[str]) -> str:
+    """Return 'METHOD /path' with ids replaced, from a RESTRequest message's JSON lines."""
+    fields = {}
+    for line in following:
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            fields[key.strip().strip('"')] = value.strip().strip(",").strip('"')
+    return _request_line([f"{fields.get('method', '?')} {fields.get('uri', '?')}"])
 
 
 def _request_line(following: list[str]) -> str:
