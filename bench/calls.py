@@ -53,8 +53,9 @@ round reports the CPU other processes used meanwhile (`machine_busy_elsewhere`),
 both flows alike but makes a round's rates and latencies pessimistic.
 
 After the rounds, one more zentrale round at the lowest rate runs with Asterisk's `ari set
-debug all on`: Asterisk logs every ARI request and event, and the bench counts them per call by
-kind (the daemon's /metrics has no such counters on main). That logging costs Asterisk CPU, so
+debug all on`: Asterisk logs every ARI request (over HTTP or the WebSocket) and event, and the
+bench counts them per call by kind, from Asterisk's side (the daemon's own
+zentrale_ari_call_* metrics are not read). That logging costs Asterisk CPU, so
 the round's timings are left out of the figures. The REST transport is reported when
 `zentrale status --json` shows one (a key named or ending in "transport").
 
@@ -1288,7 +1289,8 @@ def traffic_figures(traffic: Round) -> dict[str, object]:
         "requests_by_kind": per_call(requests),
         "events_by_type": per_call(events),
         "counted_by": "Asterisk's log with `ari set debug all on` (the bench's own requests "
-        "left out); the daemon's /metrics has no per-call ARI counters on main",
+        "left out; 'ws' = sent over the WebSocket); the daemon's zentrale_ari_call_* metrics "
+        "are not read",
     }
 
 
