@@ -81,10 +81,16 @@ def current(url: DatabaseUrl) -> str | None:
 async def _run(engine: AsyncEngine, work: Callable[[Connection], T]) -> T:
     async with engine.connect() as connection:
         writing = await connection.execution_options(**{WRITE_OPTION: True})
+        # Daemons of several nodes may start at once on one database: one migrates, the others
+        # wait here and then find it at head. The lock is taken by the first statement, so the
+        # whole upgrade (reading the revision included) is one transaction that Alembic joins:
+        # PostgreSQL takes an advisory lock, SQLite's BEGIN IMMEDIATE its write lock. Without
+        # it Alembic runs SQLite's migrations one transaction each, after reading the revision
+        # unlocked, and a second process ran 0001 again on tables another had just made.
         if writing.dialect.name == "postgresql":
-            # Daemons of several nodes may start at once on one database: one migrates, the
-            # others wait here and then find it at head. (SQLite: BEGIN IMMEDIATE serialises.)
             await writing.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+        else:
+            await writing.execute(text("SELECT 1"))
         result = await writing.run_sync(work)
         await writing.commit()
         return result
