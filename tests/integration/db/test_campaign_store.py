@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from zentrale.calls.store import CallStore
 from zentrale.cli import main
+from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.routing.load import parse_rules
 from zentrale.surveys.answers import AnswerStore, NewAnswer
@@ -27,6 +28,7 @@ from zentrale.surveys.store import (
     NewCampaign,
 )
 from zentrale.telephony.campaigns import CampaignRunner, Legs
+from zentrale.telephony.trunks import Lines, TrunkPlan
 from zentrale.testing.clocks import START, FakeClock
 
 from .conftest import inbound
@@ -263,7 +265,7 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     assert await store.claim(created.id, first.id, START) is not None  # then the daemon died
     rules = parse_rules(RULES)
     runner = CampaignRunner(
-        services=SimpleNamespace(clock=night),
+        services=SimpleNamespace(clock=night, trunks=Lines(TrunkPlan.of(Settings()))),
         store=store,
         rules=lambda: rules,
         legs=Legs(),  # type: ignore[arg-type]
