@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from zentrale.base.clock import Clock, utcnow
-from zentrale.base.errors import ZentraleError
+from zentrale.base.errors import InvalidRequestError, ZentraleError
 from zentrale.calls.models import Call
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
@@ -63,6 +63,12 @@ def shown_value(hold: LegalHold) -> str:
     return mask_number(hold.value) if hold.scope is HoldScope.NUMBER else hold.value
 
 
+class HoldRequestError(InvalidRequestError, ValueError):
+    """A hold to place or release is missing its value or reason (only blanks)."""
+
+    code = "invalid-hold"
+
+
 class HoldStore:
     """Legal holds on the metadata database."""
 
@@ -73,7 +79,8 @@ class HoldStore:
     async def add(self, scope: HoldScope, value: str, reason: str, actor: audit.Actor) -> LegalHold:
         """Place a hold; audited."""
         if not value.strip() or not reason.strip():
-            raise ValueError("a hold needs a value and a reason")
+            blank = "value" if not value.strip() else "reason"
+            raise HoldRequestError(f"a hold needs a {blank} that is not blank")
         now = self._clock()
         row = LegalHold(
             id=str(uuid.uuid4()),
@@ -97,7 +104,7 @@ class HoldStore:
     async def release(self, hold_id: str, reason: str, actor: audit.Actor) -> LegalHold:
         """Release an active hold; audited. Raise HoldNotFoundError if there is none."""
         if not reason.strip():
-            raise ValueError("releasing a hold needs a reason")
+            raise HoldRequestError("releasing a hold needs a reason that is not blank")
         now = self._clock()
         async with self._db.write() as session:
             row = await session.get(LegalHold, hold_id)

@@ -77,6 +77,14 @@ async def test_holds_export_and_erase_through_the_api_are_audited(
     assert numbered.json()["value"] == "+90555*****00"
     listed = await client.get("/api/holds", headers=admin)
     assert {h["id"] for h in listed.json()} == {hold["id"], numbered.json()["id"]}
+    # A value or reason of blanks only passes the length checks but is refused, not a 500.
+    blank = await client.post("/api/holds", json={**on_call, "value": "  "}, headers=admin)
+    assert blank.status_code == 422
+    assert blank.json()["error"]["code"] == "invalid-hold"
+    assert "value" in blank.json()["error"]["message"]
+    blank = await client.post("/api/holds", json={**on_call, "reason": "      "}, headers=admin)
+    assert blank.status_code == 422
+    assert "reason" in blank.json()["error"]["message"]
 
     no_reason = await client.post("/api/subjects/export", json={"number": NUMBER}, headers=admin)
     assert no_reason.status_code == 422
