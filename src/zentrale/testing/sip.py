@@ -494,29 +494,8 @@ async def carrier_refusing(*, carrier_port: int, status: str, workdir: Path) -> 
     errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=workdir,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        # An INVITE sent before SIPp listens is lost (and the call times out as "no answer").
-        async with asyncio.timeout(10):
-            while not _udp_port_taken(carrier_port):  # waits on another process's socket
-                if process.returncode is not None:
-                    raise RuntimeError(f"SIPp as carrier exited with {process.returncode}")
-                await asyncio.sleep(0.05)
+    async with sipp_server(argv, workdir, carrier_port):
         yield errors
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 def _udp_port_taken(port: int) -> bool:
@@ -814,13 +793,17 @@ async def carrier_answering(
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
-    async with _sipp_server(argv, workdir, carrier_port):
+    async with sipp_server(argv, workdir, carrier_port):
         yield errors
 
 
 @contextlib.asynccontextmanager
-async def _sipp_server(argv: list[str], workdir: Path, port: int) -> AsyncIterator[None]:
-    """Run SIPp waiting for calls on PORT (ready once it listens); stop it on exit."""
+async def sipp_server(argv: list[str], workdir: Path, port: int) -> AsyncIterator[None]:
+    """Run SIPp waiting for calls on PORT (ready once it listens); stop it on exit.
+
+    An INVITE sent before SIPp listens is lost (the call would time out as "no answer"), so
+    this yields only once SIPp has bound PORT.
+    """
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=workdir,

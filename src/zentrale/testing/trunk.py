@@ -12,12 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from zentrale.testing.sip import free_udp_port
+from zentrale.testing.sip import free_udp_port, sipp_server
 
 _ANSWERING = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="zentrale carrier answering a call">
@@ -130,28 +129,8 @@ async def carrier_answering(*, carrier_port: int, workdir: Path) -> AsyncIterato
     argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
     argv += ["-nostdin", "-nd", "-trace_msg", "-message_file", str(trace)]
     argv += ["-trace_err", "-error_file", str(workdir / "sipp-errors.log")]
-    process = await asyncio.create_subprocess_exec(
-        *argv,
-        cwd=workdir,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
-        async with asyncio.timeout(10):
-            while not _udp_port_taken(carrier_port):  # another process's socket: poll it
-                if process.returncode is not None:
-                    raise RuntimeError(f"SIPp as carrier exited with {process.returncode}")
-                await asyncio.sleep(0.05)
+    async with sipp_server(argv, workdir, carrier_port):
         yield trace
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            try:
-                await asyncio.wait_for(process.wait(), 5)
-            except TimeoutError:
-                process.kill()
-                await process.wait()
 
 
 def _write_scenario(workdir: Path) -> Path:
@@ -159,12 +138,3 @@ def _write_scenario(workdir: Path) -> Path:
     scenario = workdir / "answering.xml"
     scenario.write_text(_ANSWERING)
     return scenario
-
-
-def _udp_port_taken(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return True
-    return False
