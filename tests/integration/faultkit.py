@@ -1,4 +1,5 @@
-"""Faults on demand for the drills: a TCP proxy that can cut a dependency off and restore it.
+"""Faults on demand for the drills: a TCP proxy that can cut a dependency off and restore it,
+and a small disk that fills up.
 
 `TcpProxy` listens on a loopback port and forwards every connection to a target (PostgreSQL on
 127.0.0.1:5432 in the drills). `cut()` aborts every connection in flight and stops listening,
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import subprocess
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 HOST = "127.0.0.1"
 CHUNK = 64 * 1024
@@ -101,3 +104,22 @@ async def proxied(target_host: str, target_port: int) -> AsyncIterator[TcpProxy]
         yield proxy
     finally:
         await proxy.cut()
+
+
+@contextlib.contextmanager
+def small_disk(mount: Path, size: str) -> Iterator[Path]:
+    """Mount a tmpfs of SIZE (`8m`) at MOUNT, made if missing; unmount it afterwards."""
+    mount.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount)], check=True)
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=True)
+
+
+def fill(path: Path) -> None:
+    """Write zeros to PATH until its disk is full."""
+    with path.open("wb") as file, contextlib.suppress(OSError):
+        while True:
+            file.write(bytes(64 * 1024))
+            file.flush()

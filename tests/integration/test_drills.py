@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from zentrale.testing.databases import fresh_database
 from zentrale.testing.moto import MotoServer, restart_moto_server, start_moto_server
 from zentrale.testing.moto import stop_moto_server as stop_moto
 
-from .faultkit import proxied
+from .faultkit import fill, proxied, small_disk
 from .test_faults import AGENTS, FIVE_AGENTS
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -262,18 +261,8 @@ async def test_a_30_s_s3_outage_during_calls_stores_each_recording_once(
 @pytest.fixture
 def small_store(tmp_path: Path) -> Iterator[Path]:
     """An 8 MiB tmpfs as the local store (unmounted afterwards)."""
-    mount = tmp_path / "home" / "recordings"
-    mount.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def _fill(path: Path) -> None:
-    with path.open("wb") as file, contextlib.suppress(OSError):
-        while True:
-            file.write(bytes(64 * 1024))
-            file.flush()
+    with small_disk(tmp_path / "home" / "recordings", "8m") as mount:
+        yield mount
 
 
 async def test_a_full_local_store_holds_recordings_until_space_is_freed(
@@ -288,7 +277,7 @@ async def test_a_full_local_store_holds_recordings_until_space_is_freed(
             return (await asyncio.to_thread(daemon.get, "/readyz")).status_code == status
 
         assert await answers(200)
-        await asyncio.to_thread(_fill, small_store / "filler")
+        await asyncio.to_thread(fill, small_store / "filler")
         full = time.monotonic()
         assert await _until(lambda: answers(503), 15), daemon.text()[-2000:]
         reply = await asyncio.to_thread(daemon.get, "/readyz")

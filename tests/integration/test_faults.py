@@ -7,7 +7,6 @@ full temp directory, every agent busy) and checks what the daemon leaves behind.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import secrets
 import signal
@@ -32,6 +31,7 @@ from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
 from zentrale.telephony.ari import AriCredentials
 
+from .faultkit import fill, small_disk
 from .test_service import RULES
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -215,18 +215,8 @@ async def test_callers_cut_off_by_an_asterisk_restart_are_dropped_not_abandoned(
 @pytest.fixture
 def small_temp(tmp_path: Path) -> Iterator[Path]:
     """A 4 MiB tmpfs as the recording temp directory (unmounted afterwards)."""
-    mount = tmp_path / "home" / "tmp"
-    mount.mkdir(parents=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", "-l", str(mount)], check=True)
-
-
-def _fill(path: Path) -> None:
-    with path.open("wb") as file, contextlib.suppress(OSError):
-        while True:
-            file.write(bytes(64 * 1024))
-            file.flush()
+    with small_disk(tmp_path / "home" / "tmp", "4m") as mount:
+        yield mount
 
 
 async def test_a_full_temp_directory_makes_the_node_not_ready(
@@ -240,7 +230,7 @@ async def test_a_full_temp_directory_makes_the_node_not_ready(
     try:
         await asyncio.to_thread(daemon.wait_ready)
         assert (await asyncio.to_thread(daemon.get, "/readyz")).status_code == 200
-        await asyncio.to_thread(_fill, small_temp / "filler")
+        await asyncio.to_thread(fill, small_temp / "filler")
 
         async def answers(status: int) -> bool:
             return (await asyncio.to_thread(daemon.get, "/readyz")).status_code == status
