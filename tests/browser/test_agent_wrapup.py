@@ -2,7 +2,8 @@
 daemon: the browser agent (PJSIP/8101, a JsSIP softphone) takes a call, hangs up, and wraps it
 up in the page with a disposition, notes, a suggestion for management and a callback; the API
 then shows the wrap-up, the suggestions report lists the suggestion, the page lists the callback
-and cancels it, and saving the ready wrap-up ends the after-call work."""
+and cancels it, and saving the ready wrap-up ends the after-call work. The customer's next call
+pops up with the earlier call's disposition and notes."""
 
 from __future__ import annotations
 
@@ -191,6 +192,14 @@ async def test_the_agent_wraps_up_a_call_in_the_page(desk: Any, phone_browser: B
         read = await api.get(f"/api/calls/{call.id}/wrapup")
     assert read.json()["callbacks"][0]["state"] == "cancelled"
     assert dt.datetime.fromisoformat(read.json()["created_at"]) is not None
+
+    # The customer calls again: the pop shows the earlier call with its disposition and notes.
+    await desk.call(CustomerScript(digits="1", digit_delay=0.5, then="wait", hangup_after=8))
+    earlier = page.locator('#screen-pop [data-field="earlier"]')
+    await expect(earlier).to_contain_text(
+        "sale · Wants the blue model, delivery next week", timeout=30_000
+    )
+    await desk.finished_calls(2, max_wait=60)
     await context.close()
 
 
