@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -167,9 +168,9 @@ async def test_the_agent_wraps_up_a_call_in_the_page(desk: Any, phone_browser: B
         read = await api.get(f"/api/calls/{call.id}/wrapup")
         assert read.status_code == 200
         assert read.json()["suggestion"] == "Offer delivery on Saturdays"
-        report = await api.get(
-            "/api/stats/suggestions", params={"from": "2026-03-02", "to": "2026-03-02"}
-        )
+        # The report goes by the day the call arrived (the journal's own clock).
+        day = call.arrived_at.astimezone(ZoneInfo("Europe/Istanbul")).date().isoformat()
+        report = await api.get("/api/stats/suggestions", params={"from": day, "to": day})
         assert report.status_code == 200
         (listed,) = report.json()["suggestions"]
         assert (listed["text"], listed["agent"], listed["department"], listed["call_id"]) == (
@@ -180,9 +181,12 @@ async def test_the_agent_wraps_up_a_call_in_the_page(desk: Any, phone_browser: B
         )
         other = await api.get(
             "/api/stats/suggestions",
-            params={"from": "2026-03-02", "to": "2026-03-02", "department": "sales"},
+            params={"from": day, "to": day, "department": "sales"},
         )
         assert other.json()["suggestions"] == []
+        page_html = await api.get("/dashboard", params={"from": day, "to": day})
+        assert page_html.status_code == 200
+        assert "Offer delivery on Saturdays" in page_html.text
         refused = await api.put(f"/api/calls/{call.id}/wrapup", json={"disposition": "sale"})
         assert refused.status_code == 403  # supervisors read wrap-ups, agents write them
 

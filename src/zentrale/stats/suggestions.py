@@ -1,8 +1,9 @@
 """The suggestions report: what agents passed on to management at wrap-up, by period and
 department.
 
-Reads the `call_notes` of kind suggestion written at wrap-up (or on a customer's page) whose
-note was left within a report's local days, in the reader's department scope.
+Reads the `call_notes` of kind suggestion written at wrap-up (or on a customer's page) of the
+calls that arrived within a report's local days (like the report's `suggestions` count; a note
+without the copy of its call's arrival counts by its own time), in the reader's scope.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.customers.models import CallNote, NoteKind
@@ -42,10 +43,9 @@ async def suggestions(
 ) -> list[Suggestion]:
     """Return the suggestions of SPEC's days (and scope; one DEPARTMENT if given), newest first."""
     start, end = bounds(spec)
+    arrived = func.coalesce(CallNote.call_arrived_at, CallNote.created_at)
     query = select(CallNote).where(
-        CallNote.kind == NoteKind.SUGGESTION,
-        CallNote.created_at >= start,
-        CallNote.created_at < end,
+        CallNote.kind == NoteKind.SUGGESTION, arrived >= start, arrived < end
     )
     if spec.departments is not None:
         query = query.where(CallNote.department.in_(spec.departments))

@@ -23,8 +23,10 @@ pytestmark = pytest.mark.asyncio
 AGENT = ("user-1", "Ayla")
 
 
-async def _taken(db: Database, calls: CallStore, call_id: str, department: str = "sales") -> Call:
-    await calls.create(inbound(call_id))
+async def _taken(
+    db: Database, calls: CallStore, call_id: str, department: str = "sales", days: int = 0
+) -> Call:
+    await calls.create(inbound(call_id, at=START + dt.timedelta(days=days)))
     await calls.update(call_id, CallUpdate(department=department, agent_endpoint="PJSIP/8101"))
     async with db.read() as session:
         call = await session.get(Call, call_id)
@@ -120,8 +122,8 @@ async def test_the_suggestions_report_filters_by_days_and_department(
     db: Database, calls: CallStore
 ) -> None:
     for n, (department, day) in enumerate([("sales", 0), ("support", 0), ("sales", 3)]):
-        call = await _taken(db, calls, f"call-{n}", department)
-        at = START + dt.timedelta(days=day)
+        call = await _taken(db, calls, f"call-{n}", department, days=day)
+        at = START + dt.timedelta(days=day, minutes=5)  # the report goes by the call's arrival
         async with db.write() as session:
             await wrapup.save(session, call, wrapup.WrapUp(suggestion=f"idea {n}"), AGENT, at)
     zone = ZoneInfo("Europe/Istanbul")
