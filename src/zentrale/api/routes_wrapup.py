@@ -224,8 +224,7 @@ async def save_wrapup(
         event = audit.Event("call.wrapup", target=f"call:{call_id}", detail=detail)
         await audit.append(session, caller.actor, event, deps.clock())
     if body.ready:
-        board.pause(endpoint, False)
-        board.ready(endpoint)
+        board.ready(endpoint)  # ends after-call work only: a pause stays a pause
     return _out(record, rules)
 
 

@@ -69,6 +69,10 @@ async def test_a_callback_rings_the_same_agent_at_the_time_set_then_the_customer
     auth = {"Authorization": f"Bearer {token}"}
     assert flows.daemon.http_url is not None
     async with httpx.AsyncClient(base_url=flows.daemon.http_url, headers=auth) as api:
+        unknown = await api.put(f"/api/calls/{call.id}/wrapup", json={"disposition": "sale"})
+        assert unknown.status_code == 422  # sales lists no codes in these rules
+        assert unknown.json()["error"]["code"] == "unknown-disposition"
+        assert "department sales" in unknown.json()["error"]["message"]
         late = await api.put(
             f"/api/calls/{call.id}/wrapup", json={"callback_at": "2026-03-02T21:00:00"}
         )
