@@ -38,7 +38,7 @@
       var gone = missing.indexOf(name) < 0;
       var dd = field(name);
       if (dd) { dd.classList.toggle("missing-field", !gone); }
-      root.querySelector('[data-complete="' + name + '"]').hidden = gone;
+      document.querySelector('[data-complete="' + name + '"]').hidden = gone;
     });
     field("missing").textContent = missing.join(", ");
   }
