@@ -131,3 +131,15 @@ def test_a_missing_directory_is_an_error_and_none_is_no_knowledge(tmp_path: Path
     assert load_knowledge(None, DEPARTMENTS).scripts == ()
     with pytest.raises(InvalidKnowledgeError, match="no such directory"):
         load_knowledge(tmp_path / "nowhere", DEPARTMENTS)
+
+
+def test_the_guides_example_file_is_a_valid_script() -> None:
+    import re
+
+    from zentrale.routing.load import load_rules
+
+    guide = (REPO / "docs" / "knowledge.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```markdown\n(.*?)```", guide, re.DOTALL)
+    departments = frozenset(load_rules(REPO / "config" / "routing.yaml").document.departments)
+    found = parse_knowledge({"scripts/example.md": block}, "docs", departments)
+    assert found.scripts[0].title == "Gesprächsleitfaden Vertrieb"
