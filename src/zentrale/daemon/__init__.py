@@ -480,6 +480,13 @@ async def _knowledge(
     history = KnowledgeHistory(settings.knowledge.history_dir)
     reloader = KnowledgeReloader(settings.knowledge.dir, departments, history)
     await reloader.load_initial()
+
+    def check_again(outcome: ReloadOutcome) -> None:
+        if outcome.applied:  # new rules may have dropped a department the files name
+            task = asyncio.ensure_future(reloader.reload())
+            task.add_done_callback(lambda done: done.exception())
+
+    rules.subscribe(check_again)
     stop = asyncio.Event()
     watcher = asyncio.create_task(reloader.watch(stop), name="knowledge-watch")
 

@@ -119,7 +119,19 @@ async def test_articles_per_role_and_department_and_a_refused_change(
         assert (await flows.daemon.knowledge.reload()).applied  # type: ignore[union-attr]
         opened = await agent.get("/api/knowledge/articles/sales-prices")
         assert opened.json()["html"] == "<p>Basic: 21.90</p>\n"
-    assert len(list((tmp_path / "kb").glob("*.json"))) == 2
+        assert len(list((tmp_path / "kb").glob("*.json"))) == 2
+
+        # New routing rules without the support department: the files are checked again, and
+        # the article naming it keeps the last good set live.
+        (tmp_path / "routing.yaml").write_text(RULES.replace("support", "helpdesk"))
+        assert (await flows.daemon.rules.reload()).applied
+        async with asyncio.timeout(30):
+            while (status := (await boss.get("/api/knowledge")).json())["refused"] < 2:  # noqa: ASYNC110 (the daemon reloads in a task)
+                await asyncio.sleep(0.2)
+        assert "unknown department 'support'" in status["last_error"][0]
+        assert _titles(await admin.get("/api/knowledge/articles", params={"q": "hours"})) == [
+            "Support hours"
+        ]
 
 
 async def test_the_script_and_the_record_of_the_agents_own_call(flows: Flows) -> None:

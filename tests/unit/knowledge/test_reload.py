@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -74,8 +75,6 @@ def test_cli_check_history_and_rollback(tmp_path: Path) -> None:
 
     history = KnowledgeHistory(tmp_path / "history")
     reloader = KnowledgeReloader(live, lambda: None, history, clock=lambda: CLOCK)
-    import asyncio
-
     asyncio.run(reloader.reload())
     write(live, GOOD + "Changed.\n")
     asyncio.run(reloader.reload())
@@ -98,3 +97,28 @@ def test_cli_check_history_and_rollback(tmp_path: Path) -> None:
     )
     assert back.exit_code == 0, back.output
     assert (live / "scripts" / "sales.md").read_text(encoding="utf-8") == GOOD
+
+
+@pytest.mark.asyncio
+async def test_the_watcher_applies_a_saved_change_and_refuses_a_bad_one(tmp_path: Path) -> None:
+    live = tmp_path / "knowledge"
+    write(live, GOOD)
+    reloader = KnowledgeReloader(live, lambda: frozenset({"sales"}), debounce_ms=50)
+    first = await reloader.load_initial()
+    stop = asyncio.Event()
+    task = asyncio.create_task(reloader.watch(stop))
+    try:
+        # The watcher may start a moment after the task: write until it reacts (no timing assert).
+        async with asyncio.timeout(30):
+            while reloader.refused == 0:
+                write(live, GOOD.replace("[sales]", "[nobody]"))
+                await asyncio.sleep(0.5)
+            assert reloader.current is first
+            while reloader.current is first:
+                write(live, GOOD + "Saved.\n")
+                await asyncio.sleep(0.5)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 30)
+    assert reloader.current.scripts[0].body.endswith("Saved.\n")
+    assert reloader.last_error is None
