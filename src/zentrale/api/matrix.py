@@ -93,6 +93,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.state": frozenset({AGENT}),
     "agent.set_state": frozenset({AGENT}),
     "agent.events": frozenset({AGENT}),
+    # Scripts and articles (docs/knowledge.md): the script and the record of the agent's call
+    "knowledge.script": frozenset({AGENT}),
+    "knowledge.complete_customer": frozenset({AGENT}),
+    "knowledge.articles": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.article": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.status": frozenset({ADMIN, SUPERVISOR}),
     # Wrap-up (inside the daemon): the agent of the call writes, supervisors and admins read
     "agent.dispositions": frozenset({AGENT}),
     "agent.callbacks": frozenset({AGENT}),

@@ -64,6 +64,7 @@
     }).join(" | "));
     box.dataset.callId = data.call_id;
     box.hidden = false;
+    root.dispatchEvent(new CustomEvent("zentrale:pop", { detail: data }));
   }
 
   function follow() {
