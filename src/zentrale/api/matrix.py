@@ -99,9 +99,16 @@ MATRIX: dict[str, frozenset[Role]] = {
     "knowledge.articles": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "knowledge.article": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "knowledge.status": frozenset({ADMIN, SUPERVISOR}),
+    # Wrap-up (inside the daemon): the agent of the call writes, supervisors and admins read
+    "agent.dispositions": frozenset({AGENT}),
+    "agent.callbacks": frozenset({AGENT}),
+    "agent.callback_cancel": frozenset({AGENT}),
+    "wrapup.save": frozenset({AGENT}),
+    "wrapup.show": frozenset({ADMIN, SUPERVISOR, AGENT}),
     # API: statistics and the live wallboard (supervisors: their departments)
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),
+    "stats.suggestions": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.show": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.events": frozenset({ADMIN, SUPERVISOR}),
     # Web pages

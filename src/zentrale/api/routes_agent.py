@@ -21,6 +21,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
@@ -29,6 +30,7 @@ from zentrale.base.errors import ForbiddenError, InvalidRequestError, NotFoundEr
 from zentrale.core import audit
 from zentrale.core.principal import Principal
 from zentrale.customers import store as customers
+from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
 from zentrale.telephony.agents import AgentState
@@ -41,6 +43,8 @@ STREAM_SECONDS = 60.0
 """An event stream ends after this long (the browser reconnects), so a stopping daemon is never
 held up by an open workspace."""
 TICK_SECONDS = 1.0
+EARLIER = 3
+"""Earlier calls of the customer a screen pop shows."""
 
 
 class AgentStateOut(BaseModel):
@@ -228,7 +232,9 @@ async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
         return body
     async with db.read() as session:
         record = await customers.by_number(session, key)
+        earlier = await _earlier(session, record, pop) if record is not None else []
     if record is not None:
+        body["earlier"] = earlier
         body["customer"] = {
             **body["customer"],
             "id": record.id,
@@ -239,6 +245,29 @@ async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
             "missing": list(record.missing),
         }
     return body
+
+
+async def _earlier(
+    session: AsyncSession, record: customers.CustomerRecord, pop: Pop
+) -> list[dict[str, Any]]:
+    """Return the customer's last calls in the ringing call's department, with their
+    dispositions and notes (what the agent needs before answering)."""
+    scope = customers.Scope(departments=(pop.department,))
+    entries = await customers.history(session, record, scope, limit=EARLIER + 1)
+    return [
+        {
+            "call_id": entry.call_id,
+            "at": entry.arrived_at.isoformat(),
+            "outcome": entry.outcome,
+            "agent": entry.agent_name,
+            "disposition": next(
+                (n.text for n in entry.notes if n.kind is NoteKind.DISPOSITION), None
+            ),
+            "notes": [n.text for n in entry.notes if n.kind is NoteKind.NOTE],
+        }
+        for entry in entries
+        if entry.call_id != pop.call_id
+    ][:EARLIER]
 
 
 def agent_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:

@@ -31,6 +31,7 @@ from zentrale.stats.spec import (
     parse_thresholds,
     parse_zone,
 )
+from zentrale.stats.suggestions import Suggestion, suggestions
 from zentrale.stats.texts import TEXTS
 from zentrale.stats.zone import rules_zone
 
@@ -111,6 +112,48 @@ async def stats_csv(caller: Caller, request: Request) -> Response:
     return Response(text, media_type="text/csv; charset=utf-8", headers=headers)
 
 
+async def suggestions_for(
+    request: Request, caller: Principal, spec: ReportSpec
+) -> list[Suggestion]:
+    """Return the suggestions for management of SPEC's days (audited: they name agents)."""
+    deps = deps_of(request)
+    department = request.query_params.get("department") or None
+    async with deps.db.read() as session:
+        found = await suggestions(session, spec, department)
+    detail = {
+        "from": spec.first_day.isoformat(),
+        "to": spec.last_day.isoformat(),
+        "department": department,
+        "rows": len(found),
+    }
+    await audit.record(
+        deps.db, caller.actor, audit.Event("stats.suggestions", detail=detail), deps.clock()
+    )
+    return found
+
+
+@router.get("/stats/suggestions", name="stats.suggestions")
+async def stats_suggestions(caller: Caller, request: Request) -> dict[str, Any]:
+    """Return the suggestions for management of a period (`from`, `to`, `department`)."""
+    spec = spec_of(request, caller)
+    found = await suggestions_for(request, caller, spec)
+    return {
+        "from": spec.first_day.isoformat(),
+        "to": spec.last_day.isoformat(),
+        "timezone": spec.zone.key,
+        "suggestions": [
+            {
+                "at": item.at.isoformat(),
+                "department": item.department,
+                "call_id": item.call_id,
+                "agent": item.agent,
+                "text": item.text,
+            }
+            for item in found
+        ],
+    }
+
+
 @pages.get("/dashboard", name="web.dashboard")
 async def dashboard(caller: Caller, request: Request) -> Response:
     """The supervisors' dashboard: the report as a table and two charts."""
@@ -120,6 +163,7 @@ async def dashboard(caller: Caller, request: Request) -> Response:
     except InvalidRequestError as exc:
         spec, error = None, str(exc)
     rows = await rows_for(request, caller, spec) if spec is not None else []
+    ideas = await suggestions_for(request, caller, spec) if spec is not None else []
     points = charts.totals(rows, spec.period if spec else "day")
     query = str(request.url.query)
     csv_url = "/api/stats.csv" + ("?" + query if query else "")
@@ -136,4 +180,5 @@ async def dashboard(caller: Caller, request: Request) -> Response:
         level_bars=charts.level_bars(points),
         chart=(charts.WIDTH, charts.HEIGHT),
         csv_url=csv_url,
+        suggestions=ideas,
     )

@@ -115,6 +115,23 @@ class TelephonySettings(Section):
 _REASON = r"^[a-z][a-z0-9_]{0,31}$"
 
 
+class CallbackSettings(Section):
+    """Callbacks agents promise at wrap-up: when they may be placed, and who places them."""
+
+    hours: str = Field(default="09:00-20:00", pattern=r"^\d{1,2}:\d{2}-\d{1,2}:\d{2}$")
+    """Calling hours in the routing rules' time zone (like a campaign's)."""
+    days: str = Field(default="mon-sat", pattern=r"^[a-z,-]{3,40}$")
+    """Days with calling hours: `mon-fri`, `mon,wed,fri` ..."""
+    agent_wait: float = Field(default=600.0, ge=0, le=86400)
+    """Seconds a due callback waits for its own agent before any free agent of the department
+    takes it."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Attempts after the first when the customer or the agent does not answer."""
+    retry_after: float = Field(default=900.0, ge=1, le=86400)
+    check_every: float = Field(default=10.0, gt=0, le=600)
+    """Seconds between the scheduler's looks at due callbacks."""
+
+
 class AgentSettings(Section):
     """The agents' workspace (`/agent`): the browser softphone and the reasons for a pause."""
 
@@ -131,6 +148,7 @@ class AgentSettings(Section):
         default=("break", "training", "back_office"), min_length=1
     )
     """Why an agent may pause; the page offers these, the API refuses others."""
+    callbacks: CallbackSettings = CallbackSettings()
 
 
 NumberFormat = Literal["e164", "national", "international", "digits"]

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from zentrale.base.errors import ConflictError, InvalidRequestError, NotFoundError, ZentraleError
+from zentrale.base.errors import (
+    ConflictError,
+    ForbiddenError,
+    InvalidRequestError,
+    NotFoundError,
+    ZentraleError,
+)
 from zentrale.customers.numbers import InvalidNumberError
 
 
@@ -50,11 +56,46 @@ class InvalidCustomerError(InvalidRequestError, CustomerError):
     code = "invalid-customer"
 
 
+class WrapUpDoneError(ConflictError, CustomerError):
+    """The call was wrapped up already (a wrap-up is written once)."""
+
+    code = "wrapup-done"
+
+
+class UnknownDispositionError(InvalidRequestError, CustomerError):
+    """The disposition code is not one of the call's department (routing rules)."""
+
+    code = "unknown-disposition"
+
+
+class NotYourCallError(ForbiddenError, CustomerError):
+    """Only the agent who took the call wraps it up."""
+
+    code = "not-your-call"
+
+
+class InvalidCallbackError(InvalidRequestError, CustomerError):
+    """A callback's time is in the past or outside the calling hours."""
+
+    code = "invalid-callback"
+
+
+class CallbackNotFoundError(NotFoundError, CustomerError):
+    """No callback with this id (or none of this agent) can be changed."""
+
+    code = "callback-not-found"
+
+
 __all__ = [
+    "CallbackNotFoundError",
     "CustomerError",
     "CustomerNotFoundError",
     "CustomerNumberTakenError",
+    "InvalidCallbackError",
     "InvalidCustomerError",
     "InvalidNumberError",
+    "NotYourCallError",
     "NumberTakenError",
+    "UnknownDispositionError",
+    "WrapUpDoneError",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, Index, String, Text
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from zentrale.calls.models import Call
@@ -73,6 +73,64 @@ class CallNote(Base):
         Index("ix_call_notes_call_id", "call_id"),
         Index("ix_call_notes_customer_id", "customer_id"),
         Index("ix_call_notes_kind_created_at", "kind", "created_at"),
+    )
+
+
+class CallWrapUp(Base):
+    """The agent's wrap-up of a call (migration v0012): the disposition code picked, once.
+
+    Notes and the suggestion for management are `call_notes` rows beside it (kinds note and
+    suggestion; the code also as a disposition note), so the customer's history and the
+    statistics read them where they always did.
+    """
+
+    __tablename__ = "call_wrapups"
+
+    call_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_endpoint: Mapped[str] = mapped_column(NAME)
+    author_id: Mapped[str | None] = mapped_column(ID)
+    department: Mapped[str | None] = mapped_column(NAME)
+    disposition: Mapped[str | None] = mapped_column(NAME)
+    created_at: Mapped[dt.datetime]
+
+
+class CallbackState(enum.StrEnum):
+    """Where a callback stands."""
+
+    SCHEDULED = "scheduled"
+    CALLING = "calling"
+    DONE = "done"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+class Callback(Base):
+    """A callback an agent promised at wrap-up: an outbound call at `due_at` (v0012)."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(64), ForeignKey("calls.id", ondelete="CASCADE"))
+    number: Mapped[str] = mapped_column(NUMBER)
+    department: Mapped[str | None] = mapped_column(NAME)
+    agent_endpoint: Mapped[str] = mapped_column(NAME)
+    author_id: Mapped[str | None] = mapped_column(ID)
+    due_at: Mapped[dt.datetime]
+    state: Mapped[CallbackState] = mapped_column(_label(CallbackState))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    placed_call_id: Mapped[str | None] = mapped_column(String(64))
+    """The outbound call of the last attempt."""
+    result: Mapped[str | None] = mapped_column(String(32))
+    """How the last attempt went (answered, agent_no_answer, busy, ...)."""
+    created_at: Mapped[dt.datetime]
+    updated_at: Mapped[dt.datetime]
+
+    __table_args__ = (
+        Index("ix_callbacks_state_due_at", "state", "due_at"),
+        Index("ix_callbacks_agent_endpoint_state", "agent_endpoint", "state"),
+        Index("ix_callbacks_call_id", "call_id"),
     )
 
 

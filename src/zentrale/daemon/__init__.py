@@ -31,6 +31,7 @@ from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
 from zentrale.api.routes_wallboard import wallboard_routers
+from zentrale.api.routes_wrapup import wrapup_routers
 from zentrale.api.server import bind, serving
 from zentrale.base.clock import Clock, utcnow
 from zentrale.base.secrets import kept_secret
@@ -64,6 +65,7 @@ from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.callbacks import CallbackRunner
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
 from zentrale.telephony.context import Services
@@ -92,6 +94,7 @@ class Daemon:
     campaigns: CampaignRunner | None = None
     purge: PurgeSchedule | None = None
     knowledge: KnowledgeReloader | None = None
+    callbacks: CallbackRunner | None = None
 
     @classmethod
     @asynccontextmanager
@@ -161,6 +164,7 @@ class Daemon:
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
             campaigns = _campaigns(services, db, rules, center, stack, drain_seconds)
+            callbacks = _callbacks(services, db, rules, center, stack, drain_seconds)
             log.info("daemon.started", node=settings.node, app=ari.app, rules=rules.current.version)
             yield cls(
                 settings=settings,
@@ -177,6 +181,7 @@ class Daemon:
                 campaigns=campaigns,
                 purge=purge,
                 knowledge=knowledge,
+                callbacks=callbacks,
             )
         log.info("daemon.stopped", node=settings.node)
 
@@ -327,6 +332,28 @@ def _campaigns(
     return campaigns
 
 
+def _callbacks(
+    services: Services,
+    db: Database,
+    rules: RulesReloader,
+    center: CallCenter,
+    stack: contextlib.AsyncExitStack,
+    drain_seconds: float,
+) -> CallbackRunner:
+    """Start the scheduler of the callbacks promised at wrap-up (closed by STACK)."""
+    runner = CallbackRunner(
+        db=db,
+        board=services.queues.board,
+        place=center.place,
+        rules=lambda: rules.current,
+        settings=services.settings.agents.callbacks,
+        clock=services.clock,
+    )
+    runner.start()
+    stack.push_async_callback(runner.close, drain_seconds)
+    return runner
+
+
 def ari_credentials(settings: Settings) -> ReloadingCredentials:
     """Return ARI credentials from the settings (the password from its variable or file,
     read again on a 401 and on SIGHUP)."""
@@ -392,7 +419,13 @@ def _app(
         session_secret=session_secret(settings),
     )
     app = create_app(
-        [*routers, *qa_routers(deps), *calls_routers(center, deps), *agent_routers(center, deps)]
+        [
+            *routers,
+            *qa_routers(deps),
+            *calls_routers(center, deps),
+            *agent_routers(center, deps),
+            *wrapup_routers(center, deps),
+        ]
     )
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):

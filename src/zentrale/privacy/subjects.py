@@ -33,7 +33,7 @@ from zentrale.base.errors import ZentraleError
 from zentrale.calls.models import Call, CallEvent
 from zentrale.config.logging import mask_number
 from zentrale.core import audit
-from zentrale.customers.models import CallNote, Customer, CustomerNumber
+from zentrale.customers.models import Callback, CallNote, Customer, CustomerNumber
 from zentrale.db.base import Base
 from zentrale.db.session import Database
 from zentrale.privacy.holds import Holds, HoldStore
@@ -421,6 +421,10 @@ class _Eraser:
         for note in (n for n in self.data.notes if n.call_id == call.id):
             await session.execute(delete(CallNote).where(CallNote.id == note.id))
             self.receipt.remove("call_note", note.id, call_id=call.id)
+        callbacks = await session.scalars(select(Callback.id).where(Callback.call_id == call.id))
+        for callback_id in list(callbacks):  # a callback promised at wrap-up holds the number
+            await session.execute(delete(Callback).where(Callback.id == callback_id))
+            self.receipt.remove("callback", callback_id, call_id=call.id)
         current = await session.get(Call, call.id)
         if not mask:
             self.receipt.keep(

@@ -122,6 +122,21 @@ class Agent(Strict):
     name: str
 
 
+class Disposition(Strict):
+    """A wrap-up code an agent picks for a call of the department (sale, complaint, ...)."""
+
+    code: Name
+    label: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _unique_codes(value: tuple[Disposition, ...]) -> tuple[Disposition, ...]:
+    codes = [disposition.code for disposition in value]
+    repeated = sorted({code for code in codes if codes.count(code) > 1})
+    if repeated:
+        raise ValueError(f"disposition codes repeat: {', '.join(repeated)}")
+    return value
+
+
 class Department(Strict):
     """A queue of agents with its ring strategy and what happens when nobody answers."""
 
@@ -138,6 +153,12 @@ class Department(Strict):
     when_closed: Action | None = None
     consent: Consent | None = None
     """This department's own consent notice per direction (else announcements.consent)."""
+    dispositions: Annotated[tuple[Disposition, ...], AfterValidator(_unique_codes)] = ()
+    """The codes agents pick at wrap-up; none: wrap-up takes notes without a code."""
+
+    def disposition(self, code: str) -> Disposition | None:
+        """Return the disposition CODE of this department, if it has one."""
+        return next((d for d in self.dispositions if d.code == code), None)
 
 
 def _closed_days(value: object) -> tuple[dt.date, dt.date]:

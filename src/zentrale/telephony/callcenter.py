@@ -61,6 +61,10 @@ class CallCenter:
         departments = self._rules().document.departments.values()
         return [agent.endpoint for department in departments for agent in department.agents]
 
+    def rules(self) -> Rules:
+        """Return the rules live now."""
+        return self._rules()
+
     def know_agents(self, rules: Rules) -> None:
         """Put every agent of RULES on the board (so they can be paused before a call)."""
         board = self.services.queues.board
@@ -107,8 +111,16 @@ class CallCenter:
             raise CallNotActiveError(f"call {call_id} is not connected to an agent here")
         inbound.transfer_requests.put_nowait(Transfer(kind, target))
 
-    async def place(self, agent: str, number: str, department: str | None = None) -> OutboundResult:
-        """Click-to-call: ring AGENT's phone, then NUMBER; return once it is clear how it went."""
+    async def place(
+        self,
+        agent: str,
+        number: str,
+        department: str | None = None,
+        *,
+        ended: Callable[[], None] | None = None,
+    ) -> OutboundResult:
+        """Click-to-call: ring AGENT's phone, then NUMBER; return once it is clear how it went
+        (ENDED is called when the call is over, answered or not)."""
         outbound = OutboundCall(
             services=self.services,
             agent=agent,
@@ -120,6 +132,8 @@ class CallCenter:
         self._outbound.add(task)
         task.add_done_callback(self._outbound_done)
         task.add_done_callback(lambda _: outbound.line.release())  # even if it never ran
+        if ended is not None:
+            task.add_done_callback(lambda _: ended())
         return await outbound.settled()
 
     def _outbound_done(self, task: asyncio.Task[None]) -> None:

@@ -58,6 +58,10 @@
       return s.menu + (s.digits ? " " + s.digits : "");
     }).join(" → "));
     set("waited", Math.round(data.waited_s || 0) + " s");
+    set("earlier", (data.earlier || []).map(function (e) {
+      return [e.at.slice(0, 16).replace("T", " "), e.disposition || e.outcome || ""]
+        .concat(e.notes || []).join(" · ");
+    }).join(" | "));
     box.dataset.callId = data.call_id;
     box.hidden = false;
     root.dispatchEvent(new CustomEvent("zentrale:pop", { detail: data }));

@@ -1,0 +1,178 @@
+"""Wrap-up of a call and the callbacks promised in it, on zentrale's metadata (v0012).
+
+An agent wraps up a call once: the disposition code goes into `call_wrapups` (and, with the
+notes and the suggestion for management, into `call_notes`, where the customer's history and
+the statistics read them). A callback is a row in `callbacks` that the daemon's scheduler
+(`zentrale.telephony.callbacks`) claims when it is due. The functions take the caller's
+session, so a wrap-up, its callback and its audit entry commit together. Which codes exist and
+when calling is allowed are the callers' checks (routing rules, calling hours).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from zentrale.calls.models import Call
+from zentrale.customers.errors import CallbackNotFoundError, InvalidCallbackError, WrapUpDoneError
+from zentrale.customers.models import Callback, CallbackState, CallNote, CallWrapUp, NoteKind
+from zentrale.customers.store import add_note, customer_side
+
+OPEN_STATES = (CallbackState.SCHEDULED, CallbackState.CALLING)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WrapUp:
+    """What the agent wrote at wrap-up (all optional but the author)."""
+
+    disposition: str | None = None
+    notes: str | None = None
+    suggestion: str | None = None
+    callback_at: dt.datetime | None = None
+    """When to call the customer back (aware); None: no callback."""
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpRecord:
+    """A stored wrap-up with its notes and callbacks."""
+
+    wrapup: CallWrapUp
+    notes: list[CallNote]
+    callbacks: list[Callback]
+
+
+async def save(
+    session: AsyncSession,
+    call: Call,
+    wrap: WrapUp,
+    author: tuple[str | None, str],
+    now: dt.datetime,
+) -> WrapUpRecord:
+    """Write CALL's wrap-up by AUTHOR (id, name); WrapUpDoneError when it has one already."""
+    if await session.get(CallWrapUp, call.id) is not None:
+        raise WrapUpDoneError(f"call {call.id} is wrapped up already")
+    endpoint = call.agent_endpoint or ""
+    row = CallWrapUp(
+        call_id=call.id,
+        agent_endpoint=endpoint,
+        author_id=author[0],
+        department=call.department,
+        disposition=wrap.disposition,
+        created_at=now,
+    )
+    session.add(row)
+    notes = []
+    for kind, text in (
+        (NoteKind.DISPOSITION, wrap.disposition),
+        (NoteKind.NOTE, wrap.notes),
+        (NoteKind.SUGGESTION, wrap.suggestion),
+    ):
+        if text and text.strip():
+            notes.append(await add_note(session, call, kind, text, author, now))
+    callbacks = []
+    if wrap.callback_at is not None:
+        callbacks.append(await _schedule(session, call, wrap.callback_at, author[0], now))
+    await session.flush()
+    return WrapUpRecord(row, notes, callbacks)
+
+
+async def _schedule(
+    session: AsyncSession, call: Call, at: dt.datetime, author_id: str | None, now: dt.datetime
+) -> Callback:
+    number = customer_side(call)
+    if not number:
+        raise InvalidCallbackError("callback: the call has no customer number to call back")
+    row = Callback(
+        id=str(uuid.uuid4()),
+        call_id=call.id,
+        number=number,
+        department=call.department,
+        agent_endpoint=call.agent_endpoint or "",
+        author_id=author_id,
+        due_at=at,
+        state=CallbackState.SCHEDULED,
+        attempts=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    return row
+
+
+async def of_call(session: AsyncSession, call_id: str) -> WrapUpRecord | None:
+    """Return CALL_ID's wrap-up with its notes and callbacks, or None."""
+    row = await session.get(CallWrapUp, call_id)
+    if row is None:
+        return None
+    notes = await session.scalars(
+        select(CallNote).where(CallNote.call_id == call_id).order_by(CallNote.created_at)
+    )
+    callbacks = await session.scalars(
+        select(Callback).where(Callback.call_id == call_id).order_by(Callback.due_at)
+    )
+    return WrapUpRecord(row, list(notes), list(callbacks))
+
+
+async def callbacks_of(session: AsyncSession, endpoint: str) -> list[Callback]:
+    """Return ENDPOINT's open callbacks (scheduled or calling), soonest first."""
+    query = select(Callback).where(
+        Callback.agent_endpoint == endpoint, Callback.state.in_(OPEN_STATES)
+    )
+    return list(await session.scalars(query.order_by(Callback.due_at, Callback.id)))
+
+
+async def cancel(
+    session: AsyncSession, callback_id: str, endpoint: str, now: dt.datetime
+) -> Callback:
+    """Cancel ENDPOINT's scheduled callback; CallbackNotFoundError if there is none such."""
+    row = await session.get(Callback, callback_id)
+    if row is None or row.agent_endpoint != endpoint or row.state is not CallbackState.SCHEDULED:
+        raise CallbackNotFoundError(f"no scheduled callback {callback_id!r} of yours")
+    row.state, row.updated_at = CallbackState.CANCELLED, now
+    await session.flush()
+    return row
+
+
+async def due(session: AsyncSession, now: dt.datetime, limit: int = 50) -> list[Callback]:
+    """Return scheduled callbacks due at NOW, oldest first."""
+    query = select(Callback).where(
+        Callback.state == CallbackState.SCHEDULED, Callback.due_at <= now
+    )
+    return list(await session.scalars(query.order_by(Callback.due_at, Callback.id).limit(limit)))
+
+
+async def claim(session: AsyncSession, callback_id: str, now: dt.datetime) -> bool:
+    """Mark a scheduled callback as calling; False when another node (or a cancel) won."""
+    result = await session.execute(
+        update(Callback)
+        .where(Callback.id == callback_id, Callback.state == CallbackState.SCHEDULED)
+        .values(state=CallbackState.CALLING, updated_at=now, attempts=Callback.attempts + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def settle(
+    session: AsyncSession,
+    callback_id: str,
+    *,
+    result: str,
+    placed_call_id: str | None,
+    retry_at: dt.datetime | None,
+    now: dt.datetime,
+) -> None:
+    """Record an attempt's RESULT: done when answered, again at RETRY_AT, else failed."""
+    if result == "answered":
+        state, values = CallbackState.DONE, {}
+    elif retry_at is not None:
+        state, values = CallbackState.SCHEDULED, {"due_at": retry_at}
+    else:
+        state, values = CallbackState.FAILED, {}
+    await session.execute(
+        update(Callback)
+        .where(Callback.id == callback_id)
+        .values(state=state, result=result, placed_call_id=placed_call_id, updated_at=now, **values)
+    )

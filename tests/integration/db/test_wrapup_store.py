@@ -1,0 +1,154 @@
+"""Wrap-ups, callbacks and the suggestions report on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from zentrale.calls.models import Call
+from zentrale.calls.store import CallStore, CallUpdate
+from zentrale.customers import wrapup
+from zentrale.customers.errors import CallbackNotFoundError, WrapUpDoneError
+from zentrale.customers.models import CallbackState, NoteKind
+from zentrale.db.session import Database
+from zentrale.stats.spec import ReportSpec
+from zentrale.stats.suggestions import suggestions
+from zentrale.testing.clocks import START
+
+from .conftest import inbound
+
+pytestmark = pytest.mark.asyncio
+AGENT = ("user-1", "Ayla")
+
+
+async def _taken(
+    db: Database, calls: CallStore, call_id: str, department: str = "sales", days: int = 0
+) -> Call:
+    await calls.create(inbound(call_id, at=START + dt.timedelta(days=days)))
+    await calls.update(call_id, CallUpdate(department=department, agent_endpoint="PJSIP/8101"))
+    async with db.read() as session:
+        call = await session.get(Call, call_id)
+    assert call is not None
+    return call
+
+
+async def test_a_wrap_up_is_written_once_with_its_notes_and_callback(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")
+    at = START + dt.timedelta(hours=2)
+    wrap = wrapup.WrapUp(
+        disposition="sale", notes="wants the blue one", suggestion="open on Sundays", callback_at=at
+    )
+    async with db.write() as session:
+        await wrapup.save(session, call, wrap, AGENT, START)
+    async with db.write() as session:
+        with pytest.raises(WrapUpDoneError):
+            await wrapup.save(session, call, wrap, AGENT, START)
+    async with db.read() as session:
+        record = await wrapup.of_call(session, "call-1")
+        assert await wrapup.of_call(session, "call-2") is None
+    assert record is not None
+    assert (record.wrapup.disposition, record.wrapup.agent_endpoint) == ("sale", "PJSIP/8101")
+    kinds = {note.kind: note.text for note in record.notes}
+    assert kinds == {
+        NoteKind.DISPOSITION: "sale",
+        NoteKind.NOTE: "wants the blue one",
+        NoteKind.SUGGESTION: "open on Sundays",
+    }
+    (callback,) = record.callbacks
+    assert (callback.number, callback.state, callback.due_at) == (
+        "+905551112233",
+        CallbackState.SCHEDULED,
+        at,
+    )
+
+
+async def test_callbacks_come_due_are_claimed_once_and_settled(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")
+    at = START + dt.timedelta(hours=1)
+    async with db.write() as session:
+        await wrapup.save(session, call, wrapup.WrapUp(callback_at=at), AGENT, START)
+    async with db.read() as session:
+        assert await wrapup.due(session, at - dt.timedelta(seconds=1)) == []
+        (due,) = await wrapup.due(session, at)
+        assert [c.id for c in await wrapup.callbacks_of(session, "PJSIP/8101")] == [due.id]
+    async with db.write() as session:
+        assert await wrapup.claim(session, due.id, at)
+    async with db.write() as session:
+        assert not await wrapup.claim(session, due.id, at)  # a second node loses
+    retry = at + dt.timedelta(minutes=15)
+    async with db.write() as session:
+        await wrapup.settle(
+            session, due.id, result="no_answer", placed_call_id="out-1", retry_at=retry, now=at
+        )
+    async with db.read() as session:
+        (again,) = await wrapup.due(session, retry)
+    assert (again.attempts, again.result, again.placed_call_id) == (1, "no_answer", "out-1")
+    async with db.write() as session:
+        assert await wrapup.claim(session, due.id, retry)
+        await wrapup.settle(
+            session, due.id, result="answered", placed_call_id="out-2", retry_at=None, now=retry
+        )
+    async with db.read() as session:
+        assert await wrapup.due(session, retry + dt.timedelta(days=1)) == []
+        assert await wrapup.callbacks_of(session, "PJSIP/8101") == []
+
+
+async def test_only_the_agent_cancels_a_scheduled_callback(db: Database, calls: CallStore) -> None:
+    call = await _taken(db, calls, "call-1")
+    at = START + dt.timedelta(hours=1)
+    async with db.write() as session:
+        record = await wrapup.save(session, call, wrapup.WrapUp(callback_at=at), AGENT, START)
+    callback_id = record.callbacks[0].id
+    async with db.write() as session:
+        with pytest.raises(CallbackNotFoundError):
+            await wrapup.cancel(session, callback_id, "PJSIP/9999", START)
+    async with db.write() as session:
+        row = await wrapup.cancel(session, callback_id, "PJSIP/8101", START)
+    assert row.state is CallbackState.CANCELLED
+    async with db.read() as session:
+        assert await wrapup.due(session, at) == []
+    async with db.write() as session:
+        with pytest.raises(CallbackNotFoundError):
+            await wrapup.cancel(session, callback_id, "PJSIP/8101", START)
+
+
+async def test_the_suggestions_report_filters_by_days_and_department(
+    db: Database, calls: CallStore
+) -> None:
+    for n, (department, day) in enumerate([("sales", 0), ("support", 0), ("sales", 3)]):
+        call = await _taken(db, calls, f"call-{n}", department, days=day)
+        at = START + dt.timedelta(days=day, minutes=5)  # the report goes by the call's arrival
+        async with db.write() as session:
+            await wrapup.save(session, call, wrapup.WrapUp(suggestion=f"idea {n}"), AGENT, at)
+    zone = ZoneInfo("Europe/Istanbul")
+    first = START.astimezone(zone).date()
+
+    def spec(days: int, departments: tuple[str, ...] | None = None) -> ReportSpec:
+        last = first + dt.timedelta(days=days)
+        return ReportSpec(
+            group="department",
+            period="day",
+            first_day=first,
+            last_day=last,
+            zone=zone,
+            departments=departments,
+        )
+
+    async with db.read() as session:
+        assert sorted(s.text for s in await suggestions(session, spec(0))) == ["idea 0", "idea 1"]
+        newest, *_ = await suggestions(session, spec(5))
+        assert newest.text == "idea 2"
+        sales = await suggestions(session, spec(5), "sales")
+        assert [(s.text, s.agent, s.department) for s in sales] == [
+            ("idea 2", "Ayla", "sales"),
+            ("idea 0", "Ayla", "sales"),
+        ]
+        scoped = await suggestions(session, spec(5, ("support",)))
+        assert [s.text for s in scoped] == ["idea 1"]
+        assert await suggestions(session, spec(5, ("support",)), "sales") == []

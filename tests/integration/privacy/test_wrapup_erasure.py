@@ -1,0 +1,44 @@
+"""Erasing a data subject also removes the callbacks promised to them at wrap-up (their number)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from zentrale.calls.models import Call
+from zentrale.core import audit
+from zentrale.customers import wrapup
+from zentrale.db.session import Database
+from zentrale.privacy.subjects import Requester, SubjectQuery, erase
+from zentrale.recording.storage.local import LocalStore
+
+from .conftest import FakeClock, Maker, rows_containing
+
+pytestmark = pytest.mark.asyncio
+NUMBER = "+905551112233"
+
+
+async def test_erasure_removes_the_callbacks_of_the_subjects_calls(
+    db: Database, maker: Maker, store: LocalStore, clock: FakeClock
+) -> None:
+    await maker.call("c1", caller=NUMBER)
+    async with db.write() as session:
+        call = await session.get(Call, "c1")
+        assert call is not None
+        wrap = wrapup.WrapUp(
+            suggestion="faster delivery", callback_at=clock.now + dt.timedelta(hours=1)
+        )
+        record = await wrapup.save(session, call, wrap, ("u1", "Ayla"), clock.now)
+    assert [table for table, _ in await rows_containing(db, NUMBER)].count("callbacks") == 1
+
+    who = Requester(audit.Actor(None, "dpo", None), "KVKK art. 11 request")
+    receipt = await erase(
+        db=db, store=store, query=SubjectQuery(number=NUMBER), who=who, now=clock.now
+    )
+
+    removed = {(item["type"], item["id"]) for item in receipt.removed}
+    assert ("callback", record.callbacks[0].id) in removed
+    assert "callbacks" not in [table for table, _ in await rows_containing(db, NUMBER)]
+    async with db.read() as session:
+        assert await wrapup.due(session, clock.now + dt.timedelta(days=1)) == []
