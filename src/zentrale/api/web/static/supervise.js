@@ -81,10 +81,34 @@
     return tr;
   }
 
+  // What a row shows apart from its running counters: a row whose shape did not change only
+  // has its counters updated, so its buttons stay under the pointer and keep their focus.
+  function shape(a) {
+    var call = a.call ? [a.call.call_id, a.call.caller, a.call.department,
+      a.call.monitor ? [a.call.monitor.id, a.call.monitor.mode, a.call.monitor.supervisor] : null] : null;
+    return JSON.stringify([a.endpoint, a.name, a.departments, a.state, a.reason, call]);
+  }
+
   function update(board) {
     var agents = document.querySelector("#agents tbody");
     var queues = document.querySelector("#queues tbody");
-    agents.replaceChildren.apply(agents, board.agents.map(agentRow));
+    var old = {};
+    agents.querySelectorAll("tr[data-endpoint]").forEach(function (tr) {
+      old[tr.getAttribute("data-endpoint")] = tr;
+    });
+    var rows = board.agents.map(function (a) {
+      var tr = old[a.endpoint];
+      if (!tr || tr.getAttribute("data-shape") !== shape(a)) {
+        tr = agentRow(a);
+        tr.setAttribute("data-shape", shape(a));
+      }
+      tr.querySelector('[data-field="in_state_s"]').textContent = String(a.in_state_s);
+      tr.querySelector('[data-field="duration_s"]').textContent = a.call ? String(a.call.duration_s) : "";
+      return tr;
+    });
+    var same = rows.length === agents.children.length &&
+      rows.every(function (tr, i) { return agents.children[i] === tr; });
+    if (!same) { agents.replaceChildren.apply(agents, rows); }
     queues.replaceChildren.apply(queues, board.queues.map(queueRow));
   }
 
