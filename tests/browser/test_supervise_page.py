@@ -26,6 +26,8 @@ from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 
+from .conftest import SCREENSHOTS
+
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "a long password 1"
@@ -118,6 +120,7 @@ async def test_the_page_follows_agents_and_calls_live_and_listens(
     await expect(row.locator('button[data-mode="whisper"]')).to_have_attribute(
         "aria-pressed", "true"
     )
+    await page.screenshot(path=str(SCREENSHOTS / "supervise.png"))
     await row.get_by_role("button", name="Stop").click()
     await expect(row.locator('button[data-mode="stop"]')).to_have_count(0)
     assert floor.daemon.center.monitors.sessions == {}

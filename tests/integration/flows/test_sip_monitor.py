@@ -6,7 +6,8 @@ the supervisor's phone (PJSIP/8002, 1700 Hz) is rung by `POST /api/supervise/cal
 and goes through whisper, listen and barge in one session. What each phone heard in each phase
 is measured at the supervisor's frequency (Goertzel): the whisper reaches the agent and not the
 customer (at least 30 dB apart), in listen nobody hears the supervisor while the supervisor
-hears both, in barge both hear. Afterwards no monitor channel or bridge is left in Asterisk,
+hears both, in barge both hear; the call's (mixed) recording holds the supervisor in barge
+only. Afterwards no monitor channel or bridge is left in Asterisk,
 also when the call ends while a supervisor listens.
 """
 
@@ -28,7 +29,12 @@ from sqlalchemy import select
 from zentrale.core.models import AuditEntry, Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
+from zentrale.recording import audio
+from zentrale.recording.keys.local import Keyring, LocalKeyProvider
+from zentrale.recording.models import Recording, RecordingState
+from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
+from zentrale.testing.recordings import decrypt
 from zentrale.testing.sip import AgentPhone, agent_phone, have_tools
 
 from .conftest import MONDAY_10, daemon_settings
@@ -49,6 +55,9 @@ timezone: Europe/Istanbul
 languages: {available: [en], default: en, fallback: en}
 prompts:
   bye: sound:vm-goodbye
+  consent: sound:conf-now-recording
+announcements:
+  consent: {inbound: consent, outbound: consent}
 departments:
   desk:
     agents: [{endpoint: "PJSIP/8001", name: Deniz}]
@@ -56,7 +65,7 @@ departments:
     ring_timeout: 10s
     max_wait: 30s
     on_max_wait: {play_and_hangup: bye}
-    recording: false
+    recording: true
   other:
     agents: [{endpoint: "PJSIP/8003", name: Offline}]
     max_wait: 10s
@@ -126,6 +135,8 @@ class Floor:
 @pytest_asyncio.fixture
 async def floor(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Floor]:
     settings = daemon_settings(tmp_path, RULES)
+    recording = settings.recording.model_copy(update={"format": "wav"})
+    settings = settings.model_copy(update={"recording": recording})
     async with Daemon.running(
         settings, credentials=asterisk.ari, drain_seconds=5, clock=lambda: MONDAY_10
     ) as daemon:
@@ -193,6 +204,24 @@ class Heard:
         window = self.samples[max(first, 0) : max(last, 0)]
         assert len(window) > 8000, (first, last, len(self.samples))
         return _level(window, freq)
+
+
+async def _recording(floor: Floor) -> list[int]:
+    """Return the call's stored recording, decrypted, as 8 kHz mono samples."""
+    async with asyncio.timeout(90):
+        while True:
+            async with floor.daemon.db.read() as session:
+                row = await session.scalar(select(Recording))
+            if row is not None and row.state != RecordingState.FINISHED:
+                break
+            await asyncio.sleep(0.3)
+    assert row.state == RecordingState.STORED
+    keyring = Keyring.load(floor.tmp / "keyring.json")
+    plain = decrypt(LocalStore(floor.tmp / "recordings"), row, [LocalKeyProvider(keyring)])
+    check = floor.tmp / "check.wav"
+    check.write_bytes(plain)
+    segment = audio.decode(check).set_channels(1).set_frame_rate(8000)
+    return list(segment.get_array_of_samples())
 
 
 def _db(loud: float, quiet: float) -> float:
@@ -284,6 +313,13 @@ async def test_whisper_listen_barge_reach_the_right_ears_and_leave_nothing_behin
         assert supervisor_heard.level(AGENT_HZ, *phases[mode]) > 300
         assert heard["agent"].level(CUSTOMER_HZ, *phases[mode]) > 300
         assert heard["customer"].level(AGENT_HZ, *phases[mode]) > 300
+    # The recording stops as the call ends: placed on the clock by its end like the phones'.
+    recorded = Heard(await _recording(floor), call_ended)
+    in_recording = {m: round(recorded.level(SUPERVISOR_HZ, *phases[m]), 1) for m in phases}
+    print("supervisor's tone in the recording", in_recording)
+    assert in_recording["barge"] > 300
+    assert _db(in_recording["barge"], in_recording["whisper"]) >= 30
+    assert _db(in_recording["barge"], in_recording["listen"]) >= 30
     async with floor.daemon.db.read() as session_:
         actions = list(await session_.scalars(select(AuditEntry.action)))
     assert actions.count("monitor.start") == 2
