@@ -1,9 +1,10 @@
 """The supervisors' page in Chromium, on the daemon and the real sandbox Asterisk.
 
 A sales supervisor signs in and opens the page from the menu: the sales agents are listed (and
-support's are not). An agent pausing with a reason shows up live, without a reload; a call the
-agent takes appears with its duration; the supervisor clicks Listen, their phone (a simulated
-party) is rung and the page marks the session, then Stop ends it.
+support's are not). An agent pausing with a reason (through the workspace's API) shows up live,
+without a reload; a call the agent takes appears with its duration; the supervisor clicks
+Listen, their phone (a simulated party) is rung and the page marks the session, then Whisper
+switches it and Stop ends it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
 import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
@@ -71,6 +73,24 @@ async def floor(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Any]
         yield flow_fixtures.Flows(running, asterisk)
 
 
+async def _agent_api(floor: Any) -> httpx.AsyncClient:
+    """Return an API client signed in as the agent of Local/A1 (a bearer token)."""
+    users = UserStore(floor.daemon.db)
+    user = await users.add(
+        NewUser(
+            username="ayse",
+            display_name="Ayşe",
+            password=PASSWORD,
+            role=Role.AGENT,
+            departments=("sales",),
+            agent_endpoint=AGENT,
+        )
+    )
+    token = (await users.issue_token(user.id, "test", 1)).secret
+    headers = {"Authorization": f"Bearer {token}"}
+    return httpx.AsyncClient(base_url=floor.daemon.http_url, headers=headers, timeout=30)
+
+
 async def _page(browser: Browser, url: str) -> Page:
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
@@ -98,11 +118,14 @@ async def test_the_page_follows_agents_and_calls_live_and_listens(
     await expect(page.locator('#queues tr[data-department="sales"]')).to_have_count(1)
     await expect(page.locator('#queues tr[data-department="support"]')).to_have_count(0)
 
-    floor.daemon.board.pause(AGENT, True, "training")  # as the agent's workspace does
-    await expect(row).to_have_attribute("data-state", "paused")
-    await expect(row.locator('[data-field="state"]')).to_have_text("Paused (training)")
-    floor.daemon.board.pause(AGENT, False)
-    await expect(row).to_have_attribute("data-state", "available")
+    async with await _agent_api(floor) as agent:  # the agent pauses in their workspace
+        pause = {"state": "paused", "reason": "training"}
+        paused = await agent.post("/api/agent/state", json=pause)
+        assert paused.status_code == 200, paused.text
+        await expect(row).to_have_attribute("data-state", "paused")
+        await expect(row.locator('[data-field="state"]')).to_have_text("Paused (training)")
+        await agent.post("/api/agent/state", json={"state": "available"})
+        await expect(row).to_have_attribute("data-state", "available")
 
     await floor.agent("A1", PartyScript(answer_after=0.3, talk=30, then="hangup"))
     await floor.agent("S1", PartyScript(answer_after=0.3))

@@ -35,8 +35,8 @@ import structlog
 
 from zentrale.base.errors import ConflictError, NotFoundError
 from zentrale.telephony.ari import AriClient, AriError
-from zentrale.telephony.ari.events import StasisStart
-from zentrale.telephony.ari.primitives import wait_for_hangup
+from zentrale.telephony.ari.events import CHANNEL_GONE_TYPES, StasisStart
+from zentrale.telephony.ari.primitives import channel_key
 from zentrale.telephony.ringing import RingResult, ring
 
 log = structlog.get_logger(__name__)
@@ -289,5 +289,9 @@ class Monitors:
 
 
 async def _gone(ari: AriClient, channel_id: str) -> None:
-    with contextlib.suppress(AriError):
-        await wait_for_hangup(ari, channel_id)
+    """Return once CHANNEL_ID is gone, also when it went before this was called."""
+    gone = ari.subscribe(channel_key(channel_id), lambda e: e.type in CHANNEL_GONE_TYPES)
+    with gone, contextlib.suppress(AriError):
+        # Subscribed first, then looked up: a hangup in between is in the subscription.
+        await ari.channels.get(channel_id)
+        await gone.get()
