@@ -273,11 +273,18 @@ class Monitors:
             await asyncio.gather(*waits, return_exceptions=True)
             await self._tear_down(session)
             self.sessions.pop(session.id, None)
-            session.ended.set()
             log.info("monitor.ended", session=session.id, reason=session.end_reason)
-            for hook in self._ended:
-                with contextlib.suppress(Exception):
-                    await hook(session)
+            try:
+                await self._run_hooks(session)  # first: who waits for the end sees it audited
+            finally:
+                session.ended.set()
+
+    async def _run_hooks(self, session: Session) -> None:
+        for hook in self._ended:
+            try:
+                await hook(session)
+            except Exception:
+                log.exception("monitor.end_hook_failed", session=session.id)
 
     async def _tear_down(self, session: Session) -> None:
         for channel_id in (session.snoop_id, session.phone_channel):

@@ -183,3 +183,23 @@ async def test_sessions_start_switch_and_stop_by_their_owner_or_an_admin(flows) 
     assert {e.target for e in entries} == {f"call:{call_id}"}
     assert entries[-1].detail["reason"] == "stopped"
     assert entries[0].detail["agent"] == "Local/A1@sim-agent/n"
+
+
+async def test_a_supervisor_who_hangs_up_ends_the_session(flows) -> None:  # type: ignore[no-untyped-def]
+    await flows.agent("A1", PartyScript(answer_after=0.3, talk=30, then="hangup"))
+    await flows.agent("S1", PartyScript(answer_after=0.3, talk=2, then="hangup"))
+    await flows.call(CustomerScript(digits="1", digit_delay=0.5, then="wait", hangup_after=40))
+    call_id = await _connected_call(flows)
+    sue = await _token(flows, "sue", Role.SUPERVISOR, ("sales",), SUPERVISOR_PHONE)
+    async with _client(flows, sue) as api:
+        started = await api.post(
+            f"/api/supervise/calls/{call_id}/monitor", json={"mode": "whisper"}
+        )
+        assert started.status_code == 201, started.text
+    (session,) = flows.daemon.center.monitors.sessions.values()
+    await asyncio.wait_for(session.ended.wait(), 15)
+    assert session.end_reason == "supervisor_hung_up"
+    assert await _monitor_leftovers(flows) == []
+    assert flows.daemon.center.active[call_id].agent_leg is not None  # the call goes on
+    (ended,) = [e for e in await _audit(flows) if e.action == "monitor.ended"]
+    assert (ended.actor_name, ended.detail["reason"]) == ("sue", "supervisor_hung_up")
