@@ -111,6 +111,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "stats.suggestions": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.show": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.events": frozenset({ADMIN, SUPERVISOR}),
+    # The supervisors' page: agents live, listen / whisper / barge (their departments)
+    "supervise.show": frozenset({ADMIN, SUPERVISOR}),
+    "supervise.events": frozenset({ADMIN, SUPERVISOR}),
+    "supervise.monitor": frozenset({ADMIN, SUPERVISOR}),
+    "supervise.switch": frozenset({ADMIN, SUPERVISOR}),
+    "supervise.stop": frozenset({ADMIN, SUPERVISOR}),
     # Web pages
     "web.logout": EVERYONE,
     "web.recordings": EVERYONE,
@@ -128,6 +134,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "web.customer_note": CUSTOMER_STAFF,
     "web.dashboard": frozenset({ADMIN, SUPERVISOR}),
     "web.wallboard": frozenset({ADMIN, SUPERVISOR}),
+    "web.supervise": frozenset({ADMIN, SUPERVISOR}),
 }
 
 

@@ -43,7 +43,11 @@ def users() -> None:
 @click.option("--name", "display_name", required=True, help="Name shown in the pages.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--department", "departments", multiple=True, help="May repeat.")
-@click.option("--agent-endpoint", default=None, help="For agents: e.g. PJSIP/1001.")
+@click.option(
+    "--agent-endpoint",
+    default=None,
+    help="The user's phone, e.g. PJSIP/1001 (agents; supervisors listen on it).",
+)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
 @click.pass_context
 def add(

@@ -29,6 +29,7 @@ from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
+from zentrale.api.routes_supervise import supervise_routers
 from zentrale.api.routes_surveys import campaigns_routers
 from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.routes_wrapup import wrapup_routers
@@ -430,6 +431,8 @@ def _app(
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)
+        for router in supervise_routers(center, deps, _departments(rules)):
+            app.include_router(router)
         for router in campaigns_routers(_live(rules), deps):
             app.include_router(router)
     if knowledge is not None:
@@ -446,12 +449,17 @@ def _live(rules: RulesReloader) -> Callable[[], Rules]:
 
 def _wallboard(center: CallCenter, rules: RulesReloader) -> Wallboard:
     """Return the wallboard of CENTER's queues, with the live rules' departments."""
+    return Wallboard(center.services.queues, _departments(rules))
+
+
+def _departments(rules: RulesReloader) -> Callable[[], dict[str, list[str]]]:
+    """Return the live rules' departments, each with its agents' endpoints, as a callable."""
 
     def departments() -> dict[str, list[str]]:
         found = rules.current.document.departments.items()
         return {name: [agent.endpoint for agent in dept.agents] for name, dept in found}
 
-    return Wallboard(center.services.queues, departments)
+    return departments
 
 
 def _watch_prompts(

@@ -28,6 +28,9 @@ class _Agent:
     reason: str | None = None
     online: bool = True
     refusals: int = 0
+    shown: AgentState | None = None
+    """The state last seen by `_wake`, and since when (monotonic): the supervisors' page."""
+    since: float = 0.0
 
 
 class AgentBoard:
@@ -45,7 +48,7 @@ class AgentBoard:
         for endpoint, name in agents:
             if endpoint not in self._agents:
                 view = AgentView(endpoint, name, AgentState.IDLE, idle_since=0.0)
-                self._agents[endpoint] = _Agent(view)
+                self._agents[endpoint] = _Agent(view, shown=AgentState.IDLE, since=self._clock())
 
     def view(self, endpoint: str) -> AgentView:
         """Return the agent's current view (state as the strategies see it)."""
@@ -148,6 +151,10 @@ class AgentBoard:
         """Return every agent's view, for status pages and metrics."""
         return [self.view(endpoint) for endpoint in self._agents]
 
+    def since(self, endpoint: str) -> float:
+        """Return when (monotonic) the agent's state as `view` gives it last changed."""
+        return self._agents[endpoint].since
+
     def next_wake(self) -> float | None:
         """Return the monotonic time the next wrap-up or busy back-off ends, if any."""
         ends = [_until(agent.view) for agent in self._agents.values()]
@@ -171,6 +178,11 @@ class AgentBoard:
         self._wake()
 
     def _wake(self) -> None:
+        now = self._clock()
+        for endpoint, agent in self._agents.items():
+            shown = self.view(endpoint).state
+            if shown is not agent.shown:
+                agent.shown, agent.since = shown, now
         # Wake every waiter once, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()

@@ -24,12 +24,13 @@ from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.campaigns import LEG_KIND, Legs
 from zentrale.telephony.context import Services
 from zentrale.telephony.inbound import InboundCall, Transfer
+from zentrale.telephony.monitor import Monitors
 from zentrale.telephony.outbound import OutboundCall, OutboundResult
 from zentrale.telephony.presence import Presence
 
 log = structlog.get_logger(__name__)
 
-OUR_LEGS = ("agent", "dialled", "outbound", "snoop")
+OUR_LEGS = ("agent", "dialled", "outbound", "snoop", "monitor")
 CONVERSATION_BRIDGE = re.compile(r"conv-([0-9a-f]+)-([0-9]+)")
 """Bridge ids of conversations (`Conversation.bridge_id`): the call id and its number."""
 FALLBACK = "zentrale-fallback"
@@ -56,6 +57,8 @@ class CallCenter:
         self.adopted: set[str] = set()
         """Ids of calls taken over from a daemon that died (their rows stay open)."""
         self._quiet = asyncio.Event()
+        self.monitors = Monitors(services.ari)
+        """Supervisors listening to, whispering into or barging into agents' calls."""
 
     def _agent_endpoints(self) -> list[str]:
         departments = self._rules().document.departments.values()
@@ -149,6 +152,7 @@ class CallCenter:
         with contextlib.suppress(AriError):
             await self.presence.refresh(self._agent_endpoints())
         followed = {inbound.call.id for inbound in self.active.values()} | self.legs.active
+        followed |= self._monitoring()
         for bridge in bridges:
             if not followed.intersection(bridge.channels):
                 followed |= await self._adopt_conversation(bridge, channels)
@@ -164,6 +168,11 @@ class CallCenter:
         for bridge in bridges:
             if not followed.intersection(bridge.channels):
                 self.services.ari.spawn(self._watch_orphan(bridge), f"orphan:{bridge.id}")
+
+    def _monitoring(self) -> set[str]:
+        """Return the channels of the running monitor sessions (their own session ends them)."""
+        sessions = self.monitors.sessions.values()
+        return {c for s in sessions for c in (s.phone_channel, s.snoop_id) if c is not None}
 
     def _our_snoop(self, channel_id: str) -> bool:
         """Tell whether CHANNEL_ID is the snoop of a conversation this node follows
@@ -234,6 +243,7 @@ class CallCenter:
     async def drain(self, limit: float) -> None:
         """Take no new calls; wait up to LIMIT seconds for calls in progress to end."""
         self.accepting = False
+        await self.monitors.close()  # supervisors leave first; the calls go on
         self._quiet.clear()
         self._check_quiet()
         with contextlib.suppress(TimeoutError):

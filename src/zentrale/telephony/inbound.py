@@ -93,6 +93,10 @@ class InboundCall:
     conversation: Conversation | None = None
     agent_leg: str | None = None
     agent_endpoint: str | None = None
+    department: str | None = None
+    """The department whose agent talks with the caller now (None: no agent connected)."""
+    connected_at: float | None = None
+    """When (monotonic) the agent now connected answered, for the supervisors' page."""
     transfer_requests: asyncio.Queue[Transfer] = field(default_factory=asyncio.Queue)
     consent_played: bool = False
     consent_failed: bool = False
@@ -386,6 +390,7 @@ class InboundCall:
         name = next(a.name for a in department.agents if a.endpoint == leg.endpoint)
         self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
         self.agent_endpoint = leg.endpoint
+        self.department, self.connected_at = step.name, time.monotonic()
         services.journal.update(
             self.id,
             CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=utcnow()),
@@ -455,6 +460,7 @@ class InboundCall:
         with contextlib.suppress(AriError):
             await self.services.ari.channels.hangup(leg.channel_id)
         self.agent_leg = self.agent_endpoint = None
+        self.department = self.connected_at = None
         self.services.queues.board.finished(leg.endpoint, wrap_up)
 
     def _transfer(self, step: Queue, request: Transfer) -> Next:

@@ -520,6 +520,9 @@ class AgentPhone:
     workdir: Path
     freq: float = 1000.0
     answer: bool = True
+    hear: bool = False
+    """Write what the phone hears (and says) to WAV files in WORKDIR (baresip's sndfile
+    module: `dump-...-dec.wav` is what it received); see `heard()`."""
     process: asyncio.subprocess.Process | None = None
     control_port: int = field(default_factory=lambda: _free_tcp_port())
 
@@ -532,7 +535,7 @@ class AgentPhone:
             f";auth_pass={self.password};answermode={mode};regint=60"
             ";audio_codecs=PCMU\n"
         )
-        modules = ("g711", "aufile", "account", "menu", "ctrl_tcp")
+        modules = ("g711", "aufile", "account", "menu", "ctrl_tcp", *(("sndfile",) * self.hear))
         lines = [
             "module_path /usr/lib/baresip/modules",
             f"sip_listen 127.0.0.1:{_free_udp_and_tcp_port()}",
@@ -544,6 +547,7 @@ class AgentPhone:
             "dns_server 127.0.0.1:53",
             "call_max_calls 4",
             f"ctrl_tcp_listen 127.0.0.1:{self.control_port}",
+            *([f"snd_path {self.workdir}"] if self.hear else []),
             *(f"module {name}.so" for name in modules),
         ]
         (self.workdir / "config").write_text("\n".join(dict.fromkeys(lines)) + "\n")
@@ -615,6 +619,10 @@ class AgentPhone:
         response = await self.command("transfer", uri)
         assert response.get("ok"), response
 
+    def heard(self) -> list[Path]:
+        """Return the files of what the phone received, oldest first (with `hear`)."""
+        return sorted(self.workdir.glob("dump-*-dec.wav"), key=lambda path: path.stat().st_mtime)
+
     def log(self) -> str:
         """Return what baresip printed."""
         with contextlib.suppress(OSError):
@@ -631,9 +639,11 @@ async def agent_phone(
     workdir: Path,
     freq: float = 1000.0,
     answer: bool = True,
+    hear: bool = False,
 ) -> AsyncIterator[AgentPhone]:
-    """Run an agent phone for the duration of the block; it answers by itself when ANSWER."""
-    phone = AgentPhone(number, password, sip_port, workdir, freq, answer)
+    """Run an agent phone for the duration of the block; it answers by itself when ANSWER and
+    keeps what it hears when HEAR."""
+    phone = AgentPhone(number, password, sip_port, workdir, freq, answer, hear)
     await phone.start()
     try:
         yield phone

@@ -19,6 +19,7 @@ from zentrale.api import (
     routes_agent,
     routes_calls,
     routes_knowledge,
+    routes_supervise,
     routes_wallboard,
     routes_wrapup,
 )

@@ -1,0 +1,254 @@
+"""The supervisors' page inside the daemon: agents and queues live, and listen / whisper / barge.
+
+`/supervise` follows a server-sent event stream (no polling) of `telephony.supervision`'s
+snapshot: every agent's state and time in it (a pause with its reason), the call an agent is
+on and its duration, and per department the callers waiting and the longest wait. Supervisors
+see the departments they are given (`users.departments`), administrators all.
+
+`POST /api/supervise/calls/{id}/monitor` rings the signed-in user's own phone (their
+`agent_endpoint`) and joins it to the agent's call in a mode (`telephony.monitor`); the session
+can switch mode and be stopped. A supervisor may monitor calls of their departments only (403
+otherwise, entered in the audit log as `access.denied` by the edge) and switch or stop their
+own sessions; administrators any. Every start, switch and stop is audited (who, which call and
+agent, the mode), and so is a session's end when the call or the supervisor's phone ends it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict
+
+from zentrale.api.auth import Caller, deps_of
+from zentrale.api.deps import Deps
+from zentrale.api.web.render import render
+from zentrale.base.errors import ForbiddenError, NotFoundError
+from zentrale.core import audit
+from zentrale.core.models import Role
+from zentrale.core.principal import Principal
+from zentrale.db.session import Database
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.monitor import Mode, Session, Target, in_recording, in_scope
+from zentrale.telephony.supervision import LiveCall, snapshot
+
+router = APIRouter(tags=["supervise"])
+STREAM_SECONDS = 60.0
+"""An event stream ends after this long (the browser reconnects), so a stopping daemon is never
+held up by an open page."""
+TICK_SECONDS = 1.0
+CallId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+SessionId = Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]
+Departments = Callable[[], dict[str, list[str]]]
+
+
+class MonitorIn(BaseModel):
+    """How to take part in the agent's call."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Mode
+
+
+class MonitorOut(BaseModel):
+    """A running monitor session."""
+
+    id: str
+    call_id: str
+    agent: str
+    department: str | None
+    supervisor: str
+    mode: Mode
+    seconds: int
+    recorded: bool
+    """Whether the supervisor's voice reaches the call's mixed recording (barge only)."""
+
+
+def center_of(request: Request) -> CallCenter:
+    """Return the call centre the daemon bound to this request."""
+    center: CallCenter = request.state.calls
+    return center
+
+
+def _scope(caller: Principal) -> Sequence[str] | None:
+    return None if caller.role is Role.ADMIN else tuple(caller.departments)
+
+
+def _live_calls(center: CallCenter) -> list[LiveCall]:
+    return [
+        LiveCall(
+            call_id=call_id,
+            agent_endpoint=inbound.agent_endpoint,
+            department=inbound.department,
+            caller=inbound.caller,
+            connected_at=inbound.connected_at,
+        )
+        for call_id, inbound in center.active.items()
+        if inbound.agent_endpoint is not None and inbound.connected_at is not None
+    ]
+
+
+def _snapshot(request: Request, caller: Principal) -> dict[str, Any]:
+    center = center_of(request)
+    departments: Departments = request.state.departments
+    return snapshot(
+        center.services.queues.board,
+        center.services.queues,
+        departments(),
+        _live_calls(center),
+        list(center.monitors.sessions.values()),
+        only=_scope(caller),
+        now=time.monotonic(),
+    )
+
+
+def _out(session: Session) -> MonitorOut:
+    return MonitorOut.model_validate({**session.as_json(), "recorded": in_recording(session.mode)})
+
+
+@router.get("/supervise", name="web.supervise", include_in_schema=False)
+async def supervise_page(caller: Caller, request: Request) -> Response:
+    """The supervisors' page: agents, calls and queues, live."""
+    return render(request, "supervise.html", caller=caller, board=_snapshot(request, caller))
+
+
+@router.get("/api/supervise", name="supervise.show")
+async def supervise_json(caller: Caller, request: Request) -> dict[str, Any]:
+    """Return the agents and queues in the caller's departments now."""
+    return _snapshot(request, caller)
+
+
+@router.get("/api/supervise/events", name="supervise.events")
+async def supervise_events(caller: Caller, request: Request) -> StreamingResponse:
+    """Stream the agents and queues as server-sent events, one whenever they change."""
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    stream = _events(request, caller)
+    return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
+
+
+async def _events(request: Request, caller: Principal) -> AsyncIterator[str]:
+    board = center_of(request).services.queues.board
+    yield "retry: 1000\n\n"
+    last, until = "", time.monotonic() + STREAM_SECONDS
+    while time.monotonic() < until and not await request.is_disconnected():
+        text = json.dumps(_snapshot(request, caller), separators=(",", ":"))
+        if text != last:
+            last = text
+            yield f"data: {text}\n\n"
+        await board.wait_change(TICK_SECONDS)
+
+
+@router.post(
+    "/api/supervise/calls/{call_id}/monitor",
+    name="supervise.monitor",
+    response_model=MonitorOut,
+    status_code=201,
+)
+async def monitor_call(
+    caller: Caller, request: Request, call_id: CallId, body: MonitorIn
+) -> MonitorOut:
+    """Ring the caller's own phone and join it to the agent's call: listen, whisper or barge."""
+    center = center_of(request)
+    inbound = center.active.get(call_id)
+    if inbound is None or inbound.agent_leg is None or inbound.agent_endpoint is None:
+        raise NotFoundError(f"no call {call_id} connected to an agent here")
+    if not in_scope(_scope(caller), inbound.department):
+        raise ForbiddenError(f"call {call_id} is not in your departments")
+    if caller.agent_endpoint is None:
+        raise ForbiddenError("your account has no phone (agent_endpoint) to be rung on")
+    target = Target(call_id, inbound.agent_leg, inbound.agent_endpoint, inbound.department)
+    deps = deps_of(request)
+    await _audit(deps.db, caller, "monitor.start", target, body.mode, deps.clock)
+    session = await center.monitors.start(
+        target,
+        body.mode,
+        supervisor=caller.username,
+        endpoint=caller.agent_endpoint,
+        user_id=caller.user_id,
+    )
+    return _out(session)
+
+
+@router.put(
+    "/api/supervise/monitors/{session_id}", name="supervise.switch", response_model=MonitorOut
+)
+async def switch_monitor(
+    caller: Caller, request: Request, session_id: SessionId, body: MonitorIn
+) -> MonitorOut:
+    """Switch a running session to another mode."""
+    center = center_of(request)
+    session = _own(caller, center, session_id)
+    deps = deps_of(request)
+    await _audit(deps.db, caller, "monitor.switch", session.target, body.mode, deps.clock)
+    return _out(await center.monitors.switch(session_id, body.mode))
+
+
+@router.delete(
+    "/api/supervise/monitors/{session_id}", name="supervise.stop", response_model=MonitorOut
+)
+async def stop_monitor(caller: Caller, request: Request, session_id: SessionId) -> MonitorOut:
+    """Stop a running session: the supervisor's phone is hung up."""
+    center = center_of(request)
+    session = _own(caller, center, session_id)
+    deps = deps_of(request)
+    await _audit(deps.db, caller, "monitor.stop", session.target, session.mode, deps.clock)
+    return _out(await center.monitors.stop(session_id))
+
+
+def _own(caller: Principal, center: CallCenter, session_id: str) -> Session:
+    """Return the session, if it is the caller's (administrators: any)."""
+    session = center.monitors.get(session_id)
+    if caller.role is not Role.ADMIN and session.supervisor != caller.username:
+        raise ForbiddenError(f"monitor session {session_id} is not yours")
+    return session
+
+
+async def _audit(
+    db: Database,
+    caller: Principal,
+    action: str,
+    target: Target,
+    mode: Mode,
+    clock: Callable[[], Any],
+) -> None:
+    detail = {"agent": target.agent_endpoint, "department": target.department, "mode": str(mode)}
+    event = audit.Event(action, target=f"call:{target.call_id}", detail=detail)
+    await audit.record(db, caller.actor, event, clock())
+
+
+def supervise_routers(center: CallCenter, deps: Deps, departments: Departments) -> list[APIRouter]:
+    """Return the supervisors' routes, binding CENTER, the QA service's DEPS and the live
+    rules' DEPARTMENTS (name -> agents' endpoints) to each request; audit sessions' ends."""
+    center.monitors.on_end(_audit_end(deps))
+    outer = APIRouter(dependencies=[Depends(_binder(center, deps, departments))])
+    outer.include_router(router)
+    return [outer]
+
+
+def _audit_end(deps: Deps) -> Callable[[Session], Awaitable[None]]:
+    async def ended(session: Session) -> None:
+        actor = audit.Actor(session.user_id, session.supervisor, None)
+        detail = {
+            "agent": session.target.agent_endpoint,
+            "mode": str(session.mode),
+            "reason": session.end_reason,
+            "seconds": int(time.monotonic() - session.started),
+        }
+        event = audit.Event("monitor.ended", target=f"call:{session.target.call_id}", detail=detail)
+        await audit.record(deps.db, actor, event, deps.clock())
+
+    return ended
+
+
+def _binder(
+    center: CallCenter, deps: Deps, departments: Departments
+) -> Callable[[Request], Awaitable[None]]:
+    async def bind(request: Request) -> None:
+        request.state.calls = center
+        request.state.qa = deps
+        request.state.departments = departments
+
+    return bind
