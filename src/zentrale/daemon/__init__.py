@@ -29,6 +29,7 @@ from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
+from zentrale.api.routes_transfer import transfer_routers
 from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.server import bind, serving
 from zentrale.base.clock import Clock, utcnow
@@ -376,7 +377,13 @@ def _app(
         session_secret=session_secret(settings),
     )
     app = create_app(
-        [*routers, *qa_routers(deps), *calls_routers(center, deps), *agent_routers(center, deps)]
+        [
+            *routers,
+            *qa_routers(deps),
+            *calls_routers(center, deps),
+            *agent_routers(center, deps),
+            *transfer_routers(center, deps),
+        ]
     )
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
