@@ -199,13 +199,14 @@ async def test_sip_consultation_cancelled_brings_the_agent_back_to_the_caller(
     assert [t.get("outcome") for t in _transfers(events)] == [None, "answered", "cancelled"]
     assert call.transfers == 0
     assert (call.agent_endpoint, call.department) == ("PJSIP/8001", "desk")
-    # Deniz with the caller, the consultation, then Deniz with the caller again (recorded).
-    rows = await _recordings(sip, call.id, 3)
-    back_again = _party_levels(_audio_of(sip, rows[2]), 1000)
+    # Deniz with the caller, then with the caller again. The consultation is not recorded:
+    # PJSIP/8002's first department in the rules is `pair`, which does not record.
+    rows = await _recordings(sip, call.id, 2)
+    assert len(rows) == 2, rows
+    back_again = _party_levels(_audio_of(sip, rows[1]), 1000)
     print("after cancel", back_again)
-    assert back_again["customer"][0] > 500
-    assert back_again["agent"][0] > 500
-    assert _party_levels(_audio_of(sip, rows[2]), 1500)["agent"][0] < 50  # Emre is gone
+    assert min(back_again["customer"][0], back_again["agent"][0]) > 500
+    assert _party_levels(_audio_of(sip, rows[1]), 1500)["agent"][0] < 50  # Emre is gone
 
 
 async def test_sip_consulted_agent_not_answering_brings_the_agent_back(sip: SipFlows) -> None:
