@@ -261,3 +261,74 @@ async def test_sip_blind_transfer_to_a_department_through_the_agent_api(sip: Sip
     assert (call.agent_endpoint, call.transfers) == ("PJSIP/8002", 1)
     second = _party_levels(_audio_of(sip, (await _recordings(sip, call.id, 2))[1]), 1500)
     assert min(second["customer"][0], second["agent"][0]) > 500, second
+
+
+async def test_sip_caller_hanging_up_during_the_consultation_frees_both_agents(
+    sip: SipFlows,
+) -> None:
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1"),
+        agent_phone("8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500),
+        await _agent_api(sip, "PJSIP/8001") as api,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        # The caller hangs up at 14 s, on hold while Deniz and Emre talk.
+        caller = asyncio.create_task(sip.call(CarrierScript(keys=[Key("2", 2.0)], hold=14)))
+        await _connected(sip)
+        asked = await api.post(
+            "/api/agent/consult", json={"to": "department", "target": "backoffice"}
+        )
+        assert asked.status_code == 202, asked.text
+        await _phase(api, "consulting")
+        await caller
+        call = await sip.finished_call()
+        late = await api.post("/api/agent/consult/complete", json={})
+        channels = await sip.daemon.ari.channels.list()
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "agent-not-on-call")
+    outcomes = [t.get("outcome") for t in _transfers(await sip.events(call.id))]
+    assert outcomes == [None, "answered", "caller_gone"]
+    assert call.transfers == 0
+    assert channels == []  # neither agent's leg nor the consultation's bridge members are left
+    for endpoint in ("PJSIP/8001", "PJSIP/8002"):
+        assert sip.daemon.board.view(endpoint).state.value != "on_call", endpoint
+
+
+async def test_transfer_routes_act_only_on_the_agents_own_call(sip: SipFlows) -> None:
+    users = UserStore(sip.daemon.db)
+
+    async def client(name: str, role: Role, endpoint: str | None = None) -> httpx.AsyncClient:
+        user = await users.add(
+            NewUser(
+                username=name,
+                display_name=name,
+                password="a long password 1",
+                role=role,
+                departments=("desk",),
+                agent_endpoint=endpoint,
+            )
+        )
+        token = (await users.issue_token(user.id, "t", 1)).secret
+        headers = {"Authorization": f"Bearer {token}"}
+        return httpx.AsyncClient(base_url=sip.daemon.http_url, headers=headers, timeout=30)
+
+    body = {"to": "department", "target": "backoffice"}
+    async with await client("q", Role.QA) as qa:
+        assert (await qa.post("/api/agent/consult", json=body)).status_code == 403
+    async with await client("a", Role.AGENT, "PJSIP/8001") as agent:
+        idle = await agent.post("/api/agent/consult", json=body)
+        assert (idle.status_code, idle.json()["error"]["code"]) == (409, "agent-not-on-call")
+        bad = await agent.post("/api/agent/transfer", json={"to": "menu", "target": "main"})
+        assert bad.status_code == 422  # only a department or an agent
+        targets = (await agent.get("/api/agent/transfer/targets")).json()
+        assert targets["departments"] == ["backoffice", "desk", "pair"]
+        assert {"endpoint": "PJSIP/8002", "name": "Offline"} in targets["agents"]
+        assert all(a["endpoint"] != "PJSIP/8001" for a in targets["agents"])  # not oneself
+    async with await client("s", Role.SUPERVISOR) as supervisor:
+        unnamed = await supervisor.post("/api/agent/consult/cancel", json={})
+        assert unnamed.status_code == 422
+        assert "call_id" in unnamed.json()["error"]["message"]
+        other = await supervisor.post("/api/agent/consult/cancel", json={"call_id": "a" * 32})
+        assert other.json()["error"]["code"] == "agent-not-on-call"
