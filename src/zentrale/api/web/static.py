@@ -20,6 +20,7 @@ TYPES = {
     "stats.css": "text/css; charset=utf-8",
     "wallboard.js": "text/javascript; charset=utf-8",
     "agent.js": "text/javascript; charset=utf-8",
+    "agent_transfer.js": "text/javascript; charset=utf-8",
     "jssip.min.js": "text/javascript; charset=utf-8",
 }
 _VENDOR = {"htmx.min.js", "wavesurfer.min.js", "jssip.min.js"}
