@@ -332,3 +332,31 @@ async def test_transfer_routes_act_only_on_the_agents_own_call(sip: SipFlows) ->
         assert "call_id" in unnamed.json()["error"]["message"]
         other = await supervisor.post("/api/agent/consult/cancel", json={"call_id": "a" * 32})
         assert other.json()["error"]["code"] == "agent-not-on-call"
+
+
+async def test_sip_blind_transfer_to_a_named_agent_through_the_agent_api(sip: SipFlows) -> None:
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1"),
+        agent_phone("8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500),
+        await _agent_api(sip, "PJSIP/8001") as api,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        caller = asyncio.create_task(sip.call(CarrierScript(keys=[Key("2", 2.0)], hold=18)))
+        await _connected(sip)
+        await asyncio.sleep(3)
+        moved = await api.post("/api/agent/transfer", json={"to": "agent", "target": "PJSIP/8002"})
+        assert moved.status_code == 202, moved.text
+        await asyncio.sleep(1)
+        assert (await api.get("/api/agent/transfer")).status_code == 409  # Deniz is free
+        await caller
+        call = await sip.finished_call()
+    events = await sip.events(call.id)
+    assert _transfers(events) == [{"mode": "blind", "by": "PJSIP/8001", "to": "agent:PJSIP/8002"}]
+    # PJSIP/8002's first department (pair) does not record: only Deniz's conversation is.
+    assert (call.agent_endpoint, call.department, call.transfers) == ("PJSIP/8002", "pair", 1)
+    rows = await _recordings(sip, call.id, 1)
+    assert len(rows) == 1
+    assert _party_levels(_audio_of(sip, rows[0]), 1000)["agent"][0] > 500  # Deniz recorded
