@@ -93,6 +93,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.state": frozenset({AGENT}),
     "agent.set_state": frozenset({AGENT}),
     "agent.events": frozenset({AGENT}),
+    # Scripts and articles (docs/knowledge.md): the script and the record of the agent's call
+    "knowledge.script": frozenset({AGENT}),
+    "knowledge.complete_customer": frozenset({AGENT}),
+    "knowledge.articles": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.article": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.status": frozenset({ADMIN, SUPERVISOR}),
     # Transfers of a connected call (the agent's own; supervisors: their departments' calls)
     "agent.transfer_state": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "agent.transfer_targets": frozenset({ADMIN, SUPERVISOR, AGENT}),
