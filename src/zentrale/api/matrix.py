@@ -105,6 +105,13 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.callback_cancel": frozenset({AGENT}),
     "wrapup.save": frozenset({AGENT}),
     "wrapup.show": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    # Transfers of a connected call (the agent's own; supervisors: their departments' calls)
+    "agent.transfer_state": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "agent.transfer_targets": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "agent.transfer": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "agent.consult": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "agent.consult_complete": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "agent.consult_cancel": frozenset({ADMIN, SUPERVISOR, AGENT}),
     # API: statistics and the live wallboard (supervisors: their departments)
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),

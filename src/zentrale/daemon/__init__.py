@@ -31,6 +31,7 @@ from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_supervise import supervise_routers
 from zentrale.api.routes_surveys import campaigns_routers
+from zentrale.api.routes_transfer import transfer_routers
 from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.routes_wrapup import wrapup_routers
 from zentrale.api.server import bind, serving
@@ -426,6 +427,7 @@ def _app(
             *calls_routers(center, deps),
             *agent_routers(center, deps),
             *wrapup_routers(center, deps),
+            *transfer_routers(center, deps),
         ]
     )
     if rules is not None:

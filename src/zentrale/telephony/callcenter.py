@@ -27,6 +27,7 @@ from zentrale.telephony.inbound import InboundCall, Transfer
 from zentrale.telephony.monitor import Monitors
 from zentrale.telephony.outbound import OutboundCall, OutboundResult
 from zentrale.telephony.presence import Presence
+from zentrale.telephony.transfer import NotOnCallError, Request, Target, resolve
 
 log = structlog.get_logger(__name__)
 
@@ -113,6 +114,27 @@ class CallCenter:
         if inbound is None or inbound.agent_leg is None:
             raise CallNotActiveError(f"call {call_id} is not connected to an agent here")
         inbound.transfer_requests.put_nowait(Transfer(kind, target))
+
+    def call_of(self, endpoint: str) -> InboundCall:
+        """Return the call ENDPOINT's agent is connected to here (NotOnCallError if none)."""
+        for inbound in self.active.values():
+            if inbound.agent_endpoint == endpoint and inbound.agent_leg is not None:
+                return inbound
+        raise NotOnCallError(f"{endpoint} has no call connected here")
+
+    def target(self, inbound: InboundCall, kind: str, name: str) -> Target:
+        """Return where a transfer of INBOUND to a department or agent NAME goes (its rules)."""
+        return resolve(inbound.rules.document, kind, name, inbound.agent_endpoint)
+
+    def ask(self, inbound: InboundCall, request: Request) -> None:
+        """Hand an agent's transfer REQUEST to INBOUND's flow, if it fits the call's state."""
+        if inbound.agent_leg is None:
+            raise NotOnCallError(f"call {inbound.id} is not connected to an agent")
+        inbound.transfer.check(request)
+        if request.action == "consult" and request.target is not None:
+            # At once, so a second consult (or a complete too soon) is refused, not queued.
+            inbound.transfer = inbound.transfer.consulting(request.target.label)
+        inbound.transfer_requests.put_nowait(request)
 
     async def place(
         self,

@@ -14,7 +14,7 @@ import contextlib
 import functools
 import time
 import uuid
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from zentrale.recording.store import FinishedRecording
 from zentrale.routing import engine
 from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
+from zentrale.routing.schema import Department
 from zentrale.routing.steps import (
     CollectDigits,
     ConsentPlay,
@@ -61,6 +62,14 @@ from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
+from zentrale.telephony.transfer import (
+    Request,
+    Target,
+    TransferState,
+    notice_first,
+    ring_consult,
+    ring_outcome,
+)
 from zentrale.telephony.trunks import Inbound, NotANumberError, TrunkFullError
 
 log = structlog.get_logger(__name__)
@@ -78,6 +87,25 @@ class Transfer:
 
     kind: str
     target: str
+    by: str | None = None
+    """The agent who asked, when they asked through their workspace (for the timeline)."""
+    after: str | None = None
+    """What went before, for the timeline (a named agent who did not answer)."""
+
+
+@dataclass(frozen=True)
+class Handover:
+    """The caller goes on with another agent: an attended transfer completed, or a blind one
+    to a named agent who answered."""
+
+    leg: Leg
+    target: Target
+
+
+Ended = str | Transfer | Handover | Request
+"""How a conversation ended: `agent` (hung up), a transfer, a handover, or a request the
+conversation's caller carries out next (a blind transfer to a named agent)."""
+TALK_ACTIONS = frozenset({"blind", "consult"})
 
 
 @dataclass
@@ -97,7 +125,9 @@ class InboundCall:
     """The department whose agent talks with the caller now (None: no agent connected)."""
     connected_at: float | None = None
     """When (monotonic) the agent now connected answered, for the supervisors' page."""
-    transfer_requests: asyncio.Queue[Transfer] = field(default_factory=asyncio.Queue)
+    transfer_requests: asyncio.Queue[Transfer | Request] = field(default_factory=asyncio.Queue)
+    transfer: TransferState = field(default_factory=TransferState)
+    """The agent's attended transfer on this call (talking when there is none)."""
     consent_played: bool = False
     consent_failed: bool = False
     """The last notice could not be played: the conversation that follows is not recorded."""
@@ -386,34 +416,65 @@ class InboundCall:
         self.services.queues.board.release(leg.endpoint)
 
     async def _connected(self, step: Queue, leg: Leg) -> Next:
-        services, department = self.services, step.config
-        name = next(a.name for a in department.agents if a.endpoint == leg.endpoint)
-        self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
-        self.agent_endpoint = leg.endpoint
-        self.department, self.connected_at = step.name, time.monotonic()
-        services.journal.update(
-            self.id,
-            CallUpdate(agent_endpoint=leg.endpoint, agent_name=name, agent_answered_at=utcnow()),
-        )
-        services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": leg.endpoint})
+        department = step.config
+        self._joined(leg, step.name, department)
         with contextlib.suppress(AriError):
-            await services.ari.channels.moh_stop(self.call.id)
-        self.conversation = self._next_conversation()
-        try:
-            await self.conversation.open(
-                self.call.id,
-                leg.channel_id,
-                customer=self.call.id,
-                record=department.recording and not self.consent_failed,
-            )
-            await hand_transfers_to_us(services.ari, leg.channel_id, leg.endpoint)
-            ended = await self._talk(leg.channel_id)
-            await forget_keys(self.call)  # keys pressed while talking answer no survey question
-        finally:
-            await self._end_conversation(leg, department.wrap_up)
+            await self.services.ari.channels.moh_stop(self.call.id)
+        record = department.recording and not self.consent_failed
+        wrap_up, handover = department.wrap_up, None
+        while True:
+            try:
+                if handover is not None:
+                    record = await self._hand_over(step, handover)
+                ended = await self._converse(leg, record, department.hold_music)
+                if not isinstance(ended, Handover | Request):
+                    await forget_keys(self.call)  # keys pressed while talking answer no survey
+            finally:
+                await self._end_conversation(leg, wrap_up)
+            if isinstance(ended, Request):
+                ended = await self._blind_to_agent(ended, department.hold_music)
+            if not isinstance(ended, Handover):
+                break
+            handover, leg, wrap_up = ended, ended.leg, ended.target.config.wrap_up
         if isinstance(ended, Transfer):
             return self._transfer(step, ended)
         return engine.after_call(step.state) if ended == "agent" else None
+
+    def _joined(self, leg: Leg, department: str, config: Department) -> None:
+        """Note that LEG's agent (of DEPARTMENT) now talks to the caller."""
+        name = next(a.name for a in config.agents if a.endpoint == leg.endpoint)
+        self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
+        self.agent_endpoint, self.department = leg.endpoint, department
+        self.connected_at = time.monotonic()
+        self.transfer = TransferState(last=self.transfer.last)
+        self.services.journal.update(
+            self.id,
+            CallUpdate(
+                department=department,
+                agent_endpoint=leg.endpoint,
+                agent_name=name,
+                agent_answered_at=utcnow(),
+            ),
+        )
+        self.services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": leg.endpoint})
+
+    async def _converse(self, leg: Leg, record: bool, hold_music: str) -> Ended:
+        """Talk with LEG's agent until the conversation ends; a consultation in between puts
+        the caller on hold and, when the agent comes back to them, opens a new conversation."""
+        while True:
+            self.conversation = self._next_conversation()
+            await self.conversation.open(
+                self.call.id, leg.channel_id, customer=self.call.id, record=record
+            )
+            await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
+            ended = await self._talk(leg.channel_id)
+            if not isinstance(ended, Request) or ended.action != "consult":
+                return ended
+            await self.conversation.close()
+            self.conversation = None
+            outcome = await self._consult(leg, ended, hold_music)
+            if outcome is not None:
+                return outcome
 
     def _next_conversation(self) -> Conversation:
         """Return this call's next conversation (numbered, so each has its own recording)."""
@@ -432,25 +493,207 @@ class InboundCall:
         kind, target = await phone_transfer(self.services.ari, agent_channel, self.rules.document)
         return Transfer(kind, target)
 
-    async def _talk(self, agent_channel: str) -> str | Transfer:
-        ari = self.services.ari
-        waits = {
-            asyncio.create_task(_hangup_of(ari, self.call.id)): "caller",
-            asyncio.create_task(_hangup_of(ari, agent_channel)): "agent",
-            asyncio.create_task(self.transfer_requests.get()): "transfer",
-            asyncio.create_task(self._phone_transfer(agent_channel)): "transfer",
-        }
-        try:
-            done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in waits:
-                task.cancel()
-            await asyncio.gather(*waits, return_exceptions=True)
-        first = next(iter(done))
-        if waits[first] == "caller":
+    async def _talk(self, agent_channel: str) -> Ended:
+        label, results = await _race(
+            {
+                "caller": _hangup_of(self.services.ari, self.call.id),
+                "agent": _hangup_of(self.services.ari, agent_channel),
+                "request": self._next_request(TALK_ACTIONS),
+                "phone": self._phone_transfer(agent_channel),
+            }
+        )
+        if label == "caller":
             raise ChannelGoneError(self.call.id, "caller hung up while connected")
-        result = first.result()
-        return result if isinstance(result, Transfer) else waits[first]
+        if label == "agent":
+            return "agent"
+        ended: Transfer | Request = results[label]
+        blind = isinstance(ended, Request) and ended.action == "blind"
+        target = ended.target if isinstance(ended, Request) else None
+        if blind and target is not None and target.kind == "department":
+            return Transfer("department", target.name, by=ended.by)  # blind: into its queue
+        return ended
+
+    async def _next_request(self, actions: frozenset[str]) -> Transfer | Request:
+        """Return the next transfer request that fits now (others are dropped and logged)."""
+        while True:
+            request = await self.transfer_requests.get()
+            if isinstance(request, Transfer) or request.action in actions:
+                return request
+            log.info("call.transfer_request_ignored", action=request.action)
+
+    # -- attended transfers ---------------------------------------------------------------
+    def _transfer_event(self, **detail: str | None) -> None:
+        found = {key: value for key, value in detail.items() if value is not None}
+        self.services.journal.event(self.id, EventKind.TRANSFER, found)
+
+    async def _consult(self, leg: Leg, request: Request, hold_music: str) -> Handover | str | None:
+        """Consult REQUEST's target with the caller on hold; return the handover (completed),
+        `agent` (the agent hung up before anyone answered) or None (back with the caller)."""
+        assert request.target is not None
+        target, ari = request.target, self.services.ari
+        self.transfer = self.transfer.consulting(target.label)
+        self._transfer_event(mode="attended", by=leg.endpoint, consult=target.label)
+        with contextlib.suppress(AriError):
+            await ari.channels.moh_start(self.call.id, hold_music)
+        answered: Leg | None = None
+        ended: Handover | str
+        handed = False
+        try:
+            answered, ended = await self._ring_consulted(leg, target)
+            if answered is not None and ended == "answered":
+                ended = await self._consulting(leg, answered, target)
+                handed = isinstance(ended, Handover)
+            if isinstance(ended, str) and ended != "agent":
+                self.transfer = self.transfer.back(ended)
+                self._transfer_event(
+                    mode="attended", by=leg.endpoint, consult=target.label, outcome=ended
+                )
+                return None
+            return ended
+        except ChannelGoneError:
+            self._transfer_event(
+                mode="attended", by=leg.endpoint, consult=target.label, outcome="caller_gone"
+            )
+            raise
+        finally:
+            if answered is not None and not handed:
+                with contextlib.suppress(AriError):
+                    await ari.channels.hangup(answered.channel_id)
+                self.services.queues.board.finished(answered.endpoint, 0.0)
+            if not handed:
+                with contextlib.suppress(AriError):
+                    await ari.channels.moh_stop(self.call.id)
+
+    async def _ring_consulted(self, leg: Leg, target: Target) -> tuple[Leg | None, str]:
+        """Ring the target; return its answered leg, or None and why (cancelled, no_answer,
+        agent: the agent hung up meanwhile)."""
+        ari = self.services.ari
+        ringing = ring_consult(self.services.queues.board, target, self._consult_ringer(target))
+        label, results = await _race(
+            {
+                "caller": _hangup_of(ari, self.call.id),
+                "ringing": ringing,
+                "agent": _hangup_of(ari, leg.channel_id),
+                "cancel": self._next_request(frozenset({"cancel"})),
+            }
+        )
+        rung: Leg | None = results.get("ringing")
+        answered = rung if rung is not None and rung.result is RingResult.ANSWERED else None
+        if answered is not None:
+            self.services.queues.board.connected(answered.endpoint, target.department)
+        if label == "caller":
+            if answered is not None:  # answered in the same instant: not left behind
+                with contextlib.suppress(AriError):
+                    await ari.channels.hangup(answered.channel_id)
+                self.services.queues.board.finished(answered.endpoint, 0.0)
+            raise ChannelGoneError(self.call.id, "caller hung up during a consultation")
+        if label != "ringing":  # the caller's agent's leg (if answered) is hung up by _consult
+            return answered, "agent" if label == "agent" else "cancelled"
+        return answered, ring_outcome(rung)
+
+    def _consult_ringer(self, target: Target) -> Callable[[str], Awaitable[Leg]]:
+        async def ring_one(endpoint: str) -> Leg:
+            self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"agent": endpoint})
+            return await ring(
+                self.services.ari,
+                endpoint,
+                app_args=f"agent,{self.id}",
+                caller_id=self.caller or None,
+                ring_seconds=target.config.ring_timeout,
+                prefix="agent",
+            )
+
+        return ring_one
+
+    async def _consulting(self, leg: Leg, other: Leg, target: Target) -> Handover | str:
+        """The agent talks to the consulted party until they complete, cancel, or one hangs up.
+
+        The consultation is recorded when the target department records (the caller is not
+        in it); the agent hanging up completes the transfer, as on most phones.
+        """
+        ari = self.services.ari
+        self.transfer = self.transfer.answered(other.endpoint)
+        self._transfer_event(
+            mode="attended",
+            by=leg.endpoint,
+            consult=target.label,
+            agent=other.endpoint,
+            outcome="answered",
+        )
+        consultation = self._next_conversation()
+        try:
+            await consultation.open(
+                leg.channel_id,
+                other.channel_id,
+                customer=leg.channel_id,
+                record=target.config.recording,
+            )
+            label, results = await _race(
+                {
+                    "caller": _hangup_of(ari, self.call.id),
+                    "consulted": _hangup_of(ari, other.channel_id),
+                    "request": self._next_request(frozenset({"complete", "cancel"})),
+                    "agent": _hangup_of(ari, leg.channel_id),
+                }
+            )
+        except ChannelGoneError as exc:
+            if exc.channel_id == self.call.id:
+                raise
+            label, results = "consulted", {}
+        finally:
+            await consultation.close()
+        if label == "caller":
+            raise ChannelGoneError(self.call.id, "caller hung up during a consultation")
+        if label == "consulted":
+            return "hung_up"
+        request = results.get("request")
+        if isinstance(request, Request) and request.action == "cancel":
+            return "cancelled"
+        self.transfer = self.transfer.back("completed")
+        self._transfer_event(mode="attended", by=leg.endpoint, to=target.label, outcome="completed")
+        return Handover(other, target)
+
+    async def _hand_over(self, step: Queue, handover: Handover) -> bool:
+        """Join the caller with the agent of HANDOVER; return whether to record them.
+
+        The notice is played first as a blind transfer into the target department would.
+        """
+        target = handover.target
+        self._joined(handover.leg, target.department, target.config)
+        consent = self.rules.document.announcements
+        replay = consent.consent is not None and consent.replay_on_transfer
+        if notice_first(target.config.recording, self.consent_played, replay):
+            notice = engine.consent_notice(
+                self.rules, "inbound", target.department, step.state.language
+            )
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.moh_stop(self.call.id)
+            if notice is not None:
+                self.consent_failed = not await self._consent(notice)
+        with contextlib.suppress(AriError):
+            await self.services.ari.channels.moh_stop(self.call.id)
+        return target.config.recording and not self.consent_failed
+
+    async def _blind_to_agent(self, request: Request, hold_music: str) -> Handover | Transfer:
+        """Ring the named agent for the caller, who waits with music; if they do not answer,
+        the caller goes to that agent's department's queue."""
+        assert request.target is not None
+        assert request.target.kind == "agent"
+        target, ari = request.target, self.services.ari
+        with contextlib.suppress(AriError):
+            await ari.channels.moh_start(self.call.id, hold_music)
+        rung = await _until_caller_gone(
+            self.services,
+            self.call,
+            ring_consult(self.services.queues.board, target, self._consult_ringer(target)),
+        )
+        if rung is not None and rung.result is RingResult.ANSWERED:
+            self.services.queues.board.connected(rung.endpoint, target.department)
+            self.agent_leg = rung.channel_id  # hung up with the call if the caller goes now
+            self._transfer_event(mode="blind", by=request.by, to=target.label)
+            return Handover(rung, target)
+        after = f"{target.label} {ring_outcome(rung)}"
+        return Transfer("department", target.department, by=request.by, after=after)
 
     async def _end_conversation(self, leg: Leg, wrap_up: float) -> None:
         self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, {"agent": leg.endpoint})
@@ -464,9 +707,11 @@ class InboundCall:
         self.services.queues.board.finished(leg.endpoint, wrap_up)
 
     def _transfer(self, step: Queue, request: Transfer) -> Next:
-        self.services.journal.event(
-            self.id, EventKind.TRANSFER, {"to": f"{request.kind}:{request.target}"}
-        )
+        to = f"{request.kind}:{request.target}"
+        if request.by is None:
+            self.services.journal.event(self.id, EventKind.TRANSFER, {"to": to})
+        else:
+            self._transfer_event(mode="blind", by=request.by, to=to, after=request.after)
         self.outcome = Outcome.TRANSFERRED
         rules = step.state.rules.document
         if rules.announcements.consent is not None and rules.announcements.replay_on_transfer:
@@ -597,6 +842,31 @@ class InboundCall:
         ended = Hangup(self.outcome, ended_at, cause_code=cause.code, cause_text=cause.text)
         self.services.journal.finished(self.id, ended)
         log.info("call.ended", outcome=str(self.outcome), state=self.state_name)
+
+
+async def _race(waits: Mapping[str, Awaitable[Any]]) -> tuple[str, dict[str, Any]]:
+    """Wait for the first of WAITS (by name); cancel the others.
+
+    Returns the first one's name (the earliest named when several ended together) and the
+    results of all that ended, so a party answered in the same instant is not lost.
+    """
+    tasks = {name: asyncio.ensure_future(wait) for name, wait in waits.items()}
+    try:
+        await asyncio.wait(tasks.values(), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+    done = {
+        name: task.result()
+        for name, task in tasks.items()
+        if task.done() and not task.cancelled() and task.exception() is None
+    }
+    failed = [task for task in tasks.values() if task.done() and not task.cancelled()]
+    for task in failed:
+        if task.exception() is not None:
+            raise task.exception()  # type: ignore[misc]
+    return next(name for name in tasks if name in done), done
 
 
 async def _hangup_of(ari: AriClient, channel_id: str) -> str:

@@ -20,6 +20,7 @@ from zentrale.api import (
     routes_calls,
     routes_knowledge,
     routes_supervise,
+    routes_transfer,
     routes_wallboard,
     routes_wrapup,
 )
@@ -63,6 +64,7 @@ def test_every_route_has_a_matrix_entry(deps: Deps) -> None:
     daemon_only |= {route.name for route in api_routes(routes_knowledge.router.routes)}
     daemon_only |= {route.name for route in api_routes(routes_wrapup.router.routes)}
     daemon_only |= {route.name for route in api_routes(routes_supervise.router.routes)}
+    daemon_only |= {route.name for route in api_routes(routes_transfer.router.routes)}
     names = {name for name, _method, _path in _routes(deps)} | daemon_only
     missing = names - set(MATRIX) - PUBLIC_ROUTES
     assert missing == set(), f"routes without a matrix entry: {sorted(missing)}"

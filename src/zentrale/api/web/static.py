@@ -24,6 +24,7 @@ TYPES = {
     "agent_knowledge.css": "text/css; charset=utf-8",
     "wrapup.js": "text/javascript; charset=utf-8",
     "supervise.js": "text/javascript; charset=utf-8",
+    "agent_transfer.js": "text/javascript; charset=utf-8",
     "jssip.min.js": "text/javascript; charset=utf-8",
 }
 _VENDOR = {"htmx.min.js", "wavesurfer.min.js", "jssip.min.js"}

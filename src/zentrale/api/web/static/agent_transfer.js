@@ -1,0 +1,112 @@
+// Transfers in the agent's workspace: blind to a department or agent, or attended (consult,
+// then complete or back to the caller). The daemon carries them out over ARI, so this works the
+// same whether the agent talks on the page's softphone or on a desk phone. While the agent is
+// on a call, the transfer state is read once a second (a small JSON answer from this server).
+(function () {
+  "use strict";
+  var box = document.getElementById("transfer");
+  if (!box) { return; }
+  var words = JSON.parse(box.dataset.words);
+  var csrf = document.querySelector('meta[name="csrf-token"]');
+  var $ = function (id) { return document.getElementById(id); };
+  var phase = "none";
+  var timer = null;
+
+  function send(url, body) {
+    $("transfer-error").textContent = "";
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf ? csrf.content : "" },
+      body: JSON.stringify(body || {})
+    }).then(function (r) {
+      return r.json().then(function (data) {
+        if (!r.ok) { $("transfer-error").textContent = data.error ? data.error.message : r.status; }
+        refresh();
+      });
+    });
+  }
+
+  function target() {
+    var value = $("transfer-target").value;
+    var cut = value.indexOf(":");
+    return { to: value.slice(0, cut), target: value.slice(cut + 1) };
+  }
+
+  function show(state) {
+    phase = state ? state.phase : "none";
+    var el = $("transfer-status");
+    el.dataset.phase = phase;
+    var text = words[phase] || phase;
+    if (state && state.phase !== "talking" && (state.consulted || state.target)) {
+      text += " " + (state.consulted || state.target);
+    }
+    if (state && state.phase === "talking" && state.last) {
+      el.dataset.last = state.last;
+      text += " · " + (words[state.last] || state.last);
+    } else {
+      delete el.dataset.last;
+    }
+    el.textContent = text;
+    var ready = phase === "talking";
+    $("transfer-blind").disabled = !ready;
+    $("transfer-consult").disabled = !ready;
+    $("transfer-complete").disabled = phase !== "consulting";
+    $("transfer-back").disabled = !(phase === "ringing" || phase === "consulting");
+  }
+
+  function refresh() {
+    return fetch(box.dataset.url, { credentials: "same-origin" }).then(function (r) {
+      return r.ok ? r.json() : null;
+    }).then(show, function () { show(null); });
+  }
+
+  function onCall() {
+    var state = $("agent-state");
+    var call = $("call-status");
+    return (state && state.dataset.state === "on_call") ||
+      (call && call.dataset.status === "talking") || phase !== "none";
+  }
+
+  function follow() {
+    if (onCall()) {
+      if (timer === null) {
+        refresh();
+        timer = setInterval(function () { refresh().then(function () { if (!onCall()) { stop(); } }); }, 1000);
+      }
+    }
+  }
+
+  function stop() {
+    if (timer !== null) { clearInterval(timer); timer = null; }
+  }
+
+  function fill(targets) {
+    var select = $("transfer-target");
+    var group = function (label, items) {
+      var g = document.createElement("optgroup");
+      g.label = label;
+      items.forEach(function (item) {
+        var o = document.createElement("option");
+        o.value = item[0];
+        o.textContent = item[1];
+        g.appendChild(o);
+      });
+      select.appendChild(g);
+    };
+    group(words.departments, targets.departments.map(function (d) { return ["department:" + d, d]; }));
+    group(words.agents, targets.agents.map(function (a) { return ["agent:" + a.endpoint, a.name]; }));
+  }
+
+  $("transfer-blind").addEventListener("click", function () { send(box.dataset.url, target()); });
+  $("transfer-consult").addEventListener("click", function () { send(box.dataset.consult, target()); });
+  $("transfer-complete").addEventListener("click", function () { send(box.dataset.consult + "/complete"); });
+  $("transfer-back").addEventListener("click", function () { send(box.dataset.consult + "/cancel"); });
+  var watch = new MutationObserver(follow);
+  ["agent-state", "call-status"].forEach(function (id) {
+    if ($(id)) { watch.observe($(id), { attributes: true, attributeFilter: ["data-state", "data-status"] }); }
+  });
+  fetch(box.dataset.targets, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(fill);
+  show(null);
+  follow();
+}());
