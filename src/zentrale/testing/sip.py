@@ -494,6 +494,7 @@ async def carrier_refusing(*, carrier_port: int, status: str, workdir: Path) -> 
     errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    argv += ["-trace_msg", "-message_file", str(messages_of(workdir))]
     async with sipp_server(argv, workdir, carrier_port):
         yield errors
 
@@ -703,7 +704,21 @@ a=sendrecv
   </send>
   <recv request="ACK" crlf="true"/>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <pause milliseconds="{hold_ms}"/>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <nop next="done"/>
+  <label id="hangup"/>
   <send retrans="500">
     <![CDATA[
 BYE [next_url] SIP/2.0
@@ -718,7 +733,8 @@ Content-Length: 0
 
 ]]>
   </send>
-  <recv response="200" crlf="true"/>"""
+  <recv response="200" crlf="true"/>
+  <label id="done"/>"""
 
 _CAPTURE = """
     <action>
@@ -757,11 +773,11 @@ Content-Length: 0
 
 
 def _answering_scenario(
-    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float
+    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float, keys: Sequence[Key]
 ) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     if answer:
-        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold))
+        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold, keys))
         body = _ANSWER.format(ring_ms=int(ring * 1000), pcap=pcap, hold_ms=int(hold * 1000))
     else:
         body = _NO_ANSWER
@@ -781,20 +797,29 @@ async def carrier_answering(
     ring: float = 1.0,
     hold: float = 6.0,
     freq: float = 440.0,
+    keys: Sequence[Key] = (),
 ) -> AsyncIterator[Path]:
-    """Run SIPp as the carrier for one outbound call: the customer's phone rings RING seconds,
-    answers, speaks a tone for HOLD seconds and hangs up (BYE); or, without ANSWER, rings until
+    """Run SIPp as the carrier for outbound calls: the customer's phone rings RING seconds,
+    answers, speaks a tone (with KEYS as RFC 4733 events, seconds after the answer) for HOLD
+    seconds and hangs up (BYE) unless Asterisk hung up first; or, without ANSWER, rings until
     Asterisk cancels. Yields the file where SIPp logs unexpected messages; stops SIPp on exit.
+    Every message is traced to `messages_of(workdir)` (read it with `testing.trunk.invites`).
     """
     scenario = await asyncio.to_thread(
-        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq
+        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq, keys=keys
     )
     errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    argv += ["-trace_msg", "-message_file", str(messages_of(workdir))]
     async with sipp_server(argv, workdir, carrier_port):
         yield errors
+
+
+def messages_of(workdir: Path) -> Path:
+    """Return where a carrier SIPp run in WORKDIR traces the SIP messages it sent and received."""
+    return workdir / "messages.log"
 
 
 @contextlib.asynccontextmanager
