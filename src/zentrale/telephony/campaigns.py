@@ -147,11 +147,13 @@ class CampaignRunner:
             try:
                 await self.tick()
             except Exception as exc:
-                if not is_outage(exc):
-                    raise  # tick() handles everything else; a bug here should stop loudly
-                self.outage.failed(exc)  # the database away: try again at the next tick
+                if is_outage(exc):
+                    self.outage.failed(exc)  # the database away: try again at the next tick
+                else:  # a mistake reading the campaigns: say so, and keep trying
+                    self._fault("", "*", exc)
             else:
                 self.outage.ok()
+                self._faults.pop("", None)
             await asyncio.sleep(self.poll)
 
     async def _recover(self) -> None:
@@ -177,18 +179,19 @@ class CampaignRunner:
             except Exception as exc:
                 if is_outage(exc):
                     raise
-                self._fault(campaign, exc)
+                self._fault(campaign.id, campaign.name, exc)
             else:
                 self._faults.pop(campaign.id, None)
         self.ticks += 1
 
-    def _fault(self, campaign: Campaign, exc: Exception) -> None:
+    def _fault(self, key: str, campaign: str, exc: Exception) -> None:
+        """Log a round's error in full, unless it is the same as the last round's for KEY."""
         error = _error(exc)
-        if self._faults.get(campaign.id) == error:  # the same error as last round: once is enough
-            log.debug("campaign.round_failed_again", campaign=campaign.name, error=error)
+        if self._faults.get(key) == error:  # the same error as last round: once is enough
+            log.debug("campaign.round_failed_again", campaign=campaign, error=error)
             return
-        self._faults[campaign.id] = error
-        log.error("campaign.round_failed", campaign=campaign.name, error=error, exc_info=exc)
+        self._faults[key] = error
+        log.error("campaign.round_failed", campaign=campaign, error=error, exc_info=exc)
 
     async def _campaign(self, campaign: Campaign) -> None:
         rules = self._rules()

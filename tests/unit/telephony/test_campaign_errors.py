@@ -216,3 +216,25 @@ async def test_a_database_outage_in_a_round_is_one_warning_not_an_error() -> Non
     assert _not_debug(logs)[:2] == ["campaign.database.unavailable", "campaign.database.returned"]
     assert not any(e["event"] == "campaign.round_failed" for e in logs)
     assert not any("exc_info" in e for e in logs if e["event"].startswith("campaign.database"))
+
+
+async def test_a_mistake_reading_the_campaigns_is_logged_once_and_the_runner_goes_on() -> None:
+    store, journal = Store({"fruehjahr": []}), Journal()
+    real, asked = store.active, []
+
+    async def broken() -> list[Campaign]:
+        asked.append(1)
+        raise TypeError("active() got an unexpected keyword")
+
+    store.active = broken  # type: ignore[method-assign]
+    runner = _runner(store, journal)
+    with capture_logs() as logs:
+        runner.start()
+        await _until(lambda: len(asked) >= 5)  # several rounds, each failing the same way
+        store.active = real  # type: ignore[method-assign]
+        await _until(lambda: store.finished == ["id-fruehjahr"])
+        await runner.close(0)
+    failures = [e for e in logs if e["event"] == "campaign.round_failed"]
+    assert len(failures) == 1
+    assert isinstance(failures[0]["exc_info"], TypeError)
+    assert "campaign.database.unavailable" not in _not_debug(logs)
