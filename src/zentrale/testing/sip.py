@@ -440,10 +440,23 @@ def prepare_carrier_call(script: CarrierScript, workdir: Path) -> Path:
 
 
 async def carrier_call(
-    *, sip_port: int, carrier_port: int, script: CarrierScript, workdir: Path
+    *,
+    sip_port: int,
+    carrier_port: int,
+    script: CarrierScript,
+    workdir: Path,
+    calls: Sequence[tuple[str, str]] = (),
 ) -> CarrierCall:
-    """Call the sandbox from the carrier's address with SIPp; return when the call is over."""
+    """Call the sandbox from the carrier's address with SIPp; return when the call is over.
+
+    An `injected` SCRIPT places CALLS (DID, caller) one after the other instead of one call.
+    """
     scenario = await asyncio.to_thread(prepare_carrier_call, script, workdir)
+    count = 1
+    if script.injected:
+        inject = workdir / "calls.csv"
+        inject.write_text("SEQUENTIAL\n" + "".join(f"{did};{who}\n" for did, who in calls))
+        count = len(calls)
     argv = [
         "sipp",
         f"127.0.0.1:{sip_port}",
@@ -460,14 +473,15 @@ async def carrier_call(
         "-mp",
         str(free_udp_port()),
         "-m",
-        "1",
+        str(count),
+        *(("-inf", str(workdir / "calls.csv")) if script.injected else ()),
         "-nostdin",
         "-nd",
         "-trace_err",
         "-error_file",
         str(workdir / "sipp-errors.log"),
         "-timeout",
-        f"{int(script.hold + 60)}s",
+        f"{int(script.hold * count + 60)}s",
         "-timeout_error",
     ]
     proc = await asyncio.create_subprocess_exec(

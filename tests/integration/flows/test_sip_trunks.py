@@ -191,3 +191,24 @@ async def test_click_to_call_reaches_the_carrier_formatted_with_caller_id_and_li
     assert call.outcome == Outcome.ANSWERED
     assert call.called_number == "+4930666777"
     assert daemon.center.services.trunks.busy == {"carrier-de": 0}  # the channel was given back
+
+
+async def test_the_carrier_with_numbers_from_an_injection_file_as_the_benchmark_calls(
+    trunked: Trunked,
+) -> None:
+    # bench/calls.py's SIP mode uses this scenario: each call's DID and caller from SIPp's
+    # injection file, the caller waiting for Asterisk's BYE.
+    done = await carrier_call(
+        sip_port=trunked.asterisk.sip_port,
+        carrier_port=trunked.asterisk.carrier_port,
+        script=CarrierScript(hold=15, injected=True),
+        workdir=trunked.tmp / "bench",
+        calls=[("0301234567", "+905550000001"), ("0301234567", "+905550000002")],
+    )
+    assert done.returncode == 0, done.output
+    calls = await trunked.finished_calls(2)
+    assert [(c.dialled_number, c.caller_number) for c in calls] == [
+        ("+49301234567", "+905550000001"),
+        ("+49301234567", "+905550000002"),
+    ]
+    assert {c.outcome for c in calls} == {Outcome.MESSAGE}  # the hotline's goodbye, then BYE
