@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ import pytest
 from zentrale.calls.models import Call, Direction, Outcome
 from zentrale.cli.ops import figures
 from zentrale.config.settings import Settings, TrunkSettings
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon.ops import metrics_token
 from zentrale.ops.process import parse_metrics, sample
 from zentrale.sandbox import SandboxInstance
@@ -201,10 +204,37 @@ async def test_sip_campaign_number_refused_by_the_carrier_keeps_its_cause(
         campaign = await _campaign(flows, "fruehjahr", ["+4930666003"], retries=2)
         (target,) = await _settled(flows, campaign, 1)
         (call,) = await flows.finished_calls(1)
+        shown = await _shown(flows, "fruehjahr")
     why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
     (invite,) = invites(messages_of(tmp_path / "uas"))
     assert (invite.user, invite.from_user) == ("9030666003", CAMPAIGN_CALLER_ID)
     _assert_ended(target, call, result, outcome, cause, state, why)
+    # The supervisor sees the number (masked) with its cause.
+    (listed,) = shown["targets"]
+    assert listed["number"] == "+49306***03"
+    assert (listed["state"], listed["last_result"]) == (state, result)
+    assert (listed["last_cause_code"], listed["last_cause_text"]) == (cause, call.hangup_cause_text)
+
+
+async def _shown(flows: Flows, name: str) -> dict[str, Any]:
+    """Return GET /api/campaigns/NAME as a supervisor sees it."""
+    users = UserStore(flows.daemon.db)
+    user = await users.add(
+        NewUser(
+            username="sabine",
+            display_name="Sabine",
+            password="a long password 1",
+            role=Role.SUPERVISOR,
+            departments=("service",),
+        )
+    )
+    token = (await users.issue_token(user.id, "test", 1)).secret
+    auth = {"Authorization": f"Bearer {token}"}
+    assert flows.daemon.http_url is not None
+    async with httpx.AsyncClient(base_url=flows.daemon.http_url, headers=auth, timeout=30) as api:
+        reply = await api.get(f"/api/campaigns/{name}")
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
 
 
 async def test_sip_campaign_number_not_answered_or_unreachable_keeps_its_cause(
