@@ -84,6 +84,9 @@ def _reload(daemon: Daemon, load: Loader | None) -> None:
     log.info("service.reload", what="routing rules")
     task = asyncio.ensure_future(daemon.rules.reload())
     task.add_done_callback(lambda done: done.exception())
+    if daemon.knowledge is not None:  # scripts and articles: checked and kept like the rules
+        again = asyncio.ensure_future(daemon.knowledge.reload())
+        again.add_done_callback(lambda done: done.exception())
 
 
 def _reload_settings(daemon: Daemon, load: Loader) -> None:

@@ -93,6 +93,12 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.state": frozenset({AGENT}),
     "agent.set_state": frozenset({AGENT}),
     "agent.events": frozenset({AGENT}),
+    # Scripts and articles (docs/knowledge.md): the script and the record of the agent's call
+    "knowledge.script": frozenset({AGENT}),
+    "knowledge.complete_customer": frozenset({AGENT}),
+    "knowledge.articles": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.article": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "knowledge.status": frozenset({ADMIN, SUPERVISOR}),
     # API: statistics and the live wallboard (supervisors: their departments)
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),

@@ -22,6 +22,7 @@ from zentrale.cli.context import Commands
 from zentrale.cli.customers import customers
 from zentrale.cli.db import db
 from zentrale.cli.keys import keys
+from zentrale.cli.knowledge import knowledge
 from zentrale.cli.ops import status
 from zentrale.cli.phones import phones
 from zentrale.cli.privacy import hold, retention, subject
@@ -227,6 +228,7 @@ def sandbox_status(obj: Context) -> None:
 
 
 main.add_command(routing)
+main.add_command(knowledge)
 main.add_command(db)
 main.add_command(recordings)
 main.add_command(prompts)

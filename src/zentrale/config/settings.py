@@ -211,6 +211,13 @@ class RoutingSettings(Section):
     history_dir: Path = Path("var/routing-history")
 
 
+class KnowledgeSettings(Section):
+    """Where the supervisors' call scripts and articles live (None: none), and their history."""
+
+    dir: Path | None = None
+    history_dir: Path = Path("var/knowledge-history")
+
+
 class DatabaseSettings(Section):
     """The metadata database: SQLite by default, PostgreSQL at scale."""
 
@@ -381,6 +388,7 @@ class Settings(Section):
     agents: AgentSettings = AgentSettings()
     logging: LoggingSettings = LoggingSettings()
     routing: RoutingSettings = RoutingSettings()
+    knowledge: KnowledgeSettings = KnowledgeSettings()
     database: DatabaseSettings = DatabaseSettings()
     http: HttpSettings = HttpSettings()
     api: ApiSettings = ApiSettings()

@@ -27,6 +27,7 @@ from zentrale.api.asgi import create_app
 from zentrale.api.deps import Deps
 from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_calls import calls_routers
+from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
 from zentrale.api.routes_surveys import campaigns_routers
 from zentrale.api.routes_wallboard import wallboard_routers
@@ -40,6 +41,8 @@ from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
 from zentrale.db.session import Database
+from zentrale.knowledge.history import KnowledgeHistory
+from zentrale.knowledge.reload import KnowledgeReloader
 from zentrale.migrations import upgrade_engine
 from zentrale.ops.drain import drain
 from zentrale.ops.journal import CountingJournal
@@ -88,6 +91,7 @@ class Daemon:
     ops: Ops | None = None
     campaigns: CampaignRunner | None = None
     purge: PurgeSchedule | None = None
+    knowledge: KnowledgeReloader | None = None
 
     @classmethod
     @asynccontextmanager
@@ -109,6 +113,7 @@ class Daemon:
             db = await _database(settings, stack)
             journal = _journal(db, stack)
             rules = await _rules(settings, stack)
+            knowledge = await _knowledge(settings, rules, stack)
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
@@ -144,7 +149,14 @@ class Daemon:
                 )
             )
             web.routers.append(ops.router)
-            await web.serve(settings=settings, db=db, center=center, rules=rules, stack=stack)
+            await web.serve(
+                settings=settings,
+                db=db,
+                center=center,
+                rules=rules,
+                stack=stack,
+                knowledge=knowledge,
+            )
             await stack.enter_async_context(ari)
             node = settings.node if drain_recordings else None
             stack.push_async_callback(drain, center, journal, db, node, drain_seconds)
@@ -164,6 +176,7 @@ class Daemon:
                 ops=ops,
                 campaigns=campaigns,
                 purge=purge,
+                knowledge=knowledge,
             )
         log.info("daemon.stopped", node=settings.node)
 
@@ -208,6 +221,7 @@ class _Web:
         center: CallCenter,
         rules: RulesReloader,
         stack: contextlib.AsyncExitStack,
+        knowledge: KnowledgeReloader | None = None,
     ) -> None:
         """Serve the app on the bound socket until STACK closes (nothing without HTTP)."""
         if self.sock is None:
@@ -219,6 +233,7 @@ class _Web:
             routers=self.routers,
             stack=stack.enter_context(ExitStack()),
             rules=rules,
+            knowledge=knowledge,
         )
         await stack.enter_async_context(serving(app, self.sock, settings.http.trusted_proxies))
 
@@ -362,6 +377,7 @@ def _app(
     routers: list[APIRouter],
     stack: ExitStack,
     rules: RulesReloader | None = None,
+    knowledge: KnowledgeReloader | None = None,
 ) -> FastAPI:
     """Build the HTTP app: prompts, and with api.enabled the QA service, call routes and
     the wallboard (when the live RULES are given)."""
@@ -382,6 +398,9 @@ def _app(
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)
         for router in campaigns_routers(_live(rules), deps):
+            app.include_router(router)
+    if knowledge is not None:
+        for router in knowledge_routers(center, deps, knowledge):
             app.include_router(router)
     install(app, deps)
     return app
@@ -440,6 +459,36 @@ async def _rules(settings: Settings, stack: contextlib.AsyncExitStack) -> RulesR
     await reloader.load_initial()
     stop = asyncio.Event()
     watcher = asyncio.create_task(reloader.watch(stop), name="routing-watch")
+
+    async def stop_watching() -> None:
+        stop.set()
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+
+    stack.push_async_callback(stop_watching)
+    return reloader
+
+
+async def _knowledge(
+    settings: Settings, rules: RulesReloader, stack: contextlib.AsyncExitStack
+) -> KnowledgeReloader:
+    """Load the scripts and articles (checked against the live rules' departments), watch them."""
+
+    def departments() -> frozenset[str]:
+        return frozenset(rules.current.document.departments)
+
+    history = KnowledgeHistory(settings.knowledge.history_dir)
+    reloader = KnowledgeReloader(settings.knowledge.dir, departments, history)
+    await reloader.load_initial()
+
+    def check_again(outcome: ReloadOutcome) -> None:
+        if outcome.applied:  # new rules may have dropped a department the files name
+            task = asyncio.ensure_future(reloader.reload())
+            task.add_done_callback(lambda done: done.exception())
+
+    rules.subscribe(check_again)
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(reloader.watch(stop), name="knowledge-watch")
 
     async def stop_watching() -> None:
         stop.set()

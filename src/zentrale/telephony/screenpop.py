@@ -97,6 +97,10 @@ class ScreenPops:
         if (pop := self._ringing.get(endpoint)) is not None and pop.call_id == call_id:
             del self._ringing[endpoint]
 
+    def ringing(self, endpoint: str) -> Pop | None:
+        """Return the pop of the call ringing ENDPOINT right now, if any."""
+        return self._ringing.get(endpoint)
+
     def following(self, endpoint: str) -> int:
         """Return how many workspaces follow ENDPOINT now."""
         return len(self._followers.get(endpoint, ()))

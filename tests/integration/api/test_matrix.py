@@ -14,7 +14,7 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute
 
-from zentrale.api import create_app, routes_agent, routes_calls, routes_wallboard
+from zentrale.api import create_app, routes_agent, routes_calls, routes_knowledge, routes_wallboard
 from zentrale.api import routes_surveys as campaign_routes
 from zentrale.api.deps import Deps
 from zentrale.api.matrix import MATRIX, PUBLIC_ROUTES
@@ -52,6 +52,7 @@ def test_every_route_has_a_matrix_entry(deps: Deps) -> None:
     daemon_only |= {route.name for route in api_routes(routes_wallboard.router.routes)}
     daemon_only |= {route.name for route in api_routes(campaign_routes.router.routes)}
     daemon_only |= {route.name for route in api_routes(routes_agent.router.routes)}
+    daemon_only |= {route.name for route in api_routes(routes_knowledge.router.routes)}
     names = {name for name, _method, _path in _routes(deps)} | daemon_only
     missing = names - set(MATRIX) - PUBLIC_ROUTES
     assert missing == set(), f"routes without a matrix entry: {sorted(missing)}"

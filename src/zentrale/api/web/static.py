@@ -20,6 +20,8 @@ TYPES = {
     "stats.css": "text/css; charset=utf-8",
     "wallboard.js": "text/javascript; charset=utf-8",
     "agent.js": "text/javascript; charset=utf-8",
+    "agent_knowledge.js": "text/javascript; charset=utf-8",
+    "agent_knowledge.css": "text/css; charset=utf-8",
     "jssip.min.js": "text/javascript; charset=utf-8",
 }
 _VENDOR = {"htmx.min.js", "wavesurfer.min.js", "jssip.min.js"}

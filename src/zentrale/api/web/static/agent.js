@@ -60,6 +60,7 @@
     set("waited", Math.round(data.waited_s || 0) + " s");
     box.dataset.callId = data.call_id;
     box.hidden = false;
+    root.dispatchEvent(new CustomEvent("zentrale:pop", { detail: data }));
   }
 
   function follow() {

@@ -1,0 +1,1 @@
+"""Call scripts and product/service articles that supervisors write as Markdown files."""
