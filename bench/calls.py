@@ -7,7 +7,9 @@ How callers arrive (BENCH_CALLS_MODE):
 - sip (the default): SIPp (Debian's sip-tester) is the carrier. It calls the sandbox's SIP trunk
   from the trunk's address, sends PCMU RTP from a pcap with the key 1 as an RFC 4733 event
   DIGIT_DELAY seconds after the answer, answers Asterisk's re-INVITEs (the connected party
-  changes when the agent answers) and waits for Asterisk's BYE. It dials DID 100 for zentrale
+  changes when the agent answers) and waits for Asterisk's BYE: the tests' carrier call
+  (zentrale.testing.sip.prepare_carrier_call, DID and caller per call from an injection file,
+  run by a test on real SIP in test_sip_trunks). It dials DID 100 for zentrale
   and dp<round><agent> for the dialplan flow (zentrale-inbound sends those to bench-dialplan).
   The bench makes no ARI request during a round. Per round also: SIPp's failure reasons
   (its Failed* counters and error log) and each call's INVITE-to-200-OK time; a round whose
