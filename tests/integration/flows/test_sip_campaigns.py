@@ -257,8 +257,26 @@ async def test_sip_campaign_number_not_answered_or_unreachable_keeps_its_cause(
         (target,) = await _settled(flows, other, 1)
         calls = await flows.finished_calls(2)
         assert await flows.asterisk_empty()
+        # Asterisk retransmits the unanswered INVITE after the hangup (SIP timer B, 32 s): a
+        # carrier back on its address gets it, and Asterisk cancels it at the first answer
+        # (100 Trying), which ends the transaction and leaves the next test a quiet address.
+        late = tmp_path / "late"
+        async with carrier_answering(
+            carrier_port=asterisk.carrier_port, workdir=late, answer=False
+        ):
+            await _until(lambda: _acked(messages_of(late)), "the late INVITE", max_wait=40)
+        assert [i.user for i in invites(messages_of(late))] == ["9030666005"]
     (call,) = [c for c in calls if c.called_number == "+4930666005"]
     _assert_ended(target, call, "unavailable", Outcome.FAILED, 18, "retry", "no carrier")
+
+
+async def _acked(trace: Path) -> bool:
+    """Tell whether the carrier's trace holds the ACK that ends a cancelled INVITE."""
+
+    def read() -> str:
+        return trace.read_text(errors="replace") if trace.exists() else ""
+
+    return "\nACK sip:" in await asyncio.to_thread(read)
 
 
 def _assert_ended(
