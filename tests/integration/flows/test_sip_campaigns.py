@@ -132,6 +132,7 @@ async def test_sip_campaign_through_the_trunk_puts_the_survey_one_line_at_a_time
         assert runner is not None
         peak = runner.peak[campaign]
         scraped = await _metrics(flows)
+        timelines = [await flows.kinds(call.id) for call in calls]
         assert await flows.asterisk_empty()
     why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
     # The carrier saw the number as the trunk dials it (9 + national) from the campaign's ID.
@@ -153,6 +154,8 @@ async def test_sip_campaign_through_the_trunk_puts_the_survey_one_line_at_a_time
         for call in calls
     }
     assert list(by_call.values()) == [[(1, 4, "answered"), (2, 1, "answered")]] * 2, why
+    for kinds in timelines:  # the outbound consent notice first, then the questions
+        assert kinds.index("consent_played") < kinds.index("survey_answer"), kinds
     # RTP both ways on each call: the customer's tone and keys in, the prompts out.
     assert len(rtp) == 2, rtp
     assert all(rx > 100 and tx > 100 for rx, tx in rtp.values()), rtp
