@@ -7,7 +7,9 @@ How callers arrive (BENCH_CALLS_MODE):
 - sip (the default): SIPp (Debian's sip-tester) is the carrier. It calls the sandbox's SIP trunk
   from the trunk's address, sends PCMU RTP from a pcap with the key 1 as an RFC 4733 event
   DIGIT_DELAY seconds after the answer, answers Asterisk's re-INVITEs (the connected party
-  changes when the agent answers) and waits for Asterisk's BYE. It dials DID 100 for zentrale
+  changes when the agent answers) and waits for Asterisk's BYE: the tests' carrier call
+  (zentrale.testing.sip.prepare_carrier_call, DID and caller per call from an injection file,
+  run by a test on real SIP in test_sip_trunks). It dials DID 100 for zentrale
   and dp<round><agent> for the dialplan flow (zentrale-inbound sends those to bench-dialplan).
   The bench makes no ARI request during a round. Per round also: SIPp's failure reasons
   (its Failed* counters and error log) and each call's INVITE-to-200-OK time; a round whose
@@ -92,7 +94,7 @@ import httpx
 from zentrale.sandbox import AriCredentials, SandboxError, SandboxInstance, ensure_root
 from zentrale.sandbox.instance import free_port
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
-from zentrale.testing.sip import Key, free_udp_port, rtp_stream, write_pcap
+from zentrale.testing.sip import CarrierScript, Key, free_udp_port, prepare_carrier_call
 
 # Offered calls per second (one round per flow each) and seconds of offered calls per round.
 QUICK = os.environ.get("BENCH_CALLS_QUICK") == "1"
@@ -492,136 +494,9 @@ async def hang_up_leftovers(http: httpx.AsyncClient) -> int:
 
 
 # -- placing calls with SIPp (SIP mode) ---------------------------------------------------------
-# The carrier's call: INVITE to [field0] from [field1] (one injection-file line per call), RTP
-# from a pcap (a tone with the key press), then wait for Asterisk's BYE (or hang up after HOLD).
-# Asterisk re-INVITEs the caller when the connected party changes (the agent answers; the trunk
-# sends P-Asserted-Identity): the caller answers it, as a carrier does.
-SIPP_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
-<scenario name="zentrale bench carrier">
-  <send retrans="500">
-    <![CDATA[
-INVITE sip:[field0]@[remote_ip]:[remote_port] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[field0]@[remote_ip]:[remote_port]>
-Call-ID: [call_id]
-CSeq: 1 INVITE
-Contact: <sip:[field1]@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=carrier 53655765 2353687637 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-]]>
-  </send>
-  <recv response="100" optional="true"/>
-  <recv response="180" optional="true"/>
-  <recv response="183" optional="true"/>
-  <recv response="200" rtd="true" rrs="true"/>
-  <send>
-    <![CDATA[
-ACK [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 1 ACK
-Contact: <sip:[field1]@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]>
-  </send>
-  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <label id="wait"/>
-  <recv request="INVITE" optional="true" next="reinvite"/>
-  <recv request="UPDATE" optional="true" next="update"/>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]>
-  </send>
-  <nop next="done"/>
-  <label id="hangup"/>
-  <send retrans="500">
-    <![CDATA[
-BYE [next_url] SIP/2.0
-Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
-From: "Customer" <sip:[field1]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-[last_To:]
-[routes]
-Call-ID: [call_id]
-CSeq: 2 BYE
-Contact: <sip:[field1]@[local_ip]:[local_port]>
-Max-Forwards: 70
-Content-Length: 0
-
-]]>
-  </send>
-  <recv response="200" crlf="true"/>
-  <nop next="done"/>
-  <label id="reinvite"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:[field1]@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=carrier 53655765 2353687638 IN IP[local_ip_type] [local_ip]
-s=-
-c=IN IP[media_ip_type] [media_ip]
-t=0 0
-m=audio [media_port] RTP/AVP 0 101
-a=rtpmap:0 PCMU/8000
-a=rtpmap:101 telephone-event/8000
-a=fmtp:101 0-15
-a=ptime:20
-a=sendrecv
-]]>
-  </send>
-  <recv request="ACK" next="wait"/>
-  <label id="update"/>
-  <send next="wait">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]>
-  </send>
-  <label id="done"/>
-</scenario>
-"""
+# The carrier's calls are zentrale.testing.sip's (the tests' carrier): INVITE to [field0] from
+# [field1] (one injection-file line per call), RTP from a pcap (a tone with the key press), then
+# wait for Asterisk's BYE (or hang up after HOLD), answering re-INVITEs and UPDATEs meanwhile.
 SIPP_HOLD = 40.0  # the caller hangs up this long after the answer if nobody else did
 SIPP_AUDIO = 2.0 + TALK  # seconds of caller RTP: the key, the ringing, the conversation
 
@@ -692,18 +567,13 @@ class Sipp:
     asterisk: SandboxInstance
     workdir: Path
     runs: int = 0
+    scenario: Path = field(init=False)
 
     def __post_init__(self) -> None:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        pcap = write_pcap(
-            self.workdir / "caller.pcap",
-            rtp_stream(440.0, SIPP_AUDIO, [Key("1", DIGIT_DELAY)]),
+        script = CarrierScript(
+            keys=[Key("1", DIGIT_DELAY)], hold=SIPP_HOLD, audio=SIPP_AUDIO, injected=True
         )
-        (self.workdir / "carrier.xml").write_text(
-            SIPP_SCENARIO.replace("{pcap}", str(pcap)).replace(
-                "{hold_ms}", str(int(SIPP_HOLD * 1000))
-            )
-        )
+        self.scenario = prepare_carrier_call(script, self.workdir)
 
     async def run(
         self, rate: float, calls: list[tuple[str, str]], answers: list[float]
@@ -723,7 +593,7 @@ class Sipp:
             "sipp",
             f"127.0.0.1:{self.asterisk.sip_port}",
             "-sf",
-            str(self.workdir / "carrier.xml"),
+            str(self.scenario),
             "-inf",
             str(inject),
             "-i",

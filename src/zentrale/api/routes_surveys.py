@@ -83,6 +83,11 @@ class TargetOut(BaseModel):
     state: str
     attempts: int
     last_result: str | None
+    last_cause_code: int | None = None
+    """The Q.850 cause the last call ended with (17 busy, 19 no answer, 34 congestion...)."""
+    last_cause_text: str | None = None
+    last_reason: str | None = None
+    """Why the last attempt failed on zentrale's side, when it did (state `failed`)."""
 
 
 class QuestionOut(BaseModel):
@@ -192,6 +197,9 @@ async def show_campaign(caller: Caller, request: Request, name: CampaignName) ->
             state=str(t.state),
             attempts=t.attempts,
             last_result=t.last_result and str(t.last_result),
+            last_cause_code=t.last_cause_code,
+            last_cause_text=t.last_cause_text,
+            last_reason=t.last_reason,
         )
         for t in await store.numbers(progress.campaign.id)
     ]

@@ -73,7 +73,10 @@ class TargetState(enum.StrEnum):
     DONE = "done"
     """Answered: never called again."""
     EXHAUSTED = "exhausted"
-    """Not reached after every retry."""
+    """Not reached after every retry, or a cause saying calling again cannot help."""
+    FAILED = "failed"
+    """An error of zentrale (not of the line) ended its attempt: never called again; the
+    target's `last_reason` says which."""
 
 
 class AttemptResult(enum.StrEnum):
@@ -86,6 +89,8 @@ class AttemptResult(enum.StrEnum):
     FAILED = "failed"
     INTERRUPTED = "interrupted"
     """The daemon stopped while the number rang (found at the next start)."""
+    ERROR = "error"
+    """zentrale failed (a bug, an unexpected ARI answer), not the line: see the reason."""
 
 
 class Campaign(Base):
@@ -124,6 +129,11 @@ class CampaignTarget(Base):
     next_attempt_at: Mapped[dt.datetime | None]
     last_result: Mapped[AttemptResult | None] = mapped_column(_label(AttemptResult))
     last_call_id: Mapped[str | None] = mapped_column(String(64))
+    last_cause_code: Mapped[int | None] = mapped_column(Integer)
+    """The Q.850 cause of the last attempt's end (migration v0013), e.g. 17 for SIP 486."""
+    last_cause_text: Mapped[str | None] = mapped_column(String(64))
+    last_reason: Mapped[str | None] = mapped_column(String(300))
+    """Why the last attempt failed on zentrale's side (an error), or why it was not dialled."""
     updated_at: Mapped[dt.datetime]
 
     __table_args__ = (
@@ -146,5 +156,8 @@ class CampaignAttempt(Base):
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
     result: Mapped[AttemptResult | None] = mapped_column(_label(AttemptResult))
+    cause_code: Mapped[int | None] = mapped_column(Integer)
+    """The Q.850 cause the call ended with (migration v0013)."""
+    cause_text: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_campaign_attempts_target_id", "target_id"),)

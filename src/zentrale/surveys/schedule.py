@@ -2,7 +2,10 @@
 
 Pure: the runner passes the time, the campaign's settings and what the database holds, and
 gets decisions back. Calling hours are local to the routing rules' time zone; a number not
-reached (busy, no answer, failed) waits `retry_after` and is tried at most `retries` more times.
+reached (busy, no answer, congestion, unreachable) waits `retry_after` and is tried at most
+`retries` more times. A cause saying the number itself cannot be reached (unallocated, invalid
+format, changed) ends it at once, and so does an error of zentrale's own (a bug is not cured by
+calling again; the number is marked `failed` with the reason).
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ from zentrale.surveys.models import AttemptResult, TargetState
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DUE_STATES = frozenset({TargetState.PENDING, TargetState.RETRY})
+
+NOT_RETRIED_CAUSES = frozenset({1, 3, 22, 28})
+"""Q.850 causes saying the number itself is wrong, so calling again cannot help: 1 unallocated
+number (SIP 404), 3 no route to destination, 22 number changed (SIP 410), 28 invalid number
+format (SIP 484). Busy (17, SIP 486/600), no answer (18, 19: SIP 408, 480, our ring time),
+congestion (34, SIP 503) and every other cause are retried."""
 
 
 def parse_days(text: str) -> frozenset[int]:
@@ -98,11 +107,18 @@ def _ready(target: TargetView, now: dt.datetime) -> bool:
 
 
 def after_attempt(
-    result: AttemptResult, attempts: int, pace: Pace, now: dt.datetime
+    result: AttemptResult,
+    attempts: int,
+    pace: Pace,
+    now: dt.datetime,
+    cause: int | None = None,
 ) -> tuple[TargetState, dt.datetime | None]:
-    """Return a number's state and next attempt time after its ATTEMPTS-th call ended so."""
+    """Return a number's state and next attempt time after its ATTEMPTS-th call ended so
+    (with the Q.850 CAUSE of its end, when known)."""
     if result is AttemptResult.ANSWERED:
         return TargetState.DONE, None
-    if attempts > pace.retries:
+    if result is AttemptResult.ERROR:
+        return TargetState.FAILED, None
+    if attempts > pace.retries or cause in NOT_RETRIED_CAUSES:
         return TargetState.EXHAUSTED, None
     return TargetState.RETRY, now + pace.retry_after

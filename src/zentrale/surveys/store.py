@@ -84,6 +84,15 @@ class Claim:
     call_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class AttemptEnd:
+    """Why an attempt ended: the Q.850 cause (code and Asterisk's text), or zentrale's reason."""
+
+    cause_code: int | None = None
+    cause_text: str | None = None
+    reason: str | None = None
+
+
 class CampaignStore:
     """Campaigns, their numbers and every call placed to them."""
 
@@ -302,18 +311,30 @@ class CampaignStore:
         state: TargetState,
         next_at: dt.datetime | None,
         now: dt.datetime,
+        end: AttemptEnd | None = None,
     ) -> None:
-        """Record how an attempt went and what its number does next."""
+        """Record how an attempt went (its cause, or the reason it failed: END) and what its
+        number does next."""
+        end = end or AttemptEnd()
+        cause = {"cause_code": end.cause_code, "cause_text": end.cause_text}
         async with self._db.write() as session:
             await session.execute(
                 update(CampaignAttempt)
                 .where(CampaignAttempt.id == claim.attempt_id)
-                .values(result=result, ended_at=now)
+                .values(result=result, ended_at=now, **cause)
             )
             await session.execute(
                 update(CampaignTarget)
                 .where(CampaignTarget.id == claim.target_id)
-                .values(state=state, last_result=result, next_attempt_at=next_at, updated_at=now)
+                .values(
+                    state=state,
+                    last_result=result,
+                    next_attempt_at=next_at,
+                    updated_at=now,
+                    last_cause_code=end.cause_code,
+                    last_cause_text=end.cause_text,
+                    last_reason=end.reason and end.reason[:300],
+                )
             )
 
     async def interrupted(self, campaign_id: str) -> list[Claim]:

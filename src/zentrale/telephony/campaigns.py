@@ -4,12 +4,18 @@ Every `poll` seconds it reads the active campaigns from the database, asks the s
 (`schedule.py`) which numbers are due (calling hours in the rules' time zone, free lines under
 the concurrency limit, retry delays), claims each in the database and rings it through the
 usual originate path (the outbound trunk of `trunks:`, with the campaign's caller ID, within
-the trunk's channel limit; else `telephony.outbound_endpoint`). An answered number is marked done at
-once (never called again, even after a restart); the call centre hands its channel to the
-attempt, which plays the outbound consent notice if the rules have one, puts the survey and
-hangs up. Busy, no answer and failures are retried after the campaign's delay. Stopping a
-campaign only stops new calls. At start, attempts a previous daemon left ringing are settled
-as interrupted (and retried).
+the trunk's channel limit; else `telephony.outbound_endpoint`); a full trunk makes the campaign
+wait for the next round, it never fails a number. An answered number is marked done at once
+(never called again, even after a restart); the call centre hands its channel to the attempt,
+which plays the outbound consent notice if the rules have one, puts the survey and hangs up:
+the call's outcome is `survey`. A number not reached keeps the Q.850 cause of its end (on the
+call and the number); `schedule.after_attempt` decides from result and cause whether it is
+tried again. Stopping a campaign only stops new calls. At start, attempts a previous daemon
+left ringing are settled as interrupted (and retried).
+
+A database outage is waited out quietly (one warning when it starts, one when it ends); any
+other error (a bug, an unexpected ARI answer) is logged with its traceback, and the number
+whose attempt it broke is marked `failed` with the reason, while the runner carries on.
 """
 
 from __future__ import annotations
@@ -27,17 +33,19 @@ from zentrale.base.outage import Outage
 from zentrale.calls.models import Direction, EventKind, Outcome
 from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
+from zentrale.db.errors import is_outage
 from zentrale.routing.engine import consent_notice
 from zentrale.routing.rules import Rules
 from zentrale.routing.survey import plan_survey
 from zentrale.surveys.models import AttemptResult, Campaign
 from zentrale.surveys.schedule import Pace, after_attempt, due
-from zentrale.surveys.store import CampaignStore, Claim, window_of
-from zentrale.telephony.ari import AriError, Call, ChannelGoneError
+from zentrale.surveys.store import AttemptEnd, CampaignStore, Claim, window_of
+from zentrale.telephony.ari import AriError, Call, ChannelGoneError, Subscription
+from zentrale.telephony.ari.primitives import HangupCause, cause_subscription, hangup_cause
 from zentrale.telephony.context import Services
 from zentrale.telephony.ringing import RingResult, ring
 from zentrale.telephony.survey import Putting, journalled, put_survey
-from zentrale.telephony.trunks import Line, NotANumberError, TrunkFullError
+from zentrale.telephony.trunks import LEGACY, Line, NotANumberError, TrunkFullError
 
 log = structlog.get_logger(__name__)
 
@@ -114,6 +122,8 @@ class CampaignRunner:
         self.ticks = 0
         """Scheduling rounds done so far."""
         self._task: asyncio.Task[None] | None = None
+        self._faults: dict[str, str] = {}
+        """Per campaign, the error its last round failed with (logged in full only once)."""
 
     def start(self) -> None:
         """Start running campaigns in the background."""
@@ -136,10 +146,14 @@ class CampaignRunner:
         while True:
             try:
                 await self.tick()
-            except Exception as exc:  # the database away: try again at the next tick
-                self.outage.failed(exc)
+            except Exception as exc:
+                if is_outage(exc):
+                    self.outage.failed(exc)  # the database away: try again at the next tick
+                else:  # a mistake reading the campaigns: say so, and keep trying
+                    self._fault("", "*", exc)
             else:
                 self.outage.ok()
+                self._faults.pop("", None)
             await asyncio.sleep(self.poll)
 
     async def _recover(self) -> None:
@@ -148,13 +162,36 @@ class CampaignRunner:
                 for claim in await self.store.interrupted(campaign.id):
                     await self._settle(campaign, claim, AttemptResult.INTERRUPTED)
         except Exception as exc:  # the database away at start: those numbers stay 'calling'
-            self.outage.failed(exc, during="recovery")
+            if is_outage(exc):
+                self.outage.failed(exc, during="recovery")
+            else:
+                log.exception("campaign.recovery_failed", error=_error(exc))
 
     async def tick(self) -> None:
-        """Start the calls that are due now in every active campaign."""
+        """Start the calls that are due now in every active campaign.
+
+        A database outage is raised (the loop waits it out); any other error of one campaign's
+        round is logged (in full the first time) and the other campaigns still run.
+        """
         for campaign in await self.store.active():
-            await self._campaign(campaign)
+            try:
+                await self._campaign(campaign)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
+                self._fault(campaign.id, campaign.name, exc)
+            else:
+                self._faults.pop(campaign.id, None)
         self.ticks += 1
+
+    def _fault(self, key: str, campaign: str, exc: Exception) -> None:
+        """Log a round's error in full, unless it is the same as the last round's for KEY."""
+        error = _error(exc)
+        if self._faults.get(key) == error:  # the same error as last round: once is enough
+            log.debug("campaign.round_failed_again", campaign=campaign, error=error)
+            return
+        self._faults[key] = error
+        log.error("campaign.round_failed", campaign=campaign, error=error, exc_info=exc)
 
     async def _campaign(self, campaign: Campaign) -> None:
         rules = self._rules()
@@ -195,31 +232,45 @@ class CampaignRunner:
         attempt = _Attempt(services=self.services, campaign=campaign, rules=rules, claim=claim)
         with bind_call(claim.call_id):
             self.legs.expect(claim.call_id, attempt.answered)
-            result = AttemptResult.FAILED
+            result = AttemptResult.ERROR
             try:
                 result = await attempt.ring()
+            except Exception as exc:  # a bug or an unexpected answer: this number fails alone
+                log.error("campaign.attempt_failed", error=_error(exc), exc_info=exc)
+                attempt.failed(exc)
             finally:
                 if result is not AttemptResult.ANSWERED:
                     self.legs.forget(claim.call_id)
             try:
-                await self._settle(campaign, claim, result)
-            except Exception:  # the database away: the number stays 'calling' until a restart
-                log.exception("campaign.settle_failed", result=str(result))
+                await self._settle(campaign, claim, result, attempt.end())
+            except Exception as exc:  # the number stays 'calling' until a restart
+                if is_outage(exc):
+                    self.outage.failed(exc, during="settle")
+                else:
+                    log.error("campaign.settle_failed", result=str(result), exc_info=exc)
             if result is AttemptResult.ANSWERED and not await attempt.handed_over():
                 self.legs.forget(claim.call_id)
             await attempt.ended()
 
-    async def _settle(self, campaign: Campaign, claim: Claim, result: AttemptResult) -> None:
-        now = self.services.clock()
-        state, next_at = after_attempt(result, claim.attempt, _pace(campaign, self._rules()), now)
-        await self.store.settle(claim, result, state, next_at, now)
+    async def _settle(
+        self, campaign: Campaign, claim: Claim, result: AttemptResult, end: AttemptEnd | None = None
+    ) -> None:
+        now, end = self.services.clock(), end or AttemptEnd()
+        pace = _pace(campaign, self._rules())
+        state, next_at = after_attempt(result, claim.attempt, pace, now, end.cause_code)
+        await self.store.settle(claim, result, state, next_at, now, end)
         log.info(
             "campaign.attempt",
             campaign=campaign.name,
             attempt=claim.attempt,
             result=str(result),
+            cause=end.cause_code,
             next=str(state),
         )
+
+
+def _error(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
 
 
 def _releasing(line: Line) -> Callable[[asyncio.Task[None]], None]:
@@ -243,9 +294,23 @@ class _Attempt:
     def __init__(self, services: Services, campaign: Campaign, rules: Rules, claim: Claim):
         self.services, self.campaign, self.rules, self.claim = services, campaign, rules, claim
         self.outcome = Outcome.FAILED
+        self.cause = HangupCause()
+        """Why the call ended (Q.850), stored on the call and the number."""
+        self.reason: str | None = None
+        """Why the attempt failed on our side (an error, a number that cannot be dialled)."""
         self._channel = ""
+        self._end: Subscription | None = None
         self._started = asyncio.Event()
         self._done = asyncio.Event()
+
+    def end(self) -> AttemptEnd:
+        """Return the cause (or reason) of the attempt's end so far, for its number."""
+        return AttemptEnd(self.cause.code, self.cause.text, self.reason)
+
+    def failed(self, exc: Exception) -> None:
+        """The attempt broke with EXC before its call was followed: end it with the reason."""
+        self.reason = _error(exc)
+        self._done.set()
 
     async def ring(self) -> AttemptResult:
         """Record the call, ring the number and return how ringing ended."""
@@ -270,10 +335,11 @@ class _Attempt:
         )
         try:
             route = services.trunks.plan.outbound(claim.number, campaign=self.campaign.name)
-        except NotANumberError:
+        except NotANumberError as exc:
             log.warning("campaign.not_a_number", number=claim.number)
+            self.reason = str(exc)
             self._done.set()
-            return AttemptResult.FAILED
+            return AttemptResult.ERROR
         leg = await ring(
             services.ari,
             route.endpoint,
@@ -281,11 +347,16 @@ class _Attempt:
             caller_id=route.caller_id,
             ring_seconds=self.campaign.ring_s,
             prefix=LEG_KIND,
+            silence_is_unreachable=route.trunk != LEGACY,  # a trunk: a phone is always behind it
         )
         result = _RESULTS[leg.result]
         self._channel = leg.channel_id
-        if result is not AttemptResult.ANSWERED:
+        if result is AttemptResult.ANSWERED:
+            # The far end's hangup (or ours) says why the call ended: follow it from now.
+            self._end = cause_subscription(services.ari, leg.channel_id)
+        else:
             self.outcome = _OUTCOMES.get(result, Outcome.FAILED)
+            self.cause = leg.cause
             self._done.set()
         return result
 
@@ -311,6 +382,7 @@ class _Attempt:
         try:
             await self._consent(call)
             plan = plan_survey(self.rules, self.campaign.survey, self._language())
+            self.outcome = Outcome.SURVEY  # what the call was for; answers say how far it got
             putting = Putting(
                 claim.call_id, journalled(services.journal, claim.call_id), self.campaign.id
             )
@@ -339,10 +411,16 @@ class _Attempt:
         return self.campaign.language or self.rules.document.languages.default
 
     async def ended(self) -> None:
-        """Wait for the call to end, then record how it ended."""
+        """Wait for the call to end, then record how it ended (with its cause)."""
         await self._done.wait()
+        ended_at = utcnow()
+        if self._end is not None:
+            with self._end:
+                self.cause = await hangup_cause(self._end)
         self.services.journal.event(self.claim.call_id, EventKind.HANGUP)
-        self.services.journal.finished(self.claim.call_id, Hangup(self.outcome, utcnow()))
+        cause = self.cause
+        hangup = Hangup(self.outcome, ended_at, cause_code=cause.code, cause_text=cause.text)
+        self.services.journal.finished(self.claim.call_id, hangup)
 
 
 __all__ = ["LEG_KIND", "CampaignRunner", "Legs"]

@@ -33,6 +33,7 @@ from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ringing import Leg, RingResult, ring
+from zentrale.telephony.trunks import LEGACY
 
 log = structlog.get_logger(__name__)
 
@@ -128,7 +129,9 @@ class OutboundCall:
         )
         await self._talk(agent, customer)
 
-    async def _ring(self, endpoint: str, args: str, caller_id: str | None, prefix: str) -> Leg:
+    async def _ring(
+        self, endpoint: str, args: str, caller_id: str | None, prefix: str, trunk: bool = False
+    ) -> Leg:
         self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"to": prefix})
         leg = await ring(
             self.services.ari,
@@ -137,6 +140,7 @@ class OutboundCall:
             caller_id=caller_id,
             ring_seconds=30,
             prefix=prefix,
+            silence_is_unreachable=trunk,  # a carrier that never answers: unreachable (18)
         )
         if leg.result is RingResult.ANSWERED:
             self._legs.append(leg.channel_id)
@@ -144,7 +148,10 @@ class OutboundCall:
 
     async def _ring_customer(self, agent: Leg) -> Leg:
         endpoint, caller_id = self.route.endpoint, self.route.caller_id
-        ringing = asyncio.create_task(self._ring(endpoint, f"dialled,{self.id}", caller_id, "out"))
+        trunk = self.route.trunk != LEGACY
+        ringing = asyncio.create_task(
+            self._ring(endpoint, f"dialled,{self.id}", caller_id, "out", trunk)
+        )
         agent_gone = asyncio.create_task(_hangup(self.services, agent.channel_id))
         done, _ = await asyncio.wait({ringing, agent_gone}, return_when=asyncio.FIRST_COMPLETED)
         for task in (ringing, agent_gone):

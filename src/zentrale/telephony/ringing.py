@@ -37,6 +37,8 @@ _WATCHED = frozenset({"StasisStart", "Dial", "ChannelHangupRequest", "ChannelDes
 # Q.850 causes that mean "this party cannot take calls now" rather than "did not answer".
 _BUSY_CAUSES = frozenset({17})
 _UNAVAILABLE_CAUSES = frozenset({1, 3, 20, 27, 28, 34, 38, 41, 42, 44, 58, 66})
+# What the far end says once it has the call: it rings (SIP 180), or early media (183).
+_REACHED = frozenset({"RINGING", "PROGRESS", "PROCEEDING", "ANSWER"})
 _DIAL_STATUS = {
     "BUSY": "busy",
     "CHANUNAVAIL": "unavailable",
@@ -74,8 +76,14 @@ async def ring(
     caller_id: str | None,
     ring_seconds: float,
     prefix: str = "leg",
+    silence_is_unreachable: bool = False,
 ) -> Leg:
-    """Ring ENDPOINT for up to RING_SECONDS; an answered leg is left in our app."""
+    """Ring ENDPOINT for up to RING_SECONDS; an answered leg is left in our app.
+
+    With SILENCE_IS_UNREACHABLE, a far end that never even rang when the time runs out (no
+    SIP 180 or 183: a carrier that does not answer the INVITE) is `unavailable`, ended as Q.850
+    18 "No user responding", not `no_answer` (19): for trunks, where a phone is always behind.
+    """
     channel_id = f"{prefix}-{uuid.uuid4().hex[:16]}"
     with ari.subscribe(channel_key(channel_id), lambda event: event.type in _WATCHED) as sub:
         try:
@@ -96,16 +104,20 @@ async def ring(
             await _drop(ari, channel_id)  # the request may have reached Asterisk after all
             return Leg(channel_id, endpoint, RingResult.UNAVAILABLE)
         causes: list[HangupCause] = []
+        statuses: set[str] = set()
         try:
-            result = await _outcome(sub, ring_seconds, causes)
+            result = await _outcome(sub, ring_seconds, causes, statuses)
         except asyncio.CancelledError:
             await _drop(ari, channel_id)
             raise
         if result is RingResult.NO_ANSWER and not causes:
-            # Our ring time ran out: end the leg as "no answer" (Q.850 19) and keep the cause
-            # Asterisk reports for it, so the call stores why it ended like any refusal.
+            # Our ring time ran out: end the leg as "no answer" (Q.850 19), or as "no user
+            # responding" (18, ARI's `timeout`) when it never rang, and keep the cause Asterisk
+            # reports for it, so the call stores why it ended like any refusal.
+            silent = silence_is_unreachable and not statuses & _REACHED
+            result = RingResult.UNAVAILABLE if silent else result
             with cause_subscription(ari, channel_id) as ending:
-                await _drop(ari, channel_id, "no_answer")
+                await _drop(ari, channel_id, "timeout" if silent else "no_answer")
                 cause = await hangup_cause(ending)
             causes.extend([cause] if cause.code else [])
     if result is not RingResult.ANSWERED:
@@ -115,7 +127,9 @@ async def ring(
     return Leg(channel_id, endpoint, result, cause)
 
 
-async def _outcome(sub: Subscription, seconds: float, causes: list[HangupCause]) -> RingResult:
+async def _outcome(
+    sub: Subscription, seconds: float, causes: list[HangupCause], statuses: set[str]
+) -> RingResult:
     deadline = asyncio.get_running_loop().time() + seconds
     status = RingResult.NO_ANSWER
     while True:
@@ -128,6 +142,8 @@ async def _outcome(sub: Subscription, seconds: float, causes: list[HangupCause])
             return status
         if event.type == "StasisStart":
             return RingResult.ANSWERED
+        if isinstance(event, Dial):
+            statuses.add(event.dialstatus)
         if isinstance(event, ChannelDestroyed) and event.cause:  # 0: Asterisk does not know
             causes.append(HangupCause(event.cause, event.cause_txt or None))
         elif isinstance(event, ChannelHangupRequest) and event.cause:

@@ -215,10 +215,10 @@ _SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 <scenario name="zentrale carrier call">
   <send retrans="500">
     <![CDATA[
-INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+INVITE sip:{did}@[remote_ip]:[remote_port] SIP/2.0
 Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
 From: "{caller}" <sip:{caller}@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-To: <sip:[service]@[remote_ip]:[remote_port]>
+To: <sip:{did}@[remote_ip]:[remote_port]>
 Call-ID: [call_id]
 CSeq: 1 INVITE
 Contact: <sip:{caller}@[local_ip]:[local_port]>
@@ -248,7 +248,10 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-{info}  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+{info}  <label id="wait"/>
+  <recv request="INVITE" optional="true" next="reinvite"/>
+  <recv request="UPDATE" optional="true" next="update"/>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -279,9 +282,42 @@ Content-Length: 0
 ]]>
   </send>
   <recv response="200" crlf="true"/>
+  <nop next="done"/>
+  <label id="reinvite"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Contact: <sip:{caller}@[local_ip]:[local_port]>
+Content-Type: application/sdp
+Content-Length: [len]
+
+{sdp}]]>
+  </send>
+  <recv request="ACK" next="wait"/>
+  <label id="update"/>
+  <send next="wait">
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
   <label id="done"/>
 </scenario>
 """
+"""The carrier's call. After the answer it answers Asterisk's re-INVITEs and UPDATEs (a
+connected-line update when the caller's agent changes, on a trunk without
+`send_connected_line=no`) as a carrier does, until a BYE comes or it hangs up itself."""
 
 
 _SDP = """v=0
@@ -368,16 +404,21 @@ class CarrierScript:
     """Whether the SDP offers telephone-event (RFC 4733); without it `auto_info` means INFO."""
     headers: Sequence[str] = ()
     """Extra INVITE headers, e.g. the one the sandbox tells its INFO trunks apart by."""
+    injected: bool = False
+    """Each call's DID and caller come from SIPp's injection file (`-inf`, one `DID;caller`
+    line per call: `[field0]`, `[field1]`) instead of DID and CALLER, for many calls at once."""
 
 
-def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
-    """Write the caller's RTP (pcap) and the SIPp scenario into WORKDIR; return the scenario."""
+def prepare_carrier_call(script: CarrierScript, workdir: Path) -> Path:
+    """Write the caller's RTP (`caller.pcap`) and the SIPp scenario (`carrier.xml`) into
+    WORKDIR; return the scenario. `carrier_call` runs one such call; a benchmark runs many."""
     workdir.mkdir(parents=True, exist_ok=True)
     audio = script.audio if script.audio is not None else script.hold
     rtp_keys = script.keys if script.dtmf == "rfc4733" else ()
     tones = script.keys if script.dtmf == "inband" else ()
     pcap = write_pcap(workdir / "caller.pcap", rtp_stream(script.freq, audio, rtp_keys, tones))
-    info, bye_cseq = _info_keys(script.caller, script.keys) if script.dtmf == "info" else ("", 2)
+    caller, did = ("[field1]", "[field0]") if script.injected else (script.caller, "[service]")
+    info, bye_cseq = _info_keys(caller, script.keys) if script.dtmf == "info" else ("", 2)
     sdp = _SDP.format(
         events_format=" 101" if script.offer_events else "",
         events=_EVENTS if script.offer_events else "",
@@ -385,7 +426,8 @@ def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
     scenario = workdir / "carrier.xml"
     scenario.write_text(
         _SCENARIO.format(
-            caller=script.caller,
+            caller=caller,
+            did=did,
             pcap=pcap,
             hold_ms=int(script.hold * 1000),
             headers="".join(f"{header}\n" for header in script.headers),
@@ -398,10 +440,23 @@ def _prepare_call(script: CarrierScript, workdir: Path) -> Path:
 
 
 async def carrier_call(
-    *, sip_port: int, carrier_port: int, script: CarrierScript, workdir: Path
+    *,
+    sip_port: int,
+    carrier_port: int,
+    script: CarrierScript,
+    workdir: Path,
+    calls: Sequence[tuple[str, str]] = (),
 ) -> CarrierCall:
-    """Call the sandbox from the carrier's address with SIPp; return when the call is over."""
-    scenario = await asyncio.to_thread(_prepare_call, script, workdir)
+    """Call the sandbox from the carrier's address with SIPp; return when the call is over.
+
+    An `injected` SCRIPT places CALLS (DID, caller) one after the other instead of one call.
+    """
+    scenario = await asyncio.to_thread(prepare_carrier_call, script, workdir)
+    count = 1
+    if script.injected:
+        inject = workdir / "calls.csv"
+        inject.write_text("SEQUENTIAL\n" + "".join(f"{did};{who}\n" for did, who in calls))
+        count = len(calls)
     argv = [
         "sipp",
         f"127.0.0.1:{sip_port}",
@@ -418,14 +473,15 @@ async def carrier_call(
         "-mp",
         str(free_udp_port()),
         "-m",
-        "1",
+        str(count),
+        *(("-inf", str(workdir / "calls.csv")) if script.injected else ()),
         "-nostdin",
         "-nd",
         "-trace_err",
         "-error_file",
         str(workdir / "sipp-errors.log"),
         "-timeout",
-        f"{int(script.hold + 60)}s",
+        f"{int(script.hold * count + 60)}s",
         "-timeout_error",
     ]
     proc = await asyncio.create_subprocess_exec(
@@ -494,6 +550,7 @@ async def carrier_refusing(*, carrier_port: int, status: str, workdir: Path) -> 
     errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    argv += ["-trace_msg", "-message_file", str(messages_of(workdir))]
     async with sipp_server(argv, workdir, carrier_port):
         yield errors
 
@@ -713,7 +770,21 @@ a=sendrecv
   </send>
   <recv request="ACK" crlf="true"/>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-  <pause milliseconds="{hold_ms}"/>
+  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+  <nop next="done"/>
+  <label id="hangup"/>
   <send retrans="500">
     <![CDATA[
 BYE [next_url] SIP/2.0
@@ -728,7 +799,8 @@ Content-Length: 0
 
 ]]>
   </send>
-  <recv response="200" crlf="true"/>"""
+  <recv response="200" crlf="true"/>
+  <label id="done"/>"""
 
 _CAPTURE = """
     <action>
@@ -767,11 +839,11 @@ Content-Length: 0
 
 
 def _answering_scenario(
-    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float
+    workdir: Path, *, answer: bool, ring: float, hold: float, freq: float, keys: Sequence[Key]
 ) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     if answer:
-        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold))
+        pcap = write_pcap(workdir / "customer.pcap", rtp_stream(freq, hold, keys))
         body = _ANSWER.format(ring_ms=int(ring * 1000), pcap=pcap, hold_ms=int(hold * 1000))
     else:
         body = _NO_ANSWER
@@ -791,20 +863,29 @@ async def carrier_answering(
     ring: float = 1.0,
     hold: float = 6.0,
     freq: float = 440.0,
+    keys: Sequence[Key] = (),
 ) -> AsyncIterator[Path]:
-    """Run SIPp as the carrier for one outbound call: the customer's phone rings RING seconds,
-    answers, speaks a tone for HOLD seconds and hangs up (BYE); or, without ANSWER, rings until
+    """Run SIPp as the carrier for outbound calls: the customer's phone rings RING seconds,
+    answers, speaks a tone (with KEYS as RFC 4733 events, seconds after the answer) for HOLD
+    seconds and hangs up (BYE) unless Asterisk hung up first; or, without ANSWER, rings until
     Asterisk cancels. Yields the file where SIPp logs unexpected messages; stops SIPp on exit.
+    Every message is traced to `messages_of(workdir)` (read it with `testing.trunk.invites`).
     """
     scenario = await asyncio.to_thread(
-        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq
+        _answering_scenario, workdir, answer=answer, ring=ring, hold=hold, freq=freq, keys=keys
     )
     errors = workdir / "sipp-errors.log"
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(carrier_port)]
     argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
     argv += ["-nostdin", "-nd", "-trace_err", "-error_file", str(errors)]
+    argv += ["-trace_msg", "-message_file", str(messages_of(workdir))]
     async with sipp_server(argv, workdir, carrier_port):
         yield errors
+
+
+def messages_of(workdir: Path) -> Path:
+    """Return where a carrier SIPp run in WORKDIR traces the SIP messages it sent and received."""
+    return workdir / "messages.log"
 
 
 @contextlib.asynccontextmanager

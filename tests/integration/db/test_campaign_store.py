@@ -21,6 +21,7 @@ from zentrale.surveys.models import AnswerStatus, AttemptResult, CampaignState, 
 from zentrale.surveys.numbers import Listed
 from zentrale.surveys.schedule import Window
 from zentrale.surveys.store import (
+    AttemptEnd,
     CampaignError,
     CampaignExistsError,
     CampaignNotFoundError,
@@ -285,3 +286,41 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     )
     assert [a.result for a in await store.attempts(created.id)] == [AttemptResult.INTERRUPTED]
     assert await store.interrupted(created.id) == []
+
+
+async def test_an_attempts_cause_and_reason_are_kept_on_it_and_its_number(
+    store: CampaignStore,
+) -> None:
+    created = await store.create(NEW, NUMBERS)
+    busy_id, broken_id, _ = [t.id for t in await store.targets(created.id)]
+    busy = await store.claim(created.id, busy_id, START)
+    broken = await store.claim(created.id, broken_id, START)
+    assert busy is not None
+    assert broken is not None
+    retry_at = START + dt.timedelta(minutes=30)
+    await store.settle(
+        busy, AttemptResult.BUSY, TargetState.RETRY, retry_at, START, AttemptEnd(17, "User busy")
+    )
+    reason = "KeyError: 'trunk table' " + "x" * 400  # cut to the column's 300 characters
+    await store.settle(
+        broken, AttemptResult.ERROR, TargetState.FAILED, None, START, AttemptEnd(reason=reason)
+    )
+    targets = {t.id: t for t in await store.numbers(created.id)}
+    assert (targets[busy_id].last_cause_code, targets[busy_id].last_cause_text) == (17, "User busy")
+    assert targets[busy_id].last_reason is None
+    assert targets[broken_id].state == TargetState.FAILED
+    assert targets[broken_id].last_reason == reason[:300]
+    assert targets[broken_id].last_cause_code is None
+    attempts = {a.target_id: a for a in await store.attempts(created.id)}
+    assert (attempts[busy_id].cause_code, attempts[busy_id].cause_text) == (17, "User busy")
+    assert attempts[broken_id].result == AttemptResult.ERROR
+    # A failed number is closed: with the third still pending the campaign is open, then not.
+    assert await store.has_open_numbers(created.id)
+    (last,) = await store.candidates(created.id, START, 10)
+    claim = await store.claim(created.id, last.id, START)
+    assert claim is not None
+    await store.settle(claim, AttemptResult.ANSWERED, TargetState.DONE, None, START)
+    assert await store.has_open_numbers(created.id)  # the busy one waits for its retry
+    progress = await store.progress("fruehjahr")
+    counts = progress.counts
+    assert (counts["failed"], counts["retry"], counts["done"]) == (1, 1, 1)

@@ -25,10 +25,13 @@ from zentrale.core.models import Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
-from zentrale.testing.sip import CarrierScript, agent_phone, carrier_call, have_tools
+from zentrale.testing.sip import CarrierScript, agent_phone, carrier_call, have_tools, messages_of
+from zentrale.testing.sip import carrier_answering as sip_carrier_answering
 from zentrale.testing.trunk import carrier_answering, invites
 
 from .conftest import MONDAY_10, daemon_settings
+from .test_campaigns import _until
+from .test_sip_campaigns import _acked
 
 pytestmark = [
     pytest.mark.asterisk,
@@ -191,3 +194,50 @@ async def test_click_to_call_reaches_the_carrier_formatted_with_caller_id_and_li
     assert call.outcome == Outcome.ANSWERED
     assert call.called_number == "+4930666777"
     assert daemon.center.services.trunks.busy == {"carrier-de": 0}  # the channel was given back
+
+
+async def test_the_carrier_with_numbers_from_an_injection_file_as_the_benchmark_calls(
+    trunked: Trunked,
+) -> None:
+    # bench/calls.py's SIP mode uses this scenario: each call's DID and caller from SIPp's
+    # injection file, the caller waiting for Asterisk's BYE.
+    done = await carrier_call(
+        sip_port=trunked.asterisk.sip_port,
+        carrier_port=trunked.asterisk.carrier_port,
+        script=CarrierScript(hold=15, injected=True),
+        workdir=trunked.tmp / "bench",
+        calls=[("0301234567", "+905550000001"), ("0301234567", "+905550000002")],
+    )
+    assert done.returncode == 0, done.output
+    calls = await trunked.finished_calls(2)
+    assert [(c.dialled_number, c.caller_number) for c in calls] == [
+        ("+49301234567", "+905550000001"),
+        ("+49301234567", "+905550000002"),
+    ]
+    assert {c.outcome for c in calls} == {Outcome.MESSAGE}  # the hotline's goodbye, then BYE
+
+
+async def test_click_to_call_through_a_trunk_nobody_answers_is_unreachable_with_its_cause(
+    trunked: Trunked,
+) -> None:
+    # No carrier on the trunk's address: the INVITE is never answered, nothing rings.
+    daemon, asterisk = trunked.daemon, trunked.asterisk
+    async with agent_phone(
+        "8001",
+        password=asterisk.phone_password.get_secret_value(),
+        sip_port=asterisk.sip_port,
+        workdir=trunked.tmp / "phone",
+    ):
+        await _registered(daemon, "8001")
+        placed = await daemon.center.place("PJSIP/8001", "030666888", "desk")
+        (call,) = await trunked.finished_calls(1)
+        # Asterisk still retransmits the INVITE (timer B): a carrier back takes it, cancelled.
+        late = trunked.tmp / "late"
+        async with sip_carrier_answering(
+            carrier_port=asterisk.carrier_port, workdir=late, answer=False
+        ):
+            await _until(lambda: _acked(messages_of(late)), "the late INVITE", max_wait=40)
+    assert placed.result == "unavailable"
+    assert call.outcome == Outcome.FAILED
+    assert call.hangup_cause_code == 18  # no user responding: not "no answer" (19)
+    assert daemon.center.services.trunks.busy == {"carrier-de": 0}

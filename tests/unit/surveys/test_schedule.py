@@ -129,3 +129,36 @@ def test_after_an_attempt(
 ) -> None:
     expected = None if wait is None else MONDAY_10 + dt.timedelta(minutes=wait)
     assert after_attempt(result, attempts, PACE, MONDAY_10) == (state, expected)
+
+
+@pytest.mark.parametrize(
+    ("result", "cause", "state"),
+    [
+        # What a carrier answers, as Asterisk turns it into a Q.850 cause (docs/operator.md).
+        (AttemptResult.BUSY, 17, TargetState.RETRY),  # SIP 486 Busy Here, 600 Busy Everywhere
+        (AttemptResult.NO_ANSWER, 19, TargetState.RETRY),  # 480, or our ring time ran out
+        (AttemptResult.UNAVAILABLE, 18, TargetState.RETRY),  # 408, or a carrier never answering
+        (AttemptResult.UNAVAILABLE, 34, TargetState.RETRY),  # 503 congestion
+        (AttemptResult.NO_ANSWER, 21, TargetState.RETRY),  # 603 Decline, 403
+        (AttemptResult.UNAVAILABLE, 1, TargetState.EXHAUSTED),  # 404: no such number
+        (AttemptResult.UNAVAILABLE, 3, TargetState.EXHAUSTED),  # no route to it
+        (AttemptResult.UNAVAILABLE, 22, TargetState.EXHAUSTED),  # 410: the number changed
+        (AttemptResult.UNAVAILABLE, 28, TargetState.EXHAUSTED),  # 484: invalid number format
+        (AttemptResult.ERROR, None, TargetState.FAILED),  # zentrale's own error: not again
+        (AttemptResult.ANSWERED, 16, TargetState.DONE),
+    ],
+)
+def test_whether_a_number_is_called_again_follows_the_cause(
+    result: AttemptResult, cause: int | None, state: TargetState
+) -> None:
+    found, next_at = after_attempt(result, 1, PACE, MONDAY_10, cause)
+    assert found == state
+    assert (next_at is not None) == (state is TargetState.RETRY)
+
+
+def test_a_wrong_number_is_not_called_again_even_with_retries_left() -> None:
+    many = Pace(PACE.window, BERLIN, concurrency=1, retries=9, retry_after=PACE.retry_after)
+    assert after_attempt(AttemptResult.UNAVAILABLE, 1, many, MONDAY_10, 1)[0] == (
+        TargetState.EXHAUSTED
+    )
+    assert after_attempt(AttemptResult.UNAVAILABLE, 1, many, MONDAY_10, 34)[0] == TargetState.RETRY
