@@ -618,14 +618,16 @@ class FakeAri:
 
     async def _bridge_member(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         bridge = self.bridges.get(m[1])
-        channel_id = request.params().get("channel", "")
-        if bridge is None or channel_id not in self.channels:
+        # ARI takes a comma-separated list; all are found or none is added (as Asterisk)
+        channel_ids = str(request.params().get("channel", "")).split(",")
+        if bridge is None or not all(c in self.channels for c in channel_ids):
             return HttpResponse.of_json(404, {"message": "Bridge or channel not found"})
         members: list[str] = bridge["channels"]
         adding = m[2] == "addChannel"
-        members.append(channel_id) if adding else members.remove(channel_id)
-        event = "ChannelEnteredBridge" if adding else "ChannelLeftBridge"
-        self.emit(event, bridge=bridge, channel=self.channels[channel_id])
+        for channel_id in channel_ids:
+            members.append(channel_id) if adding else members.remove(channel_id)
+            event = "ChannelEnteredBridge" if adding else "ChannelLeftBridge"
+            self.emit(event, bridge=bridge, channel=self.channels[channel_id])
         return HttpResponse(204)
 
     async def _stored_file(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:

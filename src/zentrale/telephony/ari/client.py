@@ -256,6 +256,10 @@ class AriClient:
                 await asyncio.sleep(0.02)
         return await self.applications.get(self.app)
 
+    def hung_up(self, channel_id: str) -> bool:
+        """Tell whether CHANNEL_ID is known to be hung up (a DELETE of it would be a 404)."""
+        return self.dispatcher.hung_up(f"channel:{channel_id}")
+
     def lost(self, channel_id: str) -> bool:
         """Tell whether CHANNEL_ID was ended by Asterisk itself: it vanished while we were
         disconnected, or was hung up softly for another cause than normal clearing (shutdown).
