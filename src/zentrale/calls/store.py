@@ -21,7 +21,9 @@ from typing import Any
 
 import structlog
 from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.errors import CallNotFoundError
@@ -197,7 +199,7 @@ def finish_values(hangup: Hangup) -> dict[str, Any]:
 
 async def insert_call(session: AsyncSession, values: Mapping[str, Any]) -> None:
     """Insert a call row (VALUES from `new_call_values`, maybe with more) in SESSION."""
-    await session.execute(insert(Call).values(**values))
+    await _core(session, insert(Call).values(**values))
 
 
 @dataclass(slots=True)
@@ -209,7 +211,7 @@ class TimelineRows:
     async def insert(self, session: AsyncSession) -> None:
         """Insert the rows collected so far (one statement, executemany) and forget them."""
         if self.rows:
-            await session.execute(insert(CallEvent), self.rows)
+            await (await session.connection()).execute(insert(CallEvent), self.rows)
             self.rows = []
 
 
@@ -234,17 +236,17 @@ async def append_event(
         .values(last_event_seq=Call.last_event_seq + 1, **_counted(kind, detail))
         .returning(Call.last_event_seq, Call.arrived_at)
     )
-    found = (await session.execute(bump)).one_or_none()
+    found = (await _core(session, bump)).one_or_none()
     if found is None:
         raise CallNotFoundError(call_id)
     seq, arrived_at = found
     if kind in _CONVERSATION:
-        await session.execute(_conversation(call_id, kind, (at - arrived_at).total_seconds()))
+        await _core(session, _conversation(call_id, kind, (at - arrived_at).total_seconds()))
     row = {"call_id": call_id, "seq": seq, "at": at, "kind": kind, "detail": detail}
     if later is not None:
         later.rows.append(row)
     else:
-        await session.execute(insert(CallEvent).values(**row))
+        await _core(session, insert(CallEvent).values(**row))
     return int(seq)
 
 
@@ -292,9 +294,15 @@ def _conversation(call_id: str, kind: EventKind, since_arrival: float) -> Any:
 
 async def update_call(session: AsyncSession, call_id: str, values: Mapping[str, Any]) -> None:
     """Set VALUES on the call's row in SESSION, or raise CallNotFoundError."""
-    result = await session.execute(update(Call).where(Call.id == call_id).values(**values))
+    result = await _core(session, update(Call).where(Call.id == call_id).values(**values))
     if getattr(result, "rowcount", 0) != 1:
         raise CallNotFoundError(call_id)
+
+
+async def _core(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
+    """Execute STATEMENT on SESSION's connection: a Core statement, without the ORM's bulk
+    update machinery (identity map sync), which costs more than the statement itself here."""
+    return await (await session.connection()).execute(statement)
 
 
 def clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:
