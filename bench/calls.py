@@ -61,6 +61,13 @@ zentrale_ari_call_* metrics are not read). That logging costs Asterisk CPU, so
 the round's timings are left out of the figures. The REST transport is reported when
 `zentrale status --json` shows one (a key named or ending in "transport").
 
+REST transports side by side (BENCH_CALLS_TRANSPORTS, default `websocket,http`): zentrale runs
+once per transport at every rate, as flows `zentrale-websocket` and `zentrale-http`, alternating
+with the dialplan flow in a rotating order; between their rounds the daemon is stopped (drained)
+and started again with the other `ari.rest_transport` on the same database. The first
+transport's flow gives the headline figures and targets; the JSON line's figures hold each
+transport's own figures and their ratios. The traffic round runs with the first transport.
+
 Ends with one JSON line; exits 0 even when a target is missed. BENCH_CALLS_QUICK=1: one short
 round per flow; BENCH_CALLS_KEEP=1: keep the daemon's log and database and Asterisk's log;
 BENCH_CALLS_PROFILE=1: py-spy (in the venv: `pip install py-spy`; it needs ptrace) samples the
@@ -98,6 +105,11 @@ from zentrale.testing.sip import CarrierScript, Key, free_udp_port, prepare_carr
 
 # Offered calls per second (one round per flow each) and seconds of offered calls per round.
 QUICK = os.environ.get("BENCH_CALLS_QUICK") == "1"
+# zentrale's REST transports, each its own flow, side by side (the daemon is restarted with the
+# other `ari.rest_transport` between their rounds); the first one's figures are the headline.
+TRANSPORTS = tuple(os.environ.get("BENCH_CALLS_TRANSPORTS", "websocket,http").split(","))
+if not TRANSPORTS or not set(TRANSPORTS) <= {"websocket", "http", "auto"}:
+    raise SystemExit(f"BENCH_CALLS_TRANSPORTS={TRANSPORTS!r}: websocket, http or auto, by commas")
 MODE = os.environ.get("BENCH_CALLS_MODE", "sip")
 if MODE not in ("sip", "local"):
     raise SystemExit(f"BENCH_CALLS_MODE={MODE!r}: expected 'sip' (the default) or 'local'")
@@ -296,7 +308,9 @@ def agent_ids(prefix: str) -> list[str]:
     return [f"{prefix}{n:03d}" for n in range(1, AGENTS + 1)]
 
 
-def write_daemon_files(home: Path, creds: AriCredentials, http_port: int) -> Path:
+def write_daemon_files(
+    home: Path, creds: AriCredentials, http_port: int, transport: str = "auto"
+) -> Path:
     """Write the settings, rules and ARI password for `zentrale run`; return the settings."""
     (home / "ari-password").write_text(creds.password.get_secret_value())
     (home / "ari-password").chmod(0o600)
@@ -308,7 +322,8 @@ def write_daemon_files(home: Path, creds: AriCredentials, http_port: int) -> Pat
     settings = home / "zentrale.yaml"
     settings.write_text(f"""
 state_dir: {home}
-ari: {{url: "{creds.base_url}", password_file: "{home}/ari-password", app: {creds.app}}}
+ari: {{url: "{creds.base_url}", password_file: "{home}/ari-password", app: {creds.app},
+      rest_transport: {transport}}}
 routing: {{file: "{home}/routing.yaml", history_dir: "{home}/history"}}
 database: {{url: "sqlite+aiosqlite:///{home}/z.db"}}
 http: {{host: 127.0.0.1, port: {http_port}}}
@@ -332,6 +347,19 @@ def start_daemon(home: Path, settings: Path) -> subprocess.Popen[bytes]:
             cwd=REPO,
             env={**os.environ, "ZENTRALE_CONFIG": ""},
         )
+
+
+async def wait_ready(http_port: int, daemon: subprocess.Popen[bytes]) -> None:
+    """Wait until the daemon's /readyz answers 200 (ARI connected, database and store up)."""
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
+        for _ in range(600):
+            if daemon.poll() is not None:
+                raise RuntimeError(f"zentrale run exited with {daemon.returncode}")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get("/readyz")).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("zentrale run was not ready within 60 s")
 
 
 async def wait_registered(
@@ -878,6 +906,25 @@ class Bench:
     profiled: dict[str, object] | None = None
     number: int = 0
     log_offset: int = 0
+    home: Path | None = None
+    http_port: int = 0
+    transport: str = TRANSPORTS[0]  # the running daemon's ari.rest_transport
+    reported: dict[str, str | None] = field(default_factory=dict)  # per transport: status shows
+
+    async def use_transport(self, transport: str) -> None:
+        """Restart the daemon with TRANSPORT unless it runs with it already."""
+        if transport == self.transport:
+            return
+        assert self.home is not None
+        await asyncio.to_thread(stop_daemon, self.daemon)
+        settings = write_daemon_files(self.home, self.asterisk.ari, self.http_port, transport)
+        self.daemon = start_daemon(self.home, settings)
+        self.transport = transport
+        await wait_ready(self.http_port, self.daemon)
+        await wait_registered(self.http, self.asterisk.ari.app, self.daemon)
+        if transport not in self.reported:
+            shown = await asyncio.to_thread(rest_transport, settings, self.http_port)
+            self.reported[transport] = shown
 
     def usage(self) -> Usage:
         """Return the CPU used so far by the daemon, Asterisk, the bench and the host."""
@@ -918,11 +965,12 @@ class Bench:
         result.leftover_channels = await hang_up_leftovers(self.http)
         return result
 
-    async def zentrale_round(self, rate: float) -> Round:
+    async def zentrale_round(self, rate: float, transport: str = TRANSPORTS[0]) -> Round:
         """Offer RATE calls per second to the daemon; wait until all are written and stored."""
+        await self.use_transport(transport)
         self.number += 1
         prefix = f"+9055{self.number:03d}"
-        result = Round("zentrale", rate)
+        result = Round(f"zentrale-{transport}", rate)
         placer = Placer(self.http, customer_script())
         endpoint = f"Local/{DID}@zentrale-inbound/n"
 
@@ -1118,7 +1166,7 @@ class FlowSummary:
 def print_rounds(rounds: list[Round]) -> None:
     """Print one readable line per round."""
     print(
-        f"{'flow':9} {'rate':>5} {'offer':>5} {'done':>5} {'done/s':>6} {'p50ms':>7} "
+        f"{'flow':18} {'rate':>5} {'offer':>5} {'done':>5} {'done/s':>6} {'p50ms':>7} "
         f"{'p99ms':>7} {'sip99':>7} {'dCPU/c':>7} {'aCPU/c':>7} {'tpq':>5} {'jlag':>5} {'pipe':>5} "
         f"{'other':>5}  outcomes, deepest taskprocessor"
     )
@@ -1132,7 +1180,7 @@ def print_rounds(rounds: list[Round]) -> None:
         sip99 = percentile(r.invite_answer_ms, 0.99)
         calls = max(r.completed, 1)
         print(
-            f"{r.flow:9} {r.rate:5.1f} {r.offered:5d} {r.completed:5d} {r.completed_per_s:6.2f} "
+            f"{r.flow:18} {r.rate:5.1f} {r.offered:5d} {r.completed:5d} {r.completed_per_s:6.2f} "
             f"{'-' if p50 is None else f'{p50:.1f}':>7} {'-' if p99 is None else f'{p99:.1f}':>7} "
             f"{'-' if sip99 is None else f'{sip99:.0f}':>7} "
             f"{r.daemon_cpu / calls:7.4f} {r.asterisk_cpu / calls:7.4f} "
@@ -1164,12 +1212,55 @@ def traffic_figures(traffic: Round) -> dict[str, object]:
     }
 
 
+def transports_figures(
+    by_transport: dict[str, list[Round]], reported: dict[str, str | None]
+) -> dict[str, object]:
+    """Each REST transport's flow figures side by side, and the first over the others."""
+    summaries = {t: FlowSummary(rounds) for t, rounds in by_transport.items() if rounds}
+    first = TRANSPORTS[0]
+    figures: dict[str, object] = {}
+    for transport, summary in summaries.items():
+        p99 = percentile(summary.latencies_ms, 0.99)
+        figures[transport] = {
+            "shown_by_status": reported.get(transport),
+            "sustained_rate": summary.sustained_rate,
+            "daemon_cpu_ms_per_call": round(summary.daemon_cpu_per_call * 1000, 1),
+            "asterisk_cpu_ms_per_call": round(summary.asterisk_cpu_per_call * 1000, 1),
+            "answer_latency_p99_ms": None if p99 is None else round(p99, 1),
+            "per_rate": {
+                f"{r.rate:g}": {
+                    "completed": f"{r.completed}/{r.offered}",
+                    "daemon_cpu_ms_per_call": round(r.daemon_cpu / max(r.completed, 1) * 1000, 1),
+                    "asterisk_cpu_ms_per_call": round(
+                        r.asterisk_cpu / max(r.completed, 1) * 1000, 1
+                    ),
+                    "invite_answer_p99_ms": _rounded(percentile(r.invite_answer_ms, 0.99)),
+                }
+                for r in summary.rounds
+            },
+        }
+    if first in summaries:
+        base = summaries[first]
+        for transport, summary in summaries.items():
+            if transport != first and summary.daemon_cpu_per_call:
+                figures[f"{first}_over_{transport}_daemon_cpu"] = round(
+                    base.daemon_cpu_per_call / summary.daemon_cpu_per_call, 3
+                )
+    return figures
+
+
 def report(
-    zentrale: list[Round], dialplan: list[Round], traffic: Round, transport: str | None
+    by_transport: dict[str, list[Round]],
+    dialplan: list[Round],
+    traffic: Round,
+    reported: dict[str, str | None],
 ) -> dict[str, object]:
     """Print the figures and return the JSON line's content."""
-    print_rounds(sorted(zentrale + dialplan, key=lambda r: (r.rate, r.flow)))
-    for r in zentrale + dialplan:
+    zentrale = by_transport[TRANSPORTS[0]]
+    everything = [r for rounds in by_transport.values() for r in rounds]
+    transport = reported.get(TRANSPORTS[0])
+    print_rounds(sorted(everything + dialplan, key=lambda r: (r.rate, r.flow)))
+    for r in everything + dialplan:
         if r.failures:
             print(f"  {r.flow} at {r.rate:g}/s failed calls: {r.failures}")
     ari = traffic_figures(traffic)
@@ -1181,6 +1272,16 @@ def report(
         print(f"  {value:6.2f}  {name}")
     print(f"  events: {ari['events_by_type']}")
     print(f"REST transport: {transport or 'not shown by `zentrale status`'}")
+    side_by_side = transports_figures(by_transport, reported)
+    for name, value in side_by_side.items():
+        if isinstance(value, dict):
+            print(
+                f"REST over {name} (`zentrale status`: {value['shown_by_status']}): sustained "
+                f"{value['sustained_rate']:g}/s, daemon CPU {value['daemon_cpu_ms_per_call']} "
+                f"ms/call, Asterisk CPU {value['asterisk_cpu_ms_per_call']} ms/call"
+            )
+        else:
+            print(f"{name}: {value}")
     ours, base = FlowSummary(zentrale), FlowSummary(dialplan)
     ratio = ours.sustained_rate / base.sustained_rate if base.sustained_rate else 0.0
     asterisk = ours.asterisk_cpu_per_call
@@ -1191,8 +1292,9 @@ def report(
     asterisk_ratio = asterisk / base_asterisk if base_asterisk else 0.0
     below_ceiling_failed = sum(
         r.offered - r.completed
-        for r in zentrale + dialplan
-        if r.rate < FlowSummary([x for x in zentrale + dialplan if x.flow == r.flow]).sustained_rate
+        for r in everything + dialplan
+        if r.rate
+        < FlowSummary([x for x in everything + dialplan if x.flow == r.flow]).sustained_rate
     )
     figures = ours.figures() | {
         "zentrale_rate_ratio": round(ratio, 3),
@@ -1203,6 +1305,7 @@ def report(
         "window_s": WINDOW,
         "mode": MODE,
         "rest_transport": transport,
+        "rest_transports_side_by_side": side_by_side,
         "ari_traffic": ari,
         "talk_s": TALK,
     }
@@ -1234,22 +1337,30 @@ def report(
 
 
 # -- main ----------------------------------------------------------------------------------
-async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round], Round]:
-    """Alternate the flows at each rate, swapping who goes first to cancel drift.
+async def run_rounds(bench: Bench) -> tuple[dict[str, list[Round]], list[Round], Round]:
+    """Alternate the flows at each rate, rotating who goes first to cancel drift.
 
-    A flow that failed a rate is not offered the higher ones: a collapsed round only takes
-    minutes and leaves a backlog behind that would spoil the other flow's next round. Last, one
-    zentrale round at the lowest rate counts the ARI traffic per call (Asterisk's debug log).
+    The flows are zentrale once per REST transport and the dialplan. A flow that failed a rate
+    is not offered the higher ones: a collapsed round only takes minutes and leaves a backlog
+    behind that would spoil the other flows' next rounds. Last, one zentrale round (first
+    transport) at the lowest rate counts the ARI traffic per call (Asterisk's debug log).
     """
-    rounds: dict[str, list[Round]] = {"zentrale": [], "dialplan": []}
-    places = {"zentrale": bench.zentrale_round, "dialplan": bench.dialplan_round}
+    flows = [f"zentrale-{t}" for t in TRANSPORTS] + ["dialplan"]
+    rounds: dict[str, list[Round]] = {flow: [] for flow in flows}
+
+    def place(flow: str) -> Callable[[float], Awaitable[Round]]:
+        if flow == "dialplan":
+            return bench.dialplan_round
+        transport = flow.removeprefix("zentrale-")
+        return lambda rate: bench.zentrale_round(rate, transport)
+
     for index, rate in enumerate(RATES):
-        order = ("zentrale", "dialplan") if index % 2 == 0 else ("dialplan", "zentrale")
-        for flow in order:
+        shift = index % len(flows)
+        for flow in flows[shift:] + flows[:shift]:
             done = rounds[flow]
             if done and not done[-1].sustained:
                 continue
-            result = await places[flow](rate)
+            result = await place(flow)(rate)
             done.append(result)
             print(
                 f"  {flow} at {rate:g}/s: {result.completed}/{result.offered} completed "
@@ -1257,9 +1368,15 @@ async def run_rounds(bench: Bench) -> tuple[list[Round], list[Round], Round]:
                 flush=True,
             )
             await channels_gone(bench.http, 30)
+    await bench.use_transport(TRANSPORTS[0])
     traffic = await bench.traffic_round(RATES[0])
     print(f"  ARI traffic round at {RATES[0]:g}/s: {traffic.completed} calls counted", flush=True)
-    return rounds["zentrale"], rounds["dialplan"], traffic
+    dialplan = rounds.pop("dialplan")
+    return (
+        {flow.removeprefix("zentrale-"): done for flow, done in rounds.items()},
+        dialplan,
+        traffic,
+    )
 
 
 async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]:
@@ -1267,9 +1384,10 @@ async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]
     creds = asterisk.ari
     auth = (creds.username, creds.password.get_secret_value())
     http_port = free_port()
-    settings = write_daemon_files(home, creds, http_port)
+    settings = write_daemon_files(home, creds, http_port, TRANSPORTS[0])
     daemon = start_daemon(home, settings)
     limits = httpx.Limits(max_connections=BENCH_CONNECTIONS)
+    bench: Bench | None = None
     try:
         async with httpx.AsyncClient(
             base_url=creds.base_url, auth=auth, timeout=30.0, limits=limits
@@ -1279,13 +1397,15 @@ async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]
             transport = await asyncio.to_thread(rest_transport, settings, http_port)
             sipp = Sipp(asterisk, home / "sipp") if MODE == "sip" else None
             bench = Bench(asterisk, daemon, home / "z.db", http, sipp)
+            bench.home, bench.http_port = home, http_port
+            bench.reported[TRANSPORTS[0]] = transport
             if os.environ.get("BENCH_CALLS_PROFILE") == "1":
                 bench.profile = home / "daemon-profile.txt"
             zentrale, dialplan, traffic = await run_rounds(bench)
     finally:
-        code = stop_daemon(daemon)
+        code = stop_daemon(bench.daemon if bench is not None else daemon)
     print(f"zentrale run exited with {code}")
-    result = report(zentrale, dialplan, traffic, transport)
+    result = report(zentrale, dialplan, traffic, bench.reported)
     if bench.profiled is not None:
         print_profile(bench.profiled)
         result["figures"]["daemon_profile"] = bench.profiled  # type: ignore[index]

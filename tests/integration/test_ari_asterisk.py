@@ -4,12 +4,15 @@ call sits in Stasis, and new calls afterwards, with no leaked tasks."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import pytest
 
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, place_call
 from zentrale.telephony.ari import AriClient, AriOptions, Call, DigitRules, Digits
+from zentrale.telephony.ari.config import IGNORED_EVENTS, RestTransport
+from zentrale.telephony.ari.events import AriEvent
 from zentrale.telephony.ari.models import Bridge, Channel
 
 OPTIONS = AriOptions(ping_interval=2.0, ping_timeout=2.0, backoff_initial=0.2, backoff_max=2.0)
@@ -114,3 +117,45 @@ async def test_events_flow_in_order_for_parallel_calls(asterisk: SandboxInstance
         if "StasisStart" in events:
             assert events[0] == "StasisStart"
             assert events.index("StasisEnd") > events.index("ChannelDtmfReceived")
+
+
+async def _events_of_a_call(asterisk: SandboxInstance, options: AriOptions) -> list[str]:
+    """Run a call whose flow sets a channel variable; return the event types the app got."""
+    seen: list[str] = []
+    results: list[Digits] = []
+
+    async def record(event: AriEvent) -> None:
+        seen.append(event.type)
+
+    async def flow(call: Call) -> None:
+        await call.answer()
+        await ari.channels.set_variable(call.id, "ZENTRALE_MARK", "1")  # a ChannelVarset
+        results.append(await call.collect_digits(DigitRules(max_digits=2, first_digit_timeout=10)))
+        await call.wait_for_hangup(max_wait=30)
+
+    async with AriClient(asterisk.ari, options) as ari:
+        ari.on_any(record)
+        ari.on_new_channel(flow)
+        await ari.wait_resynced(30)
+        app = await ari.rest.request("GET", f"applications/{ari.app}")
+        await place_call(asterisk.ari, did="100", script=SCRIPT)
+        await until(lambda: len(results) == 1 and "StasisEnd" in seen)
+    assert results == [Digits("12", "max_digits")]
+    return [*seen, *(f"disallowed:{item['type']}" for item in app["events_disallowed"])]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+async def test_asterisk_leaves_out_the_events_the_app_filters(
+    asterisk: SandboxInstance, transport: RestTransport
+) -> None:
+    filtered = await _events_of_a_call(
+        asterisk, dataclasses.replace(OPTIONS, rest_transport=transport)
+    )
+    assert {f"disallowed:{name}" for name in IGNORED_EVENTS} <= set(filtered)
+    assert not set(IGNORED_EVENTS) & set(filtered)
+    assert {"StasisStart", "ChannelDtmfReceived", "StasisEnd"} <= set(filtered)
+    # The same call with an empty filter (which also clears the one above, kept by Asterisk)
+    everything = await _events_of_a_call(asterisk, dataclasses.replace(OPTIONS, ignored_events=()))
+    assert "ChannelVarset" in everything
+    assert not [name for name in everything if name.startswith("disallowed:")]

@@ -2,8 +2,11 @@
 
 A call flow creates the row when the call arrives, updates it as the call moves through
 menus and queues, appends timeline events, and finishes it at hangup. Each method is one
-transaction. Digits a caller types at a prompt marked sensitive (card numbers, PINs) never
-reach the database: the event keeps `"***"` in their place.
+transaction; the module's functions taking a session (`insert_call`, `update_call`,
+`append_event`) do the same work inside a caller's transaction, which is how the call journal
+writes many records in one (Core statements, no ORM unit of work). Digits a caller types at
+a prompt marked sensitive (card numbers, PINs) never reach the database: the event keeps
+`"***"` in their place.
 """
 
 from __future__ import annotations
@@ -13,12 +16,14 @@ import datetime as dt
 import json
 import re
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, case, func, select, update
+from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.base import Executable
 
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.errors import CallNotFoundError
@@ -86,10 +91,15 @@ class CallStore:
         self._db = db
         self._clock = clock
 
+    @property
+    def database(self) -> Database:
+        """Return the database the store writes to (the journal opens its transactions there)."""
+        return self._db
+
     async def create(self, call: NewCall) -> None:
         """Insert the row of a new call."""
         async with self._db.write() as session:
-            session.add(Call(**dataclasses.asdict(call), last_event_seq=0))
+            await insert_call(session, new_call_values(call))
         log.info("call stored", call_id=call.id, direction=call.direction.value)
 
     async def update(self, call_id: str, changes: CallUpdate) -> None:
@@ -98,18 +108,12 @@ class CallStore:
         if not values:
             return
         async with self._db.write() as session:
-            await _update(session, call_id, values)
+            await update_call(session, call_id, values)
 
     async def finish(self, call_id: str, hangup: Hangup) -> None:
         """Record the outcome, hangup cause and end time of a call."""
-        values = {
-            "outcome": hangup.outcome,
-            "ended_at": hangup.ended_at,
-            "hangup_cause_code": hangup.cause_code,
-            "hangup_cause_text": hangup.cause_text,
-        }
         async with self._db.write() as session:
-            await _update(session, call_id, values)
+            await update_call(session, call_id, finish_values(hangup))
         log.info("call finished", call_id=call_id, outcome=hangup.outcome.value)
 
     async def close_interrupted(
@@ -157,7 +161,7 @@ class CallStore:
         at: dt.datetime | None = None,
     ) -> int:
         """Append an event to the call's timeline and return its sequence number."""
-        clean = _clean_detail(detail or {}, sensitive)
+        clean = clean_detail(detail or {}, sensitive)
         async with self._db.write() as session:
             return await append_event(
                 session=session, call_id=call_id, kind=kind, detail=clean, at=at or self._clock()
@@ -178,10 +182,53 @@ class CallStore:
             return list(await session.scalars(query))
 
 
+def new_call_values(call: NewCall) -> dict[str, Any]:
+    """Return the column values of CALL's new row."""
+    return {**dataclasses.asdict(call), "last_event_seq": 0}
+
+
+def finish_values(hangup: Hangup) -> dict[str, Any]:
+    """Return the column values that record HANGUP."""
+    return {
+        "outcome": hangup.outcome,
+        "ended_at": hangup.ended_at,
+        "hangup_cause_code": hangup.cause_code,
+        "hangup_cause_text": hangup.cause_text,
+    }
+
+
+async def insert_call(session: AsyncSession, values: Mapping[str, Any]) -> None:
+    """Insert a call row (VALUES from `new_call_values`, maybe with more) in SESSION."""
+    await _core(session, insert(Call).values(**values))
+
+
+@dataclass(slots=True)
+class TimelineRows:
+    """Timeline rows numbered in a transaction and inserted together at its end."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    async def insert(self, session: AsyncSession) -> None:
+        """Insert the rows collected so far (one statement, executemany) and forget them."""
+        if self.rows:
+            await (await session.connection()).execute(insert(CallEvent), self.rows)
+            self.rows = []
+
+
 async def append_event(
-    session: AsyncSession, call_id: str, kind: EventKind, detail: dict[str, Any], at: dt.datetime
+    session: AsyncSession,
+    call_id: str,
+    kind: EventKind,
+    detail: dict[str, Any],
+    at: dt.datetime,
+    *,
+    later: TimelineRows | None = None,
 ) -> int:
-    """Add an event inside SESSION's transaction; the call row's counter gives its number."""
+    """Add an event inside SESSION's transaction; the call row's counter gives its number.
+
+    With LATER the row is only numbered now and inserted by `later.insert` before the
+    transaction commits (the journal inserts a batch's rows in one statement).
+    """
     kind = EventKind(kind)
     bump = (
         update(Call)
@@ -189,14 +236,17 @@ async def append_event(
         .values(last_event_seq=Call.last_event_seq + 1, **_counted(kind, detail))
         .returning(Call.last_event_seq, Call.arrived_at)
     )
-    found = (await session.execute(bump)).one_or_none()
+    found = (await _core(session, bump)).one_or_none()
     if found is None:
         raise CallNotFoundError(call_id)
     seq, arrived_at = found
     if kind in _CONVERSATION:
-        await session.execute(_conversation(call_id, kind, (at - arrived_at).total_seconds()))
-    session.add(CallEvent(call_id=call_id, seq=seq, at=at, kind=kind, detail=detail))
-    await session.flush()
+        await _core(session, _conversation(call_id, kind, (at - arrived_at).total_seconds()))
+    row = {"call_id": call_id, "seq": seq, "at": at, "kind": kind, "detail": detail}
+    if later is not None:
+        later.rows.append(row)
+    else:
+        await _core(session, insert(CallEvent).values(**row))
     return int(seq)
 
 
@@ -242,13 +292,21 @@ def _conversation(call_id: str, kind: EventKind, since_arrival: float) -> Any:
     return update(Call).where(Call.id == call_id).values(**values)
 
 
-async def _update(session: AsyncSession, call_id: str, values: dict[str, Any]) -> None:
-    result = await session.execute(update(Call).where(Call.id == call_id).values(**values))
+async def update_call(session: AsyncSession, call_id: str, values: Mapping[str, Any]) -> None:
+    """Set VALUES on the call's row in SESSION, or raise CallNotFoundError."""
+    result = await _core(session, update(Call).where(Call.id == call_id).values(**values))
     if getattr(result, "rowcount", 0) != 1:
         raise CallNotFoundError(call_id)
 
 
-def _clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:
+async def _core(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
+    """Execute STATEMENT on SESSION's connection: a Core statement, without the ORM's bulk
+    update machinery (identity map sync), which costs more than the statement itself here."""
+    return await (await session.connection()).execute(statement)
+
+
+def clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:
+    """Return DETAIL with keypad input masked if SENSITIVE; raise ValueError if too large."""
     clean = {key: _mask(key, value) for key, value in detail.items()} if sensitive else dict(detail)
     size = len(json.dumps(clean, default=str))
     if size > MAX_DETAIL_BYTES:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call, EventKind
-from zentrale.calls.store import append_event
+from zentrale.calls.store import TimelineRows, append_event
 from zentrale.db.session import Database
 from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
@@ -107,22 +107,30 @@ class RecordingStore:
         A replayed RecordingFinished (same call, same Asterisk name) writes nothing and
         returns the ids queued the first time.
         """
+        async with self._db.write() as session:
+            return await self.recording_finished_in(session, finished)
+
+    async def recording_finished_in(
+        self, session: AsyncSession, finished: FinishedRecording, later: TimelineRows | None = None
+    ) -> Queued:
+        """Do `recording_finished`'s writes inside SESSION's transaction (the journal's)."""
         now = self._clock()
         queued = Queued(recording_id=str(uuid.uuid4()), job_id=str(uuid.uuid4()))
-        async with self._db.write() as session:
-            call = await _call(session, finished.call_id)
-            if (earlier := await _queued(session, finished)) is not None:
-                return earlier
-            detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
-            await append_event(
-                session=session,
-                call_id=call.id,
-                kind=EventKind.RECORDING_FINISHED,
-                detail=detail,
-                at=now,
-            )
-            session.add(_recording(queued.recording_id, finished, call, now))
-            session.add(_job(queued, now))
+        call = await _call(session, finished.call_id)
+        if (earlier := await _queued(session, finished)) is not None:
+            return earlier
+        detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
+        await append_event(
+            session=session,
+            call_id=call.id,
+            kind=EventKind.RECORDING_FINISHED,
+            detail=detail,
+            at=now,
+            later=later,
+        )
+        session.add(_recording(queued.recording_id, finished, call, now))
+        session.add(_job(queued, now))
+        await session.flush()  # a later write of the same transaction sees them
         log.info("recording queued", call_id=finished.call_id, recording_id=queued.recording_id)
         return queued
 
@@ -198,7 +206,8 @@ class RecordingStore:
 
 
 async def _call(session: AsyncSession, call_id: str) -> Call:
-    call = await session.get(Call, call_id)
+    # populate_existing: the journal's transaction may have changed the row since it was loaded
+    call = await session.get(Call, call_id, populate_existing=True)
     if call is None:
         raise CallNotFoundError(call_id)
     return call

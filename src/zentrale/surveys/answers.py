@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.calls.models import Call
 from zentrale.db.session import Database
@@ -44,31 +45,37 @@ class AnswerStore:
     async def record(self, answer: NewAnswer) -> None:
         """Write ANSWER linked to its call's department, agent and latest recording."""
         async with self._db.write() as session:
-            call = await session.get(Call, answer.call_id)
-            recording = await session.scalar(
-                select(Recording.id)
-                .where(Recording.call_id == answer.call_id)
-                .order_by(Recording.created_at.desc())
-                .limit(1)
+            await self.record_in(session, answer)
+
+    async def record_in(self, session: AsyncSession, answer: NewAnswer) -> None:
+        """Do `record`'s write inside SESSION's transaction (the journal's)."""
+        # populate_existing: the journal's transaction may have changed the row since loaded
+        call = await session.get(Call, answer.call_id, populate_existing=True)
+        recording = await session.scalar(
+            select(Recording.id)
+            .where(Recording.call_id == answer.call_id)
+            .order_by(Recording.created_at.desc())
+            .limit(1)
+        )
+        session.add(
+            SurveyAnswer(
+                id=str(uuid.uuid4()),
+                call_id=answer.call_id,
+                survey=answer.survey,
+                question=answer.question,
+                position=answer.position,
+                answer=answer.answer,
+                status=answer.status,
+                scale=answer.scale,
+                department=call.department if call else None,
+                agent_endpoint=call.agent_endpoint if call else None,
+                recording_id=recording,
+                campaign_id=answer.campaign_id,
+                answered_at=answer.answered_at,
+                call_arrived_at=call.arrived_at if call else None,
             )
-            session.add(
-                SurveyAnswer(
-                    id=str(uuid.uuid4()),
-                    call_id=answer.call_id,
-                    survey=answer.survey,
-                    question=answer.question,
-                    position=answer.position,
-                    answer=answer.answer,
-                    status=answer.status,
-                    scale=answer.scale,
-                    department=call.department if call else None,
-                    agent_endpoint=call.agent_endpoint if call else None,
-                    recording_id=recording,
-                    campaign_id=answer.campaign_id,
-                    answered_at=answer.answered_at,
-                    call_arrived_at=call.arrived_at if call else None,
-                )
-            )
+        )
+        await session.flush()
 
     async def for_call(self, call_id: str) -> list[SurveyAnswer]:
         """Return a call's answers in question order."""

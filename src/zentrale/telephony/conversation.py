@@ -75,13 +75,7 @@ class Conversation:
         CUSTOMER (default: the first channel) is the left channel of a two-party recording.
         """
         await self.ari.bridges.create(self.bridge_id, kind="mixing")
-        for channel_id in channel_ids:
-            try:
-                await self.ari.bridges.add_channel(self.bridge_id, channel_id)
-            except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
-                # Asterisk answers 400 "Channel not found" (or 404/422) for a party that hung
-                # up a moment ago: for the flow that is the party leaving, not a failure.
-                raise ChannelGoneError(channel_id, f"gone before the bridge: {exc}") from None
+        await self._add(channel_ids)
         if not record:
             return
         if self.two_party and len(channel_ids) == 2:
@@ -90,6 +84,21 @@ class Conversation:
             await self._record_parties(left, right)
         else:
             await self._record()
+
+    async def _add(self, channel_ids: tuple[str, ...]) -> None:
+        """Add the channels in one request; if one is gone, find out which one by one."""
+        if len(channel_ids) > 1:
+            with contextlib.suppress(AriBadRequestError, AriNotFoundError, AriUnprocessableError):
+                # Asterisk adds all or none: a party gone makes the whole request fail.
+                await self.ari.bridges.add_channels(self.bridge_id, channel_ids)
+                return
+        for channel_id in channel_ids:
+            try:
+                await self.ari.bridges.add_channel(self.bridge_id, channel_id)
+            except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
+                # Asterisk answers 400 "Channel not found" (or 404/422) for a party that hung
+                # up a moment ago: for the flow that is the party leaving, not a failure.
+                raise ChannelGoneError(channel_id, f"gone before the bridge: {exc}") from None
 
     async def adopt(self, channel_ids: list[str]) -> None:
         """Take over this conversation from a daemon that died: its bridge and recording.

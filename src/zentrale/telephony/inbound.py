@@ -700,8 +700,10 @@ class InboundCall:
         if self.conversation is not None:
             await self.conversation.close()
             self.conversation = None
-        with contextlib.suppress(AriError):
-            await self.services.ari.channels.hangup(leg.channel_id)
+        ari = self.services.ari
+        if not ari.hung_up(leg.channel_id):  # an agent who hung up needs no DELETE (a 404)
+            with contextlib.suppress(AriError):
+                await ari.channels.hangup(leg.channel_id)
         self.agent_leg = self.agent_endpoint = None
         self.department = self.connected_at = None
         self.services.queues.board.finished(leg.endpoint, wrap_up)

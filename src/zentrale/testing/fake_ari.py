@@ -144,9 +144,13 @@ class FakeAri:
         replay_on_connect: Path | None = None,
         replay_rate: float | None = None,
         rest_over_ws: bool = True,
+        event_filter: bool = True,
     ) -> None:
         self.app = app
         self.rest_over_ws = rest_over_ws
+        self.event_filter = event_filter
+        """Whether it has `PUT applications/{app}/eventFilter` (Asterisk 16.3+; False: 404)."""
+        self.events_disallowed: set[str] = set()
         self.username = username
         self._password = password
         self.playback_seconds = playback_seconds
@@ -256,6 +260,8 @@ class FakeAri:
     # -- events --------------------------------------------------------------------------
     def send(self, event: dict[str, Any]) -> None:
         """Send one raw event to every connected socket (fills application, timestamp)."""
+        if event.get("type") in self.events_disallowed:
+            return  # as Asterisk: the app's event filter drops it
         event.setdefault("application", self.app)
         event.setdefault("timestamp", now_iso())
         text = json.dumps(event)
@@ -476,6 +482,7 @@ class FakeAri:
     def _build_routes(self) -> list[tuple[str, re.Pattern[str], Route]]:
         table: list[tuple[str, str, Route]] = [
             ("GET", r"/applications/([^/]+)", self._get_application),
+            ("PUT", r"/applications/([^/]+)/eventFilter", self._filter_events),
             ("GET", r"/channels", self._list_channels),
             ("POST", r"/channels(?:/([^/]+))?", self._originate),
             ("GET", r"/channels/([^/]+)", self._get_channel),
@@ -509,9 +516,20 @@ class FakeAri:
                 "endpoint_ids": [],
                 "device_names": [],
                 "events_allowed": [],
-                "events_disallowed": [],
+                "events_disallowed": [{"type": name} for name in sorted(self.events_disallowed)],
             },
         )
+
+    async def _filter_events(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        if not self.event_filter:
+            return HttpResponse.of_json(404, {"message": "Resource not found"})
+        if m[1] != self.app:
+            return HttpResponse.of_json(404, {"message": "Application not found"})
+        listed = request.json().get("disallowed", [])
+        if not isinstance(listed, list) or not all(isinstance(i, dict) for i in listed):
+            return HttpResponse.of_json(400, {"message": "Invalid event filter"})
+        self.events_disallowed = {str(item.get("type")) for item in listed}
+        return await self._get_application(request, m)
 
     async def _list_channels(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         return HttpResponse.of_json(200, list(self.channels.values()))
@@ -600,14 +618,16 @@ class FakeAri:
 
     async def _bridge_member(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         bridge = self.bridges.get(m[1])
-        channel_id = request.params().get("channel", "")
-        if bridge is None or channel_id not in self.channels:
+        # ARI takes a comma-separated list; all are found or none is added (as Asterisk)
+        channel_ids = str(request.params().get("channel", "")).split(",")
+        if bridge is None or not all(c in self.channels for c in channel_ids):
             return HttpResponse.of_json(404, {"message": "Bridge or channel not found"})
         members: list[str] = bridge["channels"]
         adding = m[2] == "addChannel"
-        members.append(channel_id) if adding else members.remove(channel_id)
-        event = "ChannelEnteredBridge" if adding else "ChannelLeftBridge"
-        self.emit(event, bridge=bridge, channel=self.channels[channel_id])
+        for channel_id in channel_ids:
+            members.append(channel_id) if adding else members.remove(channel_id)
+            event = "ChannelEnteredBridge" if adding else "ChannelLeftBridge"
+            self.emit(event, bridge=bridge, channel=self.channels[channel_id])
         return HttpResponse(204)
 
     async def _stored_file(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:

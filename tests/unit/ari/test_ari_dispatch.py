@@ -220,3 +220,23 @@ def test_lag_samples_hold_no_more_memory_once_filled_and_keep_the_recent_ones() 
     assert small.max == 9.0
     small.clear()
     assert (small.percentile(50), small.max) == (0.0, 0.0)
+
+
+@pytest.mark.asyncio
+async def test_a_channel_is_hung_up_after_a_hangup_event_not_after_leaving_stasis_only() -> None:
+    dispatcher = Dispatcher(idle_timeout=10)
+    for channel_id, types in (
+        ("left", ["StasisEnd"]),  # continued to the dialplan: still up
+        ("hung", ["ChannelHangupRequest", "StasisEnd"]),
+        ("gone", ["StasisEnd", "ChannelDestroyed"]),
+    ):
+        for event_type in types:
+            raw = {"type": event_type, "timestamp": event_type, "channel": channel_json(channel_id)}
+            dispatcher.submit(Envelope(raw))
+    await dispatcher.drain()
+    assert not dispatcher.hung_up("channel:left")
+    assert dispatcher.is_gone("channel:left")
+    assert dispatcher.hung_up("channel:hung")
+    assert dispatcher.hung_up("channel:gone")
+    assert not dispatcher.hung_up("channel:unknown")
+    await dispatcher.close()

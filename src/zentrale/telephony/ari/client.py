@@ -214,6 +214,7 @@ class AriClient:
             self.state.last_error = f"resync failed: {exc}"
             log.error("ari.resync.failed", error=str(exc))
             return
+        await self._filter_events()
         self._forget_vanished({channel.id for channel in all_channels})
         channels, bridges = _ours(app, all_channels, all_bridges)
         log.info("ari.resync", channels=len(channels), bridges=len(bridges))
@@ -223,6 +224,18 @@ class AriClient:
             except Exception:
                 log.exception("ari.resync.hook_failed")
         self._resynced.set()
+
+    async def _filter_events(self) -> None:
+        # Events of types nothing reads cost Asterisk JSON and the client decoding; an
+        # Asterisk older than 16.3 has no filter (404) and sends them: harmless, just more.
+        # Sent even when empty: Asterisk keeps an app's filter across its connections.
+        try:
+            await self.applications.filter_events(self.app, self.options.ignored_events)
+        except AriError as exc:
+            log.info("ari.event_filter_unsupported", error=str(exc))
+            self.state.event_filter = False
+        else:
+            self.state.event_filter = True
 
     async def snapshot(self) -> tuple[list[Channel], list[Bridge]]:
         """Channels and bridges our application currently holds."""
@@ -242,6 +255,10 @@ class AriClient:
             except AriNotFoundError:
                 await asyncio.sleep(0.02)
         return await self.applications.get(self.app)
+
+    def hung_up(self, channel_id: str) -> bool:
+        """Tell whether CHANNEL_ID is known to be hung up (a DELETE of it would be a 404)."""
+        return self.dispatcher.hung_up(f"channel:{channel_id}")
 
     def lost(self, channel_id: str) -> bool:
         """Tell whether CHANNEL_ID was ended by Asterisk itself: it vanished while we were

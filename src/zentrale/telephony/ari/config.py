@@ -96,6 +96,11 @@ RestTransport = Literal["auto", "websocket", "http"]
 or ``auto``: probe at every connect and use the WebSocket when Asterisk answers it."""
 
 
+IGNORED_EVENTS = ("ChannelVarset", "ChannelDialplan", "ChannelConnectedLine", "ChannelCallerId")
+"""Event types no zentrale flow reads: 64 of the 96 events of a bench call (docs/performance.md),
+most from the dialplan of Local channels and Asterisk's bookkeeping of bridged channels."""
+
+
 @dataclass(frozen=True)
 class AriOptions:
     """Timeouts, retries, reconnect backoff, REST transport and dispatch tuning."""
@@ -116,6 +121,10 @@ class AriOptions:
     rest_transport: RestTransport = "auto"
     probe_timeout: float = 2.0
     """How long ``auto`` waits for the answer to its probe before choosing HTTP."""
+    ignored_events: tuple[str, ...] = IGNORED_EVENTS
+    """Event types Asterisk is asked not to send (at every connect, ``PUT
+    applications/{app}/eventFilter``; an Asterisk without it sends them, the client ignores
+    them); empty: every event (clearing a filter an earlier client left on the app)."""
 
 
 def events_url(base_url: str, app: str) -> str:

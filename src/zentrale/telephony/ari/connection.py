@@ -54,6 +54,8 @@ class ConnectionState:
     stopped_error: BaseException | None = None
     rest_transport: str = "http"
     """Where REST requests go: ``websocket`` or ``http`` (chosen at the latest connect)."""
+    event_filter: bool | None = None
+    """Whether Asterisk took the app's event filter at the latest resync (None: not asked)."""
 
     @property
     def reconnects(self) -> int:

@@ -220,6 +220,10 @@ class Dispatcher:
         """Whether the channel of ``key`` is known to have gone."""
         return key in self._gone
 
+    def hung_up(self, key: str) -> bool:
+        """Whether the channel of ``key`` is known to be hung up (not merely out of Stasis)."""
+        return self._gone.get(key) in _HANGUP_TYPES
+
     def watched_keys(self) -> set[str]:
         """Keys that have live subscriptions (resync checks they still exist)."""
         return {key for key, subs in self._subs.items() if subs}
@@ -386,6 +390,9 @@ def _bind_key(key: str) -> None:
         structlog.contextvars.bind_contextvars(channel_id=key[8:])
     else:
         structlog.contextvars.bind_contextvars(ari_key=key)
+
+
+_HANGUP_TYPES = frozenset({"ChannelHangupRequest", "ChannelDestroyed"})
 
 
 def _resolve(future: asyncio.Future[None]) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, get_args
 
 from pydantic import BaseModel, ConfigDict
 
@@ -270,12 +270,32 @@ def parse_event(raw: dict[str, Any]) -> AriEvent:
 
 def count_unknown_fields(model: BaseModel) -> int:
     """Count fields not in our models, recursively (forward-compatibility metric)."""
-    total = len(model.model_extra or {})
-    for name in type(model).model_fields:
+    # Runs for every typed event: only the fields that can hold a model are looked at, and
+    # the extras are read from the slot (`model_extra` and `model_fields` cost more).
+    total = len(model.__pydantic_extra__ or ())
+    for name in _nested_fields(type(model)):
         value = getattr(model, name)
         if isinstance(value, BaseModel):
             total += count_unknown_fields(value)
     return total
+
+
+_NESTED: dict[type[BaseModel], tuple[str, ...]] = {}
+
+
+def _nested_fields(cls: type[BaseModel]) -> tuple[str, ...]:
+    """Return the names of CLS's fields whose type mentions a model (cached per class)."""
+    names = _NESTED.get(cls)
+    if names is None:
+        fields = cls.model_fields.items()
+        names = _NESTED[cls] = tuple(n for n, f in fields if _mentions_model(f.annotation))
+    return names
+
+
+def _mentions_model(annotation: Any) -> bool:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_mentions_model(arg) for arg in get_args(annotation))
 
 
 def dispatch_key(raw: dict[str, Any]) -> str:

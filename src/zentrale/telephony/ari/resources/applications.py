@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from zentrale.telephony.ari.models import Application
 from zentrale.telephony.ari.resources._base import Resource, as_model
 from zentrale.telephony.ari.rest import seg
@@ -20,3 +22,11 @@ class Applications(Resource):
         params = {"eventSource": event_source}
         data = await self._rest.request("POST", path, params=params, idempotent=True)
         return as_model(Application, data)
+
+    async def filter_events(self, app: str, disallowed: Sequence[str]) -> Application:
+        """Ask Asterisk not to send the app events of the DISALLOWED types (Asterisk 16.3+)."""
+        body = {"disallowed": [{"type": name} for name in disallowed]}
+        path = f"applications/{seg(app)}/eventFilter"
+        return as_model(
+            Application, await self._rest.request("PUT", path, body=body, idempotent=True)
+        )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from zentrale.telephony.ari.models import Bridge, LiveRecording, Playback
 from zentrale.telephony.ari.resources._base import Resource, as_list, as_model
 from zentrale.telephony.ari.resources.channels import _record_params
@@ -38,6 +40,12 @@ class Bridges(Resource):
     ) -> None:
         """Put a channel into the bridge."""
         params = {"channel": channel_id, "role": role}
+        path = f"bridges/{seg(bridge_id)}/addChannel"
+        await self._rest.request("POST", path, params=params, idempotent=True)
+
+    async def add_channels(self, bridge_id: str, channel_ids: Sequence[str]) -> None:
+        """Put several channels into the bridge with one request (all or none is added)."""
+        params = {"channel": ",".join(channel_ids)}
         path = f"bridges/{seg(bridge_id)}/addChannel"
         await self._rest.request("POST", path, params=params, idempotent=True)
 

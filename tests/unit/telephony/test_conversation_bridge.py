@@ -1,0 +1,54 @@
+"""Putting the parties of a conversation into its bridge (fake ARI server): one request for
+both, and a party that is already gone named as gone, as when each was added alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from zentrale.calls.store import CallStore
+from zentrale.db.session import Database
+from zentrale.recording.store import RecordingStore
+from zentrale.telephony.ari import AriClient, AriOptions, ChannelGoneError
+from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.journal import Journal
+from zentrale.testing.fake_ari import FakeAri
+
+pytestmark = pytest.mark.asyncio
+FAST = AriOptions(retry_attempts=1, retry_backoff=0.01, backoff_initial=0.05)
+
+
+def _journal(tmp_path: Path) -> Journal:
+    """A journal nothing is written to here (no recording): its database is never opened."""
+    db = Database.open(f"sqlite+aiosqlite:///{tmp_path / 'unused.db'}")
+    return Journal(CallStore(db), RecordingStore(db))
+
+
+def _adds(fake: FakeAri) -> list[str]:
+    return [str(r.params["channel"]) for r in fake.requests if r.path.endswith("/addChannel")]
+
+
+async def test_both_parties_go_into_the_bridge_with_one_request(tmp_path: Path) -> None:
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller")
+        fake.add_channel("agent")
+        conversation = Conversation(ari, _journal(tmp_path), "call-1", 1)
+        await conversation.open("caller", "agent", record=False)
+    assert _adds(fake) == ["caller,agent"]
+    assert fake.bridges[conversation.bridge_id]["channels"] == ["caller", "agent"]
+
+
+async def test_a_party_gone_before_the_bridge_is_named_and_the_other_is_added(
+    tmp_path: Path,
+) -> None:
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller")  # the agent hung up a moment ago
+        conversation = Conversation(ari, _journal(tmp_path), "call-1", 1)
+        with pytest.raises(ChannelGoneError) as gone:
+            await conversation.open("caller", "agent", record=False)
+    assert gone.value.channel_id == "agent"
+    assert _adds(fake) == ["caller,agent", "caller", "agent"]
+    assert fake.bridges[conversation.bridge_id]["channels"] == ["caller"]
