@@ -153,7 +153,12 @@ async def _outcome(
 
 def _status(event: AriEvent, current: RingResult) -> RingResult:
     if isinstance(event, Dial):
-        return RingResult(_DIAL_STATUS.get(event.dialstatus, current))
+        said = RingResult(_DIAL_STATUS.get(event.dialstatus, current))
+        # Asterisk may report NOANSWER after the hangup already gave a cause (a 404 from a
+        # carrier: cause 1, then Dial NOANSWER in some runs): the cause says more, keep it.
+        if said is RingResult.NO_ANSWER and current in (RingResult.BUSY, RingResult.UNAVAILABLE):
+            return current
+        return said
     if isinstance(event, ChannelHangupRequest | ChannelDestroyed):
         cause = event.cause or 0
         if cause in _BUSY_CAUSES:

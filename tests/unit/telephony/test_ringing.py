@@ -6,7 +6,9 @@ import asyncio
 
 import pytest
 
+from zentrale.telephony import ringing
 from zentrale.telephony.ari import AriClient, AriOptions
+from zentrale.telephony.ari.events import parse_event
 from zentrale.telephony.ringing import RingResult, ring
 from zentrale.testing.fake_ari import FakeAri
 
@@ -40,3 +42,26 @@ async def test_a_failed_originate_hangs_up_whatever_it_may_have_made() -> None:
         deletes = [r for r in fake.requests if r.method == "DELETE"]
     assert leg.result is RingResult.UNAVAILABLE
     assert [r.path for r in deletes] == [f"/channels/{leg.channel_id}"]
+
+
+def _channel() -> dict[str, object]:
+    return {"id": "c1", "name": "PJSIP/carrier-1", "state": "Down"}
+
+
+@pytest.mark.parametrize(
+    ("cause", "expected"),
+    [(1, RingResult.UNAVAILABLE), (17, RingResult.BUSY), (16, RingResult.NO_ANSWER)],
+)
+async def test_a_hangup_cause_is_not_overwritten_by_a_later_noanswer(
+    cause: int, expected: RingResult
+) -> None:
+    # The order Asterisk sends them in varies: a 404 from the carrier (cause 1) was sometimes
+    # followed by Dial NOANSWER, and the number was then retried as if it had only rung out.
+    hangup = parse_event({"type": "ChannelHangupRequest", "channel": _channel(), "cause": cause})
+    dial = parse_event({"type": "Dial", "peer": _channel(), "dialstatus": "NOANSWER"})
+    after_hangup = ringing._status(hangup, RingResult.NO_ANSWER)
+    assert ringing._status(dial, after_hangup) is expected
+    # and the other order comes to the same result
+    assert ringing._status(hangup, ringing._status(dial, RingResult.NO_ANSWER)) is (
+        expected or RingResult.NO_ANSWER
+    )
