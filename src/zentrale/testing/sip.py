@@ -248,10 +248,7 @@ Content-Length: 0
 ]]>
   </send>
   <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>
-{info}  <label id="wait"/>
-  <recv request="INVITE" optional="true" next="reinvite"/>
-  <recv request="UPDATE" optional="true" next="update"/>
-  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
+{info}  <recv request="BYE" timeout="{hold_ms}" ontimeout="hangup"/>
   <send>
     <![CDATA[
 SIP/2.0 200 OK
@@ -282,42 +279,9 @@ Content-Length: 0
 ]]>
   </send>
   <recv response="200" crlf="true"/>
-  <nop next="done"/>
-  <label id="reinvite"/>
-  <send>
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Contact: <sip:{caller}@[local_ip]:[local_port]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-{sdp}]]>
-  </send>
-  <recv request="ACK" next="wait"/>
-  <label id="update"/>
-  <send next="wait">
-    <![CDATA[
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-]]>
-  </send>
   <label id="done"/>
 </scenario>
 """
-"""The carrier's call. After the answer it answers Asterisk's re-INVITEs and UPDATEs (a
-connected-line update when the caller's agent changes, on a trunk without
-`send_connected_line=no`) as a carrier does, until a BYE comes or it hangs up itself."""
 
 
 _SDP = """v=0
