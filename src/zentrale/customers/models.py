@@ -127,9 +127,9 @@ class Callback(Base):
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
     locked_by: Mapped[str | None] = mapped_column(String(128))
-    """The daemon placing the callback while it is `calling` (v0013)."""
+    """The daemon placing the callback while it is `calling` (v0014)."""
     locked_until: Mapped[dt.datetime | None]
-    """Until when that daemon's claim holds; renewed while it places the call (v0013)."""
+    """Until when that daemon's claim holds; renewed while it places the call (v0014)."""
 
     __table_args__ = (
         Index("ix_callbacks_state_due_at", "state", "due_at"),

@@ -5,7 +5,7 @@ notes and the suggestion for management, into `call_notes`, where the customer's
 the statistics read them). A callback is a row in `callbacks` that the daemon's scheduler
 (`zentrale.telephony.callbacks`) claims when it is due, under a lease it renews while it
 places the call; a callback whose daemon stopped mid-attempt is `recover`ed once the lease
-ran out (v0013). The functions take the caller's session, so a wrap-up, its callback and its
+ran out (v0014). The functions take the caller's session, so a wrap-up, its callback and its
 audit entry commit together. Which codes exist and when calling is allowed are the callers'
 checks (routing rules, calling hours).
 """

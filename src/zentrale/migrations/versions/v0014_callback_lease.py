@@ -5,8 +5,8 @@ stops mid-attempt leaves its lease to run out; any daemon then puts the callback
 `scheduled`. Both columns are nullable: a callback not being placed has neither, and one left
 `calling` before this revision counts as expired.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0013"
-down_revision: str | None = "0012"
+revision: str = "0014"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
