@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -26,9 +26,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.base.errors import ForbiddenError, InvalidRequestError, NotFoundError
+from zentrale.api.workspace import agent_endpoint, bind_center, center_of
+from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
-from zentrale.core.principal import Principal
 from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
@@ -79,23 +79,6 @@ class NoSoftphoneError(NotFoundError):
     code = "no-softphone"
 
 
-def center_of(request: Request) -> CallCenter:
-    """Return the call centre the daemon bound to this request."""
-    center: CallCenter = request.state.calls
-    return center
-
-
-def _endpoint(caller: Principal, board: AgentBoard) -> str:
-    """Return the signed-in agent's endpoint, which must be an agent of the routing rules."""
-    if caller.agent_endpoint is None:
-        raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
-    try:
-        board.view(caller.agent_endpoint)
-    except KeyError:
-        raise NotFoundError(f"no agent {caller.agent_endpoint} in the routing rules") from None
-    return caller.agent_endpoint
-
-
 def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentStateOut:
     """Return ENDPOINT's state in the workspace's words."""
     view = board.view(endpoint)
@@ -119,7 +102,7 @@ def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentState
 async def agent_page(caller: Caller, request: Request) -> Response:
     """The agent's workspace: softphone, state and screen pops."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     reasons = list(center.services.settings.agents.pause_reasons)
     state = state_of(center.services.queues.board, endpoint, reasons)
     response = render(request, "agent.html", caller=caller, state=state)
@@ -137,7 +120,7 @@ async def agent_page(caller: Caller, request: Request) -> Response:
 async def softphone(caller: Caller, request: Request) -> SoftphoneOut:
     """Return the signed-in agent's softphone registration (WebSocket URL, SIP address)."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     settings = center.services.settings.agents
     if settings.sip_password is None:
         raise NoSoftphoneError("no softphone password is set (agents.sip_password)")
@@ -156,7 +139,7 @@ async def agent_state(caller: Caller, request: Request) -> AgentStateOut:
     center = center_of(request)
     board = center.services.queues.board
     reasons = list(center.services.settings.agents.pause_reasons)
-    return state_of(board, _endpoint(caller, board), reasons)
+    return state_of(board, agent_endpoint(caller, board), reasons)
 
 
 @router.post("/api/agent/state", name="agent.set_state", response_model=AgentStateOut)
@@ -164,7 +147,7 @@ async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) 
     """Become available (ending after-call work), or pause with one of the settings' reasons."""
     center = center_of(request)
     board = center.services.queues.board
-    endpoint = _endpoint(caller, board)
+    endpoint = agent_endpoint(caller, board)
     reasons = list(center.services.settings.agents.pause_reasons)
     if body.state == "paused":
         if body.reason not in reasons:
@@ -187,7 +170,7 @@ async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) 
 async def agent_events(caller: Caller, request: Request) -> StreamingResponse:
     """Stream the agent's screen pops and state changes as server-sent events."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     stream = _events(request, center, endpoint)
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
@@ -272,14 +255,6 @@ async def _earlier(
 
 def agent_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
     """Return the workspace routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
     outer.include_router(router)
     return [outer]
-
-
-def _binder(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
-    async def bind(request: Request) -> None:
-        request.state.calls = center
-        request.state.qa = deps
-
-    return bind

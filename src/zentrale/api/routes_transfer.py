@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.routes_agent import center_of
+from zentrale.api.workspace import center_of
 from zentrale.base.errors import InvalidRequestError
 from zentrale.core import audit
 from zentrale.core.models import Role

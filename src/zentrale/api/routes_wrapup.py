@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.routes_agent import _binder, _endpoint, center_of
 from zentrale.api.text import NO_NUL
+from zentrale.api.workspace import agent_endpoint, bind_center, center_of
 from zentrale.base.errors import NotFoundError
 from zentrale.calls.models import Call
 from zentrale.core import audit
@@ -177,7 +177,7 @@ async def _call(session: AsyncSession, call_id: str) -> Call:
 async def dispositions(caller: Caller, request: Request) -> DispositionsOut:
     """Return the disposition codes of the departments the signed-in agent sits in."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     rules = center.rules()
     settings = center.services.settings.agents.callbacks
     return DispositionsOut(
@@ -198,7 +198,7 @@ async def save_wrapup(
     """Wrap up a call the signed-in agent took: disposition, notes, suggestion, callback."""
     center = center_of(request)
     board = center.services.queues.board
-    endpoint = _endpoint(caller, board)
+    endpoint = agent_endpoint(caller, board)
     rules, deps = center.rules(), deps_of(request)
     now = center.services.clock()
     hours = CallingHours.of(center.services.settings.agents.callbacks, rules.document.timezone)
@@ -248,7 +248,7 @@ async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> Wrap
 async def my_callbacks(caller: Caller, request: Request) -> list[CallbackOut]:
     """Return the signed-in agent's open callbacks, soonest first."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     async with deps_of(request).db.read() as session:
         rows = await wrapup.callbacks_of(session, endpoint)
     return [CallbackOut.of(row) for row in rows]
@@ -262,7 +262,7 @@ async def my_callbacks(caller: Caller, request: Request) -> list[CallbackOut]:
 async def cancel_callback(caller: Caller, request: Request, callback_id: CallbackId) -> CallbackOut:
     """Cancel one of the signed-in agent's scheduled callbacks."""
     center = center_of(request)
-    endpoint = _endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board)
     deps = deps_of(request)
     async with deps.db.write() as session:
         row = await wrapup.cancel(session, callback_id, endpoint, deps.clock())
@@ -273,6 +273,6 @@ async def cancel_callback(caller: Caller, request: Request, callback_id: Callbac
 
 def wrapup_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
     """Return the wrap-up routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
     outer.include_router(router)
     return [outer]

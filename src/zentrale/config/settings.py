@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
@@ -130,6 +131,18 @@ class CallbackSettings(Section):
     retry_after: float = Field(default=900.0, ge=1, le=86400)
     check_every: float = Field(default=10.0, gt=0, le=600)
     """Seconds between the scheduler's looks at due callbacks."""
+    lease: float = Field(default=60.0, ge=1, le=3600)
+    """Seconds a daemon's claim on a callback it is placing holds; renewed at each look, so a
+    callback left `calling` by a daemon that stopped is placed again once it runs out. More
+    than twice `check_every`."""
+
+    @field_validator("lease")
+    @classmethod
+    def _lease_outlasts_looks(cls, value: float, info: ValidationInfo) -> float:
+        every = info.data.get("check_every")
+        if every is not None and value <= 2 * every:
+            raise ValueError(f"must be more than twice check_every ({every} s), not {value}")
+        return value
 
 
 class AgentSettings(Section):

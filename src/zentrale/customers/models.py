@@ -126,6 +126,10 @@ class Callback(Base):
     """How the last attempt went (answered, agent_no_answer, busy, ...)."""
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(128))
+    """The daemon placing the callback while it is `calling` (v0014)."""
+    locked_until: Mapped[dt.datetime | None]
+    """Until when that daemon's claim holds; renewed while it places the call (v0014)."""
 
     __table_args__ = (
         Index("ix_callbacks_state_due_at", "state", "due_at"),

@@ -3,18 +3,21 @@
 An agent wraps up a call once: the disposition code goes into `call_wrapups` (and, with the
 notes and the suggestion for management, into `call_notes`, where the customer's history and
 the statistics read them). A callback is a row in `callbacks` that the daemon's scheduler
-(`zentrale.telephony.callbacks`) claims when it is due. The functions take the caller's
-session, so a wrap-up, its callback and its audit entry commit together. Which codes exist and
-when calling is allowed are the callers' checks (routing rules, calling hours).
+(`zentrale.telephony.callbacks`) claims when it is due, under a lease it renews while it
+places the call; a callback whose daemon stopped mid-attempt is `recover`ed once the lease
+ran out (v0014). The functions take the caller's session, so a wrap-up, its callback and its
+audit entry commit together. Which codes exist and when calling is allowed are the callers'
+checks (routing rules, calling hours).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.calls.models import Call
@@ -23,6 +26,8 @@ from zentrale.customers.models import Callback, CallbackState, CallNote, CallWra
 from zentrale.customers.store import add_note, customer_side
 
 OPEN_STATES = (CallbackState.SCHEDULED, CallbackState.CALLING)
+INTERRUPTED = "interrupted"
+"""The result of an attempt whose daemon stopped before it could say how it went."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,34 +150,98 @@ async def due(session: AsyncSession, now: dt.datetime, limit: int = 50) -> list[
     return list(await session.scalars(query.order_by(Callback.due_at, Callback.id).limit(limit)))
 
 
-async def claim(session: AsyncSession, callback_id: str, now: dt.datetime) -> bool:
-    """Mark a scheduled callback as calling; False when another node (or a cancel) won."""
+async def claim(
+    session: AsyncSession, callback_id: str, now: dt.datetime, *, owner: str, until: dt.datetime
+) -> bool:
+    """Mark a scheduled callback as calling by OWNER (a daemon) with a lease UNTIL, counting the
+    attempt; False when another node (or a cancel) won."""
     result = await session.execute(
         update(Callback)
         .where(Callback.id == callback_id, Callback.state == CallbackState.SCHEDULED)
-        .values(state=CallbackState.CALLING, updated_at=now, attempts=Callback.attempts + 1)
+        .values(
+            state=CallbackState.CALLING,
+            updated_at=now,
+            attempts=Callback.attempts + 1,
+            locked_by=owner,
+            locked_until=until,
+        )
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def extend(
+    session: AsyncSession, owner: str, callback_ids: Sequence[str], until: dt.datetime
+) -> int:
+    """Renew OWNER's leases of CALLBACK_IDS (still calling) to UNTIL; return how many it holds."""
+    if not callback_ids:
+        return 0
+    result = await session.execute(
+        update(Callback)
+        .where(
+            Callback.id.in_(callback_ids),
+            Callback.state == CallbackState.CALLING,
+            Callback.locked_by == owner,
+        )
+        .values(locked_until=until)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def recover(session: AsyncSession, now: dt.datetime, *, retries: int) -> tuple[int, int]:
+    """Put callbacks left calling by a daemon that stopped (their lease ran out before NOW)
+    back to scheduled, or to failed when their attempts (counted at the claim) exceed RETRIES;
+    return (scheduled again, failed)."""
+    expired = (
+        Callback.state == CallbackState.CALLING,
+        or_(Callback.locked_until.is_(None), Callback.locked_until < now),
+    )
+    free = {"locked_by": None, "locked_until": None, "result": INTERRUPTED, "updated_at": now}
+    failed = await session.execute(
+        update(Callback)
+        .where(*expired, Callback.attempts > retries)
+        .values(state=CallbackState.FAILED, **free)
+    )
+    again = await session.execute(
+        update(Callback)
+        .where(*expired, Callback.attempts <= retries)
+        .values(state=CallbackState.SCHEDULED, **free)
+    )
+    return int(again.rowcount), int(failed.rowcount)  # type: ignore[attr-defined]
 
 
 async def settle(
     session: AsyncSession,
     callback_id: str,
     *,
+    owner: str,
     result: str,
     placed_call_id: str | None,
     retry_at: dt.datetime | None,
     now: dt.datetime,
-) -> None:
-    """Record an attempt's RESULT: done when answered, again at RETRY_AT, else failed."""
+) -> bool:
+    """Record an attempt's RESULT: done when answered, again at RETRY_AT, else failed. False
+    when OWNER no longer holds the callback (its lease ran out and another daemon took it)."""
     if result == "answered":
         state, values = CallbackState.DONE, {}
     elif retry_at is not None:
         state, values = CallbackState.SCHEDULED, {"due_at": retry_at}
     else:
         state, values = CallbackState.FAILED, {}
-    await session.execute(
+    done = await session.execute(
         update(Callback)
-        .where(Callback.id == callback_id)
-        .values(state=state, result=result, placed_call_id=placed_call_id, updated_at=now, **values)
+        .where(
+            Callback.id == callback_id,
+            Callback.state == CallbackState.CALLING,
+            Callback.locked_by == owner,
+        )
+        .values(
+            state=state,
+            result=result,
+            placed_call_id=placed_call_id,
+            updated_at=now,
+            locked_by=None,
+            locked_until=None,
+            **values,
+        )
     )
+    return bool(done.rowcount)  # type: ignore[attr-defined]

@@ -67,7 +67,7 @@ from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
-from zentrale.telephony.callbacks import CallbackRunner
+from zentrale.telephony.callbacks import CallbackRunner, owner_id
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.campaigns import CampaignRunner
 from zentrale.telephony.context import Services
@@ -350,6 +350,7 @@ def _callbacks(
         rules=lambda: rules.current,
         settings=services.settings.agents.callbacks,
         clock=services.clock,
+        owner=owner_id(services.settings.node),
     )
     runner.start()
     stack.push_async_callback(runner.close, drain_seconds)

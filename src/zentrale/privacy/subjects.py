@@ -1,8 +1,9 @@
 """Data-subject requests: find everything about a phone number (or customer), export it, erase it.
 
 `gather` collects the subject's calls (as caller, dialled or called number) with their
-timelines, recordings, survey answers, evaluations, comments and call notes, and the customer
-record. `export` writes that into a zip with a JSON index and every stored recording decrypted.
+timelines, recordings, survey answers, evaluations, comments, call notes and callbacks promised
+at wrap-up, and the customer record. `export` writes that into a zip with a JSON index and every
+stored recording decrypted.
 `erase` crypto-shreds the recordings (destruction records, why=erasure), deletes survey answers,
 comments, evaluation notes, call notes and the customer, masks the number in call records and
 event details, replaces it in survey campaigns (a number not yet reached is not called), and
@@ -103,6 +104,7 @@ class SubjectData:
     evaluations: list[Evaluation] = field(default_factory=list)
     comments: list[Comment] = field(default_factory=list)
     notes: list[CallNote] = field(default_factory=list)
+    callbacks: list[Callback] = field(default_factory=list)
     targets: list[CampaignTarget] = field(default_factory=list)
 
 
@@ -139,6 +141,8 @@ async def gather(db: Database, query: SubjectQuery) -> SubjectData:
         customer_ids = [c.id for c in customers]
         mine = or_(CallNote.call_id.in_(call_ids), CallNote.customer_id.in_(customer_ids))
         data.notes = await _all(session, CallNote, mine)
+        promised = or_(Callback.call_id.in_(call_ids), Callback.number.in_(numbers))
+        data.callbacks = await _all(session, Callback, promised)
         data.targets = await _all(session, CampaignTarget, CampaignTarget.number.in_(numbers))
     return data
 
@@ -278,6 +282,7 @@ def _index(
         "evaluations": [row_json(e) for e in data.evaluations],
         "comments": [row_json(c) for c in data.comments],
         "call_notes": [row_json(n) for n in data.notes],
+        "callbacks": [row_json(c) for c in data.callbacks],
         "campaign_numbers": [row_json(t) for t in data.targets],
     }
 

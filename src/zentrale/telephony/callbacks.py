@@ -6,13 +6,19 @@ answers is the customer dialled; the customer hears the outbound consent notice 
 recorded as the department says. The pure part (`decide`, `retry_at`, `CallingHours`) says
 whom to ring and when; `CallbackRunner` looks at the due callbacks every few seconds on the
 injected clock (a fake one in tests), reserves the agent on the board so no queue rings them
-meanwhile, and writes how each attempt went.
+meanwhile, and writes how each attempt went. It claims a callback under a lease in its own
+name (`owner`) and renews the leases of the calls it is placing at each look; a callback whose
+daemon stopped mid-attempt (its lease ran out) is put back to `scheduled` by whichever daemon
+looks next, its attempt counted, and placed again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
+import secrets
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -107,6 +113,11 @@ def decide(
     return Decision("wait")
 
 
+def owner_id(node: str) -> str:
+    """Return the name a daemon's callback leases go by: node, host, pid and a random part."""
+    return f"{node}:{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def retry_at(
     result: str, attempts: int, now: dt.datetime, settings: CallbackSettings
 ) -> dt.datetime | None:
@@ -128,9 +139,12 @@ class CallbackRunner:
         rules: Callable[[], Rules],
         settings: CallbackSettings,
         clock: Callable[[], dt.datetime],
+        owner: str,
     ) -> None:
         self.db, self.board, self._place, self._rules = db, board, place, rules
-        self.settings, self.clock = settings, clock
+        self.settings, self.clock, self.owner = settings, clock, owner
+        self._placing: set[str] = set()
+        """Ids of the callbacks this daemon is placing: their leases are renewed."""
         self.outage = Outage("callbacks.database", log)
         self.placed: list[str] = []
         """Ids of the outbound calls placed (for status and tests)."""
@@ -168,8 +182,15 @@ class CallbackRunner:
             await asyncio.sleep(self.settings.check_every)
 
     async def tick(self) -> None:
-        """Start the callbacks that are due now and have an agent free."""
+        """Renew this daemon's leases, put callbacks of stopped daemons back, then start the
+        callbacks that are due now and have an agent free."""
         now = self.clock()
+        async with self.db.write() as session:
+            until = now + dt.timedelta(seconds=self.settings.lease)
+            await wrapup.extend(session, self.owner, sorted(self._placing), until)
+            again, failed = await wrapup.recover(session, now, retries=self.settings.retries)
+        if again or failed:
+            log.warning("callback.recovered", scheduled=again, failed=failed)
         async with self.db.read() as session:
             due = await wrapup.due(session, now)
         hours = self.hours()
@@ -194,15 +215,18 @@ class CallbackRunner:
         return [a.endpoint for a in department.agents if a.endpoint != callback.agent_endpoint]
 
     async def _start(self, callback: Callback, endpoint: str, now: dt.datetime) -> None:
+        until = now + dt.timedelta(seconds=self.settings.lease)
         async with self.db.write() as session:
-            claimed = await wrapup.claim(session, callback.id, now)
+            claimed = await wrapup.claim(session, callback.id, now, owner=self.owner, until=until)
         if not claimed:
             self.board.release(endpoint)
             return
         log.info("callback.placing", callback=callback.id, agent=endpoint)
+        self._placing.add(callback.id)
         task = asyncio.create_task(self._call(callback, endpoint), name=f"callback:{callback.id}")
         self._calls.add(task)
         task.add_done_callback(self._calls.discard)
+        task.add_done_callback(lambda _: self._placing.discard(callback.id))
 
     async def _call(self, callback: Callback, endpoint: str) -> None:
         department = callback.department
@@ -228,9 +252,17 @@ class CallbackRunner:
         now = self.clock()
         again = retry_at(outcome, callback.attempts + 1, now, self.settings)
         async with self.db.write() as session:
-            await wrapup.settle(
-                session, callback.id, result=outcome, placed_call_id=placed, retry_at=again, now=now
+            held = await wrapup.settle(
+                session,
+                callback.id,
+                owner=self.owner,
+                result=outcome,
+                placed_call_id=placed,
+                retry_at=again,
+                now=now,
             )
+        if not held:
+            log.warning("callback.lease_lost", callback=callback.id, result=outcome)
         log.info("callback.attempted", callback=callback.id, result=outcome)
 
     def _wrap_up(self, department: str | None) -> float:

@@ -21,6 +21,8 @@ from .conftest import inbound
 
 pytestmark = pytest.mark.asyncio
 AGENT = ("user-1", "Ayla")
+NODE_A, NODE_B = "node1:host:101:aaaaaa", "node2:host:202:bbbbbb"
+LEASE = dt.timedelta(seconds=60)
 
 
 async def _taken(
@@ -78,25 +80,123 @@ async def test_callbacks_come_due_are_claimed_once_and_settled(
         (due,) = await wrapup.due(session, at)
         assert [c.id for c in await wrapup.callbacks_of(session, "PJSIP/8101")] == [due.id]
     async with db.write() as session:
-        assert await wrapup.claim(session, due.id, at)
+        assert await wrapup.claim(session, due.id, at, owner=NODE_A, until=at + LEASE)
     async with db.write() as session:
-        assert not await wrapup.claim(session, due.id, at)  # a second node loses
+        assert not await wrapup.claim(session, due.id, at, owner=NODE_B, until=at + LEASE)
     retry = at + dt.timedelta(minutes=15)
     async with db.write() as session:
-        await wrapup.settle(
-            session, due.id, result="no_answer", placed_call_id="out-1", retry_at=retry, now=at
+        assert await wrapup.settle(
+            session,
+            due.id,
+            owner=NODE_A,
+            result="no_answer",
+            placed_call_id="out-1",
+            retry_at=retry,
+            now=at,
         )
     async with db.read() as session:
         (again,) = await wrapup.due(session, retry)
     assert (again.attempts, again.result, again.placed_call_id) == (1, "no_answer", "out-1")
     async with db.write() as session:
-        assert await wrapup.claim(session, due.id, retry)
-        await wrapup.settle(
-            session, due.id, result="answered", placed_call_id="out-2", retry_at=None, now=retry
+        assert await wrapup.claim(session, due.id, retry, owner=NODE_A, until=retry + LEASE)
+        assert await wrapup.settle(
+            session,
+            due.id,
+            owner=NODE_A,
+            result="answered",
+            placed_call_id="out-2",
+            retry_at=None,
+            now=retry,
         )
     async with db.read() as session:
         assert await wrapup.due(session, retry + dt.timedelta(days=1)) == []
         assert await wrapup.callbacks_of(session, "PJSIP/8101") == []
+
+
+async def test_a_callback_left_calling_by_a_stopped_daemon_is_scheduled_again_after_its_lease(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")
+    at = START + dt.timedelta(hours=1)
+    async with db.write() as session:
+        record = await wrapup.save(session, call, wrapup.WrapUp(callback_at=at), AGENT, START)
+    callback_id = record.callbacks[0].id
+    async with db.write() as session:
+        assert await wrapup.claim(session, callback_id, at, owner=NODE_A, until=at + LEASE)
+    # node A renews its lease while it places the call; node B's look finds nothing to take
+    later = at + dt.timedelta(seconds=50)
+    async with db.write() as session:
+        assert await wrapup.extend(session, NODE_A, [callback_id], later + LEASE) == 1
+        assert await wrapup.extend(session, NODE_B, [callback_id], later + LEASE) == 0
+        assert await wrapup.recover(session, later + LEASE, retries=2) == (0, 0)
+        assert await wrapup.due(session, later + LEASE) == []
+    # node A stops: nobody renews, and once the lease ran out node B puts it back and wins it
+    expired = later + LEASE + dt.timedelta(seconds=1)
+    async with db.write() as session:
+        assert await wrapup.recover(session, expired, retries=2) == (1, 0)
+    async with db.read() as session:
+        (again,) = await wrapup.due(session, expired)
+    assert (again.id, again.state, again.attempts, again.result, again.locked_by) == (
+        callback_id,
+        CallbackState.SCHEDULED,
+        1,
+        "interrupted",
+        None,
+    )
+    async with db.write() as session:
+        assert await wrapup.claim(
+            session, callback_id, expired, owner=NODE_B, until=expired + LEASE
+        )
+    async with db.write() as session:
+        assert not await wrapup.claim(
+            session, callback_id, expired, owner=NODE_A, until=expired + LEASE
+        )
+        # node A, back late, can no longer write its attempt over node B's
+        assert not await wrapup.settle(
+            session,
+            callback_id,
+            owner=NODE_A,
+            result="answered",
+            placed_call_id="stale",
+            retry_at=None,
+            now=expired,
+        )
+        assert await wrapup.settle(
+            session,
+            callback_id,
+            owner=NODE_B,
+            result="answered",
+            placed_call_id="out-2",
+            retry_at=None,
+            now=expired,
+        )
+    async with db.read() as session:
+        (row,) = (await wrapup.of_call(session, "call-1") or pytest.fail("no wrap-up")).callbacks
+    assert (row.state, row.attempts, row.placed_call_id, row.locked_by, row.locked_until) == (
+        CallbackState.DONE,
+        2,
+        "out-2",
+        None,
+        None,
+    )
+
+
+async def test_a_callback_interrupted_on_its_last_attempt_fails(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")
+    at = START + dt.timedelta(hours=1)
+    async with db.write() as session:
+        record = await wrapup.save(session, call, wrapup.WrapUp(callback_at=at), AGENT, START)
+    callback_id = record.callbacks[0].id
+    async with db.write() as session:
+        assert await wrapup.claim(session, callback_id, at, owner=NODE_A, until=at + LEASE)
+    async with db.write() as session:
+        assert await wrapup.recover(session, at + 2 * LEASE, retries=0) == (0, 1)
+    async with db.read() as session:
+        assert await wrapup.due(session, at + 2 * LEASE) == []
+        (row,) = (await wrapup.of_call(session, "call-1") or pytest.fail("no wrap-up")).callbacks
+    assert (row.state, row.result, row.attempts) == (CallbackState.FAILED, "interrupted", 1)
 
 
 async def test_only_the_agent_cancels_a_scheduled_callback(db: Database, calls: CallStore) -> None:

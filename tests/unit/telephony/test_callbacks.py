@@ -11,7 +11,7 @@ from zentrale.api.routes_wrapup import callback_time, check_disposition
 from zentrale.config.settings import CallbackSettings
 from zentrale.customers.errors import InvalidCallbackError, UnknownDispositionError
 from zentrale.routing.load import parse_rules
-from zentrale.telephony.callbacks import CallingHours, Decision, decide, retry_at
+from zentrale.telephony.callbacks import CallingHours, Decision, decide, owner_id, retry_at
 
 # Monday 2 March 2026, 10:00 in Istanbul (UTC+3).
 MONDAY_10 = dt.datetime(2026, 3, 2, 7, 0, tzinfo=dt.UTC)
@@ -112,3 +112,15 @@ def test_a_callback_time_without_zone_is_local_to_the_rules() -> None:
         callback_time(dt.datetime(2026, 3, 2, 19, 0), RULES, HOURS, MONDAY_10)
     with pytest.raises(InvalidCallbackError, match="not in the future"):
         callback_time(dt.datetime(2026, 3, 2, 9, 30), RULES, HOURS, MONDAY_10)
+
+
+def test_a_lease_shorter_than_two_looks_is_refused() -> None:
+    assert CallbackSettings(check_every=10, lease=21).lease == 21
+    with pytest.raises(ValueError, match="more than twice check_every"):
+        CallbackSettings(check_every=10, lease=20)
+
+
+def test_a_daemons_lease_name_says_its_node_and_is_its_own() -> None:
+    first, second = owner_id("node1"), owner_id("node1")
+    assert first.startswith("node1:")
+    assert first != second
