@@ -11,6 +11,7 @@ fields changed and masked numbers, never the values. Script views are audited to
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -38,6 +39,7 @@ from zentrale.knowledge.reload import KnowledgeReloader
 from zentrale.knowledge.render import render_article, render_script
 from zentrale.knowledge.search import search, visible
 from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.transfer import NotOnCallError
 
 router = APIRouter(tags=["knowledge"])
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
@@ -148,6 +150,12 @@ async def agents_call(request: Request, caller: Principal, call_id: str) -> Agen
     pop = _center(request).services.pops.ringing(endpoint)
     if pop is not None and pop.call_id == call_id:
         return AgentsCall(call_id, pop.department, pop.caller, answered=False)
+    with contextlib.suppress(NotOnCallError):
+        # Connected here now: its row may not show the agent yet (the journal writes in
+        # batches), and an agent completing the record right after answering is no mistake.
+        live = _center(request).call_of(endpoint)
+        if live.id == call_id:
+            return AgentsCall(call_id, live.department, live.caller or None, answered=True)
     async with deps_of(request).db.read() as session:
         query = select(Call).where(Call.id == call_id, Call.agent_endpoint == endpoint)
         row = (await session.scalars(query)).first()
