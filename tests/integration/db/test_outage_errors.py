@@ -3,6 +3,8 @@ outage (retried quietly); a query naming a table that does not exist is a mistak
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -36,9 +38,15 @@ async def test_a_database_that_cannot_be_reached_is_an_outage(
         unreachable = f"sqlite+aiosqlite:///{tmp_path}"  # a directory: cannot be opened
     else:
         unreachable = make_url(database_url).set(port=1).render_as_string(hide_password=False)
+    before = set(threading.enumerate())
     away = Database.open(unreachable)
     try:
         error = await _error_of(away, "SELECT 1")
     finally:
         await away.close()
+        # aiosqlite's worker thread of the failed connection still hands a result to this
+        # loop; had the loop closed first, that thread raised "Event loop is closed".
+        async with asyncio.timeout(10):
+            while any(t.is_alive() for t in set(threading.enumerate()) - before):  # noqa: ASYNC110 - threads set no asyncio.Event
+                await asyncio.sleep(0.01)
     assert is_outage(error), repr(error)
