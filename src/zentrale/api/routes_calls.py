@@ -8,7 +8,6 @@ is written to the audit log; phone numbers in listings are masked.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.text import NO_NUL
+from zentrale.api.workspace import bind_center, center_of
 from zentrale.base.errors import (
     ConflictError,
     ForbiddenError,
@@ -89,12 +89,6 @@ class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     endpoint: str = Field(pattern=ENDPOINT)
     paused: bool
-
-
-def center_of(request: Request) -> CallCenter:
-    """Return the call centre the daemon bound to this request."""
-    center: CallCenter = request.state.calls
-    return center
 
 
 def _own_endpoint(caller: Principal, endpoint: str | None) -> str:
@@ -192,14 +186,6 @@ async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentO
 
 def calls_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
     """Return the call routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
     outer.include_router(router)
     return [outer]
-
-
-def _binder(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
-    async def bind(request: Request) -> None:
-        request.state.calls = center
-        request.state.qa = deps
-
-    return bind

@@ -12,7 +12,6 @@ fields changed and masked numbers, never the values. Script views are audited to
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -25,6 +24,7 @@ from zentrale.api.deps import Deps
 from zentrale.api.routes_customers import CustomerAccess, PhoneNumber
 from zentrale.api.text import NO_NUL
 from zentrale.api.web.render import language
+from zentrale.api.workspace import bind_center, center_of
 from zentrale.base.errors import ForbiddenError, InvalidRequestError
 from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call
@@ -127,11 +127,6 @@ class AgentsCall:
     answered: bool
 
 
-def _center(request: Request) -> CallCenter:
-    center: CallCenter = request.state.calls
-    return center
-
-
 def _knowledge(request: Request) -> KnowledgeReloader:
     reloader: KnowledgeReloader = request.state.knowledge
     return reloader
@@ -147,13 +142,13 @@ async def agents_call(request: Request, caller: Principal, call_id: str) -> Agen
     endpoint = caller.agent_endpoint
     if endpoint is None:
         raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
-    pop = _center(request).services.pops.ringing(endpoint)
+    pop = center_of(request).services.pops.ringing(endpoint)
     if pop is not None and pop.call_id == call_id:
         return AgentsCall(call_id, pop.department, pop.caller, answered=False)
     with contextlib.suppress(NotOnCallError):
         # Connected here now: its row may not show the agent yet (the journal writes in
         # batches), and an agent completing the record right after answering is no mistake.
-        live = _center(request).call_of(endpoint)
+        live = center_of(request).call_of(endpoint)
         if live.id == call_id:
             return AgentsCall(call_id, live.department, live.caller or None, answered=True)
     async with deps_of(request).db.read() as session:
@@ -283,17 +278,6 @@ def knowledge_routers(
     center: CallCenter, deps: Deps, knowledge: KnowledgeReloader
 ) -> list[APIRouter]:
     """Return the routes, binding CENTER, the QA service's DEPS and KNOWLEDGE to each request."""
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps, knowledge))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, knowledge=knowledge))])
     outer.include_router(router)
     return [outer]
-
-
-def _binder(
-    center: CallCenter, deps: Deps, knowledge: KnowledgeReloader
-) -> Callable[[Request], Awaitable[None]]:
-    async def bind(request: Request) -> None:
-        request.state.calls = center
-        request.state.qa = deps
-        request.state.knowledge = knowledge
-
-    return bind

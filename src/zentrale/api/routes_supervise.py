@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
+from zentrale.api.workspace import bind_center, center_of
 from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.core import audit
 from zentrale.core.models import Role
@@ -65,12 +66,6 @@ class MonitorOut(BaseModel):
     seconds: int
     recorded: bool
     """Whether the supervisor's voice reaches the call's mixed recording (barge only)."""
-
-
-def center_of(request: Request) -> CallCenter:
-    """Return the call centre the daemon bound to this request."""
-    center: CallCenter = request.state.calls
-    return center
 
 
 def _scope(caller: Principal) -> Sequence[str] | None:
@@ -223,7 +218,7 @@ def supervise_routers(center: CallCenter, deps: Deps, departments: Departments) 
     """Return the supervisors' routes, binding CENTER, the QA service's DEPS and the live
     rules' DEPARTMENTS (name -> agents' endpoints) to each request; audit sessions' ends."""
     center.monitors.on_end(_audit_end(deps))
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps, departments))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, departments=departments))])
     outer.include_router(router)
     return [outer]
 
@@ -241,14 +236,3 @@ def _audit_end(deps: Deps) -> Callable[[Session], Awaitable[None]]:
         await audit.record(deps.db, actor, event, deps.clock())
 
     return ended
-
-
-def _binder(
-    center: CallCenter, deps: Deps, departments: Departments
-) -> Callable[[Request], Awaitable[None]]:
-    async def bind(request: Request) -> None:
-        request.state.calls = center
-        request.state.qa = deps
-        request.state.departments = departments
-
-    return bind

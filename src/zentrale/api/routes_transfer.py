@@ -10,7 +10,6 @@ timeline gets the transfer's events (who, to whom, blind or attended, how it end
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.workspace import center_of
+from zentrale.api.workspace import bind_center, center_of
 from zentrale.base.errors import InvalidRequestError
 from zentrale.core import audit
 from zentrale.core.models import Role
@@ -154,14 +153,6 @@ async def cancel(caller: Caller, request: Request, body: OnCall) -> TransferStat
 
 def transfer_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
     """Return the transfer routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(_binder(center, deps))])
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
     outer.include_router(router)
     return [outer]
-
-
-def _binder(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
-    async def bind(request: Request) -> None:
-        request.state.calls = center
-        request.state.qa = deps
-
-    return bind

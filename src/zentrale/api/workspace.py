@@ -1,5 +1,6 @@
-"""What the agent's workspace routes share: the call centre bound to each request and the
-signed-in agent's endpoint (`routes_agent`, `routes_wrapup`)."""
+"""What the daemon's live-call routes share: the call centre bound to each request
+(`routes_agent`, `routes_calls`, `routes_knowledge`, `routes_supervise`, `routes_transfer`,
+`routes_wrapup`) and the signed-in agent's endpoint."""
 
 from __future__ import annotations
 
@@ -20,12 +21,17 @@ def center_of(request: Request) -> CallCenter:
     return center
 
 
-def bind_center(center: CallCenter, deps: Deps) -> Callable[[Request], Awaitable[None]]:
-    """Return a dependency binding CENTER and the QA service's DEPS to each request."""
+def bind_center(
+    center: CallCenter, deps: Deps, **extra: object
+) -> Callable[[Request], Awaitable[None]]:
+    """Return a dependency binding CENTER, the QA service's DEPS and EXTRA (further request
+    state by name, e.g. `knowledge=`) to each request."""
 
     async def bind(request: Request) -> None:
         request.state.calls = center
         request.state.qa = deps
+        for name, value in extra.items():
+            setattr(request.state, name, value)
 
     return bind
 
