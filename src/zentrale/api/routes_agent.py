@@ -33,10 +33,10 @@ from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
-from zentrale.telephony.agents import AgentState
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import Pop
+from zentrale.telephony.supervision import STATE_WORDS
 
 router = APIRouter(tags=["agent"])
 STREAM_SECONDS = 60.0
@@ -82,16 +82,7 @@ class NoSoftphoneError(NotFoundError):
 def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentStateOut:
     """Return ENDPOINT's state in the workspace's words."""
     view = board.view(endpoint)
-    names = {
-        AgentState.IDLE: "available",
-        AgentState.BUSY: "available",
-        AgentState.PAUSED: "paused",
-        AgentState.WRAP_UP: "after_call_work",
-        AgentState.RINGING: "ringing",
-        AgentState.ON_CALL: "on_call",
-        AgentState.OFFLINE: "offline",
-    }
-    state = names[view.state]
+    state = STATE_WORDS[view.state]
     if state == "after_call_work" and not board.in_wrap_up(endpoint):
         state = "available"  # the department's wrap-up time is over
     reason = board.reason(endpoint) if state == "paused" else None

@@ -20,7 +20,7 @@ from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.monitor import Session
 from zentrale.telephony.queueing import Queues
 
-_LABELS = {
+STATE_WORDS = {
     AgentState.IDLE: "available",
     AgentState.BUSY: "available",
     AgentState.PAUSED: "paused",
@@ -29,6 +29,7 @@ _LABELS = {
     AgentState.ON_CALL: "on_call",
     AgentState.OFFLINE: "offline",
 }
+"""An agent's board state in the words of the workspace and the supervisors' page."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,7 @@ def label(view: AgentView, since: float, now: float) -> tuple[str, float]:
     """
     if view.state is AgentState.WRAP_UP and now >= view.wrap_up_until:
         return "available", max(since, view.wrap_up_until)
-    return _LABELS[view.state], since
+    return STATE_WORDS[view.state], since
 
 
 def snapshot(
