@@ -73,12 +73,16 @@ DEMO_CALLERS = (
     DemoCaller(
         "+4915112345678",
         "German mobile: menu in German, 1 = sales, answers the survey with 5",
-        CustomerScript(digits="1", digit_delay=2, talk=20, later_digits="5", then="wait"),
+        CustomerScript(
+            digits="1", digit_delay=2, talk=20, later_digits="5", later_every=3, then="wait"
+        ),
     ),
     DemoCaller(
         "+905551112233",
         "chooses Türkçe (2), support menu (2), technical problem (1)",
-        CustomerScript(digits="2w2w1", digit_delay=2, talk=20, later_digits="4", then="wait"),
+        CustomerScript(
+            digits="2w2w1", digit_delay=2, talk=20, later_digits="4", later_every=3, then="wait"
+        ),
     ),
     DemoCaller(
         "+447700900123",
@@ -169,26 +173,46 @@ async def _run(
             await place_call(
                 sandbox.ari, did="902423100100", caller=caller.caller, script=caller.script
             )
-        finished = await _all_finished(daemon, count, seconds=60 + 15 * count)
+        finished = await _all_finished(daemon, count, seconds=90 + 15 * count)
         for number, call in enumerate(finished, 1):
             echo(await _describe(number, call, daemon))
         return finished
 
 
+class DemoStuckError(TimeoutError):
+    """The demo's calls did not all end, or their recordings were not stored, in time."""
+
+
 async def _all_finished(daemon: Daemon, count: int, seconds: float) -> list[Call]:
-    async with asyncio.timeout(seconds):
-        while True:
-            await daemon.journal.flush()
-            async with daemon.db.read() as session:
-                calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
-                waiting = await session.scalar(
-                    select(func.count()).where(Recording.state == RecordingState.FINISHED)
-                )
-            ended = len([c for c in calls if c.ended_at is not None])
-            # Done when every call ended and the pipeline stored (or gave up on) every recording.
-            if ended >= count and not daemon.center.active and not waiting:
-                return calls
-            await asyncio.sleep(0.3)
+    deadline = time.monotonic() + seconds
+    while True:
+        await daemon.journal.flush()
+        async with daemon.db.read() as session:
+            calls = list(await session.scalars(select(Call).order_by(Call.arrived_at)))
+            waiting = await session.scalar(
+                select(func.count()).where(Recording.state == RecordingState.FINISHED)
+            )
+        ended = len([c for c in calls if c.ended_at is not None])
+        # Done when every call ended and the pipeline stored (or gave up on) every recording.
+        if ended >= count and not daemon.center.active and not waiting:
+            return calls
+        if time.monotonic() > deadline:
+            raise DemoStuckError(_stuck(daemon, calls, count, waiting or 0, seconds))
+        await asyncio.sleep(0.3)
+
+
+def _stuck(daemon: Daemon, calls: list[Call], count: int, waiting: int, seconds: float) -> str:
+    """Say what the demo still waits for after SECONDS (which calls, in which step)."""
+    open_calls = [f"{c.id} ({c.outcome})" for c in calls if c.ended_at is None]
+    live = [
+        f"{call_id} in {inbound.state_name}" for call_id, inbound in daemon.center.active.items()
+    ]
+    return (
+        f"after {seconds:.0f} s: {len(calls)} of {count} calls arrived; "
+        f"not ended: {', '.join(open_calls) or 'none'}; "
+        f"still live in the daemon: {', '.join(live) or 'none'}; "
+        f"recordings waiting for the pipeline: {waiting}"
+    )
 
 
 async def _describe(number: int, call: Call, daemon: Daemon) -> str:

@@ -36,6 +36,10 @@ async def test_demo_routes_connects_records_and_stores(tmp_path: Path) -> None:
     assert "4111111111111111" not in text
     assert "+905551112233" not in text  # numbers are masked in what the demo prints
     assert "survey=after_call" in text
+    # Each survey caller's key is the answer stored, however long their agent took to answer
+    # (a key sent at a fixed time once fell into the conversation and the survey timed out).
+    assert text.count("survey_answer(survey=after_call, answer=5)") == 1
+    assert text.count("survey_answer(survey=after_call, answer=4)") == 1
     assert text.count("bytes encrypted in local storage") == 3
     assert "sandbox stopped" in text
     leftover = SandboxInstance(ensure_root(), name=name)

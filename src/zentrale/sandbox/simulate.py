@@ -32,6 +32,9 @@ class CustomerScript:
     hangup_after: int | None = None
     later_digits: str = ""
     """DTMF to send after the speech (an after-call survey answer, say)."""
+    later_every: float | None = None
+    """Send LATER_DIGITS again every so many seconds until the far end hangs up: for an answer
+    to a prompt whose start depends on how long the agent took (a survey after the call)."""
 
     def variables(self) -> dict[str, str]:
         """Return the channel variables that drive the sim-customer context."""
@@ -42,6 +45,8 @@ class CustomerScript:
             "SIM_THEN": self.then,
             "SIM_LATER_DIGITS": self.later_digits,
         }
+        if self.later_every is not None:
+            found["SIM_LATER_EVERY"] = f"{self.later_every:g}"
         if self.hangup_after is not None:
             found["SIM_HANGUP_AFTER"] = str(self.hangup_after)
         return found

@@ -32,7 +32,13 @@ async def play_interruptible(call: Call, media: str, max_wait: float = 120.0) ->
         return await _digit(call)
     playing = asyncio.create_task(call.play(media, max_wait=max_wait))
     pressed = asyncio.create_task(_digit(call))
-    done, _ = await asyncio.wait({playing, pressed}, return_when=asyncio.FIRST_COMPLETED)
+    try:
+        done, _ = await asyncio.wait({playing, pressed}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        # The flow is cancelled (daemon stopping): neither task may outlive it.
+        await _cancel(playing)
+        await _cancel(pressed)
+        raise
     if pressed in done:
         await _cancel(playing)
         return pressed.result()
