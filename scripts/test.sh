@@ -13,4 +13,5 @@ echo "== mypy"; .venv/bin/mypy
 echo "== import contracts (docs/architecture.md)"; .venv/bin/lint-imports --no-cache
 echo "== pytest"
 # pytest exits 5 when it collected no test; set -e turns that into a failed run.
-.venv/bin/python -m pytest "$@"
+# The slowest tests are listed at the end, to see where the time budget goes.
+.venv/bin/python -m pytest --durations=30 "$@"

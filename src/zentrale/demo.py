@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 
 from zentrale.api import create_app
 from zentrale.api.server import bind, serving
+from zentrale.base.errors import ZentraleError
 from zentrale.calls.models import Call
 from zentrale.calls.store import CallStore
 from zentrale.config.logging import mask_number
@@ -179,8 +180,10 @@ async def _run(
         return finished
 
 
-class DemoStuckError(TimeoutError):
+class DemoStuckError(ZentraleError):
     """The demo's calls did not all end, or their recordings were not stored, in time."""
+
+    code = "demo-stuck"
 
 
 async def _all_finished(daemon: Daemon, count: int, seconds: float) -> list[Call]:

@@ -49,7 +49,7 @@ async def test_events_of_each_channel_arrive_in_order_with_many_interleaved(
         pending[channel_id] += 1
         if pending[channel_id] == 40:
             del pending[channel_id]
-    await eventually(lambda: sum(map(len, seen.values())) == 50 * 40)
+    await eventually(lambda: sum(map(len, seen.values())) == 50 * 40, max_wait=30)
     assert all(seq == list(range(40)) for seq in seen.values())
     assert len(seen) == 50
 
