@@ -8,6 +8,7 @@ the simulated number, recorded like an inbound call."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -52,7 +53,7 @@ async def _stored_row(flows: Any, call_id: str) -> Recording:
 async def _choose_devices(page: Page) -> str:
     """Pick the last fake microphone and speaker; return the microphone's device id."""
     mics, speakers = page.locator("#mic-select option"), page.locator("#speaker-select option")
-    await expect(mics.first).to_have_attribute("value", r".+")
+    await expect(mics.first).to_have_attribute("value", re.compile(".+"))
     assert await mics.count() >= 2  # Chromium's fake devices, named once the mic is allowed
     assert await speakers.count() >= 1
     mic = await mics.last.get_attribute("value")
