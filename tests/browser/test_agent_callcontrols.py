@@ -81,6 +81,7 @@ async def test_hold_recording_pause_devices_and_click_to_call(
     # An inbound call: answer, hold and resume, pause and resume the recording.
     await desk.call(CustomerScript(digits="1", digit_delay=0.5, talk=40), caller=CALLER)
     await expect(page.locator("#answer")).to_be_enabled(timeout=30_000)
+    await expect(page.locator("#screen-pop")).to_be_visible(timeout=10_000)
     call_id = await page.locator("#screen-pop").get_attribute("data-call-id")
     assert call_id
     await page.locator("#answer").click()

@@ -72,8 +72,10 @@ class Holds:
         self.journal.event(held.call_id, EventKind.HOLD, {"party": held.party})
         log.info("call.hold", call_id=held.call_id, party=held.party)
         if held.other is not None:
-            with contextlib.suppress(AriError):
+            try:
                 await self.ari.channels.moh_start(held.other, event.musicclass or None)
+            except AriError as exc:  # the other party just left: nothing to play to
+                log.info("call.hold_music_failed", call_id=held.call_id, error=str(exc))
 
     async def _unhold(self, event: ChannelUnhold) -> None:
         held = held_by(event.channel.id, self.calls())
