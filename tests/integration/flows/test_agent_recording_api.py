@@ -1,7 +1,7 @@
-"""Pausing the recording of the agent's own call over the daemon's API, on the sandbox: only the
-agent whose phone is on the call can pause it (other roles 403, other agents 409), a call that
-is not recorded is a 409 `not-recording`, each change is audited, and the stored recording has
-the pause marker."""
+"""Pausing the recording of the agent's own call over the daemon's API, on the sandbox: only
+the agent whose phone is on the call can pause it (supervisors, admins, QA 403, other agents
+409), a call that is not recorded is a 409 `not-recording`, each change is audited, and the
+stored recording has the pause marker."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from zentrale.sandbox.simulate import PartyScript, script_party
 from .test_call_api import _client, _token
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
+OTHER_ROLES = [("boss", Role.SUPERVISOR), ("root", Role.ADMIN), ("qa", Role.QA)]
 
 
 async def _place(api: httpx.AsyncClient, number: str, department: str) -> str:
@@ -37,7 +38,7 @@ async def _connected(api: httpx.AsyncClient) -> httpx.Response:
 async def test_only_the_agent_on_the_call_pauses_its_recording(flows) -> None:  # type: ignore[no-untyped-def]
     ayse = await _token(flows, "ayse", Role.AGENT, "Local/A1@sim-agent/n")
     jonas = await _token(flows, "jonas", Role.AGENT, "Local/A2@sim-agent/n")
-    boss = await _token(flows, "boss", Role.SUPERVISOR)
+    others = [await _token(flows, name, role) for name, role in OTHER_ROLES]
     await flows.agent("A1", PartyScript(answer_after=0.2))
     await script_party(flows.asterisk.ari, "number", "+4930999", PartyScript(answer_after=0.2))
     async with _client(flows, ayse) as api, _client(flows, jonas) as other:
@@ -56,9 +57,10 @@ async def test_only_the_agent_on_the_call_pauses_its_recording(flows) -> None:  
         assert paused.json() == {"call_id": call_id, "recording": True, "paused": True}
         mine = await other.post("/api/agent/recording", json={"paused": False})
         assert mine.status_code == 409  # Jonas has no call: Ayşe's is not his to touch
-        async with _client(flows, boss) as supervisor:
-            refused = await supervisor.post("/api/agent/recording", json={"paused": False})
-            assert refused.status_code == 403
+        for token in others:
+            async with _client(flows, token) as staff:
+                refused = await staff.post("/api/agent/recording", json={"paused": False})
+                assert refused.status_code == 403
         await asyncio.sleep(1.0)
         resumed = await api.post("/api/agent/recording", json={"paused": False})
         assert resumed.json()["paused"] is False
