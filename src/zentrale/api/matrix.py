@@ -112,6 +112,9 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.consult": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "agent.consult_complete": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "agent.consult_cancel": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    # The agent pauses the recording of their own call (card data; docs/agents.md)
+    "agent.recording": frozenset({AGENT}),
+    "agent.set_recording": frozenset({AGENT}),
     # API: statistics and the live wallboard (supervisors: their departments)
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),

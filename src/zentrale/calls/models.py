@@ -83,6 +83,8 @@ class EventKind(enum.StrEnum):
     SURVEY_ANSWER = "survey_answer"
     CALLBACK_REQUESTED = "callback_requested"
     MESSAGE_PLAYED = "message_played"
+    HOLD = "hold"
+    UNHOLD = "unhold"
 
 
 class Call(Base):

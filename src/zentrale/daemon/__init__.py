@@ -26,6 +26,7 @@ from zentrale.api.app import routers as qa_routers
 from zentrale.api.asgi import create_app
 from zentrale.api.deps import Deps
 from zentrale.api.routes_agent import agent_routers
+from zentrale.api.routes_agent_recording import recording_routers
 from zentrale.api.routes_calls import calls_routers
 from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_prompts import prompts_base_url, prompts_router
@@ -429,6 +430,7 @@ def _app(
             *agent_routers(center, deps),
             *wrapup_routers(center, deps),
             *transfer_routers(center, deps),
+            *recording_routers(center, deps),
         ]
     )
     if rules is not None:

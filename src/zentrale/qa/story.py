@@ -73,6 +73,9 @@ SENTENCES: Mapping[str, Texts] = {
         "paused_for": "Recording paused for the entry in the {menu} menu",
         "recording_resumed": "Recording resumed",
         "recording_finished": "Recording ended",
+        "hold": "The agent put the caller on hold",
+        "hold_customer": "The caller put the call on hold",
+        "unhold": "The call was taken off hold",
         "hangup": "Call ended",
         "conversation_ended": "Conversation with {agent} ended",
         "talked": "Conversation with {agent} ended after {length}",
@@ -118,6 +121,9 @@ SENTENCES: Mapping[str, Texts] = {
         "paused_for": "Aufzeichnung pausiert für die Eingabe im Menü „{menu}“",
         "recording_resumed": "Aufzeichnung fortgesetzt",
         "recording_finished": "Aufzeichnung beendet",
+        "hold": "Der Agent hat den Anrufer in die Warteschleife gelegt",
+        "hold_customer": "Der Anrufer hat das Gespräch gehalten",
+        "unhold": "Das Gespräch wurde aus der Warteschleife geholt",
         "hangup": "Anruf beendet",
         "conversation_ended": "Gespräch mit {agent} beendet",
         "talked": "Gespräch mit {agent} nach {length} beendet",
@@ -332,6 +338,10 @@ class _Teller:
                 return self.say("callback", department=detail.get("department", "?"))
             case EventKind.MESSAGE_PLAYED:
                 return self.say("message", prompt=detail.get("prompt", "?"))
+            case EventKind.HOLD:
+                return self.say("hold_customer" if detail.get("party") == "customer" else "hold")
+            case EventKind.UNHOLD:
+                return self.say("unhold")
             case (
                 EventKind.RECORDING_STARTED
                 | EventKind.RECORDING_RESUMED

@@ -23,6 +23,8 @@ from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.ari.primitives import wait_for_hangup
 from zentrale.telephony.campaigns import LEG_KIND, Legs
 from zentrale.telephony.context import Services
+from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.hold import CallLegs, Holds
 from zentrale.telephony.inbound import InboundCall, Transfer
 from zentrale.telephony.monitor import Monitors
 from zentrale.telephony.outbound import OutboundCall, OutboundResult
@@ -54,12 +56,15 @@ class CallCenter:
         self.active: dict[str, InboundCall] = {}
         self.accepting = True
         self._outbound: set[asyncio.Task[None]] = set()
+        self.outgoing: dict[str, OutboundCall] = {}
+        """Click-to-calls in progress here, by call id."""
         self.legs = Legs()
         self.adopted: set[str] = set()
         """Ids of calls taken over from a daemon that died (their rows stay open)."""
         self._quiet = asyncio.Event()
         self.monitors = Monitors(services.ari)
         """Supervisors listening to, whispering into or barging into agents' calls."""
+        self.holds = Holds(services.ari, services.journal, self.talking)
 
     def _agent_endpoints(self) -> list[str]:
         departments = self._rules().document.departments.values()
@@ -122,6 +127,22 @@ class CallCenter:
                 return inbound
         raise NotOnCallError(f"{endpoint} has no call connected here")
 
+    def talking(self) -> list[CallLegs]:
+        """Return the parties of every call here (inbound and click-to-call)."""
+        legs = [CallLegs(i.id, i.call.id, i.agent_leg) for i in self.active.values()]
+        legs += [CallLegs(o.id, o.customer_leg, o.agent_leg) for o in self.outgoing.values()]
+        return legs
+
+    def conversation_of(self, endpoint: str) -> tuple[str, Conversation]:
+        """Return the call id and conversation ENDPOINT's agent is in (NotOnCallError if none)."""
+        for inbound in self.active.values():
+            if inbound.agent_endpoint == endpoint and inbound.conversation is not None:
+                return inbound.id, inbound.conversation
+        for outbound in self.outgoing.values():
+            if outbound.agent == endpoint and outbound.conversation is not None:
+                return outbound.id, outbound.conversation
+        raise NotOnCallError(f"{endpoint} has no call connected here")
+
     def target(self, inbound: InboundCall, kind: str, name: str) -> Target:
         """Return where a transfer of INBOUND to a department or agent NAME goes (its rules)."""
         return resolve(inbound.rules.document, kind, name, inbound.agent_endpoint)
@@ -155,6 +176,8 @@ class CallCenter:
         )
         task = asyncio.create_task(outbound.run(), name=f"outbound:{outbound.id}")
         self._outbound.add(task)
+        self.outgoing[outbound.id] = outbound
+        task.add_done_callback(lambda _: self.outgoing.pop(outbound.id, None))
         task.add_done_callback(self._outbound_done)
         task.add_done_callback(lambda _: outbound.line.release())  # even if it never ran
         if ended is not None:

@@ -172,6 +172,11 @@ class Conversation:
         self.recording, self._parts, self._started = name, parts, time.monotonic()
         self.journal.event(self.call_id, EventKind.RECORDING_STARTED, {"name": name})
 
+    @property
+    def paused(self) -> bool:
+        """Tell whether the recording is paused now."""
+        return self._paused_at is not None
+
     async def pause(self) -> None:
         """Pause the recording (nothing of what follows is kept) and mark where."""
         if self.recording is None or self._paused_at is not None:

@@ -73,6 +73,10 @@ class OutboundCall:
         self.cause = HangupCause()
         self._customer_end: Subscription | None = None
         self._legs: list[str] = []
+        self.agent_leg: str | None = None
+        self.customer_leg: str | None = None
+        self.conversation: Conversation | None = None
+        """The agent's and the customer's channels and their conversation, while they talk."""
 
     async def settled(self) -> OutboundResult:
         """Wait until it is known whether the customer answered."""
@@ -180,6 +184,8 @@ class OutboundCall:
             number=1,
             two_party=self.services.settings.recording.two_party,
         )
+        self.conversation = conversation
+        self.agent_leg, self.customer_leg = agent.channel_id, customer.channel_id
         try:
             await conversation.open(
                 agent.channel_id,
@@ -196,6 +202,7 @@ class OutboundCall:
                 task.cancel()
             await asyncio.gather(*gone, return_exceptions=True)
         finally:
+            self.agent_leg = self.customer_leg = self.conversation = None
             await conversation.close()
 
     def _recorded(self) -> bool:

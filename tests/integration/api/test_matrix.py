@@ -17,6 +17,7 @@ from fastapi.routing import APIRoute
 from zentrale.api import (
     create_app,
     routes_agent,
+    routes_agent_recording,
     routes_calls,
     routes_knowledge,
     routes_supervise,
@@ -65,6 +66,7 @@ def test_every_route_has_a_matrix_entry(deps: Deps) -> None:
     daemon_only |= {route.name for route in api_routes(routes_wrapup.router.routes)}
     daemon_only |= {route.name for route in api_routes(routes_supervise.router.routes)}
     daemon_only |= {route.name for route in api_routes(routes_transfer.router.routes)}
+    daemon_only |= {route.name for route in api_routes(routes_agent_recording.router.routes)}
     names = {name for name, _method, _path in _routes(deps)} | daemon_only
     missing = names - set(MATRIX) - PUBLIC_ROUTES
     assert missing == set(), f"routes without a matrix entry: {sorted(missing)}"

@@ -25,6 +25,7 @@ TYPES = {
     "wrapup.js": "text/javascript; charset=utf-8",
     "supervise.js": "text/javascript; charset=utf-8",
     "agent_transfer.js": "text/javascript; charset=utf-8",
+    "agent_controls.js": "text/javascript; charset=utf-8",
     "jssip.min.js": "text/javascript; charset=utf-8",
 }
 _VENDOR = {"htmx.min.js", "wavesurfer.min.js", "jssip.min.js"}

@@ -211,6 +211,21 @@ class ApplicationReplaced(AriEvent):
     event_type: ClassVar[str] = "ApplicationReplaced"
 
 
+class ChannelHold(AriEvent):
+    """A channel put its other party on hold (a SIP re-INVITE with sendonly or inactive)."""
+
+    event_type: ClassVar[str] = "ChannelHold"
+    channel: Channel
+    musicclass: str | None = None
+
+
+class ChannelUnhold(AriEvent):
+    """A channel took its other party off hold."""
+
+    event_type: ClassVar[str] = "ChannelUnhold"
+    channel: Channel
+
+
 class ChannelTalkingStarted(AriEvent):
     """Talk detection: the channel started talking."""
 
@@ -252,6 +267,8 @@ EVENT_MODELS: dict[str, type[AriEvent]] = {
         ApplicationReplaced,
         ChannelTalkingStarted,
         ChannelTalkingFinished,
+        ChannelHold,
+        ChannelUnhold,
     )
 }
 

@@ -75,6 +75,7 @@
 
   function track(s) {
     session = s;
+    root.dispatchEvent(new CustomEvent("zentrale:session", { detail: s }));
     say($("call-status"), "incoming", s.remote_identity.uri.user);
     buttons(false, true);
     s.on("confirmed", function () { say($("call-status"), "talking"); buttons(true, false); });
@@ -114,7 +115,8 @@
   });
   $("answer").addEventListener("click", function () {
     if (session) {
-      session.answer({ mediaConstraints: { audio: true, video: false }, pcConfig: { iceServers: [] } });
+      var media = root.zentraleMedia ? root.zentraleMedia() : { audio: true, video: false };
+      session.answer({ mediaConstraints: media, pcConfig: { iceServers: [] } });
     }
   });
   $("hangup").addEventListener("click", function () { if (session) { session.terminate(); } });

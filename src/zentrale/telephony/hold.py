@@ -1,0 +1,88 @@
+"""Hold: a party of a conversation puts the other on hold, and the call's timeline says so.
+
+An agent's softphone (or desk phone) holds with a SIP re-INVITE (sendonly or inactive);
+Asterisk reports it as ARI `ChannelHold` / `ChannelUnhold` on that channel. The daemon finds
+the call the channel belongs to (its customer or its agent leg), writes `hold` / `unhold` with
+`{"party": "agent" | "customer"}` on the call's timeline, and plays music on hold to the other
+party until the hold ends: a conversation's mixing bridge does not start music by itself for a
+held party (a Local or non-SIP channel would just hear silence).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import structlog
+
+from zentrale.calls.models import EventKind
+from zentrale.telephony.ari import AriClient, AriError
+from zentrale.telephony.ari.events import ChannelHold, ChannelUnhold
+from zentrale.telephony.journal import Journal
+
+log = structlog.get_logger(__name__)
+
+Party = Literal["agent", "customer"]
+
+
+@dataclass(frozen=True)
+class CallLegs:
+    """A call's two parties while they talk: the customer's and the agent's channel ids."""
+
+    call_id: str
+    customer: str | None
+    agent: str | None
+
+
+@dataclass(frozen=True)
+class Held:
+    """Which call a hold belongs to, who held, and whom it leaves waiting."""
+
+    call_id: str
+    party: Party
+    other: str | None
+
+
+def held_by(channel_id: str, calls: Iterable[CallLegs]) -> Held | None:
+    """Return the call CHANNEL_ID is a party of and which party it is (None: not a call's)."""
+    for legs in calls:
+        if channel_id == legs.agent:
+            return Held(legs.call_id, "agent", legs.customer)
+        if channel_id == legs.customer:
+            return Held(legs.call_id, "customer", legs.agent)
+    return None
+
+
+class Holds:
+    """Writes holds on the timeline and plays music to the party left waiting."""
+
+    def __init__(
+        self, ari: AriClient, journal: Journal, calls: Callable[[], Iterable[CallLegs]]
+    ) -> None:
+        self.ari, self.journal, self.calls = ari, journal, calls
+        ari.on(ChannelHold, self._hold)
+        ari.on(ChannelUnhold, self._unhold)
+
+    async def _hold(self, event: ChannelHold) -> None:
+        held = held_by(event.channel.id, self.calls())
+        if held is None:
+            return
+        self.journal.event(held.call_id, EventKind.HOLD, {"party": held.party})
+        log.info("call.hold", call_id=held.call_id, party=held.party)
+        if held.other is not None:
+            try:
+                await self.ari.channels.moh_start(held.other, event.musicclass or None)
+            except AriError as exc:  # the other party just left: nothing to play to
+                log.info("call.hold_music_failed", call_id=held.call_id, error=str(exc))
+
+    async def _unhold(self, event: ChannelUnhold) -> None:
+        held = held_by(event.channel.id, self.calls())
+        if held is None:
+            return
+        self.journal.event(held.call_id, EventKind.UNHOLD, {"party": held.party})
+        log.info("call.unhold", call_id=held.call_id, party=held.party)
+        if held.other is not None:
+            with contextlib.suppress(AriError):
+                await self.ari.channels.moh_stop(held.other)
