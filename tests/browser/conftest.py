@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from zentrale.api import Deps, create_app
 from zentrale.api.server import bind, serving
@@ -41,6 +41,21 @@ ARGS = [
     "--autoplay-policy=no-user-gesture-required",
 ]
 REPO = Path(__file__).resolve().parents[2]
+# Chromium pairs only loopback candidates: the host's other addresses stay out of the SDP.
+LOOPBACK_ONLY = """
+(() => {
+  const field = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, "localDescription");
+  Object.defineProperty(RTCPeerConnection.prototype, "localDescription", {
+    get() {
+      const d = field.get.call(this);
+      if (!d) { return d; }
+      const sdp = d.sdp.split("\\r\\n").filter(
+        (line) => !line.startsWith("a=candidate") || line.includes(" 127.0.0.1 ")).join("\\r\\n");
+      return new RTCSessionDescription({ type: d.type, sdp });
+    },
+  });
+})();
+"""
 # Screenshots go to a scratch folder; ZENTRALE_SCREENSHOTS=docs/screenshots refreshes the
 # README's copies (a plain test run must not rewrite tracked files).
 SCREENSHOTS = Path(os.environ.get("ZENTRALE_SCREENSHOTS") or tempfile.mkdtemp(prefix="shots-"))
@@ -106,3 +121,42 @@ async def browser() -> AsyncIterator[Browser]:
 def password() -> str:
     """Every test user's password."""
     return str(api.PASSWORD)
+
+
+def fake_microphone(sound: Path) -> list[str]:
+    """Chromium's arguments for a fake microphone that plays SOUND (looped), with loopback ICE."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={sound}",
+        "--allow-loopback-in-peer-connection",
+    ]
+
+
+async def sign_in(page: Page, url: str, user: str, password: str) -> None:
+    """Sign USER in on the sign-in page of the service at URL (English)."""
+    await page.goto(f"{url}/login?lang=en")
+    await page.get_by_label("User name").fill(user)
+    await page.get_by_label("Password").fill(password)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{url}/")
+
+
+async def workspace(
+    browser: Browser, url: str, user: str, password: str, *, via_link: bool = False
+) -> tuple[BrowserContext, Page]:
+    """A new context of BROWSER with USER signed in on the agent's workspace, its softphone
+    registered; VIA_LINK follows the start page's link there instead of opening it."""
+    context = await browser.new_context(viewport={"width": 1200, "height": 1000})
+    await context.add_init_script(LOOPBACK_ONLY)
+    page = await context.new_page()
+    await sign_in(page, url, user, password)
+    if via_link:  # the daemon serves the workspace, so the signed-in agent's pages link to it
+        await page.get_by_role("link", name="Workspace").click()
+        await page.wait_for_url(f"{url}/agent")
+    else:
+        await page.goto(f"{url}/agent")
+    await expect(page.locator("#softphone-status")).to_have_attribute(
+        "data-status", "registered", timeout=20_000
+    )
+    return context, page

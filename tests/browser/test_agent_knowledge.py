@@ -25,13 +25,12 @@ from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, workspace
 from .test_agent_workspace import (  # noqa: F401 (fixtures)
     CALLER,
     PASSWORD,
     RULES,
     _online,
-    _workspace,
     flow_fixtures,
     phone_browser,
     tone,
@@ -117,7 +116,7 @@ async def test_the_agent_completes_the_record_reads_the_script_and_an_article(
     phone_browser: Browser,  # noqa: F811 (the fixture imported above)
 ) -> None:
     url = desk.daemon.http_url
-    context, page = await _workspace(phone_browser, url)
+    context, page = await workspace(phone_browser, url, "ayla", PASSWORD, via_link=True)
     await _online(desk, "PJSIP/8101")
     title = await page.title()
     await desk.call(CustomerScript(digits="1", digit_delay=0.5, talk=60), caller=CALLER)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
 
 from zentrale.calls.models import Outcome
@@ -30,8 +30,8 @@ from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 from zentrale.testing.recordings import decrypt
 
-from .conftest import ARGS, CHROMIUM, SCREENSHOTS
-from .test_agent_workspace import LOOPBACK_ONLY, PASSWORD, _level, _online, flow_fixtures
+from .conftest import ARGS, CHROMIUM, SCREENSHOTS, fake_microphone, workspace
+from .test_agent_workspace import PASSWORD, _level, _online, flow_fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk, pytest.mark.asyncio]
 RULES = """
@@ -115,12 +115,7 @@ async def browsers(tmp_path: Path) -> AsyncIterator[tuple[Browser, Browser]]:
         started = []
         try:
             for freq in (1000, 1500):
-                media = [
-                    "--use-fake-ui-for-media-stream",
-                    "--use-fake-device-for-media-stream",
-                    f"--use-file-for-fake-audio-capture={_tone(tmp_path / f'{freq}.wav', freq)}",
-                    "--allow-loopback-in-peer-connection",
-                ]
+                media = fake_microphone(_tone(tmp_path / f"{freq}.wav", freq))
                 started.append(
                     await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)
                 )
@@ -128,22 +123,6 @@ async def browsers(tmp_path: Path) -> AsyncIterator[tuple[Browser, Browser]]:
         finally:
             for browser in started:
                 await browser.close()
-
-
-async def _workspace(browser: Browser, url: str, user: str) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 1000})
-    await context.add_init_script(LOOPBACK_ONLY)
-    page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill(user)
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
-    await page.goto(f"{url}/agent")
-    await expect(page.locator("#softphone-status")).to_have_attribute(
-        "data-status", "registered", timeout=20_000
-    )
-    return context, page
 
 
 async def _recordings(flows: Any, call_id: str, tmp_path: Path) -> list[audio.AudioSegment]:
@@ -181,7 +160,7 @@ async def test_an_attended_transfer_between_two_browser_agents_in_the_page(
 ) -> None:
     url = office.daemon.http_url
     (ayla_context, ayla), (emre_context, emre) = [
-        await _workspace(browser, url, user)
+        await workspace(browser, url, user, PASSWORD)
         for browser, user in zip(browsers, ("ayla", "emre"), strict=True)
     ]
     await _online(office, "PJSIP/8101")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from playwright.async_api import Browser, async_playwright, expect
 from sqlalchemy import select
 
 from zentrale.calls.models import Outcome
@@ -36,7 +36,7 @@ from zentrale.sandbox.simulate import CustomerScript
 from zentrale.telephony.ari.events import ChannelDtmfReceived
 from zentrale.testing.recordings import decrypt
 
-from .conftest import ARGS, CHROMIUM, REPO, SCREENSHOTS
+from .conftest import ARGS, CHROMIUM, REPO, SCREENSHOTS, fake_microphone, workspace
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk, pytest.mark.asyncio]
 CALLER = "+905551112233"
@@ -68,21 +68,6 @@ menus:
     on_timeout: {play_and_hangup: bye}
 entry_rules:
   - {name: everyone, action: {menu: main}}
-"""
-# Chromium pairs only loopback candidates: the host's other addresses stay out of the SDP.
-LOOPBACK_ONLY = """
-(() => {
-  const field = Object.getOwnPropertyDescriptor(RTCPeerConnection.prototype, "localDescription");
-  Object.defineProperty(RTCPeerConnection.prototype, "localDescription", {
-    get() {
-      const d = field.get.call(this);
-      if (!d) { return d; }
-      const sdp = d.sdp.split("\\r\\n").filter(
-        (line) => !line.startsWith("a=candidate") || line.includes(" 127.0.0.1 ")).join("\\r\\n");
-      return new RTCSessionDescription({ type: d.type, sdp });
-    },
-  });
-})();
 """
 
 
@@ -143,36 +128,14 @@ def tone(tmp_path: Path) -> Path:
 @pytest_asyncio.fixture
 async def phone_browser(tone: Path) -> AsyncIterator[Browser]:
     """Chromium with a fake microphone that plays TONE, allowed to use loopback ICE."""
-    media = [
-        "--use-fake-ui-for-media-stream",
-        "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-audio-capture={tone}",
-        "--allow-loopback-in-peer-connection",
-    ]
     async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS + media)
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=ARGS + fake_microphone(tone)
+        )
         try:
             yield chromium
         finally:
             await chromium.close()
-
-
-async def _workspace(browser: Browser, url: str) -> tuple[BrowserContext, Page]:
-    context = await browser.new_context(viewport={"width": 1200, "height": 900})
-    await context.add_init_script(LOOPBACK_ONLY)
-    page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill("ayla")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
-    # The daemon serves the workspace, so the signed-in agent's pages link to it.
-    await page.get_by_role("link", name="Workspace").click()
-    await page.wait_for_url(f"{url}/agent")
-    await expect(page.locator("#softphone-status")).to_have_attribute(
-        "data-status", "registered", timeout=20_000
-    )
-    return context, page
 
 
 async def _online(flows: Any, endpoint: str) -> None:
@@ -219,7 +182,7 @@ async def test_a_call_rings_the_browser_agent_who_answers_and_hangs_up(
             keys.append(event.digit)
 
     desk.daemon.ari.on(ChannelDtmfReceived, key)
-    context, page = await _workspace(phone_browser, url)
+    context, page = await workspace(phone_browser, url, "ayla", PASSWORD, via_link=True)
     await _online(desk, "PJSIP/8101")
     await expect(page.locator("#agent-state")).to_have_attribute("data-state", "available")
 
@@ -266,7 +229,7 @@ async def test_a_call_rings_the_browser_agent_who_answers_and_hangs_up(
 
 async def test_a_paused_agent_is_not_rung(desk: Any, phone_browser: Browser) -> None:
     url = desk.daemon.http_url
-    context, page = await _workspace(phone_browser, url)
+    context, page = await workspace(phone_browser, url, "ayla", PASSWORD, via_link=True)
     await _online(desk, "PJSIP/8101")
     await page.locator("#pause-reason").select_option("training")
     await page.locator("#go-paused").click()

@@ -26,8 +26,8 @@ from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 
-from .conftest import SCREENSHOTS
-from .test_agent_workspace import CALLER, PASSWORD, _online, _workspace, flow_fixtures
+from .conftest import SCREENSHOTS, workspace
+from .test_agent_workspace import CALLER, PASSWORD, _online, flow_fixtures
 from .test_agent_workspace import phone_browser as phone_browser
 from .test_agent_workspace import tone as tone
 
@@ -112,7 +112,7 @@ async def desk(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Any]:
 
 async def test_the_agent_wraps_up_a_call_in_the_page(desk: Any, phone_browser: Browser) -> None:
     url = desk.daemon.http_url
-    context, page = await _workspace(phone_browser, url)
+    context, page = await workspace(phone_browser, url, "ayla", PASSWORD, via_link=True)
     await _online(desk, "PJSIP/8101")
     await desk.call(CustomerScript(digits="1", digit_delay=0.5, talk=20), caller=CALLER)
     await expect(page.locator("#screen-pop")).to_be_visible(timeout=30_000)

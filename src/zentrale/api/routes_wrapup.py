@@ -28,7 +28,6 @@ from zentrale.core import audit
 from zentrale.customers import wrapup
 from zentrale.customers.errors import (
     InvalidCallbackError,
-    NotYourCallError,
     UnknownDispositionError,
 )
 from zentrale.customers.models import Callback, NoteKind
@@ -204,9 +203,8 @@ async def save_wrapup(
     hours = CallingHours.of(center.services.settings.agents.callbacks, rules.document.timezone)
     async with deps.db.write() as session:
         call = await _call(session, call_id)
-        if call.agent_endpoint != endpoint:
-            raise NotYourCallError(f"call {call_id} was not taken by {endpoint}")
-        check_disposition(rules, call.department, body.disposition)
+        by = await wrapup.taker_of(session, call, endpoint)
+        check_disposition(rules, by.department, body.disposition)
         at = callback_time(body.callback_at, rules, hours, now) if body.callback_at else None
         wrap = wrapup.WrapUp(
             disposition=body.disposition,
@@ -214,7 +212,8 @@ async def save_wrapup(
             suggestion=body.suggestion,
             callback_at=at,
         )
-        record = await wrapup.save(session, call, wrap, (caller.user_id, caller.display_name), now)
+        author = (caller.user_id, caller.display_name)
+        record = await wrapup.save(session, call, wrap, author, now, by)
         detail = {
             "disposition": body.disposition,
             "notes": bool(body.notes),

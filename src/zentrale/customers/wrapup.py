@@ -20,8 +20,13 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.calls.models import Call
-from zentrale.customers.errors import CallbackNotFoundError, InvalidCallbackError, WrapUpDoneError
+from zentrale.calls.models import Call, CallEvent, EventKind
+from zentrale.customers.errors import (
+    CallbackNotFoundError,
+    InvalidCallbackError,
+    NotYourCallError,
+    WrapUpDoneError,
+)
 from zentrale.customers.models import Callback, CallbackState, CallNote, CallWrapUp, NoteKind
 from zentrale.customers.store import add_note, customer_side
 
@@ -42,6 +47,36 @@ class WrapUp:
 
 
 @dataclass(frozen=True, slots=True)
+class Taker:
+    """The agent who wraps a call up, and the department they talked to the caller in."""
+
+    endpoint: str
+    department: str | None
+
+
+def taker(call: Call, events: Sequence[CallEvent], endpoint: str) -> Taker:
+    """Return ENDPOINT as a taker of CALL: its last agent, or one who talked to the caller
+    before a transfer (in the department the caller queued for then); else NotYourCallError."""
+    if call.agent_endpoint == endpoint:
+        return Taker(endpoint, call.department)
+    department = None
+    for event in events:
+        if event.kind == EventKind.QUEUED:
+            department = event.detail.get("department")
+        elif event.kind == EventKind.AGENT_ANSWERED and event.detail.get("agent") == endpoint:
+            return Taker(endpoint, department if isinstance(department, str) else None)
+    raise NotYourCallError(f"call {call.id} was not taken by {endpoint}")
+
+
+async def taker_of(session: AsyncSession, call: Call, endpoint: str) -> Taker:
+    """Return ENDPOINT as a taker of CALL (`taker`), reading the timeline only if needed."""
+    if call.agent_endpoint == endpoint:
+        return taker(call, (), endpoint)
+    query = select(CallEvent).where(CallEvent.call_id == call.id).order_by(CallEvent.seq)
+    return taker(call, list(await session.scalars(query)), endpoint)
+
+
+@dataclass(frozen=True, slots=True)
 class WrapUpRecord:
     """A stored wrap-up with its notes and callbacks."""
 
@@ -56,16 +91,18 @@ async def save(
     wrap: WrapUp,
     author: tuple[str | None, str],
     now: dt.datetime,
+    by: Taker | None = None,
 ) -> WrapUpRecord:
-    """Write CALL's wrap-up by AUTHOR (id, name); WrapUpDoneError when it has one already."""
+    """Write CALL's wrap-up by AUTHOR (id, name), the agent BY (default: the call's last agent);
+    WrapUpDoneError when it has one already."""
     if await session.get(CallWrapUp, call.id) is not None:
         raise WrapUpDoneError(f"call {call.id} is wrapped up already")
-    endpoint = call.agent_endpoint or ""
+    by = by or Taker(call.agent_endpoint or "", call.department)
     row = CallWrapUp(
         call_id=call.id,
-        agent_endpoint=endpoint,
+        agent_endpoint=by.endpoint,
         author_id=author[0],
-        department=call.department,
+        department=by.department,
         disposition=wrap.disposition,
         created_at=now,
     )
@@ -77,16 +114,23 @@ async def save(
         (NoteKind.SUGGESTION, wrap.suggestion),
     ):
         if text and text.strip():
-            notes.append(await add_note(session, call, kind, text, author, now))
+            note = await add_note(session, call, kind, text, author, now)
+            note.department = by.department  # the taker's, where a transfer moved the call on
+            notes.append(note)
     callbacks = []
     if wrap.callback_at is not None:
-        callbacks.append(await _schedule(session, call, wrap.callback_at, author[0], now))
+        callbacks.append(await _schedule(session, call, wrap.callback_at, author[0], now, by))
     await session.flush()
     return WrapUpRecord(row, notes, callbacks)
 
 
 async def _schedule(
-    session: AsyncSession, call: Call, at: dt.datetime, author_id: str | None, now: dt.datetime
+    session: AsyncSession,
+    call: Call,
+    at: dt.datetime,
+    author_id: str | None,
+    now: dt.datetime,
+    by: Taker,
 ) -> Callback:
     number = customer_side(call)
     if not number:
@@ -95,8 +139,8 @@ async def _schedule(
         id=str(uuid.uuid4()),
         call_id=call.id,
         number=number,
-        department=call.department,
-        agent_endpoint=call.agent_endpoint or "",
+        department=by.department,
+        agent_endpoint=by.endpoint,
         author_id=author_id,
         due_at=at,
         state=CallbackState.SCHEDULED,
