@@ -9,7 +9,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -27,11 +27,7 @@ async def test_agent_completes_a_customer_and_leaves_a_suggestion(
         customer_id = created.json()["id"]
 
         page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-        await page.goto(f"{url}/login?lang=en")
-        await page.get_by_label("User name").fill("agent")
-        await page.get_by_label("Password").fill(password)
-        await page.keyboard.press("Enter")
-        await page.wait_for_url(f"{url}/")
+        await sign_in(page, url, "agent", password)
 
         await page.get_by_role("link", name="Customers").click()
         call_row = page.locator('#recent-calls tr[data-call="sales1"]')

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from zentrale.config.settings import ApiSettings
 from zentrale.core.models import Role
@@ -27,7 +27,7 @@ from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript
 from zentrale.stats.history import insert_rows, rows_of
 
-from .conftest import REPO, SCREENSHOTS
+from .conftest import REPO, SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 RANGE = "from=2026-03-02&to=2026-03-03&tz=Europe/Istanbul"
@@ -79,14 +79,6 @@ stats_history = _load("stats_history_fixture", "tests/integration/db/test_stats.
 flow_fixtures = _load("flow_fixtures", "tests/integration/flows/conftest.py")
 
 
-async def _sign_in(page: Page, url: str, user: str, password: str) -> None:
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill(user)
-    await page.get_by_label("Password").fill(password)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
-
-
 def _shown(value: Any) -> str:
     return "\u2013" if value is None else str(value)
 
@@ -104,7 +96,7 @@ async def test_dashboard_numbers_match_the_api(
     rows = response.json()["rows"]
     assert {row["key"] for row in rows} == {"sales"}  # the supervisor's department only
     page = await (await browser.new_context(viewport={"width": 1400, "height": 1000})).new_page()
-    await _sign_in(page, url, "super", password)
+    await sign_in(page, url, "super", password)
     await page.get_by_role("link", name="Statistics").click()
     await page.goto(f"{url}/dashboard?{RANGE}")
     table = page.locator("#stats-table tbody tr")
@@ -185,7 +177,7 @@ async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Bro
     assert [d["department"] for d in board["departments"]] == ["support"]  # her scope
 
     page = await (await browser.new_context(viewport={"width": 1200, "height": 800})).new_page()
-    await _sign_in(page, url, "sabine", secret)
+    await sign_in(page, url, "sabine", secret)
     await page.goto(f"{url}/wallboard?lang=en")
     tile = page.locator('.tile[data-department="support"]')
     await expect(tile.locator('[data-field="paused"]')).to_have_text("1")
@@ -214,7 +206,7 @@ async def test_the_statistics_table_stays_inside_a_laptop_screen(
     await insert_rows(service["db"], rows_of(stats_history.HISTORY))
     context = await browser.new_context(viewport={"width": 1366, "height": 768})
     page = await context.new_page()
-    await _sign_in(page, service["url"], "super", password)
+    await sign_in(page, service["url"], "super", password)
     await page.goto(f"{service['url']}/dashboard?{RANGE}&lang=de")  # German headings are longer
     await expect(page.locator("#stats-table tbody tr").first).to_be_attached()
     width = await page.evaluate("window.innerWidth")

@@ -16,6 +16,7 @@ from zentrale.config.settings import Settings
 from zentrale.demo import DemoSignIn, run_demo, serve_demo
 
 from .conftest import SCREENSHOTS
+from .conftest import sign_in as sign_in_as
 
 pytestmark = [pytest.mark.browser, pytest.mark.asterisk, pytest.mark.asyncio]
 
@@ -41,11 +42,7 @@ async def test_the_demo_calls_are_heard_in_the_qa_pages_with_the_printed_sign_in
         assert f"sign in as {sign_in.username!r} with the password {sign_in.password!r}" in printed
 
         page = await (await browser.new_context(viewport={"width": 1366, "height": 900})).new_page()
-        await page.goto(f"{sign_in.url}/login?lang=en")
-        await page.get_by_label("User name").fill(sign_in.username)
-        await page.get_by_label("Password").fill(sign_in.password)
-        await page.keyboard.press("Enter")
-        await page.wait_for_url(f"{sign_in.url}/")
+        await sign_in_as(page, sign_in.url, sign_in.username, sign_in.password)
         rows = page.locator("table.results tbody tr")
         await expect(rows).to_have_count(stored)
 

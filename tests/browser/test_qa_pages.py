@@ -8,22 +8,14 @@ import math
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, expect
 
 from zentrale.recording.store import RecordingStore
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 from .test_talk_pages import figures
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
-
-
-async def _sign_in(page: Page, url: str, user: str, password: str) -> None:
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill(user)
-    await page.get_by_label("Password").fill(password)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
 
 
 async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
@@ -35,7 +27,7 @@ async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
     page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     await page.goto(f"{url}/login?lang=en")
     await page.screenshot(path=str(SCREENSHOTS / "login.png"))
-    await _sign_in(page, url, "qa", password)
+    await sign_in(page, url, "qa", password)
 
     await page.get_by_label("Direction").select_option("inbound")
     await page.get_by_role("button", name="Filter").click()
@@ -82,7 +74,7 @@ async def test_reviewer_finds_hears_scores_and_the_audit_shows_it(
     await page.context.close()
 
     admin = await (await browser.new_context(viewport={"width": 1280, "height": 800})).new_page()
-    await _sign_in(admin, url, "admin", password)
+    await sign_in(admin, url, "admin", password)
     await admin.goto(f"{url}/audit")
     table = admin.locator("table.audit")
     for action in ("recording.search", "recording.listen", "evaluation.create", "comment.create"):

@@ -28,7 +28,7 @@ from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
 REPO = Path(__file__).resolve().parents[2]
@@ -94,11 +94,7 @@ async def _agent_api(floor: Any) -> httpx.AsyncClient:
 async def _page(browser: Browser, url: str) -> Page:
     context = await browser.new_context(viewport={"width": 1200, "height": 900})
     page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill("sue")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
+    await sign_in(page, url, "sue", PASSWORD)
     await page.get_by_role("link", name="Supervisors").click()
     await page.wait_for_url(f"{url}/supervise")
     await expect(page.locator("#supervise-status")).to_have_text("live")

@@ -22,7 +22,7 @@ from zentrale.recording.talk import Segment, TalkFigures
 from zentrale.testing.clocks import START, FakeClock
 from zentrale.testing.recordings import tone_wav
 
-from .conftest import SCREENSHOTS
+from .conftest import SCREENSHOTS, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.asyncio]
 
@@ -141,11 +141,7 @@ async def _store(
 async def _sign_in(browser: Browser, url: str, password: str, width: int = 1280) -> Page:
     context = await browser.new_context(viewport={"width": width, "height": 900})
     page = await context.new_page()
-    await page.goto(f"{url}/login?lang=en")
-    await page.get_by_label("User name").fill("qa")
-    await page.get_by_label("Password").fill(password)
-    await page.keyboard.press("Enter")
-    await page.wait_for_url(f"{url}/")
+    await sign_in(page, url, "qa", password)
     return page
 
 
