@@ -31,7 +31,7 @@ from zentrale.recording import audio, talk
 from zentrale.sandbox import SandboxInstance
 from zentrale.testing.sip import CarrierScript, carrier_call, have_tools
 
-from .conftest import ARGS, CHROMIUM, SCREENSHOTS, fake_microphone, workspace
+from .conftest import ARGS, CHROMIUM, fake_microphone, workspace
 from .test_agent_workspace import CALLER, PASSWORD, _level, _online, _stored, flow_fixtures
 
 pytestmark = [
@@ -229,7 +229,6 @@ async def test_a_sip_caller_is_served_transferred_and_wrapped_up_in_the_workspac
     await ayla.locator("#wrapup-suggestion").fill(SUGGESTION)
     await ayla.locator("#wrapup-save").click()
     await expect(ayla.locator("#wrapup-status")).to_have_attribute("data-status", "saved")
-    await ayla.screenshot(path=str(SCREENSHOTS / "agent-story.png"), full_page=True)
     await emre.locator("#hangup").click()
     done = await asyncio.wait_for(caller, 30)
     assert done.returncode == 0, done.output
