@@ -19,7 +19,8 @@ from zentrale.calls.models import Direction, Outcome
 from zentrale.recording.models import Recording, RecordingState
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, script_party
 
-from .test_agent_workspace import CALLER, _online, _workspace
+from .conftest import workspace
+from .test_agent_workspace import CALLER, PASSWORD, _online
 from .test_agent_workspace import desk as desk
 from .test_agent_workspace import phone_browser as phone_browser
 from .test_agent_workspace import tone as tone
@@ -69,7 +70,7 @@ async def test_hold_recording_pause_devices_and_click_to_call(
     desk: Any, phone_browser: Browser
 ) -> None:
     url = desk.daemon.http_url
-    context, page = await _workspace(phone_browser, url)
+    context, page = await workspace(phone_browser, url, "ayla", PASSWORD, via_link=True)
     await _online(desk, "PJSIP/8101")
     mic = await _choose_devices(page)
     await page.reload()
