@@ -239,6 +239,10 @@ async def test_a_sip_caller_is_served_transferred_and_wrapped_up_in_the_workspac
     wrap = (await api.get(f"/api/calls/{call.id}/wrapup")).json()
     assert (wrap["agent_endpoint"], wrap["department"]) == ("PJSIP/8101", "desk")
     assert (wrap["disposition"], wrap["suggestion"]) == ("passed_on", SUGGESTION)
+    # Ayla handed the call on, yet the wrap-up she wrote is hers to read.
+    mine = await ayla.context.request.get(f"{url}/api/calls/{call.id}/wrapup")
+    assert mine.status == 200, await mine.text()
+    assert (await mine.json())["disposition"] == "passed_on"
     day = call.arrived_at.astimezone(ZoneInfo("Europe/Istanbul")).date().isoformat()
     report = await api.get("/api/stats/suggestions", params={"from": day, "to": day})
     (listed,) = report.json()["suggestions"]

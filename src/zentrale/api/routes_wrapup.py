@@ -233,9 +233,11 @@ async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> Wrap
     deps = deps_of(request)
     async with deps.db.write() as session:
         call = await _call(session, call_id)
-        if not caller.can_see(call):
-            raise NotFoundError(f"no call {call_id!r}")
         record = await wrapup.of_call(session, call_id)
+        # An agent who handed the call on by a transfer wrapped it up: it is theirs to read.
+        own = record is not None and record.wrapup.agent_endpoint == caller.agent_endpoint
+        if not (caller.can_see(call) or own):
+            raise NotFoundError(f"no call {call_id!r}")
         if record is None:
             raise NotFoundError(f"call {call_id} has no wrap-up yet")
         event = audit.Event("call.wrapup_read", target=f"call:{call_id}")
