@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import csv
 import datetime as dt
+import functools
 import io
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -99,9 +100,14 @@ class Periods:
     end: dt.datetime
     zone: dt.tzinfo
 
+    @functools.cached_property
+    def firsts(self) -> list[dt.datetime]:
+        """Return each period's first UTC instant."""
+        return [first for first, _ in self.bounds]
+
     def spread(self, start: dt.datetime, end: dt.datetime) -> list[tuple[int, float]]:
         """Return (period index, seconds) of [START, END) clipped to the range."""
-        firsts = [first for first, _ in self.bounds]
+        firsts = self.firsts
         start, end = max(start, firsts[0]), min(end, self.end)
         found: list[tuple[int, float]] = []
         index = max(bisect.bisect_right(firsts, start) - 1, 0)
@@ -115,7 +121,7 @@ class Periods:
 
     def index(self, at: dt.datetime) -> int | None:
         """Return the period holding AT (None outside the range)."""
-        firsts = [first for first, _ in self.bounds]
+        firsts = self.firsts
         if not firsts or at < firsts[0] or at >= self.end:
             return None
         return bisect.bisect_right(firsts, at) - 1

@@ -72,7 +72,7 @@ class AgentBoard:
             if endpoint not in self._agents:
                 view = AgentView(endpoint, name, AgentState.IDLE, idle_since=0.0)
                 self._agents[endpoint] = _Agent(view, shown=AgentState.IDLE, since=self._clock())
-                self._tell(endpoint, self._agents[endpoint], self._clock())
+                self._tell(self._agents[endpoint], view, self._clock())
 
     def view(self, endpoint: str) -> AgentView:
         """Return the agent's current view (state as the strategies see it)."""
@@ -204,24 +204,23 @@ class AgentBoard:
     def _wake(self) -> None:
         now = self._clock()
         for endpoint, agent in self._agents.items():
-            shown = self.view(endpoint).state
-            if shown is not agent.shown:
-                agent.shown, agent.since = shown, now
+            view = self.view(endpoint)
+            if view.state is not agent.shown:
+                agent.shown, agent.since = view.state, now
             if self._observers:
-                self._tell(endpoint, agent, now)
+                self._tell(agent, view, now)
         # Wake every waiter once, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()
 
-    def _tell(self, endpoint: str, agent: _Agent, now: float) -> None:
-        """Hand the observers the agent's state if it changed since they last heard of it."""
-        view = self.view(endpoint)
+    def _tell(self, agent: _Agent, view: AgentView, now: float) -> None:
+        """Hand the observers the agent's VIEW if it changed since they last heard of it."""
         told = (view.state, agent.reason, agent.online)
         if told == agent.told or not self._observers:
             return
         agent.told = told
         left = max(view.wrap_up_until - now, 0.0) if view.state is AgentState.WRAP_UP else 0.0
-        change = Change(endpoint, view.name, view.state, agent.reason, agent.online, left)
+        change = Change(view.endpoint, view.name, view.state, agent.reason, agent.online, left)
         for observer in self._observers:
             observer(change)
 
