@@ -7,13 +7,11 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import select
 
 from zentrale.calls.agent_states import AgentStateRow
-from zentrale.calls.models import Outcome
-from zentrale.calls.store import CallStore, CallUpdate, Hangup
-from zentrale.db.base import UtcDateTime
+from zentrale.calls.models import EventKind, Outcome
+from zentrale.calls.store import CallStore, CallUpdate, Hangup, append_event
 from zentrale.db.session import Database
 from zentrale.recording.store import RecordingStore
 from zentrale.stats.agent_store import agent_figures
@@ -42,24 +40,12 @@ class Clocks:
         return self.seconds
 
 
-EVENTS = sa.table(
-    "call_events",
-    sa.column("call_id", sa.String),
-    sa.column("seq", sa.Integer),
-    sa.column("at", UtcDateTime()),
-    sa.column("kind", sa.String),
-    sa.column("detail", sa.JSON),
-)
-"""call_events with a plain text kind: `hold`/`unhold` are not EventKinds on this branch."""
-
-
-async def _hold(db: Database, call_id: str, held: dt.datetime, back: dt.datetime) -> None:
-    rows = [
-        {"call_id": call_id, "seq": 100 + n, "at": at, "kind": kind, "detail": {"party": "caller"}}
-        for n, (at, kind) in enumerate(((held, "hold"), (back, "unhold")))
-    ]
-    async with db.write() as session:
-        await session.execute(sa.insert(EVENTS), rows)
+async def _hold(calls: CallStore, call_id: str, held: float, back: float) -> None:
+    """Put the caller on hold at T0 + HELD seconds, until T0 + BACK (events at those times)."""
+    async with calls.database.write() as session:
+        for seconds, kind in ((held, EventKind.HOLD), (back, EventKind.UNHOLD)):
+            at = T0 + dt.timedelta(seconds=seconds)
+            await append_event(session, call_id, kind, {"party": "agent"}, at)
 
 
 async def test_the_log_survives_a_restart_and_the_figures_read_it(
@@ -85,7 +71,7 @@ async def test_the_log_survives_a_restart_and_the_figures_read_it(
     journal.finished("c1", Hangup(Outcome.ANSWERED, clocks.wall()))
     clocks.seconds = 1400
     await journal.flush()
-    await _hold(db, "c1", T0 + dt.timedelta(seconds=1100), T0 + dt.timedelta(seconds=1160))
+    await _hold(calls, "c1", 1100, 1160)
     # The daemon dies here: the wrap-up stays open in the table
     restarted = AgentLog(journal, "node1", lambda: T0 + dt.timedelta(hours=1))
     restarted.start()
