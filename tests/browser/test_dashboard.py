@@ -199,6 +199,17 @@ async def test_wallboard_follows_a_caller_into_a_queue(daemon: Any, browser: Bro
     await expect(tile.locator('[data-field="waiting"]')).to_have_text("0", timeout=30_000)
     assert await page.evaluate("window.stillTheSamePage === true")
 
+    # The agent's live row follows the stream too: paused, then available again.
+    row = page.locator('#wallboard-agents tr[data-agent="Local/B1@sim-agent/n"] td')
+    await expect(row.nth(1)).to_have_text("paused")
+    async with httpx.AsyncClient(
+        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+    ) as api:
+        back = {"endpoint": "Local/B1@sim-agent/n", "paused": False}
+        assert (await api.post("/api/agents/pause", json=back)).status_code == 200
+    await expect(row.nth(1)).to_have_text("idle", timeout=20_000)
+    assert await page.evaluate("window.stillTheSamePage === true")
+
 
 async def test_the_statistics_table_stays_inside_a_laptop_screen(
     service: dict[str, Any], browser: Browser, password: str

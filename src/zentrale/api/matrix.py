@@ -119,6 +119,8 @@ MATRIX: dict[str, frozenset[Role]] = {
     "stats.report": frozenset({ADMIN, SUPERVISOR}),
     "stats.csv": frozenset({ADMIN, SUPERVISOR}),
     "stats.suggestions": frozenset({ADMIN, SUPERVISOR}),
+    "stats.agents": frozenset({ADMIN, SUPERVISOR}),
+    "stats.agents_csv": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.show": frozenset({ADMIN, SUPERVISOR}),
     "wallboard.events": frozenset({ADMIN, SUPERVISOR}),
     # The supervisors' page: agents live, listen / whisper / barge (their departments)

@@ -1,6 +1,8 @@
 """Statistics over HTTP: `GET /api/stats` (JSON), `GET /api/stats.csv` and the dashboard page.
 
-Supervisors see their own departments, administrators every department. A report grouped by
+Supervisors see their own departments, administrators every department; the agent figures
+(`GET /api/stats/agents`, `.csv`) cover the agents of those departments in the routing rules
+(agents themselves may not see them: the matrix refuses). A report grouped by
 agent names people, so asking for one is written to the audit log. The query parameters are
 `group`, `period`, `from`, `to` (local days, both included), `tz` (default: the routing rules'
 time zone), `service_level` (`sales:30,support:15`) and `short_abandon` (seconds).
@@ -8,6 +10,7 @@ time zone), `service_level` (`sales:30,support:15`) and `short_abandon` (seconds
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Any
 
@@ -16,11 +19,14 @@ from fastapi.responses import Response
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.web.render import language, render
-from zentrale.base.errors import InvalidRequestError
+from zentrale.base.errors import InvalidRequestError, ZentraleError
 from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
+from zentrale.routing.load import load_rules
 from zentrale.stats import charts
+from zentrale.stats.agent_figures import AgentFigures, figures_csv, figures_dict
+from zentrale.stats.agent_store import agent_figures
 from zentrale.stats.export import csv_text, report_dict, row_dict
 from zentrale.stats.report import StatsRow, compute
 from zentrale.stats.spec import (
@@ -164,6 +170,8 @@ async def dashboard(caller: Caller, request: Request) -> Response:
         spec, error = None, str(exc)
     rows = await rows_for(request, caller, spec) if spec is not None else []
     ideas = await suggestions_for(request, caller, spec) if spec is not None else []
+    by_agent = spec is not None and spec.group == "agent"
+    agent_rows = await agent_rows_for(request, caller, spec) if by_agent and spec else []
     points = charts.totals(rows, spec.period if spec else "day")
     query = str(request.url.query)
     csv_url = "/api/stats.csv" + ("?" + query if query else "")
@@ -181,4 +189,67 @@ async def dashboard(caller: Caller, request: Request) -> Response:
         chart=(charts.WIDTH, charts.HEIGHT),
         csv_url=csv_url,
         suggestions=ideas,
+        agent_rows=[figures_dict(row) for row in agent_rows],
     )
+
+
+def agents_in_scope(request: Request, caller: Principal) -> frozenset[str] | None:
+    """Return the agents CALLER may see figures of: their departments' agents in the routing
+    rules (None for an administrator: every agent; none when the rules cannot be read)."""
+    if caller.role is Role.ADMIN:
+        return None
+    try:
+        rules = load_rules(deps_of(request).settings.routing.file)
+    except ZentraleError:
+        return frozenset()
+    departments = rules.document.departments
+    return frozenset(
+        agent.endpoint
+        for name, department in departments.items()
+        if name in caller.departments
+        for agent in department.agents
+    )
+
+
+async def agent_rows_for(
+    request: Request, caller: Principal, spec: ReportSpec
+) -> list[AgentFigures]:
+    """Compute the agent figures of SPEC in CALLER's scope (audited: they name agents)."""
+    deps = deps_of(request)
+    scope = await asyncio.to_thread(agents_in_scope, request, caller)
+    async with deps.db.read() as session:
+        rows = await agent_figures(session, spec, scope, deps.clock())
+    detail = {
+        "from": spec.first_day.isoformat(),
+        "to": spec.last_day.isoformat(),
+        "period": spec.period,
+        "rows": len(rows),
+    }
+    await audit.record(
+        deps.db, caller.actor, audit.Event("stats.agent_figures", detail=detail), deps.clock()
+    )
+    return rows
+
+
+@router.get("/stats/agents", name="stats.agents")
+async def stats_agents(caller: Caller, request: Request) -> dict[str, Any]:
+    """Return the agent figures per agent and period (see docs/statistics.md)."""
+    spec = spec_of(request, caller)
+    rows = await agent_rows_for(request, caller, spec)
+    return {
+        "from": spec.first_day.isoformat(),
+        "to": spec.last_day.isoformat(),
+        "period": spec.period,
+        "timezone": spec.zone.key,
+        "agents": [figures_dict(row) for row in rows],
+    }
+
+
+@router.get("/stats/agents.csv", name="stats.agents_csv")
+async def stats_agents_csv(caller: Caller, request: Request) -> Response:
+    """Return the agent figures as CSV."""
+    spec = spec_of(request, caller)
+    text = figures_csv(await agent_rows_for(request, caller, spec))
+    name = f"agents-{spec.period}-{spec.first_day}-{spec.last_day}.csv"
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return Response(text, media_type="text/csv; charset=utf-8", headers=headers)

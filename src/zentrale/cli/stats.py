@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import click
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.base.clock import utcnow
 from zentrale.cli.context import Command
 from zentrale.cli.context import cli_settings as _settings
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
+from zentrale.stats.agent_figures import AgentFigures, figures_csv, figures_dict
+from zentrale.stats.agent_store import agent_figures
 from zentrale.stats.export import csv_text
 from zentrale.stats.report import StatsRow, compute
 from zentrale.stats.spec import (
@@ -28,6 +34,7 @@ from zentrale.stats.spec import (
 )
 from zentrale.stats.zone import rules_zone
 
+T = TypeVar("T")
 COLUMNS = (
     ("offered", 7),
     ("answered", 8),
@@ -75,6 +82,9 @@ HEADINGS = {
     help="Abandons after at most this many seconds in queue are short.",
 )
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV instead of a table.")
+@click.option(
+    "--agents", "agents", is_flag=True, help="Print the agent figures (every agent) instead."
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -86,6 +96,7 @@ def report(
     levels: tuple[str, ...],
     short_abandon: float,
     as_csv: bool,
+    agents: bool,
 ) -> None:
     """Statistics per department or agent and period (see docs/statistics.md)."""
     settings = _settings(ctx)
@@ -101,14 +112,18 @@ def report(
         )
     except SpecError as exc:
         raise click.UsageError(str(exc)) from None
-    rows = _compute(settings, spec)
+    if agents:
+        figures = _run(settings, lambda session: agent_figures(session, spec, None, utcnow()))
+        click.echo(figures_csv(figures) if as_csv else _agent_table(spec, figures), nl=not as_csv)
+        return
+    rows = _run(settings, lambda session: compute(session, spec))
     click.echo(csv_text(rows) if as_csv else _table(spec, rows), nl=not as_csv)
 
 
-def _compute(settings: Settings, spec: ReportSpec) -> list[StatsRow]:
-    async def main() -> list[StatsRow]:
+def _run(settings: Settings, query: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    async def main() -> T:
         async with Database.open(settings.database.url) as db, db.read() as session:
-            return await compute(session, spec)
+            return await query(session)
 
     try:
         return asyncio.run(main())
@@ -131,6 +146,20 @@ def _table(spec: ReportSpec, rows: list[StatsRow]) -> str:
         lines.append(f"{row.key[:24]:<24} {label:<16} {cells}")
     if not rows:
         lines.append("(no calls in this range)")
+    return "\n".join(lines)
+
+
+def _agent_table(spec: ReportSpec, rows: list[AgentFigures]) -> str:
+    names = ("signed_in", "paused", "after_call_work", "talk", "hold", "calls", "occupancy")
+    header = f"{'agent':<24} {'period':<16} " + " ".join(f"{name[:9]:>9}" for name in names)
+    lines = [f"{spec.first_day} .. {spec.last_day} ({spec.zone.key})", header]
+    for row in rows:
+        data = figures_dict(row)
+        label = row.period_start.strftime("%Y-%m-%d %H:%M" if spec.period == "hour" else "%Y-%m-%d")
+        cells = " ".join(f"{_cell(data[name]):>9}" for name in names)
+        lines.append(f"{row.endpoint[:24]:<24} {label:<16} {cells}")
+    if not rows:
+        lines.append("(no agent figures in this range)")
     return "\n".join(lines)
 
 

@@ -65,6 +65,7 @@ from zentrale.routing.rules import Rules
 from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
+from zentrale.telephony.agent_log import AgentLog
 from zentrale.telephony.ari import AriClient, AriOptions, CredentialsLike, ReloadingCredentials
 from zentrale.telephony.ari.models import Bridge, Channel
 from zentrale.telephony.board import AgentBoard
@@ -123,6 +124,7 @@ class Daemon:
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
+            _log_agents(settings, journal, board, stack)
             web = _Web.bound(settings)
             services = _services(
                 settings=settings,
@@ -195,6 +197,20 @@ async def _database(settings: Settings, stack: contextlib.AsyncExitStack) -> Dat
     stack.push_async_callback(db.close)
     await upgrade_engine(db.engine)
     return db
+
+
+def _log_agents(
+    settings: Settings,
+    journal: Journal,
+    board: AgentBoard,
+    stack: contextlib.AsyncExitStack,
+) -> None:
+    """Write the board's agent states to the state log (stamped like the journal's events,
+    by the wall clock); closed at the stop, before the journal flushes."""
+    agent_log = AgentLog(journal, settings.node)
+    agent_log.start()
+    board.observe(agent_log.changed)
+    stack.callback(agent_log.close)
 
 
 def _journal(db: Database, stack: contextlib.AsyncExitStack) -> CountingJournal:

@@ -6,6 +6,7 @@ imports them all, for Alembic's environment and for anything that needs every ta
 
 from __future__ import annotations
 
+import zentrale.calls.agent_states
 import zentrale.calls.models
 import zentrale.core.models
 import zentrale.customers.models
@@ -20,6 +21,7 @@ __all__ = ["METADATA", "MODEL_MODULES", "Base"]
 
 MODEL_MODULES = (
     zentrale.calls.models,
+    zentrale.calls.agent_states,
     zentrale.recording.models,
     zentrale.core.models,
     zentrale.qa.models,

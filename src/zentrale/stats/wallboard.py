@@ -1,4 +1,5 @@
-"""The live wallboard: per department, callers waiting, the longest wait and what agents do.
+"""The live wallboard: per department, callers waiting, the longest wait and what agents do;
+per agent, the state, for how long, and why paused.
 
 Read from the daemon's live objects (the queues' tickets and the agent board), never from the
 database, so it shows this node's calls as they are now. `Wallboard.snapshot()` is cheap and
@@ -50,7 +51,37 @@ class Wallboard:
                     "other": sum(1 for s in agents if s not in _COUNTED),
                 }
             )
-        return {"departments": rows}
+        return {"departments": rows, "agents": self._agents(only, now)}
+
+    def _agents(self, only: Sequence[str] | None, now: float) -> list[dict[str, Any]]:
+        """Return one live row per agent of the departments shown: state, seconds in it, and
+        the pause reason; a wrap-up whose time ran out shows as idle."""
+        board = self.queues.board
+        known = {view.endpoint: view for view in board.snapshot()}
+        departments: dict[str, list[str]] = {}
+        for name, endpoints in sorted(self._departments().items()):
+            if only is None or name in only:
+                for endpoint in endpoints:
+                    departments.setdefault(endpoint, []).append(name)
+        rows = []
+        for endpoint, names in sorted(departments.items()):
+            view = known.get(endpoint)
+            if view is None:
+                continue
+            state = view.state
+            if state is AgentState.WRAP_UP and not board.in_wrap_up(endpoint):
+                state = AgentState.IDLE
+            rows.append(
+                {
+                    "endpoint": endpoint,
+                    "name": view.name,
+                    "departments": names,
+                    "state": state.value,
+                    "seconds": int(max(now - board.since(endpoint), 0.0)),
+                    "reason": board.reason(endpoint),
+                }
+            )
+        return rows
 
 
 _COUNTED = frozenset({AgentState.IDLE, AgentState.ON_CALL, AgentState.PAUSED})

@@ -31,6 +31,24 @@ class _Agent:
     shown: AgentState | None = None
     """The state last seen by `_wake`, and since when (monotonic): the supervisors' page."""
     since: float = 0.0
+    told: tuple[AgentState, str | None, bool] | None = None
+    """The (state, reason, online) last handed to the observers."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """An agent's state as the observers are told it (the agent state log)."""
+
+    endpoint: str
+    name: str
+    state: AgentState
+    reason: str | None
+    online: bool
+    wrap_up_left: float
+    """Seconds of after-call work left (0 unless in wrap-up)."""
+
+
+Observer = Callable[[Change], None]
 
 
 class AgentBoard:
@@ -42,6 +60,11 @@ class AgentBoard:
         self._changed = asyncio.Event()
         self.last_answered: dict[str, str] = {}
         """Per department, the endpoint that answered last (for round robin)."""
+        self._observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        """Call OBSERVER with each agent's state (or reason, or presence) whenever it changes."""
+        self._observers.append(observer)
 
     def know(self, agents: Iterable[tuple[str, str]]) -> None:
         """Add agents (endpoint, name) not on the board yet, as idle."""
@@ -49,6 +72,7 @@ class AgentBoard:
             if endpoint not in self._agents:
                 view = AgentView(endpoint, name, AgentState.IDLE, idle_since=0.0)
                 self._agents[endpoint] = _Agent(view, shown=AgentState.IDLE, since=self._clock())
+                self._tell(self._agents[endpoint], view, self._clock())
 
     def view(self, endpoint: str) -> AgentView:
         """Return the agent's current view (state as the strategies see it)."""
@@ -180,12 +204,25 @@ class AgentBoard:
     def _wake(self) -> None:
         now = self._clock()
         for endpoint, agent in self._agents.items():
-            shown = self.view(endpoint).state
-            if shown is not agent.shown:
-                agent.shown, agent.since = shown, now
+            view = self.view(endpoint)
+            if view.state is not agent.shown:
+                agent.shown, agent.since = view.state, now
+            if self._observers:
+                self._tell(agent, view, now)
         # Wake every waiter once, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()
+
+    def _tell(self, agent: _Agent, view: AgentView, now: float) -> None:
+        """Hand the observers the agent's VIEW if it changed since they last heard of it."""
+        told = (view.state, agent.reason, agent.online)
+        if told == agent.told or not self._observers:
+            return
+        agent.told = told
+        left = max(view.wrap_up_until - now, 0.0) if view.state is AgentState.WRAP_UP else 0.0
+        change = Change(view.endpoint, view.name, view.state, agent.reason, agent.online, left)
+        for observer in self._observers:
+            observer(change)
 
 
 def _until(view: AgentView) -> float:

@@ -208,6 +208,10 @@ class Journal:
         """Record how a call ended."""
         self._put(_Pending("finish", call_id, row=finish_values(hangup)))
 
+    def write(self, what: str, write: Write) -> None:
+        """Queue WRITE (any other record, e.g. the agent state log) in order with the calls'."""
+        self._put(_Pending(what, write=write))
+
     def _put(self, pending: _Pending) -> None:
         self._queue.put_nowait(pending)
 

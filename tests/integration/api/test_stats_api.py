@@ -14,8 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from zentrale.api.deps import Deps
+from zentrale.calls.agent_states import AgentStateRow
+from zentrale.core.models import AuditEntry
 from zentrale.db.session import Database
 from zentrale.stats.export import report_dict
 from zentrale.stats.history import insert_rows, rows_of
@@ -179,9 +182,67 @@ async def test_wallboard_routes_roles_and_scope(deps: Deps, world: World) -> Non
                 assert refused.status_code == 403, (user, path)
         mine = (await http.get("/api/wallboard", headers=world.auth("super"))).json()
         assert [(d["department"], d["waiting"]) for d in mine["departments"]] == [("sales", 1)]
+        assert [(a["endpoint"], a["state"]) for a in mine["agents"]] == [("PJSIP/1001", "idle")]
         everyone = (await http.get("/api/wallboard", headers=world.auth("admin"))).json()
         assert [d["department"] for d in everyone["departments"]] == ["sales", "support"]
         page = await http.get("/wallboard", headers=world.auth("super"))
         assert page.status_code == 200
         assert 'data-department="sales"' in page.text
         assert 'data-department="support"' not in page.text
+        assert 'data-agent="PJSIP/1001"' in page.text
+        assert 'data-agent="PJSIP/2001"' not in page.text
+
+
+async def test_agent_figures_scope_csv_roles_and_audit(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    start = dt.datetime(2026, 3, 2, 6, 0, tzinfo=dt.UTC)
+    rows = [  # a sales agent (in config/routing.yaml) paused 10 min, a support agent idle
+        ("Local/1001@sim-agent", "paused", "break", start, start + dt.timedelta(minutes=10)),
+        ("Local/1011@sim-agent", "available", None, start, start + dt.timedelta(hours=1)),
+    ]
+    async with db.write() as session:
+        for endpoint, state, reason, begin, end in rows:
+            session.add(
+                AgentStateRow(
+                    endpoint=endpoint,
+                    node="n1",
+                    state=state,
+                    reason=reason,
+                    started_at=begin,
+                    ended_at=end,
+                )
+            )
+    admin = (
+        await client.get("/api/stats/agents", params=RANGE, headers=world.auth("admin"))
+    ).json()
+    assert [row["agent"] for row in admin["agents"]] == [
+        "Local/1001@sim-agent",
+        "Local/1011@sim-agent",
+    ]
+    mine = await client.get("/api/stats/agents", params=RANGE, headers=world.auth("super"))
+    (sales,) = mine.json()["agents"]
+    assert (sales["agent"], sales["signed_in"], sales["paused_by_reason"]) == (
+        "Local/1001@sim-agent",
+        600.0,
+        {"break": 600.0},
+    )
+    assert sales["occupancy"] is None
+    text = await client.get("/api/stats/agents.csv", params=RANGE, headers=world.auth("super"))
+    assert text.text.splitlines()[1].endswith(",break=600.0")
+    for user in ("qa", "agent"):
+        refused = await client.get("/api/stats/agents", headers=world.auth(user))
+        assert refused.status_code == 403, user
+    bad = await client.get(
+        "/api/stats/agents", params={"period": "year"}, headers=world.auth("admin")
+    )
+    assert (bad.status_code, "period" in bad.text) == (422, True)
+    page = await client.get(
+        "/dashboard", params={**RANGE, "group": "agent"}, headers=world.auth("super")
+    )
+    assert 'id="agent-figures"' in page.text
+    assert 'data-agent="Local/1001@sim-agent"' in page.text
+    assert 'data-agent="Local/1011@sim-agent"' not in page.text
+    async with db.read() as session:
+        actions = list(await session.scalars(select(AuditEntry.action)))
+    assert actions.count("stats.agent_figures") == 4

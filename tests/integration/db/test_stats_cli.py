@@ -47,6 +47,22 @@ def test_report_table_and_csv(database_url: str) -> None:
     assert rows["PJSIP/cem", "2026-03-02"]["service_level"] == "1.0"
 
 
+def test_report_of_agent_figures(database_url: str) -> None:
+    env, runner = _load(database_url), CliRunner()
+    table = runner.invoke(main, [*ARGS, "--agents"], env=env)
+    assert table.exit_code == 0, table.output
+    assert table.stdout.splitlines()[1].split()[:3] == ["agent", "period", "signed_in"]
+    figures = runner.invoke(main, [*ARGS, "--agents", "--csv"], env=env)
+    rows = {
+        (r["agent"], r["period_start"][:10]): r for r in csv.DictReader(io.StringIO(figures.stdout))
+    }
+    ben = rows["PJSIP/ben", "2026-03-02"]
+    assert int(ben["calls"]) >= 1
+    assert float(ben["talk"]) > 0
+    assert ben["signed_in"] == "0.0"  # no state log in this history: no occupancy
+    assert ben["occupancy"] == ""
+
+
 def test_report_names_bad_options(database_url: str) -> None:
     env, runner = _load(database_url), CliRunner()
     bad_day = runner.invoke(main, ["report", "--from", "2026-3-2", "--to", "2026-03-03"], env=env)

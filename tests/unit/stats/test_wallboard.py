@@ -65,3 +65,20 @@ def test_scope_and_unknown_agents() -> None:
     assert [d["department"] for d in only] == ["support"]
     unknown = Wallboard(_queues, lambda: {"x": ["PJSIP/never-seen"]}, _clock).snapshot()
     assert unknown["departments"][0]["other"] == 1  # not on the board: offline
+
+
+def test_one_live_row_per_agent_with_state_time_and_pause_reason() -> None:
+    board, _queues, agents, clock = _board()
+    agents.pause("PJSIP/b", True, "break")
+    clock.now += 65
+    agents.connected("PJSIP/a", "sales")
+    clock.now += 5
+    rows = {row["endpoint"]: row for row in board.snapshot(["sales"])["agents"]}
+    assert set(rows) == {"PJSIP/a", "PJSIP/b", "PJSIP/c"}  # support's d is not shown
+    assert (rows["PJSIP/a"]["state"], rows["PJSIP/a"]["seconds"]) == ("on_call", 5)
+    assert (rows["PJSIP/b"]["state"], rows["PJSIP/b"]["seconds"]) == ("paused", 70)
+    assert rows["PJSIP/b"]["reason"] == "break"
+    assert rows["PJSIP/c"]["departments"] == ["sales"]
+    agents.finished("PJSIP/a", wrap_up=10)
+    clock.now += 11  # the wrap-up ran out: idle again
+    assert board.snapshot(["sales"])["agents"][0]["state"] == "idle"

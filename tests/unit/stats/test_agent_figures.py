@@ -1,0 +1,84 @@
+"""The agent figures computed from state intervals, calls and holds (pure, no database)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from zentrale.stats.agent_figures import (
+    HoldEvent,
+    Periods,
+    StateSpan,
+    TalkSpan,
+    compute,
+    figures_csv,
+    holds_of,
+)
+from zentrale.stats.sql import period_bounds
+
+ZONE = ZoneInfo("Europe/Berlin")
+START = dt.datetime(2026, 11, 29, 23, 0, tzinfo=dt.UTC)  # local midnight of 30 Nov
+END = START + dt.timedelta(days=2)
+A = "PJSIP/1001"
+
+
+def _at(hours: float) -> dt.datetime:
+    return START + dt.timedelta(hours=hours)
+
+
+def _periods() -> Periods:
+    return Periods(period_bounds("day", ZONE, START, END), END, ZONE)
+
+
+def _span(state: str, start: float, end: float | None, reason: str | None = None) -> StateSpan:
+    return StateSpan(A, "Ayla", state, reason, _at(start), None if end is None else _at(end))
+
+
+def test_an_interval_across_midnight_counts_on_both_days() -> None:
+    states = [_span("available", 20, 23.5), _span("paused", 23.5, 24.25, "break")]
+    first, second = compute(_periods(), states, [], [], now=END)
+    assert first.period_start == dt.datetime(2026, 11, 30, tzinfo=ZONE)
+    assert (first.signed_in, first.paused) == (4 * 3600, {"break": 1800})
+    assert (second.signed_in, second.paused) == (900, {"break": 900})
+    assert (first.first_sign_in, first.last_sign_out) == (_at(20), None)
+    assert (second.first_sign_in, second.last_sign_out) == (None, _at(24.25))
+    assert first.name == "Ayla"
+
+
+def test_an_open_interval_ends_now_and_a_call_counts_talk_hold_and_occupancy() -> None:
+    states = [
+        _span("on_call", 8, 8.5),
+        _span("after_call_work", 8.5, 8.75),
+        _span("paused", 8.75, 9.0, None),
+        _span("available", 9.0, None),
+    ]
+    talks = [TalkSpan(A, "c1", _at(8), _at(8.5))]
+    holds = [
+        HoldEvent("c1", _at(8.1), "hold", "caller"),
+        HoldEvent("c1", _at(8.2), "unhold", "caller"),
+    ]
+    (row,) = compute(_periods(), states, talks, holds, now=_at(10))
+    assert row.signed_in == 2 * 3600
+    assert (row.after_call_work, row.paused, row.calls) == (900, {"unspecified": 900}, 1)
+    assert (round(row.talk), round(row.hold)) == (1440, 360)
+    assert row.occupancy == round((1440 + 360 + 900) / (7200 - 900), 4)
+    assert "unspecified=900.0" in figures_csv([row])
+
+
+def test_a_hold_without_unhold_ends_with_the_call_and_overlaps_count_once() -> None:
+    events = [
+        HoldEvent("c1", _at(1), "hold", "caller"),
+        HoldEvent("c1", _at(1.5), "hold", "agent"),
+        HoldEvent("c1", _at(2), "unhold", "agent"),
+        HoldEvent("c1", _at(2.5), "unhold", "nobody"),
+    ]
+    assert holds_of(events, _at(0), _at(3)) == [(_at(1), _at(3))]
+    assert holds_of([], _at(0), _at(3)) == []
+
+
+def test_an_agent_with_no_calls_has_no_occupancy_when_only_paused() -> None:
+    (row,) = compute(_periods(), [_span("paused", 1, 2, "training")], [], [], now=END)
+    assert (row.calls, row.talk, row.hold) == (0, 0.0, 0.0)
+    assert row.occupancy is None
+    (idle,) = compute(_periods(), [_span("available", 1, 2)], [], [], now=END)
+    assert idle.occupancy == 0.0

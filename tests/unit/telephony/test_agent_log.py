@@ -1,0 +1,58 @@
+"""The agent state log: the board's changes become intervals, queued as ordered writes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from zentrale.calls.agent_states import LogState
+from zentrale.telephony.agent_log import AgentLog
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.journal import Write
+
+T0 = dt.datetime(2026, 12, 1, 8, 0, tzinfo=dt.UTC)
+
+
+class Writes:
+    """Keeps the queued writes' names; the intervals are read from the log itself."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def write(self, what: str, write: Write) -> None:
+        self.names.append(what)
+
+
+class Clocks:
+    def __init__(self) -> None:
+        self.mono = 100.0
+
+    def wall(self) -> dt.datetime:
+        return T0 + dt.timedelta(seconds=self.mono - 100.0)
+
+    def __call__(self) -> float:
+        return self.mono
+
+
+def test_states_are_folded_and_a_run_out_wrap_up_becomes_available() -> None:
+    clocks, writes = Clocks(), Writes()
+    board = AgentBoard(clocks)
+    agent_log = AgentLog(writes, "node-1", clocks.wall)
+    board.observe(agent_log.changed)
+    board.know([("PJSIP/1", "One")])
+    assert agent_log._open["PJSIP/1"].state is LogState.AVAILABLE
+    board.pause("PJSIP/1", True, "break")
+    board.pause("PJSIP/1", True, "training")  # another reason: another interval
+    assert agent_log._open["PJSIP/1"].reason == "training"
+    board.pause("PJSIP/1", False)
+    board.connected("PJSIP/1", "sales")
+    board.finished("PJSIP/1", wrap_up=30)
+    assert agent_log._open["PJSIP/1"].acw_until == T0 + dt.timedelta(seconds=30)
+    clocks.mono += 45
+    board.set_online("PJSIP/1", False)  # signed out: no interval open
+    assert "PJSIP/1" not in agent_log._open
+    # begin available, (end, begin) x 5 (break, training, available, on call, wrap-up), the
+    # wrap-up ran out (end, begin available), signed out (end)
+    assert writes.names.count("agent_state") == 1 + 2 * 5 + 2 + 1
+    board.set_online("PJSIP/1", True)
+    agent_log.close()
+    assert agent_log._open == {}
