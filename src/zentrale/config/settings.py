@@ -310,6 +310,11 @@ class RecordingSettings(Section):
     outage_backoff_max: float = Field(default=30.0, gt=0, le=3600)
     """Longest wait (seconds) of a job for a store that is away; it goes on within this long
     after the store returns. Attempts do not count meanwhile."""
+    poll_interval: float = Field(default=5.0, gt=0, le=600)
+    """Seconds an idle pipeline worker waits before it asks the database for jobs unprompted.
+    Jobs this node queues, and its retries coming due, wake a worker at once; the poll finds
+    jobs queued by other nodes (or `zentrale recordings requeue` from another process), so
+    they wait at most this long. 0.5 was the fixed interval before it was a setting."""
 
 
 class HttpSettings(Section):

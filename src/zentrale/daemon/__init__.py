@@ -55,6 +55,7 @@ from zentrale.privacy.schedule import PurgeSchedule, purge_running
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.watch import PromptWatch
 from zentrale.qa.scorecards import load_scorecards
+from zentrale.recording.bell import JobBell
 from zentrale.recording.setup import object_store, pipeline_running, unwrappers_from
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerPool
@@ -116,7 +117,8 @@ class Daemon:
         """
         async with contextlib.AsyncExitStack() as stack:
             db = await _database(settings, stack)
-            journal = _journal(db, stack)
+            bell = JobBell()  # the journal rings it when it queues a recording's job
+            journal = _journal(db, stack, bell)
             rules = await _rules(settings, stack)
             knowledge = await _knowledge(settings, rules, stack)
             credentials = credentials or ari_credentials(settings)
@@ -138,7 +140,9 @@ class Daemon:
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
-                pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
+                pipeline_running(
+                    settings, db, await recording_source(settings, db, ari, stack), bell=bell
+                )
             )
             _anchoring(settings, db, stack, clock or utcnow)
             purge = await _purging(settings, db, stack, clock or utcnow)
@@ -196,9 +200,10 @@ async def _database(settings: Settings, stack: contextlib.AsyncExitStack) -> Dat
     return db
 
 
-def _journal(db: Database, stack: contextlib.AsyncExitStack) -> CountingJournal:
+def _journal(db: Database, stack: contextlib.AsyncExitStack, bell: JobBell) -> CountingJournal:
     """Start the call journal (flushed and closed by STACK)."""
-    journal = CountingJournal(Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db))
+    recordings = RecordingStore(db, bell=bell)
+    journal = CountingJournal(Metrics(), CallStore(db), recordings, answers=AnswerStore(db))
     journal.start()
     stack.push_async_callback(journal.close)
     return journal
