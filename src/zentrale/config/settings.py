@@ -97,6 +97,10 @@ class TelephonySettings(Section):
     region: str = phones.DEFAULT_REGION
     """The call centre's country (ISO 3166, e.g. TR): numbers written without a country code
     (`0555 111 22 33`) are read as numbers of it, when masking them in logs and the audit log."""
+    campaign_idle_poll: float = Field(default=5.0, gt=0, le=600)
+    """Seconds between the campaign runner's looks at the database while no campaign is active
+    (1 s while one is). A campaign started through this daemon's API is looked at at once; one
+    started on another node or by `zentrale campaigns` waits at most this long."""
 
     @field_validator("region")
     @classmethod

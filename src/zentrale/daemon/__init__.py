@@ -332,7 +332,11 @@ def _campaigns(
 ) -> CampaignRunner:
     """Start the outbound campaigns' scheduler (closed by STACK, letting calls finish)."""
     campaigns = CampaignRunner(
-        services=services, store=CampaignStore(db), rules=lambda: rules.current, legs=center.legs
+        services=services,
+        store=CampaignStore(db),
+        rules=lambda: rules.current,
+        legs=center.legs,
+        idle_poll=services.settings.telephony.campaign_idle_poll,
     )
     campaigns.start()
     stack.push_async_callback(campaigns.close, drain_seconds)
