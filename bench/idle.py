@@ -15,7 +15,8 @@ shared), each a fresh daemon on a fresh database:
 - `this`: this tree with its defaults (pipeline workers wake on the `JobBell` and poll every
   `recording.poll_interval`, 5 s).
 - `baseline`: the old behaviour. By default this tree with the old timings restored by
-  settings (`recording.poll_interval: 0.5`: the two workers' fixed 0.5 s poll of before);
+  settings (`recording.poll_interval: 0.5`: the two workers' fixed 0.5 s poll of before;
+  `telephony.campaign_idle_poll: 1`: the campaign runner's look every second);
   with BENCH_IDLE_BASELINE naming another checkout's `src` (e.g. /work/main/src), that tree's
   code with its own defaults instead.
 
@@ -49,7 +50,11 @@ REPO = Path(__file__).resolve().parent.parent
 HERE = str(REPO / "src")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 TARGET_RATIO = 0.2  # idle CPU per second against the old polling's
-OLD_TIMINGS = 'recording: {temp_dir: "{home}/tmp", format: wav, poll_interval: 0.5}'
+OLD_TIMINGS = (
+    'recording: {temp_dir: "{home}/tmp", format: wav, poll_interval: 0.5}\n'
+    "telephony: {campaign_idle_poll: 1}"
+)
+OLD_HOW = "this tree, recording.poll_interval 0.5, telephony.campaign_idle_poll 1"
 NEW_TIMINGS = 'recording: {temp_dir: "{home}/tmp", format: wav}'
 
 LAUNCHER = """
@@ -236,8 +241,16 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, object]:
     return found
 
 
+def _interrupted(*_args: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
-    """Alternate idle rounds of this tree and the baseline; print them and the JSON line."""
+    """Alternate idle rounds of this tree and the baseline; print them and the JSON line.
+
+    A SIGTERM (or ^C) stops the daemon and the fake before the bench exits.
+    """
+    signal.signal(signal.SIGTERM, _interrupted)
     other = os.environ.get("BENCH_IDLE_BASELINE")
     variants = {
         "this": (HERE, NEW_TIMINGS),
@@ -277,7 +290,7 @@ def main() -> None:
             "ratio_cpu_to_baseline": ratio,
             "machine_busy_elsewhere": busy > 0.1,
         },
-        "baseline": {"how": other or "this tree, recording.poll_interval: 0.5", **base},
+        "baseline": {"how": other or OLD_HOW, **base},
         "targets": {"idle_cpu_ratio_max": TARGET_RATIO, "met": ratio <= TARGET_RATIO},
     }
     print(json.dumps(line))
