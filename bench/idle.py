@@ -21,8 +21,15 @@ shared), each a fresh daemon on a fresh database:
   code with its own defaults instead.
 
 Also per round: CPU used by other processes on the host during the window
-(`machine_busy_elsewhere` when above 0.1 core). Ends with one JSON line; exits 0 even when a
-target is missed.
+(`machine_busy_elsewhere` when above 0.1 core).
+
+Then the pipeline's share of a call, PACED_ROUNDS rounds per variant alternating, each in a
+fresh process: PACED recordings (3 s WAV files like Asterisk's) queued at PACED_RATE per
+second the way the journal queues them (`queue_recordings`, ringing the bell in `this`; no
+bell and `poll: 0.5` in `baseline`), two workers of the real pipeline (SQLite queue, directory
+source, local store and keyring, `format: wav`) storing them; CPU of the process (all threads)
+from the first queueing until all are stored, per recording, and queued-to-stored latency.
+Ends with one JSON line; exits 0 even when a target is missed.
 """
 
 from __future__ import annotations
@@ -44,6 +51,9 @@ from typing import Any
 import httpx
 
 ROUNDS = int(os.environ.get("BENCH_IDLE_ROUNDS", "3"))
+PACED_ROUNDS = int(os.environ.get("BENCH_IDLE_PACED_ROUNDS", "3"))
+PACED = 60
+PACED_RATE = 4.0  # recordings per second: zentrale's sustained call rate in bench/calls.py
 WINDOW = float(os.environ.get("BENCH_IDLE_WINDOW", "30"))
 SETTLE = float(os.environ.get("BENCH_IDLE_SETTLE", "5"))
 REPO = Path(__file__).resolve().parent.parent
@@ -241,6 +251,96 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, object]:
     return found
 
 
+async def _paced(variant: str, root: Path) -> dict[str, float]:
+    """Queue PACED recordings at PACED_RATE; return CPU ms per recording and the latency."""
+    from zentrale.config.settings import RecipientSettings
+    from zentrale.db.session import Database
+    from zentrale.migrations import upgrade_engine
+    from zentrale.recording import audio
+    from zentrale.recording.bell import JobBell
+    from zentrale.recording.jobs import JobQueue
+    from zentrale.recording.keys.local import LocalKeyProvider
+    from zentrale.recording.pipeline import Pipeline, PipelineConfig
+    from zentrale.recording.setup import local_keyring
+    from zentrale.recording.sources import DirectorySource
+    from zentrale.recording.storage.local import LocalStore
+    from zentrale.recording.store import RecordingStore
+    from zentrale.recording.worker import WorkerOptions, running
+    from zentrale.recording.workspace import Workspace
+    from zentrale.testing.recordings import queue_recordings, write_wav
+
+    (root / "spool").mkdir()
+    for number in range(PACED):
+        write_wav(root / "spool" / f"r{number}.wav", 3.0)
+    keyring = local_keyring(RecipientSettings(provider="local", keyring_file=root / "keyring.json"))
+    async with Database.open(f"sqlite+aiosqlite:///{root / 'z.db'}") as db:
+        await upgrade_engine(db.engine)
+        work = Pipeline(
+            recordings=RecordingStore(db),
+            source=DirectorySource(root / "spool"),
+            store=LocalStore(root / "objects"),
+            recipients=[LocalKeyProvider(keyring)],
+            workspace=Workspace(root / "tmp"),
+            config=PipelineConfig(audio.FORMATS["wav"], "local"),
+        )
+        bell = JobBell()
+        ring = bell if variant == "this" else None
+        poll = 5.0 if variant == "this" else 0.5
+        queue = JobQueue(db, bell=bell)
+        async with running(queue, work, 2, "bench", WorkerOptions(poll=poll)) as pool:
+            await asyncio.sleep(1.0)  # the workers are idle, as between calls
+            cpu = time.process_time()
+            queued = []
+            for number in range(PACED):
+                queued += await queue_recordings(db, [f"r{number}"], bell=ring)
+                await asyncio.sleep(1 / PACED_RATE)
+            await pool.wait_idle()
+            cpu = time.process_time() - cpu
+        rows = [await RecordingStore(db).get(item.recording_id) for item in queued]
+    waits = sorted((r.stored_at - r.created_at).total_seconds() for r in rows if r.stored_at)
+    return {
+        "cpu_ms_per_recording": 1000 * cpu / PACED,
+        "latency_p50_ms": 1000 * statistics.median(waits),
+        "stored": len(waits),
+    }
+
+
+def paced_round(variant: str) -> dict[str, float]:
+    """Run one paced round of VARIANT in a fresh process; return its figures."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--paced", variant],
+        env={**os.environ, "PYTHONPATH": HERE},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def paced() -> dict[str, dict[str, object]]:
+    """Alternate paced rounds of both variants; return their medians and rounds."""
+    found: dict[str, list[dict[str, float]]] = {"this": [], "baseline": []}
+    for number in range(PACED_ROUNDS):
+        for variant in ("this", "baseline") if number % 2 == 0 else ("baseline", "this"):
+            figures = paced_round(variant)
+            found[variant].append(figures)
+            print(
+                f"paced {number + 1} {variant:8} {figures['cpu_ms_per_recording']:6.1f} ms CPU"
+                f"/recording  latency p50 {figures['latency_p50_ms']:6.0f} ms"
+                f"  stored {figures['stored']:.0f}/{PACED}",
+                flush=True,
+            )
+    keys = ("cpu_ms_per_recording", "latency_p50_ms")
+    return {
+        variant: {
+            **{f"{k}_median": round(statistics.median(r[k] for r in rounds), 1) for k in keys},
+            **{k: [round(r[k], 1) for r in rounds] for k in keys},
+            "stored": [int(r["stored"]) for r in rounds],
+        }
+        for variant, rounds in found.items()
+    }
+
+
 def _interrupted(*_args: object) -> None:
     raise KeyboardInterrupt
 
@@ -274,6 +374,7 @@ def main() -> None:
     finally:
         fake.terminate()
         fake.wait(10)
+    pipeline = paced() if PACED_ROUNDS else {"this": {}, "baseline": {}}
     this, base = summary(results["this"]), summary(results["baseline"])
     ratio = round(float(this["cpu_ms_per_s_median"]) / float(base["cpu_ms_per_s_median"]), 3)  # type: ignore[arg-type]
     print(
@@ -289,12 +390,17 @@ def main() -> None:
             "rounds": ROUNDS,
             "ratio_cpu_to_baseline": ratio,
             "machine_busy_elsewhere": busy > 0.1,
+            "pipeline_paced": pipeline["this"],
         },
-        "baseline": {"how": other or OLD_HOW, **base},
+        "baseline": {"how": other or OLD_HOW, **base, "pipeline_paced": pipeline["baseline"]},
         "targets": {"idle_cpu_ratio_max": TARGET_RATIO, "met": ratio <= TARGET_RATIO},
     }
     print(json.dumps(line))
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["--paced"]:
+        with tempfile.TemporaryDirectory(prefix="bench-idle-paced-") as tmp:
+            print(json.dumps(asyncio.run(_paced(sys.argv[2], Path(tmp)))))
+    else:
+        main()
