@@ -154,6 +154,8 @@ class Worker:
             else:
                 self.stats.database.ok()
             if job is None:
+                if stop.is_set():  # set while the claim ran: wake_all came before this wait
+                    return
                 rung = await self.queue.bell.wait(self.options.poll)
                 self.stats.wakeups += 1
                 continue
