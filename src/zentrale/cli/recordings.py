@@ -275,7 +275,7 @@ def work(
     options = WorkerOptions(
         lease=lease,
         backoff_initial=backoff,
-        poll=min(0.5, lease / 4),
+        poll=min(settings.recording.poll_interval, lease / 4),
         outage_backoff_max=settings.recording.outage_backoff_max,
     )
     asyncio.run(_work(settings, source_dir, workers, options, until_idle))

@@ -1,7 +1,8 @@
 """The `zentrale survey` and `zentrale campaign` commands.
 
 They work on the database and the routing file named in the settings; a running daemon picks
-up a started or stopped campaign within a second (it reads campaigns from the database).
+up a started campaign within `telephony.campaign_idle_poll` (5 s) and a stopped one within a
+second (it reads campaigns from the database).
 """
 
 from __future__ import annotations

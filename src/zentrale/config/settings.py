@@ -97,6 +97,10 @@ class TelephonySettings(Section):
     region: str = phones.DEFAULT_REGION
     """The call centre's country (ISO 3166, e.g. TR): numbers written without a country code
     (`0555 111 22 33`) are read as numbers of it, when masking them in logs and the audit log."""
+    campaign_idle_poll: float = Field(default=5.0, gt=0, le=600)
+    """Seconds between the campaign runner's looks at the database while no campaign is active
+    (1 s while one is). A campaign started through this daemon's API is looked at at once; one
+    started on another node or by `zentrale campaigns` waits at most this long."""
 
     @field_validator("region")
     @classmethod
@@ -310,6 +314,11 @@ class RecordingSettings(Section):
     outage_backoff_max: float = Field(default=30.0, gt=0, le=3600)
     """Longest wait (seconds) of a job for a store that is away; it goes on within this long
     after the store returns. Attempts do not count meanwhile."""
+    poll_interval: float = Field(default=5.0, gt=0, le=600)
+    """Seconds an idle pipeline worker waits before it asks the database for jobs unprompted.
+    Jobs this node queues, and its retries coming due, wake a worker at once; the poll finds
+    jobs queued by other nodes (or `zentrale recordings requeue` from another process), so
+    they wait at most this long. 0.5 was the fixed interval before it was a setting."""
 
 
 class HttpSettings(Section):

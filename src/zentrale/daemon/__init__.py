@@ -56,6 +56,7 @@ from zentrale.privacy.schedule import PurgeSchedule, purge_running
 from zentrale.prompts.catalog import PromptCatalog
 from zentrale.prompts.watch import PromptWatch
 from zentrale.qa.scorecards import load_scorecards
+from zentrale.recording.bell import JobBell
 from zentrale.recording.setup import object_store, pipeline_running, unwrappers_from
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerPool
@@ -118,7 +119,8 @@ class Daemon:
         """
         async with contextlib.AsyncExitStack() as stack:
             db = await _database(settings, stack)
-            journal = _journal(db, stack)
+            bell = JobBell()  # the journal rings it when it queues a recording's job
+            journal = _journal(db, stack, bell)
             rules = await _rules(settings, stack)
             knowledge = await _knowledge(settings, rules, stack)
             credentials = credentials or ari_credentials(settings)
@@ -141,7 +143,9 @@ class Daemon:
             watch = _watch_prompts(settings, credentials, rules, ari)
             # The pipeline first: it makes a development keyring the QA service then reads.
             pipeline = await stack.enter_async_context(
-                pipeline_running(settings, db, await recording_source(settings, db, ari, stack))
+                pipeline_running(
+                    settings, db, await recording_source(settings, db, ari, stack), bell=bell
+                )
             )
             _anchoring(settings, db, stack, clock or utcnow)
             purge = await _purging(settings, db, stack, clock or utcnow)
@@ -213,9 +217,10 @@ def _log_agents(
     stack.callback(agent_log.close)
 
 
-def _journal(db: Database, stack: contextlib.AsyncExitStack) -> CountingJournal:
+def _journal(db: Database, stack: contextlib.AsyncExitStack, bell: JobBell) -> CountingJournal:
     """Start the call journal (flushed and closed by STACK)."""
-    journal = CountingJournal(Metrics(), CallStore(db), RecordingStore(db), answers=AnswerStore(db))
+    recordings = RecordingStore(db, bell=bell)
+    journal = CountingJournal(Metrics(), CallStore(db), recordings, answers=AnswerStore(db))
     journal.start()
     stack.push_async_callback(journal.close)
     return journal
@@ -344,7 +349,11 @@ def _campaigns(
 ) -> CampaignRunner:
     """Start the outbound campaigns' scheduler (closed by STACK, letting calls finish)."""
     campaigns = CampaignRunner(
-        services=services, store=CampaignStore(db), rules=lambda: rules.current, legs=center.legs
+        services=services,
+        store=CampaignStore(db),
+        rules=lambda: rules.current,
+        legs=center.legs,
+        idle_poll=services.settings.telephony.campaign_idle_poll,
     )
     campaigns.start()
     stack.push_async_callback(campaigns.close, drain_seconds)

@@ -8,6 +8,8 @@ next worker. On PostgreSQL the claim is `UPDATE ... WHERE id = (SELECT ... FOR U
 LOCKED)`, so daemons never wait for each other's rows; on SQLite the same single statement
 runs under `BEGIN IMMEDIATE`, which serialises claimers. The attempt counter doubles as a
 fencing token: a worker whose job was taken from it gets `LeaseLostError` instead of overwriting.
+The queue rings its `JobBell` for what it makes due in this process (a retry's backoff ending,
+requeued jobs, released leases), so this process's idle workers need not poll for them.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from sqlalchemy.sql.expression import ColumnElement
 
 from zentrale.base.clock import Clock, utcnow
 from zentrale.db.session import Database
+from zentrale.recording.bell import JobBell
 from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
 
@@ -32,6 +35,8 @@ log = structlog.get_logger(__name__)
 DEFAULT_MAX_ATTEMPTS = 8
 MAX_ERROR_CHARS = 2000
 LEASE_EXPIRED = "lease expired: the worker died or stalled"
+RING_MOST = 64
+"""Most rings for one batch of jobs made due: a worker claims again after every job it ends."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,13 +69,20 @@ class JobQueue:
     """Claim, advance and fail recording-pipeline jobs."""
 
     def __init__(
-        self, db: Database, *, max_attempts: int = DEFAULT_MAX_ATTEMPTS, clock: Clock = utcnow
+        self,
+        db: Database,
+        *,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        clock: Clock = utcnow,
+        bell: JobBell | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._db = db
         self._max_attempts = max_attempts
         self._clock = clock
+        self.bell = bell or JobBell()
+        """Rung for the jobs this queue makes due; the workers wait on it."""
 
     async def claim(self, worker_id: str, lease: dt.timedelta) -> Job | None:
         """Lease the most overdue pending job to WORKER_ID, or return None if none is due."""
@@ -158,6 +170,8 @@ class JobQueue:
         state = JobState.FAILED if parked else JobState.PENDING
         values = {"state": state, "last_error": error[:MAX_ERROR_CHARS], **_unlocked(now)}
         await self._update_held(job, {**values, "next_attempt_at": now + backoff})
+        if not parked:
+            self.bell.due_in(backoff.total_seconds())
         if parked:
             log.warning("job parked", job_id=job.id, step=str(job.step), attempts=job.attempts)
         return state
@@ -175,6 +189,7 @@ class JobQueue:
             **_unlocked(now),
         }
         await self._update_held(job, {**values, "next_attempt_at": now + delay})
+        self.bell.due_in(delay.total_seconds())
 
     async def release_expired_leases(self) -> int:
         """Give jobs whose lease ran out back to the queue (or park them); return how many."""
@@ -186,6 +201,7 @@ class JobQueue:
             released = await _rowcount(session, (*expired, ~exhausted), JobState.PENDING, now)
         if parked or released:
             log.warning("job leases expired", released=released, parked=parked)
+        self._ring(released)
         return parked + released
 
     async def requeue(self, job_id: str) -> bool:
@@ -223,6 +239,7 @@ class JobQueue:
                 .values(state=RecordingState.FINISHED)
             )
         log.warning("jobs requeued", count=len(parked))
+        self._ring(len(parked))
         return parked
 
     async def get(self, job_id: str) -> RecordingJob | None:
@@ -245,6 +262,11 @@ class JobQueue:
             counts = {JobState(state): count for state, count in await session.execute(per_state)}
             due_count, oldest = (await session.execute(due)).one()
         return Backlog(by_state=counts, due=due_count, oldest_due_at=oldest)
+
+    def _ring(self, jobs: int) -> None:
+        """Ring once per job made due now (at most RING_MOST: busy workers claim on anyway)."""
+        for _ in range(min(jobs, RING_MOST)):
+            self.bell.ring()
 
     async def _update_held(self, job: Job, values: dict[str, Any]) -> None:
         statement = (

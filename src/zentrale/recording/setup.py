@@ -22,6 +22,7 @@ from zentrale.config.settings import RecipientSettings, Settings
 from zentrale.db.session import Database
 from zentrale.recording.audio import FORMATS
 from zentrale.recording.aws import ClientSettings, make_client
+from zentrale.recording.bell import JobBell
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.base import KeyUnwrapper, KeyWrapper
 from zentrale.recording.keys.kms import KmsKeyProvider
@@ -198,10 +199,12 @@ async def pipeline_running(
     options: WorkerOptions | None = None,
     workers: int | None = None,
     steps: Sequence[Step] | None = None,
+    bell: JobBell | None = None,
 ) -> AsyncIterator[WorkerPool]:
     """Run `settings.recording.workers` pipeline workers for the duration of the block.
 
-    STEPS replaces `pipeline_steps(settings)` (the tests add probes and faults this way).
+    STEPS replaces `pipeline_steps(settings)` (the tests add probes and faults this way);
+    BELL is the one the process's journal rings when it queues a job.
     """
     with object_store(settings) as store, key_recipients(settings) as recipients:
         pipeline = Pipeline(
@@ -213,7 +216,7 @@ async def pipeline_running(
             config=pipeline_config(settings),
             steps=pipeline_steps(settings) if steps is None else steps,
         )
-        queue = JobQueue(db, max_attempts=settings.recording.max_attempts)
+        queue = JobQueue(db, max_attempts=settings.recording.max_attempts, bell=bell)
         count = workers or settings.recording.workers
         async with running(
             queue, pipeline, count, settings.node, options or worker_options(settings)
@@ -222,5 +225,8 @@ async def pipeline_running(
 
 
 def worker_options(settings: Settings) -> WorkerOptions:
-    """Return the workers' timing: the defaults, with the settings' outage wait."""
-    return WorkerOptions(outage_backoff_max=settings.recording.outage_backoff_max)
+    """Return the workers' timing: the defaults, with the settings' outage wait and poll."""
+    return WorkerOptions(
+        outage_backoff_max=settings.recording.outage_backoff_max,
+        poll=settings.recording.poll_interval,
+    )

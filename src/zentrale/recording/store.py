@@ -2,7 +2,9 @@
 
 When Asterisk reports a finished recording, `recording_finished` writes the call's timeline
 event, the recording row and the pipeline job in ONE transaction: either the pipeline will
-pick the recording up, or nothing was written and the event handler sees the error. The
+pick the recording up, or nothing was written and the event handler sees the error. Once that
+transaction commits, the store rings its `JobBell`, so an idle worker of this process claims
+the job at once instead of at its next poll. The
 pipeline later fills in hashes, storage location and the wrapped data keys (`mark_stored`).
 QA search reads by department or agent and time, the indexed paths.
 """
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
@@ -24,6 +26,7 @@ from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call, EventKind
 from zentrale.calls.store import TimelineRows, append_event
 from zentrale.db.session import Database
+from zentrale.recording.bell import JobBell
 from zentrale.recording.errors import RecordingNotFoundError
 from zentrale.recording.models import JobState, JobStep, Recording, RecordingJob, RecordingState
 from zentrale.recording.talk import TalkFigures
@@ -97,9 +100,10 @@ class RecordingQuery:
 class RecordingStore:
     """Recordings and the hand-over to the recording pipeline."""
 
-    def __init__(self, db: Database, clock: Clock = utcnow) -> None:
+    def __init__(self, db: Database, clock: Clock = utcnow, bell: JobBell | None = None) -> None:
         self._db = db
         self._clock = clock
+        self._bell = bell
 
     async def recording_finished(self, finished: FinishedRecording) -> Queued:
         """Write the timeline event, the recording and its pipeline job in one transaction.
@@ -131,6 +135,8 @@ class RecordingStore:
         session.add(_recording(queued.recording_id, finished, call, now))
         session.add(_job(queued, now))
         await session.flush()  # a later write of the same transaction sees them
+        if self._bell is not None:
+            _ring_after_commit(session, self._bell)
         log.info("recording queued", call_id=finished.call_id, recording_id=queued.recording_id)
         return queued
 
@@ -203,6 +209,15 @@ class RecordingStore:
             result = await session.execute(statement)
             if getattr(result, "rowcount", 0) != 1:
                 raise RecordingNotFoundError(recording_id)
+
+
+def _ring_after_commit(session: AsyncSession, bell: JobBell) -> None:
+    """Ring BELL when SESSION's transaction commits (a rolled back job wakes nobody)."""
+
+    def committed(_session: object) -> None:
+        bell.ring()
+
+    event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
 async def _call(session: AsyncSession, call_id: str) -> Call:

@@ -7,6 +7,11 @@ finished before the next is started. A failed step is retried with exponential b
 jitter; after `max_attempts` the job is parked as failed and its recording marked failed, never
 dropped. A worker that dies leaves its lease to expire; the pool's reaper hands the job on. The
 pool sweeps the private temporary directory at start and at stop.
+
+An idle worker waits on the queue's `JobBell`: rung when this process queues a job or a retry
+comes due, so the job is claimed at once. It asks the database unprompted only every `poll`
+seconds (`recording.poll_interval`), for jobs queued by other nodes; a job found that way
+rings the bell once more, so another idle worker looks for a second one.
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ class WorkerOptions:
     """Timing of the workers (settings do not carry these yet)."""
 
     lease: float = 60.0
-    poll: float = 0.5
+    poll: float = 5.0
+    """Seconds an idle worker waits for the bell before it asks the database anyway."""
     backoff_initial: float = 2.0
     backoff_max: float = 300.0
     outage_backoff_max: float = 30.0
@@ -63,6 +69,8 @@ class PoolStats:
     db_errors: int = 0
     storage_waits: int = 0
     """Jobs handed back to wait for the store (not counted as attempts)."""
+    wakeups: int = 0
+    """Times an idle worker woke (rung or at its poll) and asked the database."""
     outage: StoreOutage = field(default_factory=lambda: StoreOutage())
     database: Outage = field(default_factory=lambda: Outage("pipeline.database", log))
     """The workers' view of the database (one warning when it goes, one when it returns)."""
@@ -111,6 +119,8 @@ def backoff(attempt: int, options: WorkerOptions, ceiling: float | None = None) 
 OUTAGE = (StorageUnavailableError, StorageFullError)
 """Errors that say the store is away or full, not that the job is wrong: they never park it."""
 STORE_STEPS = frozenset({JobStep.UPLOAD, JobStep.VERIFY})
+IDLE_CHECK = 0.5
+"""Longest wait between two looks of `wait_idle` at the backlog (tests, `--until-idle`)."""
 
 
 class Worker:
@@ -133,19 +143,25 @@ class Worker:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Work until STOP is set (the current step is finished first)."""
+        rung = True
         while not stop.is_set():
             try:
                 job = await self.queue.claim(self.ident, self._lease)
-            except Exception as exc:  # the database blipped: try again shortly
+            except Exception as exc:  # the database blipped: try again at the next poll
                 self.stats.db_errors += 1
                 self.stats.database.failed(exc)
                 job = None
             else:
                 self.stats.database.ok()
             if job is None:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.options.poll)
+                if stop.is_set():  # set while the claim ran: wake_all came before this wait
+                    return
+                rung = await self.queue.bell.wait(self.options.poll)
+                self.stats.wakeups += 1
                 continue
+            if not rung:  # found by the poll: another node's, maybe one of several
+                self.queue.bell.ring()
+            rung = True
             await self.work(job, stop)
 
     async def work(self, job: Job, stop: asyncio.Event) -> None:
@@ -251,11 +267,13 @@ class WorkerPool:
     async def stop(self) -> None:
         """Let running steps finish (up to stop_timeout), stop, and sweep temporary files."""
         self._stop.set()
+        self.queue.bell.wake_all()
         if self._tasks:
             _, pending = await asyncio.wait(self._tasks, timeout=self.options.stop_timeout)
             for task in pending:
                 task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.queue.bell.cancel_timers()
         await asyncio.to_thread(self.pipeline.workspace.sweep)
         log.info("pipeline.stopped", stored=self.stats.stored, parked=self.stats.parked)
 
@@ -268,7 +286,7 @@ class WorkerPool:
         """Return once no job is pending or running."""
         while not await self.idle():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.options.poll)
+                await asyncio.wait_for(self._stop.wait(), min(self.options.poll, IDLE_CHECK))
 
     async def wait_stopped(self) -> None:
         """Return when the pool is stopped (from elsewhere, or never: until cancelled)."""

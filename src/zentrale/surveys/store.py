@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, exists, func, insert, select, update
@@ -93,6 +93,12 @@ class AttemptEnd:
     reason: str | None = None
 
 
+CAMPAIGN_STARTED: set[Callable[[], None]] = set()
+"""Called whenever a store of this process made a campaign active: the daemon's campaign
+runner, which looks at the database only every few seconds while no campaign runs, then looks
+at once (a campaign started on another node waits for its next look)."""
+
+
 class CampaignStore:
     """Campaigns, their numbers and every call placed to them."""
 
@@ -169,9 +175,13 @@ class CampaignStore:
 
     async def start(self, name: str) -> Campaign:
         """Make campaign NAME active (from draft or stopped)."""
-        return await self._move(
+        campaign = await self._move(
             name, CampaignState.ACTIVE, {CampaignState.DRAFT, CampaignState.STOPPED}
         )
+        if campaign.state == CampaignState.ACTIVE:
+            for wake in list(CAMPAIGN_STARTED):
+                wake()
+        return campaign
 
     async def stop(self, name: str) -> Campaign:
         """Stop campaign NAME: no new calls (calls in progress finish)."""

@@ -1,6 +1,8 @@
 """The campaign runner inside the daemon: dials campaign numbers and puts the survey to them.
 
-Every `poll` seconds it reads the active campaigns from the database, asks the scheduler
+Every `poll` seconds it reads the active campaigns from the database (while none is active or
+calling, only every `idle_poll` seconds, `telephony.campaign_idle_poll`, and at once when a
+store of this process starts one), asks the scheduler
 (`schedule.py`) which numbers are due (calling hours in the rules' time zone, free lines under
 the concurrency limit, retry delays), claims each in the database and rings it through the
 usual originate path (the outbound trunk of `trunks:`, with the campaign's caller ID, within
@@ -39,7 +41,13 @@ from zentrale.routing.rules import Rules
 from zentrale.routing.survey import plan_survey
 from zentrale.surveys.models import AttemptResult, Campaign
 from zentrale.surveys.schedule import Pace, after_attempt, due
-from zentrale.surveys.store import AttemptEnd, CampaignStore, Claim, window_of
+from zentrale.surveys.store import (
+    CAMPAIGN_STARTED,
+    AttemptEnd,
+    CampaignStore,
+    Claim,
+    window_of,
+)
 from zentrale.telephony.ari import AriError, Call, ChannelGoneError, Subscription
 from zentrale.telephony.ari.primitives import HangupCause, cause_subscription, hangup_cause
 from zentrale.telephony.context import Services
@@ -112,9 +120,14 @@ class CampaignRunner:
         legs: Legs,
         *,
         poll: float = 1.0,
+        idle_poll: float | None = None,
     ) -> None:
         self.services, self.store, self._rules, self.legs = services, store, rules, legs
         self.poll = poll
+        self.idle_poll = poll if idle_poll is None else max(poll, idle_poll)
+        self._busy = True
+        """Whether the last round saw an active campaign (or failed): look again after poll."""
+        self._wake = asyncio.Event()
         self.outage = Outage("campaign.database", log)
         self.calling: dict[str, set[asyncio.Task[None]]] = defaultdict(set)
         self.peak: dict[str, int] = defaultdict(int)
@@ -127,10 +140,12 @@ class CampaignRunner:
 
     def start(self) -> None:
         """Start running campaigns in the background."""
+        CAMPAIGN_STARTED.add(self._wake.set)
         self._task = asyncio.create_task(self._run(), name="campaigns")
 
     async def close(self, drain: float) -> None:
         """Stop dialling; give calls in progress up to DRAIN seconds, then end them."""
+        CAMPAIGN_STARTED.discard(self._wake.set)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -154,7 +169,14 @@ class CampaignRunner:
             else:
                 self.outage.ok()
                 self._faults.pop("", None)
-            await asyncio.sleep(self.poll)
+            await self._pause()
+
+    async def _pause(self) -> None:
+        """Wait `poll` seconds while campaigns run, else `idle_poll` or until one is started."""
+        busy = self._busy or any(self.calling.values())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), self.poll if busy else self.idle_poll)
+        self._wake.clear()
 
     async def _recover(self) -> None:
         try:
@@ -173,7 +195,10 @@ class CampaignRunner:
         A database outage is raised (the loop waits it out); any other error of one campaign's
         round is logged (in full the first time) and the other campaigns still run.
         """
-        for campaign in await self.store.active():
+        self._busy = True
+        active = await self.store.active()
+        self._busy = bool(active)
+        for campaign in active:
             try:
                 await self._campaign(campaign)
             except Exception as exc:

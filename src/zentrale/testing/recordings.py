@@ -23,6 +23,7 @@ from zentrale.calls.models import Direction
 from zentrale.calls.store import CallStore, NewCall
 from zentrale.db.session import Database
 from zentrale.recording import vault
+from zentrale.recording.bell import JobBell
 from zentrale.recording.keys.base import KeyUnwrapper, wrapped_keys_from_json
 from zentrale.recording.models import Recording
 from zentrale.recording.storage.base import ObjectStore
@@ -70,13 +71,18 @@ def write_wav(path: Path, seconds: float, amplitude: int = 8000) -> Path:
 
 
 async def queue_recordings(
-    db: Database, names: Sequence[str], call_id: str | None = None, fmt: str = "wav"
+    db: Database,
+    names: Sequence[str],
+    call_id: str | None = None,
+    fmt: str = "wav",
+    bell: JobBell | None = None,
 ) -> list[Queued]:
-    """Create one call and a finished recording (with its pipeline job) per Asterisk name."""
+    """Create one call and a finished recording (with its pipeline job) per Asterisk name
+    (ringing BELL for each job, as the daemon's journal does)."""
     call_id = call_id or f"call-{uuid.uuid4().hex[:8]}"
     now = dt.datetime.now(dt.UTC)
     await CallStore(db).create(NewCall(id=call_id, direction=Direction.INBOUND, arrived_at=now))
-    store = RecordingStore(db)
+    store = RecordingStore(db, bell=bell)
     return [await store.recording_finished(FinishedRecording(call_id, n, fmt)) for n in names]
 
 

@@ -288,6 +288,35 @@ async def test_a_restarted_runner_settles_what_was_left_ringing(store: CampaignS
     assert await store.interrupted(created.id) == []
 
 
+async def test_an_idle_runner_looks_at_once_when_a_store_here_starts_a_campaign(
+    db: Database, store: CampaignStore
+) -> None:
+    night = FakeClock(dt.datetime(2026, 3, 2, 23, 0, tzinfo=dt.UTC))  # closed: nothing is dialled
+    await store.create(NEW, NUMBERS)
+    rules = parse_rules(RULES)
+    runner = CampaignRunner(
+        services=SimpleNamespace(clock=night, trunks=Lines(TrunkPlan.of(Settings()))),
+        store=store,
+        rules=lambda: rules,
+        legs=Legs(),  # type: ignore[arg-type]
+        poll=0.01,
+        idle_poll=30,  # longer than the test: a look before it came from the wake
+    )
+    runner.start()
+    try:
+        async with asyncio.timeout(10):
+            while runner.ticks < 1:  # noqa: ASYNC110 - the runner's rounds
+                await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert runner.ticks == 1  # no campaign active: it waits for idle_poll
+        await CampaignStore(db).start("fruehjahr")  # e.g. the API's store, in this process
+        async with asyncio.timeout(5):
+            while runner.ticks < 3:  # noqa: ASYNC110 - the runner's rounds, now every poll
+                await asyncio.sleep(0.01)
+    finally:
+        await runner.close(1)
+
+
 async def test_an_attempts_cause_and_reason_are_kept_on_it_and_its_number(
     store: CampaignStore,
 ) -> None:

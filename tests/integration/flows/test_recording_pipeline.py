@@ -161,6 +161,9 @@ async def test_recorded_call_is_stored_encrypted_and_decrypts_to_the_talk(
     await talk_call(recorded, talk=5)
     call = await recorded.ended_call()
     row = await recorded.stored(call.id)
+    pool = recorded.daemon.pipeline
+    assert pool is not None
+    assert pool.queue.bell.rings >= 1  # the journal's commit woke a worker: no poll needed
     assert (row.format, row.corrupt, row.silent) == ("opus", False, False)
     assert row.wrapped_keys[0]["provider"] == "local"
     assert row.object_key is not None
