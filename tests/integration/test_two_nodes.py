@@ -5,11 +5,17 @@ Each daemon has its own node name and ARI app and lists the other node's Asteris
 made it. The test checks calls on both nodes with every recording stored exactly once, then
 kills one daemon (SIGKILL) while it holds a recording job and checks the survivor finishes that
 job once its lease expires, and goes on taking its own calls.
+
+Live across nodes (the bus on PostgreSQL LISTEN/NOTIFY): node B's agent appears on node A's
+supervisors' API, its state changes arrive over A's event stream, A refers a monitor request
+for B's call to node B, and B's page drops node A once A is dead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import time
@@ -17,11 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
 from zentrale.calls.models import Call
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
 from zentrale.recording.aws import ClientSettings, make_client
@@ -155,12 +164,67 @@ async def _call(node: Node, talk: int = 3) -> None:
     await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
 
 
+async def _admin(db: Database) -> dict[str, str]:
+    """Return the bearer header of a new administrator."""
+    users = UserStore(db)
+    new = NewUser("boss", "Boss", "a long password 1", Role.ADMIN, departments=())
+    user = await users.add(new)
+    return {"Authorization": f"Bearer {(await users.issue_token(user.id, 'test', 1)).secret}"}
+
+
+async def _follow(url: str, headers: dict[str, str], seen: list[dict[str, object]]) -> None:
+    """Append every board of URL's supervisors' event stream to SEEN (reconnecting)."""
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=90) as http:
+        while True:
+            async with http.stream("GET", "/api/supervise/events") as reply:
+                async for line in reply.aiter_lines():
+                    if line.startswith("data: "):
+                        seen.append(json.loads(line[6:]))
+
+
+def _rows(board: dict[str, object], node: str) -> list[dict[str, object]]:
+    rows = board["agents"]
+    assert isinstance(rows, list)
+    return [row for row in rows if row["node"] == node]
+
+
+async def _on_other_node(url: str, headers: dict[str, str], seen: list[dict[str, object]]) -> str:
+    """Ask node URL to monitor the first call of node B it sees; return the refusal."""
+    async with asyncio.timeout(120):
+        while not (calls := [r["call"] for b in seen for r in _rows(b, "node-b") if r["call"]]):
+            await asyncio.sleep(0.1)
+    call_id = calls[-1]["call_id"]  # type: ignore[index]
+    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+        reply = await http.post(f"/api/supervise/calls/{call_id}/monitor", json={"mode": "listen"})
+    assert reply.status_code == 409, reply.text
+    return str(reply.json()["error"]["message"])
+
+
 async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying(
     cluster: Cluster,
 ) -> None:
     a, b = cluster.a, cluster.b
+    headers = await _admin(cluster.db)
+    assert a.daemon.url is not None and b.daemon.url is not None
+    seen: list[dict[str, object]] = []
+    follower = asyncio.create_task(_follow(a.daemon.url, headers, seen))
+    async with httpx.AsyncClient(base_url=a.daemon.url, headers=headers) as http:
+
+        async def b_on_a() -> bool:
+            board = (await http.get("/api/supervise")).json()
+            return bool(_rows(board, "node-b")) and bool(_rows(board, "node-a"))
+
+        assert await _until(b_on_a, 30), (await http.get("/api/supervise")).text
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
-    await asyncio.gather(_call(a), _call(a), _call(b), _call(b))
+    *_, refused = await asyncio.gather(
+        _call(a), _call(a), _call(b), _call(b), _on_other_node(a.daemon.url, headers, seen)
+    )
+    states = {str(r["state"]) for board in seen for r in _rows(board, "node-b")}
+    assert {"available", "on_call"} <= states, states  # B's changes reached A's stream
+    assert f"node node-b: listen, whisper or barge from that node's supervisors' page ({b.daemon.url}/supervise)" in refused, refused
+    follower.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await follower
 
     async def four_stored() -> bool:
         rows = await cluster.rows()
@@ -225,4 +289,8 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     assert b.daemon.process is not None
     assert b.daemon.process.poll() is None
     assert "job leases expired" in b.daemon.text()
+    async with httpx.AsyncClient(base_url=b.daemon.url, headers=headers) as http:
+        board = (await http.get("/api/supervise")).json()  # A died over a minute ago
+    assert _rows(board, "node-b") and not _rows(board, "node-a"), board
+    assert [n["node"] for n in board["nodes"]] == ["node-b"]
     print(f"two nodes: killed node's job finished by the survivor {took:.0f} s after the kill")

@@ -1,0 +1,290 @@
+"""Several nodes, live: every daemon tells the others its agents and queues over the live bus.
+
+Each daemon's `NodePublisher` sends, on topic `TOPIC`, its agents' rows (state, since when,
+pause reason, the call they are on) whenever one changes, and all of them with its queues'
+waits every `HEARTBEAT` seconds (with its node name and URL). A message stays under the bus's
+payload limit: rows are packed into as many messages as needed. Times on the wire are wall
+clock seconds (nodes' monotonic clocks differ). `LiveNodes` gathers what the other nodes send;
+a row or queue not heard of for `TIMEOUT` seconds is dropped, so a node that died leaves the
+supervisors' page after that long. `merged` joins this node's own snapshot and the others'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from zentrale.db.bus import MAX_PAYLOAD, LiveBus
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.supervision import LiveCall, snapshot
+
+log = structlog.get_logger(__name__)
+
+TOPIC = "zentrale_live"
+HEARTBEAT = 5.0
+"""Seconds between full snapshots of a node (and so its heartbeat)."""
+TIMEOUT = 3 * HEARTBEAT
+"""Seconds after which a node's row not heard of again is dropped (the node died)."""
+TICK = 1.0
+Departments = Callable[[], Mapping[str, Sequence[str]]]
+Wall = Callable[[], float]
+
+
+def live_calls(center: CallCenter) -> list[LiveCall]:
+    """Return the calls connected to an agent on CENTER now."""
+    return [
+        LiveCall(
+            call_id=call_id,
+            agent_endpoint=inbound.agent_endpoint,
+            department=inbound.department,
+            caller=inbound.caller,
+            connected_at=inbound.connected_at,
+        )
+        for call_id, inbound in center.active.items()
+        if inbound.agent_endpoint is not None and inbound.connected_at is not None
+    ]
+
+
+def center_snapshot(
+    center: CallCenter, departments: Departments, only: Sequence[str] | None
+) -> dict[str, Any]:
+    """Return the supervisors' snapshot of CENTER (ONLY these departments when given)."""
+    return snapshot(
+        center.services.queues.board,
+        center.services.queues,
+        departments(),
+        live_calls(center),
+        list(center.monitors.sessions.values()),
+        only=only,
+        now=time.monotonic(),
+    )
+
+
+def wire(shot: Mapping[str, Any], wall: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return SHOT's agent rows and queues with durations turned into wall-clock times."""
+    agents = []
+    for row in shot["agents"]:
+        out = {k: v for k, v in row.items() if k != "in_state_s"}
+        out["since_at"] = int(wall - row["in_state_s"])
+        if row["call"] is not None:
+            call = {k: v for k, v in row["call"].items() if k != "duration_s"}
+            call["connected_at"] = int(wall - row["call"]["duration_s"])
+            out["call"] = call
+        agents.append(out)
+    queues = [
+        {
+            "department": q["department"],
+            "waiting": q["waiting"],
+            "oldest_at": int(wall - q["longest_wait_s"]),
+        }
+        for q in shot["queues"]
+    ]
+    return agents, queues
+
+
+def pack(head: Mapping[str, Any], agents: Sequence[Any], queues: Sequence[Any]) -> list[str]:
+    """Return HEAD with AGENTS and QUEUES spread over messages that fit the bus (at least one)."""
+    items = [("agents", a) for a in agents] + [("queues", q) for q in queues]
+    messages: list[str] = []
+    body: dict[str, list[Any]] = {"agents": [], "queues": []}
+
+    def text() -> str:
+        return json.dumps({**head, **body}, separators=(",", ":"))
+
+    for kind, item in items:
+        body[kind].append(item)
+        if len(text().encode()) > MAX_PAYLOAD:
+            body[kind].pop()
+            if body["agents"] or body["queues"]:
+                messages.append(text())
+            body = {"agents": [], "queues": []}
+            body[kind].append(item)
+            if len(text().encode()) > MAX_PAYLOAD:
+                log.warning("live.row_too_large", kind=kind)
+                body[kind].pop()
+    if body["agents"] or body["queues"] or not messages:
+        messages.append(text())
+    return messages
+
+
+def _key(row: Mapping[str, Any]) -> str:
+    """Return what identifies a row's state (without its times, which drift by rounding)."""
+    call = row.get("call")
+    stable = {**row, "since_at": None, "call": {**call, "connected_at": None} if call else None}
+    return json.dumps(stable, sort_keys=True)
+
+
+class NodePublisher:
+    """Sends this node's agents and queues on the live bus: changes at once, all regularly."""
+
+    def __init__(
+        self,
+        bus: LiveBus,
+        head: Callable[[], dict[str, Any]],
+        local: Callable[[], dict[str, Any]],
+        wait: Callable[[float], Awaitable[None]],
+        wall: Wall = time.time,
+    ) -> None:
+        self._bus, self._head, self._local, self._wait, self._wall = bus, head, local, wait, wall
+        self._sent: dict[str, str] = {}
+        self._queues = ""
+        self._full_at = 0.0
+        self.messages = 0
+
+    async def step(self) -> None:
+        """Send what changed since the last step, or everything when a heartbeat is due."""
+        wall = self._wall()
+        agents, queues = wire(self._local(), wall)
+        keys = {row["endpoint"]: _key(row) for row in agents}
+        queue_key = json.dumps([(q["department"], q["waiting"]) for q in queues])
+        full = wall - self._full_at >= HEARTBEAT
+        if not full:
+            agents = [row for row in agents if self._sent.get(row["endpoint"]) != keys[row["endpoint"]]]
+            queues = queues if queue_key != self._queues else []
+            if not agents and not queues:
+                return
+        else:
+            self._full_at = wall
+        self._sent, self._queues = keys, queue_key
+        for message in pack({**self._head(), "at": wall, "full": full}, agents, queues):
+            await self._bus.publish(TOPIC, message)
+            self.messages += 1
+
+    async def run(self) -> None:
+        """Step on every change of the board (at least every `TICK`) until cancelled."""
+        while True:
+            try:
+                await self.step()
+            except Exception:  # never let one bad step end the node's heartbeat
+                log.exception("live.publish_failed")
+            await self._wait(TICK)
+
+
+@dataclass
+class _Heard:
+    value: dict[str, Any]
+    at: float
+
+
+class LiveNodes:
+    """What the other nodes last said about their agents and queues."""
+
+    def __init__(self, node: str, wall: Wall = time.time) -> None:
+        self.node = node
+        self._wall = wall
+        self._agents: dict[tuple[str, str], _Heard] = {}
+        self._queues: dict[tuple[str, str], _Heard] = {}
+        self._nodes: dict[str, _Heard] = {}
+        self._changed = asyncio.Event()
+
+    def take(self, payload: str) -> None:
+        """Note one message of another node (this node's own and malformed ones are ignored)."""
+        try:
+            message = json.loads(payload)
+            node = str(message["node"])
+            if node == self.node:
+                return
+            now = self._wall()
+            self._nodes[node] = _Heard({"node": node, "url": message.get("url")}, now)
+            for row in message["agents"]:
+                self._agents[(node, str(row["endpoint"]))] = _Heard({**row, "node": node}, now)
+            for queue in message["queues"]:
+                self._queues[(node, str(queue["department"]))] = _Heard(queue, now)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("live.bad_message", error=type(exc).__name__)
+            return
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def run(self, bus: LiveBus) -> None:
+        """Take every message on `TOPIC` until cancelled."""
+        with bus.subscribe(TOPIC) as messages:
+            async for payload in messages:
+                self.take(payload)
+
+    async def wait_change(self, max_wait: float) -> None:
+        """Wait until another node says something, at most MAX_WAIT seconds."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=max_wait)
+        except TimeoutError:
+            return
+
+    def now(self) -> float:
+        """Return the wall-clock time the rows are measured against."""
+        return self._wall()
+
+    def _fresh(self, heard: dict[Any, _Heard]) -> dict[Any, dict[str, Any]]:
+        now = self._wall()
+        for key in [k for k, h in heard.items() if now - h.at > TIMEOUT]:
+            del heard[key]
+        return {key: h.value for key, h in heard.items()}
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Return the other nodes heard of lately (name, URL)."""
+        return sorted(self._fresh(self._nodes).values(), key=lambda n: str(n["node"]))
+
+    def agents(self, only: Sequence[str] | None) -> list[dict[str, Any]]:
+        """Return the other nodes' agent rows in the page's form, in departments ONLY."""
+        now = self._wall()
+        rows = []
+        for row in self._fresh(self._agents).values():
+            homes = [d for d in row["departments"] if only is None or d in only]
+            if not homes:
+                continue
+            out = {k: v for k, v in row.items() if k != "since_at"}
+            out["departments"] = homes
+            out["in_state_s"] = int(max(now - row["since_at"], 0))
+            if row["call"] is not None:
+                call = {k: v for k, v in row["call"].items() if k != "connected_at"}
+                call["duration_s"] = int(max(now - row["call"]["connected_at"], 0))
+                out["call"] = call
+            rows.append(out)
+        return rows
+
+    def queues(self) -> list[dict[str, Any]]:
+        """Return the other nodes' queues (department, waiting, oldest_at)."""
+        return list(self._fresh(self._queues).values())
+
+    def node_of_call(self, call_id: str) -> dict[str, Any] | None:
+        """Return the node (name, URL) whose agent is on CALL_ID, if another node's."""
+        for row in self.agents(None):
+            if row["call"] is not None and row["call"]["call_id"] == call_id:
+                return next((n for n in self.nodes() if n["node"] == row["node"]), None)
+        return None
+
+
+def merged(
+    own: Mapping[str, Any], node: str, live: LiveNodes, only: Sequence[str] | None
+) -> dict[str, Any]:
+    """Return this NODE's snapshot OWN joined with the other nodes' agents and queues.
+
+    Each agent row says its node. An agent known to several nodes (every node knows the agents
+    of the rules) is shown where its phone is not offline; offline everywhere, once.
+    """
+    rows = [{**row, "node": node} for row in own["agents"]] + live.agents(only)
+    online = {row["endpoint"] for row in rows if row["state"] != "offline"}
+    shown, offline_seen = [], set()
+    for row in sorted(rows, key=lambda r: (r["node"] != node, r["node"])):
+        if row["state"] == "offline":
+            if row["endpoint"] in online or row["endpoint"] in offline_seen:
+                continue
+            offline_seen.add(row["endpoint"])
+        shown.append(row)
+    shown.sort(key=lambda r: (r["name"], r["endpoint"], r["node"]))
+    now = live.now()
+    queues = {q["department"]: dict(q) for q in own["queues"]}
+    for q in live.queues():
+        mine = queues.get(q["department"])
+        if mine is None:
+            continue  # a department out of scope (or not in this node's rules)
+        mine["waiting"] += q["waiting"]
+        if q["waiting"]:
+            mine["longest_wait_s"] = max(mine["longest_wait_s"], int(now - q["oldest_at"]))
+    nodes = [{"node": node, "here": True}] + [{**n, "here": False} for n in live.nodes()]
+    return {"agents": shown, "queues": list(queues.values()), "nodes": nodes}
