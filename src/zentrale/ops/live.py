@@ -145,7 +145,9 @@ class NodePublisher:
         queue_key = json.dumps([(q["department"], q["waiting"]) for q in queues])
         full = wall - self._full_at >= HEARTBEAT
         if not full:
-            agents = [row for row in agents if self._sent.get(row["endpoint"]) != keys[row["endpoint"]]]
+            agents = [
+                row for row in agents if self._sent.get(row["endpoint"]) != keys[row["endpoint"]]
+            ]
             queues = queues if queue_key != self._queues else []
             if not agents and not queues:
                 return

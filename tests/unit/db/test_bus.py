@@ -9,11 +9,14 @@ import pytest
 from zentrale.db.bus import MAX_PAYLOAD, BusPayloadError, LocalBus, PostgresBus, bus_for
 
 
-
 @pytest.mark.asyncio
 async def test_every_subscriber_of_a_topic_gets_its_messages_in_order_and_no_others() -> None:
     bus = LocalBus()
-    with bus.subscribe("one") as first, bus.subscribe("one") as second, bus.subscribe("two") as other:
+    with (
+        bus.subscribe("one") as first,
+        bus.subscribe("one") as second,
+        bus.subscribe("two") as other,
+    ):
         await bus.publish("one", '{"n":1}')
         await bus.publish("one", '{"n":2}')
         await bus.publish("two", '{"n":3}')

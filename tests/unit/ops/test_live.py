@@ -108,7 +108,9 @@ async def test_the_page_merges_nodes_one_row_per_agent_and_node_and_refers_calls
     here = LiveNodes("node-a", wall)
     shot_b = snapshot(board_b, queues_b, DEPARTMENTS, [], [], only=None, now=mono())
     bus = LocalBus()
-    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, lambda: shot_b, _nothing, wall)
+    publisher = NodePublisher(
+        bus, lambda: {"node": "node-b", "url": None}, lambda: shot_b, _nothing, wall
+    )
     with bus.subscribe(TOPIC) as messages:
         await publisher.step()
         here.take(await anext(messages))
