@@ -167,7 +167,13 @@ async def _call(node: Node, talk: int = 3) -> None:
 async def _admin(db: Database) -> dict[str, str]:
     """Return the bearer header of a new administrator."""
     users = UserStore(db)
-    new = NewUser("boss", "Boss", "a long password 1", Role.ADMIN, departments=())
+    new = NewUser(
+        username="boss",
+        display_name="Boss",
+        password="a long password 1",
+        role=Role.ADMIN,
+        departments=(),
+    )
     user = await users.add(new)
     return {"Authorization": f"Bearer {(await users.issue_token(user.id, 'test', 1)).secret}"}
 

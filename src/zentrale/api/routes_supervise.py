@@ -11,6 +11,9 @@ can switch mode and be stopped. A supervisor may monitor calls of their departme
 otherwise, entered in the audit log as `access.denied` by the edge) and switch or stop their
 own sessions; administrators any. Every start, switch and stop is audited (who, which call and
 agent, the mode), and so is a session's end when the call or the supervisor's phone ends it.
+
+With several nodes (`ops.live`), the page shows every node's agents, each row naming its node;
+a call another node carries is monitored there: asked here, 409 `call-on-other-node` names it.
 """
 
 from __future__ import annotations
