@@ -26,13 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.api.workspace import agent_endpoint, bind_center, center_of
+from zentrale.api.workspace import agent_endpoint, bind_center, center_of, live_of
 from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
 from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import Pop
@@ -93,7 +94,7 @@ def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentState
 async def agent_page(caller: Caller, request: Request) -> Response:
     """The agent's workspace: softphone, state and screen pops."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board, live_of(request))
     reasons = list(center.services.settings.agents.pause_reasons)
     state = state_of(center.services.queues.board, endpoint, reasons)
     response = render(request, "agent.html", caller=caller, state=state)
@@ -130,7 +131,7 @@ async def agent_state(caller: Caller, request: Request) -> AgentStateOut:
     center = center_of(request)
     board = center.services.queues.board
     reasons = list(center.services.settings.agents.pause_reasons)
-    return state_of(board, agent_endpoint(caller, board), reasons)
+    return state_of(board, agent_endpoint(caller, board, live_of(request)), reasons)
 
 
 @router.post("/api/agent/state", name="agent.set_state", response_model=AgentStateOut)
@@ -244,8 +245,9 @@ async def _earlier(
     ][:EARLIER]
 
 
-def agent_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
-    """Return the workspace routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
+def agent_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
+    """Return the workspace routes, binding CENTER (the QA service's DEPS, and with several
+    nodes the other nodes' LIVE rows) to each request."""
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
     return [outer]

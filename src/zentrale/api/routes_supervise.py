@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.api.workspace import bind_center, center_of
+from zentrale.api.workspace import bind_center, center_of, live_of
 from zentrale.base.errors import ConflictError, ForbiddenError, NotFoundError
 from zentrale.core import audit
 from zentrale.core.models import Role
@@ -80,7 +80,7 @@ def _scope(caller: Principal) -> Sequence[str] | None:
 def _snapshot(request: Request, caller: Principal) -> dict[str, Any]:
     departments: Departments = request.state.departments
     own = center_snapshot(center_of(request), departments, _scope(caller))
-    live: LiveNodes | None = getattr(request.state, "live", None)
+    live = live_of(request)
     if live is None:
         return own
     return merged(own, live.node, live, _scope(caller))
@@ -119,7 +119,7 @@ async def _events(request: Request, caller: Principal) -> AsyncIterator[str]:
         if text != last:
             last = text
             yield f"data: {text}\n\n"
-        await _changed(board.wait_change, getattr(request.state, "live", None))
+        await _changed(board.wait_change, live_of(request))
 
 
 async def _changed(board: Callable[[float], Awaitable[None]], live: LiveNodes | None) -> None:
@@ -200,7 +200,7 @@ class OtherNodeError(ConflictError):
 
 def _on_other_node(request: Request, call_id: str) -> None:
     """Refuse to monitor a call another node carries, naming that node (and its address)."""
-    live: LiveNodes | None = getattr(request.state, "live", None)
+    live = live_of(request)
     found = live.node_of_call(call_id) if live is not None else None
     if found is not None:
         where = f" ({found['url']}/supervise)" if found.get("url") else ""

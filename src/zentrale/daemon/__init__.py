@@ -435,7 +435,7 @@ def _app(
             *routers,
             *qa_routers(deps),
             *calls_routers(center, deps),
-            *agent_routers(center, deps),
+            *agent_routers(center, deps, live),
             *wrapup_routers(center, deps),
             *transfer_routers(center, deps),
         ]

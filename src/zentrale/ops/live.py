@@ -237,7 +237,7 @@ class LiveNodes:
         rows = []
         for row in self._fresh(self._agents).values():
             homes = [d for d in row["departments"] if only is None or d in only]
-            if not homes:
+            if only is not None and not homes:
                 continue
             out = {k: v for k, v in row.items() if k != "since_at"}
             out["departments"] = homes
@@ -252,6 +252,13 @@ class LiveNodes:
     def queues(self) -> list[dict[str, Any]]:
         """Return the other nodes' queues (department, waiting, oldest_at)."""
         return list(self._fresh(self._queues).values())
+
+    def node_of_agent(self, endpoint: str) -> dict[str, Any] | None:
+        """Return the node (name, URL) whose board has ENDPOINT online, if another node's."""
+        for row in self.agents(None):
+            if row["endpoint"] == endpoint and row["state"] != "offline":
+                return next((n for n in self.nodes() if n["node"] == row["node"]), None)
+        return None
 
     def node_of_call(self, call_id: str) -> dict[str, Any] | None:
         """Return the node (name, URL) whose agent is on CALL_ID, if another node's."""
