@@ -187,7 +187,7 @@ class PostgresBus:
             try:
                 await self._session()
                 pause = BACKOFF_FIRST
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except Exception as exc:  # whatever broke the connection: log once, connect again
                 self._outage.failed(exc)
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, BACKOFF_MAX)
