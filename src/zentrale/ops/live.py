@@ -174,6 +174,18 @@ class _Heard:
     at: float
 
 
+def _check_row(row: Mapping[str, Any]) -> None:
+    """Raise (KeyError, TypeError, ValueError) unless ROW has what the page reads."""
+    str(row["endpoint"]) + str(row["state"])
+    float(row["since_at"])
+    if not isinstance(row["departments"], list):
+        raise TypeError("departments")
+    call = row["call"]
+    if call is not None:
+        str(call["call_id"])
+        float(call["connected_at"])
+
+
 class LiveNodes:
     """What the other nodes last said about their agents and queues."""
 
@@ -193,11 +205,13 @@ class LiveNodes:
             if node == self.node:
                 return
             now = self._wall()
-            self._nodes[node] = _Heard({"node": node, "url": message.get("url")}, now)
             for row in message["agents"]:
+                _check_row(row)
                 self._agents[(node, str(row["endpoint"]))] = _Heard({**row, "node": node}, now)
             for queue in message["queues"]:
+                float(queue["oldest_at"]) + int(queue["waiting"])
                 self._queues[(node, str(queue["department"]))] = _Heard(queue, now)
+            self._nodes[node] = _Heard({"node": node, "url": message.get("url")}, now)
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("live.bad_message", error=type(exc).__name__)
             return

@@ -116,6 +116,7 @@ async def test_the_page_merges_nodes_one_row_per_agent_and_node_and_refers_calls
         here.take(await anext(messages))
     here.take('{"node": "node-a", "agents": [], "queues": []}')  # its own: ignored
     here.take("not json")  # logged and ignored
+    here.take('{"node": "node-c", "agents": [{"endpoint": "PJSIP/x"}], "queues": []}')
     own = snapshot(board_a, queues_a, DEPARTMENTS, [], [], only=None, now=mono())
     page = merged(own, "node-a", here, None)
     assert [(r["endpoint"], r["node"], r["state"]) for r in page["agents"]] == [
