@@ -90,27 +90,32 @@ def wire(shot: Mapping[str, Any], wall: float) -> tuple[list[dict[str, Any]], li
 
 def pack(head: Mapping[str, Any], agents: Sequence[Any], queues: Sequence[Any]) -> list[str]:
     """Return HEAD with AGENTS and QUEUES spread over messages that fit the bus (at least one)."""
-    items = [("agents", a) for a in agents] + [("queues", q) for q in queues]
+    empty = {**head, "agents": [], "queues": []}
+    base = _size(empty)
     messages: list[str] = []
     body: dict[str, list[Any]] = {"agents": [], "queues": []}
-
-    def text() -> str:
-        return json.dumps({**head, **body}, separators=(",", ":"))
-
-    for kind, item in items:
+    size = base
+    for kind, item in [("agents", a) for a in agents] + [("queues", q) for q in queues]:
+        grows = _size(item) + 1  # its comma
+        if base + grows > MAX_PAYLOAD:
+            log.warning("live.row_too_large", kind=kind)
+            continue
+        if size + grows > MAX_PAYLOAD:
+            messages.append(_text({**head, **body}))
+            body, size = {"agents": [], "queues": []}, base
         body[kind].append(item)
-        if len(text().encode()) > MAX_PAYLOAD:
-            body[kind].pop()
-            if body["agents"] or body["queues"]:
-                messages.append(text())
-            body = {"agents": [], "queues": []}
-            body[kind].append(item)
-            if len(text().encode()) > MAX_PAYLOAD:
-                log.warning("live.row_too_large", kind=kind)
-                body[kind].pop()
+        size += grows
     if body["agents"] or body["queues"] or not messages:
-        messages.append(text())
+        messages.append(_text({**head, **body}))
     return messages
+
+
+def _text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _size(value: Any) -> int:
+    return len(_text(value).encode())
 
 
 def _key(row: Mapping[str, Any]) -> str:
