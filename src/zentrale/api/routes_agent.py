@@ -23,10 +23,17 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.api.agent_remote import remote_events
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.api.workspace import agent_endpoint, bind_center, center_of, live_of
+from zentrale.api.workspace import (
+    AgentOnOtherNodeError,
+    agent_endpoint,
+    bind_center,
+    center_of,
+    live_of,
+)
 from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
 from zentrale.customers import store as customers
@@ -162,9 +169,12 @@ async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) 
 async def agent_events(caller: Caller, request: Request) -> StreamingResponse:
     """Stream the agent's screen pops and state changes as server-sent events."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    stream = _events(request, center, endpoint)
+    try:
+        endpoint = agent_endpoint(caller, center.services.queues.board, live_of(request))
+        stream = _events(request, center, endpoint)
+    except AgentOnOtherNodeError:  # another node rings this agent: its news come over the bus
+        stream = _remote(request, center, caller.agent_endpoint or "")
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
@@ -184,6 +194,19 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
             if pop is not None:
                 body = await _with_customer(db, pop)
                 yield f"event: ringing\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+def _remote(request: Request, center: CallCenter, endpoint: str) -> AsyncIterator[str]:
+    db, live = deps_of(request).db, live_of(request)
+    assert live is not None  # the agent was found on another node through it
+    reasons = list(center.services.settings.agents.pause_reasons)
+
+    async def enrich(pop: Pop) -> dict[str, Any]:
+        return await _with_customer(db, pop)
+
+    return remote_events(
+        request, live, endpoint, reasons, enrich, seconds=STREAM_SECONDS, tick=TICK_SECONDS
+    )
 
 
 async def _next_pop(queue: asyncio.Queue[Pop], board: AgentBoard) -> Pop | None:

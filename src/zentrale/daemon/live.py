@@ -32,6 +32,7 @@ async def live_running(
 
     local: Callable[[], dict[str, Any]] = lambda: center_snapshot(center, departments, None)  # noqa: E731
     publisher = NodePublisher(bus, head, local, center.services.queues.board.wait_change)
+    center.services.pops.on_offer(publisher.offered)
     tasks = [
         asyncio.create_task(nodes.run(bus), name="live-nodes"),
         asyncio.create_task(publisher.run(), name="live-publish"),

@@ -22,6 +22,7 @@ import structlog
 
 from zentrale.db.bus import MAX_PAYLOAD, LiveBus
 from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
 from zentrale.telephony.supervision import LiveCall, snapshot
 
 log = structlog.get_logger(__name__)
@@ -137,6 +138,7 @@ class NodePublisher:
         wall: Wall = time.time,
     ) -> None:
         self._bus, self._head, self._local, self._wait, self._wall = bus, head, local, wait, wall
+        self._pending: set[asyncio.Task[None]] = set()
         self._sent: dict[str, str] = {}
         self._queues = ""
         self._full_at = 0.0
@@ -163,6 +165,20 @@ class NodePublisher:
             await self._bus.publish(TOPIC, message)
             self.messages += 1
 
+    def offered(self, pop: Pop) -> None:
+        """Send POP, a call about to ring one of this node's agents, to the other nodes."""
+        body = {**pop.as_json(), "endpoint": pop.endpoint}
+        message = _text({"node": self._head()["node"], "pop": body})
+        task = asyncio.ensure_future(self._bus.publish(TOPIC, message))
+        self._pending.add(task)
+        task.add_done_callback(self._sent_pop)
+
+    def _sent_pop(self, task: asyncio.Task[None]) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("live.pop_not_sent", error=type(task.exception()).__name__)
+        self.messages += 1
+
     async def run(self) -> None:
         """Step on every change of the board (at least every `TICK`) until cancelled."""
         while True:
@@ -177,6 +193,20 @@ class NodePublisher:
 class _Heard:
     value: dict[str, Any]
     at: float
+
+
+def pop_of(body: Mapping[str, Any]) -> Pop:
+    """Return the screen pop a node sent (digits of sensitive menus arrive masked)."""
+    return Pop(
+        call_id=str(body["call_id"]),
+        endpoint=str(body["endpoint"]),
+        caller=str(body["caller"]),
+        dialled=str(body["dialled"]),
+        department=str(body["department"]),
+        customer={str(k): str(v) for k, v in body["customer"].items()},
+        path=tuple(MenuStep(str(s["menu"]), s["digits"]) for s in body["path"]),
+        waited_s=float(body["waited_s"]),
+    )
 
 
 def _check_row(row: Mapping[str, Any]) -> None:
@@ -200,6 +230,8 @@ class LiveNodes:
         self._agents: dict[tuple[str, str], _Heard] = {}
         self._queues: dict[tuple[str, str], _Heard] = {}
         self._nodes: dict[str, _Heard] = {}
+        self.pops = ScreenPops()
+        """The pops of calls ringing other nodes' agents now, for their workspaces here."""
         self._changed = asyncio.Event()
 
     def take(self, payload: str) -> None:
@@ -210,9 +242,16 @@ class LiveNodes:
             if node == self.node:
                 return
             now = self._wall()
+            if "pop" in message:
+                self.pops.offer(pop_of(message["pop"]))
+                self._wake()
+                return
             for row in message["agents"]:
                 _check_row(row)
                 self._agents[(node, str(row["endpoint"]))] = _Heard({**row, "node": node}, now)
+                ringing = self.pops.ringing(str(row["endpoint"]))
+                if ringing is not None and row["state"] != "ringing":
+                    self.pops.withdraw(ringing.endpoint, ringing.call_id)
             for queue in message["queues"]:
                 float(queue["oldest_at"]) + int(queue["waiting"])
                 self._queues[(node, str(queue["department"]))] = _Heard(queue, now)
@@ -220,6 +259,9 @@ class LiveNodes:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("live.bad_message", error=type(exc).__name__)
             return
+        self._wake()
+
+    def _wake(self) -> None:
         self._changed.set()
         self._changed = asyncio.Event()
 
@@ -278,6 +320,11 @@ class LiveNodes:
             if row["endpoint"] == endpoint and row["state"] != "offline":
                 return next((n for n in self.nodes() if n["node"] == row["node"]), None)
         return None
+
+    def agent(self, endpoint: str) -> dict[str, Any] | None:
+        """Return another node's row of ENDPOINT (online there), in the page's form."""
+        rows = [r for r in self.agents(None) if r["endpoint"] == endpoint]
+        return next((r for r in rows if r["state"] != "offline"), None)
 
     def node_of_call(self, call_id: str) -> dict[str, Any] | None:
         """Return the node (name, URL) whose agent is on CALL_ID, if another node's."""

@@ -4,6 +4,7 @@ in-process bus with hand-moved clocks."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -13,6 +14,7 @@ from zentrale.db.bus import MAX_PAYLOAD, LocalBus
 from zentrale.ops.live import HEARTBEAT, TIMEOUT, TOPIC, LiveNodes, NodePublisher, merged, pack
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.queueing import Queues
+from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
 from zentrale.telephony.supervision import snapshot
 
 DEPARTMENTS = {"sales": ["PJSIP/a", "PJSIP/b"], "support": ["PJSIP/c"]}
@@ -141,3 +143,41 @@ async def test_the_page_merges_nodes_one_row_per_agent_and_node_and_refers_calls
         ("node-b", "on_call", 4)
     ]
     assert page["queues"] == [{"department": "support", "waiting": 2, "longest_wait_s": 30}]
+
+
+@pytest.mark.asyncio
+async def test_a_pop_offered_on_one_node_reaches_the_agents_followers_on_another() -> None:
+    mono, wall = Clock(10.0), Clock(1_800_000_000.0)
+    board, queues = _node(mono)
+    pops = ScreenPops()
+
+    def local() -> dict[str, Any]:
+        return snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
+
+    bus = LocalBus()
+    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall)
+    pops.on_offer(publisher.offered)
+    here = LiveNodes("node-a", wall)
+    path = (MenuStep("main", "1"), MenuStep("pin", "1234", sensitive=True))
+    pop = Pop("c" * 32, "PJSIP/a", "+4930123", "100", "sales", {"name": "Ada"}, path, 3.0)
+    with bus.subscribe(TOPIC) as messages, here.pops.follow("PJSIP/a") as followed:
+        assert board.reserve("PJSIP/a")
+        await publisher.step()
+        here.take(await anext(messages))
+        pops.offer(pop)
+        here.take(await anext(messages))
+        got = followed.get_nowait()
+        assert got.as_json() == {
+            **pop.as_json(),
+            "path": [
+                {"menu": "main", "digits": "1"},
+                {"menu": "pin", "digits": "***"},
+            ],
+        }
+        assert here.agent("PJSIP/a")["state"] == "ringing"  # type: ignore[index]
+        board.connected("PJSIP/a", "sales")
+        await publisher.step()
+        here.take(await anext(messages))  # on a call: the pop is withdrawn
+    assert here.pops.ringing("PJSIP/a") is None
+    await asyncio.sleep(0)  # the pop's send task is done
+    assert publisher.messages == 3
