@@ -45,6 +45,8 @@ from .test_service import RULES
 pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.s3, pytest.mark.asyncio]
 
 BUCKET, PREFIX = "recordings", "z/"
+RULES_A = RULES.replace("Local/S1@", "Local/S2@")
+"""Each node rings its own agent: S2 on node A, S1 (Sam) on node B."""
 LEASE = 60.0  # WorkerOptions.lease: how long a dead worker's job stays taken
 
 
@@ -134,7 +136,7 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
                 spec = DaemonSpec(
                     tmp_path / name,
                     star.ari,
-                    RULES,
+                    RULES if name == "b" else RULES_A,
                     node=f"node-{name}",
                     database_url=url,
                     storage=storage,
@@ -160,32 +162,40 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
 async def _call(node: Node, talk: int = 3) -> None:
     creds = node.asterisk.ari
     agent = PartyScript(answer_after=0.5, talk=talk, then="hangup")
-    await script_party(creds, "agent", "S1", agent)
+    await script_party(creds, "agent", "S2" if node.name == "node-a" else "S1", agent)
     await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
 
 
-async def _admin(db: Database) -> dict[str, str]:
-    """Return the bearer header of a new administrator."""
+async def _user(db: Database, role: Role, phone: str | None = None) -> dict[str, str]:
+    """Return the bearer header of a new user of ROLE (with PHONE)."""
     users = UserStore(db)
     new = NewUser(
-        username="boss",
-        display_name="Boss",
+        username=str(role),
+        display_name=str(role).title(),
         password="a long password 1",
-        role=Role.ADMIN,
-        departments=(),
+        role=role,
+        departments=("sales",),
+        agent_endpoint=phone,
     )
     user = await users.add(new)
     return {"Authorization": f"Bearer {(await users.issue_token(user.id, 'test', 1)).secret}"}
 
 
-async def _follow(url: str, headers: dict[str, str], seen: list[dict[str, object]]) -> None:
-    """Append every board of URL's supervisors' event stream to SEEN (reconnecting)."""
+async def _follow(
+    url: str, headers: dict[str, str], seen: list[dict[str, object]], path: str
+) -> None:
+    """Append every event of the stream at URL/PATH to SEEN (reconnecting), with its name."""
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=90) as http:
         while True:
-            async with http.stream("GET", "/api/supervise/events") as reply:
+            async with http.stream("GET", path) as reply:
+                reply.raise_for_status()
+                name = "message"
                 async for line in reply.aiter_lines():
-                    if line.startswith("data: "):
-                        seen.append(json.loads(line[6:]))
+                    if line.startswith("event: "):
+                        name = line[7:]
+                    elif line.startswith("data: "):
+                        seen.append({**json.loads(line[6:]), "event": name})
+                        name = "message"
 
 
 def _rows(board: dict[str, object], node: str) -> list[dict[str, object]]:
@@ -213,11 +223,14 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     cluster: Cluster,
 ) -> None:
     a, b = cluster.a, cluster.b
-    headers = await _admin(cluster.db)
+    headers = await _user(cluster.db, Role.ADMIN)
+    sam = await _user(cluster.db, Role.AGENT, "Local/S1@sim-agent/n")  # node B rings Sam
     assert a.daemon.url is not None
     assert b.daemon.url is not None
     seen: list[dict[str, object]] = []
-    follower = asyncio.create_task(_follow(a.daemon.url, headers, seen))
+    heard: list[dict[str, object]] = []  # Sam's workspace stream, on node A
+    supervise = _follow(a.daemon.url, headers, seen, "/api/supervise/events")
+    followers = [asyncio.create_task(supervise)]
     async with httpx.AsyncClient(base_url=a.daemon.url, headers=headers) as http:
 
         async def b_on_a() -> bool:
@@ -225,17 +238,17 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
             return bool(_rows(board, "node-b")) and bool(_rows(board, "node-a"))
 
         assert await _until(b_on_a, 30), (await http.get("/api/supervise")).text
+    async with httpx.AsyncClient(base_url=a.daemon.url, headers=sam) as http:
+        reply = await http.get("/api/agent/state")
+        assert reply.status_code == 409, reply.text
+        assert (
+            f"rung by node node-b: open your workspace there ({b.daemon.url}/agent)" in reply.text
+        )
+    followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
     *_, refused = await asyncio.gather(
         _call(a), _call(a), _call(b), _call(b), _on_other_node(a.daemon.url, headers, seen)
     )
-    states = {str(r["state"]) for board in seen for r in _rows(board, "node-b")}
-    assert {"available", "on_call"} <= states, states  # B's changes reached A's stream
-    assert "node node-b: listen, whisper or barge from that node's supervisors' page" in refused
-    assert f"({b.daemon.url}/supervise)" in refused
-    follower.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await follower
 
     async def four_stored() -> bool:
         rows = await cluster.rows()
@@ -243,6 +256,20 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
         return len(stored) == 4
 
     assert await _until(four_stored, 180), a.daemon.text()[-2000:] + b.daemon.text()[-2000:]
+    states = {str(r["state"]) for board in seen for r in _rows(board, "node-b")}
+    assert {"available", "on_call"} <= states, states  # B's changes reached A's stream
+    assert "node node-b: listen, whisper or barge from that node's supervisors' page" in refused
+    assert f"({b.daemon.url}/supervise)" in refused
+    for follower in followers:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    # Sam's workspace on node A: their state and the screen pops of node B's calls.
+    states = {str(e["state"]) for e in heard if e["event"] == "state"}
+    assert {"available", "on_call"} <= states, heard
+    pops = [e for e in heard if e["event"] == "ringing"]
+    assert len({e["call_id"] for e in pops}) == 2, heard  # node B's two calls rang Sam
+    assert all(e["department"] == "sales" for e in pops), pops
     rows = await cluster.rows()
     assert sorted(call.asterisk_node or "" for call, _ in rows) == [
         "node-a",
