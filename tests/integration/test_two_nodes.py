@@ -5,11 +5,17 @@ Each daemon has its own node name and ARI app and lists the other node's Asteris
 made it. The test checks calls on both nodes with every recording stored exactly once, then
 kills one daemon (SIGKILL) while it holds a recording job and checks the survivor finishes that
 job once its lease expires, and goes on taking its own calls.
+
+Live across nodes (the bus on PostgreSQL LISTEN/NOTIFY): node B's agent appears on node A's
+supervisors' API, its state changes arrive over A's event stream, A refers a monitor request
+for B's call to node B, and B's page drops node A once A is dead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
 import time
@@ -17,11 +23,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 import pytest_asyncio
 from sqlalchemy import select
 
 from zentrale.calls.models import Call
+from zentrale.core.models import Role
+from zentrale.core.users import NewUser, UserStore
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
 from zentrale.recording.aws import ClientSettings, make_client
@@ -36,6 +45,8 @@ from .test_service import RULES
 pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.s3, pytest.mark.asyncio]
 
 BUCKET, PREFIX = "recordings", "z/"
+RULES_A = RULES.replace("Local/S1@", "Local/S2@")
+"""Each node rings its own agent: S2 on node A, S1 (Sam) on node B."""
 LEASE = 60.0  # WorkerOptions.lease: how long a dead worker's job stays taken
 
 
@@ -125,7 +136,7 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
                 spec = DaemonSpec(
                     tmp_path / name,
                     star.ari,
-                    RULES,
+                    RULES if name == "b" else RULES_A,
                     node=f"node-{name}",
                     database_url=url,
                     storage=storage,
@@ -151,16 +162,93 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
 async def _call(node: Node, talk: int = 3) -> None:
     creds = node.asterisk.ari
     agent = PartyScript(answer_after=0.5, talk=talk, then="hangup")
-    await script_party(creds, "agent", "S1", agent)
+    await script_party(creds, "agent", "S2" if node.name == "node-a" else "S1", agent)
     await place_call(creds, script=CustomerScript(digits="1", digit_delay=0.5, then="wait"))
+
+
+async def _user(db: Database, role: Role, phone: str | None = None) -> dict[str, str]:
+    """Return the bearer header of a new user of ROLE (with PHONE)."""
+    users = UserStore(db)
+    new = NewUser(
+        username=str(role),
+        display_name=str(role).title(),
+        password="a long password 1",
+        role=role,
+        departments=("sales",),
+        agent_endpoint=phone,
+    )
+    user = await users.add(new)
+    return {"Authorization": f"Bearer {(await users.issue_token(user.id, 'test', 1)).secret}"}
+
+
+async def _follow(
+    url: str, headers: dict[str, str], seen: list[dict[str, object]], path: str
+) -> None:
+    """Append every event of the stream at URL/PATH to SEEN (reconnecting), with its name."""
+    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=90) as http:
+        while True:
+            async with http.stream("GET", path) as reply:
+                reply.raise_for_status()
+                name = "message"
+                async for line in reply.aiter_lines():
+                    if line.startswith("event: "):
+                        name = line[7:]
+                    elif line.startswith("data: "):
+                        seen.append({**json.loads(line[6:]), "event": name})
+                        name = "message"
+
+
+def _rows(board: dict[str, object], node: str) -> list[dict[str, object]]:
+    rows = board["agents"]
+    assert isinstance(rows, list)
+    return [row for row in rows if row["node"] == node]
+
+
+async def _on_other_node(url: str, headers: dict[str, str], seen: list[dict[str, object]]) -> str:
+    """Ask node URL to monitor the first call of node B it sees; return the refusal."""
+
+    async def seen_call() -> bool:
+        return any(r["call"] for board in seen for r in _rows(board, "node-b"))
+
+    assert await _until(seen_call, 120, pause=0.1), seen[-3:]
+    calls = [r["call"] for board in seen for r in _rows(board, "node-b") if r["call"]]
+    call_id = calls[-1]["call_id"]  # type: ignore[index]
+    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+        reply = await http.post(f"/api/supervise/calls/{call_id}/monitor", json={"mode": "listen"})
+    assert reply.status_code == 409, reply.text
+    return str(reply.json()["error"]["message"])
 
 
 async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying(
     cluster: Cluster,
 ) -> None:
     a, b = cluster.a, cluster.b
+    headers = await _user(cluster.db, Role.ADMIN)
+    sam = await _user(cluster.db, Role.AGENT, "Local/S1@sim-agent/n")  # node B rings Sam
+    assert a.daemon.url is not None
+    assert b.daemon.url is not None
+    seen: list[dict[str, object]] = []
+    heard: list[dict[str, object]] = []  # Sam's workspace stream, on node A
+    supervise = _follow(a.daemon.url, headers, seen, "/api/supervise/events")
+    followers = [asyncio.create_task(supervise)]
+    async with httpx.AsyncClient(base_url=a.daemon.url, headers=headers) as http:
+
+        async def b_on_a() -> bool:
+            board = (await http.get("/api/supervise")).json()
+            return bool(_rows(board, "node-b")) and bool(_rows(board, "node-a"))
+
+        assert await _until(b_on_a, 30), (await http.get("/api/supervise")).text
+    async with httpx.AsyncClient(base_url=a.daemon.url, headers=sam) as http:
+        reply = await http.get("/api/agent/state")
+        assert reply.status_code == 409, reply.text
+        assert (
+            f"rung by node node-b: open your workspace there ({b.daemon.url}/agent)" in reply.text
+        )
+    followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
-    await asyncio.gather(_call(a), _call(a), _call(b), _call(b))
+    *_, refused = await asyncio.gather(
+        _call(a), _call(a), _call(b), _call(b), _on_other_node(a.daemon.url, headers, seen)
+    )
 
     async def four_stored() -> bool:
         rows = await cluster.rows()
@@ -168,6 +256,20 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
         return len(stored) == 4
 
     assert await _until(four_stored, 180), a.daemon.text()[-2000:] + b.daemon.text()[-2000:]
+    states = {str(r["state"]) for board in seen for r in _rows(board, "node-b")}
+    assert {"available", "on_call"} <= states, states  # B's changes reached A's stream
+    assert "node node-b: listen, whisper or barge from that node's supervisors' page" in refused
+    assert f"({b.daemon.url}/supervise)" in refused
+    for follower in followers:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
+    # Sam's workspace on node A: their state and the screen pops of node B's calls.
+    states = {str(e["state"]) for e in heard if e["event"] == "state"}
+    assert {"available", "on_call"} <= states, heard
+    pops = [e for e in heard if e["event"] == "ringing"]
+    assert len({e["call_id"] for e in pops}) == 2, heard  # node B's two calls rang Sam
+    assert all(e["department"] == "sales" for e in pops), pops
     rows = await cluster.rows()
     assert sorted(call.asterisk_node or "" for call, _ in rows) == [
         "node-a",
@@ -225,4 +327,9 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     assert b.daemon.process is not None
     assert b.daemon.process.poll() is None
     assert "job leases expired" in b.daemon.text()
+    async with httpx.AsyncClient(base_url=b.daemon.url, headers=headers) as http:
+        board = (await http.get("/api/supervise")).json()  # A died over a minute ago
+    assert _rows(board, "node-b"), board
+    assert not _rows(board, "node-a"), board
+    assert [n["node"] for n in board["nodes"]] == ["node-b"]
     print(f"two nodes: killed node's job finished by the survivor {took:.0f} s after the kill")

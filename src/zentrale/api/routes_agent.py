@@ -23,16 +23,24 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.api.agent_remote import remote_events
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.api.workspace import agent_endpoint, bind_center, center_of
+from zentrale.api.workspace import (
+    AgentOnOtherNodeError,
+    agent_endpoint,
+    bind_center,
+    center_of,
+    live_of,
+)
 from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
 from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import Pop
@@ -93,7 +101,7 @@ def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentState
 async def agent_page(caller: Caller, request: Request) -> Response:
     """The agent's workspace: softphone, state and screen pops."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board)
+    endpoint = agent_endpoint(caller, center.services.queues.board, live_of(request))
     reasons = list(center.services.settings.agents.pause_reasons)
     state = state_of(center.services.queues.board, endpoint, reasons)
     response = render(request, "agent.html", caller=caller, state=state)
@@ -130,7 +138,7 @@ async def agent_state(caller: Caller, request: Request) -> AgentStateOut:
     center = center_of(request)
     board = center.services.queues.board
     reasons = list(center.services.settings.agents.pause_reasons)
-    return state_of(board, agent_endpoint(caller, board), reasons)
+    return state_of(board, agent_endpoint(caller, board, live_of(request)), reasons)
 
 
 @router.post("/api/agent/state", name="agent.set_state", response_model=AgentStateOut)
@@ -161,9 +169,12 @@ async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) 
 async def agent_events(caller: Caller, request: Request) -> StreamingResponse:
     """Stream the agent's screen pops and state changes as server-sent events."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board)
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    stream = _events(request, center, endpoint)
+    try:
+        endpoint = agent_endpoint(caller, center.services.queues.board, live_of(request))
+        stream = _events(request, center, endpoint)
+    except AgentOnOtherNodeError:  # another node rings this agent: its news come over the bus
+        stream = _remote(request, center, caller.agent_endpoint or "")
     return StreamingResponse(stream, media_type="text/event-stream", headers=headers)
 
 
@@ -183,6 +194,19 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
             if pop is not None:
                 body = await _with_customer(db, pop)
                 yield f"event: ringing\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+def _remote(request: Request, center: CallCenter, endpoint: str) -> AsyncIterator[str]:
+    db, live = deps_of(request).db, live_of(request)
+    assert live is not None  # the agent was found on another node through it
+    reasons = list(center.services.settings.agents.pause_reasons)
+
+    async def enrich(pop: Pop) -> dict[str, Any]:
+        return await _with_customer(db, pop)
+
+    return remote_events(
+        request, live, endpoint, reasons, enrich, seconds=STREAM_SECONDS, tick=TICK_SECONDS
+    )
 
 
 async def _next_pop(queue: asyncio.Queue[Pop], board: AgentBoard) -> Pop | None:
@@ -244,8 +268,9 @@ async def _earlier(
     ][:EARLIER]
 
 
-def agent_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
-    """Return the workspace routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
+def agent_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
+    """Return the workspace routes, binding CENTER (the QA service's DEPS, and with several
+    nodes the other nodes' LIVE rows) to each request."""
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
     return [outer]

@@ -11,10 +11,15 @@ can switch mode and be stopped. A supervisor may monitor calls of their departme
 otherwise, entered in the audit log as `access.denied` by the edge) and switch or stop their
 own sessions; administrators any. Every start, switch and stop is audited (who, which call and
 agent, the mode), and so is a session's end when the call or the supervisor's phone ends it.
+
+With several nodes (`ops.live`), the page shows every node's agents, each row naming its node;
+a call another node carries is monitored there: asked here, 409 `call-on-other-node` names it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -27,15 +32,15 @@ from pydantic import BaseModel, ConfigDict
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
-from zentrale.api.workspace import bind_center, center_of
-from zentrale.base.errors import ForbiddenError, NotFoundError
+from zentrale.api.workspace import bind_center, center_of, live_of
+from zentrale.base.errors import ConflictError, ForbiddenError, NotFoundError
 from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
 from zentrale.db.session import Database
+from zentrale.ops.live import LiveNodes, center_snapshot, merged
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.monitor import Mode, Session, Target, in_recording, in_scope
-from zentrale.telephony.supervision import LiveCall, snapshot
 
 router = APIRouter(tags=["supervise"])
 STREAM_SECONDS = 60.0
@@ -72,32 +77,13 @@ def _scope(caller: Principal) -> Sequence[str] | None:
     return None if caller.role is Role.ADMIN else tuple(caller.departments)
 
 
-def _live_calls(center: CallCenter) -> list[LiveCall]:
-    return [
-        LiveCall(
-            call_id=call_id,
-            agent_endpoint=inbound.agent_endpoint,
-            department=inbound.department,
-            caller=inbound.caller,
-            connected_at=inbound.connected_at,
-        )
-        for call_id, inbound in center.active.items()
-        if inbound.agent_endpoint is not None and inbound.connected_at is not None
-    ]
-
-
 def _snapshot(request: Request, caller: Principal) -> dict[str, Any]:
-    center = center_of(request)
     departments: Departments = request.state.departments
-    return snapshot(
-        center.services.queues.board,
-        center.services.queues,
-        departments(),
-        _live_calls(center),
-        list(center.monitors.sessions.values()),
-        only=_scope(caller),
-        now=time.monotonic(),
-    )
+    own = center_snapshot(center_of(request), departments, _scope(caller))
+    live = live_of(request)
+    if live is None:
+        return own
+    return merged(own, live.node, live, _scope(caller))
 
 
 def _out(session: Session) -> MonitorOut:
@@ -133,7 +119,19 @@ async def _events(request: Request, caller: Principal) -> AsyncIterator[str]:
         if text != last:
             last = text
             yield f"data: {text}\n\n"
-        await board.wait_change(TICK_SECONDS)
+        await _changed(board.wait_change, live_of(request))
+
+
+async def _changed(board: Callable[[float], Awaitable[None]], live: LiveNodes | None) -> None:
+    """Return when this node's board or (with several nodes) another node changed, or a tick."""
+    waits = [asyncio.ensure_future(board(TICK_SECONDS))]
+    if live is not None:
+        waits.append(asyncio.ensure_future(live.wait_change(TICK_SECONDS)))
+    _done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 @router.post(
@@ -149,6 +147,7 @@ async def monitor_call(
     center = center_of(request)
     inbound = center.active.get(call_id)
     if inbound is None or inbound.agent_leg is None or inbound.agent_endpoint is None:
+        _on_other_node(request, call_id)
         raise NotFoundError(f"no call {call_id} connected to an agent here")
     if not in_scope(_scope(caller), inbound.department):
         raise ForbiddenError(f"call {call_id} is not in your departments")
@@ -193,6 +192,24 @@ async def stop_monitor(caller: Caller, request: Request, session_id: SessionId) 
     return _out(await center.monitors.stop(session_id))
 
 
+class OtherNodeError(ConflictError):
+    """The call is carried by another node: monitor it from that node."""
+
+    code = "call-on-other-node"
+
+
+def _on_other_node(request: Request, call_id: str) -> None:
+    """Refuse to monitor a call another node carries, naming that node (and its address)."""
+    live = live_of(request)
+    found = live.node_of_call(call_id) if live is not None else None
+    if found is not None:
+        where = f" ({found['url']}/supervise)" if found.get("url") else ""
+        raise OtherNodeError(
+            f"call {call_id} is carried by node {found['node']}: listen, whisper or barge "
+            f"from that node's supervisors' page{where}"
+        )
+
+
 def _own(caller: Principal, center: CallCenter, session_id: str) -> Session:
     """Return the session, if it is the caller's (administrators: any)."""
     session = center.monitors.get(session_id)
@@ -214,11 +231,15 @@ async def _audit(
     await audit.record(db, caller.actor, event, clock())
 
 
-def supervise_routers(center: CallCenter, deps: Deps, departments: Departments) -> list[APIRouter]:
-    """Return the supervisors' routes, binding CENTER, the QA service's DEPS and the live
-    rules' DEPARTMENTS (name -> agents' endpoints) to each request; audit sessions' ends."""
+def supervise_routers(
+    center: CallCenter, deps: Deps, departments: Departments, live: LiveNodes | None = None
+) -> list[APIRouter]:
+    """Return the supervisors' routes, binding CENTER, the QA service's DEPS, the live rules'
+    DEPARTMENTS (name -> agents' endpoints) and the other nodes (LIVE, with several) to each
+    request; audit sessions' ends."""
     center.monitors.on_end(_audit_end(deps))
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, departments=departments))])
+    bound = bind_center(center, deps, departments=departments, live=live)
+    outer = APIRouter(dependencies=[Depends(bound)])
     outer.include_router(router)
     return [outer]
 

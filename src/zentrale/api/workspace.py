@@ -9,8 +9,9 @@ from collections.abc import Awaitable, Callable
 from fastapi import Request
 
 from zentrale.api.deps import Deps
-from zentrale.base.errors import ForbiddenError, NotFoundError
+from zentrale.base.errors import ConflictError, ForbiddenError, NotFoundError
 from zentrale.core.principal import Principal
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 
@@ -36,12 +37,32 @@ def bind_center(
     return bind
 
 
-def agent_endpoint(caller: Principal, board: AgentBoard) -> str:
-    """Return the signed-in agent's endpoint, which must be an agent of the routing rules."""
+class AgentOnOtherNodeError(ConflictError):
+    """The agent is rung by another node: their workspace is on that node."""
+
+    code = "agent-on-other-node"
+
+
+def live_of(request: Request) -> LiveNodes | None:
+    """Return the other nodes' live rows the daemon bound to this request (several nodes)."""
+    live: LiveNodes | None = getattr(request.state, "live", None)
+    return live
+
+
+def agent_endpoint(caller: Principal, board: AgentBoard, live: LiveNodes | None = None) -> str:
+    """Return the signed-in agent's endpoint, which must be an agent of the routing rules
+    (of this node; one LIVE names another node's is referred there)."""
     if caller.agent_endpoint is None:
         raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
     try:
         board.view(caller.agent_endpoint)
     except KeyError:
+        found = live.node_of_agent(caller.agent_endpoint) if live is not None else None
+        if found is not None:
+            where = f" ({found['url']}/agent)" if found.get("url") else ""
+            raise AgentOnOtherNodeError(
+                f"agent {caller.agent_endpoint} is rung by node {found['node']}: "
+                f"open your workspace there{where}"
+            ) from None
         raise NotFoundError(f"no agent {caller.agent_endpoint} in the routing rules") from None
     return caller.agent_endpoint

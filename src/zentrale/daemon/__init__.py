@@ -42,6 +42,7 @@ from zentrale.calls.store import CallStore
 from zentrale.config.settings import Settings
 from zentrale.core import anchor
 from zentrale.customers.lookup import CustomerLookup
+from zentrale.daemon.live import live_running
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
 from zentrale.db.session import Database
@@ -50,6 +51,7 @@ from zentrale.knowledge.reload import KnowledgeReloader
 from zentrale.migrations import upgrade_engine
 from zentrale.ops.drain import drain
 from zentrale.ops.journal import CountingJournal
+from zentrale.ops.live import LiveNodes
 from zentrale.ops.metrics import Metrics
 from zentrale.ops.nodes import recording_source
 from zentrale.privacy.schedule import PurgeSchedule, purge_running
@@ -161,7 +163,11 @@ class Daemon:
                 )
             )
             web.routers.append(ops.router)
+            live = await stack.enter_async_context(
+                live_running(settings, center, _departments(rules), web.url)
+            )
             await web.serve(
+                live=live,
                 settings=settings,
                 db=db,
                 center=center,
@@ -251,6 +257,7 @@ class _Web:
         rules: RulesReloader,
         stack: contextlib.AsyncExitStack,
         knowledge: KnowledgeReloader | None = None,
+        live: LiveNodes | None = None,
     ) -> None:
         """Serve the app on the bound socket until STACK closes (nothing without HTTP)."""
         if self.sock is None:
@@ -263,6 +270,7 @@ class _Web:
             stack=stack.enter_context(ExitStack()),
             rules=rules,
             knowledge=knowledge,
+            live=live,
         )
         await stack.enter_async_context(serving(app, self.sock, settings.http.trusted_proxies))
 
@@ -434,6 +442,7 @@ def _app(
     stack: ExitStack,
     rules: RulesReloader | None = None,
     knowledge: KnowledgeReloader | None = None,
+    live: LiveNodes | None = None,
 ) -> FastAPI:
     """Build the HTTP app: prompts, and with api.enabled the QA service, call routes and
     the wallboard (when the live RULES are given)."""
@@ -452,7 +461,7 @@ def _app(
             *routers,
             *qa_routers(deps),
             *calls_routers(center, deps),
-            *agent_routers(center, deps),
+            *agent_routers(center, deps, live),
             *wrapup_routers(center, deps),
             *transfer_routers(center, deps),
             *recording_routers(center, deps),
@@ -461,7 +470,7 @@ def _app(
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)
-        for router in supervise_routers(center, deps, _departments(rules)):
+        for router in supervise_routers(center, deps, _departments(rules), live):
             app.include_router(router)
         for router in campaigns_routers(_live(rules), deps):
             app.include_router(router)

@@ -87,3 +87,8 @@ def _on_sqlite_begin(connection: Any) -> None:
     # when another writer committed in between; IMMEDIATE takes the write lock up front.
     write = connection.get_execution_options().get(WRITE_OPTION, False)
     connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def parse_url(url: DatabaseUrl) -> URL:
+    """Return URL parsed (the value of a secret too)."""
+    return _as_url(url)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,6 +65,11 @@ class ScreenPops:
     def __init__(self) -> None:
         self._followers: dict[str, set[asyncio.Queue[Pop]]] = {}
         self._ringing: dict[str, Pop] = {}
+        self._listeners: list[Callable[[Pop], None]] = []
+
+    def on_offer(self, listener: Callable[[Pop], None]) -> None:
+        """Call LISTENER with every pop offered (several nodes: it is sent to the others)."""
+        self._listeners.append(listener)
 
     @contextlib.contextmanager
     def follow(self, endpoint: str) -> Iterator[asyncio.Queue[Pop]]:
@@ -85,6 +90,8 @@ class ScreenPops:
     def offer(self, pop: Pop) -> int:
         """Hand POP to every workspace of its endpoint; return how many got it."""
         self._ringing[pop.endpoint] = pop
+        for listener in self._listeners:
+            listener(pop)
         followers = self._followers.get(pop.endpoint, set())
         for queue in followers:
             if queue.full():

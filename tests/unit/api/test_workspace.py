@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
 
 import zentrale.api
-from zentrale.api.workspace import agent_endpoint
+from zentrale.api.workspace import AgentOnOtherNodeError, agent_endpoint
 from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.board import AgentBoard
 
 
@@ -36,6 +38,18 @@ def test_the_agent_endpoint_is_the_callers_phone_and_must_be_in_the_rules() -> N
         agent_endpoint(_agent(None), board)
     with pytest.raises(NotFoundError, match="no agent PJSIP/9999 in the routing rules"):
         agent_endpoint(_agent("PJSIP/9999"), board)
+
+
+def test_an_agent_another_node_rings_is_referred_to_that_nodes_workspace() -> None:
+    board = AgentBoard(lambda: 0.0)
+    live = LiveNodes("node-a", lambda: 100.0)
+    row = {"endpoint": "PJSIP/9999", "state": "available", "departments": [], "call": None}
+    message = {"node": "node-b", "url": "http://b:8800", "queues": []}
+    live.take(json.dumps({**message, "agents": [{**row, "since_at": 90}]}))
+    with pytest.raises(AgentOnOtherNodeError, match=r"node node-b: .* \(http://b:8800/agent\)"):
+        agent_endpoint(_agent("PJSIP/9999"), board, live)
+    with pytest.raises(NotFoundError, match="no agent PJSIP/7777 in the routing rules"):
+        agent_endpoint(_agent("PJSIP/7777"), board, live)
 
 
 def test_no_api_module_imports_another_modules_private_names() -> None:

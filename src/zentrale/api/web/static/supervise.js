@@ -61,6 +61,7 @@
   function agentRow(a) {
     var tr = document.createElement("tr");
     tr.setAttribute("data-endpoint", a.endpoint);
+    tr.setAttribute("data-node", a.node || "");
     tr.setAttribute("data-state", a.state);
     tr.appendChild(cell(a.name));
     tr.appendChild(cell(a.departments.join(", ")));
@@ -69,6 +70,7 @@
     tr.appendChild(cell(a.call ? a.call.caller + " · " + (a.call.department || "") : "", "call"));
     tr.appendChild(cell(a.call ? a.call.duration_s : "", "duration_s"));
     tr.appendChild(controls(a.call));
+    tr.appendChild(cell(a.node || "", "node"));
     return tr;
   }
 
@@ -86,7 +88,7 @@
   function shape(a) {
     var call = a.call ? [a.call.call_id, a.call.caller, a.call.department,
       a.call.monitor ? [a.call.monitor.id, a.call.monitor.mode, a.call.monitor.supervisor] : null] : null;
-    return JSON.stringify([a.endpoint, a.name, a.departments, a.state, a.reason, call]);
+    return JSON.stringify([a.node, a.endpoint, a.name, a.departments, a.state, a.reason, call]);
   }
 
   function update(board) {
@@ -94,10 +96,10 @@
     var queues = document.querySelector("#queues tbody");
     var old = {};
     agents.querySelectorAll("tr[data-endpoint]").forEach(function (tr) {
-      old[tr.getAttribute("data-endpoint")] = tr;
+      old[tr.getAttribute("data-node") + " " + tr.getAttribute("data-endpoint")] = tr;
     });
     var rows = board.agents.map(function (a) {
-      var tr = old[a.endpoint];
+      var tr = old[(a.node || "") + " " + a.endpoint];
       if (!tr || tr.getAttribute("data-shape") !== shape(a)) {
         tr = agentRow(a);
         tr.setAttribute("data-shape", shape(a));

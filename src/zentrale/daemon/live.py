@@ -1,0 +1,46 @@
+"""The live bus between nodes, wired: this node publishes its agents and hears the others'.
+
+The bus is chosen by the database URL's dialect (`db.bus.bus_for`): LISTEN/NOTIFY on
+PostgreSQL (the nodes' shared database), in-process on SQLite (one node).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from zentrale.config.settings import Settings
+from zentrale.db.bus import PostgresBus, bus_for
+from zentrale.ops.live import Departments, LiveNodes, NodePublisher, center_snapshot
+from zentrale.telephony.callcenter import CallCenter
+
+
+@contextlib.asynccontextmanager
+async def live_running(
+    settings: Settings, center: CallCenter, departments: Departments, url: str | None
+) -> AsyncIterator[LiveNodes]:
+    """Publish CENTER's agents and queues and gather the other nodes' until the block ends."""
+    bus = bus_for(settings.database.url)
+    if isinstance(bus, PostgresBus):
+        bus.start()
+    nodes = LiveNodes(settings.node)
+
+    def head() -> dict[str, Any]:
+        return {"node": settings.node, "url": url}
+
+    local: Callable[[], dict[str, Any]] = lambda: center_snapshot(center, departments, None)  # noqa: E731
+    publisher = NodePublisher(bus, head, local, center.services.queues.board.wait_change)
+    center.services.pops.on_offer(publisher.offered)
+    tasks = [
+        asyncio.create_task(nodes.run(bus), name="live-nodes"),
+        asyncio.create_task(publisher.run(), name="live-publish"),
+    ]
+    try:
+        yield nodes
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.close()

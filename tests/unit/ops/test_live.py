@@ -1,0 +1,183 @@
+"""Several nodes, live: what a node publishes (deltas, heartbeats, packed under the bus's
+limit) and how another node merges it into the supervisors' page, on a real board and the
+in-process bus with hand-moved clocks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+
+from zentrale.db.bus import MAX_PAYLOAD, LocalBus
+from zentrale.ops.live import HEARTBEAT, TIMEOUT, TOPIC, LiveNodes, NodePublisher, merged, pack
+from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.queueing import Queues
+from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
+from zentrale.telephony.supervision import snapshot
+
+DEPARTMENTS = {"sales": ["PJSIP/a", "PJSIP/b"], "support": ["PJSIP/c"]}
+
+
+class Clock:
+    """A clock moved by hand."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _node(mono: Clock) -> tuple[AgentBoard, Queues]:
+    board = AgentBoard(mono)
+    board.know([("PJSIP/a", "Ayşe"), ("PJSIP/b", "Berk"), ("PJSIP/c", "Cem")])
+    return board, Queues(board)
+
+
+async def _nothing(_seconds: float) -> None:
+    return None
+
+
+def test_rows_are_packed_into_messages_under_the_bus_limit_and_none_is_lost() -> None:
+    rows = [{"endpoint": f"PJSIP/{n}", "name": "x" * 200} for n in range(120)]
+    queues = [{"department": f"d{n}", "waiting": n, "oldest_at": 0} for n in range(40)]
+    messages = pack({"node": "b", "at": 1.0}, rows, queues)
+    assert len(messages) > 2
+    assert all(len(m.encode()) <= MAX_PAYLOAD for m in messages)
+    bodies = [json.loads(m) for m in messages]
+    assert [r for b in bodies for r in b["agents"]] == rows
+    assert [q for b in bodies for q in b["queues"]] == queues
+    assert all(b["node"] == "b" for b in bodies)
+    assert pack({"node": "b"}, [], []) == ['{"node":"b","agents":[],"queues":[]}']
+
+
+@pytest.mark.asyncio
+async def test_another_node_sees_state_changes_as_deltas_and_drops_a_silent_node() -> None:
+    mono, wall = Clock(1000.0), Clock(1_800_000_000.0)
+    board, queues = _node(mono)
+
+    def local() -> dict[str, Any]:
+        return snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
+
+    bus = LocalBus()
+    head = {"node": "node-b", "url": "http://b:8080"}
+    publisher = NodePublisher(bus, lambda: head, local, _nothing, wall)
+    here = LiveNodes("node-a", wall)
+    with bus.subscribe(TOPIC) as messages:
+        await publisher.step()  # the first step is a full snapshot
+        here.take(await anext(messages))
+        assert [(r["node"], r["endpoint"], r["state"]) for r in here.agents(None)] == [
+            ("node-b", "PJSIP/a", "available"),
+            ("node-b", "PJSIP/b", "available"),
+            ("node-b", "PJSIP/c", "available"),
+        ]
+        await publisher.step()  # nothing changed: nothing sent
+        mono.now += 2
+        wall.now += 2
+        board.pause("PJSIP/b", True, "lunch")
+        await publisher.step()
+        delta = json.loads(await anext(messages))
+        assert [r["endpoint"] for r in delta["agents"]] == ["PJSIP/b"]
+        assert delta["full"] is False
+        here.take(json.dumps(delta))
+        wall.now += 3
+        paused = [r for r in here.agents(["sales"]) if r["endpoint"] == "PJSIP/b"]
+        assert paused[0]["state"] == "paused"
+        assert paused[0]["reason"] == "lunch"
+        assert paused[0]["in_state_s"] == 3
+        assert {r["endpoint"] for r in here.agents(["sales"])} == {"PJSIP/a", "PJSIP/b"}
+        mono.now += HEARTBEAT
+        wall.now += HEARTBEAT
+        await publisher.step()  # heartbeat: everything again
+        assert len(json.loads(await anext(messages))["agents"]) == 3
+        assert publisher.messages == 3
+    wall.now += TIMEOUT + 1  # node-b fell silent
+    assert here.agents(None) == []
+    assert here.nodes() == []
+
+
+@pytest.mark.asyncio
+async def test_the_page_merges_nodes_one_row_per_agent_and_node_and_refers_calls() -> None:
+    mono, wall = Clock(50.0), Clock(1_800_000_000.0)
+    board_a, queues_a = _node(mono)
+    board_b, queues_b = _node(mono)
+    board_a.set_online("PJSIP/c", False)  # C's phone is registered on node B only
+    board_b.set_online("PJSIP/a", False)
+    board_b.set_online("PJSIP/b", False)
+    board_b.set_online("PJSIP/c", True)
+    here = LiveNodes("node-a", wall)
+    shot_b = snapshot(board_b, queues_b, DEPARTMENTS, [], [], only=None, now=mono())
+    bus = LocalBus()
+    publisher = NodePublisher(
+        bus, lambda: {"node": "node-b", "url": None}, lambda: shot_b, _nothing, wall
+    )
+    with bus.subscribe(TOPIC) as messages:
+        await publisher.step()
+        here.take(await anext(messages))
+    here.take('{"node": "node-a", "agents": [], "queues": []}')  # its own: ignored
+    here.take("not json")  # logged and ignored
+    here.take('{"node": "node-c", "agents": [{"endpoint": "PJSIP/x"}], "queues": []}')
+    own = snapshot(board_a, queues_a, DEPARTMENTS, [], [], only=None, now=mono())
+    page = merged(own, "node-a", here, None)
+    assert [(r["endpoint"], r["node"], r["state"]) for r in page["agents"]] == [
+        ("PJSIP/a", "node-a", "available"),
+        ("PJSIP/b", "node-a", "available"),
+        ("PJSIP/c", "node-b", "available"),
+    ]
+    assert page["nodes"] == [
+        {"node": "node-a", "here": True},
+        {"node": "node-b", "url": None, "here": False},
+    ]
+    assert here.node_of_call("0" * 32) is None
+    call = {"call_id": "c" * 32, "department": "support", "caller": "+49***12", "monitor": None}
+    row = {**page["agents"][2], "state": "on_call", "since_at": int(wall()) - 4}
+    row["call"] = {**call, "connected_at": int(wall()) - 4}
+    queue = {"department": "support", "waiting": 2, "oldest_at": int(wall()) - 30}
+    here.take(json.dumps({"node": "node-b", "url": "http://b", "agents": [row], "queues": [queue]}))
+    assert here.node_of_call("c" * 32) == {"node": "node-b", "url": "http://b"}
+    own = snapshot(board_a, queues_a, DEPARTMENTS, [], [], only=["support"], now=mono())
+    page = merged(own, "node-a", here, ["support"])
+    assert [(r["node"], r["state"], r["call"]["duration_s"]) for r in page["agents"]] == [
+        ("node-b", "on_call", 4)
+    ]
+    assert page["queues"] == [{"department": "support", "waiting": 2, "longest_wait_s": 30}]
+
+
+@pytest.mark.asyncio
+async def test_a_pop_offered_on_one_node_reaches_the_agents_followers_on_another() -> None:
+    mono, wall = Clock(10.0), Clock(1_800_000_000.0)
+    board, queues = _node(mono)
+    pops = ScreenPops()
+
+    def local() -> dict[str, Any]:
+        return snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
+
+    bus = LocalBus()
+    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall)
+    pops.on_offer(publisher.offered)
+    here = LiveNodes("node-a", wall)
+    path = (MenuStep("main", "1"), MenuStep("pin", "1234", sensitive=True))
+    pop = Pop("c" * 32, "PJSIP/a", "+4930123", "100", "sales", {"name": "Ada"}, path, 3.0)
+    with bus.subscribe(TOPIC) as messages, here.pops.follow("PJSIP/a") as followed:
+        assert board.reserve("PJSIP/a")
+        await publisher.step()
+        here.take(await anext(messages))
+        pops.offer(pop)
+        here.take(await anext(messages))
+        got = followed.get_nowait()
+        assert got.as_json() == {
+            **pop.as_json(),
+            "path": [
+                {"menu": "main", "digits": "1"},
+                {"menu": "pin", "digits": "***"},
+            ],
+        }
+        assert here.agent("PJSIP/a")["state"] == "ringing"  # type: ignore[index]
+        board.connected("PJSIP/a", "sales")
+        await publisher.step()
+        here.take(await anext(messages))  # on a call: the pop is withdrawn
+    assert here.pops.ringing("PJSIP/a") is None
+    await asyncio.sleep(0)  # the pop's send task is done
+    assert publisher.messages == 3
