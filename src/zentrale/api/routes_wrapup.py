@@ -25,6 +25,7 @@ from zentrale.api.workspace import agent_endpoint, bind_center, center_of
 from zentrale.base.errors import NotFoundError
 from zentrale.calls.models import Call
 from zentrale.core import audit
+from zentrale.core.principal import Principal
 from zentrale.customers import wrapup
 from zentrale.customers.errors import (
     InvalidCallbackError,
@@ -227,6 +228,12 @@ async def save_wrapup(
     return _out(record, rules)
 
 
+def may_read(caller: Principal, call: Call, record: wrapup.WrapUpRecord | None) -> bool:
+    """Tell whether CALLER may read CALL's wrap-up: the call is in their scope, or the wrap-up
+    is (its agent, who handed the call on by a transfer; its department's supervisors)."""
+    return caller.can_see(call) or (record is not None and caller.can_see(record.wrapup))
+
+
 @router.get("/api/calls/{call_id}/wrapup", name="wrapup.show", response_model=WrapUpOut)
 async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> WrapUpOut:
     """Return a call's wrap-up (agents: their own calls; supervisors: their departments)."""
@@ -234,9 +241,7 @@ async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> Wrap
     async with deps.db.write() as session:
         call = await _call(session, call_id)
         record = await wrapup.of_call(session, call_id)
-        # An agent who handed the call on by a transfer wrapped it up: it is theirs to read.
-        own = record is not None and record.wrapup.agent_endpoint == caller.agent_endpoint
-        if not (caller.can_see(call) or own):
+        if not may_read(caller, call, record):
             raise NotFoundError(f"no call {call_id!r}")
         if record is None:
             raise NotFoundError(f"call {call_id} has no wrap-up yet")

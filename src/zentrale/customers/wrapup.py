@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.calls.models import Call, CallEvent, EventKind
@@ -107,6 +108,10 @@ async def save(
         created_at=now,
     )
     session.add(row)
+    try:
+        await session.flush()  # another agent saving at the same moment: theirs came first
+    except IntegrityError as exc:
+        raise WrapUpDoneError(f"call {call.id} is wrapped up already") from exc
     notes = []
     for kind, text in (
         (NoteKind.DISPOSITION, wrap.disposition),

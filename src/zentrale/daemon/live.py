@@ -31,7 +31,8 @@ async def live_running(
         return {"node": settings.node, "url": url}
 
     local: Callable[[], dict[str, Any]] = lambda: center_snapshot(center, departments, None)  # noqa: E731
-    publisher = NodePublisher(bus, head, local, center.services.queues.board.wait_change)
+    wait = center.services.queues.board.wait_change
+    publisher = NodePublisher(bus, head, local, wait, others=nodes.has_others)
     center.services.pops.on_offer(publisher.offered)
     tasks = [
         asyncio.create_task(nodes.run(bus), name="live-nodes"),

@@ -4,7 +4,9 @@ A port (`LiveBus`: `publish(topic, payload)`, `subscribe(topic)`) with two adapt
 the database URL's dialect (`bus_for`): `LocalBus` delivers within this process (SQLite, one
 node); `PostgresBus` uses PostgreSQL's LISTEN/NOTIFY on the shared database, on a dedicated
 asyncpg connection of its own. When that connection drops, the bus reconnects with backoff
-(0.5 s doubling to 10 s) and listens again; messages sent meanwhile are lost (NOTIFY keeps
+(0.5 s doubling to 10 s, from 0.5 s again once a connection was up) and listens again; a
+statement that gets no answer within `STATEMENT_TIMEOUT` (a silently dead link) drops the
+connection, which reconnects; messages sent meanwhile are lost (NOTIFY keeps
 nothing), so consumers resync from the periodic snapshots their publishers send. A payload
 must stay under NOTIFY's limit of 8,000 bytes: send small deltas and ids, not documents.
 """
@@ -31,6 +33,10 @@ MAX_PAYLOAD = 7900
 QUEUED = 1000
 """Messages a slow subscriber may have pending; older ones are dropped beyond that."""
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
+STATEMENT_TIMEOUT = 5.0
+"""Seconds a NOTIFY or the liveness check may take before the connection counts as dead."""
+CHECK_EVERY = 5.0
+"""Seconds between liveness checks of an idle connection."""
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -143,6 +149,7 @@ class PostgresBus:
         self.connects = 0
         """How often the connection was (re)made: tests and metrics."""
         self.connected = asyncio.Event()
+        self._sleep = asyncio.sleep
 
     def start(self) -> None:
         """Connect (and keep reconnecting) in the background."""
@@ -156,11 +163,20 @@ class PostgresBus:
             log.debug("bus.publish_dropped", topic=topic)
             return
         try:
-            async with self._lock:
-                await conn.execute("SELECT pg_notify($1, $2)", topic, payload)
+            await self._execute(conn, "SELECT pg_notify($1, $2)", topic, payload)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             self._outage.failed(exc)
             self._lost.set()
+
+    async def _execute(self, conn: asyncpg.Connection, query: str, *args: str) -> None:
+        """Run QUERY under the lock; no answer in `STATEMENT_TIMEOUT`: drop the connection."""
+        async with self._lock:
+            try:
+                await conn.execute(query, *args, timeout=STATEMENT_TIMEOUT)
+            except TimeoutError as exc:
+                conn.terminate()
+                self._lost.set()
+                raise ConnectionResetError("bus connection: no answer in time") from exc
 
     @contextlib.contextmanager
     def subscribe(self, topic: str) -> Iterator[Subscription]:
@@ -184,12 +200,14 @@ class PostgresBus:
     async def _keep_connected(self) -> None:
         pause = BACKOFF_FIRST
         while True:
+            connects = self.connects
             try:
                 await self._session()
-                pause = BACKOFF_FIRST
             except Exception as exc:  # whatever broke the connection: log once, connect again
                 self._outage.failed(exc)
-                await asyncio.sleep(pause)
+                if self.connects != connects:  # it was up: start the backoff afresh
+                    pause = BACKOFF_FIRST
+                await self._sleep(pause)
                 pause = min(pause * 2, BACKOFF_MAX)
 
     async def _session(self) -> None:
@@ -203,15 +221,15 @@ class PostgresBus:
         try:
             while not conn.is_closed():
                 self._lost.clear()
-                for topic in set(self._local.topics()) - self._listening:
-                    await conn.add_listener(topic, self._received)
-                    self._listening.add(topic)
+                async with self._lock:  # one operation at a time on the connection
+                    for topic in set(self._local.topics()) - self._listening:
+                        await conn.add_listener(topic, self._received)
+                        self._listening.add(topic)
                 self.connected.set()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._lost.wait(), timeout=5.0)
+                    await asyncio.wait_for(self._lost.wait(), timeout=CHECK_EVERY)
                 if not conn.is_closed():
-                    async with self._lock:
-                        await conn.execute("SELECT 1")  # notices a dead server
+                    await self._execute(conn, "SELECT 1")  # notices a dead server
         finally:
             self.connected.clear()
             self._conn = None

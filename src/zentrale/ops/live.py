@@ -7,6 +7,8 @@ payload limit: rows are packed into as many messages as needed. Times on the wir
 clock seconds (nodes' monotonic clocks differ). `LiveNodes` gathers what the other nodes send;
 a row or queue not heard of for `TIMEOUT` seconds is dropped, so a node that died leaves the
 supervisors' page after that long. `merged` joins this node's own snapshot and the others'.
+A screen pop (caller number, customer) is sent only while other nodes are heard: a single node
+keeps its pops to itself.
 """
 
 from __future__ import annotations
@@ -136,8 +138,11 @@ class NodePublisher:
         local: Callable[[], dict[str, Any]],
         wait: Callable[[float], Awaitable[None]],
         wall: Wall = time.time,
+        others: Callable[[], bool] = lambda: False,
     ) -> None:
         self._bus, self._head, self._local, self._wait, self._wall = bus, head, local, wait, wall
+        self._others = others
+        """Whether other nodes are heard now (else pops stay on this node)."""
         self._pending: set[asyncio.Task[None]] = set()
         self._sent: dict[str, str] = {}
         self._queues = ""
@@ -166,7 +171,9 @@ class NodePublisher:
             self.messages += 1
 
     def offered(self, pop: Pop) -> None:
-        """Send POP, a call about to ring one of this node's agents, to the other nodes."""
+        """Send POP, a call about to ring one of this node's agents, to the other nodes (if any)."""
+        if not self._others():
+            return
         body = {**pop.as_json(), "endpoint": pop.endpoint}
         message = _text({"node": self._head()["node"], "pop": body})
         task = asyncio.ensure_future(self._bus.publish(TOPIC, message))
@@ -269,7 +276,10 @@ class LiveNodes:
         """Take every message on `TOPIC` until cancelled."""
         with bus.subscribe(TOPIC) as messages:
             async for payload in messages:
-                self.take(payload)
+                try:
+                    self.take(payload)
+                except Exception as exc:  # one odd message must not end the listening
+                    log.warning("live.bad_message", topic=TOPIC, error=type(exc).__name__)
 
     async def wait_change(self, max_wait: float) -> None:
         """Wait until another node says something, at most MAX_WAIT seconds."""
@@ -291,6 +301,10 @@ class LiveNodes:
     def nodes(self) -> list[dict[str, Any]]:
         """Return the other nodes heard of lately (name, URL)."""
         return sorted(self._fresh(self._nodes).values(), key=lambda n: str(n["node"]))
+
+    def has_others(self) -> bool:
+        """Tell whether another node was heard of lately."""
+        return bool(self._fresh(self._nodes))
 
     def agents(self, only: Sequence[str] | None) -> list[dict[str, Any]]:
         """Return the other nodes' agent rows in the page's form, in departments ONLY."""

@@ -13,6 +13,7 @@ for the pipeline in the same transaction as the call's timeline event.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 
@@ -67,6 +68,8 @@ class Conversation:
         self._snoops: list[str] = []
         self._started = 0.0
         self._paused_at: float | None = None
+        self._pausing = asyncio.Lock()
+        """One pause or resume at a time (the API and the menus may ask at once)."""
         self.markers: list[tuple[float, float]] = []
 
     async def open(self, *channel_ids: str, record: bool, customer: str | None = None) -> None:
@@ -178,25 +181,37 @@ class Conversation:
         return self._paused_at is not None
 
     async def pause(self) -> None:
-        """Pause the recording (nothing of what follows is kept) and mark where."""
-        if self.recording is None or self._paused_at is not None:
-            return
-        for part in self._parts:
-            await self.ari.recordings.pause(part)
-        self._paused_at = time.monotonic() - self._started
-        self.journal.event(self.call_id, EventKind.RECORDING_PAUSED, {"at": self._paused_at})
+        """Pause the recording (nothing of what follows is kept) and mark where; a part that
+        cannot be paused unpauses the parts already paused and raises."""
+        async with self._pausing:
+            if self.recording is None or self._paused_at is not None:
+                return
+            paused: list[str] = []
+            try:
+                for part in self._parts:
+                    await self.ari.recordings.pause(part)
+                    paused.append(part)
+            except Exception:
+                await self._unpause(paused)
+                raise
+            self._paused_at = time.monotonic() - self._started
+            self.journal.event(self.call_id, EventKind.RECORDING_PAUSED, {"at": self._paused_at})
 
     async def resume(self) -> None:
         """Resume a paused recording."""
-        if self.recording is None or self._paused_at is None:
-            return
-        for part in self._parts:
+        async with self._pausing:
+            if self.recording is None or self._paused_at is None:
+                return
+            await self._unpause(self._parts)
+            resumed = time.monotonic() - self._started
+            self.markers.append((round(self._paused_at, 2), round(resumed, 2)))
+            self._paused_at = None
+            self.journal.event(self.call_id, EventKind.RECORDING_RESUMED, {"at": resumed})
+
+    async def _unpause(self, parts: list[str]) -> None:
+        for part in parts:
             with contextlib.suppress(AriError):
                 await self.ari.recordings.unpause(part)
-        resumed = time.monotonic() - self._started
-        self.markers.append((round(self._paused_at, 2), round(resumed, 2)))
-        self._paused_at = None
-        self.journal.event(self.call_id, EventKind.RECORDING_RESUMED, {"at": resumed})
 
     async def close(self) -> None:
         """Stop the recording, hand it over, and destroy the bridge; safe to call twice."""

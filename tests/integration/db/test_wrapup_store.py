@@ -11,7 +11,7 @@ from zentrale.calls.models import Call
 from zentrale.calls.store import CallStore, CallUpdate
 from zentrale.customers import wrapup
 from zentrale.customers.errors import CallbackNotFoundError, WrapUpDoneError
-from zentrale.customers.models import CallbackState, NoteKind
+from zentrale.customers.models import CallbackState, CallWrapUp, NoteKind
 from zentrale.db.session import Database
 from zentrale.stats.spec import ReportSpec
 from zentrale.stats.suggestions import suggestions
@@ -66,6 +66,23 @@ async def test_a_wrap_up_is_written_once_with_its_notes_and_callback(
         CallbackState.SCHEDULED,
         at,
     )
+
+
+async def test_two_agents_saving_at_once_the_second_gets_wrapup_done_not_a_crash(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")
+    async with db.write() as session:
+        await wrapup.save(session, call, wrapup.WrapUp(disposition="sale"), AGENT, START)
+    async with db.write() as session:
+        original = session.get
+
+        async def not_yet(entity: object, key: object) -> object:  # checked before it committed
+            return None if entity is CallWrapUp else await original(entity, key)  # type: ignore[arg-type]
+
+        session.get = not_yet  # type: ignore[method-assign,assignment]
+        with pytest.raises(WrapUpDoneError):
+            await wrapup.save(session, call, wrapup.WrapUp(disposition="none"), AGENT, START)
 
 
 async def test_callbacks_come_due_are_claimed_once_and_settled(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 
+from zentrale.db import bus as bus_module
 from zentrale.db.bus import MAX_PAYLOAD, BusPayloadError, LocalBus, PostgresBus, bus_for
 
 
@@ -44,3 +46,121 @@ def test_the_database_dialect_chooses_the_adapter() -> None:
     bus = bus_for("postgresql+asyncpg://z:secret@db.example:5432/zentrale")
     assert isinstance(bus, PostgresBus)
     assert bus._dsn == "postgresql://z:secret@db.example:5432/zentrale"
+
+
+class _FakeConn:
+    """An asyncpg connection's few calls the bus uses; HANG: statements get no answer."""
+
+    def __init__(self, hang: bool = False) -> None:
+        self.hang = hang
+        self.closed = False
+        self.busy = False
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.listening: list[str] = []
+
+    def is_closed(self) -> bool:
+        return self.closed
+
+    def terminate(self) -> None:
+        self.closed = True
+
+    def add_termination_listener(self, _callback: object) -> None:
+        pass
+
+    async def _operation(self, seconds: float | None) -> None:
+        if self.busy:  # as asyncpg: one operation at a time per connection
+            raise asyncpg.InterfaceError("another operation is in progress")
+        self.busy = True
+        try:
+            await asyncio.wait_for(self.gate.wait(), seconds)
+            if self.hang:
+                await asyncio.wait_for(asyncio.Event().wait(), seconds)
+        finally:
+            self.busy = False
+
+    async def execute(self, _query: str, *_args: str, timeout: float | None = None) -> None:
+        await self._operation(timeout)
+
+    async def add_listener(self, topic: str, _callback: object) -> None:
+        await self._operation(None)
+        self.listening.append(topic)
+
+
+def _bus_on(conn: _FakeConn, monkeypatch: pytest.MonkeyPatch) -> PostgresBus:
+    async def connect(_dsn: str, timeout: float) -> _FakeConn:
+        return conn
+
+    monkeypatch.setattr(bus_module.asyncpg, "connect", connect)
+    monkeypatch.setattr(bus_module, "STATEMENT_TIMEOUT", 0.05)
+    monkeypatch.setattr(bus_module, "CHECK_EVERY", 0.01)
+    return PostgresBus("postgresql://z@db/zentrale")
+
+
+@pytest.mark.asyncio
+async def test_a_dead_link_times_out_publish_and_the_check_and_drops_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = _FakeConn()
+    bus = _bus_on(conn, monkeypatch)
+    session = asyncio.create_task(bus._session())
+    await asyncio.wait_for(bus.connected.wait(), 1)
+    conn.hang = True
+    await asyncio.wait_for(bus.publish("live", "{}"), 1)  # returns: it does not hang
+    assert conn.closed
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(session, 1)
+    assert bus._conn is None
+
+    idle = _FakeConn()
+    bus = _bus_on(idle, monkeypatch)
+    session = asyncio.create_task(bus._session())
+    await asyncio.wait_for(bus.connected.wait(), 1)
+    idle.hang = True  # the liveness check gets no answer either
+    with pytest.raises(ConnectionResetError):
+        await asyncio.wait_for(session, 1)
+    assert idle.closed
+
+
+@pytest.mark.asyncio
+async def test_listen_and_publish_never_overlap_on_the_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conn = _FakeConn()
+    conn.gate.clear()  # LISTEN waits for the server
+    bus = _bus_on(conn, monkeypatch)
+    with bus.subscribe("live"):
+        session = asyncio.create_task(bus._session())
+        await asyncio.sleep(0.01)
+        publishing = asyncio.create_task(bus.publish("live", "{}"))
+        await asyncio.sleep(0.01)
+        conn.gate.set()
+        await asyncio.wait_for(publishing, 1)
+        assert bus._outage.total == 0
+        assert conn.listening == ["live"]
+        session.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await session
+
+
+@pytest.mark.asyncio
+async def test_the_backoff_starts_afresh_after_a_connection_that_was_up() -> None:
+    bus = PostgresBus("postgresql://z@db/zentrale")
+    outcomes = [False, False, True, False]  # True: connected, then lost
+    pauses: list[float] = []
+
+    async def session() -> None:
+        if outcomes.pop(0):
+            bus.connects += 1
+        raise ConnectionResetError("lost")
+
+    async def sleep(seconds: float) -> None:
+        pauses.append(seconds)
+        if not outcomes:
+            raise asyncio.CancelledError
+
+    bus._session = session  # type: ignore[method-assign]
+    bus._sleep = sleep  # type: ignore[assignment]
+    with pytest.raises(asyncio.CancelledError):
+        await bus._keep_connected()
+    assert pauses == [0.5, 1.0, 0.5, 1.0]

@@ -155,12 +155,19 @@ async def test_a_pop_offered_on_one_node_reaches_the_agents_followers_on_another
         return snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
 
     bus = LocalBus()
-    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall)
+    there = LiveNodes("node-b", wall)  # what node-b hears of the others
+    publisher = NodePublisher(
+        bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall, there.has_others
+    )
     pops.on_offer(publisher.offered)
     here = LiveNodes("node-a", wall)
     path = (MenuStep("main", "1"), MenuStep("pin", "1234", sensitive=True))
     pop = Pop("c" * 32, "PJSIP/a", "+4930123", "100", "sales", {"name": "Ada"}, path, 3.0)
     with bus.subscribe(TOPIC) as messages, here.pops.follow("PJSIP/a") as followed:
+        pops.offer(pop)  # node-b hears no other node yet: the pop stays on node-b
+        await asyncio.sleep(0)
+        assert publisher.messages == 0
+        there.take(json.dumps({"node": "node-a", "url": None, "agents": [], "queues": []}))
         assert board.reserve("PJSIP/a")
         await publisher.step()
         here.take(await anext(messages))
@@ -181,3 +188,19 @@ async def test_a_pop_offered_on_one_node_reaches_the_agents_followers_on_another
     assert here.pops.ringing("PJSIP/a") is None
     await asyncio.sleep(0)  # the pop's send task is done
     assert publisher.messages == 3
+
+
+@pytest.mark.asyncio
+async def test_a_malformed_message_is_skipped_and_the_listener_goes_on() -> None:
+    bus, here = LocalBus(), LiveNodes("node-a", Clock(1_800_000_000.0))
+    listening = asyncio.create_task(here.run(bus))
+    await asyncio.sleep(0)
+    pop = Pop("c" * 32, "PJSIP/a", "+4930123", "100", "sales", {}, (), 3.0)
+    odd = {**pop.as_json(), "endpoint": "PJSIP/a", "customer": ["not", "a", "dict"]}
+    await bus.publish(TOPIC, json.dumps({"node": "node-b", "pop": odd}))
+    await bus.publish(TOPIC, json.dumps({"node": "node-b", "agents": [], "queues": []}))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert not listening.done()
+    assert [n["node"] for n in here.nodes()] == ["node-b"]
+    listening.cancel()
