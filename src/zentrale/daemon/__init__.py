@@ -330,7 +330,7 @@ def _call_center(
     """Return the call centre on the live rules, handed every new channel and every resync."""
     center = CallCenter(services, lambda: rules.current)
     center.know_agents(rules.current)
-    rules.subscribe(lambda outcome: center.know_agents(rules.current))
+    rules.subscribe(lambda outcome: center.reload_agents(rules.current))
     _check_trunk_entries(services, rules.current)
     rules.subscribe(lambda outcome: _check_trunk_entries(services, rules.current))
     services.ari.on_new_channel(center.on_call)

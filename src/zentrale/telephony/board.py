@@ -27,6 +27,9 @@ class _Agent:
     paused: bool = False
     reason: str | None = None
     online: bool = True
+    known: bool = False
+    """Whether Asterisk said if the phone is registered (`set_online`); Local/ agents always
+    are. Until then the observers (the agent state log) see the agent as offline."""
     refusals: int = 0
     shown: AgentState | None = None
     """The state last seen by `_wake`, and since when (monotonic): the supervisors' page."""
@@ -66,13 +69,22 @@ class AgentBoard:
         """Call OBSERVER with each agent's state (or reason, or presence) whenever it changes."""
         self._observers.append(observer)
 
-    def know(self, agents: Iterable[tuple[str, str]]) -> None:
-        """Add agents (endpoint, name) not on the board yet, as idle."""
+    def know(self, agents: Iterable[tuple[str, str]]) -> list[str]:
+        """Add agents (endpoint, name) not on the board yet, as idle; return their endpoints.
+
+        Their presence is unknown (offline to the observers) until `set_online`, except for
+        Local/ agents (simulated, always online)."""
+        added = []
         for endpoint, name in agents:
             if endpoint not in self._agents:
                 view = AgentView(endpoint, name, AgentState.IDLE, idle_since=0.0)
-                self._agents[endpoint] = _Agent(view, shown=AgentState.IDLE, since=self._clock())
-                self._tell(self._agents[endpoint], view, self._clock())
+                agent = _Agent(
+                    view, known=endpoint.startswith("Local/"), shown=view.state, since=self._clock()
+                )
+                self._agents[endpoint] = agent
+                self._tell(agent, view, self._clock())
+                added.append(endpoint)
+        return added
 
     def view(self, endpoint: str) -> AgentView:
         """Return the agent's current view (state as the strategies see it)."""
@@ -164,7 +176,7 @@ class AgentBoard:
         if agent.online != online and agent.view.state is AgentState.BUSY:
             agent.view = replace(agent.view, state=AgentState.IDLE, busy_until=0.0)  # changed
             agent.refusals = 0
-        agent.online = online
+        agent.online, agent.known = online, True
         self._wake()
 
     def notify(self) -> None:
@@ -215,12 +227,13 @@ class AgentBoard:
 
     def _tell(self, agent: _Agent, view: AgentView, now: float) -> None:
         """Hand the observers the agent's VIEW if it changed since they last heard of it."""
-        told = (view.state, agent.reason, agent.online)
+        online = agent.online and agent.known
+        told = (view.state, agent.reason, online)
         if told == agent.told or not self._observers:
             return
         agent.told = told
         left = max(view.wrap_up_until - now, 0.0) if view.state is AgentState.WRAP_UP else 0.0
-        change = Change(view.endpoint, view.name, view.state, agent.reason, agent.online, left)
+        change = Change(view.endpoint, view.name, view.state, agent.reason, online, left)
         for observer in self._observers:
             observer(change)
 

@@ -29,7 +29,7 @@ from zentrale.telephony.inbound import InboundCall, Transfer
 from zentrale.telephony.monitor import Monitors
 from zentrale.telephony.outbound import OutboundCall, OutboundResult
 from zentrale.telephony.presence import Presence
-from zentrale.telephony.transfer import NotOnCallError, Request, Target, resolve
+from zentrale.telephony.transfer import NotOnCallError, Phase, Request, Target, resolve
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +56,7 @@ class CallCenter:
         self.active: dict[str, InboundCall] = {}
         self.accepting = True
         self._outbound: set[asyncio.Task[None]] = set()
+        self._refreshing: set[asyncio.Task[None]] = set()
         self.outgoing: dict[str, OutboundCall] = {}
         """Click-to-calls in progress here, by call id."""
         self.legs = Legs()
@@ -74,11 +75,26 @@ class CallCenter:
         """Return the rules live now."""
         return self._rules()
 
-    def know_agents(self, rules: Rules) -> None:
-        """Put every agent of RULES on the board (so they can be paused before a call)."""
+    def know_agents(self, rules: Rules) -> list[str]:
+        """Put every agent of RULES on the board (so they can be paused before a call); return
+        the endpoints new to it."""
         board = self.services.queues.board
+        added = []
         for department in rules.document.departments.values():
-            board.know((agent.endpoint, agent.name) for agent in department.agents)
+            added += board.know((agent.endpoint, agent.name) for agent in department.agents)
+        return added
+
+    def reload_agents(self, rules: Rules) -> None:
+        """Put RULES' agents on the board (reloaded rules) and read the new ones' presence."""
+        added = self.know_agents(rules)
+        if added:
+            task = asyncio.ensure_future(self._refresh_presence(added))
+            self._refreshing.add(task)
+            task.add_done_callback(self._refreshing.discard)
+
+    async def _refresh_presence(self, endpoints: list[str]) -> None:
+        with contextlib.suppress(AriError):  # not connected: the next resync reads them
+            await self.presence.refresh(endpoints)
 
     async def on_call(self, call: Call) -> None:
         """Run the flow of a channel that entered the app (a call flow for the ARI client)."""
@@ -128,8 +144,14 @@ class CallCenter:
         raise NotOnCallError(f"{endpoint} has no call connected here")
 
     def talking(self) -> list[CallLegs]:
-        """Return the parties of every call here (inbound and click-to-call)."""
-        legs = [CallLegs(i.id, i.call.id, i.agent_leg) for i in self.active.values()]
+        """Return the parties of every call here (inbound and click-to-call); not those of a
+        call in an attended transfer: the agent holding the consultation leaves the caller's
+        music and timeline alone."""
+        legs = [
+            CallLegs(i.id, i.call.id, i.agent_leg)
+            for i in self.active.values()
+            if i.transfer.phase is Phase.TALKING
+        ]
         legs += [CallLegs(o.id, o.customer_leg, o.agent_leg) for o in self.outgoing.values()]
         return legs
 

@@ -39,6 +39,7 @@ def test_states_are_folded_and_a_run_out_wrap_up_becomes_available() -> None:
     agent_log = AgentLog(writes, "node-1", clocks.wall)
     board.observe(agent_log.changed)
     board.know([("PJSIP/1", "One")])
+    board.set_online("PJSIP/1", True)
     assert agent_log._open["PJSIP/1"].state is LogState.AVAILABLE
     board.pause("PJSIP/1", True, "break")
     board.pause("PJSIP/1", True, "training")  # another reason: another interval
@@ -56,3 +57,18 @@ def test_states_are_folded_and_a_run_out_wrap_up_becomes_available() -> None:
     board.set_online("PJSIP/1", True)
     agent_log.close()
     assert agent_log._open == {}
+
+
+def test_an_agent_is_signed_out_to_the_log_until_asterisk_tells_its_presence() -> None:
+    clocks, writes = Clocks(), Writes()
+    board = AgentBoard(clocks)
+    agent_log = AgentLog(writes, "node-1", clocks.wall)
+    board.observe(agent_log.changed)
+    board.know([("PJSIP/1", "One"), ("PJSIP/2", "Two"), ("Local/3@agents", "Three")])
+    assert set(agent_log._open) == {"Local/3@agents"}  # simulated agents are always online
+    board.pause("PJSIP/1", True, "break")  # still unknown: nothing logged
+    board.set_online("PJSIP/2", False)
+    assert set(agent_log._open) == {"Local/3@agents"}
+    board.set_online("PJSIP/1", True)
+    assert agent_log._open["PJSIP/1"].state is LogState.PAUSED
+    assert writes.names.count("agent_state") == 2
