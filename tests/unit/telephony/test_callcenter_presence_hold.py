@@ -54,6 +54,7 @@ async def test_the_agents_hold_in_a_consultation_does_not_touch_the_waiting_call
             "c2": _inbound("c2", Phase.TALKING),
         }
         fake.emit("ChannelUnhold", channel=fake.add_channel("agent-c1"))
+        fake.add_channel("cust-c2")
         fake.emit("ChannelHold", channel=fake.add_channel("agent-c2"))
         async with asyncio.timeout(5):
             while not timeline.events:  # noqa: ASYNC110 - filled by the ARI handler
@@ -61,7 +62,7 @@ async def test_the_agents_hold_in_a_consultation_does_not_touch_the_waiting_call
         await asyncio.sleep(0.05)
     assert timeline.events == [("c2", EventKind.HOLD)]
     moh = [r.path for r in fake.requests if r.path.endswith("/moh")]
-    assert moh == ["/ari/channels/cust-c2/moh"]
+    assert moh == ["/channels/cust-c2/moh"]  # only the talking call's caller
 
 
 async def test_agents_new_in_reloaded_rules_have_their_presence_read() -> None:
