@@ -79,7 +79,7 @@ class _FakeConn:
         finally:
             self.busy = False
 
-    async def execute(self, _query: str, *_args: str, timeout: float | None = None) -> None:
+    async def execute(self, _query: str, *_args: str, timeout: float | None = None) -> None:  # noqa: ASYNC109 - asyncpg's signature
         await self._operation(timeout)
 
     async def add_listener(self, topic: str, _callback: object) -> None:
@@ -88,7 +88,7 @@ class _FakeConn:
 
 
 def _bus_on(conn: _FakeConn, monkeypatch: pytest.MonkeyPatch) -> PostgresBus:
-    async def connect(_dsn: str, timeout: float) -> _FakeConn:
+    async def connect(_dsn: str, timeout: float) -> _FakeConn:  # noqa: ASYNC109 - asyncpg's
         return conn
 
     monkeypatch.setattr(bus_module.asyncpg, "connect", connect)
