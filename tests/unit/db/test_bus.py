@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import asyncpg
 import pytest
@@ -92,8 +93,8 @@ def _bus_on(conn: _FakeConn, monkeypatch: pytest.MonkeyPatch) -> PostgresBus:
         return conn
 
     monkeypatch.setattr(bus_module.asyncpg, "connect", connect)
-    monkeypatch.setattr(bus_module, "STATEMENT_TIMEOUT", 0.05)
-    monkeypatch.setattr(bus_module, "CHECK_EVERY", 0.01)
+    monkeypatch.setattr(bus_module, "STATEMENT_TIMEOUT", 0.05, raising=False)
+    monkeypatch.setattr(bus_module, "CHECK_EVERY", 0.01, raising=False)
     return PostgresBus("postgresql://z@db/zentrale")
 
 
@@ -131,16 +132,18 @@ async def test_listen_and_publish_never_overlap_on_the_connection(
     bus = _bus_on(conn, monkeypatch)
     with bus.subscribe("live"):
         session = asyncio.create_task(bus._session())
-        await asyncio.sleep(0.01)
-        publishing = asyncio.create_task(bus.publish("live", "{}"))
-        await asyncio.sleep(0.01)
-        conn.gate.set()
-        await asyncio.wait_for(publishing, 1)
-        assert bus._outage.total == 0
-        assert conn.listening == ["live"]
-        session.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await session
+        try:
+            await asyncio.sleep(0.01)
+            publishing = asyncio.create_task(bus.publish("live", "{}"))
+            await asyncio.sleep(0.01)
+            conn.gate.set()
+            await asyncio.wait_for(publishing, 1)
+        finally:
+            session.cancel()
+            with contextlib.suppress(asyncio.CancelledError, ConnectionResetError, TimeoutError):
+                await asyncio.wait_for(session, 1)
+    assert bus._outage.total == 0  # the NOTIFY waited for the LISTEN, no InterfaceError
+    assert conn.listening == ["live"]
 
 
 @pytest.mark.asyncio
@@ -162,5 +165,5 @@ async def test_the_backoff_starts_afresh_after_a_connection_that_was_up() -> Non
     bus._session = session  # type: ignore[method-assign]
     bus._sleep = sleep  # type: ignore[assignment]
     with pytest.raises(asyncio.CancelledError):
-        await bus._keep_connected()
+        await asyncio.wait_for(bus._keep_connected(), 1)
     assert pauses == [0.5, 1.0, 0.5, 1.0]
