@@ -68,21 +68,26 @@ async def test_a_wrap_up_is_written_once_with_its_notes_and_callback(
     )
 
 
+async def _save_not_seeing_the_other(db: Database, call: Call) -> None:
+    """Save CALL's wrap-up as if the check ran before another agent's wrap-up committed."""
+    async with db.write() as session:
+        original = session.get
+
+        async def not_yet(entity: object, key: object) -> object:
+            return None if entity is CallWrapUp else await original(entity, key)  # type: ignore[arg-type]
+
+        session.get = not_yet  # type: ignore[method-assign,assignment]
+        await wrapup.save(session, call, wrapup.WrapUp(disposition="none"), AGENT, START)
+
+
 async def test_two_agents_saving_at_once_the_second_gets_wrapup_done_not_a_crash(
     db: Database, calls: CallStore
 ) -> None:
     call = await _taken(db, calls, "call-1")
     async with db.write() as session:
         await wrapup.save(session, call, wrapup.WrapUp(disposition="sale"), AGENT, START)
-    async with db.write() as session:
-        original = session.get
-
-        async def not_yet(entity: object, key: object) -> object:  # checked before it committed
-            return None if entity is CallWrapUp else await original(entity, key)  # type: ignore[arg-type]
-
-        session.get = not_yet  # type: ignore[method-assign,assignment]
-        with pytest.raises(WrapUpDoneError):
-            await wrapup.save(session, call, wrapup.WrapUp(disposition="none"), AGENT, START)
+    with pytest.raises(WrapUpDoneError):  # out of the transaction, which is rolled back
+        await _save_not_seeing_the_other(db, call)
 
 
 async def test_callbacks_come_due_are_claimed_once_and_settled(
