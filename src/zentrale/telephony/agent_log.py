@@ -4,10 +4,11 @@ The board tells `AgentLog.changed` each change (`AgentBoard.observe`); the log k
 agent's open interval in memory and queues its writes on the call journal, so they are stamped
 when they happen, never block the board and are retried in order while the database is away
 (lost only if the daemon dies with them still queued). Signed in means the agent's phone is
-registered (Asterisk's presence; simulated Local/ agents always are): a phone going offline
-ends the open interval and opens none, whatever the board says (paused included). The board's
-states are folded: idle and busy (the phone refused a ring) are `available`; an after-call-work
-interval ends when the wrap-up time runs out even if nothing else changed then.
+registered (Asterisk's presence: signed out until Asterisk told it; simulated Local/ agents
+always are): a phone going offline ends the open interval and opens none, whatever the board
+says (paused included). The board's states are folded: idle and busy (the phone refused a
+ring) are `available`; an after-call-work interval ends when the wrap-up time runs out even if
+nothing else changed then.
 
 `start` closes the intervals a previous run of this node left open, at the last time that run
 wrote (a crash loses the time since its last change); `close` ends this run's at the stop.
