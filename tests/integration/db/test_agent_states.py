@@ -58,6 +58,7 @@ async def test_the_log_survives_a_restart_and_the_figures_read_it(
     agent_log.start()
     board.observe(agent_log.changed)
     board.know([(A, "Ayla")])
+    board.set_online(A, True)  # Asterisk: the phone is registered
     clocks.seconds = 600
     board.pause(A, True, "break")
     clocks.seconds = 900
