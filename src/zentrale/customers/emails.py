@@ -11,12 +11,18 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 
+from zentrale.base.errors import InvalidRequestError
+
 LIMIT = 254
 """The longest address SMTP carries (RFC 5321 path limit less the brackets)."""
 
 
-class InvalidEmailError(ValueError):
+class InvalidEmailError(InvalidRequestError, ValueError):
     """An e-mail address that is not one; the message says why (never the whole address)."""
+
+    # The customer store answers it as `invalid-customer` naming the field `email`.
+
+    code = "invalid-email"
 
 
 def normalise_email(text: str) -> str:
