@@ -35,9 +35,12 @@ NUMBER_KEYS = frozenset(
 )
 _SECRET_KEYS = ("password", "secret", "token", "api_key", "authorization")
 # An e-mail address inside text (customers' addresses are personal data like their numbers):
-# loose on purpose (`zentrale.customers.emails` checks addresses), but the domain must end in
-# a name, so SIP URIs to an address (sip:1001@127.0.0.1) stay readable.
-_EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\W\d_]{2,}\b")
+# loose on purpose (`zentrale.customers.emails` checks addresses), but it starts after a space
+# or a delimiter and its domain ends in a name, so URLs with a user (postgresql://u:pw@db.lan,
+# sip:1001@pbx.example) and SIP URIs to an address (1001@127.0.0.1) stay readable.
+_EMAIL = re.compile(
+    r"(?<![^\s<>()\[\],;\"'=])[^\s@<>()\[\],;:/\"'=]+@[^\s@<>()\[\],;:/\"'=]+\.[^\W\d_]{2,}\b"
+)
 
 
 def mask_number(number: str) -> str:
