@@ -126,6 +126,7 @@ async def test_the_agent_completes_the_record_reads_the_script_and_an_article(
     await expect(number).to_have_class("missing-field")
     await expect(pop.locator('[data-field="name"]')).not_to_have_class("missing-field")
     await expect(pop.locator("#complete-name")).to_be_hidden()
+    await expect(pop.get_by_label("E-mail")).to_be_visible()  # optional: offered while empty
     await expect(page.locator("#answer")).to_be_enabled(timeout=20_000)
     await page.locator("#answer").click()
     await expect(page.locator("#agent-state")).to_have_attribute(
@@ -139,9 +140,16 @@ async def test_the_agent_completes_the_record_reads_the_script_and_an_article(
     await expect(status).to_have_attribute("data-ok", "false")
     await pop.get_by_label("Another phone number").fill("")
     await pop.get_by_label("Customer number").fill("K-1001")
+    await pop.get_by_label("E-mail").fill("zeynep@")
+    await pop.get_by_role("button", name="Save").click()
+    await expect(status).to_contain_text("email is not a valid e-mail address")
+    await expect(pop.get_by_label("E-mail")).to_have_attribute("aria-invalid", "true")
+    await pop.get_by_label("E-mail").fill("Zeynep@Example.COM")
     await pop.get_by_role("button", name="Save").click()
     await expect(status).to_have_text("Saved")
     await expect(number).to_have_text("K-1001")
+    await expect(pop.locator('[data-field="email"]')).to_have_text("Zeynep@example.com")
+    await expect(pop.get_by_label("E-mail")).to_be_hidden()
     await expect(number).not_to_have_class("missing-field")
     await expect(pop.locator('[data-field="missing"]')).to_have_text("")
 
@@ -179,8 +187,10 @@ async def test_the_agent_completes_the_record_reads_the_script_and_an_article(
         )
     assert record is not None
     assert (record.name, record.customer_number, record.missing) == ("Zeynep Kaya", "K-1001", ())
+    assert record.email == "Zeynep@example.com"
     update = next(entry for entry in entries if entry.action == "customer.update")
     assert (update.actor_name, update.target) == ("ayla", f"customer:{record.id}")
-    assert update.detail["fields"] == ["customer_number"]
+    assert update.detail["fields"] == ["customer_number", "email"]
     assert "K-1001" not in str(update.detail)
+    assert "zeynep" not in str(update.detail).lower()
     assert any(entry.action == "knowledge.script" for entry in entries)

@@ -1,5 +1,5 @@
 """An agent in Chromium opens the customer of their call, completes a missing field and
-leaves a suggestion for management; the API then shows both."""
+leaves a suggestion for management; the API then shows both (and the e-mail filled in)."""
 
 from __future__ import annotations
 
@@ -40,8 +40,11 @@ async def test_agent_completes_a_customer_and_leaves_a_suggestion(
         edit = page.locator("#customer-edit")
         await expect(edit.get_by_label("Customer number")).to_have_count(0)  # filled already
         await edit.get_by_label("Name").fill("Ayşe Demir")
+        await edit.get_by_label("E-mail").fill("Ayse@Example.COM")
         await edit.get_by_role("button", name="Save").click()
         await expect(page.locator("h1")).to_have_text("Ayşe Demir")
+        await expect(page.locator('dd[data-field="email"]')).to_have_text("Ayse@example.com")
+        await expect(edit.get_by_label("E-mail")).to_have_count(0)  # filled: a supervisor's
         await expect(missing).to_have_text("Language")
 
         notes = page.locator("#note-form")
@@ -58,6 +61,7 @@ async def test_agent_completes_a_customer_and_leaves_a_suggestion(
             await api.get(f"/api/customers/{customer_id}", headers=world.auth("agent"))
         ).json()
         assert (record["name"], record["customer_number"]) == ("Ayşe Demir", "K-100")
+        assert record["email"] == "Ayse@example.com"
         listed = await api.get(
             "/api/notes", params={"kind": "suggestion"}, headers=world.auth("super")
         )

@@ -239,6 +239,7 @@ async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
             "name": record.name,
             "customer_number": record.customer_number,
             "language": record.language,
+            "email": record.email,
             "vip": record.vip,
             "missing": list(record.missing),
         }

@@ -41,7 +41,9 @@ router = APIRouter(prefix="/api", tags=["customers"])
 CustomerId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 PhoneNumber = Annotated[str, Field(min_length=3, max_length=40, pattern=NO_NUL)]
-AGENT_COMPLETES = ("name", "customer_number", "language", "notes")
+AGENT_COMPLETES = ("name", "customer_number", "language", "email", "notes")
+Email = Annotated[str | None, Field(max_length=254, pattern=NO_NUL)]
+"""Checked and normalised by the store (422 `invalid-customer` naming `email` and why)."""
 
 
 # -- bodies ----------------------------------------------------------------------------------
@@ -53,6 +55,7 @@ class CustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     customer_number: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    email: Email = None
     vip: bool = False
     notes: str | None = Field(default=None, max_length=4000, pattern=NO_NUL)
 
@@ -64,6 +67,7 @@ class CustomerPatch(BaseModel):
     name: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     customer_number: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
+    email: Email = None
     vip: bool | None = None
     notes: str | None = Field(default=None, max_length=4000, pattern=NO_NUL)
     add_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=10)
@@ -91,6 +95,7 @@ class CustomerOut(BaseModel):
     name: str | None
     customer_number: str | None
     language: str | None
+    email: str | None
     vip: bool
     notes: str | None
     numbers: list[str]
@@ -106,6 +111,7 @@ class CustomerOut(BaseModel):
             name=record.name,
             customer_number=record.customer_number,
             language=record.language,
+            email=record.email,
             vip=record.vip,
             notes=record.notes,
             numbers=list(record.numbers),
@@ -208,14 +214,14 @@ class CustomerAccess:
         await audit.append(self.session, self.principal.actor, event, self.now)
 
     async def find(self, number: str | None, text: str | None) -> list[CustomerRecord]:
-        """Find by exact number, or by text (name, customer number, part of a number)."""
+        """Find by exact number, or by text (name, customer number, e-mail, part of a number)."""
         if number:
             found = await store.by_number(self.session, number)
             records = [found] if found and await self._sees(found.id) else []
             detail: dict[str, Any] = {"number": mask_number(number)}
         else:
             records = await store.search(self.session, text or "", self.scope)
-            detail = {"q": mask_text(text or "")}
+            detail = {"q": mask_text(text or "")}  # an e-mail address masked too
         await self._audit("customer.search", None, hits=len(records), **detail)
         return records
 
@@ -369,6 +375,7 @@ async def create_customer(caller: Caller, request: Request, body: CustomerIn) ->
         name=body.name,
         customer_number=body.customer_number,
         language=body.language,
+        email=body.email,
         vip=body.vip,
         notes=body.notes,
     )

@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.routes_customers import CustomerAccess, PhoneNumber
+from zentrale.api.routes_customers import CustomerAccess, Email, PhoneNumber
 from zentrale.api.text import NO_NUL
 from zentrale.api.web.render import language
 from zentrale.api.workspace import bind_center, center_of
@@ -88,6 +88,7 @@ class CallCustomerIn(BaseModel):
     name: str | None = Field(default=None, max_length=128, pattern=NO_NUL)
     customer_number: str | None = Field(default=None, max_length=64, pattern=NO_NUL)
     language: str | None = Field(default=None, max_length=16, pattern=NO_NUL)
+    email: Email = None
     notes: str | None = Field(default=None, max_length=4000, pattern=NO_NUL)
     add_numbers: list[PhoneNumber] = Field(default_factory=list, max_length=5)
 
@@ -99,6 +100,7 @@ class CallCustomerOut(BaseModel):
     name: str | None
     customer_number: str | None
     language: str | None
+    email: str | None
     vip: bool
     numbers: list[str]
     missing: list[str]
@@ -111,6 +113,7 @@ class CallCustomerOut(BaseModel):
             name=record.name,
             customer_number=record.customer_number,
             language=record.language,
+            email=record.email,
             vip=record.vip,
             numbers=list(record.numbers),
             missing=list(record.missing),

@@ -1,8 +1,8 @@
 """The `zentrale customers` commands: import records from CSV, show one by phone number.
 
 `import` checks the whole file first and stores nothing when any row is wrong; each error names
-the line and the column. `show` masks phone numbers unless `--reveal`, and both commands write
-to the audit log (the operator's login name as the actor).
+the line and the column. `show` masks phone numbers and the e-mail address unless `--reveal`,
+and both commands write to the audit log (the operator's login name as the actor).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from zentrale.base.clock import utcnow
 from zentrale.base.errors import InvalidRequestError
 from zentrale.cli.context import Commands, run_with_database
 from zentrale.cli.context import cli_settings as _settings
-from zentrale.config.logging import mask_number
+from zentrale.config.logging import mask_email, mask_number
 from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.customers import store
@@ -30,7 +30,7 @@ from zentrale.customers.store import Changes, CustomerRecord, NewCustomer
 from zentrale.db.session import Database
 
 T = TypeVar("T")
-COLUMNS = ("numbers", "name", "customer_number", "language", "vip", "notes")
+COLUMNS = ("numbers", "name", "customer_number", "language", "email", "vip", "notes")
 _TRUE, _FALSE = {"yes", "true", "1", "ja", "evet", "x"}, {"", "no", "false", "0", "nein", "hayir"}
 MAX_ERRORS = 50
 
@@ -113,7 +113,7 @@ def _row(
     if vip_text not in _TRUE | _FALSE:
         errors.append(f"{column('vip')}: '{cells['vip']}' is not yes or no")
     fields: dict[str, str | None] = {}
-    for name in ("name", "customer_number", "language", "notes"):
+    for name in ("name", "customer_number", "language", "email", "notes"):
         try:
             fields[name] = store.check_field(name, cells.get(name) or None)
         except CustomerError as exc:
@@ -125,6 +125,7 @@ def _row(
         name=fields["name"],
         customer_number=fields["customer_number"],
         language=fields["language"],
+        email=fields["email"],
         vip=vip_text in _TRUE,
         notes=fields["notes"],
     )
@@ -159,7 +160,7 @@ def _actor() -> audit.Actor:
 @click.pass_context
 def import_(ctx: click.Context, file: Path, update: bool) -> None:
     """Import customers from a CSV file (columns: numbers, name, customer_number, language,
-    vip, notes; several numbers separated by ;)."""
+    email, vip, notes; several numbers separated by ;)."""
     rows = read_rows(file)
 
     async def work(db: Database) -> tuple[int, int]:
@@ -214,7 +215,7 @@ def _masked_error(exc: Exception) -> str:
 
 @customers.command("show")
 @click.argument("number")
-@click.option("--reveal", is_flag=True, help="Show phone numbers unmasked (audited).")
+@click.option("--reveal", is_flag=True, help="Show phone numbers and e-mail unmasked (audited).")
 @click.pass_context
 def show(ctx: click.Context, number: str, reveal: bool) -> None:
     """Show the customer a phone number belongs to, with their latest calls."""
@@ -239,6 +240,13 @@ def show(ctx: click.Context, number: str, reveal: bool) -> None:
     click.echo(_card(record, entries, reveal))
 
 
+def _email(address: str | None, reveal: bool) -> str:
+    """The address, masked like the numbers unless REVEAL."""
+    if address is None:
+        return "-"
+    return address if reveal else mask_email(address)
+
+
 def _card(record: CustomerRecord, entries: list[store.HistoryEntry], reveal: bool) -> str:
     def shown(value: str | None) -> str:
         if value is None:
@@ -250,6 +258,7 @@ def _card(record: CustomerRecord, entries: list[store.HistoryEntry], reveal: boo
         f"name            {record.name or '-'}",
         f"customer number {record.customer_number or '-'}",
         f"language        {record.language or '-'}",
+        f"e-mail          {_email(record.email, reveal)}",
         f"vip             {'yes' if record.vip else 'no'}",
         f"numbers         {', '.join(shown(n) for n in record.numbers)}",
         f"missing         {', '.join(record.missing) or '-'}",

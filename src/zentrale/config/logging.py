@@ -8,6 +8,7 @@ personal data under KVKK/GDPR, and logs are copied to places recordings never go
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
@@ -33,6 +34,13 @@ NUMBER_KEYS = frozenset(
     }
 )
 _SECRET_KEYS = ("password", "secret", "token", "api_key", "authorization")
+# An e-mail address inside text (customers' addresses are personal data like their numbers):
+# loose on purpose (`zentrale.customers.emails` checks addresses), but it starts after a space
+# or a delimiter and its domain ends in a name, so URLs with a user (postgresql://u:pw@db.lan,
+# sip:1001@pbx.example) and SIP URIs to an address (1001@127.0.0.1) stay readable.
+_EMAIL = re.compile(
+    r"(?<![^\s<>()\[\],;\"'=])[^\s@<>()\[\],;:/\"'=]+@[^\s@<>()\[\],;:/\"'=]+\.[^\W\d_]{2,}\b"
+)
 
 
 def mask_number(number: str) -> str:
@@ -47,8 +55,17 @@ def mask_number(number: str) -> str:
     return text[:6] + "*" * (len(text) - 8) + text[-2:]
 
 
+def mask_email(address: str) -> str:
+    """Mask an e-mail address, keeping the first character and the top-level domain: a***@***.de."""
+    local, _, domain = address.rpartition("@")
+    top = domain.rpartition(".")[2] if "." in domain else ""
+    return f"{local[:1]}***@***" + (f".{top}" if top else "")
+
+
 def mask_text(text: str) -> str:
-    """Mask every phone number written inside TEXT, in any common form (see config.phones)."""
+    """Mask every e-mail address and phone number inside TEXT (numbers in any common form)."""
+    if "@" in text:
+        text = _EMAIL.sub(lambda found: mask_email(found.group()), text)
     if not any(char.isdigit() for char in text):
         return text
     parts, done = [], 0

@@ -101,7 +101,8 @@ async def append(session: AsyncSession, actor: Actor, event: Event, at: dt.datet
 
 
 def _masked(value: Any, key: str = "") -> Any:
-    """Mask phone numbers before they enter the append-only log (it cannot be erased later)."""
+    """Mask phone numbers and e-mail addresses before they enter the append-only log (it
+    cannot be erased later)."""
     if isinstance(value, dict):
         return {name: _masked(item, str(name).lower()) for name, item in value.items()}
     if isinstance(value, list | tuple):

@@ -30,6 +30,8 @@ class Customer(Base):
     notes: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime]
     updated_at: Mapped[dt.datetime]
+    email: Mapped[str | None] = mapped_column(String(254))
+    """Normalised by `zentrale.customers.emails` (migration v0016); personal data."""
 
 
 class CustomerNumber(Base):

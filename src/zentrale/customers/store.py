@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.models import Call, Direction
+from zentrale.customers.emails import LIMIT, InvalidEmailError, normalise_email
 from zentrale.customers.errors import (
     CustomerNotFoundError,
     CustomerNumberTakenError,
@@ -33,10 +34,11 @@ from zentrale.customers.numbers import InvalidNumberError, normalise
 from zentrale.db.session import Database
 from zentrale.recording.models import Recording
 
-EDITABLE = ("name", "customer_number", "language", "vip", "notes")
+EDITABLE = ("name", "customer_number", "language", "email", "vip", "notes")
 """Fields of a record that can be set; `missing` lists the empty ones agents should complete."""
 COMPLETABLE = ("name", "customer_number", "language")
-LIMITS = {"name": 128, "customer_number": 64, "notes": 4000}
+"""The fields `missing` names when empty; `email` is optional (completed, never asked for)."""
+LIMITS = {"name": 128, "customer_number": 64, "email": LIMIT, "notes": 4000}
 NOTE_LIMIT = 4000
 _LANGUAGE = re.compile(r"[a-z]{2,3}")
 _CUSTOMER_NUMBER = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./-]*")
@@ -55,6 +57,7 @@ class CustomerRecord:
     numbers: tuple[str, ...]
     created_at: dt.datetime
     updated_at: dt.datetime
+    email: str | None = None
 
     @property
     def missing(self) -> tuple[str, ...]:
@@ -81,6 +84,7 @@ class NewCustomer:
     language: str | None = None
     vip: bool = False
     notes: str | None = None
+    email: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,16 +218,19 @@ async def facts_for(session: AsyncSession, number: str) -> dict[str, str] | None
 async def search(
     session: AsyncSession, text: str, scope: Scope = EVERYTHING, limit: int = 50
 ) -> list[CustomerRecord]:
-    """Find customers by part of a name, a customer number, or the start of a phone number."""
+    """Find customers by part of a name, a customer number, an e-mail address (whole) or the
+    start of a phone number."""
     text = text.strip()
     if not text:
         raise InvalidCustomerError(
-            "say what to search for: a name, customer number or phone number"
+            "say what to search for: a name, customer number, e-mail address or phone number"
         )
     conditions = [
         func.lower(Customer.name).contains(text.lower(), autoescape=True),
         Customer.customer_number == text,
     ]
+    if "@" in text:
+        conditions.append(func.lower(Customer.email) == text.lower())
     digits = re.sub(r"[\s\-./()]", "", text)
     if re.fullmatch(r"(\+|00)?[0-9]{3,15}", digits):
         core = digits[1:] if digits.startswith("+") else digits.removeprefix("00")
@@ -375,7 +382,17 @@ def check_field(name: str, value: Any) -> Any:
         raise InvalidCustomerError(
             f"customer number '{value}' may hold letters, digits and _ . / - only"
         )
+    if name == "email" and value:
+        return _email(value)
     return value or None
+
+
+def _email(value: str) -> str:
+    """The normalised address; the error names the field and why, not the address itself."""
+    try:
+        return normalise_email(value)
+    except InvalidEmailError as exc:
+        raise InvalidCustomerError(f"email is not a valid e-mail address: {exc}") from None
 
 
 async def _check_customer_number(
@@ -441,6 +458,7 @@ def _record(row: Customer, numbers: tuple[str, ...]) -> CustomerRecord:
         language=row.language,
         vip=bool(row.vip),
         notes=row.notes,
+        email=row.email,
         numbers=numbers,
         created_at=row.created_at,
         updated_at=row.updated_at,

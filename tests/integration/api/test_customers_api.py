@@ -183,3 +183,29 @@ async def test_a_cookie_session_needs_the_csrf_token(
     assert refused.json()["error"]["code"] == "csrf-failed"
     accepted = await client.patch(url, json={"name": "X"}, headers={"X-CSRF-Token": csrf})
     assert accepted.status_code == 200
+
+
+async def test_email_is_checked_completed_once_by_agents_and_never_audited(
+    client: httpx.AsyncClient, world: World, db: Database
+) -> None:
+    bad = await _create(client, world, "admin", numbers=[SALES_CALLER], email="ayse@")
+    assert bad.status_code == 422
+    assert bad.json()["error"]["code"] == "invalid-customer"
+    assert bad.json()["error"]["message"].startswith("email is not a valid e-mail address: ")
+    record = (await _create(client, world, "agent", numbers=[SALES_CALLER])).json()
+    assert (record["email"], record["missing"]) == (None, ["name", "customer_number", "language"])
+    url, agent = f"/api/customers/{record['id']}", world.auth("agent")
+    done = await client.patch(url, json={"email": "Ayse.Demir@Example.COM"}, headers=agent)
+    assert done.json()["email"] == "Ayse.Demir@example.com"
+    refused = await client.patch(url, json={"email": "other@example.com"}, headers=agent)
+    assert refused.status_code == 403  # filled in: a supervisor's to change
+    changed = await client.patch(url, json={"email": None}, headers=world.auth("super"))
+    assert changed.json()["email"] is None
+    await client.patch(url, json={"email": "ayse@example.org"}, headers=world.auth("super"))
+    found = await client.get("/api/customers", params={"q": "AYSE@example.org"}, headers=agent)
+    assert [c["id"] for c in found.json()] == [record["id"]]
+    entries = [e for e in await _audit(db) if e.action.startswith("customer.")]
+    updates = [e.detail["fields"] for e in entries if e.action == "customer.update"]
+    assert updates == [["email"], ["email"], ["email"]]  # the refused one is an access.denied
+    assert entries[-1].detail["q"] == "A***@***.org"
+    assert "example" not in json.dumps([e.detail for e in entries]).lower()

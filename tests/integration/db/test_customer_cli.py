@@ -12,16 +12,16 @@ from zentrale.core.models import AuditEntry
 from zentrale.db.session import Database
 from zentrale.testing.databases import run_blocking
 
-GOOD = """numbers,name,customer_number,language,vip,notes
-"+90 555 111 22 33; 0049 30 123456",Ayşe Demir,K-1,tr,yes,prefers mornings
-+905329998877,Jonas Weber,,de,,
+GOOD = """numbers,name,customer_number,language,vip,notes,email
+"+90 555 111 22 33; 0049 30 123456",Ayşe Demir,K-1,tr,yes,prefers mornings,Ayse@Example.COM
++905329998877,Jonas Weber,,de,,,
 """
-BAD = """numbers,name,language,vip
-+905551112233,Ok,tr,no
-0555 111 22 33,National,tr,no
-+905551112244,Wrong language,Türkçe,no
-+905551112255,Unsure,de,maybe
-+905551112233,Twice,de,no
+BAD = """numbers,name,language,vip,email
++905551112233,Ok,tr,no,
+0555 111 22 33,National,tr,no,national@example
++905551112244,Wrong language,Türkçe,no,
++905551112255,Unsure,de,maybe,
++905551112233,Twice,de,no,
 """
 
 
@@ -51,8 +51,10 @@ def test_import_then_show_masked_and_revealed(database_url: str, tmp_path: Path)
     assert "vip             yes" in output
     assert "+905551112233" not in output
     assert "+90555*****33" in output
+    assert "e-mail          A***@***.com" in output
     code, revealed = _invoke(database_url, "show", "+905551112233", "--reveal")
     assert "+4930123456, +905551112233" in revealed
+    assert "e-mail          Ayse@example.com" in revealed
 
     entries = _audit(database_url)
     assert [e.action for e in entries] == ["customer.import", "customer.view", "customer.view"]
@@ -69,6 +71,7 @@ def test_a_bad_file_names_line_and_column_and_imports_nothing(
     code, output = _invoke(database_url, "import", str(path))
     assert code == 1
     assert f"{path}:3: column 1 (numbers): '0555 111 22 33' is not an international" in output
+    assert f"{path}:3: column 5 (email): email is not a valid e-mail address: " in output
     assert f"{path}:4: column 3 (language): language 'Türkçe' is not a language code" in output
     assert f"{path}:5: column 4 (vip): 'maybe' is not yes or no" in output
     assert f"{path}:6: +90555*****33 is on line 2 too" in output

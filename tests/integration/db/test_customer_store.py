@@ -252,3 +252,21 @@ async def test_two_agents_adding_the_same_number_at_once(customers: CustomerStor
     owner = await customers.by_number("+905559990000")
     assert owner is not None
     assert owner.id in (first.id, second.id)
+
+
+async def test_email_is_normalised_checked_found_and_emptied(customers: CustomerStore) -> None:
+    record = await customers.create(
+        NewCustomer(["+905551112233"], name="Ayşe", email=" Ayse.Demir@Example.COM ")
+    )
+    assert record.email == "Ayse.Demir@example.com"
+    assert "email" not in record.missing  # optional: completed, never asked for
+    assert [c.id for c in await customers.search("ayse.demir@EXAMPLE.com")] == [record.id]
+    assert await customers.search("demir@example.com") == []  # a whole address, not a part
+    with pytest.raises(
+        InvalidCustomerError, match=r"email is not a valid e-mail address: .*@-sign"
+    ):
+        await customers.update(record.id, Changes(fields={"email": "ayse at example.com"}))
+    assert (await customers.get(record.id)).email == "Ayse.Demir@example.com"
+    changed = await customers.update(record.id, Changes(fields={"email": "müller@bücher.de"}))
+    assert changed.email == "müller@bücher.de"
+    assert (await customers.update(record.id, Changes(fields={"email": ""}))).email is None

@@ -158,23 +158,29 @@ async def test_the_script_and_the_record_of_the_agents_own_call(flows: Flows) ->
         bad = await agent.patch(url, json={"language": "Turkish"})
         assert bad.status_code == 422
         assert "language 'Turkish'" in bad.json()["error"]["message"]
+        email = await agent.patch(url, json={"email": "zeynep@"})
+        assert (email.status_code, email.json()["error"]["code"]) == (422, "invalid-customer")
+        assert email.json()["error"]["message"].startswith("email is not a valid e-mail address")
         phone = await agent.patch(url, json={"add_numbers": ["0555 1112"]})
         assert phone.status_code == 422
         assert phone.json()["error"]["code"] == "invalid-number"
         overwrite = await agent.patch(url, json={"name": "Someone Else"})
         assert overwrite.status_code == 403
         assert (await other.patch(url, json={"language": "tr"})).status_code == 404
-        done = await agent.patch(url, json={"language": "tr", "add_numbers": ["+90 555 000 11 22"]})
+        fields = {"language": "tr", "email": "Zeynep@Example.COM"}
+        done = await agent.patch(url, json={**fields, "add_numbers": ["+90 555 000 11 22"]})
         assert done.status_code == 200, done.text
         assert done.json()["missing"] == ["customer_number"]
+        assert done.json()["email"] == "Zeynep@example.com"
         assert done.json()["numbers"] == ["+905550001122", CALLER]
     async with flows.daemon.db.read() as session:
         entry = (
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "customer.update"))
         ).one()
     assert entry.actor_name == "ayla"
-    assert entry.detail["fields"] == ["language", "numbers"]
+    assert entry.detail["fields"] == ["language", "email", "numbers"]
     assert "+905550001122" not in str(entry.detail)
+    assert "zeynep" not in str(entry.detail).lower()
     assert "tr" not in entry.detail.values()
 
 

@@ -50,6 +50,7 @@ from .conftest import FakeClock, Maker, make_wav, rows_containing
 
 NUMBER = "+905551112233"
 SECOND = "+905551119999"  # the same customer's mobile
+EMAIL = "ayse.demir@example.com"  # the customer's e-mail address: personal data too
 OTHER = "+904441234567"
 ACTOR = audit.Actor(None, "dpo", None)
 WHO = Requester(ACTOR, "KVKK art. 11 request 2026/17")
@@ -104,6 +105,7 @@ async def build_subject(db: Database, maker: Maker, clock: FakeClock) -> Subject
                 customer_number="K-1001",
                 name="Ayşe Demir",
                 language="tr",
+                email=EMAIL,
                 vip=True,
                 notes=f"prefers {SECOND}",
                 created_at=clock.now,
@@ -231,7 +233,7 @@ async def test_export_gathers_everything_and_the_audio_decodes_to_the_original(
     c1 = next(call for call in index["calls"] if call["id"] == "c1")
     assert [e["kind"] for e in c1["events"]][-1] == "transfer"
     assert index["subject"]["numbers"] == [NUMBER, SECOND]
-    assert [c["name"] for c in index["customers"]] == ["Ayşe Demir"]
+    assert [(c["name"], c["email"]) for c in index["customers"]] == [("Ayşe Demir", EMAIL)]
     assert len(index["survey_answers"]) == 2
     assert len(index["evaluations"]) == 2
     assert len(index["comments"]) == 2
@@ -313,14 +315,15 @@ async def test_erase_leaves_nothing_readable_but_what_a_hold_keeps(
 
     # Nothing readable about the number is left, except in the held items the receipt names.
     allowed = {(TABLES[kind], item_id) for kind, item_id in kept} | {("legal_holds", hold.id)}
-    for needle in (NUMBER, NUMBER[1:], SECOND, SECOND[1:], "Ayşe"):
+    for needle in (NUMBER, NUMBER[1:], SECOND, SECOND[1:], "Ayşe", EMAIL):
         hits = [
             (table, row.get("id") or row.get("call_id"))
             for table, row in await rows_containing(db, needle)
         ]
         assert set(hits) <= allowed, (needle, hits)
-        assert needle in (SECOND, SECOND[1:], "Ayşe") or ("calls", "c3") in hits
+        assert needle in (SECOND, SECOND[1:], "Ayşe", EMAIL) or ("calls", "c3") in hits
     assert not [t for t, _ in await rows_containing(db, SECOND)]
+    assert not await rows_containing(db, EMAIL)
     for key in store.list():
         assert NUMBER.encode() not in b"".join(store.get(key))
     for needle in (NUMBER, NUMBER[1:], SECOND):

@@ -32,6 +32,14 @@ def test_mask_text_masks_numbers_inside_sentences_but_not_ids() -> None:
     assert "1795969372.1" in masked
 
 
+def test_mask_text_masks_email_addresses_but_not_uris_with_a_user() -> None:
+    masked = mask_text("for Anna.Weber@example.com, +4930123456 via sip:1001@127.0.0.1:5060")
+    assert masked == "for A***@***.com, +49301***56 via sip:1001@127.0.0.1:5060"
+    assert mask_text("q=müller@bücher.de") == "q=m***@***.de"
+    url = "postgresql+asyncpg://zentrale:***@db.internal/zentrale sip:agent@pbx.example.com"
+    assert mask_text(url) == url
+
+
 def test_json_lines_carry_call_context_and_mask(capsys: pytest.CaptureFixture[str]) -> None:
     configure_logging("json", "info")
     log = structlog.get_logger("t")

@@ -36,13 +36,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "customers": "Customers",
         "record": "Customer record",
         "search": "Search",
-        "search_help": "Name, customer number or phone number",
+        "search_help": "Name, customer number, e-mail or phone number",
         "recent_calls": "Your recent calls",
         "open_customer": "Customer",
         "no_customers": "No customer matches.",
         "name": "Name",
         "customer_number": "Customer number",
         "language": "Language",
+        "email": "E-mail",
         "vip": "VIP",
         "notes": "Notes",
         "numbers": "Phone numbers",
@@ -73,13 +74,14 @@ TEXTS: Mapping[str, Mapping[str, str]] = {
         "customers": "Kunden",
         "record": "Kundendaten",
         "search": "Suchen",
-        "search_help": "Name, Kundennummer oder Rufnummer",
+        "search_help": "Name, Kundennummer, E-Mail oder Rufnummer",
         "recent_calls": "Ihre letzten Anrufe",
         "open_customer": "Kunde",
         "no_customers": "Kein Kunde gefunden.",
         "name": "Name",
         "customer_number": "Kundennummer",
         "language": "Sprache",
+        "email": "E-Mail",
         "vip": "VIP",
         "notes": "Notizen",
         "numbers": "Rufnummern",
@@ -147,7 +149,8 @@ async def customer_of_call(caller: Caller, request: Request, call_id: CallId) ->
 
 @customer_pages.post("/customers", name="web.customer_create")
 async def create(caller: Caller, request: Request) -> Response:
-    """Create a customer from the form (a call's number, name, customer number, language)."""
+    """Create a customer from the form (a call's number, name, customer number, language,
+    e-mail)."""
     deps = deps_of(request)
     form = await request.form()
 
@@ -159,6 +162,7 @@ async def create(caller: Caller, request: Request) -> Response:
         name=field("name"),
         customer_number=field("customer_number"),
         language=field("language"),
+        email=form_text(form, "email", 4000).strip() or None,  # too long: refused, not cut
     )
     async with deps.db.write() as session:
         record = await CustomerAccess(session, caller, deps.clock()).create(new)
@@ -192,7 +196,7 @@ async def edit(caller: Caller, request: Request, customer_id: CustomerId) -> Res
     deps = deps_of(request)
     form = await request.form()
     fields: dict[str, Any] = {}
-    for name in ("name", "customer_number", "language", "notes"):
+    for name in ("name", "customer_number", "language", "email", "notes"):
         value = form_text(form, name, 4000).strip()
         if value:
             fields[name] = value

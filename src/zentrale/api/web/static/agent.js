@@ -51,6 +51,7 @@
     set("name", c.name || (c.id ? "" : words.unknown));
     set("customer_number", c.customer_number || "");
     set("language", c.language || "");
+    set("email", c.email || "");
     set("vip", c.vip === true || c.vip === "true" ? "VIP" : "");
     set("missing", (c.missing || []).join(", "));
     set("department", data.department || "");

@@ -13,6 +13,9 @@
   var pop = $("screen-pop");
   var callId = null;
   var COMPLETABLE = ["name", "customer_number", "language"];
+  // Optional fields: offered while empty, but not asked for (not in the record's `missing`).
+  var OPTIONAL = ["email"];
+  var FIELDS = COMPLETABLE.concat(OPTIONAL);
 
   function request(method, url, body) {
     var init = { method: method, credentials: "same-origin", headers: {} };
@@ -33,7 +36,10 @@
 
   function field(name) { return pop.querySelector('[data-field="' + name + '"]'); }
 
-  function showMissing(missing) {
+  function showMissing(missing, record) {
+    OPTIONAL.forEach(function (name) {
+      document.querySelector('[data-complete="' + name + '"]').hidden = Boolean(record[name]);
+    });
     COMPLETABLE.forEach(function (name) {
       var gone = missing.indexOf(name) < 0;
       var dd = field(name);
@@ -51,7 +57,7 @@
     $("complete-status").textContent = "";
     pop.appendChild($("complete"));  // the record is completed in the screen pop itself
     $("complete").hidden = false;
-    showMissing(c.id ? (c.missing || []) : COMPLETABLE.slice());
+    showMissing(c.id ? (c.missing || []) : COMPLETABLE.slice(), c);
     $("open-script").disabled = false;
     $("call-script").hidden = true;
     $("script-status").textContent = "";
@@ -60,7 +66,7 @@
   function save(event) {
     event.preventDefault();
     var body = {};
-    COMPLETABLE.forEach(function (name) {
+    FIELDS.forEach(function (name) {
       var input = $("complete-" + name);
       input.removeAttribute("aria-invalid");
       if (!input.closest("[data-complete]").hidden && input.value.trim()) {
@@ -74,12 +80,12 @@
       status.dataset.ok = "false"; status.textContent = words.nothing; return;
     }
     request("PATCH", callUrl("customer"), body).then(function (record) {
-      COMPLETABLE.forEach(function (name) {
+      FIELDS.forEach(function (name) {
         if (record[name] && field(name)) { field(name).textContent = record[name]; }
         $("complete-" + name).value = "";
       });
       $("complete-number").value = "";
-      showMissing(record.missing);
+      showMissing(record.missing, record);
       status.dataset.ok = "true"; status.textContent = words.saved;
       if (!$("call-script").hidden) { openScript(); }
     }).catch(function (error) {
