@@ -56,18 +56,20 @@ async def remote_events(
             if state != last:
                 last = state
                 yield f"event: state\ndata: {state}\n\n"
-            pop = await _next(queue, live, tick)
+            pop = await next_pop(queue, live.wait_change, tick)
             if pop is not None and live.agent(endpoint) is not None:
                 body = json.dumps(await enrich(pop), separators=(",", ":"))
                 yield f"event: ringing\ndata: {body}\n\n"
 
 
-async def _next(queue: asyncio.Queue[Pop], live: LiveNodes, tick: float) -> Pop | None:
-    """Return the next pop, or None when another node spoke or a tick passed first."""
+async def next_pop(
+    queue: asyncio.Queue[Pop], changed: Callable[[float], Awaitable[object]], tick: float
+) -> Pop | None:
+    """Return the next pop, or None when CHANGED (a board, the other nodes) or a tick came first."""
     popped = asyncio.ensure_future(queue.get())
-    changed = asyncio.ensure_future(live.wait_change(tick))
-    done, _ = await asyncio.wait({popped, changed}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (popped, changed):
+    change = asyncio.ensure_future(changed(tick))
+    done, _ = await asyncio.wait({popped, change}, return_when=asyncio.FIRST_COMPLETED)
+    for task in (popped, change):
         if task not in done:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

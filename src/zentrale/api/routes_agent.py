@@ -11,8 +11,6 @@ see (it is on their phone's display too) and is never logged.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -23,7 +21,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api.agent_remote import remote_events
+from zentrale.api.agent_remote import next_pop, remote_events
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.web.render import render
@@ -190,7 +188,7 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
             if state != last:
                 last = state
                 yield f"event: state\ndata: {state}\n\n"
-            pop = await _next_pop(queue, board)
+            pop = await next_pop(queue, board.wait_change, TICK_SECONDS)
             if pop is not None:
                 body = await _with_customer(db, pop)
                 yield f"event: ringing\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
@@ -207,19 +205,6 @@ def _remote(request: Request, center: CallCenter, endpoint: str) -> AsyncIterato
     return remote_events(
         request, live, endpoint, reasons, enrich, seconds=STREAM_SECONDS, tick=TICK_SECONDS
     )
-
-
-async def _next_pop(queue: asyncio.Queue[Pop], board: AgentBoard) -> Pop | None:
-    """Return the next pop, or None when the board changed or a tick passed first."""
-    popped = asyncio.ensure_future(queue.get())
-    changed = asyncio.ensure_future(board.wait_change(TICK_SECONDS))
-    done, _ = await asyncio.wait({popped, changed}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (popped, changed):
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-    return popped.result() if popped in done else None
 
 
 async def _with_customer(db: Database, pop: Pop) -> dict[str, Any]:
