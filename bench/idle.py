@@ -35,11 +35,9 @@ Ends with one JSON line; exits 0 even when a target is missed.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,7 +46,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
+from calls import wait_ready  # bench/ is the script's directory, on sys.path
+from zentrale.sandbox.instance import free_port
 
 ROUNDS = int(os.environ.get("BENCH_IDLE_ROUNDS", "3"))
 PACED_ROUNDS = int(os.environ.get("BENCH_IDLE_PACED_ROUNDS", "3"))
@@ -129,13 +128,6 @@ def host_busy_seconds() -> float:
     return (sum(ticks[:8]) - ticks[3] - ticks[4]) / CLK_TCK
 
 
-def free_port() -> int:
-    """Return a TCP port free on loopback now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_fake() -> tuple[subprocess.Popen[str], int]:
     """Start the fake ARI in its own process; return it and its port."""
     cmd = [sys.executable, "-m", "zentrale.testing.fake_ari", "--app", "zentrale-idle"]
@@ -163,19 +155,6 @@ storage: {{path: "{home}/recordings"}}
 keys: {{recipients: [{{provider: local, keyring_file: "{home}/keyring.json"}}]}}
 """)
     return settings
-
-
-async def wait_ready(http_port: int, daemon: subprocess.Popen[bytes]) -> None:
-    """Wait until the daemon's /readyz answers 200 (ARI connected, database and store up)."""
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{http_port}", timeout=5) as http:
-        for _ in range(600):
-            if daemon.poll() is not None:
-                raise RuntimeError(f"zentrale run exited with {daemon.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if (await http.get("/readyz")).status_code == 200:
-                    return
-            await asyncio.sleep(0.1)
-    raise RuntimeError("zentrale run was not ready within 60 s")
 
 
 def counts(path: Path, daemon: subprocess.Popen[bytes], lines: int) -> dict[str, Any]:
