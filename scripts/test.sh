@@ -14,4 +14,7 @@ echo "== import contracts (docs/architecture.md)"; .venv/bin/lint-imports --no-c
 echo "== pytest"
 # pytest exits 5 when it collected no test; set -e turns that into a failed run.
 # The slowest tests are listed at the end, to see where the time budget goes.
-.venv/bin/python -m pytest --durations=30 "$@"
+# Two workers (pytest-xdist), a test module to a worker: most tests wait on Asterisk, a browser
+# or a timer rather than on the CPU, so two share the two-core machine well. Each worker has its
+# own sandbox Asterisk and its own databases; ZENTRALE_TEST_WORKERS=0 runs in one process.
+.venv/bin/python -m pytest -n "${ZENTRALE_TEST_WORKERS:-2}" --dist loadfile --durations=30 "$@"
