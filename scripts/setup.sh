@@ -49,4 +49,8 @@ fi
 # built, not committed: it is made from the pinned sources on every set-up (and in the image).
 (cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run -s build >/dev/null) \
   || { echo "setup: building the softphone bundle (web/) failed" >&2; exit 1; }
+# axe-core (pinned in web/package-lock.json, installed by the same `npm ci`): the browser tests'
+# accessibility check loads web/node_modules/axe-core/axe.min.js into the pages.
+[ -f web/node_modules/axe-core/axe.min.js ] \
+  || { echo "setup: axe-core (web/node_modules/axe-core) is missing after npm ci" >&2; exit 1; }
 echo "setup: ready (.venv/bin/zentrale)"

@@ -65,6 +65,9 @@
     }).join(" | "));
     box.dataset.callId = data.call_id;
     box.hidden = false;
+    // Screen readers hear who is calling (the box itself is too long to be read out on change).
+    $("pop-announce").textContent = words.caller + ": " + [c.name || words.unknown,
+      data.caller, data.department].filter(Boolean).join(", ");
     root.dispatchEvent(new CustomEvent("zentrale:pop", { detail: data }));
   }
 

@@ -109,11 +109,14 @@
     again.type = "button";
     again.id = "call-caller";
     again.textContent = $("dial-call").textContent;
-    again.hidden = true;
-    callerField.insertAdjacentElement("afterend", again);
+    // In a <dd> of its own (a <dl> holds only <dt> and <dd>): the number's dd is rewritten.
+    var holder = document.createElement("dd");
+    holder.hidden = true;
+    holder.appendChild(again);
+    callerField.insertAdjacentElement("afterend", holder);
     root.addEventListener("zentrale:pop", function (e) {
       again.dataset.number = e.detail.caller || "";
-      again.hidden = !/^\+?[0-9]{3,}$/.test(again.dataset.number);
+      holder.hidden = !/^\+?[0-9]{3,}$/.test(again.dataset.number);
     });
     again.addEventListener("click", function () {
       if (!session && again.dataset.number) { call(again.dataset.number); }
