@@ -3,12 +3,12 @@
 Each agent who took a call wraps it up once (v0017: after a transfer the agent who handed the
 call on and the one who took it over each file their own): the disposition code goes into
 `call_wrapups`, one row per (call, agent) (and, with the notes and the suggestion for
-management, into `call_notes`, where the customer's history and the statistics read them). A callback is a row in `callbacks` that the daemon's scheduler
-(`zentrale.telephony.callbacks`) claims when it is due, under a lease it renews while it
-places the call; a callback whose daemon stopped mid-attempt is `recover`ed once the lease
-ran out (v0014). The functions take the caller's session, so a wrap-up, its callback and its
-audit entry commit together. Which codes exist and when calling is allowed are the callers'
-checks (routing rules, calling hours).
+management, into `call_notes`, where the customer's history and the statistics read them).
+A callback is a row in `callbacks` that the daemon's scheduler (`zentrale.telephony.callbacks`)
+claims when it is due, under a lease it renews while it places the call; a callback whose daemon
+stopped mid-attempt is `recover`ed once the lease ran out (v0014). The functions take the
+caller's session, so a wrap-up, its callback and its audit entry commit together. Which codes
+exist and when calling is allowed are the callers' checks (routing rules, calling hours).
 """
 
 from __future__ import annotations

@@ -254,6 +254,20 @@ async def test_sip_blind_transfer_to_a_department_through_the_agent_api(sip: Sip
         assert moved.status_code == 202, moved.text
         await caller
         call = await sip.finished_call()
+        # Both agents wrap the call up, each once, each in the department they took it in.
+        async with await _agent_api(sip, "PJSIP/8002") as emre:
+            for agent, notes in ((api, "passed on"), (emre, "sorted out")):
+                saved = await agent.put(f"/api/calls/{call.id}/wrapup", json={"notes": notes})
+                assert saved.status_code == 200, saved.text
+            again = await emre.put(f"/api/calls/{call.id}/wrapup", json={"notes": "twice"})
+            assert (again.status_code, again.json()["error"]["code"]) == (409, "wrapup-done")
+            listed = (await emre.get(f"/api/calls/{call.id}/wrapups")).json()
+            mine = (await api.get(f"/api/calls/{call.id}/wrapups")).json()
+    assert [(w["agent_endpoint"], w["department"], w["notes"]) for w in listed] == [
+        ("PJSIP/8001", "desk", ["passed on"]),
+        ("PJSIP/8002", "backoffice", ["sorted out"]),
+    ]
+    assert [w["agent_endpoint"] for w in mine] == ["PJSIP/8001"]  # Deniz handed the call on
     events = await sip.events(call.id)
     assert _transfers(events) == [
         {"mode": "blind", "by": "PJSIP/8001", "to": "department:backoffice"}
