@@ -13,7 +13,8 @@ from zentrale.customers import wrapup
 from zentrale.customers.errors import CallbackNotFoundError, WrapUpDoneError
 from zentrale.customers.models import CallbackState, CallWrapUp, NoteKind
 from zentrale.db.session import Database
-from zentrale.stats.spec import ReportSpec
+from zentrale.stats.report import compute
+from zentrale.stats.spec import Group, ReportSpec
 from zentrale.stats.suggestions import suggestions
 from zentrale.testing.clocks import START
 
@@ -313,3 +314,46 @@ async def test_the_suggestions_report_filters_by_days_and_department(
         scoped = await suggestions(session, spec(5, ("support",)))
         assert [s.text for s in scoped] == ["idea 1"]
         assert await suggestions(session, spec(5, ("support",)), "sales") == []
+
+
+async def test_each_wrap_up_of_a_transferred_call_counts_for_its_agent_and_department(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")  # Ayla in sales hands it to Emre in support
+    await calls.update("call-1", CallUpdate(department="support", agent_endpoint="PJSIP/8102"))
+    at = START + dt.timedelta(minutes=5)
+    for n, (by, author) in enumerate(
+        [
+            (wrapup.Taker("PJSIP/8101", "sales"), AGENT),
+            (wrapup.Taker("PJSIP/8102", "support"), ("user-2", "Emre")),
+        ]
+    ):
+        async with db.write() as session:
+            wrap = wrapup.WrapUp(disposition="x", suggestion=f"idea {n}")
+            await wrapup.save(session, call, wrap, author, at, by)
+    day = START.astimezone(ZoneInfo("Europe/Istanbul")).date()
+
+    async def counted(group: Group) -> dict[str, int]:
+        spec = ReportSpec(
+            group=group, period="day", first_day=day, last_day=day, zone=ZoneInfo("Europe/Istanbul")
+        )
+        async with db.read() as session:
+            return {row.key: row.suggestions for row in await compute(session, spec)}
+
+    assert await counted("agent") == {"PJSIP/8101": 1, "PJSIP/8102": 1}
+    assert await counted("department") == {"sales": 1, "support": 1}
+    async with db.read() as session:
+        listed = await suggestions(
+            session,
+            ReportSpec(
+                group="department",
+                period="day",
+                first_day=day,
+                last_day=day,
+                zone=ZoneInfo("Europe/Istanbul"),
+            ),
+        )
+    assert sorted((s.text, s.agent, s.department) for s in listed) == [
+        ("idea 0", "Ayla", "sales"),
+        ("idea 1", "Emre", "support"),
+    ]
