@@ -125,21 +125,21 @@ def test_each_agent_of_a_transferred_call_gets_their_own_talk_and_hold() -> None
 
 
 def test_an_attended_transfer_ends_the_first_agents_talk_at_the_completion() -> None:
-    """B answers the consultation at 8:05 (both talk), A completes at 8:08; the call goes on
-    with B, still going: B's talk ends now."""
+    """A consults B and completes at 8:08 (A's conversation ends, B's starts: the timeline as
+    the daemon writes it); the call goes on with B, still going: B's talk ends now."""
     call = TalkSpan(B, "c1", _at(8 + 8 / 60), None)
     marks = [
         _mark(8, "agent_answered", A),
-        _mark(8 + 5 / 60, "agent_answered", B),
         _mark(8 + 8 / 60, "conversation_ended", A),
+        _mark(8 + 8 / 60, "agent_answered", B),
     ]
     talks = agent_talks([call], marks)
     assert [(t.endpoint, t.answered, t.end) for t in talks] == [
         (A, _at(8), _at(8 + 8 / 60)),
-        (B, _at(8 + 5 / 60), None),
+        (B, _at(8 + 8 / 60), None),
     ]
     first, second = compute(_periods(), [], talks, [], now=_at(8.5))
-    assert (round(first.talk), round(second.talk)) == (480, 1500)
+    assert (round(first.talk), round(second.talk)) == (480, 1320)
 
 
 def test_a_call_without_conversation_events_keeps_its_rows_span() -> None:
