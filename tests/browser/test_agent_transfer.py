@@ -204,6 +204,19 @@ async def test_an_attended_transfer_between_two_browser_agents_in_the_page(
         Outcome.ANSWERED,
     )
     assert call.transfers == 1
+    # Each agent wraps the call up in their page: Emre's is his own, not refused as done.
+    for page, notes in ((ayla, "passed on"), (emre, "sorted out")):
+        await expect(page.locator("#wrapup-call")).to_have_text(call.id)
+        await page.locator("#wrapup-notes").fill(notes)
+        await page.locator("#wrapup-save").click()
+        await expect(page.locator("#wrapup-status")).to_have_attribute("data-status", "saved")
+    await expect(emre.locator("#wrapup-list li")).to_have_count(2)  # the call is his: both
+    await expect(ayla.locator("#wrapup-list li")).to_have_count(1)  # hers only
+    listed = await emre.context.request.get(f"{url}/api/calls/{call.id}/wrapups")
+    assert [(w["agent_endpoint"], w["notes"]) for w in await listed.json()] == [
+        ("PJSIP/8101", ["passed on"]),
+        ("PJSIP/8102", ["sorted out"]),
+    ]
     transfers = [dict(e.detail) for e in await office.events(call.id) if e.kind == "transfer"]
     assert transfers[-1] == {
         "mode": "attended",

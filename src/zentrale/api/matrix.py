@@ -105,6 +105,7 @@ MATRIX: dict[str, frozenset[Role]] = {
     "agent.callback_cancel": frozenset({AGENT}),
     "wrapup.save": frozenset({AGENT}),
     "wrapup.show": frozenset({ADMIN, SUPERVISOR, AGENT}),
+    "wrapup.list": frozenset({ADMIN, SUPERVISOR, AGENT}),
     # Transfers of a connected call (the agent's own; supervisors: their departments' calls)
     "agent.transfer_state": frozenset({ADMIN, SUPERVISOR, AGENT}),
     "agent.transfer_targets": frozenset({ADMIN, SUPERVISOR, AGENT}),

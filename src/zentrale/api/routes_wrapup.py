@@ -229,25 +229,49 @@ async def save_wrapup(
 
 
 def may_read(caller: Principal, call: Call, record: wrapup.WrapUpRecord | None) -> bool:
-    """Tell whether CALLER may read CALL's wrap-up: the call is in their scope, or the wrap-up
-    is (its agent, who handed the call on by a transfer; its department's supervisors)."""
+    """Tell whether CALLER may read a wrap-up RECORD of CALL: the call is in their scope, or the
+    wrap-up is (its agent, who handed the call on by a transfer; its department's
+    supervisors)."""
     return caller.can_see(call) or (record is not None and caller.can_see(record.wrapup))
+
+
+async def _readable(
+    caller: Principal, request: Request, call_id: str, action: str
+) -> list[wrapup.WrapUpRecord]:
+    """Return the wrap-ups of CALL_ID that CALLER may read (NotFoundError when neither the call
+    nor any of them is theirs), auditing a read of some as ACTION."""
+    deps = deps_of(request)
+    async with deps.db.write() as session:
+        call = await _call(session, call_id)
+        records = await wrapup.of_call(session, call_id)
+        readable = [record for record in records if may_read(caller, call, record)]
+        if not readable and not may_read(caller, call, None):
+            raise NotFoundError(f"no call {call_id!r}")
+        if readable:
+            detail = {"agents": [record.wrapup.agent_endpoint for record in readable]}
+            event = audit.Event(action, target=f"call:{call_id}", detail=detail)
+            await audit.append(session, caller.actor, event, deps.clock())
+    return readable
 
 
 @router.get("/api/calls/{call_id}/wrapup", name="wrapup.show", response_model=WrapUpOut)
 async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> WrapUpOut:
-    """Return a call's wrap-up (agents: their own calls; supervisors: their departments)."""
-    deps = deps_of(request)
-    async with deps.db.write() as session:
-        call = await _call(session, call_id)
-        record = await wrapup.of_call(session, call_id)
-        if not may_read(caller, call, record):
-            raise NotFoundError(f"no call {call_id!r}")
-        if record is None:
-            raise NotFoundError(f"call {call_id} has no wrap-up yet")
-        event = audit.Event("call.wrapup_read", target=f"call:{call_id}")
-        await audit.append(session, caller.actor, event, deps.clock())
+    """Return a call's wrap-up: an agent's own one, else the first one filed that the caller
+    may read (agents: their own calls; supervisors: their departments)."""
+    readable = await _readable(caller, request, call_id, "call.wrapup_read")
+    record = wrapup.of_agent(readable, caller.agent_endpoint) or next(iter(readable), None)
+    if record is None:
+        raise NotFoundError(f"call {call_id} has no wrap-up yet")
     return _out(record, center_of(request).rules())
+
+
+@router.get("/api/calls/{call_id}/wrapups", name="wrapup.list", response_model=list[WrapUpOut])
+async def list_wrapups(caller: Caller, request: Request, call_id: CallId) -> list[WrapUpOut]:
+    """Return all wrap-ups of a call the caller may read, one per agent, oldest first (after a
+    transfer: the agent who handed it on and the one who took it over)."""
+    readable = await _readable(caller, request, call_id, "call.wrapups_read")
+    rules = center_of(request).rules()
+    return [_out(record, rules) for record in readable]
 
 
 @router.get("/api/agent/callbacks", name="agent.callbacks", response_model=list[CallbackOut])

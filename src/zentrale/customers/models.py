@@ -79,7 +79,8 @@ class CallNote(Base):
 
 
 class CallWrapUp(Base):
-    """The agent's wrap-up of a call (migration v0012): the disposition code picked, once.
+    """An agent's wrap-up of a call (migration v0012): the disposition code picked, once per
+    agent who took the call (v0017: after a transfer each agent who answered files their own).
 
     Notes and the suggestion for management are `call_notes` rows beside it (kinds note and
     suggestion; the code also as a disposition note), so the customer's history and the
@@ -91,7 +92,7 @@ class CallWrapUp(Base):
     call_id: Mapped[str] = mapped_column(
         String(64), ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
     )
-    agent_endpoint: Mapped[str] = mapped_column(NAME)
+    agent_endpoint: Mapped[str] = mapped_column(NAME, primary_key=True)
     author_id: Mapped[str | None] = mapped_column(ID)
     department: Mapped[str | None] = mapped_column(NAME)
     disposition: Mapped[str | None] = mapped_column(NAME)

@@ -1,13 +1,14 @@
 """Wrap-up of a call and the callbacks promised in it, on zentrale's metadata (v0012).
 
-An agent wraps up a call once: the disposition code goes into `call_wrapups` (and, with the
-notes and the suggestion for management, into `call_notes`, where the customer's history and
-the statistics read them). A callback is a row in `callbacks` that the daemon's scheduler
-(`zentrale.telephony.callbacks`) claims when it is due, under a lease it renews while it
-places the call; a callback whose daemon stopped mid-attempt is `recover`ed once the lease
-ran out (v0014). The functions take the caller's session, so a wrap-up, its callback and its
-audit entry commit together. Which codes exist and when calling is allowed are the callers'
-checks (routing rules, calling hours).
+Each agent who took a call wraps it up once (v0017: after a transfer the agent who handed the
+call on and the one who took it over each file their own): the disposition code goes into
+`call_wrapups`, one row per (call, agent) (and, with the notes and the suggestion for
+management, into `call_notes`, where the customer's history and the statistics read them).
+A callback is a row in `callbacks` that the daemon's scheduler (`zentrale.telephony.callbacks`)
+claims when it is due, under a lease it renews while it places the call; a callback whose daemon
+stopped mid-attempt is `recover`ed once the lease ran out (v0014). The functions take the
+caller's session, so a wrap-up, its callback and its audit entry commit together. Which codes
+exist and when calling is allowed are the callers' checks (routing rules, calling hours).
 """
 
 from __future__ import annotations
@@ -94,11 +95,11 @@ async def save(
     now: dt.datetime,
     by: Taker | None = None,
 ) -> WrapUpRecord:
-    """Write CALL's wrap-up by AUTHOR (id, name), the agent BY (default: the call's last agent);
-    WrapUpDoneError when it has one already."""
-    if await session.get(CallWrapUp, call.id) is not None:
-        raise WrapUpDoneError(f"call {call.id} is wrapped up already")
+    """Write the wrap-up of CALL by AUTHOR (id, name) for the agent BY (default: the call's last
+    agent); WrapUpDoneError when that agent filed one for it already."""
     by = by or Taker(call.agent_endpoint or "", call.department)
+    if await session.get(CallWrapUp, (call.id, by.endpoint)) is not None:
+        raise WrapUpDoneError(f"call {call.id} is wrapped up by {by.endpoint} already")
     row = CallWrapUp(
         call_id=call.id,
         agent_endpoint=by.endpoint,
@@ -109,9 +110,9 @@ async def save(
     )
     session.add(row)
     try:
-        await session.flush()  # another agent saving at the same moment: theirs came first
+        await session.flush()  # the same agent saving twice at once: the other save came first
     except IntegrityError as exc:
-        raise WrapUpDoneError(f"call {call.id} is wrapped up already") from exc
+        raise WrapUpDoneError(f"call {call.id} is wrapped up by {by.endpoint} already") from exc
     notes = []
     for kind, text in (
         (NoteKind.DISPOSITION, wrap.disposition),
@@ -157,18 +158,40 @@ async def _schedule(
     return row
 
 
-async def of_call(session: AsyncSession, call_id: str) -> WrapUpRecord | None:
-    """Return CALL_ID's wrap-up with its notes and callbacks, or None."""
-    row = await session.get(CallWrapUp, call_id)
-    if row is None:
-        return None
-    notes = await session.scalars(
-        select(CallNote).where(CallNote.call_id == call_id).order_by(CallNote.created_at)
+async def of_call(session: AsyncSession, call_id: str) -> list[WrapUpRecord]:
+    """Return CALL_ID's wrap-ups, one per agent who filed one, oldest first, each with its notes
+    (those its author wrote with it) and its callbacks (those promised to its agent)."""
+    query = select(CallWrapUp).where(CallWrapUp.call_id == call_id)
+    rows = list(
+        await session.scalars(query.order_by(CallWrapUp.created_at, CallWrapUp.agent_endpoint))
     )
-    callbacks = await session.scalars(
-        select(Callback).where(Callback.call_id == call_id).order_by(Callback.due_at)
+    if not rows:
+        return []
+    notes = list(
+        await session.scalars(
+            select(CallNote)
+            .where(CallNote.call_id == call_id, CallNote.kind.in_(list(NoteKind)))
+            .order_by(CallNote.created_at, CallNote.id)
+        )
     )
-    return WrapUpRecord(row, list(notes), list(callbacks))
+    callbacks = list(
+        await session.scalars(
+            select(Callback).where(Callback.call_id == call_id).order_by(Callback.due_at)
+        )
+    )
+    return [
+        WrapUpRecord(
+            row,
+            [n for n in notes if (n.author_id, n.created_at) == (row.author_id, row.created_at)],
+            [c for c in callbacks if c.agent_endpoint == row.agent_endpoint],
+        )
+        for row in rows
+    ]
+
+
+def of_agent(records: Sequence[WrapUpRecord], endpoint: str | None) -> WrapUpRecord | None:
+    """Return the wrap-up ENDPOINT filed among RECORDS, or None."""
+    return next((r for r in records if r.wrapup.agent_endpoint == endpoint), None)
 
 
 async def callbacks_of(session: AsyncSession, endpoint: str) -> list[Callback]:

@@ -8,6 +8,9 @@ end, whichever is first); a hold without its unhold ends when the call ends. Def
 - signed in: time in any logged state (the phone registered); paused: time paused, by reason;
 - after-call work: time in wrap-up; talk: from the agent's answer to the call's end, minus
   hold; hold: from each `hold` event to the `unhold` of the same party (overlaps counted once);
+  on a transferred call each agent's own conversation (`agent_talks`): from their
+  `agent_answered` to their `conversation_ended` (the transfer's completion, their hangup),
+  its talk and hold theirs;
 - occupancy = (talk + hold + after-call work) / (signed in - paused), None when that is 0;
 - calls handled: calls the agent answered whose answer falls in the period.
 """
@@ -50,6 +53,45 @@ class TalkSpan:
     call_id: str
     answered: dt.datetime
     end: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class ConversationEvent:
+    """An `agent_answered` or `conversation_ended` on a transferred call's timeline."""
+
+    call_id: str
+    at: dt.datetime
+    kind: str
+    agent: str | None
+
+
+ANSWERED, CONVERSATION_ENDED = "agent_answered", "conversation_ended"
+
+
+def agent_talks(talks: Iterable[TalkSpan], events: Iterable[ConversationEvent]) -> list[TalkSpan]:
+    """Return each agent's own conversations of TALKS (one span per call, its last agent's, as
+    the calls' rows give it): a call with EVENTS splits into one span per `agent_answered`, up
+    to the same agent's next `conversation_ended` (none: the call's end, or still going); a call
+    without any answer among them stays as it is."""
+    by_call: dict[str, list[ConversationEvent]] = defaultdict(list)
+    for event in events:
+        by_call[event.call_id].append(event)
+    found: list[TalkSpan] = []
+    for talk in talks:
+        marks = sorted(by_call.get(talk.call_id, ()), key=lambda event: event.at)
+        spans = [
+            TalkSpan(mark.agent, talk.call_id, mark.at, _ended(marks[n + 1 :], mark.agent, talk))
+            for n, mark in enumerate(marks)
+            if mark.kind == ANSWERED and mark.agent
+        ]
+        found.extend(spans or [talk])
+    return found
+
+
+def _ended(later: Sequence[ConversationEvent], agent: str, talk: TalkSpan) -> dt.datetime | None:
+    return next(
+        (e.at for e in later if e.kind == CONVERSATION_ENDED and e.agent == agent), talk.end
+    )
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.calls.agent_states import AgentStateRow
 from zentrale.calls.models import Call, CallEvent
 from zentrale.stats.agent_figures import (
+    ANSWERED,
+    CONVERSATION_ENDED,
     AgentFigures,
+    ConversationEvent,
     HoldEvent,
     Periods,
     StateSpan,
     TalkSpan,
+    agent_talks,
     compute,
 )
 from zentrale.stats.report import HORIZON
@@ -41,7 +45,9 @@ async def agent_figures(
         period_bounds(spec.period, spec.zone, spec.start, spec.end), spec.end, spec.zone
     )
     states = await _states(session, spec, endpoints)
-    talks = await _talks(session, spec, endpoints)
+    talks = agent_talks(await _talks(session, spec, endpoints), await _conversations(session, spec))
+    if endpoints is not None:
+        talks = [talk for talk in talks if talk.endpoint in endpoints]
     holds = await _holds(session, spec, endpoints)
     return compute(periods, states, talks, holds, now)
 
@@ -68,14 +74,19 @@ async def _states(
 
 
 def _answered(spec: ReportSpec, endpoints: Collection[str] | None) -> list[Any]:
-    """The calls answered by an agent in scope whose conversation overlaps the range."""
+    """The calls answered by an agent whose conversation overlaps the range: their last agent
+    in scope, or transferred (an earlier agent may be; `agent_talks` tells)."""
     return [
         Call.agent_endpoint.is_not(None),
         Call.agent_answered_at.is_not(None),
         Call.arrived_at >= spec.start - HORIZON,
         Call.arrived_at < spec.end,
         or_(Call.ended_at.is_(None), Call.ended_at > spec.start),
-        *_only(Call.agent_endpoint, endpoints),
+        *(
+            []
+            if endpoints is None
+            else [or_(Call.agent_endpoint.in_(sorted(endpoints)), Call.transfers > 0)]
+        ),
     ]
 
 
@@ -88,6 +99,21 @@ async def _talks(
     return [
         TalkSpan(str(endpoint), call_id, answered, end)
         for endpoint, call_id, answered, end in await session.execute(query)
+    ]
+
+
+async def _conversations(session: AsyncSession, spec: ReportSpec) -> list[ConversationEvent]:
+    """The answers and conversation ends on the transferred calls among them."""
+    kind = type_coerce(CallEvent.kind, String)
+    query = (
+        select(CallEvent.call_id, CallEvent.at, kind, CallEvent.detail["agent"].as_string())
+        .join(Call, Call.id == CallEvent.call_id)
+        .where(kind.in_((ANSWERED, CONVERSATION_ENDED)), Call.transfers > 0, *_answered(spec, None))
+        .order_by(CallEvent.call_id, CallEvent.seq)
+    )
+    return [
+        ConversationEvent(call_id, at, str(name), agent)
+        for call_id, at, name, agent in await session.execute(query)
     ]
 
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
-from zentrale.customers.models import CallNote, NoteKind
+from zentrale.customers.models import CallNote, CallWrapUp, NoteKind
 from zentrale.recording.models import Recording
 from zentrale.stats.scores import ScaleScores, scale_scores
 from zentrale.stats.spec import Period, ReportSpec
@@ -442,9 +442,19 @@ class _Report:
         def of_call(column: Any) -> Any:
             return select(column).where(Call.id == n.call_id).scalar_subquery()
 
+        # A suggestion written at a wrap-up counts for that wrap-up's agent (after a transfer
+        # each agent files their own); any other for the call's last agent.
+        w = CallWrapUp
+        wrapper = (
+            select(w.agent_endpoint)
+            .where(w.call_id == n.call_id, w.author_id == n.author_id, w.created_at == n.created_at)
+            .limit(1)
+            .scalar_subquery()
+        )
         # The call's department is looked up only for a note without its own.
         department = func.coalesce(n.department, of_call(Call.department))
-        key = department if self.spec.group == "department" else of_call(Call.agent_endpoint)
+        agent = func.coalesce(wrapper, of_call(Call.agent_endpoint))
+        key = department if self.spec.group == "department" else agent
         copied = select(key.label("key"), self.period(n.call_arrived_at).label("period")).where(
             suggestion,
             *self.in_copied_range(n.call_arrived_at),
@@ -453,7 +463,11 @@ class _Report:
             n.created_at >= self.spec.start,
         )
         joined = func.coalesce(n.department, Call.department)
-        joined_key = joined if self.spec.group == "department" else Call.agent_endpoint
+        joined_key = (
+            joined
+            if self.spec.group == "department"
+            else func.coalesce(wrapper, Call.agent_endpoint)
+        )
         uncopied = (
             select(joined_key.label("key"), self.period(Call.arrived_at).label("period"))
             .select_from(n)

@@ -102,3 +102,45 @@ async def test_the_log_survives_a_restart_and_the_figures_read_it(
     assert (row.signed_in, row.paused, row.after_call_work) == (1300, {"break": 300}, 0)
     assert (round(row.talk, 3), round(row.hold, 3)) == (240, 60)
     assert row.occupancy == round(300 / 1000, 4)
+
+
+async def test_a_transferred_calls_talk_and_hold_count_for_each_agent_their_own(
+    db: Database, calls: CallStore
+) -> None:
+    """A answers at 1000 s, holds the caller 1100-1160, transfers blind at 1300; B answers at
+    1310, holds 1400-1430 and the caller hangs up at 1600."""
+    b = "PJSIP/1002"
+    await calls.create(inbound("c1", T0 + dt.timedelta(seconds=950)))
+    timeline = [
+        (1000, EventKind.AGENT_ANSWERED, {"agent": A}),
+        (1100, EventKind.HOLD, {"party": "caller"}),
+        (1160, EventKind.UNHOLD, {"party": "caller"}),
+        (1300, EventKind.TRANSFER, {"mode": "blind", "by": A, "to": "agent:" + b}),
+        (1300, EventKind.CONVERSATION_ENDED, {"agent": A}),
+        (1310, EventKind.AGENT_ANSWERED, {"agent": b}),
+        (1400, EventKind.HOLD, {"party": "caller"}),
+        (1430, EventKind.UNHOLD, {"party": "caller"}),
+        (1600, EventKind.CONVERSATION_ENDED, {"agent": b}),
+    ]
+    async with db.write() as session:
+        for seconds, kind, detail in timeline:
+            await append_event(session, "c1", kind, detail, T0 + dt.timedelta(seconds=seconds))
+    at = T0 + dt.timedelta(seconds=1310)
+    await calls.update("c1", CallUpdate(agent_endpoint=b, agent_answered_at=at))
+    await calls.finish("c1", Hangup(Outcome.ANSWERED, T0 + dt.timedelta(seconds=1600)))
+    spec = ReportSpec(
+        group="agent",
+        period="day",
+        first_day=dt.date(2026, 12, 1),
+        last_day=dt.date(2026, 12, 1),
+        zone=ZoneInfo("Europe/Berlin"),
+    )
+    now = T0 + dt.timedelta(hours=2)
+    async with db.read() as session:
+        both = await agent_figures(session, spec, None, now)
+        (first,) = await agent_figures(session, spec, [A], now)
+    assert [(r.endpoint, round(r.talk, 3), round(r.hold, 3), r.calls) for r in both] == [
+        (A, 240, 60, 1),
+        (b, 260, 30, 1),
+    ]
+    assert (first.endpoint, round(first.talk, 3), round(first.hold, 3)) == (A, 240, 60)

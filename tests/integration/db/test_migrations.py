@@ -12,12 +12,16 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import zentrale.migrations.schema  # noqa: F401 - every model module, on the same metadata
+from zentrale.calls.store import CallStore
 from zentrale.db.base import Base
 from zentrale.db.session import Database
 from zentrale.migrations import current_revision, downgrade_engine, head_revision, upgrade_engine
+
+from .conftest import inbound
 
 # Every table of the head schema: the models' tables, which must include at least these.
 TABLES = set(Base.metadata.tables)
@@ -118,3 +122,39 @@ async def test_daemons_starting_at_once_on_an_empty_database_migrate_it_once(
     async with Database.open(database_url) as db:
         assert await current_revision(db.engine) == head_revision()
         assert await _inspect_tables(db.engine) == TABLES
+
+
+@pytest.mark.asyncio
+async def test_0017_lets_each_agent_of_a_call_wrap_it_up_and_its_downgrade_keeps_the_first(
+    database_url: str,
+) -> None:
+    """v0017 widens call_wrapups' key from the call to (call, agent); going back keeps each
+    call's first wrap-up."""
+
+    def wrap(agent: str, minute: int) -> str:
+        return (
+            "INSERT INTO call_wrapups (call_id, agent_endpoint, created_at)"
+            f" VALUES ('c1', '{agent}', '2026-12-07 10:{minute:02d}:00')"
+        )
+
+    async with Database.open(database_url) as db:
+        await upgrade_engine(db.engine, "0016")
+        await CallStore(db).create(inbound("c1"))  # the calls table is the same at 0016
+        async with db.engine.begin() as connection:
+            await connection.exec_driver_sql(wrap("PJSIP/a", 1))
+        with pytest.raises(IntegrityError):  # before: one wrap-up per call
+            async with db.engine.begin() as connection:
+                await connection.exec_driver_sql(wrap("PJSIP/b", 2))
+        await upgrade_engine(db.engine, "0017")
+        async with db.engine.begin() as connection:
+            await connection.exec_driver_sql(wrap("PJSIP/b", 2))
+        with pytest.raises(IntegrityError):  # the same agent twice: still refused
+            async with db.engine.begin() as connection:
+                await connection.exec_driver_sql(wrap("PJSIP/b", 3))
+        await downgrade_engine(db.engine, "0016")
+        async with db.engine.connect() as connection:
+            rows = await connection.exec_driver_sql("SELECT agent_endpoint FROM call_wrapups")
+            assert [row[0] for row in rows] == ["PJSIP/a"]
+        with pytest.raises(IntegrityError):
+            async with db.engine.begin() as connection:
+                await connection.exec_driver_sql(wrap("PJSIP/b", 2))

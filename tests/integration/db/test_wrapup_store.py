@@ -13,7 +13,8 @@ from zentrale.customers import wrapup
 from zentrale.customers.errors import CallbackNotFoundError, WrapUpDoneError
 from zentrale.customers.models import CallbackState, CallWrapUp, NoteKind
 from zentrale.db.session import Database
-from zentrale.stats.spec import ReportSpec
+from zentrale.stats.report import compute
+from zentrale.stats.spec import Group, ReportSpec
 from zentrale.stats.suggestions import suggestions
 from zentrale.testing.clocks import START
 
@@ -50,9 +51,8 @@ async def test_a_wrap_up_is_written_once_with_its_notes_and_callback(
         with pytest.raises(WrapUpDoneError):
             await wrapup.save(session, call, wrap, AGENT, START)
     async with db.read() as session:
-        record = await wrapup.of_call(session, "call-1")
-        assert await wrapup.of_call(session, "call-2") is None
-    assert record is not None
+        (record,) = await wrapup.of_call(session, "call-1")
+        assert await wrapup.of_call(session, "call-2") == []
     assert (record.wrapup.disposition, record.wrapup.agent_endpoint) == ("sale", "PJSIP/8101")
     kinds = {note.kind: note.text for note in record.notes}
     assert kinds == {
@@ -80,7 +80,7 @@ async def _save_not_seeing_the_other(db: Database, call: Call) -> None:
         await wrapup.save(session, call, wrapup.WrapUp(disposition="none"), AGENT, START)
 
 
-async def test_two_agents_saving_at_once_the_second_gets_wrapup_done_not_a_crash(
+async def test_one_agent_saving_twice_at_once_the_second_gets_wrapup_done_not_a_crash(
     db: Database, calls: CallStore
 ) -> None:
     call = await _taken(db, calls, "call-1")
@@ -88,6 +88,46 @@ async def test_two_agents_saving_at_once_the_second_gets_wrapup_done_not_a_crash
         await wrapup.save(session, call, wrapup.WrapUp(disposition="sale"), AGENT, START)
     with pytest.raises(WrapUpDoneError):  # out of the transaction, which is rolled back
         await _save_not_seeing_the_other(db, call)
+
+
+async def test_each_agent_of_a_transferred_call_files_their_own_wrap_up(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")  # Ayla (PJSIP/8101) handed it to Emre in support
+    await calls.update("call-1", CallUpdate(department="support", agent_endpoint="PJSIP/8102"))
+    ayla, emre = wrapup.Taker("PJSIP/8101", "sales"), wrapup.Taker("PJSIP/8102", "support")
+    later = START + dt.timedelta(minutes=5)
+    async with db.write() as session:
+        first = wrapup.WrapUp(disposition="passed_on", suggestion="a direct line to support")
+        await wrapup.save(session, call, first, AGENT, START, ayla)
+    async with db.write() as session:
+        second = wrapup.WrapUp(disposition="solved", notes="reset the router", callback_at=later)
+        await wrapup.save(session, call, second, ("user-2", "Emre"), START, emre)
+    async with db.write() as session:
+        with pytest.raises(WrapUpDoneError):
+            await wrapup.save(session, call, wrapup.WrapUp(disposition="x"), AGENT, later, ayla)
+    async with db.read() as session:
+        records = await wrapup.of_call(session, "call-1")
+    assert [
+        (r.wrapup.agent_endpoint, r.wrapup.department, r.wrapup.disposition) for r in records
+    ] == [
+        ("PJSIP/8101", "sales", "passed_on"),
+        ("PJSIP/8102", "support", "solved"),
+    ]
+    notes = [{(n.kind, n.text, n.department) for n in r.notes} for r in records]
+    assert notes == [
+        {
+            (NoteKind.DISPOSITION, "passed_on", "sales"),
+            (NoteKind.SUGGESTION, "a direct line to support", "sales"),
+        },
+        {
+            (NoteKind.DISPOSITION, "solved", "support"),
+            (NoteKind.NOTE, "reset the router", "support"),
+        },
+    ]
+    assert [[c.agent_endpoint for c in r.callbacks] for r in records] == [[], ["PJSIP/8102"]]
+    assert wrapup.of_agent(records, "PJSIP/8102") is records[1]
+    assert wrapup.of_agent(records, "PJSIP/8103") is None
 
 
 async def test_callbacks_come_due_are_claimed_once_and_settled(
@@ -193,7 +233,7 @@ async def test_a_callback_left_calling_by_a_stopped_daemon_is_scheduled_again_af
             now=expired,
         )
     async with db.read() as session:
-        (row,) = (await wrapup.of_call(session, "call-1") or pytest.fail("no wrap-up")).callbacks
+        (row,) = (await wrapup.of_call(session, "call-1"))[0].callbacks
     assert (row.state, row.attempts, row.placed_call_id, row.locked_by, row.locked_until) == (
         CallbackState.DONE,
         2,
@@ -217,7 +257,7 @@ async def test_a_callback_interrupted_on_its_last_attempt_fails(
         assert await wrapup.recover(session, at + 2 * LEASE, retries=0) == (0, 1)
     async with db.read() as session:
         assert await wrapup.due(session, at + 2 * LEASE) == []
-        (row,) = (await wrapup.of_call(session, "call-1") or pytest.fail("no wrap-up")).callbacks
+        (row,) = (await wrapup.of_call(session, "call-1"))[0].callbacks
     assert (row.state, row.result, row.attempts) == (CallbackState.FAILED, "interrupted", 1)
 
 
@@ -274,3 +314,46 @@ async def test_the_suggestions_report_filters_by_days_and_department(
         scoped = await suggestions(session, spec(5, ("support",)))
         assert [s.text for s in scoped] == ["idea 1"]
         assert await suggestions(session, spec(5, ("support",)), "sales") == []
+
+
+async def test_each_wrap_up_of_a_transferred_call_counts_for_its_agent_and_department(
+    db: Database, calls: CallStore
+) -> None:
+    call = await _taken(db, calls, "call-1")  # Ayla in sales hands it to Emre in support
+    await calls.update("call-1", CallUpdate(department="support", agent_endpoint="PJSIP/8102"))
+    at = START + dt.timedelta(minutes=5)
+    for n, (by, author) in enumerate(
+        [
+            (wrapup.Taker("PJSIP/8101", "sales"), AGENT),
+            (wrapup.Taker("PJSIP/8102", "support"), ("user-2", "Emre")),
+        ]
+    ):
+        async with db.write() as session:
+            wrap = wrapup.WrapUp(disposition="x", suggestion=f"idea {n}")
+            await wrapup.save(session, call, wrap, author, at, by)
+    day = START.astimezone(ZoneInfo("Europe/Istanbul")).date()
+
+    async def counted(group: Group) -> dict[str, int]:
+        spec = ReportSpec(
+            group=group, period="day", first_day=day, last_day=day, zone=ZoneInfo("Europe/Istanbul")
+        )
+        async with db.read() as session:
+            return {row.key: row.suggestions for row in await compute(session, spec)}
+
+    assert await counted("agent") == {"PJSIP/8101": 1, "PJSIP/8102": 1}
+    assert await counted("department") == {"sales": 1, "support": 1}
+    async with db.read() as session:
+        listed = await suggestions(
+            session,
+            ReportSpec(
+                group="department",
+                period="day",
+                first_day=day,
+                last_day=day,
+                zone=ZoneInfo("Europe/Istanbul"),
+            ),
+        )
+    assert sorted((s.text, s.agent, s.department) for s in listed) == [
+        ("idea 0", "Ayla", "sales"),
+        ("idea 1", "Emre", "support"),
+    ]

@@ -10,8 +10,10 @@ two-party recordings: each party's tone in its own channel, as the two-party tes
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import AsyncIterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -22,6 +24,8 @@ from zentrale.core.models import AuditEntry, Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
 from zentrale.sandbox import SandboxInstance
+from zentrale.stats.agent_store import agent_figures
+from zentrale.stats.spec import ReportSpec
 from zentrale.testing.sip import CarrierScript, Key, agent_phone, have_tools
 
 from .conftest import MONDAY_10, daemon_settings
@@ -254,6 +258,33 @@ async def test_sip_blind_transfer_to_a_department_through_the_agent_api(sip: Sip
         assert moved.status_code == 202, moved.text
         await caller
         call = await sip.finished_call()
+        # Both agents wrap the call up, each once, each in the department they took it in.
+        async with await _agent_api(sip, "PJSIP/8002") as emre:
+            for agent, notes in ((api, "passed on"), (emre, "sorted out")):
+                saved = await agent.put(f"/api/calls/{call.id}/wrapup", json={"notes": notes})
+                assert saved.status_code == 200, saved.text
+            again = await emre.put(f"/api/calls/{call.id}/wrapup", json={"notes": "twice"})
+            assert (again.status_code, again.json()["error"]["code"]) == (409, "wrapup-done")
+            listed = (await emre.get(f"/api/calls/{call.id}/wrapups")).json()
+            mine = (await api.get(f"/api/calls/{call.id}/wrapups")).json()
+    assert [(w["agent_endpoint"], w["department"], w["notes"]) for w in listed] == [
+        ("PJSIP/8001", "desk", ["passed on"]),
+        ("PJSIP/8002", "backoffice", ["sorted out"]),
+    ]
+    assert [w["agent_endpoint"] for w in mine] == ["PJSIP/8001"]  # Deniz handed the call on
+    # Each agent's talk is their own conversation: Deniz's ~3 s before the transfer, Emre's after.
+    day = call.arrived_at.date()
+    spec = ReportSpec(
+        group="agent", period="day", first_day=day, last_day=day, zone=ZoneInfo("UTC")
+    )
+    async with sip.daemon.db.read() as session:
+        rows = await agent_figures(session, spec, None, dt.datetime.now(dt.UTC))
+    talk = {row.endpoint: (round(row.talk, 1), row.calls) for row in rows}
+    print("talk per agent", talk)
+    assert set(talk) == {"PJSIP/8001", "PJSIP/8002"}
+    assert [calls for _seconds, calls in talk.values()] == [1, 1]
+    assert 2 < talk["PJSIP/8001"][0] < 8, talk
+    assert talk["PJSIP/8002"][0] > 3, talk
     events = await sip.events(call.id)
     assert _transfers(events) == [
         {"mode": "blind", "by": "PJSIP/8001", "to": "department:backoffice"}

@@ -6,10 +6,12 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from zentrale.stats.agent_figures import (
+    ConversationEvent,
     HoldEvent,
     Periods,
     StateSpan,
     TalkSpan,
+    agent_talks,
     compute,
     figures_csv,
     holds_of,
@@ -82,3 +84,65 @@ def test_an_agent_with_no_calls_has_no_occupancy_when_only_paused() -> None:
     assert row.occupancy is None
     (idle,) = compute(_periods(), [_span("available", 1, 2)], [], [], now=END)
     assert idle.occupancy == 0.0
+
+
+B = "PJSIP/1002"
+
+
+def _mark(hours: float, kind: str, agent: str, call_id: str = "c1") -> ConversationEvent:
+    return ConversationEvent(call_id, _at(hours), kind, agent)
+
+
+def test_each_agent_of_a_transferred_call_gets_their_own_talk_and_hold() -> None:
+    """A answers at 8:00, holds the caller 8:10-8:12, hands over at 8:20 (blind: B answers at
+    8:21); B holds 8:30-8:36 and the call ends at 8:45. Before: all of it B's, from 8:21."""
+    call = TalkSpan(B, "c1", _at(8 + 21 / 60), _at(8.75))  # the call's row: its last agent
+    marks = [
+        _mark(8, "agent_answered", A),
+        _mark(8 + 20 / 60, "conversation_ended", A),
+        _mark(8 + 21 / 60, "agent_answered", B),
+        _mark(8.75, "conversation_ended", B),
+    ]
+    holds = [
+        HoldEvent("c1", _at(8 + 10 / 60), "hold", "caller"),
+        HoldEvent("c1", _at(8 + 12 / 60), "unhold", "caller"),
+        HoldEvent("c1", _at(8.5), "hold", "caller"),
+        HoldEvent("c1", _at(8.6), "unhold", "caller"),
+    ]
+    talks = agent_talks([call], marks)
+    assert [(t.endpoint, t.answered, t.end) for t in talks] == [
+        (A, _at(8), _at(8 + 20 / 60)),
+        (B, _at(8 + 21 / 60), _at(8.75)),
+    ]
+    first, second = compute(_periods(), [], talks, holds, now=END)
+    assert (first.endpoint, round(first.talk), round(first.hold), first.calls) == (A, 1080, 120, 1)
+    assert (second.endpoint, round(second.talk), round(second.hold), second.calls) == (
+        B,
+        1080,
+        360,
+        1,
+    )
+
+
+def test_an_attended_transfer_ends_the_first_agents_talk_at_the_completion() -> None:
+    """A consults B and completes at 8:08 (A's conversation ends, B's starts: the timeline as
+    the daemon writes it); the call goes on with B, still going: B's talk ends now."""
+    call = TalkSpan(B, "c1", _at(8 + 8 / 60), None)
+    marks = [
+        _mark(8, "agent_answered", A),
+        _mark(8 + 8 / 60, "conversation_ended", A),
+        _mark(8 + 8 / 60, "agent_answered", B),
+    ]
+    talks = agent_talks([call], marks)
+    assert [(t.endpoint, t.answered, t.end) for t in talks] == [
+        (A, _at(8), _at(8 + 8 / 60)),
+        (B, _at(8 + 8 / 60), None),
+    ]
+    first, second = compute(_periods(), [], talks, [], now=_at(8.5))
+    assert (round(first.talk), round(second.talk)) == (480, 1320)
+
+
+def test_a_call_without_conversation_events_keeps_its_rows_span() -> None:
+    plain = TalkSpan(A, "c2", _at(1), _at(2))
+    assert agent_talks([plain], [_mark(1, "conversation_ended", B, "c2")]) == [plain]
+    assert agent_talks([plain], []) == [plain]

@@ -37,6 +37,9 @@
     phase = state ? state.phase : "none";
     var el = $("transfer-status");
     el.dataset.phase = phase;
+    if (state && state.phase === "talking" && state.call_id) {
+      el.dataset.callId = state.call_id; // kept after the call: the wrap-up (wrapup.js) is for it
+    }
     var text = words[phase] || phase;
     if (state && state.phase !== "talking" && (state.consulted || state.target)) {
       text += " " + (state.consulted || state.target);

@@ -1,6 +1,9 @@
 // Wrap-up in the agent's workspace: when a call pops up (#screen-pop gets its call id) the
 // agent can pick the department's disposition, write notes, a suggestion for management and a
-// callback time, and save it (PUT /api/calls/{id}/wrapup). The agent's open callbacks are listed
+// callback time, and save it (PUT /api/calls/{id}/wrapup). A call taken over by a transfer (no
+// pop-up) opens the box from the transfer box's call id. Each agent who took the call files
+// their own; the call's wrap-ups the agent may read (after a transfer: the colleague's too) are
+// listed under the form (GET /api/calls/{id}/wrapups). The agent's open callbacks are listed
 // below and can be cancelled. Kept apart from agent.js so both can change independently.
 (function () {
   "use strict";
@@ -45,16 +48,39 @@
     });
   }
 
-  function open() {
-    var id = pop.dataset.callId;
+  function open(source) {
+    var from = source || pop;
+    var id = from.dataset.callId;
     if (!id || id === callId) { return; }
     callId = id;
-    var department = pop.querySelector('[data-field="department"]').textContent;
+    // A call taken over by a transfer pops up nowhere: its id comes from the transfer box, and
+    // the codes are those of the agent's department when they sit in one.
+    var department = from === pop ? pop.querySelector('[data-field="department"]').textContent : "";
+    var mine = Object.keys(codes.departments);
+    if (!department && mine.length === 1) { department = mine[0]; }
     $("wrapup-call").textContent = id;
     $("wrapup-form").reset();
     options(department);
     status("open", "");
     box.hidden = false;
+    listWrapups();
+  }
+
+  function listWrapups() {
+    var list = $("wrapup-list");
+    if (!callId) { return Promise.resolve(); }
+    return fetch("/api/calls/" + encodeURIComponent(callId) + "/wrapups", { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : []; })
+      .then(function (rows) {
+        list.textContent = "";
+        rows.forEach(function (w) {
+          var item = document.createElement("li");
+          item.dataset.agent = w.agent_endpoint;
+          item.textContent = [w.agent_endpoint, w.department || "", w.disposition_label || w.disposition || "",
+            (w.notes || []).join(" ")].join(" · ");
+          list.appendChild(item);
+        });
+      });
   }
 
   function when(iso) {
@@ -98,7 +124,7 @@
       ready: $("wrapup-ready").checked
     };
     send("PUT", "/api/calls/" + encodeURIComponent(callId) + "/wrapup", body)
-      .then(function () { status("saved", words.saved); return listCallbacks(); })
+      .then(function () { status("saved", words.saved); return Promise.all([listCallbacks(), listWrapups()]); })
       .catch(function (data) {
         var error = (data && data.error) || {};
         status("error", error.message || String(data));
@@ -112,6 +138,11 @@
       if (data.calling_hours) { $("wrapup-hours").textContent = data.calling_hours + " (" + data.timezone + ")"; }
       open();
     });
-  new MutationObserver(open).observe(pop, { attributes: true, attributeFilter: ["data-call-id"] });
+  var observer = new MutationObserver(function (records) {
+    records.forEach(function (record) { open(record.target); });
+  });
+  observer.observe(pop, { attributes: true, attributeFilter: ["data-call-id"] });
+  var transfer = $("transfer-status");
+  if (transfer) { observer.observe(transfer, { attributes: true, attributeFilter: ["data-call-id"] }); }
   listCallbacks();
 }());
