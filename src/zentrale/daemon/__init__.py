@@ -464,7 +464,7 @@ def _app(
             *agent_routers(center, deps, live),
             *wrapup_routers(center, deps),
             *transfer_routers(center, deps),
-            *recording_routers(center, deps),
+            *recording_routers(center, deps, live),
         ]
     )
     if rules is not None:
