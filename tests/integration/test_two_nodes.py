@@ -233,7 +233,7 @@ async def _through_a(
 
         async def a_heard_session() -> bool:
             return any(
-                (r["call"] or {}).get("monitor", {}).get("id") == session  # type: ignore[attr-defined]
+                ((r["call"] or {}).get("monitor") or {}).get("id") == session  # type: ignore[attr-defined]
                 for board in seen
                 for r in _rows(board, "node-b")
             )
