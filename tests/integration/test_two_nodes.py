@@ -9,8 +9,9 @@ job once its lease expires, and goes on taking its own calls.
 Live across nodes (the bus on PostgreSQL LISTEN/NOTIFY): node B's agent appears on node A's
 supervisors' API, its state changes arrive over A's event stream, and requests sent to node A
 for B's agent or call are carried out by node B (forwarded over the bus) and audited there:
-Sam's state and pause, the recording pause of Sam's call, and an administrator's monitor
-session (start and stop). B's page drops node A once A is dead.
+Sam's state and pause, the recording pause of Sam's call, an administrator's monitor
+session (start and stop), and the transfer state, targets and a refused transfer step.
+B's page drops node A once A is dead.
 """
 
 from __future__ import annotations
@@ -210,7 +211,8 @@ async def _through_a(
     url: str, admin: dict[str, str], sam: dict[str, str], seen: list[dict[str, object]]
 ) -> dict[str, dict[str, object]]:
     """On node A, act on the first call of node B it sees: monitor it (the administrator),
-    pause and resume its recording (Sam, whom B rings), stop the monitor; return A's answers."""
+    pause and resume its recording and ask for its transfer state (Sam, whom B rings), stop
+    the monitor; return A's answers."""
 
     async def seen_call() -> bool:
         return any(r["call"] for board in seen for r in _rows(board, "node-b"))
@@ -229,6 +231,17 @@ async def _through_a(
                 reply = await agent.post("/api/agent/recording", json={"paused": paused})
                 assert reply.status_code == 200, reply.text
                 answers[f"paused={paused}"] = reply.json()
+            reply = await agent.get("/api/agent/transfer")
+            assert reply.status_code == 200, reply.text
+            answers["transfer"] = reply.json()
+            reply = await agent.get("/api/agent/transfer/targets")
+            answers["targets"] = reply.json()
+            reply = await agent.post("/api/agent/consult/complete", json={})
+            assert reply.status_code == 409, reply.text  # B's answer: no consultation to complete
+            answers["complete"] = reply.json()["error"]
+        reply = await http.get("/api/agent/transfer", params={"call_id": call_id})
+        assert reply.status_code == 200, reply.text
+        answers["transfer_named"] = reply.json()
         session = answers["monitor"]["id"]
 
         async def a_heard_session() -> bool:
@@ -302,6 +315,11 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     }
     assert answers["paused=False"]["paused"] is False
     assert answers["stop"]["id"] == monitored["id"]
+    assert answers["transfer"]["call_id"] == monitored["call_id"]
+    assert answers["transfer"]["phase"] == "talking"
+    assert answers["transfer_named"] == answers["transfer"]
+    assert answers["targets"]["departments"] == ["sales"]
+    assert answers["complete"]["code"] == "transfer-wrong-state"
     # Node B carried them out and audited them as its own requests.
     async with cluster.db.read() as session:
         entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))

@@ -463,7 +463,7 @@ def _app(
             *calls_routers(center, deps),
             *agent_routers(center, deps, live),
             *wrapup_routers(center, deps),
-            *transfer_routers(center, deps),
+            *transfer_routers(center, deps, live),
             *recording_routers(center, deps, live),
         ]
     )
