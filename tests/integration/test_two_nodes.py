@@ -286,6 +286,8 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
         assert (reply.json()["state"], reply.json()["reason"]) == ("paused", "break"), reply.text
         reply = await http.post("/api/agent/state", json={"state": "available"})
         assert reply.json()["state"] == "available", reply.text
+        page = await http.get("/agent")  # the workspace opens here, with B's view of Sam
+        assert page.status_code == 200, page.text
     followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
     # B's calls last long enough for node A to monitor one and pause its recording.

@@ -6,7 +6,9 @@ with a reason from the settings (the queues' board: a paused agent is not rung),
 server-sent event stream that pushes the screen pop when a call rings the agent and the agent's
 state when it changes. Only the agent role has a workspace; everything acts on the signed-in
 agent's own endpoint. State changes are audited; the caller's number in a pop is the agent's to
-see (it is on their phone's display too) and is never logged.
+see (it is on their phone's display too) and is never logged. With several nodes, the page
+opens on any node; on a node that does not ring the agent, the state and its changes are
+forwarded over the bus to the node that does (`api.forwarding`), which audits them.
 """
 
 from __future__ import annotations
@@ -283,7 +285,8 @@ async def _earlier(
 
 def agent_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
     """Return the workspace routes, binding CENTER (the QA service's DEPS, and with several
-    nodes the other nodes' LIVE rows) to each request."""
+    nodes the other nodes' LIVE rows) to each request; answer the state requests other nodes
+    forward for this node's agents."""
     outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
     if live is not None and live.forwarder is not None:
