@@ -7,8 +7,11 @@ kills one daemon (SIGKILL) while it holds a recording job and checks the survivo
 job once its lease expires, and goes on taking its own calls.
 
 Live across nodes (the bus on PostgreSQL LISTEN/NOTIFY): node B's agent appears on node A's
-supervisors' API, its state changes arrive over A's event stream, A refers a monitor request
-for B's call to node B, and B's page drops node A once A is dead.
+supervisors' API, its state changes arrive over A's event stream, and requests sent to node A
+for B's agent or call are carried out by node B (forwarded over the bus) and audited there:
+Sam's state and pause, the recording pause of Sam's call, an administrator's monitor
+session (start and stop), and the transfer state, targets and a refused transfer step.
+B's page drops node A once A is dead.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ import pytest_asyncio
 from sqlalchemy import select
 
 from zentrale.calls.models import Call
-from zentrale.core.models import Role
+from zentrale.core.models import AuditEntry, Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.db.session import Database
 from zentrale.ops.process import DaemonProcess, DaemonSpec
@@ -204,8 +207,12 @@ def _rows(board: dict[str, object], node: str) -> list[dict[str, object]]:
     return [row for row in rows if row["node"] == node]
 
 
-async def _on_other_node(url: str, headers: dict[str, str], seen: list[dict[str, object]]) -> str:
-    """Ask node URL to monitor the first call of node B it sees; return the refusal."""
+async def _through_a(
+    url: str, admin: dict[str, str], sam: dict[str, str], seen: list[dict[str, object]]
+) -> dict[str, dict[str, object]]:
+    """On node A, act on the first call of node B it sees: monitor it (the administrator),
+    pause and resume its recording and ask for its transfer state (Sam, whom B rings), stop
+    the monitor; return A's answers."""
 
     async def seen_call() -> bool:
         return any(r["call"] for board in seen for r in _rows(board, "node-b"))
@@ -213,17 +220,49 @@ async def _on_other_node(url: str, headers: dict[str, str], seen: list[dict[str,
     assert await _until(seen_call, 120, pause=0.1), seen[-3:]
     calls = [r["call"] for board in seen for r in _rows(board, "node-b") if r["call"]]
     call_id = calls[-1]["call_id"]  # type: ignore[index]
-    async with httpx.AsyncClient(base_url=url, headers=headers) as http:
+    answers: dict[str, dict[str, object]] = {}
+    async with httpx.AsyncClient(base_url=url, headers=admin, timeout=60) as http:
         reply = await http.post(f"/api/supervise/calls/{call_id}/monitor", json={"mode": "listen"})
-    assert reply.status_code == 409, reply.text
-    return str(reply.json()["error"]["message"])
+        assert reply.status_code == 201, reply.text
+        assert reply.headers["x-zentrale-node"] == "node-b"
+        answers["monitor"] = reply.json()
+        async with httpx.AsyncClient(base_url=url, headers=sam) as agent:
+            for paused in (True, False):
+                reply = await agent.post("/api/agent/recording", json={"paused": paused})
+                assert reply.status_code == 200, reply.text
+                answers[f"paused={paused}"] = reply.json()
+            reply = await agent.get("/api/agent/transfer")
+            assert reply.status_code == 200, reply.text
+            answers["transfer"] = reply.json()
+            reply = await agent.get("/api/agent/transfer/targets")
+            answers["targets"] = reply.json()
+            reply = await agent.post("/api/agent/consult/complete", json={})
+            assert reply.status_code == 409, reply.text  # B's answer: no consultation to complete
+            answers["complete"] = reply.json()["error"]
+        reply = await http.get("/api/agent/transfer", params={"call_id": call_id})
+        assert reply.status_code == 200, reply.text
+        answers["transfer_named"] = reply.json()
+        session = answers["monitor"]["id"]
+
+        async def a_heard_session() -> bool:
+            return any(
+                ((r["call"] or {}).get("monitor") or {}).get("id") == session  # type: ignore[attr-defined]
+                for board in seen
+                for r in _rows(board, "node-b")
+            )
+
+        assert await _until(a_heard_session, 20, pause=0.1), seen[-3:]
+        reply = await http.delete(f"/api/supervise/monitors/{session}")
+        assert reply.status_code == 200, reply.text
+        answers["stop"] = reply.json()
+    return answers
 
 
 async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying(
     cluster: Cluster,
 ) -> None:
     a, b = cluster.a, cluster.b
-    headers = await _user(cluster.db, Role.ADMIN)
+    headers = await _user(cluster.db, Role.ADMIN, "Local/S7@sim-agent/n")  # answers when rung
     sam = await _user(cluster.db, Role.AGENT, "Local/S1@sim-agent/n")  # node B rings Sam
     assert a.daemon.url is not None
     assert b.daemon.url is not None
@@ -239,15 +278,25 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
 
         assert await _until(b_on_a, 30), (await http.get("/api/supervise")).text
     async with httpx.AsyncClient(base_url=a.daemon.url, headers=sam) as http:
+        # Sam's workspace on node A acts through node B, which rings Sam.
         reply = await http.get("/api/agent/state")
-        assert reply.status_code == 409, reply.text
-        assert (
-            f"rung by node node-b: open your workspace there ({b.daemon.url}/agent)" in reply.text
-        )
+        assert reply.status_code == 200, reply.text
+        assert (reply.json()["state"], reply.headers["x-zentrale-node"]) == ("available", "node-b")
+        reply = await http.post("/api/agent/state", json={"state": "paused", "reason": "break"})
+        assert (reply.json()["state"], reply.json()["reason"]) == ("paused", "break"), reply.text
+        reply = await http.post("/api/agent/state", json={"state": "available"})
+        assert reply.json()["state"] == "available", reply.text
+        page = await http.get("/agent")  # the workspace opens here, with B's view of Sam
+        assert page.status_code == 200, page.text
     followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
-    *_, refused = await asyncio.gather(
-        _call(a), _call(a), _call(b), _call(b), _on_other_node(a.daemon.url, headers, seen)
+    # B's calls last long enough for node A to monitor one and pause its recording.
+    *_, answers = await asyncio.gather(
+        _call(a),
+        _call(a),
+        _call(b, talk=12),
+        _call(b, talk=12),
+        _through_a(a.daemon.url, headers, sam, seen),
     )
 
     async def four_stored() -> bool:
@@ -258,8 +307,35 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     assert await _until(four_stored, 180), a.daemon.text()[-2000:] + b.daemon.text()[-2000:]
     states = {str(r["state"]) for board in seen for r in _rows(board, "node-b")}
     assert {"available", "on_call"} <= states, states  # B's changes reached A's stream
-    assert "node node-b: listen, whisper or barge from that node's supervisors' page" in refused
-    assert f"({b.daemon.url}/supervise)" in refused
+    monitored = answers["monitor"]
+    assert (monitored["agent"], monitored["mode"]) == ("Local/S1@sim-agent/n", "listen")
+    call = f"call:{monitored['call_id']}"
+    assert answers["paused=True"] == {
+        "call_id": monitored["call_id"],
+        "recording": True,
+        "paused": True,
+    }
+    assert answers["paused=False"]["paused"] is False
+    assert answers["stop"]["id"] == monitored["id"]
+    assert answers["transfer"]["call_id"] == monitored["call_id"]
+    assert answers["transfer"]["phase"] == "talking"
+    assert answers["transfer_named"] == answers["transfer"]
+    assert answers["targets"]["departments"] == ["sales"]
+    assert answers["complete"]["code"] == "transfer-wrong-state"
+    # Node B carried them out and audited them as its own requests.
+    async with cluster.db.read() as session:
+        entries = list(await session.scalars(select(AuditEntry).order_by(AuditEntry.seq)))
+    forwarded = {"agent.paused", "agent.available", "monitor.start", "monitor.stop"}
+    forwarded |= {"call.recording_paused", "call.recording_resumed"}
+    sam_target = "agent:Local/S1@sim-agent/n"
+    assert [(e.action, e.target, e.actor_name) for e in entries if e.action in forwarded] == [
+        ("agent.paused", sam_target, "agent"),
+        ("agent.available", sam_target, "agent"),
+        ("monitor.start", call, "admin"),
+        ("call.recording_paused", call, "agent"),
+        ("call.recording_resumed", call, "agent"),
+        ("monitor.stop", call, "admin"),
+    ]
     for follower in followers:
         follower.cancel()
         with contextlib.suppress(asyncio.CancelledError):

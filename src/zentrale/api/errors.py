@@ -18,6 +18,7 @@ from zentrale.base.errors import (
     UnavailableError,
     ZentraleError,
 )
+from zentrale.ops.forward import NodeUnreachableError
 
 
 class LoginFailedError(ZentraleError):
@@ -61,6 +62,7 @@ STATUS: dict[type[ZentraleError], int] = {
     InvalidRequestError: 422,
     TooManyAttemptsError: 429,
     UnavailableError: 503,
+    NodeUnreachableError: 504,
 }
 
 

@@ -6,7 +6,9 @@ with a reason from the settings (the queues' board: a paused agent is not rung),
 server-sent event stream that pushes the screen pop when a call rings the agent and the agent's
 state when it changes. Only the agent role has a workspace; everything acts on the signed-in
 agent's own endpoint. State changes are audited; the caller's number in a pop is the agent's to
-see (it is on their phone's display too) and is never logged.
+see (it is on their phone's display too) and is never logged. With several nodes, the page
+opens on any node; on a node that does not ring the agent, the state and its changes are
+forwarded over the bus to the node that does (`api.forwarding`), which audits them.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.api.agent_remote import next_pop, remote_events
+from zentrale.api.agent_remote import next_pop, remote_events, remote_state
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
+from zentrale.api.forwarding import agent_elsewhere, forward, serve
 from zentrale.api.web.render import render
 from zentrale.api.workspace import (
     AgentOnOtherNodeError,
@@ -34,6 +37,7 @@ from zentrale.api.workspace import (
 )
 from zentrale.base.errors import InvalidRequestError, NotFoundError
 from zentrale.core import audit
+from zentrale.core.principal import Principal
 from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
@@ -99,9 +103,16 @@ def state_of(board: AgentBoard, endpoint: str, reasons: list[str]) -> AgentState
 async def agent_page(caller: Caller, request: Request) -> Response:
     """The agent's workspace: softphone, state and screen pops."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board, live_of(request))
     reasons = list(center.services.settings.agents.pause_reasons)
-    state = state_of(center.services.queues.board, endpoint, reasons)
+    live = live_of(request)
+    try:
+        endpoint = agent_endpoint(caller, center.services.queues.board, live)
+        state = state_of(center.services.queues.board, endpoint, reasons)
+    except AgentOnOtherNodeError:  # another node rings the agent: the page acts through it
+        if live is None or live.forwarder is None:
+            raise
+        remote = remote_state(live, caller.agent_endpoint or "", reasons)
+        state = AgentStateOut.model_validate({k: v for k, v in remote.items() if k != "node"})
     response = render(request, "agent.html", caller=caller, state=state)
     url = center.services.settings.agents.websocket_url
     # The softphone talks to Asterisk's WebSocket: allowed here, on this page only.
@@ -131,20 +142,39 @@ async def softphone(caller: Caller, request: Request) -> SoftphoneOut:
 
 
 @router.get("/api/agent/state", name="agent.state", response_model=AgentStateOut)
-async def agent_state(caller: Caller, request: Request) -> AgentStateOut:
+async def agent_state(caller: Caller, request: Request) -> AgentStateOut | Response:
     """Return the signed-in agent's state."""
     center = center_of(request)
     board = center.services.queues.board
+    node = agent_elsewhere(request, caller, board)
+    if node is not None:
+        return await forward(request, caller, node, "agent.state", {})
+    return await _state(caller, center, live_of(request))
+
+
+async def _state(caller: Principal, center: CallCenter, live: LiveNodes | None) -> AgentStateOut:
+    board = center.services.queues.board
     reasons = list(center.services.settings.agents.pause_reasons)
-    return state_of(board, agent_endpoint(caller, board, live_of(request)), reasons)
+    return state_of(board, agent_endpoint(caller, board, live), reasons)
 
 
 @router.post("/api/agent/state", name="agent.set_state", response_model=AgentStateOut)
-async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) -> AgentStateOut:
+async def set_agent_state(
+    caller: Caller, request: Request, body: AgentStateIn
+) -> AgentStateOut | Response:
     """Become available (ending after-call work), or pause with one of the settings' reasons."""
     center = center_of(request)
+    node = agent_elsewhere(request, caller, center.services.queues.board)
+    if node is not None:
+        return await forward(request, caller, node, "agent.set_state", body.model_dump())
+    return await _set_state(caller, center, deps_of(request), body, live_of(request))
+
+
+async def _set_state(
+    caller: Principal, center: CallCenter, deps: Deps, body: AgentStateIn, live: LiveNodes | None
+) -> AgentStateOut:
     board = center.services.queues.board
-    endpoint = agent_endpoint(caller, board)
+    endpoint = agent_endpoint(caller, board, live)
     reasons = list(center.services.settings.agents.pause_reasons)
     if body.state == "paused":
         if body.reason not in reasons:
@@ -155,7 +185,6 @@ async def set_agent_state(caller: Caller, request: Request, body: AgentStateIn) 
     else:
         board.pause(endpoint, False)
         board.ready(endpoint)
-    deps = deps_of(request)
     event = audit.Event(
         f"agent.{body.state}", target=f"agent:{endpoint}", detail={"reason": body.reason}
     )
@@ -256,7 +285,21 @@ async def _earlier(
 
 def agent_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
     """Return the workspace routes, binding CENTER (the QA service's DEPS, and with several
-    nodes the other nodes' LIVE rows) to each request."""
+    nodes the other nodes' LIVE rows) to each request; answer the state requests other nodes
+    forward for this node's agents."""
     outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
+    if live is not None and live.forwarder is not None:
+        forwarder = live.forwarder
+
+        async def state(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+            return await _state(caller, center, live)
+
+        async def set_state(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+            return await _set_state(
+                caller, center, deps, AgentStateIn.model_validate(payload), live
+            )
+
+        serve(forwarder, deps, "agent.state", state)
+        serve(forwarder, deps, "agent.set_state", set_state)
     return [outer]

@@ -13,7 +13,10 @@ own sessions; administrators any. Every start, switch and stop is audited (who, 
 agent, the mode), and so is a session's end when the call or the supervisor's phone ends it.
 
 With several nodes (`ops.live`), the page shows every node's agents, each row naming its node;
-a call another node carries is monitored there: asked here, 409 `call-on-other-node` names it.
+a call another node carries is monitored by that node: asked here, the request (and a switch or
+stop of that session) is forwarded over the bus (`api.forwarding`) and that node's answer is
+this one's; 504 `node-unreachable` when it does not answer. Without the bus's forwarder the
+answer stays 409 `call-on-other-node`, naming the node.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
+from zentrale.api.forwarding import call_elsewhere, forward, serve
 from zentrale.api.web.render import render
 from zentrale.api.workspace import bind_center, center_of, live_of
 from zentrale.base.errors import ConflictError, ForbiddenError, NotFoundError
@@ -38,6 +42,7 @@ from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
 from zentrale.db.session import Database
+from zentrale.ops.forward import TIMEOUT, Forwarder
 from zentrale.ops.live import LiveNodes, center_snapshot, merged
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.monitor import Mode, Session, Target, in_recording, in_scope
@@ -57,6 +62,18 @@ class MonitorIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Mode
+
+
+class CallIdIn(BaseModel):
+    """The call a forwarded monitor request names (checked as the path is)."""
+
+    call_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+
+
+class SessionIdIn(BaseModel):
+    """The session a forwarded switch or stop names (checked as the path is)."""
+
+    session_id: str = Field(pattern=r"^[0-9a-f]{16}$")
 
 
 class MonitorOut(BaseModel):
@@ -142,19 +159,36 @@ async def _changed(board: Callable[[float], Awaitable[None]], live: LiveNodes | 
 )
 async def monitor_call(
     caller: Caller, request: Request, call_id: CallId, body: MonitorIn
-) -> MonitorOut:
+) -> MonitorOut | Response:
     """Ring the caller's own phone and join it to the agent's call: listen, whisper or barge."""
     center = center_of(request)
     inbound = center.active.get(call_id)
     if inbound is None or inbound.agent_leg is None or inbound.agent_endpoint is None:
-        _on_other_node(request, call_id)
+        node = call_elsewhere(request, call_id)
+        if node is not None:  # it rings the supervisor's phone first: allow for that
+            payload = {"call_id": call_id, **body.model_dump(mode="json")}
+            seconds = center.monitors.ring_seconds + TIMEOUT
+            return await forward(request, caller, node, "supervise.monitor", payload, seconds)
+    return await _monitor(caller, center, deps_of(request), call_id, body, live_of(request))
+
+
+async def _monitor(
+    caller: Principal,
+    center: CallCenter,
+    deps: Deps,
+    call_id: str,
+    body: MonitorIn,
+    live: LiveNodes | None,
+) -> MonitorOut:
+    inbound = center.active.get(call_id)
+    if inbound is None or inbound.agent_leg is None or inbound.agent_endpoint is None:
+        _on_other_node(live, call_id)
         raise NotFoundError(f"no call {call_id} connected to an agent here")
     if not in_scope(_scope(caller), inbound.department):
         raise ForbiddenError(f"call {call_id} is not in your departments")
     if caller.agent_endpoint is None:
         raise ForbiddenError("your account has no phone (agent_endpoint) to be rung on")
     target = Target(call_id, inbound.agent_leg, inbound.agent_endpoint, inbound.department)
-    deps = deps_of(request)
     await _audit(deps.db, caller, "monitor.start", target, body.mode, deps.clock)
     session = await center.monitors.start(
         target,
@@ -166,16 +200,35 @@ async def monitor_call(
     return _out(session)
 
 
+def _session_elsewhere(request: Request, session_id: str) -> str | None:
+    """Return the other node running SESSION_ID, when it is not here and can be asked there."""
+    live = live_of(request)
+    if live is None or live.forwarder is None:
+        return None
+    if session_id in center_of(request).monitors.sessions:
+        return None
+    found = live.node_of_session(session_id)
+    return str(found["node"]) if found is not None else None
+
+
 @router.put(
     "/api/supervise/monitors/{session_id}", name="supervise.switch", response_model=MonitorOut
 )
 async def switch_monitor(
     caller: Caller, request: Request, session_id: SessionId, body: MonitorIn
-) -> MonitorOut:
+) -> MonitorOut | Response:
     """Switch a running session to another mode."""
-    center = center_of(request)
+    node = _session_elsewhere(request, session_id)
+    if node is not None:
+        payload = {"session_id": session_id, **body.model_dump(mode="json")}
+        return await forward(request, caller, node, "supervise.switch", payload)
+    return await _switch(caller, center_of(request), deps_of(request), session_id, body)
+
+
+async def _switch(
+    caller: Principal, center: CallCenter, deps: Deps, session_id: str, body: MonitorIn
+) -> MonitorOut:
     session = _own(caller, center, session_id)
-    deps = deps_of(request)
     await _audit(deps.db, caller, "monitor.switch", session.target, body.mode, deps.clock)
     return _out(await center.monitors.switch(session_id, body.mode))
 
@@ -183,11 +236,18 @@ async def switch_monitor(
 @router.delete(
     "/api/supervise/monitors/{session_id}", name="supervise.stop", response_model=MonitorOut
 )
-async def stop_monitor(caller: Caller, request: Request, session_id: SessionId) -> MonitorOut:
+async def stop_monitor(
+    caller: Caller, request: Request, session_id: SessionId
+) -> MonitorOut | Response:
     """Stop a running session: the supervisor's phone is hung up."""
-    center = center_of(request)
+    node = _session_elsewhere(request, session_id)
+    if node is not None:
+        return await forward(request, caller, node, "supervise.stop", {"session_id": session_id})
+    return await _stop(caller, center_of(request), deps_of(request), session_id)
+
+
+async def _stop(caller: Principal, center: CallCenter, deps: Deps, session_id: str) -> MonitorOut:
     session = _own(caller, center, session_id)
-    deps = deps_of(request)
     await _audit(deps.db, caller, "monitor.stop", session.target, session.mode, deps.clock)
     return _out(await center.monitors.stop(session_id))
 
@@ -198,9 +258,8 @@ class OtherNodeError(ConflictError):
     code = "call-on-other-node"
 
 
-def _on_other_node(request: Request, call_id: str) -> None:
+def _on_other_node(live: LiveNodes | None, call_id: str) -> None:
     """Refuse to monitor a call another node carries, naming that node (and its address)."""
-    live = live_of(request)
     found = live.node_of_call(call_id) if live is not None else None
     if found is not None:
         where = f" ({found['url']}/supervise)" if found.get("url") else ""
@@ -241,7 +300,31 @@ def supervise_routers(
     bound = bind_center(center, deps, departments=departments, live=live)
     outer = APIRouter(dependencies=[Depends(bound)])
     outer.include_router(router)
+    if live is not None and live.forwarder is not None:
+        _serve(live.forwarder, center, deps, live)
     return [outer]
+
+
+def _serve(forwarder: Forwarder, center: CallCenter, deps: Deps, live: LiveNodes) -> None:
+    """Answer the monitor requests other nodes forward for this node's calls and sessions."""
+
+    async def monitor(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        call_id = str(CallIdIn.model_validate(payload).call_id)
+        body = MonitorIn.model_validate({"mode": payload.get("mode")})
+        return await _monitor(caller, center, deps, call_id, body, live)
+
+    async def switch(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        session_id = SessionIdIn.model_validate(payload).session_id
+        body = MonitorIn.model_validate({"mode": payload.get("mode")})
+        return await _switch(caller, center, deps, session_id, body)
+
+    async def stop(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        session_id = SessionIdIn.model_validate(payload).session_id
+        return await _stop(caller, center, deps, session_id)
+
+    serve(forwarder, deps, "supervise.monitor", monitor, status=201)
+    serve(forwarder, deps, "supervise.switch", switch)
+    serve(forwarder, deps, "supervise.stop", stop)
 
 
 def _audit_end(deps: Deps) -> Callable[[Session], Awaitable[None]]:

@@ -5,23 +5,30 @@ the same for a browser softphone and a desk phone. An agent acts on the call con
 own endpoint; a supervisor (their departments) or an administrator names the call with
 `call_id`. Each request is checked against the transfer's state before it reaches the call
 (complete without a consultation is a 409 `transfer-wrong-state`), each is audited, and the
-timeline gets the transfer's events (who, to whom, blind or attended, how it ended).
+timeline gets the transfer's events (who, to whom, blind or attended, how it ended). With
+several nodes, asked on a node that does not carry the call, each request (and the list of
+targets, from the rules of the agent's node) is forwarded to the node that does
+(`api.forwarding`).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
+from zentrale.api.forwarding import Run, agent_elsewhere, call_elsewhere, forward, serve
 from zentrale.api.workspace import bind_center, center_of
 from zentrale.base.errors import InvalidRequestError
 from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
+from zentrale.ops.forward import Forwarder
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.inbound import InboundCall
 from zentrale.telephony.transfer import NotOnCallError
@@ -85,31 +92,71 @@ def _state(inbound: InboundCall) -> TransferStateOut:
 
 
 async def _ask(
-    caller: Caller, request: Request, call_id: str | None, action: str, body: TransferIn | None
+    caller: Principal,
+    center: CallCenter,
+    deps: Deps,
+    call_id: str | None,
+    action: str,
+    body: TransferIn | None,
 ) -> TransferStateOut:
-    center = center_of(request)
     inbound = _call(caller, center, call_id)
     target = center.target(inbound, body.to, body.target) if body is not None else None
     center.ask(inbound, TransferRequest(action, target, by=inbound.agent_endpoint))
-    deps = deps_of(request)
     detail = {"to": target.label if target else None, "agent": inbound.agent_endpoint}
     event = audit.Event(f"call.{action}", target=f"call:{inbound.id}", detail=detail)
     await audit.record(deps.db, caller.actor, event, deps.clock())
     return _state(inbound)
 
 
+def _elsewhere(request: Request, caller: Principal, call_id: str | None) -> str | None:
+    """Return the other node that carries the call CALLER acts on, when it can be asked there:
+    an agent's own call on the node that rings them, a named call on the node that carries it."""
+    center = center_of(request)
+    if caller.role is Role.AGENT:
+        return agent_elsewhere(request, caller, center.services.queues.board)
+    if call_id is None or call_id in center.active:
+        return None
+    return call_elsewhere(request, call_id)
+
+
+async def _act(
+    caller: Principal,
+    request: Request,
+    kind: str,
+    action: str,
+    on: OnCall,
+    body: TransferIn | None,
+) -> TransferStateOut | Response:
+    """Carry out ACTION here, or forward it (as KIND) to the node that carries the call."""
+    node = _elsewhere(request, caller, on.call_id)
+    if node is not None:
+        return await forward(request, caller, node, kind, on.model_dump(mode="json"))
+    center, deps = center_of(request), deps_of(request)
+    return await _ask(caller, center, deps, on.call_id, action, body)
+
+
 @router.get("/transfer", name="agent.transfer_state", response_model=TransferStateOut)
 async def transfer_state(
     caller: Caller, request: Request, call_id: str | None = None
-) -> TransferStateOut:
+) -> TransferStateOut | Response:
     """Return the transfer state of the agent's call (or the named one)."""
+    node = _elsewhere(request, caller, call_id)
+    if node is not None:
+        payload = {"call_id": call_id}
+        return await forward(request, caller, node, "agent.transfer_state", payload)
     return _state(_call(caller, center_of(request), call_id))
 
 
 @router.get("/transfer/targets", name="agent.transfer_targets", response_model=TargetsOut)
-async def transfer_targets(caller: Caller, request: Request) -> TargetsOut:
+async def transfer_targets(caller: Caller, request: Request) -> TargetsOut | Response:
     """List the departments and agents of the live rules to transfer to."""
-    center = center_of(request)
+    node = _elsewhere(request, caller, None)
+    if node is not None:  # the agent's node: its rules say where its calls can go
+        return await forward(request, caller, node, "agent.transfer_targets", {})
+    return _targets(caller, center_of(request))
+
+
+def _targets(caller: Principal, center: CallCenter) -> TargetsOut:
     rules = center.rules().document
     seen: dict[str, str] = {}
     for department in rules.departments.values():
@@ -121,15 +168,19 @@ async def transfer_targets(caller: Caller, request: Request) -> TargetsOut:
 
 
 @router.post("/transfer", name="agent.transfer", response_model=TransferStateOut, status_code=202)
-async def blind_transfer(caller: Caller, request: Request, body: TransferIn) -> TransferStateOut:
+async def blind_transfer(
+    caller: Caller, request: Request, body: TransferIn
+) -> TransferStateOut | Response:
     """Blind-transfer the call to a department (its queue) or a named agent."""
-    return await _ask(caller, request, body.call_id, "blind", body)
+    return await _act(caller, request, "agent.transfer", "blind", body, body)
 
 
 @router.post("/consult", name="agent.consult", response_model=TransferStateOut, status_code=202)
-async def consult(caller: Caller, request: Request, body: TransferIn) -> TransferStateOut:
+async def consult(
+    caller: Caller, request: Request, body: TransferIn
+) -> TransferStateOut | Response:
     """Put the caller on hold and ring a department's free agent, or a named agent."""
-    return await _ask(caller, request, body.call_id, "consult", body)
+    return await _act(caller, request, "agent.consult", "consult", body, body)
 
 
 @router.post(
@@ -138,21 +189,50 @@ async def consult(caller: Caller, request: Request, body: TransferIn) -> Transfe
     response_model=TransferStateOut,
     status_code=202,
 )
-async def complete(caller: Caller, request: Request, body: OnCall) -> TransferStateOut:
+async def complete(caller: Caller, request: Request, body: OnCall) -> TransferStateOut | Response:
     """Hand the caller to the consulted agent; the agent leaves (after-call work)."""
-    return await _ask(caller, request, body.call_id, "complete", None)
+    return await _act(caller, request, "agent.consult_complete", "complete", body, None)
 
 
 @router.post(
     "/consult/cancel", name="agent.consult_cancel", response_model=TransferStateOut, status_code=202
 )
-async def cancel(caller: Caller, request: Request, body: OnCall) -> TransferStateOut:
+async def cancel(caller: Caller, request: Request, body: OnCall) -> TransferStateOut | Response:
     """End the consultation (or its ringing) and go back to the caller."""
-    return await _ask(caller, request, body.call_id, "cancel", None)
+    return await _act(caller, request, "agent.consult_cancel", "cancel", body, None)
 
 
-def transfer_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
-    """Return the transfer routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
+def transfer_routers(
+    center: CallCenter, deps: Deps, live: LiveNodes | None = None
+) -> list[APIRouter]:
+    """Return the transfer routes, binding CENTER (the QA service's DEPS, and with several
+    nodes the other nodes' LIVE rows) to each request; answer the requests other nodes
+    forward for this node's calls."""
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
+    if live is not None and live.forwarder is not None:
+        _serve(live.forwarder, center, deps)
     return [outer]
+
+
+def _serve(forwarder: Forwarder, center: CallCenter, deps: Deps) -> None:
+    async def state(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        return _state(_call(caller, center, OnCall.model_validate(payload).call_id))
+
+    async def targets(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        return _targets(caller, center)
+
+    def acting(action: str, model: type[OnCall]) -> Run:
+        async def run(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+            on = model.model_validate(payload)
+            body = on if isinstance(on, TransferIn) else None
+            return await _ask(caller, center, deps, on.call_id, action, body)
+
+        return run
+
+    serve(forwarder, deps, "agent.transfer_state", state)
+    serve(forwarder, deps, "agent.transfer_targets", targets)
+    serve(forwarder, deps, "agent.transfer", acting("blind", TransferIn), status=202)
+    serve(forwarder, deps, "agent.consult", acting("consult", TransferIn), status=202)
+    serve(forwarder, deps, "agent.consult_complete", acting("complete", OnCall), status=202)
+    serve(forwarder, deps, "agent.consult_cancel", acting("cancel", OnCall), status=202)

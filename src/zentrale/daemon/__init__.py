@@ -463,8 +463,8 @@ def _app(
             *calls_routers(center, deps),
             *agent_routers(center, deps, live),
             *wrapup_routers(center, deps),
-            *transfer_routers(center, deps),
-            *recording_routers(center, deps),
+            *transfer_routers(center, deps, live),
+            *recording_routers(center, deps, live),
         ]
     )
     if rules is not None:

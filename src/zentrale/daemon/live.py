@@ -1,4 +1,5 @@
-"""The live bus between nodes, wired: this node publishes its agents and hears the others'.
+"""The live bus between nodes, wired: this node publishes its agents and hears the others',
+and answers the requests other nodes forward to it (`ops.forward`).
 
 The bus is chosen by the database URL's dialect (`db.bus.bus_for`): LISTEN/NOTIFY on
 PostgreSQL (the nodes' shared database), in-process on SQLite (one node).
@@ -13,6 +14,7 @@ from typing import Any
 
 from zentrale.config.settings import Settings
 from zentrale.db.bus import PostgresBus, bus_for
+from zentrale.ops.forward import Forwarder
 from zentrale.ops.live import Departments, LiveNodes, NodePublisher, center_snapshot
 from zentrale.telephony.callcenter import CallCenter
 
@@ -26,6 +28,8 @@ async def live_running(
     if isinstance(bus, PostgresBus):
         bus.start()
     nodes = LiveNodes(settings.node)
+    forwarder = Forwarder(bus, settings.node)
+    nodes.forwarder = forwarder
 
     def head() -> dict[str, Any]:
         return {"node": settings.node, "url": url}
@@ -37,6 +41,7 @@ async def live_running(
     tasks = [
         asyncio.create_task(nodes.run(bus), name="live-nodes"),
         asyncio.create_task(publisher.run(), name="live-publish"),
+        asyncio.create_task(forwarder.run(), name="live-forward"),
     ]
     try:
         yield nodes

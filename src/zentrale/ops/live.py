@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from zentrale.db.bus import MAX_PAYLOAD, LiveBus
+from zentrale.ops.forward import Forwarder
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
 from zentrale.telephony.supervision import LiveCall, snapshot
@@ -240,6 +241,8 @@ class LiveNodes:
         self.pops = ScreenPops()
         """The pops of calls ringing other nodes' agents now, for their workspaces here."""
         self._changed = asyncio.Event()
+        self.forwarder: Forwarder | None = None
+        """Carries requests for other nodes' agents and calls there (set by the daemon)."""
 
     def take(self, payload: str) -> None:
         """Note one message of another node (this node's own and malformed ones are ignored)."""
@@ -344,6 +347,14 @@ class LiveNodes:
         """Return the node (name, URL) whose agent is on CALL_ID, if another node's."""
         for row in self.agents(None):
             if row["call"] is not None and row["call"]["call_id"] == call_id:
+                return next((n for n in self.nodes() if n["node"] == row["node"]), None)
+        return None
+
+    def node_of_session(self, session_id: str) -> dict[str, Any] | None:
+        """Return the node (name, URL) running monitor session SESSION_ID, if another node."""
+        for row in self.agents(None):
+            monitor = (row["call"] or {}).get("monitor")
+            if isinstance(monitor, dict) and monitor.get("id") == session_id:
                 return next((n for n in self.nodes() if n["node"] == row["node"]), None)
         return None
 
