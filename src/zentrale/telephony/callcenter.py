@@ -176,7 +176,7 @@ class CallCenter:
         inbound.transfer.check(request)
         if request.action == "consult" and request.target is not None:
             # At once, so a second consult (or a complete too soon) is refused, not queued.
-            inbound.transfer = inbound.transfer.consulting(request.target.label)
+            inbound.moved(inbound.transfer.consulting(request.target.label))
         inbound.transfer_requests.put_nowait(request)
 
     async def place(
