@@ -26,7 +26,9 @@
     }).then(function (r) {
       return r.json().then(function (data) {
         if (!r.ok) { $("transfer-error").textContent = data.error ? data.error.message : r.status; }
-        else { show(data); }  // the state as accepted; what follows comes on the stream
+        // While the stream is live it alone says what the state is: this answer can arrive
+        // after a newer pushed state (the flow moves on while the request is audited).
+        else if (!live) { show(data); }
       });
     });
   }
