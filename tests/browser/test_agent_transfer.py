@@ -3,7 +3,8 @@ Asterisk: Ayla (PJSIP/8101, her fake microphone a 1 kHz tone) answers a caller, 
 in the back office from the page (PJSIP/8102, a second Chromium whose microphone says 1.5 kHz),
 Emre answers in his page, Ayla completes; the caller then talks to Emre, which the stored
 recording of that conversation shows (Emre's tone in the agent channel), and the timeline has
-the transfer."""
+the transfer. Every transfer phase the pages show is pushed on their event streams: neither
+page reads the transfer state by polling."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import pytest_asyncio
@@ -163,6 +165,17 @@ async def test_an_attended_transfer_between_two_browser_agents_in_the_page(
         await workspace(browser, url, user, PASSWORD)
         for browser, user in zip(browsers, ("ayla", "emre"), strict=True)
     ]
+    # The transfer state is pushed on the workspace's event stream: the pages never poll it.
+    polls: list[str] = []
+    for page in (ayla, emre):
+        page.on(
+            "request",
+            lambda r: (
+                polls.append(r.url)
+                if r.method == "GET" and urlsplit(r.url).path == "/api/agent/transfer"
+                else None
+            ),
+        )
     await _online(office, "PJSIP/8101")
     await _online(office, "PJSIP/8102")
     status = ayla.locator("#transfer-status")
@@ -196,6 +209,7 @@ async def test_an_attended_transfer_between_two_browser_agents_in_the_page(
     )
     await emre.wait_for_timeout(6_000)  # Emre talks to the caller
     await emre.locator("#hangup").click()
+    assert polls == []  # every phase above came as a pushed `transfer` event
 
     (call,) = await office.finished_calls(1, max_wait=60)
     assert (call.agent_endpoint, call.department, call.outcome) == (

@@ -3,19 +3,23 @@
 An agent signs in and opens `/agent`: the page registers a browser softphone (JsSIP over
 Asterisk's WebSocket transport) as the agent's own endpoint, sets the agent available or paused
 with a reason from the settings (the queues' board: a paused agent is not rung), and follows a
-server-sent event stream that pushes the screen pop when a call rings the agent and the agent's
-state when it changes. Only the agent role has a workspace; everything acts on the signed-in
-agent's own endpoint. State changes are audited; the caller's number in a pop is the agent's to
-see (it is on their phone's display too) and is never logged. With several nodes, the page
-opens on any node; on a node that does not ring the agent, the state and its changes are
-forwarded over the bus to the node that does (`api.forwarding`), which audits them.
+server-sent event stream that pushes the screen pop when a call rings the agent, the agent's
+state when it changes, and the attended transfer's state of the agent's call (`transfer`: the
+consultation ringing, answered, completed, or back with the caller and why) when it moves.
+Only the agent role has a workspace; everything acts on the signed-in agent's own endpoint.
+State changes are audited; the caller's number in a pop is the agent's to see (it is on their
+phone's display too) and is never logged. With several nodes, the page opens on any node; on a
+node that does not ring the agent, the state and its changes are forwarded over the bus to the
+node that does (`api.forwarding`), which audits them.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -47,6 +51,7 @@ from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import Pop
 from zentrale.telephony.supervision import STATE_WORDS
+from zentrale.telephony.transfer import NotOnCallError
 
 router = APIRouter(tags=["agent"])
 STREAM_SECONDS = 60.0
@@ -210,17 +215,48 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
     reasons = list(center.services.settings.agents.pause_reasons)
     db = deps_of(request).db
     yield "retry: 1000\n\n"
+    transfers = center.services.transfers
+
+    async def changed(max_wait: float) -> None:
+        await _first(board.wait_change(max_wait), transfers.wait_change(max_wait))
+
     with pops.follow(endpoint) as queue:
-        last, until = "", time.monotonic() + STREAM_SECONDS
+        last, moved, until = "", "", time.monotonic() + STREAM_SECONDS
         while time.monotonic() < until and not await request.is_disconnected():
             state = state_of(board, endpoint, reasons).model_dump_json()
             if state != last:
                 last = state
                 yield f"event: state\ndata: {state}\n\n"
-            pop = await next_pop(queue, board.wait_change, TICK_SECONDS)
+            transfer = json.dumps(transfer_of(center, endpoint), separators=(",", ":"))
+            if transfer != moved:
+                moved = transfer
+                yield f"event: transfer\ndata: {transfer}\n\n"
+            pop = await next_pop(queue, changed, TICK_SECONDS)
             if pop is not None:
                 body = await _with_customer(db, pop)
                 yield f"event: ringing\ndata: {json.dumps(body, separators=(',', ':'))}\n\n"
+
+
+def transfer_of(center: CallCenter, endpoint: str) -> dict[str, Any] | None:
+    """Return the transfer state of ENDPOINT's call here, as `GET /api/agent/transfer` does
+    (None: no call connected)."""
+    try:
+        inbound = center.call_of(endpoint)
+    except NotOnCallError:
+        return None
+    return {"call_id": inbound.id, **inbound.transfer.as_json()}
+
+
+async def _first(*waits: Awaitable[None]) -> None:
+    """Return when the first of WAITS is done; cancel the others."""
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _remote(request: Request, center: CallCenter, endpoint: str) -> AsyncIterator[str]:

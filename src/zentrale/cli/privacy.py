@@ -28,7 +28,7 @@ from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.privacy.holds import HoldStore, shown_value
 from zentrale.privacy.models import HoldScope, LegalHold
-from zentrale.privacy.purge import Purger, PurgeReport
+from zentrale.privacy.purge import PurgeReport, purger_for
 from zentrale.privacy.rules import RetentionRules, load_retention
 from zentrale.privacy.subjects import Requester, SubjectError, SubjectQuery, erase, export
 from zentrale.recording.setup import object_store, unwrappers_from
@@ -100,7 +100,7 @@ def retention_run(ctx: click.Context, dry_run: bool, path: Path | None) -> None:
     rules = _rules(settings, path)
 
     async def work(parts: _Parts) -> PurgeReport:
-        purger = Purger(parts.db, parts.store, settings.retention.destruction_record_years)
+        purger = purger_for(settings, parts.db, parts.store)
         return await purger.run(rules, utcnow(), dry_run=dry_run)
 
     report = _run(settings, work)
@@ -114,7 +114,8 @@ def retention_run(ctx: click.Context, dry_run: bool, path: Path | None) -> None:
     click.echo(
         f"{'dry run: ' if dry_run else ''}{report.count('destroyed')} destroyed, "
         f"{report.count('due')} due, {report.count('held')} held, "
-        f"{report.count('failed')} failed"
+        f"{report.count('failed')} failed, {report.agent_states} agent state rows "
+        f"{'due' if dry_run else 'deleted'}"
     )
     if report.failed:
         raise SystemExit(1)

@@ -391,6 +391,9 @@ class RetentionSettings(Section):
     """Seconds between two purges inside the daemon (default: daily)."""
     destruction_record_years: Annotated[int, Field(ge=3, le=100)] = 3
     """How long destruction records are kept (KVKK expects at least 3 years)."""
+    agent_states_days: Annotated[int, Field(ge=1, le=36500)] = 365
+    """Days the agent state log (`agent_states`, employees' personal data) is kept after a
+    state ended; older rows are deleted by the purge (default: a year, for yearly figures)."""
 
 
 class OpsSettings(Section):

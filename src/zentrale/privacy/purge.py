@@ -5,7 +5,9 @@ crypto-shreds it (`shred.shred`) and so writes a destruction record. A call reco
 period, once none of its recordings is still kept, gets its phone numbers masked (a
 destruction record of kind `call_numbers`). A dry run computes the same list and changes
 nothing. Each item is its own transaction: a crash or a storage outage midway leaves the rest
-for the next run, which picks up exactly what is still due.
+for the next run, which picks up exactly what is still due. The agent state log's rows
+(employees' states, not tied to a call) are deleted once they ended longer ago than
+`agent_states_keep`, in batches, and counted in the report and the audit entry.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import structlog
-from sqlalchemy import or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from zentrale.calls.agent_states import AgentStateRow
 from zentrale.calls.models import Call
+from zentrale.config.settings import Settings
 from zentrale.core import audit
 from zentrale.db.session import Database
 from zentrale.privacy.holds import Holds, HoldStore
@@ -60,6 +64,8 @@ class PurgeReport:
     dry_run: bool
     at: dt.datetime
     items: list[PurgeItem] = field(default_factory=list)
+    agent_states: int = 0
+    """Agent state log rows deleted (dry run: due)."""
 
     def count(self, status: Status, kind: DestroyedKind | None = None) -> int:
         """Return how many items ended with STATUS (of KIND, if given)."""
@@ -78,6 +84,8 @@ class Purger:
     db: Database
     store: ObjectStore
     keep_years: int = 3
+    agent_states_keep: dt.timedelta | None = None
+    """How long an ended agent state row is kept; None: the purge leaves them alone."""
 
     async def run(self, rules: RetentionRules, now: dt.datetime, dry_run: bool) -> PurgeReport:
         """Purge (or list) everything past retention at NOW."""
@@ -92,7 +100,9 @@ class Purger:
             rule = rules.rule_for(_facts(call, call.department, tags))
             if call.arrived_at + rule.keep <= now:
                 report.items.append(await self._call(call, rule, holds, now, dry_run))
-        if not dry_run and report.count("destroyed"):
+        if self.agent_states_keep is not None:
+            report.agent_states = await self._agent_states(now - self.agent_states_keep, dry_run)
+        if not dry_run and (report.count("destroyed") or report.agent_states):
             await _audit(self.db, report)
         log.info(
             "privacy.purge_done",
@@ -101,8 +111,28 @@ class Purger:
             due=report.count("due"),
             held=report.count("held"),
             failed=report.count("failed"),
+            agent_states=report.agent_states,
         )
         return report
+
+    async def _agent_states(self, before: dt.datetime, dry_run: bool) -> int:
+        """Delete (dry: count) the agent state rows that ended at or before BEFORE."""
+        row = AgentStateRow
+        # ended_at >= started_at, so the started_at bound only lets the index narrow the scan.
+        ended = (row.started_at <= before, row.ended_at.is_not(None), row.ended_at <= before)
+        if dry_run:
+            async with self.db.read() as session:
+                count = select(func.count()).select_from(row).where(*ended)
+                return await session.scalar(count) or 0
+        total = 0
+        while True:  # in batches: short transactions however much is due
+            async with self.db.write() as session:
+                ids = list(await session.scalars(select(row.id).where(*ended).limit(_BATCH)))
+                if ids:
+                    await session.execute(delete(row).where(row.id.in_(ids)))
+            if not ids:
+                return total
+            total += len(ids)
 
     async def _recording(
         self,
@@ -210,9 +240,20 @@ class Purger:
         return [(c, by_call.get(c.id, set())) for c in calls if call_numbers(c)]
 
 
+def purger_for(settings: Settings, db: Database, store: ObjectStore) -> Purger:
+    """Return the purge as the settings configure it (the daemon's and the command's)."""
+    return Purger(
+        db,
+        store,
+        settings.retention.destruction_record_years,
+        agent_states_keep=dt.timedelta(days=settings.retention.agent_states_days),
+    )
+
+
 async def _audit(db: Database, report: PurgeReport) -> None:
     counts = {kind.value: report.count("destroyed", kind) for kind in DestroyedKind}
-    event = audit.Event("retention.purge", detail={**counts, "failed": len(report.failed)})
+    detail = {**counts, "agent_states": report.agent_states, "failed": len(report.failed)}
+    event = audit.Event("retention.purge", detail=detail)
     await audit.record(db, audit.Actor(None, ACTOR, None), event, report.at)
 
 

@@ -19,7 +19,7 @@ import structlog
 from zentrale.base.clock import Clock, utcnow
 from zentrale.config.settings import Settings
 from zentrale.db.session import Database
-from zentrale.privacy.purge import Purger, PurgeReport
+from zentrale.privacy.purge import PurgeReport, purger_for
 from zentrale.privacy.rules import InvalidRetentionRulesError, RetentionRules, load_retention
 from zentrale.recording.storage.base import ObjectStore
 
@@ -75,7 +75,7 @@ def purge_job(
 ) -> Callable[[], Awaitable[PurgeReport | None]]:
     """Return the daemon's purge: read the rules file, purge what is due at the clock's now."""
     path = settings.retention.file
-    purger = Purger(db, store, settings.retention.destruction_record_years)
+    purger = purger_for(settings, db, store)
 
     async def job() -> PurgeReport | None:
         rules = await asyncio.to_thread(_rules, path)

@@ -148,11 +148,14 @@ class CallCenter:
         call in an attended transfer: the agent holding the consultation leaves the caller's
         music and timeline alone."""
         legs = [
-            CallLegs(i.id, i.call.id, i.agent_leg)
+            CallLegs(i.id, i.call.id, i.agent_leg, _bridge(i.conversation))
             for i in self.active.values()
             if i.transfer.phase is Phase.TALKING
         ]
-        legs += [CallLegs(o.id, o.customer_leg, o.agent_leg) for o in self.outgoing.values()]
+        legs += [
+            CallLegs(o.id, o.customer_leg, o.agent_leg, _bridge(o.conversation))
+            for o in self.outgoing.values()
+        ]
         return legs
 
     def conversation_of(self, endpoint: str) -> tuple[str, Conversation]:
@@ -176,7 +179,7 @@ class CallCenter:
         inbound.transfer.check(request)
         if request.action == "consult" and request.target is not None:
             # At once, so a second consult (or a complete too soon) is refused, not queued.
-            inbound.transfer = inbound.transfer.consulting(request.target.label)
+            inbound.moved(inbound.transfer.consulting(request.target.label))
         inbound.transfer_requests.put_nowait(request)
 
     async def place(
@@ -320,3 +323,8 @@ class CallCenter:
 async def _gone(ari: AriClient, channel_id: str) -> None:
     with contextlib.suppress(ChannelGoneError, AriError):
         await wait_for_hangup(ari, channel_id)
+
+
+def _bridge(conversation: Conversation | None) -> str | None:
+    """Return the bridge of CONVERSATION (None: no conversation now)."""
+    return conversation.bridge_id if conversation is not None else None

@@ -13,6 +13,7 @@ from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
 from zentrale.telephony.screenpop import ScreenPops
+from zentrale.telephony.transfer import TransferNews
 from zentrale.telephony.trunks import Lines, TrunkPlan
 
 
@@ -36,6 +37,8 @@ class Services:
     """The caller's customer record as routing facts; never raises, empty when unknown."""
     pops: ScreenPops = field(default_factory=ScreenPops)
     """Where the flows offer screen pops to the agents' workspaces."""
+    transfers: TransferNews = field(default_factory=TransferNews)
+    """Where the flows say that an attended transfer moved (the workspaces' streams push it)."""
     lines: Lines | None = None
     """The trunks and their outbound channels in use (made from the settings if not given)."""
 

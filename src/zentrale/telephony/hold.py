@@ -6,6 +6,13 @@ the call the channel belongs to (its customer or its agent leg), writes `hold` /
 `{"party": "agent" | "customer"}` on the call's timeline, and plays music on hold to the other
 party until the hold ends: a conversation's mixing bridge does not start music by itself for a
 held party (a Local or non-SIP channel would just hear silence).
+
+The music is played on the conversation's bridge when the call names it: music started on a
+channel inside a bridge (ARI channel MOH) stops the bridge's audio to that channel but plays
+nothing there (measured on Asterisk 22: the held caller heard silence,
+tests/integration/flows/test_sip_hold.py). Bridge music reaches every member; the holder's
+phone does not take audio while it holds (sendonly or inactive), and the recordings of the
+two parties (what each one says) do not hold it; a mixed recording of the bridge can.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ class CallLegs:
     call_id: str
     customer: str | None
     agent: str | None
+    bridge: str | None = None
+    """The conversation's bridge, where the music on hold is played (None: on the channel)."""
 
 
 @dataclass(frozen=True)
@@ -43,15 +52,16 @@ class Held:
     call_id: str
     party: Party
     other: str | None
+    bridge: str | None = None
 
 
 def held_by(channel_id: str, calls: Iterable[CallLegs]) -> Held | None:
     """Return the call CHANNEL_ID is a party of and which party it is (None: not a call's)."""
     for legs in calls:
         if channel_id == legs.agent:
-            return Held(legs.call_id, "agent", legs.customer)
+            return Held(legs.call_id, "agent", legs.customer, legs.bridge)
         if channel_id == legs.customer:
-            return Held(legs.call_id, "customer", legs.agent)
+            return Held(legs.call_id, "customer", legs.agent, legs.bridge)
     return None
 
 
@@ -73,7 +83,10 @@ class Holds:
         log.info("call.hold", call_id=held.call_id, party=held.party)
         if held.other is not None:
             try:
-                await self.ari.channels.moh_start(held.other, event.musicclass or None)
+                if held.bridge is not None:
+                    await self.ari.bridges.moh_start(held.bridge, event.musicclass or None)
+                else:
+                    await self.ari.channels.moh_start(held.other, event.musicclass or None)
             except AriError as exc:  # the other party just left: nothing to play to
                 log.info("call.hold_music_failed", call_id=held.call_id, error=str(exc))
 
@@ -85,4 +98,7 @@ class Holds:
         log.info("call.unhold", call_id=held.call_id, party=held.party)
         if held.other is not None:
             with contextlib.suppress(AriError):
-                await self.ari.channels.moh_stop(held.other)
+                if held.bridge is not None:
+                    await self.ari.bridges.moh_stop(held.bridge)
+                else:
+                    await self.ari.channels.moh_stop(held.other)

@@ -446,7 +446,7 @@ class InboundCall:
         self.agent_leg, self.outcome = leg.channel_id, Outcome.ANSWERED
         self.agent_endpoint, self.department = leg.endpoint, department
         self.connected_at = time.monotonic()
-        self.transfer = TransferState(last=self.transfer.last)
+        self.moved(TransferState(last=self.transfer.last))
         self.services.journal.update(
             self.id,
             CallUpdate(
@@ -522,6 +522,11 @@ class InboundCall:
             log.info("call.transfer_request_ignored", action=request.action)
 
     # -- attended transfers ---------------------------------------------------------------
+    def moved(self, state: TransferState) -> None:
+        """Set the attended transfer's STATE and tell the workspaces' streams."""
+        self.transfer = state
+        self.services.transfers.moved()
+
     def _transfer_event(self, **detail: str | None) -> None:
         found = {key: value for key, value in detail.items() if value is not None}
         self.services.journal.event(self.id, EventKind.TRANSFER, found)
@@ -531,7 +536,7 @@ class InboundCall:
         `agent` (the agent hung up before anyone answered) or None (back with the caller)."""
         assert request.target is not None
         target, ari = request.target, self.services.ari
-        self.transfer = self.transfer.consulting(target.label)
+        self.moved(self.transfer.consulting(target.label))
         self._transfer_event(mode="attended", by=leg.endpoint, consult=target.label)
         with contextlib.suppress(AriError):
             await ari.channels.moh_start(self.call.id, hold_music)
@@ -544,7 +549,7 @@ class InboundCall:
                 ended = await self._consulting(leg, answered, target)
                 handed = isinstance(ended, Handover)
             if isinstance(ended, str) and ended != "agent":
-                self.transfer = self.transfer.back(ended)
+                self.moved(self.transfer.back(ended))
                 self._transfer_event(
                     mode="attended", by=leg.endpoint, consult=target.label, outcome=ended
                 )
@@ -612,7 +617,7 @@ class InboundCall:
         in it); the agent hanging up completes the transfer, as on most phones.
         """
         ari = self.services.ari
-        self.transfer = self.transfer.answered(other.endpoint)
+        self.moved(self.transfer.answered(other.endpoint))
         self._transfer_event(
             mode="attended",
             by=leg.endpoint,
@@ -649,7 +654,7 @@ class InboundCall:
         request = results.get("request")
         if isinstance(request, Request) and request.action == "cancel":
             return "cancelled"
-        self.transfer = self.transfer.back("completed")
+        self.moved(self.transfer.back("completed"))
         self._transfer_event(mode="attended", by=leg.endpoint, to=target.label, outcome="completed")
         return Handover(other, target)
 

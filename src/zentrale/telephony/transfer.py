@@ -16,6 +16,7 @@ not answered, or the consulted party hung up; `last` says which).
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -143,6 +144,26 @@ class TransferState:
             "consulted": self.consulted,
             "last": self.last,
         }
+
+
+class TransferNews:
+    """Wakes whoever follows transfer states (the agents' workspace streams) when a call's
+    attended transfer moves: the consultation rings, is answered, completed or ends."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Event()
+
+    def moved(self) -> None:
+        """Say that some call's transfer state changed."""
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_change(self, max_wait: float) -> None:
+        """Wait until a transfer state changes, at most MAX_WAIT seconds."""
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout=max_wait)
+        except TimeoutError:
+            return
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
+from zentrale.calls.agent_states import AgentStateRow, LogState
 from zentrale.calls.models import Call, Direction
+from zentrale.config.settings import Settings
 from zentrale.core.audit import Actor
 from zentrale.core.models import AuditEntry
 from zentrale.db.session import Database
 from zentrale.privacy.holds import HoldStore
 from zentrale.privacy.models import DestroyedKind, DestructionRecord, HoldScope
-from zentrale.privacy.purge import Purger
+from zentrale.privacy.purge import Purger, purger_for
 from zentrale.privacy.rules import RetentionRules, parse_retention
 from zentrale.qa.models import RecordingTag
 from zentrale.recording.keys.base import KeyProviderError
@@ -136,7 +139,7 @@ async def test_purge_shreds_expired_recordings_and_keeps_young_and_held_ones(
         entry = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()))).first()
     assert entry is not None
     assert (entry.action, entry.actor_name) == ("retention.purge", "retention")
-    assert entry.detail == {"recording": 1, "call_numbers": 1, "failed": 0}
+    assert entry.detail == {"recording": 1, "call_numbers": 1, "agent_states": 0, "failed": 0}
 
     # Idempotent: a second run at the same time destroys nothing more.
     again = await Purger(db, store).run(rules(), clock.now, dry_run=False)
@@ -228,3 +231,55 @@ async def test_two_nodes_purging_at_once_destroy_each_item_once(
     assert shredded == sorted(made)
     masked = sorted(r.call_id for r in records if r.kind is DestroyedKind.CALL_NUMBERS)
     assert masked == ["s0", "s1", "s2", "s3"]
+
+
+@pytest.mark.asyncio
+async def test_agent_state_rows_past_their_period_are_deleted_and_audited(
+    db: Database, store: LocalStore, clock: FakeClock, tmp_path: Path
+) -> None:
+    settings = Settings(state_dir=tmp_path, retention={"agent_states_days": 365})
+    now = clock.now
+    ago = [
+        ("old", 500, 400),  # ended 400 days ago: past the period
+        ("edge", 366, 365),  # ended exactly 365 days ago: due
+        ("ends-inside", 400, 300),  # started before the cutoff, ended after: kept
+        ("young", 10, 9),
+        ("open", 500, None),  # still lasting (signed in): never deleted
+    ]
+    async with db.write() as session:
+        for name, started, ended in ago:
+            session.add(
+                AgentStateRow(
+                    endpoint="PJSIP/1001",
+                    agent_name=name,
+                    node="n1",
+                    state=LogState.AVAILABLE,
+                    started_at=now - dt.timedelta(days=started),
+                    ended_at=None if ended is None else now - dt.timedelta(days=ended),
+                )
+            )
+
+    async def names() -> set[str | None]:
+        async with db.read() as session:
+            return set(await session.scalars(select(AgentStateRow.agent_name)))
+
+    # The test's rules purge nothing else, so only the agent state rows are counted.
+    dry = await purger_for(settings, db, store).run(rules(), now, dry_run=True)
+    assert (dry.agent_states, dry.items) == (2, [])
+    assert await names() == {"old", "edge", "ends-inside", "young", "open"}
+
+    report = await purger_for(settings, db, store).run(rules(), now, dry_run=False)
+    assert report.agent_states == 2
+    assert await names() == {"ends-inside", "young", "open"}
+    async with db.read() as session:
+        entry = (await session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc()))).first()
+    assert entry is not None
+    assert (entry.action, entry.actor_name) == ("retention.purge", "retention")
+    assert entry.detail == {"recording": 0, "call_numbers": 0, "agent_states": 2, "failed": 0}
+
+    again = await purger_for(settings, db, store).run(rules(), now, dry_run=False)
+    assert again.agent_states == 0
+    # Without the setting's period (a bare Purger), agent state rows are left alone.
+    later = await Purger(db, store).run(rules(), now + dt.timedelta(days=400), dry_run=False)
+    assert later.agent_states == 0
+    assert await names() == {"ends-inside", "young", "open"}

@@ -41,6 +41,7 @@ def _inbound(call_id: str, phase: Phase) -> Any:
         call=SimpleNamespace(id=f"cust-{call_id}"),
         agent_leg=f"agent-{call_id}",
         transfer=TransferState(phase=phase),
+        conversation=None,  # not bridged yet: the music goes on the caller's channel
     )
 
 

@@ -60,3 +60,21 @@ async def test_hold_and_unhold_go_on_the_timeline_and_the_other_party_hears_musi
     moh = [(r.method, r.path) for r in fake.requests if r.path.endswith("/moh")]
     assert [method for method, _ in moh] == ["POST", "DELETE"]
     assert all("cust-1" in path for _, path in moh)  # the customer hears the music
+
+
+@pytest.mark.asyncio
+async def test_in_a_conversation_the_music_plays_on_its_bridge() -> None:
+    # Music started on a channel inside a bridge is silent (measured on Asterisk 22, see
+    # tests/integration/flows/test_sip_hold.py): with the conversation's bridge known, there.
+    calls = [CallLegs("c1", "cust-1", "agent-1", "conv-c1-1")]
+    assert held_by("agent-1", calls) == Held("c1", "agent", "cust-1", "conv-c1-1")
+    timeline = Timeline()
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        Holds(ari, timeline, lambda: calls)  # type: ignore[arg-type]
+        fake.emit("ChannelHold", channel=fake.add_channel("agent-1"), musicclass="calm")
+        await _until(lambda: any(r.path.endswith("/moh") for r in fake.requests))
+        fake.emit("ChannelUnhold", channel=fake.channels["agent-1"])
+        await _until(lambda: any(r.method == "DELETE" for r in fake.requests))
+    moh = [(r.method, r.path) for r in fake.requests if r.path.endswith("/moh")]
+    assert moh == [("POST", "/bridges/conv-c1-1/moh"), ("DELETE", "/bridges/conv-c1-1/moh")]

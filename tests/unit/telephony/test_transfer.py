@@ -3,6 +3,8 @@ allows, when the consent notice is played again, and ringing the consulted party
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from zentrale.telephony.transfer import (
     Phase,
     Request,
     Target,
+    TransferNews,
     TransferState,
     TransferStateError,
     TransferTargetError,
@@ -178,3 +181,21 @@ async def test_ring_consult_reports_the_last_refusal_or_nobody_free() -> None:
     assert leg.result is RingResult.BUSY
     assert str(board.view("a").state) == "busy"  # backed off like a queue's refusal
     assert await ring_consult(board, _target("a"), rings) is None  # still backing off
+
+
+@pytest.mark.asyncio
+async def test_transfer_news_wakes_a_waiting_stream_when_a_transfer_moves() -> None:
+    news = TransferNews()
+    waiting = asyncio.create_task(news.wait_change(3600))
+    await asyncio.sleep(0)  # the waiter is waiting
+    assert not waiting.done()
+    news.moved()
+    await waiting  # woken by the move, not by the hour
+    # A move nobody waited for does not wake the next waiter.
+    news.moved()
+    later = asyncio.create_task(news.wait_change(3600))
+    await asyncio.sleep(0)
+    assert not later.done()
+    later.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await later

@@ -1,6 +1,7 @@
 // The agent's workspace: a JsSIP softphone registered as the agent's endpoint over Asterisk's
 // WebSocket, the agent's state (available / paused with a reason), and the screen pop pushed as
-// server-sent events when a call rings this agent.
+// server-sent events when a call rings this agent (and the transfer state of the agent's call,
+// handed on to agent_transfer.js).
 (function () {
   "use strict";
   var root = document.getElementById("agent");
@@ -75,6 +76,15 @@
     var events = new EventSource(root.dataset.events);
     events.addEventListener("state", function (e) { showState(JSON.parse(e.data)); });
     events.addEventListener("ringing", function (e) { pop(JSON.parse(e.data)); });
+    // The transfer panel (agent_transfer.js) follows these; the last ones stay on #agent for a
+    // panel that starts listening late.
+    var tell = function (name, detail) {
+      root[name === "zentrale:transfer" ? "transferState" : "streamLive"] = detail;
+      root.dispatchEvent(new CustomEvent(name, { detail: detail }));
+    };
+    events.addEventListener("transfer", function (e) { tell("zentrale:transfer", JSON.parse(e.data)); });
+    events.addEventListener("open", function () { tell("zentrale:stream", true); });
+    events.addEventListener("error", function () { tell("zentrale:stream", false); });
   }
 
   function track(s) {

@@ -1,7 +1,8 @@
 // Transfers in the agent's workspace: blind to a department or agent, or attended (consult,
 // then complete or back to the caller). The daemon carries them out over ARI, so this works the
-// same whether the agent talks on the page's softphone or on a desk phone. While the agent is
-// on a call, the transfer state is read once a second (a small JSON answer from this server).
+// same whether the agent talks on the page's softphone or on a desk phone. The transfer state is
+// pushed on the workspace's event stream (agent.js hands it on as "zentrale:transfer" on #agent);
+// only while that stream is down and the agent on a call is it read every 10 s instead.
 (function () {
   "use strict";
   var box = document.getElementById("transfer");
@@ -9,8 +10,11 @@
   var words = JSON.parse(box.dataset.words);
   var csrf = document.querySelector('meta[name="csrf-token"]');
   var $ = function (id) { return document.getElementById(id); };
+  var agent = document.getElementById("agent");
   var phase = "none";
   var timer = null;
+  var live = false;
+  var FALLBACK_MS = 10000;
 
   function send(url, body) {
     $("transfer-error").textContent = "";
@@ -22,7 +26,9 @@
     }).then(function (r) {
       return r.json().then(function (data) {
         if (!r.ok) { $("transfer-error").textContent = data.error ? data.error.message : r.status; }
-        refresh();
+        // While the stream is live it alone says what the state is: this answer can arrive
+        // after a newer pushed state (the flow moves on while the request is audited).
+        else if (!live) { show(data); }
       });
     });
   }
@@ -72,11 +78,12 @@
   }
 
   function follow() {
-    if (onCall()) {
+    if (!live && onCall()) {
       if (timer === null) {
-        refresh();
-        timer = setInterval(function () { refresh().then(function () { if (!onCall()) { stop(); } }); }, 1000);
+        timer = setInterval(function () { refresh().then(function () { if (!onCall()) { stop(); } }); }, FALLBACK_MS);
       }
+    } else {
+      stop();
     }
   }
 
@@ -110,6 +117,11 @@
     if ($(id)) { watch.observe($(id), { attributes: true, attributeFilter: ["data-state", "data-status"] }); }
   });
   fetch(box.dataset.targets, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(fill);
-  show(null);
+  if (agent) {
+    agent.addEventListener("zentrale:transfer", function (e) { show(e.detail); });
+    agent.addEventListener("zentrale:stream", function (e) { live = e.detail; follow(); });
+    live = agent.streamLive === true;
+  }
+  show(agent && agent.transferState !== undefined ? agent.transferState : null);
   follow();
 }());
