@@ -50,6 +50,8 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.s3, pytest
 BUCKET, PREFIX = "recordings", "z/"
 RULES_A = RULES.replace("Local/S1@", "Local/S2@")
 """Each node rings its own agent: S2 on node A, S1 (Sam) on node B."""
+SOFTPHONE = {"sip_password": "softphones 1", "sip_domain": "sip.test"}
+"""The browser softphones' settings (each node's own WebSocket URL is added)."""
 LEASE = 60.0  # WorkerOptions.lease: how long a dead worker's job stays taken
 
 
@@ -144,6 +146,7 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
                     database_url=url,
                     storage=storage,
                     peers={peer: other.ari},
+                    sections={"agents": {**SOFTPHONE, "websocket_url": f"ws://{name}.test/ws"}},
                 )
                 daemon = DaemonProcess(spec)
                 daemons.append(daemon)
@@ -288,6 +291,13 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
         assert reply.json()["state"] == "available", reply.text
         page = await http.get("/agent")  # the workspace opens here, with B's view of Sam
         assert page.status_code == 200, page.text
+        assert "ws://b.test/ws" in page.headers["content-security-policy"]
+        reply = await http.get("/api/agent/softphone")  # Sam registers with B's Asterisk
+        assert reply.status_code == 200, reply.text
+        assert (reply.json()["websocket_url"], reply.headers["x-zentrale-node"]) == (
+            "ws://b.test/ws",
+            "node-b",
+        )
     followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
     # B's calls last long enough for node A to monitor one and pause its recording.

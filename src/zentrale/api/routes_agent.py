@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Literal
@@ -30,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.api.agent_remote import next_pop, remote_events, remote_state
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
-from zentrale.api.forwarding import agent_elsewhere, forward, serve
+from zentrale.api.forwarding import agent_elsewhere, forward, forwarder_of, serve
 from zentrale.api.web.render import render
 from zentrale.api.workspace import (
     AgentOnOtherNodeError,
@@ -39,13 +40,15 @@ from zentrale.api.workspace import (
     center_of,
     live_of,
 )
-from zentrale.base.errors import InvalidRequestError, NotFoundError
+from zentrale.base.errors import InvalidRequestError, NotFoundError, ZentraleError
+from zentrale.config.settings import AgentSettings
 from zentrale.core import audit
 from zentrale.core.principal import Principal
 from zentrale.customers import store as customers
 from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
+from zentrale.ops.forward import Who
 from zentrale.ops.live import LiveNodes
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
@@ -60,6 +63,10 @@ held up by an open workspace."""
 TICK_SECONDS = 1.0
 EARLIER = 3
 """Earlier calls of the customer a screen pop shows."""
+_WEBSOCKET = re.compile(r"wss?://[^\s;,'\"]{1,200}")
+"""Another node's softphone WebSocket URL as it may enter this page's CSP."""
+PAGE_ASK_SECONDS = 2.0
+"""How long the page waits for the owning node's softphone URL (else it opens without it)."""
 
 
 class AgentStateOut(BaseModel):
@@ -110,6 +117,7 @@ async def agent_page(caller: Caller, request: Request) -> Response:
     center = center_of(request)
     reasons = list(center.services.settings.agents.pause_reasons)
     live = live_of(request)
+    there: str | None = None
     try:
         endpoint = agent_endpoint(caller, center.services.queues.board, live)
         state = state_of(center.services.queues.board, endpoint, reasons)
@@ -118,8 +126,12 @@ async def agent_page(caller: Caller, request: Request) -> Response:
             raise
         remote = remote_state(live, caller.agent_endpoint or "", reasons)
         state = AgentStateOut.model_validate({k: v for k, v in remote.items() if k != "node"})
+        if remote["node"] is not None:
+            there = await _remote_websocket(request, caller, str(remote["node"]))
     response = render(request, "agent.html", caller=caller, state=state)
     url = center.services.settings.agents.websocket_url
+    if there is not None and there != url:
+        url = f"{url} {there}"  # the softphone registers with the node that rings the agent
     # The softphone talks to Asterisk's WebSocket: allowed here, on this page only.
     response.headers["Content-Security-Policy"] = (
         f"default-src 'self'; connect-src 'self' {url}; media-src 'self' blob: mediastream:; "
@@ -130,11 +142,22 @@ async def agent_page(caller: Caller, request: Request) -> Response:
 
 
 @router.get("/api/agent/softphone", name="agent.softphone", response_model=SoftphoneOut)
-async def softphone(caller: Caller, request: Request) -> SoftphoneOut:
-    """Return the signed-in agent's softphone registration (WebSocket URL, SIP address)."""
+async def softphone(caller: Caller, request: Request) -> SoftphoneOut | Response:
+    """Return the signed-in agent's softphone registration (WebSocket URL, SIP address): that
+    of the node that rings the agent (forwarded there when it is another node)."""
     center = center_of(request)
-    endpoint = agent_endpoint(caller, center.services.queues.board)
-    settings = center.services.settings.agents
+    board = center.services.queues.board
+    node = agent_elsewhere(request, caller, board)
+    if node is not None:
+        return await forward(request, caller, node, "agent.softphone", {})
+    return registration(caller, board, center.services.settings.agents, live_of(request))
+
+
+def registration(
+    caller: Principal, board: AgentBoard, settings: AgentSettings, live: LiveNodes | None
+) -> SoftphoneOut:
+    """Return CALLER's softphone registration with this node's Asterisk (SETTINGS)."""
+    endpoint = agent_endpoint(caller, board, live)
     if settings.sip_password is None:
         raise NoSoftphoneError("no softphone password is set (agents.sip_password)")
     user = endpoint.split("/", 1)[-1]
@@ -144,6 +167,20 @@ async def softphone(caller: Caller, request: Request) -> SoftphoneOut:
         password=settings.sip_password.get_secret_value(),
         display_name=caller.display_name,
     )
+
+
+async def _remote_websocket(request: Request, caller: Principal, node: str) -> str | None:
+    """Return the WebSocket URL of NODE's softphones (for the page's CSP), None if unknown."""
+    forwarder = forwarder_of(request)
+    if forwarder is None:
+        return None
+    who = Who(caller.user_id, caller.via, caller.address)
+    try:
+        reply = await forwarder.ask(node, "agent.softphone", who, {}, seconds=PAGE_ASK_SECONDS)
+    except ZentraleError:  # the page still opens; its softphone says it cannot register
+        return None
+    url = reply.body.get("websocket_url") if reply.status == 200 else None
+    return url if isinstance(url, str) and _WEBSOCKET.fullmatch(url) else None
 
 
 @router.get("/api/agent/state", name="agent.state", response_model=AgentStateOut)
@@ -336,6 +373,11 @@ def agent_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None)
                 caller, center, deps, AgentStateIn.model_validate(payload), live
             )
 
+        async def softphone(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+            agents = center.services.settings.agents
+            return registration(caller, center.services.queues.board, agents, live)
+
         serve(forwarder, deps, "agent.state", state)
+        serve(forwarder, deps, "agent.softphone", softphone)
         serve(forwarder, deps, "agent.set_state", set_state)
     return [outer]

@@ -8,19 +8,23 @@ payload counts for nothing.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr
 from sqlalchemy import select
 
 from zentrale.api.deps import Deps
 from zentrale.api.forwarding import serve
+from zentrale.api.routes_agent import registration
+from zentrale.config.settings import AgentSettings
 from zentrale.core.models import AuditEntry
 from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
 from zentrale.db.bus import LocalBus
 from zentrale.ops.forward import Forwarder, Request, Who
+from zentrale.telephony.board import AgentBoard
 
 from .conftest import World
 
@@ -88,3 +92,43 @@ async def test_an_error_of_the_routes_code_keeps_its_status_and_code(
     assert (bad.status, bad.body["error"]["code"]) == (422, "invalid-request")
     good = await node.answer(_request(admin, "supervise.monitor", {"username": "x", "role": "y"}))
     assert good.status == 201
+
+
+async def test_the_softphone_registration_comes_from_the_node_that_rings_the_agent(
+    deps: Deps, world: World
+) -> None:
+    bus = LocalBus()
+    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    board = AgentBoard()
+    board.know([("PJSIP/1001", "Agent")])
+    agents = [
+        AgentSettings(
+            websocket_url="wss://b.example/ws", sip_domain="b.example", sip_password=SecretStr("s3")
+        )
+    ]
+
+    async def softphone(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        return registration(caller, board, agents[-1], None)
+
+    serve(there, deps, "agent.softphone", softphone)
+    tasks = [asyncio.create_task(f.run()) for f in (here, there)]
+    await asyncio.sleep(0)  # each subscribes to its channel
+    try:
+        who = Who(world.user_ids["agent"], "session", "10.0.0.9")
+        reply = await here.ask("node-b", "agent.softphone", who, {})
+        assert reply.status == 200, reply.body
+        assert (reply.body["websocket_url"], reply.body["uri"]) == (
+            "wss://b.example/ws",
+            "sip:1001@b.example",
+        )
+        assert reply.body["password"] == "s3"
+        qa = Who(world.user_ids["qa"], "token", None)
+        refused = await here.ask("node-b", "agent.softphone", qa, {})
+        assert (refused.status, refused.body["error"]["code"]) == (403, "forbidden")
+        agents.append(AgentSettings())  # no password: no softphones on node B
+        none = await here.ask("node-b", "agent.softphone", who, {})
+        assert (none.status, none.body["error"]["code"]) == (404, "no-softphone")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
