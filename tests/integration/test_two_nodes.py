@@ -298,6 +298,11 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
             "ws://b.test/ws",
             "node-b",
         )
+        reply = await http.get("/api/agent/callbacks")  # Sam's callbacks, listed by B
+        assert (reply.json(), reply.headers["x-zentrale-node"]) == ([], "node-b"), reply.text
+        long = {"notes": "n" * 4000, "suggestion": "s" * 4000}  # more than the bus carries back
+        reply = await http.put("/api/calls/c1/wrapup", json=long)
+        assert reply.json()["error"]["code"] == "forward-too-large", reply.text
     followers.append(asyncio.create_task(_follow(a.daemon.url, sam, heard, "/api/agent/events")))
     # Calls on both nodes at once, two each (each node's one agent takes them in turn).
     # B's calls last long enough for node A to monitor one and pause its recording.

@@ -11,15 +11,18 @@ call centre's clock, the one the callback scheduler runs on (a fake one in tests
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+import json
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
+from zentrale.api.forwarding import agent_elsewhere, forward, serve
 from zentrale.api.text import NO_NUL
 from zentrale.api.workspace import agent_endpoint, bind_center, center_of
 from zentrale.base.errors import NotFoundError
@@ -32,6 +35,9 @@ from zentrale.customers.errors import (
     UnknownDispositionError,
 )
 from zentrale.customers.models import Callback, NoteKind
+from zentrale.db.bus import MAX_PAYLOAD
+from zentrale.ops.forward import Forwarder, ForwardTooLargeError
+from zentrale.ops.live import LiveNodes
 from zentrale.routing.rules import Rules
 from zentrale.telephony.callbacks import CallingHours
 from zentrale.telephony.callcenter import CallCenter
@@ -40,6 +46,9 @@ router = APIRouter(tags=["agent"])
 CallId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
 CallbackId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 Text = Annotated[str, Field(max_length=4000, pattern=NO_NUL)]
+FORWARD_BYTES = MAX_PAYLOAD - 2000
+"""The largest wrap-up (as JSON) saved through another node: the answer repeats its notes and
+suggestion with up to 2,000 bytes more (labels, callbacks, the bus's envelope)."""
 
 
 class WrapUpIn(BaseModel):
@@ -174,9 +183,16 @@ async def _call(session: AsyncSession, call_id: str) -> Call:
 
 
 @router.get("/api/agent/dispositions", name="agent.dispositions", response_model=DispositionsOut)
-async def dispositions(caller: Caller, request: Request) -> DispositionsOut:
+async def dispositions(caller: Caller, request: Request) -> DispositionsOut | Response:
     """Return the disposition codes of the departments the signed-in agent sits in."""
     center = center_of(request)
+    node = agent_elsewhere(request, caller, center.services.queues.board)
+    if node is not None:
+        return await forward(request, caller, node, "agent.dispositions", {})
+    return _dispositions(caller, center)
+
+
+def _dispositions(caller: Principal, center: CallCenter) -> DispositionsOut:
     endpoint = agent_endpoint(caller, center.services.queues.board)
     rules = center.rules()
     settings = center.services.settings.agents.callbacks
@@ -194,12 +210,28 @@ async def dispositions(caller: Caller, request: Request) -> DispositionsOut:
 @router.put("/api/calls/{call_id}/wrapup", name="wrapup.save", response_model=WrapUpOut)
 async def save_wrapup(
     caller: Caller, request: Request, call_id: CallId, body: WrapUpIn
-) -> WrapUpOut:
+) -> WrapUpOut | Response:
     """Wrap up a call the signed-in agent took: disposition, notes, suggestion, callback."""
     center = center_of(request)
+    node = agent_elsewhere(request, caller, center.services.queues.board)
+    if node is not None:
+        payload = {"call_id": call_id, "body": body.model_dump(mode="json")}
+        size = len(json.dumps(payload, separators=(",", ":")).encode())
+        if size > FORWARD_BYTES:  # its answer, carrying the same text, would not fit the bus
+            raise ForwardTooLargeError(
+                f"this wrap-up ({size} bytes) is too long to save through this node: shorten "
+                f"the notes or the suggestion, or save it on node {node}, which rings you"
+            )
+        return await forward(request, caller, node, "wrapup.save", payload)
+    return await _save(caller, center, deps_of(request), call_id, body)
+
+
+async def _save(
+    caller: Principal, center: CallCenter, deps: Deps, call_id: str, body: WrapUpIn
+) -> WrapUpOut:
     board = center.services.queues.board
     endpoint = agent_endpoint(caller, board)
-    rules, deps = center.rules(), deps_of(request)
+    rules = center.rules()
     now = center.services.clock()
     hours = CallingHours.of(center.services.settings.agents.callbacks, rules.document.timezone)
     async with deps.db.write() as session:
@@ -275,11 +307,33 @@ async def list_wrapups(caller: Caller, request: Request, call_id: CallId) -> lis
 
 
 @router.get("/api/agent/callbacks", name="agent.callbacks", response_model=list[CallbackOut])
-async def my_callbacks(caller: Caller, request: Request) -> list[CallbackOut]:
+async def my_callbacks(caller: Caller, request: Request) -> list[CallbackOut] | Response:
     """Return the signed-in agent's open callbacks, soonest first."""
     center = center_of(request)
+    node = agent_elsewhere(request, caller, center.services.queues.board)
+    if node is not None:
+        return _unlisted(await forward(request, caller, node, "agent.callbacks", {}))
+    return await _callbacks(caller, center, deps_of(request))
+
+
+class _Listed(BaseModel):
+    """The agent's callbacks as they cross the bus (which carries JSON objects, not lists)."""
+
+    items: list[CallbackOut]
+
+
+def _unlisted(response: JSONResponse) -> Response:
+    """Return a forwarded `_Listed` answer as the list itself (an error as it is)."""
+    if response.status_code != 200:
+        return response
+    items = json.loads(bytes(response.body))["items"]
+    node = response.headers["X-Zentrale-Node"]
+    return JSONResponse(items, headers={"X-Zentrale-Node": node})
+
+
+async def _callbacks(caller: Principal, center: CallCenter, deps: Deps) -> list[CallbackOut]:
     endpoint = agent_endpoint(caller, center.services.queues.board)
-    async with deps_of(request).db.read() as session:
+    async with deps.db.read() as session:
         rows = await wrapup.callbacks_of(session, endpoint)
     return [CallbackOut.of(row) for row in rows]
 
@@ -289,11 +343,22 @@ async def my_callbacks(caller: Caller, request: Request) -> list[CallbackOut]:
     name="agent.callback_cancel",
     response_model=CallbackOut,
 )
-async def cancel_callback(caller: Caller, request: Request, callback_id: CallbackId) -> CallbackOut:
+async def cancel_callback(
+    caller: Caller, request: Request, callback_id: CallbackId
+) -> CallbackOut | Response:
     """Cancel one of the signed-in agent's scheduled callbacks."""
     center = center_of(request)
+    node = agent_elsewhere(request, caller, center.services.queues.board)
+    if node is not None:
+        payload = {"callback_id": callback_id}
+        return await forward(request, caller, node, "agent.callback_cancel", payload)
+    return await _cancel(caller, center, deps_of(request), callback_id)
+
+
+async def _cancel(
+    caller: Principal, center: CallCenter, deps: Deps, callback_id: str
+) -> CallbackOut:
     endpoint = agent_endpoint(caller, center.services.queues.board)
-    deps = deps_of(request)
     async with deps.db.write() as session:
         row = await wrapup.cancel(session, callback_id, endpoint, deps.clock())
         event = audit.Event("callback.cancel", target=f"call:{row.call_id}", detail={"id": row.id})
@@ -301,8 +366,38 @@ async def cancel_callback(caller: Caller, request: Request, callback_id: Callbac
     return CallbackOut.of(row)
 
 
-def wrapup_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
-    """Return the wrap-up routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
+def wrapup_routers(
+    center: CallCenter, deps: Deps, live: LiveNodes | None = None
+) -> list[APIRouter]:
+    """Return the wrap-up routes, binding CENTER (the QA service's DEPS, and with several nodes
+    the other nodes' LIVE rows) to each request; answer the agent's wrap-up requests other
+    nodes forward for this node's agents."""
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
+    if live is not None and live.forwarder is not None:
+        serve_wrapups(live.forwarder, center, deps)
     return [outer]
+
+
+def serve_wrapups(forwarder: Forwarder, center: CallCenter, deps: Deps) -> None:
+    """Answer the wrap-up requests of this node's agents that other nodes forward (the same
+    code, checks and audit entries as for a request here)."""
+
+    async def codes(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        return _dispositions(caller, center)
+
+    async def save(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        call_id = TypeAdapter(CallId).validate_python(payload.get("call_id"))
+        return await _save(caller, center, deps, call_id, WrapUpIn.model_validate(payload["body"]))
+
+    async def callbacks(caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        return _Listed(items=await _callbacks(caller, center, deps))
+
+    async def cancel(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        callback_id = TypeAdapter(CallbackId).validate_python(payload.get("callback_id"))
+        return await _cancel(caller, center, deps, callback_id)
+
+    serve(forwarder, deps, "agent.dispositions", codes)
+    serve(forwarder, deps, "wrapup.save", save)
+    serve(forwarder, deps, "agent.callbacks", callbacks)
+    serve(forwarder, deps, "agent.callback_cancel", cancel)

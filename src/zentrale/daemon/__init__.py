@@ -462,7 +462,7 @@ def _app(
             *qa_routers(deps),
             *calls_routers(center, deps),
             *agent_routers(center, deps, live),
-            *wrapup_routers(center, deps),
+            *wrapup_routers(center, deps, live),
             *transfer_routers(center, deps, live),
             *recording_routers(center, deps, live),
         ]

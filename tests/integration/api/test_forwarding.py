@@ -9,6 +9,7 @@ payload counts for nothing.
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -18,13 +19,17 @@ from sqlalchemy import select
 from zentrale.api.deps import Deps
 from zentrale.api.forwarding import serve
 from zentrale.api.routes_agent import registration
-from zentrale.config.settings import AgentSettings
+from zentrale.api.routes_wrapup import serve_wrapups
+from zentrale.config.settings import AgentSettings, Settings
 from zentrale.core.models import AuditEntry
 from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
 from zentrale.db.bus import LocalBus
 from zentrale.ops.forward import Forwarder, Request, Who
+from zentrale.routing.load import parse_rules
 from zentrale.telephony.board import AgentBoard
+from zentrale.telephony.callcenter import CallCenter
+from zentrale.testing.clocks import FakeClock
 
 from .conftest import World
 
@@ -132,3 +137,74 @@ async def test_the_softphone_registration_comes_from_the_node_that_rings_the_age
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class _NoAri:
+    """ARI for a call centre that places no calls (only its constructor subscribes)."""
+
+    def on(self, *_args: Any) -> None:
+        return None
+
+
+RULES = """\
+version: 1
+timezone: Europe/Berlin
+languages: {available: [de], default: de, fallback: de}
+prompts: {bye: sound:vm-goodbye}
+departments:
+  sales:
+    agents: [{endpoint: "PJSIP/1001", name: Agent}]
+    on_max_wait: {play_and_hangup: bye}
+    dispositions:
+      - {code: sale, label: Sale closed}
+entry_rules:
+  - name: everyone
+    action: {play_and_hangup: bye}
+"""
+
+
+async def test_wrap_ups_of_an_agent_rung_by_another_node_are_saved_there(
+    deps: Deps, world: World, settings: Settings, clock: FakeClock
+) -> None:
+    bus = LocalBus()
+    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    board = AgentBoard()
+    board.know([("PJSIP/1001", "Agent")])
+    rules = parse_rules(RULES, "routing.yaml")
+    queues = SimpleNamespace(board=board)
+    services = SimpleNamespace(
+        ari=_NoAri(), journal=None, queues=queues, settings=settings, clock=clock
+    )
+    serve_wrapups(there, CallCenter(services, lambda: rules), deps)  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(f.run()) for f in (here, there)]
+    await asyncio.sleep(0)  # each subscribes to its channel
+    agent = Who(world.user_ids["agent"], "session", "10.0.0.9")
+    try:
+        codes = await here.ask("node-b", "agent.dispositions", agent, {})
+        assert codes.status == 200, codes.body
+        assert codes.body["departments"] == {"sales": [{"code": "sale", "label": "Sale closed"}]}
+        body = {"disposition": "sale", "notes": "wants a quote", "ready": True}
+        saved = await here.ask("node-b", "wrapup.save", agent, {"call_id": "sales1", "body": body})
+        assert saved.status == 200, saved.body
+        assert (saved.body["agent_endpoint"], saved.body["notes"]) == (
+            "PJSIP/1001",
+            ["wants a quote"],
+        )
+        again = await here.ask("node-b", "wrapup.save", agent, {"call_id": "sales1", "body": body})
+        assert (again.status, again.body["error"]["code"]) == (409, "wrapup-done")
+        bad = await here.ask("node-b", "wrapup.save", agent, {"call_id": "a b", "body": body})
+        assert (bad.status, bad.body["error"]["code"]) == (422, "invalid-request")
+        listed = await here.ask("node-b", "agent.callbacks", agent, {})
+        assert (listed.status, listed.body) == (200, {"items": []})
+        qa = Who(world.user_ids["qa"], "token", None)
+        refused = await here.ask("node-b", "wrapup.save", qa, {"call_id": "sales1", "body": body})
+        assert (refused.status, refused.body["error"]["code"]) == (403, "forbidden")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    async with deps.db.read() as session:
+        wrapped = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "call.wrapup"))
+        )
+    assert [(w.actor_name, w.target) for w in wrapped] == [("agent", "call:sales1")]
