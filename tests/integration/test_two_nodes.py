@@ -280,6 +280,9 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
             return bool(_rows(board, "node-b")) and bool(_rows(board, "node-a"))
 
         assert await _until(b_on_a, 30), (await http.get("/api/supervise")).text
+        pause = {"endpoint": "Local/S1@sim-agent/n", "paused": False}  # Sam, rung by node B
+        reply = await http.post("/api/agents/pause", json=pause)
+        assert (reply.status_code, reply.headers.get("x-zentrale-node")) == (200, "node-b")
     async with httpx.AsyncClient(base_url=a.daemon.url, headers=sam) as http:
         # Sam's workspace on node A acts through node B, which rings Sam.
         reply = await http.get("/api/agent/state")

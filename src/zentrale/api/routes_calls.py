@@ -8,15 +8,17 @@ is written to the audit log; phone numbers in listings are masked.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
+from zentrale.api.forwarding import call_elsewhere, forward, serve
 from zentrale.api.text import NO_NUL
-from zentrale.api.workspace import bind_center, center_of
+from zentrale.api.workspace import bind_center, center_of, live_of
 from zentrale.base.errors import (
     ConflictError,
     ForbiddenError,
@@ -27,6 +29,8 @@ from zentrale.config.logging import mask_number
 from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
+from zentrale.ops.forward import Forwarder
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.callcenter import CallCenter, CallNotActiveError
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -119,12 +123,31 @@ async def place_call(caller: Caller, request: Request, body: PlaceIn) -> PlaceOu
     return PlaceOut(call_id=result.call_id, result=result.result)
 
 
-@router.post("/calls/{call_id}/transfer", name="calls.transfer", status_code=202)
+class Transferring(BaseModel):
+    """A blind transfer under way."""
+
+    status: Literal["transferring"] = "transferring"
+
+
+@router.post(
+    "/calls/{call_id}/transfer", name="calls.transfer", status_code=202, response_model=Transferring
+)
 async def transfer_call(
     caller: Caller, request: Request, call_id: CallId, body: TransferIn
-) -> dict[str, str]:
+) -> Transferring | Response:
     """Blind-transfer a connected call to a department, a menu or a number."""
     center = center_of(request)
+    if call_id not in center.active:
+        node = call_elsewhere(request, call_id)
+        if node is not None:
+            payload = {"call_id": call_id, "body": body.model_dump()}
+            return await forward(request, caller, node, "calls.transfer", payload)
+    return await _transfer(caller, center, deps_of(request), call_id, body)
+
+
+async def _transfer(
+    caller: Principal, center: CallCenter, deps: Deps, call_id: str, body: TransferIn
+) -> Transferring:
     inbound = center.active.get(call_id)
     if inbound is None:
         raise NotFoundError(f"no call {call_id} in progress here")
@@ -134,12 +157,11 @@ async def transfer_call(
         await center.transfer(call_id, body.to, body.target)
     except CallNotActiveError as exc:
         raise CallNotConnectedError(str(exc)) from None
-    deps = deps_of(request)
     event = audit.Event(
         "call.transfer", target=f"call:{call_id}", detail={"to": body.to, "target": body.target}
     )
     await audit.record(deps.db, caller.actor, event, deps.clock())
-    return {"status": "transferring"}
+    return Transferring()
 
 
 @router.get("/calls", name="calls.active", response_model=list[ActiveCallOut])
@@ -167,15 +189,36 @@ async def agents(caller: Caller, request: Request) -> list[AgentOut]:
 
 
 @router.post("/agents/pause", name="agents.pause", response_model=AgentOut)
-async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentOut:
+async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentOut | Response:
     """Take an agent out of the queues' rotation (paused: true), or back in."""
     endpoint = _own_endpoint(caller, body.endpoint)
-    board = center_of(request).services.queues.board
+    center = center_of(request)
+    node = _node_of_agent(request, center, endpoint)
+    if node is not None:
+        return await forward(request, caller, node, "agents.pause", body.model_dump())
+    return await _pause(caller, center, deps_of(request), body)
+
+
+def _node_of_agent(request: Request, center: CallCenter, endpoint: str) -> str | None:
+    """Return the other node that rings ENDPOINT, when requests can be forwarded there."""
+    live = live_of(request)
+    try:
+        center.services.queues.board.view(endpoint)
+    except KeyError:
+        if live is None or live.forwarder is None:
+            return None
+        found = live.node_of_agent(endpoint)
+        return str(found["node"]) if found is not None else None
+    return None
+
+
+async def _pause(caller: Principal, center: CallCenter, deps: Deps, body: PauseIn) -> AgentOut:
+    endpoint = _own_endpoint(caller, body.endpoint)
+    board = center.services.queues.board
     try:
         board.pause(endpoint, body.paused)
     except KeyError:
         raise NotFoundError(f"no agent {endpoint} in the routing rules") from None
-    deps = deps_of(request)
     event = audit.Event(
         "agent.pause" if body.paused else "agent.unpause", target=f"agent:{endpoint}"
     )
@@ -184,8 +227,28 @@ async def pause_agent(caller: Caller, request: Request, body: PauseIn) -> AgentO
     return AgentOut(endpoint=view.endpoint, name=view.name, state=str(view.state))
 
 
-def calls_routers(center: CallCenter, deps: Deps) -> list[APIRouter]:
-    """Return the call routes, binding CENTER (and the QA service's DEPS) to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps))])
+def calls_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
+    """Return the call routes, binding CENTER (the QA service's DEPS, and with several nodes
+    the other nodes' LIVE rows) to each request; answer the blind transfers and pauses other
+    nodes forward for this node's calls and agents."""
+    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
     outer.include_router(router)
+    if live is not None and live.forwarder is not None:
+        serve_calls(live.forwarder, center, deps)
     return [outer]
+
+
+def serve_calls(forwarder: Forwarder, center: CallCenter, deps: Deps) -> None:
+    """Answer the blind transfers and pauses other nodes forward (the same code, scope checks
+    and audit entries as for a request here)."""
+
+    async def transfer(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        call_id = TypeAdapter(CallId).validate_python(payload.get("call_id"))
+        body = TransferIn.model_validate(payload.get("body"))
+        return await _transfer(caller, center, deps, call_id, body)
+
+    async def pause(caller: Principal, payload: dict[str, Any]) -> BaseModel:
+        return await _pause(caller, center, deps, PauseIn.model_validate(payload))
+
+    serve(forwarder, deps, "calls.transfer", transfer, status=202)
+    serve(forwarder, deps, "agents.pause", pause)

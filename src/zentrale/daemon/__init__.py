@@ -460,7 +460,7 @@ def _app(
         [
             *routers,
             *qa_routers(deps),
-            *calls_routers(center, deps),
+            *calls_routers(center, deps, live),
             *agent_routers(center, deps, live),
             *wrapup_routers(center, deps, live),
             *transfer_routers(center, deps, live),

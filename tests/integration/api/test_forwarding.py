@@ -19,6 +19,7 @@ from sqlalchemy import select
 from zentrale.api.deps import Deps
 from zentrale.api.forwarding import serve
 from zentrale.api.routes_agent import registration
+from zentrale.api.routes_calls import serve_calls
 from zentrale.api.routes_wrapup import serve_wrapups
 from zentrale.config.settings import AgentSettings, Settings
 from zentrale.core.models import AuditEntry
@@ -208,3 +209,53 @@ async def test_wrap_ups_of_an_agent_rung_by_another_node_are_saved_there(
             await session.scalars(select(AuditEntry).where(AuditEntry.action == "call.wrapup"))
         )
     assert [(w.actor_name, w.target) for w in wrapped] == [("agent", "call:sales1")]
+
+
+async def test_a_pause_or_blind_transfer_for_another_nodes_agent_or_call_is_done_there(
+    deps: Deps, world: World, settings: Settings, clock: FakeClock
+) -> None:
+    bus = LocalBus()
+    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    board = AgentBoard()
+    board.know([("PJSIP/1001", "Agent")])
+    queues = SimpleNamespace(board=board)
+    services = SimpleNamespace(
+        ari=_NoAri(), journal=None, queues=queues, settings=settings, clock=clock
+    )
+    rules = parse_rules(RULES, "routing.yaml")
+    serve_calls(there, CallCenter(services, lambda: rules), deps)  # type: ignore[arg-type]
+    tasks = [asyncio.create_task(f.run()) for f in (here, there)]
+    await asyncio.sleep(0)  # each subscribes to its channel
+    agent = Who(world.user_ids["agent"], "session", "10.0.0.9")
+    supervisor = Who(world.user_ids["super"], "token", None)
+    try:
+        mine = {"endpoint": "PJSIP/1001", "paused": True}
+        paused = await here.ask("node-b", "agents.pause", agent, mine)
+        assert (paused.status, paused.body["state"]) == (200, "paused"), paused.body
+        assert board.view("PJSIP/1001").state.value == "paused"  # on node B's board
+        theirs = {"endpoint": "PJSIP/2001", "paused": True}
+        other = await here.ask("node-b", "agents.pause", agent, theirs)
+        assert (other.status, other.body["error"]["code"]) == (403, "forbidden")
+        back = {"endpoint": "PJSIP/1001", "paused": False}
+        resumed = await here.ask("node-b", "agents.pause", supervisor, back)
+        assert (resumed.status, resumed.body["state"]) == (200, "idle"), resumed.body
+        call = {"call_id": "c" * 32, "body": {"to": "department", "target": "sales"}}
+        gone = await here.ask("node-b", "calls.transfer", supervisor, call)
+        assert (gone.status, gone.body["error"]["code"]) == (404, "not-found")
+        qa = Who(world.user_ids["qa"], "token", None)
+        refused = await here.ask("node-b", "calls.transfer", qa, call)
+        assert (refused.status, refused.body["error"]["code"]) == (403, "forbidden")
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    async with deps.db.read() as session:
+        entries = list(
+            await session.scalars(
+                select(AuditEntry).where(AuditEntry.action.in_(["agent.pause", "agent.unpause"]))
+            )
+        )
+    assert sorted((e.actor_name, e.action) for e in entries) == [
+        ("agent", "agent.pause"),
+        ("super", "agent.unpause"),
+    ]
