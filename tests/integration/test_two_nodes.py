@@ -200,7 +200,7 @@ async def _follow(
                     if line.startswith("event: "):
                         name = line[7:]
                     elif line.startswith("data: "):
-                        seen.append({**json.loads(line[6:]), "event": name})
+                        seen.append({**(json.loads(line[6:]) or {}), "event": name})
                         name = "message"
 
 
@@ -364,6 +364,8 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
     pops = [e for e in heard if e["event"] == "ringing"]
     assert len({e["call_id"] for e in pops}) == 2, heard  # node B's two calls rang Sam
     assert all(e["department"] == "sales" for e in pops), pops
+    moved = {e.get("call_id") for e in heard if e["event"] == "transfer"}
+    assert moved == {None} | {e["call_id"] for e in pops}, heard  # B's transfer states too
     rows = await cluster.rows()
     assert sorted(call.asterisk_node or "" for call, _ in rows) == [
         "node-a",

@@ -1,8 +1,9 @@
 """The agent's event stream on a node that does not ring the agent (several nodes).
 
-The node that rings the agent sends their state (`ops.live` rows) and the screen pop of each
-call about to ring them over the live bus; here they reach the agent's workspace stream in
-the same events (`state`, `ringing`) as on the agent's own node.
+The node that rings the agent sends their state (`ops.live` rows, with the transfer state of
+their call) and the screen pop of each call about to ring them over the live bus; here they
+reach the agent's workspace stream in the same events (`state`, `transfer`, `ringing`) as on
+the agent's own node.
 """
 
 from __future__ import annotations
@@ -50,12 +51,16 @@ async def remote_events(
     """Stream ENDPOINT's state and pops heard from another node, for SECONDS."""
     yield "retry: 1000\n\n"
     with live.pops.follow(endpoint) as queue:
-        last, until = "", time.monotonic() + seconds
+        last, moved, until = "", "", time.monotonic() + seconds
         while time.monotonic() < until and not await request.is_disconnected():
             state = json.dumps(remote_state(live, endpoint, reasons), separators=(",", ":"))
             if state != last:
                 last = state
                 yield f"event: state\ndata: {state}\n\n"
+            transfer = json.dumps(live.transfer(endpoint), separators=(",", ":"))
+            if transfer != moved:
+                moved = transfer
+                yield f"event: transfer\ndata: {transfer}\n\n"
             pop = await next_pop(queue, live.wait_change, tick)
             if pop is not None and live.agent(endpoint) is not None:
                 body = json.dumps(await enrich(pop), separators=(",", ":"))

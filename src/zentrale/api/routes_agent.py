@@ -49,12 +49,11 @@ from zentrale.customers.models import NoteKind
 from zentrale.customers.numbers import caller_key
 from zentrale.db.session import Database
 from zentrale.ops.forward import Who
-from zentrale.ops.live import LiveNodes
+from zentrale.ops.live import LiveNodes, transfer_state
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import Pop
 from zentrale.telephony.supervision import STATE_WORDS
-from zentrale.telephony.transfer import NotOnCallError
 
 router = APIRouter(tags=["agent"])
 STREAM_SECONDS = 60.0
@@ -276,12 +275,8 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
 
 def transfer_of(center: CallCenter, endpoint: str) -> dict[str, Any] | None:
     """Return the transfer state of ENDPOINT's call here, as `GET /api/agent/transfer` does
-    (None: no call connected)."""
-    try:
-        inbound = center.call_of(endpoint)
-    except NotOnCallError:
-        return None
-    return {"call_id": inbound.id, **inbound.transfer.as_json()}
+    (None: no call connected); the same state crosses the live bus (`ops.live`)."""
+    return transfer_state(center, endpoint)
 
 
 async def _first(*waits: Awaitable[None]) -> None:

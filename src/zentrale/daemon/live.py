@@ -9,13 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 from zentrale.config.settings import Settings
 from zentrale.db.bus import PostgresBus, bus_for
 from zentrale.ops.forward import Forwarder
-from zentrale.ops.live import Departments, LiveNodes, NodePublisher, center_snapshot
+from zentrale.ops.live import (
+    Departments,
+    LiveNodes,
+    NodePublisher,
+    center_snapshot,
+    with_transfers,
+)
 from zentrale.telephony.callcenter import CallCenter
 
 
@@ -34,8 +40,20 @@ async def live_running(
     def head() -> dict[str, Any]:
         return {"node": settings.node, "url": url}
 
-    local: Callable[[], dict[str, Any]] = lambda: center_snapshot(center, departments, None)  # noqa: E731
-    wait = center.services.queues.board.wait_change
+    def local() -> dict[str, Any]:
+        return with_transfers(center_snapshot(center, departments, None), center)
+
+    async def wait(seconds: float) -> None:
+        """Wait for a change of the board or of a transfer (at most SECONDS)."""
+        waits = (center.services.queues.board.wait_change, center.services.transfers.wait_change)
+        tasks = [asyncio.ensure_future(w(seconds)) for w in waits]
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
     publisher = NodePublisher(bus, head, local, wait, others=nodes.has_others)
     center.services.pops.on_offer(publisher.offered)
     tasks = [

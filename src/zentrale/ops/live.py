@@ -27,6 +27,7 @@ from zentrale.ops.forward import Forwarder
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
 from zentrale.telephony.supervision import LiveCall, snapshot
+from zentrale.telephony.transfer import NotOnCallError
 
 log = structlog.get_logger(__name__)
 
@@ -68,6 +69,24 @@ def center_snapshot(
         only=only,
         now=time.monotonic(),
     )
+
+
+def transfer_state(center: CallCenter, endpoint: str) -> dict[str, Any] | None:
+    """Return the attended transfer state of ENDPOINT's call on CENTER, as the workspace's
+    `transfer` event carries it (None: no call connected)."""
+    try:
+        inbound = center.call_of(endpoint)
+    except NotOnCallError:
+        return None
+    return {"call_id": inbound.id, **inbound.transfer.as_json()}
+
+
+def with_transfers(shot: dict[str, Any], center: CallCenter) -> dict[str, Any]:
+    """Return SHOT with each agent row's transfer state (`transfer`), for the agents'
+    workspace streams on other nodes (the supervisors' page does not show it)."""
+    for row in shot["agents"]:
+        row["transfer"] = transfer_state(center, str(row["endpoint"]))
+    return shot
 
 
 def wire(shot: Mapping[str, Any], wall: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -188,7 +207,8 @@ class NodePublisher:
         self.messages += 1
 
     async def run(self) -> None:
-        """Step on every change of the board (at least every `TICK`) until cancelled."""
+        """Step on every change the wait says (the board, a transfer; at least every `TICK`)
+        until cancelled."""
         while True:
             try:
                 await self.step()
@@ -317,7 +337,7 @@ class LiveNodes:
             homes = [d for d in row["departments"] if only is None or d in only]
             if only is not None and not homes:
                 continue
-            out = {k: v for k, v in row.items() if k != "since_at"}
+            out = {k: v for k, v in row.items() if k not in ("since_at", "transfer")}
             out["departments"] = homes
             out["in_state_s"] = int(max(now - row["since_at"], 0))
             if row["call"] is not None:
@@ -342,6 +362,15 @@ class LiveNodes:
         """Return another node's row of ENDPOINT (online there), in the page's form."""
         rows = [r for r in self.agents(None) if r["endpoint"] == endpoint]
         return next((r for r in rows if r["state"] != "offline"), None)
+
+    def transfer(self, endpoint: str) -> dict[str, Any] | None:
+        """Return the transfer state of ENDPOINT's call as the node that rings them last said
+        it (None: no call, or no node rings them)."""
+        for row in self._fresh(self._agents).values():
+            if row["endpoint"] == endpoint and row["state"] != "offline":
+                transfer = row.get("transfer")
+                return transfer if isinstance(transfer, dict) else None
+        return None
 
     def node_of_call(self, call_id: str) -> dict[str, Any] | None:
         """Return the node (name, URL) whose agent is on CALL_ID, if another node's."""

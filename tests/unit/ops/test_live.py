@@ -204,3 +204,34 @@ async def test_a_malformed_message_is_skipped_and_the_listener_goes_on() -> None
     assert not listening.done()
     assert [n["node"] for n in here.nodes()] == ["node-b"]
     listening.cancel()
+
+
+@pytest.mark.asyncio
+async def test_a_transfer_state_reaches_the_other_node_but_not_the_supervisors_rows() -> None:
+    mono, wall = Clock(1000.0), Clock(1_800_000_000.0)
+    board, queues = _node(mono)
+    transfers: dict[str, dict[str, Any]] = {}
+
+    def local() -> dict[str, Any]:
+        shot = snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
+        for row in shot["agents"]:
+            row["transfer"] = transfers.get(row["endpoint"])
+        return shot
+
+    bus = LocalBus()
+    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall)
+    here = LiveNodes("node-a", wall)
+    with bus.subscribe(TOPIC) as messages:
+        await publisher.step()
+        here.take(await anext(messages))
+        assert here.transfer("PJSIP/a") is None
+        moving = {"call_id": "c1", "phase": "ringing", "target": "sales", "consulted": None}
+        transfers["PJSIP/a"] = {**moving, "last": None}
+        await publisher.step()  # only the transfer moved: a delta with that row
+        delta = json.loads(await anext(messages))
+        assert [r["endpoint"] for r in delta["agents"]] == ["PJSIP/a"]
+        here.take(json.dumps(delta))
+    assert here.transfer("PJSIP/a") == {**moving, "last": None}
+    assert here.transfer("PJSIP/b") is None
+    assert here.transfer("PJSIP/z") is None  # no node rings them
+    assert all("transfer" not in row for row in here.agents(None))
