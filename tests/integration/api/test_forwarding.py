@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from zentrale.api.deps import Deps
 from zentrale.api.forwarding import serve
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.core.models import AuditEntry
 from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
@@ -39,7 +40,7 @@ def _request(user_id: str, kind: str, payload: dict[str, Any]) -> Request:
 async def test_the_owning_node_loads_the_user_and_checks_the_route_for_their_role(
     deps: Deps, world: World
 ) -> None:
-    node = Forwarder(LocalBus(), "node-b")
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
     ran: list[Principal] = []
 
     async def run(caller: Principal, payload: dict[str, Any]) -> BaseModel:
@@ -77,7 +78,7 @@ async def test_the_owning_node_loads_the_user_and_checks_the_route_for_their_rol
 async def test_an_error_of_the_routes_code_keeps_its_status_and_code(
     deps: Deps, world: World
 ) -> None:
-    node = Forwarder(LocalBus(), "node-b")
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
 
     async def run(_caller: Principal, payload: dict[str, Any]) -> BaseModel:
         return Seen.model_validate(payload)  # a payload that does not fit: 422
@@ -88,3 +89,24 @@ async def test_an_error_of_the_routes_code_keeps_its_status_and_code(
     assert (bad.status, bad.body["error"]["code"]) == (422, "invalid-request")
     good = await node.answer(_request(admin, "supervise.monitor", {"username": "x", "role": "y"}))
     assert good.status == 201
+
+
+async def test_a_not_found_answered_to_a_forwarded_request_is_audited_as_a_local_one_is(
+    deps: Deps, world: World
+) -> None:
+    """Probing for ids through another node shows in the audit log, as on the node itself."""
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
+
+    async def run(_caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        raise CallNotFoundError("no such call")
+
+    serve(node, deps, "supervise.monitor", run, status=201)
+    reply = await node.answer(_request(world.user_ids["admin"], "supervise.monitor", {}))
+    assert (reply.status, reply.body["error"]["code"]) == (404, CallNotFoundError.code)
+    async with deps.db.read() as session:
+        denied = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied"))
+        )
+    assert [(d.detail["route"], d.detail["method"], d.detail["status"]) for d in denied] == [
+        ("supervise.monitor", "BUS", 404)
+    ]
