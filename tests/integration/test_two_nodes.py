@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import os
+import secrets
 import signal
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -125,6 +126,7 @@ def moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[MotoServer]:
 async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
     root = await asyncio.to_thread(ensure_root)
     tag = os.getpid()
+    shared = secrets.token_urlsafe(32)  # the cluster's api.session_secret: it signs the bus
     stars = [SandboxInstance(root, name=f"two-{n}-{tag}", app=f"zentrale_{n}") for n in "ab"]
     daemons: list[DaemonProcess] = []
     with fresh_database("postgresql", tmp_path, "zentrale_two") as url:
@@ -147,6 +149,7 @@ async def cluster(tmp_path: Path, moto: MotoServer) -> AsyncIterator[Cluster]:
                     storage=storage,
                     peers={peer: other.ari},
                     sections={"agents": {**SOFTPHONE, "websocket_url": f"ws://{name}.test/ws"}},
+                    session_secret=shared,
                 )
                 daemon = DaemonProcess(spec)
                 daemons.append(daemon)

@@ -73,10 +73,12 @@ async def next_pop(
     """Return the next pop, or None when CHANGED (a board, the other nodes) or a tick came first."""
     popped = asyncio.ensure_future(queue.get())
     change = asyncio.ensure_future(changed(tick))
-    done, _ = await asyncio.wait({popped, change}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (popped, change):
-        if task not in done:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    try:
+        done, _ = await asyncio.wait({popped, change}, return_when=asyncio.FIRST_COMPLETED)
+    finally:  # also when the stream is cancelled (the browser left): no task left pending
+        for task in (popped, change):
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     return popped.result() if popped in done else None

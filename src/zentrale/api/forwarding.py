@@ -18,11 +18,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from zentrale.api.denials import Denial, record_denial
+from zentrale.api.denials import AUDITED_STATUSES, Denial, record_denial
 from zentrale.api.deps import Deps
 from zentrale.api.errors import status_of
 from zentrale.api.matrix import allowed
@@ -32,6 +33,8 @@ from zentrale.core.principal import Principal
 from zentrale.core.users import UserStore
 from zentrale.ops.forward import TIMEOUT, Forwarder, Reply, Who
 from zentrale.telephony.board import AgentBoard
+
+log = structlog.get_logger(__name__)
 
 Run = Callable[[Principal, dict[str, Any]], Awaitable[BaseModel]]
 
@@ -103,9 +106,12 @@ def serve(forwarder: Forwarder, deps: Deps, kind: str, run: Run, status: int = 2
             return Reply(422, _error("invalid-request", f"invalid fields: {fields}"))
         except ZentraleError as exc:
             code = status_of(exc) or 500
-            if code == 403:
-                denial = Denial(route=kind, method="BUS", path=kind, status=403, code=exc.code)
-                await record_denial(deps.db, deps.denials, principal, denial, deps.clock())
+            if code in AUDITED_STATUSES:  # as the edge audits a local refusal
+                denial = Denial(route=kind, method="BUS", path=kind, status=code, code=exc.code)
+                try:
+                    await record_denial(deps.db, deps.denials, principal, denial, deps.clock())
+                except Exception:  # the refusal is answered even if the database is down
+                    log.exception("forward.denial_not_audited", kind=kind)
             return Reply(code, _error(exc.code, exc.message))
         return Reply(status, out.model_dump(mode="json"))
 

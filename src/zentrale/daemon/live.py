@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from zentrale.config.settings import Settings
+from zentrale.daemon.qa import session_secret
 from zentrale.db.bus import PostgresBus, bus_for
-from zentrale.ops.forward import Forwarder
+from zentrale.ops.forward import Forwarder, forward_key
 from zentrale.ops.live import (
     Departments,
     LiveNodes,
@@ -34,7 +35,8 @@ async def live_running(
     if isinstance(bus, PostgresBus):
         bus.start()
     nodes = LiveNodes(settings.node)
-    forwarder = Forwarder(bus, settings.node)
+    # Signed with the session secret's key: nodes behind one load balancer share that secret.
+    forwarder = Forwarder(bus, settings.node, forward_key(session_secret(settings)))
     nodes.forwarder = forwarder
 
     def head() -> dict[str, Any]:

@@ -41,6 +41,8 @@ class DaemonSpec:
     drain_seconds: float = 30.0
     sections: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Further settings per section, merged into the written ones."""
+    session_secret: str | None = None
+    """`api.session_secret` (nodes of one cluster share it; None: the daemon makes its own)."""
 
     def settings(self) -> dict[str, Any]:
         """Return the settings file's content."""
@@ -62,6 +64,8 @@ class DaemonSpec:
             },
             "ops": {"peers": {node: self._peer(node, creds) for node, creds in self.peers.items()}},
         }
+        if self.session_secret is not None:
+            written["api"] = {"session_secret": self.session_secret}
         for section, values in self.sections.items():
             written[section] = {**written.get(section, {}), **values}
         return written

@@ -127,12 +127,14 @@ class Purger:
         total = 0
         while True:  # in batches: short transactions however much is due
             async with self.db.write() as session:
-                ids = list(await session.scalars(select(row.id).where(*ended).limit(_BATCH)))
+                due = select(row.id).where(*ended).limit(_BATCH)
+                ids = list(await session.scalars(due.with_for_update(skip_locked=True)))
                 if ids:
-                    await session.execute(delete(row).where(row.id.in_(ids)))
+                    # Rows deleted, not selected: another node's purge may have taken some.
+                    done = await session.execute(delete(row).where(row.id.in_(ids)))
+                    total += max(getattr(done, "rowcount", 0) or 0, 0)
             if not ids:
                 return total
-            total += len(ids)
 
     async def _recording(
         self,

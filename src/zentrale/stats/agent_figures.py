@@ -177,6 +177,8 @@ class _Table:
     def __init__(self, periods: Periods) -> None:
         self.periods = periods
         self.rows: dict[tuple[str, int], AgentFigures] = {}
+        self.handled: set[tuple[str, str]] = set()
+        """(agent, call) already counted: a call that comes back to its agent counts once."""
 
     def row(self, endpoint: str, index: int) -> AgentFigures:
         found = self.rows.get((endpoint, index))
@@ -254,7 +256,8 @@ def _add_session(table: _Table, endpoint: str, start: dt.datetime, end: dt.datet
 def _add_talk(table: _Table, talk: TalkSpan, events: list[HoldEvent], now: dt.datetime) -> None:
     end = talk.end or now
     answered = table.periods.index(talk.answered)
-    if answered is not None:
+    if answered is not None and (talk.endpoint, talk.call_id) not in table.handled:
+        table.handled.add((talk.endpoint, talk.call_id))
         table.row(talk.endpoint, answered).calls += 1
     held = holds_of(events, talk.answered, end)
     for index, seconds in table.periods.spread(talk.answered, end):

@@ -21,6 +21,7 @@ from zentrale.api.forwarding import serve
 from zentrale.api.routes_agent import registration
 from zentrale.api.routes_calls import serve_calls
 from zentrale.api.routes_wrapup import serve_wrapups
+from zentrale.calls.errors import CallNotFoundError
 from zentrale.config.settings import AgentSettings, Settings
 from zentrale.core.models import AuditEntry
 from zentrale.core.principal import Principal
@@ -35,6 +36,7 @@ from zentrale.testing.clocks import FakeClock
 from .conftest import World
 
 pytestmark = pytest.mark.asyncio
+KEY = b"k" * 32
 
 
 class Seen(BaseModel):
@@ -49,7 +51,7 @@ def _request(user_id: str, kind: str, payload: dict[str, Any]) -> Request:
 async def test_the_owning_node_loads_the_user_and_checks_the_route_for_their_role(
     deps: Deps, world: World
 ) -> None:
-    node = Forwarder(LocalBus(), "node-b")
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
     ran: list[Principal] = []
 
     async def run(caller: Principal, payload: dict[str, Any]) -> BaseModel:
@@ -87,7 +89,7 @@ async def test_the_owning_node_loads_the_user_and_checks_the_route_for_their_rol
 async def test_an_error_of_the_routes_code_keeps_its_status_and_code(
     deps: Deps, world: World
 ) -> None:
-    node = Forwarder(LocalBus(), "node-b")
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
 
     async def run(_caller: Principal, payload: dict[str, Any]) -> BaseModel:
         return Seen.model_validate(payload)  # a payload that does not fit: 422
@@ -104,7 +106,7 @@ async def test_the_softphone_registration_comes_from_the_node_that_rings_the_age
     deps: Deps, world: World
 ) -> None:
     bus = LocalBus()
-    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    here, there = Forwarder(bus, "node-a", KEY), Forwarder(bus, "node-b", KEY)
     board = AgentBoard()
     board.know([("PJSIP/1001", "Agent")])
     agents = [
@@ -168,7 +170,7 @@ async def test_wrap_ups_of_an_agent_rung_by_another_node_are_saved_there(
     deps: Deps, world: World, settings: Settings, clock: FakeClock
 ) -> None:
     bus = LocalBus()
-    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    here, there = Forwarder(bus, "node-a", KEY), Forwarder(bus, "node-b", KEY)
     board = AgentBoard()
     board.know([("PJSIP/1001", "Agent")])
     rules = parse_rules(RULES, "routing.yaml")
@@ -215,7 +217,7 @@ async def test_a_pause_or_blind_transfer_for_another_nodes_agent_or_call_is_done
     deps: Deps, world: World, settings: Settings, clock: FakeClock
 ) -> None:
     bus = LocalBus()
-    here, there = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    here, there = Forwarder(bus, "node-a", KEY), Forwarder(bus, "node-b", KEY)
     board = AgentBoard()
     board.know([("PJSIP/1001", "Agent")])
     queues = SimpleNamespace(board=board)
@@ -258,4 +260,25 @@ async def test_a_pause_or_blind_transfer_for_another_nodes_agent_or_call_is_done
     assert sorted((e.actor_name, e.action) for e in entries) == [
         ("agent", "agent.pause"),
         ("super", "agent.unpause"),
+    ]
+
+
+async def test_a_not_found_answered_to_a_forwarded_request_is_audited_as_a_local_one_is(
+    deps: Deps, world: World
+) -> None:
+    """Probing for ids through another node shows in the audit log, as on the node itself."""
+    node = Forwarder(LocalBus(), "node-b", b"k" * 32)
+
+    async def run(_caller: Principal, _payload: dict[str, Any]) -> BaseModel:
+        raise CallNotFoundError("no such call")
+
+    serve(node, deps, "supervise.monitor", run, status=201)
+    reply = await node.answer(_request(world.user_ids["admin"], "supervise.monitor", {}))
+    assert (reply.status, reply.body["error"]["code"]) == (404, CallNotFoundError.code)
+    async with deps.db.read() as session:
+        denied = list(
+            await session.scalars(select(AuditEntry).where(AuditEntry.action == "access.denied"))
+        )
+    assert [(d.detail["route"], d.detail["method"], d.detail["status"]) for d in denied] == [
+        ("supervise.monitor", "BUS", 404)
     ]

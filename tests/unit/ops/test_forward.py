@@ -10,6 +10,7 @@ import pytest
 
 from zentrale.db.bus import MAX_PAYLOAD, TOPIC, LocalBus
 from zentrale.ops.forward import (
+    MAX_AGE,
     Forwarder,
     ForwardTooLargeError,
     NodeUnreachableError,
@@ -20,10 +21,12 @@ from zentrale.ops.forward import (
     decode,
     encode_reply,
     encode_request,
+    forward_key,
 )
 from zentrale.ops.live import LiveNodes
 
 WHO = Who("u1", "session", "10.0.0.7")
+KEY = forward_key(b"the cluster's session secret")
 
 
 def _request(payload: dict[str, Any] | None = None) -> Request:
@@ -32,20 +35,20 @@ def _request(payload: dict[str, Any] | None = None) -> Request:
 
 def test_a_request_and_a_reply_survive_the_wire_unchanged() -> None:
     request = _request({"state": "paused", "reason": "break"})
-    assert decode(encode_request(request)) == request
+    assert decode(encode_request(request, KEY), KEY) == request
     reply = Reply(409, {"error": {"code": "not-recording", "message": "no"}})
-    assert decode(encode_reply("r1", reply)) == ("r1", reply)
+    assert decode(encode_reply("r1", reply, KEY), KEY) == ("r1", reply)
 
 
 def test_a_request_over_the_bus_limit_is_refused_before_it_is_sent() -> None:
     with pytest.raises(ForwardTooLargeError, match=r"for node node-b: \d+ bytes, at most"):
-        encode_request(_request({"text": "x" * MAX_PAYLOAD}))
+        encode_request(_request({"text": "x" * MAX_PAYLOAD}), KEY)
 
 
 def test_a_reply_over_the_bus_limit_becomes_an_error_reply_that_fits() -> None:
-    text = encode_reply("r1", Reply(200, {"text": "x" * MAX_PAYLOAD}))
+    text = encode_reply("r1", Reply(200, {"text": "x" * MAX_PAYLOAD}), KEY)
     assert len(text.encode()) <= MAX_PAYLOAD
-    request_id, reply = decode(text)  # type: ignore[misc]
+    request_id, reply = decode(text, KEY)  # type: ignore[misc]
     assert (request_id, reply.status) == ("r1", 502)
     assert reply.body["error"]["code"] == "forward-too-large"
 
@@ -62,15 +65,48 @@ def test_a_reply_over_the_bus_limit_becomes_an_error_reply_that_fits() -> None:
 )
 def test_malformed_messages_are_a_value_error(text: str) -> None:
     with pytest.raises(ValueError, match=r"request or reply|message type"):
-        decode(text)
+        decode(text, KEY)
 
 
 def test_a_request_naming_a_role_cannot_smuggle_it_in_only_the_user_id_travels() -> None:
-    message = json.loads(encode_request(_request()))
+    message = json.loads(encode_request(_request(), KEY))
+    assert "role" not in message["who"]  # no role field exists to carry: the owning node loads it
     message["who"]["role"] = "admin"
-    decoded = decode(json.dumps(message))
-    assert isinstance(decoded, Request)
-    assert decoded.who == WHO  # no role field exists to carry: the owning node loads the user
+    with pytest.raises(ValueError, match="bad signature"):  # and none can be added on the way
+        decode(json.dumps(message), KEY)
+
+
+def test_a_message_signed_with_another_key_or_changed_on_the_way_is_refused() -> None:
+    other = forward_key(b"someone else's secret")
+    with pytest.raises(ValueError, match="bad signature"):
+        decode(encode_request(_request(), other), KEY)
+    with pytest.raises(ValueError, match="bad signature"):
+        decode(encode_reply("r1", Reply(200, {}), other), KEY)
+    message = json.loads(encode_request(_request(), KEY))
+    message["who"]["user"] = "the-admins-id"
+    with pytest.raises(ValueError, match="bad signature"):
+        decode(json.dumps(message), KEY)
+    del message["sig"]
+    with pytest.raises(ValueError, match="request or reply"):
+        decode(json.dumps(message), KEY)
+
+
+def test_a_stale_a_future_or_a_replayed_request_is_dropped() -> None:
+    now = [1000.0]
+    a = Forwarder(LocalBus(), "node-a", KEY, clock=lambda: now[0])
+
+    def sent(request_id: str, at: float) -> str:
+        request = Request(request_id, "node-b", "node-a", "agent.state", WHO, {}, at)
+        return encode_request(request, KEY)
+
+    assert a.take(sent("old", 1000.0 - MAX_AGE - 1)) is None
+    assert a.take(sent("ahead", 1000.0 + MAX_AGE + 1)) is None
+    fresh = sent("r9", 995.0)
+    assert a.take(fresh) is not None
+    assert a.take(fresh) is None  # the same message again
+    now[0] += MAX_AGE + 10
+    assert a.take(sent("r10", now[0])) is not None  # what was taken long ago is forgotten
+    assert "r9" not in a._taken
 
 
 def test_each_node_has_its_own_plain_channel() -> None:
@@ -84,7 +120,11 @@ def test_each_node_has_its_own_plain_channel() -> None:
 @pytest.mark.asyncio
 async def test_a_request_reaches_the_handler_of_its_kind_on_the_target_node_only() -> None:
     bus = LocalBus()
-    a, b, c = Forwarder(bus, "node-a"), Forwarder(bus, "node-b"), Forwarder(bus, "node-c")
+    a, b, c = (
+        Forwarder(bus, "node-a", KEY),
+        Forwarder(bus, "node-b", KEY),
+        Forwarder(bus, "node-c", KEY),
+    )
     calls: list[tuple[str, Who, dict[str, Any]]] = []
 
     def handler(node: str) -> Any:
@@ -112,7 +152,7 @@ async def test_a_request_reaches_the_handler_of_its_kind_on_the_target_node_only
 @pytest.mark.asyncio
 async def test_a_failing_handler_answers_500_and_the_node_keeps_answering() -> None:
     bus = LocalBus()
-    a, b = Forwarder(bus, "node-a"), Forwarder(bus, "node-b")
+    a, b = Forwarder(bus, "node-a", KEY), Forwarder(bus, "node-b", KEY)
 
     async def broken(_who: Who, payload: dict[str, Any]) -> Reply:
         if payload["fail"]:
@@ -135,7 +175,7 @@ async def test_a_failing_handler_answers_500_and_the_node_keeps_answering() -> N
 @pytest.mark.asyncio
 async def test_no_answer_from_the_node_is_node_unreachable_naming_it() -> None:
     bus = LocalBus()
-    a = Forwarder(bus, "node-a")
+    a = Forwarder(bus, "node-a", KEY)
     task = asyncio.create_task(a.run())
     await asyncio.sleep(0)
     try:
@@ -148,12 +188,12 @@ async def test_no_answer_from_the_node_is_node_unreachable_naming_it() -> None:
 
 
 def test_a_stray_reply_or_a_request_for_another_node_is_ignored() -> None:
-    a = Forwarder(LocalBus(), "node-a")
-    assert a.take(encode_reply("nobody-waits", Reply(200, {}))) is None
-    assert a.take(encode_request(_request())) is None  # for node-b
+    a = Forwarder(LocalBus(), "node-a", KEY, clock=lambda: 1000.0)
+    assert a.take(encode_reply("nobody-waits", Reply(200, {}), KEY)) is None
+    assert a.take(encode_request(_request(), KEY)) is None  # for node-b
     assert a.take("garbage") is None
-    mine = Request("r2", "node-b", "node-a", "agent.state", WHO, {})
-    assert a.take(encode_request(mine)) == mine
+    mine = Request("r2", "node-b", "node-a", "agent.state", WHO, {}, 1000.0)
+    assert a.take(encode_request(mine, KEY)) == mine
 
 
 def test_the_node_running_a_monitor_session_is_found_in_its_live_rows() -> None:

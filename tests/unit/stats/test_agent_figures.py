@@ -146,3 +146,19 @@ def test_a_call_without_conversation_events_keeps_its_rows_span() -> None:
     plain = TalkSpan(A, "c2", _at(1), _at(2))
     assert agent_talks([plain], [_mark(1, "conversation_ended", B, "c2")]) == [plain]
     assert agent_talks([plain], []) == [plain]
+
+
+def test_a_call_transferred_back_to_its_first_agent_counts_once_for_them() -> None:
+    """A answers, hands over to B at 8:10, B hands back at 8:20: A talked twice on one call."""
+    call = TalkSpan(A, "c1", _at(8 + 20 / 60), _at(8.5))
+    marks = [
+        _mark(8, "agent_answered", A),
+        _mark(8 + 10 / 60, "conversation_ended", A),
+        _mark(8 + 10 / 60, "agent_answered", B),
+        _mark(8 + 20 / 60, "conversation_ended", B),
+        _mark(8 + 20 / 60, "agent_answered", A),
+        _mark(8.5, "conversation_ended", A),
+    ]
+    first, second = compute(_periods(), [], agent_talks([call], marks), [], now=END)
+    assert (first.endpoint, round(first.talk), first.calls) == (A, 1200, 1)
+    assert (second.endpoint, round(second.talk), second.calls) == (B, 600, 1)

@@ -13,8 +13,14 @@
   var agent = document.getElementById("agent");
   var phase = "none";
   var timer = null;
+  // The transfer state is pushed when the stream is open and carries it (a node that rings
+  // the agent sends it at once on every new stream); a stream served by another node carries
+  // none: then the state is asked for every REMOTE_MS, and every FALLBACK_MS while no stream.
+  var streamOpen = false;
+  var pushed = false;
   var live = false;
   var FALLBACK_MS = 10000;
+  var REMOTE_MS = 2000;
 
   function send(url, body) {
     $("transfer-error").textContent = "";
@@ -80,7 +86,8 @@
   function follow() {
     if (!live && onCall()) {
       if (timer === null) {
-        timer = setInterval(function () { refresh().then(function () { if (!onCall()) { stop(); } }); }, FALLBACK_MS);
+        timer = setInterval(function () { refresh().then(function () { if (!onCall()) { stop(); } }); },
+          streamOpen ? REMOTE_MS : FALLBACK_MS);
       }
     } else {
       stop();
@@ -118,9 +125,17 @@
   });
   fetch(box.dataset.targets, { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(fill);
   if (agent) {
-    agent.addEventListener("zentrale:transfer", function (e) { show(e.detail); });
-    agent.addEventListener("zentrale:stream", function (e) { live = e.detail; follow(); });
-    live = agent.streamLive === true;
+    agent.addEventListener("zentrale:transfer", function (e) {
+      pushed = true; live = streamOpen; stop(); show(e.detail); follow();
+    });
+    agent.addEventListener("zentrale:stream", function (e) {
+      streamOpen = e.detail === true;
+      if (!streamOpen) { pushed = false; }
+      live = streamOpen && pushed; stop(); follow();
+    });
+    streamOpen = agent.streamLive === true;
+    pushed = agent.transferState !== undefined;
+    live = streamOpen && pushed;
   }
   show(agent && agent.transferState !== undefined ? agent.transferState : null);
   follow();
