@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from zentrale.calls.models import Outcome
 from zentrale.config.settings import AgentSettings, ApiSettings
-from zentrale.core.models import Role
+from zentrale.core.models import AuditEntry, Role
 from zentrale.core.users import NewUser, UserStore
 from zentrale.daemon import Daemon
 from zentrale.recording import audio
@@ -230,6 +230,19 @@ async def test_an_attended_transfer_between_two_browser_agents_in_the_page(
     assert [(w["agent_endpoint"], w["notes"]) for w in await listed.json()] == [
         ("PJSIP/8101", ["passed on"]),
         ("PJSIP/8102", ["sorted out"]),
+    ]
+    own = await emre.context.request.get(f"{url}/api/calls/{call.id}/wrapup")
+    assert (await own.json())["agent_endpoint"] == "PJSIP/8102"  # his, of the two he may read
+    async with office.daemon.db.read() as session:
+        reads = await session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(["call.wrapup_read", "call.wrapups_read"]))
+            .order_by(AuditEntry.seq)
+        )
+        audited = [(r.action, r.detail["agents"]) for r in reads if r.actor_name == "emre"]
+    assert audited[-2:] == [  # what each read returned, no more (the page's own reads before)
+        ("call.wrapups_read", ["PJSIP/8101", "PJSIP/8102"]),
+        ("call.wrapup_read", ["PJSIP/8102"]),
     ]
     transfers = [dict(e.detail) for e in await office.events(call.id) if e.kind == "transfer"]
     assert transfers[-1] == {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -268,10 +269,14 @@ def may_read(caller: Principal, call: Call, record: wrapup.WrapUpRecord | None) 
 
 
 async def _readable(
-    caller: Principal, request: Request, call_id: str, action: str
+    caller: Principal,
+    request: Request,
+    call_id: str,
+    action: str,
+    pick: Callable[[list[wrapup.WrapUpRecord]], list[wrapup.WrapUpRecord]] = lambda found: found,
 ) -> list[wrapup.WrapUpRecord]:
-    """Return the wrap-ups of CALL_ID that CALLER may read (NotFoundError when neither the call
-    nor any of them is theirs), auditing a read of some as ACTION."""
+    """Return the wrap-ups of CALL_ID that CALLER may read, narrowed by PICK (NotFoundError when
+    neither the call nor any of them is theirs), auditing the read of those returned as ACTION."""
     deps = deps_of(request)
     async with deps.db.write() as session:
         call = await _call(session, call_id)
@@ -279,22 +284,27 @@ async def _readable(
         readable = [record for record in records if may_read(caller, call, record)]
         if not readable and not may_read(caller, call, None):
             raise NotFoundError(f"no call {call_id!r}")
-        if readable:
-            detail = {"agents": [record.wrapup.agent_endpoint for record in readable]}
+        returned = pick(readable)
+        if returned:
+            detail = {"agents": [record.wrapup.agent_endpoint for record in returned]}
             event = audit.Event(action, target=f"call:{call_id}", detail=detail)
             await audit.append(session, caller.actor, event, deps.clock())
-    return readable
+    return returned
 
 
 @router.get("/api/calls/{call_id}/wrapup", name="wrapup.show", response_model=WrapUpOut)
 async def show_wrapup(caller: Caller, request: Request, call_id: CallId) -> WrapUpOut:
     """Return a call's wrap-up: an agent's own one, else the first one filed that the caller
     may read (agents: their own calls; supervisors: their departments)."""
-    readable = await _readable(caller, request, call_id, "call.wrapup_read")
-    record = wrapup.of_agent(readable, caller.agent_endpoint) or next(iter(readable), None)
-    if record is None:
+
+    def one(readable: list[wrapup.WrapUpRecord]) -> list[wrapup.WrapUpRecord]:
+        record = wrapup.of_agent(readable, caller.agent_endpoint) or next(iter(readable), None)
+        return [record] if record is not None else []
+
+    shown = await _readable(caller, request, call_id, "call.wrapup_read", one)
+    if not shown:
         raise NotFoundError(f"call {call_id} has no wrap-up yet")
-    return _out(record, center_of(request).rules())
+    return _out(shown[0], center_of(request).rules())
 
 
 @router.get("/api/calls/{call_id}/wrapups", name="wrapup.list", response_model=list[WrapUpOut])
