@@ -27,6 +27,10 @@ from zentrale.recording.workspace import Workspace
 from zentrale.testing.recordings import queue_recordings
 
 LONG_POLL = 30.0  # far longer than any test waits: a job seen sooner was not found by polling
+# Upper bounds only say "not the poll"; they stay far from LONG_POLL so a loaded machine
+# (CI runs two workers beside Asterisk) cannot fail them. Lower bounds ("not before") hold
+# under any load.
+SOON = LONG_POLL / 3
 
 
 @dataclass
@@ -85,12 +89,13 @@ async def test_a_ring_wakes_one_waiter_and_a_ring_nobody_heard_wakes_the_next() 
     first, second = (asyncio.create_task(bell.wait(LONG_POLL)) for _ in range(2))
     await asyncio.sleep(0.01)
     bell.ring()
-    done, _ = await asyncio.wait({first, second}, timeout=0.2)
-    assert [task.result() for task in done] == [True]
+    await asyncio.wait({first, second}, timeout=SOON, return_when=asyncio.FIRST_COMPLETED)
+    await asyncio.sleep(0.05)  # had the ring woken both, the second would be done by now
+    assert [task.result() for task in (first, second) if task.done()] == [True]
     bell.ring()
-    assert await asyncio.wait_for(asyncio.gather(first, second), 0.2) == [True, True]
+    assert await asyncio.wait_for(asyncio.gather(first, second), SOON) == [True, True]
     bell.ring()  # nobody waits: kept for the next worker that waits
-    assert await asyncio.wait_for(bell.wait(LONG_POLL), 0.1) is True
+    assert await asyncio.wait_for(bell.wait(LONG_POLL), SOON) is True
     assert await bell.wait(0.05) is False
 
 
@@ -101,7 +106,7 @@ async def test_a_due_ring_comes_at_its_time_not_before() -> None:
     bell.due_in(0.2)
     assert bell.pending_timers == 1
     assert await bell.wait(LONG_POLL) is True
-    assert 0.2 <= time.monotonic() - started < 1.0
+    assert 0.2 <= time.monotonic() - started < SOON
     assert bell.pending_timers == 0
 
 
@@ -134,8 +139,8 @@ async def test_a_job_queued_here_is_worked_at_once_not_at_the_poll(
         await asyncio.sleep(0.1)  # both workers claimed nothing and wait
         queued_at = time.monotonic()
         (queued,) = await queue_recordings(db, ["c-1"], bell=bell)
-        worked_at = await marks.ran_for(queued.recording_id, within=5)
-        assert worked_at - queued_at < 2.0
+        worked_at = await marks.ran_for(queued.recording_id, within=SOON)
+        assert worked_at - queued_at < SOON
         assert pool.stats.wakeups <= 3  # the ring woke one worker, not a poll loop
     assert (await RecordingStore(db).get(queued.recording_id)).state == RecordingState.FINISHED
 
@@ -147,9 +152,9 @@ async def test_a_retry_wakes_a_worker_when_it_comes_due(db: Database, tmp_path: 
     async with running(queue, pipeline(db, tmp_path, marks), 1, "n1", options(backoff=0.4)):
         queued_at = time.monotonic()
         (queued,) = await queue_recordings(db, ["c-1"], bell=bell)
-        worked_at = await marks.ran_for(queued.recording_id, within=5)
+        worked_at = await marks.ran_for(queued.recording_id, within=SOON)
     # the backoff is 0.4 s with 20 % jitter: not before 0.32 s, and long before the poll
-    assert 0.32 <= worked_at - queued_at < 2.0
+    assert 0.32 <= worked_at - queued_at < SOON
     job = await queue.get(queued.job_id)
     assert marks.failures == 0
     assert job is not None
@@ -174,4 +179,4 @@ async def test_stopping_wakes_idle_workers_at_once(db: Database, tmp_path: Path)
     async with running(queue, pipeline(db, tmp_path, Marks()), 2, "n1", options()):
         await asyncio.sleep(0.05)
         stopping = time.monotonic()
-    assert time.monotonic() - stopping < 2.0
+    assert time.monotonic() - stopping < SOON
