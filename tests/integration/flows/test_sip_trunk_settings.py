@@ -193,6 +193,7 @@ Content-Length: 0
   <recv request="REGISTER">
     <action>
       <verifyauth assign_to="authvalid" username="{username}" password="{password}"/>
+      {capture}
     </action>
   </recv>
   <nop next="good" test="authvalid"/>
@@ -222,25 +223,97 @@ Content-Length: 0
 
 ]]>
   </send>
+{call}
   <label id="end"/>
 </scenario>
 """
 
+_LINE = (
+    '<ereg regexp=";line=([A-Za-z0-9]+)" search_in="hdr" header="Contact:" assign_to="whole,line"/>'
+)
+
+# The carrier calls the registered contact (Asterisk's `line` parameter in it) from the
+# registrar's address, which no identify matches: only the registration makes it the trunk's.
+_CALL = """
+  <Reference variables="whole"/>
+  <pause milliseconds="500"/>
+  <send retrans="500">
+    <![CDATA[
+INVITE sip:{did}@127.0.0.1:{sip_port};line=[$line] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+905551112233@[local_ip]:[local_port]>;tag=[pid]carrier[call_number]
+To: <sip:{did}@127.0.0.1:{sip_port};line=[$line]>
+Call-ID: [call_id]
+CSeq: 10 INVITE
+Contact: <sip:carrier@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=carrier 1 1 IN IP4 [local_ip]
+s=-
+c=IN IP4 [media_ip]
+t=0 0
+m=audio [media_port] RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+]]>
+  </send>
+  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+  <send>
+    <![CDATA[
+ACK sip:{did}@127.0.0.1:{sip_port} SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: <sip:+905551112233@[local_ip]:[local_port]>;tag=[pid]carrier[call_number]
+To: <sip:{did}@127.0.0.1:{sip_port}>[peer_tag_param]
+Call-ID: [call_id]
+CSeq: 10 ACK
+Max-Forwards: 70
+Content-Length: 0
+
+]]>
+  </send>
+  <recv request="BYE"/>
+  <send>
+    <![CDATA[
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+]]>
+  </send>
+"""
+
 
 @contextlib.asynccontextmanager
-async def _registrar(port: int, workdir: Path, username: str) -> AsyncIterator[Path]:
-    scenario = await asyncio.to_thread(_write_registrar, workdir, username)
+async def _registrar(
+    port: int, workdir: Path, username: str, call: tuple[str, int] | None = None
+) -> AsyncIterator[Path]:
+    """Run SIPp as the carrier's registrar on PORT; with CALL (DID, Asterisk's SIP port) it
+    then calls the contact Asterisk registered."""
+    scenario = await asyncio.to_thread(_write_registrar, workdir, username, call)
     argv = ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port), "-nostdin", "-nd"]
+    argv += ["-mi", "127.0.0.1", "-mp", str(free_udp_port())]
     argv += ["-trace_msg", "-message_file", str(messages_of(workdir))]
     argv += ["-trace_err", "-error_file", str(workdir / "sipp-errors.log")]
     async with sipp_server(argv, workdir, port):
         yield messages_of(workdir)
 
 
-def _write_registrar(workdir: Path, username: str) -> Path:
+def _write_registrar(workdir: Path, username: str, to: tuple[str, int] | None) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     scenario = workdir / "registrar.xml"
-    scenario.write_text(_REGISTRAR.format(username=username, password=PASSWORD))
+    call = _CALL.format(did=to[0], sip_port=to[1]) if to is not None else ""
+    capture = _LINE if to is not None else ""
+    text = _REGISTRAR.format(username=username, password=PASSWORD, capture=capture, call=call)
+    scenario.write_text(text)
     return scenario
 
 
@@ -279,3 +352,21 @@ async def test_a_trunk_that_registers_answers_the_carriers_digest_challenge(
     assert PASSWORD not in text  # only its digest goes over the wire
     assert got["expiration"] == "600"
     assert got["server_uri"] == f"sip:127.0.0.1:{port}"
+
+
+async def test_calls_to_the_registered_account_are_the_trunks_calls(
+    asterisk: SandboxInstance, tmp_path: Path
+) -> None:
+    port = free_udp_port()
+    secret = tmp_path / "carrier.secret"
+    secret.write_text(PASSWORD)
+    registration = {"username": "+49407654320", "password_file": str(secret)}
+    trunk = _trunk(port, match=[], registration=registration)
+    async with (
+        _registrar(port, tmp_path / "reg", "+49407654320", ("0407654321", asterisk.sip_port)),
+        _daemon(asterisk, tmp_path, {"hamburg": trunk}) as daemon,
+    ):
+        (call,) = await _ended(daemon, 1)
+    # Known as the hamburg trunk's only by its registration: the national DID read in DE.
+    assert call.dialled_number == "+49407654321"
+    assert call.outcome == Outcome.MESSAGE  # the entry rule the trunk sends this DID to
