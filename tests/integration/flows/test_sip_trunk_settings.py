@@ -5,8 +5,9 @@ registers, its auth and outbound registration) through ARI at connect. SIPp play
 carrier from its own port on 127.0.0.1 (the sandbox's hand-written carrier sends from
 another): its calls are recognised as the trunk's by that source address, its DID routed
 and stored; click-to-call goes out to the trunk's host; a SIPp registrar receives the
-trunk's REGISTER, challenges it and checks the digest. Removed from the settings, the trunk's
-objects are deleted from Asterisk at the next push.
+trunk's REGISTER, challenges it, checks the digest and calls the registered contact (known
+by Asterisk's `line` parameter alone). Removed from the settings, the trunk's objects are
+deleted from Asterisk at the next push.
 """
 
 from __future__ import annotations
