@@ -46,38 +46,64 @@ def _ended(event: object) -> bool:
 
 
 class WaitingRoom:
-    """A bridge of the caller's own, playing music while their agent consults somebody or a
-    named agent is rung for them.
+    """A bridge of the caller's own, playing music while they wait in a queue, their agent
+    consults somebody, or a named agent is rung for them.
 
     Music started on the caller's channel (ARI channel MOH) right after their conversation's
     bridge was destroyed is not heard: measured on Asterisk 22, the caller heard RMS 0.0 through
-    a whole consultation (tests/integration/flows/test_sip_consult_music.py). Bridge music is
-    heard, as on hold (telephony/hold.py). The caller leaves the room by joining the next
-    conversation's bridge; the room is destroyed only after that, so no gap of silence.
+    a whole consultation and in the queue after a blind transfer
+    (tests/integration/flows/test_sip_consult_music.py). Bridge music is heard, as on hold
+    (telephony/hold.py). The caller is taken out of the room (`leave`) before the flow goes
+    on, into a conversation or another step, so they join the next bridge from none as a
+    caller from the queue does. One room per call, destroyed when the call ends (`close`).
     """
 
-    def __init__(self, ari: AriClient, call_id: str, number: int) -> None:
+    def __init__(self, ari: AriClient, call_id: str) -> None:
         self.ari = ari
-        self.bridge_id = f"wait-{call_id}-{number}"
+        self.bridge_id = f"wait-{call_id}"
+        self.created = False
+        self.playing = False
+        self.inside: str | None = None
+        """The channel in the room (None: nobody, or they left for a conversation)."""
 
     async def enter(self, channel_id: str, music_class: str | None) -> None:
         """Put CHANNEL_ID in the room with MUSIC_CLASS playing; a caller gone raises
         ChannelGoneError, a failure of the music only costs the music (logged)."""
-        await self.ari.bridges.create(self.bridge_id, kind="mixing")
+        if not self.created:
+            await self.ari.bridges.create(self.bridge_id, kind="mixing")
+            self.created = True
         try:
             await self.ari.bridges.add_channel(self.bridge_id, channel_id)
         except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
-            await self.close()
             raise ChannelGoneError(channel_id, f"gone before the waiting room: {exc}") from None
+        self.inside = channel_id
         try:
             await self.ari.bridges.moh_start(self.bridge_id, music_class)
+            self.playing = True
         except AriError as exc:
             log.warning("call.waiting_music_failed", bridge=self.bridge_id, error=str(exc))
 
+    async def quiet(self) -> None:
+        """Stop the music: the caller has left for a conversation."""
+        self.inside = None
+        if self.playing:
+            self.playing = False
+            with contextlib.suppress(AriError):
+                await self.ari.bridges.moh_stop(self.bridge_id)
+
+    async def leave(self) -> None:
+        """Take the caller out of the room (if in it) and stop the music."""
+        if self.inside is not None:
+            with contextlib.suppress(AriError):
+                await self.ari.bridges.remove_channel(self.bridge_id, self.inside)
+        await self.quiet()
+
     async def close(self) -> None:
-        """Destroy the room (whoever is still in it leaves it); safe to call twice."""
-        with contextlib.suppress(AriError):
-            await self.ari.bridges.destroy(self.bridge_id)
+        """Destroy the room; safe to call twice."""
+        if self.created:
+            self.created = self.playing = False
+            with contextlib.suppress(AriError):
+                await self.ari.bridges.destroy(self.bridge_id)
 
 
 class Conversation:

@@ -120,8 +120,8 @@ class InboundCall:
     conversations: int = 0
     conversation: Conversation | None = None
     waiting: WaitingRoom | None = None
-    """Where the caller hears music while their agent consults or a named agent is rung."""
-    waits: int = 0
+    """Where the caller hears music in a queue, while their agent consults or a named agent
+    is rung (made at the first wait)."""
     agent_leg: str | None = None
     agent_endpoint: str | None = None
     department: str | None = None
@@ -337,10 +337,10 @@ class InboundCall:
             self.consent_failed = not await self._consent(step.notice)
         services.journal.update(self.id, CallUpdate(queued_at=utcnow()))
         services.journal.event(self.id, EventKind.QUEUED, {"department": step.name})
-        with contextlib.suppress(AriError):
-            await services.ari.channels.moh_start(self.call.id, department.hold_music)
+        await self._wait_with_music(department.hold_music)
         leg = await self._hunt(step)
         if leg is None:
+            await self._wait_over()
             services.journal.event(
                 self.id, EventKind.TRANSFER, {"overflow": step.name, "reason": "max_wait"}
             )
@@ -466,11 +466,14 @@ class InboundCall:
         """Talk with LEG's agent until the conversation ends; a consultation in between puts
         the caller on hold and, when the agent comes back to them, opens a new conversation."""
         while True:
+            # Out of the waiting room first, then into the conversation from no bridge, as a
+            # caller from the queue goes (a moment without music instead of a move between
+            # two bridges).
+            await self._wait_over()
             self.conversation = self._next_conversation()
             await self.conversation.open(
                 self.call.id, leg.channel_id, customer=self.call.id, record=record
             )
-            await self._wait_over()  # the caller has left the room for the conversation
             await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
             ended = await self._talk(leg.channel_id)
             if not isinstance(ended, Request) or ended.action != "consult":
@@ -482,17 +485,20 @@ class InboundCall:
                 return outcome
 
     async def _wait_with_music(self, hold_music: str) -> None:
-        """Put the caller in a waiting room of their own with HOLD_MUSIC playing."""
-        await self._wait_over()
-        self.waits += 1
-        self.waiting = WaitingRoom(self.services.ari, self.id, self.waits)
+        """Play HOLD_MUSIC to the caller: on their channel while they were never bridged (one
+        request, heard there), else in their waiting room."""
+        if self.conversations == 0:
+            with contextlib.suppress(AriError):
+                await self.services.ari.channels.moh_start(self.call.id, hold_music)
+            return
+        if self.waiting is None:
+            self.waiting = WaitingRoom(self.services.ari, self.id)
         await self.waiting.enter(self.call.id, hold_music)
 
     async def _wait_over(self) -> None:
-        """Close the caller's waiting room, if they are in one."""
+        """The flow goes on without a conversation: the caller leaves their waiting room."""
         if self.waiting is not None:
-            await self.waiting.close()
-            self.waiting = None
+            await self.waiting.leave()
 
     def _next_conversation(self) -> Conversation:
         """Return this call's next conversation (numbered, so each has its own recording)."""
@@ -680,6 +686,7 @@ class InboundCall:
         The notice is played first as a blind transfer into the target department would.
         """
         target = handover.target
+        await self._wait_over()  # the notice is played to the caller out of their room
         self._joined(handover.leg, target.department, target.config)
         consent = self.rules.document.announcements
         replay = consent.consent is not None and consent.replay_on_transfer
@@ -852,7 +859,8 @@ class InboundCall:
             self._ended_by(Outcome.DROPPED)  # Asterisk went away, not the caller
         if self.conversation is not None:
             await self.conversation.close()
-        await self._wait_over()
+        if self.waiting is not None:
+            await self.waiting.close()
         if self.agent_leg is not None:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(self.agent_leg)

@@ -498,6 +498,8 @@ class FakeAri:
             ("POST", r"/bridges/([^/]+)", self._create_bridge),
             ("DELETE", r"/bridges/([^/]+)", self._destroy_bridge),
             ("POST", r"/bridges/([^/]+)/(addChannel|removeChannel)", self._bridge_member),
+            ("POST", r"/bridges/([^/]+)/moh", self._bridge_noop),
+            ("DELETE", r"/bridges/([^/]+)/moh", self._bridge_noop),
             ("GET", r"/recordings/stored/([^/]+)/file", self._stored_file),
             ("GET", r"/asterisk/info", self._info),
             ("GET", r"/asterisk/ping", self._ping),
@@ -599,6 +601,11 @@ class FakeAri:
 
     async def _channel_noop(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         return HttpResponse(204) if m[1] in self.channels else _channel_not_found()
+
+    async def _bridge_noop(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        if m[1] in self.bridges:
+            return HttpResponse(204)
+        return HttpResponse.of_json(404, {"message": "Bridge not found"})
 
     async def _list_bridges(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         return HttpResponse.of_json(200, list(self.bridges.values()))

@@ -11,7 +11,7 @@ from zentrale.calls.store import CallStore
 from zentrale.db.session import Database
 from zentrale.recording.store import RecordingStore
 from zentrale.telephony.ari import AriClient, AriOptions, ChannelGoneError
-from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.conversation import Conversation, WaitingRoom
 from zentrale.telephony.journal import Journal
 from zentrale.testing.fake_ari import FakeAri
 
@@ -52,3 +52,40 @@ async def test_a_party_gone_before_the_bridge_is_named_and_the_other_is_added(
     assert gone.value.channel_id == "agent"
     assert _adds(fake) == ["caller,agent", "caller", "agent"]
     assert fake.bridges[conversation.bridge_id]["channels"] == ["caller"]
+
+
+def _bridge_requests(fake: FakeAri) -> list[tuple[str, str]]:
+    return [
+        (r.method, r.path)
+        for r in fake.requests
+        if r.path.startswith("/bridges/")  # not the resync's list
+    ]
+
+
+async def test_the_waiting_room_plays_music_and_is_left_without_being_destroyed() -> None:
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller")
+        room = WaitingRoom(ari, "call-1")
+        await room.enter("caller", "calm")
+        await room.quiet()  # the caller joined a conversation: only the music stops
+        await room.leave()  # nobody inside any more: nothing to take out
+        await room.enter("caller", None)  # a second wait: the same room
+        await room.leave()  # the flow goes on without a conversation
+        await room.close()
+        await room.close()
+        with pytest.raises(ChannelGoneError):
+            await room.enter("gone", None)
+    assert _bridge_requests(fake) == [
+        ("POST", "/bridges/wait-call-1"),
+        ("POST", "/bridges/wait-call-1/addChannel"),
+        ("POST", "/bridges/wait-call-1/moh"),
+        ("DELETE", "/bridges/wait-call-1/moh"),
+        ("POST", "/bridges/wait-call-1/addChannel"),
+        ("POST", "/bridges/wait-call-1/moh"),
+        ("POST", "/bridges/wait-call-1/removeChannel"),
+        ("DELETE", "/bridges/wait-call-1/moh"),
+        ("DELETE", "/bridges/wait-call-1"),
+        ("POST", "/bridges/wait-call-1"),
+        ("POST", "/bridges/wait-call-1/addChannel"),
+    ]
