@@ -42,6 +42,7 @@ from zentrale.daemon.live import live_running
 from zentrale.daemon.qa import open_deps
 from zentrale.daemon.rules import departments_of, rules_watched
 from zentrale.db.engine import is_sqlite, parse_url
+from zentrale.db.session import Database
 from zentrale.recording.store import RecordingStore
 from zentrale.routing.rules import Rules
 from zentrale.telephony.ari import AriClient, AriOptions
@@ -66,7 +67,7 @@ class NoAsterisk(httpx.AsyncBaseTransport):
         )
 
 
-def replica_center(settings: Settings, deps: Deps, rules: Callable[[], Rules]) -> CallCenter:
+def replica_center(settings: Settings, db: Database, rules: Callable[[], Rules]) -> CallCenter:
     """Return a call centre without telephony: an empty board, no calls, an ARI client that is
     never connected and refuses every request, a journal that is never started."""
     credentials = AriCredentials(
@@ -78,7 +79,7 @@ def replica_center(settings: Settings, deps: Deps, rules: Callable[[], Rules]) -
     ari = AriClient(credentials, AriOptions(rest_transport="http"), transport=NoAsterisk())
     services = Services(
         ari=ari,
-        journal=Journal(CallStore(deps.db), RecordingStore(deps.db)),
+        journal=Journal(CallStore(db), RecordingStore(db)),
         queues=Queues(AgentBoard()),
         settings=settings,
     )
@@ -107,7 +108,7 @@ async def replica_routers(
     async with contextlib.AsyncExitStack() as stack:
         rules = await rules_watched(settings, stack)
         departments = departments_of(rules)
-        center = replica_center(settings, deps, lambda: rules.current)
+        center = replica_center(settings, deps.db, lambda: rules.current)
         live = await stack.enter_async_context(live_running(settings, center, departments, url))
         log.info("replica.live", node=settings.node)
         yield [

@@ -1,4 +1,5 @@
-"""A `zentrale run` (or `zentrale api serve`) child process: its settings, start-up, HTTP probes, metrics and memory.
+"""A `zentrale run` (or `zentrale api serve`) child process: its settings, start-up, HTTP
+probes, metrics and memory.
 
 Tests and `bench/soak.py` run the real daemon as a separate process (signals, exit codes and
 memory are those of the real thing). `DaemonProcess` writes a settings file (JSON, which YAML
