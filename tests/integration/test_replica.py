@@ -2,9 +2,10 @@
 
 The replica joins the live bus: an agent whose phone the daemon rings signs in through the
 replica, opens the workspace there and gets the screen pop of a call the daemon's Asterisk
-carries (a Local channel caller), sets a pause through the replica (carried out and audited by
-the daemon, whose queues then see the agent paused), and a supervisor on the replica sees the
-agent with their node. What needs a node's own calls is refused 409 `no-telephony`.
+carries (a Local channel caller), wraps the call up and sets a pause through the replica
+(carried out and audited by the daemon, whose queues then see the agent paused), and a
+supervisor on the replica sees the agent with their node. What needs a node's own calls is
+refused 409 `no-telephony`.
 """
 
 from __future__ import annotations
@@ -59,6 +60,11 @@ class Pair:
     def replica_url(self) -> str:
         assert self.replica.url is not None
         return self.replica.url
+
+    @property
+    def replica_node(self) -> str:
+        """The replica's name on the bus: its settings' node with its port."""
+        return f"node-r/api-{self.replica_url.rsplit(':', 1)[1]}"
 
 
 @pytest_asyncio.fixture
@@ -157,7 +163,7 @@ async def test_an_agent_and_a_supervisor_work_through_the_api_replica(pair: Pair
             sam = [row for row in listed if row["endpoint"] == SAM]
             return sam == [
                 {"endpoint": SAM, "name": "Sam", "state": "idle", "node": "node-a"}
-            ] and "node-r" in [n["node"] for n in nodes]
+            ] and pair.replica_node in [n["node"] for n in nodes]
 
         assert await _until(both_hear_each_other, 20)
 
@@ -194,11 +200,25 @@ async def test_an_agent_and_a_supervisor_work_through_the_api_replica(pair: Pair
 
         assert await _until(on_call_then_done, 20), seen
 
+        call_id = str(pop["call_id"])
+        wrap = {"notes": "wanted a brochure", "ready": False}
+        saved = await agent.put(f"/api/calls/{call_id}/wrapup", json=wrap)
+        assert saved.status_code == 200, saved.text
+        assert saved.headers["x-zentrale-node"] == "node-a"
+        shown = await agent.get(f"/api/calls/{call_id}/wrapup")  # the shared database
+        assert shown.status_code == 200, shown.text
+        assert (shown.json()["agent_endpoint"], shown.json()["notes"]) == (
+            SAM,
+            ["wanted a brochure"],
+        )
+
         paused = await agent.post("/api/agent/state", json={"state": "paused", "reason": "break"})
         assert paused.status_code == 200, paused.text
         assert paused.headers["x-zentrale-node"] == "node-a"
         assert (paused.json()["state"], paused.json()["reason"]) == ("paused", "break")
 
+        state = await agent.get("/api/agent/state")
+        assert (state.json()["state"], state.headers["x-zentrale-node"]) == ("paused", "node-a")
         # The daemon honours it: its board (the queues' view) has Sam paused.
         own = [r for r in (await on_daemon.get("/api/agents")).json() if r["endpoint"] == SAM]
         assert own == [{"endpoint": SAM, "name": "Sam", "state": "paused", "node": "node-a"}]
@@ -217,7 +237,7 @@ async def test_an_agent_and_a_supervisor_work_through_the_api_replica(pair: Pair
 
         assert await _until(supervisor_sees_pause, 10)
         board = (await boss.get("/api/supervise")).json()
-        assert [n["node"] for n in board["nodes"]] == ["node-r", "node-a"]
+        assert [n["node"] for n in board["nodes"]] == [pair.replica_node, "node-a"]
         assert [q["department"] for q in board["queues"]] == ["sales"]
         page = await boss.get("/supervise")
         assert page.status_code == 200

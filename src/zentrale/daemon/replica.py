@@ -97,11 +97,19 @@ def is_replica(settings: Settings) -> bool:
     return True
 
 
+def replica_node(node: str, port: int) -> str:
+    """Return the replica's name on the live bus: its settings' NODE with its PORT, as the
+    replicas on a host share the daemon's settings file (a replica named like the daemon would
+    take the daemon's messages for its own, and hear the requests meant for it)."""
+    return f"{node}/api-{port}"
+
+
 @contextlib.asynccontextmanager
 async def replica_routers(
-    settings: Settings, deps: Deps, url: str | None
+    settings: Settings, deps: Deps, url: str | None, port: int
 ) -> AsyncIterator[list[APIRouter]]:
-    """Yield the live routes of an API replica (none when it does not join the bus)."""
+    """Yield the live routes of an API replica serving on PORT (none when it does not join
+    the bus)."""
     if not is_replica(settings):
         yield []
         return
@@ -109,8 +117,10 @@ async def replica_routers(
         rules = await rules_watched(settings, stack)
         departments = departments_of(rules)
         center = replica_center(settings, deps.db, lambda: rules.current)
-        live = await stack.enter_async_context(live_running(settings, center, departments, url))
-        log.info("replica.live", node=settings.node)
+        node = replica_node(settings.node, port)
+        named = settings.model_copy(update={"node": node})
+        live = await stack.enter_async_context(live_running(named, center, departments, url))
+        log.info("replica.live", node=node)
         yield [
             *calls_routers(center, deps, live, telephony=False),
             *agent_routers(center, deps, live),
@@ -135,7 +145,8 @@ async def serve_forever(
         loop.add_signal_handler(sig, stop.set)
     async with open_deps(settings, identities) as deps:
         sock = bind(host or settings.http.host, settings.http.port if port is None else port)
-        url = settings.http.url(sock.getsockname()[1])
+        bound = int(sock.getsockname()[1])
+        url = settings.http.url(bound)
         anchoring = asyncio.create_task(
             anchor.checkpoints_running(
                 deps.db,
@@ -148,7 +159,7 @@ async def serve_forever(
             name="audit-checkpoints",
         )
         try:
-            async with replica_routers(settings, deps, url) as live_routes:
+            async with replica_routers(settings, deps, url, bound) as live_routes:
                 app = create_app(deps, live_routes)
                 async with serving(app, sock, settings.http.trusted_proxies):
                     log.info("api.serving", url=url, keys=len(deps.unwrappers))

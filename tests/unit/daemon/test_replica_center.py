@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from zentrale.api.errors import status_of
 from zentrale.api.workspace import NoTelephonyError
 from zentrale.config.settings import Settings
-from zentrale.daemon.replica import is_replica, replica_center
+from zentrale.daemon.replica import is_replica, replica_center, replica_node
 from zentrale.db.session import Database
 
 POSTGRES = "postgresql+asyncpg://zentrale@127.0.0.1/zentrale"
@@ -47,3 +47,8 @@ def test_the_replica_joins_the_bus_on_postgresql_with_the_rules_at_hand(tmp_path
     rules.write_text("version: 1\n")
     assert is_replica(_settings(POSTGRES, rules))
     assert not is_replica(_settings(f"sqlite+aiosqlite:///{tmp_path / 'z.db'}", rules))
+
+
+def test_replicas_sharing_the_daemons_settings_get_names_of_their_own() -> None:
+    names = {replica_node("node1", 8801), replica_node("node1", 8802), "node1"}
+    assert names == {"node1/api-8801", "node1/api-8802", "node1"}
