@@ -24,11 +24,13 @@ Enrich = Callable[[Pop], Awaitable[dict[str, Any]]]
 
 
 def remote_state(live: LiveNodes, endpoint: str, reasons: list[str]) -> dict[str, Any]:
-    """Return ENDPOINT's state as another node last said it (offline when no node does)."""
+    """Return ENDPOINT's state as another node last said it (offline when no node does), and
+    the node that rings it (where it is online, else one whose rules list it)."""
     row = live.agent(endpoint)
     state = row["state"] if row is not None else "offline"
     reason = row["reason"] if row is not None and state == "paused" else None
-    node = row["node"] if row is not None else None
+    home = row if row is not None else live.home_of_agent(endpoint)
+    node = home["node"] if home is not None else None
     return {
         "endpoint": endpoint,
         "state": state,

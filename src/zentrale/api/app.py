@@ -7,7 +7,7 @@ router binds DEPS to the request first, so routes find their collaborators witho
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -154,8 +154,9 @@ def _too_large(max_bytes: int) -> ASGIApp:
     return JSONResponse(body, 413, headers={"Connection": "close", "Cache-Control": "no-store"})
 
 
-def create_app(deps: Deps) -> FastAPI:
-    """Build the standalone QA app (what `zentrale api serve` runs)."""
+def create_app(deps: Deps, extra: Sequence[APIRouter] = ()) -> FastAPI:
+    """Build the standalone QA app (what `zentrale api serve` runs), with EXTRA routers (an
+    API replica's live routes, bound already)."""
     app = FastAPI(
         title="zentrale QA API",
         version=__version__,
@@ -164,7 +165,7 @@ def create_app(deps: Deps) -> FastAPI:
         redoc_url=None,
         description="Find, hear and score call recordings. See docs/api.md.",
     )
-    for router in routers(deps):
+    for router in [*routers(deps), *extra]:
         app.include_router(router)
     install(app, deps)
     return app

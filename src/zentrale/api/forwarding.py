@@ -58,7 +58,7 @@ def agent_elsewhere(request: Request, caller: Principal, board: AgentBoard) -> s
     try:
         board.view(endpoint)
     except KeyError:
-        found = live.node_of_agent(endpoint)
+        found = live.home_of_agent(endpoint)
         return str(found["node"]) if found is not None else None
     return None
 

@@ -18,7 +18,7 @@ from zentrale.api.auth import Caller, deps_of
 from zentrale.api.deps import Deps
 from zentrale.api.forwarding import call_elsewhere, forward, serve
 from zentrale.api.text import NO_NUL
-from zentrale.api.workspace import bind_center, center_of, live_of
+from zentrale.api.workspace import bind_center, center_of, live_of, needs_telephony
 from zentrale.base.errors import (
     ConflictError,
     ForbiddenError,
@@ -30,7 +30,7 @@ from zentrale.core import audit
 from zentrale.core.models import Role
 from zentrale.core.principal import Principal
 from zentrale.ops.forward import Forwarder
-from zentrale.ops.live import LiveNodes
+from zentrale.ops.live import LiveNodes, shown_once
 from zentrale.telephony.callcenter import CallCenter, CallNotActiveError
 
 router = APIRouter(prefix="/api", tags=["calls"])
@@ -85,6 +85,8 @@ class AgentOut(BaseModel):
     endpoint: str
     name: str
     state: str
+    node: str | None = None
+    """The node whose board it is (with several nodes)."""
 
 
 class PauseIn(BaseModel):
@@ -112,6 +114,7 @@ def _own_endpoint(caller: Principal, endpoint: str | None) -> str:
 async def place_call(caller: Caller, request: Request, body: PlaceIn) -> PlaceOut:
     """Click-to-call: ring the agent's phone, then the number; answer how it went."""
     agent = _own_endpoint(caller, body.agent)
+    needs_telephony(request, "click-to-call")
     deps = deps_of(request)
     event = audit.Event(
         "call.place",
@@ -167,6 +170,7 @@ async def _transfer(
 @router.get("/calls", name="calls.active", response_model=list[ActiveCallOut])
 async def active_calls(caller: Caller, request: Request) -> list[ActiveCallOut]:
     """List the calls in progress on this node (callers' numbers masked)."""
+    needs_telephony(request, "the calls in progress")
     return [
         ActiveCallOut(
             call_id=call_id,
@@ -180,12 +184,44 @@ async def active_calls(caller: Caller, request: Request) -> list[ActiveCallOut]:
 
 @router.get("/agents", name="agents.list", response_model=list[AgentOut])
 async def agents(caller: Caller, request: Request) -> list[AgentOut]:
-    """List the agents of the routing rules and what each is doing."""
+    """List the agents of the routing rules and what each is doing (with several nodes:
+    every node's, each naming its node)."""
     board = center_of(request).services.queues.board
-    return [
-        AgentOut(endpoint=view.endpoint, name=view.name, state=str(view.state))
+    live = live_of(request)
+    own = [
+        {"endpoint": view.endpoint, "name": view.name, "state": str(view.state)}
         for view in board.snapshot()
     ]
+    if live is None:
+        return [AgentOut.model_validate(row) for row in own]
+    return [AgentOut.model_validate(row) for row in everywhere(own, live)]
+
+
+BOARD_STATES = {
+    "available": "idle",
+    "paused": "paused",
+    "after_call_work": "wrap_up",
+    "ringing": "ringing",
+    "on_call": "on_call",
+    "offline": "offline",
+}
+"""Another node's agent state (the supervisors' page's word) as `GET /api/agents` says it."""
+
+
+def everywhere(own: list[dict[str, Any]], live: LiveNodes) -> list[dict[str, Any]]:
+    """Return this node's agent rows OWN with the other nodes' (LIVE), each naming its node;
+    an agent online on one node is listed there, one offline everywhere once."""
+    rows = [{**row, "node": live.node} for row in own]
+    rows += [
+        {
+            "endpoint": row["endpoint"],
+            "name": row["name"],
+            "state": BOARD_STATES.get(str(row["state"]), str(row["state"])),
+            "node": row["node"],
+        }
+        for row in live.agents(None)
+    ]
+    return shown_once(rows, live.node)
 
 
 @router.post("/agents/pause", name="agents.pause", response_model=AgentOut)
@@ -207,7 +243,7 @@ def _node_of_agent(request: Request, center: CallCenter, endpoint: str) -> str |
     except KeyError:
         if live is None or live.forwarder is None:
             return None
-        found = live.node_of_agent(endpoint)
+        found = live.home_of_agent(endpoint)
         return str(found["node"]) if found is not None else None
     return None
 
@@ -227,11 +263,15 @@ async def _pause(caller: Principal, center: CallCenter, deps: Deps, body: PauseI
     return AgentOut(endpoint=view.endpoint, name=view.name, state=str(view.state))
 
 
-def calls_routers(center: CallCenter, deps: Deps, live: LiveNodes | None = None) -> list[APIRouter]:
+def calls_routers(
+    center: CallCenter, deps: Deps, live: LiveNodes | None = None, *, telephony: bool = True
+) -> list[APIRouter]:
     """Return the call routes, binding CENTER (the QA service's DEPS, and with several nodes
     the other nodes' LIVE rows) to each request; answer the blind transfers and pauses other
-    nodes forward for this node's calls and agents."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, live=live))])
+    nodes forward for this node's calls and agents. Without TELEPHONY (an API replica)
+    click-to-call and the list of calls in progress are refused (409 `no-telephony`)."""
+    bound = bind_center(center, deps, live=live, telephony=telephony)
+    outer = APIRouter(dependencies=[Depends(bound)])
     outer.include_router(router)
     if live is not None and live.forwarder is not None:
         serve_calls(live.forwarder, center, deps)

@@ -1,6 +1,11 @@
 """What the daemon's live-call routes share: the call centre bound to each request
 (`routes_agent`, `routes_calls`, `routes_knowledge`, `routes_supervise`, `routes_transfer`,
-`routes_wrapup`) and the signed-in agent's endpoint."""
+`routes_wrapup`) and the signed-in agent's endpoint.
+
+An API replica (`zentrale api serve` on PostgreSQL) mounts the same routes on a call centre
+without telephony: its board is empty, so every agent and call is another node's and requests
+are forwarded there; what only a node running calls can do is refused with
+`NoTelephonyError` (409 `no-telephony`)."""
 
 from __future__ import annotations
 
@@ -37,6 +42,21 @@ def bind_center(
     return bind
 
 
+class NoTelephonyError(ConflictError):
+    """This node runs no calls (an API replica): a node with telephony must do it."""
+
+    code = "no-telephony"
+
+
+def needs_telephony(request: Request, what: str) -> None:
+    """Refuse WHAT on a node without telephony (an API replica), naming the way out."""
+    if not getattr(request.state, "telephony", True):
+        raise NoTelephonyError(
+            f"{what}: this node is an API replica and runs no calls; "
+            "ask a node that runs them (zentrale run)"
+        )
+
+
 class AgentOnOtherNodeError(ConflictError):
     """The agent is rung by another node: their workspace is on that node."""
 
@@ -57,7 +77,7 @@ def agent_endpoint(caller: Principal, board: AgentBoard, live: LiveNodes | None 
     try:
         board.view(caller.agent_endpoint)
     except KeyError:
-        found = live.node_of_agent(caller.agent_endpoint) if live is not None else None
+        found = live.home_of_agent(caller.agent_endpoint) if live is not None else None
         if found is not None:
             where = f" ({found['url']}/agent)" if found.get("url") else ""
             raise AgentOnOtherNodeError(

@@ -175,7 +175,7 @@ def serve(
     ctx: click.Context, host: str | None, port: int | None, identities: tuple[Path, ...]
 ) -> None:
     """Serve the QA pages and API alone (database, storage and keys from the settings)."""
-    from zentrale.daemon.qa import serve_forever
+    from zentrale.daemon.replica import serve_forever
 
     settings = _settings(ctx)
     asyncio.run(

@@ -45,6 +45,7 @@ from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.live import live_running
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
+from zentrale.daemon.rules import departments_of, rules_watched
 from zentrale.db.session import Database
 from zentrale.knowledge.history import KnowledgeHistory
 from zentrale.knowledge.reload import KnowledgeReloader
@@ -62,7 +63,6 @@ from zentrale.recording.bell import JobBell
 from zentrale.recording.setup import object_store, pipeline_running, unwrappers_from
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerPool
-from zentrale.routing.history import History
 from zentrale.routing.reload import ReloadOutcome, RulesReloader
 from zentrale.routing.rules import Rules
 from zentrale.stats.wallboard import Wallboard
@@ -124,7 +124,7 @@ class Daemon:
             db = await _database(settings, stack)
             bell = JobBell()  # the journal rings it when it queues a recording's job
             journal = _journal(db, stack, bell)
-            rules = await _rules(settings, stack)
+            rules = await rules_watched(settings, stack)
             knowledge = await _knowledge(settings, rules, stack)
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
@@ -165,7 +165,7 @@ class Daemon:
             )
             web.routers.append(ops.router)
             live = await stack.enter_async_context(
-                live_running(settings, center, _departments(rules), web.url)
+                live_running(settings, center, departments_of(rules), web.url)
             )
             await web.serve(
                 live=live,
@@ -472,7 +472,7 @@ def _app(
     if rules is not None:
         for router in wallboard_routers(_wallboard(center, rules), deps):
             app.include_router(router)
-        for router in supervise_routers(center, deps, _departments(rules), live):
+        for router in supervise_routers(center, deps, departments_of(rules), live):
             app.include_router(router)
         for router in campaigns_routers(_live(rules), deps):
             app.include_router(router)
@@ -490,17 +490,7 @@ def _live(rules: RulesReloader) -> Callable[[], Rules]:
 
 def _wallboard(center: CallCenter, rules: RulesReloader) -> Wallboard:
     """Return the wallboard of CENTER's queues, with the live rules' departments."""
-    return Wallboard(center.services.queues, _departments(rules))
-
-
-def _departments(rules: RulesReloader) -> Callable[[], dict[str, list[str]]]:
-    """Return the live rules' departments, each with its agents' endpoints, as a callable."""
-
-    def departments() -> dict[str, list[str]]:
-        found = rules.current.document.departments.items()
-        return {name: [agent.endpoint for agent in dept.agents] for name, dept in found}
-
-    return departments
+    return Wallboard(center.services.queues, departments_of(rules))
 
 
 def _watch_prompts(
@@ -534,21 +524,6 @@ def _options(settings: Settings) -> AriOptions:
         ping_timeout=settings.ari.ping_interval,
         rest_transport=settings.ari.rest_transport,
     )
-
-
-async def _rules(settings: Settings, stack: contextlib.AsyncExitStack) -> RulesReloader:
-    reloader = RulesReloader(settings.routing.file, History(settings.routing.history_dir))
-    await reloader.load_initial()
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(reloader.watch(stop), name="routing-watch")
-
-    async def stop_watching() -> None:
-        stop.set()
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-
-    stack.push_async_callback(stop_watching)
-    return reloader
 
 
 async def _knowledge(

@@ -358,6 +358,16 @@ class LiveNodes:
                 return next((n for n in self.nodes() if n["node"] == row["node"]), None)
         return None
 
+    def home_of_agent(self, endpoint: str) -> dict[str, Any] | None:
+        """Return the node (name, URL) that rings ENDPOINT: the one where it is online, else
+        the first (by name) whose rules list it (offline there: the agent's softphone has not
+        registered yet), if another node's."""
+        found = self.node_of_agent(endpoint)
+        if found is not None:
+            return found
+        homes = sorted(str(r["node"]) for r in self.agents(None) if r["endpoint"] == endpoint)
+        return next((n for n in self.nodes() if homes and n["node"] == homes[0]), None)
+
     def agent(self, endpoint: str) -> dict[str, Any] | None:
         """Return another node's row of ENDPOINT (online there), in the page's form."""
         rows = [r for r in self.agents(None) if r["endpoint"] == endpoint]
@@ -388,6 +398,22 @@ class LiveNodes:
         return None
 
 
+def shown_once(rows: Sequence[Mapping[str, Any]], node: str) -> list[dict[str, Any]]:
+    """Return ROWS (each naming its node; this NODE's first) with an agent known to several
+    nodes (every node knows the agents of its rules) kept where its phone is not offline, and
+    offline everywhere, once; by name, endpoint and node."""
+    online = {row["endpoint"] for row in rows if row["state"] != "offline"}
+    shown, offline_seen = [], set()
+    for row in sorted(rows, key=lambda r: (r["node"] != node, r["node"])):
+        if row["state"] == "offline":
+            if row["endpoint"] in online or row["endpoint"] in offline_seen:
+                continue
+            offline_seen.add(row["endpoint"])
+        shown.append(dict(row))
+    shown.sort(key=lambda r: (r["name"], r["endpoint"], r["node"]))
+    return shown
+
+
 def merged(
     own: Mapping[str, Any], node: str, live: LiveNodes, only: Sequence[str] | None
 ) -> dict[str, Any]:
@@ -397,15 +423,7 @@ def merged(
     of the rules) is shown where its phone is not offline; offline everywhere, once.
     """
     rows = [{**row, "node": node} for row in own["agents"]] + live.agents(only)
-    online = {row["endpoint"] for row in rows if row["state"] != "offline"}
-    shown, offline_seen = [], set()
-    for row in sorted(rows, key=lambda r: (r["node"] != node, r["node"])):
-        if row["state"] == "offline":
-            if row["endpoint"] in online or row["endpoint"] in offline_seen:
-                continue
-            offline_seen.add(row["endpoint"])
-        shown.append(row)
-    shown.sort(key=lambda r: (r["name"], r["endpoint"], r["node"]))
+    shown = shown_once(rows, node)
     now = live.now()
     queues = {q["department"]: dict(q) for q in own["queues"]}
     for q in live.queues():

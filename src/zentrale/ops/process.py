@@ -1,4 +1,5 @@
-"""A `zentrale run` child process: its settings, start-up, HTTP probes, metrics and memory.
+"""A `zentrale run` (or `zentrale api serve`) child process: its settings, start-up, HTTP
+probes, metrics and memory.
 
 Tests and `bench/soak.py` run the real daemon as a separate process (signals, exit codes and
 memory are those of the real thing). `DaemonProcess` writes a settings file (JSON, which YAML
@@ -43,6 +44,8 @@ class DaemonSpec:
     """Further settings per section, merged into the written ones."""
     session_secret: str | None = None
     """`api.session_secret` (nodes of one cluster share it; None: the daemon makes its own)."""
+    replica: bool = False
+    """Run `zentrale api serve` (an API replica, no telephony) instead of `zentrale run`."""
 
     def settings(self) -> dict[str, Any]:
         """Return the settings file's content."""
@@ -107,10 +110,11 @@ class DaemonProcess:
             str(self.config),
             "--log-format",
             "json",
-            "run",
-            "--drain-seconds",
-            f"{self.spec.drain_seconds:g}",
         ]
+        if self.spec.replica:
+            argv += ["api", "serve"]
+        else:
+            argv += ["run", "--drain-seconds", f"{self.spec.drain_seconds:g}"]
         self._out = self.log.open("ab")
         self.process = subprocess.Popen(
             argv, stdout=self._out, stderr=self._out, env={**os.environ, "ZENTRALE_CONFIG": ""}
@@ -134,12 +138,14 @@ class DaemonProcess:
         return found
 
     def wait_ready(self, timeout: float = 90.0) -> str:
-        """Wait for `service.ready`; return the daemon's HTTP URL (raise with the log if not)."""
+        """Wait for `service.ready` (a replica: `api.serving`); return the process's HTTP URL
+        (raise with the log if not)."""
+        event, key = ("api.serving", "url") if self.spec.replica else ("service.ready", "http")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            ready = self.events("service.ready")
+            ready = self.events(event)
             if ready:
-                self.url = str(ready[-1]["http"])
+                self.url = str(ready[-1][key])
                 return self.url
             if self.process is not None and self.process.poll() is not None:
                 break

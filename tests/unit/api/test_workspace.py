@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 import zentrale.api
+from zentrale.api.routes_calls import everywhere
 from zentrale.api.workspace import AgentOnOtherNodeError, agent_endpoint
 from zentrale.base.errors import ForbiddenError, NotFoundError
 from zentrale.core.models import Role
@@ -59,3 +60,31 @@ def test_no_api_module_imports_another_modules_private_names() -> None:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("zentrale.api"):
                 found += [f"{path.name}: {a.name}" for a in node.names if a.name.startswith("_")]
     assert found == []
+
+
+def test_another_nodes_agents_join_the_agent_list_in_the_boards_words() -> None:
+    live = LiveNodes("node-r", lambda: 100.0)
+    rows = [
+        {"endpoint": "PJSIP/8101", "name": "Ayla", "state": "after_call_work"},
+        {"endpoint": "PJSIP/8102", "name": "Berk", "state": "offline"},
+    ]
+    full = [{**r, "departments": ["sales"], "call": None, "since_at": 90} for r in rows]
+    live.take(json.dumps({"node": "node-a", "url": None, "agents": full, "queues": []}))
+    own = [
+        {"endpoint": "PJSIP/8102", "name": "Berk", "state": "offline"},
+        {"endpoint": "PJSIP/8103", "name": "Cem", "state": "busy"},
+    ]
+    assert everywhere(own, live) == [
+        {"endpoint": "PJSIP/8101", "name": "Ayla", "state": "wrap_up", "node": "node-a"},
+        {"endpoint": "PJSIP/8102", "name": "Berk", "state": "offline", "node": "node-r"},
+        {"endpoint": "PJSIP/8103", "name": "Cem", "state": "busy", "node": "node-r"},
+    ]
+
+
+def test_an_agent_offline_on_every_node_is_referred_to_the_node_that_knows_them() -> None:
+    live = LiveNodes("node-r", lambda: 100.0)
+    row = {"endpoint": "PJSIP/9999", "state": "offline", "departments": [], "call": None}
+    message = {"node": "node-b", "url": "http://b:8800", "queues": []}
+    live.take(json.dumps({**message, "agents": [{**row, "since_at": 90}]}))
+    with pytest.raises(AgentOnOtherNodeError, match=r"node node-b: .* \(http://b:8800/agent\)"):
+        agent_endpoint(_agent("PJSIP/9999"), AgentBoard(lambda: 0.0), live)

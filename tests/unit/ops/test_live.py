@@ -11,7 +11,16 @@ from typing import Any
 import pytest
 
 from zentrale.db.bus import MAX_PAYLOAD, LocalBus
-from zentrale.ops.live import HEARTBEAT, TIMEOUT, TOPIC, LiveNodes, NodePublisher, merged, pack
+from zentrale.ops.live import (
+    HEARTBEAT,
+    TIMEOUT,
+    TOPIC,
+    LiveNodes,
+    NodePublisher,
+    merged,
+    pack,
+    shown_once,
+)
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.queueing import Queues
 from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
@@ -235,3 +244,40 @@ async def test_a_transfer_state_reaches_the_other_node_but_not_the_supervisors_r
     assert here.transfer("PJSIP/b") is None
     assert here.transfer("PJSIP/z") is None  # no node rings them
     assert all("transfer" not in row for row in here.agents(None))
+
+
+def _said(live: LiveNodes, node: str, rows: list[dict[str, Any]]) -> None:
+    """Let NODE say its agent ROWS (endpoint, state) to LIVE."""
+    full = [
+        {"name": r["endpoint"][-1], "departments": ["sales"], "call": None, "since_at": 90, **r}
+        for r in rows
+    ]
+    live.take(json.dumps({"node": node, "url": f"http://{node}", "agents": full, "queues": []}))
+
+
+def test_an_agents_home_is_where_they_are_online_else_the_first_node_that_knows_them() -> None:
+    live = LiveNodes("node-r", Clock(100.0))
+    _said(live, "node-b", [{"endpoint": "PJSIP/a", "state": "offline"}])
+    _said(live, "node-c", [{"endpoint": "PJSIP/a", "state": "offline"}])
+    # Offline everywhere (the softphone has not registered yet): the first node by name.
+    assert live.node_of_agent("PJSIP/a") is None
+    assert live.home_of_agent("PJSIP/a") == {"node": "node-b", "url": "http://node-b"}
+    _said(live, "node-c", [{"endpoint": "PJSIP/a", "state": "available"}])
+    assert live.home_of_agent("PJSIP/a") == {"node": "node-c", "url": "http://node-c"}
+    assert live.home_of_agent("PJSIP/z") is None
+
+
+def test_an_agent_known_to_several_nodes_is_shown_where_online_and_offline_once() -> None:
+    rows = [
+        {"endpoint": "PJSIP/a", "name": "A", "state": "offline", "node": "here"},
+        {"endpoint": "PJSIP/a", "name": "A", "state": "paused", "node": "node-b"},
+        {"endpoint": "PJSIP/c", "name": "C", "state": "offline", "node": "node-b"},
+        {"endpoint": "PJSIP/c", "name": "C", "state": "offline", "node": "here"},
+        {"endpoint": "PJSIP/b", "name": "B", "state": "idle", "node": "here"},
+    ]
+    shown = shown_once(rows, "here")
+    assert [(r["endpoint"], r["node"]) for r in shown] == [
+        ("PJSIP/a", "node-b"),
+        ("PJSIP/b", "here"),
+        ("PJSIP/c", "here"),  # offline on both: once, this node's row
+    ]
