@@ -135,10 +135,15 @@ class InboundCall:
     customer: Mapping[str, str] = field(default_factory=dict)
     path: list[MenuStep] = field(default_factory=list)
     """The menus the caller went through and their digits, for the agent's screen pop."""
+    number: str | None = None
+    """The customer's number when the call began as a click-to-call that the agent's phone
+    transferred (its channel's caller ID is ours); None for a caller who called in."""
 
     @property
     def caller(self) -> str:
         """Return the caller's number (empty when withheld)."""
+        if self.number is not None:
+            return self.number
         return self.call.channel.caller.number
 
     @functools.cached_property
@@ -153,8 +158,9 @@ class InboundCall:
 
     @property
     def dialled(self) -> str:
-        """Return the dialled number (DID) the call came in on (E.164 from a trunk)."""
-        return self.line.did
+        """Return the dialled number (DID) the call came in on (E.164 from a trunk); empty for
+        a click-to-call's customer, who dialled nothing."""
+        return "" if self.number is not None else self.line.did
 
     async def run(self) -> None:
         """Run the call to its end; whatever happens, leave nothing behind."""
@@ -166,6 +172,24 @@ class InboundCall:
                 log.info("call.caller_gone", state=self.state_name)
             except asyncio.CancelledError:
                 self._ended_by(Outcome.INTERRUPTED)  # the daemon stops before the call ends
+                raise
+            finally:
+                await self._cleanup()
+
+    async def take_over(self, step: Step) -> None:
+        """Go on from STEP with a click-to-call's customer whom the agent's phone transferred.
+
+        The call's row, its timeline and its first conversation (with its recording) are the
+        click-to-call's; from here on the call goes as an inbound call transferred there would:
+        queued, rung, answered, recorded per conversation, finished with its outcome.
+        """
+        with bind_call(self.id, self.call.id):
+            try:
+                await self._follow(step)
+            except ChannelGoneError:
+                log.info("call.caller_gone", state=self.state_name)
+            except asyncio.CancelledError:
+                self._ended_by(Outcome.INTERRUPTED)
                 raise
             finally:
                 await self._cleanup()
@@ -260,7 +284,10 @@ class InboundCall:
             customer=customer,
             entries=self.line.entries,
         )
-        step: Next = engine.start(self.rules, facts)
+        await self._follow(engine.start(self.rules, facts))
+
+    async def _follow(self, first: Step) -> None:
+        step: Next = first
         while step is not None:
             self.state_name = type(step).__name__
             log.info(

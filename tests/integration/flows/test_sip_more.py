@@ -312,3 +312,60 @@ async def test_sip_blind_transfer_between_agents_on_registered_phones(
     assert _party_levels(second, 1500)["agent"][0] > 500
     assert _party_levels(first, 1500)["agent"][0] < 50  # Emre is not in Deniz's recording
     assert _party_levels(second, 1000)["agent"][0] < 50
+
+
+async def test_sip_click_to_call_transferred_by_the_agents_phone(sip: SipFlows) -> None:
+    # Deniz (phone 8001, 1000 Hz) calls a customer through the trunk (SIPp behind the carrier,
+    # 440 Hz, hangs up 22 s after answering); 4 s into the conversation his phone's transfer
+    # key sends a REFER to sip:backoffice@...: Emre (phone 8002, 1500 Hz) is rung, answers
+    # and talks with the customer until the customer's BYE.
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        carrier_answering(
+            carrier_port=sip.asterisk.carrier_port, workdir=sip.tmp / "uas", ring=1, hold=22
+        ) as sipp_errors,
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1") as desk,
+        agent_phone(
+            "8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500
+        ) as office,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        placed = await sip.daemon.center.place("PJSIP/8001", "+4930777", "desk")
+        why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
+        assert placed.result == "answered", why
+        await asyncio.sleep(4)  # the consent notice, then Deniz talks to the customer
+        await desk.transfer("backoffice")
+        call = await sip.finished_call(max_wait=60)
+        logs = desk.log()[-1500:] + office.log()[-1500:]
+        channels = await sip.daemon.ari.channels.list()
+    events = await sip.events(call.id)
+    kinds = _kinds(events)
+    answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
+    assert answered == ["PJSIP/8001", "PJSIP/8002"], (kinds, logs)
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [{"to": "department:backoffice"}]
+    ended = [e.detail["agent"] for e in events if e.kind == "conversation_ended"]
+    assert ended == ["PJSIP/8001", "PJSIP/8002"], kinds
+    assert kinds.count("hangup") == 1  # one call, one end
+    assert (call.agent_endpoint, call.agent_name) == ("PJSIP/8002", "Emre")
+    assert (call.called_number, call.department) == ("+4930777", "backoffice")
+    assert call.transfers == 1
+    assert call.outcome == Outcome.ANSWERED  # Emre's conversation ended it
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
+    assert channels == []  # neither agent's leg nor the trunk's is left
+    assert sip.daemon.center.services.trunks.busy.get("carrier", 0) == 0
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8002", "backoffice"),
+    ]
+    first, second = (_audio_of(sip, row) for row in recordings)
+    print("click-to-call transfer levels", _party_levels(first), _party_levels(second, 1500))
+    assert _party_levels(first)["customer"][0] > 500  # the customer through the trunk
+    assert _party_levels(first)["agent"][0] > 500
+    assert _party_levels(second, 1500)["customer"][0] > 500
+    assert _party_levels(second, 1500)["agent"][0] > 500
+    assert _party_levels(first, 1500)["agent"][0] < 50  # Emre is not in Deniz's recording
+    assert _party_levels(second, 1000)["agent"][0] < 50
