@@ -58,7 +58,7 @@ from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
-from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
+from zentrale.telephony.refer import Handoff, hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
@@ -67,6 +67,7 @@ from zentrale.telephony.transfer import (
     Target,
     TransferState,
     notice_first,
+    resolve,
     ring_consult,
     ring_outcome,
 )
@@ -102,9 +103,10 @@ class Handover:
     target: Target
 
 
-Ended = str | Transfer | Handover | Request
-"""How a conversation ended: `agent` (hung up), a transfer, a handover, or a request the
-conversation's caller carries out next (a blind transfer to a named agent)."""
+Ended = str | Transfer | Handover | Request | Handoff
+"""How a conversation ended: `agent` (hung up), a transfer, a handover, a request the
+conversation's caller carries out next (a blind transfer to a named agent), or a handoff (the
+agent went to another call's caller: this call was a phone's consultation)."""
 TALK_ACTIONS = frozenset({"blind", "consult"})
 
 
@@ -135,6 +137,9 @@ class InboundCall:
     customer: Mapping[str, str] = field(default_factory=dict)
     path: list[MenuStep] = field(default_factory=list)
     """The menus the caller went through and their digits, for the agent's screen pop."""
+    handoffs: asyncio.Queue[Handoff] = field(default_factory=asyncio.Queue)
+    """The agent taken by a phone's attended transfer (this call is its consultation)."""
+    handing: Handoff | None = None
     number: str | None = None
     """The customer's number when the call began as a click-to-call that the agent's phone
     transferred (its channel's caller ID is ours); None for a caller who called in."""
@@ -458,6 +463,10 @@ class InboundCall:
                     await forget_keys(self.call)  # keys pressed while talking answer no survey
             finally:
                 await self._end_conversation(leg, wrap_up)
+            if isinstance(ended, Handoff):
+                ended.ready.set_result(None)  # the agent's leg is out of our conversation
+                self.outcome = Outcome.TRANSFERRED
+                return None
             if isinstance(ended, Request):
                 ended = await self._blind_to_agent(ended, department.hold_music)
             if not isinstance(ended, Handover):
@@ -494,7 +503,12 @@ class InboundCall:
                 self.call.id, leg.channel_id, customer=self.call.id, record=record
             )
             await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
-            ended = await self._talk(leg.channel_id)
+            consultations = self.services.consultations
+            consultations.offer(self.call.id, functools.partial(self._give, leg))
+            try:
+                ended = await self._talk(leg.channel_id)
+            finally:
+                consultations.withdraw(self.call.id)
             if not isinstance(ended, Request) or ended.action != "consult":
                 return ended
             await self.conversation.close()
@@ -515,10 +529,35 @@ class InboundCall:
             two_party=services.settings.recording.two_party,
         )
 
-    async def _phone_transfer(self, agent_channel: str) -> Transfer:
+    def _give(self, leg: Leg) -> Handoff | None:
+        """Hand LEG's agent to the caller of a phone's attended transfer (this call being its
+        consultation): the conversation ends without hanging up the agent."""
+        if self.agent_leg != leg.channel_id or self.department is None:
+            return None
+        handoff = Handoff(leg.channel_id, leg.endpoint, self.department)
+        self.handoffs.put_nowait(handoff)
+        return handoff
+
+    async def _phone_transfer(self, agent_channel: str) -> Transfer | Handover:
         # The call's own rules (those it started on), like every step of its flow.
-        kind, target = await phone_transfer(self.services.ari, agent_channel, self.rules.document)
-        return Transfer(kind, target)
+        services = self.services
+        found = await phone_transfer(
+            services.ari, agent_channel, self.rules.document, services.consultations
+        )
+        if isinstance(found, Handoff):
+            target = resolve(self.rules.document, "department", found.department, None)
+            leg = Leg(found.channel_id, found.endpoint, RingResult.ANSWERED)
+            self._transfer_event(
+                mode="attended",
+                by=self.agent_endpoint,
+                to=target.label,
+                agent=found.endpoint,
+                outcome="completed",
+                phone="refer",
+            )
+            return Handover(leg, target)
+        kind, name = found
+        return Transfer(kind, name)
 
     async def _talk(self, agent_channel: str) -> Ended:
         label, results = await _race(
@@ -527,13 +566,19 @@ class InboundCall:
                 "agent": _hangup_of(self.services.ari, agent_channel),
                 "request": self._next_request(TALK_ACTIONS),
                 "phone": self._phone_transfer(agent_channel),
+                "handoff": self.handoffs.get(),
             }
         )
         if label == "caller":
             raise ChannelGoneError(self.call.id, "caller hung up while connected")
         if label == "agent":
             return "agent"
-        ended: Transfer | Request = results[label]
+        if label == "handoff":
+            self.handing = results[label]
+            return self.handing
+        ended: Transfer | Request | Handover = results[label]
+        if isinstance(ended, Handover):
+            return ended
         blind = isinstance(ended, Request) and ended.action == "blind"
         target = ended.target if isinstance(ended, Request) else None
         if blind and target is not None and target.kind == "department":
@@ -733,12 +778,14 @@ class InboundCall:
             await self.conversation.close()
             self.conversation = None
         ari = self.services.ari
-        if not ari.hung_up(leg.channel_id):  # an agent who hung up needs no DELETE (a 404)
+        handed = self.handing is not None and self.handing.channel_id == leg.channel_id
+        if not handed and not ari.hung_up(leg.channel_id):  # a gone agent needs no DELETE
             with contextlib.suppress(AriError):
                 await ari.channels.hangup(leg.channel_id)
         self.agent_leg = self.agent_endpoint = None
         self.department = self.connected_at = None
-        self.services.queues.board.finished(leg.endpoint, wrap_up)
+        if not handed:  # a handed-over agent goes on talking, with the other call's caller
+            self.services.queues.board.finished(leg.endpoint, wrap_up)
 
     def _transfer(self, step: Queue, request: Transfer) -> Next:
         to = f"{request.kind}:{request.target}"

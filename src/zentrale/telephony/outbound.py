@@ -233,8 +233,11 @@ class OutboundCall:
             await asyncio.gather(*gone, referred, return_exceptions=True)
             if gone[1].done() and not gone[1].cancelled():
                 return  # the customer hung up (maybe while the phone transferred): the end
-            if not referred.cancelled() and referred.exception() is None:
-                await self._take_over(agent.channel_id, customer.channel_id, *referred.result())
+            found = None
+            if referred.done() and not referred.cancelled() and referred.exception() is None:
+                found = referred.result()
+            if isinstance(found, tuple):  # without consultations: no attended transfer here
+                await self._take_over(agent.channel_id, customer.channel_id, *found)
         finally:
             self.agent_leg = self.customer_leg = self.conversation = None
             await conversation.close()
