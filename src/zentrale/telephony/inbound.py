@@ -108,6 +108,8 @@ Ended = str | Transfer | Handover | Request | Handoff
 conversation's caller carries out next (a blind transfer to a named agent), or a handoff (the
 agent went to another call's caller: this call was a phone's consultation)."""
 TALK_ACTIONS = frozenset({"blind", "consult"})
+DECLINED_GRACE = 10.0
+"""Seconds after a declined phone transfer in which the agent's hang-up re-queues the caller."""
 
 
 @dataclass
@@ -140,6 +142,8 @@ class InboundCall:
     handoffs: asyncio.Queue[Handoff] = field(default_factory=asyncio.Queue)
     """The agent taken by a phone's attended transfer (this call is its consultation)."""
     handing: Handoff | None = None
+    phone_declined_at: float | None = None
+    """When (monotonic) the agent's phone last had a transfer declined."""
     number: str | None = None
     """The customer's number when the call began as a click-to-call that the agent's phone
     transferred (its channel's caller ID is ours); None for a caller who called in."""
@@ -538,11 +542,18 @@ class InboundCall:
         self.handoffs.put_nowait(handoff)
         return handoff
 
+    def _phone_declined(self) -> None:
+        self.phone_declined_at = time.monotonic()
+
     async def _phone_transfer(self, agent_channel: str) -> Transfer | Handover:
         # The call's own rules (those it started on), like every step of its flow.
         services = self.services
         found = await phone_transfer(
-            services.ari, agent_channel, self.rules.document, services.consultations
+            services.ari,
+            agent_channel,
+            self.rules.document,
+            services.consultations,
+            declined=self._phone_declined,
         )
         if isinstance(found, Handoff):
             target = resolve(self.rules.document, "department", found.department, None)
@@ -572,7 +583,7 @@ class InboundCall:
         if label == "caller":
             raise ChannelGoneError(self.call.id, "caller hung up while connected")
         if label == "agent":
-            return "agent"
+            return self._after_agent_left()
         if label == "handoff":
             self.handing = results[label]
             return self.handing
@@ -584,6 +595,17 @@ class InboundCall:
         if blind and target is not None and target.kind == "department":
             return Transfer("department", target.name, by=ended.by)  # blind: into its queue
         return ended
+
+    def _after_agent_left(self) -> Ended:
+        """The agent hung up: the conversation is over, unless their phone's transfer was just
+        declined (some phones drop the call then): the caller goes back to the department's
+        queue instead of being hung up on."""
+        declined = self.phone_declined_at
+        recent = declined is not None and time.monotonic() - declined < DECLINED_GRACE
+        if not recent or self.department is None:
+            return "agent"
+        log.info("call.back_to_queue_after_declined_transfer", department=self.department)
+        return Transfer("department", self.department, after="phone transfer declined")
 
     async def _next_request(self, actions: frozenset[str]) -> Transfer | Request:
         """Return the next transfer request that fits now (others are dropped and logged)."""
@@ -790,7 +812,8 @@ class InboundCall:
     def _transfer(self, step: Queue, request: Transfer) -> Next:
         to = f"{request.kind}:{request.target}"
         if request.by is None:
-            self.services.journal.event(self.id, EventKind.TRANSFER, {"to": to})
+            why = {"after": request.after} if request.after is not None else {}
+            self.services.journal.event(self.id, EventKind.TRANSFER, {"to": to, **why})
         else:
             self._transfer_event(mode="blind", by=request.by, to=to, after=request.after)
         self.outcome = Outcome.TRANSFERRED

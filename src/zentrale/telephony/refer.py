@@ -92,6 +92,8 @@ async def phone_transfer(
     channel_id: str,
     rules: RoutingDocument,
     consultations: Consultations | None = None,
+    *,
+    declined: Callable[[], None] | None = None,
 ) -> tuple[str, str] | Handoff:
     """Wait for the agent's phone on CHANNEL_ID to transfer its call somewhere the rules know,
     or (attended, with CONSULTATIONS) to the agent its consultation reached; never returns once
@@ -122,6 +124,8 @@ async def phone_transfer(
                 await ari.channels.transfer_progress(channel_id, state)
             if target is not None:
                 return target
+            if declined is not None:
+                declined()
 
 
 async def _handoff(event: ChannelTransfer, consultations: Consultations | None) -> Handoff | None:

@@ -403,15 +403,18 @@ async def _consultation(sip: SipFlows, prefix: str, max_wait: float = 20) -> str
     return f"{call_id}%3Bto-tag%3D{local}%3Bfrom-tag%3D{remote}"
 
 
-async def test_sip_attended_transfer_from_the_phone_is_declined_and_the_caller_stays(
+async def test_sip_attended_transfer_to_no_agent_is_declined_and_the_caller_requeued(
     sip: SipFlows,
 ) -> None:
-    # The caller (440 Hz, stays 24 s) reaches Deniz at the desk (phone 8001). A consultation
-    # call is up: phone 8002 has called 20 (the rules' menu answers it). Deniz's phone then
-    # sends an attended transfer's REFER: Refer-To <sip:backoffice@...?Replaces=(the
-    # consultation's dialog)>. Asterisk reports it as ChannelTransfer with the consultation's
-    # Call-ID; zentrale declines it (even though its user part names a department): the
-    # caller goes on talking with Deniz, nothing moves, and the consultation is left alone.
+    # The caller (440 Hz, stays 26 s) reaches Deniz at the desk (phone 8001). A consultation
+    # call is up that no agent answered: phone 8002 has called 200 (the rules' menu answers
+    # it). Deniz's phone then sends an attended transfer's REFER: Refer-To
+    # <sip:backoffice@...?Replaces=(the consultation's dialog)>. Asterisk reports it as
+    # ChannelTransfer with the consultation's Call-ID and channel; zentrale declines it (the
+    # user part names a department, but an attended transfer is never taken as a blind one)
+    # and leaves the consultation alone. baresip 1.0 hangs up the caller's call when its
+    # transfer is declined: the caller, not hung up on, goes back into the desk's queue and
+    # reaches Deniz again.
     password = sip.asterisk.phone_password.get_secret_value()
     port = sip.asterisk.sip_port
     async with (
@@ -422,7 +425,7 @@ async def test_sip_attended_transfer_from_the_phone_is_declined_and_the_caller_s
     ):
         await _registered(sip, "PJSIP/8001")
         await _registered(sip, "PJSIP/8002")
-        script = CarrierScript(keys=[Key("2", 2.0)], hold=24)
+        script = CarrierScript(keys=[Key("2", 2.0)], hold=26)
         caller = asyncio.create_task(sip.call(script))
         call_id = await _connected(sip)
         dialled = await other.command("dial", f"sip:200@127.0.0.1:{port}")
@@ -443,11 +446,10 @@ async def test_sip_attended_transfer_from_the_phone_is_declined_and_the_caller_s
             c.name for c in await sip.daemon.ari.channels.list() if c.name.startswith("PJSIP/8002-")
         ]
         await other.command("hangup")
-        await caller  # the caller hangs up at 24 s, still talking to Deniz
+        await caller  # the caller hangs up at 26 s, talking to Deniz again
         calls = await _all_finished(sip, 2)
-        logs = desk.log()[-2000:]
+        logs = desk.log()
     print("attended ChannelTransfer", event)
-    print("DESKLOG", logs)
     print("timeline", [(str(e.kind), dict(e.detail)) for e in await sip.events(call_id)])
     assert isinstance(event, ChannelTransfer)
     assert event.attended
@@ -458,14 +460,19 @@ async def test_sip_attended_transfer_from_the_phone_is_declined_and_the_caller_s
     call = next(c for c in calls if c.id == call_id)
     events = await sip.events(call.id)
     answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
-    assert answered == ["PJSIP/8001"], logs
-    assert [e for e in events if e.kind == "transfer"] == []
-    assert (call.agent_endpoint, call.department, call.transfers) == ("PJSIP/8001", "desk", 0)
+    assert "603 Decline" in logs  # what the phone was told
+    assert answered == ["PJSIP/8001", "PJSIP/8001"], logs[-2000:]
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [{"to": "department:desk", "after": "phone transfer declined"}]
+    assert (call.agent_endpoint, call.department, call.transfers) == ("PJSIP/8001", "desk", 1)
     assert call.outcome == Outcome.ANSWERED
     assert consultation_up  # the consultation was not touched by the declined transfer
-    recordings = await _recordings(sip, call.id, count=1)
-    assert len(recordings) == 1
-    levels = _party_levels(_audio_of(sip, recordings[0]))
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8001", "desk"),
+    ]
+    levels = _party_levels(_audio_of(sip, recordings[1]))
     assert min(levels["customer"][0], levels["agent"][0]) > 500, levels
 
 
