@@ -507,6 +507,8 @@ class InboundCall:
                 self.call.id, leg.channel_id, customer=self.call.id, record=record
             )
             await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
+            while not self.handoffs.empty():  # given as an earlier talk ended: stale (the
+                self.handoffs.get_nowait()  # transfer that asked is declined after its wait)
             consultations = self.services.consultations
             consultations.offer(self.call.id, functools.partial(self._give, leg))
             try:
