@@ -8,6 +8,8 @@ of WCAG 2.1 A/AA or axe's best practices; no rule is switched off. Then an agent
 call with the keyboard only: signs in, opens the workspace, pauses with a reason and comes
 back, answers the ringing call, completes the caller's record in the pop, hangs up and saves
 the wrap-up; every focused control shows its focus, and the API shows what the keys did.
+The German pages (sign-in, start page, workspace with a call ringing, supervise, dashboard,
+wallboard) get the same axe check.
 """
 
 from __future__ import annotations
@@ -218,4 +220,51 @@ async def test_an_agent_works_a_call_with_the_keyboard_only(
     async with httpx.AsyncClient(base_url=url, headers=auth) as api:
         body = (await api.get(f"/api/calls/{call.id}/wrapup")).json()
     assert (body["disposition"], body["notes"]) == ("sale", ["Wants the blue model"])
+    await context.close()
+
+
+async def test_the_german_pages_have_no_serious_accessibility_violations(
+    desk: Any, phone_browser: Browser
+) -> None:
+    """The same check on the pages in German (the language cookie set by `?lang=de`): the sign-in
+    page, the start page, the workspace with a call ringing, and the supervisors' pages."""
+    url = desk.daemon.http_url
+    context = await _context(phone_browser)
+    page = await context.new_page()
+    await page.goto(f"{url}/login?lang=de")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.get_by_label("Benutzername")).to_be_focused()
+    await _axe(page, "/login (de)")
+    await page.get_by_label("Benutzername").fill("ayla")
+    await page.get_by_label("Passwort").fill(PASSWORD)
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(f"{url}/")
+    await _axe(page, "/ (de, agent)")
+    await page.goto(f"{url}/agent")
+    await expect(page.locator("html")).to_have_attribute("lang", "de")
+    await expect(page.locator("#softphone-status")).to_have_attribute(
+        "data-status", "registered", timeout=20_000
+    )
+    await _online(desk, "PJSIP/8101")
+    await desk.call(CustomerScript(digits="1", digit_delay=0.5, talk=15), caller=CALLER)
+    await expect(page.locator("#complete")).to_be_visible(timeout=30_000)
+    await expect(page.locator("#answer")).to_be_enabled(timeout=20_000)
+    await _axe(page, "/agent (de, a call ringing, the screen pop shown)")
+
+    boss = await (await _context(phone_browser)).new_page()
+    await boss.goto(f"{url}/login?lang=de")
+    await boss.get_by_label("Benutzername").fill("selin")
+    await boss.get_by_label("Passwort").fill(PASSWORD)
+    await boss.keyboard.press("Enter")
+    await boss.wait_for_url(f"{url}/")
+    for path in ("/supervise", "/dashboard", "/wallboard"):
+        response = await boss.goto(f"{url}{path}")
+        assert response is not None, path
+        assert response.status == 200, path
+        await expect(boss.locator("html")).to_have_attribute("lang", "de")
+        await _axe(boss, f"{path} (de, supervisor)")
+    await page.locator("#answer").click()
+    await expect(page.locator("#call-status")).to_have_attribute("data-status", "talking")
+    await page.locator("#hangup").click()
+    await desk.finished_calls(1, max_wait=60)
     await context.close()

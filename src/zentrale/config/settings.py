@@ -8,7 +8,9 @@ Secrets are `SecretStr`: their `repr` and `str` print stars.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -21,6 +23,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from zentrale.base.errors import ZentraleError
@@ -210,6 +213,132 @@ class TrunkOutboundSettings(Section):
         return value
 
 
+SIP_CODECS = ("alaw", "ulaw", "g722", "opus", "gsm", "g729", "ilbc", "speex")
+"""Codecs a PJSIP endpoint made by zentrale may allow (agents' phones and trunks)."""
+DtmfMode = Literal["rfc4733", "info", "auto_info", "inband"]
+_HOST = r"^(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9.-]{1,253})(:[0-9]{1,5})?$"
+_PJSIP_NAME = r"^[A-Za-z0-9_-]{1,40}$"
+_MATCH_PORT = re.compile(
+    r"^(?P<address>[0-9.]+|\[[0-9A-Fa-f:]+\])(?P<port>:[0-9]{1,5})?(?P<mask>/[0-9]{1,3})?$"
+)
+
+
+def _sip_match(value: str) -> str:
+    """Check one `match:` entry: an address or network, IPv4 optionally with a port
+    (`217.0.0.0/13`, `192.0.2.10:5060`, `[2001:db8::1]:5060`, `2001:db8::/32`)."""
+    text = value.strip()
+    found = _MATCH_PORT.match(text)
+    if found is not None:
+        address = found["address"].strip("[]")
+        port = found["port"]
+        mask = found["mask"] or ""
+    else:
+        address, port, mask = text, None, ""
+        if "/" in text:
+            address, mask = text.split("/", 1)
+            mask = "/" + mask
+    try:
+        ipaddress.ip_network(address + mask, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"'{value}' is not an address or network (e.g. 217.0.0.0/13, 192.0.2.10:5060)"
+        ) from None
+    if port is not None and not 1 <= int(port[1:]) <= 65535:
+        raise ValueError(f"'{value}': the port must be 1-65535")
+    return text
+
+
+class TrunkRegistrationSettings(Section):
+    """Registering with the carrier (trunks whose calls come to a registered account).
+
+    The password is never written here: it is read from the environment variable named by
+    `password_env` or from the file named by `password_file` (mode 0600, one line).
+    """
+
+    server: str | None = Field(default=None, pattern=r"^(sips?:)?[^\s@;<>]{1,200}$")
+    """The registrar: `sip:reg.example.net` or `reg.example.net:5060` (default: the trunk's
+    `host`)."""
+    username: str = Field(pattern=r"^[A-Za-z0-9+._~-]{1,64}$")
+    """The account (often the main number, +4930123456); also the contact's user."""
+    auth_username: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+._~@-]{1,128}$")
+    """The digest user when it differs from `username`."""
+    password_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+    password_file: Path | None = None
+    expiration: Annotated[int, Field(ge=60, le=86400)] = 3600
+    """Seconds a registration asks to last; Asterisk renews it before."""
+
+    @field_validator("password_file")
+    @classmethod
+    def _home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    @model_validator(mode="after")
+    def _one_password(self) -> TrunkRegistrationSettings:
+        if (self.password_env is None) == (self.password_file is None):
+            raise ValueError(
+                "set one of password_env (an environment variable's name) or password_file"
+                " (a file holding it); never the password itself"
+            )
+        return self
+
+    def secret(self, environ: Mapping[str, str] | None = None) -> SecretStr:
+        """Return the password from its variable or file; SettingsError names which failed."""
+        env = os.environ if environ is None else environ
+        if self.password_env is not None:
+            value = env.get(self.password_env, "")
+            if not value:
+                raise SettingsError([f"environment variable {self.password_env} is not set"])
+            return SecretStr(value)
+        assert self.password_file is not None  # checked by _one_password
+        try:
+            value = self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError([f"cannot read {self.password_file}: {exc.strerror}"]) from None
+        if not value:
+            raise SettingsError([f"{self.password_file} is empty"])
+        return SecretStr(value)
+
+
+class TrunkSipSettings(Section):
+    """The trunk's SIP side, created in Asterisk by zentrale (no pjsip.conf section needed):
+    an endpoint, an aor with the carrier's contact, an identify by source address, and an
+    outbound registration with its auth when the carrier wants one."""
+
+    host: str = Field(pattern=_HOST)
+    """The carrier's address, host[:port] (sip.example.net, 192.0.2.10:5060): where calls go."""
+    match: tuple[str, ...] = ()
+    """Source addresses or networks whose calls are this trunk's (identify by address)."""
+    transport: str = Field(default="transport-udp", pattern=_PJSIP_NAME)
+    codecs: tuple[str, ...] = Field(default=("alaw", "ulaw"), min_length=1)
+    dtmf_mode: DtmfMode = "rfc4733"
+    context: str = Field(default="zentrale-inbound", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    """The dialplan context its calls enter (the one that hands calls to zentrale)."""
+    registration: TrunkRegistrationSettings | None = None
+
+    @field_validator("match")
+    @classmethod
+    def _addresses(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(_sip_match(entry) for entry in value)
+
+    @field_validator("codecs")
+    @classmethod
+    def _known_codecs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [codec for codec in value if codec not in SIP_CODECS]
+        if unknown:
+            known = ", ".join(SIP_CODECS)
+            raise ValueError(f"unknown codec {', '.join(unknown)}: choose from {known}")
+        return value
+
+    @model_validator(mode="after")
+    def _identified(self) -> TrunkSipSettings:
+        if not self.match and self.registration is None:
+            raise ValueError(
+                "say how its calls are known: match (the carrier's source addresses) or"
+                " registration (calls to the registered account)"
+            )
+        return self
+
+
 class TrunkSettings(Section):
     """A SIP trunk to a carrier: its PJSIP endpoint, its inbound DIDs, its outbound dialling."""
 
@@ -222,6 +351,8 @@ class TrunkSettings(Section):
     outbound: TrunkOutboundSettings | None = None
     """How calls go out through it; the first trunk with `outbound` carries every outbound
     call (click-to-call, campaigns, `dial:`)."""
+    sip: TrunkSipSettings | None = None
+    """The trunk's SIP side made by zentrale in Asterisk (without it: written in pjsip.conf)."""
 
     @field_validator("country")
     @classmethod
@@ -467,7 +598,7 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         settings = Settings.model_validate(_merge(tree, env_overrides(env)))
     except ValidationError as exc:
         raise SettingsError([_describe(err, path, tree, env) for err in exc.errors()]) from None
-    problems = _trunk_problems(settings, path, tree)
+    problems = _trunk_problems(settings, path, tree) + _trunk_secrets(settings, path, tree, env)
     if problems:
         raise SettingsError(problems)
     return settings
@@ -496,6 +627,24 @@ def _trunk_problems(settings: Settings, path: Path | None, tree: Any) -> list[st
                 " (dial, caller_id) and remove it here",
             )
         )
+    return problems
+
+
+def _trunk_secrets(
+    settings: Settings, path: Path | None, tree: Any, env: Mapping[str, str]
+) -> list[str]:
+    """Whether each trunk's registration password can be read (never the password itself)."""
+    problems: list[str] = []
+    for name, trunk in settings.trunks.items():
+        registration = trunk.sip.registration if trunk.sip is not None else None
+        if registration is None:
+            continue
+        key = "password_env" if registration.password_env is not None else "password_file"
+        try:
+            registration.secret(env)
+        except SettingsError as exc:
+            loc = ("trunks", name, "sip", "registration", key)
+            problems.extend(_at(path, tree, loc, problem) for problem in exc.problems)
     return problems
 
 

@@ -79,6 +79,7 @@ from zentrale.telephony.context import Services
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.phones import PhoneBook, push_all
 from zentrale.telephony.queueing import Queues
+from zentrale.telephony.trunk_sip import push_trunks
 
 log = structlog.get_logger(__name__)
 
@@ -314,12 +315,13 @@ def _check_trunk_entries(services: Services, current: Rules) -> None:
 
 
 def _push_phones(settings: Settings, ari: AriClient) -> None:
-    """Create the phones zentrale keeps in Asterisk at every (re)connect (memory is lost
-    when Asterisk restarts)."""
+    """Create the phones zentrale keeps and the trunks' `sip:` sides in Asterisk at every
+    (re)connect (memory is lost when Asterisk restarts)."""
     book = PhoneBook(settings.state_dir)
 
     async def push(_channels: list[Channel], _bridges: list[Bridge]) -> None:
         await push_all(ari.asterisk, book)
+        await push_trunks(ari.asterisk, settings.trunks, settings.state_dir)
 
     ari.on_resync(push)
 

@@ -45,6 +45,41 @@ def _ended(event: object) -> bool:
     return isinstance(event, RecordingFinished | RecordingFailed)
 
 
+class WaitingRoom:
+    """A bridge of the caller's own, playing music while their agent consults somebody or a
+    named agent is rung for them.
+
+    Music started on the caller's channel (ARI channel MOH) right after their conversation's
+    bridge was destroyed is not heard: measured on Asterisk 22, the caller heard RMS 0.0 through
+    a whole consultation (tests/integration/flows/test_sip_consult_music.py). Bridge music is
+    heard, as on hold (telephony/hold.py). The caller leaves the room by joining the next
+    conversation's bridge; the room is destroyed only after that, so no gap of silence.
+    """
+
+    def __init__(self, ari: AriClient, call_id: str, number: int) -> None:
+        self.ari = ari
+        self.bridge_id = f"wait-{call_id}-{number}"
+
+    async def enter(self, channel_id: str, music_class: str | None) -> None:
+        """Put CHANNEL_ID in the room with MUSIC_CLASS playing; a caller gone raises
+        ChannelGoneError, a failure of the music only costs the music (logged)."""
+        await self.ari.bridges.create(self.bridge_id, kind="mixing")
+        try:
+            await self.ari.bridges.add_channel(self.bridge_id, channel_id)
+        except (AriBadRequestError, AriNotFoundError, AriUnprocessableError) as exc:
+            await self.close()
+            raise ChannelGoneError(channel_id, f"gone before the waiting room: {exc}") from None
+        try:
+            await self.ari.bridges.moh_start(self.bridge_id, music_class)
+        except AriError as exc:
+            log.warning("call.waiting_music_failed", bridge=self.bridge_id, error=str(exc))
+
+    async def close(self) -> None:
+        """Destroy the room (whoever is still in it leaves it); safe to call twice."""
+        with contextlib.suppress(AriError):
+            await self.ari.bridges.destroy(self.bridge_id)
+
+
 class Conversation:
     """One bridge between the caller and a party, and its recording."""
 

@@ -65,23 +65,53 @@ def held_by(channel_id: str, calls: Iterable[CallLegs]) -> Held | None:
     return None
 
 
+def music_target(held: Held) -> str | None:
+    """Return where the music for HELD plays: its bridge, else the other party (None: nobody)."""
+    if held.other is None:
+        return None
+    return f"bridge:{held.bridge}" if held.bridge is not None else f"channel:{held.other}"
+
+
 class Holds:
-    """Writes holds on the timeline and plays music to the party left waiting."""
+    """Writes holds on the timeline and plays music to the party left waiting.
+
+    The music of one place (a bridge, or the waiting channel) plays while anybody holds
+    there: when both parties hold, the first to take the call back leaves it playing for the
+    other's hold (a bridge's music reaches every member). A second hold of a channel already
+    holding (a phone re-sending its re-INVITE) changes nothing.
+    """
 
     def __init__(
         self, ari: AriClient, journal: Journal, calls: Callable[[], Iterable[CallLegs]]
     ) -> None:
         self.ari, self.journal, self.calls = ari, journal, calls
+        self.holding: dict[str, set[str]] = {}
+        """Where music plays -> the channels holding there."""
         ari.on(ChannelHold, self._hold)
         ari.on(ChannelUnhold, self._unhold)
 
+    def _forget_gone(self, legs: Iterable[CallLegs]) -> None:
+        """Drop holders that are no longer a party of any call (hung up while holding)."""
+        live = {leg for call in legs for leg in (call.customer, call.agent) if leg is not None}
+        for target in list(self.holding):
+            self.holding[target] &= live
+            if not self.holding[target]:
+                del self.holding[target]
+
     async def _hold(self, event: ChannelHold) -> None:
-        held = held_by(event.channel.id, self.calls())
+        calls = list(self.calls())
+        held = held_by(event.channel.id, calls)
         if held is None:
             return
+        self._forget_gone(calls)
+        target = music_target(held)
+        holders = self.holding.setdefault(target, set()) if target is not None else set()
+        if event.channel.id in holders:
+            return  # holding already
+        holders.add(event.channel.id)
         self.journal.event(held.call_id, EventKind.HOLD, {"party": held.party})
         log.info("call.hold", call_id=held.call_id, party=held.party)
-        if held.other is not None:
+        if held.other is not None and len(holders) == 1:
             try:
                 if held.bridge is not None:
                     await self.ari.bridges.moh_start(held.bridge, event.musicclass or None)
@@ -96,6 +126,14 @@ class Holds:
             return
         self.journal.event(held.call_id, EventKind.UNHOLD, {"party": held.party})
         log.info("call.unhold", call_id=held.call_id, party=held.party)
+        target = music_target(held)
+        holders = self.holding.get(target, set()) if target is not None else set()
+        holders.discard(event.channel.id)
+        if holders:
+            log.info("call.hold_music_kept", call_id=held.call_id, holders=len(holders))
+            return  # the other party still holds: their music plays on
+        if target is not None:
+            self.holding.pop(target, None)
         if held.other is not None:
             with contextlib.suppress(AriError):
                 if held.bridge is not None:

@@ -55,7 +55,7 @@ from zentrale.telephony.ari.events import RecordingFinished
 from zentrale.telephony.ari.primitives import channel_key, wait_for_hangup
 from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
-from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.conversation import Conversation, WaitingRoom
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
 from zentrale.telephony.refer import Handoff, hand_transfers_to_us, phone_transfer
@@ -123,6 +123,9 @@ class InboundCall:
     outcome: Outcome = Outcome.ABANDONED_IN_MENU
     conversations: int = 0
     conversation: Conversation | None = None
+    waiting: WaitingRoom | None = None
+    """Where the caller hears music while their agent consults or a named agent is rung."""
+    waits: int = 0
     agent_leg: str | None = None
     agent_endpoint: str | None = None
     department: str | None = None
@@ -476,6 +479,7 @@ class InboundCall:
             if not isinstance(ended, Handover):
                 break
             handover, leg, wrap_up = ended, ended.leg, ended.target.config.wrap_up
+        await self._wait_over()  # no conversation follows: the flow goes on in its next step
         if isinstance(ended, Transfer):
             return self._transfer(step, ended)
         return engine.after_call(step.state) if ended == "agent" else None
@@ -506,6 +510,7 @@ class InboundCall:
             await self.conversation.open(
                 self.call.id, leg.channel_id, customer=self.call.id, record=record
             )
+            await self._wait_over()  # the caller has left the room for the conversation
             await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
             while not self.handoffs.empty():  # given as an earlier talk ended: stale (the
                 self.handoffs.get_nowait()  # transfer that asked is declined after its wait)
@@ -522,6 +527,19 @@ class InboundCall:
             outcome = await self._consult(leg, ended, hold_music)
             if outcome is not None:
                 return outcome
+
+    async def _wait_with_music(self, hold_music: str) -> None:
+        """Put the caller in a waiting room of their own with HOLD_MUSIC playing."""
+        await self._wait_over()
+        self.waits += 1
+        self.waiting = WaitingRoom(self.services.ari, self.id, self.waits)
+        await self.waiting.enter(self.call.id, hold_music)
+
+    async def _wait_over(self) -> None:
+        """Close the caller's waiting room, if they are in one."""
+        if self.waiting is not None:
+            await self.waiting.close()
+            self.waiting = None
 
     def _next_conversation(self) -> Conversation:
         """Return this call's next conversation (numbered, so each has its own recording)."""
@@ -634,8 +652,7 @@ class InboundCall:
         target, ari = request.target, self.services.ari
         self.moved(self.transfer.consulting(target.label))
         self._transfer_event(mode="attended", by=leg.endpoint, consult=target.label)
-        with contextlib.suppress(AriError):
-            await ari.channels.moh_start(self.call.id, hold_music)
+        await self._wait_with_music(hold_music)
         answered: Leg | None = None
         ended: Handover | str
         handed = False
@@ -661,9 +678,8 @@ class InboundCall:
                 with contextlib.suppress(AriError):
                     await ari.channels.hangup(answered.channel_id)
                 self.services.queues.board.finished(answered.endpoint, 0.0)
-            if not handed:
-                with contextlib.suppress(AriError):
-                    await ari.channels.moh_stop(self.call.id)
+            # The caller waits with music until the next conversation takes them (_converse)
+            # or the flow goes on without one (_connected): then the room is closed.
 
     async def _ring_consulted(self, leg: Leg, target: Target) -> tuple[Leg | None, str]:
         """Ring the target; return its answered leg, or None and why (cancelled, no_answer,
@@ -780,9 +796,8 @@ class InboundCall:
         the caller goes to that agent's department's queue."""
         assert request.target is not None
         assert request.target.kind == "agent"
-        target, ari = request.target, self.services.ari
-        with contextlib.suppress(AriError):
-            await ari.channels.moh_start(self.call.id, hold_music)
+        target = request.target
+        await self._wait_with_music(hold_music)
         rung = await _until_caller_gone(
             self.services,
             self.call,
@@ -936,6 +951,7 @@ class InboundCall:
             self._ended_by(Outcome.DROPPED)  # Asterisk went away, not the caller
         if self.conversation is not None:
             await self.conversation.close()
+        await self._wait_over()
         if self.agent_leg is not None:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(self.agent_leg)

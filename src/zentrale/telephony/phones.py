@@ -30,16 +30,17 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from zentrale.base.errors import ConflictError, InvalidRequestError, NotFoundError, ZentraleError
 from zentrale.base.secrets import kept_secret
-from zentrale.telephony.ari import AriError, AriNotFoundError
+from zentrale.config.settings import SIP_CODECS
+from zentrale.telephony.ari import AriError
 from zentrale.telephony.ari.resources.asterisk import AsteriskApi
+from zentrale.telephony.pjsip import delete_objects, put_objects, safe_error
 
 log = structlog.get_logger(__name__)
 
-CONFIG_CLASS = "res_pjsip"
 FILE_NAME = "phones.json"
 KEY_NAME = "phones-key"
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
-CODECS = ("alaw", "ulaw", "g722", "opus", "gsm", "g729", "ilbc", "speex")
+CODECS = SIP_CODECS
 DEFAULT_CODECS = ("alaw", "ulaw")
 PASSWORD_BYTES = 18
 """24 characters of URL-safe text: 144 bits, beyond guessing over SIP digest."""
@@ -236,15 +237,13 @@ def _phone(entry: dict[str, Any]) -> Phone:
 
 async def push_phone(asterisk: AsteriskApi, phone: Phone, password: str) -> None:
     """Create or replace PHONE's auth, aor and endpoint in Asterisk (no restart needed)."""
-    for object_type, fields in pjsip_objects(phone, password):
-        await asterisk.put_object(CONFIG_CLASS, object_type, phone.name, fields)
+    objects = pjsip_objects(phone, password)
+    await put_objects(asterisk, [(kind, phone.name, fields) for kind, fields in objects])
 
 
 async def withdraw_phone(asterisk: AsteriskApi, name: str) -> None:
     """Delete phone NAME's endpoint, aor and auth from Asterisk (those that exist)."""
-    for object_type in ("endpoint", "aor", "auth"):
-        with contextlib.suppress(AriNotFoundError):
-            await asterisk.delete_object(CONFIG_CLASS, object_type, name)
+    await delete_objects(asterisk, [(kind, name) for kind in ("endpoint", "aor", "auth")])
 
 
 async def push_all(asterisk: AsteriskApi, book: PhoneBook) -> int:
@@ -262,7 +261,7 @@ async def push_all(asterisk: AsteriskApi, book: PhoneBook) -> int:
         try:
             await push_phone(asterisk, phone, password)
         except AriError as exc:
-            log.warning("phones.push_failed", phone=phone.name, error=_safe(exc))
+            log.warning("phones.push_failed", phone=phone.name, error=safe_error(exc))
             continue
         pushed += 1
     if pushed:
@@ -278,9 +277,3 @@ def _with_passwords(book: PhoneBook) -> list[tuple[Phone, str | None]]:
         except PhoneBookError:
             found.append((phone, None))
     return found
-
-
-def _safe(exc: Exception) -> str:
-    # ARI's answer to a PUT may echo the fields; keep only the error's kind and status.
-    status = getattr(exc, "status", None)
-    return f"{type(exc).__name__}" + (f" {status}" if status is not None else "")

@@ -78,3 +78,45 @@ async def test_in_a_conversation_the_music_plays_on_its_bridge() -> None:
         await _until(lambda: any(r.method == "DELETE" for r in fake.requests))
     moh = [(r.method, r.path) for r in fake.requests if r.path.endswith("/moh")]
     assert moh == [("POST", "/bridges/conv-c1-1/moh"), ("DELETE", "/bridges/conv-c1-1/moh")]
+
+
+@pytest.mark.asyncio
+async def test_when_both_hold_the_music_plays_until_the_last_takes_the_call_back() -> None:
+    calls = [CallLegs("c1", "cust-1", "agent-1", "conv-c1-1")]
+    timeline = Timeline()
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        holds = Holds(ari, timeline, lambda: calls)  # type: ignore[arg-type]
+        fake.emit("ChannelHold", channel=fake.add_channel("agent-1"))
+        fake.emit("ChannelHold", channel=fake.add_channel("cust-1"))
+        fake.emit("ChannelHold", channel=fake.channels["agent-1"])  # re-sent: no second hold
+        fake.emit("ChannelUnhold", channel=fake.channels["agent-1"])
+        await _until(lambda: len(timeline.events) == 3)
+        assert holds.holding == {"bridge:conv-c1-1": {"cust-1"}}
+        fake.emit("ChannelUnhold", channel=fake.channels["cust-1"])
+        await _until(lambda: any(r.method == "DELETE" for r in fake.requests))
+    assert [kind for _, kind, _ in timeline.events] == [
+        EventKind.HOLD,
+        EventKind.HOLD,
+        EventKind.UNHOLD,
+        EventKind.UNHOLD,
+    ]
+    moh = [(r.method, r.path) for r in fake.requests if r.path.endswith("/moh")]
+    # one start for the first hold, one stop when nobody holds any more
+    assert moh == [("POST", "/bridges/conv-c1-1/moh"), ("DELETE", "/bridges/conv-c1-1/moh")]
+    assert holds.holding == {}
+
+
+@pytest.mark.asyncio
+async def test_a_holder_that_hung_up_is_forgotten_at_the_next_hold() -> None:
+    calls = [CallLegs("c1", "cust-1", "agent-1", "conv-c1-1")]
+    timeline = Timeline()
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        holds = Holds(ari, timeline, lambda: calls)  # type: ignore[arg-type]
+        fake.emit("ChannelHold", channel=fake.add_channel("agent-1"))
+        await _until(lambda: len(timeline.events) == 1)
+        calls = [CallLegs("c2", "cust-2", "agent-2", "conv-c2-1")]  # c1 ended while held
+        fake.emit("ChannelHold", channel=fake.add_channel("agent-2"))
+        await _until(lambda: len(timeline.events) == 2)
+        assert holds.holding == {"bridge:conv-c2-1": {"agent-2"}}

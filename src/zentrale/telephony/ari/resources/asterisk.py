@@ -37,6 +37,17 @@ class AsteriskApi(Resource):
         body = {"fields": [{"attribute": key, "value": value} for key, value in fields.items()]}
         await self._rest.request("PUT", path, body=body, idempotent=True)
 
+    async def get_object(
+        self, config_class: str, object_type: str, object_id: str
+    ) -> dict[str, str]:
+        """Return a sorcery object's fields (attribute -> value); AriNotFoundError if none.
+
+        The answer holds every field, passwords too: never log it.
+        """
+        path = f"asterisk/config/dynamic/{seg(config_class)}/{seg(object_type)}/{seg(object_id)}"
+        data = await self._rest.request("GET", path)
+        return {str(item["attribute"]): str(item["value"]) for item in data or ()}
+
     async def delete_object(self, config_class: str, object_type: str, object_id: str) -> None:
         """Delete a sorcery object created at run time (objects from files cannot be)."""
         path = f"asterisk/config/dynamic/{seg(config_class)}/{seg(object_type)}/{seg(object_id)}"
