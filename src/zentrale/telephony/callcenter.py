@@ -199,7 +199,7 @@ class CallCenter:
             department=department,
             rules=self._rules(),
         )
-        task = asyncio.create_task(outbound.run(), name=f"outbound:{outbound.id}")
+        task = asyncio.create_task(self._run_outbound(outbound), name=f"outbound:{outbound.id}")
         self._outbound.add(task)
         self.outgoing[outbound.id] = outbound
         task.add_done_callback(lambda _: self.outgoing.pop(outbound.id, None))
@@ -208,6 +208,20 @@ class CallCenter:
         if ended is not None:
             task.add_done_callback(lambda _: ended())
         return await outbound.settled()
+
+    async def _run_outbound(self, outbound: OutboundCall) -> None:
+        await outbound.run()
+        inbound = outbound.taken_over
+        if inbound is None:
+            return
+        # The agent's phone transferred the customer: their call goes on as an inbound one
+        # (listed, transferable and monitored as those are).
+        self.outgoing.pop(outbound.id, None)
+        self.active[inbound.id] = inbound
+        try:
+            await outbound.go_on()
+        finally:
+            self.active.pop(inbound.id, None)
 
     def _outbound_done(self, task: asyncio.Task[None]) -> None:
         self._outbound.discard(task)

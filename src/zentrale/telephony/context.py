@@ -12,6 +12,7 @@ from zentrale.customers.lookup import nobody
 from zentrale.telephony.ari import AriClient
 from zentrale.telephony.journal import Journal
 from zentrale.telephony.queueing import Queues
+from zentrale.telephony.refer import Consultations
 from zentrale.telephony.screenpop import ScreenPops
 from zentrale.telephony.transfer import TransferNews
 from zentrale.telephony.trunks import Lines, TrunkPlan
@@ -39,6 +40,8 @@ class Services:
     """Where the flows offer screen pops to the agents' workspaces."""
     transfers: TransferNews = field(default_factory=TransferNews)
     """Where the flows say that an attended transfer moved (the workspaces' streams push it)."""
+    consultations: Consultations = field(default_factory=Consultations)
+    """Calls whose agent a phone's attended transfer can take (see `refer`)."""
     lines: Lines | None = None
     """The trunks and their outbound channels in use (made from the settings if not given)."""
 

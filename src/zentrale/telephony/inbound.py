@@ -58,7 +58,7 @@ from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation, WaitingRoom
 from zentrale.telephony.ivr import prompt_and_collect
 from zentrale.telephony.queueing import Ringer
-from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
+from zentrale.telephony.refer import Handoff, hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.screenpop import MenuStep, Pop
 from zentrale.telephony.survey import Putting, forget_keys, journalled, put_survey
@@ -67,6 +67,7 @@ from zentrale.telephony.transfer import (
     Target,
     TransferState,
     notice_first,
+    resolve,
     ring_consult,
     ring_outcome,
 )
@@ -102,10 +103,13 @@ class Handover:
     target: Target
 
 
-Ended = str | Transfer | Handover | Request
-"""How a conversation ended: `agent` (hung up), a transfer, a handover, or a request the
-conversation's caller carries out next (a blind transfer to a named agent)."""
+Ended = str | Transfer | Handover | Request | Handoff
+"""How a conversation ended: `agent` (hung up), a transfer, a handover, a request the
+conversation's caller carries out next (a blind transfer to a named agent), or a handoff (the
+agent went to another call's caller: this call was a phone's consultation)."""
 TALK_ACTIONS = frozenset({"blind", "consult"})
+DECLINED_GRACE = 10.0
+"""Seconds after a declined phone transfer in which the agent's hang-up re-queues the caller."""
 
 
 @dataclass
@@ -138,10 +142,20 @@ class InboundCall:
     customer: Mapping[str, str] = field(default_factory=dict)
     path: list[MenuStep] = field(default_factory=list)
     """The menus the caller went through and their digits, for the agent's screen pop."""
+    handoffs: asyncio.Queue[Handoff] = field(default_factory=asyncio.Queue)
+    """The agent taken by a phone's attended transfer (this call is its consultation)."""
+    handing: Handoff | None = None
+    phone_declined_at: float | None = None
+    """When (monotonic) the agent's phone last had a transfer declined."""
+    number: str | None = None
+    """The customer's number when the call began as a click-to-call that the agent's phone
+    transferred (its channel's caller ID is ours); None for a caller who called in."""
 
     @property
     def caller(self) -> str:
         """Return the caller's number (empty when withheld)."""
+        if self.number is not None:
+            return self.number
         return self.call.channel.caller.number
 
     @functools.cached_property
@@ -156,8 +170,9 @@ class InboundCall:
 
     @property
     def dialled(self) -> str:
-        """Return the dialled number (DID) the call came in on (E.164 from a trunk)."""
-        return self.line.did
+        """Return the dialled number (DID) the call came in on (E.164 from a trunk); empty for
+        a click-to-call's customer, who dialled nothing."""
+        return "" if self.number is not None else self.line.did
 
     async def run(self) -> None:
         """Run the call to its end; whatever happens, leave nothing behind."""
@@ -169,6 +184,24 @@ class InboundCall:
                 log.info("call.caller_gone", state=self.state_name)
             except asyncio.CancelledError:
                 self._ended_by(Outcome.INTERRUPTED)  # the daemon stops before the call ends
+                raise
+            finally:
+                await self._cleanup()
+
+    async def take_over(self, step: Step) -> None:
+        """Go on from STEP with a click-to-call's customer whom the agent's phone transferred.
+
+        The call's row, its timeline and its first conversation (with its recording) are the
+        click-to-call's; from here on the call goes as an inbound call transferred there would:
+        queued, rung, answered, recorded per conversation, finished with its outcome.
+        """
+        with bind_call(self.id, self.call.id):
+            try:
+                await self._follow(step)
+            except ChannelGoneError:
+                log.info("call.caller_gone", state=self.state_name)
+            except asyncio.CancelledError:
+                self._ended_by(Outcome.INTERRUPTED)
                 raise
             finally:
                 await self._cleanup()
@@ -263,7 +296,10 @@ class InboundCall:
             customer=customer,
             entries=self.line.entries,
         )
-        step: Next = engine.start(self.rules, facts)
+        await self._follow(engine.start(self.rules, facts))
+
+    async def _follow(self, first: Step) -> None:
+        step: Next = first
         while step is not None:
             self.state_name = type(step).__name__
             log.info(
@@ -434,6 +470,10 @@ class InboundCall:
                     await forget_keys(self.call)  # keys pressed while talking answer no survey
             finally:
                 await self._end_conversation(leg, wrap_up)
+            if isinstance(ended, Handoff):
+                ended.ready.set_result(None)  # the agent's leg is out of our conversation
+                self.outcome = Outcome.TRANSFERRED
+                return None
             if isinstance(ended, Request):
                 ended = await self._blind_to_agent(ended, department.hold_music)
             if not isinstance(ended, Handover):
@@ -475,7 +515,14 @@ class InboundCall:
                 self.call.id, leg.channel_id, customer=self.call.id, record=record
             )
             await hand_transfers_to_us(self.services.ari, leg.channel_id, leg.endpoint)
-            ended = await self._talk(leg.channel_id)
+            while not self.handoffs.empty():  # given as an earlier talk ended: stale (the
+                self.handoffs.get_nowait()  # transfer that asked is declined after its wait)
+            consultations = self.services.consultations
+            consultations.offer(self.call.id, functools.partial(self._give, leg))
+            try:
+                ended = await self._talk(leg.channel_id)
+            finally:
+                consultations.withdraw(self.call.id)
             if not isinstance(ended, Request) or ended.action != "consult":
                 return ended
             await self.conversation.close()
@@ -512,10 +559,42 @@ class InboundCall:
             two_party=services.settings.recording.two_party,
         )
 
-    async def _phone_transfer(self, agent_channel: str) -> Transfer:
+    def _give(self, leg: Leg) -> Handoff | None:
+        """Hand LEG's agent to the caller of a phone's attended transfer (this call being its
+        consultation): the conversation ends without hanging up the agent."""
+        if self.agent_leg != leg.channel_id or self.department is None:
+            return None
+        handoff = Handoff(leg.channel_id, leg.endpoint, self.department)
+        self.handoffs.put_nowait(handoff)
+        return handoff
+
+    def _phone_declined(self) -> None:
+        self.phone_declined_at = time.monotonic()
+
+    async def _phone_transfer(self, agent_channel: str) -> Transfer | Handover:
         # The call's own rules (those it started on), like every step of its flow.
-        kind, target = await phone_transfer(self.services.ari, agent_channel, self.rules.document)
-        return Transfer(kind, target)
+        services = self.services
+        found = await phone_transfer(
+            services.ari,
+            agent_channel,
+            self.rules.document,
+            services.consultations,
+            declined=self._phone_declined,
+        )
+        if isinstance(found, Handoff):
+            target = resolve(self.rules.document, "department", found.department, None)
+            leg = Leg(found.channel_id, found.endpoint, RingResult.ANSWERED)
+            self._transfer_event(
+                mode="attended",
+                by=self.agent_endpoint,
+                to=target.label,
+                agent=found.endpoint,
+                outcome="completed",
+                phone="refer",
+            )
+            return Handover(leg, target)
+        kind, name = found
+        return Transfer(kind, name)
 
     async def _talk(self, agent_channel: str) -> Ended:
         label, results = await _race(
@@ -524,18 +603,35 @@ class InboundCall:
                 "agent": _hangup_of(self.services.ari, agent_channel),
                 "request": self._next_request(TALK_ACTIONS),
                 "phone": self._phone_transfer(agent_channel),
+                "handoff": self.handoffs.get(),
             }
         )
         if label == "caller":
             raise ChannelGoneError(self.call.id, "caller hung up while connected")
         if label == "agent":
-            return "agent"
-        ended: Transfer | Request = results[label]
+            return self._after_agent_left()
+        if label == "handoff":
+            self.handing = results[label]
+            return self.handing
+        ended: Transfer | Request | Handover = results[label]
+        if isinstance(ended, Handover):
+            return ended
         blind = isinstance(ended, Request) and ended.action == "blind"
         target = ended.target if isinstance(ended, Request) else None
         if blind and target is not None and target.kind == "department":
             return Transfer("department", target.name, by=ended.by)  # blind: into its queue
         return ended
+
+    def _after_agent_left(self) -> Ended:
+        """The agent hung up: the conversation is over, unless their phone's transfer was just
+        declined (some phones drop the call then): the caller goes back to the department's
+        queue instead of being hung up on."""
+        declined = self.phone_declined_at
+        recent = declined is not None and time.monotonic() - declined < DECLINED_GRACE
+        if not recent or self.department is None:
+            return "agent"
+        log.info("call.back_to_queue_after_declined_transfer", department=self.department)
+        return Transfer("department", self.department, after="phone transfer declined")
 
     async def _next_request(self, actions: frozenset[str]) -> Transfer | Request:
         """Return the next transfer request that fits now (others are dropped and logged)."""
@@ -728,17 +824,20 @@ class InboundCall:
             await self.conversation.close()
             self.conversation = None
         ari = self.services.ari
-        if not ari.hung_up(leg.channel_id):  # an agent who hung up needs no DELETE (a 404)
+        handed = self.handing is not None and self.handing.channel_id == leg.channel_id
+        if not handed and not ari.hung_up(leg.channel_id):  # a gone agent needs no DELETE
             with contextlib.suppress(AriError):
                 await ari.channels.hangup(leg.channel_id)
         self.agent_leg = self.agent_endpoint = None
         self.department = self.connected_at = None
-        self.services.queues.board.finished(leg.endpoint, wrap_up)
+        if not handed:  # a handed-over agent goes on talking, with the other call's caller
+            self.services.queues.board.finished(leg.endpoint, wrap_up)
 
     def _transfer(self, step: Queue, request: Transfer) -> Next:
         to = f"{request.kind}:{request.target}"
         if request.by is None:
-            self.services.journal.event(self.id, EventKind.TRANSFER, {"to": to})
+            why = {"after": request.after} if request.after is not None else {}
+            self.services.journal.event(self.id, EventKind.TRANSFER, {"to": to, **why})
         else:
             self._transfer_event(mode="blind", by=request.by, to=to, after=request.after)
         self.outcome = Outcome.TRANSFERRED

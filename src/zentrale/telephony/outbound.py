@@ -4,6 +4,11 @@ The agent hears music on hold while the customer's phone rings. Once the custome
 hear the outbound consent notice (when the call is recorded), then agent and customer are
 bridged and recorded. How the attempt went (answered, busy, no answer, ...) is reported as
 soon as it is known, while the conversation itself goes on in the background.
+
+The agent's phone may transfer the customer (its transfer key: a SIP REFER, see `refer`) to a
+department or menu of the rules: the conversation ends, the agent's leg is hung up, and the
+customer goes on as an inbound call transferred there (`InboundCall.take_over`), on the same
+call row and timeline, with the trunk's channel held until the customer's end.
 """
 
 from __future__ import annotations
@@ -19,9 +24,12 @@ from zentrale.base.clock import utcnow
 from zentrale.calls.models import Direction, EventKind, Outcome
 from zentrale.calls.store import CallUpdate, Hangup, NewCall
 from zentrale.config.logging import bind_call
+from zentrale.routing import engine
 from zentrale.routing.engine import consent_notice
+from zentrale.routing.facts import CallFacts
 from zentrale.routing.rules import Rules
-from zentrale.telephony.ari import AriError, ChannelGoneError
+from zentrale.routing.steps import CallState, Step
+from zentrale.telephony.ari import AriError, Call, ChannelGoneError
 from zentrale.telephony.ari.primitives import (
     HangupCause,
     cause_subscription,
@@ -32,6 +40,8 @@ from zentrale.telephony.ari.subscriptions import Subscription
 from zentrale.telephony.consent import play_notice
 from zentrale.telephony.context import Services
 from zentrale.telephony.conversation import Conversation
+from zentrale.telephony.inbound import InboundCall
+from zentrale.telephony.refer import hand_transfers_to_us, phone_transfer
 from zentrale.telephony.ringing import Leg, RingResult, ring
 from zentrale.telephony.trunks import LEGACY
 
@@ -77,6 +87,10 @@ class OutboundCall:
         self.customer_leg: str | None = None
         self.conversation: Conversation | None = None
         """The agent's and the customer's channels and their conversation, while they talk."""
+        self.consent_played = False
+        self.taken_over: InboundCall | None = None
+        """The customer's flow once the agent's phone transferred them (see `go_on`)."""
+        self._next_step: Step | None = None
 
     async def settled(self) -> OutboundResult:
         """Wait until it is known whether the customer answered."""
@@ -91,8 +105,19 @@ class OutboundCall:
             except ChannelGoneError:
                 log.info("outbound.hung_up")
             finally:
-                self.line.release()
-                await self._cleanup()
+                if self.taken_over is None:
+                    self.line.release()
+                    await self._cleanup()
+
+    async def go_on(self) -> None:
+        """Follow the customer the agent's phone transferred to the end of their call (the
+        trunk's channel is given back then)."""
+        assert self.taken_over is not None
+        assert self._next_step is not None
+        try:
+            await self.taken_over.take_over(self._next_step)
+        finally:
+            self.line.release()
 
     def _arrived(self) -> None:
         settings = self.services.settings
@@ -177,6 +202,7 @@ class OutboundCall:
         notice = consent_notice(self.rules, "outbound", self.department, await self._language())
         if recorded and notice:
             recorded = await play_notice(self.services, self.id, customer.channel_id, notice)
+            self.consent_played = recorded
         conversation = Conversation(
             ari=ari,
             journal=self.services.journal,
@@ -193,17 +219,73 @@ class OutboundCall:
                 record=recorded,
                 customer=customer.channel_id,
             )
+            await hand_transfers_to_us(ari, agent.channel_id, self.agent)
             gone = [
                 asyncio.create_task(_hangup(self.services, leg))
                 for leg in (agent.channel_id, customer.channel_id)
             ]
-            await asyncio.wait(gone, return_when=asyncio.FIRST_COMPLETED)
-            for task in gone:
+            referred = asyncio.create_task(
+                phone_transfer(ari, agent.channel_id, self.rules.document)
+            )
+            await asyncio.wait([*gone, referred], return_when=asyncio.FIRST_COMPLETED)
+            for task in (*gone, referred):
                 task.cancel()
-            await asyncio.gather(*gone, return_exceptions=True)
+            await asyncio.gather(*gone, referred, return_exceptions=True)
+            if gone[1].done() and not gone[1].cancelled():
+                return  # the customer hung up (maybe while the phone transferred): the end
+            found = None
+            if referred.done() and not referred.cancelled() and referred.exception() is None:
+                found = referred.result()
+            if isinstance(found, tuple):  # without consultations: no attended transfer here
+                await self._take_over(agent.channel_id, customer.channel_id, *found)
         finally:
             self.agent_leg = self.customer_leg = self.conversation = None
             await conversation.close()
+
+    async def _take_over(self, agent: str, customer: str, kind: str, target: str) -> None:
+        """Hand the CUSTOMER to the flow of an inbound call transferred to KIND:TARGET; hang up
+        the AGENT's leg."""
+        ari = self.services.ari
+        try:
+            channel = await ari.channels.get(customer)
+        except AriError:
+            return  # gone meanwhile: the call ends as the customer's hang-up
+        caller = Call(ari, channel, ["dialled", self.id])
+        record = await self.services.customers(self.number)
+        facts = CallFacts(
+            at=self.services.clock(),
+            caller=self.number,
+            customer=record,
+            direction="outbound",
+        )
+        state = CallState(
+            rules=self.rules,
+            facts=facts,
+            language=record.get("language") or self.rules.document.languages.default,
+            trail=("click-to-call",),
+            department=self.department,
+        )
+        step = engine.transfer(state, kind, target)
+        self.services.journal.event(self.id, EventKind.TRANSFER, {"to": f"{kind}:{target}"})
+        log.info("outbound.transferred_by_phone", to=f"{kind}:{target}")
+        self.taken_over = InboundCall(
+            self.services,
+            caller,
+            self.rules,
+            id=self.id,
+            outcome=Outcome.TRANSFERRED,
+            conversations=1,
+            consent_played=self.consent_played,
+            number=self.number,
+        )
+        self._next_step = step
+        self._legs.remove(customer)  # the customer's channel is the new flow's now
+        if self._customer_end is not None:
+            self._customer_end.close()
+            self._customer_end = None
+        with contextlib.suppress(AriError):
+            await ari.channels.hangup(agent)
+        self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, {"agent": self.agent})
 
     def _recorded(self) -> bool:
         departments = self.rules.document.departments

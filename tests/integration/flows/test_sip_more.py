@@ -24,6 +24,8 @@ from zentrale.recording.keys.local import Keyring, LocalKeyProvider
 from zentrale.recording.models import Recording, RecordingState
 from zentrale.recording.storage.local import LocalStore
 from zentrale.sandbox import SandboxInstance
+from zentrale.telephony.ari.events import ChannelTransfer
+from zentrale.telephony.ari.primitives import channel_key
 from zentrale.testing.recordings import decrypt
 from zentrale.testing.sip import (
     CarrierScript,
@@ -54,6 +56,14 @@ RULES = SIP_RULES.replace(
     on_max_wait: {play_and_hangup: bye}
     recording: true
 menus:
+""",
+    1,
+).replace(
+    "entry_rules:\n",
+    """entry_rules:
+  - name: backoffice line  # the number an agent's phone dials to consult the back office
+    match: {did: ["201"]}
+    action: {department: backoffice}
 """,
     1,
 )
@@ -312,3 +322,252 @@ async def test_sip_blind_transfer_between_agents_on_registered_phones(
     assert _party_levels(second, 1500)["agent"][0] > 500
     assert _party_levels(first, 1500)["agent"][0] < 50  # Emre is not in Deniz's recording
     assert _party_levels(second, 1000)["agent"][0] < 50
+
+
+async def test_sip_click_to_call_transferred_by_the_agents_phone(sip: SipFlows) -> None:
+    # Deniz (phone 8001, 1000 Hz) calls a customer through the trunk (SIPp behind the carrier,
+    # 440 Hz, hangs up 22 s after answering); 4 s into the conversation his phone's transfer
+    # key sends a REFER to sip:backoffice@...: Emre (phone 8002, 1500 Hz) is rung, answers
+    # and talks with the customer until the customer's BYE.
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        carrier_answering(
+            carrier_port=sip.asterisk.carrier_port, workdir=sip.tmp / "uas", ring=1, hold=22
+        ) as sipp_errors,
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1") as desk,
+        agent_phone(
+            "8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500
+        ) as office,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        placed = await sip.daemon.center.place("PJSIP/8001", "+4930777", "desk")
+        why = sipp_errors.read_text() if sipp_errors.exists() else "SIPp logged no error"
+        assert placed.result == "answered", why
+        await asyncio.sleep(4)  # the consent notice, then Deniz talks to the customer
+        await desk.transfer("backoffice")
+        call = await sip.finished_call(max_wait=60)
+        logs = desk.log()[-1500:] + office.log()[-1500:]
+        channels = await sip.daemon.ari.channels.list()
+    events = await sip.events(call.id)
+    kinds = _kinds(events)
+    answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
+    assert answered == ["PJSIP/8001", "PJSIP/8002"], (kinds, logs)
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [{"to": "department:backoffice"}]
+    ended = [e.detail["agent"] for e in events if e.kind == "conversation_ended"]
+    assert ended == ["PJSIP/8001", "PJSIP/8002"], kinds
+    assert kinds.count("hangup") == 1  # one call, one end
+    assert (call.agent_endpoint, call.agent_name) == ("PJSIP/8002", "Emre")
+    assert (call.called_number, call.department) == ("+4930777", "backoffice")
+    assert call.transfers == 1
+    assert call.outcome == Outcome.ANSWERED  # Emre's conversation ended it
+    assert (call.hangup_cause_code, call.hangup_cause_text) == (16, "Normal Clearing")
+    assert channels == []  # neither agent's leg nor the trunk's is left
+    assert sip.daemon.center.services.trunks.busy.get("carrier", 0) == 0
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8002", "backoffice"),
+    ]
+    first, second = (_audio_of(sip, row) for row in recordings)
+    print("click-to-call transfer levels", _party_levels(first), _party_levels(second, 1500))
+    assert _party_levels(first)["customer"][0] > 500  # the customer through the trunk
+    assert _party_levels(first)["agent"][0] > 500
+    assert _party_levels(second, 1500)["customer"][0] > 500
+    assert _party_levels(second, 1500)["agent"][0] > 500
+    assert _party_levels(first, 1500)["agent"][0] < 50  # Emre is not in Deniz's recording
+    assert _party_levels(second, 1000)["agent"][0] < 50
+
+
+# -- an attended transfer from the phone (REFER with Replaces) -------------------------------
+
+
+async def _consultation(sip: SipFlows, prefix: str, max_wait: float = 20) -> str:
+    """Wait for the channel of a call from the phone PREFIX (e.g. PJSIP/8002-); return the
+    Replaces value that names its dialog as Asterisk holds it (to-tag: Asterisk's own)."""
+    ari = sip.daemon.ari
+    async with asyncio.timeout(max_wait):
+        while True:
+            found = [c for c in await ari.channels.list() if c.name.startswith(prefix)]
+            if found and found[0].state == "Up":
+                break
+            await asyncio.sleep(0.2)
+    parts = [
+        await ari.channels.get_variable(found[0].id, f"CHANNEL(pjsip,{name})")
+        for name in ("call-id", "local_tag", "remote_tag")
+    ]
+    assert all(parts), parts
+    call_id, local, remote = parts
+    return f"{call_id}%3Bto-tag%3D{local}%3Bfrom-tag%3D{remote}"
+
+
+async def test_sip_attended_transfer_to_no_agent_is_declined_and_the_caller_requeued(
+    sip: SipFlows,
+) -> None:
+    # The caller (440 Hz, stays 26 s) reaches Deniz at the desk (phone 8001). A consultation
+    # call is up that no agent answered: phone 8002 has called 200 (the rules' menu answers
+    # it). Deniz's phone then sends an attended transfer's REFER: Refer-To
+    # <sip:backoffice@...?Replaces=(the consultation's dialog)>. Asterisk reports it as
+    # ChannelTransfer with the consultation's Call-ID and channel; zentrale declines it (the
+    # user part names a department, but an attended transfer is never taken as a blind one)
+    # and leaves the consultation alone. baresip 1.0 hangs up the caller's call when its
+    # transfer is declined: the caller, not hung up on, goes back into the desk's queue and
+    # reaches Deniz again.
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1") as desk,
+        agent_phone(
+            "8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500
+        ) as other,
+    ):
+        await _registered(sip, "PJSIP/8001")
+        await _registered(sip, "PJSIP/8002")
+        script = CarrierScript(keys=[Key("2", 2.0)], hold=26)
+        caller = asyncio.create_task(sip.call(script))
+        call_id = await _connected(sip)
+        dialled = await other.command("dial", f"sip:200@127.0.0.1:{port}")
+        assert dialled.get("ok"), dialled
+        replaces = await _consultation(sip, "PJSIP/8002-")
+        (agent_leg,) = [
+            c.id for c in await sip.daemon.ari.channels.list() if c.name.startswith("PJSIP/8001-")
+        ]
+        refer_to = f"<sip:backoffice@127.0.0.1:{port}?Replaces={replaces}>"
+        with sip.daemon.ari.subscribe(
+            channel_key(agent_leg), lambda e: isinstance(e, ChannelTransfer)
+        ) as transfers:
+            referred = await desk.command("transfer", refer_to)
+            assert referred.get("ok"), referred
+            event = await transfers.get(10)
+        await asyncio.sleep(3)  # had zentrale taken it, the caller would be moving now
+        consultation_up = [
+            c.name for c in await sip.daemon.ari.channels.list() if c.name.startswith("PJSIP/8002-")
+        ]
+        await other.command("hangup")
+        await caller  # the caller hangs up at 26 s, talking to Deniz again
+        calls = await _all_finished(sip, 2)
+        logs = desk.log()
+    print("attended ChannelTransfer", event)
+    print("timeline", [(str(e.kind), dict(e.detail)) for e in await sip.events(call_id)])
+    assert isinstance(event, ChannelTransfer)
+    assert event.attended
+    assert event.destination == "backoffice"
+    consulted = event.refer_to.destination_channel
+    assert consulted is not None
+    assert consulted.name.startswith("PJSIP/8002-")
+    call = next(c for c in calls if c.id == call_id)
+    events = await sip.events(call.id)
+    answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
+    assert "603 Decline" in logs  # what the phone was told
+    assert answered == ["PJSIP/8001", "PJSIP/8001"], logs[-2000:]
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [{"to": "department:desk", "after": "phone transfer declined"}]
+    assert (call.agent_endpoint, call.department, call.transfers) == ("PJSIP/8001", "desk", 1)
+    assert call.outcome == Outcome.ANSWERED
+    assert consultation_up  # the consultation was not touched by the declined transfer
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8001", "desk"),
+    ]
+    levels = _party_levels(_audio_of(sip, recordings[1]))
+    assert min(levels["customer"][0], levels["agent"][0]) > 500, levels
+
+
+async def _all_finished(sip: SipFlows, count: int, max_wait: float = 60) -> list[Call]:
+    """Wait until COUNT calls have ended and are written; return them."""
+    async with asyncio.timeout(max_wait):
+        while True:
+            await sip.daemon.journal.flush()
+            async with sip.daemon.db.read() as session:
+                calls = list(await session.scalars(select(Call)))
+            if len([c for c in calls if c.ended_at is not None]) >= count:
+                return calls
+            await asyncio.sleep(0.2)
+
+
+async def _consulting(sip: SipFlows, endpoint: str, max_wait: float = 30) -> None:
+    """Wait until ENDPOINT's agent talks with a caller (the phone's consultation)."""
+    async with asyncio.timeout(max_wait):
+        while not any(  # noqa: ASYNC110 (the flow's state, no event to wait for)
+            c.agent_endpoint == endpoint and c.conversation is not None
+            for c in sip.daemon.center.active.values()
+        ):
+            await asyncio.sleep(0.2)
+
+
+async def test_sip_attended_transfer_from_the_phone_hands_the_consulted_agent_over(
+    sip: SipFlows,
+) -> None:
+    # The caller (440 Hz, stays 30 s) reaches Deniz at the desk (phone 8001, 1000 Hz). Deniz
+    # consults the back office: a call from the phone to 201 (the back office's number in the
+    # rules) reaches Emre (phone 8002, 1500 Hz). The consultation is placed by phone 8003 in
+    # Deniz's stead (baresip 1.0 sends a transfer on its newest call, the consultation, not on
+    # the caller's). Deniz's phone then completes: REFER with Refer-To <sip:201@...?Replaces=
+    # (the consultation's dialog)>. Emre goes on with the caller; nobody is rung again.
+    password = sip.asterisk.phone_password.get_secret_value()
+    port = sip.asterisk.sip_port
+    async with (
+        agent_phone("8001", password=password, sip_port=port, workdir=sip.tmp / "p1") as desk,
+        agent_phone(
+            "8002", password=password, sip_port=port, workdir=sip.tmp / "p2", freq=1500
+        ) as office,
+        agent_phone(
+            "8003", password=password, sip_port=port, workdir=sip.tmp / "p3", freq=700
+        ) as line2,
+    ):
+        for phone in ("PJSIP/8001", "PJSIP/8002", "PJSIP/8003"):
+            await _registered(sip, phone)
+        script = CarrierScript(keys=[Key("2", 2.0)], hold=30)
+        caller = asyncio.create_task(sip.call(script))
+        call_id = await _connected(sip)
+        dialled = await line2.command("dial", f"sip:201@127.0.0.1:{port}")
+        assert dialled.get("ok"), dialled
+        await _consulting(sip, "PJSIP/8002")
+        replaces = await _consultation(sip, "PJSIP/8003-")
+        referred = await desk.command("transfer", f"<sip:201@127.0.0.1:{port}?Replaces={replaces}>")
+        assert referred.get("ok"), referred
+        await caller  # the caller hangs up at 30 s, talking to Emre
+        calls = await _all_finished(sip, 2)
+        logs = desk.log()[-1500:] + office.log()[-1500:] + line2.log()[-1500:]
+    call = next(c for c in calls if c.id == call_id)
+    consultation = next(c for c in calls if c.id != call_id)
+    events = await sip.events(call.id)
+    print("timeline", [(str(e.kind), dict(e.detail)) for e in events])
+    answered = [e.detail["agent"] for e in events if e.kind == "agent_answered"]
+    assert answered == ["PJSIP/8001", "PJSIP/8002"], logs
+    rung = [e.detail["agent"] for e in events if e.kind == "agent_rung"]
+    assert rung == ["PJSIP/8001"]  # Emre was not rung again: he was handed over
+    transfers = [dict(e.detail) for e in events if e.kind == "transfer"]
+    assert transfers == [
+        {
+            "mode": "attended",
+            "by": "PJSIP/8001",
+            "to": "department:backoffice",
+            "agent": "PJSIP/8002",
+            "outcome": "completed",
+            "phone": "refer",
+        }
+    ]
+    assert (call.agent_endpoint, call.agent_name, call.department) == (
+        "PJSIP/8002",
+        "Emre",
+        "backoffice",
+    )
+    assert call.transfers == 1
+    assert call.outcome == Outcome.ANSWERED  # Emre's conversation ended it
+    # The consultation's call ended there: its agent went to the caller.
+    assert consultation.outcome == Outcome.TRANSFERRED
+    assert consultation.agent_endpoint == "PJSIP/8002"
+    recordings = await _recordings(sip, call.id)
+    assert [(r.agent_endpoint, r.department) for r in recordings] == [
+        ("PJSIP/8001", "desk"),
+        ("PJSIP/8002", "backoffice"),
+    ]
+    second = _audio_of(sip, recordings[1])
+    print("attended levels", _party_levels(second, 1500))
+    assert _party_levels(second, 1500)["customer"][0] > 500
+    assert _party_levels(second, 1500)["agent"][0] > 500
+    assert _party_levels(second, 1000)["agent"][0] < 50  # Deniz is not in Emre's recording

@@ -175,3 +175,37 @@ def test_a_phone_transfer_is_dispatched_to_the_channel_it_came_on() -> None:
     assert dispatch_key(raw) == "channel:agent-1"
     event = parse_event(raw)
     assert getattr(event, "destination", None) == "backoffice"
+
+
+def test_an_attended_phone_transfer_names_its_consultation() -> None:
+    # As Asterisk 22 reports a REFER with Replaces on an ari-only channel: the Refer-To's user
+    # part, the consultation's Call-ID and tags, and its channel when Asterisk holds the dialog.
+    raw = {
+        "type": "ChannelTransfer",
+        "refer_to": {
+            "requested_destination": {
+                "destination": "backoffice",
+                "protocol_id": "85669f43d157fb04",
+                "additional_protocol_params": [
+                    {"parameter_name": "from", "parameter_value": "a3b3"},
+                    {"parameter_name": "to", "parameter_value": "04df"},
+                ],
+            },
+            "destination_channel": channel_json("consult-1"),
+        },
+        "referred_by": {"source_channel": channel_json("agent-1")},
+    }
+    event = parse_event(raw)
+    assert getattr(event, "attended", None) is True
+    assert getattr(event, "destination", None) == "backoffice"
+    consultation = event.refer_to.destination_channel
+    assert consultation is not None
+    assert consultation.id == "consult-1"
+    blind = parse_event(
+        {
+            "type": "ChannelTransfer",
+            "refer_to": {"requested_destination": {"destination": "backoffice"}},
+            "referred_by": {"source_channel": channel_json("agent-1")},
+        }
+    )
+    assert getattr(blind, "attended", None) is False

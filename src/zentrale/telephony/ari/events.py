@@ -81,8 +81,14 @@ class ChannelTransfer(AriEvent):
 
     @property
     def destination(self) -> str:
-        """The user part of the Refer-To of a blind transfer ('' for an attended one)."""
+        """The user part of the Refer-To (of an attended transfer too: the consultation's)."""
         return self.refer_to.requested_destination.destination or ""
+
+    @property
+    def attended(self) -> bool:
+        """Whether the REFER is an attended transfer's (its Refer-To carries Replaces: Asterisk
+        reports the consultation's Call-ID as `protocol_id`)."""
+        return bool(self.refer_to.requested_destination.protocol_id)
 
 
 class ChannelHangupRequest(AriEvent):

@@ -154,6 +154,8 @@ class ReferTo(AriModel):
     """The Refer-To of a ChannelTransfer."""
 
     requested_destination: RequiredDestination
+    destination_channel: Channel | None = None
+    """An attended transfer's consultation channel, when Asterisk holds its dialog."""
 
 
 class ReferredBy(AriModel):
