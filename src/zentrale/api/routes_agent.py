@@ -254,7 +254,8 @@ async def _events(request: Request, center: CallCenter, endpoint: str) -> AsyncI
     transfers = center.services.transfers
 
     async def changed(max_wait: float) -> None:
-        await _first(board.wait_change(max_wait), transfers.wait_change(max_wait))
+        # This agent's changes only: a change of any agent woke every workspace before.
+        await _first(board.wait_change_of(endpoint, max_wait), transfers.wait_change(max_wait))
 
     with pops.follow(endpoint) as queue:
         last, moved, until = "", "", time.monotonic() + STREAM_SECONDS

@@ -36,6 +36,11 @@ class _Agent:
     since: float = 0.0
     told: tuple[AgentState, str | None, bool] | None = None
     """The (state, reason, online) last handed to the observers."""
+    waiting: asyncio.Event | None = None
+    """Set when this agent changes, for those that follow this agent alone (`wait_change_of`);
+    made by the first of them to wait."""
+    waited_on: tuple[object, ...] = ()
+    """What this agent's followers last saw (its view, pause, reason, phone)."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,31 @@ class AgentBoard:
         except TimeoutError:
             return
 
+    async def wait_change_of(self, endpoint: str, max_wait: float) -> None:
+        """Wait until ENDPOINT's state changes (or its wrap-up or busy back-off ends), at most
+        MAX_WAIT seconds; other agents' changes do not wake it.
+
+        An agent's workspace follows that agent alone: with every workspace waiting on the whole
+        board, each change anywhere woke all of them (200 streams for one agent ringing).
+        """
+        agent = self._agents.get(endpoint)
+        if agent is None:
+            await self.wait_change(max_wait)
+            return
+        ends = _until(agent.view)
+        if ends > 0:
+            max_wait = min(max_wait, max(ends - self._clock(), 0.0))
+        if agent.waiting is None:
+            agent.waiting, agent.waited_on = asyncio.Event(), self._seen(endpoint)
+        try:
+            await asyncio.wait_for(agent.waiting.wait(), timeout=max_wait)
+        except TimeoutError:
+            return
+
+    def _seen(self, endpoint: str) -> tuple[object, ...]:
+        agent = self._agents[endpoint]
+        return (self.view(endpoint), agent.paused, agent.reason, agent.online, agent.known)
+
     def _set(self, endpoint: str, state: AgentState) -> None:
         agent = self._agents[endpoint]
         agent.view = replace(agent.view, state=state)
@@ -221,6 +251,9 @@ class AgentBoard:
                 agent.shown, agent.since = view.state, now
             if self._observers:
                 self._tell(agent, view, now)
+            if agent.waiting is not None and self._seen(endpoint) != agent.waited_on:
+                agent.waiting.set()  # this agent's followers; the next one waits afresh
+                agent.waiting = None
         # Wake every waiter once, then start a fresh event for the next change.
         self._changed.set()
         self._changed = asyncio.Event()

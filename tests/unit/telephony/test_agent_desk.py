@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from zentrale.telephony.agents import AgentState
@@ -115,3 +117,41 @@ async def test_a_workspace_that_connects_while_the_phone_rings_gets_the_pop() ->
     pops.withdraw("PJSIP/8101", "c1")
     with pops.follow("PJSIP/8101") as after:
         assert after.empty()
+
+
+@pytest.mark.asyncio
+async def test_a_workspace_wakes_for_its_own_agent_only() -> None:
+    board = AgentBoard()
+    board.know([("PJSIP/8101", "Ayla"), ("PJSIP/8102", "Emre")])
+    ayla = asyncio.ensure_future(board.wait_change_of("PJSIP/8101", 30.0))
+    emre = asyncio.ensure_future(board.wait_change_of("PJSIP/8102", 30.0))
+    whole = asyncio.ensure_future(board.wait_change(30.0))
+    await asyncio.sleep(0)
+    assert board.reserve("PJSIP/8101")  # Ayla's phone rings
+    await asyncio.wait_for(ayla, 10)
+    await asyncio.wait_for(whole, 10)  # the whole board's followers (supervisors) wake too
+    await asyncio.sleep(0.05)
+    assert not emre.done()  # Emre's workspace sleeps on
+    board.pause("PJSIP/8102", True, "break")
+    await asyncio.wait_for(emre, 10)
+    # A second follower of one agent shares the wake-up; nothing changed, nothing wakes it.
+    first, second = (
+        asyncio.ensure_future(board.wait_change_of("PJSIP/8101", 30.0)) for _ in range(2)
+    )
+    await asyncio.sleep(0)
+    board.notify()  # a queue moved: no agent changed
+    await asyncio.sleep(0.05)
+    assert not first.done()
+    assert not second.done()
+    board.connected("PJSIP/8101", "sales")
+    await asyncio.wait_for(asyncio.gather(first, second), 10)
+
+
+@pytest.mark.asyncio
+async def test_a_workspace_wakes_when_its_agents_wrap_up_ends() -> None:
+    clock = Clock()
+    board = _board(clock)
+    board.connected("PJSIP/8101", "sales")
+    board.finished("PJSIP/8101", wrap_up=0.05)
+    # The wait ends at the wrap-up's end (by the board's clock), without any change.
+    await asyncio.wait_for(board.wait_change_of("PJSIP/8101", 30.0), 10)
