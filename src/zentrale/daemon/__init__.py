@@ -45,7 +45,7 @@ from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.live import live_running
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
-from zentrale.daemon.rules import departments_of, rules_watched
+from zentrale.daemon.rules import departments_of, rules_watched, watch_until_closed
 from zentrale.db.session import Database
 from zentrale.knowledge.history import KnowledgeHistory
 from zentrale.knowledge.reload import KnowledgeReloader
@@ -544,15 +544,7 @@ async def _knowledge(
             task.add_done_callback(lambda done: done.exception())
 
     rules.subscribe(check_again)
-    stop = asyncio.Event()
-    watcher = asyncio.create_task(reloader.watch(stop), name="knowledge-watch")
-
-    async def stop_watching() -> None:
-        stop.set()
-        watcher.cancel()
-        await asyncio.gather(watcher, return_exceptions=True)
-
-    stack.push_async_callback(stop_watching)
+    watch_until_closed(stack, reloader.watch, "knowledge-watch")
     return reloader
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from zentrale.config.settings import Settings
 from zentrale.routing.history import History
@@ -15,8 +16,18 @@ async def rules_watched(settings: Settings, stack: contextlib.AsyncExitStack) ->
     """Load the settings' routing rules and watch the file until STACK closes."""
     reloader = RulesReloader(settings.routing.file, History(settings.routing.history_dir))
     await reloader.load_initial()
+    watch_until_closed(stack, reloader.watch, "routing-watch")
+    return reloader
+
+
+def watch_until_closed(
+    stack: contextlib.AsyncExitStack,
+    watch: Callable[[asyncio.Event], Coroutine[Any, Any, None]],
+    name: str,
+) -> None:
+    """Run WATCH (a reloader's file watch, told to stop by its event) until STACK closes."""
     stop = asyncio.Event()
-    watcher = asyncio.create_task(reloader.watch(stop), name="routing-watch")
+    watcher = asyncio.create_task(watch(stop), name=name)
 
     async def stop_watching() -> None:
         stop.set()
@@ -24,7 +35,6 @@ async def rules_watched(settings: Settings, stack: contextlib.AsyncExitStack) ->
         await asyncio.gather(watcher, return_exceptions=True)
 
     stack.push_async_callback(stop_watching)
-    return reloader
 
 
 def departments_of(rules: RulesReloader) -> Callable[[], dict[str, list[str]]]:
