@@ -2,7 +2,8 @@
 and answers the requests other nodes forward to it (`ops.forward`).
 
 The bus is chosen by the database URL's dialect (`db.bus.bus_for`): LISTEN/NOTIFY on
-PostgreSQL (the nodes' shared database), in-process on SQLite (one node).
+PostgreSQL (the nodes' shared database; every payload sealed with a key of the nodes' shared
+`api.session_secret`), in-process on SQLite (one node).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 from zentrale.config.settings import Settings
 from zentrale.daemon.qa import session_secret
-from zentrale.db.bus import PostgresBus, bus_for
+from zentrale.db.bus import PostgresBus, bus_for, seal_key
 from zentrale.ops.forward import Forwarder, forward_key
 from zentrale.ops.live import (
     Departments,
@@ -31,12 +32,14 @@ async def live_running(
     settings: Settings, center: CallCenter, departments: Departments, url: str | None
 ) -> AsyncIterator[LiveNodes]:
     """Publish CENTER's agents and queues and gather the other nodes' until the block ends."""
-    bus = bus_for(settings.database.url)
+    # Keys of the session secret, which nodes behind one load balancer share: every payload
+    # sealed (PostgreSQL), and the forwarded requests and replies signed as well.
+    secret = session_secret(settings)
+    bus = bus_for(settings.database.url, seal_key(secret))
     if isinstance(bus, PostgresBus):
         bus.start()
     nodes = LiveNodes(settings.node)
-    # Signed with the session secret's key: nodes behind one load balancer share that secret.
-    forwarder = Forwarder(bus, settings.node, forward_key(session_secret(settings)))
+    forwarder = Forwarder(bus, settings.node, forward_key(secret))
     nodes.forwarder = forwarder
 
     def head() -> dict[str, Any]:

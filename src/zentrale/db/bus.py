@@ -8,19 +8,33 @@ asyncpg connection of its own. When that connection drops, the bus reconnects wi
 statement that gets no answer within `STATEMENT_TIMEOUT` (a silently dead link) drops the
 connection, which reconnects; messages sent meanwhile are lost (NOTIFY keeps
 nothing), so consumers resync from the periodic snapshots their publishers send. A payload
-must stay under NOTIFY's limit of 8,000 bytes: send small deltas and ids, not documents.
+must stay under `MAX_PAYLOAD`: send small deltas and ids, not documents.
+
+With a key (`seal_key`, derived from a secret the nodes share), a `PostgresBus` seals every
+payload (AES-256-GCM, the topic as associated data) before it NOTIFYs it and opens it on
+arrival: the payloads (screen pops with caller numbers and customer names, forwarded requests
+and replies, a softphone's SIP password) never stand in PostgreSQL's notification queue, which
+any role that can connect to the database may LISTEN to, or in its files in plain text. A
+message that does not open with the key (another installation's, a forged one) is dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import hashlib
+import hmac
+import os
 import re
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import asyncpg
 import structlog
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from zentrale.base.errors import BadRequestError
 from zentrale.base.outage import Outage
@@ -28,8 +42,13 @@ from zentrale.db.engine import DatabaseUrl, is_sqlite, parse_url
 
 log = structlog.get_logger(__name__)
 
-MAX_PAYLOAD = 7900
-"""Bytes (UTF-8) a payload may have: NOTIFY refuses 8,000 and more; a margin for the channel."""
+WIRE_LIMIT = 7900
+"""Bytes a NOTIFY payload may have: PostgreSQL refuses 8,000 and more; a margin."""
+SEALED = "z1."
+"""The prefix of a sealed payload (then the nonce, ciphertext and tag in URL-safe base64)."""
+_NONCE, _TAG = 12, 16
+MAX_PAYLOAD = (WIRE_LIMIT - len(SEALED)) // 4 * 3 - _NONCE - _TAG - 2
+"""Bytes (UTF-8) a payload may have, so that sealed it still fits `WIRE_LIMIT`."""
 QUEUED = 1000
 """Messages a slow subscriber may have pending; older ones are dropped beyond that."""
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 10.0
@@ -38,6 +57,31 @@ STATEMENT_TIMEOUT = 5.0
 CHECK_EVERY = 5.0
 """Seconds between liveness checks of an idle connection."""
 TOPIC = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def seal_key(secret: bytes) -> bytes:
+    """Return the key that seals the bus's payloads, derived from the nodes' shared SECRET (a
+    key of its own: it signs nothing and opens no session)."""
+    return hmac.new(secret, b"zentrale bus seal v1", hashlib.sha256).digest()
+
+
+def seal(key: bytes, topic: str, payload: str) -> str:
+    """Return PAYLOAD sealed with KEY for TOPIC."""
+    nonce = os.urandom(_NONCE)
+    sealed = AESGCM(key).encrypt(nonce, payload.encode(), topic.encode())
+    return SEALED + base64.urlsafe_b64encode(nonce + sealed).decode()
+
+
+def unseal(key: bytes, topic: str, text: str) -> str:
+    """Return the payload TEXT sealed with KEY for TOPIC; raise ValueError if it is not."""
+    if not text.startswith(SEALED):
+        raise ValueError("not sealed")
+    try:
+        raw = base64.urlsafe_b64decode(text[len(SEALED) :])
+        opened = AESGCM(key).decrypt(raw[:_NONCE], raw[_NONCE:], topic.encode())
+    except (binascii.Error, InvalidTag) as exc:
+        raise ValueError("does not open with this key") from exc
+    return opened.decode()
 
 
 class BusPayloadError(BadRequestError):
@@ -137,8 +181,9 @@ class LocalBus:
 class PostgresBus:
     """The bus over PostgreSQL LISTEN/NOTIFY, on one dedicated connection that it keeps up."""
 
-    def __init__(self, dsn: str) -> None:
+    def __init__(self, dsn: str, key: bytes | None = None) -> None:
         self._dsn = dsn
+        self._key = key
         self._local = LocalBus()
         self._conn: asyncpg.Connection | None = None
         self._listening: set[str] = set()
@@ -156,8 +201,11 @@ class PostgresBus:
         self._task = asyncio.create_task(self._keep_connected(), name="bus-postgres")
 
     async def publish(self, topic: str, payload: str) -> None:
-        """NOTIFY TOPIC; dropped (logged once per outage) while the database is away."""
+        """NOTIFY TOPIC (sealed, with a key); dropped (logged once per outage) while the
+        database is away."""
         check(topic, payload)
+        if self._key is not None:
+            payload = seal(self._key, topic, payload)
         conn = self._conn
         if conn is None or conn.is_closed():
             log.debug("bus.publish_dropped", topic=topic)
@@ -237,15 +285,23 @@ class PostgresBus:
         raise ConnectionResetError("bus connection closed")
 
     def _received(self, _conn: object, _pid: int, channel: str, payload: object) -> None:
-        self._local.deliver(channel, str(payload))
+        text = str(payload)
+        if self._key is not None:
+            try:
+                text = unseal(self._key, channel, text)
+            except ValueError as exc:
+                log.warning("bus.unsealed_dropped", topic=channel, error=str(exc))
+                return
+        self._local.deliver(channel, text)
 
 
-def bus_for(url: DatabaseUrl) -> LocalBus | PostgresBus:
-    """Return the bus for the database at URL: LISTEN/NOTIFY on PostgreSQL, else in-process.
+def bus_for(url: DatabaseUrl, key: bytes | None = None) -> LocalBus | PostgresBus:
+    """Return the bus for the database at URL: LISTEN/NOTIFY on PostgreSQL (its payloads
+    sealed with KEY when given), else in-process.
 
     A `PostgresBus` still has to be started (`start()`)."""
     parsed = parse_url(url)
     if is_sqlite(parsed):
         return LocalBus()
     dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-    return PostgresBus(dsn)
+    return PostgresBus(dsn, key)

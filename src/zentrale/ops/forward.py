@@ -13,7 +13,8 @@ before it is sent (`forward-too-large`), a larger reply is answered with that er
 
 Every message is signed (HMAC-SHA256, `sig`) with a key the nodes share (`forward_key`: derived
 from `api.session_secret`, which nodes behind one load balancer share anyway): anyone else who
-can `NOTIFY` on the database cannot make a node act for a user, nor answer in its name. A
+can `NOTIFY` on the database cannot make a node act for a user, nor answer in its name (and
+on PostgreSQL the bus also seals every payload, `db.bus.seal`). A
 request also carries when it was sent; one older than MAX_AGE seconds (or as much ahead), or
 one whose id this node has already taken, is dropped (a replayed message).
 """

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import asyncpg
 import pytest
 
 from zentrale.db import bus as bus_module
-from zentrale.db.bus import MAX_PAYLOAD, BusPayloadError, LocalBus, PostgresBus, bus_for
+from zentrale.db.bus import (
+    MAX_PAYLOAD,
+    WIRE_LIMIT,
+    BusPayloadError,
+    LocalBus,
+    PostgresBus,
+    bus_for,
+    seal,
+    seal_key,
+    unseal,
+)
 
 
 @pytest.mark.asyncio
@@ -167,3 +178,30 @@ async def test_the_backoff_starts_afresh_after_a_connection_that_was_up() -> Non
     with pytest.raises(asyncio.CancelledError):
         await asyncio.wait_for(bus._keep_connected(), 1)
     assert pauses == [0.5, 1.0, 0.5, 1.0]
+
+
+def test_a_sealed_payload_opens_only_with_its_key_and_topic() -> None:
+    key, other = seal_key(b"shared secret"), seal_key(b"another installation")
+    payload = json.dumps({"pop": {"caller": "+905551112233", "customer": {"name": "Zeynep"}}})
+    sealed = seal(key, "zentrale_live", payload)
+    assert sealed.startswith("z1.")
+    assert "905551112233" not in sealed
+    assert "Zeynep" not in sealed
+    assert sealed != seal(key, "zentrale_live", payload)  # a fresh nonce every time
+    assert unseal(key, "zentrale_live", sealed) == payload
+    for wrong_key, topic, text in (
+        (other, "zentrale_live", sealed),  # another key
+        (key, "zentrale_fwd_node2", sealed),  # moved to another topic
+        (key, "zentrale_live", payload),  # never sealed (anyone's NOTIFY)
+        (key, "zentrale_live", sealed[:-4] + "AAAA"),  # changed on the way
+        (key, "zentrale_live", "z1.not base64!"),
+    ):
+        with pytest.raises(ValueError, match=r"not sealed|does not open"):
+            unseal(wrong_key, topic, text)
+
+
+def test_the_largest_payload_still_fits_notify_once_sealed() -> None:
+    largest = "é" * (MAX_PAYLOAD // 2)
+    assert len(largest.encode()) <= MAX_PAYLOAD
+    assert len(seal(seal_key(b"s"), "t", largest).encode()) <= WIRE_LIMIT < 8000
+    assert MAX_PAYLOAD > 5800
