@@ -4,7 +4,9 @@ The replica joins the live bus: an agent whose phone the daemon rings signs in t
 replica, opens the workspace there and gets the screen pop of a call the daemon's Asterisk
 carries (a Local channel caller), wraps the call up and sets a pause through the replica
 (carried out and audited by the daemon, whose queues then see the agent paused), and a
-supervisor on the replica sees the agent with their node. What needs a node's own calls is
+supervisor on the replica sees the agent with their node, on the supervisors' page and on the
+wallboard. While the call rings, the replica serves the agent the department's script and
+articles. What needs a node's own calls is
 refused 409 `no-telephony`.
 """
 
@@ -40,6 +42,8 @@ pytestmark = [pytest.mark.asterisk, pytest.mark.postgres, pytest.mark.asyncio]
 SAM = "Local/S1@sim-agent/n"
 PASSWORD = "a long password 1"
 AGENTS = {"sip_password": "softphones 1", "sip_domain": "sip.test"}
+SCRIPT = "---\ntitle: Sales\ndepartments: [sales]\n---\nGood day, {agent.name} speaking.\n"
+PRICES = "---\ntitle: Sales prices\ndepartments: [sales]\n---\nBasic: 19.90\n"
 
 
 @dataclass
@@ -73,6 +77,10 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
     star = SandboxInstance(root, name=f"replica-{os.getpid()}", app="zentrale_a")
     shared = secrets.token_urlsafe(32)  # api.session_secret: sessions and the bus's signatures
     processes: list[DaemonProcess] = []
+    knowledge = tmp_path / "knowledge"  # one host: the daemon and the replica share the files
+    for relative, text in {"scripts/sales.md": SCRIPT, "articles/prices.md": PRICES}.items():
+        (knowledge / relative).parent.mkdir(parents=True, exist_ok=True)
+        (knowledge / relative).write_text(text)
     with fresh_database("postgresql", tmp_path, "zentrale_replica") as url:
         try:
             await asyncio.to_thread(star.start)
@@ -88,6 +96,10 @@ async def pair(tmp_path: Path) -> AsyncIterator[Pair]:
                     sections={
                         "agents": {**AGENTS, "websocket_url": f"ws://{name}.test/ws"},
                         "api": {"cookie_secure": False},
+                        "knowledge": {
+                            "dir": str(knowledge),
+                            "history_dir": str(tmp_path / name / "kb"),
+                        },
                     },
                 )
                 process = DaemonProcess(spec)
@@ -193,6 +205,22 @@ async def test_an_agent_and_a_supervisor_work_through_the_api_replica(pair: Pair
         pop = next(e for e in seen if e["event"] == "ringing")
         assert pop["department"] == "sales"
         assert len(str(pop["call_id"])) == 32
+        # While it rings (the pop came from the daemon over the bus): the department's script
+        # and its articles, served by the replica.
+        script = await agent.get(f"/api/agent/calls/{pop['call_id']}/script")
+        assert script.status_code == 200, script.text
+        assert script.json()["html"] == (
+            '<p>Good day, <span class="filled" data-field="agent">Agent</span> speaking.</p>\n'
+        )
+        found = await agent.get("/api/knowledge/articles", params={"q": "prices"})
+        assert [hit["title"] for hit in found.json()] == ["Sales prices"]
+
+        async def on_the_wallboard() -> bool:
+            board = (await boss.get("/api/wallboard")).json()
+            sam = [row for row in board["agents"] if row["endpoint"] == SAM]
+            return [row["state"] for row in sam] in (["ringing"], ["on_call"])
+
+        assert await _until(on_the_wallboard, 10)  # the daemon's agent, on the replica's board
 
         async def on_call_then_done() -> bool:
             states = [e["state"] for e in seen if e["event"] == "state"]
@@ -247,6 +275,14 @@ async def test_an_agent_and_a_supervisor_work_through_the_api_replica(pair: Pair
             return [e["state"] for e in seen if e["event"] == "state"][-1] == "paused"
 
         assert await _until(paused_on_stream, 10), seen[-3:]
+
+        board = (await boss.get("/api/wallboard")).json()
+        assert [(r["state"], r["reason"]) for r in board["agents"] if r["endpoint"] == SAM] == [
+            ("paused", "break")
+        ]
+        assert board["departments"][0]["paused"] == 1
+        assert (await boss.get("/wallboard")).status_code == 200
+        assert (await boss.get("/api/campaigns")).status_code == 200
 
         for reply in (
             await boss.get("/api/calls"),

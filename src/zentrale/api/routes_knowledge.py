@@ -24,7 +24,7 @@ from zentrale.api.deps import Deps
 from zentrale.api.routes_customers import CustomerAccess, Email, PhoneNumber
 from zentrale.api.text import NO_NUL
 from zentrale.api.web.render import language
-from zentrale.api.workspace import bind_center, center_of
+from zentrale.api.workspace import bind_center, center_of, live_of
 from zentrale.base.errors import ForbiddenError, InvalidRequestError
 from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call
@@ -38,6 +38,7 @@ from zentrale.knowledge.errors import ArticleNotFoundError, NoScriptError
 from zentrale.knowledge.reload import KnowledgeReloader
 from zentrale.knowledge.render import render_article, render_script
 from zentrale.knowledge.search import search, visible
+from zentrale.ops.live import LiveNodes
 from zentrale.telephony.callcenter import CallCenter
 from zentrale.telephony.transfer import NotOnCallError
 
@@ -145,15 +146,17 @@ async def agents_call(request: Request, caller: Principal, call_id: str) -> Agen
     endpoint = caller.agent_endpoint
     if endpoint is None:
         raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
-    pop = center_of(request).services.pops.ringing(endpoint)
-    if pop is not None and pop.call_id == call_id:
-        return AgentsCall(call_id, pop.department, pop.caller, answered=False)
+    live = live_of(request)
+    for pops in (center_of(request).services.pops, live.pops if live is not None else None):
+        pop = pops.ringing(endpoint) if pops is not None else None  # here, or another node's
+        if pop is not None and pop.call_id == call_id:
+            return AgentsCall(call_id, pop.department, pop.caller, answered=False)
     with contextlib.suppress(NotOnCallError):
         # Connected here now: its row may not show the agent yet (the journal writes in
         # batches), and an agent completing the record right after answering is no mistake.
-        live = center_of(request).call_of(endpoint)
-        if live.id == call_id:
-            return AgentsCall(call_id, live.department, live.caller or None, answered=True)
+        here = center_of(request).call_of(endpoint)
+        if here.id == call_id:
+            return AgentsCall(call_id, here.department, here.caller or None, answered=True)
     async with deps_of(request).db.read() as session:
         query = select(Call).where(Call.id == call_id, Call.agent_endpoint == endpoint)
         row = (await session.scalars(query)).first()
@@ -278,9 +281,11 @@ async def complete_customer(
 
 
 def knowledge_routers(
-    center: CallCenter, deps: Deps, knowledge: KnowledgeReloader
+    center: CallCenter, deps: Deps, knowledge: KnowledgeReloader, live: LiveNodes | None = None
 ) -> list[APIRouter]:
-    """Return the routes, binding CENTER, the QA service's DEPS and KNOWLEDGE to each request."""
-    outer = APIRouter(dependencies=[Depends(bind_center(center, deps, knowledge=knowledge))])
+    """Return the routes, binding CENTER, the QA service's DEPS, KNOWLEDGE and the other nodes'
+    LIVE rows (an agent rung by another node) to each request."""
+    bind = bind_center(center, deps, knowledge=knowledge, live=live)
+    outer = APIRouter(dependencies=[Depends(bind)])
     outer.include_router(router)
     return [outer]

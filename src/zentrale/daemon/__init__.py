@@ -45,9 +45,14 @@ from zentrale.customers.lookup import CustomerLookup
 from zentrale.daemon.live import live_running
 from zentrale.daemon.ops import Ops, operations
 from zentrale.daemon.qa import session_secret
-from zentrale.daemon.rules import departments_of, rules_watched, watch_until_closed
+from zentrale.daemon.rules import (
+    departments_of,
+    knowledge_watched,
+    live_rules,
+    rules_watched,
+    wallboard_of,
+)
 from zentrale.db.session import Database
-from zentrale.knowledge.history import KnowledgeHistory
 from zentrale.knowledge.reload import KnowledgeReloader
 from zentrale.migrations import upgrade_engine
 from zentrale.ops.drain import drain
@@ -65,7 +70,6 @@ from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerPool
 from zentrale.routing.reload import ReloadOutcome, RulesReloader
 from zentrale.routing.rules import Rules
-from zentrale.stats.wallboard import Wallboard
 from zentrale.surveys.answers import AnswerStore
 from zentrale.surveys.store import CampaignStore
 from zentrale.telephony.agent_log import AgentLog
@@ -125,7 +129,7 @@ class Daemon:
             bell = JobBell()  # the journal rings it when it queues a recording's job
             journal = _journal(db, stack, bell)
             rules = await rules_watched(settings, stack)
-            knowledge = await _knowledge(settings, rules, stack)
+            knowledge = await knowledge_watched(settings, rules, stack)
             credentials = credentials or ari_credentials(settings)
             ari = AriClient(credentials, _options(settings))
             board = AgentBoard()
@@ -470,27 +474,17 @@ def _app(
         ]
     )
     if rules is not None:
-        for router in wallboard_routers(_wallboard(center, rules), deps):
+        for router in wallboard_routers(wallboard_of(center, rules, live), deps):
             app.include_router(router)
         for router in supervise_routers(center, deps, departments_of(rules), live):
             app.include_router(router)
-        for router in campaigns_routers(_live(rules), deps):
+        for router in campaigns_routers(live_rules(rules), deps):
             app.include_router(router)
     if knowledge is not None:
-        for router in knowledge_routers(center, deps, knowledge):
+        for router in knowledge_routers(center, deps, knowledge, live):
             app.include_router(router)
     install(app, deps)
     return app
-
-
-def _live(rules: RulesReloader) -> Callable[[], Rules]:
-    """Return the live rules as a callable (campaign routes check surveys against them)."""
-    return lambda: rules.current
-
-
-def _wallboard(center: CallCenter, rules: RulesReloader) -> Wallboard:
-    """Return the wallboard of CENTER's queues, with the live rules' departments."""
-    return Wallboard(center.services.queues, departments_of(rules))
 
 
 def _watch_prompts(
@@ -524,28 +518,6 @@ def _options(settings: Settings) -> AriOptions:
         ping_timeout=settings.ari.ping_interval,
         rest_transport=settings.ari.rest_transport,
     )
-
-
-async def _knowledge(
-    settings: Settings, rules: RulesReloader, stack: contextlib.AsyncExitStack
-) -> KnowledgeReloader:
-    """Load the scripts and articles (checked against the live rules' departments), watch them."""
-
-    def departments() -> frozenset[str]:
-        return frozenset(rules.current.document.departments)
-
-    history = KnowledgeHistory(settings.knowledge.history_dir)
-    reloader = KnowledgeReloader(settings.knowledge.dir, departments, history)
-    await reloader.load_initial()
-
-    def check_again(outcome: ReloadOutcome) -> None:
-        if outcome.applied:  # new rules may have dropped a department the files name
-            task = asyncio.ensure_future(reloader.reload())
-            task.add_done_callback(lambda done: done.exception())
-
-    rules.subscribe(check_again)
-    watch_until_closed(stack, reloader.watch, "knowledge-watch")
-    return reloader
 
 
 def _anchoring(

@@ -4,12 +4,14 @@ With a PostgreSQL database (the nodes' shared one) and the routing rules at hand
 takes part in the live bus as a node without telephony: it hears every node's agents, queues
 and screen pops (`daemon.live.live_running`, as a daemon does, publishing an empty board so the
 daemons know a workspace may open here), and mounts the daemon's agent, wrap-up, transfer,
-recording and supervisors' routes on a call centre whose board stays empty. Every agent and
-call is then another node's, so those routes serve the agent's page and event stream from the
-bus and forward actions to the node that carries the agent or call (`api.forwarding`), exactly
-as on a daemon that does not ring the agent. What needs a node's own calls (click-to-call, the
-list of calls in progress) is refused 409 `no-telephony`; the call centre's ARI client has a
-transport that refuses every request the same way, so nothing here ever reaches an Asterisk.
+recording, supervisors', wallboard, campaign and knowledge (scripts, articles) routes on a call
+centre whose board stays empty (the wallboard shows the other nodes' agents and queues). Every
+agent and call is then another node's, so those routes serve the agent's page and event stream
+from the bus and forward actions to the node that carries the agent or call (`api.forwarding`),
+exactly as on a daemon that does not ring the agent. What needs a node's own calls
+(click-to-call, the list of calls in progress) is refused 409 `no-telephony`; the call centre's
+ARI client has a transport that refuses every request the same way, so nothing here ever
+reaches an Asterisk.
 """
 
 from __future__ import annotations
@@ -30,8 +32,11 @@ from zentrale.api.deps import Deps
 from zentrale.api.routes_agent import agent_routers
 from zentrale.api.routes_agent_recording import recording_routers
 from zentrale.api.routes_calls import calls_routers
+from zentrale.api.routes_knowledge import knowledge_routers
 from zentrale.api.routes_supervise import supervise_routers
+from zentrale.api.routes_surveys import campaigns_routers
 from zentrale.api.routes_transfer import transfer_routers
+from zentrale.api.routes_wallboard import wallboard_routers
 from zentrale.api.routes_wrapup import wrapup_routers
 from zentrale.api.server import bind, serving
 from zentrale.api.workspace import NoTelephonyError
@@ -40,7 +45,13 @@ from zentrale.config.settings import Settings
 from zentrale.core import anchor
 from zentrale.daemon.live import live_running
 from zentrale.daemon.qa import open_deps
-from zentrale.daemon.rules import departments_of, rules_watched
+from zentrale.daemon.rules import (
+    departments_of,
+    knowledge_watched,
+    live_rules,
+    rules_watched,
+    wallboard_of,
+)
 from zentrale.db.engine import is_sqlite, parse_url
 from zentrale.db.session import Database
 from zentrale.recording.store import RecordingStore
@@ -115,6 +126,7 @@ async def replica_routers(
         return
     async with contextlib.AsyncExitStack() as stack:
         rules = await rules_watched(settings, stack)
+        knowledge = await knowledge_watched(settings, rules, stack)
         departments = departments_of(rules)
         center = replica_center(settings, deps.db, lambda: rules.current)
         node = replica_node(settings.node, port)
@@ -128,6 +140,9 @@ async def replica_routers(
             *transfer_routers(center, deps, live),
             *recording_routers(center, deps, live),
             *supervise_routers(center, deps, departments, live),
+            *wallboard_routers(wallboard_of(center, rules, live), deps),
+            *campaigns_routers(live_rules(rules), deps),
+            *knowledge_routers(center, deps, knowledge, live),
         ]
 
 
