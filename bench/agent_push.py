@@ -57,6 +57,8 @@ CALLS = int(_ARGS[1]) if len(_ARGS) > 1 else 40
 GAP = 0.5
 ROUND_TRIPS = 200
 TARGET_P99_MS = 100.0
+REPEATS: list[str] = []
+"""Calls whose pop reached the agent again (the stream reconnected while it rang): not timed."""
 
 
 def rules(agents: int) -> str:
@@ -216,6 +218,7 @@ async def _read(
     channels: dict[str, str] = {}  # call id -> the caller's channel, kept after the call ends
     watcher = asyncio.create_task(_watch(daemon, channels))
     streams = 0
+    popped: set[str] = set()
     try:
         while line := await child.stdout.readline():
             call_id, at = line.decode().split()
@@ -224,9 +227,13 @@ async def _read(
                 if streams >= AGENTS:
                     opened.set()
                 continue
+            if call_id in popped:  # a stream that reconnected while the call rang is told again
+                REPEATS.append(call_id)
+                continue
             channels.update({key: call.call.id for key, call in daemon.center.active.items()})
             channel = channels.get(call_id)
             if channel in started:
+                popped.add(call_id)
                 seen.append(float(at) - started[channel])
     finally:
         watcher.cancel()
@@ -257,6 +264,7 @@ def _figures(seen: list[float], trips: list[float]) -> dict[str, Any]:
         "agents": AGENTS,
         "calls": CALLS,
         "pops": len(ms),
+        "pops_told_again": len(REPEATS),
         "pop_p50_ms": round(statistics.median(ms), 1) if ms else None,
         "pop_p90_ms": round(percentile(ms, 0.90), 1) if ms else None,
         "pop_p99_ms": round(percentile(ms, 0.99), 1) if ms else None,
@@ -284,7 +292,8 @@ def main() -> None:
         asterisk.remove()
     print(
         f"{figures['agents']} agents following, {figures['pops']} pops of {figures['calls']} "
-        f"calls: StasisStart to pop p50 {figures['pop_p50_ms']} ms, p99 {figures['pop_p99_ms']} "
+        f"calls ({figures['pops_told_again']} told again after a stream reconnected, not timed): "
+        f"StasisStart to pop p50 {figures['pop_p50_ms']} ms, p99 {figures['pop_p99_ms']} "
         f"ms (target p99 < {TARGET_P99_MS:.0f} ms), each in order {figures['pops_ms_in_order']};"
         f" bare HTTP round trip p50 "
         f"{figures['http_p50_ms']} ms, p99 {figures['http_p99_ms']} ms"
@@ -294,7 +303,15 @@ def main() -> None:
         "bench": "agent_push",
         "figures": {
             k: figures[k]
-            for k in ("agents", "calls", "pops", "pop_p50_ms", "pop_p90_ms", "pop_p99_ms")
+            for k in (
+                "agents",
+                "calls",
+                "pops",
+                "pops_told_again",
+                "pop_p50_ms",
+                "pop_p90_ms",
+                "pop_p99_ms",
+            )
         },
         "baseline": {"http_p50_ms": figures["http_p50_ms"], "http_p99_ms": figures["http_p99_ms"]},
         "targets": {
