@@ -88,6 +88,8 @@ class OutboundCall:
         self.conversation: Conversation | None = None
         """The agent's and the customer's channels and their conversation, while they talk."""
         self.consent_played = False
+        self._agent_on_call = False
+        """The agent answered and their conversation has not ended on the timeline yet."""
         self.taken_over: InboundCall | None = None
         """The customer's flow once the agent's phone transferred them (see `go_on`)."""
         self._next_step: Step | None = None
@@ -144,6 +146,7 @@ class OutboundCall:
             self._settle(f"agent_{agent.result}", _OUTCOMES.get(agent.result, Outcome.FAILED))
             return
         self.services.journal.event(self.id, EventKind.AGENT_ANSWERED, {"agent": self.agent})
+        self._agent_on_call = True
         with contextlib.suppress(AriError):
             await self.services.ari.channels.moh_start(agent.channel_id)
         customer = await self._ring_customer(agent)
@@ -285,7 +288,15 @@ class OutboundCall:
             self._customer_end = None
         with contextlib.suppress(AriError):
             await ari.channels.hangup(agent)
-        self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, {"agent": self.agent})
+        self._conversation_ended()
+
+    def _conversation_ended(self) -> None:
+        """End the agent's conversation on the timeline (once): the call's handle time runs
+        from the agent's answer to here, whether the customer answered or not."""
+        if self._agent_on_call:
+            self._agent_on_call = False
+            event = {"agent": self.agent}
+            self.services.journal.event(self.id, EventKind.CONVERSATION_ENDED, event)
 
     def _recorded(self) -> bool:
         departments = self.rules.document.departments
@@ -305,6 +316,7 @@ class OutboundCall:
             with contextlib.suppress(AriError):
                 await self.services.ari.channels.hangup(channel_id)
         ended_at = utcnow()  # the cause may come a moment after the end (ChannelDestroyed)
+        self._conversation_ended()
         self.services.journal.event(self.id, EventKind.HANGUP)
         if self._customer_end is not None:
             # The customer's end says why the conversation ended (the cause stored on the call).

@@ -28,6 +28,13 @@ async def test_click_to_call_answered_is_bridged_and_recorded(flows) -> None:  #
     kinds = await flows.kinds(call.id)
     assert kinds.index("consent_played") < kinds.index("recording_started")
     assert "recording_finished" in kinds
+    assert kinds.index("agent_answered") < kinds.index("conversation_ended") < kinds.index("hangup")
+    # The agent's handle time: from their answer to the end (the customer talked 6 s).
+    events = {str(e.kind): e for e in await flows.events(call.id)}
+    handled = (events["conversation_ended"].at - events["agent_answered"].at).total_seconds()
+    assert call.handle_seconds == pytest.approx(handled, abs=1e-6)
+    assert 6 < call.handle_seconds < 30
+    assert call.conversations == 1
     assert await flows.asterisk_empty()
 
 
@@ -47,7 +54,13 @@ async def test_click_to_call_not_answered_is_reported(  # type: ignore[no-untype
     assert result.result == expected
     (call,) = await flows.finished_calls(1)
     assert call.outcome == outcome
-    assert "recording_started" not in await flows.kinds(call.id)
+    kinds = await flows.kinds(call.id)
+    assert "recording_started" not in kinds
+    # An agent who answered was busy until the end, customer or not: never a negative time.
+    answered = expected == "busy"
+    assert kinds.count("conversation_ended") == kinds.count("agent_answered") == int(answered)
+    assert call.handle_seconds >= 0
+    assert (call.handle_seconds > 0) == answered
     assert await flows.asterisk_empty()
 
 
