@@ -119,6 +119,11 @@ if MODE == "local":
 else:  # rising until the dialplan flow stops keeping up (each flow stops at its first failure)
     RATES = (2.0,) if QUICK else (4.0, 8.0, 16.0, 32.0, 48.0, 64.0)
     WINDOW = 5.0 if QUICK else 15.0
+if os.environ.get("BENCH_CALLS_RATES"):  # e.g. "4,8": only these rates (an experiment)
+    RATES = tuple(float(rate) for rate in os.environ["BENCH_CALLS_RATES"].split(","))
+# BENCH_CALLS_RECORDING=0: zentrale's department records nothing (the dialplan flow still runs
+# MixMonitor), to split Asterisk's CPU per call between the recording and the rest.
+RECORDING = os.environ.get("BENCH_CALLS_RECORDING", "1") != "0"
 TALK = 3  # seconds the agent talks (the 30 s, shortened so rounds stay short)
 DIGIT_DELAY = 0.3
 # Per flow: more than the most concurrent calls (10/s x ~5.5 s; in SIP mode 64/s x ~6 s, or
@@ -156,7 +161,7 @@ departments:
     max_wait: 30s
     on_max_wait: {{play_and_hangup: bye}}
     wrap_up: 0s
-    recording: true
+    recording: {"true" if RECORDING else "false"}
 menus:
   main:
     prompt: menu
