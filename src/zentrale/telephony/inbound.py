@@ -423,6 +423,7 @@ class InboundCall:
                     caller_id=self.caller or None,
                     ring_seconds=step.config.ring_timeout,
                     prefix="agent",
+                    originator=self.call.id,
                 )
             finally:
                 self.services.pops.withdraw(endpoint, self.id)
@@ -724,6 +725,7 @@ class InboundCall:
                 caller_id=self.caller or None,
                 ring_seconds=target.config.ring_timeout,
                 prefix="agent",
+                originator=self.call.id,
             )
 
         return ring_one
@@ -914,6 +916,7 @@ class InboundCall:
                     caller_id=self.caller or route.caller_id,
                     ring_seconds=30,
                     prefix="out",
+                    originator=self.call.id,
                 ),
             )
             return await self._dialled(leg)

@@ -162,7 +162,13 @@ class OutboundCall:
         await self._talk(agent, customer)
 
     async def _ring(
-        self, endpoint: str, args: str, caller_id: str | None, prefix: str, trunk: bool = False
+        self,
+        endpoint: str,
+        args: str,
+        caller_id: str | None,
+        prefix: str,
+        trunk: bool = False,
+        originator: str | None = None,
     ) -> Leg:
         self.services.journal.event(self.id, EventKind.AGENT_RUNG, {"to": prefix})
         leg = await ring(
@@ -173,6 +179,7 @@ class OutboundCall:
             ring_seconds=30,
             prefix=prefix,
             silence_is_unreachable=trunk,  # a carrier that never answers: unreachable (18)
+            originator=originator,  # the customer for the agent: their codecs
         )
         if leg.result is RingResult.ANSWERED:
             self._legs.append(leg.channel_id)
@@ -182,7 +189,7 @@ class OutboundCall:
         endpoint, caller_id = self.route.endpoint, self.route.caller_id
         trunk = self.route.trunk != LEGACY
         ringing = asyncio.create_task(
-            self._ring(endpoint, f"dialled,{self.id}", caller_id, "out", trunk)
+            self._ring(endpoint, f"dialled,{self.id}", caller_id, "out", trunk, agent.channel_id)
         )
         agent_gone = asyncio.create_task(_hangup(self.services, agent.channel_id))
         done, _ = await asyncio.wait({ringing, agent_gone}, return_when=asyncio.FIRST_COMPLETED)

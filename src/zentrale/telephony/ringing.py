@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from zentrale.telephony.ari import (
+    AriBadRequestError,
     AriClient,
     AriConflictError,
     AriError,
@@ -77,8 +78,13 @@ async def ring(
     ring_seconds: float,
     prefix: str = "leg",
     silence_is_unreachable: bool = False,
+    originator: str | None = None,
 ) -> Leg:
     """Ring ENDPOINT for up to RING_SECONDS; an answered leg is left in our app.
+
+    ORIGINATOR is the channel the leg is rung for (the caller, for an agent): the leg is asked
+    for its codecs (no translation in the bridge). Gone by the time of the ring (Asterisk
+    answers 400), the leg is rung without it.
 
     With SILENCE_IS_UNREACHABLE, a far end that never even rang when the time runs out (no
     SIP 180 or 183: a carrier that does not answer the INVITE) is `unavailable`, ended as Q.850
@@ -87,13 +93,8 @@ async def ring(
     channel_id = f"{prefix}-{uuid.uuid4().hex[:16]}"
     with ari.subscribe(channel_key(channel_id), lambda event: event.type in _WATCHED) as sub:
         try:
-            await ari.channels.originate(
-                endpoint,
-                channel_id=channel_id,
-                app=ari.app,
-                app_args=app_args,
-                caller_id=caller_id,
-                ring_timeout=int(ring_seconds) + 5,
+            await _originate(
+                ari, endpoint, channel_id, app_args, caller_id, ring_seconds, originator
             )
         except AriConflictError:
             # A retry after a timeout: the first request did create our channel, so follow it
@@ -125,6 +126,37 @@ async def ring(
     cause = causes[-1] if causes else HangupCause()
     log.info("ring.done", endpoint=endpoint, result=str(result), cause=cause.code)
     return Leg(channel_id, endpoint, result, cause)
+
+
+async def _originate(
+    ari: AriClient,
+    endpoint: str,
+    channel_id: str,
+    app_args: str,
+    caller_id: str | None,
+    ring_seconds: float,
+    originator: str | None,
+) -> None:
+    """Originate the leg into our app, for ORIGINATOR when it is still there."""
+
+    async def originate(made_for: str | None) -> None:
+        await ari.channels.originate(
+            endpoint,
+            channel_id=channel_id,
+            app=ari.app,
+            app_args=app_args,
+            caller_id=caller_id,
+            ring_timeout=int(ring_seconds) + 5,
+            originator=made_for,
+        )
+
+    try:
+        await originate(originator)
+    except AriBadRequestError:
+        if originator is None:
+            raise
+        log.info("ring.originator_gone", endpoint=endpoint)
+        await originate(None)
 
 
 async def _outcome(

@@ -540,6 +540,10 @@ class FakeAri:
         params = request.params()
         if "endpoint" not in params:
             return HttpResponse.of_json(400, {"message": "Endpoint must be specified"})
+        if params.get("originator") and params["originator"] not in self.channels:
+            # Asterisk 22's words for a caller that hung up before their agent was rung.
+            message = "Provided originator channel was not found"
+            return HttpResponse.of_json(400, {"message": message})
         channel_id = m[1] or f"{int(time.time())}.{next(_ids)}"
         if channel_id in self.channels:
             return HttpResponse.of_json(409, {"message": "Channel with given unique ID exists"})

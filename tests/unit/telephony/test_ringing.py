@@ -65,3 +65,29 @@ async def test_a_hangup_cause_is_not_overwritten_by_a_later_noanswer(
     assert ringing._status(hangup, ringing._status(dial, RingResult.NO_ANSWER)) is (
         expected or RingResult.NO_ANSWER
     )
+
+
+async def test_the_leg_is_rung_for_its_caller_and_without_one_who_hung_up() -> None:
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller-1")
+        for originator in ("caller-1", "caller-gone"):
+            call = ring(
+                ari,
+                "PJSIP/1001",
+                app_args="a",
+                caller_id=None,
+                ring_seconds=5,
+                prefix="agent",
+                originator=originator,
+            )
+            ringing = asyncio.create_task(call)
+            await asyncio.sleep(0.2)
+            channel_id = [r for r in fake.requests if r.method == "POST"][-1].path.split("/")[-1]
+            fake.start_call(channel_id, args=["agent", "c1"])
+            leg = await asyncio.wait_for(ringing, 5)
+            assert leg.result is RingResult.ANSWERED
+        posts = [r for r in fake.requests if r.method == "POST"]
+    # Rung for the caller; then for one gone (400): once more without, the same leg.
+    assert [r.params.get("originator") for r in posts] == ["caller-1", "caller-gone", None]
+    assert posts[1].path == posts[2].path

@@ -26,8 +26,15 @@ class Channels(Resource):
         ring_timeout: int | None = None,
         variables: Mapping[str, str] | None = None,
         other_channel_id: str | None = None,
+        originator: str | None = None,
     ) -> Channel:
-        """Create an outgoing channel; pass ``channel_id`` to know it before StasisStart."""
+        """Create an outgoing channel; pass ``channel_id`` to know it before StasisStart.
+
+        ``originator`` names the channel this one is made for (the caller an agent is rung
+        for): Asterisk then asks for that channel's codecs, so the two bridge without
+        translating, and links them (linkedid). Without it Asterisk offers every audio format
+        it has, and a channel that can take any (a Local channel) picks a high-rate one that
+        is resampled for every frame."""
         params = {
             "endpoint": endpoint,
             "app": app,
@@ -38,6 +45,7 @@ class Channels(Resource):
             "callerId": caller_id,
             "timeout": ring_timeout,
             "otherChannelId": other_channel_id,
+            "originator": originator,
         }
         path = "channels" if channel_id is None else f"channels/{seg(channel_id)}"
         data = await self._rest.request(
