@@ -84,8 +84,13 @@ def transfer_state(center: CallCenter, endpoint: str) -> dict[str, Any] | None:
 def with_transfers(shot: dict[str, Any], center: CallCenter) -> dict[str, Any]:
     """Return SHOT with each agent row's transfer state (`transfer`), for the agents'
     workspace streams on other nodes (the supervisors' page does not show it)."""
+    connected: dict[str | None, dict[str, Any]] = {}
+    for inbound in center.active.values():  # once, not once per agent (`transfer_state`)
+        if inbound.agent_leg is not None:
+            state = {"call_id": inbound.id, **inbound.transfer.as_json()}
+            connected.setdefault(inbound.agent_endpoint, state)  # the first, as `call_of`
     for row in shot["agents"]:
-        row["transfer"] = transfer_state(center, str(row["endpoint"]))
+        row["transfer"] = connected.get(str(row["endpoint"]))
     return shot
 
 
@@ -170,12 +175,19 @@ class NodePublisher:
         self.messages = 0
 
     async def step(self) -> None:
-        """Send what changed since the last step, or everything when a heartbeat is due."""
+        """Send what changed since the last step, or everything when a heartbeat is due.
+
+        While no other node is heard (one node; the others not started yet) only the heartbeat
+        is sent: a change would reach nobody, and building the snapshot of every agent at each
+        change cost a single node a fifth of its CPU per call. A node that appears learns
+        everything from the next heartbeat, as it would anyway."""
         wall = self._wall()
+        full = wall - self._full_at >= HEARTBEAT
+        if not full and not self._others():
+            return
         agents, queues = wire(self._local(), wall)
         keys = {row["endpoint"]: _key(row) for row in agents}
         queue_key = json.dumps([(q["department"], q["waiting"]) for q in queues])
-        full = wall - self._full_at >= HEARTBEAT
         if not full:
             agents = [
                 row for row in agents if self._sent.get(row["endpoint"]) != keys[row["endpoint"]]

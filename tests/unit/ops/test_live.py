@@ -72,7 +72,7 @@ async def test_another_node_sees_state_changes_as_deltas_and_drops_a_silent_node
 
     bus = LocalBus()
     head = {"node": "node-b", "url": "http://b:8080"}
-    publisher = NodePublisher(bus, lambda: head, local, _nothing, wall)
+    publisher = NodePublisher(bus, lambda: head, local, _nothing, wall, lambda: True)
     here = LiveNodes("node-a", wall)
     with bus.subscribe(TOPIC) as messages:
         await publisher.step()  # the first step is a full snapshot
@@ -120,7 +120,7 @@ async def test_the_page_merges_nodes_one_row_per_agent_and_node_and_refers_calls
     shot_b = snapshot(board_b, queues_b, DEPARTMENTS, [], [], only=None, now=mono())
     bus = LocalBus()
     publisher = NodePublisher(
-        bus, lambda: {"node": "node-b", "url": None}, lambda: shot_b, _nothing, wall
+        bus, lambda: {"node": "node-b", "url": None}, lambda: shot_b, _nothing, wall, lambda: True
     )
     with bus.subscribe(TOPIC) as messages:
         await publisher.step()
@@ -228,7 +228,9 @@ async def test_a_transfer_state_reaches_the_other_node_but_not_the_supervisors_r
         return shot
 
     bus = LocalBus()
-    publisher = NodePublisher(bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall)
+    publisher = NodePublisher(
+        bus, lambda: {"node": "node-b", "url": None}, local, _nothing, wall, lambda: True
+    )
     here = LiveNodes("node-a", wall)
     with bus.subscribe(TOPIC) as messages:
         await publisher.step()
@@ -281,3 +283,37 @@ def test_an_agent_known_to_several_nodes_is_shown_where_online_and_offline_once(
         ("PJSIP/b", "here"),
         ("PJSIP/c", "here"),  # offline on both: once, this node's row
     ]
+
+
+@pytest.mark.asyncio
+async def test_a_node_nobody_hears_sends_only_its_heartbeat_and_builds_nothing_between() -> None:
+    mono, wall = Clock(1000.0), Clock(1_800_000_000.0)
+    board, queues = _node(mono)
+    built: list[float] = []
+    heard = False
+
+    def local() -> dict[str, Any]:
+        built.append(wall())
+        return snapshot(board, queues, DEPARTMENTS, [], [], only=None, now=mono())
+
+    bus = LocalBus()
+    head = {"node": "node-b", "url": None}
+    publisher = NodePublisher(bus, lambda: head, local, _nothing, wall, lambda: heard)
+    with bus.subscribe(TOPIC) as messages:
+        await publisher.step()  # the heartbeat: the node makes itself known
+        assert json.loads(await anext(messages))["full"] is True
+        board.pause("PJSIP/b", True, "lunch")
+        wall.now += 1
+        await publisher.step()  # a change nobody would hear: not even the snapshot is built
+        assert len(built) == 1
+        heard = True  # another node appears: changes go out again, as deltas
+        board.pause("PJSIP/c", True, "lunch")
+        await publisher.step()
+        delta = json.loads(await anext(messages))
+        assert delta["full"] is False
+        assert [r["endpoint"] for r in delta["agents"]] == ["PJSIP/b", "PJSIP/c"]
+        heard = False
+        wall.now += HEARTBEAT
+        await publisher.step()  # alone again: the heartbeat still goes out
+        assert json.loads(await anext(messages))["full"] is True
+    assert len(built) == 3
