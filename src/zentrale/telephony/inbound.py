@@ -870,6 +870,11 @@ class InboundCall:
         # lang: Asterisk's own sounds (vm-intro) in the caller's language; Asterisk plays the
         # English one when it has none in that language (checked on Asterisk 22).
         await self.call.play(self.services.media(step.greeting), max_wait=30, lang=language)
+        if self.call.ending.pending():
+            # The greeting ended because the caller hung up (Asterisk sends the hangup request
+            # before the playback's end): a record request now may still be accepted for the
+            # dying channel, and would leave a recording with no file behind.
+            raise ChannelGoneError(self.call.id, "gone during the voicemail greeting")
         name = f"{self.id}-vm"
         ari = self.services.ari
         with ari.subscribe(

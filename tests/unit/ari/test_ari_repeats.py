@@ -13,14 +13,17 @@ from zentrale.testing.fake_ari import channel_json
 
 
 def key_press(digit: str, stamp: str, channel_id: str = "c1") -> dict[str, Any]:
-    """A ChannelDtmfReceived as Asterisk sends it, with its timestamp."""
+    """A ChannelDtmfReceived as Asterisk sends it, with its timestamp. The channel's creation
+    time is fixed: Asterisk's two copies are byte for byte the same (`channel_json` stamps the
+    clock's time, which moved between two copies on a loaded machine)."""
+    channel = {**channel_json(channel_id), "creationtime": "2026-12-06T03:13:50.000+0000"}
     return {
         "type": "ChannelDtmfReceived",
         "application": "zentrale",
         "timestamp": stamp,
         "digit": digit,
         "duration_ms": 200,
-        "channel": channel_json(channel_id),
+        "channel": channel,
     }
 
 
