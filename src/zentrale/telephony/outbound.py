@@ -220,8 +220,6 @@ class OutboundCall:
             number=1,
             two_party=self.services.settings.recording.two_party,
         )
-        self.conversation = conversation
-        self.agent_leg, self.customer_leg = agent.channel_id, customer.channel_id
         try:
             await conversation.open(
                 agent.channel_id,
@@ -229,6 +227,10 @@ class OutboundCall:
                 record=recorded,
                 customer=customer.channel_id,
             )
+            # Shown to the agent's page (recording, pause) once open: before, the page could
+            # read "not recording" while the recording was being started.
+            self.conversation = conversation
+            self.agent_leg, self.customer_leg = agent.channel_id, customer.channel_id
             await hand_transfers_to_us(ari, agent.channel_id, self.agent)
             gone = [
                 asyncio.create_task(_hangup(self.services, leg))
