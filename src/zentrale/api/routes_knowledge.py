@@ -147,8 +147,9 @@ async def agents_call(request: Request, caller: Principal, call_id: str) -> Agen
     if endpoint is None:
         raise ForbiddenError("this agent account has no phone (agent_endpoint) set")
     live = live_of(request)
-    for pops in (center_of(request).services.pops, live.pops if live is not None else None):
-        pop = pops.ringing(endpoint) if pops is not None else None  # here, or another node's
+    ringing = [center_of(request).services.pops] + ([live.pops] if live is not None else [])
+    for pops in ringing:  # here, or another node's
+        pop = pops.ringing(endpoint)
         if pop is not None and pop.call_id == call_id:
             return AgentsCall(call_id, pop.department, pop.caller, answered=False)
     with contextlib.suppress(NotOnCallError):

@@ -25,6 +25,7 @@ import structlog
 from zentrale.db.bus import MAX_PAYLOAD, LiveBus
 from zentrale.ops.forward import Forwarder
 from zentrale.telephony.callcenter import CallCenter
+from zentrale.telephony.inbound import InboundCall
 from zentrale.telephony.screenpop import MenuStep, Pop, ScreenPops
 from zentrale.telephony.supervision import LiveCall, snapshot
 from zentrale.telephony.transfer import NotOnCallError
@@ -78,6 +79,10 @@ def transfer_state(center: CallCenter, endpoint: str) -> dict[str, Any] | None:
         inbound = center.call_of(endpoint)
     except NotOnCallError:
         return None
+    return _transfer_of(inbound)
+
+
+def _transfer_of(inbound: InboundCall) -> dict[str, Any]:
     return {"call_id": inbound.id, **inbound.transfer.as_json()}
 
 
@@ -87,8 +92,7 @@ def with_transfers(shot: dict[str, Any], center: CallCenter) -> dict[str, Any]:
     connected: dict[str | None, dict[str, Any]] = {}
     for inbound in center.active.values():  # once, not once per agent (`transfer_state`)
         if inbound.agent_leg is not None:
-            state = {"call_id": inbound.id, **inbound.transfer.as_json()}
-            connected.setdefault(inbound.agent_endpoint, state)  # the first, as `call_of`
+            connected.setdefault(inbound.agent_endpoint, _transfer_of(inbound))  # as `call_of`
     for row in shot["agents"]:
         row["transfer"] = connected.get(str(row["endpoint"]))
     return shot
@@ -323,10 +327,6 @@ class LiveNodes:
         except TimeoutError:
             return
 
-    def now(self) -> float:
-        """Return the wall-clock time the rows are measured against."""
-        return self._wall()
-
     def _fresh(self, heard: dict[Any, _Heard]) -> dict[Any, dict[str, Any]]:
         now = self._wall()
         for key in [k for k, h in heard.items() if now - h.at > TIMEOUT]:
@@ -362,6 +362,20 @@ class LiveNodes:
     def queues(self) -> list[dict[str, Any]]:
         """Return the other nodes' queues (department, waiting, oldest_at)."""
         return list(self._fresh(self._queues).values())
+
+    def waiting(self) -> dict[str, tuple[int, float]]:
+        """Return, per department, the callers waiting on the other nodes and the longest of
+        their waits in seconds (departments with nobody waiting left out)."""
+        now = self._wall()
+        found: dict[str, tuple[int, float]] = {}
+        for queue in self.queues():
+            if not queue["waiting"]:
+                continue
+            department = str(queue["department"])
+            count, longest = found.get(department, (0, 0.0))
+            wait = max(now - float(queue["oldest_at"]), 0.0)
+            found[department] = (count + int(queue["waiting"]), max(longest, wait))
+        return found
 
     def node_of_agent(self, endpoint: str) -> dict[str, Any] | None:
         """Return the node (name, URL) whose board has ENDPOINT online, if another node's."""
@@ -436,14 +450,12 @@ def merged(
     """
     rows = [{**row, "node": node} for row in own["agents"]] + live.agents(only)
     shown = shown_once(rows, node)
-    now = live.now()
     queues = {q["department"]: dict(q) for q in own["queues"]}
-    for q in live.queues():
-        mine = queues.get(q["department"])
+    for department, (count, longest) in live.waiting().items():
+        mine = queues.get(department)
         if mine is None:
             continue  # a department out of scope (or not in this node's rules)
-        mine["waiting"] += q["waiting"]
-        if q["waiting"]:
-            mine["longest_wait_s"] = max(mine["longest_wait_s"], int(now - q["oldest_at"]))
+        mine["waiting"] += count
+        mine["longest_wait_s"] = max(mine["longest_wait_s"], int(longest))
     nodes = [{"node": node, "here": True}] + [{**n, "here": False} for n in live.nodes()]
     return {"agents": shown, "queues": list(queues.values()), "nodes": nodes}

@@ -27,11 +27,8 @@ class OtherNodes(Protocol):
     def agent(self, endpoint: str) -> dict[str, Any] | None:
         """Another node's row of ENDPOINT where it is online (state, in_state_s, reason)."""
 
-    def queues(self) -> list[dict[str, Any]]:
-        """The other nodes' queues: department, waiting, oldest_at (wall clock)."""
-
-    def now(self) -> float:
-        """The wall-clock time the rows are measured against."""
+    def waiting(self) -> dict[str, tuple[int, float]]:
+        """Per department, the callers waiting on the other nodes and the longest wait (s)."""
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class Wallboard:
             if only is None or name in only
         }
         seen = self._seen({e for endpoints in shown.values() for e in endpoints}, now)
-        elsewhere = self._other_queues()
+        elsewhere = self._others.waiting() if self._others is not None else {}
         rows = []
         for name, endpoints in shown.items():
             waiting = self.queues.waiting(name)
@@ -88,20 +85,6 @@ class Wallboard:
                 }
             )
         return {"departments": rows, "agents": self._agents(shown, seen)}
-
-    def _other_queues(self) -> dict[str, tuple[int, float]]:
-        """Return, per department, the callers waiting on other nodes and the longest wait."""
-        if self._others is None:
-            return {}
-        wall = self._others.now()
-        found: dict[str, tuple[int, float]] = {}
-        for queue in self._others.queues():
-            if not queue["waiting"]:
-                continue
-            count, oldest = found.get(str(queue["department"]), (0, 0.0))
-            wait = max(wall - float(queue["oldest_at"]), 0.0)
-            found[str(queue["department"])] = (count + int(queue["waiting"]), max(oldest, wait))
-        return found
 
     def _seen(self, endpoints: set[str], now: float) -> dict[str, _Seen]:
         """Return how each of ENDPOINTS is seen: on this node's board, or where another node

@@ -204,9 +204,7 @@ class AgentBoard:
 
     async def wait_change(self, max_wait: float) -> None:
         """Wait until the board changes (or a wrap-up ends), at most MAX_WAIT seconds."""
-        wake = self.next_wake()
-        if wake is not None:
-            max_wait = min(max_wait, max(wake - self._clock(), 0.0))
+        max_wait = self._until_wake(max_wait, self.next_wake())
         event = self._changed
         try:
             await asyncio.wait_for(event.wait(), timeout=max_wait)
@@ -225,14 +223,17 @@ class AgentBoard:
             await self.wait_change(max_wait)
             return
         ends = _until(agent.view)
-        if ends > 0:
-            max_wait = min(max_wait, max(ends - self._clock(), 0.0))
+        max_wait = self._until_wake(max_wait, ends if ends > 0 else None)
         if agent.waiting is None:
             agent.waiting, agent.waited_on = asyncio.Event(), self._seen(endpoint)
         try:
             await asyncio.wait_for(agent.waiting.wait(), timeout=max_wait)
         except TimeoutError:
             return
+
+    def _until_wake(self, max_wait: float, wake: float | None) -> float:
+        """Return MAX_WAIT cut to end at WAKE (monotonic), when a wrap-up or back-off ends."""
+        return max_wait if wake is None else min(max_wait, max(wake - self._clock(), 0.0))
 
     def _seen(self, endpoint: str) -> tuple[object, ...]:
         agent = self._agents[endpoint]
