@@ -2,8 +2,9 @@
 
 Whoever queues a job in this process rings the bell once the job is committed (the journal's
 transaction, a requeue, a lease the reaper released), and a failed job's retry rings it when its
-`next_attempt_at` comes due. A ring wakes ONE waiting worker; with none waiting, the next
-worker to wait returns at once (its claim may have run just before the job was committed).
+`next_attempt_at` comes due. A ring wakes ONE waiting worker; with none waiting it is kept, and
+the next worker to wait returns at once (one ring kept per ring: several jobs queued while every
+worker was busy are each claimed, without an empty claim after every job).
 Workers therefore ask the database only when rung, and otherwise every `poll` seconds as a
 fallback: jobs queued by another node or process, and retries another node scheduled.
 """
@@ -22,7 +23,8 @@ class JobBell:
 
     def __init__(self) -> None:
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._rung = False
+        self._kept = 0
+        """Rings nobody waited for, each kept for the next wait."""
         self._timers: set[asyncio.TimerHandle] = set()
         self.rings = 0
         """Rings so far (for tests and status)."""
@@ -35,7 +37,7 @@ class JobBell:
             if not waiter.done():
                 waiter.set_result(None)
                 return
-        self._rung = True
+        self._kept += 1
 
     def wake_all(self) -> None:
         """Wake every waiting worker (the pool is stopping)."""
@@ -69,8 +71,8 @@ class JobBell:
 
     async def wait(self, seconds: float) -> bool:
         """Wait for a ring, at most SECONDS; tell whether it rang."""
-        if self._rung:
-            self._rung = False
+        if self._kept:
+            self._kept -= 1
             return True
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)

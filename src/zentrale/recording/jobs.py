@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -47,8 +47,22 @@ class Job:
     recording_id: str
     step: str
     attempts: int
+    """The row's attempt counter: the attempt of the step the row names, and the fencing token
+    every write of the holder checks."""
     worker_id: str
     locked_until: dt.datetime
+    went_on: bool = False
+    """Whether the worker went on to `step` without writing it (`Job.then`): the row still
+    names an earlier step, and this step is on its first attempt."""
+
+    @property
+    def attempt(self) -> int:
+        """This step's attempt number."""
+        return 1 if self.went_on else self.attempts
+
+    def then(self, step: str) -> Job:
+        """Return the job gone on to STEP in memory (its row is written at the next save)."""
+        return replace(self, step=step, went_on=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,14 +142,7 @@ class JobQueue:
         """Renew the lease of a job still held (a heartbeat for long steps)."""
         until = self._clock() + lease
         await self._update_held(job, {"locked_until": until})
-        return Job(
-            id=job.id,
-            recording_id=job.recording_id,
-            step=job.step,
-            attempts=job.attempts,
-            worker_id=job.worker_id,
-            locked_until=until,
-        )
+        return replace(job, locked_until=until)
 
     async def advance(self, job: Job, next_step: str) -> None:
         """Finish the job's current step; the job waits for NEXT_STEP (or is done)."""
@@ -166,14 +173,20 @@ class JobQueue:
     async def fail(self, job: Job, error: str, backoff: dt.timedelta) -> JobState:
         """Record a failed attempt: retry after BACKOFF, or park the job after max attempts."""
         now = self._clock()
-        parked = job.attempts >= self._max_attempts
+        parked = job.attempt >= self._max_attempts
         state = JobState.FAILED if parked else JobState.PENDING
-        values = {"state": state, "last_error": error[:MAX_ERROR_CHARS], **_unlocked(now)}
+        values = {
+            "state": state,
+            "step": job.step,
+            "attempts": job.attempt,
+            "last_error": error[:MAX_ERROR_CHARS],
+            **_unlocked(now),
+        }
         await self._update_held(job, {**values, "next_attempt_at": now + backoff})
         if not parked:
             self.bell.due_in(backoff.total_seconds())
         if parked:
-            log.warning("job parked", job_id=job.id, step=str(job.step), attempts=job.attempts)
+            log.warning("job parked", job_id=job.id, step=str(job.step), attempts=job.attempt)
         return state
 
     async def postpone(self, job: Job, error: str, delay: dt.timedelta) -> None:
@@ -184,7 +197,8 @@ class JobQueue:
         now = self._clock()
         values = {
             "state": JobState.PENDING,
-            "attempts": max(0, job.attempts - 1),
+            "step": job.step,
+            "attempts": job.attempt - 1,
             "last_error": error[:MAX_ERROR_CHARS],
             **_unlocked(now),
         }

@@ -85,10 +85,16 @@ class Pipeline:
         """Called with each recording once committed as stored (metrics: pipeline latency)."""
         return self.tools.on_stored
 
-    async def run(self, name: str, recording_id: str) -> str:
-        """Do the step NAME for the recording and return the name of the step that follows."""
+    async def run(self, name: str, recording_id: str, recording: Recording | None = None) -> str:
+        """Do the step NAME for the recording and return the name of the step that follows.
+
+        RECORDING is the row as last read (read here when None). A worker reads it once for
+        the steps it runs in a row, and again after a step that `changes_state` (the steps
+        write results to the row, but read from it only what the call fixed and its state).
+        """
         step, following = self._step(name), self._following[name]
-        recording = await self.recordings.get(recording_id)
+        if recording is None:
+            recording = await self.recordings.get(recording_id)
         if recording.state == RecordingState.STORED and name in self._until_committed:
             return following  # committed by an earlier run that died before recording it
         try:
@@ -98,6 +104,14 @@ class Pipeline:
             self.workspace.drop_plaintext(recording_id)
             raise
         return following
+
+    def changes_state(self, name: str) -> bool:
+        """Tell whether the step NAME moves the recording's state (the row is then stale)."""
+        return COMMITTED in self._step(name).makes
+
+    def saved_after(self, name: str) -> bool:
+        """Tell whether the job's progress must be written as soon as the step NAME is done."""
+        return self._step(name).saved
 
     def discard(self, recording_id: str) -> None:
         """Remove every temporary file of a recording (its job ended or was parked)."""

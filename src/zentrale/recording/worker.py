@@ -11,7 +11,8 @@ pool sweeps the private temporary directory at start and at stop.
 An idle worker waits on the queue's `JobBell`: rung when this process queues a job or a retry
 comes due, so the job is claimed at once. It asks the database unprompted only every `poll`
 seconds (`recording.poll_interval`), for jobs queued by other nodes; a job found that way
-rings the bell once more, so another idle worker looks for a second one.
+rings the bell once more, so another idle worker looks for a second one. A job's progress is
+written at most every `checkpoint` seconds (and when it fails or ends), not after every step.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import structlog
 from zentrale.base.outage import Outage
 from zentrale.recording.errors import LeaseLostError
 from zentrale.recording.jobs import Job, JobQueue
-from zentrale.recording.models import JobState, JobStep, RecordingState
+from zentrale.recording.models import JobState, JobStep, Recording, RecordingState
 from zentrale.recording.pipeline import Pipeline
 from zentrale.recording.storage.base import StorageError, StorageFullError, StorageUnavailableError
 
@@ -53,6 +54,9 @@ class WorkerOptions:
     """Longest wait of a job for a store that is away (attempts do not count meanwhile), so
     jobs go on within this long after the store returns."""
     stop_timeout: float = 30.0
+    checkpoint: float = 2.0
+    """Seconds of steps after which a running job's progress is written to its row; a worker
+    that dies redoes at most the steps since (plus the step it was in)."""
 
 
 @dataclass
@@ -142,8 +146,14 @@ class Worker:
         self._lease = dt.timedelta(seconds=options.lease)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Work until STOP is set (the current step is finished first)."""
-        rung = True
+        """Work until STOP is set (the current step is finished first).
+
+        A job claimed when rung is one this process queued: once it is done the worker waits
+        for the next ring (kept if it came meanwhile) instead of asking the database again. A
+        job found unprompted (at the start, or at the poll) may be one of several left by
+        another node or before a restart: the worker rings for a second worker and claims again.
+        """
+        rung = False
         while not stop.is_set():
             try:
                 job = await self.queue.claim(self.ident, self._lease)
@@ -153,41 +163,60 @@ class Worker:
                 job = None
             else:
                 self.stats.database.ok()
-            if job is None:
-                if stop.is_set():  # set while the claim ran: wake_all came before this wait
-                    return
-                rung = await self.queue.bell.wait(self.options.poll)
-                self.stats.wakeups += 1
-                continue
-            if not rung:  # found by the poll: another node's, maybe one of several
-                self.queue.bell.ring()
-            rung = True
-            await self.work(job, stop)
+            if job is not None:
+                if not rung:
+                    self.queue.bell.ring()
+                await self.work(job, stop)
+                if not rung or stop.is_set():
+                    continue
+            elif stop.is_set():  # set while the claim ran: wake_all came before this wait
+                return
+            rung = await self.queue.bell.wait(self.options.poll)
+            self.stats.wakeups += 1
 
     async def work(self, job: Job, stop: asyncio.Event) -> None:
-        """Run JOB's steps until done, failed, or asked to stop (then hand it back)."""
-        try:
-            while True:
-                following = await self._step(job)
-                if following is None:
-                    return
-                if following == JobStep.DONE or stop.is_set():
-                    await self.queue.advance(job, following)
-                    self.stats.stored += following == JobStep.DONE
-                    return
-                job = await self.queue.proceed(job, following, self._lease)
-        except LeaseLostError:
-            log.warning("pipeline.lease_lost", job_id=job.id, step=str(job.step))
+        """Run JOB's steps until done, failed, or asked to stop (then hand it back).
 
-    async def _step(self, job: Job) -> str | None:
+        The standard steps' progress is written to the job row at most every `checkpoint`
+        seconds, at a failure, and at the end: a short recording's job writes its row once more
+        after the claim, not once per step. A worker that dies redoes the steps since the last
+        write, which every step is made for (`Pipeline`). A step that must not run twice
+        (`Step.saved`, the default for registered steps) has its end written at once.
+        """
+        held = _Held(job)
+        saved = time.monotonic()
         try:
-            async with self._heartbeat(job):
-                following = await self.pipeline.run(job.step, job.recording_id)
+            async with self._heartbeat(held):
+                while True:
+                    following = await self._step(held)
+                    if following is None:
+                        return
+                    if following == JobStep.DONE or stop.is_set():
+                        await self.queue.advance(held.job, following)
+                        self.stats.stored += following == JobStep.DONE
+                        return
+                    due = time.monotonic() - saved >= self.options.checkpoint
+                    if not due and not self.pipeline.saved_after(held.job.step):
+                        held.job = held.job.then(following)
+                        continue
+                    held.job = await self.queue.proceed(held.job, following, self._lease)
+                    saved = time.monotonic()
+        except LeaseLostError:
+            log.warning("pipeline.lease_lost", job_id=job.id, step=str(held.job.step))
+
+    async def _step(self, held: _Held) -> str | None:
+        job = held.job
+        try:
+            if held.recording is None:
+                held.recording = await self.pipeline.recordings.get(job.recording_id)
+            following = await self.pipeline.run(job.step, job.recording_id, held.recording)
         except LeaseLostError:
             raise
         except Exception as exc:
             await self._failed(job, exc)
             return None
+        if self.pipeline.changes_state(job.step):
+            held.recording = None  # read again by the next step
         step = str(job.step)
         self.stats.steps[step] = self.stats.steps.get(step, 0) + 1
         if job.step in STORE_STEPS:
@@ -202,7 +231,7 @@ class Worker:
         if isinstance(exc, OUTAGE):
             await self._wait_for_store(job, error)
             return
-        state = await self.queue.fail(job, error, backoff(job.attempts, self.options))
+        state = await self.queue.fail(job, error, backoff(job.attempt, self.options))
         if state is JobState.FAILED:
             self.stats.parked += 1
             await self.pipeline.recordings.set_state(job.recording_id, RecordingState.FAILED)
@@ -216,7 +245,7 @@ class Worker:
             )
             return
         self.stats.retried += 1
-        log.warning("pipeline.retry", job_id=job.id, step=step, attempt=job.attempts, error=error)
+        log.warning("pipeline.retry", job_id=job.id, step=step, attempt=job.attempt, error=error)
 
     async def _wait_for_store(self, job: Job, error: str) -> None:
         waits = self.stats.outage.unavailable(error)
@@ -226,19 +255,29 @@ class Worker:
         log.debug("pipeline.waiting_for_store", job_id=job.id, step=job.step, waits=waits)
 
     @asynccontextmanager
-    async def _heartbeat(self, job: Job) -> AsyncIterator[None]:
+    async def _heartbeat(self, held: _Held) -> AsyncIterator[None]:
+        """Renew the lease of the job HELD every third of a lease while its steps run."""
+
         async def beat() -> None:
             while True:
                 await asyncio.sleep(self.options.lease / 3)
-                with contextlib.suppress(Exception):
-                    await self.queue.extend(job, self._lease)
+                with contextlib.suppress(Exception):  # lost: the next write of the job says so
+                    await self.queue.extend(held.job, self._lease)
 
-        task = asyncio.create_task(beat(), name=f"lease:{job.id}")
+        task = asyncio.create_task(beat(), name=f"lease:{held.job.id}")
         try:
             yield
         finally:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass(slots=True)
+class _Held:
+    """The job a worker holds as its steps go on, and the recording's row as last read."""
+
+    job: Job
+    recording: Recording | None = None
 
 
 class WorkerPool:

@@ -100,6 +100,15 @@ async def test_a_ring_wakes_one_waiter_and_a_ring_nobody_heard_wakes_the_next() 
 
 
 @pytest.mark.asyncio
+async def test_each_ring_nobody_heard_is_kept_for_one_wait() -> None:
+    bell = JobBell()
+    for _ in range(3):  # three jobs queued while every worker was busy
+        bell.ring()
+    assert [await asyncio.wait_for(bell.wait(LONG_POLL), SOON) for _ in range(3)] == [True] * 3
+    assert await bell.wait(0.05) is False
+
+
+@pytest.mark.asyncio
 async def test_a_due_ring_comes_at_its_time_not_before() -> None:
     bell = JobBell()
     started = time.monotonic()

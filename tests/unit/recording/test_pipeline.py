@@ -6,11 +6,12 @@ import datetime as dt
 import stat
 import wave
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from sqlalchemy import event, select
 
 from zentrale.config.settings import RecipientSettings
 from zentrale.db.session import Database
@@ -18,12 +19,19 @@ from zentrale.migrations import upgrade_engine
 from zentrale.recording import audio
 from zentrale.recording.jobs import JobQueue
 from zentrale.recording.keys.local import Keyring, LocalKeyProvider
-from zentrale.recording.models import JobState, JobStep, Recording, RecordingState
+from zentrale.recording.models import (
+    JobState,
+    JobStep,
+    Recording,
+    RecordingJob,
+    RecordingState,
+)
 from zentrale.recording.pipeline import Pipeline, PipelineConfig, StepOrderError, UnknownStepError
 from zentrale.recording.setup import local_keyring
 from zentrale.recording.sources import DirectorySource
 from zentrale.recording.steps import STANDARD, inserted
-from zentrale.recording.steps.base import Step
+from zentrale.recording.steps.base import Step, Tools
+from zentrale.recording.steps.products import COMMITTED
 from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions, running
@@ -77,8 +85,10 @@ class Env:
     def queue(self, max_attempts: int = 3) -> JobQueue:
         return JobQueue(self.db, max_attempts=max_attempts)
 
-    async def run_all(self, pipeline: Pipeline, max_attempts: int = 3) -> None:
-        async with running(self.queue(max_attempts), pipeline, 2, "test", FAST) as pool:
+    async def run_all(
+        self, pipeline: Pipeline, max_attempts: int = 3, options: WorkerOptions = FAST
+    ) -> None:
+        async with running(self.queue(max_attempts), pipeline, 2, "test", options) as pool:
             await pool.wait_idle()
 
     async def row(self, recording_id: str) -> Recording:
@@ -396,3 +406,144 @@ async def test_a_job_at_an_unregistered_step_is_parked_not_dropped(env: Env) -> 
     assert parked is not None
     assert (parked.state, parked.step) == (JobState.FAILED, PROBE)
     assert "UnknownStepError" in (parked.last_error or "")
+
+
+# -- a job's progress is written at checkpoints, not after every step ---------------------------
+async def job_row(env: Env, recording_id: str) -> tuple[str, int]:
+    job = next(j for j in await _jobs(env) if j.recording_id == recording_id)
+    return job.step, job.attempts
+
+
+async def _jobs(env: Env) -> list[RecordingJob]:
+    async with env.db.read() as session:
+        return list(await session.scalars(select(RecordingJob)))
+
+
+def peeking(
+    env: Env, seen: list[tuple[str, int]], *, saved: bool = False, name: str = "peek"
+) -> Step:
+    """A step after encrypt that notes what the job's row names while it runs."""
+
+    async def peek(_tools: Tools, recording: Recording) -> None:
+        seen.append(await job_row(env, recording.id))
+
+    return Step(name, peek, saved=saved)
+
+
+def job_writes(env: Env) -> dict[str, int]:
+    """Count the statements that claim a job and those that write its step."""
+    counts = {"claims": 0, "steps": 0}
+
+    def count(_c: object, _cur: object, statement: str, *_: object) -> None:
+        if "attempts=(recording_jobs.attempts + ?)" in statement:
+            counts["claims"] += 1
+        elif statement.startswith("UPDATE recording_jobs SET step=?"):
+            counts["steps"] += 1
+
+    event.listen(env.db.engine.sync_engine, "before_cursor_execute", count)
+    return counts
+
+
+@pytest.mark.asyncio
+async def test_a_short_job_writes_its_step_once_at_the_end_not_after_each_step(env: Env) -> None:
+    names = [f"c1-{i}" for i in range(3)]
+    for name in names:
+        write_wav(env.source_dir / f"{name}.wav", 1.0)
+    queued = await queue_recordings(env.db, names)
+    seen: list[tuple[str, int]] = []
+    steps = inserted(STANDARD, peeking(env, seen), after=JobStep.ENCRYPT)
+    writes = job_writes(env)
+    await env.run_all(env.pipeline(fmt="wav", steps=steps))
+    assert seen == [(JobStep.FETCH, 1)] * 3  # the row still names the step it was claimed at
+    assert writes["steps"] == 3  # one per job: done (the steps before wrote nothing)
+    for item in queued:
+        assert (await env.row(item.recording_id)).state == RecordingState.STORED
+        assert await job_row(env, item.recording_id) == (JobStep.DONE, 0)
+
+
+@pytest.mark.asyncio
+async def test_with_no_checkpoint_interval_every_step_is_written_before_the_next(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    await queue_recordings(env.db, ["c1-1"])
+    seen: list[tuple[str, int]] = []
+    steps = inserted(STANDARD, peeking(env, seen), after=JobStep.ENCRYPT)
+    writes = job_writes(env)
+    await env.run_all(env.pipeline(fmt="wav", steps=steps), options=replace(FAST, checkpoint=0))
+    assert seen == [("peek", 1)]
+    assert writes["steps"] == len(steps)
+
+
+@pytest.mark.asyncio
+async def test_a_step_that_must_not_run_twice_is_written_as_soon_as_it_is_done(env: Env) -> None:
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    await queue_recordings(env.db, ["c1-1"])
+    seen: list[tuple[str, int]] = []
+    steps = inserted(STANDARD, peeking(env, seen, saved=True), after=JobStep.ENCRYPT)
+    steps = inserted(steps, peeking(env, seen, name="peek-2"), after=JobStep.UPLOAD)
+    await env.run_all(env.pipeline(fmt="wav", steps=steps))
+    assert seen == [(JobStep.FETCH, 1), (JobStep.UPLOAD, 1)]  # moved past "peek" once done
+
+
+@pytest.mark.asyncio
+async def test_a_step_reached_in_memory_fails_on_its_own_attempts(env: Env) -> None:
+    """The claim's attempt counter is not the failing step's: it gets its own two attempts."""
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    runs = {"fetch": 0, "flaky": 0}
+
+    async def fetch_fails_once(tools: Tools, recording: Recording) -> None:
+        runs["fetch"] += 1
+        if runs["fetch"] == 1:
+            raise RuntimeError("fetch: first attempt fails")
+        await STANDARD[0].action(tools, recording)
+
+    async def always_fails(_tools: Tools, _recording: Recording) -> None:
+        runs["flaky"] += 1
+        raise RuntimeError("flaky step fails")
+
+    steps = inserted(STANDARD, Step("flaky", always_fails, saved=False), after=JobStep.TRANSCODE)
+    steps = (replace(steps[0], action=fetch_fails_once), *steps[1:])
+    await env.run_all(env.pipeline(fmt="wav", steps=steps), max_attempts=2)
+    # fetch: 1 failed, 2 went on to flaky (in memory), which failed on its own attempts 1, 2
+    assert runs == {"fetch": 2, "flaky": 2}
+    job = await env.queue().get(queued.job_id)
+    assert job is not None
+    assert (job.state, job.step, job.attempts) == (JobState.FAILED, "flaky", 2)
+    assert "flaky step fails" in (job.last_error or "")
+    assert (await env.row(queued.recording_id)).state == RecordingState.FAILED
+
+
+@pytest.mark.asyncio
+async def test_a_step_after_the_commit_sees_the_row_committed(env: Env) -> None:
+    """The worker reads the row once per run, and again after the step that commits it."""
+    write_wav(env.source_dir / "c1-1.wav", 1.0)
+    await queue_recordings(env.db, ["c1-1"])
+    seen: list[tuple[str, str]] = []
+    after_commit = Step("after-commit", _nothing, needs=(COMMITTED,), saved=False)
+    steps = observed(inserted(STANDARD, after_commit, after=JobStep.COMMIT), seen)
+    await env.run_all(env.pipeline(fmt="wav", steps=steps))
+    ran = [name for name, _ in seen]
+    assert ran.count(JobStep.COMMIT) == 1  # not run again to make COMMITTED for the next step
+    assert ran[ran.index(JobStep.COMMIT) + 1] == "after-commit"
+
+
+async def _nothing(_tools: Tools, _recording: Recording) -> None:
+    return None
+
+
+@pytest.mark.asyncio
+async def test_a_worker_done_with_a_rung_job_waits_instead_of_claiming_again(env: Env) -> None:
+    names = [f"c1-{i}" for i in range(4)]
+    for name in names:
+        write_wav(env.source_dir / f"{name}.wav", 1.0)
+    writes = job_writes(env)
+    queue = env.queue()
+    quiet = replace(
+        FAST, poll=30.0
+    )  # no poll during the test: every claim is a ring's or the start's
+    async with running(queue, env.pipeline(fmt="wav"), 2, "test", quiet) as pool:
+        for name in names:
+            await queue_recordings(env.db, [name], bell=queue.bell)
+            await pool.wait_idle()
+    assert writes["claims"] == 2 + len(names)  # each worker's first look, then one per job
+    assert writes["steps"] == len(names)

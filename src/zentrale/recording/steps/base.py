@@ -74,6 +74,11 @@ class Step:
     action: Action
     needs: tuple[Product, ...] = ()
     makes: tuple[Product, ...] = ()
+    saved: bool = True
+    """Whether the job's row is moved past this step as soon as it is done, so that a crash
+    never makes it run again (a step that calls a paid service, or counts). The standard steps
+    say False: redoing them after a crash costs less than a database write after each, and
+    the worker writes their progress only every few seconds (`WorkerOptions.checkpoint`)."""
 
 
 def source_names(recording: Recording) -> list[str]:

@@ -55,9 +55,9 @@ async def cleanup(tools: Tools, recording: Recording) -> None:
     tools.workspace.remove(recording.id)
 
 
-COMMIT = Step(JobStep.COMMIT, commit, needs=(VERIFIED, ANALYSIS), makes=(COMMITTED,))
-DELETE_SOURCE = Step(JobStep.DELETE_SOURCE, delete_source)
-CLEANUP = Step(JobStep.CLEANUP, cleanup)
+COMMIT = Step(JobStep.COMMIT, commit, needs=(VERIFIED, ANALYSIS), makes=(COMMITTED,), saved=False)
+DELETE_SOURCE = Step(JobStep.DELETE_SOURCE, delete_source, saved=False)
+CLEANUP = Step(JobStep.CLEANUP, cleanup, saved=False)
 
 
 def _stored(tools: Tools, sealed: SealedFacts, facts: AudioFacts) -> StoredRecording:

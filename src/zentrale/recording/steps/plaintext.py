@@ -41,8 +41,10 @@ async def transcode(tools: Tools, recording: Recording) -> None:
     write_json(tools.workspace.analysis(recording.id), asdict(facts))
 
 
-FETCH = Step(JobStep.FETCH, fetch, makes=(SOURCES,))
-TRANSCODE = Step(JobStep.TRANSCODE, transcode, needs=(SOURCES,), makes=(ANALYSIS, PLAINTEXT))
+FETCH = Step(JobStep.FETCH, fetch, makes=(SOURCES,), saved=False)
+TRANSCODE = Step(
+    JobStep.TRANSCODE, transcode, needs=(SOURCES,), makes=(ANALYSIS, PLAINTEXT), saved=False
+)
 
 
 # -- blocking work (run in a thread) ---------------------------------------------------------

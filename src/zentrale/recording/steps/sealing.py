@@ -71,9 +71,9 @@ async def verify(tools: Tools, recording: Recording) -> None:
     await asyncio.to_thread(_verify_stored, tools.store, sealed)
 
 
-ENCRYPT = Step(JobStep.ENCRYPT, encrypt, needs=(PLAINTEXT,), makes=(SEALED,))
-UPLOAD = Step(JobStep.UPLOAD, upload, needs=(SEALED,), makes=(UPLOADED,))
-VERIFY = Step(JobStep.VERIFY, verify, needs=(UPLOADED,), makes=(VERIFIED,))
+ENCRYPT = Step(JobStep.ENCRYPT, encrypt, needs=(PLAINTEXT,), makes=(SEALED,), saved=False)
+UPLOAD = Step(JobStep.UPLOAD, upload, needs=(SEALED,), makes=(UPLOADED,), saved=False)
+VERIFY = Step(JobStep.VERIFY, verify, needs=(UPLOADED,), makes=(VERIFIED,), saved=False)
 
 
 # -- blocking work (run in a thread) ---------------------------------------------------------

@@ -56,4 +56,4 @@ def _mono(path: Path) -> bytes:
     return bytes(segment.raw_data)
 
 
-TALK = Step(JobStep.TALK, analyse_talk, needs=(SOURCES,))
+TALK = Step(JobStep.TALK, analyse_talk, needs=(SOURCES,), saved=False)
