@@ -152,8 +152,10 @@ async def _originate(
 
     try:
         await originate(originator)
-    except AriBadRequestError:
-        if originator is None:
+    except AriBadRequestError as exc:
+        # Asterisk 22: "Provided originator channel was not found". Any other 400 (a bad
+        # endpoint, say) would fail again without the originator: it is raised as it is.
+        if originator is None or "originator" not in exc.message.lower():
             raise
         log.info("ring.originator_gone", endpoint=endpoint)
         await originate(None)

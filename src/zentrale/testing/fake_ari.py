@@ -540,6 +540,8 @@ class FakeAri:
         params = request.params()
         if "endpoint" not in params:
             return HttpResponse.of_json(400, {"message": "Endpoint must be specified"})
+        if "/" not in params["endpoint"]:
+            return HttpResponse.of_json(400, {"message": "Invalid endpoint: no technology"})
         if params.get("originator") and params["originator"] not in self.channels:
             # Asterisk 22's words for a caller that hung up before their agent was rung.
             message = "Provided originator channel was not found"

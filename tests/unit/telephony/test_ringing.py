@@ -91,3 +91,24 @@ async def test_the_leg_is_rung_for_its_caller_and_without_one_who_hung_up() -> N
     # Rung for the caller; then for one gone (400): once more without, the same leg.
     assert [r.params.get("originator") for r in posts] == ["caller-1", "caller-gone", None]
     assert posts[1].path == posts[2].path
+
+
+async def test_a_bad_endpoint_is_not_rung_again_without_its_caller() -> None:
+    """Only the 400 that names the originator is retried without it: any other makes the leg
+    unavailable after one request."""
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller-1")
+        call = ring(
+            ari,
+            "no-technology",
+            app_args="a",
+            caller_id=None,
+            ring_seconds=5,
+            prefix="agent",
+            originator="caller-1",
+        )
+        leg = await asyncio.wait_for(call, 5)
+        posts = [r for r in fake.requests if r.method == "POST"]
+    assert leg.result is RingResult.UNAVAILABLE
+    assert [r.params.get("originator") for r in posts] == ["caller-1"]
