@@ -117,7 +117,7 @@ if MODE == "local":
     RATES: tuple[float, ...] = (2.0,) if QUICK else (2.0, 4.0, 6.0, 8.0, 10.0)
     WINDOW = 5.0 if QUICK else 20.0
 else:  # rising until the dialplan flow stops keeping up (each flow stops at its first failure)
-    RATES = (2.0,) if QUICK else (4.0, 8.0, 16.0, 32.0, 48.0, 64.0)
+    RATES = (2.0,) if QUICK else (4.0, 8.0, 16.0, 24.0, 32.0, 48.0, 64.0)
     WINDOW = 5.0 if QUICK else 15.0
 if os.environ.get("BENCH_CALLS_RATES"):  # e.g. "4,8": only these rates (an experiment)
     RATES = tuple(float(rate) for rate in os.environ["BENCH_CALLS_RATES"].split(","))

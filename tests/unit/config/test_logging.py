@@ -6,7 +6,11 @@ import json
 
 import pytest
 import structlog
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from phonenumbers import Leniency, PhoneNumberMatcher
 
+from zentrale.config import phones
 from zentrale.config.logging import bind_call, configure_logging, mask_number, mask_text
 
 
@@ -119,3 +123,35 @@ def test_mask_text_finds_numbers_in_every_common_form(text: str, masked: str) ->
 )
 def test_mask_text_leaves_ids_times_and_ranges_alone(text: str) -> None:
     assert mask_text(text) == text
+
+
+# What log lines are made of: digits, the punctuation numbers are written with, letters (x is
+# both an extension mark and a keypad digit to libphonenumber), ids' and times' characters.
+_WRITTEN = st.text(
+    alphabet=st.sampled_from([*"0123456789" * 4, *"+ -.()/:_#xXabcZé", "\u00a0", "\uff10"]),
+    max_size=28,
+)
+
+
+@pytest.mark.parametrize("region", ["TR", "DE", "US", "IN"])
+@settings(max_examples=400, deadline=None)
+@given(text=_WRITTEN)
+def test_the_quick_look_never_skips_a_text_the_matcher_finds_a_number_in(
+    region: str, text: str
+) -> None:
+    phones.configure_region(region)
+    try:
+        found = list(PhoneNumberMatcher(text, region, leniency=Leniency.POSSIBLE))
+        assert not found or phones.may_hold_number(text)
+    finally:
+        phones.configure_region(phones.DEFAULT_REGION)
+
+
+def test_the_quick_look_spares_ids_and_times_but_not_short_numbers() -> None:
+    assert not phones.may_hold_number("recording 5835b6f9-edaf-48dd-bbf2-a3405e17f835")
+    assert not phones.may_hold_number("agent-42 in step 3 of 9")
+    assert phones.may_hold_number("call 0555 111")  # national TR numbers have 7 digits or more
+    assert phones.may_hold_number("+43 123")  # Austria: a local-only number with its code
+    assert mask_text("+90 555 111 22 33, again +90 555 111 22 33") == (
+        f"{mask_number('+905551112233')}, again {mask_number('+905551112233')}"
+    )
