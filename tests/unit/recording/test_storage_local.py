@@ -137,3 +137,23 @@ def test_a_full_disk_raises_storage_full_naming_the_path_and_leaves_nothing(
     assert [p.name for p in files_under(tiny_disk)] == ["kept"]
     assert b"".join(store.get("kept")) == b"k" * 1000
     assert store.put("after", [b"fits"]) == 4
+
+
+@pytest.mark.parametrize(("durable", "syncs"), [(True, 4), (False, 0)])
+def test_a_scratch_store_writes_atomically_without_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, durable: bool, syncs: int
+) -> None:
+    synced: list[int] = []
+    real_fsync = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    store = LocalStore(tmp_path / "objects", durable=durable)
+    store.put("a/b", [b"sealed"])
+    store.put("a/b", [b"sealed again"])  # replaced whole, by rename, either way
+    assert b"".join(store.get("a/b")) == b"sealed again"
+    assert [p.name for p in files_under(tmp_path) if p.name.startswith(TEMP_PREFIX)] == []
+    assert len(synced) == syncs  # the file and its directory, per put

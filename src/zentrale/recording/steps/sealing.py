@@ -48,7 +48,7 @@ class VerificationFailedError(ZentraleError):
 async def encrypt(tools: Tools, recording: Recording) -> None:
     """Seal the audio into a local encrypted object, then drop the plaintext."""
     path = plaintext_path(tools, recording)
-    local = LocalStore(tools.workspace.sealed_dir(recording.id))
+    local = _sealed_copy(tools, recording)
     key = object_key(recording)
     sealed = await asyncio.to_thread(_seal, local, tools.recipients, recording.id, path, key)
     write_json(tools.workspace.sealed_meta(recording.id), asdict(sealed))
@@ -60,7 +60,7 @@ async def encrypt(tools: Tools, recording: Recording) -> None:
 async def upload(tools: Tools, recording: Recording) -> None:
     """Put the sealed object into the store (replacing an earlier attempt's)."""
     key = sealed_facts(tools, recording).sealed["object_key"]
-    local = LocalStore(tools.workspace.sealed_dir(recording.id))
+    local = _sealed_copy(tools, recording)
     size = await asyncio.to_thread(tools.store.put, key, local.get(key))
     log.info("pipeline.uploaded", recording_id=recording.id, object_key=key, size=size)
 
@@ -69,6 +69,12 @@ async def verify(tools: Tools, recording: Recording) -> None:
     """Check the stored object's size and SHA-256 against what was sealed."""
     sealed = sealed_facts(tools, recording)
     await asyncio.to_thread(_verify_stored, tools.store, sealed)
+
+
+def _sealed_copy(tools: Tools, recording: Recording) -> LocalStore:
+    """Return the scratch store of the recording's sealed object before upload (not fsynced:
+    a restart sweeps the workspace, and the upload is what must last)."""
+    return LocalStore(tools.workspace.sealed_dir(recording.id), durable=False)
 
 
 ENCRYPT = Step(JobStep.ENCRYPT, encrypt, needs=(PLAINTEXT,), makes=(SEALED,), saved=False)

@@ -49,9 +49,14 @@ def storage_error(exc: OSError, path: Path) -> StorageError:
 class LocalStore:
     """Objects as files under `root`."""
 
-    def __init__(self, root: Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(
+        self, root: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, *, durable: bool = True
+    ) -> None:
         self.root = root
         self.chunk_size = chunk_size
+        self.durable = durable
+        """Whether a put or delete is fsynced (False: a scratch store nothing reads after a
+        crash, such as a recording's sealed copy before upload; writes stay atomic)."""
 
     def path_for(self, key: str) -> Path:
         """Return the file that holds `key`."""
@@ -68,9 +73,10 @@ class LocalStore:
             raise storage_error(exc, path) from exc
         temp = Path(temp_name)
         try:
-            size = _write_durably(fd, chunks)
+            size = _write(fd, chunks, durably=self.durable)
             os.replace(temp, path)
-            _fsync_directory(path.parent)
+            if self.durable:
+                _fsync_directory(path.parent)
         except BaseException as exc:
             temp.unlink(missing_ok=True)
             if isinstance(exc, OSError):
@@ -128,7 +134,7 @@ class LocalStore:
         path = self.path_for(key)
         try:
             path.unlink(missing_ok=True)
-            if path.parent.is_dir():
+            if self.durable and path.parent.is_dir():
                 _fsync_directory(path.parent)
         except OSError as exc:
             raise storage_error(exc, path) from exc
@@ -143,15 +149,16 @@ def _is_object_name(name: str) -> bool:
     return not name.startswith(TEMP_PREFIX)
 
 
-def _write_durably(fd: int, chunks: Iterable[bytes]) -> int:
-    """Write every chunk to `fd`, fsync and close it; return the byte count."""
+def _write(fd: int, chunks: Iterable[bytes], *, durably: bool) -> int:
+    """Write every chunk to `fd`, fsync it if DURABLY, and close it; return the byte count."""
     size = 0
     with os.fdopen(fd, "wb") as file:
         for chunk in chunks:
             file.write(chunk)
             size += len(chunk)
         file.flush()
-        os.fsync(file.fileno())
+        if durably:
+            os.fsync(file.fileno())
     return size
 
 
