@@ -129,6 +129,9 @@ DIGIT_DELAY = 0.3
 # Per flow: more than the most concurrent calls (10/s x ~5.5 s; in SIP mode 64/s x ~6 s, or
 # zentrale's department runs out of free agents and overflows calls: the bench's limit, not its).
 AGENTS = 80 if MODE == "local" else 400
+LATENCY_SHARE = 0.8
+"""The answer-latency target is judged at the highest rate offered within this share of
+zentrale's sustained rate (the issue's "80 % of the ceiling"); the rates add 24/s for it."""
 RING_TIMEOUT = 5
 SUSTAINED = 0.95
 ANSWER_LIMIT_MS = 2000.0  # SIP mode: the slowest answer (p99) a round may have and be sustained
@@ -1146,6 +1149,13 @@ class FlowSummary:
         """Answer latencies of the chosen rounds."""
         return [value for r in self.chosen for value in r.latencies_ms]
 
+    def at_share_of_ceiling(self, share: float) -> Round | None:
+        """The round at the highest rate offered within SHARE of the sustained rate (None
+        when the flow sustained nothing): where the answer-latency target is judged."""
+        limit = share * self.sustained_rate
+        within = [r for r in self.rounds if r.sustained and r.rate <= limit]
+        return max(within, key=lambda r: r.rate, default=None)
+
     @property
     def deepest_queue(self) -> int:
         """The deepest taskprocessor queue seen in any round."""
@@ -1292,6 +1302,8 @@ def report(
     asterisk = ours.asterisk_cpu_per_call
     cpu_ratio = ours.daemon_cpu_per_call / asterisk if asterisk else 0.0
     p99 = percentile(ours.latencies_ms, 0.99)
+    judged = ours.at_share_of_ceiling(LATENCY_SHARE)
+    judged_p99 = None if judged is None else percentile(judged.latencies_ms, 0.99)
     deepest = max(ours.deepest_queue, base.deepest_queue)
     base_asterisk = base.asterisk_cpu_per_call
     asterisk_ratio = asterisk / base_asterisk if base_asterisk else 0.0
@@ -1306,6 +1318,10 @@ def report(
         "asterisk_cpu_over_dialplan_flow": round(asterisk_ratio, 3),
         "failed_calls_below_ceiling": below_ceiling_failed,
         "daemon_cpu_over_asterisk_cpu": round(cpu_ratio, 3),
+        "answer_latency_judged_at_rate": None if judged is None else judged.rate,
+        "answer_latency_p99_ms_at_80pct_of_ceiling": (
+            None if judged_p99 is None else round(judged_p99, 2)
+        ),
         "offered_rates": list(RATES),
         "window_s": WINDOW,
         "mode": MODE,
@@ -1326,6 +1342,17 @@ def report(
     )
     p99_text = "-" if p99 is None else f"{p99:.1f} ms"
     print(f"answer latency p99 {p99_text}; deepest taskprocessor queue {deepest}")
+    if judged is not None and judged_p99 is not None:
+        print(
+            f"answer latency p99 at {judged.rate:g}/s, the highest rate offered within "
+            f"{LATENCY_SHARE:.0%} of the ceiling: {judged_p99:.1f} ms"
+        )
+    else:
+        limit = LATENCY_SHARE * ours.sustained_rate
+        print(
+            f"answer latency at {LATENCY_SHARE:.0%} of the ceiling: not judged "
+            f"(no round offered at or below {limit:g}/s)"
+        )
     return {
         "bench": "calls",
         "figures": figures,
@@ -1333,7 +1360,9 @@ def report(
         "targets": {
             "zentrale_rate_ratio >= 0.9": ratio >= 0.9,
             "daemon_cpu_over_asterisk_cpu < 0.25": cpu_ratio < 0.25,
-            "answer_latency_p99_ms < 20": p99 is not None and p99 < 20,
+            "answer_latency_p99_ms_at_80pct_of_ceiling < 20": (
+                judged_p99 is not None and judged_p99 < 20
+            ),
             "max_taskprocessor_queue < 500": deepest < TASKPROCESSOR_WARN,
             "asterisk_cpu_over_dialplan_flow <= 1.2": 0 < asterisk_ratio <= 1.2,
             "no_failed_calls_below_ceiling": below_ceiling_failed == 0,
