@@ -51,8 +51,6 @@ def _round(src: str) -> dict[str, float]:
 
 async def _measure() -> dict[str, float]:
     """One round in this process (on whichever `zentrale` PYTHONPATH gives)."""
-    import resource
-
     import structlog
     from sqlalchemy import event
 
@@ -74,10 +72,6 @@ async def _measure() -> dict[str, float]:
     from zentrale.testing.recordings import write_wav
 
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(30))
-
-    def cpu() -> float:
-        own = resource.getrusage(resource.RUSAGE_SELF)
-        return own.ru_utime + own.ru_stime
 
     with tempfile.TemporaryDirectory(prefix="zentrale-bench-jobs-") as tmp:
         root = Path(tmp)
@@ -117,16 +111,16 @@ async def _measure() -> dict[str, float]:
                 JobQueue(db, bell=bell), pipeline, 2, "bench", WorkerOptions()
             ) as pool:
                 counts["statements"] = counts["commits"] = 0
-                started, wall = cpu(), time.monotonic()
+                started, wall = time.process_time(), time.monotonic()
                 queued = []
                 for index, name in enumerate(names):
-                    delay = started_at(wall, index) - time.monotonic()
+                    delay = wall + index / RATE - time.monotonic()  # RATE a second
                     if delay > 0:
                         await asyncio.sleep(delay)
                     finished = FinishedRecording(f"c{index}", name, "wav")
                     queued.append(await recordings.recording_finished(finished))
                 await pool.wait_idle()
-                spent, drained = cpu() - started, time.monotonic() - wall
+                spent, drained = time.process_time() - started, time.monotonic() - wall
                 statements, commits = counts["statements"], counts["commits"]
             rows = [await recordings.get(item.recording_id) for item in queued]
         finally:
@@ -141,11 +135,6 @@ async def _measure() -> dict[str, float]:
         "transactions_per_recording": round(commits / RECORDINGS, 1),
         "round_s": round(drained, 1),
     }
-
-
-def started_at(wall: float, index: int) -> float:
-    """When recording INDEX is queued (monotonic clock), RATE per second from WALL."""
-    return wall + index / RATE
 
 
 def main() -> None:

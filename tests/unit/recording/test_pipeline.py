@@ -82,6 +82,12 @@ class Env:
             steps=steps,
         )
 
+    def spool(self, names: Sequence[str], seconds: float = 1.0) -> list[str]:
+        """Write a WAV of SECONDS for each Asterisk name into the source directory."""
+        for name in names:
+            write_wav(self.source_dir / f"{name}.wav", seconds)
+        return list(names)
+
     def queue(self, max_attempts: int = 3) -> JobQueue:
         return JobQueue(self.db, max_attempts=max_attempts)
 
@@ -297,9 +303,7 @@ async def test_source_kept_when_not_deleting(env: Env) -> None:
 
 @pytest.mark.asyncio
 async def test_many_recordings_two_workers_each_stored_once(env: Env) -> None:
-    names = [f"c1-{i}" for i in range(8)]
-    for name in names:
-        write_wav(env.source_dir / f"{name}.wav", 1.0)
+    names = env.spool([f"c1-{i}" for i in range(8)])
     queued = await queue_recordings(env.db, names)
     await env.run_all(env.pipeline())
     rows = [await env.row(q.recording_id) for q in queued]
@@ -345,9 +349,7 @@ def probed(env: Env) -> Probed:
 
 @pytest.mark.asyncio
 async def test_a_registered_step_runs_between_transcode_and_encrypt_once(env: Env) -> None:
-    for name in ("c1-1", "c1-2"):
-        write_wav(env.source_dir / f"{name}.wav", 2.0)
-    queued = await queue_recordings(env.db, ["c1-1", "c1-2"])
+    queued = await queue_recordings(env.db, env.spool(["c1-1", "c1-2"], 2.0))
     probe_run = probed(env)
     await env.run_all(probe_run.pipeline)
     for item in queued:
@@ -446,10 +448,7 @@ def job_writes(env: Env) -> dict[str, int]:
 
 @pytest.mark.asyncio
 async def test_a_short_job_writes_its_step_once_at_the_end_not_after_each_step(env: Env) -> None:
-    names = [f"c1-{i}" for i in range(3)]
-    for name in names:
-        write_wav(env.source_dir / f"{name}.wav", 1.0)
-    queued = await queue_recordings(env.db, names)
+    queued = await queue_recordings(env.db, env.spool([f"c1-{i}" for i in range(3)]))
     seen: list[tuple[str, int]] = []
     steps = inserted(STANDARD, peeking(env, seen), after=JobStep.ENCRYPT)
     writes = job_writes(env)
@@ -463,8 +462,7 @@ async def test_a_short_job_writes_its_step_once_at_the_end_not_after_each_step(e
 
 @pytest.mark.asyncio
 async def test_with_no_checkpoint_interval_every_step_is_written_before_the_next(env: Env) -> None:
-    write_wav(env.source_dir / "c1-1.wav", 1.0)
-    await queue_recordings(env.db, ["c1-1"])
+    await queue_recordings(env.db, env.spool(["c1-1"]))
     seen: list[tuple[str, int]] = []
     steps = inserted(STANDARD, peeking(env, seen), after=JobStep.ENCRYPT)
     writes = job_writes(env)
@@ -475,8 +473,7 @@ async def test_with_no_checkpoint_interval_every_step_is_written_before_the_next
 
 @pytest.mark.asyncio
 async def test_a_step_that_must_not_run_twice_is_written_as_soon_as_it_is_done(env: Env) -> None:
-    write_wav(env.source_dir / "c1-1.wav", 1.0)
-    await queue_recordings(env.db, ["c1-1"])
+    await queue_recordings(env.db, env.spool(["c1-1"]))
     seen: list[tuple[str, int]] = []
     steps = inserted(STANDARD, peeking(env, seen, saved=True), after=JobStep.ENCRYPT)
     steps = inserted(steps, peeking(env, seen, name="peek-2"), after=JobStep.UPLOAD)
@@ -487,8 +484,7 @@ async def test_a_step_that_must_not_run_twice_is_written_as_soon_as_it_is_done(e
 @pytest.mark.asyncio
 async def test_a_step_reached_in_memory_fails_on_its_own_attempts(env: Env) -> None:
     """The claim's attempt counter is not the failing step's: it gets its own two attempts."""
-    write_wav(env.source_dir / "c1-1.wav", 1.0)
-    (queued,) = await queue_recordings(env.db, ["c1-1"])
+    (queued,) = await queue_recordings(env.db, env.spool(["c1-1"]))
     runs = {"fetch": 0, "flaky": 0}
 
     async def fetch_fails_once(tools: Tools, recording: Recording) -> None:
@@ -516,8 +512,7 @@ async def test_a_step_reached_in_memory_fails_on_its_own_attempts(env: Env) -> N
 @pytest.mark.asyncio
 async def test_a_step_after_the_commit_sees_the_row_committed(env: Env) -> None:
     """The worker reads the row once per run, and again after the step that commits it."""
-    write_wav(env.source_dir / "c1-1.wav", 1.0)
-    await queue_recordings(env.db, ["c1-1"])
+    await queue_recordings(env.db, env.spool(["c1-1"]))
     seen: list[tuple[str, str]] = []
     after_commit = Step("after-commit", _nothing, needs=(COMMITTED,), saved=False)
     steps = observed(inserted(STANDARD, after_commit, after=JobStep.COMMIT), seen)
@@ -533,14 +528,11 @@ async def _nothing(_tools: Tools, _recording: Recording) -> None:
 
 @pytest.mark.asyncio
 async def test_a_worker_done_with_a_rung_job_waits_instead_of_claiming_again(env: Env) -> None:
-    names = [f"c1-{i}" for i in range(4)]
-    for name in names:
-        write_wav(env.source_dir / f"{name}.wav", 1.0)
+    names = env.spool([f"c1-{i}" for i in range(4)])
     writes = job_writes(env)
     queue = env.queue()
-    quiet = replace(
-        FAST, poll=30.0
-    )  # no poll during the test: every claim is a ring's or the start's
+    # No poll during the test: every claim is a ring's or the start's.
+    quiet = replace(FAST, poll=30.0)
     async with running(queue, env.pipeline(fmt="wav"), 2, "test", quiet) as pool:
         for name in names:
             await queue_recordings(env.db, [name], bell=queue.bell)
