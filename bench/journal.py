@@ -7,8 +7,9 @@ recorded and hangs up (`arrived`, 10 timeline events, 5 row updates, `recording_
 `finished`), spread over the call's life (GAP seconds apart), CALLS calls arriving at RATE per
 second. CPU per call is the process's CPU (all threads: aiosqlite's worker included) from the
 first call to the journal's last write, divided by the calls; wall-clock latency is not the
-point. The database is a fresh SQLite file (the bench's and a default node's), or PostgreSQL
-with BENCH_JOURNAL_DB=postgresql (127.0.0.1:5432, trust: see zentrale.testing.databases).
+point. SQL statements and transactions are counted on the engine over the same span. The
+database is a fresh SQLite file (the bench's and a default node's), or PostgreSQL with
+BENCH_JOURNAL_DB=postgresql (127.0.0.1:5432, trust: see zentrale.testing.databases).
 
 Trees compared side by side, rounds alternating (the machine may be shared): `this` (the tree
 this file is in) and, when BENCH_JOURNAL_BASELINE names another checkout's `src` (e.g. main's
@@ -95,13 +96,26 @@ async def _one_call(journal: object, number: int) -> None:
 
 
 async def _measure(backend: str, folder: Path) -> dict[str, float]:
+    from sqlalchemy import event
+
     from zentrale.calls.store import CallStore
     from zentrale.recording.store import RecordingStore
     from zentrale.telephony.journal import Journal
     from zentrale.testing.databases import fresh_database, migrated_database
 
+    counts = {"statements": 0, "commits": 0}
+
+    def statement(*_args: object) -> None:
+        counts["statements"] += 1
+
+    def commit(*_args: object) -> None:
+        counts["commits"] += 1
+
     with fresh_database(backend, folder, prefix="zentrale_bench") as url:
         async with migrated_database(url) as db:
+            event.listen(db.engine.sync_engine, "before_cursor_execute", statement)
+            event.listen(db.engine.sync_engine, "commit", commit)
+            counts["statements"] = counts["commits"] = 0
             calls = CallStore(db)
             journal = Journal(calls, RecordingStore(db))
             journal.start()
@@ -113,11 +127,18 @@ async def _measure(backend: str, folder: Path) -> dict[str, float]:
             await asyncio.gather(*tasks)
             await journal.flush()
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            statements, commits = counts["statements"], counts["commits"]
             await journal.close()
             events = [len(await calls.events(f"bench-{n:06d}")) for n in range(CALLS)]
             ended = [(await calls.get(f"bench-{n:06d}")).ended_at for n in range(CALLS)]
     complete = all(count == 11 for count in events) and all(ended)
-    return {"cpu_ms_per_call": 1000 * cpu / CALLS, "wall_s": wall, "complete": complete}
+    return {
+        "cpu_ms_per_call": 1000 * cpu / CALLS,
+        "wall_s": wall,
+        "complete": complete,
+        "statements_per_call": statements / CALLS,
+        "transactions_per_call": commits / CALLS,
+    }
 
 
 def _round_main(backend: str) -> None:
@@ -140,6 +161,8 @@ def main() -> None:
             results[name].append(figures)
             print(
                 f"round {number + 1} {name:8} {figures['cpu_ms_per_call']:7.1f} ms/call"
+                f"  {figures.get('statements_per_call', 0):5.1f} statements"
+                f"  {figures.get('transactions_per_call', 0):4.2f} transactions"
                 f"  complete={figures['complete']}",
                 flush=True,
             )
@@ -156,12 +179,15 @@ def main() -> None:
             "rounds": ROUNDS,
             "cpu_ms_per_call_median": this,
             "cpu_ms_per_call": [round(r["cpu_ms_per_call"], 1) for r in results["this"]],
+            "statements_per_call": round(results["this"][-1]["statements_per_call"], 1),
+            "transactions_per_call": round(results["this"][-1]["transactions_per_call"], 2),
             "complete": all(r["complete"] for r in results["this"]),
         },
         "baseline": {
             name: {
                 "cpu_ms_per_call_median": medians[name],
                 "cpu_ms_per_call": [round(r["cpu_ms_per_call"], 1) for r in results[name]],
+                "statements_per_call": round(results[name][-1]["statements_per_call"], 1),
                 "ratio_this_to_baseline": round(this / medians[name], 3),
             }
             for name in results

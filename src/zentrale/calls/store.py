@@ -15,7 +15,7 @@ import dataclasses
 import datetime as dt
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -215,6 +215,15 @@ class TimelineRows:
             self.rows = []
 
 
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A timeline event to append: its kind, its detail (as `clean_detail` returns it), its time."""
+
+    kind: EventKind
+    detail: dict[str, Any]
+    at: dt.datetime
+
+
 async def append_event(
     session: AsyncSession,
     call_id: str,
@@ -229,67 +238,161 @@ async def append_event(
     With LATER the row is only numbered now and inserted by `later.insert` before the
     transaction commits (the journal inserts a batch's rows in one statement).
     """
-    kind = EventKind(kind)
+    rows = later if later is not None else TimelineRows()
+    await append_events(session, call_id, [NewEvent(EventKind(kind), detail, at)], rows)
+    seq = int(rows.rows[-1]["seq"])
+    if later is None:
+        await rows.insert(session)
+    return seq
+
+
+async def append_events(
+    session: AsyncSession,
+    call_id: str,
+    events: Sequence[NewEvent],
+    later: TimelineRows,
+    *,
+    values: Mapping[str, Any] | None = None,
+    arrived_at: dt.datetime | None = None,
+) -> dt.datetime:
+    """Number EVENTS after the call's last and queue their rows in LATER, in SESSION.
+
+    One statement sets the call row's counter, the figures the events change and VALUES (other
+    columns of the row, e.g. a journal's merged updates): the result is that of appending the
+    events one by one after setting VALUES. Conversation seconds need the call's arrival: with
+    ARRIVED_AT (the caller knows it) they are in that statement too, else a second one sets
+    them. Returns the call's arrival; raises CallNotFoundError if there is no such call.
+    """
+    tally = _Tally.of(events)
+    changes: dict[str, Any] = {
+        **(values or {}),
+        "last_event_seq": Call.last_event_seq + len(events),
+        **tally.changes(),
+    }
+    if arrived_at is not None:
+        changes.update(tally.conversation_changes(arrived_at))
     bump = (
         update(Call)
         .where(Call.id == call_id)
-        .values(last_event_seq=Call.last_event_seq + 1, **_counted(kind, detail))
+        .values(**changes)
         .returning(Call.last_event_seq, Call.arrived_at)
     )
     found = (await _core(session, bump)).one_or_none()
     if found is None:
         raise CallNotFoundError(call_id)
-    seq, arrived_at = found
-    if kind in _CONVERSATION:
-        await _core(session, _conversation(call_id, kind, (at - arrived_at).total_seconds()))
-    row = {"call_id": call_id, "seq": seq, "at": at, "kind": kind, "detail": detail}
-    if later is not None:
-        later.rows.append(row)
-    else:
-        await _core(session, insert(CallEvent).values(**row))
-    return int(seq)
+    last, arrival = found
+    if arrived_at is None and (conversation := tally.conversation_changes(arrival)):
+        await _core(session, update(Call).where(Call.id == call_id).values(**conversation))
+    _number(later, call_id, events, int(last) - len(events))
+    return arrival  # type: ignore[no-any-return]
 
 
-_CONVERSATION = (EventKind.AGENT_ANSWERED, EventKind.CONVERSATION_ENDED)
+async def insert_call_with_events(
+    session: AsyncSession,
+    values: Mapping[str, Any],
+    events: Sequence[NewEvent],
+    later: TimelineRows,
+) -> None:
+    """Insert a new call's row (VALUES from `new_call_values`) with its first EVENTS numbered
+    from 1 and their figures counted, as `insert_call` then `append_events` would."""
+    tally = _Tally.of(events)
+    row = {**values, "last_event_seq": len(events)}
+    row.update(tally.first_values())
+    row.update(tally.first_conversation_values(values["arrived_at"]))
+    await insert_call(session, row)
+    _number(later, str(values["id"]), events, 0)
+
+
+def _number(later: TimelineRows, call_id: str, events: Sequence[NewEvent], before: int) -> None:
+    later.rows.extend(
+        {"call_id": call_id, "seq": before + n, "at": e.at, "kind": e.kind, "detail": e.detail}
+        for n, e in enumerate(events, start=1)
+    )
+
+
 _NAME_LENGTH = 128
 
 
-def _counted(kind: EventKind, detail: Mapping[str, Any]) -> dict[str, Any]:
-    """Return the call row's statistics figures a transfer event changes (SQL expressions)."""
-    if kind is not EventKind.TRANSFER:
-        return {}
-    changes: dict[str, Any] = {}
-    if detail.get("to") is not None:
-        changes["transfers"] = Call.transfers + 1
-    source = detail.get("overflow")
-    if source is not None:
-        changes["overflows"] = Call.overflows + 1
-        # The department the call overflowed from, while all its overflows share one (the
-        # statistics read the timeline for the rare call that overflowed from several).
-        named = isinstance(source, str) and len(source) <= _NAME_LENGTH
-        changes["overflowed_from"] = (
-            case((Call.overflows == 0, source), (Call.overflowed_from == source, source))
-            if named
-            else None
-        )
-    return changes
+@dataclass(frozen=True, slots=True)
+class _Tally:
+    """What a run of timeline events changes in the call row's statistics figures.
 
-
-def _conversation(call_id: str, kind: EventKind, since_arrival: float) -> Any:
-    """Return the update of the call's conversation figures for an agent answer or an end.
-
-    Handle seconds add up each conversation's end minus its answer (both measured from the
-    arrival, so the sum stays small and exact to the microsecond).
+    A transfer event with a `to` is a blind transfer; one with an `overflow` is a queue
+    overflow from that department. The row keeps the department the call overflowed from
+    while all its overflows share one (the statistics read the timeline for the rare call
+    that overflowed from several): appended one by one, the column ends as the run's source
+    when every overflow of the run names the same department (and the row had none or that
+    one), else NULL. Conversation seconds add up each conversation's end minus its answer,
+    both measured from the arrival, so the sum stays small and exact to the microsecond.
     """
-    values: dict[str, Any]
-    if kind is EventKind.AGENT_ANSWERED:
-        values = {"handle_seconds": Call.handle_seconds - since_arrival}
-    else:
-        values = {
-            "handle_seconds": Call.handle_seconds + since_arrival,
-            "conversations": Call.conversations + 1,
+
+    transfers: int = 0
+    overflows: int = 0
+    source: str | None = None  # the department every overflow of the run names, if one
+    answered: tuple[dt.datetime, ...] = ()
+    ended: tuple[dt.datetime, ...] = ()
+
+    @classmethod
+    def of(cls, events: Sequence[NewEvent]) -> _Tally:
+        transfers, sources = 0, []
+        answered, ended = [], []
+        for event in events:
+            if event.kind is EventKind.TRANSFER:
+                transfers += event.detail.get("to") is not None
+                if (source := event.detail.get("overflow")) is not None:
+                    sources.append(source)
+            elif event.kind is EventKind.AGENT_ANSWERED:
+                answered.append(event.at)
+            elif event.kind is EventKind.CONVERSATION_ENDED:
+                ended.append(event.at)
+        first = sources[0] if sources else None
+        named = isinstance(first, str) and len(first) <= _NAME_LENGTH
+        one = first if named and all(s == first for s in sources) else None
+        return cls(transfers, len(sources), one, tuple(answered), tuple(ended))
+
+    def changes(self) -> dict[str, Any]:
+        """Return the changes of the row's transfer figures (SQL expressions)."""
+        changes: dict[str, Any] = {}
+        if self.transfers:
+            changes["transfers"] = Call.transfers + self.transfers
+        if self.overflows:
+            changes["overflows"] = Call.overflows + self.overflows
+            source = self.source
+            changes["overflowed_from"] = (
+                None
+                if source is None
+                else case((Call.overflows == 0, source), (Call.overflowed_from == source, source))
+            )
+        return changes
+
+    def first_values(self) -> dict[str, Any]:
+        """Return the transfer figures of a new row whose first events these are."""
+        return {
+            "transfers": self.transfers,
+            "overflows": self.overflows,
+            "overflowed_from": self.source,
         }
-    return update(Call).where(Call.id == call_id).values(**values)
+
+    def _seconds(self, arrived_at: dt.datetime) -> float:
+        micro = dt.timedelta(microseconds=1)
+        ends = sum((at - arrived_at) // micro for at in self.ended)
+        answers = sum((at - arrived_at) // micro for at in self.answered)
+        return (ends - answers) / 1_000_000
+
+    def conversation_changes(self, arrived_at: dt.datetime) -> dict[str, Any]:
+        """Return the changes of the row's conversation figures (SQL expressions)."""
+        if not (self.answered or self.ended):
+            return {}
+        changes: dict[str, Any] = {
+            "handle_seconds": Call.handle_seconds + self._seconds(arrived_at)
+        }
+        if self.ended:
+            changes["conversations"] = Call.conversations + len(self.ended)
+        return changes
+
+    def first_conversation_values(self, arrived_at: dt.datetime) -> dict[str, Any]:
+        """Return the conversation figures of a new row whose first events these are."""
+        return {"handle_seconds": self._seconds(arrived_at), "conversations": len(self.ended)}
 
 
 async def update_call(session: AsyncSession, call_id: str, values: Mapping[str, Any]) -> None:

@@ -17,6 +17,7 @@ each in its own transaction, so a bad write holds up only what comes after it, a
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from zentrale.base.clock import utcnow
+from zentrale.base.clock import Clock, utcnow
 from zentrale.base.outage import Outage
 from zentrale.calls.models import Call, EventKind
 from zentrale.calls.store import (
@@ -32,11 +33,12 @@ from zentrale.calls.store import (
     CallUpdate,
     Hangup,
     NewCall,
+    NewEvent,
     TimelineRows,
-    append_event,
+    append_events,
     clean_detail,
     finish_values,
-    insert_call,
+    insert_call_with_events,
     new_call_values,
     update_call,
 )
@@ -50,47 +52,56 @@ Write = Callable[[AsyncSession, TimelineRows], Awaitable[object]]
 
 @dataclass
 class _Pending:
-    """One queued write: a call row's values (`row`, inserted if `new`) or a `write`."""
+    """One queued write: a call row's values (`row`, inserted if `new`), a timeline `event`,
+    or a `write`."""
 
     what: str
     call_id: str = ""
     row: dict[str, Any] | None = None
     new: bool = False
+    event: NewEvent | None = None
     write: Write | None = None
 
 
 @dataclass
 class _Merged:
-    """Row values of one call merged from consecutive writes of a batch."""
+    """One call's row values and timeline events merged from consecutive writes of a batch."""
 
     call_id: str
     row: dict[str, Any] = field(default_factory=dict)
     new: bool = False
+    events: list[NewEvent] = field(default_factory=list)
 
 
 def _merge(batch: list[_Pending]) -> list[_Pending | _Merged]:
-    """Return BATCH with each call's row writes merged while only its events come between.
+    """Return BATCH with each call's row writes and timeline events merged into one step
+    while no write that reads the call's row comes between them.
 
-    Timeline events read no column a row write sets, so moving a row write back over them
-    changes nothing; a recording or survey answer reads the row, so it ends the merging.
+    Row writes and events commute: an event reads only the row's arrival (which no row write
+    sets) and changes only its counter and figures (which no row write sets). A recording or
+    survey answer reads the row, so it ends the merging; a call's new row starts it.
     """
     steps: list[_Pending | _Merged] = []
-    open_rows: dict[str, _Merged] = {}
+    open_calls: dict[str, _Merged] = {}
     for pending in batch:
-        if pending.row is None:
+        if pending.row is None and pending.event is None:
             if pending.what in _READS_ROW:
-                open_rows.pop(pending.call_id, None)
+                open_calls.pop(pending.call_id, None)
             steps.append(pending)
             continue
-        merged = open_rows.get(pending.call_id)
-        if merged is None:
-            merged = open_rows[pending.call_id] = _Merged(pending.call_id, new=pending.new)
+        merged = open_calls.get(pending.call_id)
+        if merged is None or pending.new:
+            merged = open_calls[pending.call_id] = _Merged(pending.call_id, new=pending.new)
             steps.append(merged)
-        merged.row.update(pending.row)
+        if pending.row is not None:
+            merged.row.update(pending.row)
+        if pending.event is not None:
+            merged.events.append(pending.event)
     return steps
 
 
 _READS_ROW = frozenset({"recording", "survey"})
+_ARRIVALS_KEPT = 10_000
 
 
 class Journal:
@@ -106,8 +117,13 @@ class Journal:
         answers: AnswerStore | None = None,
         batch_window: float = 0.1,
         batch_max: int = 500,
+        clock: Clock = utcnow,
     ) -> None:
         self._calls = calls
+        self._clock = clock
+        # Calls' arrival times, so a conversation's seconds go into the statement that numbers
+        # its events (else a second one reads the arrival first); bounded by _ARRIVALS_KEPT.
+        self._arrivals: dict[str, dt.datetime] = {}
         self._db = calls.database
         # 0.1 s: a call's burst of writes (arrival, answer, menu) lands in one transaction,
         # and nothing waits for the journal: a killed daemon loses at most this much more.
@@ -174,14 +190,19 @@ class Journal:
         *,
         sensitive: bool = False,
     ) -> None:
-        """Append to a call's timeline (digits of a sensitive entry are masked by the store)."""
-        at = utcnow()
+        """Append to a call's timeline (digits of a sensitive entry are masked at once).
 
-        async def write(session: AsyncSession, later: TimelineRows) -> int:
+        A detail too large to store is replaced by the reason, and the event is kept.
+        """
+        at = self._clock()
+        try:
             clean = clean_detail(detail or {}, sensitive)
-            return await append_event(session, call_id, kind, clean, at, later=later)
-
-        self._put(_Pending(str(kind), call_id, write=write))
+        except ValueError as exc:
+            log.error(
+                "journal.event_detail_dropped", call_id=call_id, kind=str(kind), error=str(exc)
+            )
+            clean = {"dropped": str(exc)}
+        self._put(_Pending(str(kind), call_id, event=NewEvent(EventKind(kind), clean, at)))
 
     def recording_finished(self, finished: FinishedRecording) -> None:
         """Hand a finished recording to the pipeline (recording row and job, one transaction)."""
@@ -245,17 +266,39 @@ class Journal:
         later = TimelineRows()
         async with self._db.write() as session:
             for step in steps:
-                if step.row is not None:
-                    await _write_row(session, step.call_id, step.row, new=step.new)
-                elif isinstance(step, _Pending) and step.write is not None:
+                if isinstance(step, _Merged):
+                    await self._write_call(session, step, later)
+                elif step.write is not None:
                     await step.write(session, later)
             await later.insert(session)
+
+    async def _write_call(self, session: AsyncSession, step: _Merged, later: TimelineRows) -> None:
+        """Write one call's merged row values and events: one statement, or two when the
+        call's arrival is not known here and its events end a conversation."""
+        arrivals, call_id = self._arrivals, step.call_id
+        if step.new:
+            await insert_call_with_events(session, step.row, step.events, later)
+            arrival = step.row["arrived_at"]
+        elif step.events:
+            known = arrivals.get(call_id)
+            arrival = await append_events(
+                session, call_id, step.events, later, values=step.row, arrived_at=known
+            )
+        else:
+            await update_call(session, call_id, step.row)
+            return
+        if "ended_at" in step.row:
+            arrivals.pop(call_id, None)
+            return
+        arrivals[call_id] = arrival
+        if len(arrivals) > _ARRIVALS_KEPT:
+            del arrivals[next(iter(arrivals))]
 
     async def _write(self, pending: _Pending) -> None:
         delay, longest = self._retry
         while True:
             try:
-                await self._apply([pending])
+                await self._apply(_merge([pending]))
             except Exception as exc:  # any database failure is retried, never dropped
                 self.failures += 1
                 self._outage.failed(exc, what=pending.what, backlog=self.backlog)
@@ -264,12 +307,3 @@ class Journal:
             else:
                 self._outage.ok()
                 return
-
-
-async def _write_row(
-    session: AsyncSession, call_id: str, row: dict[str, Any], *, new: bool
-) -> None:
-    if new:
-        await insert_call(session, row)
-    else:
-        await update_call(session, call_id, row)
