@@ -19,8 +19,9 @@ How callers arrive (BENCH_CALLS_MODE):
 
 In both modes the agents are simulated Local channels (`sim-agent`), AGENTS per flow:
 
-- zentrale: `zentrale run` as a real process (SQLite, wav recordings, local storage and keys in
-  a temporary directory) with rules of one menu (prompt `sound:beep`, digit 1) leading to a
+- zentrale: `zentrale run` as a real process (SQLite, wav recordings read and deleted in
+  Asterisk's spool as a node beside its Asterisk does, or over ARI with BENCH_CALLS_SPOOL=0,
+  local storage and keys in a temporary directory) with rules of one menu (prompt `sound:beep`, digit 1) leading to a
   department of AGENTS simulated agents (round robin, 5 s ring timeout, recording on, no
   consent announcement). Local mode: customers are `Local/<DID>@zentrale-inbound/n` into
   `sim-customer`, exactly as `zentrale.sandbox.simulate.place_call` places them.
@@ -124,6 +125,7 @@ if os.environ.get("BENCH_CALLS_RATES"):  # e.g. "4,8": only these rates (an expe
 # BENCH_CALLS_RECORDING=0: zentrale's department records nothing (the dialplan flow still runs
 # MixMonitor), to split Asterisk's CPU per call between the recording and the rest.
 RECORDING = os.environ.get("BENCH_CALLS_RECORDING", "1") != "0"
+SPOOL = os.environ.get("BENCH_CALLS_SPOOL", "1") != "0"  # read recordings in Asterisk's spool
 TALK = 3  # seconds the agent talks (the issue's 30 s, shortened so rounds stay short)
 DIGIT_DELAY = 0.3
 # Per flow: more than the most concurrent calls (10/s x ~5.5 s; in SIP mode 64/s x ~6 s, or
@@ -317,9 +319,14 @@ def agent_ids(prefix: str) -> list[str]:
 
 
 def write_daemon_files(
-    home: Path, creds: AriCredentials, http_port: int, transport: str = "auto"
+    home: Path, creds: AriCredentials, http_port: int, transport: str, spool: Path
 ) -> Path:
-    """Write the settings, rules and ARI password for `zentrale run`; return the settings."""
+    """Write the settings, rules and ARI password for `zentrale run`; return the settings.
+
+    With SPOOL (BENCH_CALLS_SPOOL, on by default) the daemon reads and deletes the recordings
+    in Asterisk's spool, as a node beside its Asterisk does; else it fetches them over ARI.
+    """
+    read_spool = f', asterisk_spool: "{spool}"' if SPOOL else ""
     (home / "ari-password").write_text(creds.password.get_secret_value())
     (home / "ari-password").chmod(0o600)
     agents = "\n".join(
@@ -336,7 +343,7 @@ routing: {{file: "{home}/routing.yaml", history_dir: "{home}/history"}}
 database: {{url: "sqlite+aiosqlite:///{home}/z.db"}}
 http: {{host: 127.0.0.1, port: {http_port}}}
 prompts: {{dir: "{home}/prompts"}}
-recording: {{temp_dir: "{home}/tmp", format: wav}}
+recording: {{temp_dir: "{home}/tmp", format: wav{read_spool}}}
 storage: {{path: "{home}/recordings"}}
 keys: {{recipients: [{{provider: local, keyring_file: "{home}/keyring.json"}}]}}
 """)
@@ -925,7 +932,9 @@ class Bench:
             return
         assert self.home is not None
         await asyncio.to_thread(stop_daemon, self.daemon)
-        settings = write_daemon_files(self.home, self.asterisk.ari, self.http_port, transport)
+        settings = write_daemon_files(
+            self.home, self.asterisk.ari, self.http_port, transport, self.asterisk.recording_dir
+        )
         self.daemon = start_daemon(self.home, settings)
         self.transport = transport
         await wait_ready(self.http_port, self.daemon)
@@ -1326,6 +1335,7 @@ def report(
         "window_s": WINDOW,
         "mode": MODE,
         "rest_transport": transport,
+        "recordings_read_from_asterisk_spool": SPOOL,
         "rest_transports_side_by_side": side_by_side,
         "ari_traffic": ari,
         "talk_s": TALK,
@@ -1418,7 +1428,7 @@ async def bench_with(asterisk: SandboxInstance, home: Path) -> dict[str, object]
     creds = asterisk.ari
     auth = (creds.username, creds.password.get_secret_value())
     http_port = free_port()
-    settings = write_daemon_files(home, creds, http_port, TRANSPORTS[0])
+    settings = write_daemon_files(home, creds, http_port, TRANSPORTS[0], asterisk.recording_dir)
     daemon = start_daemon(home, settings)
     limits = httpx.Limits(max_connections=BENCH_CONNECTIONS)
     bench: Bench | None = None

@@ -145,6 +145,9 @@ async def run_demo(
     echo(
         f"Asterisk {sandbox.cli('core show version').split()[1]} up, ARI on {sandbox.ari.base_url}"
     )
+    # The daemon runs beside this Asterisk: it reads the recordings in its spool.
+    spool = demo.recording.model_copy(update={"asterisk_spool": sandbox.recording_dir})
+    demo = demo.model_copy(update={"recording": spool})
     try:
         return await _run(settings=demo, sandbox=sandbox, count=calls, echo=echo, at=at)
     finally:

@@ -46,7 +46,7 @@ from zentrale.recording.sources import DirectorySource, RecordingSource
 from zentrale.recording.store import RecordingStore
 from zentrale.recording.worker import WorkerOptions
 from zentrale.telephony.ari import AriClient
-from zentrale.telephony.spool import AriSource
+from zentrale.telephony.spool import asterisk_source
 
 FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _READ_SIZE = 1024 * 1024
@@ -310,7 +310,7 @@ async def _source(settings: Settings, source_dir: Path | None) -> AsyncIterator[
 
     ari = AriClient(ari_credentials(settings))
     try:
-        yield AriSource(ari)
+        yield asterisk_source(ari, settings.recording.asterisk_spool)
     finally:
         await ari.rest.aclose()
 

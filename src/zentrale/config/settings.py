@@ -439,6 +439,12 @@ class RecordingSettings(Section):
     workers: int = Field(default=2, ge=1, le=64)
     max_attempts: int = Field(default=8, ge=1, le=100)
     delete_from_asterisk: bool = True
+    asterisk_spool: Path | None = None
+    """Asterisk's recording spool as this host sees it (`/var/spool/asterisk/recording` when
+    Asterisk runs beside the daemon; a shared volume in containers). When set, the pipeline
+    reads this node's finished recordings there and deletes them there: two ARI requests fewer
+    per recording, one of them the file over HTTP. A file not there, or not readable by the
+    daemon's user, is fetched over ARI as without it (and logged once)."""
     min_free_mb: int = Field(default=512, ge=0)
     """Free space (MiB) the temp directory (and a local store) must keep: below it the node
     is not ready (`/readyz` 503), so calls and their recordings go to nodes with room."""

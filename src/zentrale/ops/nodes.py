@@ -20,7 +20,7 @@ from zentrale.config.settings import Settings
 from zentrale.db.session import Database
 from zentrale.recording.sources import RecordingSource, SourceMissingError
 from zentrale.telephony.ari import AriClient, AriCredentials
-from zentrale.telephony.spool import AriSource
+from zentrale.telephony.spool import AriSource, asterisk_source
 
 _REMEMBERED = 4096
 
@@ -76,7 +76,7 @@ async def recording_source(
     settings: Settings, db: Database, ari: AriClient, stack: contextlib.AsyncExitStack
 ) -> RecordingSource:
     """Return where this node's workers fetch recordings (peer clients closed by STACK)."""
-    own = AriSource(ari)
+    own = asterisk_source(ari, settings.recording.asterisk_spool)
     if not settings.ops.peers:
         return own
     peers: dict[str, RecordingSource] = {}

@@ -43,13 +43,17 @@ class DirectorySource:
         self.root = root
         self.extension = extension
 
+    def path(self, name: str) -> Path:
+        """Return where the recording NAME's file is."""
+        return self.root / f"{name}.{self.extension}"
+
     async def fetch(self, name: str, target: Path) -> int:
         """Copy the file into TARGET."""
-        return await asyncio.to_thread(self._copy, self.root / f"{name}.{self.extension}", target)
+        return await asyncio.to_thread(self._copy, self.path(name), target)
 
     async def delete(self, name: str) -> None:
         """Remove the file."""
-        (self.root / f"{name}.{self.extension}").unlink(missing_ok=True)
+        self.path(name).unlink(missing_ok=True)
 
     @staticmethod
     def _copy(source: Path, target: Path) -> int:

@@ -501,6 +501,7 @@ class FakeAri:
             ("POST", r"/bridges/([^/]+)/moh", self._bridge_noop),
             ("DELETE", r"/bridges/([^/]+)/moh", self._bridge_noop),
             ("GET", r"/recordings/stored/([^/]+)/file", self._stored_file),
+            ("DELETE", r"/recordings/stored/([^/]+)", self._delete_stored),
             ("GET", r"/asterisk/info", self._info),
             ("GET", r"/asterisk/ping", self._ping),
         ]
@@ -648,6 +649,11 @@ class FakeAri:
         if data is None:
             return HttpResponse.of_json(404, {"message": "Recording not found"})
         return HttpResponse(200, data, content_type="audio/wav")
+
+    async def _delete_stored(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        if self.stored_files.pop(m[1], None) is None:
+            return HttpResponse.of_json(404, {"message": "Recording not found"})
+        return HttpResponse(204)
 
     async def _info(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         return HttpResponse.of_json(

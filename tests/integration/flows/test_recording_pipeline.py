@@ -10,6 +10,7 @@ no plaintext audio remains in the daemon's directories or in Asterisk's spool.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from zentrale.recording.storage.local import LocalStore
 from zentrale.recording.store import RecordingStore
 from zentrale.sandbox import SandboxInstance
 from zentrale.sandbox.simulate import CustomerScript, PartyScript, place_call, script_party
+from zentrale.telephony.spool import SpoolSource
 from zentrale.testing.recordings import decrypt, plaintext_audio
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio]
@@ -120,6 +122,15 @@ class Recorded:
 
 @pytest_asyncio.fixture
 async def recorded(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[Recorded]:
+    async with _recorded(asterisk, tmp_path) as running:
+        yield running
+
+
+@contextlib.asynccontextmanager
+async def _recorded(
+    asterisk: SandboxInstance, tmp_path: Path, spool: Path | None = None
+) -> AsyncIterator[Recorded]:
+    """A daemon with the pipeline on the sandbox (reading Asterisk's SPOOL, if given)."""
     rules = tmp_path / "routing.yaml"
     rules.write_text(RULES)
     settings = Settings(
@@ -127,7 +138,9 @@ async def recorded(asterisk: SandboxInstance, tmp_path: Path) -> AsyncIterator[R
         routing=RoutingSettings(file=rules, history_dir=tmp_path / "state" / "history"),
         database=DatabaseSettings(url=SecretStr(f"sqlite+aiosqlite:///{tmp_path}/state/z.db")),
         http=HttpSettings(port=0),
-        recording=RecordingSettings(temp_dir=tmp_path / "state" / "tmp", workers=2),
+        recording=RecordingSettings(
+            temp_dir=tmp_path / "state" / "tmp", workers=2, asterisk_spool=spool
+        ),
         storage=StorageSettings(path=tmp_path / "recordings"),
         keys=KeySettings(
             recipients=(
@@ -187,6 +200,25 @@ async def test_no_plaintext_audio_remains_after_the_pipeline(recorded: Recorded)
     state = recorded.daemon.settings.state_dir
     assert plaintext_audio([state, recorded.tmp / "recordings", recorded.tmp / "keys"]) == []
     assert list(recorded.daemon.settings.recording.temp_dir.iterdir()) == []
+
+
+async def test_a_node_beside_asterisk_reads_and_deletes_the_recording_in_its_spool(
+    asterisk: SandboxInstance, tmp_path: Path
+) -> None:
+    """With `recording.asterisk_spool` the file is read and deleted there, not over ARI."""
+    async with _recorded(asterisk, tmp_path, spool=asterisk.recording_dir) as recorded:
+        pool = recorded.daemon.pipeline
+        assert pool is not None
+        source = pool.pipeline.tools.source
+        assert isinstance(source, SpoolSource)
+        await talk_call(recorded, talk=3)
+        call = await recorded.ended_call()
+        row = await recorded.stored(call.id)
+        await pool.wait_idle()
+        assert source.read_here == 1
+        assert recorded.decoded(row).rms > SPEECH_RMS
+        spool = asterisk.recording_dir
+        assert not [p for p in spool.iterdir() if p.name.startswith(row.asterisk_name)]
 
 
 async def test_paused_stretch_is_absent_and_marked(recorded: Recorded) -> None:
