@@ -21,10 +21,11 @@ In both modes the agents are simulated Local channels (`sim-agent`), AGENTS per 
 
 - zentrale: `zentrale run` as a real process (SQLite, wav recordings read and deleted in
   Asterisk's spool as a node beside its Asterisk does, or over ARI with BENCH_CALLS_SPOOL=0,
-  local storage and keys in a temporary directory) with rules of one menu (prompt `sound:beep`, digit 1) leading to a
-  department of AGENTS simulated agents (round robin, 5 s ring timeout, recording on, no
-  consent announcement). Local mode: customers are `Local/<DID>@zentrale-inbound/n` into
-  `sim-customer`, exactly as `zentrale.sandbox.simulate.place_call` places them.
+  local storage and keys in a temporary directory) with rules of one menu (prompt
+  `sound:beep`, digit 1) leading to a department of AGENTS simulated agents (round robin,
+  5 s ring timeout, recording on, no consent announcement). Local mode: customers are
+  `Local/<DID>@zentrale-inbound/n` into `sim-customer`, exactly as
+  `zentrale.sandbox.simulate.place_call` places them.
 - dialplan: the `[bench-dialplan]` context of the sandbox's extensions.conf (Answer, Read with
   the same prompt, MixMonitor, Dial with the same ring timeout), reached by the same simulated
   customer as `Local/<DID>@bench-dialplan/n`; the agent is picked round robin by the bench.
