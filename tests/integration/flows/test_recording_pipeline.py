@@ -158,6 +158,9 @@ async def _recorded(
 
 
 async def talk_call(recorded: Recorded, talk: int) -> None:
+    """Place a call that an agent answers; the caller talks TALK seconds from being answered
+    by the app, so the consent notice (about 2.5 s) and the ringing come out of it: below 5
+    a loaded machine can leave the caller hanging up before the agent answers."""
     await script_party(recorded.asterisk.ari, "agent", "RP1", PartyScript(answer_after=0.5))
     await place_call(recorded.asterisk.ari, did="100", script=CustomerScript(talk=talk))
 
@@ -191,7 +194,7 @@ async def test_recorded_call_is_stored_encrypted_and_decrypts_to_the_talk(
 
 
 async def test_no_plaintext_audio_remains_after_the_pipeline(recorded: Recorded) -> None:
-    await talk_call(recorded, talk=3)
+    await talk_call(recorded, talk=5)
     call = await recorded.ended_call()
     row = await recorded.stored(call.id)
     await recorded.daemon.pipeline.wait_idle()  # type: ignore[union-attr]
@@ -211,7 +214,7 @@ async def test_a_node_beside_asterisk_reads_and_deletes_the_recording_in_its_spo
         assert pool is not None
         source = pool.pipeline.tools.source
         assert isinstance(source, SpoolSource)
-        await talk_call(recorded, talk=3)
+        await talk_call(recorded, talk=5)
         call = await recorded.ended_call()
         row = await recorded.stored(call.id)
         await pool.wait_idle()
