@@ -8,10 +8,11 @@ everything queued so far is written (tests, graceful shutdown).
 The writer gathers what the flows queued within `batch_window` seconds (at most `batch_max`
 writes) and applies it in one transaction: the timeline rows go in as one statement, and a
 call's row changes and timeline events are merged into one statement on its row (numbering the
-events) while no write that reads the row comes between them. A transaction costs more than the statements in it (docs/performance.md measured ~3 ms each
-on SQLite), so at a few calls per second this takes most of the journal's CPU away. If a
-batch fails (the database away, or one bad write), its writes are retried one by one as before,
-each in its own transaction, so a bad write holds up only what comes after it, as it always did.
+events) while no write that reads the row comes between them. A transaction costs more than
+the statements in it (docs/performance.md measured ~3 ms each on SQLite), so at a few calls
+per second this takes most of the journal's CPU away. If a batch fails (the database away, or
+one bad write), its writes are retried one by one as before, each in its own transaction, so a
+bad write holds up only what comes after it, as it always did.
 """
 
 from __future__ import annotations
