@@ -249,7 +249,13 @@ def recording_objects(stack: Stack) -> list[bytes]:
     )
     try:
         listed = client.list_objects_v2(Bucket=BUCKET, Prefix="recordings/")
-        keys = [item["Key"] for item in listed.get("Contents", [])]
+        # Not the readiness probe's object (`zentrale-health/<node>`): it is written and
+        # deleted every few seconds, so it can be gone between the listing and the read.
+        keys = [
+            item["Key"]
+            for item in listed.get("Contents", [])
+            if "/zentrale-health/" not in item["Key"]
+        ]
         return [client.get_object(Bucket=BUCKET, Key=key)["Body"].read() for key in keys]
     finally:
         client.close()
