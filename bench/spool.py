@@ -28,6 +28,7 @@ import time
 import wave
 from pathlib import Path
 
+from recording_cost import cpu_seconds  # bench/ is the script's directory, on sys.path
 from zentrale.recording.sources import RecordingSource
 from zentrale.sandbox import SandboxInstance, ensure_root
 from zentrale.telephony.ari import AriClient
@@ -37,7 +38,6 @@ ROUNDS = int(os.environ.get("BENCH_SPOOL_ROUNDS", "3"))
 RECORDINGS = int(os.environ.get("BENCH_SPOOL_RECORDINGS", "200"))
 SECONDS = float(os.environ.get("BENCH_SPOOL_SECONDS", "60"))
 WORKERS = 2
-TICKS = os.sysconf("SC_CLK_TCK")
 TARGET_DAEMON_RATIO = 0.5  # the spool's daemon CPU per recording, against ARI's
 
 
@@ -53,11 +53,6 @@ def _wav(seconds: float) -> bytes:
             out.writeframes(samples)
         raw.seek(0)
         return raw.read()
-
-
-def _asterisk_cpu(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
 
 
 def _left(spool: Path, prefix: str) -> list[Path]:
@@ -84,9 +79,9 @@ async def _round(
                 target.unlink()
                 await source.delete(name)
 
-        cpu, asterisk = time.process_time(), _asterisk_cpu(pid)
+        cpu, asterisk = time.process_time(), cpu_seconds(pid)
         await asyncio.gather(*(worker() for _ in range(WORKERS)))
-        cpu, asterisk = time.process_time() - cpu, _asterisk_cpu(pid) - asterisk
+        cpu, asterisk = time.process_time() - cpu, cpu_seconds(pid) - asterisk
     left = _left(spool, f"bench{number}-")
     return {
         "daemon_cpu_ms": 1000 * cpu / RECORDINGS,
