@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import re
 from collections.abc import Collection, Mapping, Sequence
@@ -20,10 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import Float, Integer, and_, bindparam, case, func, insert, null, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.base import Executable
+from sqlalchemy.sql.dml import Update
 
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.errors import CallNotFoundError
@@ -197,9 +199,20 @@ def finish_values(hangup: Hangup) -> dict[str, Any]:
     }
 
 
+# The journal's statements are built once and take their values as parameters: SQLAlchemy then
+# finds a statement's compiled form by a cache key it keeps on the statement object, where a
+# statement built per write with its values in it has its key computed each time (measured:
+# about half of the journal's CPU in bench/journal.py went to that). The columns a row write
+# sets are the parameters' names, so one statement serves every combination of them.
+_INSERT_CALL = insert(Call)
+_INSERT_EVENTS = insert(CallEvent)
+_CALL_ID = "p_call_id"
+_UPDATE_CALL = update(Call).where(Call.id == bindparam(_CALL_ID))
+
+
 async def insert_call(session: AsyncSession, values: Mapping[str, Any]) -> None:
     """Insert a call row (VALUES from `new_call_values`, maybe with more) in SESSION."""
-    await _core(session, insert(Call).values(**values))
+    await _core(session, _INSERT_CALL, dict(_columns(values)))
 
 
 @dataclass(slots=True)
@@ -211,7 +224,7 @@ class TimelineRows:
     async def insert(self, session: AsyncSession) -> None:
         """Insert the rows collected so far (one statement, executemany) and forget them."""
         if self.rows:
-            await (await session.connection()).execute(insert(CallEvent), self.rows)
+            await (await session.connection()).execute(_INSERT_EVENTS, self.rows)
             self.rows = []
 
 
@@ -254,37 +267,39 @@ async def append_events(
     *,
     values: Mapping[str, Any] | None = None,
     arrived_at: dt.datetime | None = None,
-) -> dt.datetime:
+) -> CallFacts:
     """Number EVENTS after the call's last and queue their rows in LATER, in SESSION.
 
     One statement sets the call row's counter, the figures the events change and VALUES (other
     columns of the row, e.g. a journal's merged updates): the result is that of appending the
     events one by one after setting VALUES. Conversation seconds need the call's arrival: with
     ARRIVED_AT (the caller knows it) they are in that statement too, else a second one sets
-    them. Returns the call's arrival; raises CallNotFoundError if there is no such call.
+    them. Returns the call's facts as the statement left them; raises CallNotFoundError if
+    there is no such call.
     """
     tally = _Tally.of(events)
-    changes: dict[str, Any] = {
-        **(values or {}),
-        "last_event_seq": Call.last_event_seq + len(events),
-        **tally.changes(),
-    }
-    if arrived_at is not None:
-        changes.update(tally.conversation_changes(arrived_at))
-    bump = (
-        update(Call)
-        .where(Call.id == call_id)
-        .values(**changes)
-        .returning(Call.last_event_seq, Call.arrived_at)
-    )
-    found = (await _core(session, bump)).one_or_none()
+    shape, parameters = tally.bump(len(events), arrived_at)
+    parameters.update(_columns(values or {}))
+    parameters[_CALL_ID] = call_id
+    found = (await _core(session, _bump(shape), parameters)).one_or_none()
     if found is None:
         raise CallNotFoundError(call_id)
-    last, arrival = found
-    if arrived_at is None and (conversation := tally.conversation_changes(arrival)):
-        await _core(session, update(Call).where(Call.id == call_id).values(**conversation))
-    _number(later, call_id, events, int(last) - len(events))
-    return arrival  # type: ignore[no-any-return]
+    facts = CallFacts(*found[1:])
+    if arrived_at is None and (conversation := tally.conversation(facts.arrived_at)):
+        shape, parameters = conversation
+        await _core(session, _bump(shape), {**parameters, _CALL_ID: call_id})
+    _number(later, call_id, events, int(found[0]) - len(events))
+    return facts
+
+
+@dataclass(frozen=True, slots=True)
+class CallFacts:
+    """What `append_events` reads back from the call's row (a recording's row copies them)."""
+
+    arrived_at: dt.datetime
+    department: str | None
+    agent_endpoint: str | None
+    agent_name: str | None
 
 
 async def insert_call_with_events(
@@ -350,20 +365,29 @@ class _Tally:
         one = first if named and all(s == first for s in sources) else None
         return cls(transfers, len(sources), one, tuple(answered), tuple(ended))
 
-    def changes(self) -> dict[str, Any]:
-        """Return the changes of the row's transfer figures (SQL expressions)."""
-        changes: dict[str, Any] = {}
+    def bump(self, events: int, arrived_at: dt.datetime | None) -> tuple[_Shape, dict[str, Any]]:
+        """Return the statement shape and parameters that add EVENTS to the row's counter and
+        these figures (the conversation figures only when ARRIVED_AT is known)."""
+        parameters: dict[str, Any] = {"p_events": events}
         if self.transfers:
-            changes["transfers"] = Call.transfers + self.transfers
+            parameters["p_transfers"] = self.transfers
         if self.overflows:
-            changes["overflows"] = Call.overflows + self.overflows
-            source = self.source
-            changes["overflowed_from"] = (
-                None
-                if source is None
-                else case((Call.overflows == 0, source), (Call.overflowed_from == source, source))
-            )
-        return changes
+            parameters["p_overflows"] = self.overflows
+            if self.source is not None:
+                parameters["p_source"] = self.source
+        conversation = self.conversation(arrived_at) if arrived_at is not None else None
+        if conversation is not None:
+            parameters.update(conversation[1])
+        shape = _Shape(
+            events=True,
+            transfers=bool(self.transfers),
+            overflows=bool(self.overflows),
+            source=self.source is not None,
+            seconds=conversation is not None,
+            conversations=bool(self.ended) and conversation is not None,
+            returning=True,
+        )
+        return shape, parameters
 
     def first_values(self) -> dict[str, Any]:
         """Return the transfer figures of a new row whose first events these are."""
@@ -379,33 +403,94 @@ class _Tally:
         answers = sum((at - arrived_at) // micro for at in self.answered)
         return (ends - answers) / 1_000_000
 
-    def conversation_changes(self, arrived_at: dt.datetime) -> dict[str, Any]:
-        """Return the changes of the row's conversation figures (SQL expressions)."""
+    def conversation(self, arrived_at: dt.datetime) -> tuple[_Shape, dict[str, Any]] | None:
+        """Return the statement shape and parameters that add these conversation figures to
+        the row; None when the events answered and ended no conversation."""
         if not (self.answered or self.ended):
-            return {}
-        changes: dict[str, Any] = {
-            "handle_seconds": Call.handle_seconds + self._seconds(arrived_at)
-        }
+            return None
+        parameters: dict[str, Any] = {"p_seconds": self._seconds(arrived_at)}
         if self.ended:
-            changes["conversations"] = Call.conversations + len(self.ended)
-        return changes
+            parameters["p_conversations"] = len(self.ended)
+        return _Shape(seconds=True, conversations=bool(self.ended)), parameters
 
     def first_conversation_values(self, arrived_at: dt.datetime) -> dict[str, Any]:
         """Return the conversation figures of a new row whose first events these are."""
         return {"handle_seconds": self._seconds(arrived_at), "conversations": len(self.ended)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Shape:
+    """Which of a call row's counter and figures one `_bump` statement adds to."""
+
+    events: bool = False
+    transfers: bool = False
+    overflows: bool = False
+    source: bool = False  # overflowed_from: the run's one department (else NULL)
+    seconds: bool = False
+    conversations: bool = False
+    returning: bool = False  # RETURNING the counter and the `CallFacts`
+
+
+@functools.cache
+def _bump(shape: _Shape) -> Update:
+    """Return the UPDATE of SHAPE (built once): the sums take their numbers as parameters
+    (`p_events`, `p_transfers`, ...), and parameters named as columns set those columns."""
+    changes: dict[str, Any] = {}
+    if shape.events:
+        changes["last_event_seq"] = Call.last_event_seq + bindparam("p_events", type_=Integer())
+    if shape.transfers:
+        changes["transfers"] = Call.transfers + bindparam("p_transfers", type_=Integer())
+    if shape.overflows:
+        changes["overflows"] = Call.overflows + bindparam("p_overflows", type_=Integer())
+        if shape.source:
+            source = bindparam("p_source", type_=Call.__table__.c.overflowed_from.type)
+            changes["overflowed_from"] = case(
+                (Call.overflows == 0, source), (Call.overflowed_from == source, source)
+            )
+        else:
+            changes["overflowed_from"] = null()
+    if shape.seconds:
+        changes["handle_seconds"] = Call.handle_seconds + bindparam("p_seconds", type_=Float())
+    if shape.conversations:
+        changes["conversations"] = Call.conversations + bindparam(
+            "p_conversations", type_=Integer()
+        )
+    statement = _UPDATE_CALL.values(**changes)
+    if shape.returning:
+        statement = statement.returning(
+            Call.last_event_seq,
+            Call.arrived_at,
+            Call.department,
+            Call.agent_endpoint,
+            Call.agent_name,
+        )
+    return statement
+
+
 async def update_call(session: AsyncSession, call_id: str, values: Mapping[str, Any]) -> None:
     """Set VALUES on the call's row in SESSION, or raise CallNotFoundError."""
-    result = await _core(session, update(Call).where(Call.id == call_id).values(**values))
+    result = await _core(session, _UPDATE_CALL, {**_columns(values), _CALL_ID: call_id})
     if getattr(result, "rowcount", 0) != 1:
         raise CallNotFoundError(call_id)
 
 
-async def _core(session: AsyncSession, statement: Executable) -> CursorResult[Any]:
-    """Execute STATEMENT on SESSION's connection: a Core statement, without the ORM's bulk
-    update machinery (identity map sync), which costs more than the statement itself here."""
-    return await (await session.connection()).execute(statement)
+_COLUMNS = frozenset(Call.__table__.c.keys())
+
+
+def _columns(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return VALUES, or raise ValueError naming the keys that are not columns of `calls` (as
+    parameters they would be left out without a word)."""
+    if unknown := values.keys() - _COLUMNS:
+        raise ValueError(f"not columns of calls: {', '.join(sorted(unknown))}")
+    return values
+
+
+async def _core(
+    session: AsyncSession, statement: Executable, parameters: Any = None
+) -> CursorResult[Any]:
+    """Execute STATEMENT with PARAMETERS on SESSION's connection: a Core statement, without the
+    ORM's bulk update machinery (identity map sync), which costs more than the statement here."""
+    return await (await session.connection()).execute(statement, parameters)
 
 
 def clean_detail(detail: Mapping[str, Any], sensitive: bool) -> dict[str, Any]:

@@ -18,13 +18,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from sqlalchemy import event, select, update
+from sqlalchemy import bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import Clock, utcnow
-from zentrale.calls.errors import CallNotFoundError
-from zentrale.calls.models import Call, EventKind
-from zentrale.calls.store import TimelineRows, append_event
+from zentrale.calls.models import EventKind
+from zentrale.calls.store import CallFacts, NewEvent, TimelineRows, append_events
 from zentrale.db.session import Database
 from zentrale.recording.bell import JobBell
 from zentrale.recording.errors import RecordingNotFoundError
@@ -120,21 +119,19 @@ class RecordingStore:
         """Do `recording_finished`'s writes inside SESSION's transaction (the journal's)."""
         now = self._clock()
         queued = Queued(recording_id=str(uuid.uuid4()), job_id=str(uuid.uuid4()))
-        call = await _call(session, finished.call_id)
         if (earlier := await _queued(session, finished)) is not None:
             return earlier
         detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
-        await append_event(
-            session=session,
-            call_id=call.id,
-            kind=EventKind.RECORDING_FINISHED,
-            detail=detail,
-            at=now,
-            later=later,
-        )
-        session.add(_recording(queued.recording_id, finished, call, now))
-        session.add(_job(queued, now))
-        await session.flush()  # a later write of the same transaction sees them
+        rows = later if later is not None else TimelineRows()
+        event_ = NewEvent(EventKind.RECORDING_FINISHED, detail, now)
+        # Numbering the event reads back the department and agent the recording row copies;
+        # Core statements, so a later write of the same transaction sees the rows at once.
+        call = await append_events(session, finished.call_id, [event_], rows)
+        connection = await session.connection()
+        await connection.execute(_INSERT_RECORDING, _recording(queued, finished, call, now))
+        await connection.execute(_INSERT_JOB, _job(queued, now))
+        if later is None:
+            await rows.insert(session)
         if self._bell is not None:
             _ring_after_commit(session, self._bell)
         log.info("recording queued", call_id=finished.call_id, recording_id=queued.recording_id)
@@ -220,61 +217,58 @@ def _ring_after_commit(session: AsyncSession, bell: JobBell) -> None:
     event.listen(session.sync_session, "after_commit", committed, once=True)
 
 
-async def _call(session: AsyncSession, call_id: str) -> Call:
-    # populate_existing: the journal's transaction may have changed the row since it was loaded
-    call = await session.get(Call, call_id, populate_existing=True)
-    if call is None:
-        raise CallNotFoundError(call_id)
-    return call
+_QUEUED = (
+    select(Recording.id, RecordingJob.id)
+    .join(RecordingJob, RecordingJob.recording_id == Recording.id)
+    .where(
+        Recording.call_id == bindparam("p_call_id"),
+        Recording.asterisk_name == bindparam("p_name"),
+    )
+    .order_by(RecordingJob.created_at)
+    .limit(1)
+)
+_INSERT_RECORDING = insert(Recording)
+_INSERT_JOB = insert(RecordingJob)
 
 
 async def _queued(session: AsyncSession, finished: FinishedRecording) -> Queued | None:
-    query = (
-        select(Recording.id, RecordingJob.id)
-        .join(RecordingJob, RecordingJob.recording_id == Recording.id)
-        .where(
-            Recording.call_id == finished.call_id,
-            Recording.asterisk_name == finished.asterisk_name,
-        )
-        .order_by(RecordingJob.created_at)
-        .limit(1)
-    )
-    row = (await session.execute(query)).one_or_none()
+    parameters = {"p_call_id": finished.call_id, "p_name": finished.asterisk_name}
+    row = (await session.execute(_QUEUED, parameters)).one_or_none()
     return None if row is None else Queued(recording_id=row[0], job_id=row[1])
 
 
 def _recording(
-    recording_id: str, finished: FinishedRecording, call: Call, now: dt.datetime
-) -> Recording:
-    return Recording(
-        id=recording_id,
-        call_id=call.id,
-        asterisk_name=finished.asterisk_name,
-        state=RecordingState.FINISHED,
-        format=finished.format,
-        duration_s=finished.duration_s,
-        pause_markers=[[start, end] for start, end in finished.pause_markers],
-        wrapped_keys=[],
-        silent=False,
-        corrupt=False,
-        created_at=now,
-        department=call.department,
-        agent_endpoint=call.agent_endpoint,
-        agent_name=call.agent_name,
-    )
+    queued: Queued, finished: FinishedRecording, call: CallFacts, now: dt.datetime
+) -> dict[str, Any]:
+    return {
+        "id": queued.recording_id,
+        "call_id": finished.call_id,
+        "asterisk_name": finished.asterisk_name,
+        "state": RecordingState.FINISHED,
+        "format": finished.format,
+        "duration_s": finished.duration_s,
+        "pause_markers": [[start, end] for start, end in finished.pause_markers],
+        "wrapped_keys": [],
+        "silent": False,
+        "corrupt": False,
+        "created_at": now,
+        "department": call.department,
+        "agent_endpoint": call.agent_endpoint,
+        "agent_name": call.agent_name,
+    }
 
 
-def _job(queued: Queued, now: dt.datetime) -> RecordingJob:
-    return RecordingJob(
-        id=queued.job_id,
-        recording_id=queued.recording_id,
-        step=JobStep.FETCH,
-        state=JobState.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )
+def _job(queued: Queued, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "id": queued.job_id,
+        "recording_id": queued.recording_id,
+        "step": JobStep.FETCH,
+        "state": JobState.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def talk_columns(figures: TalkFigures | None) -> dict[str, Any]:

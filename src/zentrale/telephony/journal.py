@@ -282,9 +282,10 @@ class Journal:
             arrival = step.row["arrived_at"]
         elif step.events:
             known = arrivals.get(call_id)
-            arrival = await append_events(
+            facts = await append_events(
                 session, call_id, step.events, later, values=step.row, arrived_at=known
             )
+            arrival = facts.arrived_at
         else:
             await update_call(session, call_id, step.row)
             return

@@ -12,7 +12,17 @@ from sqlalchemy.exc import IntegrityError
 
 from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import EventKind, Outcome
-from zentrale.calls.store import CallStore, CallUpdate, Hangup
+from zentrale.calls.store import (
+    CallStore,
+    CallUpdate,
+    Hangup,
+    NewEvent,
+    TimelineRows,
+    append_events,
+    insert_call,
+    new_call_values,
+    update_call,
+)
 from zentrale.db.session import Database
 
 from .conftest import START_TIME, FakeClock, inbound
@@ -83,6 +93,29 @@ async def test_unknown_calls_are_reported(calls: CallStore) -> None:
         await calls.finish("nope", Hangup(Outcome.FAILED, START_TIME))
     with pytest.raises(CallNotFoundError):
         await calls.add_event("nope", EventKind.HANGUP)
+
+
+@pytest.mark.asyncio
+async def test_row_writes_naming_no_column_are_refused_by_name(
+    calls: CallStore, db: Database
+) -> None:
+    # The statements take a row's values as parameters named as columns; a name that is no
+    # column would otherwise be left out without a word.
+    await calls.create(inbound())
+    event = NewEvent(EventKind.HANGUP, {}, START_TIME)
+    writes = [
+        lambda s: insert_call(s, {**new_call_values(inbound("call-2")), "agnet_name": "Ayşe"}),
+        lambda s: update_call(s, "call-1", {"department": "sales", "agnet_name": "Ayşe"}),
+        lambda s: append_events(s, "call-1", [event], TimelineRows(), values={"agnet_name": "A"}),
+    ]
+    for write in writes:
+        with pytest.raises(ValueError, match="not columns of calls: agnet_name"):
+            async with db.write() as session:
+                await write(session)
+    call = await calls.get("call-1")
+    assert (call.department, call.agent_name, call.last_event_seq) == (None, None, 0)
+    with pytest.raises(CallNotFoundError):
+        await calls.get("call-2")
 
 
 @pytest.mark.asyncio
