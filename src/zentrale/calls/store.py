@@ -30,6 +30,7 @@ from sqlalchemy.sql.dml import Update
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.errors import CallNotFoundError
 from zentrale.calls.models import Call, CallEvent, Direction, EventKind, Outcome
+from zentrale.db.base import column_values
 from zentrale.db.session import Database
 
 log = structlog.get_logger(__name__)
@@ -474,15 +475,8 @@ async def update_call(session: AsyncSession, call_id: str, values: Mapping[str, 
         raise CallNotFoundError(call_id)
 
 
-_COLUMNS = frozenset(Call.__table__.c.keys())
-
-
 def _columns(values: Mapping[str, Any]) -> Mapping[str, Any]:
-    """Return VALUES, or raise ValueError naming the keys that are not columns of `calls` (as
-    parameters they would be left out without a word)."""
-    if unknown := values.keys() - _COLUMNS:
-        raise ValueError(f"not columns of calls: {', '.join(sorted(unknown))}")
-    return values
+    return column_values(Call, values)
 
 
 async def _core(

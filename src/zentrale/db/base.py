@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -86,3 +88,20 @@ class Base(DeclarativeBase):
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UtcDateTime()}
+
+
+def column_values(model: type[Base], values: Mapping[str, Any]) -> Mapping[str, Any]:
+    """Return VALUES, or raise ValueError naming the keys that are not columns of MODEL's table.
+
+    Statements built once take a row's values as parameters named as columns, and SQLAlchemy
+    leaves a parameter that names no column out without a word.
+    """
+    if unknown := values.keys() - _column_names(model):
+        table = model.__table__.name  # type: ignore[attr-defined]
+        raise ValueError(f"not columns of {table}: {', '.join(sorted(unknown))}")
+    return values
+
+
+@functools.cache
+def _column_names(model: type[Base]) -> frozenset[str]:
+    return frozenset(model.__table__.columns.keys())

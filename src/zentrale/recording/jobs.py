@@ -20,11 +20,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.expression import ColumnElement
 
 from zentrale.base.clock import Clock, utcnow
+from zentrale.db.base import column_values
 from zentrale.db.session import Database
 from zentrale.recording.bell import JobBell
 from zentrale.recording.errors import LeaseLostError
@@ -101,30 +102,9 @@ class JobQueue:
     async def claim(self, worker_id: str, lease: dt.timedelta) -> Job | None:
         """Lease the most overdue pending job to WORKER_ID, or return None if none is due."""
         now = self._clock()
-        candidate = (
-            select(RecordingJob.id)
-            .where(RecordingJob.state == JobState.PENDING, RecordingJob.next_attempt_at <= now)
-            .order_by(RecordingJob.next_attempt_at, RecordingJob.id)
-            .limit(1)
-            .with_for_update(skip_locked=True)
-            .scalar_subquery()
-        )
-        statement = (
-            update(RecordingJob)
-            .where(RecordingJob.id == candidate, RecordingJob.state == JobState.PENDING)
-            .values(
-                state=JobState.RUNNING,
-                locked_by=worker_id,
-                locked_until=now + lease,
-                attempts=RecordingJob.attempts + 1,
-                updated_at=now,
-            )
-            .returning(
-                RecordingJob.id, RecordingJob.recording_id, RecordingJob.step, RecordingJob.attempts
-            )
-        )
+        parameters = {"p_now": now, "p_worker": worker_id, "p_until": now + lease}
         async with self._db.write() as session:
-            row = (await session.execute(statement)).one_or_none()
+            row = (await (await session.connection()).execute(_CLAIM, parameters)).one_or_none()
         if row is None:
             return None
         job = Job(
@@ -283,20 +263,50 @@ class JobQueue:
             self.bell.ring()
 
     async def _update_held(self, job: Job, values: dict[str, Any]) -> None:
-        statement = (
-            update(RecordingJob)
-            .where(
-                RecordingJob.id == job.id,
-                RecordingJob.state == JobState.RUNNING,
-                RecordingJob.locked_by == job.worker_id,
-                RecordingJob.attempts == job.attempts,
-            )
-            .values(**values, updated_at=self._clock())
-        )
+        parameters = {
+            **column_values(RecordingJob, values),
+            "updated_at": self._clock(),
+            "p_job_id": job.id,
+            "p_worker": job.worker_id,
+            "p_attempts": job.attempts,
+        }
         async with self._db.write() as session:
-            result = await session.execute(statement)
+            result = await (await session.connection()).execute(_UPDATE_HELD, parameters)
             if getattr(result, "rowcount", 0) != 1:
                 raise LeaseLostError(job.id, job.worker_id)
+
+
+# Built once, values as parameters (a statement built per use has SQLAlchemy compute its cache
+# key each time; a recording takes a claim and an update per step).
+_CANDIDATE = (
+    select(RecordingJob.id)
+    .where(
+        RecordingJob.state == JobState.PENDING,
+        RecordingJob.next_attempt_at <= bindparam("p_now"),
+    )
+    .order_by(RecordingJob.next_attempt_at, RecordingJob.id)
+    .limit(1)
+    .with_for_update(skip_locked=True)
+    .scalar_subquery()
+)
+_CLAIM = (
+    update(RecordingJob)
+    .where(RecordingJob.id == _CANDIDATE, RecordingJob.state == JobState.PENDING)
+    .values(
+        state=JobState.RUNNING,
+        locked_by=bindparam("p_worker"),
+        locked_until=bindparam("p_until"),
+        attempts=RecordingJob.attempts + 1,
+        updated_at=bindparam("p_now"),
+    )
+    .returning(RecordingJob.id, RecordingJob.recording_id, RecordingJob.step, RecordingJob.attempts)
+)
+_UPDATE_HELD = update(RecordingJob).where(
+    RecordingJob.id == bindparam("p_job_id"),
+    RecordingJob.state == JobState.RUNNING,
+    RecordingJob.locked_by == bindparam("p_worker"),
+    RecordingJob.attempts == bindparam("p_attempts"),
+)
 
 
 def _unlocked(now: dt.datetime) -> dict[str, Any]:

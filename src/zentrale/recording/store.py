@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from zentrale.base.clock import Clock, utcnow
 from zentrale.calls.models import EventKind
 from zentrale.calls.store import CallFacts, NewEvent, TimelineRows, append_events
+from zentrale.db.base import column_values
 from zentrale.db.session import Database
 from zentrale.recording.bell import JobBell
 from zentrale.recording.errors import RecordingNotFoundError
@@ -201,9 +202,9 @@ class RecordingStore:
             return list(await session.scalars(statement))
 
     async def _set(self, recording_id: str, values: dict[str, Any]) -> None:
-        statement = update(Recording).where(Recording.id == recording_id).values(**values)
+        parameters = {**column_values(Recording, values), "p_recording_id": recording_id}
         async with self._db.write() as session:
-            result = await session.execute(statement)
+            result = await (await session.connection()).execute(_SET, parameters)
             if getattr(result, "rowcount", 0) != 1:
                 raise RecordingNotFoundError(recording_id)
 
@@ -228,6 +229,7 @@ _QUEUED = (
     .limit(1)
 )
 _INSERT_RECORDING = insert(Recording)
+_SET = update(Recording).where(Recording.id == bindparam("p_recording_id"))
 _INSERT_JOB = insert(RecordingJob)
 
 

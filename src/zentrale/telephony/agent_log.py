@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from zentrale.base.clock import utcnow
@@ -57,6 +57,22 @@ class _Open:
     state: LogState
     reason: str | None
     acw_until: dt.datetime | None = None
+
+
+# Built once, values as parameters: the log writes on every agent state change, and a
+# statement built per write has SQLAlchemy compute its cache key each time.
+_BEGIN = insert(AgentStateRow)
+_END = (
+    update(AgentStateRow)
+    .where(
+        and_(
+            AgentStateRow.node == bindparam("p_node"),
+            AgentStateRow.endpoint == bindparam("p_endpoint"),
+            AgentStateRow.ended_at.is_(None),
+        )
+    )
+    .values(ended_at=bindparam("p_at"))
+)
 
 
 def folded(change: Change) -> LogState | None:
@@ -146,7 +162,7 @@ class AgentLog:
         }
 
         async def write(session: AsyncSession, _later: TimelineRows) -> None:
-            await session.execute(insert(AgentStateRow).values(**values))
+            await (await session.connection()).execute(_BEGIN, values)
 
         self._writes.write("agent_state", write)
 
@@ -155,17 +171,7 @@ class AgentLog:
         node = self._node
 
         async def write(session: AsyncSession, _later: TimelineRows) -> None:
-            query = (
-                update(AgentStateRow)
-                .where(
-                    and_(
-                        AgentStateRow.node == node,
-                        AgentStateRow.endpoint == endpoint,
-                        AgentStateRow.ended_at.is_(None),
-                    )
-                )
-                .values(ended_at=at)
-            )
-            await session.execute(query)
+            parameters = {"p_node": node, "p_endpoint": endpoint, "p_at": at}
+            await (await session.connection()).execute(_END, parameters)
 
         self._writes.write("agent_state", write)
