@@ -72,3 +72,31 @@ def test_an_agent_is_signed_out_to_the_log_until_asterisk_tells_its_presence() -
     board.set_online("PJSIP/1", True)
     assert agent_log._open["PJSIP/1"].state is LogState.PAUSED
     assert writes.names.count("agent_state") == 2
+
+
+def test_a_change_tells_that_agent_alone_and_a_late_observer_hears_everyone() -> None:
+    clocks = Clocks()
+    board = AgentBoard(clocks)
+    board.know([(f"Local/{n}@agents", f"Agent {n}") for n in range(3)])
+    board.pause("Local/1@agents", True, "break")  # nobody observes yet
+    heard: list[tuple[str, str]] = []
+    board.observe(lambda change: heard.append((change.endpoint, change.state.value)))
+    assert sorted(heard) == [
+        ("Local/0@agents", "idle"),
+        ("Local/1@agents", "paused"),
+        ("Local/2@agents", "idle"),
+    ]
+    heard.clear()
+    board.connected("Local/2@agents", "sales")
+    board.notify()  # a queue moved: nobody changed
+    board.finished("Local/2@agents", wrap_up=30)
+    clocks.mono += 45  # the wrap-up runs out, which is no change until the agent is asked for
+    board.pause("Local/0@agents", True, "lunch")
+    assert heard == [
+        ("Local/2@agents", "on_call"),
+        ("Local/2@agents", "wrap_up"),
+        ("Local/0@agents", "paused"),
+    ]
+    assert [view.endpoint for view in board.free(["Local/0@agents", "Local/2@agents"])] == [
+        "Local/2@agents"
+    ]
