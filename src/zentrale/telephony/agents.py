@@ -52,15 +52,17 @@ def is_free(agent: AgentView, now: float) -> bool:
     return agent.state is AgentState.IDLE
 
 
-def ring_waves(
+def first_wave(
     strategy: Strategy,
     agents: Sequence[AgentView],
     *,
     last_answered: str | None = None,
     rng: random.Random | None = None,
-) -> list[list[AgentView]]:
-    """Order free AGENTS (in department order) into ring waves for STRATEGY.
+) -> list[AgentView]:
+    """Return the wave of free AGENTS (in department order) a caller rings now for STRATEGY.
 
+    A caller's next wave is the first wave of the agents it has not tried yet, so only the
+    first is made (ordering all of a 400-agent department per ring was the bulk of the cost).
     Every strategy has its case: a new one added to `Strategy` without a case here fails the
     type check (`assert_never`) instead of falling through to some other order.
     """
@@ -68,25 +70,22 @@ def ring_waves(
         return []
     match strategy:
         case "ring_all":
-            return [list(agents)]
+            return list(agents)
         case "in_order":
-            order = list(agents)
+            return [agents[0]]
         case "longest_idle":
-            order = sorted(agents, key=lambda agent: agent.idle_since)
+            return [min(agents, key=lambda agent: agent.idle_since)]  # sorted's first: stable
         case "round_robin":
-            order = _after(list(agents), last_answered)
+            return [_after_first(agents, last_answered)]
         case "random":
-            order = list(agents)
-            (rng or random.Random()).shuffle(order)  # noqa: S311 - fairness, not secrecy
+            return [(rng or random.Random()).choice(agents)]  # noqa: S311 - fairness, not secrecy
         case _:
             assert_never(strategy)
-    return [[agent] for agent in order]
 
 
-def _after(agents: list[AgentView], last: str | None) -> list[AgentView]:
-    """Rotate so the agent after the one who answered last comes first."""
-    endpoints = [agent.endpoint for agent in agents]
-    if last not in endpoints:
-        return agents
-    start = endpoints.index(last) + 1
-    return agents[start:] + agents[:start]
+def _after_first(agents: Sequence[AgentView], last: str | None) -> AgentView:
+    """Return the agent after the one who answered last (the first when none of them did)."""
+    for index, agent in enumerate(agents):
+        if agent.endpoint == last:
+            return agents[(index + 1) % len(agents)]
+    return agents[0]

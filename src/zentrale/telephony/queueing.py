@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import structlog
 
 from zentrale.routing.schema import Department
-from zentrale.telephony.agents import AgentView, ring_waves
+from zentrale.telephony.agents import AgentView, first_wave
 from zentrale.telephony.board import AgentBoard
 from zentrale.telephony.ringing import Leg, RingResult
 
@@ -115,8 +115,8 @@ class Queues:
             ticket.tried.clear()  # everyone free was tried: start over
         untried = [agent for agent in free if agent.endpoint not in ticket.tried]
         last = self.board.last_answered.get(ticket.department)
-        waves = ring_waves(department.strategy, untried, last_answered=last)
-        return [agent for agent in waves[0] if self.board.reserve(agent.endpoint)] if waves else []
+        wave = first_wave(department.strategy, untried, last_answered=last)
+        return [agent for agent in wave if self.board.reserve(agent.endpoint)]
 
     async def _ring_wave(
         self,

@@ -62,7 +62,8 @@ async def upload(tools: Tools, recording: Recording) -> None:
     key = sealed_facts(tools, recording).sealed["object_key"]
     local = _sealed_copy(tools, recording)
     size = await asyncio.to_thread(tools.store.put, key, local.get(key))
-    log.info("pipeline.uploaded", recording_id=recording.id, object_key=key, size=size)
+    # debug: "recording sealed" (info) has said the same a moment before
+    log.debug("pipeline.uploaded", recording_id=recording.id, object_key=key, size=size)
 
 
 async def verify(tools: Tools, recording: Recording) -> None:
