@@ -159,6 +159,8 @@ class FakeAri:
         self.channels: dict[str, dict[str, Any]] = {}
         self.in_app: set[str] = set()
         self.bridges: dict[str, dict[str, Any]] = {}
+        self.live_recordings: dict[str, dict[str, Any]] = {}
+        """Bridge recordings in progress, by name; finished by a stop or the bridge's end."""
         self.variables: dict[tuple[str, str], str] = {}
         self.stored_files: dict[str, bytes] = {}
         self.requests: list[RecordedRequest] = []
@@ -498,6 +500,8 @@ class FakeAri:
             ("POST", r"/bridges/([^/]+)", self._create_bridge),
             ("DELETE", r"/bridges/([^/]+)", self._destroy_bridge),
             ("POST", r"/bridges/([^/]+)/(addChannel|removeChannel)", self._bridge_member),
+            ("POST", r"/bridges/([^/]+)/record", self._record_bridge),
+            ("POST", r"/recordings/live/([^/]+)/stop", self._stop_recording),
             ("POST", r"/bridges/([^/]+)/moh", self._bridge_noop),
             ("DELETE", r"/bridges/([^/]+)/moh", self._bridge_noop),
             ("GET", r"/recordings/stored/([^/]+)/file", self._stored_file),
@@ -627,8 +631,38 @@ class FakeAri:
         bridge = self.bridges.pop(m[1], None)
         if bridge is None:
             return HttpResponse.of_json(404, {"message": "Bridge not found"})
+        # As Asterisk: the bridge's recorder leaves with it, which finishes its recordings.
+        for name, recording in list(self.live_recordings.items()):
+            if recording["target_uri"] == f"bridge:{m[1]}":
+                self._finish_recording(name)
         self.emit("BridgeDestroyed", bridge=bridge)
         return HttpResponse(204)
+
+    async def _record_bridge(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        if m[1] not in self.bridges:
+            return HttpResponse.of_json(404, {"message": "Bridge not found"})
+        params = request.params()
+        recording = {
+            "name": str(params["name"]),
+            "format": str(params.get("format", "wav")),
+            "target_uri": f"bridge:{m[1]}",
+            "state": "recording",
+        }
+        self.live_recordings[recording["name"]] = {**recording, "started": time.monotonic()}
+        self.emit("RecordingStarted", recording=recording)
+        return HttpResponse.of_json(201, recording)
+
+    async def _stop_recording(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
+        if m[1] not in self.live_recordings:
+            return HttpResponse.of_json(404, {"message": "Recording not found"})
+        self._finish_recording(m[1])
+        return HttpResponse(204)
+
+    def _finish_recording(self, name: str) -> None:
+        recording = self.live_recordings.pop(name)
+        seconds = int(time.monotonic() - recording.pop("started"))
+        finished = {**recording, "state": "done", "duration": seconds}
+        self.emit("RecordingFinished", recording=finished)
 
     async def _bridge_member(self, request: HttpRequest, m: re.Match[str]) -> HttpResponse:
         bridge = self.bridges.get(m[1])

@@ -9,7 +9,7 @@ import pytest
 
 from zentrale.calls.store import CallStore
 from zentrale.db.session import Database
-from zentrale.recording.store import RecordingStore
+from zentrale.recording.store import FinishedRecording, RecordingStore
 from zentrale.telephony.ari import AriClient, AriOptions, ChannelGoneError
 from zentrale.telephony.conversation import Conversation, WaitingRoom
 from zentrale.telephony.journal import Journal
@@ -89,3 +89,46 @@ async def test_the_waiting_room_plays_music_and_is_left_without_being_destroyed(
         ("POST", "/bridges/wait-call-1"),
         ("POST", "/bridges/wait-call-1/addChannel"),
     ]
+
+
+class _Handed:
+    """A journal stand-in keeping the recordings handed over and the events."""
+
+    def __init__(self) -> None:
+        self.recordings: list[FinishedRecording] = []
+        self.events: list[str] = []
+
+    def recording_finished(self, finished: FinishedRecording) -> None:
+        self.recordings.append(finished)
+
+    def event(self, call_id: str, kind: object, detail: object = None, **_: object) -> None:
+        self.events.append(str(kind))
+
+
+async def test_a_recorded_conversation_is_stopped_handed_over_then_its_bridge_destroyed() -> None:
+    # The stop comes first and the hand-over waits for its RecordingFinished (the file is
+    # complete), which carries the duration; only then does the bridge go. Closing twice
+    # sends nothing more.
+    handed = _Handed()
+    async with FakeAri() as fake, AriClient(fake.credentials, FAST) as ari:
+        await ari.wait_resynced(5)
+        fake.add_channel("caller")
+        fake.add_channel("agent")
+        conversation = Conversation(ari, handed, "call-1", 1)  # type: ignore[arg-type]
+        await conversation.open("caller", "agent", record=True)
+        assert list(fake.live_recordings) == ["call-1-1"]
+        fake.live_recordings["call-1-1"]["started"] -= 7  # as if recorded for 7 s
+        await conversation.close()
+        await conversation.close()
+    assert [
+        (r.method, r.path) for r in fake.requests if r.path.startswith(("/bridges/", "/rec"))
+    ] == [
+        ("POST", "/bridges/conv-call-1-1"),
+        ("POST", "/bridges/conv-call-1-1/addChannel"),
+        ("POST", "/bridges/conv-call-1-1/record"),
+        ("POST", "/recordings/live/call-1-1/stop"),
+        ("DELETE", "/bridges/conv-call-1-1"),
+    ]
+    assert fake.live_recordings == {}
+    assert [(r.asterisk_name, r.duration_s) for r in handed.recordings] == [("call-1-1", 7.0)]
+    assert handed.events == ["recording_started"]
