@@ -100,3 +100,20 @@ def test_a_change_tells_that_agent_alone_and_a_late_observer_hears_everyone() ->
     assert [view.endpoint for view in board.free(["Local/0@agents", "Local/2@agents"])] == [
         "Local/2@agents"
     ]
+
+
+def test_the_next_wake_follows_every_change_of_the_board() -> None:
+    clocks = Clocks()
+    board = AgentBoard(clocks)
+    board.know([("Local/1@agents", "One"), ("Local/2@agents", "Two")])
+    assert board.next_wake() is None
+    board.connected("Local/1@agents", "sales")
+    board.finished("Local/1@agents", wrap_up=30)
+    assert board.next_wake() == 130.0
+    assert board.next_wake() == 130.0  # asked again, nothing changed
+    assert board.refused("Local/2@agents") == 2.0
+    assert board.next_wake() == 102.0  # the busy back-off ends first
+    board.set_online("Local/2@agents", False)  # its phone changed: no back-off any more
+    assert board.next_wake() == 130.0
+    board.ready("Local/1@agents")
+    assert board.next_wake() is None
