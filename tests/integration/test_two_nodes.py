@@ -384,7 +384,12 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
 
     # Freeze B so that A's worker, not B's, takes A's next recording job; kill A while it
     # holds that job, then let B go on.
+    # The S3 server is frozen too: A's upload waits, so A holds its job until it is killed (a
+    # stored recording is a job of about 0.1 s, shorter than polling can catch for sure).
+    moto = cluster.moto.process
+    assert moto is not None
     b.daemon.signal(signal.SIGSTOP)
+    moto.send_signal(signal.SIGSTOP)
     try:
         await _call(a, talk=2)
 
@@ -400,6 +405,7 @@ async def test_two_nodes_store_every_recording_once_and_survive_one_daemon_dying
         assert await asyncio.to_thread(a.daemon.wait, 30) == -signal.SIGKILL
         killed_at = time.monotonic()
     finally:
+        moto.send_signal(signal.SIGCONT)
         b.daemon.signal(signal.SIGCONT)
     orphaned = [job for job, node in await cluster.jobs() if job.state != JobState.DONE]
     assert orphaned, "A finished its job before it was killed"

@@ -65,7 +65,9 @@ async def test_a_bridge_recording_finishes_with_its_bridge(asterisk: SandboxInst
     handed, stored = await _recorded(asterisk, two_party=False)
     [finished] = handed.recordings
     assert finished.duration_s is not None  # Asterisk's RecordingFinished came
-    assert finished.duration_s == pytest.approx(RECORDED, abs=1.0)
+    # At least what was recorded before the close (whole seconds); a loaded machine's close
+    # (stop, then the event) may add a few.
+    assert RECORDED - 1 <= finished.duration_s <= RECORDED + 8
     assert stored == [finished.asterisk_name]
 
 
@@ -73,5 +75,5 @@ async def test_snoop_recordings_finish_with_their_snoops(asterisk: SandboxInstan
     handed, stored = await _recorded(asterisk, two_party=True)
     [finished] = handed.recordings
     assert finished.duration_s is not None
-    assert finished.duration_s == pytest.approx(RECORDED, abs=1.0)
+    assert RECORDED - 1 <= finished.duration_s <= RECORDED + 8
     assert sorted(stored) == sorted(finished.asterisk_name.split("+"))
