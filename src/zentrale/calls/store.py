@@ -376,16 +376,16 @@ class _Tally:
             parameters["p_overflows"] = self.overflows
             if self.source is not None:
                 parameters["p_source"] = self.source
-        conversation = self.conversation(arrived_at) if arrived_at is not None else None
-        if conversation is not None:
-            parameters.update(conversation[1])
-        shape = _Shape(
+        shape = _Shape()
+        if arrived_at is not None and (conversation := self.conversation(arrived_at)):
+            shape, more = conversation
+            parameters.update(more)
+        shape = dataclasses.replace(
+            shape,
             events=True,
             transfers=bool(self.transfers),
             overflows=bool(self.overflows),
             source=self.source is not None,
-            seconds=conversation is not None,
-            conversations=bool(self.ended) and conversation is not None,
             returning=True,
         )
         return shape, parameters

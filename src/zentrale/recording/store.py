@@ -111,28 +111,29 @@ class RecordingStore:
         A replayed RecordingFinished (same call, same Asterisk name) writes nothing and
         returns the ids queued the first time.
         """
+        later = TimelineRows()
         async with self._db.write() as session:
-            return await self.recording_finished_in(session, finished)
+            queued = await self.recording_finished_in(session, finished, later)
+            await later.insert(session)
+        return queued
 
     async def recording_finished_in(
-        self, session: AsyncSession, finished: FinishedRecording, later: TimelineRows | None = None
+        self, session: AsyncSession, finished: FinishedRecording, later: TimelineRows
     ) -> Queued:
-        """Do `recording_finished`'s writes inside SESSION's transaction (the journal's)."""
+        """Do `recording_finished`'s writes inside SESSION's transaction (the journal's); the
+        timeline row is numbered into LATER, which the caller inserts before it commits."""
         now = self._clock()
         queued = Queued(recording_id=str(uuid.uuid4()), job_id=str(uuid.uuid4()))
         if (earlier := await _queued(session, finished)) is not None:
             return earlier
         detail = {"recording_id": queued.recording_id, "name": finished.asterisk_name}
-        rows = later if later is not None else TimelineRows()
         event_ = NewEvent(EventKind.RECORDING_FINISHED, detail, now)
         # Numbering the event reads back the department and agent the recording row copies;
         # Core statements, so a later write of the same transaction sees the rows at once.
-        call = await append_events(session, finished.call_id, [event_], rows)
+        call = await append_events(session, finished.call_id, [event_], later)
         connection = await session.connection()
         await connection.execute(_INSERT_RECORDING, _recording(queued, finished, call, now))
         await connection.execute(_INSERT_JOB, _job(queued, now))
-        if later is None:
-            await rows.insert(session)
         if self._bell is not None:
             _ring_after_commit(session, self._bell)
         # debug: the call flow's "recording.finished" (info) says it, the pipeline's

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from zentrale.calls.store import TimelineRows
 from zentrale.db.session import Database
 from zentrale.migrations import upgrade_engine
 from zentrale.recording import audio
@@ -129,7 +130,7 @@ async def test_only_a_committed_job_rings(db: Database) -> None:
 
     async def rolled_back() -> None:
         async with db.write() as session:
-            await store.recording_finished_in(session, finished)
+            await store.recording_finished_in(session, finished, TimelineRows())
             raise RuntimeError("rolled back")
 
     with pytest.raises(RuntimeError, match="rolled back"):
